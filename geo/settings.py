@@ -1,0 +1,88 @@
+"""Every path and default the project uses, each overridable by an environment variable.
+
+Nothing here is relative to the current working directory and nothing is read at import time
+beyond the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Root of the source checkout; the bundled boundaries and sample live beneath it.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: British National Grid: every distance, bandwidth, buffer and area is measured in it (metres).
+CRS_METRIC = "EPSG:27700"
+#: Storage and display.
+CRS_STORAGE = "EPSG:4326"
+#: Local clock time of every timestamp.
+TIMEZONE = "Europe/London"
+
+#: H3 resolutions the engine precomputes at ingest and the views may choose from.
+H3_RESOLUTIONS = (7, 8, 9, 10)
+H3_DEFAULT_RESOLUTION = 9
+
+#: Points up to this distance outside every boundary polygon are given the nearest area.
+#: The bundled boundaries are "super generalised" (about 200 m generalisation) and clipped to
+#: the coastline, so genuine incidents on promenades and at edges fall just outside them.
+AREA_TOLERANCE_M = 500.0
+
+#: Counts below this are flagged as too small to compare or to publish safely.
+SMALL_NUMBER_THRESHOLD = 10
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory (``$HOTSPOT_DATA_DIR`` overrides it)."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return _env_path("HOTSPOT_DATA_DIR", base / "hotspot")
+
+
+def bundled_boundaries_dir() -> Path:
+    """Return the folder holding the bundled Lancashire boundaries and populations."""
+    return _env_path("HOTSPOT_BUNDLED_BOUNDARIES", PROJECT_ROOT / "data" / "boundaries")
+
+
+def bundled_sample_dir() -> Path:
+    """Return the folder holding the bundled synthetic sample."""
+    return _env_path("HOTSPOT_BUNDLED_SAMPLE", PROJECT_ROOT / "data" / "sample")
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """The layout of one data directory.
+
+    Parameters
+    ----------
+    root : Path
+        The data directory itself.
+    """
+
+    root: Path
+
+    @property
+    def store(self) -> Path:
+        """Folder of the incident store (Parquet files and manifest)."""
+        return self.root / "store"
+
+    @property
+    def boundaries(self) -> Path:
+        """Folder of boundaries the user imported (empty means: use the bundled ones)."""
+        return self.root / "boundaries"
+
+    @property
+    def rejects(self) -> Path:
+        """Folder of rejects files, one per ingest batch."""
+        return self.store / "rejects"
+
+
+def tile_url() -> str | None:
+    """Return a raster tile URL template (``{z}/{x}/{y}``) if the site has a tile server."""
+    return os.environ.get("HOTSPOT_TILE_URL") or None
