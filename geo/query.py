@@ -1,0 +1,497 @@
+"""The one query layer: every filter and aggregation the app and the API use goes through here.
+
+The store is loaded once into columnar numpy arrays with everything a filter needs already
+integer-coded (category, source, area and H3 cell codes; weekday; hour; day number), so a
+filter is a handful of vectorised comparisons and an aggregation is one ``np.bincount``. The
+frame reloads itself when the store's manifest changes (a finished ingest), never mid-batch.
+Later, per-role access (which areas and sources a user may see, whether domestic incidents are
+shown) is enforced in :meth:`QueryLayer.mask`, the single choke point.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping as TMapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from geo.schema import H3_COLUMNS
+from geo.settings import H3_RESOLUTIONS, SMALL_NUMBER_THRESHOLD
+from geo.store import Manifest, Store
+
+if TYPE_CHECKING:
+    from geo.boundaries import Boundaries
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+class FilterError(ValueError):
+    """A filter parameter is not valid; ``param`` names it for an HTTP 400 or a form message."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A selection of incidents. ``None`` means "no restriction" for every field.
+
+    ``hours`` is a band ``(start, end)`` of whole hours, end exclusive, that may wrap midnight:
+    ``(20, 4)`` selects 20:00–03:59. ``days`` uses 0 = Monday.
+    """
+
+    start: date | None = None
+    end: date | None = None
+    days: frozenset[int] | None = None
+    hours: tuple[int, int] | None = None
+    categories: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
+    areas: tuple[str, ...] | None = None
+    exclude_domestic: bool = False
+
+    @property
+    def uses_time_of_week(self) -> bool:
+        """True if the selection depends on weekday or hour (which month-only rows lack)."""
+        return self.days is not None or self.hours is not None
+
+    def hour_set(self) -> frozenset[int] | None:
+        """Return the hours selected by the band, or None for all hours."""
+        if self.hours is None:
+            return None
+        return frozenset(hours_in_band(*self.hours))
+
+    def to_params(self) -> dict[str, str]:
+        """Return the filters as query parameters (the inverse of :func:`parse_filters`)."""
+        out: dict[str, str] = {}
+        if self.start:
+            out["start"] = self.start.isoformat()
+        if self.end:
+            out["end"] = self.end.isoformat()
+        if self.days is not None:
+            out["days"] = ",".join(DAY_NAMES[d] for d in sorted(self.days))
+        if self.hours is not None:
+            out["hours"] = f"{self.hours[0]}-{self.hours[1]}"
+        if self.categories is not None:
+            out["categories"] = ",".join(self.categories)
+        if self.sources is not None:
+            out["source"] = ",".join(self.sources)
+        if self.areas is not None:
+            out["la"] = ",".join(self.areas)
+        if self.exclude_domestic:
+            out["public_only"] = "1"
+        return out
+
+
+def hours_in_band(start: int, end: int) -> list[int]:
+    """Return the hours in a band that may wrap midnight (end exclusive).
+
+    Examples
+    --------
+    >>> hours_in_band(20, 4)
+    [20, 21, 22, 23, 0, 1, 2, 3]
+    >>> hours_in_band(15, 19)
+    [15, 16, 17, 18]
+    """
+    end = end % 24
+    if start < end:
+        return list(range(start, end))
+    return list(range(start, 24)) + list(range(0, end))
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parse_filters(params: TMapping[str, Any]) -> Filters:
+    """Parse query parameters (strings) into :class:`Filters`.
+
+    Raises
+    ------
+    FilterError
+        Naming the parameter and saying what a valid value looks like.
+
+    Examples
+    --------
+    >>> f = parse_filters({"days": "fri,sat", "hours": "20-4"})
+    >>> sorted(f.days), f.hours
+    ([4, 5], (20, 4))
+    """
+    known = {"start", "end", "days", "hours", "categories", "source", "la", "public_only"}
+    start = _parse_date(params, "start")
+    end = _parse_date(params, "end")
+    if start and end and end < start:
+        raise FilterError("end", f"{end.isoformat()} is before start {start.isoformat()}")
+    days = None
+    if params.get("days"):
+        names = [d.lower()[:3] for d in _split(str(params["days"]))]
+        bad = [d for d in names if d not in DAY_NAMES]
+        if bad:
+            raise FilterError("days", f"'{bad[0]}' is not a day; use mon,tue,wed,thu,fri,sat,sun")
+        days = frozenset(DAY_NAMES.index(d) for d in names)
+    hours = None
+    if params.get("hours"):
+        text = str(params["hours"]).strip()
+        try:
+            a_text, b_text = text.replace(":00", "").split("-")
+            a, b = int(a_text), int(b_text)
+        except ValueError:
+            raise FilterError(
+                "hours", f"'{text}' is not an hour band; write it as start-end, e.g. 20-4"
+            ) from None
+        if not (0 <= a <= 23 and 0 <= b <= 24):
+            raise FilterError("hours", f"'{text}': hours run from 0 to 24")
+        if a == b % 24:
+            if (a, b) != (0, 24):
+                raise FilterError("hours", f"'{text}': start and end are the same hour")
+        else:
+            hours = (a, b % 24)
+    categories = tuple(_split(str(params["categories"]))) if params.get("categories") else None
+    sources = tuple(s.lower() for s in _split(str(params["source"]))) if params.get(
+        "source") else None
+    areas = tuple(_split(str(params["la"]))) if params.get("la") else None
+    public_only = str(params.get("public_only", "")).lower() in {"1", "true", "yes"}
+    unknown = [k for k in params if k not in known]
+    if unknown:
+        raise FilterError(unknown[0], f"unknown filter parameter; known: {', '.join(sorted(known))}")
+    return Filters(start, end, days, hours, categories, sources, areas, public_only)
+
+
+def _parse_date(params: TMapping[str, Any], name: str) -> date | None:
+    value = params.get(name)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise FilterError(name, f"'{value}' is not a date; use YYYY-MM-DD") from None
+
+
+def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    labels = [str(v) for v in encoded.dictionary.to_pylist()]
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype="int32"), labels
+
+
+@dataclass
+class IncidentFrame:
+    """The store's incidents as integer-coded numpy columns, ready for filtering."""
+
+    manifest: Manifest
+    n: int
+    easting: np.ndarray
+    northing: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    day: np.ndarray  # days since 1970-01-01 of the local date; -1 where unknown
+    month_first: np.ndarray  # days since epoch of the first and last day of the row's month
+    month_last: np.ndarray
+    dow: np.ndarray  # 0 = Monday, -1 unknown
+    hour: np.ndarray  # -1 unknown
+    domestic: np.ndarray  # 1 yes, 0 no, -1 unknown
+    category: np.ndarray
+    categories: list[str]
+    source: np.ndarray
+    sources: list[str]
+    area: np.ndarray
+    areas: list[str]
+    month_only: np.ndarray  # bool
+    cell_codes: dict[int, np.ndarray] = field(default_factory=dict)
+    cells: dict[int, np.ndarray] = field(default_factory=dict)  # uint64 cell of each code
+    table: pa.Table | None = None
+
+    @classmethod
+    def from_table(cls, manifest: Manifest, table: pa.Table) -> IncidentFrame:
+        """Build the frame from the stored Arrow table."""
+        n = table.num_rows
+
+        def f64(name: str) -> np.ndarray:
+            return np.asarray(table.column(name).to_numpy(), dtype="float64")
+
+        local_date = table.column("local_date").combine_chunks()
+        day = np.asarray(
+            pc.fill_null(pc.cast(local_date, pa.int32()), -1).to_numpy(zero_copy_only=False),
+            dtype="int32",
+        )
+        month_text = table.column("month").to_numpy(zero_copy_only=False).astype("U7")
+        month_start = month_text.astype("datetime64[M]")
+        first = (month_start.astype("datetime64[D]") - _EPOCH).astype("int32")
+        last = ((month_start + 1).astype("datetime64[D]") - _EPOCH).astype("int32") - 1
+        dom = table.column("domestic").combine_chunks()
+        domestic = np.where(
+            pc.is_null(dom).to_numpy(zero_copy_only=False),
+            -1,
+            pc.fill_null(dom, False).to_numpy(zero_copy_only=False).astype("int8"),
+        ).astype("int8")
+        category, categories = _codes(table.column("category"))
+        source, sources = _codes(table.column("source"))
+        area, areas = _codes(table.column("la_code"))
+        cell_codes, cells = {}, {}
+        for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS, strict=True):
+            raw = np.asarray(table.column(col).to_numpy(), dtype="uint64")
+            uniq, inverse = np.unique(raw, return_inverse=True)
+            cells[res], cell_codes[res] = uniq, inverse.astype("int32").reshape(-1)
+        return cls(
+            manifest=manifest,
+            n=n,
+            easting=f64("easting"),
+            northing=f64("northing"),
+            lon=f64("lon"),
+            lat=f64("lat"),
+            day=day,
+            month_first=first,
+            month_last=last,
+            dow=np.asarray(table.column("dow").to_numpy(), dtype="int8"),
+            hour=np.asarray(table.column("hour").to_numpy(), dtype="int8"),
+            domestic=domestic,
+            category=category,
+            categories=categories,
+            source=source,
+            sources=sources,
+            area=area,
+            areas=areas,
+            month_only=np.asarray(
+                pc.equal(table.column("time_precision"), "month").to_numpy(zero_copy_only=False),
+                dtype=bool,
+            ),
+            cell_codes=cell_codes,
+            cells=cells,
+            table=table,
+        )
+
+    @cached_property
+    def month_only_count(self) -> int:
+        """Rows with only a month (no weekday or hour)."""
+        return int(self.month_only.sum())
+
+    def date_span(self) -> tuple[date, date] | None:
+        """First and last day covered by the data."""
+        if self.n == 0:
+            return None
+        lo = np.where(self.day >= 0, self.day, self.month_first).min()
+        hi = np.where(self.day >= 0, self.day, self.month_last).max()
+        return (
+            (_EPOCH + np.timedelta64(int(lo), "D")).astype(date),
+            (_EPOCH + np.timedelta64(int(hi), "D")).astype(date),
+        )
+
+
+def _lut(labels: list[str], wanted: tuple[str, ...] | None, param: str) -> np.ndarray | None:
+    if wanted is None:
+        return None
+    lookup = {lab.lower(): i for i, lab in enumerate(labels)}
+    missing = [w for w in wanted if w.lower() not in lookup]
+    if missing:
+        known = ", ".join(sorted(labels)) or "none (the store is empty)"
+        raise FilterError(param, f"'{missing[0]}' is not in the data; known values: {known}")
+    lut = np.zeros(len(labels), dtype=bool)
+    lut[[lookup[w.lower()] for w in wanted]] = True
+    return lut
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The rows a filter selects, with what it had to leave out and why."""
+
+    mask: np.ndarray
+    count: int
+    month_only_excluded: int
+
+
+class QueryLayer:
+    """Filtering and aggregation over the store, reloading when an ingest commits.
+
+    Parameters
+    ----------
+    store : Store
+        The incident store to serve.
+    boundaries : Boundaries
+        Areas (names, populations) for area aggregation.
+    """
+
+    def __init__(self, store: Store, boundaries: Boundaries) -> None:
+        self.store = store
+        self.boundaries = boundaries
+        self._lock = threading.Lock()
+        self._frame: IncidentFrame | None = None
+        self._stamp: object = object()
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def frame(self) -> IncidentFrame:
+        """Return the current frame, reloading it if the store changed since the last call."""
+        stamp = self.store.stamp()
+        if self._frame is not None and stamp == self._stamp:
+            return self._frame
+        with self._lock:
+            stamp = self.store.stamp()
+            if self._frame is None or stamp != self._stamp:
+                manifest, table = self.store.read()
+                self._frame = IncidentFrame.from_table(manifest, table)
+                self._stamp = stamp
+                self._cache.clear()
+        return self._frame
+
+    # -- selection -----------------------------------------------------------------------------
+    def validate(self, filters: Filters) -> None:
+        """Raise :class:`FilterError` for filter values the data does not have."""
+        fr = self.frame()
+        _lut(fr.categories, filters.categories, "categories")
+        _lut(fr.sources, filters.sources, "source")
+        if filters.areas is not None:
+            known = set(self.boundaries.names())
+            bad = [a for a in filters.areas if a not in known]
+            if bad:
+                raise FilterError("la", f"'{bad[0]}' is not an area code in the boundaries in use")
+
+    def select(self, filters: Filters) -> Selection:
+        """Return the rows ``filters`` select."""
+        fr = self.frame()
+        key = ("select", id(fr), filters)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        mask = np.ones(fr.n, dtype=bool)
+        if filters.start is not None or filters.end is not None:
+            lo = (np.datetime64(filters.start, "D") - _EPOCH).astype(int) if filters.start else -10**9
+            hi = (np.datetime64(filters.end, "D") - _EPOCH).astype(int) if filters.end else 10**9
+            dated = fr.day >= 0
+            # A month-only row is kept when its month overlaps the range: it may lie inside it.
+            mask &= np.where(dated, (fr.day >= lo) & (fr.day <= hi),
+                             (fr.month_last >= lo) & (fr.month_first <= hi))
+        month_only_excluded = 0
+        if filters.uses_time_of_week:
+            month_only_excluded = int((mask & fr.month_only).sum())
+        if filters.days is not None:
+            lut = np.zeros(8, dtype=bool)
+            lut[[d + 1 for d in filters.days]] = True
+            mask &= lut[fr.dow + 1]
+        if filters.hours is not None:
+            lut = np.zeros(25, dtype=bool)
+            lut[[h + 1 for h in hours_in_band(*filters.hours)]] = True
+            mask &= lut[fr.hour + 1]
+        for lut, codes in (
+            (_lut(fr.categories, filters.categories, "categories"), fr.category),
+            (_lut(fr.sources, filters.sources, "source"), fr.source),
+            (_lut(fr.areas, _present(fr.areas, filters.areas), "la"), fr.area),
+        ):
+            if lut is not None:
+                mask &= lut[codes] if len(lut) else False
+        if filters.exclude_domestic:
+            mask &= fr.domestic != 1
+        sel = Selection(mask=mask, count=int(mask.sum()), month_only_excluded=month_only_excluded)
+        if len(self._cache) > 256:
+            self._cache.clear()
+        self._cache[key] = sel
+        return sel
+
+    # -- aggregations --------------------------------------------------------------------------
+    def weights(self, harm_weights: TMapping[str, float] | None) -> np.ndarray:
+        """Return each row's harm weight (1 for every row when no table is given)."""
+        fr = self.frame()
+        if not harm_weights:
+            return np.ones(fr.n, dtype="float64")
+        lut = np.array([float(harm_weights.get(c, 1.0)) for c in fr.categories] or [1.0])
+        return lut[fr.category]
+
+    def cell_counts(
+        self, filters: Filters, res: int, harm_weights: TMapping[str, float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (cells, counts, harm) for every cell that holds any incident in the store.
+
+        Arrays are aligned to ``frame().cells[res]``, so a map layer drawn once can be
+        updated with new values alone.
+        """
+        if res not in H3_RESOLUTIONS:
+            raise FilterError("res", f"{res} is not offered; choose one of {H3_RESOLUTIONS}")
+        fr = self.frame()
+        sel = self.select(filters)
+        codes = fr.cell_codes[res][sel.mask]
+        n_cells = len(fr.cells[res])
+        counts = np.bincount(codes, minlength=n_cells)
+        if harm_weights:
+            harm = np.bincount(codes, weights=self.weights(harm_weights)[sel.mask],
+                               minlength=n_cells)
+        else:
+            harm = counts.astype("float64")
+        return fr.cells[res], counts, harm
+
+    def area_table(
+        self, filters: Filters, harm_weights: TMapping[str, float] | None = None
+    ) -> pd.DataFrame:
+        """Return one row per area: code, name, count, harm, population, rate per 1,000."""
+        fr = self.frame()
+        sel = self.select(replace(filters, areas=None) if filters.areas is None else filters)
+        counts = np.bincount(fr.area[sel.mask], minlength=len(fr.areas))
+        harm = np.bincount(fr.area[sel.mask], weights=self.weights(harm_weights)[sel.mask],
+                           minlength=len(fr.areas))
+        by_code = dict(zip(fr.areas, zip(counts, harm, strict=True), strict=True))
+        names = self.boundaries.names()
+        pops = self.boundaries.population()
+        rows = []
+        for code, name in names.items():
+            count, h = by_code.get(code, (0, 0.0))
+            if filters.areas is not None and code not in filters.areas:
+                continue
+            pop = pops.get(code)
+            rate = (1000.0 * count / pop) if pop and np.isfinite(pop) else None
+            rows.append({"code": code, "name": name, "count": int(count), "harm": float(h),
+                         "population": pop if pop and np.isfinite(pop) else None,
+                         "rate_per_1000": rate,
+                         "small_number": int(count) < SMALL_NUMBER_THRESHOLD})
+        return pd.DataFrame(rows, columns=["code", "name", "count", "harm", "population",
+                                           "rate_per_1000", "small_number"])
+
+    def day_hour_grid(self, filters: Filters) -> np.ndarray:
+        """Return a 7 × 24 array of counts (rows Monday..Sunday, columns hour 0..23).
+
+        Rows without a weekday and hour (month-only data) are not in the grid.
+        """
+        fr = self.frame()
+        sel = self.select(filters)
+        ok = sel.mask & (fr.dow >= 0) & (fr.hour >= 0)
+        flat = fr.dow[ok].astype("int32") * 24 + fr.hour[ok]
+        return np.bincount(flat, minlength=7 * 24).reshape(7, 24)
+
+    def points(self, filters: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (easting, northing, row index) of the selected incidents."""
+        fr = self.frame()
+        idx = np.flatnonzero(self.select(filters).mask)
+        return fr.easting[idx], fr.northing[idx], idx
+
+    def status(self) -> dict[str, Any]:
+        """Return what the data panel and ``/api/v1/health`` report about the data."""
+        fr = self.frame()
+        span = fr.date_span()
+        m = fr.manifest
+        return {
+            "incidents": fr.n,
+            "first_date": span[0].isoformat() if span else None,
+            "last_date": span[1].isoformat() if span else None,
+            "last_ingested": m.last_ingested,
+            "rejected_rows": m.rejected,
+            "batches": len(m.batches),
+            "synthetic_sample": m.kind == "sample",
+            "month_only_incidents": fr.month_only_count,
+            "store_version": m.version,
+            "boundaries": self.boundaries.source,
+            "categories": fr.categories,
+            "sources": fr.sources,
+        }
+
+
+def _present(labels: list[str], wanted: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Keep the wanted area codes that occur in the data (a valid area may simply be empty)."""
+    if wanted is None:
+        return None
+    have = set(labels)
+    return tuple(w for w in wanted if w in have)
