@@ -201,6 +201,8 @@ def test_plain_binning_is_the_documented_weak_case_for_a_lone_point():
     exact = quartic_kde_direct(x, y, grid, 200.0)
     assert rel_err_of_peak(quartic_kde(x, y, grid, 200.0, oversample=1), exact) > 0.10
     assert rel_err_of_peak(quartic_kde(x, y, grid, 200.0), exact) < LONE_POINT_OF_PEAK
+    plain = kde_surface(x, y, cell_m=100.0, bandwidth_m=200.0, bounds=grid.bounds, oversample=1)
+    assert_allclose(plain.density, quartic_kde(x, y, grid, 200.0, oversample=1), rtol=EXACT_RTOL)
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared real data folder /work/shared/data absent")
