@@ -96,9 +96,7 @@ def test_point_in_two_overlapping_areas_gets_lowest_code(squares: Boundaries) ->
 
 def test_point_just_outside_is_snapped_to_nearest(squares: Boundaries) -> None:
     # 120 m west of A and 300 m south of B: within the 500 m tolerance.
-    a = assign_areas(
-        np.array([X0 - 120, X0 + 1500]), np.array([Y0 + 500, Y0 - 300]), squares
-    )
+    a = assign_areas(np.array([X0 - 120, X0 + 1500]), np.array([Y0 + 500, Y0 - 300]), squares)
     assert a.code.tolist() == ["A", "B"]
     assert_allclose(a.distance_m, [120.0, 300.0], atol=ROUNDTRIP_M)
     assert a.n_snapped == 2
@@ -359,7 +357,12 @@ def test_bundled_files_are_small_and_documented() -> None:
 def test_every_lsoa_centroid_lies_in_its_own_authority() -> None:
     lsoas = pd.read_csv(bundled_boundaries_dir() / "lancashire_lsoas.csv")
     assert list(lsoas.columns) == [
-        "lsoa_code", "lsoa_name", "la_code", "centroid_lon", "centroid_lat", "area_km2"
+        "lsoa_code",
+        "lsoa_name",
+        "la_code",
+        "centroid_lon",
+        "centroid_lat",
+        "area_km2",
     ]
     assert len(lsoas) == 941
     assert lsoas["lsoa_code"].is_unique
