@@ -372,3 +372,21 @@ def test_every_lsoa_centroid_lies_in_its_own_authority() -> None:
     a = assign_areas(np.asarray(x), np.asarray(y), load_boundaries(None), AREA_TOLERANCE_M)
     assert a.code.tolist() == lsoas["la_code"].tolist()
     assert (a.distance_m < AREA_TOLERANCE_M).all()
+
+
+def test_failed_import_keeps_the_previous_boundaries(tmp_path: Path) -> None:
+    _squares_bng().to_file(tmp_path / "a.gpkg")
+    dest = tmp_path / "b"
+    import_boundaries(tmp_path / "a.gpkg", "code", "name", dest)
+    before = (dest / "areas.geojson").read_bytes()
+    (tmp_path / "broken.geojson").write_text("{not json", encoding="utf-8")
+    with pytest.raises(BoundaryError):
+        import_boundaries(tmp_path / "broken.geojson", "code", "name", dest)
+    assert (dest / "areas.geojson").read_bytes() == before
+    assert sorted(load_boundaries(dest).names()) == ["A", "B", "F", "O"]
+
+
+def test_corrupt_stored_boundaries_raise_a_plain_error(tmp_path: Path) -> None:
+    (tmp_path / "areas.geojson").write_text("garbage", encoding="utf-8")
+    with pytest.raises(BoundaryError, match="could not be read"):
+        load_boundaries(tmp_path)
