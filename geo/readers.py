@@ -1622,11 +1622,12 @@ def read_points(
     source = f"/vsigzip/{path}" if _is_gzip(path) else str(path)
     try:
         layers = pyogrio.list_layers(source)
-        layer = None
-        for name, geom_type in layers:
-            if geom_type is not None and "point" in str(geom_type).lower():
-                layer = name
-                break
+        # Prefer a point layer; a layer of mixed geometry ("Unknown") is read and its
+        # non-point features rejected one by one.
+        with_geometry = [(n, str(g).lower()) for n, g in layers if g is not None]
+        points = [n for n, g in with_geometry if "point" in g]
+        mixed = [n for n, g in with_geometry if g in ("unknown", "geometry", "geometrycollection")]
+        layer = (points or mixed or [None])[0]
         if layer is None:
             kinds = ", ".join(f"{n} ({g or 'no geometry'})" for n, g in layers) or "none"
             raise ReadError(f"{path}: no point layer found; layers: {kinds}.")
