@@ -81,7 +81,7 @@ class Filters:
         if self.days is not None:
             out["days"] = ",".join(DAY_NAMES[d] for d in sorted(self.days))
         if self.hours is not None:
-            out["hours"] = f"{self.hours[0]}-{self.hours[1]}"
+            out["hours"] = f"{self.hours[0]}-{self.hours[1] or 24}"
         if self.categories is not None:
             out["categories"] = ",".join(self.categories)
         if self.sources is not None:

@@ -43,7 +43,8 @@ def stored_table(
     easting = np.asarray(easting, dtype=float)
     northing = np.asarray(northing, dtype=float)
     lon, lat = to_wgs84(easting, northing)
-    times = pd.to_datetime(pd.Series(occurred_at, dtype="object")).dt.tz_localize(TIMEZONE)
+    times = pd.to_datetime(pd.Series(occurred_at, dtype="object")).dt.tz_localize(
+        TIMEZONE, ambiguous="NaT", nonexistent="NaT")
     has_time = times.notna().to_numpy()
     months = month or [t.strftime("%Y-%m") for t in times]
     cells = cells_multi(lat, lon, H3_RESOLUTIONS)

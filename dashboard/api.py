@@ -1,0 +1,120 @@
+"""The read-only HTTP API (``/api/v1``): the same filters as the page, stable JSON out.
+
+Documented in ``docs/API.md``. Every bad parameter gives HTTP 400 with a message naming it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from dashboard import services
+from geo.query import Filters, FilterError, parse_filters
+from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+
+@bp.errorhandler(FilterError)
+def _bad_parameter(exc: FilterError) -> tuple[Response, int]:
+    return jsonify({"error": exc.message, "parameter": exc.param}), 400
+
+
+def _split(own: set[str]) -> tuple[Filters, dict[str, str]]:
+    args = {k: v for k, v in request.args.items()}
+    mine = {k: args.pop(k) for k in list(args) if k in own}
+    filters = parse_filters(args)
+    services.current().query.validate(filters)
+    return filters, mine
+
+
+def _int(params: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FilterError(name, f"'{raw}' is not a whole number") from None
+    if not lo <= value <= hi:
+        raise FilterError(name, f"{value} is out of range; use {lo} to {hi}")
+    return value
+
+
+def _res(params: dict[str, str]) -> int:
+    res = _int(params, "res", H3_DEFAULT_RESOLUTION, 0, 15)
+    if res not in H3_RESOLUTIONS:
+        raise FilterError("res", f"{res} is not offered; choose one of "
+                          f"{', '.join(map(str, H3_RESOLUTIONS))}")
+    return res
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Say the service is up and how current its data is."""
+    status = services.current().query.status()
+    return jsonify({"status": "ok", "data": status})
+
+
+@bp.get("/aggregate")
+def aggregate() -> Response:
+    """Counts, harm and rates by local authority (``level=la``) or H3 cell (``level=h3``)."""
+    filters, own = _split({"level", "res"})
+    level = own.get("level", "la")
+    svc = services.current()
+    if level == "la":
+        table = svc.query.area_table(filters)
+        rows = [
+            {"code": r.code, "name": r.name, "count": int(r.count), "harm": float(r.harm),
+             "population": _clean(r.population), "rate_per_1000": _clean(r.rate_per_1000),
+             "small_number": bool(r.small_number)}
+            for r in table.itertuples()
+        ]
+        return jsonify({"level": "la", "filters": filters.to_params(), "rows": rows})
+    if level == "h3":
+        res = _res(own)
+        cells, counts, harm = svc.query.cell_counts(filters, res)
+        nz = counts > 0
+        from geo.h3index import cells_to_str
+
+        rows = [
+            {"cell": c, "count": int(n), "harm": float(h)}
+            for c, n, h in zip(cells_to_str(cells[nz]), counts[nz], harm[nz], strict=True)
+        ]
+        return jsonify({"level": "h3", "res": res, "filters": filters.to_params(), "rows": rows})
+    raise FilterError("level", f"'{level}' is not a level; use la or h3")
+
+
+@bp.get("/hotspots")
+def hotspots() -> Response:
+    """GeoJSON FeatureCollection of the ranked hotspot cells for the selection."""
+    filters, own = _split({"res", "n"})
+    res = _res(own)
+    n = _int(own, "n", 10, 1, 500)
+    svc = services.current()
+    table = svc.hotspot_table(filters, res, n)
+    import h3
+
+    features = []
+    for row in table.to_dict("records"):
+        ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(row["cell"])]
+        ring.append(ring[0])
+        props = {k: _clean(v) for k, v in row.items() if k not in {"lat", "lon"}}
+        features.append({"type": "Feature", "id": row["cell"],
+                         "geometry": {"type": "Polygon", "coordinates": [ring]},
+                         "properties": {**props, "res": res}})
+    return jsonify({
+        "type": "FeatureCollection",
+        "features": features,
+        "filters": filters.to_params(),
+        "method": f"H3 resolution {res} cells ranked by harm, then count; top {n}",
+        "synthetic_sample": svc.query.status()["synthetic_sample"],
+    })

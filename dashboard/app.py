@@ -1,0 +1,68 @@
+"""The app factory: one Dash app over one data directory, with the API on the same server."""
+
+from __future__ import annotations
+
+import dash
+from dash import Dash, dcc, html
+
+import dashboard.layouts  # noqa: F401  (pages register themselves on import)
+from dashboard import services
+from dashboard.api import bp as api_blueprint
+from geo.settings import DataPaths
+from geo.store import Store
+
+
+def ensure_data(data: DataPaths) -> str | None:
+    """Load the bundled synthetic sample into an empty data directory; say so if it did."""
+    if Store(data.store).manifest().batches:
+        return None
+    from geo.ingest import load_sample
+
+    load_sample(data)
+    return (f"{data.root} held no incidents, so the bundled SYNTHETIC sample was loaded. "
+            "It is labelled as synthetic on every page. Use `hotspot ingest` to add your own "
+            "data; the sample is then removed, never mixed with it.")
+
+
+def create_app(data: DataPaths) -> Dash:
+    """Build the Dash app serving ``data``."""
+    services.configure(data)
+    app = Dash(
+        __package__,
+        pages_folder="layouts",
+        use_pages=True,
+        title="Hotspot",
+        suppress_callback_exceptions=True,
+        # Everything is served from this machine: locked-down networks have no CDN access.
+        serve_locally=True,
+        update_title=None,
+    )
+    app.layout = _shell
+    app.server.register_blueprint(api_blueprint)
+    return app
+
+
+def _shell() -> html.Div:
+    """The frame around every page; a function so the sample badge is current at each load."""
+    return html.Div(
+        [
+            html.Header(
+                [
+                    html.Span("Hotspot", className="brand"),
+                    html.Nav([
+                        dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
+                        for page in dash.page_registry.values()
+                    ]),
+                    html.Span(id="sample-badge", className="sample-badge",
+                              children=_sample_badge()),
+                ],
+                className="topbar",
+            ),
+            dash.page_container,
+        ]
+    )
+
+
+def _sample_badge() -> str:
+    status = services.current().query.status()
+    return "SYNTHETIC SAMPLE DATA — not real incidents" if status["synthetic_sample"] else ""

@@ -1,0 +1,1 @@
+"""Dash pages: one module per page (files starting with ``_`` hold shared helpers)."""

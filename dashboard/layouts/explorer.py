@@ -1,0 +1,580 @@
+"""Explorer: where, and at what times, is violence concentrated?
+
+The map has a fixed trace structure (see :mod:`dashboard.figures`). A filter change sends a
+``Patch`` with the new values only; geometry is sent again only when the resolution changes or
+new data arrive. The page state lives in the URL so a view can be shared as a link.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import dash
+import dash_ag_grid as dag
+import numpy as np
+from dash import ClientsideFunction, Input, Output, Patch, State, callback, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import figures
+from dashboard import ids
+from dashboard import services
+from dashboard.services import DbscanParams, KdeParams
+from geo.h3index import cell_area_km2
+from geo.query import DAY_NAMES, Filters, FilterError, parse_filters
+from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
+
+dash.register_page(__name__, path="/", name="Explorer", title="Hotspot · Explorer")
+
+PRESETS = {
+    "all": ("All times", None, (0, 24)),
+    "nte": ("Friday and Saturday nights 20:00–04:00", ["fri", "sat"], (20, 4)),
+    "school": ("After school (weekdays 15:00–19:00)", ["mon", "tue", "wed", "thu", "fri"],
+               (15, 19)),
+}
+LAYER_OPTIONS = [
+    {"label": "H3 hexagons", "value": "cells"},
+    {"label": "Local authorities", "value": "areas"},
+    {"label": "Kernel density", "value": "kde"},
+    {"label": "DBSCAN clusters", "value": "clusters"},
+]
+DAY_OPTIONS = [{"label": n.title(), "value": n} for n in DAY_NAMES]
+VIEW_PARAMS = ("layers", "res", "measure", "bw", "eps", "minpts")
+
+
+# --------------------------------------------------------------------------------------------
+# State <-> URL
+# --------------------------------------------------------------------------------------------
+def _filters_from_controls(
+    start: str | None, end: str | None, days: list[str] | None, hour_from: int | None,
+    hour_to: int | None, categories: list[str] | None, sources: list[str] | None,
+    areas: list[str] | None, public_only: list[str] | None,
+) -> Filters:
+    params: dict[str, str] = {}
+    if start:
+        params["start"] = start
+    if end:
+        params["end"] = end
+    if days is not None and 0 < len(days) < 7:
+        params["days"] = ",".join(days)
+    if days is not None and len(days) == 0:
+        params["days"] = ""  # nothing ticked: handled below as "no day selected"
+    if hour_from is not None and hour_to is not None and (hour_from, hour_to) != (0, 24):
+        params["hours"] = f"{hour_from}-{hour_to}"
+    if categories:
+        params["categories"] = ",".join(categories)
+    if sources:
+        params["source"] = ",".join(sources)
+    if areas:
+        params["la"] = ",".join(areas)
+    if public_only:
+        params["public_only"] = "1"
+    filters = parse_filters({k: v for k, v in params.items() if v != ""})
+    if days is not None and len(days) == 0:
+        filters = Filters(**{**filters.__dict__, "days": frozenset()})
+    return filters
+
+
+def _url_search(filters: Filters, view: dict[str, Any]) -> str:
+    params = filters.to_params()
+    for key in VIEW_PARAMS:
+        value = view.get(key)
+        if value not in (None, "", []):
+            params[key] = ",".join(value) if isinstance(value, list) else str(value)
+    return "?" + urlencode(params) if params else ""
+
+
+def _float_or(value: Any, default: float | None) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return default
+    return v if np.isfinite(v) and v > 0 else default
+
+
+# --------------------------------------------------------------------------------------------
+# Layout
+# --------------------------------------------------------------------------------------------
+def layout(**query: str) -> html.Div:
+    """Build the page from the URL's query parameters (a shared link restores the view)."""
+    svc = services.current()
+    status = svc.query.status()
+    filter_query = {k: v for k, v in query.items() if k not in VIEW_PARAMS}
+    url_problem = None
+    try:
+        filters = parse_filters(filter_query)
+        svc.query.validate(filters)
+    except FilterError as exc:
+        url_problem = f"The link had a filter this page could not use ({exc}); it was ignored."
+        filters = Filters()
+    layers = [v for v in query.get("layers", "cells,areas").split(",")
+              if v in {o["value"] for o in LAYER_OPTIONS}]
+    res = int(query["res"]) if query.get("res", "").isdigit() and int(
+        query["res"]) in H3_RESOLUTIONS else H3_DEFAULT_RESOLUTION
+    measure = query.get("measure") if query.get("measure") in {"count", "rate"} else "count"
+    bandwidth = _float_or(query.get("bw"), None)
+    eps = _float_or(query.get("eps"), DbscanParams.eps_m)
+    minpts = int(_float_or(query.get("minpts"), DbscanParams.min_samples) or 15)
+    all_month_only = status["incidents"] > 0 and status["month_only_incidents"] == status[
+        "incidents"]
+    hours = filters.hours or (0, 24)
+    view = {"layers": layers, "res": res, "measure": measure}
+    fig, key = _full_figure(filters, view, KdeParams(bandwidth_m=bandwidth),
+                            DbscanParams(eps_m=eps or 100.0, min_samples=minpts))
+    first = status["first_date"]
+    last = status["last_date"]
+
+    controls = html.Div(
+        [
+            html.H2("Filters"),
+            html.Label("Presets", htmlFor=ids.PRESET),
+            dcc.RadioItems(
+                id=ids.PRESET,
+                options=[{"label": label, "value": key} for key, (label, _, _) in
+                         PRESETS.items()],
+                value=None,
+                className="presets",
+                inputClassName="preset-input",
+            ),
+            html.Label("Dates (inclusive)", htmlFor=ids.DATES),
+            dcc.DatePickerRange(
+                id=ids.DATES,
+                start_date=filters.start.isoformat() if filters.start else None,
+                end_date=filters.end.isoformat() if filters.end else None,
+                min_date_allowed=first,
+                max_date_allowed=last,
+                initial_visible_month=last,
+                display_format="D MMM YYYY",
+                clearable=True,
+                start_date_placeholder_text=_nice_date(first),
+                end_date_placeholder_text=_nice_date(last),
+            ),
+            html.Label("Days of week", htmlFor=ids.DAYS),
+            dcc.Checklist(
+                id=ids.DAYS,
+                options=DAY_OPTIONS,
+                value=[DAY_NAMES[d] for d in sorted(filters.days)] if filters.days is not None
+                else list(DAY_NAMES),
+                inline=True,
+                className="days",
+            ),
+            html.Label("Hours (may wrap midnight)", htmlFor=ids.HOUR_FROM),
+            html.Div(
+                [
+                    dcc.Dropdown(id=ids.HOUR_FROM, options=[
+                        {"label": f"{h:02d}:00", "value": h} for h in range(24)],
+                        value=hours[0], clearable=False, disabled=all_month_only),
+                    html.Span("to"),
+                    dcc.Dropdown(id=ids.HOUR_TO, options=[
+                        {"label": f"{h:02d}:00", "value": h} for h in range(1, 25)],
+                        value=hours[1] if hours[1] else 24, clearable=False,
+                        disabled=all_month_only),
+                ],
+                className="hour-band",
+            ),
+            html.Div(id=ids.TIME_NOTE, className="note", children=_time_note(status)),
+            html.Label("Categories", htmlFor=ids.CATEGORIES),
+            dcc.Dropdown(id=ids.CATEGORIES, options=status["categories"], multi=True,
+                         value=list(filters.categories or []), placeholder="All categories"),
+            html.Label("Source", htmlFor=ids.SOURCES),
+            dcc.Dropdown(id=ids.SOURCES, options=status["sources"], multi=True,
+                         value=list(filters.sources or []), placeholder="All sources"),
+            html.Label("Local authority", htmlFor=ids.AREAS),
+            dcc.Dropdown(
+                id=ids.AREAS,
+                options=[{"label": n, "value": c} for c, n in svc.boundaries.names().items()],
+                multi=True, value=list(filters.areas or []), placeholder="Whole area",
+            ),
+            dcc.Checklist(
+                id=ids.PUBLIC_ONLY,
+                options=[{"label": " Public places only (leave out domestic incidents)",
+                          "value": "yes"}],
+                value=["yes"] if filters.exclude_domestic else [],
+            ),
+            html.H2("Map layers"),
+            dcc.Checklist(id=ids.LAYERS, options=LAYER_OPTIONS, value=layers,
+                          className="layers"),
+            html.Div([
+                html.Label("Hexagon size (H3 resolution)", htmlFor=ids.RES),
+                dcc.Dropdown(id=ids.RES, clearable=False, value=res, options=[
+                    {"label": f"{r} (about {cell_area_km2(r):.3g} km²)", "value": r}
+                    for r in H3_RESOLUTIONS]),
+                html.Label("Local authorities show", htmlFor=ids.AREA_MEASURE),
+                dcc.RadioItems(id=ids.AREA_MEASURE, inline=True, value=measure, options=[
+                    {"label": " count", "value": "count"},
+                    {"label": " rate per 1,000 residents", "value": "rate"}]),
+                html.Label("Kernel density bandwidth (m; blank = default rule)",
+                           htmlFor=ids.KDE_BANDWIDTH),
+                dcc.Input(id=ids.KDE_BANDWIDTH, type="number", min=100, max=5000, step=50,
+                          value=bandwidth, debounce=True, placeholder="default rule"),
+                html.Label("DBSCAN distance eps (m) and minimum incidents",
+                           htmlFor=ids.DBSCAN_EPS),
+                html.Div([
+                    dcc.Input(id=ids.DBSCAN_EPS, type="number", min=10, max=2000, step=10,
+                              value=eps, debounce=True),
+                    dcc.Input(id=ids.DBSCAN_MIN, type="number", min=2, max=1000, step=1,
+                              value=minpts, debounce=True),
+                ], className="pair"),
+            ], className="layer-settings"),
+            html.H2("Data"),
+            html.Div(id=ids.DATA_PANEL, children=_data_panel(status), className="data-panel"),
+        ],
+        className="sidebar",
+    )
+    main = html.Div(
+        [
+            html.Div(url_problem, className="warning") if url_problem else None,
+            html.Div(id=ids.SELECTION_TEXT, className="selection",
+                     children=_selection_text(filters)),
+            dcc.Graph(id=ids.MAP, figure=fig, className="map",
+                      config={"displaylogo": False, "scrollZoom": True}),
+            html.Div(id=ids.METHOD_TEXT, className="method",
+                     children=_method_text(view, KdeParams(bandwidth_m=bandwidth),
+                                           DbscanParams(eps_m=eps or 100.0,
+                                                        min_samples=minpts), filters)),
+            html.Div(
+                [
+                    html.Div([
+                        html.H3("When: incidents by weekday and hour"),
+                        html.P("Click a square to filter to that day and hour.",
+                               className="hint"),
+                        dcc.Graph(id=ids.GRID, figure=_grid(filters, status),
+                                  config={"displayModeBar": False}),
+                    ], className="panel grid-panel"),
+                    html.Div([
+                        html.H3("Where: ranked hotspots"),
+                        html.P("H3 cells ranked by harm, then count. Select a row to zoom to "
+                               "it.", className="hint"),
+                        dag.AgGrid(
+                            id=ids.TABLE,
+                            rowData=_table_rows(filters, res),
+                            columnDefs=_table_columns(),
+                            columnSize="responsiveSizeToFit",
+                            dashGridOptions={"rowSelection": {"mode": "singleRow",
+                                                              "checkboxes": False,
+                                                              "enableClickSelection": True},
+                                             "domLayout": "autoHeight"},
+                            className="ag-theme-alpine",
+                        ),
+                    ], className="panel table-panel"),
+                ],
+                className="lower",
+            ),
+            dcc.Store(id=ids.GEOMETRY_KEY, data=key),
+            dcc.Store(id=ids.URL_SEARCH),
+        ],
+        className="main",
+    )
+    return html.Div([controls, main], className="explorer")
+
+
+def _nice_date(iso: str | None) -> str:
+    return date.fromisoformat(iso).strftime("%-d %b %Y") if iso else ""
+
+
+def _time_note(status: dict[str, Any]) -> str:
+    n_month = status["month_only_incidents"]
+    if not n_month:
+        return ""
+    if n_month == status["incidents"]:
+        return ("These data give only the month of each incident (police.uk publishes no day "
+                "or time), so the day and hour filters and the weekday-by-hour grid are off.")
+    return (f"{n_month:,} incidents have only a month (police.uk data). They are left out "
+            "whenever a day or hour filter is set, rather than given invented times.")
+
+
+def _data_panel(status: dict[str, Any]) -> list[Any]:
+    items = [
+        html.Li(f"{status['incidents']:,} incidents"),
+        html.Li(f"{_nice_date(status['first_date'])} to {_nice_date(status['last_date'])}"
+                if status["first_date"] else "no dates"),
+        html.Li(f"last ingested {status['last_ingested'].replace('T', ' ')[:16]} UTC"
+                if status["last_ingested"] else "nothing ingested yet"),
+        html.Li(f"{status['rejected_rows']:,} input rows rejected (see the rejects files "
+                "in the data directory)"),
+        html.Li(f"boundaries: {status['boundaries']}"),
+    ]
+    if status["synthetic_sample"]:
+        items.insert(0, html.Li("SYNTHETIC sample: generated data, not real incidents.",
+                                className="synthetic"))
+    return [html.Ul(items)]
+
+
+def _selection_text(filters: Filters, extra: str = "") -> str:
+    svc = services.current()
+    sel = svc.query.select(filters)
+    total = svc.query.frame().n
+    share = f"{100.0 * sel.count / total:.1f}%" if total else "0%"
+    text = f"{sel.count:,} of {total:,} incidents selected ({share})."
+    if sel.month_only_excluded:
+        text += (f" {sel.month_only_excluded:,} month-only incidents are left out by the day "
+                 "or hour filter.")
+    return text + extra
+
+
+def _method_text(view: dict[str, Any], kde: KdeParams, db: DbscanParams,
+                 filters: Filters) -> list[Any]:
+    svc = services.current()
+    res = view["res"]
+    parts = [html.B("Methods. "),
+             f"Hexagons: H3 resolution {res} (average {cell_area_km2(res):.3g} km²), "
+             "incident counts. "]
+    if "kde" in view["layers"]:
+        result = svc.kde(filters, kde)
+        if result:
+            parts.append(
+                f"Kernel density: quartic kernel, bandwidth {result['bandwidth_m']:,.0f} m "
+                f"({result['bandwidth_rule']}), {result['cell_m']:.0f} m cells, incidents per "
+                f"km², peak {result['peak_per_km2']:,.1f}. ")
+    if "clusters" in view["layers"]:
+        parts.append(f"DBSCAN: eps {db.eps_m:,.0f} m, at least {db.min_samples} incidents; "
+                     f"footprints are cluster hulls buffered by {db.eps_m / 2:,.0f} m. ")
+    parts.append("Distances in metres on the British National Grid.")
+    return parts
+
+
+def _grid(filters: Filters, status: dict[str, Any]) -> dict[str, Any]:
+    grid = services.current().query.day_hour_grid(filters)
+    note = None
+    if status["incidents"] and status["month_only_incidents"] == status["incidents"]:
+        note = "Month-only data: no weekday or hour to show"
+    return figures.grid_figure(grid, disabled_note=note)
+
+
+def _table_columns() -> list[dict[str, Any]]:
+    return [
+        {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
+        {"field": "share_text", "headerName": "Incidents (share)", "minWidth": 150},
+        {"field": "harm", "headerName": "Harm", "minWidth": 80, "maxWidth": 90,
+         "valueFormatter": {"function": "d3.format(',.1f')(params.value)"}},
+        {"field": "peak_day", "headerName": "Peak day", "minWidth": 165},
+        {"field": "peak_hour", "headerName": "Peak hour", "minWidth": 140},
+        {"field": "main_categories", "headerName": "Main categories", "minWidth": 420,
+         "tooltipField": "main_categories"},
+        {"field": "cell", "headerName": "H3 cell", "minWidth": 140},
+    ]
+
+
+def _table_rows(filters: Filters, res: int) -> list[dict[str, Any]]:
+    svc = services.current()
+    table = svc.hotspot_table(filters, res, 10)
+    total = svc.query.select(filters).count
+    rows = table.to_dict("records")
+    for r in rows:
+        r["share_text"] = f"{r['count']:,} of {total:,} ({100 * r['share']:.1f}%)"
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Figure assembly
+# --------------------------------------------------------------------------------------------
+def _area_values(filters: Filters, measure: str) -> tuple[list[str], list[str], list[Any], str]:
+    table = services.current().query.area_table(filters)
+    if measure == "rate":
+        return (table["code"].tolist(), table["name"].tolist(),
+                [None if v is None or v != v else round(float(v), 3)
+                 for v in table["rate_per_1000"]],
+                "incidents per 1,000 residents")
+    return table["code"].tolist(), table["name"].tolist(), table["count"].tolist(), "incidents"
+
+
+def _kde_layer(filters: Filters, params: KdeParams) -> dict[str, Any] | None:
+    result = services.current().kde(filters, params)
+    if result is None:
+        return None
+    return figures.kde_map_layer(result["density"], result["corners"])
+
+
+def _full_figure(filters: Filters, view: dict[str, Any], kde: KdeParams,
+                 db: DbscanParams) -> tuple[dict[str, Any], list[Any]]:
+    svc = services.current()
+    res = view["res"]
+    cells_gj, cell_ids = svc.cells_geojson(res)
+    _, counts, _ = svc.query.cell_counts(filters, res)
+    codes, names, values, label = _area_values(filters, view["measure"])
+    center, zoom = svc.map_center()
+    layers = set(view["layers"])
+    fig = figures.map_figure(
+        areas_geojson=svc.areas_geojson(), area_codes=codes, area_names=names,
+        area_values=values, area_label=label, cells_geojson=cells_gj, cell_ids=cell_ids,
+        cell_values=counts, cell_label="incidents",
+        clusters=svc.clusters(filters, db) if "clusters" in layers else None,
+        kde_layer=_kde_layer(filters, kde) if "kde" in layers else None,
+        visible=layers, center=center, zoom=zoom, tile_url=svc.tile_url,
+    )
+    return fig, [svc.version(), res]
+
+
+def filter_change_patch(filters: Filters, view: dict[str, Any]) -> Patch:
+    """Return the map update for a filter change: new values for existing geometry only."""
+    svc = services.current()
+    _, counts, _ = svc.query.cell_counts(filters, view["res"])
+    _, _, values, label = _area_values(filters, view["measure"])
+    patch = Patch()
+    patch["data"][figures.MAP_TRACE_CELLS]["z"] = counts.tolist()
+    patch["data"][figures.MAP_TRACE_CELLS]["zmax"] = float(max(1, counts.max(initial=0)))
+    patch["data"][figures.MAP_TRACE_AREAS]["z"] = values
+    finite = [v for v in values if v is not None]
+    patch["data"][figures.MAP_TRACE_AREAS]["zmax"] = float(max(finite, default=1) or 1)
+    patch["data"][figures.MAP_TRACE_AREAS]["colorbar"]["title"]["text"] = label
+    layers = set(view["layers"])
+    patch["data"][figures.MAP_TRACE_AREAS]["visible"] = "areas" in layers
+    patch["data"][figures.MAP_TRACE_CELLS]["visible"] = "cells" in layers
+    patch["data"][figures.MAP_TRACE_CLUSTERS]["visible"] = "clusters" in layers
+    return patch
+
+
+# --------------------------------------------------------------------------------------------
+# Callbacks
+# --------------------------------------------------------------------------------------------
+FILTER_INPUTS = [
+    Input(ids.DATES, "start_date"), Input(ids.DATES, "end_date"), Input(ids.DAYS, "value"),
+    Input(ids.HOUR_FROM, "value"), Input(ids.HOUR_TO, "value"),
+    Input(ids.CATEGORIES, "value"), Input(ids.SOURCES, "value"), Input(ids.AREAS, "value"),
+    Input(ids.PUBLIC_ONLY, "value"),
+]
+
+
+@callback(
+    Output(ids.MAP, "figure"),
+    Output(ids.GEOMETRY_KEY, "data"),
+    Output(ids.GRID, "figure"),
+    Output(ids.TABLE, "rowData"),
+    Output(ids.SELECTION_TEXT, "children"),
+    Output(ids.URL_SEARCH, "data"),
+    Output(ids.METHOD_TEXT, "children"),
+    *FILTER_INPUTS,
+    Input(ids.LAYERS, "value"),
+    Input(ids.RES, "value"),
+    Input(ids.AREA_MEASURE, "value"),
+    State(ids.KDE_BANDWIDTH, "value"),
+    State(ids.DBSCAN_EPS, "value"),
+    State(ids.DBSCAN_MIN, "value"),
+    State(ids.GEOMETRY_KEY, "data"),
+    prevent_initial_call=True,
+)
+def update_view(start: str | None, end: str | None, days: list[str], hour_from: int,
+                hour_to: int, categories: list[str], sources: list[str], areas: list[str],
+                public_only: list[str], layers: list[str], res: int, measure: str,
+                bandwidth: float | None, eps: float | None, minpts: int | None,
+                geometry_key: list[Any] | None) -> tuple[Any, ...]:
+    """Apply a filter or view change: values only when the geometry on screen still fits."""
+    filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
+                                     sources, areas, public_only)
+    svc = services.current()
+    view = {"layers": layers or [], "res": int(res), "measure": measure or "count"}
+    kde = KdeParams(bandwidth_m=_float_or(bandwidth, None))
+    db = DbscanParams(eps_m=_float_or(eps, 100.0) or 100.0,
+                      min_samples=int(_float_or(minpts, 15) or 15))
+    key = [svc.version(), view["res"]]
+    if geometry_key == key:
+        fig: Any = filter_change_patch(filters, view)
+    else:
+        fig, key = _full_figure(filters, view, kde, db)
+    status = svc.query.status()
+    search = _url_search(filters, {**view, "bw": bandwidth, "eps": eps, "minpts": minpts})
+    return (fig, key, _grid(filters, status), _table_rows(filters, view["res"]),
+            _selection_text(filters), search, _method_text(view, kde, db, filters))
+
+
+@callback(
+    Output(ids.MAP, "figure", allow_duplicate=True),
+    *FILTER_INPUTS,
+    Input(ids.LAYERS, "value"),
+    Input(ids.KDE_BANDWIDTH, "value"),
+    prevent_initial_call=True,
+)
+def update_kde(start: str | None, end: str | None, days: list[str], hour_from: int,
+               hour_to: int, categories: list[str], sources: list[str], areas: list[str],
+               public_only: list[str], layers: list[str], bandwidth: float | None) -> Patch:
+    """Recompute the kernel density image when it is shown and its inputs change."""
+    patch = Patch()
+    if "kde" not in (layers or []):
+        patch["layout"]["map"]["layers"][figures.LAYER_KDE]["visible"] = False
+        return patch
+    filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
+                                     sources, areas, public_only)
+    layer = _kde_layer(filters, KdeParams(bandwidth_m=_float_or(bandwidth, None)))
+    patch["layout"]["map"]["layers"][figures.LAYER_KDE] = layer or {
+        "sourcetype": "geojson", "source": {"type": "FeatureCollection", "features": []},
+        "visible": False}
+    return patch
+
+
+@callback(
+    Output(ids.MAP, "figure", allow_duplicate=True),
+    *FILTER_INPUTS,
+    Input(ids.LAYERS, "value"),
+    Input(ids.DBSCAN_EPS, "value"),
+    Input(ids.DBSCAN_MIN, "value"),
+    prevent_initial_call=True,
+)
+def update_clusters(start: str | None, end: str | None, days: list[str], hour_from: int,
+                    hour_to: int, categories: list[str], sources: list[str],
+                    areas: list[str], public_only: list[str], layers: list[str],
+                    eps: float | None, minpts: int | None) -> Patch:
+    """Recompute DBSCAN footprints when they are shown and their inputs change."""
+    if "clusters" not in (layers or []):
+        raise PreventUpdate
+    filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
+                                     sources, areas, public_only)
+    db = DbscanParams(eps_m=_float_or(eps, 100.0) or 100.0,
+                      min_samples=int(_float_or(minpts, 15) or 15))
+    trace = figures.cluster_trace_values(services.current().clusters(filters, db))
+    patch = Patch()
+    for key in ("geojson", "locations", "z", "customdata"):
+        patch["data"][figures.MAP_TRACE_CLUSTERS][key] = trace[key]
+    patch["data"][figures.MAP_TRACE_CLUSTERS]["visible"] = True
+    return patch
+
+
+@callback(
+    Output(ids.DAYS, "value"),
+    Output(ids.HOUR_FROM, "value"),
+    Output(ids.HOUR_TO, "value"),
+    Output(ids.PRESET, "value"),
+    Input(ids.PRESET, "value"),
+    Input(ids.GRID, "clickData"),
+    prevent_initial_call=True,
+)
+def apply_preset_or_grid_click(preset: str | None, click: dict[str, Any] | None) -> tuple[
+        Any, ...]:
+    """Set days and hours from a preset, or from the grid square the user clicked."""
+    if ctx.triggered_id == ids.GRID:
+        if not click or not click.get("points"):
+            raise PreventUpdate
+        point = click["points"][0]
+        day = str(point["y"]).lower()[:3]
+        hour = int(point["x"])
+        return [day], hour, hour + 1, None
+    if preset not in PRESETS:
+        raise PreventUpdate
+    _, days, (h0, h1) = PRESETS[preset]
+    return (days or list(DAY_NAMES)), h0, h1, dash.no_update
+
+
+@callback(
+    Output(ids.MAP, "figure", allow_duplicate=True),
+    Input(ids.TABLE, "selectedRows"),
+    prevent_initial_call=True,
+)
+def zoom_to_row(rows: list[dict[str, Any]] | None) -> Patch:
+    """Centre the map on the hotspot the user selected in the table."""
+    if not rows:
+        raise PreventUpdate
+    row = rows[0]
+    patch = Patch()
+    patch["layout"]["map"]["center"] = {"lon": row["lon"], "lat": row["lat"]}
+    patch["layout"]["map"]["zoom"] = 14.5
+    # A new uirevision lets this move override where the user had panned to.
+    patch["layout"]["uirevision"] = f"row-{row['cell']}"
+    return patch
+
+
+dash.clientside_callback(
+    ClientsideFunction(namespace="hotspot", function_name="replaceSearch"),
+    Output(ids.URL_SEARCH, "id"),
+    Input(ids.URL_SEARCH, "data"),
+    prevent_initial_call=True,
+)

@@ -1,0 +1,231 @@
+"""The app's services: one query layer and the cached computations callbacks and API share.
+
+Geometry (hexagons, area polygons) is built once per store version and resolution; filters
+then only change numbers. Kernel density and DBSCAN results are cached per filter and
+parameters so a page and the API asking the same question compute it once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from geo.boundaries import Boundaries, load_boundaries
+from geo.h3index import cell_boundaries, cells_to_str
+from geo.hotspots import DAY_LABELS, main_categories, peak_text, rank_cells
+from geo.projection import to_wgs84
+from geo.query import Filters, QueryLayer
+from geo.settings import DataPaths, tile_url
+from geo.store import Store
+
+T = TypeVar("T")
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+                return self.data[key]  # type: ignore[no-any-return]
+        value = make()
+        with self.lock:
+            self.data[key] = value
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True)
+class KdeParams:
+    """Kernel density settings shown on the page; ``bandwidth_m`` None means the default rule."""
+
+    cell_m: float = 100.0
+    bandwidth_m: float | None = None
+
+
+@dataclass(frozen=True)
+class DbscanParams:
+    """DBSCAN settings shown on the page."""
+
+    eps_m: float = 100.0
+    min_samples: int = 15
+
+
+class Services:
+    """Everything the pages and the API ask for, over one data directory."""
+
+    def __init__(self, data: DataPaths) -> None:
+        self.data = data
+        self.boundaries: Boundaries = load_boundaries(data.boundaries)
+        self.query = QueryLayer(Store(data.store), self.boundaries)
+        self.tile_url = tile_url()
+        self._geometry = _LRU(8)
+        self._results = _LRU(64)
+
+    # -- geometry, built once per store version ----------------------------------------------
+    def version(self) -> int:
+        """Return the store version the current frame was loaded from."""
+        return self.query.frame().manifest.version
+
+    def areas_geojson(self) -> dict[str, Any]:
+        """Return the boundary polygons as GeoJSON (WGS84), rounded to about 1 m."""
+        def make() -> dict[str, Any]:
+            gdf = self.boundaries.areas[["code", "name", "geometry"]]
+            return json.loads(gdf.to_json(drop_id=True, to_wgs84=True))
+        return self._geometry.get(("areas",), make)
+
+    def map_center(self) -> tuple[dict[str, float], float]:
+        """Return a centre and zoom that frame the boundaries."""
+        minx, miny, maxx, maxy = self.boundaries.areas.total_bounds
+        span = max(maxx - minx, (maxy - miny) * 1.6)
+        zoom = float(np.clip(np.log2(360.0 / max(span, 1e-6)) - 0.2, 3, 14))
+        return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom
+
+    def cells_geojson(self, res: int) -> tuple[dict[str, Any], list[str]]:
+        """Return hexagons of every cell holding any incident, and their ids in trace order."""
+        def make() -> tuple[dict[str, Any], list[str]]:
+            cells = self.query.frame().cells[res]
+            ids = cells_to_str(cells)
+            rings = cell_boundaries(cells)
+            features = [
+                {"type": "Feature", "id": cid,
+                 "geometry": {"type": "Polygon",
+                              "coordinates": [[[round(x, 5), round(y, 5)] for x, y in ring]]}}
+                for cid, ring in zip(ids, rings, strict=True)
+            ]
+            return {"type": "FeatureCollection", "features": features}, ids
+        return self._geometry.get(("cells", self.version(), res), make)
+
+    # -- cached analyses -----------------------------------------------------------------------
+    def hotspot_table(self, filters: Filters, res: int, n: int = 10,
+                      harm_weights: dict[str, float] | None = None) -> pd.DataFrame:
+        """Return the ranked top-``n`` cells for the selection, with centre coordinates."""
+        def make() -> pd.DataFrame:
+            fr = self.query.frame()
+            mask = self.query.select(filters).mask
+            table = rank_cells(
+                fr.cell_codes[res][mask], fr.cells[res],
+                dow=fr.dow[mask], hour=fr.hour[mask], category=fr.category[mask],
+                category_labels=fr.categories,
+                weight=self.query.weights(harm_weights)[mask] if harm_weights else None, n=n,
+            )
+            if len(table):
+                import h3
+                centres = [h3.cell_to_latlng(c) for c in table["cell"]]
+                table["lat"] = [c[0] for c in centres]
+                table["lon"] = [c[1] for c in centres]
+            return table
+        key = ("hotspots", self.version(), filters, res, n,
+               tuple(sorted((harm_weights or {}).items())))
+        return self._results.get(key, make)
+
+    def kde(self, filters: Filters, params: KdeParams) -> dict[str, Any] | None:
+        """Return the kernel density surface for the selection, or None if too few points."""
+        from geo.kde import kde_surface
+
+        def make() -> dict[str, Any] | None:
+            east, north, _ = self.query.points(filters)
+            if len(east) < 2:
+                return None
+            result = kde_surface(east, north, cell_m=params.cell_m,
+                                 bandwidth_m=params.bandwidth_m,
+                                 mask_polygons=list(self.boundaries.areas_bng.geometry))
+            g = result.grid
+            xmin, ymin, xmax, ymax = g.bounds
+            lon, lat = to_wgs84(np.array([xmin, xmax, xmax, xmin]),
+                                np.array([ymax, ymax, ymin, ymin]))
+            return {
+                "density": result.density,
+                "corners": [[float(a), float(b)] for a, b in zip(lon, lat, strict=True)],
+                "bandwidth_m": result.bandwidth_m,
+                "bandwidth_rule": result.bandwidth_rule,
+                "cell_m": params.cell_m,
+                "n_points": result.n_points,
+                "peak_per_km2": float(np.nanmax(result.density)) if result.density.size else 0.0,
+            }
+        return self._results.get(("kde", self.version(), filters, params), make)
+
+    def clusters(self, filters: Filters, params: DbscanParams) -> dict[str, Any]:
+        """Return DBSCAN cluster footprints (WGS84 GeoJSON) with their explaining figures."""
+        from geo.dbscan import cluster_summary, dbscan
+
+        def make() -> dict[str, Any]:
+            fr = self.query.frame()
+            east, north, idx = self.query.points(filters)
+            empty: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+            if len(east) == 0:
+                return empty
+            labels = dbscan(east, north, eps_m=params.eps_m, min_samples=params.min_samples)
+            if labels.max(initial=-1) < 0:
+                return empty
+            summary = cluster_summary(
+                labels, east, north, dow=fr.dow[idx], hour=fr.hour[idx],
+                category=np.array(fr.categories, dtype=object)[fr.category[idx]],
+                buffer_m=params.eps_m / 2,
+            ).to_crs("EPSG:4326")
+            features = []
+            for rank, row in enumerate(summary.itertuples(), start=1):
+                geom = json.loads(
+                    summary.geometry.iloc[[rank - 1]].to_json(drop_id=True)
+                )["features"][0]["geometry"]
+                features.append({
+                    "type": "Feature", "id": str(rank), "geometry": geom,
+                    "properties": {
+                        "rank": rank, "count": int(row.count), "harm": float(row.harm),
+                        "share": float(row.share),
+                        "peak_day": _day_text(row.peak_dow), "peak_hour": _hour_text(row.peak_hour),
+                        "main_categories": str(row.main_categories),
+                        "area_km2": float(row.area_km2),
+                    },
+                })
+            return {"type": "FeatureCollection", "features": features}
+        return self._results.get(("dbscan", self.version(), filters, params), make)
+
+
+def _day_text(value: Any) -> str:
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        return "unknown"
+    return DAY_LABELS[v] if 0 <= v < 7 else "unknown"
+
+
+def _hour_text(value: Any) -> str:
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        return "unknown"
+    return f"{v:02d}:00" if 0 <= v < 24 else "unknown"
+
+
+_current: Services | None = None
+
+
+def configure(data: DataPaths) -> Services:
+    """Create the process's services for ``data`` (called by the app factory)."""
+    global _current
+    _current = Services(data)
+    return _current
+
+
+def current() -> Services:
+    """Return the configured services; the app factory must have run."""
+    if _current is None:
+        raise RuntimeError("dashboard.services.configure() has not been called")
+    return _current
+
+
+__all__ = ["Services", "KdeParams", "DbscanParams", "configure", "current", "main_categories",
+           "peak_text"]

@@ -1,0 +1,257 @@
+"""The ingest pipeline: read a file, derive every key the views need, store it as one batch.
+
+Everything a filter or a map needs per row is computed here, once: British National Grid and
+WGS84 coordinates, the local authority, H3 cells at every offered resolution, the local date,
+weekday and hour. A filter change in the dashboard then touches only small integer arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from geo.boundaries import Boundaries, assign_areas, load_boundaries
+from geo.h3index import cells_multi
+from geo.projection import to_bng, to_wgs84
+from geo.readers import Mapping, read_file
+from geo.schema import H3_COLUMNS, STORED_SCHEMA, ReadResult, make_rejects
+from geo.settings import AREA_TOLERANCE_M, H3_RESOLUTIONS, DataPaths
+from geo.store import Store
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestSummary:
+    """What happened to every row of one file; ``read == accepted + duplicates + rejected``."""
+
+    file: str
+    read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    rejects_file: str | None = None
+    snapped_to_nearest_area: int = 0
+    batch_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the summary as the documented ``hotspot ingest --json`` object."""
+        return asdict(self)
+
+    def as_text(self) -> str:
+        """Return the summary as lines for a person."""
+        lines = [
+            f"{self.file}",
+            f"  rows read:            {self.read:>10,}",
+            f"  accepted (new):       {self.accepted:>10,}",
+            f"  duplicates skipped:   {self.duplicates:>10,}  (already in the store)",
+            f"  rejected:             {self.rejected:>10,}",
+        ]
+        for reason, count in sorted(self.rejected_by_reason.items(), key=lambda kv: -kv[1]):
+            lines.append(f"    {count:>8,}  {reason}")
+        if self.snapped_to_nearest_area:
+            lines.append(
+                f"  {self.snapped_to_nearest_area:,} points just outside the boundaries were "
+                f"given the nearest area (within {AREA_TOLERANCE_M:,.0f} m)"
+            )
+        if self.rejects_file:
+            lines.append(f"  rejected rows and reasons: {self.rejects_file}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+_REASON_KEY = re.compile(r"\s*[:(]")
+
+
+def reason_key(reason: str) -> str:
+    """Group a specific reason ("date not understood: '31/02'") under its kind."""
+    return _REASON_KEY.split(reason, maxsplit=1)[0].strip()
+
+
+def derive(
+    rows: pd.DataFrame, boundaries: Boundaries, tolerance_m: float = AREA_TOLERANCE_M
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Add coordinates, areas, cells and time keys to raw rows.
+
+    Returns the derived rows, the rows rejected here (outside the study area), and how many
+    points were snapped to the nearest area.
+    """
+    rows = rows.reset_index(drop=True)
+    lon = rows["lon"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    lat = rows["lat"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    east = rows["easting"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    north = rows["northing"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    has_ll = np.isfinite(lon) & np.isfinite(lat)
+    if has_ll.any():
+        e, n = to_bng(lon[has_ll], lat[has_ll])
+        east[has_ll], north[has_ll] = e, n
+    has_en = ~has_ll & np.isfinite(east) & np.isfinite(north)
+    if has_en.any():
+        lo, la = to_wgs84(east[has_en], north[has_en])
+        lon[has_en], lat[has_en] = lo, la
+
+    assignment = assign_areas(east, north, boundaries, tolerance_m=tolerance_m)
+    codes = assignment.code
+    outside = pd.isna(codes) | ~np.isfinite(east)
+    reasons = assignment.outside_reasons(boundaries.names())[outside]
+    reasons = [r or "no usable coordinates" for r in reasons]
+    rejects = make_rejects(rows.loc[outside, "line"].to_numpy(), reasons, _raw_text(rows[outside]))
+    keep = ~outside
+    out = rows.loc[keep].copy()
+    out["lon"], out["lat"], out["easting"], out["northing"] = (
+        lon[keep], lat[keep], east[keep], north[keep]
+    )
+    out["la_code"] = codes[keep].astype(str)
+    cells = cells_multi(lat[keep], lon[keep], H3_RESOLUTIONS)
+    for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS, strict=True):
+        out[col] = cells[res]
+
+    occurred = out["occurred_at"]
+    has_day = out["time_precision"].isin(["minute", "hour", "day"]).to_numpy()
+    has_hour = out["time_precision"].isin(["minute", "hour"]).to_numpy()
+    out["local_date"] = occurred.dt.date.where(has_day, None)
+    out["dow"] = np.where(has_day, occurred.dt.day_of_week.fillna(-1), -1).astype("int8")
+    out["hour"] = np.where(has_hour, occurred.dt.hour.fillna(-1), -1).astype("int8")
+    return out, rejects, assignment.n_snapped
+
+
+def _raw_text(rows: pd.DataFrame) -> list[str]:
+    if rows.empty:
+        return []
+    cols = ["incident_id", "occurred_at", "month", "lon", "lat", "category", "source"]
+    return rows[cols].astype("string").fillna("").agg(",".join, axis=1).tolist()
+
+
+def to_table(rows: pd.DataFrame, batch_id: str = "") -> pa.Table:
+    """Convert derived rows to the stored Arrow schema."""
+    frame = rows.assign(batch_id=batch_id)
+    arrays = []
+    for fld in STORED_SCHEMA:
+        col = frame[fld.name]
+        if fld.name == "occurred_at":
+            arrays.append(pa.array(col, type=fld.type, from_pandas=True))
+        else:
+            arrays.append(pa.array(col.tolist() if col.dtype == object else col,
+                                   type=fld.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=STORED_SCHEMA)
+
+
+def ingest_file(
+    path: Path,
+    data: DataPaths,
+    *,
+    mapping: Mapping | None = None,
+    progress: Progress | None = None,
+    kind: str = "user",
+    boundaries: Boundaries | None = None,
+) -> IngestSummary:
+    """Read ``path``, derive keys, and commit the accepted rows to the store in ``data``.
+
+    Raises :class:`geo.schema.ReadError` for a file that cannot be read at all; every row of a
+    readable file is either accepted, a duplicate, or written to the rejects file with a reason.
+    """
+    path = Path(path)
+    boundaries = boundaries or load_boundaries(data.boundaries)
+    result: ReadResult = read_file(path, mapping=mapping, progress=progress)
+    summary = IngestSummary(file=str(path), read=result.lines_read, notes=list(result.notes))
+    rows = result.rows
+    # The same id twice in one file is one incident reported twice.
+    in_file_dupes = rows["incident_id"].duplicated(keep="first").to_numpy()
+    file_duplicates = int(in_file_dupes.sum())
+    rows = rows.loc[~in_file_dupes]
+    derived, outside, snapped = derive(rows, boundaries)
+    rejects = pd.concat([result.rejects, outside], ignore_index=True).sort_values("line")
+    summary.rejected = len(rejects)
+    summary.rejected_by_reason = dict(Counter(reason_key(r) for r in rejects["reason"]))
+    summary.snapped_to_nearest_area = snapped
+
+    store = Store(data.store)
+    table = to_table(derived)
+    record, duplicates = store.commit(
+        table,
+        source_file=str(path),
+        rejects=rejects,
+        summary={
+            "read": summary.read,
+            "rejected": summary.rejected,
+            "duplicates": file_duplicates,
+            "rejected_by_reason": summary.rejected_by_reason,
+        },
+        kind=kind,
+    )
+    summary.duplicates = duplicates + file_duplicates
+    summary.accepted = len(derived) - duplicates
+    if record is not None:
+        summary.batch_id = record.batch_id
+        if record.rejects_file:
+            summary.rejects_file = str(data.store / record.rejects_file)
+    return summary
+
+
+SAMPLE_FILE = "lancashire_synthetic_incidents.csv.gz"
+
+
+def load_sample(data: DataPaths, n: int | None = None, seed: int = 20240401) -> IngestSummary:
+    """Load the bundled synthetic sample (or a fresh one of ``n`` rows) into ``data``.
+
+    Refuses a data directory that holds the user's own incidents: the sample is never mixed in.
+    """
+    import tempfile
+
+    from geo.readers import load_mapping
+    from geo.settings import bundled_sample_dir
+
+    if Store(data.store).manifest().kind == "user":
+        raise ValueError(
+            f"{data.root} already holds your own incident data; the synthetic sample is never "
+            "mixed with it. Choose another --data-dir to explore the sample."
+        )
+    sample_dir = bundled_sample_dir()
+    mapping = load_mapping(sample_dir / "mapping.toml")
+    if n is None:
+        return ingest_file(sample_dir / SAMPLE_FILE, data, mapping=mapping, kind="sample")
+    from geo.sample import write_sample
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_sample(Path(tmp) / f"synthetic_{n}.csv.gz", n=n, seed=seed)
+        return ingest_file(path, data, mapping=mapping, kind="sample")
+
+
+def relabel_store(data: DataPaths, boundaries: Boundaries) -> str | None:
+    """Re-assign every stored incident to the areas of ``boundaries`` (after an import).
+
+    Incidents outside the new areas stay in the store with an empty area code, so nothing is
+    lost; the returned message says how many.
+    """
+    store = Store(data.store)
+    if not store.manifest().batches:
+        return None
+    outside_total = 0
+
+    def transform(table: pa.Table) -> pa.Table:
+        nonlocal outside_total
+        east = table.column("easting").to_numpy()
+        north = table.column("northing").to_numpy()
+        codes = assign_areas(east, north, boundaries).code
+        outside = pd.isna(codes)
+        outside_total += int(outside.sum())
+        labels = np.where(outside, "", codes.astype(object)).astype(str)
+        idx = table.schema.get_field_index("la_code")
+        return table.set_column(idx, STORED_SCHEMA.field("la_code"), pa.array(labels))
+
+    manifest = store.rewrite(transform)
+    text = f"Re-assigned {manifest.rows:,} stored incidents to the new areas."
+    if outside_total:
+        text += (f" {outside_total:,} lie outside every new area; they are kept and shown as "
+                 "'outside the boundaries in use'.")
+    return text

@@ -1,0 +1,162 @@
+"""The ``hotspot`` command end to end, as an analyst runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from geo.store import Store
+from tests.conftest import SHARED_DATA, needs_shared
+
+HOTSPOT = str(Path(sys.executable).with_name("hotspot"))
+LAD_FILE = SHARED_DATA / "boundaries" / "Local_Authority_Districts_(December_2021)_UK_BUC.geojson"
+POLICE_FILES = sorted((SHARED_DATA / "police_uk").glob("*/*.csv.gz"))
+
+
+def run(*args: str, env: dict[str, str] | None = None, check: bool = False):
+    proc = subprocess.run([HOTSPOT, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"hotspot {args} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.mark.parametrize("sub", ["serve", "ingest", "sample", "boundaries", "bench"])
+def test_every_subcommand_has_help(sub):
+    proc = run(sub, "--help", check=True)
+    assert "--data-dir" in proc.stdout or sub == "bench"
+
+
+def test_missing_file_gets_one_clear_message(tmp_path):
+    proc = run("ingest", "--data-dir", str(tmp_path), str(tmp_path / "nope.csv"))
+    assert proc.returncode != 0
+    assert "nope.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_not_utf8_file_gets_one_clear_message(tmp_path):
+    bad = tmp_path / "latin1.csv"
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+              "LSOA name,Crime type,Last outcome category,Context\n")
+    row = ("abc,2019-09,Lancashire,Lancashire,-2.70,53.76,On or near Caf\xe9 Street,E01,"
+           "Preston 001A,Robbery,,\n")
+    bad.write_bytes((header + row).encode("latin-1"))
+    proc = run("ingest", "--data-dir", str(tmp_path / "d"), str(bad))
+    assert proc.returncode != 0
+    assert "latin1.csv" in proc.stderr and "UTF-8" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_rows_are_rejected_with_line_and_reason(tmp_path):
+    csv = tmp_path / "ed.csv"
+    csv.write_text(
+        "ref,when,lat,lon,type\n"
+        "A1,2024-06-07 23:15,53.7590,-2.7030,Violence with injury\n"  # Preston: accepted
+        "A2,2024-06-07 23:20,,,Violence with injury\n"                # no coordinates
+        "A3,not a date,53.7590,-2.7030,Violence with injury\n"        # unparseable date
+        "A4,2024-06-07 23:30,51.5007,-0.1246,Violence with injury\n"  # London: outside
+        "A1,2024-06-07 23:15,53.7590,-2.7030,Violence with injury\n"  # same id again
+    )
+    proc = run("ingest", "--data-dir", str(tmp_path / "d"), str(csv), "--json",
+               "--id-col", "ref", "--datetime-col", "when", "--lat-col", "lat", "--lon-col",
+               "lon", "--category-col", "type", "--default-source", "ed", check=True)
+    summary = json.loads(proc.stdout)
+    assert summary["read"] == 5
+    assert (summary["accepted"], summary["duplicates"], summary["rejected"]) == (1, 1, 3)
+    assert sum(summary["rejected_by_reason"].values()) == 3
+    rejects = Path(summary["rejects_file"]).read_text()
+    for line in (",3,", ",4,", ",5,"):
+        assert line in rejects
+    assert "outside the study area" in rejects and "date" in rejects
+
+
+def test_sample_then_user_data_never_mix(tmp_path):
+    data = str(tmp_path / "d")
+    proc = run("sample", "--data-dir", data, check=True)
+    assert "SYNTHETIC" in proc.stdout
+    assert Store(Path(data) / "store").manifest().kind == "sample"
+    csv = tmp_path / "mine.csv"
+    csv.write_text("id,dt,lat,lon,cat\nZ1,2024-06-07 23:15,53.7590,-2.7030,Robbery\n")
+    run("ingest", "--data-dir", data, str(csv), "--id-col", "id", "--datetime-col", "dt",
+        "--lat-col", "lat", "--lon-col", "lon", "--category-col", "cat", check=True)
+    manifest, table = Store(Path(data) / "store").read()
+    assert manifest.kind == "user" and table.num_rows == 1
+    proc = run("sample", "--data-dir", data)
+    assert proc.returncode != 0 and "your own" in proc.stderr
+
+
+@needs_shared
+def test_real_boundaries_then_real_police_months_every_row_accounted_for(tmp_path):
+    data = str(tmp_path / "d")
+    proc = run("boundaries", "import", str(LAD_FILE), "--code-field", "LAD21CD",
+               "--name-field", "LAD21NM", "--data-dir", data, check=True)
+    assert "374" in proc.stdout
+    assert len(POLICE_FILES) == 4
+    proc = run("ingest", "--data-dir", data, "--json", *map(str, POLICE_FILES), check=True)
+    total = json.loads(proc.stdout)
+    assert total["read"] == 55_676
+    assert total["accepted"] + total["duplicates"] + total["rejected"] == total["read"]
+    assert total["accepted"] > 55_000
+    _, table = Store(Path(data) / "store").read(columns=["incident_id", "time_precision"])
+    assert table.num_rows == total["accepted"]
+    assert set(table.column("time_precision").to_pylist()) == {"month"}
+    # ingesting the same files again adds nothing
+    again = json.loads(run("ingest", "--data-dir", data, "--json", *map(str, POLICE_FILES),
+                           check=True).stdout)
+    assert again["accepted"] == 0
+    assert again["duplicates"] == total["accepted"] + total["duplicates"]
+    assert Store(Path(data) / "store").read(columns=["incident_id"])[1].num_rows == table.num_rows
+
+
+@needs_shared
+def test_real_timestamped_file_with_flags(tmp_path):
+    sf = SHARED_DATA / "timestamped" / "san_francisco_robbery.csv"
+    proc = run("ingest", "--data-dir", str(tmp_path / "d"), str(sf), "--json",
+               "--id-col", "uid", "--datetime-col", "date_time", "--lon-col", "longitude",
+               "--lat-col", "latitude", "--category-col", "offense_type", "--offset", "ignore",
+               check=True)
+    summary = json.loads(proc.stdout)
+    # San Francisco lies outside the Lancashire study area: every row is accounted for as such
+    assert summary["read"] == 951
+    assert summary["rejected"] == 951
+    assert list(summary["rejected_by_reason"]) == ["outside the study area"]
+
+
+def test_killed_ingest_leaves_the_store_as_it_was(tmp_path):
+    data = tmp_path / "d"
+    first = tmp_path / "first.csv"
+    first.write_text("id,dt,lat,lon,cat\nK1,2024-06-07 23:15,53.7590,-2.7030,Robbery\n")
+    flags = ["--id-col", "id", "--datetime-col", "dt", "--lat-col", "lat", "--lon-col", "lon",
+             "--category-col", "cat"]
+    run("ingest", "--data-dir", str(data), str(first), *flags, check=True)
+    store = Store(data / "store")
+    before = store.manifest()
+    second = tmp_path / "second.csv"
+    second.write_text("id,dt,lat,lon,cat\n" + "".join(
+        f"K{i},2024-06-08 0{i % 10}:15,53.7590,-2.7030,Robbery\n" for i in range(2, 200)))
+    proc = subprocess.Popen([HOTSPOT, "ingest", "--data-dir", str(data), str(second), *flags],
+                            env={**os.environ, "HOTSPOT_FAULT_PAUSE_BEFORE_COMMIT": "60"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # wait until the batch's data files are written but not yet listed, then kill -9
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if len(list((data / "store" / "incidents").rglob("*.parquet"))) > len(before.batches):
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("the ingest never reached its commit point")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    after, table = store.read()
+    assert after.to_json() == before.to_json()
+    assert table.column("incident_id").to_pylist() == ["K1"]
+    # the next ingest sweeps the orphan and commits normally
+    run("ingest", "--data-dir", str(data), str(second), *flags, check=True)
+    assert store.read()[1].num_rows == 199
