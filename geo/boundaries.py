@@ -631,15 +631,22 @@ def assign_areas(
 
 
 def _distinct_points(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Group identical points (to 1 cm); None when nearly all are distinct anyway.
+    """Group identical points (to 1 cm); None when too few repeat to be worth it.
 
-    De-duplicating costs about as much as testing, so it is skipped when an evenly spaced
-    probe of the rows shows few repeats. Either way every point gets the same answer.
+    De-duplicating a million distinct points costs about as much as testing them, so for large
+    inputs an evenly spaced probe of the rows decides: if the probe has no more distinct points
+    than a set where every point appeared twice would give, de-duplicate. Either way every
+    point gets the same answer.
     """
-    step = max(1, len(x) // _DEDUP_PROBE)
-    probe = _point_keys(x[::step], y[::step])
-    if len(np.unique(probe)) > 0.8 * len(probe):
-        return None
+    n = len(x)
+    if n > _DEDUP_PROBE * 16:
+        step = n // _DEDUP_PROBE
+        probe = _point_keys(x[::step], y[::step])
+        m = len(probe)
+        # Expected distinct values in m draws from n/2 equally common points.
+        half = n / 2
+        if len(np.unique(probe)) > half * (1.0 - np.exp(-m / half)):
+            return None
     inverse, _ = pd.factorize(_point_keys(x, y))
     return inverse
 

@@ -390,3 +390,18 @@ def test_corrupt_stored_boundaries_raise_a_plain_error(tmp_path: Path) -> None:
     (tmp_path / "areas.geojson").write_text("garbage", encoding="utf-8")
     with pytest.raises(BoundaryError, match="could not be read"):
         load_boundaries(tmp_path)
+
+
+def test_large_distinct_input_matches_small_batches(squares: Boundaries) -> None:
+    # Above 65,536 rows distinct points skip de-duplication; answers must not depend on it.
+    rng = np.random.default_rng(3)
+    n = 70_000
+    x = rng.uniform(X0 - 1000, X0 + 22_000, n)
+    y = rng.uniform(Y0 - 1000, Y0 + 2000, n)
+    whole = assign_areas(x, y, squares)
+    parts = [
+        assign_areas(x[i : i + 10_000], y[i : i + 10_000], squares) for i in range(0, n, 10_000)
+    ]
+    assert whole.code.tolist() == [c for p in parts for c in p.code.tolist()]
+    assert_allclose(whole.distance_m, np.concatenate([p.distance_m for p in parts]), equal_nan=True)
+    assert whole.n_snapped == sum(p.n_snapped for p in parts) > 0
