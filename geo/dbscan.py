@@ -393,15 +393,25 @@ def _as_coordinates(easting: ArrayLike, northing: ArrayLike) -> tuple[NDArray, N
     return x, y
 
 
-def _distinct_points(*columns: NDArray) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _codes(col: NDArray) -> tuple[NDArray[np.int64], int]:
+    if col.dtype.kind == "f":
+        # ``+ 0.0`` folds -0.0 into 0.0, which are the same place.
+        codes, uniques = pd.factorize(col + 0.0)
+        return codes.astype(np.int64, copy=False), len(uniques)
+    # Integer columns are already non-negative codes (cluster ids).
+    return col.astype(np.int64, copy=False), int(col.max()) + 1 if col.size else 0
+
+
+def _distinct_points(
+    first: NDArray, *others: NDArray
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     # Ids of the distinct rows of the given columns, by hashing rather than sorting (a
     # three-key lexsort of a million rows costs more than the whole clustering): returns each
     # row's id and, for each id, one row holding it.
-    ids = np.zeros(columns[0].size, dtype=np.int64)
-    for col in columns:
-        # ``+ 0.0`` folds -0.0 into 0.0, which are the same place.
-        codes, uniques = pd.factorize(col + 0.0 if col.dtype.kind == "f" else col)
-        ids = pd.factorize(ids * len(uniques) + codes)[0]
+    ids, _ = _codes(first)
+    for col in others:
+        codes, n_codes = _codes(col)
+        ids = pd.factorize(ids * n_codes + codes)[0].astype(np.int64, copy=False)
     rows = np.empty(int(ids.max()) + 1 if ids.size else 0, dtype=np.int64)
     # Any row of a group will do: they are identical in every column.
     rows[ids] = np.arange(ids.size)
@@ -763,9 +773,17 @@ def sklearn_dbscan_baseline(
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> e, n = rng.normal(0, 50, 500), rng.normal(0, 50, 500)
-    >>> result = sklearn_dbscan_baseline(e, n, 30.0, 5, max_points_candidates=(200,))
-    >>> result["n"], result["failed_n"]
-    (200, None)
+
+    A budget too small for scikit-learn even to load is reported, not raised:
+
+    >>> result = sklearn_dbscan_baseline(
+    ...     e, n, 30.0, 5, max_points_candidates=(200, 400), memory_limit_mb=64
+    ... )
+    >>> result["n"], result["failed_n"], result["failure"] is not None
+    (0, 200, True)
+
+    With the default 8 GB, ``sklearn_dbscan_baseline(e, n, 30.0, 5, (200, 400))`` returns
+    ``n == 400`` with its time and peak memory.
     """
     result: dict[str, Any] = {
         "n": 0, "seconds": None, "peak_mb": None, "failed_n": None, "failure": None,

@@ -324,6 +324,7 @@ def test_summary_rejects_bad_input(kwargs: dict, match: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a fresh Python importing scikit-learn: 2-6 s on a busy two-core machine
 def test_sklearn_baseline_reports_largest_size() -> None:
     e, n = blobs_with_background(12, 600)
     result = sklearn_dbscan_baseline(e, n, 100.0, 5, max_points_candidates=(300,), seed=0)
