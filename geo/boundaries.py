@@ -60,7 +60,7 @@ class BoundaryError(Exception):
     """Boundaries cannot be read or imported; the message says why in plain English."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Boundaries:
     """A set of areas that incidents are assigned to.
 
@@ -476,7 +476,7 @@ def _fsync_dir(path: Path) -> None:
 # Assignment
 
 
-@dataclass
+@dataclass(eq=False)
 class AreaAssignment:
     """The area each point falls in.
 
