@@ -28,9 +28,10 @@ import hashlib
 import io
 import re
 import tomllib
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -392,6 +393,11 @@ def _is_gzip(path: Path) -> bool:
         return fh.read(2) == _GZIP_MAGIC
 
 
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+
+
 def _gzip_error(path: Path, exc: BaseException) -> ReadError:
     return ReadError(
         f"{path}: the gzip data is corrupt or cut short ({exc}). Download or copy the file "
@@ -710,26 +716,75 @@ def _slow_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator
             yield flush()
 
 
-def _csv_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator[_Batch]:
-    """Yield text batches of a CSV, converting low-level failures into ReadError."""
-    try:
+@dataclass
+class _Collected:
+    """What a CSV reader has gathered so far; cleared if the slow path has to start over."""
+
+    parts: list[Any] = field(default_factory=list)
+    rejects: list[pd.DataFrame] = field(default_factory=list)
+    keys: list[pd.DataFrame] = field(default_factory=list)
+    lines_read: int = 0
+    offsets: int = 0
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def start(self, batch: _Batch) -> int:
+        """Count a batch's rows and reject its ragged ones; return its number of good rows."""
+        n = batch.table.num_rows
+        self.lines_read += n + len(batch.bad_lines)
+        if len(batch.bad_lines):
+            self.rejects.append(
+                _rejects_frame(batch.bad_lines, batch.bad_reasons, batch.bad_raw)
+            )
+        return n
+
+    def rows_so_far(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+
+def _guarded(path: Path, batches: Iterator[_Batch]) -> Iterator[_Batch]:
+    """Pass batches on, turning failures to read the file (not to process it) into ReadError."""
+    while True:
         try:
-            batches = list(_fast_batches(path, ncols, progress))
-        except _NeedsSlowPath:
-            batches = list(_slow_batches(path, ncols, progress))
-    except UnicodeDecodeError:
-        raise _utf8_error(path) from None
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            batch = next(batches)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
             raise _utf8_error(path) from None
-        raise ReadError(f"{path}: the CSV could not be parsed: {exc}") from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise _gzip_error(path, exc) from None
-    except csv.Error as exc:
-        raise ReadError(f"{path}: the CSV could not be parsed: {exc}") from None
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "UTF-8" in str(exc):
+                raise _utf8_error(path) from None
+            raise ReadError(f"{path}: the CSV could not be parsed: {exc}") from None
+        except (OSError, EOFError, zlib.error) as exc:
+            raise _gzip_error(path, exc) from None
+        except csv.Error as exc:
+            raise ReadError(f"{path}: the CSV could not be parsed: {exc}") from None
+        yield batch
+
+
+def _read_csv(
+    path: Path,
+    ncols: int,
+    progress: Progress | None,
+    handle: Callable[[_Batch], None],
+    reset: Callable[[], None],
+) -> None:
+    """Feed every batch of a CSV to ``handle``; on a fall back to the slow path, ``reset`` first.
+
+    Batches are handled as they stream, so memory holds one block of text at a time and
+    progress follows the real work.
+    """
+    try:
+        for batch in _guarded(path, _fast_batches(path, ncols, progress)):
+            handle(batch)
+    except _NeedsSlowPath:
+        reset()
+        for batch in _guarded(path, _slow_batches(path, ncols, progress)):
+            handle(batch)
     if progress is not None:
-        progress(path.stat().st_size, path.stat().st_size)
-    yield from batches
+        size = path.stat().st_size
+        progress(size, size)
 
 
 def _resolve(path: Path, header: list[str], wanted: dict[str, str], what: str) -> dict[str, int]:
@@ -1043,17 +1098,13 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
         "is not a complete police.uk street-level CSV: required column(s)",
     )
     col = {key: f"c{i}" for key, i in pos.items()}
-    kept: list[pa.Table] = []
-    rejects: list[pd.DataFrame] = []
-    lines_read = 0
-    for batch in _csv_batches(path, len(header), progress):
-        t = batch.table
-        n = t.num_rows
-        lines_read += n + len(batch.bad_lines)
-        if len(batch.bad_lines):
-            rejects.append(_rejects_frame(batch.bad_lines, batch.bad_reasons, batch.bad_raw))
+    got = _Collected()
+
+    def handle(batch: _Batch) -> None:
+        n = got.start(batch)
         if n == 0:
-            continue
+            return
+        t = batch.table
         reasons = _Reasons(n)
         lon, lat = _check_coordinates(
             reasons, t[col["Longitude"]], t[col["Latitude"]], "Longitude", "Latitude", "lonlat"
@@ -1081,18 +1132,20 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
             }
         )
         if reasons.bad.any():
-            rejects.append(
+            got.rejects.append(
                 _rejects_frame(
                     batch.lines[reasons.bad], reasons.text[reasons.bad],
                     _raw_text(t, reasons.bad),
                 )
             )
             out = out.filter(pa.array(~reasons.bad))
-        kept.append(out)
+        got.parts.append(out)
+
+    _read_csv(path, len(header), progress, handle, got.reset)
     notes: list[str] = []
-    if not kept:
-        return _finish([], rejects, lines_read, notes)
-    table = pa.concat_tables(kept)
+    if not got.parts:
+        return _finish([], got.rejects, got.lines_read, notes)
+    table = pa.concat_tables(got.parts)
     ids = table["incident_id"]
     no_id = _np(pc.equal(ids, ""))
     if no_id.any():
@@ -1128,7 +1181,7 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
             "location": _string_series(table["location"]),
         }
     )
-    return _finish([frame], rejects, lines_read, notes)
+    return _finish([frame], got.rejects, got.lines_read, notes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1515,33 +1568,23 @@ def read_generic_csv(
     wanted = mapping.columns()
     pos = _resolve(path, header, wanted, "the column mapping names column(s)")
     x_key, y_key = ("lon", "lat") if kind == "lonlat" else ("easting", "northing")
-    parts: list[pd.DataFrame] = []
-    rejects: list[pd.DataFrame] = []
-    id_keys: list[pd.DataFrame] = []
-    lines_read = 0
-    offsets = 0
-    for batch in _csv_batches(path, len(header), progress):
-        t = batch.table
-        n = t.num_rows
-        lines_read += n + len(batch.bad_lines)
-        if len(batch.bad_lines):
-            rejects.append(_rejects_frame(batch.bad_lines, batch.bad_reasons, batch.bad_raw))
+    got = _Collected()
+    names = {k: header[i] for k, i in pos.items()}
+
+    def handle(batch: _Batch) -> None:
+        n = got.start(batch)
         if n == 0:
-            continue
+            return
+        t = batch.table
         reasons = _Reasons(n)
         x, y = _check_coordinates(
-            reasons, t[f"c{pos[x_key]}"], t[f"c{pos[y_key]}"],
-            header[pos[x_key]], header[pos[y_key]], kind,
+            reasons, t[f"c{pos[x_key]}"], t[f"c{pos[y_key]}"], names[x_key], names[y_key], kind
         )
-        frame = pd.DataFrame(
-            {key: _string_series(t[f"c{i}"]) for key, i in pos.items()}
-        )
-        out, n_off = _mapped_fields(
-            frame, batch.lines, mapping, reasons, {k: header[i] for k, i in pos.items()}
-        )
-        offsets += n_off
+        frame = pd.DataFrame({key: _string_series(t[f"c{i}"]) for key, i in pos.items()})
+        out, n_off = _mapped_fields(frame, batch.lines, mapping, reasons, names)
+        got.offsets += n_off
         if reasons.bad.any():
-            rejects.append(
+            got.rejects.append(
                 _rejects_frame(
                     batch.lines[reasons.bad], reasons.text[reasons.bad],
                     _raw_text(t, reasons.bad),
@@ -1553,15 +1596,16 @@ def read_generic_csv(
         rows = _assemble(out, good, lon, lat, east, north)
         no_id = (rows["incident_id"].fillna("") == "").to_numpy(dtype=bool)
         if no_id.any():
-            offset_rows = sum(len(p) for p in parts)
             key = frame.loc[good].reset_index(drop=True).loc[no_id]
             key = key.drop(columns="id", errors="ignore")
-            key.index = key.index + offset_rows
-            id_keys.append(key)
-        parts.append(rows)
-    notes = _offset_note(offsets, mapping.offset)
-    result = _finish(parts, rejects, lines_read, notes)
-    _fill_content_ids(result, id_keys, "row")
+            key.index = key.index + got.rows_so_far()
+            got.keys.append(key)
+        got.parts.append(rows)
+
+    _read_csv(path, len(header), progress, handle, got.reset)
+    notes = _offset_note(got.offsets, mapping.offset)
+    result = _finish(got.parts, got.rejects, got.lines_read, notes)
+    _fill_content_ids(result, got.keys, "row")
     return result
 
 
@@ -1631,12 +1675,19 @@ def read_points(
         if layer is None:
             kinds = ", ".join(f"{n} ({g or 'no geometry'})" for n, g in layers) or "none"
             raise ReadError(f"{path}: no point layer found; layers: {kinds}.")
-        gdf = pyogrio.read_dataframe(source, layer=layer, datetime_as_string=True)
+        # Dates are read as the text in the file, so the timestamp rules (and precision) are
+        # the same as for a CSV; GeoJSON needs its own option to stop GDAL typing them.
+        options = {} if _is_sqlite(path) else {"DATE_AS_STRING": "YES"}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gdf = pyogrio.read_dataframe(
+                source, layer=layer, datetime_as_string=True, **options
+            )
     except ReadError:
         raise
     except Exception as exc:  # pyogrio raises several GDAL-derived types
         raise ReadError(f"{path}: could not be opened as GeoJSON or GeoPackage: {exc}") from None
-    notes = []
+    notes = [f"GDAL: {w.message}" for w in caught]
     if len(layers) > 1:
         notes.append(
             f"Read layer '{layer}'; the file also has "

@@ -660,3 +660,24 @@ def test_gzipped_geojson(tmp_path):
     assert detect_format(gz) == "geojson"
     rows = read_file(gz, POINT_MAPPING).rows
     assert_allclose(rows[["lon", "lat"]].to_numpy()[0], PRESTON, atol=LONLAT_TOL_DEG)
+
+
+def test_point_attribute_times_keep_their_text_and_precision(tmp_path):
+    feats = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(PRESTON)},
+         "properties": {"ref": f"r{i}", "when": when, "type": "Assault"}}
+        for i, when in enumerate(["2024-06-01 23", "2024-06-01T22:15:00Z", "01/06/2024"])
+    ]
+    path = write(tmp_path / "t.geojson", json.dumps({"type": "FeatureCollection",
+                                                      "features": feats}))
+    rows = read_points(path, POINT_MAPPING).rows
+    assert rows["time_precision"].tolist() == ["hour", "minute", "day"]
+    assert rows["occurred_at"].iloc[1].isoformat() == "2024-06-01T23:15:00+01:00"
+
+
+def test_gpkg_datetime_attributes(tmp_path):
+    stamps = pd.to_datetime(["2024-06-01 23:15"]).tz_localize("Europe/London")
+    gdf = bng_points().assign(when=stamps)
+    gdf.to_file(tmp_path / "dt.gpkg", driver="GPKG")
+    result = read_points(tmp_path / "dt.gpkg", POINT_MAPPING)
+    assert result.rows["occurred_at"].iloc[0].isoformat() == "2024-06-01T23:15:00+01:00"
