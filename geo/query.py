@@ -48,7 +48,9 @@ class Filters:
     """A selection of incidents. ``None`` means "no restriction" for every field.
 
     ``hours`` is a band ``(start, end)`` of whole hours, end exclusive, that may wrap midnight:
-    ``(20, 4)`` selects 20:00–03:59. ``days`` uses 0 = Monday.
+    ``(20, 4)`` selects 20:00–03:59. ``days`` uses 0 = Monday. With a band that wraps midnight
+    the days name nights: the hours after midnight count with the day before, so Friday with
+    ``(20, 4)`` is Friday 20:00 to Saturday 03:59.
     """
 
     start: date | None = None
@@ -374,7 +376,13 @@ class QueryLayer:
         if filters.days is not None:
             lut = np.zeros(8, dtype=bool)
             lut[[d + 1 for d in filters.days]] = True
-            mask &= lut[fr.dow + 1]
+            dow = fr.dow
+            if filters.hours is not None and filters.hours[0] > filters.hours[1]:
+                # A band that wraps midnight is a night: its small hours belong to the day it
+                # started, so "Friday 20-4" runs from Friday 20:00 to Saturday 04:00.
+                early = (fr.hour >= 0) & (fr.hour < filters.hours[1])
+                dow = np.where(early & (dow >= 0), (dow + 6) % 7, dow).astype("int8")
+            mask &= lut[dow + 1]
         if filters.hours is not None:
             lut = np.zeros(25, dtype=bool)
             lut[[h + 1 for h in hours_in_band(*filters.hours)]] = True

@@ -237,7 +237,8 @@ def layout(**query: str) -> html.Div:
                 [
                     html.Div([
                         html.H3("When: incidents by weekday and hour"),
-                        html.P("Click a square to filter to that day and hour.",
+                        html.P("Calendar day and hour: a night's small hours sit on the next "
+                               "morning's row. Click a square to filter to it.",
                                className="hint"),
                         dcc.Graph(id=ids.GRID, figure=_grid(filters, status),
                                   config={"displayModeBar": False}),
@@ -345,7 +346,8 @@ def _grid(filters: Filters, status: dict[str, Any]) -> dict[str, Any]:
 def _table_columns() -> list[dict[str, Any]]:
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
-        {"field": "share_text", "headerName": "Incidents (share)", "minWidth": 150},
+        {"field": "share_text", "headerName": "Incidents (share of selection)",
+         "minWidth": 200},
         {"field": "harm", "headerName": "Harm", "minWidth": 80, "maxWidth": 90,
          "valueFormatter": {"function": "d3.format(',.1f')(params.value)"}},
         {"field": "peak_day", "headerName": "Peak day", "minWidth": 165},

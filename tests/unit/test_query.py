@@ -78,6 +78,14 @@ def test_hour_band_wrapping_midnight_selects_the_right_rows(layer):
     assert layer.select(parse_filters({"hours": "20-4"})).month_only_excluded == 1
 
 
+def test_a_night_band_belongs_to_the_day_it_started(layer):
+    # Friday night 20-4 runs into Saturday morning, and not into Friday's own small hours
+    got = selected_times(layer, parse_filters({"days": "fri", "hours": "20-4"}))
+    assert got == ["2024-06-07 20:00", "2024-06-07 23:30", "2024-06-08 00:10",
+                   "2024-06-08 03:59"]
+    assert selected_times(layer, parse_filters({"days": "sat", "hours": "20-4"})) == []
+
+
 def test_days_use_the_calendar_day_of_the_incident(layer):
     got = selected_times(layer, parse_filters({"days": "sat"}))
     assert got == ["2024-06-08 00:10", "2024-06-08 03:59", "2024-06-08 04:00"]
