@@ -155,6 +155,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if message:
         print(message)
     app = create_app(data)
+    _warm_compiled_code()
     url = f"http://{args.host}:{args.port}"
     print(f"Hotspot is serving {data.root} at {url}  (Ctrl+C to stop)")
     if args.debug:
@@ -164,6 +165,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         serve(app.server, host=args.host, port=args.port, threads=8, _quiet=True)
     return EXIT_OK
+
+
+def _warm_compiled_code() -> None:
+    """Compile (or load from numba's cache) the engine's loops while the first page loads,
+    so an analyst's first DBSCAN or density request does not wait for the compiler."""
+    import threading
+
+    def warm() -> None:
+        import numpy as np
+
+        from geo.dbscan import dbscan
+        from geo.kde import kde_surface
+
+        pts = np.random.default_rng(0).uniform(0, 1000, size=(200, 2))
+        dbscan(pts[:, 0], pts[:, 1], eps_m=50.0, min_samples=3)
+        kde_surface(pts[:, 0], pts[:, 1], cell_m=50.0, bandwidth_m=200.0)
+
+    threading.Thread(target=warm, name="warm-numba", daemon=True).start()
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

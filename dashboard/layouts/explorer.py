@@ -158,7 +158,10 @@ def layout(**query: str) -> html.Div:
                 else list(DAY_NAMES),
                 inline=True,
                 className="days",
-            ),
+                inputStyle={} if not all_month_only else {"pointerEvents": "none"},
+            ) if not all_month_only else dcc.Checklist(
+                id=ids.DAYS, options=[{**o, "disabled": True} for o in DAY_OPTIONS],
+                value=list(DAY_NAMES), inline=True, className="days"),
             html.Label("Hours (may wrap midnight)", htmlFor=ids.HOUR_FROM),
             html.Div(
                 [
