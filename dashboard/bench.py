@@ -122,6 +122,7 @@ def _bench_filter_change(data: DataPaths, n_requests: int = 21) -> dict[str, Any
 
     app = create_app(data)
     client = app.server.test_client()
+    client.get("/")  # Dash registers its callbacks on the first request, as for a browser
     key = next(k for k in app.callback_map if f"{ids.SELECTION_TEXT}.children" in k)
     spec = app.callback_map[key]
     from dashboard import services

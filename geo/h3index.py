@@ -31,10 +31,10 @@ def cells_multi(lat: np.ndarray, lon: np.ndarray, resolutions: tuple[int, ...]) 
     lon = np.asarray(lon, dtype="float64")
     if lat.size == 0:
         return {res: np.zeros(0, dtype="uint64") for res in resolutions}
-    pairs = np.stack([lat, lon], axis=1)
-    uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    # a complex number per point sorts far faster than np.unique(axis=0) on row pairs
+    uniq, inverse = np.unique(lat + 1j * lon, return_inverse=True)
     inverse = inverse.reshape(-1)
-    ulat, ulon = uniq[:, 0].tolist(), uniq[:, 1].tolist()
+    ulat, ulon = uniq.real.tolist(), uniq.imag.tolist()
     out = {}
     for res in resolutions:
         cells = np.fromiter(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.boundaries import Boundaries, assign_areas, load_boundaries
 from geo.h3index import cells_multi
@@ -83,8 +84,10 @@ def derive(
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Add coordinates, areas, cells and time keys to raw rows.
 
-    Returns the derived rows, the rows rejected here (outside the study area), and how many
-    points were snapped to the nearest area.
+    The geometry (projection, area, H3) is computed once per distinct coordinate: police.uk
+    snaps incidents to shared map points, so a million rows often hold a few tens of thousands
+    of places. Returns the derived rows, the rows rejected here (outside the study area), and
+    how many points were snapped to the nearest area.
     """
     rows = rows.reset_index(drop=True)
     lon = rows["lon"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
@@ -92,37 +95,54 @@ def derive(
     east = rows["easting"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
     north = rows["northing"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
     has_ll = np.isfinite(lon) & np.isfinite(lat)
-    if has_ll.any():
-        e, n = to_bng(lon[has_ll], lat[has_ll])
-        east[has_ll], north[has_ll] = e, n
     has_en = ~has_ll & np.isfinite(east) & np.isfinite(north)
-    if has_en.any():
-        lo, la = to_wgs84(east[has_en], north[has_en])
-        lon[has_en], lat[has_en] = lo, la
+    # One complex number per row names its place; grid metres are offset so they can never
+    # equal a longitude/latitude pair.
+    place = np.where(has_ll, lon + 1j * lat, (east + 1e7) + 1j * north)
+    uniq, inverse = np.unique(place, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    u_ll = uniq.real < 1e6
+    u_lon, u_lat = np.where(u_ll, uniq.real, np.nan), np.where(u_ll, uniq.imag, np.nan)
+    u_east = np.where(u_ll, np.nan, uniq.real - 1e7)
+    u_north = np.where(u_ll, np.nan, uniq.imag)
+    if u_ll.any():
+        u_east[u_ll], u_north[u_ll] = to_bng(u_lon[u_ll], u_lat[u_ll])
+    if (~u_ll).any():
+        u_lon[~u_ll], u_lat[~u_ll] = to_wgs84(u_east[~u_ll], u_north[~u_ll])
+    finite = np.isfinite(u_east) & np.isfinite(u_north)
+    assignment = assign_areas(u_east, u_north, boundaries, tolerance_m=tolerance_m)
+    u_codes = assignment.code
+    u_out = pd.isna(u_codes) | ~finite
+    u_reasons = assignment.outside_reasons(boundaries.names())
 
-    assignment = assign_areas(east, north, boundaries, tolerance_m=tolerance_m)
-    codes = assignment.code
-    outside = pd.isna(codes) | ~np.isfinite(east)
-    reasons = assignment.outside_reasons(boundaries.names())[outside]
-    reasons = [r or "no usable coordinates" for r in reasons]
+    outside = u_out[inverse] | ~(has_ll | has_en)
+    reasons = [u_reasons[i] or "no usable coordinates" for i in inverse[outside]]
     rejects = make_rejects(rows.loc[outside, "line"].to_numpy(), reasons, _raw_text(rows[outside]))
     keep = ~outside
+    kept_places = inverse[keep]
     out = rows.loc[keep].copy()
-    out["lon"], out["lat"], out["easting"], out["northing"] = (
-        lon[keep], lat[keep], east[keep], north[keep]
-    )
-    out["la_code"] = codes[keep].astype(str)
-    cells = cells_multi(lat[keep], lon[keep], H3_RESOLUTIONS)
+    out["lon"], out["lat"] = u_lon[kept_places], u_lat[kept_places]
+    out["easting"], out["northing"] = u_east[kept_places], u_north[kept_places]
+    out["la_code"] = u_codes[kept_places].astype(str)
+    inside = ~u_out
+    cells = cells_multi(u_lat[inside], u_lon[inside], H3_RESOLUTIONS)
+    position = np.cumsum(inside) - 1  # place index -> index among the places kept
     for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS, strict=True):
-        out[col] = cells[res]
+        out[col] = cells[res][position[kept_places]]
 
-    occurred = out["occurred_at"]
-    has_day = out["time_precision"].isin(["minute", "hour", "day"]).to_numpy()
-    has_hour = out["time_precision"].isin(["minute", "hour"]).to_numpy()
-    out["local_date"] = occurred.dt.date.where(has_day, None)
-    out["dow"] = np.where(has_day, occurred.dt.day_of_week.fillna(-1), -1).astype("int8")
-    out["hour"] = np.where(has_hour, occurred.dt.hour.fillna(-1), -1).astype("int8")
-    return out, rejects, assignment.n_snapped
+    local = out["occurred_at"].dt.tz_localize(None).to_numpy()
+    hour_known = ~np.isnat(local)
+    precision = out["time_precision"].to_numpy(dtype=object)
+    has_day = hour_known & (precision != "month")
+    has_hour = hour_known & ((precision == "minute") | (precision == "hour"))
+    day = local.astype("datetime64[D]")
+    out["local_date"] = np.where(has_day, day, np.datetime64("NaT"))
+    dow = ((day.astype("int64") + 3) % 7).astype("int8")  # 1970-01-01 was a Thursday
+    out["dow"] = np.where(has_day, dow, -1).astype("int8")
+    hours = ((local - day).astype("timedelta64[h]").astype("int64") % 24).astype("int8")
+    out["hour"] = np.where(has_hour, hours, -1).astype("int8")
+    snapped_rows = int(np.count_nonzero((assignment.distance_m > 0)[kept_places]))
+    return out, rejects, snapped_rows
 
 
 def _raw_text(rows: pd.DataFrame) -> list[str]:
@@ -130,6 +150,18 @@ def _raw_text(rows: pd.DataFrame) -> list[str]:
         return []
     cols = ["incident_id", "occurred_at", "month", "lon", "lat", "category", "source"]
     return rows[cols].astype("string").fillna("").agg(",".join, axis=1).tolist()
+
+
+def _repeated(ids: pd.Series) -> np.ndarray:
+    """True for every id already seen earlier in the column (hash-based, via Arrow)."""
+    if ids.empty:
+        return np.zeros(0, dtype=bool)
+    encoded = pc.dictionary_encode(pa.array(ids, type=pa.string(), from_pandas=True))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(codes, return_index=True)
+    repeated = np.ones(len(codes), dtype=bool)
+    repeated[first] = False
+    return repeated
 
 
 def to_table(rows: pd.DataFrame, batch_id: str = "") -> pa.Table:
@@ -166,7 +198,7 @@ def ingest_file(
     summary = IngestSummary(file=str(path), read=result.lines_read, notes=list(result.notes))
     rows = result.rows
     # The same id twice in one file is one incident reported twice.
-    in_file_dupes = rows["incident_id"].duplicated(keep="first").to_numpy()
+    in_file_dupes = _repeated(rows["incident_id"])
     file_duplicates = int(in_file_dupes.sum())
     rows = rows.loc[~in_file_dupes]
     derived, outside, snapped = derive(rows, boundaries)
