@@ -115,8 +115,8 @@ _SUPPORTED = (
     "each may be gzipped (.gz)."
 )
 
-#: Rows per pyarrow block is about block size / row length; 16 MiB is ~80k police.uk rows.
-_BLOCK_BYTES = 16 << 20
+#: Bytes per pyarrow block; 8 MiB is about 37,000 police.uk rows.
+_BLOCK_BYTES = 8 << 20
 #: Rows per chunk on the slow (Python csv) path.
 _SLOW_CHUNK_ROWS = 200_000
 
@@ -502,12 +502,13 @@ def _utf8_error(path: Path) -> ReadError:
     except (OSError, EOFError, zlib.error) as exc:
         return _gzip_error(path, exc)
     hint = ""
-    if at < 2 and path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if at < 2 and offset == 0 and buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
         hint = " It looks like UTF-16 ('Unicode text')."
     elif bad >= 0x80:
         hint = " It looks like Windows-1252 / Latin-1 (e.g. a '£' or accented letter)."
+    where = " (counted in the uncompressed text)" if _is_gzip(path) else ""
     return ReadError(
-        f"{path}: the file is not UTF-8 text: byte 0x{bad:02X} at byte offset {at} "
+        f"{path}: the file is not UTF-8 text: byte 0x{bad:02X} at byte offset {at}{where} "
         f"(line {line}) is not valid UTF-8.{hint} Re-save the file as UTF-8 (in Excel: "
         "Save As > 'CSV UTF-8 (Comma delimited)')."
     )
@@ -703,8 +704,9 @@ def _slow_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator
                 lines.append(start)
             else:
                 bad_lines.append(start)
+                fields_word = "field" if len(record) == 1 else "fields"
                 bad_reasons.append(
-                    f"row has {len(record)} fields but the header has {ncols} "
+                    f"row has {len(record)} {fields_word} but the header has {ncols} "
                     "(an unquoted comma, or a row cut short?)"
                 )
                 bad_raw.append(",".join(record))
@@ -1019,9 +1021,11 @@ def _content_id_list(columns: list[pa.ChunkedArray | pa.Array], prefix: str) -> 
     ordinal = np.empty(len(codes), dtype="int64")
     ordinal[order] = np.arange(len(codes)) - group_start
     keys = pc.binary_join_element_wise(text, pc.cast(pa.array(ordinal), pa.string()), "\x1e")
+    # As bytes: the UTF-8 text as stored, so no per-row encode.
+    key_bytes = pc.cast(keys, pa.binary()).to_pylist()
     blake2b = hashlib.blake2b
     head = prefix + "-"
-    return [head + blake2b(k.encode("utf-8"), digest_size=12).hexdigest() for k in keys.to_pylist()]
+    return [head + blake2b(k, digest_size=12).hexdigest() for k in key_bytes]
 
 
 def _content_ids_fast(parts: pd.DataFrame, prefix: str) -> pd.Series:

@@ -681,3 +681,30 @@ def test_gpkg_datetime_attributes(tmp_path):
     gdf.to_file(tmp_path / "dt.gpkg", driver="GPKG")
     result = read_points(tmp_path / "dt.gpkg", POINT_MAPPING)
     assert result.rows["occurred_at"].iloc[0].isoformat() == "2024-06-01T23:15:00+01:00"
+
+
+@pytest.mark.parametrize("tail", ["\n", "\n\n\n", "\r\n\r\n"], ids=["plain", "trailing-blank",
+                                                                    "trailing-blank-crlf"])
+def test_one_line_rows_stay_on_the_fast_path(tmp_path, monkeypatch, tail):
+    import geo.readers as readers
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("slow path used")
+
+    monkeypatch.setattr(readers, "_slow_batches", refuse)
+    text = HEADER + "\n" + police_row(crime_id="a") + "\n" + police_row(crime_id="b") + tail
+    result = read_police_uk(write(tmp_path / "fast.csv", text))
+    assert result.rows["line"].tolist() == [2, 3]
+
+
+def test_utf16_file_is_named_as_such(tmp_path):
+    path = write(tmp_path / "u16.csv", HEADER + "\n" + police_row() + "\n", encoding="utf-16")
+    with pytest.raises(ReadError, match="UTF-16"):
+        read_file(path)
+
+
+def test_not_utf8_inside_gzip_counts_uncompressed_bytes(tmp_path):
+    text = HEADER + "\n" + police_row(location="Caf\u00e9") + "\n"
+    path = write(tmp_path / "l1.csv.gz", text, gz=True, encoding="cp1252")
+    with pytest.raises(ReadError, match="counted in the uncompressed text"):
+        read_police_uk(path)
