@@ -135,6 +135,7 @@ def _bench_filter_change(data: DataPaths, n_requests: int = 21) -> dict[str, Any
         f"{ids.SOURCES}.value": [], f"{ids.AREAS}.value": [], f"{ids.PUBLIC_ONLY}.value": [],
         f"{ids.LAYERS}.value": ["cells", "areas"], f"{ids.RES}.value": 9,
         f"{ids.AREA_MEASURE}.value": "count", f"{ids.KDE_BANDWIDTH}.value": None,
+        f"{ids.TABLE_UNIT}.value": "cells",
         f"{ids.DBSCAN_EPS}.value": 100, f"{ids.DBSCAN_MIN}.value": 15,
         f"{ids.GEOMETRY_KEY}.data": geometry_key,
     }

@@ -188,6 +188,8 @@ class Services:
                         "peak_day": _day_text(row.peak_dow), "peak_hour": _hour_text(row.peak_hour),
                         "main_categories": str(row.main_categories),
                         "area_km2": float(row.area_km2),
+                        "lon": float(summary.geometry.iloc[rank - 1].centroid.x),
+                        "lat": float(summary.geometry.iloc[rank - 1].centroid.y),
                     },
                 })
             return {"type": "FeatureCollection", "features": features}

@@ -40,7 +40,7 @@ LAYER_OPTIONS = [
     {"label": "DBSCAN clusters", "value": "clusters"},
 ]
 DAY_OPTIONS = [{"label": n.title(), "value": n} for n in DAY_NAMES]
-VIEW_PARAMS = ("layers", "res", "measure", "bw", "eps", "minpts")
+VIEW_PARAMS = ("layers", "res", "measure", "bw", "eps", "minpts", "unit")
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,8 +120,9 @@ def layout(**query: str) -> html.Div:
         "incidents"]
     hours = filters.hours or (0, 24)
     view = {"layers": layers, "res": res, "measure": measure}
-    fig, key = _full_figure(filters, view, KdeParams(bandwidth_m=bandwidth),
-                            DbscanParams(eps_m=eps or 100.0, min_samples=minpts))
+    unit = "clusters" if query.get("unit") == "clusters" else "cells"
+    db_params = DbscanParams(eps_m=eps or 100.0, min_samples=minpts)
+    fig, key = _full_figure(filters, view, KdeParams(bandwidth_m=bandwidth), db_params)
     first = status["first_date"]
     last = status["last_date"]
 
@@ -248,11 +249,15 @@ def layout(**query: str) -> html.Div:
                     ], className="panel grid-panel"),
                     html.Div([
                         html.H3("Where: ranked hotspots"),
-                        html.P("H3 cells ranked by harm, then count. Select a row to zoom to "
-                               "it.", className="hint"),
+                        dcc.RadioItems(
+                            id=ids.TABLE_UNIT, inline=True, value=unit,
+                            options=[{"label": " H3 cells", "value": "cells"},
+                                     {"label": " DBSCAN clusters", "value": "clusters"}]),
+                        html.P("Ranked by harm, then count. Select a row to zoom to it.",
+                               className="hint"),
                         dag.AgGrid(
                             id=ids.TABLE,
-                            rowData=_table_rows(filters, res),
+                            rowData=_table_rows(filters, res, unit, db_params),
                             columnDefs=_table_columns(),
                             columnSize="responsiveSizeToFit",
                             dashGridOptions={"rowSelection": {"mode": "singleRow",
@@ -361,8 +366,21 @@ def _table_columns() -> list[dict[str, Any]]:
     ]
 
 
-def _table_rows(filters: Filters, res: int) -> list[dict[str, Any]]:
+def _table_rows(filters: Filters, res: int, unit: str = "cells",
+                db: DbscanParams | None = None) -> list[dict[str, Any]]:
     svc = services.current()
+    if unit == "clusters":
+        total = svc.query.select(filters).count
+        feats = svc.clusters(filters, db or DbscanParams())["features"][:10]
+        return [
+            {**{k: f["properties"][k] for k in ("rank", "count", "harm", "peak_day",
+                                                  "peak_hour", "main_categories", "lon",
+                                                  "lat")},
+             "cell": f"cluster {f['id']} ({f['properties']['area_km2']:.3f} km²)",
+             "share_text": f"{f['properties']['count']:,} of {total:,} "
+                           f"({100 * f['properties']['share']:.1f}%)"}
+            for f in feats
+        ]
     table = svc.hotspot_table(filters, res, 10)
     total = svc.query.select(filters).count
     rows = table.to_dict("records")
@@ -453,16 +471,17 @@ FILTER_INPUTS = [
     Input(ids.LAYERS, "value"),
     Input(ids.RES, "value"),
     Input(ids.AREA_MEASURE, "value"),
+    Input(ids.TABLE_UNIT, "value"),
+    Input(ids.DBSCAN_EPS, "value"),
+    Input(ids.DBSCAN_MIN, "value"),
     State(ids.KDE_BANDWIDTH, "value"),
-    State(ids.DBSCAN_EPS, "value"),
-    State(ids.DBSCAN_MIN, "value"),
     State(ids.GEOMETRY_KEY, "data"),
     prevent_initial_call=True,
 )
 def update_view(start: str | None, end: str | None, days: list[str], hour_from: int,
                 hour_to: int, categories: list[str], sources: list[str], areas: list[str],
                 public_only: list[str], layers: list[str], res: int, measure: str,
-                bandwidth: float | None, eps: float | None, minpts: int | None,
+                unit: str, eps: float | None, minpts: int | None, bandwidth: float | None,
                 geometry_key: list[Any] | None) -> tuple[Any, ...]:
     """Apply a filter or view change: values only when the geometry on screen still fits."""
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
@@ -478,8 +497,9 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
     else:
         fig, key = _full_figure(filters, view, kde, db)
     status = svc.query.status()
-    search = _url_search(filters, {**view, "bw": bandwidth, "eps": eps, "minpts": minpts})
-    return (fig, key, _grid(filters, status), _table_rows(filters, view["res"]),
+    search = _url_search(filters, {**view, "bw": bandwidth, "eps": eps, "minpts": minpts,
+                                   "unit": unit if unit == "clusters" else None})
+    return (fig, key, _grid(filters, status), _table_rows(filters, view["res"], unit, db),
             _selection_text(filters), search, _method_text(view, kde, db, filters))
 
 
@@ -573,7 +593,7 @@ def zoom_to_row(rows: list[dict[str, Any]] | None) -> Patch:
     patch["layout"]["map"]["center"] = {"lon": row["lon"], "lat": row["lat"]}
     patch["layout"]["map"]["zoom"] = 14.5
     # A new uirevision lets this move override where the user had panned to.
-    patch["layout"]["uirevision"] = f"row-{row['cell']}"
+    patch["layout"]["uirevision"] = f"row-{row['cell']}-{row['rank']}"
     return patch
 
 

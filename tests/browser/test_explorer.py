@@ -101,3 +101,28 @@ def test_clicking_a_grid_square_filters_to_it(page, live_server):
     nonzero = {(d, h) for d in range(7) for h in range(24) if grid[d][h]}
     assert nonzero == {(5, 23)}
     assert "days=sat" in page.url and "hours=23-24" in page.url
+
+
+def test_selecting_a_ranked_hotspot_zooms_the_map_to_it(page, live_server):
+    page.goto(live_server + "/?days=fri,sat&hours=20-4")
+    wait_for_explorer(page)
+    first_cell = page.inner_text("#explorer-table .ag-row[row-index='0'] [col-id='cell']")
+    page.click("#explorer-table .ag-row[row-index='0'] [col-id='share_text']")
+    page.wait_for_function(
+        "() => document.querySelector('#explorer-map .js-plotly-plot').layout.map.zoom > 14")
+    center = page.evaluate(
+        "() => document.querySelector('#explorer-map .js-plotly-plot').layout.map.center")
+    import h3
+
+    lat, lon = h3.cell_to_latlng(first_cell.strip())
+    assert abs(center["lat"] - lat) < 1e-6 and abs(center["lon"] - lon) < 1e-6
+
+
+def test_dbscan_clusters_rank_in_the_table(page, live_server):
+    page.goto(live_server + "/?days=fri,sat&hours=20-4&layers=cells,clusters&unit=clusters")
+    wait_for_explorer(page)
+    first = page.inner_text("#explorer-table .ag-row[row-index='0'] [col-id='cell']")
+    assert first.startswith("cluster 1")
+    clusters = graph_data(page, "explorer-map")[2]
+    assert clusters["visible"] is True and len(clusters["z"]) >= 5
+    assert "DBSCAN: eps 100 m" in page.inner_text("#explorer-method")
