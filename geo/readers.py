@@ -1192,14 +1192,19 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
 # Timestamps
 # --------------------------------------------------------------------------------------------
 
-#: ``(strptime format, precision)`` tried in order by ``datetime_format="auto"``.
-#: A value is read by the first format it matches exactly; seconds are read but the precision
-#: stays "minute".
-_ISO_FORMATS = (
-    ("%Y-%m-%d %H:%M:%S.%f", "minute"),
-    ("%Y-%m-%d %H:%M:%S", "minute"),
-    ("%Y-%m-%d %H:%M", "minute"),
-    ("%Y-%m-%d %H", "hour"),
+#: ``(strptime format, precision)`` tried by ``datetime_format="auto"``. The formats are
+#: mutually exclusive (a value can match at most one exactly), so their order only matters
+#: for speed. Seconds are read but the precision stays "minute".
+_ISO_FORMATS = tuple(
+    (fmt.replace(" ", sep), prec)
+    for sep in (" ", "T")
+    for fmt, prec in (
+        ("%Y-%m-%d %H:%M:%S", "minute"),
+        ("%Y-%m-%d %H:%M", "minute"),
+        ("%Y-%m-%d %H:%M:%S.%f", "minute"),
+        ("%Y-%m-%d %H", "hour"),
+    )
+) + (
     ("%Y-%m-%d", "day"),
     ("%Y-%m", "month"),
     ("%Y/%m/%d %H:%M:%S", "minute"),
@@ -1211,11 +1216,12 @@ _EXCEL_FORMATS = (
     ("%d-%b-%Y %H:%M", "minute"),
     ("%d-%b-%Y", "day"),
 )
+_PRECISION_CODES = ("", "minute", "hour", "day", "month")
 
 
 def _auto_formats(dayfirst: bool) -> tuple[tuple[str, str], ...]:
     dm = "%d/%m/%Y" if dayfirst else "%m/%d/%Y"
-    slashed = ((f"{dm} %H:%M:%S", "minute"), (f"{dm} %H:%M", "minute"), (dm, "day"))
+    slashed = ((f"{dm} %H:%M", "minute"), (f"{dm} %H:%M:%S", "minute"), (dm, "day"))
     return _ISO_FORMATS + slashed + _EXCEL_FORMATS
 
 
@@ -1240,15 +1246,91 @@ _ANY_OFFSET_RE = r"^(.*?\d)\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
 
 @dataclass
 class _Parsed:
-    occurred_at: pd.Series  # tz-aware local, NaT for month precision and failures
+    utc: np.ndarray  # datetime64[us] UTC instants; NaT for month precision and failures
     month: np.ndarray  # object array of "YYYY-MM" ("" on failure)
     precision: np.ndarray  # object array ("" on failure)
     ok: np.ndarray  # bool
     offsets: int  # values that carried an offset
 
 
-def _parse_datetimes(text: pd.Series, fmt: str, dayfirst: bool, offset: str) -> _Parsed:
-    """Parse timestamps column-wise: explicit formats tried in order over the whole column.
+def _shape_keys(arr: pa.Array) -> np.ndarray:
+    """Cheap per-value signature: values of one layout (e.g. ``99/99/9999 99:99``) share it."""
+    key = np.asarray(pc.utf8_length(arr).to_numpy(zero_copy_only=False), dtype="int64")
+    for sep in (":", "/", "-", " ", "T", "."):
+        count = pc.count_substring(arr, sep).to_numpy(zero_copy_only=False)
+        key = key * 7 + np.minimum(np.asarray(count, dtype="int64"), 6)
+    return key
+
+
+def _strptime(values: pd.Series, fmt: str) -> np.ndarray:
+    """Strictly parse with one format; NaT where a value does not match it exactly."""
+    parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+    return np.asarray(parsed.to_numpy(dtype="datetime64[us]"))
+
+
+def _parse_clock(
+    clock: pa.Array, todo: np.ndarray, formats: tuple[tuple[str, str], ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse naive clock times; return datetime64[us] values and precision codes (0 = failed).
+
+    Values are grouped by layout and each group is parsed with the one format its first
+    value fits, so a column is parsed about once whatever the number of formats; values that
+    fit no group's format (typos, impossible dates, mixed layouts) are then tried against
+    every format in turn.
+    """
+    n = len(clock)
+    naive = np.full(n, np.datetime64("NaT", "us"), dtype="datetime64[us]")
+    code = np.zeros(n, dtype="int8")
+    text = pd.Series(pd.array(clock, dtype="string"))
+    idx = np.flatnonzero(todo)
+    if len(idx) == 0:
+        return naive, code
+    prec_code = {p: i for i, p in enumerate(_PRECISION_CODES)}
+    if len(formats) > 1:
+        keys = _shape_keys(clock.take(pa.array(idx)))
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        if len(uniq) <= 500:
+            reps = text.iloc[idx[first]]
+            chosen = np.full(len(uniq), -1)
+            for f_i, (fmt, _) in enumerate(formats):
+                open_ = chosen < 0
+                if not open_.any():
+                    break
+                hit = ~np.isnat(_strptime(reps[open_], fmt))
+                chosen[np.flatnonzero(open_)[hit]] = f_i
+            for f_i in np.unique(chosen[chosen >= 0]):
+                rows = idx[np.isin(inverse, np.flatnonzero(chosen == f_i))]
+                fmt, prec = formats[f_i]
+                got = _strptime(text.iloc[rows], fmt)
+                good = ~np.isnat(got)
+                naive[rows[good]] = got[good]
+                code[rows[good]] = prec_code[prec]
+    remaining = todo & (code == 0)
+    for fmt, prec in formats:
+        if not remaining.any():
+            break
+        rows = np.flatnonzero(remaining)
+        got = _strptime(text.iloc[rows], fmt)
+        good = ~np.isnat(got)
+        naive[rows[good]] = got[good]
+        code[rows[good]] = prec_code[prec]
+        remaining[rows[good]] = False
+    return naive, code
+
+
+def _offset_minutes(codes: pa.Array) -> np.ndarray:
+    """``Z``/``UTC``/``GMT``/``+01``/``+01:00``/``-0530`` to signed minutes east of UTC."""
+    named = _np(pc.is_in(codes, value_set=pa.array(["Z", "UTC", "GMT"])))
+    digits = pc.replace_substring(pc.if_else(pa.array(named), "+00", codes), ":", "")
+    hours = pc.cast(pc.utf8_slice_codeunits(digits, 1, 3), pa.int64()).to_numpy()
+    mins_text = pc.utf8_slice_codeunits(digits, 3, 5)
+    mins = pc.cast(pc.if_else(pc.equal(mins_text, ""), "0", mins_text), pa.int64()).to_numpy()
+    sign = np.where(_np(pc.starts_with(digits, "-")), -1, 1)
+    return sign * (hours * 60 + mins).astype("float64")
+
+
+def _parse_datetimes(text: pa.Array, fmt: str, dayfirst: bool, offset: str) -> _Parsed:
+    """Parse timestamps column-wise: explicit formats, each applied to a whole set of values.
 
     Naive clock times are UK local time (Europe/London). In the autumn fall-back hour a clock
     time happens twice; it is taken as the first occurrence (BST). A clock time in the spring
@@ -1256,44 +1338,35 @@ def _parse_datetimes(text: pd.Series, fmt: str, dayfirst: bool, offset: str) -> 
     02:00 BST.
     """
     n = len(text)
-    s = text.astype("string").str.strip().fillna("")
-    s = s.str.replace(r"^(\d{4}-\d{2}-\d{2})T", r"\1 ", regex=True)
-    explicit = fmt != "auto"
-    formats: tuple[tuple[str, str], ...]
-    if explicit:
+    clock = pc.utf8_trim_whitespace(pc.fill_null(text, ""))
+    if fmt != "auto":
         takes_offset = bool(re.search(r"\s*%[zZ]\s*$", fmt))
         clean_fmt = re.sub(r"\s*%[zZ]\s*$", "", fmt)
-        formats = ((clean_fmt, _format_precision(clean_fmt)),)
+        formats: tuple[tuple[str, str], ...] = ((clean_fmt, _format_precision(clean_fmt)),)
         offset_re = _ANY_OFFSET_RE if takes_offset else None
     else:
         formats = _auto_formats(dayfirst)
         offset_re = _ISO_OFFSET_RE
     offset_min = np.full(n, np.nan)
     if offset_re is not None:
-        has_off = s.str.match(offset_re).fillna(False).to_numpy(dtype=bool)
+        has_off = _np(pc.match_substring_regex(clock, offset_re))
         if has_off.any():
-            found = s[has_off].str.extract(offset_re)
-            s = s.copy()
-            s[has_off] = found[0]
-            offset_min[has_off] = _offset_minutes(found[1].to_numpy(dtype=object))
-    naive = np.full(n, np.datetime64("NaT", "us"), dtype="datetime64[us]")
-    precision = np.full(n, "", dtype=object)
-    todo = (s != "").to_numpy(dtype=bool)
-    for f, prec in formats:
-        if not todo.any():
-            break
-        idx = np.flatnonzero(todo)
-        parsed = pd.to_datetime(s.iloc[idx], format=f, errors="coerce")
-        got = parsed.notna().to_numpy()
-        if got.any():
-            naive[idx[got]] = parsed.to_numpy(dtype="datetime64[us]")[got]
-            precision[idx[got]] = prec
-            todo[idx[got]] = False
-    ok = precision != ""
-    month_only = precision == "month"
+            where = np.flatnonzero(has_off)
+            found = pc.extract_regex(clock.take(pa.array(where)), offset_re.replace(
+                "^(", "^(?P<clock>", 1).replace(r"\s*(", r"\s*(?P<off>", 1))
+            clock = pc.replace_with_mask(
+                clock, pa.array(has_off), pc.struct_field(found, "clock")
+            )
+            offset_min[where] = _offset_minutes(pc.struct_field(found, "off"))
+    todo = _np(pc.not_equal(clock, ""))
+    naive, code = _parse_clock(clock, todo, formats)
+    precision = np.asarray(_PRECISION_CODES, dtype=object)[code]
+    ok = code > 0
+    month_only = code == _PRECISION_CODES.index("month")
+    timed = ok & ~month_only
     offsets = int((ok & ~np.isnan(offset_min)).sum())
-    use_offset = ok & ~month_only & ~np.isnan(offset_min) & (offset == "convert")
-    local = ok & ~month_only & ~use_offset
+    use_offset = timed & ~np.isnan(offset_min) & (offset == "convert")
+    local = timed & ~use_offset
     utc = np.full(n, np.datetime64("NaT", "us"), dtype="datetime64[us]")
     if local.any():
         k = int(local.sum())
@@ -1304,35 +1377,18 @@ def _parse_datetimes(text: pd.Series, fmt: str, dayfirst: bool, offset: str) -> 
     if use_offset.any():
         shift = (offset_min[use_offset] * 60_000_000).astype("int64").astype("timedelta64[us]")
         utc[use_offset] = naive[use_offset] - shift
-    occurred = pd.Series(
-        pd.DatetimeIndex(utc).tz_localize("UTC").tz_convert(TIMEZONE).as_unit("us"),
-    )
     month = np.full(n, "", dtype=object)
-    timed = ok & ~month_only
     if timed.any():
-        month[timed] = _year_month(occurred[timed])
+        wall = (
+            pd.DatetimeIndex(utc[timed]).tz_localize("UTC").tz_convert(TIMEZONE)
+            .tz_localize(None).to_numpy(dtype="datetime64[us]")
+        )
+        month[timed] = np.datetime_as_string(wall.astype("datetime64[M]"), unit="M")
     if month_only.any():
-        month[month_only] = _year_month(pd.Series(naive[month_only]))
-    return _Parsed(occurred, month, precision, ok, offsets)
-
-
-def _year_month(stamps: pd.Series) -> np.ndarray:
-    years = stamps.dt.year.astype("int64").astype(str)
-    months = stamps.dt.month.astype("int64").astype(str).str.zfill(2)
-    return (years + "-" + months).to_numpy(dtype=object)
-
-
-def _offset_minutes(codes: np.ndarray) -> np.ndarray:
-    """``Z``/``UTC``/``GMT``/``+01``/``+01:00``/``-0530`` to signed minutes east of UTC."""
-    out = np.zeros(len(codes))
-    for i, code in enumerate(codes):  # only the (few) distinct offsets would be worth caching
-        if code in ("Z", "UTC", "GMT"):
-            continue
-        sign = -1.0 if code[0] == "-" else 1.0
-        digits = code[1:].replace(":", "")
-        minutes = int(digits[:2]) * 60 + (int(digits[2:]) if len(digits) > 2 else 0)
-        out[i] = sign * minutes
-    return out
+        month[month_only] = np.datetime_as_string(
+            naive[month_only].astype("datetime64[M]"), unit="M"
+        )
+    return _Parsed(utc, month, precision, ok, offsets)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1366,43 +1422,40 @@ def _mapped_fields(
 ) -> tuple[dict[str, Any], int]:
     """Validate and convert the mapped non-coordinate fields of one batch.
 
-    ``frame`` holds the mapped columns as text under their mapping keys; ``col_names`` gives
-    the column names as the file spells them, for the reasons.
+    ``frame`` holds the mapped columns as text under their mapping keys, indexed 0..n-1;
+    ``col_names`` gives the column names as the file spells them, for the reasons. Returns
+    columns aligned to ``frame`` (Series or arrays) and the number of values with an offset.
     """
-    n = len(frame)
     if mapping.datetime:
-        when = frame["datetime"]
+        when = frame["datetime"].fillna("")
         blank_what = f"no date (column '{col_names['datetime']}' is blank)"
     else:
-        date = frame["date"].str.strip()
+        date = frame["date"].fillna("").str.strip()
         when = date
         if mapping.time:
-            time = frame["time"].str.strip()
+            time = frame["time"].fillna("").str.strip()
             when = date.where(time == "", date + " " + time)
         blank_what = f"no date (column '{col_names['date']}' is blank)"
-    when = when.fillna("")
-    blank = (when.str.strip() == "").to_numpy(dtype=bool)
+    when_arr = pa.array(when.astype("string"), type=pa.string())
+    blank = _is_blank(when_arr)
     reasons.add(blank, blank_what)
-    parsed = _parse_datetimes(when, mapping.datetime_format, mapping.dayfirst, mapping.offset)
+    parsed = _parse_datetimes(when_arr, mapping.datetime_format, mapping.dayfirst, mapping.offset)
     bad_date = ~blank & ~parsed.ok
     if bad_date.any():
-        shown = np.full(n, "", dtype=object)
-        shown[bad_date] = when.to_numpy(dtype=object)[bad_date]
-        reasons.add(bad_date, "date not understood: '" + shown + "'")
+        reasons.add(bad_date, "date not understood: " + _quoted(when_arr, bad_date))
 
     if mapping.category:
-        category = frame["category"].str.strip()
+        category = frame["category"].fillna("").str.strip()
         reasons.add(
             (category == "").to_numpy(dtype=bool),
             f"no category (column '{col_names['category']}' is blank)",
         )
     else:
-        category = pd.Series(
-            str(mapping.default_category).strip(), index=frame.index, dtype="string"
-        )
+        category = pd.Series(str(mapping.default_category).strip(), index=frame.index,
+                             dtype="string")
 
     if mapping.source:
-        source = _normalise_source(frame["source"])
+        source = _normalise_source(frame["source"].fillna(""))
         reasons.add(
             (source == "").to_numpy(dtype=bool),
             f"no source (column '{col_names['source']}' is blank)",
@@ -1413,7 +1466,7 @@ def _mapped_fields(
 
     domestic = pd.Series(pd.NA, index=frame.index, dtype="boolean")
     if mapping.domestic:
-        raw_dom = frame["domestic"].str.strip()
+        raw_dom = frame["domestic"].fillna("").str.strip()
         low = raw_dom.str.lower()
         is_true = low.isin(_TRUE).to_numpy(dtype=bool)
         is_false = low.isin(_FALSE).to_numpy(dtype=bool)
@@ -1422,12 +1475,11 @@ def _mapped_fields(
         domestic[is_false] = False
         bad = ~(is_true | is_false | unknown)
         if bad.any():
-            shown = np.full(n, "", dtype=object)
-            shown[bad] = raw_dom.to_numpy(dtype=object)[bad]
+            dom_arr = pa.array(raw_dom.astype("string"), type=pa.string())
             reasons.add(
                 bad,
-                f"{col_names['domestic']} value '" + shown
-                + "' not understood (expected true/false, yes/no, y/n or 1/0; blank = unknown)",
+                f"{col_names['domestic']} value " + _quoted(dom_arr, bad)
+                + " not understood (expected true/false, yes/no, y/n or 1/0; blank = unknown)",
             )
 
     location = (
@@ -1436,20 +1488,20 @@ def _mapped_fields(
         else pd.Series(pd.NA, index=frame.index, dtype="string")
     )
     ids = (
-        frame["id"].str.strip()
+        frame["id"].fillna("").str.strip()
         if mapping.id
         else pd.Series("", index=frame.index, dtype="string")
     )
     out = {
         "line": lines,
-        "incident_id": ids.astype("string").to_numpy(),
-        "occurred_at": parsed.occurred_at.to_numpy(),
+        "incident_id": ids,
+        "utc": parsed.utc,
         "month": parsed.month,
         "time_precision": parsed.precision,
-        "category": category.astype("string").to_numpy(),
-        "source": source.astype("string").to_numpy(),
-        "domestic": domestic.to_numpy(),
-        "location": location.astype("string").to_numpy(),
+        "category": category,
+        "source": source,
+        "domestic": domestic,
+        "location": location,
     }
     return out, parsed.offsets
 
@@ -1462,25 +1514,28 @@ def _assemble(
     east: np.ndarray,
     north: np.ndarray,
 ) -> pd.DataFrame:
-    k = int(good.sum())
-    occurred = pd.Series(out["occurred_at"][good], index=range(k))
-    if occurred.dtype.kind != "M" or getattr(occurred.dtype, "tz", None) is None:
-        occurred = pd.to_datetime(occurred, utc=True).dt.tz_convert(TIMEZONE)
+    """Build the raw-incident rows of one batch from the accepted (``good``) positions."""
+    keep = np.flatnonzero(good)
+
+    def text(values: pd.Series) -> pd.Series:
+        return values.iloc[keep].astype("string").reset_index(drop=True)
+
+    occurred = pd.DatetimeIndex(out["utc"][keep]).tz_localize("UTC").tz_convert(TIMEZONE)
     return pd.DataFrame(
         {
-            "line": np.asarray(out["line"])[good],
-            "incident_id": pd.array(out["incident_id"][good], dtype="string"),
-            "occurred_at": occurred.dt.as_unit("us"),
-            "month": pd.array(out["month"][good], dtype="string"),
-            "time_precision": pd.array(out["time_precision"][good], dtype="string"),
-            "lon": lon[good],
-            "lat": lat[good],
-            "easting": east[good],
-            "northing": north[good],
-            "category": pd.array(out["category"][good], dtype="string"),
-            "source": pd.array(out["source"][good], dtype="string"),
-            "domestic": pd.array(out["domestic"][good], dtype="boolean"),
-            "location": pd.array(out["location"][good], dtype="string"),
+            "line": np.asarray(out["line"])[keep],
+            "incident_id": text(out["incident_id"]),
+            "occurred_at": pd.Series(occurred.as_unit("us")),
+            "month": pd.array(out["month"][keep], dtype="string"),
+            "time_precision": pd.array(out["time_precision"][keep], dtype="string"),
+            "lon": lon[keep],
+            "lat": lat[keep],
+            "easting": east[keep],
+            "northing": north[keep],
+            "category": text(out["category"]),
+            "source": text(out["source"]),
+            "domestic": out["domestic"].iloc[keep].reset_index(drop=True),
+            "location": text(out["location"]),
         }
     )
 

@@ -708,3 +708,30 @@ def test_not_utf8_inside_gzip_counts_uncompressed_bytes(tmp_path):
     path = write(tmp_path / "l1.csv.gz", text, gz=True, encoding="cp1252")
     with pytest.raises(ReadError, match="counted in the uncompressed text"):
         read_police_uk(path)
+
+
+def test_mixed_layouts_in_one_column_each_parse(tmp_path):
+    # The first value of a layout is impossible, and "1-Jun-2024" has the same length and
+    # separators as "2024-06-01": both must still be read by the right format.
+    values = ["31/02/2024 10:00", "01/06/2024 10:00", "1-Jun-2024", "2024-06-01", "2024-06",
+              "2024-06-01T10:00:00Z"]
+    path, mapping = generic(tmp_path, values)
+    result = read_generic_csv(path, mapping)
+    assert result.rejects["line"].tolist() == [2]
+    rows = result.rows
+    assert rows["time_precision"].tolist() == ["minute", "day", "day", "month", "minute"]
+    assert rows["occurred_at"].iloc[0].isoformat() == "2024-06-01T10:00:00+01:00"
+    assert rows["occurred_at"].iloc[1].isoformat() == "2024-06-01T00:00:00+01:00"
+    assert rows["occurred_at"].iloc[2].isoformat() == "2024-06-01T00:00:00+01:00"
+    assert rows["occurred_at"].iloc[4].isoformat() == "2024-06-01T11:00:00+01:00"
+
+
+def test_offsets_of_several_forms(tmp_path):
+    values = ["2024-01-15T10:00:00+0530", "2024-01-15 10:00-05", "2024-01-15T10:00:00 UTC",
+              "2024-07-15T10:00:00+01:00"]
+    path, mapping = generic(tmp_path, values)
+    stamps = read_generic_csv(path, mapping).rows["occurred_at"]
+    assert [s.isoformat() for s in stamps] == [
+        "2024-01-15T04:30:00+00:00", "2024-01-15T15:00:00+00:00", "2024-01-15T10:00:00+00:00",
+        "2024-07-15T10:00:00+01:00",
+    ]
