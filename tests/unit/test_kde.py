@@ -11,6 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 from shapely.geometry import Polygon, box
 
+import geo.kde as kde_module
 from geo.kde import (
     FALLBACK_BANDWIDTH_M,
     Grid,
@@ -25,8 +26,8 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 #: The fast route's documented agreement with the direct sum, as a share of the peak.
 FAST_VS_DIRECT_OF_PEAK = 0.01
-#: The documented worst case for one location holding all the mass (see quartic_kde's Notes).
-LONE_POINT_OF_PEAK = 0.016
+#: The default route is the direct sum itself; only float rounding may differ.
+DEFAULT_VS_DIRECT_OF_PEAK = 1e-9
 #: Floating-point agreement between two exact computations of the same sum.
 EXACT_RTOL = 1e-12
 #: Mass lost or gained by sampling a smooth surface at cell centres (Riemann sum error).
@@ -195,14 +196,133 @@ def test_fast_route_keeps_points_just_outside_a_given_area():
 
 def test_plain_binning_is_the_documented_weak_case_for_a_lone_point():
     # Binning straight to centres (oversample=1) is off by far more than 1 % for a lone point
-    # at h = 2 cells; the default sub-cells bring it within the documented 1.6 %.
+    # at h = 2 cells; the default route is exact there.
     grid = Grid(0.0, 0.0, 100.0, 12, 12)
     x, y = [600.0], [600.0]  # on a cell corner: the worst placement
     exact = quartic_kde_direct(x, y, grid, 200.0)
     assert rel_err_of_peak(quartic_kde(x, y, grid, 200.0, oversample=1), exact) > 0.10
-    assert rel_err_of_peak(quartic_kde(x, y, grid, 200.0), exact) < LONE_POINT_OF_PEAK
+    assert rel_err_of_peak(quartic_kde(x, y, grid, 200.0), exact) < DEFAULT_VS_DIRECT_OF_PEAK
     plain = kde_surface(x, y, cell_m=100.0, bandwidth_m=200.0, bounds=grid.bounds, oversample=1)
     assert_allclose(plain.density, quartic_kde(x, y, grid, 200.0, oversample=1), rtol=EXACT_RTOL)
+
+
+def _duplicated_weighted_points(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points snapped to shared locations, some repeated, with uneven weights, some off-grid."""
+    rng = np.random.default_rng(seed)
+    sites_x = rng.uniform(349_500, 356_500, 300)
+    sites_y = rng.uniform(349_500, 356_500, 300)
+    pick = rng.integers(0, 300, 3_000)
+    x = np.concatenate([sites_x[pick], rng.uniform(349_000, 357_000, 500)])
+    y = np.concatenate([sites_y[pick], rng.uniform(349_000, 357_000, 500)])
+    w = rng.gamma(1.5, 1.0, x.size)
+    w[::97] = 0.0
+    return x, y, w
+
+
+@pytest.mark.parametrize(
+    ("cell_m", "bandwidth_m"),
+    [(100.0, 200.0), (100.0, 300.0), (100.0, 250.0), (50.0, 700.0), (100.0, 1500.0)],
+    ids=["h-2-cells", "h-3-cells", "h-2.5-cells", "h-14-cells", "h-15-cells"],
+)
+def test_default_route_is_the_direct_sum_on_weighted_duplicated_points(cell_m, bandwidth_m):
+    # The grid is smaller than the points' spread, so points beyond its edges must count too.
+    x, y, w = _duplicated_weighted_points(seed=4)
+    grid = Grid.from_bounds(350_000, 350_000, 356_000, 356_000, cell_m)
+    for weights in (None, w):
+        fast = quartic_kde(x, y, grid, bandwidth_m, weights=weights)
+        exact = quartic_kde_direct(x, y, grid, bandwidth_m, weights=weights)
+        assert rel_err_of_peak(fast, exact) < DEFAULT_VS_DIRECT_OF_PEAK
+        # Exactly zero, not round-off, where no point is within reach.
+        assert np.array_equal(fast == 0.0, exact == 0.0)
+
+
+def test_heavily_duplicated_points_give_the_surface_of_their_locations():
+    # 20,000 incidents on 25 map points, as police.uk snaps them: the surface must equal the
+    # direct sum over the incidents and over the 25 locations weighted by their counts.
+    rng = np.random.default_rng(8)
+    sites = np.column_stack([rng.uniform(401_000, 404_000, 25), rng.uniform(401_000, 404_000, 25)])
+    counts = rng.multinomial(20_000, rng.dirichlet(np.full(25, 0.3)))
+    x = np.repeat(sites[:, 0], counts)
+    y = np.repeat(sites[:, 1], counts)
+    order = rng.permutation(x.size)
+    x, y = x[order], y[order]
+    grid = Grid.from_bounds(400_000, 400_000, 405_000, 405_000, 100.0)
+    fast = quartic_kde(x, y, grid, 300.0)
+    by_location = quartic_kde_direct(sites[:, 0], sites[:, 1], grid, 300.0, weights=counts)
+    assert rel_err_of_peak(fast, by_location) < DEFAULT_VS_DIRECT_OF_PEAK
+    assert rel_err_of_peak(fast, quartic_kde_direct(x, y, grid, 300.0)) < DEFAULT_VS_DIRECT_OF_PEAK
+    ux, _, uw, n_far = kde_module._collapse_points(
+        x, y, x, False, grid.x0, grid.y0, grid.cell_m, grid.nx, grid.ny, 300.0, 16
+    )
+    assert (ux.size, float(uw.sum()), n_far) == (np.count_nonzero(counts), 20_000.0, 0)
+
+
+def test_points_a_hair_apart_are_not_merged():
+    # Merging compares coordinates exactly: 1 mm apart are two locations.
+    grid = Grid(400_000.0, 400_000.0, 100.0, 10, 10)
+    x = np.array([400_450.0, 400_450.001, 400_450.0])
+    y = np.array([400_450.0, 400_450.0, 400_450.0])
+    ux, _, uw, _ = kde_module._collapse_points(
+        x, y, x, False, grid.x0, grid.y0, grid.cell_m, grid.nx, grid.ny, 300.0, 16
+    )
+    assert sorted(uw.tolist()) == [1.0, 2.0]
+    exact = quartic_kde_direct(x, y, grid, 300.0)
+    assert rel_err_of_peak(quartic_kde(x, y, grid, 300.0), exact) < DEFAULT_VS_DIRECT_OF_PEAK
+
+
+def test_default_route_takes_strided_and_integer_coordinates():
+    # A column of a 2-D array is a strided view; the compiled loops need contiguous float64.
+    pts = np.random.default_rng(6).integers(400_000, 402_000, size=(500, 3))
+    grid = Grid(400_000.0, 400_000.0, 50.0, 40, 40)
+    fast = quartic_kde(pts[:, 0], pts[:, 2], grid, 200.0, weights=pts[:, 1] % 3)
+    exact = quartic_kde_direct(pts[:, 0], pts[:, 2], grid, 200.0, weights=pts[:, 1] % 3)
+    assert rel_err_of_peak(fast, exact) < DEFAULT_VS_DIRECT_OF_PEAK
+
+
+def test_scatter_split_over_threads_adds_up_to_the_direct_sum(monkeypatch):
+    # Big inputs are split over threads with their own rasters; force that on a small one.
+    monkeypatch.setattr(kde_module, "_scatter_threads", lambda *_: 3)
+    x, y, w = _duplicated_weighted_points(seed=9)
+    grid = Grid.from_bounds(350_000, 350_000, 356_000, 356_000, 100.0)
+    fast = quartic_kde(x, y, grid, 400.0, weights=w)
+    exact = quartic_kde_direct(x, y, grid, 400.0, weights=w)
+    assert rel_err_of_peak(fast, exact) < DEFAULT_VS_DIRECT_OF_PEAK
+
+
+LANCASHIRE = Grid.from_bounds(318_000, 395_000, 400_000, 480_000, cell_m=100.0)
+
+
+@pytest.mark.parametrize(
+    ("n_unique", "bandwidth_m", "route"),
+    [
+        (1_000_000, 300.0, "scatter"),
+        (20_000, 1000.0, "scatter"),
+        (1_000_000, 1000.0, "fft"),
+        (5_000, 1500.0, "scatter"),  # binning would be faster, but both take milliseconds
+        (50_000_000, 200.0, "scatter"),  # binning would need 6 sub-cells: never taken
+    ],
+    ids=["1M-distinct-h3", "police-like-h10", "1M-distinct-h10", "small-h15", "50M-distinct-h2"],
+)
+def test_route_choice_on_the_lancashire_grid(n_unique, bandwidth_m, route):
+    assert kde_module._choose_route(n_unique, LANCASHIRE, bandwidth_m)[0] == route
+
+
+@pytest.mark.parametrize("bandwidth_cells", [4.0, 6.5, 10.0, 12.5, 20.0])
+def test_binned_route_as_chosen_automatically_is_within_one_percent(bandwidth_cells):
+    # When the FFT route is taken, its sub-cells must keep the worst case, one location with
+    # all the weight, within 1 % of the peak; tight clusters too.
+    s = kde_module._auto_oversample(Grid(0.0, 0.0, 100.0, 50, 50), bandwidth_cells * 100.0)
+    assert s is not None
+    h = bandwidth_cells * 100.0
+    lone = Grid(0.0, 0.0, 100.0, 50, 50)
+    for fx, fy in [(0.0, 0.0), (0.5, 0.5), (0.5, 0.0), (0.25, 0.4)]:
+        x, y = [2550.0 + fx * 100], [2550.0 + fy * 100]
+        exact = quartic_kde_direct(x, y, lone, h)
+        assert rel_err_of_peak(quartic_kde(x, y, lone, h, oversample=s), exact) < 0.01
+    cx, cy = _clustered_points(seed=12)
+    grid = Grid.from_bounds(350_000, 350_000, 356_000, 356_000, 100.0)
+    exact = quartic_kde_direct(cx, cy, grid, h)
+    assert rel_err_of_peak(quartic_kde(cx, cy, grid, h, oversample=s), exact) < 0.01
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared real data folder /work/shared/data absent")
