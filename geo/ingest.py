@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from geo.boundaries import Boundaries, assign_areas, load_boundaries
 from geo.h3index import cells_multi
 from geo.projection import to_bng, to_wgs84
-from geo.readers import Mapping, read_file
+from geo.readers import Mapping, detect_format, read_file
 from geo.schema import H3_COLUMNS, STORED_SCHEMA, ReadResult, make_rejects
 from geo.settings import AREA_TOLERANCE_M, H3_RESOLUTIONS, DataPaths
 from geo.store import Store
@@ -197,6 +197,11 @@ def ingest_file(
     result: ReadResult = read_file(path, mapping=mapping, progress=progress)
     summary = IngestSummary(file=str(path), read=result.lines_read, notes=list(result.notes))
     rows = result.rows
+    if not result.rows.empty and detect_format(path) != "police_uk":
+        # Hospital and police systems number their records independently; an ED record 1 is
+        # not police record 1. police.uk Crime IDs are already unique hashes.
+        rows = rows.assign(incident_id=rows["source"].astype("string") + ":"
+                           + rows["incident_id"].astype("string"))
     # The same id twice in one file is one incident reported twice.
     in_file_dupes = _repeated(rows["incident_id"])
     file_duplicates = int(in_file_dupes.sum())

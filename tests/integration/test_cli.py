@@ -156,7 +156,7 @@ def test_killed_ingest_leaves_the_store_as_it_was(tmp_path):
     proc.wait()
     after, table = store.read()
     assert after.to_json() == before.to_json()
-    assert table.column("incident_id").to_pylist() == ["K1"]
+    assert table.column("incident_id").to_pylist() == ["police:K1"]
     # the next ingest sweeps the orphan and commits normally
     run("ingest", "--data-dir", str(data), str(second), *flags, check=True)
     assert store.read()[1].num_rows == 199
