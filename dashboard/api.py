@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from dashboard import services
-from geo.query import Filters, FilterError, parse_filters
+from geo.query import FilterError, Filters, parse_filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -66,7 +66,7 @@ def health() -> Response:
 
 @bp.get("/aggregate")
 def aggregate() -> Response:
-    """Counts, harm and rates by local authority (``level=la``) or H3 cell (``level=h3``)."""
+    """Return counts, harm and rates by local authority (``level=la``) or H3 cell (``level=h3``)."""
     filters, own = _split({"level", "res"})
     level = own.get("level", "la")
     svc = services.current()

@@ -35,7 +35,7 @@ def create_app(data: DataPaths) -> Dash:
         suppress_callback_exceptions=True,
         # Everything is served from this machine: locked-down networks have no CDN access.
         serve_locally=True,
-        update_title=None,
+        update_title="",
     )
     app.layout = _shell
     app.server.register_blueprint(api_blueprint)
@@ -43,7 +43,7 @@ def create_app(data: DataPaths) -> Dash:
 
 
 def _shell() -> html.Div:
-    """The frame around every page; a function so the sample badge is current at each load."""
+    """Build the frame around every page (a function, so the sample badge is current)."""
     return html.Div(
         [
             html.Header(

@@ -180,7 +180,7 @@ def _bench_filter_change(data: DataPaths, n_requests: int = 21) -> dict[str, Any
 
 
 def _bench_filter_baseline(data: DataPaths, n_requests: int = 5) -> dict[str, Any]:
-    """A straightforward implementation: pandas filter + groupby + a whole new figure."""
+    """Time a straightforward implementation: pandas filter, groupby, a whole new figure."""
     import h3
     import plotly.graph_objects as go
     import plotly.io as pio

@@ -35,6 +35,7 @@ def _fail(message: str, code: int = EXIT_INPUT) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """Add incident files to the store."""
     from tqdm import tqdm
 
     from geo.ingest import ingest_file
@@ -82,17 +83,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if len(summaries) == 1:
             print(json.dumps(summaries[0].as_json()))
         else:
+            by_reason: dict[str, int] = {}
+            for s in summaries:
+                for k, v in s.rejected_by_reason.items():
+                    by_reason[k] = by_reason.get(k, 0) + v
             total = {
                 "read": sum(s.read for s in summaries),
                 "accepted": sum(s.accepted for s in summaries),
                 "duplicates": sum(s.duplicates for s in summaries),
                 "rejected": sum(s.rejected for s in summaries),
-                "rejected_by_reason": {},
+                "rejected_by_reason": by_reason,
                 "files": [s.as_json() for s in summaries],
             }
-            for s in summaries:
-                for k, v in s.rejected_by_reason.items():
-                    total["rejected_by_reason"][k] = total["rejected_by_reason"].get(k, 0) + v
             print(json.dumps(total))
     return status
 
@@ -105,6 +107,7 @@ _MAPPING_FLAGS = (
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    """Load the bundled synthetic sample."""
     from geo.ingest import load_sample
 
     data = _data_paths(args)
@@ -118,6 +121,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_boundaries(args: argparse.Namespace) -> int:
+    """Show the areas in use, or import new ones."""
     from geo.boundaries import BoundaryError, import_boundaries, load_boundaries
 
     data = _data_paths(args)
@@ -148,6 +152,7 @@ def cmd_boundaries(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the dashboard and API."""
     from dashboard.app import create_app, ensure_data
 
     data = _data_paths(args)
@@ -168,8 +173,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _warm_compiled_code() -> None:
-    """Compile (or load from numba's cache) the engine's loops while the first page loads,
-    so an analyst's first DBSCAN or density request does not wait for the compiler."""
+    """Compile (or load from numba's cache) the engine's loops while the first page loads.
+
+    An analyst's first DBSCAN or density request then does not wait for the compiler.
+    """
     import threading
 
     def warm() -> None:
@@ -186,6 +193,7 @@ def _warm_compiled_code() -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark."""
     from dashboard.bench import run_bench
 
     result = run_bench(n=args.n, seed=args.seed, skip_baselines=args.skip_baselines)
@@ -198,6 +206,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser."""
     parser = argparse.ArgumentParser(
         prog="hotspot",
         description="Hotspot: where and when serious violence concentrates.",

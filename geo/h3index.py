@@ -17,9 +17,12 @@ _RES_SHIFT = np.uint64(52)
 _RES_MASK = np.uint64(0xF) << _RES_SHIFT
 
 
-def cells_multi(lat: np.ndarray, lon: np.ndarray, resolutions: tuple[int, ...]) -> dict[int, np.ndarray]:
-    """Return H3 cells (uint64) of each point at each of ``resolutions``, indexing each distinct
-    coordinate once.
+def cells_multi(
+    lat: np.ndarray, lon: np.ndarray, resolutions: tuple[int, ...]
+) -> dict[int, np.ndarray]:
+    """Return H3 cells (uint64) of each point at each of ``resolutions``.
+
+    Each distinct coordinate is indexed once.
 
     Examples
     --------

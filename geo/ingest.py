@@ -153,7 +153,7 @@ def _raw_text(rows: pd.DataFrame) -> list[str]:
 
 
 def _repeated(ids: pd.Series) -> np.ndarray:
-    """True for every id already seen earlier in the column (hash-based, via Arrow)."""
+    """Mark every id already seen earlier in the column (hash-based, via Arrow)."""
     if ids.empty:
         return np.zeros(0, dtype=bool)
     encoded = pc.dictionary_encode(pa.array(ids, type=pa.string(), from_pandas=True))

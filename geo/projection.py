@@ -6,7 +6,7 @@ than converting a million points with it.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from pyproj import Transformer
@@ -14,7 +14,7 @@ from pyproj import Transformer
 from geo.settings import CRS_METRIC, CRS_STORAGE
 
 
-@lru_cache(maxsize=None)
+@cache
 def _transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 

@@ -165,7 +165,9 @@ def parse_filters(params: TMapping[str, Any]) -> Filters:
     public_only = str(params.get("public_only", "")).lower() in {"1", "true", "yes"}
     unknown = [k for k in params if k not in known]
     if unknown:
-        raise FilterError(unknown[0], f"unknown filter parameter; known: {', '.join(sorted(known))}")
+        raise FilterError(
+            unknown[0], f"unknown filter parameter; known: {', '.join(sorted(known))}"
+        )
     return Filters(start, end, days, hours, categories, sources, areas, public_only)
 
 
@@ -361,11 +363,11 @@ class QueryLayer:
         key = ("select", id(fr), filters)
         hit = self._cache.get(key)
         if hit is not None:
-            return hit  # type: ignore[no-any-return]
+            return hit
         mask = np.ones(fr.n, dtype=bool)
         if filters.start is not None or filters.end is not None:
-            lo = (np.datetime64(filters.start, "D") - _EPOCH).astype(int) if filters.start else -10**9
-            hi = (np.datetime64(filters.end, "D") - _EPOCH).astype(int) if filters.end else 10**9
+            lo = _day_number(filters.start) if filters.start else -(10**9)
+            hi = _day_number(filters.end) if filters.end else 10**9
             dated = fr.day >= 0
             # A month-only row is kept when its month overlaps the range: it may lie inside it.
             mask &= np.where(dated, (fr.day >= lo) & (fr.day <= hi),
@@ -387,13 +389,13 @@ class QueryLayer:
             lut = np.zeros(25, dtype=bool)
             lut[[h + 1 for h in hours_in_band(*filters.hours)]] = True
             mask &= lut[fr.hour + 1]
-        for lut, codes in (
+        for code_lut, codes in (
             (_lut(fr.categories, filters.categories, "categories"), fr.category),
             (_lut(fr.sources, filters.sources, "source"), fr.source),
             (_lut(fr.areas, _present(fr.areas, filters.areas), "la"), fr.area),
         ):
-            if lut is not None:
-                mask &= lut[codes] if len(lut) else False
+            if code_lut is not None:
+                mask &= code_lut[codes] if len(code_lut) else False
         if filters.exclude_domestic:
             mask &= fr.domestic != 1
         sel = Selection(mask=mask, count=int(mask.sum()), month_only_excluded=month_only_excluded)
@@ -495,6 +497,11 @@ class QueryLayer:
             "categories": fr.categories,
             "sources": fr.sources,
         }
+
+
+def _day_number(day: date) -> int:
+    """Return days since 1970-01-01."""
+    return int((np.datetime64(day, "D") - _EPOCH).astype(int))
 
 
 def _present(labels: list[str], wanted: tuple[str, ...] | None) -> tuple[str, ...] | None:

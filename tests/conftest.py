@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from geo.h3index import cells_multi
-from geo.projection import to_bng, to_wgs84
+from geo.projection import to_wgs84
 from geo.schema import H3_COLUMNS, STORED_SCHEMA
 from geo.settings import H3_RESOLUTIONS, TIMEZONE
 
@@ -62,12 +62,12 @@ def stored_table(
         "domestic": domestic if domestic is not None else [None] * n,
         "location": [None] * n,
         "la_code": listify(la_code),
-        "local_date": [t.date() if ok else None for t, ok in zip(times, has_time)],
+        "local_date": [t.date() if ok else None for t, ok in zip(times, has_time, strict=False)],
         "dow": np.where(has_time, times.dt.day_of_week.fillna(-1), -1).astype("int8"),
         "hour": np.where(has_time, times.dt.hour.fillna(-1), -1).astype("int8"),
         "batch_id": [""] * n,
     }
-    for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS):
+    for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS, strict=False):
         frame[col] = cells[res]
     arrays = [pa.array(frame[f.name], type=f.type, from_pandas=True) for f in STORED_SCHEMA]
     return pa.Table.from_arrays(arrays, schema=STORED_SCHEMA)

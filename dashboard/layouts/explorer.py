@@ -1,4 +1,4 @@
-"""Explorer: where, and at what times, is violence concentrated?
+"""Explorer: where, and at what times, violence concentrates.
 
 The map has a fixed trace structure (see :mod:`dashboard.figures`). A filter change sends a
 ``Patch`` with the new values only; geometry is sent again only when the resolution changes or
@@ -17,12 +17,10 @@ import numpy as np
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures
-from dashboard import ids
-from dashboard import services
+from dashboard import figures, ids, services
 from dashboard.services import DbscanParams, KdeParams
 from geo.h3index import cell_area_km2
-from geo.query import DAY_NAMES, Filters, FilterError, parse_filters
+from geo.query import DAY_NAMES, FilterError, Filters, parse_filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
 
 dash.register_page(__name__, path="/", name="Explorer", title="Hotspot · Explorer")
@@ -487,7 +485,8 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
     svc = services.current()
-    view = {"layers": layers or [], "res": int(res), "measure": measure or "count"}
+    view: dict[str, Any] = {"layers": layers or [], "res": int(res),
+                            "measure": measure or "count"}
     kde = KdeParams(bandwidth_m=_float_or(bandwidth, None))
     db = DbscanParams(eps_m=_float_or(eps, 100.0) or 100.0,
                       min_samples=int(_float_or(minpts, 15) or 15))

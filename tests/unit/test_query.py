@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from geo.query import Filters, FilterError, QueryLayer, hours_in_band, parse_filters
+from geo.query import FilterError, Filters, QueryLayer, hours_in_band, parse_filters
 from geo.schema import empty_rejects
 from geo.store import Store
 from tests.conftest import stored_table
@@ -57,7 +57,7 @@ def layer(tmp_path) -> QueryLayer:
 
 def selected_times(layer: QueryLayer, filters: Filters) -> list[str | None]:
     mask = layer.select(filters).mask
-    return [t for t, m in zip(TIMES, mask) if m]
+    return [t for t, m in zip(TIMES, mask, strict=False) if m]
 
 
 @pytest.mark.parametrize(
