@@ -156,8 +156,10 @@ def _repeated(ids: pd.Series) -> np.ndarray:
     """Mark every id already seen earlier in the column (hash-based, via Arrow)."""
     if ids.empty:
         return np.zeros(0, dtype=bool)
-    encoded = pc.dictionary_encode(pa.array(ids, type=pa.string(), from_pandas=True))
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    values = pa.array(ids, type=pa.string(), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):  # large columns arrive in chunks
+        values = values.combine_chunks()
+    codes = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
     _, first = np.unique(codes, return_index=True)
     repeated = np.ones(len(codes), dtype=bool)
     repeated[first] = False
