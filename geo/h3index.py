@@ -18,11 +18,12 @@ _RES_MASK = np.uint64(0xF) << _RES_SHIFT
 
 
 def cells_multi(
-    lat: np.ndarray, lon: np.ndarray, resolutions: tuple[int, ...]
+    lat: np.ndarray, lon: np.ndarray, resolutions: tuple[int, ...], *, distinct: bool = False
 ) -> dict[int, np.ndarray]:
     """Return H3 cells (uint64) of each point at each of ``resolutions``.
 
-    Each distinct coordinate is indexed once.
+    Each distinct coordinate is indexed once; pass ``distinct=True`` when the caller already
+    removed repeats.
 
     Examples
     --------
@@ -34,16 +35,19 @@ def cells_multi(
     lon = np.asarray(lon, dtype="float64")
     if lat.size == 0:
         return {res: np.zeros(0, dtype="uint64") for res in resolutions}
-    # a complex number per point sorts far faster than np.unique(axis=0) on row pairs
-    uniq, inverse = np.unique(lat + 1j * lon, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    ulat, ulon = uniq.real.tolist(), uniq.imag.tolist()
+    if distinct:
+        ulat, ulon, inverse = lat.tolist(), lon.tolist(), np.arange(len(lat))
+    else:
+        # a complex number per point sorts far faster than np.unique(axis=0) on row pairs
+        uniq, inverse = np.unique(lat + 1j * lon, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        ulat, ulon = uniq.real.tolist(), uniq.imag.tolist()
     out = {}
     for res in resolutions:
         cells = np.fromiter(
             (h3int.latlng_to_cell(a, b, res) for a, b in zip(ulat, ulon, strict=True)),
             dtype="uint64",
-            count=len(uniq),
+            count=len(ulat),
         )
         out[res] = cells[inverse]
     return out

@@ -98,9 +98,14 @@ def derive(
     has_en = ~has_ll & np.isfinite(east) & np.isfinite(north)
     # One complex number per row names its place; grid metres are offset so they can never
     # equal a longitude/latitude pair.
-    place = np.where(has_ll, lon + 1j * lat, (east + 1e7) + 1j * north)
-    uniq, inverse = np.unique(place, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    if has_ll.all():
+        place = lon + 1j * lat
+    else:
+        place = np.where(has_ll, lon + 1j * lat, (east + 1e7) + 1j * north)
+    # hashing (factorize) rather than sorting: the order of places does not matter
+    inverse, uniq = pd.factorize(place)
+    inverse = np.asarray(inverse)
+    uniq = np.asarray(uniq)
     u_ll = uniq.real < 1e6
     u_lon, u_lat = np.where(u_ll, uniq.real, np.nan), np.where(u_ll, uniq.imag, np.nan)
     u_east = np.where(u_ll, np.nan, uniq.real - 1e7)
@@ -120,21 +125,25 @@ def derive(
     rejects = make_rejects(rows.loc[outside, "line"].to_numpy(), reasons, _raw_text(rows[outside]))
     keep = ~outside
     kept_places = inverse[keep]
-    out = rows.loc[keep].copy()
+    out = rows.copy(deep=False) if keep.all() else rows.loc[keep].copy()
     out["lon"], out["lat"] = u_lon[kept_places], u_lat[kept_places]
     out["easting"], out["northing"] = u_east[kept_places], u_north[kept_places]
-    out["la_code"] = u_codes[kept_places].astype(str)
+    # areas by place, expanded as codes: a million Python strings would cost a third of a second
+    area_labels, area_of_place = np.unique(
+        np.where(u_out, "", u_codes).astype(str), return_inverse=True)
+    out["la_code"] = pd.Categorical.from_codes(area_of_place.reshape(-1)[kept_places],
+                                               categories=area_labels)
     inside = ~u_out
-    cells = cells_multi(u_lat[inside], u_lon[inside], H3_RESOLUTIONS)
+    cells = cells_multi(u_lat[inside], u_lon[inside], H3_RESOLUTIONS, distinct=True)
     position = np.cumsum(inside) - 1  # place index -> index among the places kept
     for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS, strict=True):
         out[col] = cells[res][position[kept_places]]
 
     local = out["occurred_at"].dt.tz_localize(None).to_numpy()
     hour_known = ~np.isnat(local)
-    precision = out["time_precision"].to_numpy(dtype=object)
-    has_day = hour_known & (precision != "month")
-    has_hour = hour_known & ((precision == "minute") | (precision == "hour"))
+    precision = out["time_precision"]
+    has_day = hour_known & (precision != "month").to_numpy(dtype=bool)
+    has_hour = hour_known & precision.isin(["minute", "hour"]).to_numpy(dtype=bool)
     day = local.astype("datetime64[D]")
     out["local_date"] = np.where(has_day, day, np.datetime64("NaT"))
     dow = ((day.astype("int64") + 3) % 7).astype("int8")  # 1970-01-01 was a Thursday
@@ -174,6 +183,8 @@ def to_table(rows: pd.DataFrame, batch_id: str = "") -> pa.Table:
         col = frame[fld.name]
         if fld.name == "occurred_at":
             arrays.append(pa.array(col, type=fld.type, from_pandas=True))
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            arrays.append(pa.array(col, from_pandas=True).cast(fld.type))
         else:
             arrays.append(pa.array(col.tolist() if col.dtype == object else col,
                                    type=fld.type, from_pandas=True))

@@ -29,6 +29,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -271,8 +272,8 @@ class Store:
         years = pc.year(table.column("occurred_at"))
         month_years = pc.cast(pc.utf8_slice_codeunits(table.column("month"), 0, 4), pa.int32())
         years = pc.coalesce(years, month_years)
-        written = []
-        for year in sorted(set(years.to_pylist())):
+
+        def write(year: int) -> str:
             part = table.filter(pc.equal(years, year))
             rel = f"incidents/year={year}/{batch_id}.parquet"
             tmp = staging / f"year={year}.parquet"
@@ -283,7 +284,11 @@ class Store:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, dest)
             _fsync_dir(dest.parent)
-            written.append(rel)
+            return rel
+
+        # Arrow releases the GIL while encoding, so the yearly files are written side by side.
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            written = list(pool.map(write, sorted(set(years.to_pylist()))))
         shutil.rmtree(staging, ignore_errors=True)
         return written
 
