@@ -161,6 +161,7 @@ def grid_figure(grid: np.ndarray, *, disabled_note: str | None = None) -> dict[s
                 "colorscale": [[0.0, "#fbfbf8"], [0.15, "#fee391"], [0.4, "#fe9929"],
                                [0.7, "#d7301f"], [1.0, "#7f0000"]],
                 "zmin": 0,
+                "zmax": max(1, int(grid.max())) if grid.size else 1,
                 "xgap": 1,
                 "ygap": 1,
                 "hovertemplate": "%{y} %{x}:00–%{x}:59<br>%{z:,} incidents"

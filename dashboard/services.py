@@ -87,8 +87,16 @@ class Services:
         return self._geometry.get(("areas",), make)
 
     def map_center(self) -> tuple[dict[str, float], float]:
-        """Return a centre and zoom that frame the boundaries."""
-        minx, miny, maxx, maxy = self.boundaries.areas.total_bounds
+        """Return a centre and zoom that frame the incidents (or, with none, the boundaries).
+
+        Imported national boundaries would otherwise open the map on the whole country.
+        """
+        fr = self.query.frame()
+        if fr.n:
+            minx, maxx = np.percentile(fr.lon, [0.5, 99.5])
+            miny, maxy = np.percentile(fr.lat, [0.5, 99.5])
+        else:
+            minx, miny, maxx, maxy = self.boundaries.areas.total_bounds
         span = max(maxx - minx, (maxy - miny) * 1.6)
         zoom = float(np.clip(np.log2(360.0 / max(span, 1e-6)) - 0.2, 3, 14))
         return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom
