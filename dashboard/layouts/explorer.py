@@ -261,7 +261,10 @@ def layout(**query: str) -> html.Div:
                             dashGridOptions={"rowSelection": {"mode": "singleRow",
                                                               "checkboxes": False,
                                                               "enableClickSelection": True},
-                                             "domLayout": "autoHeight"},
+                                             "domLayout": "autoHeight",
+                                             # ten rows: render every column, so the
+                                             # cell id stays in the page for copy and find
+                                             "suppressColumnVirtualisation": True},
                             className="ag-theme-alpine",
                         ),
                     ], className="panel table-panel"),
