@@ -1,0 +1,76 @@
+"""Patrol plans: ranking by harm for a shift, the explaining figures, and the dosage rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geo.patrol import Shift, count_shifts, dosage_schedule, patrol_hours, rank_places
+
+NIGHTS = Shift(frozenset({4, 5}), (20, 4))
+
+
+def test_count_shifts_counts_shift_starts():
+    monday = 19723  # 2024-01-01
+    assert count_shifts(monday, monday + 6, NIGHTS) == 2
+    assert count_shifts(monday, monday + 3, NIGHTS) == 0
+    assert count_shifts(monday + 4, monday + 4, Shift(frozenset({4}), (9, 17))) == 1
+
+
+def planted():
+    # place 0: 6 incidents of weight 1; place 1: 3 incidents of weight 5; place 2: 1; 2 outside
+    place = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 2, -1, -1])
+    weight = np.array([1.0] * 6 + [5.0] * 3 + [1.0, 1.0, 1.0])
+    hour = np.array([22, 22, 23, 1, 1, 1, 21, 21, 3, 0, 22, 23])
+    category = np.array([0] * 6 + [1] * 3 + [0, 0, 0])
+    return place, weight, hour, category
+
+
+def test_ranked_by_harm_with_figures_computed_from_counts():
+    place, weight, hour, category = planted()
+    t = rank_places(place, 3, weight=weight, hour=hour, category=category,
+                    category_labels=["Public order", "Robbery"],
+                    prev_place=np.array([0, 0, 0, 1]), prev_weight=np.ones(4), n_shifts=24, n=2)
+    assert list(t["place"]) == [1, 0]  # harm 15 beats harm 6
+    top = t.iloc[0]
+    total_harm = 6 + 15 + 1 + 2
+    assert top["harm"] == 15 and top["count"] == 3
+    assert top["share_harm"] == pytest.approx(15 / total_harm)
+    assert top["share_count"] == pytest.approx(3 / 12)
+    assert top["expected_per_shift"] == pytest.approx(3 / 24)
+    assert top["peak_hours"].startswith("21:00 (2)")
+    assert top["main_categories"] == "Robbery (3)"
+    assert top["trend"] == "up 200% (1 → 3)"
+    assert t.iloc[1]["cum_share_harm"] == pytest.approx(21 / total_harm)
+    assert "3 incidents on this shift" in top["why"]
+
+
+def test_target_share_takes_the_fewest_places_reaching_it():
+    place, weight, hour, category = planted()
+    kwargs = dict(weight=weight, hour=hour, category=category,
+                  category_labels=["Public order", "Robbery"], prev_place=np.array([], int),
+                  prev_weight=np.array([]), n_shifts=24, n=None)
+    assert list(rank_places(place, 3, target_share=0.5, **kwargs)["place"]) == [1]
+    assert list(rank_places(place, 3, target_share=0.7, **kwargs)["place"]) == [1, 0]
+    with pytest.raises(ValueError, match="target_share"):
+        rank_places(place, 3, target_share=1.5, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("shift", "visits"),
+    [(NIGHTS, 4), (Shift(frozenset({0}), (15, 19)), 2), (Shift(frozenset({0}), (22, 23)), 1)],
+    ids=["8h-night", "4h-after-school", "1h"],
+)
+def test_dosage_every_two_hours_fifteen_minute_visits(shift, visits):
+    d = dosage_schedule(shift, 3, seed=11)
+    for _, one in d.groupby("hotspot"):
+        offsets = one["offset_min"].to_numpy()
+        assert len(offsets) == visits
+        assert offsets[0] <= 120 - 15
+        assert (np.diff(offsets) <= 120).all() and (np.diff(offsets) >= 30).all()
+        assert offsets[-1] + 15 <= shift.length_hours * 60
+    # unpredictable: hotspots differ, and the same seed repeats
+    assert d[d.hotspot == 1]["offset_min"].tolist() != d[d.hotspot == 2]["offset_min"].tolist()
+    assert d.equals(dosage_schedule(shift, 3, seed=11))
+    hours = patrol_hours(d, shifts_per_week=len(shift.days))
+    assert hours["per_shift_hours"] == pytest.approx(3 * visits * 15 / 60)
