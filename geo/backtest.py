@@ -1,4 +1,4 @@
-"""Backtests: how well would last period's hotspots have predicted the next period?
+"""Backtests: how well last period's hotspots would have predicted the next period.
 
 A hotspot patrol plan is only worth its cost if the places it names keep being where harm
 happens. This module answers that on the user's own data, in the open, with the standard
@@ -130,6 +130,7 @@ __all__ = [
     "rolling_cutoffs",
     "score_selection",
     "summarise",
+    "top_kde_cells",
 ]
 
 #: Method names, in the order rows are returned.
@@ -151,8 +152,14 @@ _HARM_DECIMALS = 9
 _NO_RANK = np.iinfo(np.int64).max
 
 
-def _as_day(value: int | date | np.integer) -> int:
-    if isinstance(value, date):
+#: A day: days since 1970-01-01, a date, a numpy datetime64 or an ISO date string.
+DayLike = int | np.integer | date | np.datetime64 | str
+
+
+def _as_day(value: DayLike) -> int:
+    if isinstance(value, np.datetime64):
+        return int((value.astype("datetime64[D]") - _EPOCH).astype(int))
+    if isinstance(value, (date, str)):
         return int((np.datetime64(value, "D") - _EPOCH).astype(int))
     return int(value)
 
@@ -637,21 +644,63 @@ def _selection_label(coverage: float) -> str:
     return f"coverage {coverage * 100:g}%"
 
 
-def _kde_order(e: np.ndarray, n: np.ndarray, cell_m: float, bandwidth_m: float,
-               k_max: int) -> tuple[Grid | None, np.ndarray]:
-    """The grid and its best ``k_max`` cells (flat indexes), density desc then index asc."""
-    if e.size == 0 or k_max <= 0:
+def top_kde_cells(
+    easting: np.ndarray,
+    northing: np.ndarray,
+    *,
+    cell_m: float,
+    bandwidth_m: float,
+    k: int,
+) -> tuple[Grid | None, np.ndarray]:
+    """Return the ``k`` densest cells of an unweighted quartic KDE surface over the points.
+
+    The grid covers the points padded by the bandwidth, its origin snapped to a multiple of
+    ``cell_m`` (:meth:`geo.kde.Grid.from_bounds`). Only cells with a positive density count,
+    so fewer than ``k`` may come back. Ties go to the lower flat index ``iy * nx + ix`` (row 0
+    southernmost).
+
+    Parameters
+    ----------
+    easting, northing : numpy.ndarray
+        Points in British National Grid metres.
+    cell_m : float
+        Grid cell side (m).
+    bandwidth_m : float
+        Quartic kernel radius (m), at least ``cell_m``.
+    k : int
+        How many cells to return.
+
+    Returns
+    -------
+    grid : geo.kde.Grid or None
+        The grid (None when there are no points or ``k`` is 0).
+    cells : numpy.ndarray
+        int64 flat indexes into ``grid``, densest first.
+
+    Examples
+    --------
+    One point at a cell centre: its own cell, then the four cells 100 m away, tied and so in
+    index order (south, west, east, north):
+
+    >>> grid, top = top_kde_cells(np.array([350_050.0]), np.array([430_050.0]),
+    ...                           cell_m=100.0, bandwidth_m=250.0, k=5)
+    >>> grid.nx, [divmod(int(c), grid.nx) for c in top]  # (iy, ix)
+    (5, [(2, 2), (1, 2), (2, 1), (2, 3), (3, 2)])
+    """
+    e = np.asarray(easting, dtype="float64").reshape(-1)
+    n = np.asarray(northing, dtype="float64").reshape(-1)
+    if e.size == 0 or k <= 0:
         return None, np.zeros(0, dtype=np.int64)
     grid = Grid.from_bounds(float(e.min()), float(n.min()), float(e.max()), float(n.max()),
                             cell_m, pad_m=bandwidth_m)
     flat = quartic_kde(e, n, grid, bandwidth_m).ravel()
     positive = np.flatnonzero(flat > 0)
-    if positive.size > k_max:
+    if positive.size > k:
         # The k-th largest density; every cell at least that dense is a candidate, so cells
         # tied at the threshold are ordered by index, never by where argpartition put them.
-        threshold = np.partition(flat[positive], positive.size - k_max)[positive.size - k_max]
+        threshold = np.partition(flat[positive], positive.size - k)[positive.size - k]
         positive = positive[flat[positive] >= threshold]
-    order = positive[np.lexsort((positive, -flat[positive]))][:k_max]
+    order = positive[np.lexsort((positive, -flat[positive]))][:k]
     return grid, order.astype(np.int64)
 
 
@@ -666,7 +715,7 @@ def _grid_ids(grid: Grid | None, e: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 def backtest_at(
     data: BacktestData,
-    cutoff_day: int | date,
+    cutoff_day: DayLike,
     *,
     lookback_days: int | None = None,
     horizon_days: int | None = None,
@@ -690,8 +739,8 @@ def backtest_at(
     ----------
     data : BacktestData
         Incidents already filtered by area, category and shift, with cells at one resolution.
-    cutoff_day : int or datetime.date
-        First day of the horizon (days since 1970-01-01, or a date).
+    cutoff_day : int, datetime.date, numpy.datetime64 or str
+        First day of the horizon: days since 1970-01-01, or a date (``"2019-12-01"``).
     lookback_days, horizon_days : int
         Window lengths in days (``window_unit="day"`` only).
     last_period_days : int, optional
@@ -801,12 +850,15 @@ def backtest_at(
     grid_cell_km2 = (float(kde_cell_m) / 1000.0) ** 2
     kde_counts = [int(math.floor(a / grid_cell_km2 * (1 + _BUDGET_RTOL))) for a in hotspot_areas]
     e, nn = data.easting[win.lookback], data.northing[win.lookback]
-    grid, order = _kde_order(e, nn, float(kde_cell_m), float(kde_bandwidth_m),
-                             max(kde_counts, default=0))
-    rank_flat = np.full(grid.nx * grid.ny if grid else 0, _NO_RANK, dtype=np.int64)
-    rank_flat[order] = np.arange(order.size)
+    grid, order = top_kde_cells(e, nn, cell_m=float(kde_cell_m),
+                                bandwidth_m=float(kde_bandwidth_m), k=max(kde_counts, default=0))
     ids = _grid_ids(grid, h_e, h_n)
-    kde_ranks = np.where(ids >= 0, rank_flat[np.maximum(ids, 0)] if grid else _NO_RANK, _NO_RANK)
+    kde_ranks = np.full(ids.size, _NO_RANK, dtype=np.int64)
+    if grid is not None:
+        rank_flat = np.full(grid.nx * grid.ny, _NO_RANK, dtype=np.int64)
+        rank_flat[order] = np.arange(order.size)
+        on_grid = ids >= 0
+        kde_ranks[on_grid] = rank_flat[ids[on_grid]]
     for (label, cov), k_want in zip(selections, kde_counts, strict=True):
         k = min(k_want, order.size)
         rows.append({"method": "kde", "selection": label, "coverage": cov,
@@ -821,7 +873,7 @@ def backtest_at(
     return out[RESULT_COLUMNS]
 
 
-def rolling_backtest(data: BacktestData, cutoffs: Iterable[int | date],
+def rolling_backtest(data: BacktestData, cutoffs: Iterable[DayLike],
                      **kwargs: Any) -> pd.DataFrame:
     """Run :func:`backtest_at` at each cutoff and stack the results.
 
@@ -829,7 +881,7 @@ def rolling_backtest(data: BacktestData, cutoffs: Iterable[int | date],
     ----------
     data : BacktestData
         As for :func:`backtest_at`.
-    cutoffs : iterable of int or datetime.date
+    cutoffs : iterable of int, datetime.date, numpy.datetime64 or str
         Cutoff days (see :func:`rolling_cutoffs`).
     **kwargs
         Passed to :func:`backtest_at` unchanged.
@@ -857,8 +909,8 @@ def rolling_backtest(data: BacktestData, cutoffs: Iterable[int | date],
 
 
 def rolling_cutoffs(
-    first_day: int | date,
-    last_day: int | date,
+    first_day: DayLike,
+    last_day: DayLike,
     *,
     lookback: int,
     horizon: int,
@@ -873,7 +925,7 @@ def rolling_cutoffs(
 
     Parameters
     ----------
-    first_day, last_day : int or datetime.date
+    first_day, last_day : int, datetime.date, numpy.datetime64 or str
         The span of the data (inclusive).
     lookback, horizon, step : int
         In days, or in months with ``window_unit="month"``.
