@@ -1,0 +1,350 @@
+"""A patrol plan from the store: parameters in, ranked places with geometry, dosage and provenance out.
+
+This is the one place the page, the API and the exports get a plan from, so all three always
+agree. It composes the query layer (selection), :mod:`geo.patrol` (ranking, dosage) and the
+unit geometry (H3 cells or DBSCAN footprints).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import h3
+import numpy as np
+import pandas as pd
+
+from geo import __version__
+from geo.patrol import DOSAGE_SOURCE, Shift, count_shifts, dosage_schedule, patrol_hours, rank_places
+from geo.query import DAY_NAMES, Filters, FilterError, QueryLayer, parse_filters
+from geo.settings import CRS_STORAGE
+
+UNITS = ("h3-9", "h3-10", "dbscan")
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    """Everything that defines a plan (all of it is printed in the provenance)."""
+
+    areas: tuple[str, ...] | None = None
+    lookback_weeks: int = 12
+    days: frozenset[int] = frozenset({4, 5})
+    hours: tuple[int, int] = (20, 4)
+    unit: str = "h3-9"
+    n: int | None = 10
+    target_share: float | None = None
+    categories: tuple[str, ...] | None = None
+    public_only: bool = True
+    as_of: date | None = None
+    eps_m: float = 100.0
+    min_samples: int = 15
+    seed: int = 1
+
+    @property
+    def shift(self) -> Shift:
+        """The shift as days and an hour band."""
+        return Shift(self.days, self.hours)
+
+    def to_params(self) -> dict[str, str]:
+        """Return the parameters as query-string values (the inverse of parse)."""
+        out = {"days": ",".join(DAY_NAMES[d] for d in sorted(self.days)),
+               "hours": f"{self.hours[0]}-{self.hours[1] or 24}",
+               "unit": self.unit, "lookback_weeks": str(self.lookback_weeks),
+               "seed": str(self.seed)}
+        if self.areas:
+            out["la"] = ",".join(self.areas)
+        if self.target_share is not None:
+            out["target_share"] = f"{self.target_share:g}"
+        elif self.n is not None:
+            out["n"] = str(self.n)
+        if self.categories:
+            out["categories"] = ",".join(self.categories)
+        if not self.public_only:
+            out["public_only"] = "0"
+        if self.as_of:
+            out["as_of"] = self.as_of.isoformat()
+        if self.unit == "dbscan":
+            out["eps"] = f"{self.eps_m:g}"
+            out["minpts"] = str(self.min_samples)
+        return out
+
+
+def _int(params: Mapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise FilterError(name, f"'{raw}' is not a whole number") from None
+    if not lo <= value <= hi:
+        raise FilterError(name, f"{value} is out of range; use {lo} to {hi}")
+    return value
+
+
+def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
+    """Parse query parameters into :class:`PlanParams`, naming any bad parameter.
+
+    Examples
+    --------
+    >>> p = parse_plan_params({"la": "E07000123", "days": "fri,sat", "hours": "20-4", "n": "10"})
+    >>> p.areas, sorted(p.days), p.hours, p.n
+    (('E07000123',), [4, 5], (20, 4), 10)
+    """
+    own = {"unit", "n", "target_share", "lookback_weeks", "as_of", "seed", "eps", "minpts",
+           "public_only"}
+    shared = {k: v for k, v in params.items() if k not in own}
+    filters = parse_filters(shared)
+    if filters.start or filters.end:
+        raise FilterError("start", "a plan uses a look-back window: give lookback_weeks and "
+                          "as_of instead of start and end")
+    unit = str(params.get("unit") or "h3-9")
+    if unit not in UNITS:
+        raise FilterError("unit", f"'{unit}' is not a hotspot unit; use {', '.join(UNITS)}")
+    target = params.get("target_share")
+    target_share = None
+    if target not in (None, ""):
+        try:
+            target_share = float(str(target))
+        except ValueError:
+            raise FilterError("target_share", f"'{target}' is not a number") from None
+        if target_share > 1:
+            target_share /= 100.0  # "50" means 50%
+        if not 0 < target_share <= 1:
+            raise FilterError("target_share", "give a share between 0 and 1 (or a percentage)")
+    as_of = None
+    if params.get("as_of"):
+        try:
+            as_of = date.fromisoformat(str(params["as_of"]))
+        except ValueError:
+            raise FilterError("as_of", f"'{params['as_of']}' is not a date; use YYYY-MM-DD") \
+                from None
+    public = str(params.get("public_only", "1")).lower() not in {"0", "false", "no"}
+    try:
+        eps = float(str(params.get("eps") or 100.0))
+    except ValueError:
+        raise FilterError("eps", f"'{params.get('eps')}' is not a number of metres") from None
+    if not 10 <= eps <= 2000:
+        raise FilterError("eps", "use a distance from 10 to 2,000 metres")
+    return PlanParams(
+        areas=filters.areas,
+        lookback_weeks=_int(params, "lookback_weeks", 12, 1, 156),
+        days=filters.days if filters.days is not None else frozenset(range(7)),
+        hours=filters.hours or (0, 0),
+        unit=unit,
+        n=None if target_share is not None else _int(params, "n", 10, 1, 200),
+        target_share=target_share,
+        categories=filters.categories,
+        public_only=public,
+        as_of=as_of,
+        eps_m=eps,
+        min_samples=_int(params, "minpts", 15, 2, 1000),
+        seed=_int(params, "seed", 1, 0, 2**31 - 1),
+    )
+
+
+@dataclass
+class PlanResult:
+    """A plan and everything needed to explain, export and brief it."""
+
+    params: PlanParams
+    window: tuple[date, date]
+    previous_window: tuple[date, date]
+    n_shifts: int
+    table: pd.DataFrame  # rank, place id, figures, why, lon/lat, geometry (GeoJSON dict)
+    schedule: pd.DataFrame
+    hours: dict[str, float]
+    weights_source: str
+    weights: dict[str, float]
+    totals: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    synthetic: bool = False
+
+    @property
+    def method(self) -> list[str]:
+        """Plain-English statement of the method and parameters."""
+        p = self.params
+        unit = {"h3-9": "H3 cells at resolution 9 (about 0.1 km² each)",
+                "h3-10": "H3 cells at resolution 10 (about 0.015 km² each)",
+                "dbscan": f"DBSCAN clusters (eps {p.eps_m:g} m, at least {p.min_samples} "
+                          "incidents), footprints buffered by eps/2"}[p.unit]
+        pick = (f"the fewest places holding {100 * p.target_share:.0f}% of the shift's harm"
+                if p.target_share is not None else f"the top {p.n} places")
+        return [
+            f"Places: {unit}.",
+            f"Incidents: {self.window[0]:%d %b %Y} to {self.window[1]:%d %b %Y} "
+            f"({p.lookback_weeks} weeks), shift {p.shift.label} (small hours count with the "
+            f"night they started){', public places only (domestic left out)' if p.public_only else ''}.",
+            f"Ranking: by harm ({self.weights_source}), then count; {pick}.",
+            f"Expected per shift = incidents ÷ {self.n_shifts} shifts in the window.",
+            f"Trend: against {self.previous_window[0]:%d %b %Y} to "
+            f"{self.previous_window[1]:%d %b %Y}.",
+            f"Dosage: one visible visit of about 15 minutes in each two-hour block of the "
+            f"shift, at random times (seed {p.seed}); source: {DOSAGE_SOURCE}",
+        ]
+
+    def provenance(self) -> dict[str, Any]:
+        """Return the provenance block every export carries."""
+        return {
+            "software": f"Hotspot {__version__}",
+            "extracted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data_period": f"{self.window[0].isoformat()} to {self.window[1].isoformat()}",
+            "parameters": self.params.to_params(),
+            "harm_weights": {"source": self.weights_source, "weights": self.weights},
+            "crs": f"{CRS_STORAGE} (WGS84 longitude/latitude); distances in EPSG:27700 metres",
+            "method": self.method,
+            "synthetic_sample": self.synthetic,
+        }
+
+
+def _day(d: date) -> int:
+    return (d - _EPOCH).days
+
+
+def build_plan(query: QueryLayer, params: PlanParams,
+               harm_weights: Mapping[str, float] | None = None,
+               weights_source: str = "equal weights (default)") -> PlanResult:
+    """Build the patrol plan ``params`` describe from the incidents in ``query``."""
+    fr = query.frame()
+    span = fr.date_span()
+    if span is None:
+        raise FilterError("la", "there are no incidents in the store yet")
+    as_of = params.as_of or span[1]
+    start = as_of - timedelta(days=7 * params.lookback_weeks - 1)
+    prev_end = start - timedelta(days=1)
+    prev_start = prev_end - timedelta(days=7 * params.lookback_weeks - 1)
+    notes: list[str] = []
+    hours = None if params.hours[0] == params.hours[1] else params.hours
+    base = Filters(start=start, end=as_of, days=params.days if len(params.days) < 7 else None,
+                   hours=hours, categories=params.categories, areas=params.areas,
+                   exclude_domestic=params.public_only)
+    query.validate(base)
+    sel = query.select(base)
+    if sel.month_only_excluded:
+        notes.append(f"{sel.month_only_excluded:,} incidents in the window have only a month "
+                     "(police.uk), so they cannot be placed in a shift and are left out.")
+    mask = sel.mask
+    prev_mask = query.select(replace(base, start=prev_start, end=prev_end)).mask
+    weights = query.weights(harm_weights)
+    n_shifts = count_shifts(_day(start), _day(as_of), params.shift)
+    labels = [str(c) for c in fr.categories]
+
+    geometry: list[dict[str, Any]]
+    ids: list[str]
+    if params.unit.startswith("h3"):
+        res = int(params.unit.split("-")[1])
+        codes = fr.cell_codes[res]
+        place, prev_place = codes[mask], codes[prev_mask]
+        n_places = len(fr.cells[res])
+        cells = fr.cells[res]
+    else:
+        from geo.dbscan import cluster_summary, dbscan
+
+        idx = np.flatnonzero(mask)
+        labels_db = (dbscan(fr.easting[idx], fr.northing[idx], eps_m=params.eps_m,
+                            min_samples=params.min_samples) if len(idx) else np.zeros(0, int))
+        place = labels_db.astype("int64")
+        n_places = int(place.max(initial=-1)) + 1
+        summary = cluster_summary(labels_db, fr.easting[idx], fr.northing[idx],
+                                  buffer_m=params.eps_m / 2) if n_places else None
+        # the previous window's incidents count for a cluster if they fall in its footprint
+        prev_place = np.full(int(prev_mask.sum()), -1, dtype="int64")
+        if summary is not None and len(prev_place):
+            import shapely
+
+            pidx = np.flatnonzero(prev_mask)
+            pts = shapely.points(fr.easting[pidx], fr.northing[pidx])
+            for row in summary.itertuples():
+                inside = shapely.contains(row.geometry, pts) & (prev_place < 0)
+                prev_place[inside] = int(row.cluster)
+    table = rank_places(
+        place, n_places, weight=weights[mask], hour=fr.hour[mask],
+        category=fr.category[mask], category_labels=labels,
+        prev_place=prev_place, prev_weight=weights[prev_mask], n_shifts=n_shifts,
+        n=params.n, target_share=params.target_share,
+    )
+    if params.unit.startswith("h3"):
+        ids = [format(int(cells[p]), "x") for p in table["place"]]
+        geometry = []
+        centres = []
+        for cid in ids:
+            ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(cid)]
+            geometry.append({"type": "Polygon", "coordinates": [ring + ring[:1]]})
+            centres.append(h3.cell_to_latlng(cid))
+        table["lat"] = [c[0] for c in centres]
+        table["lon"] = [c[1] for c in centres]
+    else:
+        ids, geometry = [], []
+        if summary is not None and len(table):
+            wgs = summary.set_index("cluster").to_crs(CRS_STORAGE)
+            for p in table["place"]:
+                geom = wgs.geometry.loc[int(p)]
+                ids.append(f"cluster-{int(p) + 1}")
+                geometry.append(json.loads(json.dumps(geom.__geo_interface__)))
+            table["lat"] = [wgs.geometry.loc[int(p)].centroid.y for p in table["place"]]
+            table["lon"] = [wgs.geometry.loc[int(p)].centroid.x for p in table["place"]]
+    table["id"] = ids
+    table["geometry"] = geometry
+    schedule = dosage_schedule(params.shift, len(table), seed=params.seed)
+    if n_shifts == 0:
+        notes.append("No shift of these days falls in the window; expected figures are blank.")
+    totals = {"incidents": int(mask.sum()), "harm": float(weights[mask].sum()),
+              "previous_incidents": int(prev_mask.sum())}
+    return PlanResult(
+        params=replace(params, as_of=as_of), window=(start, as_of),
+        previous_window=(prev_start, prev_end), n_shifts=n_shifts, table=table,
+        schedule=schedule, hours=patrol_hours(schedule, shifts_per_week=len(params.days)),
+        weights_source=weights_source, weights=dict(harm_weights or {}), totals=totals,
+        notes=notes, synthetic=query.status()["synthetic_sample"],
+    )
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float | np.floating) and not math.isfinite(float(v)):
+        return None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+def plan_geojson(result: PlanResult) -> dict[str, Any]:
+    """Return the plan as a GeoJSON FeatureCollection with figures, dosage and provenance."""
+    features = []
+    for row in result.table.to_dict("records"):
+        visits = result.schedule[result.schedule["hotspot"] == row["rank"]]
+        props = {k: _clean(v) for k, v in row.items() if k not in {"geometry", "place"}}
+        props["dosage"] = [f"{a}–{b}" for a, b in zip(visits["start"], visits["end"],
+                                                       strict=True)]
+        props["visits_per_shift"] = len(visits)
+        features.append({"type": "Feature", "id": row["id"], "geometry": row["geometry"],
+                         "properties": props})
+    return {"type": "FeatureCollection", "features": features,
+            "provenance": result.provenance(), "notes": result.notes,
+            "patrol_hours": result.hours}
+
+
+PLAN_CSV_COLUMNS = ["rank", "id", "count", "harm", "share_harm", "share_count",
+                    "cum_share_harm", "expected_per_shift", "peak_hours", "main_categories",
+                    "prev_count", "trend", "lat", "lon", "dosage", "why"]
+
+
+def plan_csv(result: PlanResult) -> str:
+    """Return the plan as CSV, headed by ``#`` provenance lines (``pandas.read_csv(comment="#")``)."""
+    table = result.table.copy()
+    table["dosage"] = [
+        "; ".join(f"{a}–{b}" for a, b in zip(
+            result.schedule.loc[result.schedule.hotspot == r, "start"],
+            result.schedule.loc[result.schedule.hotspot == r, "end"], strict=True))
+        for r in table["rank"]
+    ]
+    prov = result.provenance()
+    lines = [f"# {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in prov.items()]
+    body = table.reindex(columns=PLAN_CSV_COLUMNS).to_csv(index=False)
+    return "\n".join(lines) + "\n" + body
