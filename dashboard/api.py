@@ -93,6 +93,15 @@ def aggregate() -> Response:
     raise FilterError("level", f"'{level}' is not a level; use la or h3")
 
 
+@bp.get("/patrol-plan")
+def patrol_plan() -> Response:
+    """GeoJSON of the ranked patrol hotspots for a shift, with figures, dosage and provenance."""
+    from geo.plan import parse_plan_params, plan_geojson
+
+    params = parse_plan_params(request.args)
+    return jsonify(plan_geojson(services.current().plan(params)))
+
+
 @bp.get("/hotspots")
 def hotspots() -> Response:
     """GeoJSON FeatureCollection of the ranked hotspot cells for the selection."""

@@ -8,6 +8,7 @@ from dash import Dash, dcc, html
 import dashboard.layouts  # noqa: F401  (pages register themselves on import)
 from dashboard import services
 from dashboard.api import bp as api_blueprint
+from dashboard.exports import bp as exports_blueprint
 from geo.settings import DataPaths
 from geo.store import Store
 
@@ -39,6 +40,7 @@ def create_app(data: DataPaths) -> Dash:
     )
     app.layout = _shell
     app.server.register_blueprint(api_blueprint)
+    app.server.register_blueprint(exports_blueprint)
     return app
 
 

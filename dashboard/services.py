@@ -116,6 +116,25 @@ class Services:
             return {"type": "FeatureCollection", "features": features}, ids
         return self._geometry.get(("cells", self.version(), res), make)
 
+    # -- harm weights and plans -----------------------------------------------------------------
+    def harm_weights(self) -> tuple[dict[str, float], str]:
+        """Return the harm weight table in use (empty = equal weights) and where it came from."""
+        try:
+            from geo.harm import load_stored_harm_weights
+        except ImportError:  # pragma: no cover - the module ships with the package
+            return {}, "equal weights (default)"
+        hw = load_stored_harm_weights(self.data.root / "harm")
+        return dict(hw.weights), hw.source
+
+    def plan(self, params: Any) -> Any:
+        """Return the patrol plan for ``params`` (cached per store version and weights)."""
+        from geo.plan import build_plan
+
+        weights, source = self.harm_weights()
+        key = ("plan", self.version(), params, tuple(sorted(weights.items())), source)
+        return self._results.get(
+            key, lambda: build_plan(self.query, params, weights or None, source))
+
     # -- cached analyses -----------------------------------------------------------------------
     def hotspot_table(self, filters: Filters, res: int, n: int = 10,
                       harm_weights: dict[str, float] | None = None) -> pd.DataFrame:
