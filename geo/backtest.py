@@ -837,8 +837,9 @@ def backtest_at(
         cum = _cumulative_area(ordered, cell_area_km2, max_budget)
         if cum.size < n_top:
             cum = _cumulative_area(ordered[:n_top], cell_area_km2, math.inf)
-        ranks = _ranks_of(ordered, h_cells)
         counts = ([n_top] if n is not None else []) + [_within(cum, b) for b in budgets]
+        # Only ranks below the largest selection matter; searching a shorter list is faster.
+        ranks = _ranks_of(ordered[:max(counts, default=0)], h_cells)
         for (label, cov), k in zip(selections, counts, strict=True):
             area = float(cum[k - 1]) if k else 0.0
             if method == "hotspots":
