@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from h3.api import basic_int as h3b
-from h3.api import numpy_int as h3int
 from scipy import stats
 
 __all__ = ["DEFAULT_ALPHA_LEVELS", "bin_labels", "fdr_bins", "gi_star", "ring1_weights"]
@@ -195,7 +194,7 @@ def ring1_weights(
 
     Examples
     --------
-    >>> c = np.array([h3int.latlng_to_cell(53.759, -2.703, 9)], dtype="uint64")
+    >>> c = np.array([h3b.latlng_to_cell(53.759, -2.703, 9)], dtype="uint64")
     >>> study, w = ring1_weights(c)
     >>> len(study), int(w.sum()), float(w[0, 0])
     (7, 31, 1.0)
@@ -275,9 +274,9 @@ def gi_star(
 
     Examples
     --------
-    >>> centre = h3int.latlng_to_cell(53.759, -2.703, 9)
-    >>> field = np.array(h3int.grid_disk(centre, 4), dtype="uint64")
-    >>> hot = set(h3int.grid_disk(centre, 1))
+    >>> centre = h3b.latlng_to_cell(53.759, -2.703, 9)
+    >>> field = np.array(h3b.grid_disk(centre, 4), dtype="uint64")
+    >>> hot = set(h3b.grid_disk(centre, 1))
     >>> values = np.array([20.0 if c in hot else 1.0 for c in field.tolist()])
     >>> out = gi_star(field, values)
     >>> out.loc[out["cell"] == centre, "label"].item()
