@@ -102,6 +102,23 @@ def patrol_plan() -> Response:
     return jsonify(plan_geojson(services.current().plan(params)))
 
 
+@bp.get("/backtest")
+def backtest() -> Response:
+    """PAI, hit rate and area share of our hotspots and of the baselines, in one run."""
+    from geo.plan import parse_plan_params, run_backtest
+
+    args = dict(request.args)
+    horizon = _int(args, "horizon_weeks", 4, 1, 52)
+    rolling = args.pop("rolling", "0") in {"1", "true", "yes"}
+    args.pop("horizon_weeks", None)
+    params = parse_plan_params(args)
+    svc = services.current()
+    weights, _source = svc.harm_weights()
+    return jsonify(run_backtest(svc.query, svc.boundaries.areas_bng, params,
+                                horizon_weeks=horizon, rolling=rolling,
+                                harm_weights=weights or None))
+
+
 @bp.get("/hotspots")
 def hotspots() -> Response:
     """GeoJSON FeatureCollection of the ranked hotspot cells for the selection."""

@@ -348,3 +348,94 @@ def plan_csv(result: PlanResult) -> str:
     lines = [f"# {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in prov.items()]
     body = table.reindex(columns=PLAN_CSV_COLUMNS).to_csv(index=False)
     return "\n".join(lines) + "\n" + body
+
+
+def run_backtest(
+    query: QueryLayer,
+    polygons_bng: Any,
+    params: PlanParams,
+    *,
+    horizon_weeks: int = 4,
+    rolling: bool = False,
+    harm_weights: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """Backtest the plan's method: fit before a cutoff, score the weeks after it.
+
+    The cutoff is ``params.as_of`` (default: ``horizon_weeks`` before the end of the data, so
+    there is a horizon to score). Month-only data (police.uk) is backtested in whole months:
+    a look-back of about ``lookback_weeks`` in months, a one-month horizon, no shift.
+    Compares our hotspots with the last period's top cells by raw count and with a kernel
+    density surface thresholded to the same area (see :mod:`geo.backtest`).
+    """
+    from geo.backtest import (
+        BacktestData,
+        backtest_at,
+        boundary_area_km2,
+        rolling_backtest,
+        rolling_cutoffs,
+    )
+
+    if params.unit == "dbscan":
+        raise FilterError("unit", "backtests compare equal-sized cells; choose h3-9 or h3-10")
+    res = int(params.unit.split("-")[1])
+    fr = query.frame()
+    span = fr.date_span()
+    if span is None:
+        raise FilterError("la", "there are no incidents in the store yet")
+    month_only = fr.n > 0 and fr.month_only_count == fr.n
+    hours = None if params.hours[0] == params.hours[1] else params.hours
+    filters = Filters(
+        days=None if month_only or len(params.days) == 7 else params.days,
+        hours=None if month_only else hours, categories=params.categories,
+        areas=params.areas, exclude_domestic=params.public_only)
+    query.validate(filters)
+    data = BacktestData.from_query(query, filters, res, harm_weights)
+    # The study area is the chosen areas, or else the areas that hold any incident: imported
+    # national boundaries must not dilute a force's figures with the rest of the country.
+    wanted = params.areas or tuple(a for a in fr.areas if a)
+    areas = polygons_bng[polygons_bng["code"].isin(wanted)]
+    study = boundary_area_km2(areas)
+    common: dict[str, Any] = {"study_area_km2": study, "n": params.n or 10}
+    if month_only:
+        months = max(1, round(params.lookback_weeks / 4.345))
+        last = span[1].replace(day=1)
+        cutoff = (params.as_of or last).replace(day=1)
+        common.update(window_unit="month", lookback_months=months, horizon_months=1)
+        note = (f"Month-only data: look-back {months} whole months, horizon one month; "
+                "no shift applies.")
+    else:
+        cutoff = params.as_of or (span[1] - timedelta(days=7 * horizon_weeks - 1))
+        common.update(window_unit="day", lookback_days=7 * params.lookback_weeks,
+                      horizon_days=7 * horizon_weeks)
+        note = (f"Look-back {params.lookback_weeks} weeks, horizon {horizon_weeks} weeks, shift "
+                f"{params.shift.label}.")
+    table = backtest_at(data, cutoff, **common)
+    out: dict[str, Any] = {
+        "cutoff": cutoff.isoformat(), "study_area_km2": study, "res": res, "note": note,
+        "methods": {}, "coverage_curve": [], "synthetic_sample": query.status()[
+            "synthetic_sample"],
+    }
+    for row in table.to_dict("records"):
+        figures = {k: _clean(row.get(k)) for k in (
+            "pai", "hit_rate", "area_share", "harm_pai", "harm_hit_rate", "n_hits",
+            "n_horizon", "n_cells", "area_km2")}
+        if str(row["selection"]).startswith("top"):
+            out["methods"][row["method"]] = figures
+            out["lookback_from"] = row.get("lookback_from")
+            out["horizon"] = [row.get("cutoff"), row.get("horizon_to")]
+        else:
+            out["coverage_curve"].append({"method": row["method"],
+                                          "coverage": _clean(row.get("coverage")), **figures})
+    if rolling:
+        if month_only:
+            cuts = rolling_cutoffs(span[0], span[1], lookback=common["lookback_months"],
+                                   horizon=1, step=1, window_unit="month")
+        else:
+            cuts = rolling_cutoffs(span[0], span[1], lookback=7 * params.lookback_weeks,
+                                   horizon=7 * horizon_weeks, step=7 * horizon_weeks)
+        roll = rolling_backtest(data, cuts, **common)
+        roll = roll[roll["selection"].astype(str).str.startswith("top")]
+        out["rolling"] = [{k: _clean(v) for k, v in r.items() if k in (
+            "cutoff", "method", "pai", "hit_rate", "area_share", "harm_pai", "n_hits",
+            "n_horizon")} for r in roll.to_dict("records")]
+    return out

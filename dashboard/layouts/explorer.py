@@ -23,7 +23,7 @@ from geo.h3index import cell_area_km2
 from geo.query import DAY_NAMES, FilterError, Filters, parse_filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
 
-dash.register_page(__name__, path="/", name="Explorer", title="Hotspot · Explorer")
+dash.register_page(__name__, path="/", name="Explorer", title="Hotspot · Explorer", order=0)
 
 PRESETS = {
     "all": ("All times", None, (0, 24)),

@@ -76,6 +76,9 @@ def page(browser, request):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    # the product must work on a closed network: any request off this machine is a defect
+    pg.on("request", lambda r: errors.append(f"external request: {r.url}")
+          if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.console_errors = errors  # type: ignore[attr-defined]
     yield pg

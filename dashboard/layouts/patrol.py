@@ -1,0 +1,370 @@
+"""Patrol plan: which few places to patrol on a shift, why, and for how long.
+
+For Grip hotspot teams. One plan object (:func:`geo.plan.build_plan`) feeds the map, the table,
+the dosage, the downloads and the briefings, so they always agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import dash
+import dash_ag_grid as dag
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import services
+from geo.plan import PlanParams, parse_plan_params
+from geo.query import DAY_NAMES, FilterError
+
+dash.register_page(__name__, path="/patrol", name="Patrol plan", title="Hotspot · Patrol plan",
+                   order=1)
+
+P = "patrol-"
+AREA, WEEKS, AS_OF, DAYS, HOUR_FROM, HOUR_TO = (P + s for s in (
+    "area", "weeks", "as-of", "days", "hour-from", "hour-to"))
+UNIT, HOW_MANY, N, SHARE, CATEGORIES, PUBLIC, SEED = (P + s for s in (
+    "unit", "how-many", "n", "share", "categories", "public", "seed"))
+PRESET, MAP, TABLE, SUMMARY, METHOD, DOWNLOADS, DOSAGE, SEARCH, ERROR = (P + s for s in (
+    "preset", "map", "table", "summary", "method", "downloads", "dosage", "search", "error"))
+WEIGHTS_UPLOAD, WEIGHTS_TEXT, WEIGHTS_RESET = P + "weights-upload", P + "weights-text", \
+    P + "weights-reset"
+
+PRESETS = {
+    "nte": ("Fri & Sat nights 20:00–04:00", ["fri", "sat"], 20, 4),
+    "school": ("Weekday after school 15:00–19:00", ["mon", "tue", "wed", "thu", "fri"], 15, 19),
+}
+PLAN_INPUTS = [
+    Input(AREA, "value"), Input(WEEKS, "value"), Input(AS_OF, "date"), Input(DAYS, "value"),
+    Input(HOUR_FROM, "value"), Input(HOUR_TO, "value"), Input(UNIT, "value"),
+    Input(HOW_MANY, "value"), Input(N, "value"), Input(SHARE, "value"),
+    Input(CATEGORIES, "value"), Input(PUBLIC, "value"), Input(SEED, "value"),
+    Input(WEIGHTS_TEXT, "children"),
+]
+
+
+def _params_from_controls(area: list[str] | None, weeks: Any, as_of: str | None,
+                          days: list[str] | None, h0: Any, h1: Any, unit: str | None,
+                          how: str | None, n: Any, share: Any, categories: list[str] | None,
+                          public: list[str] | None, seed: Any) -> dict[str, str]:
+    params: dict[str, str] = {"unit": unit or "h3-9"}
+    if area:
+        params["la"] = ",".join(area)
+    if weeks not in (None, ""):
+        params["lookback_weeks"] = str(weeks)
+    if as_of:
+        params["as_of"] = str(as_of)[:10]
+    params["days"] = ",".join(days or [])
+    if h0 is not None and h1 is not None and (int(h0), int(h1)) != (0, 24):
+        params["hours"] = f"{h0}-{h1}"
+    if how == "share" and share not in (None, ""):
+        params["target_share"] = str(share)
+    elif n not in (None, ""):
+        params["n"] = str(n)
+    if categories:
+        params["categories"] = ",".join(categories)
+    params["public_only"] = "1" if public else "0"
+    if seed not in (None, ""):
+        params["seed"] = str(seed)
+    return params
+
+
+def layout(**query: str) -> html.Div:
+    """Build the page; a shared link's query string restores the plan."""
+    svc = services.current()
+    status = svc.query.status()
+    try:
+        p = parse_plan_params(query)
+        problem = None
+    except FilterError as exc:
+        p, problem = PlanParams(), f"The link had a setting this page could not use ({exc})."
+    month_only = status["incidents"] and status["month_only_incidents"] == status["incidents"]
+    controls = html.Div([
+        html.H2("Plan"),
+        html.Label("Local authority", htmlFor=AREA),
+        dcc.Dropdown(id=AREA, multi=True, value=list(p.areas or []), placeholder="Whole area",
+                     options=[{"label": n, "value": c} for c, n in svc.boundaries.names().items()]),
+        html.Label("Look back (weeks) and plan as of", htmlFor=WEEKS),
+        html.Div([
+            dcc.Input(id=WEEKS, type="number", min=1, max=156, step=1, value=p.lookback_weeks,
+                      debounce=True),
+            dcc.DatePickerSingle(id=AS_OF, date=p.as_of.isoformat() if p.as_of else None,
+                                 placeholder=status["last_date"] or "",
+                                 min_date_allowed=status["first_date"],
+                                 max_date_allowed=status["last_date"],
+                                 display_format="D MMM YYYY", clearable=True),
+        ], className="pair"),
+        html.Label("Shift", htmlFor=PRESET),
+        dcc.RadioItems(id=PRESET, value=None, options=[
+            {"label": label, "value": k} for k, (label, *_rest) in PRESETS.items()]),
+        dcc.Checklist(id=DAYS, inline=True, className="days",
+                      options=[{"label": d.title(), "value": d, "disabled": bool(month_only)}
+                               for d in DAY_NAMES],
+                      value=[DAY_NAMES[d] for d in sorted(p.days)]),
+        html.Div([
+            dcc.Dropdown(id=HOUR_FROM, clearable=False, value=p.hours[0],
+                         disabled=bool(month_only),
+                         options=[{"label": f"{h:02d}:00", "value": h} for h in range(24)]),
+            html.Span("to"),
+            dcc.Dropdown(id=HOUR_TO, clearable=False, value=p.hours[1] or 24,
+                         disabled=bool(month_only),
+                         options=[{"label": f"{h:02d}:00", "value": h} for h in range(1, 25)]),
+        ], className="hour-band"),
+        html.Div("These data give only months (police.uk): a plan cannot use a shift's days "
+                 "or hours, so it ranks places over whole days." if month_only else "",
+                 className="note"),
+        html.Label("Hotspot unit", htmlFor=UNIT),
+        dcc.RadioItems(id=UNIT, value=p.unit, options=[
+            {"label": " H3 cells, resolution 9 (~0.1 km²)", "value": "h3-9"},
+            {"label": " H3 cells, resolution 10 (~0.015 km²)", "value": "h3-10"},
+            {"label": " DBSCAN clusters (100 m, 15 incidents)", "value": "dbscan"}]),
+        html.Label("How many places", htmlFor=HOW_MANY),
+        dcc.RadioItems(id=HOW_MANY, inline=True,
+                       value="share" if p.target_share is not None else "n",
+                       options=[{"label": " top N ", "value": "n"},
+                                {"label": " share of harm (%)", "value": "share"}]),
+        html.Div([
+            dcc.Input(id=N, type="number", min=1, max=200, step=1, value=p.n or 10,
+                      debounce=True),
+            dcc.Input(id=SHARE, type="number", min=1, max=100, step=1, debounce=True,
+                      value=round(100 * p.target_share) if p.target_share else 50),
+        ], className="pair"),
+        html.Label("Categories", htmlFor=CATEGORIES),
+        dcc.Dropdown(id=CATEGORIES, multi=True, options=status["categories"],
+                     value=list(p.categories or []), placeholder="All categories"),
+        dcc.Checklist(id=PUBLIC, value=["yes"] if p.public_only else [], options=[{
+            "label": " Public places only (leave out domestic: patrols cannot prevent violence "
+                     "in homes, and those locations identify victims)", "value": "yes"}]),
+        html.Label("Dosage random seed", htmlFor=SEED),
+        dcc.Input(id=SEED, type="number", min=0, step=1, value=p.seed, debounce=True),
+        html.H2("Harm weights"),
+        html.Div(id=WEIGHTS_TEXT, children=_weights_text()),
+        dcc.Upload(id=WEIGHTS_UPLOAD, children=html.Button("Load a weight table (CSV)"),
+                   accept=".csv,text/csv", multiple=False),
+        html.Button("Use equal weights", id=WEIGHTS_RESET, n_clicks=0, className="link"),
+    ], className="sidebar")
+    main = html.Div([
+        html.Div(problem, className="warning") if problem else None,
+        html.Div(id=ERROR, className="warning"),
+        html.H2(id=SUMMARY, className="plan-summary"),
+        dcc.Graph(id=MAP, className="map", config={"displaylogo": False, "scrollZoom": True}),
+        html.Div(id=DOSAGE, className="dosage"),
+        html.Div(id=DOWNLOADS, className="downloads"),
+        dag.AgGrid(id=TABLE, columnDefs=_columns(), rowData=[], className="ag-theme-alpine",
+                   columnSize="responsiveSizeToFit",
+                   dashGridOptions={"domLayout": "autoHeight",
+                                    "suppressColumnVirtualisation": True,
+                                    "rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                                     "enableClickSelection": True}}),
+        html.Ul(id=METHOD, className="method"),
+        dcc.Store(id=SEARCH),
+    ], className="main")
+    return html.Div([controls, main], className="explorer")
+
+
+def _weights_text() -> list[Any]:
+    weights, source = services.current().harm_weights()
+    if not weights:
+        return [html.P(f"In use: {source}.", className="hint")]
+    rows = [html.Tr([html.Td(k), html.Td(f"{v:g}")]) for k, v in sorted(weights.items())]
+    return [html.P(f"In use: {source}.", className="hint"),
+            html.Table([html.Thead(html.Tr([html.Th("category"), html.Th("weight")])),
+                        html.Tbody(rows)], className="weights")]
+
+
+def _columns() -> list[dict[str, Any]]:
+    return [
+        {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
+        {"field": "incidents_text", "headerName": "Incidents (share of harm)", "minWidth": 210},
+        {"field": "expected_text", "headerName": "Per shift", "minWidth": 95},
+        {"field": "peak_hours", "headerName": "Peak hours", "minWidth": 200},
+        {"field": "main_categories", "headerName": "Main categories", "minWidth": 300},
+        {"field": "trend", "headerName": "Trend vs before", "minWidth": 190},
+        {"field": "visits", "headerName": "Suggested visits", "minWidth": 260},
+        {"field": "briefing", "headerName": "Briefing", "minWidth": 100,
+         "cellRenderer": "markdown", "linkTarget": "_blank"},
+        {"field": "why", "headerName": "Why", "minWidth": 520, "tooltipField": "why"},
+        {"field": "id", "headerName": "Place", "minWidth": 150},
+    ]
+
+
+def _figure(result: Any, center: dict[str, float], zoom: float) -> dict[str, Any]:
+    feats = [{"type": "Feature", "id": str(r["rank"]), "geometry": r["geometry"]}
+             for r in result.table.to_dict("records")]
+    t = result.table
+    svc = services.current()
+    return {
+        "data": [
+            {"type": "choroplethmap", "geojson": {"type": "FeatureCollection",
+                                                  "features": feats},
+             "featureidkey": "id", "locations": [f["id"] for f in feats],
+             "z": t["harm"].tolist(), "colorscale": [[0, "#fdae6b"], [1, "#a50f15"]],
+             "marker": {"opacity": 0.75, "line": {"width": 1.5, "color": "#67000d"}},
+             "customdata": [[r["count"], r["why"]] for r in t.to_dict("records")],
+             "hovertemplate": "<b>Hotspot %{location}</b><br>%{customdata[0]} incidents"
+                              "<extra></extra>",
+             "colorbar": {"title": {"text": "harm"}, "len": 0.4, "y": 0.95,
+                          "yanchor": "top"}},
+            # markers, not text: map text needs glyph files fetched from the internet
+            {"type": "scattermap", "mode": "markers", "lon": t["lon"].tolist(),
+             "lat": t["lat"].tolist(), "text": [f"Hotspot {r}" for r in t["rank"]],
+             "marker": {"size": 9, "color": "#111"},
+             "customdata": [[r["count"], r["trend"]] for r in t.to_dict("records")],
+             "hovertemplate": "<b>%{text}</b><br>%{customdata[0]} incidents<br>"
+                              "%{customdata[1]}<extra></extra>"},
+        ],
+        "layout": {
+            "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+                {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
+                 "color": "#4a4a4a", "line": {"width": 1}}]},
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "showlegend": False,
+            "uirevision": "patrol",
+        },
+    }
+
+
+@callback(
+    Output(MAP, "figure"), Output(TABLE, "rowData"), Output(SUMMARY, "children"),
+    Output(METHOD, "children"), Output(DOWNLOADS, "children"), Output(DOSAGE, "children"),
+    Output(SEARCH, "data"), Output(ERROR, "children"),
+    *PLAN_INPUTS,
+)
+def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: list[str] | None,
+                h0: Any, h1: Any, unit: str | None, how: str | None, n: Any, share: Any,
+                categories: list[str] | None, public: list[str] | None, seed: Any,
+                _weights: Any) -> tuple[Any, ...]:
+    """Rebuild the plan whenever a setting changes (plans are cached per parameters)."""
+    params = _params_from_controls(area, weeks, as_of, days, h0, h1, unit, how, n, share,
+                                   categories, public, seed)
+    svc = services.current()
+    try:
+        plan_params = parse_plan_params(params)
+        if not plan_params.days:
+            raise FilterError("days", "tick at least one day for the shift")
+        result = svc.plan(plan_params)
+    except FilterError as exc:
+        return (dash.no_update,) * 7 + (f"Cannot plan: {exc.message}",)
+    query = urlencode(plan_params.to_params())
+    t = result.table
+    visits = result.schedule
+    rows = []
+    for r in t.to_dict("records"):
+        v = visits[visits["hotspot"] == r["rank"]]
+        per_shift = r["expected_per_shift"]
+        rows.append({
+            "rank": r["rank"], "id": r["id"], "lon": r["lon"], "lat": r["lat"],
+            "incidents_text": f"{r['count']:,} ({100 * r['share_harm']:.1f}% of "
+                              f"{result.totals['harm']:,.0f})",
+            "expected_text": f"{per_shift:.2f}" if per_shift == per_shift else "–",
+            "peak_hours": r["peak_hours"], "main_categories": r["main_categories"],
+            "trend": r["trend"], "why": r["why"],
+            "visits": ", ".join(f"{a}–{b}" for a, b in zip(v["start"], v["end"], strict=True)),
+            "briefing": f"[print](/patrol/briefing?{query}&rank={r['rank']})",
+        })
+    names = svc.boundaries.names()
+    where = ", ".join(names.get(a, a) for a in plan_params.areas) if plan_params.areas \
+        else "the whole area"
+    covered = t["cum_share_harm"].iloc[-1] if len(t) else 0.0
+    summary = (f"{len(t)} places in {where}, {result.params.shift.label}: "
+               f"{100 * covered:.0f}% of the shift's harm ({t['count'].sum() if len(t) else 0:,}"
+               f" of {result.totals['incidents']:,} incidents), "
+               f"{result.window[0]:%d %b} – {result.window[1]:%d %b %Y}, "
+               f"{result.n_shifts} shifts.")
+    if result.synthetic:
+        summary += " SYNTHETIC sample data."
+    dosage = html.P([
+        html.B("Patrol time: "),
+        f"{int(result.hours['visits_per_shift'])} visits of 15 minutes per shift across "
+        f"{len(t)} places = {result.hours['per_shift_hours']:.1f} patrol hours per shift, "
+        f"{result.hours['per_week_hours']:.1f} per week ({len(result.params.days)} shifts).",
+    ])
+    downloads = html.Div([
+        html.B("Export: "),
+        html.A("CSV", href=f"/patrol/plan.csv?{query}", download=""), " · ",
+        html.A("GeoJSON", href=f"/patrol/plan.geojson?{query}", download=""), " · ",
+        html.A("All briefings (print)", href=f"/patrol/briefing?{query}", target="_blank"),
+    ])
+    method = [html.Li(m) for m in result.method + result.notes]
+    if len(t):
+        center = {"lon": float(t["lon"].mean()), "lat": float(t["lat"].mean())}
+        span = max(float(t["lon"].max() - t["lon"].min()), float(t["lat"].max() -
+                                                                  t["lat"].min()) * 1.6)
+        import math
+
+        zoom = max(8.0, min(15.0, math.log2(360 / max(span, 0.002)) - 1.2))
+    else:
+        center, zoom = svc.map_center()
+    return (_figure(result, center, zoom), rows, summary, method, downloads, dosage,
+            "?" + query, "")
+
+
+@callback(
+    Output(MAP, "figure", allow_duplicate=True),
+    Input(TABLE, "selectedRows"),
+    prevent_initial_call=True,
+)
+def zoom_to_hotspot(rows: list[dict[str, Any]] | None) -> Any:
+    """Centre the map on the hotspot selected in the table."""
+    if not rows:
+        raise PreventUpdate
+    patch = dash.Patch()
+    patch["layout"]["map"]["center"] = {"lon": rows[0]["lon"], "lat": rows[0]["lat"]}
+    patch["layout"]["map"]["zoom"] = 15.5
+    patch["layout"]["uirevision"] = f"row-{rows[0]['id']}"
+    return patch
+
+
+@callback(
+    Output(DAYS, "value"), Output(HOUR_FROM, "value"), Output(HOUR_TO, "value"),
+    Input(PRESET, "value"), prevent_initial_call=True,
+)
+def apply_shift_preset(preset: str | None) -> tuple[Any, ...]:
+    """Set the shift's days and hours from a preset."""
+    if preset not in PRESETS:
+        raise PreventUpdate
+    _, days, h0, h1 = PRESETS[preset]
+    return days, h0, h1
+
+
+@callback(
+    Output(WEIGHTS_TEXT, "children"), Output(ERROR, "children", allow_duplicate=True),
+    Input(WEIGHTS_UPLOAD, "contents"), Input(WEIGHTS_RESET, "n_clicks"),
+    State(WEIGHTS_UPLOAD, "filename"), prevent_initial_call=True,
+)
+def load_weights(contents: str | None, _reset: int, filename: str | None) -> tuple[Any, Any]:
+    """Load (or clear) the harm weight table; report its bad rows in plain English."""
+    import base64
+    import tempfile
+    from pathlib import Path
+
+    from geo.harm import EQUAL, load_harm_weights, store_harm_weights
+    from geo.schema import ReadError
+
+    svc = services.current()
+    dest = svc.data.root / "harm"
+    if dash.ctx.triggered_id == WEIGHTS_RESET:
+        store_harm_weights(EQUAL, dest)
+        return _weights_text(), ""
+    if not contents:
+        raise PreventUpdate
+    raw = base64.b64decode(contents.split(",", 1)[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(filename or "weights.csv").name
+        path.write_bytes(raw)
+        try:
+            weights, rejects = load_harm_weights(path)
+        except ReadError as exc:
+            return dash.no_update, f"Weight table not loaded: {exc}"
+    store_harm_weights(weights, dest)
+    message = ""
+    if len(rejects):
+        lines = "; ".join(f"line {r.line}: {r.reason}" for r in rejects.itertuples())
+        message = f"{len(rejects)} rows of the weight table were not used: {lines}"
+    return _weights_text(), message
+
+
+dash.clientside_callback(
+    dash.ClientsideFunction(namespace="hotspot", function_name="replaceSearch"),
+    Output(SEARCH, "id"), Input(SEARCH, "data"), prevent_initial_call=True,
+)
