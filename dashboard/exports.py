@@ -28,7 +28,7 @@ def _bad_parameter(exc: FilterError) -> tuple[Response, int]:
 
 def _plan() -> PlanResult:
     args = {k: v for k, v in request.args.items() if k != "rank"}
-    return services.current().plan(parse_plan_params(args))  # type: ignore[no-any-return]
+    return services.current().plan(parse_plan_params(args))
 
 
 def _filename(result: PlanResult, ext: str) -> str:
@@ -39,7 +39,7 @@ def _filename(result: PlanResult, ext: str) -> str:
 
 @bp.get("/plan.csv")
 def plan_csv_download() -> Response:
-    """The plan as CSV, headed by ``#`` provenance lines."""
+    """Download the plan as CSV, headed by ``#`` provenance lines."""
     result = _plan()
     return Response(plan_csv(result), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{_filename(result, "csv")}"'})
@@ -47,7 +47,7 @@ def plan_csv_download() -> Response:
 
 @bp.get("/plan.geojson")
 def plan_geojson_download() -> Response:
-    """The plan as GeoJSON (WGS84) with dosage and provenance."""
+    """Download the plan as GeoJSON (WGS84) with dosage and provenance."""
     result = _plan()
     body = json.dumps(plan_geojson(result), ensure_ascii=False)
     return Response(body, mimetype="application/geo+json", headers={
@@ -103,7 +103,7 @@ def _hotspot_points(result: PlanResult, rank: int) -> dict[str, np.ndarray]:
 
 
 def _svg_map(result: PlanResult, rank: int, pts: dict[str, Any]) -> str:
-    """A small offline map: the hotspot outline and its incidents, in metres (north up)."""
+    """Draw a small offline map: the hotspot and its incidents, in metres, north up."""
     fr = services.current().query.frame()
     geom = pts["geom"]
     ring = np.asarray(geom.exterior.coords if geom.geom_type == "Polygon"
@@ -188,7 +188,8 @@ def _briefing_page(result: PlanResult, rank: int) -> str:
     <div>
       <h2>Why here</h2><p>{_esc(row["why"])}</p>
       <h2>When</h2>{_svg_hours(fr.hour[pts["idx"]], p.hours)}
-      <p class="small">Incidents by hour; red = inside the shift. Busiest: {_esc(row["peak_hours"])}.</p>
+      <p class="small">Incidents by hour; red = inside the shift.
+      Busiest: {_esc(row["peak_hours"])}.</p>
       <h2>What</h2><p>{cats}</p>
       <h2>Trend</h2><p>{_esc(row["trend"])} (same shift, the {p.lookback_weeks} weeks before)</p>
       <h2>Patrol</h2><p>Visible presence of about 15 minutes, at varied times, at least every
@@ -210,8 +211,10 @@ def _document(result: PlanResult, pages: list[str]) -> str:
 body {{ font-family: system-ui, Arial, sans-serif; color: #111; margin: 0; }}
 .page {{ padding: 14mm 12mm; page-break-after: always; max-width: 190mm; margin: 0 auto; }}
 h1 {{ font-size: 20px; margin: 0 0 4px; }} h2 {{ font-size: 14px; margin: 10px 0 2px; }}
-.shift {{ margin: 0 0 8px; }} .cols {{ display: grid; grid-template-columns: 270px 1fr; gap: 16px; }}
-.small {{ font-size: 11px; color: #444; }} svg.map {{ width: 260px; }} svg.hours {{ width: 100%; max-width: 300px; }}
-.visits {{ columns: 2; margin: 4px 0; }} footer {{ margin-top: 10px; border-top: 1px solid #999; padding-top: 4px; }}
+.shift {{ margin: 0 0 8px; }}
+.cols {{ display: grid; grid-template-columns: 270px 1fr; gap: 16px; }}
+.small {{ font-size: 11px; color: #444; }} svg.map {{ width: 260px; }}
+svg.hours {{ width: 100%; max-width: 300px; }} .visits {{ columns: 2; margin: 4px 0; }}
+footer {{ margin-top: 10px; border-top: 1px solid #999; padding-top: 4px; }}
 @media print {{ .page {{ padding: 8mm; }} }}
 </style></head><body>{"".join(pages)}</body></html>"""

@@ -1,4 +1,4 @@
-"""A patrol plan from the store: parameters in, ranked places with geometry, dosage and provenance out.
+"""A patrol plan from the store: ranked places with geometry, dosage and provenance.
 
 This is the one place the page, the API and the exports get a plan from, so all three always
 agree. It composes the query layer (selection), :mod:`geo.patrol` (ranking, dosage) and the
@@ -19,11 +19,19 @@ import numpy as np
 import pandas as pd
 
 from geo import __version__
-from geo.patrol import DOSAGE_SOURCE, Shift, count_shifts, dosage_schedule, patrol_hours, rank_places
-from geo.query import DAY_NAMES, Filters, FilterError, QueryLayer, parse_filters
+from geo.patrol import (
+    DOSAGE_SOURCE,
+    Shift,
+    count_shifts,
+    dosage_schedule,
+    patrol_hours,
+    rank_places,
+)
+from geo.query import DAY_NAMES, FilterError, Filters, QueryLayer, parse_filters
 from geo.settings import CRS_STORAGE
 
 UNITS = ("h3-9", "h3-10", "dbscan")
+PUBLIC_TEXT = ", public places only (domestic left out)"
 _EPOCH = date(1970, 1, 1)
 
 
@@ -179,7 +187,7 @@ class PlanResult:
             f"Places: {unit}.",
             f"Incidents: {self.window[0]:%d %b %Y} to {self.window[1]:%d %b %Y} "
             f"({p.lookback_weeks} weeks), shift {p.shift.label} (small hours count with the "
-            f"night they started){', public places only (domestic left out)' if p.public_only else ''}.",
+            f"night they started){PUBLIC_TEXT if p.public_only else ''}.",
             f"Ranking: by harm ({self.weights_source}), then count; {pick}.",
             f"Expected per shift = incidents ÷ {self.n_shifts} shifts in the window.",
             f"Trend: against {self.previous_window[0]:%d %b %Y} to "
@@ -336,7 +344,7 @@ PLAN_CSV_COLUMNS = ["rank", "id", "count", "harm", "share_harm", "share_count",
 
 
 def plan_csv(result: PlanResult) -> str:
-    """Return the plan as CSV, headed by ``#`` provenance lines (``pandas.read_csv(comment="#")``)."""
+    """Return the plan as CSV headed by ``#`` provenance lines (read with ``comment="#"``)."""
     table = result.table.copy()
     table["dosage"] = [
         "; ".join(f"{a}–{b}" for a, b in zip(
