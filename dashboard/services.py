@@ -124,7 +124,11 @@ class Services:
         except ImportError:  # pragma: no cover - the module ships with the package
             return {}, "equal weights (default)"
         hw = load_stored_harm_weights(self.data.root / "harm")
-        return dict(hw.weights), hw.source
+        if hw.is_equal:
+            return {}, hw.source
+        # the table matches categories ignoring case and spacing; the query layer wants the
+        # data's own spelling
+        return hw.for_categories(self.query.frame().categories), hw.source
 
     def plan(self, params: Any) -> Any:
         """Return the patrol plan for ``params`` (cached per store version and weights)."""
