@@ -1,0 +1,66 @@
+"""The Patrol plan page as a Grip sergeant uses it, in real headless Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def wait_for_plan(page) -> None:
+    page.wait_for_selector("#patrol-table .ag-row", timeout=30_000)
+    page.wait_for_selector("#patrol-map .js-plotly-plot", timeout=30_000)
+
+
+def test_preston_friday_saturday_nights_top_ten(page, live_server):
+    page.goto(live_server + "/patrol?la=E07000123&days=fri,sat&hours=20-4&n=10")
+    wait_for_plan(page)
+    summary = page.inner_text("#patrol-summary")
+    assert summary.startswith("10 places in Preston, Fri, Sat 20:00–04:00")
+    assert page.locator("#patrol-table .ag-center-cols-container .ag-row").count() == 10
+    assert "Koper" in page.inner_text("#patrol-method")
+    assert "patrol hours per shift" in page.inner_text("#patrol-dosage")
+    csv_href = page.get_attribute("#patrol-downloads a:has-text('CSV')", "href")
+    assert csv_href.startswith("/patrol/plan.csv?") and "la=E07000123" in csv_href
+    resp = page.request.get(live_server + csv_href)
+    assert resp.ok and resp.text().startswith("# software:")
+
+
+def test_changing_the_shift_replans_and_updates_the_link(page, live_server):
+    page.goto(live_server + "/patrol?la=E07000123&days=fri,sat&hours=20-4&n=10")
+    wait_for_plan(page)
+    before = page.inner_text("#patrol-summary")
+    page.get_by_text("Weekday after school 15:00–19:00").click()
+    page.wait_for_function(
+        "b => document.querySelector('#patrol-summary').innerText !== b", arg=before)
+    after = page.inner_text("#patrol-summary")
+    assert "Mon, Tue, Wed, Thu, Fri 15:00–19:00" in after
+    page.wait_for_function("() => window.location.search.includes('hours=15-19')")
+    assert "days=mon%2Ctue%2Cwed%2Cthu%2Cfri" in page.url
+
+
+def test_loading_a_weight_table_reports_bad_rows_and_reranks(page, live_server, tmp_path):
+    page.goto(live_server + "/patrol?la=E07000123&days=fri,sat&hours=20-4&n=5")
+    wait_for_plan(page)
+    cell = "#patrol-table .ag-row[row-index='0'] [col-id='incidents_text']"
+    first_before = page.inner_text(cell)  # "69 (47.9% of 144)": share of the total harm
+    weights = tmp_path / "weights.csv"
+    weights.write_text("category,weight\nRobbery,50\nPublic order,high\n")
+    page.set_input_files("#patrol-weights-upload input[type=file]", str(weights))
+    page.wait_for_function(
+        "() => document.querySelector('#patrol-error').innerText.includes('line 3')")
+    assert "not a number" in page.inner_text("#patrol-error")
+    page.wait_for_function(
+        "() => document.querySelector('#patrol-weights-text').innerText.includes('weights.csv')")
+    assert "Robbery" in page.inner_text("#patrol-weights-text")
+    page.wait_for_function(
+        "() => document.querySelector('#patrol-method').innerText.includes('weights.csv')")
+    first_after = page.inner_text(cell)
+    # robbery now weighs 50: the area's total harm, and so every share of it, changes
+    total_before = float(first_before.split(" of ")[1].rstrip(")").replace(",", ""))
+    total_after = float(first_after.split(" of ")[1].rstrip(")").replace(",", ""))
+    assert total_after > total_before
+    # put equal weights back so other tests see the default
+    page.click("#patrol-weights-reset")
+    page.wait_for_function(
+        "() => document.querySelector('#patrol-weights-text').innerText.includes('equal')")
