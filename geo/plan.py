@@ -52,6 +52,8 @@ class PlanParams:
     eps_m: float = 100.0
     min_samples: int = 15
     seed: int = 1
+    #: Keep only cells that are Getis-Ord Gi* hot spots at this confidence (0.90, 0.95, 0.99).
+    significance: float | None = None
 
     @property
     def shift(self) -> Shift:
@@ -79,6 +81,8 @@ class PlanParams:
         if self.unit == "dbscan":
             out["eps"] = f"{self.eps_m:g}"
             out["minpts"] = str(self.min_samples)
+        if self.significance:
+            out["significant"] = f"{round(100 * self.significance)}"
         return out
 
 
@@ -105,7 +109,7 @@ def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
     (('E07000123',), [4, 5], (20, 4), 10)
     """
     own = {"unit", "n", "target_share", "lookback_weeks", "as_of", "seed", "eps", "minpts",
-           "public_only"}
+           "public_only", "significant"}
     shared = {k: v for k, v in params.items() if k not in own}
     filters = parse_filters(shared)
     if filters.start or filters.end:
@@ -133,6 +137,15 @@ def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
             raise FilterError("as_of", f"'{params['as_of']}' is not a date; use YYYY-MM-DD") \
                 from None
     public = str(params.get("public_only", "1")).lower() not in {"0", "false", "no"}
+    significance = None
+    if params.get("significant") not in (None, "", "0"):
+        levels = {"90": 0.90, "95": 0.95, "99": 0.99}
+        significance = levels.get(str(params["significant"]).rstrip("%"))
+        if significance is None:
+            raise FilterError("significant", "use 90, 95 or 99 (percent confidence)")
+        if unit == "dbscan":
+            raise FilterError("significant", "Gi* significance applies to H3 cells, not "
+                              "DBSCAN clusters")
     try:
         eps = float(str(params.get("eps") or 100.0))
     except ValueError:
@@ -153,6 +166,7 @@ def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
         eps_m=eps,
         min_samples=_int(params, "minpts", 15, 2, 1000),
         seed=_int(params, "seed", 1, 0, 2**31 - 1),
+        significance=significance,
     )
 
 
@@ -181,6 +195,12 @@ class PlanResult:
                 "h3-10": "H3 cells at resolution 10 (about 0.015 km² each)",
                 "dbscan": f"DBSCAN clusters (eps {p.eps_m:g} m, at least {p.min_samples} "
                           "incidents), footprints buffered by eps/2"}[p.unit]
+        if p.significance:
+            pick_gi = (f" Only cells that are Getis-Ord Gi* hot spots at "
+                       f"{100 * p.significance:.0f}% confidence (binary ring-1 weights "
+                       "including the cell, Benjamini-Hochberg false discovery rate).")
+        else:
+            pick_gi = ""
         pick = (f"the fewest places holding {100 * p.target_share:.0f}% of the shift's harm"
                 if p.target_share is not None else f"the top {p.n} places")
         return [
@@ -188,7 +208,7 @@ class PlanResult:
             f"Incidents: {self.window[0]:%d %b %Y} to {self.window[1]:%d %b %Y} "
             f"({p.lookback_weeks} weeks), shift {p.shift.label} (small hours count with the "
             f"night they started){PUBLIC_TEXT if p.public_only else ''}.",
-            f"Ranking: by harm ({self.weights_source}), then count; {pick}.",
+            f"Ranking: by harm ({self.weights_source}), then count; {pick}.{pick_gi}",
             f"Expected per shift = incidents ÷ {self.n_shifts} shifts in the window.",
             f"Trend: against {self.previous_window[0]:%d %b %Y} to "
             f"{self.previous_window[1]:%d %b %Y}.",
@@ -250,6 +270,9 @@ def build_plan(query: QueryLayer, params: PlanParams,
         place, prev_place = codes[mask], codes[prev_mask]
         n_places = len(fr.cells[res])
         cells = fr.cells[res]
+        if params.significance:
+            place, gi_note = _keep_significant(place, weights[mask], cells, params.significance)
+            notes.append(gi_note)
     else:
         from geo.dbscan import cluster_summary, dbscan
 
@@ -310,6 +333,25 @@ def build_plan(query: QueryLayer, params: PlanParams,
         weights_source=weights_source, weights=dict(harm_weights or {}), totals=totals,
         notes=notes, synthetic=query.status()["synthetic_sample"],
     )
+
+
+def _keep_significant(place: np.ndarray, weight: np.ndarray, cells: np.ndarray,
+                      level: float) -> tuple[np.ndarray, str]:
+    """Mark incidents outside Gi* hot spots of at least ``level`` confidence as in no place."""
+    from geo.gistar import gi_star
+
+    used = np.unique(place[place >= 0])
+    harm = np.bincount(place[place >= 0], weights=weight[place >= 0], minlength=len(cells))
+    if len(used) < 3:
+        return np.full_like(place, -1), "Too few cells with incidents for Gi*: none kept."
+    gi = gi_star(cells[used], harm[used])
+    needed = {0.90: 1, 0.95: 2, 0.99: 3}[level]
+    hot = gi.loc[~gi["added"] & (gi["bin"] >= needed), "cell"].to_numpy(dtype="uint64")
+    keep = np.zeros(len(cells), dtype=bool)
+    keep[np.searchsorted(cells, hot)] = True
+    out = np.where((place >= 0) & keep[np.clip(place, 0, None)], place, -1)
+    return out, (f"Gi*: {len(hot)} of {len(used)} cells with incidents are hot spots at "
+                 f"{100 * level:.0f}% confidence or more (with false discovery rate control).")
 
 
 def _clean(v: Any) -> Any:

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import dash
 import dash_ag_grid as dag
+import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -30,6 +31,10 @@ PRESET, MAP, TABLE, SUMMARY, METHOD, DOWNLOADS, DOSAGE, SEARCH, ERROR = (P + s f
     "preset", "map", "table", "summary", "method", "downloads", "dosage", "search", "error"))
 WEIGHTS_UPLOAD, WEIGHTS_TEXT, WEIGHTS_RESET = P + "weights-upload", P + "weights-text", \
     P + "weights-reset"
+SIG, BT_RUN, BT_HORIZON, BT_TABLE, BT_CURVE, BT_ROLLING, BT_NOTE = (P + s for s in (
+    "significant", "backtest-run", "backtest-horizon", "backtest-table", "backtest-curve",
+    "backtest-rolling", "backtest-note"))
+LOG_UPLOAD, LOG_TABLE, LOG_TEXT = P + "log-upload", P + "log-table", P + "log-text"
 
 PRESETS = {
     "nte": ("Fri & Sat nights 20:00–04:00", ["fri", "sat"], 20, 4),
@@ -40,14 +45,15 @@ PLAN_INPUTS = [
     Input(HOUR_FROM, "value"), Input(HOUR_TO, "value"), Input(UNIT, "value"),
     Input(HOW_MANY, "value"), Input(N, "value"), Input(SHARE, "value"),
     Input(CATEGORIES, "value"), Input(PUBLIC, "value"), Input(SEED, "value"),
-    Input(WEIGHTS_TEXT, "children"),
+    Input(SIG, "value"), Input(WEIGHTS_TEXT, "children"),
 ]
 
 
 def _params_from_controls(area: list[str] | None, weeks: Any, as_of: str | None,
                           days: list[str] | None, h0: Any, h1: Any, unit: str | None,
                           how: str | None, n: Any, share: Any, categories: list[str] | None,
-                          public: list[str] | None, seed: Any) -> dict[str, str]:
+                          public: list[str] | None, seed: Any,
+                          significant: str | None = None) -> dict[str, str]:
     params: dict[str, str] = {"unit": unit or "h3-9"}
     if area:
         params["la"] = ",".join(area)
@@ -67,6 +73,8 @@ def _params_from_controls(area: list[str] | None, weeks: Any, as_of: str | None,
     params["public_only"] = "1" if public else "0"
     if seed not in (None, ""):
         params["seed"] = str(seed)
+    if significant and unit != "dbscan":
+        params["significant"] = significant
     return params
 
 
@@ -136,6 +144,13 @@ def layout(**query: str) -> html.Div:
         dcc.Checklist(id=PUBLIC, value=["yes"] if p.public_only else [], options=[{
             "label": " Public places only (leave out domestic: patrols cannot prevent violence "
                      "in homes, and those locations identify victims)", "value": "yes"}]),
+        html.Label("Statistically significant hotspots only", htmlFor=SIG),
+        dcc.Dropdown(id=SIG, clearable=False, value=(
+            str(round(100 * p.significance)) if p.significance else ""), options=[
+            {"label": "No: rank every place", "value": ""},
+            {"label": "Gi* hot spots, 90% confidence", "value": "90"},
+            {"label": "Gi* hot spots, 95% confidence", "value": "95"},
+            {"label": "Gi* hot spots, 99% confidence", "value": "99"}]),
         html.Label("Dosage random seed", htmlFor=SEED),
         dcc.Input(id=SEED, type="number", min=0, step=1, value=p.seed, debounce=True),
         html.H2("Harm weights"),
@@ -158,6 +173,48 @@ def layout(**query: str) -> html.Div:
                                     "rowSelection": {"mode": "singleRow", "checkboxes": False,
                                                      "enableClickSelection": True}}),
         html.Ul(id=METHOD, className="method"),
+        html.Div([
+            html.H3("Would these hotspots have predicted what came next?"),
+            html.P("Fit the same method on the look-back window before a date and score it on "
+                   "the weeks after: hit rate (share of later incidents inside the hotspots), "
+                   "area share and PAI (hit rate ÷ area share; Chainey, Tompson & Uhlig 2008), "
+                   "beside two baselines: last period's busiest cells by raw count, and a "
+                   "kernel density surface cut to the same area.", className="hint"),
+            html.Div([
+                html.Label("Weeks after the plan date to score", htmlFor=BT_HORIZON),
+                dcc.Input(id=BT_HORIZON, type="number", min=1, max=26, step=1, value=4),
+                html.Button("Run backtest", id=BT_RUN, n_clicks=0),
+            ], className="inline"),
+            html.Div(id=BT_NOTE, className="hint"),
+            dag.AgGrid(id=BT_TABLE, rowData=[], columnSize="responsiveSizeToFit",
+                       className="ag-theme-alpine",
+                       dashGridOptions={"domLayout": "autoHeight"},
+                       columnDefs=[{"field": "method", "minWidth": 260},
+                                   {"field": "hits", "headerName": "Hits (of later)"},
+                                   {"field": "hit_rate", "headerName": "Hit rate"},
+                                   {"field": "area", "headerName": "Area (share)"},
+                                   {"field": "pai", "headerName": "PAI"},
+                                   {"field": "harm_pai", "headerName": "Harm-PAI"}]),
+            html.Div([dcc.Graph(id=BT_CURVE, config={"displayModeBar": False}),
+                      dcc.Graph(id=BT_ROLLING, config={"displayModeBar": False})],
+                     className="two"),
+        ], className="panel backtest"),
+        html.Div([
+            html.H3("Patrol log: dosage achieved"),
+            html.P("Import a patrol log (CSV with hotspot or lat/lon, start, end, unit) to "
+                   "compare the patrols delivered with this plan.", className="hint"),
+            dcc.Upload(id=LOG_UPLOAD, children=html.Button("Import patrol log (CSV)"),
+                       accept=".csv,text/csv"),
+            html.Div(id=LOG_TEXT),
+            dag.AgGrid(id=LOG_TABLE, rowData=[], columnSize="responsiveSizeToFit",
+                       className="ag-theme-alpine", dashGridOptions={"domLayout": "autoHeight"},
+                       columnDefs=[{"field": "hotspot", "minWidth": 150},
+                                   {"field": "visits"}, {"field": "planned_visits"},
+                                   {"field": "minutes"}, {"field": "planned_minutes"},
+                                   {"field": "achieved", "headerName": "Achieved"},
+                                   {"field": "mean_gap_min", "headerName": "Mean gap (min)"},
+                                   {"field": "max_gap_min", "headerName": "Longest gap (min)"}]),
+        ], className="panel patrol-log"),
         dcc.Store(id=SEARCH),
     ], className="main")
     return html.Div([controls, main], className="explorer")
@@ -233,10 +290,10 @@ def _figure(result: Any, center: dict[str, float], zoom: float) -> dict[str, Any
 def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: list[str] | None,
                 h0: Any, h1: Any, unit: str | None, how: str | None, n: Any, share: Any,
                 categories: list[str] | None, public: list[str] | None, seed: Any,
-                _weights: Any) -> tuple[Any, ...]:
+                significant: str | None, _weights: Any) -> tuple[Any, ...]:
     """Rebuild the plan whenever a setting changes (plans are cached per parameters)."""
     params = _params_from_controls(area, weeks, as_of, days, h0, h1, unit, how, n, share,
-                                   categories, public, seed)
+                                   categories, public, seed, significant)
     svc = services.current()
     try:
         plan_params = parse_plan_params(params)
@@ -368,3 +425,140 @@ dash.clientside_callback(
     dash.ClientsideFunction(namespace="hotspot", function_name="replaceSearch"),
     Output(SEARCH, "id"), Input(SEARCH, "data"), prevent_initial_call=True,
 )
+
+
+def _current_params(search: str | None) -> Any:
+    from urllib.parse import parse_qsl
+
+    return parse_plan_params(dict(parse_qsl((search or "").lstrip("?"))))
+
+
+@callback(
+    Output(BT_TABLE, "rowData"), Output(BT_CURVE, "figure"), Output(BT_ROLLING, "figure"),
+    Output(BT_NOTE, "children"),
+    Input(BT_RUN, "n_clicks"), State(SEARCH, "data"), State(BT_HORIZON, "value"),
+    prevent_initial_call=True,
+)
+def run_backtest_panel(_clicks: int, search: str | None, horizon: Any) -> tuple[Any, ...]:
+    """Backtest the plan on screen against the baselines, with a coverage curve and a series."""
+    from geo.plan import run_backtest
+
+    svc = services.current()
+    try:
+        params = _current_params(search)
+        weights, _ = svc.harm_weights()
+        result = run_backtest(svc.query, svc.boundaries.areas_bng, params,
+                              horizon_weeks=int(horizon or 4), rolling=True,
+                              harm_weights=weights or None)
+    except (FilterError, ValueError) as exc:
+        return [], {}, {}, f"Cannot backtest: {exc}"
+    names = {"hotspots": "Our hotspots (harm-ranked, look-back window)",
+             "last_period_count": "Baseline: last period's busiest cells (raw count)",
+             "kde": "Baseline: kernel density cut to the same area"}
+
+    def pct(v: Any) -> str:
+        return "–" if v is None else f"{100 * v:.1f}%"
+
+    def num(v: Any) -> str:
+        return "–" if v is None else f"{v:,.1f}"
+
+    rows = [{"method": names.get(m, m), "hits": f"{f['n_hits']:,} of {f['n_horizon']:,}",
+             "hit_rate": pct(f["hit_rate"]),
+             "area": f"{f['area_km2']:.2f} km² ({pct(f['area_share'])})",
+             "pai": num(f["pai"]), "harm_pai": num(f["harm_pai"])}
+            for m, f in result["methods"].items()]
+    curve: dict[str, Any] = {"data": [], "layout": {
+        "title": {"text": "PAI by share of area covered"}, "height": 280,
+        "xaxis": {"title": {"text": "share of the study area"}, "tickformat": ".0%"},
+        "yaxis": {"title": {"text": "PAI"}}, "margin": {"t": 40, "l": 50, "r": 10, "b": 40}}}
+    for m in names:
+        pts = [c for c in result["coverage_curve"] if c["method"] == m]
+        curve["data"].append({"type": "scatter", "mode": "lines+markers", "name": names[m],
+                              "x": [c["coverage"] for c in pts], "y": [c["pai"] for c in pts]})
+    rolling: dict[str, Any] = {"data": [], "layout": {
+        "title": {"text": "Hit rate at each past date (top places)"}, "height": 280,
+        "yaxis": {"tickformat": ".0%"}, "margin": {"t": 40, "l": 50, "r": 10, "b": 40},
+        "showlegend": False}}
+    for m in names:
+        pts = [r for r in result.get("rolling", []) if r["method"] == m]
+        rolling["data"].append({"type": "scatter", "mode": "lines", "name": names[m],
+                                "x": [r["cutoff"] for r in pts],
+                                "y": [r["hit_rate"] for r in pts]})
+    note = (f"Scored {result['horizon'][0]} to {result['horizon'][1]}; study area "
+            f"{result['study_area_km2']:,.1f} km²; {result['note']}")
+    if result.get("synthetic_sample"):
+        note += " SYNTHETIC sample data."
+    return rows, curve, rolling, note
+
+
+@callback(
+    Output(LOG_TABLE, "rowData"), Output(LOG_TEXT, "children"),
+    Input(LOG_UPLOAD, "contents"), State(LOG_UPLOAD, "filename"), State(SEARCH, "data"),
+    prevent_initial_call=True,
+)
+def import_patrol_log(contents: str | None, filename: str | None,
+                      search: str | None) -> tuple[Any, ...]:
+    """Read a patrol log, place its visits in this plan's hotspots, compare with the plan."""
+    import base64
+    import tempfile
+    from pathlib import Path
+
+    import shapely
+
+    from geo.patrol_log import assign_visits, dosage_achieved, patrol_hours_total, read_patrol_log
+    from geo.schema import ReadError
+
+    if not contents:
+        raise PreventUpdate
+    svc = services.current()
+    raw = base64.b64decode(contents.split(",", 1)[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(filename or "patrol_log.csv").name
+        path.write_bytes(raw)
+        try:
+            log, rejects = read_patrol_log(path)
+        except ReadError as exc:
+            return [], html.P(f"Patrol log not read: {exc}", className="warning")
+    result = svc.plan(_current_params(search))
+    polygons = {r["id"]: shapely.geometry.shape(r["geometry"])
+                for r in result.table.to_dict("records")}
+    visits, unplaced = assign_visits(log, polygons)
+    if visits.empty:
+        return [], html.P(f"No visit in the log matched a hotspot of this plan "
+                          f"({len(rejects) + len(unplaced)} rows set aside).", className="warning")
+    start, end = visits["start"].min(), visits["end"].max()
+    days = max(1, (end.normalize() - start.normalize()).days + 1)
+    shifts = sum(1 for d in range(days) if (start + pd.Timedelta(
+        days=d)).dayofweek in result.params.days)
+    per_spot = result.schedule.groupby("hotspot").size()
+    planned = pd.DataFrame({
+        "hotspot": result.table["id"],
+        "planned_visits": [int(per_spot.get(r, 0)) * shifts for r in result.table["rank"]],
+    })
+    planned["planned_minutes"] = planned["planned_visits"] * 15
+    achieved = dosage_achieved(visits, planned, start.date(), end.date())
+    rows = []
+    for r in achieved.to_dict("records"):
+        share = r.get("achieved_share")
+        rows.append({
+            "hotspot": r["hotspot"], "visits": int(r["visits"]),
+            "planned_visits": r["planned_visits"], "minutes": round(float(r["minutes"])),
+            "planned_minutes": r["planned_minutes"],
+            "achieved": "–" if share is None or share != share else
+            f"{100 * share:.0f}% ({round(float(r['minutes']))} of "
+            f"{round(float(r['planned_minutes']))} min)",
+            "mean_gap_min": None if r["mean_gap_min"] != r["mean_gap_min"] else round(
+                float(r["mean_gap_min"])),
+            "max_gap_min": None if r["max_gap_min"] != r["max_gap_min"] else round(
+                float(r["max_gap_min"])),
+        })
+    set_aside = [*(f"line {x.line}: {x.reason}" for x in rejects.itertuples()),
+                 *(f"line {x.line}: {x.reason}" for x in unplaced.itertuples())]
+    text: list[Any] = [html.P([html.B("Patrol hours (Home Office return): "),
+                    f"{patrol_hours_total(visits):,.1f} hours, {start:%d %b %Y} to "
+                    f"{end:%d %b %Y}, {len(visits):,} visits placed in this plan's hotspots."])]
+    if set_aside:
+        text.append(html.Details([html.Summary(f"{len(set_aside)} log rows set aside"),
+                                  html.Ul([html.Li(t) for t in set_aside[:200]])],
+                                 open=True))
+    return rows, text

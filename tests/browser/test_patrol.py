@@ -64,3 +64,28 @@ def test_loading_a_weight_table_reports_bad_rows_and_reranks(page, live_server, 
     page.click("#patrol-weights-reset")
     page.wait_for_function(
         "() => document.querySelector('#patrol-weights-text').innerText.includes('equal')")
+
+
+def test_backtest_and_patrol_log_on_the_page(page, live_server, tmp_path):
+    page.goto(live_server + "/patrol?la=E07000123&days=fri,sat&hours=20-4&n=10")
+    wait_for_plan(page)
+    page.click("#patrol-backtest-run")
+    page.wait_for_selector("#patrol-backtest-table .ag-row", timeout=30_000)
+    methods = page.inner_text("#patrol-backtest-table")
+    assert "Our hotspots" in methods and "last period" in methods and "kernel density" in methods
+    assert "study area" in page.inner_text("#patrol-backtest-note")
+    top = page.inner_text("#patrol-table .ag-row[row-index='0'] [col-id='id']").strip()
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "hotspot,start,end,unit\n"
+        f"{top},2025-03-28 20:55,2025-03-28 21:10,PC1\n"
+        f"{top},2025-03-28 22:30,2025-03-28 22:45,PC1\n"
+        f"{top},2025-03-28 23:00,2025-03-28 22:00,PC1\n"  # ends before it starts
+        "elsewhere,2025-03-28 23:00,2025-03-28 23:15,PC2\n")
+    page.set_input_files("#patrol-log-upload input[type=file]", str(log))
+    page.wait_for_selector("#patrol-log-table .ag-row", timeout=30_000)
+    text = page.inner_text("#patrol-log-text")
+    assert "0.5 hours" in text and "2 visits placed" in text
+    assert "line 4" in text and "line 5" in text
+    first = page.inner_text("#patrol-log-table .ag-row[row-index='0']")
+    assert top in first and "30 of 60 min" in first
