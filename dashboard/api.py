@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from dashboard import services
-from geo.query import FilterError, Filters, parse_filters
+from geo.query import FilterError, Filters, int_param, parse_filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -30,21 +30,8 @@ def _split(own: set[str]) -> tuple[Filters, dict[str, str]]:
     return filters, mine
 
 
-def _int(params: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise FilterError(name, f"'{raw}' is not a whole number") from None
-    if not lo <= value <= hi:
-        raise FilterError(name, f"{value} is out of range; use {lo} to {hi}")
-    return value
-
-
 def _res(params: dict[str, str]) -> int:
-    res = _int(params, "res", H3_DEFAULT_RESOLUTION, 0, 15)
+    res = int_param(params, "res", H3_DEFAULT_RESOLUTION, 0, 15)
     if res not in H3_RESOLUTIONS:
         raise FilterError("res", f"{res} is not offered; choose one of "
                           f"{', '.join(map(str, H3_RESOLUTIONS))}")
@@ -108,7 +95,7 @@ def backtest() -> Response:
     from geo.plan import parse_plan_params, run_backtest
 
     args = dict(request.args)
-    horizon = _int(args, "horizon_weeks", 4, 1, 52)
+    horizon = int_param(args, "horizon_weeks", 4, 1, 52)
     rolling = args.pop("rolling", "0") in {"1", "true", "yes"}
     args.pop("horizon_weeks", None)
     params = parse_plan_params(args)
@@ -124,7 +111,7 @@ def hotspots() -> Response:
     """GeoJSON FeatureCollection of the ranked hotspot cells for the selection."""
     filters, own = _split({"res", "n"})
     res = _res(own)
-    n = _int(own, "n", 10, 1, 500)
+    n = int_param(own, "n", 10, 1, 500)
     svc = services.current()
     table = svc.hotspot_table(filters, res, n)
     import h3

@@ -11,7 +11,6 @@ Areas are stored in WGS84 and measured in British National Grid (metres).
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from geo.atomic import replace_durably, write_text_atomic
 from geo.settings import AREA_TOLERANCE_M, CRS_METRIC, CRS_STORAGE, bundled_boundaries_dir
 
 __all__ = [
@@ -345,7 +345,7 @@ def import_boundaries(
         "n_areas": len(areas),
         "notes": notes,
     }
-    _write_text_atomic(dest_dir / IMPORTED_META, json.dumps(meta, indent=2) + "\n")
+    write_text_atomic(dest_dir / IMPORTED_META, json.dumps(meta, indent=2) + "\n")
     return load_boundaries(dest_dir)
 
 
@@ -430,46 +430,9 @@ def _write_geojson_atomic(gdf: gpd.GeoDataFrame, dest: Path) -> None:
     try:
         # GDAL writes WGS84 GeoJSON; 7 decimals is about 1 cm, plenty for boundaries.
         gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=7)
-        _fsync_file(tmp)
-        os.replace(tmp, dest)
+        replace_durably(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(dest.parent)
-
-
-def _write_text_atomic(dest: Path, text: str) -> None:
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(dest.parent)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # Makes the rename itself durable; not every platform lets a folder be opened.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,9 +19,7 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +30,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from geo.atomic import write_text_atomic
 from geo.schema import ReadError, empty_rejects, make_rejects
 from geo.settings import TIMEZONE
 
@@ -400,16 +399,7 @@ def store_harm_weights(weights: HarmWeights, dest_dir: str | Path) -> Path:
         "default": float(weights.default),
         "weights": weights.as_rows(),
     }
-    fd, tmp = tempfile.mkstemp(prefix=".harm_weights.", suffix=".tmp", dir=dest)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, json.dumps(doc, ensure_ascii=False, indent=1))
     return target
 
 

@@ -27,7 +27,7 @@ from geo.patrol import (
     patrol_hours,
     rank_places,
 )
-from geo.query import DAY_NAMES, FilterError, Filters, QueryLayer, parse_filters
+from geo.query import DAY_NAMES, FilterError, Filters, QueryLayer, int_param, parse_filters
 from geo.settings import CRS_STORAGE
 
 UNITS = ("h3-9", "h3-10", "dbscan")
@@ -86,19 +86,6 @@ class PlanParams:
         return out
 
 
-def _int(params: Mapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise FilterError(name, f"'{raw}' is not a whole number") from None
-    if not lo <= value <= hi:
-        raise FilterError(name, f"{value} is out of range; use {lo} to {hi}")
-    return value
-
-
 def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
     """Parse query parameters into :class:`PlanParams`, naming any bad parameter.
 
@@ -154,18 +141,18 @@ def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
         raise FilterError("eps", "use a distance from 10 to 2,000 metres")
     return PlanParams(
         areas=filters.areas,
-        lookback_weeks=_int(params, "lookback_weeks", 12, 1, 156),
+        lookback_weeks=int_param(params, "lookback_weeks", 12, 1, 156),
         days=filters.days if filters.days is not None else frozenset(range(7)),
         hours=filters.hours or (0, 0),
         unit=unit,
-        n=None if target_share is not None else _int(params, "n", 10, 1, 200),
+        n=None if target_share is not None else int_param(params, "n", 10, 1, 200),
         target_share=target_share,
         categories=filters.categories,
         public_only=public,
         as_of=as_of,
         eps_m=eps,
-        min_samples=_int(params, "minpts", 15, 2, 1000),
-        seed=_int(params, "seed", 1, 0, 2**31 - 1),
+        min_samples=int_param(params, "minpts", 15, 2, 1000),
+        seed=int_param(params, "seed", 1, 0, 2**31 - 1),
         significance=significance,
     )
 

@@ -171,6 +171,26 @@ def parse_filters(params: TMapping[str, Any]) -> Filters:
     return Filters(start, end, days, hours, categories, sources, areas, public_only)
 
 
+def int_param(params: TMapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
+    """Parse a whole-number parameter in ``lo..hi``; a blank or missing one gives ``default``.
+
+    Examples
+    --------
+    >>> int_param({"n": "5"}, "n", 10, 1, 500), int_param({}, "n", 10, 1, 500)
+    (5, 10)
+    """
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise FilterError(name, f"'{raw}' is not a whole number") from None
+    if not lo <= value <= hi:
+        raise FilterError(name, f"{value} is out of range; use {lo} to {hi}")
+    return value
+
+
 def _parse_date(params: TMapping[str, Any], name: str) -> date | None:
     value = params.get(name)
     if not value:

@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from geo.atomic import replace_durably, write_bytes_atomic
 from geo.schema import STORED_SCHEMA
 
 MANIFEST = "manifest.json"
@@ -103,24 +104,6 @@ class Manifest:
             kind=str(raw.get("kind", "user")),
             batches=[BatchRecord(**b) for b in raw.get("batches", [])],
         )
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class Store:
@@ -242,7 +225,7 @@ class Store:
                 rejects_dir.mkdir(parents=True, exist_ok=True)
                 rejects_name = f"{batch_id}-{Path(source_file).name}.rejects.csv"
                 out = rejects.assign(file=source_file)[["file", "line", "reason", "raw"]]
-                _write_atomic(rejects_dir / rejects_name, out.to_csv(index=False).encode())
+                write_bytes_atomic(rejects_dir / rejects_name, out.to_csv(index=False).encode())
                 rejects_file = f"rejects/{rejects_name}"
             record = BatchRecord(
                 batch_id=batch_id,
@@ -261,7 +244,7 @@ class Store:
             pause = os.environ.get("HOTSPOT_FAULT_PAUSE_BEFORE_COMMIT")
             if pause:  # fault-injection point for the kill test: files written, not yet listed
                 time.sleep(float(pause))
-            _write_atomic(self.manifest_path, new.to_json().encode())
+            write_bytes_atomic(self.manifest_path, new.to_json().encode())
             if replace_all:
                 self._sweep_orphans()
             return record, duplicates
@@ -278,12 +261,9 @@ class Store:
             rel = f"incidents/year={year}/{batch_id}.parquet"
             tmp = staging / f"year={year}.parquet"
             pq.write_table(part, tmp, compression="zstd", row_group_size=256_000)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
             dest = self.root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, dest)
-            _fsync_dir(dest.parent)
+            replace_durably(tmp, dest)
             return rel
 
         # Arrow releases the GIL while encoding, so the yearly files are written side by side.
@@ -322,6 +302,6 @@ class Store:
                 files = self._write_files(table, f"{b.batch_id}-r{suffix}")
                 batches.append(BatchRecord(**{**b.__dict__, "files": files}))
             new = Manifest(version=current.version + 1, kind=current.kind, batches=batches)
-            _write_atomic(self.manifest_path, new.to_json().encode())
+            write_bytes_atomic(self.manifest_path, new.to_json().encode())
             self._sweep_orphans()
             return new

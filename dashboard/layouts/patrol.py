@@ -16,6 +16,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import services
+from dashboard.components import uploaded_file
 from geo.plan import PlanParams, parse_plan_params
 from geo.query import DAY_NAMES, FilterError
 
@@ -391,10 +392,6 @@ def apply_shift_preset(preset: str | None) -> tuple[Any, ...]:
 )
 def load_weights(contents: str | None, _reset: int, filename: str | None) -> tuple[Any, Any]:
     """Load (or clear) the harm weight table; report its bad rows in plain English."""
-    import base64
-    import tempfile
-    from pathlib import Path
-
     from geo.harm import EQUAL, load_harm_weights, store_harm_weights
     from geo.schema import ReadError
 
@@ -405,10 +402,7 @@ def load_weights(contents: str | None, _reset: int, filename: str | None) -> tup
         return _weights_text(), ""
     if not contents:
         raise PreventUpdate
-    raw = base64.b64decode(contents.split(",", 1)[1])
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(filename or "weights.csv").name
-        path.write_bytes(raw)
+    with uploaded_file(contents, filename or "weights.csv") as path:
         try:
             weights, rejects = load_harm_weights(path)
         except ReadError as exc:
@@ -499,10 +493,6 @@ def run_backtest_panel(_clicks: int, search: str | None, horizon: Any) -> tuple[
 def import_patrol_log(contents: str | None, filename: str | None,
                       search: str | None) -> tuple[Any, ...]:
     """Read a patrol log, place its visits in this plan's hotspots, compare with the plan."""
-    import base64
-    import tempfile
-    from pathlib import Path
-
     import shapely
 
     from geo.patrol_log import assign_visits, dosage_achieved, patrol_hours_total, read_patrol_log
@@ -511,10 +501,7 @@ def import_patrol_log(contents: str | None, filename: str | None,
     if not contents:
         raise PreventUpdate
     svc = services.current()
-    raw = base64.b64decode(contents.split(",", 1)[1])
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(filename or "patrol_log.csv").name
-        path.write_bytes(raw)
+    with uploaded_file(contents, filename or "patrol_log.csv") as path:
         try:
             log, rejects = read_patrol_log(path)
         except ReadError as exc:

@@ -190,7 +190,7 @@ def test_failed_write_keeps_the_old_table(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("geo.harm.os.replace", boom)
+    monkeypatch.setattr("geo.atomic.os.replace", boom)
     with pytest.raises(OSError, match="disk full"):
         store_harm_weights(HarmWeights({"Robbery": 9.0}, "new"), tmp_path)
     assert load_stored_harm_weights(tmp_path) == hw
