@@ -199,9 +199,16 @@ def _briefing_page(result: PlanResult, rank: int) -> str:
     </div>
   </div>
   <footer class="small">{"SYNTHETIC SAMPLE DATA — not real incidents. " if result.synthetic else ""}
-  Hotspot plan {result.window[1].isoformat()} · {_esc(result.weights_source)} ·
+  Hotspot plan {result.window[1].isoformat()} ·
+  {_esc(result.weights_source)}{_weights_text(result)} ·
   printed from the Patrol plan page · OFFICIAL-SENSITIVE: handle as your force requires.</footer>
 </section>"""
+
+
+def _weights_text(result: PlanResult) -> str:
+    if not result.weights:
+        return ""
+    return " (" + ", ".join(f"{_esc(k)} {v:g}" for k, v in sorted(result.weights.items())) + ")"
 
 
 def _document(result: PlanResult, pages: list[str]) -> str:

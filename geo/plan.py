@@ -173,6 +173,8 @@ class PlanResult:
     totals: dict[str, float]
     notes: list[str] = field(default_factory=list)
     synthetic: bool = False
+    #: Gi* result for every cell of the study area (cell, bin, label) when significance is on.
+    gi: pd.DataFrame | None = None
 
     @property
     def method(self) -> list[str]:
@@ -251,6 +253,7 @@ def build_plan(query: QueryLayer, params: PlanParams,
 
     geometry: list[dict[str, Any]]
     ids: list[str]
+    gi: pd.DataFrame | None = None
     if params.unit.startswith("h3"):
         res = int(params.unit.split("-")[1])
         codes = fr.cell_codes[res]
@@ -258,7 +261,8 @@ def build_plan(query: QueryLayer, params: PlanParams,
         n_places = len(fr.cells[res])
         cells = fr.cells[res]
         if params.significance:
-            place, gi_note = _keep_significant(place, weights[mask], cells, params.significance)
+            place, gi_note, gi = _keep_significant(place, weights[mask], cells,
+                                                   params.significance)
             notes.append(gi_note)
     else:
         from geo.dbscan import cluster_summary, dbscan
@@ -318,27 +322,29 @@ def build_plan(query: QueryLayer, params: PlanParams,
         previous_window=(prev_start, prev_end), n_shifts=n_shifts, table=table,
         schedule=schedule, hours=patrol_hours(schedule, shifts_per_week=len(params.days)),
         weights_source=weights_source, weights=dict(harm_weights or {}), totals=totals,
-        notes=notes, synthetic=query.status()["synthetic_sample"],
+        notes=notes, synthetic=query.status()["synthetic_sample"], gi=gi,
     )
 
 
 def _keep_significant(place: np.ndarray, weight: np.ndarray, cells: np.ndarray,
-                      level: float) -> tuple[np.ndarray, str]:
+                      level: float) -> tuple[np.ndarray, str, pd.DataFrame | None]:
     """Mark incidents outside Gi* hot spots of at least ``level`` confidence as in no place."""
     from geo.gistar import gi_star
 
     used = np.unique(place[place >= 0])
     harm = np.bincount(place[place >= 0], weights=weight[place >= 0], minlength=len(cells))
     if len(used) < 3:
-        return np.full_like(place, -1), "Too few cells with incidents for Gi*: none kept."
+        return (np.full_like(place, -1), "Too few cells with incidents for Gi*: none kept.",
+                None)
     gi = gi_star(cells[used], harm[used])
     needed = {0.90: 1, 0.95: 2, 0.99: 3}[level]
     hot = gi.loc[~gi["added"] & (gi["bin"] >= needed), "cell"].to_numpy(dtype="uint64")
     keep = np.zeros(len(cells), dtype=bool)
     keep[np.searchsorted(cells, hot)] = True
     out = np.where((place >= 0) & keep[np.clip(place, 0, None)], place, -1)
-    return out, (f"Gi*: {len(hot)} of {len(used)} cells with incidents are hot spots at "
-                 f"{100 * level:.0f}% confidence or more (with false discovery rate control).")
+    note = (f"Gi*: {len(hot)} of {len(used)} cells with incidents are hot spots at "
+            f"{100 * level:.0f}% confidence or more (with false discovery rate control).")
+    return out, note, gi[["cell", "bin", "label"]]
 
 
 def _clean(v: Any) -> Any:

@@ -196,8 +196,10 @@ def layout(**query: str) -> html.Div:
                                    {"field": "area", "headerName": "Area (share)"},
                                    {"field": "pai", "headerName": "PAI"},
                                    {"field": "harm_pai", "headerName": "Harm-PAI"}]),
-            html.Div([dcc.Graph(id=BT_CURVE, config={"displayModeBar": False}),
-                      dcc.Graph(id=BT_ROLLING, config={"displayModeBar": False})],
+            html.Div([dcc.Graph(id=BT_CURVE, figure=_placeholder("coverage curve"),
+                                config={"displayModeBar": False}),
+                      dcc.Graph(id=BT_ROLLING, figure=_placeholder("series over past dates"),
+                                config={"displayModeBar": False})],
                      className="two"),
         ], className="panel backtest"),
         html.Div([
@@ -219,6 +221,14 @@ def layout(**query: str) -> html.Div:
         dcc.Store(id=SEARCH),
     ], className="main")
     return html.Div([controls, main], className="explorer")
+
+
+def _placeholder(what: str) -> dict[str, Any]:
+    """Return an empty chart that says what will appear, instead of bare axes."""
+    return {"data": [], "layout": {
+        "height": 280, "xaxis": {"visible": False}, "yaxis": {"visible": False},
+        "annotations": [{"text": f"Run the backtest to see the {what}", "showarrow": False,
+                         "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]}}
 
 
 def _weights_text() -> list[Any]:
@@ -247,13 +257,44 @@ def _columns() -> list[dict[str, Any]]:
     ]
 
 
+GI_COLOURS = {-3: "#2166ac", -2: "#67a9cf", -1: "#d1e5f0", 1: "#fddbc7", 2: "#ef8a62",
+              3: "#b2182b"}
+
+
+def _gi_trace(gi: Any) -> dict[str, Any]:
+    """Hot and cold spot bins (Gi*, 90/95/99%) as a choropleth under the ranked places."""
+    import h3
+
+    shown = gi[gi["bin"] != 0]
+    feats = []
+    for cell in shown["cell"]:
+        cid = format(int(cell), "x")
+        ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(cid)]
+        feats.append({"type": "Feature", "id": cid,
+                      "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}})
+    bins = shown["bin"].astype(int).tolist()
+    scale = [[(b + 3) / 6, GI_COLOURS.get(b, "#ffffff")] for b in range(-3, 4)]
+    return {"type": "choroplethmap", "name": "Gi* bins",
+            "geojson": {"type": "FeatureCollection", "features": feats},
+            "featureidkey": "id", "locations": [f["id"] for f in feats], "z": bins,
+            "zmin": -3, "zmax": 3, "colorscale": scale, "marker": {"opacity": 0.55,
+                                                                  "line": {"width": 0}},
+            "text": shown["label"].tolist(), "hovertemplate": "%{text}<extra>Gi*</extra>",
+            "colorbar": {"title": {"text": "Gi* bin"}, "x": 0.0, "xanchor": "left",
+                         "len": 0.45, "tickvals": [-3, -2, -1, 0, 1, 2, 3],
+                         "ticktext": ["cold 99%", "cold 95%", "cold 90%", "not sig.",
+                                      "hot 90%", "hot 95%", "hot 99%"]}}
+
+
 def _figure(result: Any, center: dict[str, float], zoom: float) -> dict[str, Any]:
     feats = [{"type": "Feature", "id": str(r["rank"]), "geometry": r["geometry"]}
              for r in result.table.to_dict("records")]
     t = result.table
     svc = services.current()
+    under = [_gi_trace(result.gi)] if result.gi is not None and len(result.gi) else []
     return {
         "data": [
+            *under,
             {"type": "choroplethmap", "geojson": {"type": "FeatureCollection",
                                                   "features": feats},
              "featureidkey": "id", "locations": [f["id"] for f in feats],

@@ -89,3 +89,15 @@ def test_briefing_prints_one_page_per_hotspot_without_domestic_points(client):
     one = client.get(f"/patrol/briefing?{PRESTON_NIGHTS}&rank=2").get_data(as_text=True)
     assert one.count('<section class="page">') == 1 and "Hotspot 2 of 10" in one
     assert client.get(f"/patrol/briefing?{PRESTON_NIGHTS}&rank=11").status_code == 400
+
+
+def test_significant_only_keeps_gi_star_hot_spots(client):
+    plain = client.get(f"/api/v1/patrol-plan?{PRESTON_NIGHTS}").get_json()
+    hot = client.get(f"/api/v1/patrol-plan?{PRESTON_NIGHTS}&significant=95").get_json()
+    plain_ids = [f["id"] for f in plain["features"]]
+    hot_ids = [f["id"] for f in hot["features"]]
+    assert 0 < len(hot_ids) <= len(plain_ids)
+    assert any("Gi*" in n for n in hot["notes"])
+    assert any("Getis-Ord" in m for m in hot["provenance"]["method"])
+    bad = client.get(f"/api/v1/patrol-plan?{PRESTON_NIGHTS}&significant=80")
+    assert bad.status_code == 400 and bad.get_json()["parameter"] == "significant"
