@@ -1,0 +1,675 @@
+"""Night-time-economy (NTE) zones: named polygons an analyst imports, draws or accepts.
+
+A zone is an area of late-night activity (a city-centre circuit, a cluster of bars, a taxi-rank
+corridor) that incidents and premises are counted in. Zones are kept in a data directory as
+one GeoJSON FeatureCollection, ``<data dir>/zones/zones.geojson``, written atomically so a
+crash mid-save leaves the previous zones intact and they survive a restart.
+
+Every feature has the properties ``zone_id`` (stable, ``"z-"`` + 8 hex digits), ``name``,
+``origin`` (``"imported"``, ``"drawn"`` or ``"suggested"``), ``created_at`` (ISO 8601 local time)
+and ``notes``. Zones are stored in WGS84 and measured in British National Grid (metres).
+
+The read-modify-write helpers (:func:`add_zone`, :func:`rename_zone`, :func:`delete_zone`) are
+not guarded against two processes editing the same folder at once: the last save wins, and
+neither can corrupt the file.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+import shapely.geometry
+
+from geo.atomic import write_text_atomic
+from geo.settings import CRS_METRIC, CRS_STORAGE
+
+__all__ = [
+    "ORIGINS",
+    "ZONES_FILE",
+    "ZONE_COLUMNS",
+    "ZoneError",
+    "ZoneSet",
+    "add_zone",
+    "assign_zones",
+    "delete_zone",
+    "import_zones",
+    "load_zones",
+    "rename_zone",
+    "save_zones",
+    "zones_geojson_export",
+]
+
+#: File name inside a data directory's ``zones/`` folder.
+ZONES_FILE = "zones.geojson"
+#: How a zone came to exist.
+ORIGINS = ("imported", "drawn", "suggested")
+#: Attribute columns of :attr:`ZoneSet.zones`, in order (``geometry`` follows).
+ZONE_COLUMNS = ("zone_id", "name", "origin", "created_at", "notes")
+
+_POLYGONAL = ("Polygon", "MultiPolygon")
+#: A rough box around the UK and its waters (WGS84); zones beyond it earn a note, not an error,
+#: because a user may legitimately work elsewhere.
+_UK_LON = (-8.7, 1.8)
+_UK_LAT = (49.8, 60.9)
+
+
+class ZoneError(Exception):
+    """Zones cannot be read, imported or changed; the message says why in plain English."""
+
+
+@dataclass(eq=False)
+class ZoneSet:
+    """The night-time-economy zones of one data directory.
+
+    Attributes
+    ----------
+    zones : geopandas.GeoDataFrame
+        One row per zone in EPSG:4326 with columns ``zone_id``, ``name``, ``origin``,
+        ``created_at``, ``notes`` (all text) and ``geometry`` (Polygon or MultiPolygon). Row
+        order is the order zones were added; :func:`assign_zones` gives overlapping areas to
+        the earliest zone.
+
+    Examples
+    --------
+    >>> zs = ZoneSet.empty()
+    >>> len(zs.zones), zs.zones.crs.to_epsg(), zs.names()
+    (0, 4326, {})
+    """
+
+    zones: gpd.GeoDataFrame
+
+    @classmethod
+    def empty(cls) -> ZoneSet:
+        """Return a set with no zones."""
+        return cls(_frame([], []))
+
+    @cached_property
+    def zones_bng(self) -> gpd.GeoDataFrame:
+        """The zones in British National Grid (EPSG:27700), for measuring in metres."""
+        return self.zones.to_crs(CRS_METRIC)
+
+    def names(self) -> dict[str, str]:
+        """Return ``{zone_id: name}`` in zone order."""
+        return dict(zip(self.zones["zone_id"], self.zones["name"], strict=True))
+
+    def to_geojson(self) -> dict[str, Any]:
+        """Return the zones as a GeoJSON FeatureCollection (WGS84, RFC 7946) dictionary."""
+        features = []
+        for row, geom in zip(
+            self.zones[list(ZONE_COLUMNS)].itertuples(index=False),
+            self.zones.geometry,
+            strict=True,
+        ):
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {c: str(v) for c, v in zip(ZONE_COLUMNS, row, strict=True)},
+                    "geometry": shapely.geometry.mapping(geom),
+                }
+            )
+        return {"type": "FeatureCollection", "features": features}
+
+
+def _frame(rows: list[dict[str, str]], geoms: list[Any]) -> gpd.GeoDataFrame:
+    table = {c: pd.Series([r[c] for r in rows], dtype="str") for c in ZONE_COLUMNS}
+    return gpd.GeoDataFrame(
+        table, geometry=gpd.GeoSeries(list(geoms), crs=CRS_STORAGE), crs=CRS_STORAGE
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
+
+
+def _new_id(taken: set[str]) -> str:
+    # An identifier, not a sample: it only has to be unique within the folder, so it needs no
+    # seed; it is stored, which is what keeps it stable across restarts.
+    while True:
+        zid = "z-" + uuid.uuid4().hex[:8]
+        if zid not in taken:
+            taken.add(zid)
+            return zid
+
+
+# --------------------------------------------------------------------------------------------
+# Storage
+
+
+def load_zones(zones_dir: Path) -> ZoneSet:
+    """Load the zones saved in a data directory's ``zones/`` folder.
+
+    Parameters
+    ----------
+    zones_dir : Path
+        The folder holding ``zones.geojson``. A missing folder or file means no zones yet.
+
+    Returns
+    -------
+    ZoneSet
+        The saved zones in saved order (empty if there are none).
+
+    Raises
+    ------
+    ZoneError
+        If the zones file exists but cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> load_zones(Path(tempfile.mkdtemp()) / "zones").names()
+    {}
+    """
+    path = Path(zones_dir) / ZONES_FILE
+    if not path.is_file():
+        return ZoneSet.empty()
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        features = doc["features"]
+        rows, geoms = [], []
+        for feat in features:
+            props = feat.get("properties") or {}
+            rows.append({c: "" if props.get(c) is None else str(props[c]) for c in ZONE_COLUMNS})
+            geoms.append(shapely.geometry.shape(feat["geometry"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ZoneError(
+            f"The zones file {path} could not be read ({exc}). Restore it from a backup or "
+            "delete it to start again with no zones."
+        ) from exc
+    return ZoneSet(_frame(rows, geoms))
+
+
+def save_zones(zone_set: ZoneSet, zones_dir: Path) -> None:
+    """Save zones to ``zones_dir/zones.geojson``, all or nothing.
+
+    Parameters
+    ----------
+    zone_set : ZoneSet
+        The zones to keep (they replace whatever was saved before).
+    zones_dir : Path
+        A data directory's ``zones/`` folder; created if missing.
+
+    Raises
+    ------
+    ZoneError
+        If the set lacks a required column, has duplicate ids or is not in WGS84.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "zones"
+    >>> save_zones(ZoneSet.empty(), d)
+    >>> sorted(p.name for p in d.iterdir())
+    ['zones.geojson']
+    """
+    zones = zone_set.zones
+    missing = [c for c in ZONE_COLUMNS if c not in zones.columns]
+    if missing:
+        raise ZoneError(f"Zones cannot be saved: column(s) {', '.join(missing)} are missing.")
+    if zones.crs is None or not zones.crs.equals(CRS_STORAGE):
+        raise ZoneError("Zones cannot be saved: they must be in WGS84 (EPSG:4326).")
+    if not zones["zone_id"].is_unique:
+        raise ZoneError("Zones cannot be saved: two zones share one zone_id.")
+    zones_dir = Path(zones_dir)
+    zones_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(zones_dir / ZONES_FILE, zones_geojson_export(zone_set))
+
+
+def zones_geojson_export(zone_set: ZoneSet) -> str:
+    """Return the zones as GeoJSON text, for a download or another GIS.
+
+    The text is what :func:`save_zones` writes; :func:`import_zones` reads it back with
+    ``name_field="name"``.
+
+    Examples
+    --------
+    >>> zs = ZoneSet.empty()
+    >>> json.loads(zones_geojson_export(zs))
+    {'type': 'FeatureCollection', 'features': []}
+    """
+    return json.dumps(zone_set.to_geojson(), ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Import
+
+
+def import_zones(
+    path: Path | str,
+    name_field: str | None,
+    zones_dir: Path,
+    *,
+    replace: bool = False,
+) -> tuple[ZoneSet, list[str]]:
+    """Import zone polygons from a GeoJSON, GeoPackage or Shapefile in any CRS.
+
+    Polygons are reprojected to WGS84 and saved with the existing zones (appended after them,
+    or instead of them with ``replace=True``) with ``origin="imported"``.
+
+    Parameters
+    ----------
+    path : Path or str
+        The file (``.geojson``/``.json``, ``.gpkg``, ``.shp`` with its ``.prj``).
+    name_field : str or None
+        Field holding each zone's name. ``None`` for a file without one (e.g. a single
+        boundary polygon): zones are then named after the file (``mcr_city_centre``). Blank
+        names become ``"Zone N"`` (N = the feature's number in the file); a name already used
+        (by an existing zone or an earlier feature, ignoring case) gets ``" (2)"``, ``" (3)"``...
+    zones_dir : Path
+        A data directory's ``zones/`` folder.
+    replace : bool
+        Discard the existing zones instead of adding to them.
+
+    Returns
+    -------
+    tuple of (ZoneSet, list of str)
+        The zones as :func:`load_zones` will now load them, and notes on what was repaired,
+        skipped or renamed.
+
+    Raises
+    ------
+    ZoneError
+        If the file is missing or unreadable, has no CRS, lacks ``name_field`` (the message
+        lists the fields it has), looks mislabelled (metres in a WGS84 file), or holds no
+        polygons. Nothing is saved then.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> gdf = gpd.GeoDataFrame({"NAME": ["Gay Village"]},
+    ...                        geometry=[shapely.box(384_300, 397_700, 384_600, 398_000)],
+    ...                        crs="EPSG:27700")
+    >>> gdf.to_file(tmp / "nte.gpkg")
+    >>> zs, notes = import_zones(tmp / "nte.gpkg", "NAME", tmp / "zones")
+    >>> list(zs.names().values()), zs.zones.crs.to_epsg(), zs.zones["origin"].tolist()
+    (['Gay Village'], 4326, ['imported'])
+    >>> import_zones(tmp / "nte.gpkg", "ZONE", tmp / "zones")
+    Traceback (most recent call last):
+    ...
+    geo.zones.ZoneError: The file nte.gpkg has no field 'ZONE'. Its fields are: NAME.
+    """
+    path = Path(path)
+    zones_dir = Path(zones_dir)
+    if not path.exists():
+        raise ZoneError(f"The zone file {path} does not exist.")
+    if path.is_dir():
+        raise ZoneError(f"{path} is a folder; choose the zone file inside it.")
+    gdf, notes = _read_layer(path)
+    fields = [c for c in gdf.columns if c != gdf.geometry.name]
+    if name_field is not None and name_field not in fields:
+        listed = ", ".join(fields) if fields else "(none)"
+        raise ZoneError(
+            f"The file {path.name} has no field '{name_field}'. Its fields are: {listed}."
+        )
+    if gdf.crs is None:
+        raise ZoneError(
+            f"The file {path.name} does not say which coordinate reference system (CRS) it uses, "
+            "so its zones cannot be placed on the map. Set the CRS in your GIS (e.g. EPSG:27700 "
+            "for British National Grid, EPSG:4326 for longitude/latitude) and save it again; "
+            "for a Shapefile, keep the .prj file beside the .shp."
+        )
+    geoms, geom_notes = _polygonal(np.asarray(gdf.geometry.array, dtype=object))
+    notes.extend(geom_notes)
+    keep = np.array([g is not None for g in geoms], dtype=bool)
+    if not keep.any():
+        raise ZoneError(
+            f"The file {path.name} holds no polygons: zones must be areas (polygons), "
+            "not points or lines."
+        )
+    _check_plausible(path, gdf.crs, geoms[keep])
+
+    if name_field is None:
+        raw_names = [path.stem] * len(gdf)
+        notes.append(f"No name field was chosen; zones are named after the file ('{path.stem}').")
+    else:
+        raw_names = [
+            "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+            for v in gdf[name_field].tolist()
+        ]
+    existing = ZoneSet.empty() if replace else load_zones(zones_dir)
+    taken = {n.casefold() for n in existing.zones["name"]}
+    ids = set(existing.zones["zone_id"])
+    created = _now()
+    rows: list[dict[str, str]] = []
+    n_blank = n_renamed = 0
+    for i in np.flatnonzero(keep):
+        name = raw_names[i]
+        if not name or name.upper() in ("NA", "N/A", "NULL", "NONE", "NAN"):
+            name = f"Zone {i + 1}"
+            n_blank += 1
+        unique = _unique_name(name, taken)
+        n_renamed += unique != name
+        rows.append(
+            {
+                "zone_id": _new_id(ids),
+                "name": unique,
+                "origin": "imported",
+                "created_at": created,
+                "notes": f"Imported from {path.name}",
+            }
+        )
+    if n_blank:
+        notes.append(f"{n_blank} zone(s) had no name in '{name_field}' and were named 'Zone N'.")
+    if n_renamed:
+        notes.append(
+            f"{n_renamed} zone name(s) were already in use and were given a number, e.g. ' (2)'."
+        )
+    new_geoms = gpd.GeoSeries(list(geoms[keep]), crs=gdf.crs).to_crs(CRS_STORAGE)
+    out = _append(existing, rows, list(new_geoms))
+    outside = _outside_uk(out.zones.geometry.iloc[len(existing.zones):])
+    if outside:
+        notes.append(f"{outside} imported zone(s) lie outside the UK; check the file's CRS.")
+    save_zones(out, zones_dir)
+    return load_zones(zones_dir), notes
+
+
+def _read_layer(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+    notes: list[str] = []
+    unreadable = (
+        f"The file {path.name} could not be read as GeoJSON, GeoPackage or Shapefile. "
+        "Check it opens in a GIS and import it again."
+    )
+    try:
+        layers = pyogrio.list_layers(path)
+        layer = None
+        if len(layers) > 1:
+            polygonal = [str(n) for n, t in layers if t is not None and "Polygon" in str(t)]
+            layer = polygonal[0] if polygonal else str(layers[0][0])
+            notes.append(f"The file has {len(layers)} layers; the layer '{layer}' was used.")
+        gdf = gpd.read_file(path, layer=layer)
+    except Exception as exc:  # pyogrio raises several GDAL-derived types
+        raise ZoneError(f"{unreadable} (Details: {exc})") from exc
+    return gdf, notes
+
+
+def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Repair invalid shapes; keep polygonal parts (None where a feature has none)."""
+    notes: list[str] = []
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    invalid = present & ~shapely.is_valid(geoms)
+    if invalid.any():
+        geoms = geoms.copy()
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+        notes.append(f"{int(invalid.sum())} invalid polygon(s) were repaired.")
+    out = np.empty(len(geoms), dtype=object)
+    for i in np.flatnonzero(present):
+        out[i] = _polygonal_part(geoms[i])
+    n_skipped = int(len(geoms) - sum(g is not None for g in out))
+    if n_skipped:
+        notes.append(
+            f"{n_skipped} feature(s) were skipped because they are not areas "
+            "(points, lines or empty shapes)."
+        )
+    return out, notes
+
+
+def _polygonal_part(geom: Any) -> Any:
+    if geom.geom_type in _POLYGONAL:
+        return geom
+    if geom.geom_type == "GeometryCollection":
+        # make_valid can turn a bow-tie into polygons plus stray lines: keep the areas.
+        parts = [p for p in shapely.get_parts(geom) if p.geom_type in _POLYGONAL]
+        return shapely.union_all(parts) if parts else None
+    return None
+
+
+def _check_plausible(path: Path, crs: Any, geoms: np.ndarray) -> None:
+    if not crs.is_geographic:
+        return
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    if min(minx, miny) < -180 or maxx > 180 or maxy > 90:
+        raise ZoneError(
+            f"The file {path.name} says it is in longitude/latitude, but its coordinates "
+            f"(up to {max(maxx, maxy):,.0f}) look like metres, e.g. British National Grid. "
+            "GeoJSON without a 'crs' member is read as longitude/latitude: set the CRS in "
+            "your GIS (EPSG:27700) and save it again, or save it as a GeoPackage."
+        )
+
+
+def _outside_uk(geoms: gpd.GeoSeries) -> int:
+    if geoms.empty:
+        return 0
+    b = shapely.bounds(np.asarray(geoms.array, dtype=object))
+    inside = (b[:, 0] >= _UK_LON[0]) & (b[:, 2] <= _UK_LON[1])
+    inside &= (b[:, 1] >= _UK_LAT[0]) & (b[:, 3] <= _UK_LAT[1])
+    return int((~inside).sum())
+
+
+def _append(existing: ZoneSet, rows: list[dict[str, str]], geoms: list[Any]) -> ZoneSet:
+    new = _frame(rows, geoms)
+    if existing.zones.empty:
+        return ZoneSet(new)
+    merged = pd.concat([existing.zones, new], ignore_index=True)
+    return ZoneSet(gpd.GeoDataFrame(merged, geometry="geometry", crs=CRS_STORAGE))
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    candidate, k = name, 1
+    while candidate.casefold() in taken:
+        k += 1
+        candidate = f"{name} ({k})"
+    taken.add(candidate.casefold())
+    return candidate
+
+
+# --------------------------------------------------------------------------------------------
+# Editing
+
+
+def add_zone(
+    zones_dir: Path,
+    geometry_geojson: dict[str, Any],
+    name: str,
+    origin: str = "drawn",
+) -> ZoneSet:
+    """Add one zone (drawn on the map or accepted from a suggestion) and save.
+
+    Parameters
+    ----------
+    zones_dir : Path
+        A data directory's ``zones/`` folder.
+    geometry_geojson : dict
+        A GeoJSON Polygon or MultiPolygon in WGS84 longitude/latitude (a Feature wrapping one
+        is accepted too). Self-intersecting outlines are repaired.
+    name : str
+        Display name; blank becomes ``"Zone N"``, a name in use gets ``" (2)"``.
+    origin : {"drawn", "suggested", "imported"}
+        How the zone came to exist.
+
+    Returns
+    -------
+    ZoneSet
+        All zones, the new one last.
+
+    Raises
+    ------
+    ZoneError
+        If the geometry is not a polygon in longitude/latitude, or ``origin`` is unknown.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "zones"
+    >>> square = {"type": "Polygon", "coordinates": [[[-2.25, 53.47], [-2.24, 53.47],
+    ...           [-2.24, 53.48], [-2.25, 53.48], [-2.25, 53.47]]]}
+    >>> zs = add_zone(d, square, "Deansgate")
+    >>> list(load_zones(d).names().values()), zs.zones["origin"].iloc[-1]
+    (['Deansgate'], 'drawn')
+    """
+    if origin not in ORIGINS:
+        raise ZoneError(f"Unknown zone origin '{origin}'; it must be one of {', '.join(ORIGINS)}.")
+    geom = _geometry_from_geojson(geometry_geojson)
+    zones_dir = Path(zones_dir)
+    existing = load_zones(zones_dir)
+    taken = {n.casefold() for n in existing.zones["name"]}
+    clean = (name or "").strip() or f"Zone {len(existing.zones) + 1}"
+    row = {
+        "zone_id": _new_id(set(existing.zones["zone_id"])),
+        "name": _unique_name(clean, taken),
+        "origin": origin,
+        "created_at": _now(),
+        "notes": "",
+    }
+    out = _append(existing, [row], [geom])
+    save_zones(out, zones_dir)
+    return out
+
+
+def _geometry_from_geojson(obj: dict[str, Any]) -> Any:
+    if isinstance(obj, dict) and obj.get("type") == "Feature":
+        obj = obj.get("geometry") or {}
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    if kind not in _POLYGONAL:
+        raise ZoneError(
+            f"A zone must be an area (a GeoJSON Polygon or MultiPolygon), not {kind or 'nothing'}."
+        )
+    try:
+        geom = shapely.geometry.shape(obj)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ZoneError(f"The zone's outline could not be read ({exc}).") from exc
+    if geom.is_empty:
+        raise ZoneError("The zone's outline is empty.")
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise ZoneError(
+            "The zone's coordinates are not longitude/latitude (WGS84); draw it on the map or "
+            "convert it to EPSG:4326 first."
+        )
+    if not geom.is_valid:
+        geom = _polygonal_part(shapely.make_valid(geom))
+    if geom is None or geom.is_empty or geom.area == 0:
+        raise ZoneError("The zone's outline encloses no area.")
+    return geom
+
+
+def _edit(zones_dir: Path, zone_id: str) -> tuple[ZoneSet, int]:
+    zs = load_zones(Path(zones_dir))
+    hits = np.flatnonzero((zs.zones["zone_id"] == zone_id).to_numpy())
+    if hits.size == 0:
+        raise ZoneError(f"There is no zone with id '{zone_id}'; it may have been deleted.")
+    return zs, int(hits[0])
+
+
+def rename_zone(zones_dir: Path, zone_id: str, name: str) -> ZoneSet:
+    """Rename one zone and save.
+
+    Raises
+    ------
+    ZoneError
+        If no zone has that id, the name is blank, or another zone already has the name.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "zones"
+    >>> sq = shapely.geometry.mapping(shapely.box(-2.25, 53.47, -2.24, 53.48))
+    >>> zid = add_zone(d, sq, "A").zones["zone_id"].iloc[0]
+    >>> rename_zone(d, zid, "Northern Quarter").names()[zid]
+    'Northern Quarter'
+    """
+    zs, i = _edit(zones_dir, zone_id)
+    clean = (name or "").strip()
+    if not clean:
+        raise ZoneError("A zone's name cannot be blank.")
+    others = zs.zones["name"].drop(index=zs.zones.index[i]).str.casefold()
+    if clean.casefold() in set(others):
+        raise ZoneError(f"Another zone is already called '{clean}'; choose a different name.")
+    zones = zs.zones.copy()
+    zones.loc[zones.index[i], "name"] = clean
+    out = ZoneSet(zones)
+    save_zones(out, Path(zones_dir))
+    return out
+
+
+def delete_zone(zones_dir: Path, zone_id: str) -> ZoneSet:
+    """Delete one zone and save.
+
+    Raises
+    ------
+    ZoneError
+        If no zone has that id.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "zones"
+    >>> sq = shapely.geometry.mapping(shapely.box(-2.25, 53.47, -2.24, 53.48))
+    >>> zid = add_zone(d, sq, "A").zones["zone_id"].iloc[0]
+    >>> len(delete_zone(d, zid).zones), len(load_zones(d).zones)
+    (0, 0)
+    """
+    zs, i = _edit(zones_dir, zone_id)
+    zones = zs.zones.drop(index=zs.zones.index[i]).reset_index(drop=True)
+    out = ZoneSet(gpd.GeoDataFrame(zones, geometry="geometry", crs=CRS_STORAGE))
+    save_zones(out, Path(zones_dir))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Assignment
+
+
+def assign_zones(easting: np.ndarray, northing: np.ndarray, zone_set: ZoneSet) -> np.ndarray:
+    """Return, for each point, the position of the zone it lies in.
+
+    Parameters
+    ----------
+    easting, northing : numpy.ndarray
+        British National Grid coordinates in metres (EPSG:27700); NaN for unplaced points.
+    zone_set : ZoneSet
+        The zones.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` row position in ``zone_set.zones`` per point; -1 for points in no zone, with
+        NaN coordinates, or exactly on a zone's edge (``contains`` excludes the boundary).
+        Where zones overlap, a point goes to the first of them in zone order, so each point is
+        counted once.
+
+    Examples
+    --------
+    Two overlapping 100 m squares in Manchester (BNG metres):
+
+    >>> x0, y0 = 384_000, 398_000
+    >>> zs = ZoneSet(gpd.GeoDataFrame(
+    ...     {"zone_id": ["z-1", "z-2"], "name": ["A", "B"], "origin": ["drawn"] * 2,
+    ...      "created_at": [""] * 2, "notes": [""] * 2},
+    ...     geometry=[shapely.box(x0, y0, x0 + 100, y0 + 100),
+    ...               shapely.box(x0 + 50, y0, x0 + 200, y0 + 100)],
+    ...     crs="EPSG:27700").to_crs("EPSG:4326"))
+    >>> east = x0 + np.array([20.0, 70.0, 150.0, 300.0])
+    >>> assign_zones(east, np.full(4, y0 + 50.0), zs).tolist()
+    [0, 0, 1, -1]
+    """
+    x = np.asarray(easting, dtype="float64")
+    y = np.asarray(northing, dtype="float64")
+    if x.shape != y.shape:
+        raise ValueError(f"easting and northing differ in length ({x.shape} vs {y.shape})")
+    out = np.full(x.shape, -1, dtype="int64")
+    if x.size == 0 or zone_set.zones.empty:
+        return out
+    finite = np.isfinite(x) & np.isfinite(y)
+    for i, geom in enumerate(zone_set.zones_bng.geometry):
+        if geom is None or geom.is_empty:
+            continue
+        minx, miny, maxx, maxy = geom.bounds
+        # The bounding box is cheap and rules out most points before the exact test.
+        cand = np.flatnonzero(
+            finite & (out < 0) & (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
+        )
+        if cand.size:
+            inside = shapely.contains_xy(geom, x[cand], y[cand])
+            out[cand[inside]] = i
+    return out
