@@ -476,3 +476,12 @@ def test_rank_by_nearby_counts_incidents_within_the_radius():
     assert rank_by_nearby(venues_e, venues_n, [], [], radius_m=5.0).tolist() == [0, 0, 0]
     with pytest.raises(ValueError):
         rank_by_nearby(venues_e, venues_n, inc_e, inc_n, radius_m=-1.0)
+
+
+def test_ratings_of_an_empty_range_are_empty_tables_with_their_columns():
+    nightly = nightly_counts([], [], 0)
+    assert len(nightly) == 0 and list(nightly.columns) == ["zone", "night", "weekend", "count"]
+    rated = weekend_status(weekend_counts(nightly))
+    assert len(rated) == 0
+    assert list(rated.columns) == ["zone", "weekend", "count", "status", "median", "p90"]
+    assert len(night_status(nightly)) == 0
