@@ -1,0 +1,683 @@
+"""Premises (venues) and taxi ranks: read from a CSV, keep in a data directory.
+
+Two kinds of file are understood by :func:`read_venues`:
+
+* a simple CSV with a name, an optional type (``bar``, ``nightclub``, ``taxi rank``...) and
+  coordinates as ``lat``/``lon`` (or ``latitude``/``longitude``) or British National Grid
+  ``easting``/``northing`` in metres; column names are matched ignoring case;
+* a council **premises-licence register** in the Local Government Association open-data layout
+  (``PREMISESNAME``, ``LOCATIONTEXT``, ``POSTCODE``, ``OPENINGHOURS``, ``LATENIGHTREFRESHMENT``,
+  ``ALCOHOLSUPPLY``, ``ENTERTAINMENTTYPELABEL``, ``latitude``, ``longitude``...), as Manchester
+  City Council publishes it. ``NA`` means missing there, and many rows have a postcode but no
+  coordinates.
+
+Every data row becomes a venue or a reject with its line number and a reason a licensing or
+police analyst can act on: ``len(venues) + len(rejects)`` is the number of data rows. There is
+no postcode lookup (the tool works offline), so a row with only an address cannot be placed.
+
+Venues are kept as one Parquet file per kind (``venues``, ``taxi_ranks``) in a data
+directory's ``venues/`` folder, written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from geo.atomic import write_bytes_atomic
+from geo.projection import to_bng, to_wgs84
+from geo.schema import ReadError, make_rejects
+
+__all__ = [
+    "KINDS",
+    "UK_LAT",
+    "UK_LON",
+    "VENUE_COLUMNS",
+    "load_venues",
+    "read_venues",
+    "save_venues",
+]
+
+#: Columns of the table :func:`read_venues` returns, in order. ``postcode``, ``opening_hours``,
+#: ``address`` and ``details`` are NA when the file does not give them; ``details`` holds a
+#: register's licensable activities in words.
+VENUE_COLUMNS = (
+    "line",
+    "name",
+    "type",
+    "lat",
+    "lon",
+    "easting",
+    "northing",
+    "postcode",
+    "opening_hours",
+    "address",
+    "details",
+)
+#: What :func:`save_venues` can keep, one file each.
+KINDS = ("venues", "taxi_ranks")
+#: The UK with Northern Ireland, Scilly and Shetland (WGS84 degrees); a point outside is a
+#: geocoding mistake, not a venue this tool can map.
+UK_LAT = (49.8, 60.9)
+UK_LON = (-8.7, 1.8)
+
+#: Text that means "no value" in council open data (``NA`` in R exports) and spreadsheets.
+_MISSING = frozenset({"", "na", "n/a", "null", "none", "nan", "-"})
+
+_NAME_COLS = ("name", "premisesname", "premises name", "premises_name", "venue", "venue name",
+              "venue_name", "rank name", "rank_name", "site name", "site_name")
+_TYPE_COLS = ("type", "venue type", "venue_type", "premises type", "premises_type", "category",
+              "kind")
+_LAT_COLS = ("lat", "latitude")
+_LON_COLS = ("lon", "lng", "long", "longitude")
+_EAST_COLS = ("easting", "eastings", "bng_e", "x_bng")
+_NORTH_COLS = ("northing", "northings", "bng_n", "y_bng")
+_POSTCODE_COLS = ("postcode", "post code", "post_code")
+_HOURS_COLS = ("opening_hours", "openinghours", "opening hours", "hours")
+_ADDRESS_COLS = ("address", "locationtext", "location", "addr")
+
+#: A column getter: position in the header (None = absent) -> text with NA for missing values.
+_Getter = Callable[[int | None], pd.Series]
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_venues(
+    path: str | Path,
+    *,
+    kind_default: str = "venue",
+    name_col: str | None = None,
+    type_col: str | None = None,
+    lat_col: str | None = None,
+    lon_col: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    r"""Read venues or taxi ranks from a CSV (optionally gzipped).
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV: a simple list (name, type, coordinates) or a premises-licence register.
+    kind_default : str
+        Type given to rows with no type (and to every row when there is no type column),
+        e.g. ``"taxi rank"`` for a file of ranks.
+    name_col, type_col, lat_col, lon_col : str, optional
+        Column names to use instead of the ones found automatically (matched ignoring case).
+        ``lat_col`` and ``lon_col`` go together.
+
+    Returns
+    -------
+    venues : pandas.DataFrame
+        Columns :data:`VENUE_COLUMNS`: ``line`` (1-based line in the file, header = 1),
+        ``name``, ``type``, ``lat``/``lon`` (WGS84), ``easting``/``northing`` (British
+        National Grid, metres), ``postcode``, ``opening_hours``, ``address``, ``details``.
+        ``venues.attrs["notes"]`` lists what the reader noticed (e.g. the text encoding) and
+        ``venues.attrs["layout"]`` is ``"register"`` or ``"simple"``.
+    rejects : pandas.DataFrame
+        Columns ``line``, ``reason`` and ``raw`` (the row's text), one per row not placed.
+
+    Raises
+    ------
+    geo.schema.ReadError
+        If the file is missing, empty or not a CSV, has no name column or no coordinate
+        columns (the message lists the columns it has), or a named column is absent.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "venues.csv"
+    >>> _ = p.write_text("Name,Type,Lat,Lon\nRain Bar,bar,53.4747,-2.2452\n"
+    ...                  "Lost,bar,,\nAbroad,club,48.85,2.35\n")
+    >>> venues, rejects = read_venues(p)
+    >>> venues[["line", "name", "type"]].values.tolist()
+    [[2, 'Rain Bar', 'bar']]
+    >>> round(float(venues["easting"].iloc[0]), -1)
+    383820.0
+    >>> rejects["line"].tolist()
+    [3, 4]
+    >>> print(rejects["reason"].iloc[0])
+    no coordinates (Lat and Lon are blank); add latitude/longitude to place it
+    """
+    path = Path(path)
+    text, notes = _decode(path)
+    header, records = _parse(path, text)
+    cols = _Columns.find(path, header, name_col, type_col, lat_col, lon_col)
+    n_cols = len(header)
+    n = len(records)
+    lines = np.array([line for line, _ in records], dtype="int64")
+
+    def column(i: int | None) -> pd.Series:
+        if i is None:
+            return pd.Series([pd.NA] * n, dtype="string")
+        values = [fields[i].strip() if i < len(fields) else "" for _, fields in records]
+        s = pd.Series(values, dtype="string")
+        return s.mask(s.str.lower().isin(_MISSING))
+
+    reasons = np.full(n, "", dtype=object)
+    wrong_width = np.array([len(f) != n_cols for _, f in records], dtype=bool)
+    for k in np.flatnonzero(wrong_width):
+        got = len(records[k][1])
+        reasons[k] = (
+            f"the row has {got} values but the header has {n_cols} columns (a comma inside an "
+            "unquoted name or address?), so its columns cannot be trusted"
+        )
+
+    name = column(cols.name)
+    postcode = _tidy_postcodes(column(cols.postcode))
+    lat, lon, easting, northing = _place(column, cols, postcode, reasons)
+    placed = reasons == ""
+
+    if cols.register:
+        kind, details = _register_types(column, cols)
+    else:
+        kind = column(cols.type).fillna(kind_default)
+        details = pd.Series([pd.NA] * n, dtype="string")
+    kind = kind.fillna(kind_default)
+
+    venues = pd.DataFrame(
+        {
+            "line": lines,
+            "name": name.fillna("(no name given)"),
+            "type": kind,
+            "lat": lat,
+            "lon": lon,
+            "easting": easting,
+            "northing": northing,
+            "postcode": postcode,
+            "opening_hours": column(cols.hours),
+            "address": column(cols.address),
+            "details": details,
+        }
+    )
+    venues = venues.loc[placed].reset_index(drop=True)
+    raw = [",".join(records[k][1]) for k in np.flatnonzero(~placed)]
+    rejects = make_rejects(lines[~placed], [str(r) for r in reasons[~placed]], raw)
+    venues.attrs["notes"] = notes
+    venues.attrs["layout"] = "register" if cols.register else "simple"
+    return venues, rejects
+
+
+def _tidy_postcodes(text: pd.Series) -> pd.Series:
+    """Upper-case postcodes with one space before the inward code.
+
+    Registers exported from fixed-width systems pad the outward code (``"M1   3LY"``), so
+    the same postcode would otherwise be spelled several ways.
+    """
+    packed = text.str.upper().str.replace(r"\s+", "", regex=True)
+    shaped = packed.str.fullmatch(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}").fillna(False)
+    spaced = packed.str.slice(0, -3) + " " + packed.str.slice(-3)
+    return spaced.where(shaped, text.str.upper().str.replace(r"\s+", " ", regex=True))
+
+
+def _decode(path: Path) -> tuple[str, list[str]]:
+    """Return the file's text, trying UTF-8 first and then Windows-1252."""
+    if not path.exists():
+        raise ReadError(f"{path}: file not found.")
+    if not path.is_file():
+        raise ReadError(f"{path}: is a folder, not a file.")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"{path}: the file could not be opened ({exc}).") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise ReadError(f"{path}: the gzip data is corrupt or cut short ({exc}).") from None
+    if not data.strip():
+        raise ReadError(f"{path}: the file is empty.")
+    if data.startswith(_ZIP_MAGIC):
+        raise ReadError(
+            f"{path}: this is an Excel workbook or a zip archive, not a CSV. In Excel use "
+            "Save As > 'CSV UTF-8 (Comma delimited)'."
+        )
+    if data.startswith(_SQLITE_MAGIC) or b"\x00" in data[:4096]:
+        raise ReadError(f"{path}: this is not a text CSV file (it holds binary data).")
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    try:
+        text = data.decode("cp1252")
+        used = "Windows-1252"
+    except UnicodeDecodeError:
+        # Five byte values are undefined in Windows-1252; Latin-1 decodes anything.
+        text = data.decode("latin-1")
+        used = "Latin-1"
+    line = data[:first_bad].count(b"\n") + 1
+    note = (
+        f"The file is not UTF-8 (first at line {line}); it was read as {used}, the usual "
+        "encoding of files saved from Excel on Windows. Check names with accents or '£'."
+    )
+    return text, [note]
+
+
+def _parse(path: Path, text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Split CSV text into a header and (first line number, fields) per data row."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        while header is not None and not any(h.strip() for h in header):
+            header = next(reader, None)
+        if header is None:
+            raise ReadError(f"{path}: the file holds no header line.")
+        records: list[tuple[int, list[str]]] = []
+        end = reader.line_num
+        for fields in reader:
+            start, end = end + 1, reader.line_num
+            if not any(f.strip() for f in fields):
+                continue  # a blank line is not a data row
+            records.append((start, fields))
+    except csv.Error as exc:
+        raise ReadError(
+            f"{path}: could not be read as CSV near line {reader.line_num} ({exc})."
+        ) from None
+    return [h.strip() for h in header], records
+
+
+class _Columns:
+    """Positions of the columns :func:`read_venues` uses (None where absent)."""
+
+    def __init__(self) -> None:
+        self.register = False
+        self.name: int | None = None
+        self.type: int | None = None
+        self.lat: int | None = None
+        self.lon: int | None = None
+        self.east: int | None = None
+        self.north: int | None = None
+        self.postcode: int | None = None
+        self.hours: int | None = None
+        self.address: int | None = None
+        self.alcohol: int | None = None
+        self.late: int | None = None
+        self.entertainment: int | None = None
+        self.labels: dict[str, str] = {}
+
+    @classmethod
+    def find(
+        cls,
+        path: Path,
+        header: list[str],
+        name_col: str | None,
+        type_col: str | None,
+        lat_col: str | None,
+        lon_col: str | None,
+    ) -> _Columns:
+        lower = [h.lower() for h in header]
+        listed = ", ".join(repr(h) for h in header)
+
+        def auto(names: tuple[str, ...]) -> int | None:
+            for wanted in names:
+                if wanted in lower:
+                    return lower.index(wanted)
+            return None
+
+        def given(col: str | None, what: str) -> int | None:
+            if col is None:
+                return None
+            if col in header:
+                return header.index(col)
+            if col.lower() in lower:
+                return lower.index(col.lower())
+            raise ReadError(f"{path}: there is no {what} column '{col}'. Columns found: {listed}.")
+
+        if (lat_col is None) != (lon_col is None):
+            raise ReadError(
+                f"{path}: give both a latitude and a longitude column, or neither "
+                "(they are then found by name)."
+            )
+        c = cls()
+        c.register = "premisesname" in lower and "latitude" in lower and "longitude" in lower
+        c.name = given(name_col, "name") if name_col else auto(_NAME_COLS)
+        if c.name is None:
+            raise ReadError(
+                f"{path}: no column holds the venue name (looked for 'name', 'premises name', "
+                f"'venue'...). Columns found: {listed}. Name the column 'name' or choose it."
+            )
+        c.type = given(type_col, "type") if type_col else auto(_TYPE_COLS)
+        c.lat = given(lat_col, "latitude") if lat_col else auto(_LAT_COLS)
+        c.lon = given(lon_col, "longitude") if lon_col else auto(_LON_COLS)
+        if (c.lat is None) != (c.lon is None):
+            c.lat = c.lon = None
+        c.east, c.north = auto(_EAST_COLS), auto(_NORTH_COLS)
+        if (c.east is None) != (c.north is None):
+            c.east = c.north = None
+        if c.lat is None and c.east is None:
+            raise ReadError(
+                f"{path}: no coordinate columns: a venue needs 'latitude' and 'longitude' (or "
+                f"'lat'/'lon'), or British National Grid 'easting' and 'northing' in metres. "
+                f"Columns found: {listed}."
+            )
+        c.postcode = auto(_POSTCODE_COLS)
+        c.hours = auto(_HOURS_COLS)
+        c.address = auto(_ADDRESS_COLS)
+        if c.register:
+            c.address = auto(("locationtext", "addr"))
+            c.alcohol = auto(("alcoholsupply",))
+            c.late = auto(("latenightrefreshment",))
+            c.entertainment = auto(("entertainmenttypelabel",))
+        for attr in ("lat", "lon", "east", "north"):
+            pos = getattr(c, attr)
+            if pos is not None:
+                c.labels[attr] = header[pos]
+        return c
+
+
+def _place(
+    column: _Getter,
+    cols: _Columns,
+    postcode: pd.Series,
+    reasons: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parse coordinates, write a reason for every row that cannot be placed, return them."""
+    n = len(reasons)
+    lat = np.full(n, np.nan)
+    lon = np.full(n, np.nan)
+    east = np.full(n, np.nan)
+    north = np.full(n, np.nan)
+    open_ = reasons == ""
+
+    def parse(i: int | None) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+        text = column(i)
+        blank = text.isna().to_numpy()
+        values = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
+        return text, blank, values
+
+    have_ll = cols.lat is not None
+    have_en = cols.east is not None
+    if have_ll:
+        lat_t, lat_blank, lat_v = parse(cols.lat)
+        lon_t, lon_blank, lon_v = parse(cols.lon)
+    else:
+        lat_blank = lon_blank = np.ones(n, dtype=bool)
+    if have_en:
+        e_t, e_blank, e_v = parse(cols.east)
+        n_t, n_blank, n_v = parse(cols.north)
+    else:
+        e_blank = n_blank = np.ones(n, dtype=bool)
+
+    # Latitude/longitude are used where given; easting/northing fill the rows without them.
+    use_ll = ~(lat_blank & lon_blank)
+    use_en = ~use_ll & ~(e_blank & n_blank)
+    labels = cols.labels
+    for k in np.flatnonzero(open_):
+        if use_ll[k]:
+            reasons[k] = _check_lonlat(
+                lat_t.iloc[k], lon_t.iloc[k], lat_v[k], lon_v[k], labels["lat"], labels["lon"]
+            )
+            if not reasons[k]:
+                lat[k], lon[k] = lat_v[k], lon_v[k]
+        elif use_en[k]:
+            reasons[k] = _check_bng(
+                e_t.iloc[k], n_t.iloc[k], e_v[k], n_v[k], labels["east"], labels["north"]
+            )
+            if not reasons[k]:
+                east[k], north[k] = e_v[k], n_v[k]
+        else:
+            reasons[k] = _no_coordinates(labels, postcode.iloc[k])
+
+    from_ll = np.isfinite(lat)
+    if from_ll.any():
+        east[from_ll], north[from_ll] = to_bng(lon[from_ll], lat[from_ll])
+    from_en = np.isfinite(east) & ~from_ll
+    if from_en.any():
+        lon[from_en], lat[from_en] = to_wgs84(east[from_en], north[from_en])
+        outside = from_en & ~_in_uk(lat, lon)
+        for k in np.flatnonzero(outside):
+            reasons[k] = (
+                f"the point (easting {east[k]:.0f}, northing {north[k]:.0f}) lies outside the "
+                "UK; check the coordinates"
+            )
+            lat[k] = lon[k] = east[k] = north[k] = np.nan
+    return lat, lon, east, north
+
+
+def _in_uk(lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.asarray(
+            (lat >= UK_LAT[0]) & (lat <= UK_LAT[1]) & (lon >= UK_LON[0]) & (lon <= UK_LON[1])
+        )
+
+
+def _no_coordinates(labels: dict[str, str], postcode: object) -> str:
+    if "lat" in labels:
+        blank = f"{labels['lat']} and {labels['lon']} are blank"
+    else:
+        blank = f"{labels['east']} and {labels['north']} are blank"
+    how = "latitude/longitude" if "lat" in labels else "easting/northing"
+    if isinstance(postcode, str) and postcode:
+        return (
+            f"no coordinates (postcode {postcode} given, but this tool has no postcode lookup "
+            f"offline; add {how} to place it)"
+        )
+    return f"no coordinates ({blank}); add {how} to place it"
+
+
+def _check_lonlat(
+    lat_text: object, lon_text: object, lat: float, lon: float, lat_name: str, lon_name: str
+) -> str:
+    if pd.isna(lat_text) or pd.isna(lon_text):
+        missing = lat_name if pd.isna(lat_text) else lon_name
+        return f"no coordinates ({missing} is blank); add both latitude and longitude to place it"
+    if not (np.isfinite(lat) and np.isfinite(lon)):
+        return (
+            f"coordinates are not numbers ({lat_name} '{lat_text}', {lon_name} '{lon_text}'); "
+            "use decimal degrees such as 53.4747, -2.2452"
+        )
+    if lat == 0 and lon == 0:
+        return (
+            "coordinates are 0, 0: a placeholder for a missing location (a point in the "
+            "Atlantic off Africa), not a real place"
+        )
+    if _in_uk(lat, lon):
+        return ""
+    if _in_uk(lon, lat):
+        return (
+            f"latitude and longitude look swapped ({lat_name} {lat:g}, {lon_name} {lon:g}); "
+            "the venue is not placed until they are corrected"
+        )
+    hint = ""
+    if 0 <= lon <= 700_000 and 0 <= lat <= 1_300_000 and max(abs(lat), abs(lon)) > 180:
+        hint = (
+            "; these look like British National Grid metres, so name the columns "
+            "easting/northing"
+        )
+    return (
+        f"coordinates outside the UK ({lat_name} {lat:g}, {lon_name} {lon:g}; the UK lies "
+        f"within latitude {UK_LAT[0]}..{UK_LAT[1]} and longitude {UK_LON[0]}..{UK_LON[1]})"
+        + hint
+    )
+
+
+def _check_bng(
+    e_text: object, n_text: object, e: float, n: float, e_name: str, n_name: str
+) -> str:
+    if pd.isna(e_text) or pd.isna(n_text):
+        missing = e_name if pd.isna(e_text) else n_name
+        return f"no coordinates ({missing} is blank); add both easting and northing to place it"
+    if not (np.isfinite(e) and np.isfinite(n)):
+        return (
+            f"coordinates are not numbers ({e_name} '{e_text}', {n_name} '{n_text}'); use "
+            "British National Grid metres such as 383820, 397770"
+        )
+    if e == 0 and n == 0:
+        return "coordinates are 0, 0: a placeholder for a missing location, not a real place"
+    if not (0 <= e <= 700_000 and 0 <= n <= 1_300_000):
+        return (
+            f"coordinates outside the UK ({e_name} {e:g}, {n_name} {n:g}; British National "
+            "Grid eastings run 0..700000 m and northings 0..1300000 m)"
+        )
+    return ""
+
+
+def _register_types(column: _Getter, cols: _Columns) -> tuple[pd.Series, pd.Series]:
+    """Type and activities of premises-licence register rows.
+
+    The type names what a licence allows at night, most specific first: alcohol, late-night
+    refreshment (hot food or drink 23:00-05:00) and regulated entertainment, e.g.
+    ``"alcohol + late-night refreshment + entertainment"``; ``"premises licence"`` when the
+    register says none of them.
+    """
+    def flag(i: int | None) -> np.ndarray:
+        text = column(i).fillna("").str.strip().str.upper()
+        return text.isin(["TRUE", "T", "YES", "Y", "1"]).to_numpy(dtype=bool)
+
+    alcohol = flag(cols.alcohol)
+    late = flag(cols.late)
+    ent_text = column(cols.entertainment)
+    ent = ent_text.notna().to_numpy(dtype=bool)
+    parts = []
+    for a, lnr, e in zip(alcohol, late, ent, strict=True):
+        words = [w for w, on in (("alcohol", a), ("late-night refreshment", lnr),
+                                 ("entertainment", e)) if on]
+        parts.append(" + ".join(words) if words else "premises licence")
+    kind = pd.Series(parts, dtype="string")
+    ent_words = ent_text.str.replace("|", ", ", regex=False).str.lower()
+    detail = []
+    for a, lnr, e in zip(alcohol, late, ent_words, strict=True):
+        items = []
+        if a:
+            items.append("sale or supply of alcohol")
+        if lnr:
+            items.append("late-night refreshment")
+        if isinstance(e, str):
+            items.append("entertainment: " + e)
+        detail.append("; ".join(items) if items else pd.NA)
+    return kind, pd.Series(detail, dtype="string")
+
+
+# --------------------------------------------------------------------------------------------
+# Storage
+
+
+def _file(dest_dir: Path, kind: str) -> Path:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return Path(dest_dir) / f"{kind}.parquet"
+
+
+def _empty() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series([], dtype="string") for c in VENUE_COLUMNS})
+    frame["line"] = frame["line"].astype("int64")
+    for c in ("lat", "lon", "easting", "northing"):
+        frame[c] = frame[c].astype("float64")
+    frame["kind"] = pd.Series([], dtype="string")
+    return frame
+
+
+def save_venues(venues: pd.DataFrame, dest_dir: Path, kind: str) -> None:
+    """Keep venues or taxi ranks in a data directory, replacing that kind's earlier list.
+
+    Parameters
+    ----------
+    venues : pandas.DataFrame
+        As :func:`read_venues` returns (``name``, ``lat`` and ``lon`` are required; other
+        :data:`VENUE_COLUMNS` are filled in if absent, BNG computed from lon/lat).
+    dest_dir : Path
+        A data directory's ``venues/`` folder; created if missing.
+    kind : {"venues", "taxi_ranks"}
+        Which list this is; each kind is one file, ``<kind>.parquet``.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown or a required column is missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "venues"
+    >>> ranks = pd.DataFrame({"name": ["Piccadilly"], "lat": [53.4808], "lon": [-2.2364]})
+    >>> save_venues(ranks, d, "taxi_ranks")
+    >>> load_venues(d)[["name", "type", "kind"]].values.tolist()
+    [['Piccadilly', 'taxi rank', 'taxi_ranks']]
+    """
+    dest = _file(dest_dir, kind)
+    missing = [c for c in ("name", "lat", "lon") if c not in venues.columns]
+    if missing:
+        raise ValueError(f"venues lack the column(s) {', '.join(missing)}")
+    n = len(venues)
+    table = pd.DataFrame(index=range(n))
+    for c in VENUE_COLUMNS:
+        if c in venues.columns:
+            table[c] = venues[c].to_numpy()
+        elif c == "line":
+            table[c] = np.arange(1, n + 1, dtype="int64")
+        elif c == "type":
+            table[c] = "taxi rank" if kind == "taxi_ranks" else "venue"
+        elif c in ("easting", "northing"):
+            table[c] = np.nan
+        else:
+            table[c] = pd.Series([pd.NA] * n, dtype="string")
+    table = table.astype({"line": "int64", "lat": "float64", "lon": "float64",
+                          "easting": "float64", "northing": "float64"})
+    no_bng = ~np.isfinite(table["easting"].to_numpy())
+    if no_bng.any():
+        e, nn = to_bng(table["lon"].to_numpy()[no_bng], table["lat"].to_numpy()[no_bng])
+        table.loc[no_bng, "easting"] = e
+        table.loc[no_bng, "northing"] = nn
+    for c in ("name", "type", "postcode", "opening_hours", "address", "details"):
+        table[c] = table[c].astype("string")
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), buf)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(dest, buf.getvalue())
+
+
+def load_venues(dest_dir: Path, kind: str | None = None) -> pd.DataFrame:
+    """Load the venues and/or taxi ranks kept in a data directory.
+
+    Parameters
+    ----------
+    dest_dir : Path
+        A data directory's ``venues/`` folder (missing means nothing saved yet).
+    kind : {"venues", "taxi_ranks"}, optional
+        Load one kind only; by default every kind, venues first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`VENUE_COLUMNS` plus ``kind``; empty (with those columns) when nothing is saved.
+
+    Raises
+    ------
+    geo.schema.ReadError
+        If a saved file exists but cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> load_venues(Path(tempfile.mkdtemp())).columns.tolist()[-2:]
+    ['details', 'kind']
+    """
+    kinds = KINDS if kind is None else (kind,)
+    parts = []
+    for k in kinds:
+        path = _file(dest_dir, k)
+        if not path.is_file():
+            continue
+        try:
+            frame = pq.read_table(path).to_pandas()
+        except (OSError, pa.ArrowException) as exc:
+            raise ReadError(
+                f"{path}: the saved {k.replace('_', ' ')} could not be read ({exc}); import "
+                "them again."
+            ) from None
+        frame["kind"] = pd.Series([k] * len(frame), dtype="string")
+        parts.append(frame)
+    if not parts:
+        return _empty()
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
