@@ -333,10 +333,7 @@ def import_zones(
         raw_names = [path.stem] * len(gdf)
         notes.append(f"No name field was chosen; zones are named after the file ('{path.stem}').")
     else:
-        raw_names = [
-            "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
-            for v in gdf[name_field].tolist()
-        ]
+        raw_names = [_name_text(v) for v in gdf[name_field].tolist()]
     existing = ZoneSet.empty() if replace else load_zones(zones_dir)
     taken = {n.casefold() for n in existing.zones["name"]}
     ids = set(existing.zones["zone_id"])
@@ -444,6 +441,14 @@ def _outside_uk(geoms: gpd.GeoSeries) -> int:
     inside = (b[:, 0] >= _UK_LON[0]) & (b[:, 2] <= _UK_LON[1])
     inside &= (b[:, 1] >= _UK_LAT[0]) & (b[:, 3] <= _UK_LAT[1])
     return int((~inside).sum())
+
+
+def _name_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a numbered zone stored as a real: "7", not "7.0"
+    return str(value).strip()
 
 
 def _append(existing: ZoneSet, rows: list[dict[str, str]], geoms: list[Any]) -> ZoneSet:

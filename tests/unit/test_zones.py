@@ -145,6 +145,14 @@ def test_points_are_skipped_with_a_note_and_bow_ties_repaired(tmp_path):
     assert any("1 feature(s) were skipped" in n for n in notes)
 
 
+def test_numbered_zones_keep_whole_numbers_as_names(tmp_path):
+    gdf = gpd.GeoDataFrame({"beat": [7.0, None]},
+                           geometry=[_square(X0, Y0), _square(X0 + 500, Y0)], crs="EPSG:27700")
+    gdf.to_file(tmp_path / "beats.gpkg")
+    zones, _ = import_zones(tmp_path / "beats.gpkg", "beat", tmp_path / "zones")
+    assert zones.zones["name"].tolist() == ["7", "Zone 2"]
+
+
 def test_file_of_only_points_is_refused(tmp_path):
     gdf = gpd.GeoDataFrame({"name": ["Pin"]}, geometry=[shapely.Point(X0, Y0)], crs="EPSG:27700")
     gdf.to_file(tmp_path / "points.gpkg")
