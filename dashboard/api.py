@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+import numpy as np
+import pandas as pd
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from dashboard import services
 from geo.query import FilterError, Filters, int_param, parse_filters
@@ -20,6 +22,18 @@ bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 @bp.errorhandler(FilterError)
 def _bad_parameter(exc: FilterError) -> tuple[Response, int]:
     return jsonify({"error": exc.message, "parameter": exc.param}), 400
+
+
+@bp.errorhandler(Exception)
+def _internal_error(exc: Exception) -> Any:
+    """Answer an unexpected failure in JSON, with the details in the server log only."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(exc, HTTPException):
+        return exc
+    current_app.logger.exception("API request failed: %s", request.full_path)
+    return jsonify({"error": "something went wrong inside Hotspot; the details are in the "
+                    "server log", "parameter": None}), 500
 
 
 def _split(own: set[str]) -> tuple[Filters, dict[str, str]]:
@@ -39,7 +53,10 @@ def _res(params: dict[str, str]) -> int:
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
+    """Make a value JSON-ready: numpy numbers to Python, NaN and NA to null."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
         return None
     return value
 
@@ -104,6 +121,42 @@ def backtest() -> Response:
     return jsonify(run_backtest(svc.query, svc.boundaries.areas_bng, params,
                                 horizon_weeks=horizon, rolling=rolling,
                                 harm_weights=weights or None))
+
+
+@bp.get("/nte/zones")
+def nte_zones() -> Response:
+    """GeoJSON of the saved NTE zones with their night-time figures and latest status."""
+    import json as _json
+
+    from geo.nte_report import parse_nte_params
+
+    params = parse_nte_params(request.args)
+    svc = services.current()
+    report = svc.nte_report(params)
+    summary = report.zone_summary().set_index("zone_id")
+    gj = _json.loads(svc.zones().zones.to_json(drop_id=True))
+    for f in gj["features"]:
+        zid = f["properties"]["zone_id"]
+        f["id"] = zid
+        f["properties"].update({k: _clean(v) for k, v in summary.loc[zid].items()})
+    gj["night_rule"] = report.params.rule.label
+    gj["status_rule"] = report.params.status.describe()
+    return jsonify(gj)
+
+
+@bp.get("/nte/nights")
+def nte_nights() -> Response:
+    """One row per zone and night: the night's date, its count and its status."""
+    from geo.nte_report import parse_nte_params
+
+    params = parse_nte_params(request.args)
+    report = services.current().nte_report(params)
+    rows = [{"zone": report.zone_ids[int(r.zone)], "zone_name": report.zone_names[int(r.zone)],
+             "night": r.night, "weekend": bool(r.weekend), "count": int(r.count),
+             "status": r.status}
+            for r in report.nights.itertuples()]
+    return jsonify({"night_rule": report.params.rule.label,
+                    "status_rule": report.params.status.describe("night"), "rows": rows})
 
 
 @bp.get("/hotspots")

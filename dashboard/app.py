@@ -9,6 +9,7 @@ import dashboard.layouts  # noqa: F401  (pages register themselves on import)
 from dashboard import services
 from dashboard.api import bp as api_blueprint
 from dashboard.exports import bp as exports_blueprint
+from dashboard.exports import nte_bp
 from geo.settings import DataPaths
 from geo.store import Store
 
@@ -41,6 +42,7 @@ def create_app(data: DataPaths) -> Dash:
     app.layout = _shell
     app.server.register_blueprint(api_blueprint)
     app.server.register_blueprint(exports_blueprint)
+    app.server.register_blueprint(nte_bp)
     return app
 
 

@@ -225,3 +225,149 @@ svg.hours {{ width: 100%; max-width: 300px; }} .visits {{ columns: 2; margin: 4p
 footer {{ margin-top: 10px; border-top: 1px solid #999; padding-top: 4px; }}
 @media print {{ .page {{ padding: 8mm; }} }}
 </style></head><body>{"".join(pages)}</body></html>"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Night-time economy deployment sheets (/nte/sheet)
+nte_bp = Blueprint("nte_exports", __name__, url_prefix="/nte")
+
+
+@nte_bp.errorhandler(FilterError)
+def _nte_bad_parameter(exc: FilterError) -> tuple[Response, int]:
+    return jsonify({"error": exc.message, "parameter": exc.param}), 400
+
+
+def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
+    """Everything a zone's deployment sheet shows for one weekend."""
+    from datetime import date as _date
+    from datetime import timedelta
+
+    import h3
+
+    from geo.nte import night_of, rank_by_nearby
+    from geo.nte_report import parse_nte_params
+    from geo.zones import assign_zones
+
+    zone_id = args.pop("zone", "")
+    weekend_text = args.pop("weekend", "")
+    params = parse_nte_params(args)
+    svc = services.current()
+    report = svc.nte_report(params)
+    if zone_id not in report.zone_ids:
+        raise FilterError("zone", f"'{zone_id}' is not a saved zone")
+    try:
+        weekend = _date.fromisoformat(weekend_text)
+    except ValueError:
+        raise FilterError("weekend", f"'{weekend_text}' is not a date (the Friday, "
+                          "YYYY-MM-DD)") from None
+    if weekend.weekday() != 4:
+        raise FilterError("weekend", f"{weekend.isoformat()} is not a Friday")
+    z = report.zone_ids.index(zone_id)
+    wk = report.weekends[report.weekends["zone"] == z]
+    chosen = wk[wk["weekend"] == weekend.isoformat()]
+    history = wk[wk["weekend"] < weekend.isoformat()].tail(8)
+    profile = report.profile[z]
+    order = np.argsort(-profile, kind="stable")[:3]
+    peak = [f"{report.night_hours[i]:02d}:00–{(report.night_hours[i] + 1) % 24:02d}:00 "
+            f"({int(profile[i])})" for i in order if profile[i] > 0]
+    # where: the busiest 100 m-scale cells (H3 res 10) in the zone over its night incidents
+    fr = svc.query.frame()
+    mask = svc.query.select(params.filters).mask & (fr.hour >= 0)
+    idx = np.flatnonzero(mask)
+    idx = idx[night_of(fr.day[idx], fr.hour[idx], params.rule) >= 0]
+    inside = assign_zones(fr.easting[idx], fr.northing[idx], svc.zones()) == z
+    idx = idx[inside]
+    codes = fr.cell_codes[10][idx]
+    counts = np.bincount(codes, minlength=len(fr.cells[10])) if len(codes) else np.zeros(0)
+    top_cells = []
+    for c in np.argsort(-counts, kind="stable")[:5]:
+        if counts.size and counts[c] > 0:
+            cid = format(int(fr.cells[10][c]), "x")
+            lat, lon = h3.cell_to_latlng(cid)
+            top_cells.append({"cell": cid, "count": int(counts[c]), "lat": lat, "lon": lon})
+    venues = svc.venues()
+    top_venues: list[dict[str, Any]] = []
+    if len(venues):
+        v = venues[assign_zones(venues["easting"].to_numpy(), venues["northing"].to_numpy(),
+                                svc.zones()) == z]
+        if len(v):
+            n = rank_by_nearby(v["easting"].to_numpy(), v["northing"].to_numpy(),
+                               fr.easting[idx], fr.northing[idx], radius_m=50.0)
+            v = v.assign(incidents=n).sort_values("incidents", ascending=False).head(8)
+            top_venues = v[["name", "kind", "type", "incidents"]].to_dict("records")
+    return {
+        "zone": report.zone_names[z], "zone_id": zone_id, "weekend": weekend,
+        "sunday": weekend + timedelta(days=2),
+        "count": int(chosen["count"].iloc[0]) if len(chosen) else None,
+        "status": chosen["status"].iloc[0] if len(chosen) else "no data for this weekend",
+        "history": history[["weekend", "count", "status"]].to_dict("records"),
+        "peak": peak, "cells": top_cells, "venues": top_venues,
+        "rule": report.params.rule.label, "status_rule": report.params.status.describe(),
+        "categories": report.categories[z], "synthetic": svc.query.status()["synthetic_sample"],
+    }
+
+
+@nte_bp.get("/sheet")
+def deployment_sheet() -> Response:
+    """Print a deployment sheet for one zone and weekend: when, where, recent weekends."""
+    d = _sheet_data(dict(request.args))
+    hist = "".join(f"<tr><td>Fri {_esc(h['weekend'])}</td><td>{h['count']}</td>"
+                   f"<td class='{_esc(h['status']).split()[0]}'>{_esc(h['status'])}</td></tr>"
+                   for h in d["history"])
+    cells = "".join(f"<li>{c['count']} incidents around {c['lat']:.5f}, {c['lon']:.5f} "
+                    f"(cell {c['cell']})</li>" for c in d["cells"]) or "<li>none</li>"
+    venues = "".join(f"<li>{_esc(v['name'])} ({_esc(v['type'])}): {v['incidents']} incidents "
+                     "within 50 m</li>" for v in d["venues"]) or \
+        "<li>no venue list loaded for this zone</li>"
+    peak = ", ".join(_esc(p) for p in d["peak"]) or "no night incidents recorded"
+    body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Deployment sheet · {_esc(d["zone"])}</title><style>
+body {{ font-family: system-ui, Arial, sans-serif; margin: 12mm; color: #111; max-width: 190mm; }}
+h1 {{ font-size: 20px; margin: 0; }} h2 {{ font-size: 15px; margin: 12px 0 4px; }}
+.status {{ font-size: 18px; font-weight: bold; }} .red {{ color: #c0392b; }}
+.amber {{ color: #d35400; }} .green {{ color: #1e8449; }}
+table {{ border-collapse: collapse; }} td, th {{ border-bottom: 1px solid #ccc; padding: 2px 8px; }}
+.small {{ font-size: 11px; color: #444; }}</style></head><body>
+<h1>Deployment sheet: {_esc(d["zone"])}</h1>
+<p>Weekend of Friday {d["weekend"]:%d %B %Y} (Friday and Saturday nights, {_esc(d["rule"])})</p>
+<p class="status {_esc(d["status"]).split()[0]}">Status: {_esc(d["status"])}
+{f"({d['count']} incidents)" if d["count"] is not None else ""}</p>
+<h2>When to deploy</h2><p>Peak night hours in this zone: {peak}.</p>
+<h2>Where</h2><ul>{cells}</ul><h2>Venues</h2><ul>{venues}</ul>
+<h2>Main categories at night</h2><p>{_esc(d["categories"] or "none recorded")}</p>
+<h2>Last weekends</h2><table><tr><th>weekend</th><th>incidents</th><th>status</th></tr>{hist}
+</table>
+<p class="small">Status rule: {_esc(d["status_rule"])}</p>
+<p class="small">{"SYNTHETIC SAMPLE DATA — not real incidents. " if d["synthetic"] else ""}
+Printed from Hotspot's NTE zones page. OFFICIAL-SENSITIVE: handle as your force requires.</p>
+</body></html>"""
+    return Response(body, mimetype="text/html")
+
+
+@nte_bp.get("/sheet.csv")
+def deployment_sheet_csv() -> Response:
+    """Download the deployment sheet's figures as CSV rows (section, item, value)."""
+    import csv
+    import io
+
+    d = _sheet_data(dict(request.args))
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["section", "item", "value"])
+    w.writerow(["zone", d["zone"], d["zone_id"]])
+    w.writerow(["weekend", "friday", d["weekend"].isoformat()])
+    w.writerow(["weekend", "status", d["status"]])
+    w.writerow(["weekend", "incidents", "" if d["count"] is None else d["count"]])
+    for p in d["peak"]:
+        w.writerow(["when", "peak hour", p])
+    for c in d["cells"]:
+        w.writerow(["where", c["cell"], c["count"]])
+    for v in d["venues"]:
+        w.writerow(["venue", v["name"], v["incidents"]])
+    for h in d["history"]:
+        w.writerow(["history", h["weekend"], f"{h['count']} ({h['status']})"])
+    w.writerow(["method", "night", d["rule"]])
+    w.writerow(["method", "status rule", d["status_rule"]])
+    name = f"deployment_{d['zone_id']}_{d['weekend'].isoformat()}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

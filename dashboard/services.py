@@ -139,6 +139,44 @@ class Services:
         return self._results.get(
             key, lambda: build_plan(self.query, params, weights or None, source))
 
+    # -- night-time economy ---------------------------------------------------------------------
+    @property
+    def zones_dir(self) -> Any:
+        """Folder of the saved NTE zones."""
+        return self.data.root / "zones"
+
+    @property
+    def venues_dir(self) -> Any:
+        """Folder of the saved venues and taxi ranks."""
+        return self.data.root / "venues"
+
+    def _stamp(self, folder: Any) -> tuple[Any, ...]:
+        """Change marker for a small settings folder (names and modification times)."""
+        if not folder.exists():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir()))
+
+    def zones(self) -> Any:
+        """Return the saved zones (reloaded when the zone file changes)."""
+        from geo.zones import load_zones
+
+        return self._geometry.get(("zones", self._stamp(self.zones_dir)),
+                                  lambda: load_zones(self.zones_dir))
+
+    def venues(self) -> pd.DataFrame:
+        """Return saved venues and taxi ranks (column ``kind``)."""
+        from geo.venues import load_venues
+
+        return self._geometry.get(("venues", self._stamp(self.venues_dir)),
+                                  lambda: load_venues(self.venues_dir))
+
+    def nte_report(self, params: Any) -> Any:
+        """Return the NTE report for ``params`` over the saved zones."""
+        from geo.nte_report import build_report
+
+        key = ("nte", self.version(), self._stamp(self.zones_dir), params)
+        return self._results.get(key, lambda: build_report(self.query, self.zones(), params))
+
     # -- cached analyses -----------------------------------------------------------------------
     def hotspot_table(self, filters: Filters, res: int, n: int = 10,
                       harm_weights: dict[str, float] | None = None) -> pd.DataFrame:

@@ -1,0 +1,489 @@
+"""NTE zones: night-time economy zones, weekend risk status, hour profiles and deployment sheets.
+
+Zones are imported, drawn with the map's lasso, or suggested from the data and accepted one by
+one; they are saved in the data directory. Every count uses the night rule: a night runs from
+the evening start to the next morning and belongs to the date it started.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import dash
+import dash_ag_grid as dag
+import numpy as np
+import pandas as pd
+from dash import Input, Output, State, callback, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import services
+from dashboard.components import uploaded_file
+from geo.nte_report import NteParams, parse_nte_params
+from geo.query import FilterError
+
+dash.register_page(__name__, path="/nte", name="NTE zones", title="Hotspot · NTE zones", order=2)
+
+P = "nte-"
+(ZONE, RENAME, RENAME_BTN, DELETE_BTN, IMPORT, IMPORT_FIELD, DRAW_NAME, DRAW_BTN, SUGGEST_BTN,
+ SUGGESTIONS, ACCEPT_BTN, NIGHT_FROM, NIGHT_TO, MODE, GREEN_Q, RED_Q, AMBER_N, RED_N, CATS,
+ PUBLIC, VENUES, RANKS, RADIUS, MAP, ZONE_TABLE, SERIES, PROFILE, DETAIL, WEEKEND, SHEET, MSG,
+ VERSION, RULE_TEXT, SEARCH, VENUE_TABLE) = (P + s for s in (
+    "zone", "rename", "rename-btn", "delete-btn", "import", "import-field", "draw-name",
+    "draw-btn", "suggest-btn", "suggestions", "accept-btn", "night-from", "night-to", "mode",
+    "green-q", "red-q", "amber-n", "red-n", "categories", "public", "venues", "ranks",
+    "radius", "map", "zone-table", "series", "profile", "detail", "weekend", "sheet", "msg",
+    "version", "rule-text", "search", "venue-table"))
+
+STATUS_COLOURS = {"red": "#c0392b", "amber": "#e67e22", "green": "#27ae60",
+                  "not enough history": "#95a5a6", None: "#95a5a6"}
+RULE_INPUTS = [Input(NIGHT_FROM, "value"), Input(NIGHT_TO, "value"), Input(MODE, "value"),
+               Input(GREEN_Q, "value"), Input(RED_Q, "value"), Input(AMBER_N, "value"),
+               Input(RED_N, "value"), Input(CATS, "value"), Input(PUBLIC, "value")]
+
+
+def _nte_query(night_from: Any, night_to: Any, mode: str | None, green: Any, red: Any,
+               amber_n: Any, red_n: Any, cats: list[str] | None,
+               public: list[str] | None) -> dict[str, str]:
+    q: dict[str, str] = {"night": f"{night_from}-{night_to}"}
+    if mode == "fixed":
+        q["amber"], q["red"] = str(amber_n), str(red_n)
+    else:
+        q["green_below"], q["red_above"] = f"{float(green) / 100:g}", f"{float(red) / 100:g}"
+    if cats:
+        q["categories"] = ",".join(cats)
+    if public:
+        q["public_only"] = "1"
+    return q
+
+
+def layout(**query: str) -> html.Div:
+    """Build the page (the query string restores the night and status settings)."""
+    svc = services.current()
+    status = svc.query.status()
+    try:
+        p = parse_nte_params(query)
+        problem = None
+    except FilterError as exc:
+        p, problem = NteParams(), f"The link had a setting this page could not use ({exc})."
+    st = p.status
+    hours = [{"label": f"{h:02d}:00", "value": h} for h in range(24)]
+    sidebar = html.Div([
+        html.H2("Zones"),
+        dcc.Dropdown(id=ZONE, placeholder="Choose a zone", clearable=False),
+        html.Div([dcc.Input(id=RENAME, placeholder="New name", debounce=False),
+                  html.Button("Rename", id=RENAME_BTN, n_clicks=0)], className="inline"),
+        html.Button("Delete this zone", id=DELETE_BTN, n_clicks=0, className="link"),
+        html.Label("Import zones (GeoJSON, GeoPackage, zipped Shapefile; any CRS)",
+                   htmlFor=IMPORT_FIELD),
+        dcc.Input(id=IMPORT_FIELD, placeholder="name field (e.g. name)", value="name"),
+        dcc.Upload(id=IMPORT, children=html.Button("Import zone file"),
+                   accept=".geojson,.json,.gpkg,.zip"),
+        html.Label("Draw a zone: pick the lasso in the map's toolbar, circle the area, "
+                   "then name and save it", htmlFor=DRAW_NAME),
+        html.Div([dcc.Input(id=DRAW_NAME, placeholder="Zone name"),
+                  html.Button("Save drawn zone", id=DRAW_BTN, n_clicks=0)], className="inline"),
+        html.Label("Suggest zones from the data (Fri and Sat nights 20:00–06:00)",
+                   htmlFor=SUGGEST_BTN),
+        html.Button("Suggest zones", id=SUGGEST_BTN, n_clicks=0),
+        dag.AgGrid(id=SUGGESTIONS, rowData=[], className="ag-theme-alpine",
+                   columnSize="responsiveSizeToFit",
+                   columnDefs=[{"field": "rank", "maxWidth": 60},
+                               {"field": "name", "editable": True, "minWidth": 150},
+                               {"field": "count", "headerName": "Incidents", "maxWidth": 100},
+                               {"field": "area_km2", "headerName": "km²", "maxWidth": 80}],
+                   dashGridOptions={"domLayout": "autoHeight", "rowSelection": {
+                       "mode": "multiRow", "checkboxes": True, "headerCheckbox": False}}),
+        html.Button("Accept ticked suggestions", id=ACCEPT_BTN, n_clicks=0),
+        html.H2("Night and status"),
+        html.Label("A night runs from … to … (it belongs to the date it started)",
+                   htmlFor=NIGHT_FROM),
+        html.Div([dcc.Dropdown(id=NIGHT_FROM, options=hours, value=p.rule.evening_start,
+                               clearable=False), html.Span("to"),
+                  dcc.Dropdown(id=NIGHT_TO, options=hours, value=p.rule.morning_end,
+                               clearable=False)], className="hour-band"),
+        html.Label("Weekend status compares with", htmlFor=MODE),
+        dcc.RadioItems(id=MODE, value=st.mode, options=[
+            {"label": " the zone's own past weekends (percentiles)", "value": "history"},
+            {"label": " fixed counts", "value": "fixed"}]),
+        html.Div([
+            html.Span("green at or below percentile"),
+            dcc.Input(id=GREEN_Q, type="number", min=1, max=98, value=round(100 *
+                                                                          st.green_below)),
+            html.Span("red above percentile"),
+            dcc.Input(id=RED_Q, type="number", min=2, max=99, value=round(100 * st.red_above)),
+        ], className="thresholds"),
+        html.Div([
+            html.Span("amber from"), dcc.Input(id=AMBER_N, type="number", min=0,
+                                               value=st.fixed_amber or 10),
+            html.Span("red from"), dcc.Input(id=RED_N, type="number", min=1,
+                                             value=st.fixed_red or 20),
+            html.Span("incidents per weekend"),
+        ], className="thresholds"),
+        html.Label("Categories", htmlFor=CATS),
+        dcc.Dropdown(id=CATS, multi=True, options=status["categories"],
+                     value=list(p.filters.categories or []), placeholder="All categories"),
+        dcc.Checklist(id=PUBLIC, value=["yes"] if p.filters.exclude_domestic else [],
+                      options=[{"label": " Public places only (leave out domestic)",
+                                "value": "yes"}]),
+        html.H2("Venues and taxi ranks"),
+        dcc.Upload(id=VENUES, children=html.Button("Load venues (CSV or licence register)"),
+                   accept=".csv"),
+        dcc.Upload(id=RANKS, children=html.Button("Load taxi ranks (CSV)"), accept=".csv"),
+        html.Label("Count incidents within (m)", htmlFor=RADIUS),
+        dcc.Input(id=RADIUS, type="number", min=10, max=1000, step=10, value=50),
+    ], className="sidebar")
+    main = html.Div([
+        html.Div(problem, className="warning") if problem else None,
+        html.Div(id=MSG, className="message", role="status"),
+        html.P(id=RULE_TEXT, className="method"),
+        dcc.Graph(id=MAP, className="map", config={"displaylogo": False, "scrollZoom": True}),
+        dag.AgGrid(id=ZONE_TABLE, rowData=[], className="ag-theme-alpine",
+                   columnSize="responsiveSizeToFit",
+                   dashGridOptions={"domLayout": "autoHeight",
+                                    "suppressColumnVirtualisation": True},
+                   columnDefs=[
+                       {"field": "name", "headerName": "Zone", "minWidth": 170},
+                       {"field": "status", "headerName": "Latest weekend", "minWidth": 200,
+                        "cellStyle": {"function": "params.value && params.value.startsWith("
+                                      "'red') ? {'color': '#c0392b', 'fontWeight': 'bold'} : "
+                                      "params.value && params.value.startsWith('amber') ? "
+                                      "{'color': '#d35400', 'fontWeight': 'bold'} : "
+                                      "{'color': '#1e8449'}"}},
+                       {"field": "night_incidents", "headerName": "Night incidents"},
+                       {"field": "share_text", "headerName": "Share at night", "minWidth": 170},
+                       {"field": "main_categories", "headerName": "Main categories",
+                        "minWidth": 320}]),
+        html.Div(id=DETAIL, className="panel", children=[
+            html.H3("Zone detail"),
+            html.Div([dcc.Graph(id=SERIES, config={"displayModeBar": False}),
+                      dcc.Graph(id=PROFILE, config={"displayModeBar": False})],
+                     className="two"),
+            html.Div([html.Label("Deployment sheet for the weekend of", htmlFor=WEEKEND),
+                      dcc.Dropdown(id=WEEKEND, clearable=False),
+                      html.Div(id=SHEET)], className="inline"),
+            dag.AgGrid(id=VENUE_TABLE, rowData=[], className="ag-theme-alpine",
+                       columnSize="responsiveSizeToFit",
+                       dashGridOptions={"domLayout": "autoHeight"},
+                       columnDefs=[{"field": "name", "minWidth": 200},
+                                   {"field": "kind"}, {"field": "type", "minWidth": 160},
+                                   {"field": "incidents", "headerName": "Night incidents near"},
+                                   {"field": "opening_hours", "minWidth": 200}]),
+        ]),
+        dcc.Store(id=VERSION, data=0),
+        dcc.Store(id=SEARCH),
+    ], className="main")
+    return html.Div([sidebar, main], className="explorer")
+
+
+# ----------------------------------------------------------------------------------------------
+def _zone_options() -> list[dict[str, str]]:
+    zs = services.current().zones().zones
+    return [{"label": n, "value": z} for z, n in zip(zs["zone_id"], zs["name"], strict=True)]
+
+
+def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarray, ...]
+                ) -> dict[str, Any]:
+    svc = services.current()
+    zs = svc.zones()
+    summary = report.zone_summary()
+    status = dict(zip(summary["zone_id"], summary["latest_status"], strict=True))
+    gj = json.loads(zs.zones[["zone_id", "name", "geometry"]].to_json(drop_id=True))
+    for f in gj["features"]:
+        f["id"] = f["properties"]["zone_id"]
+    codes = {"green": 0, "amber": 1, "red": 2}
+    lon, lat = night_points
+    traces: list[dict[str, Any]] = [
+        # night incidents: also what the lasso selects when drawing a zone
+        {"type": "scattermap", "lon": lon.tolist(), "lat": lat.tolist(), "mode": "markers",
+         "marker": {"size": 4, "color": "#444", "opacity": 0.35}, "name": "night incidents",
+         "hoverinfo": "skip"},
+        {"type": "choroplethmap", "geojson": gj, "featureidkey": "id",
+         "locations": list(status), "z": [codes.get(s, -1) for s in status.values()],
+         "zmin": -1, "zmax": 2, "showscale": False,
+         "colorscale": [[0, "#95a5a6"], [0.33, "#95a5a6"], [0.34, "#27ae60"],
+                        [0.66, "#e67e22"], [1, "#c0392b"]],
+         "marker": {"opacity": 0.45, "line": {"width": 2, "color": "#222"}},
+         "text": [f"{n}: {s or 'no status'}" for n, s in zip(summary["name"], status.values(),
+                                                             strict=True)],
+         "hovertemplate": "%{text}<extra>zone</extra>"},
+    ]
+    for kind, colour in (("venues", "#6a1b9a"), ("taxi_ranks", "#f1c40f")):
+        v = venues[venues["kind"] == kind] if len(venues) else venues
+        if len(v):
+            traces.append({"type": "scattermap", "lon": v["lon"].tolist(),
+                           "lat": v["lat"].tolist(), "mode": "markers",
+                           "marker": {"size": 8, "color": colour},
+                           "text": v["name"].tolist(), "name": kind,
+                           "hovertemplate": "%{text}<extra>" + kind.replace("_", " ") +
+                                            "</extra>"})
+    if len(zs.zones):
+        minx, miny, maxx, maxy = zs.zones.total_bounds
+        center = {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}
+        span = max(maxx - minx, (maxy - miny) * 1.6, 0.01)
+        zoom = float(np.clip(np.log2(360 / span) - 1.0, 8, 15))
+    else:
+        center, zoom = svc.map_center()
+    return {"data": traces, "layout": {
+        "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+            {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
+             "color": "#4a4a4a", "line": {"width": 1}}]},
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "showlegend": False,
+        # a new set of zones re-frames the map; filter changes keep the analyst's view
+        "dragmode": "pan", "uirevision": "-".join(zs.zones["zone_id"]) or "none"}}
+
+
+def _night_points(params: NteParams, limit: int = 30_000) -> tuple[np.ndarray, np.ndarray]:
+    """Night-time incidents to draw (a seeded sample when there are many)."""
+    from geo.nte import night_of
+
+    svc = services.current()
+    fr = svc.query.frame()
+    mask = svc.query.select(params.filters).mask & (fr.hour >= 0)
+    idx = np.flatnonzero(mask)
+    idx = idx[night_of(fr.day[idx], fr.hour[idx], params.rule) >= 0]
+    if len(idx) > limit:
+        idx = np.sort(np.random.default_rng(0).choice(idx, limit, replace=False))
+    return fr.lon[idx], fr.lat[idx]
+
+
+@callback(
+    Output(MAP, "figure"), Output(ZONE_TABLE, "rowData"), Output(ZONE, "options"),
+    Output(ZONE, "value"), Output(RULE_TEXT, "children"), Output(SEARCH, "data"),
+    *RULE_INPUTS, Input(VERSION, "data"), State(ZONE, "value"),
+)
+def update_zones(night_from: Any, night_to: Any, mode: str | None, green: Any, red: Any,
+                 amber_n: Any, red_n: Any, cats: list[str] | None, public: list[str] | None,
+                 _version: int, zone: str | None) -> tuple[Any, ...]:
+    """Recompute every zone's figures when the rule, filters or zones change."""
+    q = _nte_query(night_from, night_to, mode, green, red, amber_n, red_n, cats, public)
+    svc = services.current()
+    try:
+        params = parse_nte_params(q)
+    except FilterError as exc:
+        return (dash.no_update,) * 4 + (f"Cannot use these settings: {exc.message}",
+                                        dash.no_update)
+    report = svc.nte_report(params)
+    summary = report.zone_summary()
+    rows = []
+    for r in summary.to_dict("records"):
+        latest = (f"{r['latest_status']} ({r['latest_count']} on {r['latest_weekend']})"
+                  if r["latest_status"] else "no weekends yet")
+        share = r["night_share"]
+        rows.append({"name": r["name"], "zone_id": r["zone_id"], "status": latest,
+                     "night_incidents": r["night_incidents"],
+                     "share_text": "–" if share != share else
+                     f"{100 * share:.0f}% ({r['night_count']:,} of {r['all_count']:,})",
+                     "main_categories": r["main_categories"]})
+    options = _zone_options()
+    ids = [o["value"] for o in options]
+    value = zone if zone in ids else (ids[0] if ids else None)
+    text = (f"Nights run {params.rule.label}; weekend nights are Friday and Saturday nights. "
+            f"Status: {params.status.describe()}")
+    if not ids:
+        text += " No zones yet: import, draw or accept suggested zones (left)."
+    if report.notes:
+        text += " " + " ".join(report.notes)
+    fig = _map_figure(report, svc.venues(), _night_points(params))
+    return fig, rows, options, value, text, "?" + urlencode(q)
+
+
+@callback(
+    Output(SERIES, "figure"), Output(PROFILE, "figure"), Output(WEEKEND, "options"),
+    Output(WEEKEND, "value"), Output(VENUE_TABLE, "rowData"),
+    Input(ZONE, "value"), Input(SEARCH, "data"), Input(RADIUS, "value"),
+    State(WEEKEND, "value"),
+)
+def zone_detail(zone: str | None, search: str | None, radius: Any,
+                weekend: str | None) -> tuple[Any, ...]:
+    """Nightly series (weekend nights highlighted), hour profile, weekends and venues."""
+    from urllib.parse import parse_qsl
+
+    if not zone or not search:
+        raise PreventUpdate
+    svc = services.current()
+    params = parse_nte_params(dict(parse_qsl(search.lstrip("?"))))
+    report = svc.nte_report(params)
+    if zone not in report.zone_ids:
+        raise PreventUpdate
+    z = report.zone_ids.index(zone)
+    name = report.zone_names[z]
+    nightly = report.nightly[report.nightly["zone"] == z]
+    recent = nightly.tail(7 * 26)  # about six months of nights
+    series = {"data": [
+        {"type": "bar", "x": recent["night"].tolist(), "y": recent["count"].tolist(),
+         "marker": {"color": ["#c0392b" if w else "#b0b7c3" for w in recent["weekend"]]},
+         "hovertemplate": "night of %{x}: %{y} incidents<extra></extra>"}],
+        "layout": {"title": {"text": f"{name}: incidents per night (weekend nights red)"},
+                   "height": 280, "margin": {"t": 40, "l": 40, "r": 10, "b": 40}}}
+    labels = [f"{h:02d}" for h in report.night_hours]
+    profile = {"data": [{"type": "bar", "x": labels, "y": report.profile[z].tolist(),
+                         "marker": {"color": "#34495e"},
+                         "hovertemplate": "%{x}:00 — %{y} incidents<extra></extra>"}],
+               "layout": {"title": {"text": f"Hour profile, {report.params.rule.label}"},
+                          "height": 280, "xaxis": {"type": "category"},
+                          "margin": {"t": 40, "l": 40, "r": 10, "b": 40}}}
+    wk = report.weekends[report.weekends["zone"] == z].tail(26)
+    options = [{"label": f"Fri {w} — {s} ({c})", "value": w}
+               for w, s, c in zip(wk["weekend"][::-1], wk["status"][::-1], wk["count"][::-1],
+                                  strict=True)]
+    values = [o["value"] for o in options]
+    chosen = weekend if weekend in values else (values[0] if values else None)
+    venues = _venue_rows(report, z, params, float(radius or 50))
+    return series, profile, options, chosen, venues
+
+
+def _venue_rows(report: Any, z: int, params: NteParams, radius_m: float) -> list[dict[str, Any]]:
+    from geo.nte import night_of, rank_by_nearby
+    from geo.zones import assign_zones
+
+    svc = services.current()
+    venues = svc.venues()
+    if venues.empty:
+        return []
+    zs = svc.zones()
+    inside = assign_zones(venues["easting"].to_numpy(), venues["northing"].to_numpy(), zs) == z
+    v = venues[inside]
+    if v.empty:
+        return []
+    fr = svc.query.frame()
+    mask = svc.query.select(params.filters).mask & (fr.hour >= 0)
+    idx = np.flatnonzero(mask)
+    idx = idx[night_of(fr.day[idx], fr.hour[idx], params.rule) >= 0]
+    counts = rank_by_nearby(v["easting"].to_numpy(), v["northing"].to_numpy(),
+                            fr.easting[idx], fr.northing[idx], radius_m=radius_m)
+    out = v.assign(incidents=counts).sort_values("incidents", ascending=False)
+    cols = ["name", "kind", "type", "incidents", "opening_hours"]
+    return out.reindex(columns=cols).head(25).to_dict("records")
+
+
+@callback(Output(SHEET, "children"), Input(WEEKEND, "value"), State(ZONE, "value"),
+          State(SEARCH, "data"))
+def sheet_links(weekend: str | None, zone: str | None, search: str | None) -> Any:
+    """Links to the printable deployment sheet and its CSV for the chosen weekend."""
+    if not weekend or not zone:
+        return ""
+    q = f"{(search or '?').lstrip('?')}&zone={zone}&weekend={weekend}"
+    return [html.A("Deployment sheet (print)", href=f"/nte/sheet?{q}", target="_blank"),
+            " · ", html.A("CSV", href=f"/nte/sheet.csv?{q}", download="")]
+
+
+@callback(
+    Output(VERSION, "data"), Output(MSG, "children"),
+    Input(RENAME_BTN, "n_clicks"), Input(DELETE_BTN, "n_clicks"), Input(IMPORT, "contents"),
+    Input(DRAW_BTN, "n_clicks"), Input(ACCEPT_BTN, "n_clicks"), Input(VENUES, "contents"),
+    Input(RANKS, "contents"),
+    State(ZONE, "value"), State(RENAME, "value"), State(IMPORT, "filename"),
+    State(IMPORT_FIELD, "value"), State(MAP, "selectedData"), State(DRAW_NAME, "value"),
+    State(SUGGESTIONS, "selectedRows"), State(VENUES, "filename"), State(RANKS, "filename"),
+    State(VERSION, "data"),
+    prevent_initial_call=True,
+)
+def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: int,
+               _accept: int, venue_contents: str | None, rank_contents: str | None,
+               zone: str | None, new_name: str | None, import_name: str | None,
+               name_field: str | None, selected: dict[str, Any] | None, draw_name: str | None,
+               suggestions: list[dict[str, Any]] | None, venue_name: str | None,
+               rank_name: str | None, version: int) -> tuple[Any, Any]:
+    """Every change to the saved zones, venues and taxi ranks; each is saved at once."""
+    from geo.schema import ReadError
+    from geo.venues import read_venues, save_venues
+    from geo.zones import ZoneError, add_zone, delete_zone, import_zones, rename_zone
+
+    svc = services.current()
+    trigger = ctx.triggered_id
+    message = ""
+    try:
+        if trigger == RENAME_BTN:
+            cleaned = (new_name or "").strip()
+            if not zone or not cleaned:
+                return dash.no_update, "Choose a zone and type its new name."
+            rename_zone(svc.zones_dir, zone, cleaned)
+        elif trigger == DELETE_BTN:
+            if not zone:
+                return dash.no_update, "Choose a zone to delete."
+            delete_zone(svc.zones_dir, zone)
+        elif trigger == IMPORT and import_contents:
+            with uploaded_file(import_contents, import_name or "zones.geojson") as path:
+                _, notes = import_zones(path, (name_field or "").strip() or None,
+                                        svc.zones_dir)
+            message = " ".join(notes)
+        elif trigger == DRAW_BTN:
+            ring = ((selected or {}).get("lassoPoints") or {}).get("map")
+            if not ring or len(ring) < 3:
+                return dash.no_update, ("Draw the zone first: choose the lasso in the map's "
+                                        "toolbar and circle the area.")
+            ring = [list(map(float, p)) for p in ring]
+            geometry = {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+            add_zone(svc.zones_dir, geometry, (draw_name or "").strip() or "Drawn zone")
+        elif trigger == ACCEPT_BTN:
+            if not suggestions:
+                return dash.no_update, "Tick the suggested zones to accept first."
+            for s in suggestions:
+                add_zone(svc.zones_dir, s["geometry"], s.get("name") or f"Zone {s['rank']}",
+                         origin="suggested")
+        elif trigger in (VENUES, RANKS):
+            contents = venue_contents if trigger == VENUES else rank_contents
+            name = venue_name if trigger == VENUES else rank_name
+            kind = "venues" if trigger == VENUES else "taxi_ranks"
+            if not contents:
+                raise PreventUpdate
+            with uploaded_file(contents, name or f"{kind}.csv") as path:
+                table, rejects = read_venues(
+                    path, kind_default="taxi rank" if kind == "taxi_ranks" else "venue")
+            save_venues(table, svc.venues_dir, kind)
+            message = f"Loaded {len(table):,} {kind.replace('_', ' ')} from {name}."
+            if len(rejects):
+                from geo.ingest import reason_key
+
+                reasons = rejects["reason"].map(reason_key).value_counts()
+                example = rejects["reason"].iloc[0]
+                message += (f" {len(rejects):,} rows were not placed: " + "; ".join(
+                    f"{n:,} × {r}" for r, n in reasons.items()) +
+                    f" (for example line {int(rejects['line'].iloc[0])}: {example}).")
+        else:
+            raise PreventUpdate
+    except (ZoneError, ReadError) as exc:
+        return dash.no_update, str(exc)
+    return (version or 0) + 1, message
+
+
+@callback(Output(SUGGESTIONS, "rowData"), Input(SUGGEST_BTN, "n_clicks"),
+          State(SEARCH, "data"), prevent_initial_call=True)
+def suggest(_clicks: int, search: str | None) -> list[dict[str, Any]]:
+    """DBSCAN on Friday and Saturday night incidents: footprints to accept, rename or ignore."""
+    from urllib.parse import parse_qsl
+
+    from geo.nte import suggest_zones
+    from geo.query import parse_filters
+
+    svc = services.current()
+    base = dict(parse_qsl((search or "").lstrip("?")))
+    shared = {k: v for k, v in base.items() if k in {"categories", "public_only"}}
+    filters = parse_filters({**shared, "days": "fri,sat", "hours": "20-6"})
+    fr = svc.query.frame()
+    mask = svc.query.select(filters).mask
+    sug = suggest_zones(fr.easting[mask], fr.northing[mask])
+    if sug.empty:
+        return []
+    wgs = sug.to_crs("EPSG:4326")
+    names = svc.boundaries.names()
+    from geo.boundaries import assign_areas
+
+    areas = assign_areas(sug["centroid_e"].to_numpy(), sug["centroid_n"].to_numpy(),
+                         svc.boundaries).code
+    rows = []
+    for i, r in enumerate(sug.head(15).itertuples()):
+        geom = json.loads(json.dumps(wgs.geometry.iloc[i].__geo_interface__))
+        town = names.get(areas[i], "") if areas[i] is not None else ""
+        rows.append({"rank": int(r.rank), "name": f"{town} centre".strip() if i < 10 else
+                     f"Suggested {int(r.rank)}", "count": int(r.count),
+                     "area_km2": round(float(r.area_km2), 2), "geometry": geom})
+    return rows
+
+
+dash.clientside_callback(
+    dash.ClientsideFunction(namespace="hotspot", function_name="replaceSearch"),
+    Output(SEARCH, "id"), Input(SEARCH, "data"), prevent_initial_call=True,
+)

@@ -1,0 +1,184 @@
+"""Night-time-economy zone figures from the store: one report for the page, the API and sheets.
+
+Composes the query layer (selection), :mod:`geo.zones` (which zone each incident is in),
+:mod:`geo.nte` (the night rule, nightly counts, hour profiles, red/amber/green status) and
+:mod:`geo.venues` (premises and taxi ranks near incidents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo.hotspots import main_categories
+from geo.nte import (
+    NightRule,
+    StatusRule,
+    hour_profile,
+    night_of,
+    night_share,
+    night_status,
+    nightly_counts,
+    weekend_counts,
+    weekend_status,
+)
+from geo.query import FilterError, Filters, QueryLayer, int_param, parse_filters
+
+_EPOCH = date(1970, 1, 1)
+
+
+def _iso(day: int) -> str:
+    return (_EPOCH + timedelta(days=int(day))).isoformat()
+
+
+@dataclass(frozen=True)
+class NteParams:
+    """What an NTE report depends on, besides the data and the zones."""
+
+    filters: Filters = Filters()
+    rule: NightRule = NightRule()
+    status: StatusRule = StatusRule()
+
+
+def parse_nte_params(params: Mapping[str, Any]) -> NteParams:
+    """Parse query parameters: the shared filters, the night and the status rule.
+
+    ``night`` is e.g. ``18-6``; the status rule is ``green_below`` and ``red_above``
+    quantiles, or ``amber`` and ``red`` fixed counts.
+
+    Examples
+    --------
+    >>> p = parse_nte_params({"night": "20-4", "categories": "Robbery"})
+    >>> p.rule.evening_start, p.rule.morning_end, p.filters.categories
+    (20, 4, ('Robbery',))
+    """
+    own = {"night", "green_below", "red_above", "amber", "red", "min_history"}
+    filters = parse_filters({k: v for k, v in params.items() if k not in own})
+    rule = NightRule()
+    if params.get("night"):
+        text = str(params["night"])
+        try:
+            a, b = (int(x) for x in text.split("-"))
+            rule = NightRule(a, b % 24)
+        except ValueError:
+            raise FilterError("night", f"'{text}' is not a night; write evening-morning "
+                              "hours such as 18-6") from None
+    status = StatusRule()
+    try:
+        if params.get("amber") or params.get("red"):
+            amber = int_param(params, "amber", 0, 0, 100_000)
+            red = int_param(params, "red", 0, 1, 100_000)
+            if red <= amber:
+                raise FilterError("red", "the red count must be above the amber count")
+            status = StatusRule(mode="fixed", fixed_amber=amber, fixed_red=red)
+        else:
+            green = float(params.get("green_below") or status.green_below)
+            red_q = float(params.get("red_above") or status.red_above)
+            if not 0 < green < red_q < 1:
+                raise FilterError("red_above", "quantiles must satisfy 0 < green_below < "
+                                  "red_above < 1")
+            status = StatusRule(green_below=green, red_above=red_q,
+                                min_history=int_param(params, "min_history",
+                                                      status.min_history, 1, 520))
+    except ValueError as exc:
+        if isinstance(exc, FilterError):
+            raise
+        raise FilterError("green_below", "thresholds must be numbers") from None
+    return NteParams(filters=filters, rule=rule, status=status)
+
+
+@dataclass
+class NteReport:
+    """Per-zone night-time figures."""
+
+    params: NteParams
+    zone_ids: list[str]
+    zone_names: list[str]
+    nightly: pd.DataFrame  # zone, night, weekend, count (zone = index into zone_ids)
+    weekends: pd.DataFrame  # zone, weekend, count, status, thresholds
+    nights: pd.DataFrame  # zone, night, count, status
+    profile: np.ndarray  # zones x night hours
+    share: pd.DataFrame
+    categories: list[str]
+    night_hours: list[int]
+    notes: list[str] = field(default_factory=list)
+
+    def zone_summary(self) -> pd.DataFrame:
+        """One row per zone: night incidents, share at night, latest weekend and its status."""
+        rows = []
+        for z, (zid, name) in enumerate(zip(self.zone_ids, self.zone_names, strict=True)):
+            wk = self.weekends[self.weekends["zone"] == z]
+            last = wk.iloc[-1] if len(wk) else None
+            sh = self.share[self.share["zone"] == z]
+            rows.append({
+                "zone_id": zid, "name": name,
+                "night_incidents": int(self.nightly.loc[self.nightly["zone"] == z,
+                                                        "count"].sum()),
+                "night_share": float(sh["share"].iloc[0]) if len(sh) else float("nan"),
+                "night_count": int(sh["night_count"].iloc[0]) if len(sh) else 0,
+                "all_count": int(sh["all_count"].iloc[0]) if len(sh) else 0,
+                "latest_weekend": None if last is None else last["weekend"],
+                "latest_count": None if last is None else int(last["count"]),
+                "latest_status": None if last is None else last["status"],
+                "main_categories": self.categories[z],
+            })
+        return pd.DataFrame(rows, columns=[
+            "zone_id", "name", "night_incidents", "night_share", "night_count", "all_count",
+            "latest_weekend", "latest_count", "latest_status", "main_categories"])
+
+
+def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteReport:
+    """Compute every zone's night-time figures for the selection."""
+    from geo.zones import assign_zones
+
+    fr = query.frame()
+    zones = zone_set.zones
+    n_zones = len(zones)
+    sel = query.select(params.filters)
+    mask = sel.mask & (fr.hour >= 0) & (fr.day >= 0)
+    idx = np.flatnonzero(mask)
+    notes = []
+    if fr.month_only_count:
+        notes.append(f"{fr.month_only_count:,} incidents have only a month (police.uk) and "
+                     "cannot be placed in a night; they are left out.")
+    zone = assign_zones(fr.easting[idx], fr.northing[idx], zone_set) if n_zones else \
+        np.full(len(idx), -1)
+    night = night_of(fr.day[idx], fr.hour[idx], params.rule)
+    at_night = night >= 0
+    in_zone = zone >= 0
+    span = fr.date_span()
+    if span is not None:
+        first = (params.filters.start or span[0]) - _EPOCH
+        last = (params.filters.end or span[1]) - _EPOCH
+        first_night, last_night = first.days, last.days
+    else:
+        first_night = last_night = 0
+    sel_n = at_night & in_zone
+    nightly = nightly_counts(zone[sel_n], night[sel_n], n_zones, first_night=first_night,
+                             last_night=last_night)
+    weekends = weekend_status(weekend_counts(nightly), params.status)
+    nights = night_status(nightly, params.status)
+    profile = hour_profile(zone[sel_n], fr.hour[idx][sel_n], n_zones, params.rule)
+    share = night_share(zone[in_zone], night[in_zone], n_zones, hour=fr.hour[idx][in_zone])
+    labels = [str(c) for c in fr.categories]
+    cats = []
+    for z in range(n_zones):
+        members = fr.category[idx][sel_n & (zone == z)]
+        cats.append(main_categories(members, labels))
+    night_hours = [*range(params.rule.evening_start, 24), *range(0, params.rule.morning_end)]
+    return NteReport(params=params, zone_ids=list(zones["zone_id"]),
+                     zone_names=list(zones["name"]), nightly=nightly, weekends=weekends,
+                     nights=nights, profile=profile, share=share, categories=cats,
+                     night_hours=night_hours, notes=notes)
+
+
+def nte_filters(params: NteParams, weekend: date | None = None) -> Filters:
+    """Return a report's filters, optionally narrowed to one weekend (Fri and Sat nights)."""
+    if weekend is None:
+        return params.filters
+    return replace(params.filters, start=weekend, end=weekend + timedelta(days=2))
