@@ -307,6 +307,16 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
     }
 
 
+@nte_bp.get("/zones.geojson")
+def zones_download() -> Response:
+    """Download every saved zone (imported, drawn or accepted) as GeoJSON."""
+    from geo.zones import zones_geojson_export
+
+    body = zones_geojson_export(services.current().zones())
+    return Response(body, mimetype="application/geo+json",
+                    headers={"Content-Disposition": 'attachment; filename="nte_zones.geojson"'})
+
+
 @nte_bp.get("/sheet")
 def deployment_sheet() -> Response:
     """Print a deployment sheet for one zone and weekend: when, where, recent weekends."""

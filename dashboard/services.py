@@ -123,7 +123,7 @@ class Services:
             from geo.harm import load_stored_harm_weights
         except ImportError:  # pragma: no cover - the module ships with the package
             return {}, "equal weights (default)"
-        hw = load_stored_harm_weights(self.data.root / "harm")
+        hw = load_stored_harm_weights(self.data.harm)
         if hw.is_equal:
             return {}, hw.source
         # the table matches categories ignoring case and spacing; the query layer wants the
@@ -143,12 +143,12 @@ class Services:
     @property
     def zones_dir(self) -> Any:
         """Folder of the saved NTE zones."""
-        return self.data.root / "zones"
+        return self.data.zones
 
     @property
     def venues_dir(self) -> Any:
         """Folder of the saved venues and taxi ranks."""
-        return self.data.root / "venues"
+        return self.data.venues
 
     def _stamp(self, folder: Any) -> tuple[Any, ...]:
         """Change marker for a small settings folder (names and modification times)."""

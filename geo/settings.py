@@ -78,6 +78,21 @@ class DataPaths:
         return self.root / "boundaries"
 
     @property
+    def zones(self) -> Path:
+        """Folder of the saved night-time economy zones."""
+        return self.root / "zones"
+
+    @property
+    def venues(self) -> Path:
+        """Folder of the saved venues and taxi ranks."""
+        return self.root / "venues"
+
+    @property
+    def harm(self) -> Path:
+        """Folder of the harm weight table in use."""
+        return self.root / "harm"
+
+    @property
     def rejects(self) -> Path:
         """Folder of rejects files, one per ingest batch."""
         return self.store / "rejects"

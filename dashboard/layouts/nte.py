@@ -75,6 +75,7 @@ def layout(**query: str) -> html.Div:
         html.Div([dcc.Input(id=RENAME, placeholder="New name", debounce=False),
                   html.Button("Rename", id=RENAME_BTN, n_clicks=0)], className="inline"),
         html.Button("Delete this zone", id=DELETE_BTN, n_clicks=0, className="link"),
+        html.A("Export all zones (GeoJSON)", href="/nte/zones.geojson", download=""),
         html.Label("Import zones (GeoJSON, GeoPackage, zipped Shapefile; any CRS)",
                    htmlFor=IMPORT_FIELD),
         dcc.Input(id=IMPORT_FIELD, placeholder="name field (e.g. name)", value="name"),

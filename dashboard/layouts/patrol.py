@@ -437,7 +437,7 @@ def load_weights(contents: str | None, _reset: int, filename: str | None) -> tup
     from geo.schema import ReadError
 
     svc = services.current()
-    dest = svc.data.root / "harm"
+    dest = svc.data.harm
     if dash.ctx.triggered_id == WEIGHTS_RESET:
         store_harm_weights(EQUAL, dest)
         return _weights_text(), ""

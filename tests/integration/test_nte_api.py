@@ -25,7 +25,8 @@ def client(tmp_path_factory):
     fr = svc.query.frame()
     mask = svc.query.select(parse_filters({"days": "fri,sat", "hours": "20-6"})).mask
     zones = suggest_zones(fr.easting[mask], fr.northing[mask]).to_crs("EPSG:4326")
-    for name, geom in zip(["Blackpool centre", "Preston centre"], zones.geometry[:2]):
+    for name, geom in zip(["Blackpool centre", "Preston centre"], zones.geometry[:2],
+                          strict=True):
         add_zone(svc.zones_dir, json.loads(json.dumps(shapely.geometry.mapping(geom))), name,
                  origin="suggested")
     return app.server.test_client()
@@ -67,6 +68,14 @@ def test_fixed_thresholds_and_bad_parameters(client):
                          ("green_below=0.9&red_above=0.5", "red_above"), ("days=fry", "days")]:
         resp = client.get(f"/api/v1/nte/nights?{query}")
         assert resp.status_code == 400 and resp.get_json()["parameter"] == param
+
+
+def test_zones_export_round_trips(client):
+    body = client.get("/nte/zones.geojson").get_data(as_text=True)
+    exported = json.loads(body)
+    assert [f["properties"]["name"] for f in exported["features"]] == [
+        "Blackpool centre", "Preston centre"]
+    assert exported["features"][0]["geometry"]["type"] in {"Polygon", "MultiPolygon"}
 
 
 def test_deployment_sheet_html_and_csv(client):
