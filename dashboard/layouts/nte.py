@@ -198,14 +198,14 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
     traces: list[dict[str, Any]] = [
         # night incidents: also what the lasso selects when drawing a zone
         {"type": "scattermap", "lon": lon.tolist(), "lat": lat.tolist(), "mode": "markers",
-         "marker": {"size": 4, "color": "#444", "opacity": 0.35}, "name": "night incidents",
+         "marker": {"size": 3, "color": "#555", "opacity": 0.2}, "name": "night incidents",
          "hoverinfo": "skip"},
         {"type": "choroplethmap", "geojson": gj, "featureidkey": "id",
          "locations": list(status), "z": [codes.get(s, -1) for s in status.values()],
          "zmin": -1, "zmax": 2, "showscale": False,
          "colorscale": [[0, "#95a5a6"], [0.33, "#95a5a6"], [0.34, "#27ae60"],
                         [0.66, "#e67e22"], [1, "#c0392b"]],
-         "marker": {"opacity": 0.45, "line": {"width": 2, "color": "#222"}},
+         "marker": {"opacity": 0.6, "line": {"width": 3, "color": "#111"}},
          "text": [f"{n}: {s or 'no status'}" for n, s in zip(summary["name"], status.values(),
                                                              strict=True)],
          "hovertemplate": "%{text}<extra>zone</extra>"},
@@ -223,7 +223,7 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
         minx, miny, maxx, maxy = zs.zones.total_bounds
         center = {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}
         span = max(maxx - minx, (maxy - miny) * 1.6, 0.01)
-        zoom = float(np.clip(np.log2(360 / span) - 1.0, 8, 15))
+        zoom = float(np.clip(np.log2(360 / span) - 0.2, 8, 15))
     else:
         center, zoom = svc.map_center()
     return {"data": traces, "layout": {
