@@ -189,24 +189,36 @@ def _extent(
     """
     d = np.asarray(day, dtype=np.int64).reshape(-1)
     n = d.size
-    mo = _bool_array(month_only, n)
-    if month_first is None:
-        # Without month_first a month-only row's day, if it has one, still names its month.
-        mf = np.full(n, -1, dtype=np.int64)
-        has = d >= 0
-        mf[has] = _month_start(_month_of(d[has]))
-    else:
-        mf = np.asarray(month_first, dtype=np.int64).reshape(-1)
-        if mf.size != n:
-            raise ValueError(f"month_first has {mf.size} values for {n} rows")
-    monthly = mo | (d < 0)
-    first = np.where(monthly, mf, d)
+    monthly = _bool_array(month_only, n) | (d < 0)
+    first = d.copy()
+    if monthly.any():
+        if month_first is None:
+            # Without month_first a month-only row's day, if it has one, still names its month.
+            dm = d[monthly]
+            has = dm >= 0
+            mf = np.full(dm.size, -1, dtype=np.int64)
+            mf[has] = _month_start(_month_of(dm[has]))
+        else:
+            mf_all = np.asarray(month_first, dtype=np.int64).reshape(-1)
+            if mf_all.size != n:
+                raise ValueError(f"month_first has {mf_all.size} values for {n} rows")
+            mf = mf_all[monthly]
+        first[monthly] = mf
+    first[first < 0] = -1
     last = first.copy()
     widen = monthly & (first >= 0)
-    last[widen] = _month_end(_month_of(first[widen]))
-    first[first < 0] = -1
-    last[first < 0] = -1
+    if widen.any():
+        last[widen] = _month_end(_month_of(first[widen]))
     return first, last, monthly
+
+
+def _keys(first: NDArray[np.int64], monthly: NDArray[np.bool_], period: str) -> NDArray[np.int64]:
+    """Period keys from :func:`_extent` output; ``UNPLACED`` where a row has no such period."""
+    # A day or a week needs the day itself; a month, quarter or year only the month.
+    ok = ~monthly & (first >= 0) if period in ("day", "week") else first >= 0
+    key = np.full(first.size, UNPLACED, dtype=np.int64)
+    key[ok] = _key_of_days(first[ok], period)
+    return key
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,11 +284,7 @@ def period_key(
     """
     _check_period(period)
     first, _, monthly = _extent(day, month_first, month_only)
-    # A day or a week needs the day itself; a month, quarter or year only the month.
-    ok = ~monthly & (first >= 0) if period in ("day", "week") else first >= 0
-    key = np.full(first.size, UNPLACED, dtype=np.int64)
-    key[ok] = _key_of_days(first[ok], period)
-    return key
+    return _keys(first, monthly, period)
 
 
 def period_bounds(
@@ -400,8 +408,10 @@ def series(
         when its month overlaps the range, as in :meth:`geo.query.QueryLayer.select`.
     span : (first, last), optional
         The first and last day the data covers (for example ``IncidentFrame.date_span()`` of
-        the whole store). Default: the first and last day of the rows given. A filtered
-        selection usually starts after the data does, so pass the store's span when you have it.
+        the whole store). Default: the first and last day of the rows that can be placed in
+        this period (a weekly series is covered only by dated rows; with none, nothing is
+        complete). A filtered selection usually starts after the data does, so pass the
+        store's span when you have it; it is then also the default range.
     complete_only : bool, default True
         Drop periods that do not lie wholly inside both the span and ``[start, end]`` (a
         half-covered first or last month would look like a fall). With False they are kept and
@@ -430,26 +440,34 @@ def series(
     first, last, monthly = _extent(day, month_first, month_only)
     n = first.size
     valid = first >= 0
+    key = _keys(first, monthly, period)
+    placed = key != UNPLACED
     if span is not None:
-        span_lo, span_hi = to_day(span[0]), to_day(span[1])
+        cover_lo, cover_hi = to_day(span[0]), to_day(span[1])
+        data_lo, data_hi = cover_lo, cover_hi
     elif valid.any():
-        span_lo, span_hi = int(first[valid].min()), int(last[valid].max())
+        data_lo, data_hi = int(first[valid].min()), int(last[valid].max())
+        if placed.any():
+            cover_lo, cover_hi = int(first[placed].min()), int(last[placed].max())
+        else:
+            # Nothing can be placed (month-only rows in a weekly series): nothing is covered.
+            cover_lo, cover_hi = data_hi + 1, data_hi
     elif start is None or end is None:
         out = _empty_series()
         out.attrs.update(period=period, unplaced=0, ungrouped=0, incomplete_periods=[],
                          span=None)
         return out
     else:
-        span_lo, span_hi = to_day(start), to_day(end)
-    lo = to_day(start) if start is not None else span_lo
-    hi = to_day(end) if end is not None else span_hi
+        data_lo, data_hi = to_day(start), to_day(end)
+        cover_lo, cover_hi = data_hi + 1, data_hi
+    lo = to_day(start) if start is not None else data_lo
+    hi = to_day(end) if end is not None else data_hi
     if hi < lo:
         raise ValueError(f"the end {day_iso(hi)} is before the start {day_iso(lo)}")
 
     in_range = valid & (last >= lo) & (first <= hi)
-    key = period_key(day, period, month_only=monthly, month_first=first)
-    unplaced = int((in_range & (key == UNPLACED)).sum())
-    use = in_range & (key != UNPLACED)
+    unplaced = int((in_range & ~placed).sum())
+    use = in_range & placed
 
     if group is None:
         codes = np.zeros(n, dtype=np.int64)
@@ -483,8 +501,7 @@ def series(
         harm = np.bincount(flat, weights=w[use], minlength=n_groups * n_periods)
 
     p_start, p_end = period_bounds(keys, period)
-    cover_lo, cover_hi = max(span_lo, lo), min(span_hi, hi)
-    complete = (p_start >= cover_lo) & (p_end <= cover_hi)
+    complete = (p_start >= max(cover_lo, lo)) & (p_end <= min(cover_hi, hi))
     period_labels = [period_label(k, period) for k in keys]
     out = pd.DataFrame(
         {
@@ -507,7 +524,7 @@ def series(
         unplaced=unplaced,
         ungrouped=ungrouped,
         incomplete_periods=incomplete,
-        span=(day_iso(span_lo), day_iso(span_hi)),
+        span=(day_iso(cover_lo), day_iso(cover_hi)) if cover_lo <= cover_hi else None,
     )
     return out
 
@@ -573,11 +590,14 @@ def rolling_12_months(
         - ``rolling_12m_last_year`` and ``rolling_12m_change_pct``: the same comparison for the
           12 months to this month against the 12 months to the same month a year earlier
           ("the 12 months to June against the 12 months to June last year").
-        - ``last_year_excluded``: a comparison month touched an excluded event.
+        - ``last_year_excluded``: the month a year earlier touched an excluded event, and
+          ``rolling_12m_last_year_excluded``: so did some month of the 12 months to it.
         - ``change_text``: the comparison in words, counts first.
 
         The comparisons of an incomplete month are NaN. ``attrs["excluded_periods"]`` lists the
-        months of the table that touch excluded days.
+        months of the table that touch excluded days; ``attrs["excluded_comparisons"]``
+        and ``attrs["excluded_rolling_comparisons"]`` count the rows whose year-earlier
+        month and 12-month comparisons were withheld for them.
 
     Examples
     --------
@@ -610,6 +630,7 @@ def rolling_12_months(
     last_year = np.full(n, np.nan)
     rolling_last_year = np.full(n, np.nan)
     ly_excluded = np.zeros(n, dtype=bool)
+    ly_window_excluded = np.zeros(n, dtype=bool)
     groups = out["group"].astype(str).to_numpy()
     for g in pd.unique(groups):
         rows = np.flatnonzero(groups == g)
@@ -628,10 +649,12 @@ def rolling_12_months(
         has = back >= 0
         idx = rows[has]
         b = back[has]
-        excluded_back = dense_ex[b] | (roll_ex[b] > 0)
+        # roll_ex covers the month itself too, so a window is excluded whenever its month is.
+        excluded_back = roll_ex[b] > 0
         last_year[idx] = np.where(dense_ex[b], np.nan, dense[b])
         rolling_last_year[idx] = np.where(excluded_back, np.nan, roll[b])
-        ly_excluded[idx] = excluded_back
+        ly_excluded[idx] = dense_ex[b]
+        ly_window_excluded[idx] = excluded_back
     current = np.where(complete, counts, np.nan)
     out["rolling_12m"] = rolling
     out["same_period_last_year"] = last_year
@@ -640,6 +663,7 @@ def rolling_12_months(
     out["rolling_12m_last_year"] = rolling_last_year
     out["rolling_12m_change_pct"] = _pct(rolling, rolling_last_year)
     out["last_year_excluded"] = ly_excluded
+    out["rolling_12m_last_year_excluded"] = ly_window_excluded
     labels = out["label"].astype(str).tolist()
     out["change_text"] = [
         _change_text(c, b, lab, ok, ex)
@@ -648,6 +672,8 @@ def rolling_12_months(
     ]
     out.attrs["excluded_periods"] = sorted({lab for lab, t in zip(labels, touched,
                                                                   strict=True) if t})
+    out.attrs["excluded_comparisons"] = int(ly_excluded.sum())
+    out.attrs["excluded_rolling_comparisons"] = int(ly_window_excluded.sum())
     return out
 
 
@@ -761,14 +787,21 @@ def normalise_to_baseline(
 # --------------------------------------------------------------------------------------------
 
 
-def _area_text(area: ArrayLike, area_labels: Sequence[str] | None) -> NDArray[np.object_]:
+def _listed_index(
+    area: ArrayLike, area_labels: Sequence[str] | None, listed: Sequence[str]
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Position of each row's area in ``listed`` (-1 if not listed) and whether it has an area."""
+    lookup = {c: i for i, c in enumerate(listed)}
     values = np.asarray(area)
-    if area_labels is None:
-        return values.astype(object)
-    codes = values.astype(np.int64)
-    lut = np.asarray(list(area_labels) + [None], dtype=object)
-    # -1 (no area) indexes the trailing None.
-    return lut[np.where(codes >= 0, codes, len(lut) - 1)]
+    if area_labels is not None:
+        codes = values.astype(np.int64).reshape(-1)
+        # One extra slot at the end catches -1 (no area).
+        lut = np.array([lookup.get(str(lab), -1) for lab in area_labels] + [-1], dtype=np.int64)
+        return lut[np.where(codes >= 0, codes, len(lut) - 1)], codes >= 0
+    text = pd.Series(values.reshape(-1), dtype=object)
+    has = text.notna().to_numpy() & (text.astype(str) != "").to_numpy()
+    idx = pd.Index(list(listed), dtype=object).get_indexer(text.where(has, None))
+    return np.asarray(idx, dtype=np.int64), has
 
 
 def _known_population(value: Any) -> float | None:
@@ -890,9 +923,10 @@ def league_table(
         )
 
     first, last, monthly = _extent(day, month_first, month_only)
-    codes = _area_text(area, area_labels)
-    if codes.size != first.size:
-        raise ValueError(f"area has {codes.size} values for {first.size} rows")
+    listed = list(dict.fromkeys(str(c) for c in area_codes))
+    where, has_area = _listed_index(area, area_labels, listed)
+    if where.size != first.size:
+        raise ValueError(f"area has {where.size} values for {first.size} rows")
     valid = first >= 0
 
     ex = np.asarray([] if exclude is None else exclude, dtype=np.int64).reshape(-1)
@@ -919,12 +953,9 @@ def league_table(
         | ((last >= b0) & (first <= b1) & ~((first >= b0) & (last <= b1)))
     )
 
-    listed = list(dict.fromkeys(str(c) for c in area_codes))
-    listed_set = set(listed)
-    cur_counts = pd.Series(codes[in_current]).value_counts()
-    base_counts = pd.Series(codes[in_baseline]).value_counts()
-    outside = int(sum(v for k, v in cur_counts.items() if k not in listed_set)
-                  + sum(v for k, v in base_counts.items() if k not in listed_set))
+    cur_counts = np.bincount(where[in_current & (where >= 0)], minlength=len(listed))
+    base_counts = np.bincount(where[in_baseline & (where >= 0)], minlength=len(listed))
+    outside = int(((in_current | in_baseline) & has_area & (where < 0)).sum())
 
     target_days = base_days if equal else cur_days
     scale = target_days / used_days
@@ -942,9 +973,9 @@ def league_table(
         )
 
     rows = []
-    for code in listed:
-        count = int(cur_counts.get(code, 0))
-        base_count = int(base_counts.get(code, 0))
+    for i, code in enumerate(listed):
+        count = int(cur_counts[i])
+        base_count = int(base_counts[i])
         scaled = base_count * scale
         pop = _known_population(population.get(code))
         if pop is None:
@@ -1438,7 +1469,10 @@ def peaked_last_summer(
     0    A       4    True
     """
     first, last, monthly = _extent(day, month_first, month_only)
-    codes = _area_text(area, area_labels)
+    listed = list(dict.fromkeys(str(c) for c in area_codes))
+    where, _ = _listed_index(area, area_labels, listed)
+    if where.size != first.size:
+        raise ValueError(f"area has {where.size} values for {first.size} rows")
     valid = first >= 0
     if span is not None:
         s_lo, s_hi = to_day(span[0]), to_day(span[1])
@@ -1464,14 +1498,9 @@ def peaked_last_summer(
     mean_seasons = history[whole & ~touched]
     n_excluded = int((whole & touched).sum())
 
-    use = valid & (season >= history[0]) & (season <= summer)
-    listed = list(dict.fromkeys(str(c) for c in area_codes))
-    lookup = {c: i for i, c in enumerate(listed)}
-    row_area = np.array([lookup.get(c, -1) if c is not None else -1 for c in codes[use]],
-                        dtype=np.int64)
-    ok = row_area >= 0
+    use = valid & (season >= history[0]) & (season <= summer) & (where >= 0)
     width = history.size
-    grid = np.bincount(row_area[ok] * width + (season[use][ok] - history[0]),
+    grid = np.bincount(where[use] * width + (season[use] - history[0]),
                        minlength=len(listed) * width).reshape(len(listed), width)
     yr = grid[:, year_seasons - history[0]]
     in_mean = grid[:, mean_seasons - history[0]]
