@@ -14,15 +14,11 @@ rows it could not place. Dates before 1970 are not supported (``-1`` is the "unk
 
 Periods are integer keys, consecutive periods differing by one:
 
-======  ==========================================  =====================
-period  key                                          label
-======  ==========================================  =====================
-day     the day number                               ``2024-06-03``
-week    ISO weeks (Monday start) since 1969-12-29    ``w/c 2024-06-03``
-month   months since January 1970                    ``2024-06``
-fyq     UK financial-year quarters since April 1969  ``2024/25 Q1``
-fy      the calendar year the financial year starts  ``2024/25``
-======  ==========================================  =====================
+- ``day``: the day number; label ``2024-06-03``.
+- ``week``: ISO weeks (starting Monday) since the week of 1969-12-29; label ``w/c 2024-06-03``.
+- ``month``: months since January 1970; label ``2024-06``.
+- ``fyq``: UK financial-year quarters since April 1969; label ``2024/25 Q1``.
+- ``fy``: the calendar year in which the financial year starts; label ``2024/25``.
 
 Financial-year quarters: Q1 is April to June, Q2 July to September, Q3 October to December and
 Q4 January to March, so January 2025 is 2024/25 Q4.
@@ -399,7 +395,8 @@ def series(
         Harm weight of each row; ``harm`` is the weighted count (equal to ``count`` without).
     group : array of int, optional
         Group code of each row (for example ``IncidentFrame.source``); rows with a negative
-        code are left out and counted in ``attrs["ungrouped"]``.
+        code are left out and counted in ``attrs["ungrouped"]``. Without it every row is in
+        one group called "all".
     group_labels : sequence of str, optional
         Label of each group code (``IncidentFrame.sources``); every label gets a row for every
         period, even a group with no incidents. Defaults to the codes as text.
@@ -471,7 +468,7 @@ def series(
 
     if group is None:
         codes = np.zeros(n, dtype=np.int64)
-        labels = ["all"] if group_labels is None else list(group_labels)[:1] or ["all"]
+        labels = ["all"]
     else:
         codes = np.asarray(group, dtype=np.int64).reshape(-1)
         if codes.size != n:
