@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from h3.api import basic_int as h3b
 from numpy.testing import assert_allclose
 from scipy import stats
 
 from geo.emerging import CATEGORIES, RULES, emerging_hotspots, mann_kendall, period_edges
+from geo.h3index import cells_at
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 EXACT = 1e-12
 
@@ -214,3 +219,24 @@ def test_rules_on_hand_made_hot_cold_tables() -> None:
     trend = np.array([t for _, t, _ in rows])
     got = _categorise(hot, cold, trend).tolist()
     assert got == [want for _, _, want in rows]
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared real data folder /work/shared/data absent")
+def test_san_francisco_robberies_persist_in_the_tenderloin() -> None:
+    # 2019 robberies; date_time ends in Z but is local clock time, so the Z is dropped
+    df = pd.read_csv(SHARED / "timestamped" / "san_francisco_robbery.csv")
+    stamp = pd.to_datetime(df["date_time"].str.rstrip("Z"))
+    day = (stamp.dt.normalize() - pd.Timestamp("1970-01-01")).dt.days.to_numpy()
+    cells = cells_at(df["latitude"].to_numpy(), df["longitude"].to_numpy(), 8)
+    periods = period_edges(int(day.min()), int(day.max()), period_days=28)
+    assert len(periods) == 13
+    out = emerging_hotspots(cells, day, periods)
+    in_periods = int((day >= periods[0][0]).sum())
+    assert sum(sum(s) for s in out["series"]) == in_periods
+    busiest = out.loc[out["series"].map(sum).idxmax()]
+    assert busiest["category"] == "persistent"
+    tenderloin = h3b.latlng_to_cell(37.7835, -122.4145, 8)
+    assert h3b.grid_distance(int(busiest["cell"]), tenderloin) <= 1
+    # every long-standing hot spot is in the city centre, within about 4 km of it
+    persistent = out.loc[out["category"] == "persistent", "cell"].tolist()
+    assert all(h3b.grid_distance(int(c), tenderloin) <= 6 for c in persistent)
