@@ -93,6 +93,11 @@ class DataPaths:
         return self.root / "harm"
 
     @property
+    def events(self) -> Path:
+        """Folder of the events calendar (lockdowns, weeks of action, operations)."""
+        return self.root / "events"
+
+    @property
     def rejects(self) -> Path:
         """Folder of rejects files, one per ingest batch."""
         return self.store / "rejects"

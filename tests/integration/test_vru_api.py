@@ -1,0 +1,87 @@
+"""Trends, emerging hot spots and evaluations through the API, on the synthetic sample."""
+
+from __future__ import annotations
+
+import pytest
+
+from geo.settings import DataPaths
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    from dashboard.app import create_app, ensure_data
+
+    data = DataPaths(tmp_path_factory.mktemp("vru-data"))
+    ensure_data(data)
+    return create_app(data).server.test_client()
+
+
+def test_financial_year_quarters_for_blackpool_beside_the_rest(client):
+    body = client.get("/api/v1/trends?la=E06000009&period=fyq").get_json()
+    labels = [r["label"] for r in body["rows"] if r["group"] == "Blackpool"]
+    assert labels[0] == "2022/23 Q1" and labels[-1] == "2024/25 Q4" and len(labels) == 12
+    first = next(r for r in body["rows"] if r["label"] == "2022/23 Q1")
+    assert (first["start"], first["end"]) == ("2022-04-01", "2022-06-30")
+    groups = {r["group"] for r in body["rows"]}
+    assert groups == {"Blackpool", "rest of the area"}
+    total = client.get("/api/v1/health").get_json()["data"]["incidents"]
+    assert sum(r["count"] for r in body["rows"]) == total
+
+
+def test_monthly_rolling_twelve_months_and_league_table(client):
+    body = client.get("/api/v1/trends?period=month").get_json()
+    rows = body["rows"]
+    assert len(rows) == 36
+    assert rows[10]["rolling_12m"] is None
+    assert rows[11]["rolling_12m"] == sum(r["count"] for r in rows[:12])
+    league = body["league"]
+    assert len(league) == 14 and [r["rank"] for r in league] == list(range(1, 15))
+    top = league[0]
+    assert top["rate_per_1000"] == pytest.approx(1000 * top["count"] / top["population"])
+    assert top["change_pct"] == pytest.approx(
+        100 * (top["count"] - top["baseline_count"]) / top["baseline_count"])
+    assert body["league_current"] == ["2024-04-01", "2025-03-31"]
+    assert body["league_baseline"] == ["2023-04-01", "2024-03-31"]
+
+
+def test_sources_are_indexed_to_their_own_baseline(client):
+    body = client.get("/api/v1/trends?period=month").get_json()
+    sources = {r["group"] for r in body["sources"]}
+    assert {"police", "ed"} <= sources
+    base = [r for r in body["sources"] if r["group"] == "police" and r["in_baseline"]]
+    assert sum(r["index"] for r in base) / len(base) == pytest.approx(100)
+
+
+def test_emerging_hot_spots_with_rules(client):
+    body = client.get("/api/v1/emerging?res=8").get_json()
+    assert len(body["periods"]) == 10 and body["period_days"] == 42
+    cats = {r["category"] for r in body["rows"]}
+    assert cats and cats <= {r["category"] for r in body["rules"]}
+    assert all(len(r["series"]) == 10 for r in body["rows"])
+
+
+def test_evaluation_of_an_intervention_in_preston(client):
+    body = client.get("/api/v1/evaluate?target=E07000123&start=2024-06-01&end=2024-11-30"
+                      "&baseline=last_year").get_json()
+    c = body["counts"]
+    expected = (c["target"]["after"] - c["target"]["before"]) - 2 * (
+        c["comparison"]["after"] - c["comparison"]["before"]) + (
+        c["buffer"]["after"] - c["buffer"]["before"])
+    assert body["wdd"] == pytest.approx(expected)
+    assert body["before_window"] == ["2023-06-01", "2023-11-30"]
+    assert body["target"] == "Preston" and body["comparison"] == "rest of the area"
+    assert body["ci_low"] < body["wdd"] < body["ci_high"] and body["interpretation"]
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [("/api/v1/trends?period=quarterly", "period"), ("/api/v1/emerging?res=12", "res"),
+     ("/api/v1/evaluate?target=E07000123", "start"),
+     ("/api/v1/evaluate?target=nowhere&start=2024-06-01", "target"),
+     ("/api/v1/evaluate?target=E07000123&start=2024-06-01&end=2024-01-01", "end"),
+     ("/api/v1/evaluate?target=E07000123&start=2024-06-01&baseline=decade", "baseline")],
+    ids=["period", "res", "no-start", "target", "end", "baseline"],
+)
+def test_bad_parameters_get_400(client, query, param):
+    resp = client.get(query)
+    assert resp.status_code == 400 and resp.get_json()["parameter"] == param
