@@ -1,0 +1,377 @@
+"""Trends and evaluation: reporting-period trends, rates by area, emerging hotspots, before/after.
+
+For Violence Reduction Unit analysts. Every change on this page is computed from counts shown
+beside it, with its baseline named (:mod:`geo.vru`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import dash
+import dash_ag_grid as dag
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboard import services
+from geo.query import FilterError
+
+dash.register_page(__name__, path="/trends", name="Trends", title="Hotspot · Trends", order=3)
+
+P = "trends-"
+(AREA, PERIOD, CATS, SOURCE, SERIES, SOURCES_FIG, LEAGUE, LEAGUE_NOTE, NOTE, EM_RUN, EM_TABLE,
+ EM_RULES, EM_MAP, EV_TARGET, EV_START, EV_END, EV_BASELINE, EV_BUFFER, EV_RUN, EV_TABLE,
+ EV_TEXT, EV_NAME, EV_FROM, EV_TO, EV_KIND, EV_ADD, EV_LIST, SEARCH) = (P + s for s in (
+    "area", "period", "categories", "source", "series", "sources", "league", "league-note",
+    "note", "em-run", "em-table", "em-rules", "em-map", "ev-target", "ev-start", "ev-end",
+    "ev-baseline", "ev-buffer", "ev-run", "ev-table", "ev-text", "event-name", "event-from",
+    "event-to", "event-kind", "event-add", "event-list", "search"))
+
+
+def layout(**query: str) -> html.Div:
+    """Build the page; the query string restores the area, period and filters."""
+    svc = services.current()
+    status = svc.query.status()
+    names = svc.boundaries.names()
+    zones = svc.zones().zones
+    targets = [{"label": f"zone: {n}", "value": z}
+               for z, n in zip(zones["zone_id"], zones["name"], strict=True)]
+    targets += [{"label": n, "value": c} for c, n in names.items()]
+    sidebar = html.Div([
+        html.H2("Selection"),
+        html.Label("Area (shown beside the rest of the area)", htmlFor=AREA),
+        dcc.Dropdown(id=AREA, value=query.get("la"), placeholder="Whole area",
+                     options=[{"label": n, "value": c} for c, n in names.items()]),
+        html.Label("Period", htmlFor=PERIOD),
+        dcc.RadioItems(id=PERIOD, value=query.get("period", "fyq"), options=[
+            {"label": " day", "value": "day"}, {"label": " week", "value": "week"},
+            {"label": " month (with rolling 12 months)", "value": "month"},
+            {"label": " financial-year quarter (Q1 = Apr–Jun)", "value": "fyq"}]),
+        html.Label("Categories", htmlFor=CATS),
+        dcc.Dropdown(id=CATS, multi=True, options=status["categories"],
+                     value=[c for c in (query.get("categories") or "").split(",") if c],
+                     placeholder="All categories"),
+        html.Label("Source", htmlFor=SOURCE),
+        dcc.Dropdown(id=SOURCE, multi=True, options=status["sources"],
+                     placeholder="All sources"),
+        html.H2("Events calendar"),
+        html.P("Periods such as lockdowns or weeks of action are shaded on charts and left out "
+               "of baselines.", className="hint"),
+        dcc.Input(id=EV_NAME, placeholder="Event name"),
+        html.Div([dcc.DatePickerSingle(id=EV_FROM, placeholder="from",
+                                       display_format="D MMM YYYY"),
+                  dcc.DatePickerSingle(id=EV_TO, placeholder="to",
+                                       display_format="D MMM YYYY")], className="pair"),
+        dcc.Dropdown(id=EV_KIND, value="operation", clearable=False, options=[
+            "lockdown", "week of action", "operation", "other"]),
+        html.Button("Add event", id=EV_ADD, n_clicks=0),
+        html.Ul(id=EV_LIST, children=_event_items()),
+    ], className="sidebar")
+    main = html.Div([
+        html.Div(id=NOTE, className="message", role="status"),
+        dcc.Graph(id=SERIES, config={"displaylogo": False}),
+        dcc.Graph(id=SOURCES_FIG, config={"displaylogo": False}),
+        html.H3("Local authorities by rate per 1,000 residents"),
+        html.P(id=LEAGUE_NOTE, className="hint"),
+        dag.AgGrid(id=LEAGUE, rowData=[], className="ag-theme-alpine",
+                   columnSize="responsiveSizeToFit",
+                   dashGridOptions={"domLayout": "autoHeight"},
+                   columnDefs=[{"field": "rank", "maxWidth": 70},
+                               {"field": "name", "minWidth": 170},
+                               {"field": "count_text", "headerName": "Incidents (base)",
+                                "minWidth": 160},
+                               {"field": "rate_text", "headerName": "Rate /1,000 (base)",
+                                "minWidth": 160},
+                               {"field": "change_text", "headerName": "Change",
+                                "minWidth": 160},
+                               {"field": "note", "headerName": "Note", "minWidth": 200}]),
+        html.Div([
+            html.H3("Emerging hotspots (six-weekly periods, H3 resolution 8)"),
+            html.Button("Find emerging hotspots", id=EM_RUN, n_clicks=0),
+            dcc.Graph(id=EM_MAP, config={"displaylogo": False, "scrollZoom": True}),
+            dag.AgGrid(id=EM_TABLE, rowData=[], className="ag-theme-alpine",
+                       columnSize="responsiveSizeToFit",
+                       dashGridOptions={"domLayout": "autoHeight", "pagination": True,
+                                        "paginationPageSize": 10},
+                       columnDefs=[{"field": "category", "minWidth": 130},
+                                   {"field": "hot", "headerName": "Hot periods"},
+                                   {"field": "trend"}, {"field": "series_text",
+                                                        "headerName": "Counts per period",
+                                                        "minWidth": 260},
+                                   {"field": "cell", "minWidth": 150}]),
+            html.Details([html.Summary("How the categories are decided"),
+                          html.Ul(id=EM_RULES)]),
+        ], className="panel"),
+        html.Div([
+            html.H3("Did an intervention work? (before/after with comparison and "
+                    "displacement)"),
+            html.Div([
+                dcc.Dropdown(id=EV_TARGET, options=targets, placeholder="Target: zone or area",
+                             style={"minWidth": "260px"}),
+                dcc.DatePickerSingle(id=EV_START, placeholder="start",
+                                     display_format="D MMM YYYY"),
+                dcc.DatePickerSingle(id=EV_END, placeholder="end (default: end of data)",
+                                     display_format="D MMM YYYY"),
+                dcc.Dropdown(id=EV_BASELINE, value="equal_before", clearable=False,
+                             style={"minWidth": "220px"}, options=[
+                                 {"label": "equal period before", "value": "equal_before"},
+                                 {"label": "same period last year", "value": "last_year"}]),
+                dcc.Input(id=EV_BUFFER, type="number", value=250, min=10, max=5000,
+                          step=10),
+                html.Span("m ring"),
+                html.Button("Evaluate", id=EV_RUN, n_clicks=0),
+            ], className="inline"),
+            dag.AgGrid(id=EV_TABLE, rowData=[], className="ag-theme-alpine",
+                       columnSize="responsiveSizeToFit",
+                       dashGridOptions={"domLayout": "autoHeight"},
+                       columnDefs=[{"field": "area", "minWidth": 220}, {"field": "before"},
+                                   {"field": "after"}, {"field": "change"}]),
+            html.Div(id=EV_TEXT),
+        ], className="panel"),
+        dcc.Store(id=SEARCH),
+    ], className="main")
+    return html.Div([sidebar, main], className="explorer")
+
+
+def _event_items() -> list[Any]:
+    from geo.trends import load_events
+
+    events = load_events(services.current().data.events)
+    if not events:
+        return [html.Li("No events yet.", className="hint")]
+    return [html.Li(f"{e.name} ({e.kind}): {e.start:%d %b %Y} – {e.end:%d %b %Y}")
+            for e in events]
+
+
+def _shading(first: str | None, last: str | None) -> list[dict[str, Any]]:
+    from geo.trends import load_events
+
+    shapes = []
+    for e in load_events(services.current().data.events):
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
+                       "x0": e.start.isoformat(), "x1": e.end.isoformat(),
+                       "fillcolor": "rgba(120,120,120,0.18)", "line": {"width": 0},
+                       "layer": "below"})
+    return shapes
+
+
+@callback(
+    Output(SERIES, "figure"), Output(SOURCES_FIG, "figure"), Output(LEAGUE, "rowData"),
+    Output(LEAGUE_NOTE, "children"), Output(NOTE, "children"), Output(SEARCH, "data"),
+    Input(AREA, "value"), Input(PERIOD, "value"), Input(CATS, "value"),
+    Input(SOURCE, "value"), Input(EV_LIST, "children"),
+)
+def update_trends(area: str | None, period: str | None, cats: list[str] | None,
+                  sources: list[str] | None, _events: Any) -> tuple[Any, ...]:
+    """Series for the area beside the rest, sources indexed, and the league table."""
+    from geo import vru
+    from geo.trends import excluded_days, load_events
+
+    svc = services.current()
+    params: dict[str, str] = {"period": period or "fyq"}
+    if area:
+        params["la"] = area
+    if cats:
+        params["categories"] = ",".join(cats)
+    if sources:
+        params["source"] = ",".join(sources)
+    try:
+        exclude = excluded_days(load_events(svc.data.events))
+        body = vru.trends(svc.query, svc.boundaries, params, exclude=exclude)
+    except FilterError as exc:
+        return (dash.no_update,) * 4 + (f"Cannot show trends: {exc}", dash.no_update)
+    traces = []
+    for group in dict.fromkeys(r["group"] for r in body["rows"]):
+        rows = [r for r in body["rows"] if r["group"] == group]
+        traces.append({"type": "scatter", "mode": "lines+markers", "name": group,
+                       "x": [r["start"] for r in rows], "y": [r["count"] for r in rows],
+                       "text": [r["label"] for r in rows],
+                       "hovertemplate": "%{text}: %{y:,} incidents<extra>%{fullData.name}"
+                                        "</extra>"})
+        if body["period"] == "month":
+            traces.append({"type": "scatter", "mode": "lines", "name": f"{group}: rolling 12 "
+                           "months ÷ 12", "line": {"dash": "dot"},
+                           "x": [r["start"] for r in rows],
+                           "y": [None if r.get("rolling_12m") is None else
+                                 r["rolling_12m"] / 12 for r in rows]})
+            traces.append({"type": "scatter", "mode": "lines", "name": f"{group}: same month "
+                           "last year", "line": {"dash": "dash", "width": 1},
+                           "x": [r["start"] for r in rows],
+                           "y": [r.get("same_period_last_year") for r in rows]})
+    series = {"data": traces, "layout": {
+        "title": {"text": f"Incidents by {_period_name(body['period'])}: {body['area']}"
+                          + (" beside the rest of the area" if area else "")},
+        "height": 360, "shapes": _shading(None, None), "hovermode": "x unified",
+        "margin": {"t": 50, "l": 50, "r": 10, "b": 40}, "legend": {"orientation": "h"}}}
+    src_traces = []
+    for group in dict.fromkeys(r["group"] for r in body["sources"]):
+        rows = [r for r in body["sources"] if r["group"] == group]
+        src_traces.append({"type": "scatter", "mode": "lines", "name": group,
+                           "x": [r["start"] for r in rows], "y": [r.get("index") for r in rows],
+                           "customdata": [r["count"] for r in rows],
+                           "hovertemplate": "index %{y:.0f} (%{customdata:,} incidents)"
+                                            "<extra>%{fullData.name}</extra>"})
+    sources_fig = {"data": src_traces, "layout": {
+        "title": {"text": "Sources side by side, each indexed to its own baseline (= 100, "
+                          f"{body.get('sources_baseline', '')})"},
+        "height": 300, "shapes": _shading(None, None),
+        "margin": {"t": 50, "l": 50, "r": 10, "b": 40}}}
+    league = []
+    for r in body["league"]:
+        rate = r["rate_per_1000"]
+        base_rate = r["baseline_rate_per_1000"]
+        pct = r["change_pct"]
+        league.append({
+            "rank": r["rank"], "name": r["name"],
+            "count_text": f"{r['count']:,} ({r['baseline_count']:,})",
+            "rate_text": "–" if rate is None else
+            f"{rate:.2f} ({'–' if base_rate is None else f'{base_rate:.2f}'})",
+            "change_text": f"{r['change']:+,.0f}" + ("" if pct is None else f" ({pct:+.1f}%)"),
+            "note": ("small numbers: " if r["small_number"] else "") + (r.get("note") or ""),
+        })
+    cur, base = body["league_current"], body["league_baseline"]
+    league_note = (f"{_nice(cur[0])} to {_nice(cur[1])} against {_nice(base[0])} to "
+                   f"{_nice(base[1])}; percentages from the counts shown; fewer than 10 "
+                   "incidents is too few to compare.")
+    note = ""
+    if body.get("incomplete_periods"):
+        note = ("Incomplete periods at the edges of the data are left out: "
+                f"{', '.join(body['incomplete_periods'])}.")
+    if body.get("unplaced"):
+        note += (f" {body['unplaced']:,} month-only incidents cannot be placed in days or "
+                 "weeks.")
+    if body.get("synthetic_sample"):
+        note += " SYNTHETIC sample data."
+    return series, sources_fig, league, league_note, note.strip(), "?" + urlencode(params)
+
+
+def _period_name(period: str) -> str:
+    return {"day": "day", "week": "week", "month": "month",
+            "fyq": "financial-year quarter", "fy": "financial year"}.get(period, period)
+
+
+def _nice(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%-d %b %Y")
+
+
+@callback(
+    Output(EM_TABLE, "rowData"), Output(EM_RULES, "children"), Output(EM_MAP, "figure"),
+    Input(EM_RUN, "n_clicks"), State(CATS, "value"), prevent_initial_call=True,
+)
+def run_emerging(_clicks: int, cats: list[str] | None) -> tuple[Any, ...]:
+    """Classify cells over six-weekly periods; map and table."""
+    import h3
+
+    from geo import vru
+
+    svc = services.current()
+    params = {"res": "8"}
+    if cats:
+        params["categories"] = ",".join(cats)
+    body = vru.emerging(svc.query, params)
+    rows = [{"cell": r["cell"], "category": r["category"],
+             "hot": f"{r['hot_periods']} of {r['n_periods']}", "trend": r["trend"],
+             "series_text": ", ".join(str(x) for x in r["series"])} for r in body["rows"]]
+    rules = [html.Li([html.B(r["category"] + ": "), r["rule"]]) for r in body["rules"]]
+    colours = {"new": "#d7191c", "intensifying": "#fdae61", "persistent": "#a50026",
+               "diminishing": "#74add1", "sporadic": "#f46d43", "historical": "#999999",
+               "consecutive": "#fee090", "oscillating": "#abd9e9"}
+    traces = []
+    for cat, colour in colours.items():
+        cells = [r["cell"] for r in body["rows"] if r["category"] == cat]
+        if not cells:
+            continue
+        feats = []
+        for c in cells:
+            ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(c)]
+            feats.append({"type": "Feature", "id": c,
+                          "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}})
+        traces.append({"type": "choroplethmap", "name": cat, "showlegend": True,
+                       "geojson": {"type": "FeatureCollection", "features": feats},
+                       "featureidkey": "id", "locations": cells, "z": [1] * len(cells),
+                       "colorscale": [[0, colour], [1, colour]], "showscale": False,
+                       "marker": {"opacity": 0.75}, "hovertemplate": cat + "<extra></extra>"})
+    center, zoom = svc.map_center()
+    fig = {"data": traces, "layout": {
+        "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+            {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
+             "color": "#4a4a4a", "line": {"width": 1}}]},
+        "height": 420, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "legend": {"x": 0, "y": 1, "bgcolor": "rgba(255,255,255,0.8)"}}}
+    return rows, rules, fig
+
+
+@callback(
+    Output(EV_TABLE, "rowData"), Output(EV_TEXT, "children"),
+    Input(EV_RUN, "n_clicks"), State(EV_TARGET, "value"), State(EV_START, "date"),
+    State(EV_END, "date"), State(EV_BASELINE, "value"), State(EV_BUFFER, "value"),
+    prevent_initial_call=True,
+)
+def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str | None,
+                   baseline: str | None, buffer_m: Any) -> tuple[Any, ...]:
+    """Before/after counts for target, comparison and buffer, and the WDD in words."""
+    from geo import vru
+
+    svc = services.current()
+    params = {"target": target or "", "start": (start or "")[:10],
+              "baseline": baseline or "equal_before", "buffer_m": str(buffer_m or 250)}
+    if end:
+        params["end"] = end[:10]
+    weights, _ = svc.harm_weights()
+    try:
+        body = vru.evaluate(svc.query, svc.boundaries, svc.zones(), params,
+                            harm_weights=weights or None)
+    except FilterError as exc:
+        return [], html.P(f"Cannot evaluate: {exc.message}", className="warning")
+    names = {"target": f"Target: {body['target']}", "buffer": f"Buffer: {body['buffer']}",
+             "comparison": f"Comparison: {body['comparison']}"}
+    rows = []
+    for key, label in names.items():
+        c = body["counts"][key]
+        pct = body["pct_change"].get(key)
+        rows.append({"area": label, "before": c["before"], "after": c["after"],
+                     "change": f"{c['after'] - c['before']:+,}" + (
+                         "" if pct is None else f" ({pct:+.1f}%)")})
+    text = [
+        html.P([html.B("Weighted displacement difference (Wheeler & Ratcliffe 2018): "),
+                f"{body['wdd']:+,.1f} (95% CI {body['ci_low']:,.1f} to {body['ci_high']:,.1f}, "
+                f"p = {body['p']:.3f}). {body['interpretation']}"]),
+        html.P(f"Before: {body['before_window'][0]} to {body['before_window'][1]}; after: "
+               f"{body['after_window'][0]} to {body['after_window'][1]}.", className="hint"),
+    ]
+    if body.get("small_numbers"):
+        text.append(html.P(body["small_numbers_message"], className="warning"))
+    text += [html.P(n, className="hint") for n in body.get("notes", [])]
+    if body.get("synthetic_sample"):
+        text.append(html.P("SYNTHETIC sample data.", className="hint"))
+    return rows, text
+
+
+@callback(
+    Output(EV_LIST, "children"), Input(EV_ADD, "n_clicks"), State(EV_NAME, "value"),
+    State(EV_FROM, "date"), State(EV_TO, "date"), State(EV_KIND, "value"),
+    prevent_initial_call=True,
+)
+def add_event(_clicks: int, name: str | None, start: str | None, end: str | None,
+              kind: str | None) -> list[Any]:
+    """Add a period to the events calendar (shaded on charts, left out of baselines)."""
+    from geo.trends import Event
+    from geo.trends import add_event as save
+
+    if not name or not start or not end:
+        return [*_event_items(), html.Li("Give the event a name, a start and an end.",
+                                         className="warning")]
+    try:
+        save(services.current().data.events,
+             Event(name.strip(), date.fromisoformat(start[:10]), date.fromisoformat(end[:10]),
+                   kind or "other"))
+    except ValueError as exc:
+        return [*_event_items(), html.Li(str(exc), className="warning")]
+    return _event_items()
+
+
+dash.clientside_callback(
+    dash.ClientsideFunction(namespace="hotspot", function_name="replaceSearch"),
+    Output(SEARCH, "id"), Input(SEARCH, "data"), prevent_initial_call=True,
+)
