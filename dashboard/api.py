@@ -167,7 +167,8 @@ def trends() -> Response:
 
     svc = services.current()
     exclude = excluded_days(load_events(svc.data.events))
-    return jsonify(vru.trends(svc.query, svc.boundaries, request.args, exclude=exclude))
+    return jsonify(vru.trends(svc.query, svc.boundaries, request.args, exclude=exclude,
+                              zones=svc.zones()))
 
 
 @bp.get("/emerging")

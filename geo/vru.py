@@ -52,16 +52,22 @@ def split_params(params: Mapping[str, Any], own: set[str]) -> tuple[Filters, dic
     return filters, mine
 
 
+#: Periods a year apart, for "the same period last year".
+_YEAR_LAG = {"day": 364, "week": 52, "month": 12, "fyq": 4, "fy": 1}
+
+
 def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
-           exclude: np.ndarray | None = None) -> dict[str, Any]:
+           exclude: np.ndarray | None = None, zones: Any = None) -> dict[str, Any]:
     """Series for the selected area beside the rest, sources indexed, and the league table.
 
     ``period`` is one of :data:`PERIODS` (default ``month``). With ``la`` the series is for
-    those areas and "the rest" is every other area; without it, the whole area.
+    those areas and "the rest" is every other area; ``zone`` (a saved NTE zone id) does the
+    same for a zone; without either, the whole area. Day and week series compare with 364
+    days and 52 weeks earlier (same weekday); month, quarter and year with a year earlier.
     """
     from geo import trends as tr
 
-    filters, own = split_params(params, {"period"})
+    filters, own = split_params(params, {"period", "zone"})
     period = str(own.get("period") or "month")
     if period not in PERIODS:
         raise FilterError("period", f"'{period}' is not a period; use {', '.join(PERIODS)}")
@@ -72,22 +78,35 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
         raise FilterError("la", "there are no incidents in the store yet")
     whole = replace(filters, areas=None)
     mask = query.select(whole).mask
-    selected_codes = set(filters.areas or ())
-    in_sel = np.isin(np.array(fr.areas, dtype=object)[fr.area], list(selected_codes)) \
-        if filters.areas else np.ones(fr.n, dtype=bool)
-    group = np.where(in_sel, 0, 1)[mask]
     names = boundaries.names()
-    label = (", ".join(names.get(c, c) for c in filters.areas) if filters.areas
-             else "whole area")
+    zone_id = own.get("zone")
+    if zone_id:
+        from geo.zones import assign_zones
+
+        zone_names = zones.names() if zones is not None else {}
+        if zone_id not in zone_names:
+            raise FilterError("zone", f"'{zone_id}' is not a saved zone")
+        z = list(zones.zones["zone_id"]).index(zone_id)
+        in_sel = assign_zones(fr.easting, fr.northing, zones) == z
+        label = zone_names[zone_id]
+    elif filters.areas:
+        in_sel = np.isin(np.array(fr.areas, dtype=object)[fr.area], list(filters.areas))
+        label = ", ".join(names.get(c, c) for c in filters.areas)
+    else:
+        in_sel = np.ones(fr.n, dtype=bool)
+        label = "whole area"
+    group = np.where(in_sel, 0, 1)[mask]
     labels = [label, "rest of the area"]
     s = tr.series(fr.day[mask], fr.month_first[mask], fr.month_only[mask], period,
                   weight=query.weights(None)[mask], group=group, group_labels=labels,
                   span=(span[0], span[1]))
-    if not filters.areas:
+    if not filters.areas and not zone_id:
         s = s[s["group"] == label]
     extra: dict[str, Any] = {}
     if period == "month":
         s = tr.rolling_12_months(s, exclude=exclude)
+    else:
+        s = _same_period_last_year(s, _YEAR_LAG[period])
     # sources side by side, each indexed to its own first complete 12 months
     src = tr.series(fr.day[mask & in_sel], fr.month_first[mask & in_sel],
                     fr.month_only[mask & in_sel], "month" if period in {"day", "week"}
@@ -99,6 +118,21 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
         src = tr.normalise_to_baseline(src, base, exclude=exclude)
         extra["sources_baseline"] = f"{_date(base[0]):%d %b %Y} to {_date(base[1]):%d %b %Y}"
     league = league_table(query, boundaries, filters, exclude=exclude)
+    sel = mask & in_sel
+    season = tr.seasonal_profile(fr.day[sel], fr.month_first[sel], fr.month_only[sel],
+                                 span=(span[0], span[1]))
+    extra["seasonal"] = _records(season)
+    try:
+        year = span[1].year if span[1].month >= 9 else span[1].year - 1
+        peaked = tr.peaked_last_summer(
+            list(names), fr.area[mask], fr.day[mask], fr.month_first[mask],
+            fr.month_only[mask], year=year, area_labels=list(fr.areas), names=names,
+            span=(span[0], span[1]), exclude=exclude)
+        extra["peaked_last_summer"] = _records(peaked)
+        extra["peaked_summer_year"] = year
+    except ValueError as exc:
+        extra["peaked_last_summer"] = []
+        extra["peaked_note"] = str(exc)
     return {
         "period": period, "filters": filters.to_params(), "area": label,
         "rows": _records(s), "sources": _records(src), **extra,
@@ -108,6 +142,22 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
         "incomplete_periods": list(s.attrs.get("incomplete_periods", [])),
         "unplaced": int(s.attrs.get("unplaced", 0) or 0),
     }
+
+
+def _same_period_last_year(s: pd.DataFrame, lag: int) -> pd.DataFrame:
+    """Add the count a year earlier and the change from it, both counts kept."""
+    out = []
+    for _, g in s.groupby("group", sort=False):
+        g = g.sort_values("period").copy()
+        by_key = dict(zip(g["period"], g["count"], strict=True))
+        prev = [by_key.get(k - lag) for k in g["period"]]
+        g["same_period_last_year"] = [np.nan if v is None else v for v in prev]
+        base = g["same_period_last_year"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g["change_vs_last_year_pct"] = np.where(base > 0, 100 * (g["count"] - base) / base,
+                                                    np.nan)
+        out.append(g)
+    return pd.concat(out) if out else s
 
 
 def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
@@ -191,11 +241,13 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str
     from geo.evaluation import buffer_ring
     from geo.evaluation import evaluate as run
 
-    own_keys = {"target", "start", "end", "baseline", "comparison", "buffer_m"}
+    own_keys = {"target", "start", "end", "baseline", "comparison", "buffer_m", "targets"}
     filters, own = split_params({k: v for k, v in params.items() if k not in {"start", "end"}}
                                 | {k: params[k] for k in ("start", "end") if k in params},
                                 own_keys)
     query.validate(replace(filters, areas=None))
+    if own.get("targets"):
+        return _staggered(query, boundaries, zones, filters, own, harm_weights)
     if not own.get("start"):
         raise FilterError("start", "give the date the intervention started (YYYY-MM-DD)")
     try:
@@ -254,10 +306,94 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str
     out = {k: _clean(v) if not isinstance(v, dict | list) else v for k, v in result.items()}
     for key in ("before_window", "after_window"):
         out[key] = [_date(d).isoformat() for d in result[key]]
+    from geo.evaluation import weekly_series
+
+    weekly = weekly_series({"target": target, "buffer": ring, "comparison": comparison},
+                           fr.easting[mask], fr.northing[mask], fr.day[mask],
+                           min(result["before_window"][0], result["after_window"][0]),
+                           max(result["before_window"][1], result["after_window"][1]))
+    out["weekly"] = _records(weekly)
+    scale_note = _comparison_scale_note(result["counts"]["target"]["before"],
+                                        result["counts"]["comparison"]["before"])
+    if scale_note:
+        out["notes"] = [*(result.get("notes") or []), scale_note]
     out.update({"target": target_name, "comparison": comp_name,
                 "buffer": f"{buffer_m:g} m ring round the target",
                 "synthetic_sample": query.status()["synthetic_sample"]})
     return _jsonable(out)
+
+
+def _comparison_scale_note(target_before: float, comparison_before: float) -> str | None:
+    """Warn when the comparison area dwarfs the target: the WDD compares raw changes."""
+    if target_before and comparison_before > 5 * target_before:
+        return (f"The comparison area had {comparison_before:,.0f} incidents before against the "
+                f"target's {target_before:,.0f}: the weighted displacement difference compares "
+                "raw changes, so a comparison area of similar size gives a fairer test "
+                "(Wheeler & Ratcliffe 2018). Choose one with the comparison setting.")
+    return None
+
+
+def _place(key: str, boundaries: Any, zones: Any) -> tuple[Any, str]:
+    """Return (BNG polygon, name) of a saved zone id or an area code."""
+    zone_names = zones.names() if zones is not None else {}
+    if key in zone_names:
+        return zones.zones_bng.set_index("zone_id").geometry.loc[key], zone_names[key]
+    names = boundaries.names()
+    if key in names:
+        return boundaries.areas_bng.set_index("code").geometry.loc[key], names[key]
+    raise FilterError("targets", f"'{key}' is neither a saved zone nor an area code")
+
+
+def _staggered(query: QueryLayer, boundaries: Any, zones: Any, filters: Filters,
+               own: Mapping[str, Any], harm_weights: Mapping[str, float] | None) -> dict[str, Any]:
+    """Evaluate a staggered roll-out: ``targets=id@start[/end],id@start[/end],...``."""
+    import shapely
+
+    from geo.evaluation import evaluate_staggered
+
+    fr = query.frame()
+    span = fr.date_span()
+    assert span is not None
+    targets = []
+    for item in str(own["targets"]).split(","):
+        key, _, when = item.strip().partition("@")
+        start_text, _, end_text = when.partition("/")
+        try:
+            start = date.fromisoformat(start_text)
+            end = date.fromisoformat(end_text) if end_text else span[1]
+        except ValueError:
+            raise FilterError("targets", f"'{item}': write each target as id@YYYY-MM-DD or "
+                              "id@YYYY-MM-DD/YYYY-MM-DD") from None
+        polygon, name = _place(key, boundaries, zones)
+        targets.append((name, polygon, start, end))
+    buffer_m = float(own.get("buffer_m") or 250.0)
+    union = shapely.union_all([t[1].buffer(buffer_m) for t in targets])
+    comp_code = own.get("comparison")
+    if comp_code:
+        comparison = _place(str(comp_code), boundaries, None)[0]
+    else:
+        comparison = shapely.union_all(list(boundaries.areas_bng.geometry))
+    comparison = comparison.difference(union)
+    mask = query.select(replace(filters, areas=None)).mask & (fr.day >= 0)
+    weights = query.weights(harm_weights)[mask] if harm_weights else None
+    try:
+        table = evaluate_staggered(targets, comparison, fr.easting[mask], fr.northing[mask],
+                                   fr.day[mask], baseline=str(own.get("baseline") or
+                                                              "equal_before"),
+                                   weight=weights, buffer_m=buffer_m)
+    except ValueError as exc:
+        raise FilterError("targets", str(exc)) from None
+    for col in ("start_day", "end_day", "before_start", "before_end"):
+        if col in table:
+            table[col] = [_date(int(d)).isoformat() for d in table[col]]
+    notes = []
+    for r in table.to_dict("records"):
+        note = _comparison_scale_note(r.get("target_before", 0), r.get("comparison_before", 0))
+        if note and r.get("name") != "All targets (pooled)":
+            notes.append(f"{r['name']}: {note}")
+    return _jsonable({"staggered": True, "rows": _records(table), "notes": notes,
+                      "comparison": "the chosen area" if comp_code else "rest of the area",
+                      "synthetic_sample": query.status()["synthetic_sample"]})
 
 
 def _jsonable(obj: Any) -> Any:

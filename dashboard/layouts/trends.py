@@ -27,6 +27,10 @@ P = "trends-"
     "note", "em-run", "em-table", "em-rules", "em-map", "ev-target", "ev-start", "ev-end",
     "ev-baseline", "ev-buffer", "ev-run", "ev-table", "ev-text", "event-name", "event-from",
     "event-to", "event-kind", "event-add", "event-list", "search"))
+(SEASONAL, PEAKED, EV_COMPARE, EV_WEEKLY, EV_STAGGERED, EM_SERIES, EV_DELETE_NAME,
+ EV_DELETE) = (P + s for s in ("seasonal", "peaked", "ev-compare", "ev-weekly",
+                               "ev-staggered", "em-series", "event-delete-name",
+                               "event-delete"))
 
 
 def layout(**query: str) -> html.Div:
@@ -41,8 +45,13 @@ def layout(**query: str) -> html.Div:
     sidebar = html.Div([
         html.H2("Selection"),
         html.Label("Area (shown beside the rest of the area)", htmlFor=AREA),
-        dcc.Dropdown(id=AREA, value=query.get("la"), placeholder="Whole area",
-                     options=[{"label": n, "value": c} for c, n in names.items()]),
+        dcc.Dropdown(id=AREA, value=query.get("la") or (
+            f"zone:{query['zone']}" if query.get("zone") else None), placeholder="Whole area",
+                     options=[{"label": n, "value": c} for c, n in names.items()] + [
+                         {"label": f"zone: {o['label'][6:]}", "value": f"zone:{o['value']}"}
+                         for o in targets if o["label"].startswith("zone: ")]),
+        html.P("To follow a place of your own, draw it as a zone on the NTE zones page.",
+               className="hint"),
         html.Label("Period", htmlFor=PERIOD),
         dcc.RadioItems(id=PERIOD, value=query.get("period", "fyq"), options=[
             {"label": " day", "value": "day"}, {"label": " week", "value": "week"},
@@ -67,11 +76,15 @@ def layout(**query: str) -> html.Div:
             "lockdown", "week of action", "operation", "other"]),
         html.Button("Add event", id=EV_ADD, n_clicks=0),
         html.Ul(id=EV_LIST, children=_event_items()),
+        html.Div([dcc.Input(id=EV_DELETE_NAME, placeholder="Event name to delete"),
+                  html.Button("Delete", id=EV_DELETE, n_clicks=0)], className="inline"),
     ], className="sidebar")
     main = html.Div([
         html.Div(id=NOTE, className="message", role="status"),
         dcc.Graph(id=SERIES, config={"displaylogo": False}),
         dcc.Graph(id=SOURCES_FIG, config={"displaylogo": False}),
+        html.Div([dcc.Graph(id=SEASONAL, config={"displayModeBar": False}),
+                  html.Div(id=PEAKED)], className="two"),
         html.H3("Local authorities by rate per 1,000 residents"),
         html.P(id=LEAGUE_NOTE, className="hint"),
         dag.AgGrid(id=LEAGUE, rowData=[], className="ag-theme-alpine",
@@ -89,17 +102,29 @@ def layout(**query: str) -> html.Div:
         html.Div([
             html.H3("Emerging hotspots (six-weekly periods, H3 resolution 8)"),
             html.Button("Find emerging hotspots", id=EM_RUN, n_clicks=0),
-            dcc.Graph(id=EM_MAP, config={"displaylogo": False, "scrollZoom": True}),
+            dcc.Graph(id=EM_MAP, config={"displaylogo": False, "scrollZoom": True},
+                      figure={"data": [], "layout": {
+                          "height": 80, "xaxis": {"visible": False},
+                          "yaxis": {"visible": False}, "annotations": [{
+                              "text": "Press the button to classify cells (about 5 s)",
+                              "showarrow": False, "xref": "paper", "yref": "paper"}]}}),
             dag.AgGrid(id=EM_TABLE, rowData=[], className="ag-theme-alpine",
                        columnSize="responsiveSizeToFit",
                        dashGridOptions={"domLayout": "autoHeight", "pagination": True,
-                                        "paginationPageSize": 10},
+                                        "paginationPageSize": 10, "rowSelection": {
+                                            "mode": "singleRow", "checkboxes": False,
+                                            "enableClickSelection": True}},
                        columnDefs=[{"field": "category", "minWidth": 130},
                                    {"field": "hot", "headerName": "Hot periods"},
                                    {"field": "trend"}, {"field": "series_text",
                                                         "headerName": "Counts per period",
                                                         "minWidth": 260},
                                    {"field": "cell", "minWidth": 150}]),
+            dcc.Graph(id=EM_SERIES, config={"displayModeBar": False},
+                      figure={"data": [], "layout": {"height": 220, "xaxis": {
+                          "visible": False}, "yaxis": {"visible": False}, "annotations": [{
+                              "text": "Select a cell in the table to see its series",
+                              "showarrow": False, "xref": "paper", "yref": "paper"}]}}),
             html.Details([html.Summary("How the categories are decided"),
                           html.Ul(id=EM_RULES)]),
         ], className="panel"),
@@ -117,6 +142,9 @@ def layout(**query: str) -> html.Div:
                              style={"minWidth": "220px"}, options=[
                                  {"label": "equal period before", "value": "equal_before"},
                                  {"label": "same period last year", "value": "last_year"}]),
+                dcc.Dropdown(id=EV_COMPARE, placeholder="Comparison (default: rest of the "
+                             "authority)", style={"minWidth": "260px"},
+                             options=[{"label": n, "value": c} for c, n in names.items()]),
                 dcc.Input(id=EV_BUFFER, type="number", value=250, min=10, max=5000,
                           step=10),
                 html.Span("m ring"),
@@ -128,6 +156,14 @@ def layout(**query: str) -> html.Div:
                        columnDefs=[{"field": "area", "minWidth": 220}, {"field": "before"},
                                    {"field": "after"}, {"field": "change"}]),
             html.Div(id=EV_TEXT),
+            dcc.Graph(id=EV_WEEKLY, config={"displayModeBar": False},
+                      figure={"data": [], "layout": {"height": 60, "xaxis": {"visible": False},
+                                                     "yaxis": {"visible": False}}}),
+            html.Label("Staggered roll-out (optional): targets with their own start dates, "
+                       "e.g. z-1234abcd@2024-06-01, E07000123@2024-09-01/2024-12-31",
+                       htmlFor=EV_STAGGERED),
+            dcc.Input(id=EV_STAGGERED, style={"width": "100%"},
+                      placeholder="zone or area id@start[/end], …"),
         ], className="panel"),
         dcc.Store(id=SEARCH),
     ], className="main")
@@ -159,6 +195,7 @@ def _shading(first: str | None, last: str | None) -> list[dict[str, Any]]:
 @callback(
     Output(SERIES, "figure"), Output(SOURCES_FIG, "figure"), Output(LEAGUE, "rowData"),
     Output(LEAGUE_NOTE, "children"), Output(NOTE, "children"), Output(SEARCH, "data"),
+    Output(SEASONAL, "figure"), Output(PEAKED, "children"),
     Input(AREA, "value"), Input(PERIOD, "value"), Input(CATS, "value"),
     Input(SOURCE, "value"), Input(EV_LIST, "children"),
 )
@@ -170,7 +207,9 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
 
     svc = services.current()
     params: dict[str, str] = {"period": period or "fyq"}
-    if area:
+    if area and area.startswith("zone:"):
+        params["zone"] = area[5:]
+    elif area:
         params["la"] = area
     if cats:
         params["categories"] = ",".join(cats)
@@ -178,9 +217,10 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
         params["source"] = ",".join(sources)
     try:
         exclude = excluded_days(load_events(svc.data.events))
-        body = vru.trends(svc.query, svc.boundaries, params, exclude=exclude)
+        body = vru.trends(svc.query, svc.boundaries, params, exclude=exclude,
+                          zones=svc.zones())
     except FilterError as exc:
-        return (dash.no_update,) * 4 + (f"Cannot show trends: {exc}", dash.no_update)
+        return (dash.no_update,) * 4 + (f"Cannot show trends: {exc}",) + (dash.no_update,) * 3
     traces = []
     for group in dict.fromkeys(r["group"] for r in body["rows"]):
         rows = [r for r in body["rows"] if r["group"] == group]
@@ -189,6 +229,11 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
                        "text": [r["label"] for r in rows],
                        "hovertemplate": "%{text}: %{y:,} incidents<extra>%{fullData.name}"
                                         "</extra>"})
+        if body["period"] != "month" and group == body["area"]:
+            traces.append({"type": "scatter", "mode": "lines", "name": f"{group}: same "
+                           "period last year", "line": {"dash": "dash", "width": 1},
+                           "x": [r["start"] for r in rows],
+                           "y": [r.get("same_period_last_year") for r in rows]})
         if body["period"] == "month":
             traces.append({"type": "scatter", "mode": "lines", "name": f"{group}: rolling 12 "
                            "months ÷ 12", "line": {"dash": "dot"},
@@ -243,7 +288,27 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
                  "weeks.")
     if body.get("synthetic_sample"):
         note += " SYNTHETIC sample data."
-    return series, sources_fig, league, league_note, note.strip(), "?" + urlencode(params)
+    seasonal: dict[str, Any] = {"data": [], "layout": {
+        "title": {"text": f"Seasonal profile: {body['area']}, years overlaid"}, "height": 300,
+        "xaxis": {"tickvals": list(range(1, 13)), "ticktext": [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]},
+        "margin": {"t": 50, "l": 50, "r": 10, "b": 40}}}
+    for year in dict.fromkeys(r["year"] for r in body["seasonal"]):
+        rows = [r for r in body["seasonal"] if r["year"] == year]
+        seasonal["data"].append({"type": "scatter", "mode": "lines+markers", "name": str(year),
+                                 "x": [r["month"] for r in rows],
+                                 "y": [r["count"] if r.get("complete", True) else None
+                                       for r in rows]})
+    peaked_rows = [r for r in body.get("peaked_last_summer", []) if r.get("peaked")]
+    peaked = [html.H4(f"Areas that peaked in summer {body.get('peaked_summer_year', '')}"),
+              html.P("Summer (June–August) strictly above each other season of the year to "
+                     "August and above the area's own mean per season.", className="hint")]
+    peaked.append(html.Ul([html.Li(f"{r['name']}: {r['summer']:,} in summer, "
+                                   f"{r['summer_vs_mean_pct']:+.0f}% on its mean "
+                                   f"({r['mean_season_count']:,.0f})") for r in peaked_rows])
+                  if peaked_rows else html.P(body.get("peaked_note") or "None."))
+    return (series, sources_fig, league, league_note, note.strip(), "?" + urlencode(params),
+            seasonal, peaked)
 
 
 def _period_name(period: str) -> str:
@@ -303,13 +368,15 @@ def run_emerging(_clicks: int, cats: list[str] | None) -> tuple[Any, ...]:
 
 
 @callback(
-    Output(EV_TABLE, "rowData"), Output(EV_TEXT, "children"),
+    Output(EV_TABLE, "rowData"), Output(EV_TEXT, "children"), Output(EV_WEEKLY, "figure"),
     Input(EV_RUN, "n_clicks"), State(EV_TARGET, "value"), State(EV_START, "date"),
     State(EV_END, "date"), State(EV_BASELINE, "value"), State(EV_BUFFER, "value"),
+    State(EV_COMPARE, "value"), State(EV_STAGGERED, "value"),
     prevent_initial_call=True,
 )
 def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str | None,
-                   baseline: str | None, buffer_m: Any) -> tuple[Any, ...]:
+                   baseline: str | None, buffer_m: Any, comparison: str | None,
+                   staggered: str | None) -> tuple[Any, ...]:
     """Before/after counts for target, comparison and buffer, and the WDD in words."""
     from geo import vru
 
@@ -318,12 +385,22 @@ def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str
               "baseline": baseline or "equal_before", "buffer_m": str(buffer_m or 250)}
     if end:
         params["end"] = end[:10]
+    if comparison:
+        params["comparison"] = comparison
+    stagger_text = (staggered or "").strip()
+    if stagger_text:
+        params = {"targets": stagger_text, "baseline": params["baseline"],
+                  "buffer_m": params["buffer_m"], **(
+                      {"comparison": comparison} if comparison else {})}
     weights, _ = svc.harm_weights()
     try:
         body = vru.evaluate(svc.query, svc.boundaries, svc.zones(), params,
                             harm_weights=weights or None)
     except FilterError as exc:
-        return [], html.P(f"Cannot evaluate: {exc.message}", className="warning")
+        return [], html.P(f"Cannot evaluate: {exc.message}", className="warning"), \
+            dash.no_update
+    if body.get("staggered"):
+        return _staggered_rows(body)
     names = {"target": f"Target: {body['target']}", "buffer": f"Buffer: {body['buffer']}",
              "comparison": f"Comparison: {body['comparison']}"}
     rows = []
@@ -345,7 +422,36 @@ def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str
     text += [html.P(n, className="hint") for n in body.get("notes", [])]
     if body.get("synthetic_sample"):
         text.append(html.P("SYNTHETIC sample data.", className="hint"))
-    return rows, text
+    return rows, text, _weekly_figure(body)
+
+
+def _weekly_figure(body: dict[str, Any]) -> dict[str, Any]:
+    traces = []
+    for area in ("target", "buffer", "comparison"):
+        rows = [r for r in body.get("weekly", []) if r["area"] == area]
+        traces.append({"type": "scatter", "mode": "lines", "name": area,
+                       "x": [r["week_start"][:10] for r in rows],
+                       "y": [r["count"] for r in rows],
+                       "yaxis": "y2" if area == "comparison" else "y"})
+    after = body["after_window"]
+    return {"data": traces, "layout": {
+        "title": {"text": "Weekly incidents; the intervention is shaded"}, "height": 300,
+        "shapes": [{"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
+                    "x0": after[0], "x1": after[1], "fillcolor": "rgba(39,174,96,0.15)",
+                    "line": {"width": 0}, "layer": "below"}],
+        "yaxis": {"title": {"text": "target and buffer"}},
+        "yaxis2": {"title": {"text": "comparison"}, "overlaying": "y", "side": "right"},
+        "legend": {"orientation": "h"}, "margin": {"t": 50, "l": 50, "r": 50, "b": 40}}}
+
+
+def _staggered_rows(body: dict[str, Any]) -> tuple[Any, ...]:
+    rows = [{"area": r["name"], "before": r.get("target_before"),
+             "after": r.get("target_after"),
+             "change": f"WDD {r['wdd']:+,.1f} (95% CI {r['ci_low']:,.1f} to "
+                       f"{r['ci_high']:,.1f})"} for r in body["rows"]]
+    text = [html.P(r.get("interpretation") or "", className="hint") for r in body["rows"]]
+    text += [html.P(n, className="warning") for n in body.get("notes", [])]
+    return rows, text, dash.no_update
 
 
 @callback(
@@ -375,3 +481,31 @@ dash.clientside_callback(
     dash.ClientsideFunction(namespace="hotspot", function_name="replaceSearch"),
     Output(SEARCH, "id"), Input(SEARCH, "data"), prevent_initial_call=True,
 )
+
+
+@callback(Output(EM_SERIES, "figure"), Input(EM_TABLE, "selectedRows"),
+          prevent_initial_call=True)
+def emerging_series(rows: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Show the selected cell's counts per period."""
+    if not rows:
+        raise dash.exceptions.PreventUpdate
+    counts = [int(x) for x in rows[0]["series_text"].split(", ")]
+    return {"data": [{"type": "bar", "x": list(range(1, len(counts) + 1)), "y": counts,
+                      "marker": {"color": "#a50026"}}],
+            "layout": {"title": {"text": f"Cell {rows[0]['cell']} ({rows[0]['category']}): "
+                                         "incidents per six-week period"}, "height": 220,
+                       "xaxis": {"title": {"text": "period (oldest first)"}, "dtick": 1},
+                       "margin": {"t": 40, "l": 40, "r": 10, "b": 40}}}
+
+
+@callback(Output(EV_LIST, "children", allow_duplicate=True), Input(EV_DELETE, "n_clicks"),
+          State(EV_DELETE_NAME, "value"), prevent_initial_call=True)
+def delete_event(_clicks: int, name: str | None) -> list[Any]:
+    """Remove an event from the calendar by name."""
+    from geo.trends import delete_event as remove
+
+    try:
+        remove(services.current().data.events, (name or "").strip())
+    except (ValueError, KeyError) as exc:
+        return [*_event_items(), html.Li(str(exc), className="warning")]
+    return _event_items()

@@ -13,7 +13,8 @@ def test_financial_year_quarters_league_table_and_emerging(page, live_server):
     series = page.evaluate(
         "() => document.querySelector('#trends-series .js-plotly-plot').data"
         ".map(t => ({name: t.name, n: t.x.length, text: t.text}))")
-    assert [s["name"] for s in series] == ["Blackpool", "rest of the area"]
+    assert [s["name"] for s in series] == ["Blackpool", "Blackpool: same period last year",
+                                           "rest of the area"]
     assert series[0]["text"][0] == "2022/23 Q1" and series[0]["n"] == 12
     assert page.locator("#trends-league .ag-center-cols-container .ag-row").count() == 14
     assert "against" in page.inner_text("#trends-league-note")
@@ -24,3 +25,25 @@ def test_financial_year_quarters_league_table_and_emerging(page, live_server):
     page.click("#trends-em-rules >> xpath=..")  # open the rules
     assert "Mann-Kendall" in page.inner_text("#trends-em-rules") or \
         "trend" in page.inner_text("#trends-em-rules")
+
+
+def test_evaluating_an_intervention_in_preston(page, live_server):
+    page.goto(live_server + "/trends?period=month")
+    page.wait_for_selector("#trends-league .ag-row", timeout=30_000)
+    page.click("#trends-ev-target")
+    page.keyboard.type("Preston")
+    page.keyboard.press("Enter")
+    page.click("#trends-ev-start")
+    page.keyboard.type("06/01/2024")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.click("#trends-ev-run")
+    page.wait_for_selector("#trends-ev-table .ag-row", timeout=30_000)
+    table = page.inner_text("#trends-ev-table")
+    assert "Target: Preston" in table and "Buffer: 250 m ring" in table
+    text = page.inner_text("#trends-ev-text")
+    assert "Weighted displacement difference" in text and "95% CI" in text
+    assert "after: 2024-06-01 to 2025-03-31" in text
+    weekly = page.evaluate(
+        "() => document.querySelector('#trends-ev-weekly .js-plotly-plot').data.length")
+    assert weekly == 3

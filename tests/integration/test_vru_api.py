@@ -85,3 +85,43 @@ def test_evaluation_of_an_intervention_in_preston(client):
 def test_bad_parameters_get_400(client, query, param):
     resp = client.get(query)
     assert resp.status_code == 400 and resp.get_json()["parameter"] == param
+
+
+def test_zone_trends_seasonal_profile_and_summer_peaks(client):
+    import json
+
+    import shapely
+    from shapely.geometry import box
+
+    from dashboard import services
+    from geo.projection import to_wgs84
+    from geo.zones import add_zone
+
+    svc = services.current()
+    lon, lat = to_wgs84([353_250.0, 354_250.0], [428_900.0, 429_900.0])
+    square = box(lon[0], lat[0], lon[1], lat[1])
+    zs = add_zone(svc.zones_dir, json.loads(json.dumps(shapely.geometry.mapping(square))),
+                  "Preston test zone")
+    zid = zs.zones["zone_id"].iloc[-1]
+    body = client.get(f"/api/v1/trends?zone={zid}&period=fyq").get_json()
+    assert body["area"] == "Preston test zone"
+    q = [r for r in body["rows"] if r["group"] == "Preston test zone"]
+    assert q[4]["same_period_last_year"] == q[0]["count"]  # 2023/24 Q1 against 2022/23 Q1
+    months = {(r["year"], r["month"]) for r in body["seasonal"]}
+    assert (2023, 7) in months
+    assert body["peaked_summer_year"] == 2024 and body["peaked_last_summer"]
+    assert client.get("/api/v1/trends?zone=z-nothere").status_code == 400
+
+
+def test_staggered_roll_out_pooled_row_adds_up(client):
+    body = client.get("/api/v1/evaluate?targets=E07000123@2024-06-01,"
+                      "E06000009@2024-09-01/2024-12-31&comparison=E07000117").get_json()
+    assert body["staggered"] is True
+    rows = body["rows"]
+    assert [r["name"] for r in rows[:2]] == ["Preston", "Blackpool"]
+    pooled = rows[-1]
+    assert pooled["wdd"] == pytest.approx(rows[0]["wdd"] + rows[1]["wdd"])
+    assert pooled["variance"] == pytest.approx(rows[0]["variance"] + rows[1]["variance"])
+    assert rows[1]["start_day"] == "2024-09-01" and rows[1]["end_day"] == "2024-12-31"
+    bad = client.get("/api/v1/evaluate?targets=E07000123@June")
+    assert bad.status_code == 400 and bad.get_json()["parameter"] == "targets"
