@@ -10,6 +10,10 @@ pytestmark = pytest.mark.browser
 def test_financial_year_quarters_league_table_and_emerging(page, live_server):
     page.goto(live_server + "/trends?la=E06000009&period=fyq")
     page.wait_for_selector("#trends-league .ag-row", timeout=30_000)
+    # Plotly draws after the response arrives: wait for the three traces
+    page.wait_for_function(
+        "() => { const g = document.querySelector('#trends-series .js-plotly-plot');"
+        " return g && g.data && g.data.length === 3; }", timeout=15_000)
     series = page.evaluate(
         "() => document.querySelector('#trends-series .js-plotly-plot').data"
         ".map(t => ({name: t.name, n: t.x.length, text: t.text}))")
