@@ -67,7 +67,7 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
     """
     from geo import trends as tr
 
-    filters, own = split_params(params, {"period", "zone"})
+    filters, own = split_params(params, {"period", "zone", "league_baseline"})
     period = str(own.get("period") or "month")
     if period not in PERIODS:
         raise FilterError("period", f"'{period}' is not a period; use {', '.join(PERIODS)}")
@@ -117,7 +117,8 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
         base = (first, first + 364)
         src = tr.normalise_to_baseline(src, base, exclude=exclude)
         extra["sources_baseline"] = f"{_date(base[0]):%d %b %Y} to {_date(base[1]):%d %b %Y}"
-    league = league_table(query, boundaries, filters, exclude=exclude)
+    league = league_table(query, boundaries, filters, exclude=exclude,
+                          baseline=own.get("league_baseline"))
     sel = mask & in_sel
     season = tr.seasonal_profile(fr.day[sel], fr.month_first[sel], fr.month_only[sel],
                                  span=(span[0], span[1]))
@@ -161,8 +162,13 @@ def _same_period_last_year(s: pd.DataFrame, lag: int) -> pd.DataFrame:
 
 
 def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
-                 exclude: np.ndarray | None = None) -> dict[str, Any]:
-    """Areas by rate per 1,000: the latest 12 whole months against the 12 before them."""
+                 exclude: np.ndarray | None = None, baseline: str | None = None
+                 ) -> dict[str, Any]:
+    """Areas by rate per 1,000: the latest 12 whole months against a baseline year.
+
+    ``baseline`` is None for the 12 months before, or ``fy:YYYY`` for the financial year
+    starting April YYYY (the "baseline year" of a VRU's reporting).
+    """
     from geo import trends as tr
 
     fr = query.frame()
@@ -176,7 +182,17 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
     cur_start = cur_start.replace(day=1)
     base_end = cur_start - timedelta(days=1)
     base_start = date(cur_start.year - 1, cur_start.month, 1)
-    if base_start < span[0]:
+    if baseline:
+        try:
+            year = int(str(baseline).removeprefix("fy:")[:4])
+        except ValueError:
+            raise FilterError("league_baseline", f"'{baseline}' is not a financial year; "
+                              "use fy:YYYY, e.g. fy:2022 for 2022/23") from None
+        base_start, base_end = date(year, 4, 1), date(year + 1, 3, 31)
+        if base_start < span[0] or base_end >= cur_start:
+            raise FilterError("league_baseline", f"{year}/{(year + 1) % 100:02d} is not a whole "
+                              "year of the data before the latest 12 months")
+    elif base_start < span[0]:
         # not two full years: compare equal halves of what there is
         half = (span[1] - span[0]).days // 2
         base_start, base_end = span[0], span[0] + timedelta(days=half - 1)

@@ -15,7 +15,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import services
-from geo.query import FilterError
+from geo.query import DAY_NAMES, FilterError
 
 dash.register_page(__name__, path="/trends", name="Trends", title="Hotspot · Trends", order=3)
 
@@ -27,6 +27,7 @@ P = "trends-"
     "note", "em-run", "em-table", "em-rules", "em-map", "ev-target", "ev-start", "ev-end",
     "ev-baseline", "ev-buffer", "ev-run", "ev-table", "ev-text", "event-name", "event-from",
     "event-to", "event-kind", "event-add", "event-list", "search"))
+DAYS, H_FROM, H_TO, LEAGUE_BASE = P + "days", P + "hour-from", P + "hour-to", P + "league-base"
 (SEASONAL, PEAKED, EV_COMPARE, EV_WEEKLY, EV_STAGGERED, EM_SERIES, EV_DELETE_NAME,
  EV_DELETE) = (P + s for s in ("seasonal", "peaked", "ev-compare", "ev-weekly",
                                "ev-staggered", "em-series", "event-delete-name",
@@ -57,6 +58,19 @@ def layout(**query: str) -> html.Div:
             {"label": " day", "value": "day"}, {"label": " week", "value": "week"},
             {"label": " month (with rolling 12 months)", "value": "month"},
             {"label": " financial-year quarter (Q1 = Apr–Jun)", "value": "fyq"}]),
+        html.Label("Days of week (with hours: nights, as on the Explorer)", htmlFor=DAYS),
+        dcc.Checklist(id=DAYS, inline=True, className="days", value=list(DAY_NAMES),
+                      options=[{"label": d.title(), "value": d} for d in DAY_NAMES]),
+        html.Div([dcc.Dropdown(id=H_FROM, value=0, clearable=False, options=[
+            {"label": f"{h:02d}:00", "value": h} for h in range(24)]), html.Span("to"),
+                  dcc.Dropdown(id=H_TO, value=24, clearable=False, options=[
+                      {"label": f"{h:02d}:00", "value": h} for h in range(1, 25)])],
+                 className="hour-band"),
+        html.Label("League table baseline", htmlFor=LEAGUE_BASE),
+        dcc.Dropdown(id=LEAGUE_BASE, value="", clearable=False, options=[
+            {"label": "the 12 months before", "value": ""}] + [
+            {"label": f"financial year {y}/{(y + 1) % 100:02d}", "value": f"fy:{y}"}
+            for y in _fy_options(status)]),
         html.Label("Categories", htmlFor=CATS),
         dcc.Dropdown(id=CATS, multi=True, options=status["categories"],
                      value=[c for c in (query.get("categories") or "").split(",") if c],
@@ -141,7 +155,9 @@ def layout(**query: str) -> html.Div:
                 dcc.Dropdown(id=EV_BASELINE, value="equal_before", clearable=False,
                              style={"minWidth": "220px"}, options=[
                                  {"label": "equal period before", "value": "equal_before"},
-                                 {"label": "same period last year", "value": "last_year"}]),
+                                 {"label": "same period last year", "value": "last_year"}] + [
+                                 {"label": f"financial year {y}/{(y + 1) % 100:02d} (scaled)",
+                                  "value": f"year:{y}"} for y in _fy_options(status)]),
                 dcc.Dropdown(id=EV_COMPARE, placeholder="Comparison (default: rest of the "
                              "authority)", style={"minWidth": "260px"},
                              options=[{"label": n, "value": c} for c, n in names.items()]),
@@ -168,6 +184,16 @@ def layout(**query: str) -> html.Div:
         dcc.Store(id=SEARCH),
     ], className="main")
     return html.Div([sidebar, main], className="explorer")
+
+
+def _fy_options(status: dict[str, Any]) -> list[int]:
+    """Financial years (April start) wholly inside the data."""
+    if not status["first_date"]:
+        return []
+    first, last = date.fromisoformat(status["first_date"]), date.fromisoformat(
+        status["last_date"])
+    start = first.year if first <= date(first.year, 4, 1) else first.year + 1
+    return [y for y in range(start, last.year) if date(y + 1, 3, 31) <= last]
 
 
 def _event_items() -> list[Any]:
@@ -197,10 +223,12 @@ def _shading(first: str | None, last: str | None) -> list[dict[str, Any]]:
     Output(LEAGUE_NOTE, "children"), Output(NOTE, "children"), Output(SEARCH, "data"),
     Output(SEASONAL, "figure"), Output(PEAKED, "children"),
     Input(AREA, "value"), Input(PERIOD, "value"), Input(CATS, "value"),
-    Input(SOURCE, "value"), Input(EV_LIST, "children"),
+    Input(SOURCE, "value"), Input(EV_LIST, "children"), Input(DAYS, "value"),
+    Input(H_FROM, "value"), Input(H_TO, "value"), Input(LEAGUE_BASE, "value"),
 )
 def update_trends(area: str | None, period: str | None, cats: list[str] | None,
-                  sources: list[str] | None, _events: Any) -> tuple[Any, ...]:
+                  sources: list[str] | None, _events: Any, days: list[str] | None,
+                  h0: Any, h1: Any, league_base: str | None) -> tuple[Any, ...]:
     """Series for the area beside the rest, sources indexed, and the league table."""
     from geo import vru
     from geo.trends import excluded_days, load_events
@@ -215,6 +243,12 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
         params["categories"] = ",".join(cats)
     if sources:
         params["source"] = ",".join(sources)
+    if days and len(days) < 7:
+        params["days"] = ",".join(days)
+    if h0 is not None and h1 is not None and (int(h0), int(h1)) != (0, 24):
+        params["hours"] = f"{h0}-{h1}"
+    if league_base:
+        params["league_baseline"] = league_base
     try:
         exclude = excluded_days(load_events(svc.data.events))
         body = vru.trends(svc.query, svc.boundaries, params, exclude=exclude,

@@ -125,3 +125,13 @@ def test_staggered_roll_out_pooled_row_adds_up(client):
     assert rows[1]["start_day"] == "2024-09-01" and rows[1]["end_day"] == "2024-12-31"
     bad = client.get("/api/v1/evaluate?targets=E07000123@June")
     assert bad.status_code == 400 and bad.get_json()["parameter"] == "targets"
+
+
+def test_league_against_a_named_baseline_year_with_a_night_filter(client):
+    body = client.get("/api/v1/trends?period=month&league_baseline=fy:2022"
+                      "&days=fri,sat&hours=20-4").get_json()
+    assert body["league_baseline"] == ["2022-04-01", "2023-03-31"]
+    assert body["league_current"] == ["2024-04-01", "2025-03-31"]
+    assert body["filters"] == {"days": "fri,sat", "hours": "20-4"}
+    bad = client.get("/api/v1/trends?league_baseline=fy:2030")
+    assert bad.status_code == 400 and bad.get_json()["parameter"] == "league_baseline"
