@@ -330,3 +330,70 @@ def _esda_z(y: np.ndarray, weights: sp.csr_matrix) -> np.ndarray:
         warnings.filterwarnings("ignore", message=".*(islands|disconnected).*")
         g = esda.G_Local(y, w, star=True, transform="B", permutations=0)
     return np.asarray(g.Zs, dtype="float64")
+
+
+def gi_star_series(
+    cells: np.ndarray,
+    values: np.ndarray,
+    *,
+    include_empty_neighbours: bool = True,
+    fdr: bool = True,
+    alpha_levels: Sequence[float] = DEFAULT_ALPHA_LEVELS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gi* for many periods over one study area: the weights are built once.
+
+    The same statistic as :func:`gi_star` (a test checks they agree to 1e-9), computed for
+    every column of ``values`` with one sparse matrix product instead of one esda call per
+    period: with binary weights ``sum_j w_ij^2 = sum_j w_ij``, so the formula needs only each
+    cell's neighbour count and the weighted sums.
+
+    Parameters
+    ----------
+    cells : numpy.ndarray
+        Distinct uint64 H3 cells of one resolution.
+    values : numpy.ndarray
+        Shape (len(cells), n_periods): count or harm of each cell in each period.
+    include_empty_neighbours, fdr, alpha_levels
+        As in :func:`gi_star`.
+
+    Returns
+    -------
+    study, z, p, bins : numpy.ndarray
+        The study-area cells (``cells`` then added neighbours) and, per cell and period, the
+        z-score, two-sided p-value and bin.
+
+    Examples
+    --------
+    >>> centre = h3b.latlng_to_cell(53.759, -2.703, 9)
+    >>> field = np.array(h3b.grid_disk(centre, 4), dtype="uint64")
+    >>> hot = set(h3b.grid_disk(centre, 1))
+    >>> v = np.array([20.0 if c in hot else 1.0 for c in field.tolist()])
+    >>> study, z, p, bins = gi_star_series(field, np.column_stack([v, v]))
+    >>> bool(np.allclose(z[:, 0], gi_star(field, v)["z"]))
+    True
+    """
+    cells = _check_cells(cells)
+    values = np.asarray(values, dtype="float64")
+    if values.ndim != 2 or values.shape[0] != len(cells):
+        raise ValueError("values must have one row per cell and one column per period")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("values must be numbers that are not negative")
+    study, weights = ring1_weights(cells, include_empty_neighbours=include_empty_neighbours)
+    n = len(study)
+    if n < 3:
+        raise ValueError(f"Gi* needs a study area of at least three cells, got {n}")
+    y = np.zeros((n, values.shape[1]))
+    y[: len(cells)] = values
+    w_sum = np.asarray(weights.sum(axis=1)).ravel()
+    mean = y.mean(axis=0)
+    sd = np.sqrt(np.maximum((y**2).mean(axis=0) - mean**2, 0.0))
+    numerator = weights @ y - np.outer(w_sum, mean)
+    spread = np.sqrt(np.maximum((n * w_sum - w_sum**2) / (n - 1), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = numerator / np.outer(spread, sd)
+    z[~np.isfinite(z)] = 0.0
+    p = 2.0 * stats.norm.sf(np.abs(z))
+    bins = np.column_stack([fdr_bins(z[:, t], p[:, t], alpha_levels, fdr=fdr)
+                            for t in range(z.shape[1])]) if z.shape[1] else np.zeros(
+        (n, 0), dtype="int8")
+    return study, z, p, bins

@@ -217,3 +217,21 @@ def test_thirty_thousand_cells_complete():
     out = gi_star(cells, values)
     assert len(out) > 30_000
     assert np.isfinite(out["z"]).all()
+
+
+def test_series_matches_gi_star_period_by_period():
+    from geo.gistar import gi_star_series
+
+    rng = np.random.default_rng(5)
+    centre = h3.latlng_to_cell(53.759, -2.703, 9)
+    field = np.array([h3.str_to_int(c) for c in h3.grid_disk(centre, 5)], dtype="uint64")
+    values = rng.poisson(2.0, size=(len(field), 4)).astype(float)
+    values[0, 2] = 40.0  # a hot cell in one period
+    values[:, 3] = 0.0  # a period with no incidents: no variation at all
+    study, z, p, bins = gi_star_series(field, values)
+    for t in range(values.shape[1]):
+        one = gi_star(field, values[:, t])
+        np.testing.assert_array_equal(study, one["cell"].to_numpy())
+        np.testing.assert_allclose(z[:, t], one["z"].to_numpy(), atol=1e-9)
+        np.testing.assert_array_equal(bins[:, t], one["bin"].to_numpy())
+    assert (z[:, 3] == 0).all()
