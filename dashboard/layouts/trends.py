@@ -120,7 +120,7 @@ def layout(**query: str) -> html.Div:
                       figure={"data": [], "layout": {
                           "height": 80, "xaxis": {"visible": False},
                           "yaxis": {"visible": False}, "annotations": [{
-                              "text": "Press the button to classify cells (about 5 s)",
+                              "text": "Press the button to classify cells",
                               "showarrow": False, "xref": "paper", "yref": "paper"}]}}),
             dag.AgGrid(id=EM_TABLE, rowData=[], className="ag-theme-alpine",
                        columnSize="responsiveSizeToFit",
