@@ -20,10 +20,10 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
 from geo.atomic import replace_durably, write_text_atomic
+from geo.polygons import polygonal_parts, read_polygon_layer
 from geo.settings import AREA_TOLERANCE_M, CRS_METRIC, CRS_STORAGE, bundled_boundaries_dir
 
 __all__ = [
@@ -44,7 +44,6 @@ BUNDLED_AREAS = "lancashire_lads.geojson"
 BUNDLED_POPULATION = "population.csv"
 
 _BUNDLED_SOURCE = "bundled Lancashire boundaries"
-_POLYGONAL = ("Polygon", "MultiPolygon")
 #: Coordinates are rounded to this before de-duplication (1 cm), so points that differ only by
 #: floating-point noise from a reprojection are tested once.
 _DEDUP_SCALE = 100.0
@@ -350,55 +349,18 @@ def import_boundaries(
 
 
 def _read_source(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
-    notes: list[str] = []
-    layer = None
-    try:
-        layers = pyogrio.list_layers(path)
-    except Exception as exc:
-        raise BoundaryError(
-            f"The file {path.name} could not be read as GeoJSON, GeoPackage or Shapefile. "
-            f"Check it opens in a GIS and import it again. (Details: {exc})"
-        ) from exc
-    if len(layers) > 1:
-        polygonal = [str(n) for n, t in layers if t is not None and "Polygon" in str(t)]
-        layer = polygonal[0] if polygonal else str(layers[0][0])
-        notes.append(f"The file has {len(layers)} layers; the layer '{layer}' was used.")
-    try:
-        gdf = gpd.read_file(path, layer=layer)
-    except Exception as exc:
-        raise BoundaryError(
-            f"The file {path.name} could not be read as GeoJSON, GeoPackage or Shapefile. "
-            f"Check it opens in a GIS and import it again. (Details: {exc})"
-        ) from exc
-    return gdf, notes
+    return read_polygon_layer(path, BoundaryError)
 
 
 def _polygonal_parts(geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Repair invalid geometries and keep only their polygonal parts (None when there are none)."""
+    out, repaired, without = polygonal_parts(geoms)
     notes = []
-    geoms = np.asarray(geoms, dtype=object)
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    invalid = present & ~shapely.is_valid(geoms)
-    if invalid.any():
-        geoms = geoms.copy()
-        geoms[invalid] = shapely.make_valid(geoms[invalid])
-        notes.append(f"{int(invalid.sum())} invalid polygon(s) were repaired.")
-    out = np.empty(len(geoms), dtype=object)
-    for i in np.flatnonzero(present):
-        geom = geoms[i]
-        kind = geom.geom_type
-        if kind in _POLYGONAL:
-            out[i] = geom
-        elif kind == "GeometryCollection":
-            parts = [p for p in shapely.get_parts(geom) if p.geom_type in _POLYGONAL]
-            out[i] = shapely.union_all(parts) if parts else None
-    n_dropped = int(present.sum() - sum(g is not None for g in out))
-    n_missing = int((~present).sum())
-    if n_dropped or n_missing:
-        notes.append(
-            f"{n_dropped + n_missing} feature(s) without a polygon (empty, points or lines) "
-            "were left out."
-        )
+    if repaired:
+        notes.append(f"{repaired} invalid polygon(s) were repaired.")
+    if without:
+        notes.append(f"{without} feature(s) without a polygon (empty, points or lines) "
+                     "were left out.")
     return out, notes
 
 

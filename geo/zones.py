@@ -27,11 +27,11 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 import shapely.geometry
 
 from geo.atomic import write_text_atomic
+from geo.polygons import polygonal_parts, read_polygon_layer
 from geo.settings import CRS_METRIC, CRS_STORAGE
 
 __all__ = [
@@ -372,53 +372,19 @@ def import_zones(
 
 
 def _read_layer(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
-    notes: list[str] = []
-    unreadable = (
-        f"The file {path.name} could not be read as GeoJSON, GeoPackage or Shapefile. "
-        "Check it opens in a GIS and import it again."
-    )
-    try:
-        layers = pyogrio.list_layers(path)
-        layer = None
-        if len(layers) > 1:
-            polygonal = [str(n) for n, t in layers if t is not None and "Polygon" in str(t)]
-            layer = polygonal[0] if polygonal else str(layers[0][0])
-            notes.append(f"The file has {len(layers)} layers; the layer '{layer}' was used.")
-        gdf = gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio raises several GDAL-derived types
-        raise ZoneError(f"{unreadable} (Details: {exc})") from exc
-    return gdf, notes
+    return read_polygon_layer(path, ZoneError)
 
 
 def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Repair invalid shapes; keep polygonal parts (None where a feature has none)."""
+    out, repaired, skipped = polygonal_parts(geoms)
     notes: list[str] = []
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    invalid = present & ~shapely.is_valid(geoms)
-    if invalid.any():
-        geoms = geoms.copy()
-        geoms[invalid] = shapely.make_valid(geoms[invalid])
-        notes.append(f"{int(invalid.sum())} invalid polygon(s) were repaired.")
-    out = np.empty(len(geoms), dtype=object)
-    for i in np.flatnonzero(present):
-        out[i] = _polygonal_part(geoms[i])
-    n_skipped = int(len(geoms) - sum(g is not None for g in out))
-    if n_skipped:
-        notes.append(
-            f"{n_skipped} feature(s) were skipped because they are not areas "
-            "(points, lines or empty shapes)."
-        )
+    if repaired:
+        notes.append(f"{repaired} invalid polygon(s) were repaired.")
+    if skipped:
+        notes.append(f"{skipped} feature(s) were skipped because they are not areas "
+                     "(points, lines or empty shapes).")
     return out, notes
-
-
-def _polygonal_part(geom: Any) -> Any:
-    if geom.geom_type in _POLYGONAL:
-        return geom
-    if geom.geom_type == "GeometryCollection":
-        # make_valid can turn a bow-tie into polygons plus stray lines: keep the areas.
-        parts = [p for p in shapely.get_parts(geom) if p.geom_type in _POLYGONAL]
-        return shapely.union_all(parts) if parts else None
-    return None
 
 
 def _check_plausible(path: Path, crs: Any, geoms: np.ndarray) -> None:
@@ -552,7 +518,7 @@ def _geometry_from_geojson(obj: dict[str, Any]) -> Any:
             "convert it to EPSG:4326 first."
         )
     if not geom.is_valid:
-        geom = _polygonal_part(shapely.make_valid(geom))
+        geom = polygonal_parts(np.array([geom], dtype=object))[0][0]
     if geom is None or geom.is_empty or geom.area == 0:
         raise ZoneError("The zone's outline encloses no area.")
     return geom
