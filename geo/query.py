@@ -232,7 +232,6 @@ class IncidentFrame:
     month_only: np.ndarray  # bool
     cell_codes: dict[int, np.ndarray] = field(default_factory=dict)
     cells: dict[int, np.ndarray] = field(default_factory=dict)  # uint64 cell of each code
-    table: pa.Table | None = None
 
     @classmethod
     def from_table(cls, manifest: Manifest, table: pa.Table) -> IncidentFrame:
@@ -290,7 +289,6 @@ class IncidentFrame:
             ),
             cell_codes=cell_codes,
             cells=cells,
-            table=table,
         )
 
     @cached_property
