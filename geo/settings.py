@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 #: Root of the source checkout; the bundled boundaries and sample live beneath it.
@@ -106,3 +107,76 @@ class DataPaths:
 def tile_url() -> str | None:
     """Return a raster tile URL template (``{z}/{x}/{y}``) if the site has a tile server."""
     return os.environ.get("HOTSPOT_TILE_URL") or None
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"the setting {name} must be a whole number, not '{value}'") from None
+    if number <= 0 and name != "HOTSPOT_DAYS_AHEAD":
+        raise ValueError(f"the setting {name} must be above zero, not {number}")
+    return number
+
+
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on everything a user (or an attacker) can send; each is a setting.
+
+    A request, upload or file beyond a limit is refused with a message that states the limit,
+    never half-read. Environment variables override the defaults (sizes in MB).
+    """
+
+    #: Largest HTTP request body (``HOTSPOT_MAX_REQUEST_MB``); uploads arrive base64-encoded
+    #: inside the request, so a file may be about three quarters of this.
+    request_bytes: int = 50 * _MB
+    #: Largest decompressed size of an uploaded gzip or zip (``HOTSPOT_MAX_DECOMPRESSED_MB``).
+    upload_decompressed_bytes: int = 100 * _MB
+    #: Most data rows in an uploaded table: venues, weights, patrol logs
+    #: (``HOTSPOT_MAX_UPLOAD_ROWS``).
+    upload_rows: int = 500_000
+    #: Most features in a polygon file: zones or boundaries (``HOTSPOT_MAX_POLYGONS``).
+    polygon_features: int = 50_000
+    #: Largest decompressed size of a file given to ``hotspot ingest``
+    #: (``HOTSPOT_MAX_INGEST_DECOMPRESSED_MB``): far above any real extract, below a bomb.
+    ingest_decompressed_bytes: int = 20_000 * _MB
+    #: Earliest incident date accepted (``HOTSPOT_EARLIEST_DATE``, YYYY-MM-DD).
+    earliest_date: date = date(1990, 1, 1)
+    #: Days after today an incident may be dated (``HOTSPOT_DAYS_AHEAD``): clocks and time
+    #: zones differ a little, a future year is a typing error.
+    days_ahead: int = 1
+
+    @property
+    def latest_date(self) -> date:
+        """Latest incident date accepted: today plus :attr:`days_ahead`."""
+        return date.today() + timedelta(days=self.days_ahead)
+
+
+def limits() -> Limits:
+    """Return the limits in force (defaults, overridden by the environment)."""
+    base = Limits()
+    earliest = base.earliest_date
+    text = os.environ.get("HOTSPOT_EARLIEST_DATE", "").strip()
+    if text:
+        try:
+            earliest = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("the setting HOTSPOT_EARLIEST_DATE must be a date, YYYY-MM-DD, "
+                             f"not '{text}'") from None
+    return Limits(
+        request_bytes=_env_int("HOTSPOT_MAX_REQUEST_MB", base.request_bytes // _MB) * _MB,
+        upload_decompressed_bytes=_env_int(
+            "HOTSPOT_MAX_DECOMPRESSED_MB", base.upload_decompressed_bytes // _MB) * _MB,
+        upload_rows=_env_int("HOTSPOT_MAX_UPLOAD_ROWS", base.upload_rows),
+        polygon_features=_env_int("HOTSPOT_MAX_POLYGONS", base.polygon_features),
+        ingest_decompressed_bytes=_env_int(
+            "HOTSPOT_MAX_INGEST_DECOMPRESSED_MB", base.ingest_decompressed_bytes // _MB) * _MB,
+        earliest_date=earliest,
+        days_ahead=_env_int("HOTSPOT_DAYS_AHEAD", base.days_ahead),
+    )
