@@ -1,6 +1,7 @@
 """The read-only HTTP API (``/api/v1``): the same filters as the page, stable JSON out.
 
-Documented in ``docs/API.md``. Every bad parameter gives HTTP 400 with a message naming it.
+Documented in ``docs/API.md``. Every bad parameter gives HTTP 400 with a message naming it
+(the handlers are installed app-wide by :mod:`dashboard.security`).
 """
 
 from __future__ import annotations
@@ -10,30 +11,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from dashboard import services
 from geo.query import FilterError, Filters, int_param, parse_filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-
-
-@bp.errorhandler(FilterError)
-def _bad_parameter(exc: FilterError) -> tuple[Response, int]:
-    return jsonify({"error": exc.message, "parameter": exc.param}), 400
-
-
-@bp.errorhandler(Exception)
-def _internal_error(exc: Exception) -> Any:
-    """Answer an unexpected failure in JSON, with the details in the server log only."""
-    from werkzeug.exceptions import HTTPException
-
-    if isinstance(exc, HTTPException):
-        return exc
-    current_app.logger.exception("API request failed: %s", request.full_path)
-    return jsonify({"error": "something went wrong inside Hotspot; the details are in the "
-                    "server log", "parameter": None}), 500
 
 
 def _split(own: set[str]) -> tuple[Filters, dict[str, str]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import dash
 from dash import Dash, dcc, html
 
 import dashboard.layouts  # noqa: F401  (pages register themselves on import)
-from dashboard import services
+from dashboard import security, services
 from dashboard.api import bp as api_blueprint
 from dashboard.exports import bp as exports_blueprint
 from dashboard.exports import nte_bp
@@ -26,8 +28,12 @@ def ensure_data(data: DataPaths) -> str | None:
             "data; the sample is then removed, never mixed with it.")
 
 
-def create_app(data: DataPaths) -> Dash:
-    """Build the Dash app serving ``data``."""
+def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None) -> Dash:
+    """Build the Dash app serving ``data``.
+
+    ``hosts`` are the host names the server answers to; by default this machine's own names
+    plus ``HOTSPOT_ALLOWED_HOSTS`` (comma-separated).
+    """
     services.configure(data)
     app = Dash(
         __package__,
@@ -43,7 +49,28 @@ def create_app(data: DataPaths) -> Dash:
     app.server.register_blueprint(api_blueprint)
     app.server.register_blueprint(exports_blueprint)
     app.server.register_blueprint(nte_bp)
+    if hosts is None:
+        hosts = security.allowed_hosts("", os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","))
+    security.install(app, hosts, tile_url=services.current().tile_url)
+    _pin_store_version_per_request(app)
     return app
+
+
+def _pin_store_version_per_request(app: Dash) -> None:
+    """Let every request see exactly one store version, even if an ingest commits meanwhile."""
+    from flask import g
+
+    query = services.current().query
+
+    @app.server.before_request
+    def _pin() -> None:
+        g.hotspot_pin = query.pin()
+
+    @app.server.teardown_request
+    def _unpin(_exc: BaseException | None) -> None:
+        token = g.pop("hotspot_pin", None)
+        if token is not None:
+            query.unpin(token)
 
 
 def _shell() -> html.Div:

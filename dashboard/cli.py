@@ -159,10 +159,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     message = ensure_data(data)
     if message:
         print(message)
-    app = create_app(data)
+    from dashboard.security import allowed_hosts
+
+    extra = [*os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","), *(args.allowed_host or [])]
+    hosts = allowed_hosts(args.host, extra)
+    app = create_app(data, hosts=hosts)
     _warm_compiled_code()
     url = f"http://{args.host}:{args.port}"
     print(f"Hotspot is serving {data.root} at {url}  (Ctrl+C to stop)")
+    print(f"It answers to the host names {', '.join(sorted(hosts))}; add others with "
+          "--allowed-host or HOTSPOT_ALLOWED_HOSTS.")
     if args.debug:
         app.run(host=args.host, port=args.port, debug=True)
     else:
@@ -219,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.add_argument("--host", default=os.environ.get("HOTSPOT_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("HOTSPOT_PORT", "8050")))
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="a host name users reach this server by (repeatable; also "
+                   "HOTSPOT_ALLOWED_HOSTS, comma-separated). Requests naming any other host are "
+                   "refused, which stops DNS rebinding. This machine's own names are always "
+                   "allowed.")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (development only)")
     p.set_defaults(func=cmd_serve)
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from dashboard import services
 from geo.plan import PlanResult, parse_plan_params, plan_csv, plan_geojson
@@ -19,11 +19,6 @@ from geo.projection import to_bng
 from geo.query import FilterError
 
 bp = Blueprint("patrol_exports", __name__, url_prefix="/patrol")
-
-
-@bp.errorhandler(FilterError)
-def _bad_parameter(exc: FilterError) -> tuple[Response, int]:
-    return jsonify({"error": exc.message, "parameter": exc.param}), 400
 
 
 def _plan() -> PlanResult:
@@ -230,11 +225,6 @@ footer {{ margin-top: 10px; border-top: 1px solid #999; padding-top: 4px; }}
 # ---------------------------------------------------------------------------------------------
 # Night-time economy deployment sheets (/nte/sheet)
 nte_bp = Blueprint("nte_exports", __name__, url_prefix="/nte")
-
-
-@nte_bp.errorhandler(FilterError)
-def _nte_bad_parameter(exc: FilterError) -> tuple[Response, int]:
-    return jsonify({"error": exc.message, "parameter": exc.param}), 400
 
 
 def _sheet_data(args: dict[str, str]) -> dict[str, Any]:

@@ -4,13 +4,19 @@ The store is loaded once into columnar numpy arrays with everything a filter nee
 integer-coded (category, source, area and H3 cell codes; weekday; hour; day number), so a
 filter is a handful of vectorised comparisons and an aggregation is one ``np.bincount``. The
 frame reloads itself when the store's manifest changes (a finished ingest), never mid-batch.
-Later, per-role access (which areas and sources a user may see, whether domestic incidents are
-shown) is enforced in :meth:`QueryLayer.mask`, the single choke point.
+
+One request sees one store version: :meth:`QueryLayer.pinned` fixes the frame for everything
+that runs inside it (the web server pins it for the length of each request), and every method
+here takes the frame once, so a commit landing half-way through an answer cannot mix versions.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import itertools
 import threading
+from collections.abc import Iterator
 from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -28,6 +34,8 @@ from geo.store import Manifest, Store
 
 if TYPE_CHECKING:
     from geo.boundaries import Boundaries
+
+_SERIAL = itertools.count(1)
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -232,6 +240,9 @@ class IncidentFrame:
     month_only: np.ndarray  # bool
     cell_codes: dict[int, np.ndarray] = field(default_factory=dict)
     cells: dict[int, np.ndarray] = field(default_factory=dict)  # uint64 cell of each code
+    #: Unique per frame built in this process: cache keys use it, never ``id()``, which a
+    #: later frame may reuse once an old one is freed.
+    serial: int = field(default_factory=lambda: next(_SERIAL))
 
     @classmethod
     def from_table(cls, manifest: Manifest, table: pa.Table) -> IncidentFrame:
@@ -348,9 +359,14 @@ class QueryLayer:
         self._frame: IncidentFrame | None = None
         self._stamp: object = object()
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self._pin: contextvars.ContextVar[IncidentFrame | None] = contextvars.ContextVar(
+            f"hotspot-pinned-frame-{id(self)}", default=None)
 
     def frame(self) -> IncidentFrame:
-        """Return the current frame, reloading it if the store changed since the last call."""
+        """Return the pinned frame, or the current one, reloading it if the store changed."""
+        pinned = self._pin.get()
+        if pinned is not None:
+            return pinned
         stamp = self.store.stamp()
         if self._frame is not None and stamp == self._stamp:
             return self._frame
@@ -362,6 +378,34 @@ class QueryLayer:
                 self._stamp = stamp
                 self._cache.clear()
         return self._frame
+
+    def pin(self) -> contextvars.Token[IncidentFrame | None]:
+        """Fix the current frame for this thread's context until :meth:`unpin`."""
+        return self._pin.set(self.frame())
+
+    def unpin(self, token: contextvars.Token[IncidentFrame | None]) -> None:
+        """Undo :meth:`pin`."""
+        self._pin.reset(token)
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[IncidentFrame]:
+        """Within the block every call sees the same store version (the one current now).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from geo.boundaries import load_boundaries
+        >>> q = QueryLayer(Store(Path(tempfile.mkdtemp())), load_boundaries(None))
+        >>> with q.pinned() as fr:
+        ...     q.frame() is fr
+        True
+        """
+        token = self.pin()
+        try:
+            yield self._pin.get()  # type: ignore[misc]
+        finally:
+            self.unpin(token)
 
     # -- selection -----------------------------------------------------------------------------
     def validate(self, filters: Filters) -> None:
@@ -375,10 +419,10 @@ class QueryLayer:
             if bad:
                 raise FilterError("la", f"'{bad[0]}' is not an area code in the boundaries in use")
 
-    def select(self, filters: Filters) -> Selection:
-        """Return the rows ``filters`` select."""
-        fr = self.frame()
-        key = ("select", id(fr), filters)
+    def select(self, filters: Filters, frame: IncidentFrame | None = None) -> Selection:
+        """Return the rows ``filters`` select (in ``frame``, by default the current one)."""
+        fr = frame if frame is not None else self.frame()
+        key = ("select", fr.serial, filters)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -423,9 +467,10 @@ class QueryLayer:
         return sel
 
     # -- aggregations --------------------------------------------------------------------------
-    def weights(self, harm_weights: TMapping[str, float] | None) -> np.ndarray:
+    def weights(self, harm_weights: TMapping[str, float] | None,
+                frame: IncidentFrame | None = None) -> np.ndarray:
         """Return each row's harm weight (1 for every row when no table is given)."""
-        fr = self.frame()
+        fr = frame if frame is not None else self.frame()
         if not harm_weights:
             return np.ones(fr.n, dtype="float64")
         lut = np.array([float(harm_weights.get(c, 1.0)) for c in fr.categories] or [1.0])
@@ -442,12 +487,12 @@ class QueryLayer:
         if res not in H3_RESOLUTIONS:
             raise FilterError("res", f"{res} is not offered; choose one of {H3_RESOLUTIONS}")
         fr = self.frame()
-        sel = self.select(filters)
+        sel = self.select(filters, fr)
         codes = fr.cell_codes[res][sel.mask]
         n_cells = len(fr.cells[res])
         counts = np.bincount(codes, minlength=n_cells)
         if harm_weights:
-            harm = np.bincount(codes, weights=self.weights(harm_weights)[sel.mask],
+            harm = np.bincount(codes, weights=self.weights(harm_weights, fr)[sel.mask],
                                minlength=n_cells)
         else:
             harm = counts.astype("float64")
@@ -458,9 +503,9 @@ class QueryLayer:
     ) -> pd.DataFrame:
         """Return one row per area: code, name, count, harm, population, rate per 1,000."""
         fr = self.frame()
-        sel = self.select(replace(filters, areas=None) if filters.areas is None else filters)
+        sel = self.select(replace(filters, areas=None) if filters.areas is None else filters, fr)
         counts = np.bincount(fr.area[sel.mask], minlength=len(fr.areas))
-        harm = np.bincount(fr.area[sel.mask], weights=self.weights(harm_weights)[sel.mask],
+        harm = np.bincount(fr.area[sel.mask], weights=self.weights(harm_weights, fr)[sel.mask],
                            minlength=len(fr.areas))
         by_code = dict(zip(fr.areas, zip(counts, harm, strict=True), strict=True))
         names = self.boundaries.names()
@@ -485,7 +530,7 @@ class QueryLayer:
         Rows without a weekday and hour (month-only data) are not in the grid.
         """
         fr = self.frame()
-        sel = self.select(filters)
+        sel = self.select(filters, fr)
         ok = sel.mask & (fr.dow >= 0) & (fr.hour >= 0)
         flat = fr.dow[ok].astype("int32") * 24 + fr.hour[ok]
         return np.bincount(flat, minlength=7 * 24).reshape(7, 24)
@@ -493,7 +538,7 @@ class QueryLayer:
     def points(self, filters: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (easting, northing, row index) of the selected incidents."""
         fr = self.frame()
-        idx = np.flatnonzero(self.select(filters).mask)
+        idx = np.flatnonzero(self.select(filters, fr).mask)
         return fr.easting[idx], fr.northing[idx], idx
 
     def status(self) -> dict[str, Any]:

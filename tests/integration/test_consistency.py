@@ -1,0 +1,84 @@
+"""A request sees exactly one store version, even while an ingest commits beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geo.query import Filters, QueryLayer
+from geo.schema import empty_rejects
+from geo.settings import DataPaths
+from geo.store import Store
+from tests.conftest import PRESTON_BNG, stored_table
+
+
+def _table(n: int):
+    e = np.full(n, PRESTON_BNG[0]) + np.arange(n)
+    return stored_table(e, np.full(n, PRESTON_BNG[1]), [f"2024-06-07 2{i % 4}:00"
+                                                       for i in range(n)])
+
+
+class FlippingStore(Store):
+    """A store whose committed version changes on every look, as during a busy ingest."""
+
+    def __init__(self, root, tables):
+        super().__init__(root)
+        self.tables = tables
+        self.looks = 0
+        self.reads = 0
+
+    def stamp(self):
+        self.looks += 1
+        return ("flip", self.looks)
+
+    def read(self, columns=None):
+        manifest, _ = super().read(columns)
+        self.reads += 1
+        manifest.version = self.reads
+        return manifest, self.tables[self.reads % 2]
+
+
+@pytest.fixture
+def flipping(tmp_path):
+    data = DataPaths(tmp_path)
+    store = Store(data.store)
+    store.commit(_table(11), source_file="a", rejects=empty_rejects(), summary={}, kind="user")
+    return data, FlippingStore(data.store, [_table(11), _table(6)])
+
+
+def test_area_table_takes_one_frame(flipping):
+    data, store = flipping
+    from geo.boundaries import load_boundaries
+
+    query = QueryLayer(store, load_boundaries(None))
+    for _ in range(4):
+        table = query.area_table(Filters())
+        assert int(table["count"].sum()) in {11, 6}
+
+
+def test_every_request_sees_one_version(flipping):
+    from dashboard import services
+    from dashboard.app import create_app
+
+    data, store = flipping
+    app = create_app(data)
+    services.current().query.store = store
+    client = app.server.test_client()
+    for path in ("/api/v1/aggregate?level=la", "/api/v1/aggregate?level=h3&res=9",
+                 "/api/v1/hotspots?n=3"):
+        for _ in range(3):
+            resp = client.get(path)
+            assert resp.status_code == 200, resp.get_json()
+
+
+def test_pinned_frame_survives_a_commit(tmp_path):
+    from geo.boundaries import load_boundaries
+
+    store = Store(tmp_path / "store")
+    store.commit(_table(5), source_file="a", rejects=empty_rejects(), summary={}, kind="user")
+    query = QueryLayer(store, load_boundaries(None))
+    with query.pinned() as fr:
+        more = _table(3).set_column(0, "incident_id", [["X1", "X2", "X3"]])
+        store.commit(more, source_file="b", rejects=empty_rejects(), summary={}, kind="user")
+        assert query.frame() is fr and query.select(Filters()).count == 5
+    assert query.select(Filters()).count == 8
