@@ -146,32 +146,19 @@ def nte_nights() -> Response:
 @bp.get("/trends")
 def trends() -> Response:
     """Series by day, week, month or financial-year quarter; sources indexed; league table."""
-    from geo import vru
-    from geo.trends import excluded_days, load_events
-
-    svc = services.current()
-    exclude = excluded_days(load_events(svc.data.events))
-    return jsonify(vru.trends(svc.query, svc.boundaries, request.args, exclude=exclude,
-                              zones=svc.zones()))
+    return jsonify(services.current().trends(request.args.to_dict()))
 
 
 @bp.get("/emerging")
 def emerging() -> Response:
     """Emerging hot spot category of each H3 cell over six-weekly periods, with the rules."""
-    from geo import vru
-
-    return jsonify(vru.emerging(services.current().query, request.args))
+    return jsonify(services.current().emerging(request.args.to_dict()))
 
 
 @bp.get("/evaluate")
 def evaluate() -> Response:
     """Before/after counts and the weighted displacement difference for an intervention."""
-    from geo import vru
-
-    svc = services.current()
-    weights, _ = svc.harm_weights()
-    return jsonify(vru.evaluate(svc.query, svc.boundaries, svc.zones(), request.args,
-                                harm_weights=weights or None))
+    return jsonify(services.current().evaluate(request.args.to_dict()))
 
 
 @bp.get("/hotspots")

@@ -32,6 +32,7 @@ from dash._utils import split_callback_id
 from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from dashboard.services import Busy
 from geo.query import FilterError
 from geo.settings import limits
 
@@ -183,6 +184,16 @@ def conforms(value: Any, tp: Any) -> bool:
     return False  # a hint this checker does not know: refuse rather than let it through
 
 
+#: Types of the properties Dash's own page router listens to (its callback has no hints).
+_DASH_OWN: dict[tuple[str, str], Any] = {
+    ("_pages_location", "pathname"): str,
+    ("_pages_location", "search"): str | None,
+    ("_pages_location", "hash"): str | None,
+    ("_pages_location", "href"): str | None,
+    ("_pages_store", "data"): dict[str, Any] | None,
+}
+
+
 def _same_ids(sent: Any, declared: list[dict[str, Any]], where: str) -> list[Any]:
     """Check ``sent`` lists exactly the declared (id, property) pairs; return their values."""
     if not isinstance(sent, list) or len(sent) != len(declared):
@@ -210,6 +221,8 @@ def check_callback_request(app: Dash, body: Any) -> None:
     if not isinstance(output, str) or output not in app.callback_map:
         raise BadRequestParameter("output", "no callback updates this output")
     cb = app.callback_map[output]
+    if "callback" not in cb:
+        raise BadRequestParameter("output", "this output is updated in the browser, not here")
     inputs = _same_ids(body.get("inputs", []), cb["inputs"], "inputs")
     states = _same_ids(body.get("state", []), cb["state"], "state")
     declared_outputs = split_callback_id(output)
@@ -232,7 +245,11 @@ def check_callback_request(app: Dash, body: Any) -> None:
     hints = typing.get_type_hints(func)
     declared = [*cb["inputs"], *cb["state"]]
     for param, spec, value in zip(params, declared, [*inputs, *states], strict=False):
-        tp = hints.get(param.name, Any)
+        tp = _DASH_OWN.get((str(spec["id"]), spec["property"]), hints.get(param.name, Any))
+        if spec["property"] == "pathname" and not (isinstance(value, str) and
+                                                   value.startswith("/")):
+            raise BadRequestParameter(f"{spec['id']}.pathname", "should be a path starting "
+                                      "with /")
         if not conforms(value, tp):
             raise BadRequestParameter(f"{spec['id']}.{spec['property']}",
                                       f"should be {_describe(tp)}, not "
@@ -296,6 +313,12 @@ def install(app: Dash, hosts: frozenset[str], tile_url: str | None = None) -> No
     @server.errorhandler(BadRequestParameter)
     def _bad_request(exc: BadRequestParameter) -> Any:
         return _error(400, exc.message, exc.param)
+
+    @server.errorhandler(Busy)
+    def _busy(exc: Busy) -> Any:
+        response, status = _error(503, str(exc))
+        response.headers["Retry-After"] = "30"
+        return response, status
 
     @server.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Any:

@@ -7,10 +7,12 @@ parameters so a page and the API asking the same question compute it once.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,22 +30,104 @@ from geo.store import Store
 T = TypeVar("T")
 
 
+class Busy(RuntimeError):
+    """Too many heavy analyses are running or waiting; the request should be retried later."""
+
+
+class HeavyLane:
+    """Where heavy analyses run, so they cannot starve the quick requests.
+
+    At most ``workers`` heavy computations run at once (one fewer than the cores, so quick
+    answers keep a core), and at most ``slots`` requests may be running or waiting for one;
+    beyond that a request is told at once that the server is busy, rather than holding one of
+    the web server's threads that quick requests need.
+    """
+
+    def __init__(self, workers: int, slots: int, wait_s: float = 60.0) -> None:
+        self.workers = workers
+        self.slots = slots
+        self.wait_s = wait_s
+        self._running = threading.BoundedSemaphore(workers)
+        self._slots = threading.BoundedSemaphore(slots)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the lane's slots for a running or waiting heavy request."""
+        if not self._slots.acquire(blocking=False):
+            raise Busy(f"The server is busy with {self.slots} heavy analyses; try again in a "
+                       "minute.")
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def run(self, make: Callable[[], T]) -> T:
+        """Run ``make`` when a worker is free (waiting at most ``wait_s``)."""
+        if not self._running.acquire(timeout=self.wait_s):
+            raise Busy("The server is still busy with other heavy analyses; try again in a "
+                       "minute.")
+        try:
+            return make()
+        finally:
+            self._running.release()
+
+
+class _Pending:
+    """A value being computed by one thread that others asking the same may wait for."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
 class _LRU:
-    def __init__(self, size: int) -> None:
+    """A small least-recently-used cache that computes each missing value once.
+
+    Requests asking for a value already being computed wait for that computation instead of
+    repeating it ("single flight"); heavy values are computed in the :class:`HeavyLane`.
+    """
+
+    def __init__(self, size: int, lane: HeavyLane | None = None) -> None:
         self.size = size
+        self.lane = lane
         self.data: OrderedDict[Hashable, Any] = OrderedDict()
+        self.pending: dict[Hashable, _Pending] = {}
         self.lock = threading.Lock()
 
-    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+    def get(self, key: Hashable, make: Callable[[], T], heavy: bool = False) -> T:
         with self.lock:
             if key in self.data:
                 self.data.move_to_end(key)
-                return self.data[key]
-        value = make()
+                return self.data[key]  # type: ignore[no-any-return]
+            pending = self.pending.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self.pending[key] = _Pending()
+        lane = self.lane if heavy else None
+        with lane.slot() if lane is not None else contextlib.nullcontext():
+            if not owner:
+                if not pending.event.wait(lane.wait_s if lane is not None else None):
+                    raise Busy("The server is still working on this analysis; try again in "
+                               "a minute.")
+                if pending.error is not None:
+                    raise pending.error
+                return pending.value  # type: ignore[no-any-return]
+            try:
+                value = lane.run(make) if lane is not None else make()
+            except BaseException as exc:
+                pending.error = exc
+                with self.lock:
+                    self.pending.pop(key, None)
+                pending.event.set()
+                raise
         with self.lock:
             self.data[key] = value
             while len(self.data) > self.size:
                 self.data.popitem(last=False)
+            self.pending.pop(key, None)
+        pending.value = value
+        pending.event.set()
         return value
 
 
@@ -72,7 +156,8 @@ class Services:
         self.query = QueryLayer(Store(data.store), self.boundaries)
         self.tile_url = tile_url()
         self._geometry = _LRU(8)
-        self._results = _LRU(64)
+        self.heavy = HeavyLane(workers=max(1, (os.cpu_count() or 2) - 1), slots=4)
+        self._results = _LRU(64, self.heavy)
 
     # -- geometry, built once per store version ----------------------------------------------
     def version(self) -> int:
@@ -137,7 +222,7 @@ class Services:
         weights, source = self.harm_weights()
         key = ("plan", self.version(), params, tuple(sorted(weights.items())), source)
         return self._results.get(
-            key, lambda: build_plan(self.query, params, weights or None, source))
+            key, lambda: build_plan(self.query, params, weights or None, source), heavy=True)
 
     # -- night-time economy ---------------------------------------------------------------------
     @property
@@ -175,7 +260,49 @@ class Services:
         from geo.nte_report import build_report
 
         key = ("nte", self.version(), self._stamp(self.zones_dir), params)
-        return self._results.get(key, lambda: build_report(self.query, self.zones(), params))
+        return self._results.get(key, lambda: build_report(self.query, self.zones(), params),
+                                 heavy=True)
+
+    # -- VRU analyses (the Trends page and the API ask the same questions) ----------------------
+    def _analysis(self, name: str, params: Any, make: Callable[[], T], *extra: Any) -> T:
+        """Cache an analysis by its parameters and the store version; run it in the lane."""
+        items = params.items() if hasattr(params, "items") else params
+        key = (name, self.version(), tuple(sorted((str(k), str(v)) for k, v in items)), *extra)
+        return self._results.get(key, make, heavy=True)
+
+    def events_stamp(self) -> tuple[Any, ...]:
+        """Change marker of the events calendar."""
+        return self._stamp(self.data.events)
+
+    def trends(self, params: Any) -> dict[str, Any]:
+        """Series, sources and league table (:func:`geo.vru.trends`) for query parameters."""
+        from geo import vru
+        from geo.trends import excluded_days, load_events
+
+        def make() -> dict[str, Any]:
+            exclude = excluded_days(load_events(self.data.events))
+            return vru.trends(self.query, self.boundaries, params, exclude=exclude,
+                              zones=self.zones())
+        return self._analysis("trends", params, make, self.events_stamp(),
+                              self._stamp(self.zones_dir))
+
+    def emerging(self, params: Any) -> dict[str, Any]:
+        """Emerging hot spot categories (:func:`geo.vru.emerging`) for query parameters."""
+        from geo import vru
+
+        return self._analysis("emerging", params, lambda: vru.emerging(self.query, params))
+
+    def evaluate(self, params: Any) -> dict[str, Any]:
+        """Before/after evaluation (:func:`geo.vru.evaluate`) for query parameters."""
+        from geo import vru
+
+        weights, source = self.harm_weights()
+
+        def make() -> dict[str, Any]:
+            return vru.evaluate(self.query, self.boundaries, self.zones(), params,
+                                harm_weights=weights or None)
+        return self._analysis("evaluate", params, make, self._stamp(self.zones_dir),
+                              tuple(sorted(weights.items())), source)
 
     # -- cached analyses -----------------------------------------------------------------------
     def hotspot_table(self, filters: Filters, res: int, n: int = 10,
@@ -224,7 +351,7 @@ class Services:
                 "n_points": result.n_points,
                 "peak_per_km2": float(np.nanmax(result.density)) if result.density.size else 0.0,
             }
-        return self._results.get(("kde", self.version(), filters, params), make)
+        return self._results.get(("kde", self.version(), filters, params), make, heavy=True)
 
     def clusters(self, filters: Filters, params: DbscanParams) -> dict[str, Any]:
         """Return DBSCAN cluster footprints (WGS84 GeoJSON) with their explaining figures."""
@@ -262,7 +389,8 @@ class Services:
                     },
                 })
             return {"type": "FeatureCollection", "features": features}
-        return self._results.get(("dbscan", self.version(), filters, params), make)
+        return self._results.get(("dbscan", self.version(), filters, params), make,
+                                 heavy=True)
 
 
 def _day_text(value: Any) -> str:

@@ -153,14 +153,20 @@ def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteRepo
     in_zone = zone >= 0
     span = fr.date_span()
     if span is not None:
-        first = (params.filters.start or span[0]) - _EPOCH
-        last = (params.filters.end or span[1]) - _EPOCH
+        # Nights only where there are data: a range reaching past them would add a row of
+        # zeros for every night in between (and count against the zone's status).
+        first = max(params.filters.start or span[0], span[0]) - _EPOCH
+        last = min(params.filters.end or span[1], span[1]) - _EPOCH
         first_night, last_night = first.days, last.days
     else:
         first_night = last_night = 0
     sel_n = at_night & in_zone
-    nightly = nightly_counts(zone[sel_n], night[sel_n], n_zones, first_night=first_night,
-                             last_night=last_night)
+    night_range: dict[str, int | None] = {"first_night": first_night,
+                                          "last_night": last_night}
+    if last_night < first_night:  # the range lies wholly outside the data: no nights
+        sel_n = np.zeros_like(sel_n)
+        night_range = {"first_night": None, "last_night": None}
+    nightly = nightly_counts(zone[sel_n], night[sel_n], n_zones, **night_range)
     weekends = weekend_status(weekend_counts(nightly), params.status)
     nights = night_status(nightly, params.status)
     profile = hour_profile(zone[sel_n], fr.hour[idx][sel_n], n_zones, params.rule)

@@ -123,6 +123,15 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _list(params: TMapping[str, Any], name: str, what: str) -> list[str]:
+    """Split a comma-separated parameter; one that names nothing (", ") is refused."""
+    items = _split(str(params[name]))
+    if not items:
+        raise FilterError(name, f"'{params[name]}' names nothing; give {what}, or leave "
+                          "the parameter out for all")
+    return items
+
+
 def parse_filters(params: TMapping[str, Any]) -> Filters:
     """Parse query parameters (strings) into :class:`Filters`.
 
@@ -144,7 +153,7 @@ def parse_filters(params: TMapping[str, Any]) -> Filters:
         raise FilterError("end", f"{end.isoformat()} is before start {start.isoformat()}")
     days = None
     if params.get("days"):
-        names = [d.lower()[:3] for d in _split(str(params["days"]))]
+        names = [d.lower()[:3] for d in _list(params, "days", "a day, e.g. fri,sat")]
         bad = [d for d in names if d not in DAY_NAMES]
         if bad:
             raise FilterError("days", f"'{bad[0]}' is not a day; use mon,tue,wed,thu,fri,sat,sun")
@@ -166,10 +175,11 @@ def parse_filters(params: TMapping[str, Any]) -> Filters:
                 raise FilterError("hours", f"'{text}': start and end are the same hour")
         else:
             hours = (a, b % 24)
-    categories = tuple(_split(str(params["categories"]))) if params.get("categories") else None
-    sources = tuple(s.lower() for s in _split(str(params["source"]))) if params.get(
-        "source") else None
-    areas = tuple(_split(str(params["la"]))) if params.get("la") else None
+    categories = tuple(_list(params, "categories", "a category")) if params.get(
+        "categories") else None
+    sources = tuple(s.lower() for s in _list(params, "source", "a source, e.g. police")) if \
+        params.get("source") else None
+    areas = tuple(_list(params, "la", "an area code")) if params.get("la") else None
     public_only = str(params.get("public_only", "")).lower() in {"1", "true", "yes"}
     unknown = [k for k in params if k not in known]
     if unknown:
@@ -203,10 +213,39 @@ def _parse_date(params: TMapping[str, Any], name: str) -> date | None:
     value = params.get(name)
     if not value:
         return None
+    text = str(value).strip()
     try:
-        return date.fromisoformat(str(value)[:10])
+        day = date.fromisoformat(text[:10]) if len(text) in (10, 19, 20, 25) else None
     except ValueError:
-        raise FilterError(name, f"'{value}' is not a date; use YYYY-MM-DD") from None
+        day = None
+    if day is None:
+        raise FilterError(name, f"'{text[:40]}' is not a date; use YYYY-MM-DD")
+    return check_date_in_range(day, name)
+
+
+def check_date_in_range(day: date, name: str) -> date:
+    """Refuse a date outside the plausible range of incidents (a setting), naming ``name``.
+
+    A date in 9999 or 0001 is a typing error, and an unbounded range would make day-by-day
+    figures (nights, weeks) cost time and memory for every day in between.
+
+    Examples
+    --------
+    >>> check_date_in_range(date(2024, 6, 7), "start")
+    datetime.date(2024, 6, 7)
+    >>> check_date_in_range(date(9999, 12, 31), "end")
+    Traceback (most recent call last):
+    ...
+    geo.query.FilterError: end: 9999-12-31 is outside the dates this tool accepts (1990-01-01 to ...
+    """
+    from geo.settings import limits
+
+    lim = limits()
+    if not lim.earliest_date <= day <= lim.latest_date:
+        raise FilterError(name, f"{day.isoformat()} is outside the dates this tool accepts "
+                          f"({lim.earliest_date.isoformat()} to {lim.latest_date.isoformat()}; "
+                          "settings HOTSPOT_EARLIEST_DATE and HOTSPOT_DAYS_AHEAD)")
+    return day
 
 
 def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:

@@ -18,6 +18,7 @@ from dash import ClientsideFunction, Input, Output, Patch, State, callback, ctx,
 from dash.exceptions import PreventUpdate
 
 from dashboard import figures, ids, services
+from dashboard.inputs import clicked_cell, number, selected_point
 from dashboard.services import DbscanParams, KdeParams
 from geo.h3index import cell_area_km2
 from geo.query import DAY_NAMES, FilterError, Filters, parse_filters
@@ -569,11 +570,11 @@ def apply_preset_or_grid_click(preset: str | None, click: dict[str, Any] | None)
         Any, ...]:
     """Set days and hours from a preset, or from the grid square the user clicked."""
     if ctx.triggered_id == ids.GRID:
-        if not click or not click.get("points"):
+        x, y = clicked_cell(click)
+        day = str(y).lower()[:3]
+        hour = int(number(x, 0, 23)) if not isinstance(x, str) or not x.isdigit() else int(x)
+        if day not in DAY_NAMES or not 0 <= hour <= 23:
             raise PreventUpdate
-        point = click["points"][0]
-        day = str(point["y"]).lower()[:3]
-        hour = int(point["x"])
         return [day], hour, hour + 1, None
     if preset not in PRESETS:
         raise PreventUpdate
@@ -588,14 +589,12 @@ def apply_preset_or_grid_click(preset: str | None, click: dict[str, Any] | None)
 )
 def zoom_to_row(rows: list[dict[str, Any]] | None) -> Patch:
     """Centre the map on the hotspot the user selected in the table."""
-    if not rows:
-        raise PreventUpdate
-    row = rows[0]
+    lon, lat, label = selected_point(rows)
     patch = Patch()
-    patch["layout"]["map"]["center"] = {"lon": row["lon"], "lat": row["lat"]}
+    patch["layout"]["map"]["center"] = {"lon": lon, "lat": lat}
     patch["layout"]["map"]["zoom"] = 14.5
     # A new uirevision lets this move override where the user had panned to.
-    patch["layout"]["uirevision"] = f"row-{row['cell']}-{row['rank']}"
+    patch["layout"]["uirevision"] = f"row-{label}"
     return patch
 
 

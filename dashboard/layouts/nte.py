@@ -48,14 +48,27 @@ def _nte_query(night_from: Any, night_to: Any, mode: str | None, green: Any, red
                public: list[str] | None) -> dict[str, str]:
     q: dict[str, str] = {"night": f"{night_from}-{night_to}"}
     if mode == "fixed":
-        q["amber"], q["red"] = str(amber_n), str(red_n)
+        q["amber"], q["red"] = _text(amber_n), _text(red_n)
     else:
-        q["green_below"], q["red_above"] = f"{float(green) / 100:g}", f"{float(red) / 100:g}"
+        q["green_below"], q["red_above"] = _share(green), _share(red)
     if cats:
-        q["categories"] = ",".join(cats)
+        q["categories"] = ",".join(map(str, cats))
     if public:
         q["public_only"] = "1"
     return q
+
+
+def _text(value: Any) -> str:
+    """Return a control's value as query text ("" when blank: the parser names it)."""
+    return "" if value is None else str(value)[:40]
+
+
+def _share(percent: Any) -> str:
+    """Return a percentile box (0-100) as a share ("" or the raw text if not a number)."""
+    try:
+        return f"{float(percent) / 100:g}"
+    except (TypeError, ValueError):
+        return _text(percent)
 
 
 def layout(**query: str) -> html.Div:

@@ -17,6 +17,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import services
 from dashboard.components import uploaded_file
+from dashboard.inputs import selected_point
 from geo.plan import PlanParams, parse_plan_params
 from geo.query import DAY_NAMES, FilterError
 
@@ -405,12 +406,11 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
 )
 def zoom_to_hotspot(rows: list[dict[str, Any]] | None) -> Any:
     """Centre the map on the hotspot selected in the table."""
-    if not rows:
-        raise PreventUpdate
+    lon, lat, label = selected_point(rows)
     patch = dash.Patch()
-    patch["layout"]["map"]["center"] = {"lon": rows[0]["lon"], "lat": rows[0]["lat"]}
+    patch["layout"]["map"]["center"] = {"lon": lon, "lat": lat}
     patch["layout"]["map"]["zoom"] = 15.5
-    patch["layout"]["uirevision"] = f"row-{rows[0]['id']}"
+    patch["layout"]["uirevision"] = f"row-{label}"
     return patch
 
 

@@ -521,12 +521,14 @@ dash.clientside_callback(
           prevent_initial_call=True)
 def emerging_series(rows: list[dict[str, Any]] | None) -> dict[str, Any]:
     """Show the selected cell's counts per period."""
-    if not rows:
-        raise dash.exceptions.PreventUpdate
-    counts = [int(x) for x in rows[0]["series_text"].split(", ")]
+    row = rows[0] if rows and isinstance(rows[0], dict) else {}
+    try:
+        counts = [int(x) for x in str(row["series_text"]).split(", ")]
+    except (KeyError, ValueError):
+        raise dash.exceptions.PreventUpdate from None
     return {"data": [{"type": "bar", "x": list(range(1, len(counts) + 1)), "y": counts,
                       "marker": {"color": "#a50026"}}],
-            "layout": {"title": {"text": f"Cell {rows[0]['cell']} ({rows[0]['category']}): "
+            "layout": {"title": {"text": f"Cell {row.get('cell')} ({row.get('category')}): "
                                          "incidents per six-week period"}, "height": 220,
                        "xaxis": {"title": {"text": "period (oldest first)"}, "dtick": 1},
                        "margin": {"t": 40, "l": 40, "r": 10, "b": 40}}}

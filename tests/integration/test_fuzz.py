@@ -1,0 +1,239 @@
+"""Hostile and careless requests: every route and every Dash callback answers without a 5xx.
+
+Walks every registered GET route with every parameter it knows (plus an unknown one) set to
+hostile values, then calls every Dash callback with values of the wrong type and awkward values
+of the right type. A bad value must give a 4xx (JSON naming the parameter) or a normal answer,
+never a server error.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pytest
+
+from geo.settings import DataPaths
+
+FILTERS = ["start", "end", "days", "hours", "categories", "source", "la", "public_only"]
+PLAN = ["unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of", "seed",
+        "eps", "minpts", "significant"]
+NTE = ["night", "green_below", "red_above", "amber", "red", "min_history"]
+
+#: Every GET route the server registers, with the parameters it takes. A new route must be
+#: added here (the test fails until it is), so nothing escapes the walk.
+ROUTES: dict[str, list[str]] = {
+    "/api/v1/health": [],
+    "/api/v1/aggregate": [*FILTERS, "level", "res"],
+    "/api/v1/hotspots": [*FILTERS, "res", "n"],
+    "/api/v1/patrol-plan": [*FILTERS, *PLAN],
+    "/api/v1/backtest": [*FILTERS, *PLAN, "horizon_weeks", "rolling"],
+    "/api/v1/nte/zones": [*FILTERS, *NTE],
+    "/api/v1/nte/nights": [*FILTERS, *NTE],
+    "/api/v1/trends": [*FILTERS, "period", "zone", "league_baseline"],
+    "/api/v1/emerging": [*FILTERS, "res", "period_days", "periods"],
+    "/api/v1/evaluate": [*FILTERS, "target", "baseline", "comparison", "buffer_m",
+                         "targets"],
+    "/patrol/plan.csv": [*FILTERS, *PLAN],
+    "/patrol/plan.geojson": [*FILTERS, *PLAN],
+    "/patrol/briefing": [*FILTERS, *PLAN, "rank"],
+    "/nte/zones.geojson": [],
+    "/nte/sheet": [*FILTERS, *NTE, "zone", "weekend"],
+    "/nte/sheet.csv": [*FILTERS, *NTE, "zone", "weekend"],
+}
+#: Dash's own machinery, static files and the page router: not parameterised by us.
+NOT_OURS = {"/static/<path:filename>", "/assets/<path:filename>", "/_dash-layout",
+            "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
+            "/_dash-dependencies", "/_dash-update-component", "/_reload-hash",
+            "/_favicon.ico", "/", "/<path:path>", "/api", "/api/<path:rest>"}
+
+HOSTILE = ["", " ", "0", "-1", "1", "3", "24", "50", "99999999999999999999", "1e309", "nan",
+           "-inf", "1.5", "20-4", "25-3", "4-4", "0-24", "0001-01-01", "9999-12-31",
+           "2024-02-30", "1969-12-31", "2024-06-07", "2099-01-01", "fri,sat", "fri,,sat", ",",
+           "x" * 5000, "../../../../etc/passwd", "/vsicurl/http://example.com/a.geojson",
+           "<script>alert(1)</script>", '=HYPERLINK("http://x")', "\x00", "é😀", "true",
+           "E07000123", "E07000123,E06000009", "fy:2023", "fy:9999", "year:2023",
+           "equal_before", "last_year", "h3-10", "dbscan", "month", "fyq", "week", "day",
+           "99", "95", "ZONE", "ZONE@2024-06-01", "ZONE@0001-01-01/9999-12-31"]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from dashboard.app import create_app
+    from geo.ingest import load_sample
+    from geo.zones import add_zone
+
+    data = DataPaths(tmp_path_factory.mktemp("fuzz-data"))
+    load_sample(data, n=4000, seed=7)
+    # a small zone round Preston's centre, so zone and sheet routes have something to find
+    ring = [[-2.708, 53.755], [-2.690, 53.755], [-2.690, 53.765], [-2.708, 53.765]]
+    add_zone(data.zones, {"type": "Polygon", "coordinates": [ring + ring[:1]]}, "Fuzz zone")
+    app = create_app(data)
+    app.zone_id = _zone_id(data)
+    app.server.test_client().get("/")  # Dash registers its callbacks on the first request
+    return app
+
+
+def _zone_id(data: DataPaths) -> str:
+    from geo.zones import load_zones
+
+    return str(load_zones(data.zones).zones["zone_id"].iloc[0])
+
+
+def _value(v: str, zone_id: str) -> str:
+    return v.replace("ZONE", zone_id)
+
+
+def _server_errors(client, path: str, params: dict[str, str]) -> str | None:
+    resp = client.get(path, query_string=params)
+    if resp.status_code >= 500:
+        return f"{resp.status_code} {path} {params!r:.200}"
+    if resp.status_code == 400 and resp.is_json:
+        body = resp.get_json()
+        assert body.get("error"), (path, params)
+    return None
+
+
+def test_every_route_is_walked(app):
+    rules = {r.rule for r in app.server.url_map.iter_rules() if "GET" in r.methods}
+    assert rules - NOT_OURS == set(ROUTES)
+
+
+@pytest.mark.slow
+def test_hostile_query_parameters_never_give_a_server_error(app):
+    client = app.server.test_client()
+    failures, statuses = [], Counter()
+    for path, params in ROUTES.items():
+        for name in [*params, "colour"]:
+            for raw in HOSTILE:
+                query = {name: _value(raw, app.zone_id)}
+                if path.startswith("/nte/sheet") and name not in {"zone", "weekend"}:
+                    query |= {"zone": app.zone_id, "weekend": "2024-06-07"}
+                bad = _server_errors(client, path, query)
+                statuses[bad is None] += 1
+                if bad:
+                    failures.append(bad)
+    # random combinations of several parameters, seeded
+    rng = np.random.default_rng(20261202)
+    for _ in range(400):
+        path = list(ROUTES)[rng.integers(len(ROUTES))]
+        names = ROUTES[path] or ["colour"]
+        chosen = rng.choice(names, size=min(len(names), int(rng.integers(2, 5))), replace=False)
+        query = {str(n): _value(HOSTILE[rng.integers(len(HOSTILE))], app.zone_id)
+                 for n in chosen}
+        bad = _server_errors(client, path, query)
+        if bad:
+            failures.append(bad)
+    assert failures == [], f"{len(failures)} server errors, e.g. {failures[:15]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Dash callbacks
+# ---------------------------------------------------------------------------------------------
+WRONG_TYPES: list[Any] = [None, 7, -1.5, True, "text", "", [], ["x"], [1, None], {},
+                          {"a": [1]}, [[1]], "x" * 20_000]
+
+
+def _awkward(tp: Any) -> list[Any]:
+    """Values of the right type that a careless or hostile client might send."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, __import__("types").UnionType):
+        return [v for a in typing.get_args(tp) for v in _awkward(a)]
+    if tp is str:
+        return ["", " ", "0001-01-01", "9999-12-31", "2024-02-30", "not a date", "x" * 5000,
+                "../../etc/passwd", "=1+2", "\x00", "data:text/csv;base64,@@@",
+                "data:application/octet-stream;base64,UEsDBAo=", "fri", "E07000123", "fyq",
+                "count", "z-nope", "h3-10", "dbscan"]
+    if tp is int:
+        return [0, -1, 1, 2**40, -(2**40), 24, 25]
+    if tp is float:
+        return [0.0, -1.0, 1e308, 1e-9, 0.5, 24]
+    if tp is bool:
+        return [True, False]
+    if typing.get_origin(tp) is list or tp is list:
+        return [[], [""], ["fri", "fri"], ["zzz"], [{}], [{"rank": 1}],
+                [{"lon": "x", "lat": None, "cell": "y", "rank": 1}], ["x"] * 3000]
+    if typing.get_origin(tp) is dict or tp is dict:
+        return [{}, {"points": []}, {"points": [{"x": "a", "y": "b"}]},
+                {"lassoPoints": {"map": [[0, 0], [1, 1], [2, 2]]}},
+                {"lassoPoints": {"map": [["a", "b"]] * 3}}, {"range": None}]
+    if tp is type(None):
+        return [None]
+    return [None, 0, "x", [], {}]
+
+
+def _callback_cases(app):
+    for output, cb in app.callback_map.items():
+        if "callback" not in cb:  # runs in the browser
+            continue
+        func = getattr(cb["callback"], "__wrapped__", cb["callback"])
+        hints = typing.get_type_hints(func)
+        params = list(__import__("inspect").signature(func).parameters)
+        declared = [*cb["inputs"], *cb["state"]]
+        types = [hints.get(p, Any) for p in params]
+        for i, spec in enumerate(declared):
+            for value in [*WRONG_TYPES, *_awkward(types[i] if i < len(types) else Any)]:
+                yield output, cb, declared, i, spec, value
+
+
+def _body(output: str, cb: dict[str, Any], declared: list[dict[str, Any]], i: int,
+          value: Any) -> dict[str, Any]:
+    from dash._utils import split_callback_id
+
+    n_in = len(cb["inputs"])
+    values = [None] * len(declared)
+    values[i] = value
+    entries = [{"id": d["id"], "property": d["property"], "value": v}
+               for d, v in zip(declared, values, strict=True)]
+    trigger = cb["inputs"][i] if i < n_in else cb["inputs"][0]
+    outputs = split_callback_id(output)
+    return {"output": output, "outputs": outputs, "inputs": entries[:n_in],
+            "state": entries[n_in:],
+            "changedPropIds": [f"{trigger['id']}.{trigger['property']}"]}
+
+
+@pytest.mark.slow
+def test_dash_callbacks_never_give_a_server_error(app):
+    client = app.server.test_client()
+    failures, n = [], 0
+    for output, cb, declared, i, spec, value in _callback_cases(app):
+        body = _body(output, cb, declared, i, value)
+        resp = client.post("/_dash-update-component", data=json.dumps(body),
+                           content_type="application/json")
+        n += 1
+        if resp.status_code >= 500:
+            failures.append(f"{spec['id']}.{spec['property']}={value!r:.60} -> "
+                            f"{resp.status_code}")
+    assert n > 500
+    assert failures == [], f"{len(failures)} of {n} callback calls failed: {failures}"
+
+
+def test_malformed_callback_requests_are_refused(app):
+    client = app.server.test_client()
+    output = next(o for o, cb in app.callback_map.items() if "callback" in cb)
+    browser_side = next(o for o, cb in app.callback_map.items() if "callback" not in cb)
+    for body in ("not json", "[]", "{}", json.dumps({"output": "nope.children"}),
+                 json.dumps({"output": browser_side, "inputs": [], "state": []}),
+                 json.dumps({"output": output, "inputs": "x"}),
+                 json.dumps({"output": output, "inputs": [{"id": "other", "property": "v"}]})):
+        resp = client.post("/_dash-update-component", data=body,
+                           content_type="application/json")
+        assert resp.status_code == 400, body
+        assert resp.get_json()["error"]
+
+
+def test_page_layouts_take_hostile_links(app):
+    """A shared link is user input too: every page builds from any query string."""
+    import dash
+
+    with app.server.test_request_context("/"):
+        for page in dash.page_registry.values():
+            for name in ["start", "end", "days", "hours", "categories", "la", "res", "layers",
+                         "bw", "eps", "minpts", "unit", "measure", "as_of", "lookback_weeks",
+                         "n", "target_share", "night", "green_below", "amber", "red",
+                         "period", "zone", "significant", "seed"]:
+                for raw in HOSTILE:
+                    page["layout"](**{name: raw})
