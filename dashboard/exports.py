@@ -16,7 +16,7 @@ from flask import Blueprint, Response, request
 from dashboard import services
 from geo.plan import PlanResult, parse_plan_params, plan_csv, plan_geojson
 from geo.projection import to_bng
-from geo.query import FilterError
+from geo.query import FilterError, check_date_in_range
 
 bp = Blueprint("patrol_exports", __name__, url_prefix="/patrol")
 
@@ -248,8 +248,9 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
     try:
         weekend = _date.fromisoformat(weekend_text)
     except ValueError:
-        raise FilterError("weekend", f"'{weekend_text}' is not a date (the Friday, "
+        raise FilterError("weekend", f"'{weekend_text[:40]}' is not a date (the Friday, "
                           "YYYY-MM-DD)") from None
+    check_date_in_range(weekend, "weekend")
     if weekend.weekday() != 4:
         raise FilterError("weekend", f"{weekend.isoformat()} is not a Friday")
     z = report.zone_ids.index(zone_id)
@@ -347,27 +348,19 @@ Printed from Hotspot's NTE zones page. OFFICIAL-SENSITIVE: handle as your force 
 @nte_bp.get("/sheet.csv")
 def deployment_sheet_csv() -> Response:
     """Download the deployment sheet's figures as CSV rows (section, item, value)."""
-    import csv
-    import io
+    from geo.csvsafe import rows_to_csv_text
 
     d = _sheet_data(dict(request.args))
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["section", "item", "value"])
-    w.writerow(["zone", d["zone"], d["zone_id"]])
-    w.writerow(["weekend", "friday", d["weekend"].isoformat()])
-    w.writerow(["weekend", "status", d["status"]])
-    w.writerow(["weekend", "incidents", "" if d["count"] is None else d["count"]])
-    for p in d["peak"]:
-        w.writerow(["when", "peak hour", p])
-    for c in d["cells"]:
-        w.writerow(["where", c["cell"], c["count"]])
-    for v in d["venues"]:
-        w.writerow(["venue", v["name"], v["incidents"]])
-    for h in d["history"]:
-        w.writerow(["history", h["weekend"], f"{h['count']} ({h['status']})"])
-    w.writerow(["method", "night", d["rule"]])
-    w.writerow(["method", "status rule", d["status_rule"]])
+    rows: list[list[Any]] = [["section", "item", "value"],
+                             ["zone", d["zone"], d["zone_id"]],
+                             ["weekend", "friday", d["weekend"].isoformat()],
+                             ["weekend", "status", d["status"]],
+                             ["weekend", "incidents", "" if d["count"] is None else d["count"]]]
+    rows += [["when", "peak hour", p] for p in d["peak"]]
+    rows += [["where", c["cell"], c["count"]] for c in d["cells"]]
+    rows += [["venue", v["name"], v["incidents"]] for v in d["venues"]]
+    rows += [["history", h["weekend"], f"{h['count']} ({h['status']})"] for h in d["history"]]
+    rows += [["method", "night", d["rule"]], ["method", "status rule", d["status_rule"]]]
     name = f"deployment_{d['zone_id']}_{d['weekend'].isoformat()}.csv"
-    return Response(out.getvalue(), mimetype="text/csv",
+    return Response(rows_to_csv_text(rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -17,6 +17,23 @@ from typing import Any
 
 import numpy as np
 
+#: Plotly settings every chart gets. Dash's default offers "Share chart..." to Plotly's cloud
+#: service; police data must never leave the machine, so every cloud link is switched off.
+GRAPH_CONFIG: dict[str, Any] = {
+    "displaylogo": False,
+    "showSendToCloud": False,
+    "showEditInChartStudio": False,
+    "showLink": False,
+    "plotlyServerURL": "",
+    "modeBarButtonsToRemove": ["sendDataToCloud", "editInChartStudio"],
+}
+
+
+def graph_config(**overrides: Any) -> dict[str, Any]:
+    """Return :data:`GRAPH_CONFIG` with a chart's own settings (e.g. ``scrollZoom``) added."""
+    return {**GRAPH_CONFIG, **overrides}
+
+
 MAP_TRACE_AREAS, MAP_TRACE_CELLS, MAP_TRACE_CLUSTERS = 0, 1, 2
 LAYER_KDE, LAYER_OUTLINES = 0, 1
 
