@@ -74,6 +74,78 @@ WHEEL="$(ls "$OUT"/hotspot-*.whl 2>/dev/null | head -n 1)"
 echo "built $(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB)"
 [ "$PROJECT_ONLY" -eq 1 ] && exit 0
 
+# Print each requirement (one a line) that a wheel in $OUT has on the target platform and
+# Python but that no wheel in $OUT satisfies.
+target_requirements_missing() {
+    "$PYTHON" - "$OUT" "$PYVER" "$EXTRAS" "${PLATFORMS[@]}" <<'PY'
+import re
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+try:
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+except ImportError:  # pip always carries a copy
+    from pip._vendor.packaging.markers import Marker  # noqa: F401
+    from pip._vendor.packaging.requirements import Requirement
+    from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
+
+out, pyver, extras, platforms = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+pyver = pyver or "%d.%d" % sys.version_info[:2]
+tag = platforms[0] if platforms else ""
+if tag.startswith("win"):
+    system = ("win32", "Windows", "nt", "ARM64" if "arm64" in tag else "AMD64")
+elif tag.startswith("macosx"):
+    system = ("darwin", "Darwin", "posix", "arm64" if "arm64" in tag else "x86_64")
+else:
+    machine = re.sub(r"^(many|musl)?linux[_0-9]*_", "", tag) or "x86_64"
+    system = ("linux", "Linux", "posix", machine)
+env = {"sys_platform": system[0], "platform_system": system[1], "os_name": system[2],
+       "platform_machine": system[3], "python_version": pyver,
+       "python_full_version": pyver + ".0", "implementation_name": "cpython",
+       "platform_python_implementation": "CPython"}
+
+have = {}
+for wheel in out.glob("*.whl"):
+    name, version, _, _ = parse_wheel_filename(wheel.name)
+    have[name] = (wheel, version)
+
+
+def requirements(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        return Parser().parsestr(zf.read(meta).decode()).get_all("Requires-Dist") or []
+
+
+wanted = {}  # name -> extras asked for
+todo = [("hotspot", {e for e in extras.split(",") if e})]
+missing = set()
+while todo:
+    name, asked = todo.pop()
+    if name in wanted and asked <= wanted[name]:
+        continue
+    wanted[name] = wanted.get(name, set()) | asked
+    if name not in have:
+        continue
+    for text in requirements(have[name][0]):
+        req = Requirement(text)
+        active = req.marker is None or any(
+            req.marker.evaluate({**env, "extra": e}) for e in (wanted[name] or {""}))
+        if not active:
+            continue
+        dep = canonicalize_name(req.name)
+        if dep not in have or not req.specifier.contains(have[dep][1], prereleases=True):
+            missing.add(str(Requirement(f"{req.name}{req.specifier}")))
+        else:
+            todo.append((dep, set(req.extras)))
+for text in sorted(missing):
+    print(text)
+PY
+}
+
 # 3. Every dependency as a wheel.
 REQ="$WHEEL"
 [ -n "$EXTRAS" ] && REQ="$WHEEL[$EXTRAS]"
@@ -89,6 +161,18 @@ else
     [ -n "$PYVER" ] && args+=(--python-version "$PYVER")
     "$PYTHON" -m pip download --quiet --dest "$OUT" --find-links "$OUT" "${args[@]}" "$REQ" \
         || die "fetching wheels for ${PLATFORMS[*]:-this platform} python ${PYVER:-this} failed"
+    # pip judges a dependency's environment markers by the machine it runs on, not the target,
+    # so a dependency only the target needs (colorama for tqdm on Windows) is left out. Read
+    # every wheel's requirements with the target's markers and fetch what is missing.
+    for _ in 1 2 3 4 5; do
+        mapfile -t missing < <(target_requirements_missing)
+        [ ${#missing[@]} -eq 0 ] && break
+        echo "fetching what the target needs beyond this machine: ${missing[*]}"
+        "$PYTHON" -m pip download --quiet --dest "$OUT" --find-links "$OUT" "${args[@]}" \
+            "${missing[@]}" || die "fetching ${missing[*]} for the target failed"
+    done
+    mapfile -t missing < <(target_requirements_missing)
+    [ ${#missing[@]} -eq 0 ] || die "the wheelhouse still lacks ${missing[*]} for the target"
 fi
 
 # 4. Checksums to verify the folder after carrying it across, and the install steps beside it.
@@ -97,16 +181,18 @@ if command -v sha256sum >/dev/null 2>&1; then
 else  # macOS
     (cd "$OUT" && shasum -a 256 -- *.whl > SHA256SUMS)
 fi
+TARGET_PY="${PYVER:-$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')}"
+TARGET_OS="${PLATFORMS[*]:-$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_platform())')}"
 cat > "$OUT/INSTALL.txt" <<EOF
 Hotspot wheelhouse: $(basename "$WHEEL") and its dependencies, built $(date -u +%Y-%m-%d)
-for Python ${PYVER:-$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')} on ${PLATFORMS[*]:-$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_platform())')}.
+for Python $TARGET_PY on $TARGET_OS.
 
 Check the files arrived intact (Linux):   sha256sum -c SHA256SUMS
 Install with no internet access:
-  Linux/macOS:  python3 -m venv hotspot-venv
+  Linux/macOS:  python$TARGET_PY -m venv hotspot-venv
                 hotspot-venv/bin/pip install --no-index --find-links . hotspot
                 hotspot-venv/bin/hotspot serve
-  Windows:      py -3 -m venv hotspot-venv
+  Windows:      py -$TARGET_PY -m venv hotspot-venv
                 hotspot-venv\\Scripts\\pip install --no-index --find-links . hotspot
                 hotspot-venv\\Scripts\\hotspot serve
 EOF
