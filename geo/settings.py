@@ -9,10 +9,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import date, timedelta
+from importlib import resources
 from pathlib import Path
 
-#: Root of the source checkout; the bundled boundaries and sample live beneath it.
+#: Root of the source checkout when running from one (``geo/`` sits directly beneath it). In an
+#: installed package this is ``site-packages`` and holds no project files.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Where the wheel carries ``data/`` of the repository: package data of ``geo``, so an install
+#: never adds a top-level package named ``data`` to site-packages (see pyproject.toml).
+BUNDLED_PACKAGE_DIR = "_bundled"
 
 #: British National Grid: every distance, bandwidth, buffer and area is measured in it (metres).
 CRS_METRIC = "EPSG:27700"
@@ -46,14 +52,50 @@ def default_data_dir() -> Path:
     return _env_path("HOTSPOT_DATA_DIR", base / "hotspot")
 
 
+def bundled_data_dir() -> Path:
+    """Return the folder holding the bundled data (``boundaries/`` and ``sample/``).
+
+    In a source checkout (run with ``PYTHONPATH`` or an editable install) this is the
+    repository's ``data/``, where ``scripts/build_boundaries.py`` and ``geo/sample.py`` write.
+    In an installed wheel it is the package data ``geo/_bundled/``, found with
+    :mod:`importlib.resources` so it does not depend on the current working directory.
+
+    Raises
+    ------
+    FileNotFoundError
+        If neither holds the bundled data: a broken install, named so it can be fixed.
+
+    Examples
+    --------
+    >>> (bundled_data_dir() / "sample" / "mapping.toml").is_file()
+    True
+    """
+    checkout = PROJECT_ROOT / "data"
+    # The checkout is recognised by its pyproject.toml beside geo/, so a stray folder called
+    # "data" in site-packages (from another package) is never mistaken for ours.
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (checkout / "boundaries").is_dir():
+        return checkout
+    shipped = resources.files("geo") / BUNDLED_PACKAGE_DIR
+    # Wheels install unpacked, so the resource is a real folder; a zipped install is not
+    # supported because pandas, pyogrio and the ingest read these files by path.
+    if isinstance(shipped, Path) and (shipped / "boundaries").is_dir():
+        return shipped
+    raise FileNotFoundError(
+        f"the bundled boundaries and sample are missing: looked in {checkout} and {shipped}. "
+        "Reinstall Hotspot from its wheel or run it from a complete source checkout."
+    )
+
+
 def bundled_boundaries_dir() -> Path:
     """Return the folder holding the bundled Lancashire boundaries and populations."""
-    return _env_path("HOTSPOT_BUNDLED_BOUNDARIES", PROJECT_ROOT / "data" / "boundaries")
+    override = os.environ.get("HOTSPOT_BUNDLED_BOUNDARIES")
+    return Path(override).expanduser() if override else bundled_data_dir() / "boundaries"
 
 
 def bundled_sample_dir() -> Path:
     """Return the folder holding the bundled synthetic sample."""
-    return _env_path("HOTSPOT_BUNDLED_SAMPLE", PROJECT_ROOT / "data" / "sample")
+    override = os.environ.get("HOTSPOT_BUNDLED_SAMPLE")
+    return Path(override).expanduser() if override else bundled_data_dir() / "sample"
 
 
 @dataclass(frozen=True)
