@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a full test run: installs Debian's Chromium (for the
-# browser tests), builds the wheel and a wheelhouse of its dependencies, installs the wheel with
-# its test extras into .venv, then runs lint, type checks, the three test tiers and the offline
-# install test of the wheel. Every step runs even when an earlier one fails; the exit status is
+# browser tests), installs the project with its test extras into .venv (editable), then runs
+# lint, type checks, the three test tiers and the offline install test of the built wheel. Every step runs even when an earlier one fails; the exit status is
 # non-zero if any failed.
 #   ./scripts/test.sh
 set -euo pipefail
@@ -20,19 +19,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --upgrade pip
 
-# The package under test is the wheel users get, installed the way they install it (not an
-# editable install, whose import hook makes setuptools warn about same-named folders): the CLI,
-# server and browser tests then run the installed package with its bundled data and assets,
-# while pytest imports the checkout beside them (its root is on sys.path), the same source.
-# The wheelhouse (.cache/, ignored by git) keeps the dependency wheels between runs.
+# .venv holds an editable install, so the tests and `.venv/bin/hotspot` always run the source
+# as it is now. The package as users get it is tested separately (last step): its wheel, built
+# with a wheelhouse of its dependencies (.cache/, ignored by git, kept between runs), installed
+# offline into a fresh environment outside the checkout.
+.venv/bin/pip install --quiet -e ".[test,browser,dev]"
 WHEELHOUSE=.cache/wheelhouse
-echo "== build: the wheel and a wheelhouse of its dependencies =="
-PYTHON=.venv/bin/python bash scripts/build_wheelhouse.sh --out "$WHEELHOUSE"
-WHEEL="$(ls "$WHEELHOUSE"/hotspot-*.whl)"
-.venv/bin/pip install --quiet --find-links "$WHEELHOUSE" "$WHEEL[test,browser,dev]"
-# An earlier build has the same version number, so pip would keep it: put this one in.
-.venv/bin/pip install --quiet --no-deps --force-reinstall "$WHEEL"
-touch .venv/.hotspot-installed  # scripts/serve.sh: the install is as new as the source
 
 export HOTSPOT_CHROMIUM="${HOTSPOT_CHROMIUM:-$(command -v chromium)}"
 mkdir -p test-artifacts
@@ -56,8 +48,12 @@ step "unit tests (and the runnable examples in geo/)" \
     .venv/bin/python -m pytest tests/unit geo --doctest-modules -q
 step "integration tests" .venv/bin/python -m pytest tests/integration -q
 step "browser tests (headless Chromium)" .venv/bin/python -m pytest tests/browser -m browser -q
+package_smoke() {
+    PYTHON=.venv/bin/python bash scripts/build_wheelhouse.sh --out "$WHEELHOUSE" &&
+        PYTHON=.venv/bin/python bash scripts/wheel_smoke.sh --wheelhouse "$WHEELHOUSE"
+}
 step "package: the wheel installed offline outside the checkout, served and fetched" \
-    env PYTHON=.venv/bin/python bash scripts/wheel_smoke.sh --wheelhouse "$WHEELHOUSE"
+    package_smoke
 
 echo "== summary =="
 printf '%s\n' "${summary[@]}"
