@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import dash
@@ -44,6 +45,7 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None) -> Dash:
         # Everything is served from this machine: locked-down networks have no CDN access.
         serve_locally=True,
         update_title="",
+        on_error=_callback_error,
     )
     app.layout = _shell
     app.server.register_blueprint(api_blueprint)
@@ -73,6 +75,41 @@ def _pin_store_version_per_request(app: Dash) -> None:
             query.unpin(token)
 
 
+#: The page-wide notice where a callback's refusal or failure is shown to the user.
+NOTICE, NOTICE_DISMISS = "app-notice", "app-notice-dismiss"
+CALLBACK_LOG = logging.getLogger("hotspot.callbacks")
+
+
+def _callback_error(err: Exception) -> None:
+    """Show a callback's failure on the page in words instead of leaving it silent.
+
+    A refused value (a bad setting, a busy server) is the user's to fix or wait for; anything
+    else is a fault of ours, logged in full for a bug report. Either way the outputs keep their
+    current values and the page says what happened.
+    """
+    from dashboard.security import BadRequestParameter
+    from geo.query import FilterError
+
+    if isinstance(err, FilterError | BadRequestParameter):
+        text = f"That setting could not be used ({err.param}): {err.message}"
+    elif isinstance(err, services.Busy):
+        text = str(err)
+    else:
+        CALLBACK_LOG.exception("callback failed", exc_info=err)
+        text = ("Something went wrong inside Hotspot, and this view was not updated. The details "
+                "are in the server log.")
+    dash.set_props(NOTICE, {"children": [html.Span(text),
+                                         html.Button("Dismiss", id=NOTICE_DISMISS,
+                                                     className="link")]})
+
+
+@dash.callback(dash.Output(NOTICE, "children", allow_duplicate=True),
+               dash.Input(NOTICE_DISMISS, "n_clicks"), prevent_initial_call=True)
+def _dismiss_notice(_clicks: int | None) -> None:
+    """Clear the page-wide notice."""
+    return None
+
+
 def _shell() -> html.Div:
     """Build the frame around every page (a function, so the sample badge is current)."""
     return html.Div(
@@ -89,6 +126,7 @@ def _shell() -> html.Div:
                 ],
                 className="topbar",
             ),
+            html.Div(id=NOTICE, className="app-notice", role="alert"),
             dash.page_container,
         ]
     )

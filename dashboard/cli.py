@@ -174,7 +174,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         from waitress import serve
 
-        serve(app.server, host=args.host, port=args.port, threads=8, _quiet=True)
+        # Threads beyond the heavy lane's slots (dashboard.services) keep quick requests served.
+        serve(app.server, host=args.host, port=args.port, threads=16, _quiet=True)
     return EXIT_OK
 
 
@@ -200,6 +201,13 @@ def _warm_compiled_code() -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the benchmark."""
+    if args.load:
+        from dashboard.loadbench import run_load_bench
+
+        result = run_load_bench(Path(args.data_dir) if args.data_dir else None,
+                                clients=args.clients, seconds=args.seconds)
+        print(json.dumps(result, indent=1))
+        return EXIT_OK
     from dashboard.bench import run_bench
 
     result = run_bench(n=args.n, seed=args.seed, skip_baselines=args.skip_baselines)
@@ -275,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.add_argument("--skip-baselines", action="store_true")
+    p.add_argument("--load", action="store_true",
+                   help="instead: quick-request latency while clients ask for heavy analyses "
+                   "(serves --data-dir, or the synthetic sample in a temporary folder)")
+    p.add_argument("--data-dir", metavar="DIR", help="with --load: the data to serve")
+    p.add_argument("--clients", type=int, default=8, help="with --load: heavy clients")
+    p.add_argument("--seconds", type=float, default=30.0, help="with --load: per phase")
     p.set_defaults(func=cmd_bench)
     return parser
 

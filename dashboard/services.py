@@ -100,12 +100,16 @@ class _LRU:
             if key in self.data:
                 self.data.move_to_end(key)
                 return self.data[key]  # type: ignore[no-any-return]
-            pending = self.pending.get(key)
-            owner = pending is None
-            if pending is None:
-                pending = self.pending[key] = _Pending()
         lane = self.lane if heavy else None
+        # A heavy miss holds a lane slot while it computes or waits: refused at once if full.
         with lane.slot() if lane is not None else contextlib.nullcontext():
+            with self.lock:
+                if key in self.data:
+                    return self.data[key]  # type: ignore[no-any-return]
+                pending = self.pending.get(key)
+                owner = pending is None
+                if pending is None:
+                    pending = self.pending[key] = _Pending()
             if not owner:
                 if not pending.event.wait(lane.wait_s if lane is not None else None):
                     raise Busy("The server is still working on this analysis; try again in "
@@ -121,13 +125,13 @@ class _LRU:
                     self.pending.pop(key, None)
                 pending.event.set()
                 raise
-        with self.lock:
-            self.data[key] = value
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-            self.pending.pop(key, None)
-        pending.value = value
-        pending.event.set()
+            with self.lock:
+                self.data[key] = value
+                while len(self.data) > self.size:
+                    self.data.popitem(last=False)
+                self.pending.pop(key, None)
+            pending.value = value
+            pending.event.set()
         return value
 
 
