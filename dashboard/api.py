@@ -109,13 +109,9 @@ def patrol_plan() -> Response:
 @bp.get("/backtest")
 def backtest() -> Response:
     """PAI, hit rate and area share of our hotspots and of the baselines, in one run."""
-    from geo.plan import parse_plan_params, run_backtest
+    from geo.plan import parse_backtest_params, run_backtest
 
-    args = dict(request.args)
-    horizon = int_param(args, "horizon_weeks", 4, 1, 52)
-    rolling = args.pop("rolling", "0") in {"1", "true", "yes"}
-    args.pop("horizon_weeks", None)
-    params = parse_plan_params(args)
+    params, horizon, rolling = parse_backtest_params(request.args)
     svc = services.current()
     weights, _source = svc.harm_weights()
     return jsonify(run_backtest(svc.query, svc.boundaries.areas_bng, params,
