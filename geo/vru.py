@@ -314,6 +314,7 @@ def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
         if left_out:
             notes.append(f"{left_out:,} incidents give only a month (police.uk) and cannot be "
                          "placed in these periods; they are left out.")
+    _refuse_missing_months(fr, edges)
     if len(edges) < 3:
         raise FilterError("periods", f"the data hold only {len(edges)} whole period(s) of "
                           f"{'a month' if unit == 'month' else f'{days} days'}; at least 3 are "
@@ -356,6 +357,28 @@ def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
                      "hot": [bool(x) for x in r.get("hot_series", [])]})
     out["rows"] = rows
     return out
+
+
+def _refuse_missing_months(fr: Any, edges: list[tuple[int, int]]) -> None:
+    """Refuse periods that hold a month with no data: every cell would read 0 in it."""
+    from geo.backtest import months_without_data, window_coverage
+
+    gaps = months_without_data(fr.month_first)
+    if not gaps:
+        return
+    span = fr.date_span()
+    bad = [k for k, (a, b) in enumerate(edges) if window_coverage(a, b, span[0], span[1],
+                                                                  gaps)]
+    if not bad:
+        return
+    months = sorted({window_coverage(*edges[k], span[0], span[1], gaps) or "" for k in bad})
+    clear = len(edges) - 1 - bad[-1]
+    advice = (f"the latest {clear} periods avoid it: ask for periods={clear}" if clear >= 3
+              else "there are too few periods after it; a trend cannot be read until more "
+              "months arrive")
+    raise FilterError("periods", f"the periods include a month the data do not cover ("
+                      f"{'; '.join(months)}), so every cell would count 0 there and none could be "
+                      f"a hot spot; {advice}.")
 
 
 def _date_param(value: Any, name: str) -> date:

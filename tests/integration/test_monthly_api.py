@@ -177,6 +177,17 @@ def test_month_only_emerging_hot_spots_use_calendar_months(monthly):
     assert bad.status_code == 400 and bad.get_json()["parameter"] == "period_days"
 
 
+def test_emerging_refuses_periods_holding_a_missing_month(gapped):
+    client = serve(gapped)
+    resp = client.get("/api/v1/emerging?la=E07000123&res=9")
+    assert resp.status_code == 400 and resp.get_json()["parameter"] == "periods"
+    error = resp.get_json()["error"]
+    assert "no incidents at all in March 2023" in error
+    assert "the latest 9 periods avoid it: ask for periods=9" in error
+    body = client.get("/api/v1/emerging?la=E07000123&res=9&periods=9").get_json()
+    assert body["period_labels"][0] == "Apr 2023"
+
+
 def test_month_only_emerging_on_the_page(monthly):
     serve(monthly)
     from dashboard.layouts import trends
