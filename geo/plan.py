@@ -347,6 +347,9 @@ def build_plan(query: QueryLayer, params: PlanParams,
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
     month_only = fr.month_only_count == fr.n
+    if params.lookback_months is not None and not month_only:
+        raise FilterError("lookback_months", "these data have dates, so the look-back is in "
+                          "weeks: give lookback_weeks instead")
     notes: list[str] = []
     hours = None if params.hours[0] == params.hours[1] else params.hours
     n_months: int | None = None

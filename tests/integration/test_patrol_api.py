@@ -83,9 +83,9 @@ def test_target_share_returns_the_places_holding_it(client):
      ("hours=evening", "hours"), ("target_share=0", "target_share"),
      ("as_of=31/03/2025", "as_of"), ("lookback_weeks=0", "lookback_weeks"),
      ("as_of=0001-01-01", "as_of"), ("as_of=9999-12-31", "as_of"),
-     ("lookback_months=0", "lookback_months")],
+     ("lookback_months=0", "lookback_months"), ("lookback_months=3", "lookback_months")],
     ids=["unit", "n", "la", "hours", "share", "as_of", "weeks", "year-1", "year-9999",
-         "months"],
+         "months", "months-on-dated-data"],
 )
 def test_bad_plan_parameters_get_400(client, query, param):
     resp = client.get(f"/api/v1/patrol-plan?{query}")
