@@ -65,6 +65,8 @@ class PlanParams:
     seed: int = 1
     #: Keep only cells that are Getis-Ord Gi* hot spots at this confidence (0.90, 0.95, 0.99).
     significance: float | None = None
+    #: ``lookback_weeks`` was given (not the default): refused on month-only data.
+    weeks_given: bool = field(default=False, compare=False, repr=False)
 
     @property
     def shift(self) -> Shift:
@@ -75,10 +77,11 @@ class PlanParams:
         """Return the parameters as query-string values (the inverse of parse)."""
         out = {"days": ",".join(DAY_NAMES[d] for d in sorted(self.days)),
                "hours": f"{self.hours[0]}-{self.hours[1] or 24}",
-               "unit": self.unit, "lookback_weeks": str(self.lookback_weeks),
-               "seed": str(self.seed)}
+               "unit": self.unit, "seed": str(self.seed)}
         if self.lookback_months is not None:
             out["lookback_months"] = str(self.lookback_months)
+        else:
+            out["lookback_weeks"] = str(self.lookback_weeks)
         if self.areas:
             out["la"] = ",".join(self.areas)
         if self.target_share is not None:
@@ -184,6 +187,7 @@ def parse_plan_params(params: Mapping[str, Any],
     return PlanParams(
         areas=filters.areas,
         lookback_weeks=int_param(params, "lookback_weeks", 12, 1, 156),
+        weeks_given=params.get("lookback_weeks") not in (None, ""),
         lookback_months=(int_param(params, "lookback_months", MONTHS_DEFAULT, 1, 60)
                          if params.get("lookback_months") not in (None, "") else None),
         days=filters.days if filters.days is not None else frozenset(range(7)),
@@ -301,6 +305,17 @@ def _day(d: date) -> int:
     return (d - _EPOCH).days
 
 
+def _check_lookback_unit(params: PlanParams, month_only: bool) -> None:
+    """Refuse a look-back in the unit the data cannot use, rather than ignore it."""
+    if params.lookback_months is not None and not month_only:
+        raise FilterError("lookback_months", "these data have dates, so the look-back is in "
+                          "weeks: give lookback_weeks instead")
+    if params.weeks_given and month_only:
+        raise FilterError("lookback_weeks", "these data give only the month of each incident "
+                          "(police.uk), so the look-back is in whole months: give "
+                          f"lookback_months instead (default {MONTHS_DEFAULT})")
+
+
 def _month_end(d: date) -> date:
     return (d.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
@@ -347,9 +362,7 @@ def build_plan(query: QueryLayer, params: PlanParams,
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
     month_only = fr.month_only_count == fr.n
-    if params.lookback_months is not None and not month_only:
-        raise FilterError("lookback_months", "these data have dates, so the look-back is in "
-                          "weeks: give lookback_weeks instead")
+    _check_lookback_unit(params, month_only)
     notes: list[str] = []
     hours = None if params.hours[0] == params.hours[1] else params.hours
     n_months: int | None = None
@@ -642,9 +655,7 @@ def run_backtest(
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
     month_only = fr.n > 0 and fr.month_only_count == fr.n
-    if params.lookback_months is not None and not month_only:
-        raise FilterError("lookback_months", "these data have dates, so the look-back is in "
-                          "weeks: give lookback_weeks instead")
+    _check_lookback_unit(params, month_only)
     hours = None if params.hours[0] == params.hours[1] else params.hours
     if month_only and (len(params.days) < 7 or hours is not None):
         raise FilterError("days" if len(params.days) < 7 else "hours",

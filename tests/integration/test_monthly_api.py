@@ -87,11 +87,12 @@ def test_month_only_plan_page_says_what_it_cannot_give(monthly):
 
 @pytest.mark.parametrize(
     ("query", "param"),
-    [("days=fri", "days"), ("hours=20-4", "hours")],
-    ids=["days", "hours"],
+    [("days=fri", "days"), ("hours=20-4", "hours"), ("lookback_weeks=4", "lookback_weeks")],
+    ids=["days", "hours", "weeks"],
 )
-def test_month_only_plan_refuses_a_shift(monthly, query, param):
-    resp = serve(monthly).get(f"/api/v1/patrol-plan?la=E07000123&{query}")
+@pytest.mark.parametrize("endpoint", ["patrol-plan", "backtest"])
+def test_month_only_plan_refuses_a_shift_or_weeks(monthly, endpoint, query, param):
+    resp = serve(monthly).get(f"/api/v1/{endpoint}?la=E07000123&{query}")
     assert resp.status_code == 400 and resp.get_json()["parameter"] == param
     assert "only the month" in resp.get_json()["error"]
 
