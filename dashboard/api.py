@@ -93,18 +93,10 @@ def patrol_plan() -> Response:
 @bp.get("/backtest")
 def backtest() -> Response:
     """PAI, hit rate and area share of our hotspots and of the baselines, in one run."""
-    from geo.plan import parse_plan_params, run_backtest
+    from geo.plan import parse_backtest_params
 
-    args = dict(request.args)
-    horizon = int_param(args, "horizon_weeks", 4, 1, 52)
-    rolling = args.pop("rolling", "0") in {"1", "true", "yes"}
-    args.pop("horizon_weeks", None)
-    params = parse_plan_params(args)
-    svc = services.current()
-    weights, _source = svc.harm_weights()
-    return jsonify(run_backtest(svc.query, svc.boundaries.areas_bng, params,
-                                horizon_weeks=horizon, rolling=rolling,
-                                harm_weights=weights or None))
+    params, horizon, rolling = parse_backtest_params(request.args)
+    return jsonify(services.current().backtest(params, horizon, rolling))
 
 
 @bp.get("/nte/zones")

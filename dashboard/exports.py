@@ -166,31 +166,52 @@ def _briefing_page(result: PlanResult, rank: int) -> str:
     cats = _esc(row["main_categories"] or "not recorded")
     visit_list = "".join(f"<li>{_esc(a)}–{_esc(b)}</li>" for a, b in zip(
         visits["start"], visits["end"], strict=True))
-    per_shift = row["expected_per_shift"]
-    per_shift_text = f"{per_shift:.2f}" if per_shift == per_shift else "not available"
+    if result.month_only:
+        per_month = row["expected_per_month"]
+        months = f"{result.window[0]:%b %Y} – {result.window[1]:%b %Y}"
+        when_line = f"Months: <b>{_esc(months)}</b> (the data give only the month)"
+        dots = f"Dots: incidents in public places, {_esc(months)}."
+        when = ("<p>Days and times not known: the data give only the month of each "
+                "incident.</p>")
+        trend_base = f"the {result.n_months} months before"
+        patrol = ("<p>No visit times are suggested: the data give only the month of each "
+                  "incident, so they cannot say when to patrol. Use local knowledge or "
+                  "timestamped data for the shift.</p>"
+                  f"<p>Expected incidents per month here: <b>"
+                  f"{'not available' if per_month != per_month else f'{per_month:.1f}'}</b> "
+                  f"({int(row['count'])} in {result.n_months} months).</p>")
+    else:
+        per_shift = row["expected_per_shift"]
+        per_shift_text = f"{per_shift:.2f}" if per_shift == per_shift else "not available"
+        when_line = f"Shift: <b>{_esc(p.shift.label)}</b>"
+        dots = (f"Dots: incidents in public places on this shift, "
+                f"{result.window[0]:%d %b} – {result.window[1]:%d %b %Y}.")
+        when = (f"{_svg_hours(fr.hour[pts['idx']], p.hours)}<p class=\"small\">Incidents by "
+                f"hour; red = inside the shift. Busiest: {_esc(row['peak_hours'])}.</p>")
+        trend_base = f"same shift, the {p.lookback_weeks} weeks before"
+        patrol = (f"<p>Visible presence of about 15 minutes at varied times (Koper 1995): "
+                  f"{len(visits)} visit{'s' if len(visits) != 1 else ''} this shift, in "
+                  "proportion to this place's expected harm (the busiest place on the plan "
+                  "gets one in every two hours of the shift, every place at least one):</p>"
+                  f"<ul class=\"visits\">{visit_list}</ul>"
+                  f"<p>Expected incidents per shift here: <b>{per_shift_text}</b> "
+                  f"({int(row['count'])} in {result.n_shifts} shifts).</p>")
     return f"""
 <section class="page">
   <header>
     <h1>Hotspot {rank} of {len(result.table)} · {_esc(area)}</h1>
-    <p class="shift">Shift: <b>{_esc(p.shift.label)}</b> · {_esc(row["id"])} ·
+    <p class="shift">{when_line} · {_esc(row["id"])} ·
        centre {row["lat"]:.5f}, {row["lon"]:.5f}</p>
   </header>
   <div class="cols">
     <div>{_svg_map(result, rank, pts)}
-      <p class="small">Dots: incidents in public places on this shift,
-      {result.window[0]:%d %b} – {result.window[1]:%d %b %Y}. Domestic incidents are never
-      shown.</p></div>
+      <p class="small">{dots} Domestic incidents are never shown.</p></div>
     <div>
       <h2>Why here</h2><p>{_esc(row["why"])}</p>
-      <h2>When</h2>{_svg_hours(fr.hour[pts["idx"]], p.hours)}
-      <p class="small">Incidents by hour; red = inside the shift.
-      Busiest: {_esc(row["peak_hours"])}.</p>
+      <h2>When</h2>{when}
       <h2>What</h2><p>{cats}</p>
-      <h2>Trend</h2><p>{_esc(row["trend"])} (same shift, the {p.lookback_weeks} weeks before)</p>
-      <h2>Patrol</h2><p>Visible presence of about 15 minutes, at varied times, at least every
-      two hours (Koper 1995). Suggested this shift:</p><ul class="visits">{visit_list}</ul>
-      <p>Expected incidents per shift here: <b>{per_shift_text}</b>
-      ({int(row["count"])} in {result.n_shifts} shifts).</p>
+      <h2>Trend</h2><p>{_esc(row["trend"])} ({_esc(trend_base)})</p>
+      <h2>Patrol</h2>{patrol}
     </div>
   </div>
   <footer class="small">{"SYNTHETIC SAMPLE DATA — not real incidents. " if result.synthetic else ""}

@@ -308,6 +308,17 @@ class Services:
         return self._analysis("evaluate", params, make, self._stamp(self.zones_dir),
                               tuple(sorted(weights.items())), source)
 
+    def backtest(self, params: Any, horizon_weeks: int, rolling: bool) -> dict[str, Any]:
+        """Backtest of the plan method (:func:`geo.plan.run_backtest`), cached per version."""
+        from geo.plan import run_backtest
+
+        weights, source = self.harm_weights()
+        key = ("backtest", self.version(), params, horizon_weeks, rolling,
+               tuple(sorted(weights.items())), source)
+        return self._results.get(key, lambda: run_backtest(
+            self.query, self.boundaries.areas_bng, params, horizon_weeks=horizon_weeks,
+            rolling=rolling, harm_weights=weights or None), heavy=True)
+
     # -- cached analyses -----------------------------------------------------------------------
     def hotspot_table(self, filters: Filters, res: int, n: int = 10,
                       harm_weights: dict[str, float] | None = None) -> pd.DataFrame:

@@ -125,12 +125,15 @@ __all__ = [
     "backtest_at",
     "boundary_area_km2",
     "h3_cell_areas_km2",
+    "months_without_data",
     "rank_cells_for_window",
     "rolling_backtest",
     "rolling_cutoffs",
     "score_selection",
     "summarise",
     "top_kde_cells",
+    "window_bounds",
+    "window_coverage",
 ]
 
 #: Method names, in the order rows are returned.
@@ -637,11 +640,160 @@ def _windows(data: BacktestData, cutoff: int, window_unit: str, lookback_days: i
     )
 
 
+# --------------------------------------------------------------------------- coverage
+
+
+def months_without_data(month_first: np.ndarray) -> list[int]:
+    """Months between the data's first and last month that hold no incident at all.
+
+    A police.uk download with a month missing, or a feed that stopped for a while, shows up
+    here. Give the month of **every** row in the store (not a filtered selection: a category
+    may rightly be absent in a month), as ``IncidentFrame.month_first``.
+
+    Parameters
+    ----------
+    month_first : numpy.ndarray
+        Day number (days since 1970-01-01) of the first day of each incident's month.
+
+    Returns
+    -------
+    list of int
+        First-day numbers of the empty months, oldest first.
+
+    Examples
+    --------
+    >>> jan, mar = _as_day("2020-01-01"), _as_day("2020-03-01")
+    >>> [_iso(m) for m in months_without_data(np.array([jan, jan, mar]))]
+    ['2020-02-01']
+    """
+    firsts = np.unique(np.asarray(month_first, dtype="int64"))
+    if firsts.size < 2:
+        return []
+    present = {_month_index(int(d)) for d in firsts}
+    lo, hi = _month_index(int(firsts[0])), _month_index(int(firsts[-1]))
+    return [_month_first_day(m) for m in range(lo, hi + 1) if m not in present]
+
+
+def _month_name(day: int) -> str:
+    return str(np.datetime64(int(day), "D").astype(date).strftime("%B %Y"))
+
+
+def window_coverage(first_day: DayLike, last_day: DayLike, data_first: DayLike,
+                    data_last: DayLike, missing_months: Sequence[int] = ()) -> str | None:
+    """Say in words why the data do not cover a window, or None when they cover it whole.
+
+    A window that starts before the data begin, ends after they end, or holds a month with no
+    data at all would count too few incidents; a trend or score drawn from it would mislead.
+
+    Parameters
+    ----------
+    first_day, last_day : int, datetime.date, numpy.datetime64 or str
+        The window, both ends included.
+    data_first, data_last : int, datetime.date, numpy.datetime64 or str
+        The first and last day of the data.
+    missing_months : sequence of int
+        First days of months with no data (:func:`months_without_data`).
+
+    Returns
+    -------
+    str or None
+        For example "it starts before the data begin (1 Dec 2019)".
+
+    Examples
+    --------
+    >>> window_coverage("2019-11-01", "2019-12-31", "2019-12-01", "2022-10-31")
+    'it starts before the data begin (1 Dec 2019)'
+    >>> window_coverage("2020-01-01", "2020-12-31", "2019-12-01", "2022-10-31",
+    ...                 [_as_day("2020-06-01")])
+    'the data have no incidents at all in June 2020'
+    >>> window_coverage("2020-01-01", "2020-12-31", "2019-12-01", "2022-10-31") is None
+    True
+    """
+    lo, hi = _as_day(first_day), _as_day(last_day)
+    d0, d1 = _as_day(data_first), _as_day(data_last)
+    problems = []
+    if hi < d0 or lo > d1:
+        return f"it lies outside the data ({_short(d0)} to {_short(d1)})"
+    if lo < d0:
+        problems.append(f"it starts before the data begin ({_short(d0)})")
+    if hi > d1:
+        problems.append(f"it ends after the data end ({_short(d1)})")
+    gaps = [m for m in missing_months
+            if m <= hi and _month_first_day(_month_index(m) + 1) - 1 >= lo]
+    if gaps:
+        problems.append("the data have no incidents at all in "
+                        + ", ".join(_month_name(m) for m in gaps))
+    return "; ".join(problems) or None
+
+
+def _short(day: int) -> str:
+    d = np.datetime64(int(day), "D").astype(date)
+    return f"{d.day} {d:%b %Y}"
+
+
+def window_bounds(cutoff_day: DayLike, *, window_unit: str = "day",
+                  lookback_days: int | None = None, horizon_days: int | None = None,
+                  lookback_months: int = 3, horizon_months: int = 1) -> tuple[int, int]:
+    """First day of the look-back and last day of the horizon of a cutoff, as day numbers.
+
+    The same windows :func:`backtest_at` uses, so a caller can check the data cover them
+    before running it (:func:`window_coverage`).
+
+    Examples
+    --------
+    >>> [_iso(d) for d in window_bounds("2021-01-01", window_unit="month", lookback_months=12)]
+    ['2020-01-01', '2021-01-31']
+    >>> window_bounds(100, lookback_days=84, horizon_days=28)
+    (16, 127)
+    """
+    cutoff = _as_day(cutoff_day)
+    if window_unit == "month":
+        m = _month_index(cutoff)
+        return _month_first_day(m - lookback_months), _month_first_day(m + horizon_months) - 1
+    if lookback_days is None or horizon_days is None:
+        raise ValueError("window_unit='day' needs lookback_days and horizon_days")
+    return cutoff - lookback_days, cutoff + horizon_days - 1
+
+
 # --------------------------------------------------------------------------- backtest
 
 
 def _selection_label(coverage: float) -> str:
     return f"coverage {coverage * 100:g}%"
+
+
+#: Gi* bin a cell needs at each confidence level (bins run 1-3 for 90, 95 and 99%).
+_GI_BIN = {0.90: 1, 0.95: 2, 0.99: 3}
+
+
+def _gi_hot(cells: np.ndarray, weight: np.ndarray, level: float) -> np.ndarray:
+    """Cells that are Gi* hot spots of the window's harm at ``level`` confidence or more."""
+    from geo.gistar import gi_star
+
+    if cells.size == 0:
+        return np.zeros(0, dtype=cells.dtype)
+    uniq, inverse = np.unique(cells, return_inverse=True)
+    if uniq.size < 3:
+        return np.zeros(0, dtype=cells.dtype)
+    harm = np.bincount(inverse.reshape(-1), weights=weight, minlength=uniq.size)
+    gi = gi_star(uniq.astype("uint64"), harm)
+    hot = gi.loc[~gi["added"] & (gi["bin"] >= _GI_BIN[level]), "cell"].to_numpy()
+    return hot.astype(cells.dtype)
+
+
+def _share_count(ordered: np.ndarray, cells: np.ndarray, weight: np.ndarray | None,
+                 share: float) -> int:
+    """Return how many of the ``ordered`` cells (a prefix) hold ``share`` of the total."""
+    if ordered.size == 0:
+        return 0
+    uniq, inverse = np.unique(cells, return_inverse=True)
+    w = np.ones(cells.size) if weight is None else weight
+    totals = np.bincount(inverse.reshape(-1), weights=w, minlength=uniq.size)
+    whole = float(totals.sum())
+    if not whole > 0:
+        return 0
+    cum = np.cumsum(totals[np.searchsorted(uniq, ordered)]) / whole
+    return min(int(np.searchsorted(cum, share - 1e-12)) + 1, int(ordered.size))
 
 
 def top_kde_cells(
@@ -730,6 +882,8 @@ def backtest_at(
     lookback_months: int = 3,
     horizon_months: int = 1,
     last_period_months: int | None = None,
+    target_share: float | None = None,
+    significance: float | None = None,
 ) -> pd.DataFrame:
     """Score the three methods at one cutoff: top ``n`` cells and each coverage level.
 
@@ -763,6 +917,15 @@ def backtest_at(
         Window lengths in months (``window_unit="month"`` only).
     last_period_months : int, optional
         Months in the ``last_period_count`` window; default ``horizon_months``.
+    target_share : float, optional
+        Instead of ``n``: a ``share x%`` selection, the fewest cells holding at least this
+        share (0, 1] of their method's look-back harm (``hotspots``) or count
+        (``last_period_count``, over its own window); the KDE baseline takes the area
+        ``hotspots`` took.
+    significance : float, optional
+        0.90, 0.95 or 0.99: ``hotspots`` ranks only the cells that are Getis-Ord Gi* hot spots
+        of the look-back harm at that confidence (ring-1 weights with the cell, false
+        discovery rate control), as the patrol plan's "significant only" does.
 
     Returns
     -------
@@ -808,6 +971,12 @@ def backtest_at(
         raise ValueError(f"coverages must lie in (0, 1], got {list(coverages)}")
     if n is not None and int(n) < 1:
         raise ValueError(f"n must be at least 1 (or None), got {n}")
+    if target_share is not None:
+        if not 0 < target_share <= 1:
+            raise ValueError(f"target_share must lie in (0, 1], got {target_share}")
+        n = None
+    if significance is not None and significance not in _GI_BIN:
+        raise ValueError(f"significance must be one of {sorted(_GI_BIN)}, got {significance}")
     if cell_area_km2 is not None and not (math.isfinite(cell_area_km2) and cell_area_km2 > 0):
         raise ValueError(f"cell_area_km2 must be positive, got {cell_area_km2!r}")
     win = _windows(data, cutoff, window_unit, lookback_days, horizon_days, last_period_days,
@@ -823,7 +992,10 @@ def backtest_at(
     selections: list[tuple[str, float]] = []
     if n is not None:
         selections.append((f"top {int(n)}", math.nan))
+    elif target_share is not None:
+        selections.append((f"share {100 * target_share:g}%", math.nan))
     selections += [(_selection_label(c), c) for c in levels]
+    headline = n is not None or target_share is not None
 
     rows: list[dict[str, Any]] = []
     hotspot_areas: list[float] = []
@@ -833,11 +1005,18 @@ def backtest_at(
     )
     for method, mask, by_harm in h3_methods:
         ordered = _rank(data.cell[mask], data.weight[mask], by_harm)
-        n_top = 0 if n is None else min(int(n), ordered.size)
+        if method == "hotspots" and significance is not None:
+            ordered = ordered[np.isin(ordered, _gi_hot(data.cell[mask], data.weight[mask],
+                                                       significance))]
+        if target_share is not None:
+            n_top = _share_count(ordered, data.cell[mask], data.weight[mask] if by_harm
+                                 else None, target_share)
+        else:
+            n_top = 0 if n is None else min(int(n), ordered.size)
         cum = _cumulative_area(ordered, cell_area_km2, max_budget)
         if cum.size < n_top:
             cum = _cumulative_area(ordered[:n_top], cell_area_km2, math.inf)
-        counts = ([n_top] if n is not None else []) + [_within(cum, b) for b in budgets]
+        counts = ([n_top] if headline else []) + [_within(cum, b) for b in budgets]
         # Only ranks below the largest selection matter; searching a shorter list is faster.
         ranks = _ranks_of(ordered[:max(counts, default=0)], h_cells)
         for (label, cov), k in zip(selections, counts, strict=True):

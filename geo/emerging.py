@@ -4,13 +4,17 @@ This follows the approach of ArcGIS Pro's Emerging Hot Spot Analysis, adapted to
 stated here because tools disagree on the details:
 
 1. **Periods.** Incidents are counted per cell in consecutive periods of equal length
-   (:func:`period_edges`; six weeks by default, as in the six-weekly report).
+   (:func:`period_edges`; six weeks by default, as in the six-weekly report), or in calendar
+   months (:func:`month_periods`) for data that give only the month (police.uk).
 2. **Hot spots per period.** Each period's counts (or harm) go through Getis-Ord Gi*
    (:func:`geo.gistar.gi_star`, ring-1 neighbours, self included) over one fixed study area: every
    cell with at least one incident in any period, plus their ring-1 neighbours at zero, so a cell
    with nothing in a period enters that period as 0 rather than dropping out. A cell is *hot* in
    a period if its z is positive and its p-value passes ``alpha`` (after the Benjamini-Hochberg
-   false discovery rate correction when ``fdr=True``); *cold* likewise with z negative.
+   false discovery rate correction when ``fdr=True``) **and** it had at least ``min_count``
+   incidents itself in that period (:data:`MIN_HOT_COUNT` by default): Gi* counts the
+   neighbours too, so without this a quiet cell beside a busy one (2, 3, 2, 3, 1, 1, 2, 0, 0, 1
+   incidents) would be called a persistent hot spot. *Cold* is Gi* alone, with z negative.
 3. **Trend.** A Mann-Kendall test (:func:`mann_kendall`) on each cell's series of Gi* z-scores,
    as ArcGIS does for "the intensity of clustering". Why the z-scores rather than the counts:
    the z-score measures how much a place stands out from the whole area in that period, so a
@@ -25,7 +29,7 @@ question is where harm is concentrating, and a place that is quiet needs no cate
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -36,17 +40,39 @@ from geo.gistar import gi_star_series
 
 __all__ = [
     "CATEGORIES",
+    "MIN_HOT_COUNT",
     "RULES",
     "MannKendall",
     "emerging_hotspots",
+    "hot_rule",
     "mann_kendall",
+    "month_periods",
     "period_edges",
+    "period_label",
 ]
 
 _EPOCH = date(1970, 1, 1)
 
 #: Share of periods a cell must be hot in to count as a long-standing hot spot (ArcGIS: 90%).
 MAJORITY_SHARE = 0.9
+
+#: Incidents a cell needs itself in a period to be hot in it (Gi* alone counts neighbours).
+MIN_HOT_COUNT = 3
+
+
+def hot_rule(min_count: int = MIN_HOT_COUNT, alpha: float = 0.05) -> str:
+    """Say in words when a cell is hot in a period (printed above :data:`RULES`).
+
+    Examples
+    --------
+    >>> hot_rule(3)[:60]
+    'A cell is a hot spot in a period when Getis-Ord Gi* marks it'
+    """
+    return (f"A cell is a hot spot in a period when Getis-Ord Gi* marks it a significant hot "
+            f"spot ({100 * (1 - alpha):g}% confidence, false discovery rate controlled; "
+            f"ring-1 neighbours count with the cell) and it had at least {min_count} "
+            f"incident{'s' if min_count != 1 else ''} itself in that period, so a quiet cell "
+            "beside a busy one is not called a hot spot.")
 
 #: (category, plain-English rule) in the order they are checked: the first rule that fits wins.
 RULES: list[tuple[str, str]] = [
@@ -109,6 +135,10 @@ class MannKendall(NamedTuple):
     tau: float
 
 
+#: Elements of the rows x n x n tie comparison held at once (bounds memory to tens of MB).
+_TIE_BLOCK = 4_000_000
+
+
 def _mk_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return Mann-Kendall S, z, two-sided p and tau-b for each row of ``x`` (rows x times).
 
@@ -120,10 +150,16 @@ def _mk_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     s = np.zeros(rows, dtype="int64")
     for i in range(n - 1):
         s += np.sign(x[:, i + 1 :] - x[:, i : i + 1]).sum(axis=1).astype("int64")
-    # each value's tie-group size t; summing a per-value share over the row gives per-group sums
-    t = (x[:, :, None] == x[:, None, :]).sum(axis=2).astype("float64")
-    tie_var = ((t - 1.0) * (2.0 * t + 5.0)).sum(axis=1)
-    tie_pairs = ((t - 1.0) / 2.0).sum(axis=1)
+    # each value's tie-group size t; summing a per-value share over the row gives per-group sums.
+    # The comparison is rows x n x n, so it runs in blocks of rows to bound memory.
+    tie_var = np.zeros(rows)
+    tie_pairs = np.zeros(rows)
+    step = max(1, _TIE_BLOCK // max(1, n * n))
+    for lo in range(0, rows, step):
+        block = x[lo:lo + step]
+        t = (block[:, :, None] == block[:, None, :]).sum(axis=2).astype("float64")
+        tie_var[lo:lo + step] = ((t - 1.0) * (2.0 * t + 5.0)).sum(axis=1)
+        tie_pairs[lo:lo + step] = ((t - 1.0) / 2.0).sum(axis=1)
     var = (n * (n - 1) * (2 * n + 5) - tie_var) / 18.0
     z = np.zeros(rows)
     ok = var > 0
@@ -237,6 +273,72 @@ def period_edges(
     ]
 
 
+def month_periods(first_day: int | date, last_day: int | date,
+                  count: int | None = None) -> list[tuple[int, int]]:
+    """Return whole calendar months inside ``first_day..last_day``, the latest ``count`` of them.
+
+    For month-only data (police.uk). A month the range only partly covers is left out, so
+    every period is a whole month.
+
+    Parameters
+    ----------
+    first_day, last_day : int or datetime.date
+        First and last day of the data, both included.
+    count : int, optional
+        Keep only the latest ``count`` months.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(first, last)`` day numbers of each month, oldest first.
+
+    Raises
+    ------
+    ValueError
+        If the range holds no whole month.
+
+    Examples
+    --------
+    >>> [(period_label(a, b)) for a, b in month_periods(date(2024, 1, 15), date(2024, 4, 30))]
+    ['Feb 2024', 'Mar 2024', 'Apr 2024']
+    """
+    first, last = _day_number(first_day), _day_number(last_day)
+    d0 = _EPOCH + timedelta(days=first)
+    m = d0.year * 12 + d0.month - 1 + (0 if d0.day == 1 else 1)
+    out = []
+    while True:
+        start = date(m // 12, m % 12 + 1, 1)
+        end = date((m + 1) // 12, (m + 1) % 12 + 1, 1) - timedelta(days=1)
+        if _day_number(end) > last:
+            break
+        out.append((_day_number(start), _day_number(end)))
+        m += 1
+    if not out:
+        raise ValueError("the data do not cover one whole calendar month")
+    return out[-count:] if count else out
+
+
+def period_label(first_day: int | date, last_day: int | date) -> str:
+    """Name a period by its dates: "Mar 2024" for a whole month, else "6 Jan – 16 Feb 2025".
+
+    Examples
+    --------
+    >>> period_label(date(2024, 3, 1), date(2024, 3, 31))
+    'Mar 2024'
+    >>> period_label(date(2024, 12, 30), date(2025, 2, 9))
+    '30 Dec 2024 – 9 Feb 2025'
+    >>> period_label(date(2025, 1, 6), date(2025, 2, 16))
+    '6 Jan – 16 Feb 2025'
+    """
+    a = _EPOCH + timedelta(days=_day_number(first_day))
+    b = _EPOCH + timedelta(days=_day_number(last_day))
+    if a.day == 1 and (b + timedelta(days=1)).day == 1 and (a.year, a.month) == (b.year,
+                                                                                 b.month):
+        return f"{a:%b %Y}"
+    left = f"{a.day} {a:%b}" if a.year == b.year else f"{a.day} {a:%b %Y}"
+    return f"{left} – {b.day} {b:%b %Y}"
+
+
 def _check_periods(periods: list[tuple[int, int]]) -> np.ndarray:
     edges = np.array([(_day_number(a), _day_number(b)) for a, b in periods], dtype="int64")
     if edges.ndim != 2 or len(edges) < 2:
@@ -287,6 +389,7 @@ def emerging_hotspots(
     fdr: bool = True,
     trend_on: Literal["z", "count"] = "z",
     include_empty_neighbours: bool = True,
+    min_count: int = MIN_HOT_COUNT,
 ) -> pd.DataFrame:
     """Return the emerging hot spot category of every H3 cell over a run of periods.
 
@@ -315,6 +418,9 @@ def emerging_hotspots(
     include_empty_neighbours : bool
         Passed to :func:`geo.gistar.gi_star`: add the ring-1 neighbours of the cells with
         incidents to the study area at zero (they are returned too, ``added`` true).
+    min_count : int
+        Incidents a cell needs itself in a period to be hot in it (see :func:`hot_rule`);
+        1 keeps Gi* alone, bar the empty cells.
 
     Returns
     -------
@@ -323,8 +429,9 @@ def emerging_hotspots(
         neighbours: ``cell`` (uint64), ``added``, ``n_periods``, ``hot_periods``, ``last_hot``,
         ``trend_z``, ``trend_p``, ``trend_tau``, ``trend`` ("up", "down" or "none"),
         ``category`` (one of :data:`CATEGORIES`), ``series`` (list of counts per period),
-        ``z_series`` (list of Gi* z per period), ``bin_series`` (list of +1 hot, -1 cold, 0 per
-        period) and, with weights, ``harm_series``. ``attrs["periods"]`` holds the periods.
+        ``z_series`` (list of Gi* z per period), ``bin_series`` (list of Gi* +1 hot, -1 cold,
+        0 per period), ``hot_series`` (list of bool: hot in the period, ``min_count`` applied)
+        and, with weights, ``harm_series``. ``attrs["periods"]`` holds the periods.
 
     Raises
     ------
@@ -366,6 +473,8 @@ def emerging_hotspots(
         raise ValueError(f"alpha must lie between 0 and 1, got {alpha}")
     if trend_on not in ("z", "count"):
         raise ValueError(f"trend_on must be 'z' or 'count', got {trend_on!r}")
+    if min_count < 1:
+        raise ValueError(f"min_count must be at least 1, got {min_count}")
     edges = _check_periods(periods)
     n_periods = len(edges)
 
@@ -397,7 +506,7 @@ def emerging_hotspots(
     significant = trend_p <= alpha
     trend = np.where(significant & (trend_z > 0), "up",
                      np.where(significant & (trend_z < 0), "down", "none"))
-    hot, cold = bins > 0, bins < 0
+    hot, cold = (bins > 0) & (counts_all >= min_count), bins < 0
     out = pd.DataFrame(
         {
             "cell": all_cells.astype("uint64"),
@@ -417,6 +526,8 @@ def emerging_hotspots(
     )
     if harm is not None:
         out["harm_series"] = pd.Series(values_all.tolist(), dtype="object")
+    out["hot_series"] = pd.Series(hot.tolist(), dtype="object")
     out.attrs["periods"] = [(int(a), int(b)) for a, b in edges]
     out.attrs["trend_on"] = trend_on
+    out.attrs["min_count"] = min_count
     return out

@@ -14,8 +14,14 @@ Method (stated on the page and in every export):
   shifts in the window (the number of shift starts, e.g. 12 weeks × 2 nights = 24).
 * **Trend** compares the same place and shift in the window of equal length just before.
 * **Dosage** follows Koper (1995, Justice Quarterly 12(4)): visible stops of about 15 minutes
-  give the longest residual deterrence, repeated at unpredictable times; we schedule one visit
-  at least every 2 hours across the shift, at seeded random times.
+  give the longest residual deterrence, repeated at unpredictable times. The busiest place
+  gets one visit in every two hours of the shift (4 on an 8-hour shift); every other place gets
+  visits in proportion to its expected harm per shift, ``round(most x harm / top harm)``, at
+  least 1 (it is on the plan) and at most the busiest place's (:func:`suggested_visits`).
+  Visits are spread over the shift at seeded random times.
+* **Month-only data** (police.uk) have no day or hour: a plan can rank places over whole
+  months and give expected incidents per month, but no shift, peak hours, visit times or
+  patrol hours.
 """
 
 from __future__ import annotations
@@ -31,8 +37,14 @@ from geo.query import DAY_LABELS, hours_in_band
 
 #: Koper (1995): stops of about 15 minutes maximise residual deterrence.
 VISIT_MINUTES = 15
-#: Visit each hotspot at least this often across the shift.
+#: The busiest hotspot is visited at least this often across the shift.
 MAX_GAP_MINUTES = 120
+#: The dosage rule in words, printed with every plan (``{most}`` is the busiest place's visits).
+VISIT_RULE = (
+    "visits of about 15 minutes (Koper 1995) in proportion to each place's expected harm per "
+    "shift: the busiest place gets one in every two hours of the shift ({most} on this shift), "
+    "every other place round({most} × its harm ÷ the busiest place's), at least 1"
+)
 DOSAGE_SOURCE = (
     "Koper, C. S. (1995). Just enough police presence: reducing crime and disorderly behavior "
     "by optimizing patrol time in crime hot spots. Justice Quarterly, 12(4), 649-672."
@@ -48,6 +60,8 @@ class Shift:
     >>> s = Shift(frozenset({4, 5}), (20, 4))
     >>> s.length_hours, s.label
     (8, 'Fri, Sat 20:00–04:00')
+    >>> Shift(frozenset(range(7)), (0, 0)).label
+    'every day, all day'
     """
 
     days: frozenset[int]
@@ -60,8 +74,11 @@ class Shift:
 
     @property
     def label(self) -> str:
-        """Plain-English label, e.g. "Fri, Sat 20:00–04:00"."""
-        days = ", ".join(DAY_LABELS[d][:3] for d in sorted(self.days))
+        """Plain-English label, e.g. "Fri, Sat 20:00–04:00" or "every day, all day"."""
+        days = ("every day" if len(self.days) == 7 else
+                ", ".join(DAY_LABELS[d][:3] for d in sorted(self.days)))
+        if self.hours[0] == self.hours[1]:
+            return f"{days}, all day"
         return f"{days} {self.hours[0]:02d}:00–{self.hours[1] % 24:02d}:00"
 
 
@@ -79,6 +96,57 @@ def count_shifts(first_day: int, last_day: int, shift: Shift) -> int:
     days = np.arange(first_day, last_day + 1)
     dow = (days + 3) % 7  # 1970-01-01 was a Thursday
     return int(np.isin(dow, list(shift.days)).sum())
+
+
+def most_visits(shift: Shift, max_gap_minutes: int = MAX_GAP_MINUTES) -> int:
+    """Visits per shift for the busiest place: one in every ``max_gap_minutes`` of the shift.
+
+    Examples
+    --------
+    >>> most_visits(Shift(frozenset({4, 5}), (20, 4))), most_visits(Shift(frozenset({0}), (9, 10)))
+    (4, 1)
+    """
+    return max(1, math.ceil(shift.length_hours * 60 / max_gap_minutes))
+
+
+def suggested_visits(harm: np.ndarray, most: int) -> np.ndarray:
+    """Visits per shift for each place, in proportion to its harm (see :data:`VISIT_RULE`).
+
+    The place with the most harm gets ``most``; every other place ``round(most * harm / top
+    harm)`` (halves round up), at least 1 and at most ``most``. Harm per shift and harm in the
+    window differ by the same factor, so either may be given.
+
+    Parameters
+    ----------
+    harm : numpy.ndarray
+        Harm (or expected harm per shift) of each place on the plan.
+    most : int
+        Visits for the busiest place (:func:`most_visits`).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 visits per shift, one per place.
+
+    Examples
+    --------
+    A place with 1 incident beside one with 30 gets 1 visit to its 4:
+
+    >>> suggested_visits(np.array([30.0, 15.0, 9.0, 1.0]), 4).tolist()
+    [4, 2, 1, 1]
+    """
+    h = np.asarray(harm, dtype="float64")
+    if h.size == 0:
+        return np.zeros(0, dtype="int64")
+    top = float(h.max())
+    if not top > 0:
+        return np.ones(h.size, dtype="int64")
+    share = np.floor(most * h / top + 0.5)
+    return np.clip(share, 1, most).astype("int64")
+
+
+#: Peak-hours text when incidents carry only a month.
+NO_TIMES = "not known: the data give only the month"
 
 
 def _peak_hours(hours: np.ndarray, top: int = 3) -> str:
@@ -113,8 +181,10 @@ def rank_places(
     n_shifts: int,
     n: int | None = 10,
     target_share: float | None = None,
+    n_months: int | None = None,
+    no_trend: str | None = None,
 ) -> pd.DataFrame:
-    """Rank places for a shift and explain each.
+    """Rank places for a shift (or, on month-only data, over whole months) and explain each.
 
     Parameters
     ----------
@@ -135,12 +205,19 @@ def rank_places(
         How many places to return.
     target_share : float, optional
         Instead of ``n``: the fewest places holding at least this share (0-1] of the harm.
+    n_months : int, optional
+        Month-only data: the whole months in the window. Expected figures are then per month
+        (``expected_per_month``; ``expected_per_shift`` is NaN) and no hours are claimed.
+    no_trend : str, optional
+        Why the window before cannot be compared (e.g. the data do not cover it): every
+        trend then says so instead of a change.
 
     Returns
     -------
     pandas.DataFrame
         ``rank, place, count, harm, share_count, share_harm, cum_share_harm,
-        expected_per_shift, peak_hours, main_categories, prev_count, trend, why``.
+        expected_per_shift, expected_per_month, peak_hours, main_categories, prev_count,
+        trend, why``.
 
     Examples
     --------
@@ -151,8 +228,8 @@ def rank_places(
     (2, 0.5, 'up 100% (1 → 2)')
     """
     columns = ["rank", "place", "count", "harm", "share_count", "share_harm", "cum_share_harm",
-               "expected_per_shift", "peak_hours", "main_categories", "prev_count", "trend",
-               "why"]
+               "expected_per_shift", "expected_per_month", "peak_hours", "main_categories",
+               "prev_count", "trend", "why"]
     inside = place >= 0
     total_count = int(len(place))
     total_harm = float(np.sum(weight))
@@ -180,23 +257,37 @@ def rank_places(
         lo, hi = np.searchsorted(sorted_place, [p, p + 1])
         idx = members[lo:hi]
         cum_harm += float(harm[p])
-        per_shift = counts[p] / n_shifts if n_shifts else math.nan
         share_h = float(harm[p]) / total_harm if total_harm else math.nan
-        trend = _trend(int(counts[p]), int(prev_counts[p]))
+        trend = (f"not compared: {no_trend}" if no_trend
+                 else _trend(int(counts[p]), int(prev_counts[p])))
         cats = main_categories(category[idx], category_labels)
-        peaks = _peak_hours(hour[idx])
-        why = (
-            f"{int(counts[p])} incidents on this shift in the window "
-            f"({100 * share_h:.1f}% of the area's harm, {int(counts[p])} of {total_count} "
-            f"incidents); about {per_shift:.2f} per shift; busiest {peaks.split(',')[0]}; "
-            f"mostly {cats.split(',')[0] if cats else 'unknown'}; trend {trend}."
-        )
+        mostly = cats.split(",")[0] if cats else "unknown"
+        if n_months:
+            per_shift, per_month = math.nan, counts[p] / n_months
+            why = (
+                f"{int(counts[p])} incidents in the {n_months} months of the window "
+                f"({100 * share_h:.1f}% of the area's harm, {int(counts[p])} of {total_count} "
+                f"incidents); about {per_month:.1f} a month; times not known (the data give "
+                f"only the month); mostly {mostly}; trend {trend}."
+            )
+            peaks = NO_TIMES
+        else:
+            per_shift = counts[p] / n_shifts if n_shifts else math.nan
+            per_month = math.nan
+            peaks = _peak_hours(hour[idx])
+            why = (
+                f"{int(counts[p])} incidents on this shift in the window "
+                f"({100 * share_h:.1f}% of the area's harm, {int(counts[p])} of {total_count} "
+                f"incidents); about {per_shift:.2f} per shift; busiest {peaks.split(',')[0]}; "
+                f"mostly {mostly}; trend {trend}."
+            )
         rows.append({
             "rank": rank, "place": int(p), "count": int(counts[p]), "harm": float(harm[p]),
             "share_count": counts[p] / total_count if total_count else math.nan,
             "share_harm": share_h,
             "cum_share_harm": cum_harm / total_harm if total_harm else math.nan,
-            "expected_per_shift": per_shift, "peak_hours": peaks, "main_categories": cats,
+            "expected_per_shift": per_shift, "expected_per_month": per_month,
+            "peak_hours": peaks, "main_categories": cats,
             "prev_count": int(prev_counts[p]), "trend": trend, "why": why,
         })
     return pd.DataFrame(rows, columns=columns)
@@ -209,12 +300,27 @@ def dosage_schedule(
     seed: int,
     visit_minutes: int = VISIT_MINUTES,
     max_gap_minutes: int = MAX_GAP_MINUTES,
+    visits: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Suggest visit times for each hotspot across one shift.
 
-    Each hotspot gets visits of ``visit_minutes`` whose starts are never more than
-    ``max_gap_minutes`` apart (nor further than that from the start or end of the shift), at
-    seeded random times so the pattern is not predictable.
+    Hotspot ``h`` gets ``visits[h - 1]`` visits of ``visit_minutes`` (by default
+    :func:`most_visits` each), one in each of that many equal blocks of the shift, at seeded
+    random times so the pattern is not predictable. With the most visits, starts are never more
+    than ``max_gap_minutes`` apart (nor further than that from the start or end of the shift).
+
+    Parameters
+    ----------
+    shift : Shift
+        The shift.
+    n_hotspots : int
+        Number of hotspots.
+    seed : int
+        Seed of the random visit times.
+    visit_minutes, max_gap_minutes : int
+        Length of a visit, and the longest gap between the busiest place's visits.
+    visits : numpy.ndarray, optional
+        Visits per shift of each hotspot, in rank order (:func:`suggested_visits`).
 
     Returns
     -------
@@ -229,19 +335,25 @@ def dosage_schedule(
     (4, True)
     """
     length = shift.length_hours * 60
-    n_blocks = max(1, math.ceil(length / max_gap_minutes))
+    most = most_visits(shift, max_gap_minutes)
+    if visits is None:
+        visits = np.full(n_hotspots, most, dtype="int64")
+    if len(visits) != n_hotspots:
+        raise ValueError(f"visits has {len(visits)} values for {n_hotspots} hotspots")
     rng = np.random.default_rng(seed)
     rows = []
     for h in range(1, n_hotspots + 1):
-        # one visit in each max_gap block of the shift, at a random time inside the block but
-        # never more than max_gap after the previous visit started
+        k = int(min(max(int(visits[h - 1]), 1), most))
+        # one visit in each of k equal blocks of the shift, at a random time inside the block
+        # but never more than max(max_gap, block) after the previous visit started
+        block = length / k
         starts: list[int] = []
-        for b in range(n_blocks):
-            lo = b * max_gap_minutes
-            hi = min(lo + max_gap_minutes, length) - visit_minutes
+        for b in range(k):
+            lo = math.ceil(b * block)
+            hi = min(math.floor((b + 1) * block), length) - visit_minutes
             if starts:
                 lo = max(lo, starts[-1] + visit_minutes + 15)
-                hi = min(hi, starts[-1] + max_gap_minutes)
+                hi = min(hi, starts[-1] + max(max_gap_minutes, math.ceil(block)))
             starts.append(int(rng.integers(lo, max(lo, hi) + 1)))
         for i, t in enumerate(starts, start=1):
             begin = (shift.hours[0] * 60 + t) % (24 * 60)
@@ -254,7 +366,14 @@ def dosage_schedule(
 
 def patrol_hours(schedule: pd.DataFrame, shifts_per_week: int,
                  visit_minutes: int = VISIT_MINUTES) -> dict[str, float]:
-    """Return the patrol time a schedule implies, per shift and per week, in hours."""
+    """Return the patrol time a schedule implies, per shift and per week, in hours.
+
+    Examples
+    --------
+    >>> d = dosage_schedule(Shift(frozenset({4, 5}), (20, 4)), 2, seed=1, visits=np.array([4, 1]))
+    >>> patrol_hours(d, shifts_per_week=2)
+    {'per_shift_hours': 1.25, 'per_week_hours': 2.5, 'visits_per_shift': 5.0}
+    """
     per_shift = len(schedule) * visit_minutes / 60.0
     return {"per_shift_hours": per_shift, "per_week_hours": per_shift * shifts_per_week,
             "visits_per_shift": float(len(schedule))}

@@ -21,16 +21,25 @@ import pandas as pd
 from geo import __version__
 from geo.patrol import (
     DOSAGE_SOURCE,
+    VISIT_RULE,
     Shift,
     count_shifts,
     dosage_schedule,
+    most_visits,
     patrol_hours,
     rank_places,
+    suggested_visits,
 )
 from geo.query import DAY_NAMES, FilterError, Filters, QueryLayer, int_param, parse_filters
-from geo.settings import CRS_STORAGE
+from geo.settings import CRS_STORAGE, limits
 
 UNITS = ("h3-9", "h3-10", "dbscan")
+#: Look-back in whole months for month-only data (police.uk) when none is given: a year, so
+#: every season counts once.
+MONTHS_DEFAULT = 12
+#: Parameters the plan (and the backtest) take besides the shared filters.
+PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of",
+                   "seed", "eps", "minpts", "public_only", "significant")
 PUBLIC_TEXT = ", public places only (domestic left out)"
 _EPOCH = date(1970, 1, 1)
 
@@ -41,6 +50,8 @@ class PlanParams:
 
     areas: tuple[str, ...] | None = None
     lookback_weeks: int = 12
+    #: Month-only data: whole months of incidents to rank on (None: :data:`MONTHS_DEFAULT`).
+    lookback_months: int | None = None
     days: frozenset[int] = frozenset({4, 5})
     hours: tuple[int, int] = (20, 4)
     unit: str = "h3-9"
@@ -54,6 +65,8 @@ class PlanParams:
     seed: int = 1
     #: Keep only cells that are Getis-Ord Gi* hot spots at this confidence (0.90, 0.95, 0.99).
     significance: float | None = None
+    #: ``lookback_weeks`` was given (not the default): refused on month-only data.
+    weeks_given: bool = field(default=False, compare=False, repr=False)
 
     @property
     def shift(self) -> Shift:
@@ -64,8 +77,11 @@ class PlanParams:
         """Return the parameters as query-string values (the inverse of parse)."""
         out = {"days": ",".join(DAY_NAMES[d] for d in sorted(self.days)),
                "hours": f"{self.hours[0]}-{self.hours[1] or 24}",
-               "unit": self.unit, "lookback_weeks": str(self.lookback_weeks),
-               "seed": str(self.seed)}
+               "unit": self.unit, "seed": str(self.seed)}
+        if self.lookback_months is not None:
+            out["lookback_months"] = str(self.lookback_months)
+        else:
+            out["lookback_weeks"] = str(self.lookback_weeks)
         if self.areas:
             out["la"] = ",".join(self.areas)
         if self.target_share is not None:
@@ -86,8 +102,33 @@ class PlanParams:
         return out
 
 
-def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
+def _nice(d: date) -> str:
+    return f"{d.day} {d:%b %Y}"
+
+
+def _iso_day(day: int) -> str:
+    return (_EPOCH + timedelta(days=int(day))).isoformat()
+
+
+def _parse_shared(shared: Mapping[str, Any], own: set[str] | frozenset[str]) -> Filters:
+    """Parse the shared filters; an unknown parameter's message lists every accepted one."""
+    try:
+        return parse_filters(shared)
+    except FilterError as exc:
+        if exc.message.startswith("unknown filter parameter"):
+            known = sorted(own | {"start", "end", "days", "hours", "categories", "source", "la",
+                                  "public_only"})
+            raise FilterError(exc.param, f"'{exc.param}' is not a parameter here; accepted: "
+                              f"{', '.join(known)}") from None
+        raise
+
+
+def parse_plan_params(params: Mapping[str, Any],
+                      also_accepted: frozenset[str] = frozenset()) -> PlanParams:
     """Parse query parameters into :class:`PlanParams`, naming any bad parameter.
+
+    ``also_accepted`` names parameters the caller reads itself (such as the backtest's
+    ``horizon_weeks``): they are ignored here but listed when an unknown one is refused.
 
     Examples
     --------
@@ -95,10 +136,9 @@ def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
     >>> p.areas, sorted(p.days), p.hours, p.n
     (('E07000123',), [4, 5], (20, 4), 10)
     """
-    own = {"unit", "n", "target_share", "lookback_weeks", "as_of", "seed", "eps", "minpts",
-           "public_only", "significant"}
-    shared = {k: v for k, v in params.items() if k not in own}
-    filters = parse_filters(shared)
+    own = set(PLAN_PARAMETERS)
+    shared = {k: v for k, v in params.items() if k not in own | also_accepted}
+    filters = _parse_shared(shared, own | also_accepted)
     if filters.start or filters.end:
         raise FilterError("start", "a plan uses a look-back window: give lookback_weeks and "
                           "as_of instead of start and end")
@@ -123,6 +163,11 @@ def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
         except ValueError:
             raise FilterError("as_of", f"'{params['as_of']}' is not a date; use YYYY-MM-DD") \
                 from None
+        bounds = limits()
+        if not bounds.earliest_date <= as_of <= bounds.latest_date:
+            raise FilterError("as_of", f"{as_of.isoformat()} is outside the dates Hotspot "
+                              f"accepts ({_nice(bounds.earliest_date)} to "
+                              f"{_nice(bounds.latest_date)})")
     public = str(params.get("public_only", "1")).lower() not in {"0", "false", "no"}
     significance = None
     if params.get("significant") not in (None, "", "0"):
@@ -142,6 +187,9 @@ def parse_plan_params(params: Mapping[str, Any]) -> PlanParams:
     return PlanParams(
         areas=filters.areas,
         lookback_weeks=int_param(params, "lookback_weeks", 12, 1, 156),
+        weeks_given=params.get("lookback_weeks") not in (None, ""),
+        lookback_months=(int_param(params, "lookback_months", MONTHS_DEFAULT, 1, 60)
+                         if params.get("lookback_months") not in (None, "") else None),
         days=filters.days if filters.days is not None else frozenset(range(7)),
         hours=filters.hours or (0, 0),
         unit=unit,
@@ -167,7 +215,7 @@ class PlanResult:
     n_shifts: int
     table: pd.DataFrame  # rank, place id, figures, why, lon/lat, geometry (GeoJSON dict)
     schedule: pd.DataFrame
-    hours: dict[str, float]
+    hours: dict[str, float | None]
     weights_source: str
     weights: dict[str, float]
     totals: dict[str, float]
@@ -175,6 +223,12 @@ class PlanResult:
     synthetic: bool = False
     #: Gi* result for every cell of the study area (cell, bin, label) when significance is on.
     gi: pd.DataFrame | None = None
+    #: The data give only months (police.uk): whole-month windows, no shift, no visits.
+    month_only: bool = False
+    #: Month-only plans: the months of the window that hold data (the expected figures' base).
+    n_months: int | None = None
+    #: Why the data do not cover the window or the window before (None: they do).
+    coverage: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def method(self) -> list[str]:
@@ -190,20 +244,48 @@ class PlanResult:
                        "including the cell, Benjamini-Hochberg false discovery rate).")
         else:
             pick_gi = ""
-        pick = (f"the fewest places holding {100 * p.target_share:.0f}% of the shift's harm"
+        whose = "" if self.month_only else "shift's "
+        pick = (f"the fewest places holding {100 * p.target_share:.0f}% of the {whose}harm"
                 if p.target_share is not None else f"the top {p.n} places")
+        window = f"{_nice(self.window[0])} to {_nice(self.window[1])}"
+        before = f"{_nice(self.previous_window[0])} to {_nice(self.previous_window[1])}"
+        uncovered = [w for w, key in ((before, "previous_window"), (window, "window"))
+                     if self.coverage.get(key)]
+        trend = (f"Trend: none given, as the data do not cover {' and '.join(uncovered)} in "
+                 "full." if uncovered else f"Trend: against {before}.")
+        if self.month_only:
+            months = (p.lookback_months or MONTHS_DEFAULT)
+            return [
+                f"Places: {unit}.",
+                f"Incidents: {window} ({months} whole months; the data give only the month, "
+                f"so no shift applies){PUBLIC_TEXT if p.public_only else ''}.",
+                f"Ranking: by harm ({self.weights_source}), then count; {pick}.{pick_gi}",
+                f"Expected per month = incidents ÷ {self.n_months} months with data in the "
+                "window.",
+                trend,
+                "Dosage: none suggested; with no days or hours in the data, visit times "
+                "cannot be planned from them.",
+            ]
+        most = most_visits(p.shift)
         return [
             f"Places: {unit}.",
-            f"Incidents: {self.window[0]:%d %b %Y} to {self.window[1]:%d %b %Y} "
-            f"({p.lookback_weeks} weeks), shift {p.shift.label} (small hours count with the "
-            f"night they started){PUBLIC_TEXT if p.public_only else ''}.",
+            f"Incidents: {window} ({p.lookback_weeks} weeks), shift {p.shift.label} (small "
+            f"hours count with the night they started){PUBLIC_TEXT if p.public_only else ''}.",
             f"Ranking: by harm ({self.weights_source}), then count; {pick}.{pick_gi}",
-            f"Expected per shift = incidents ÷ {self.n_shifts} shifts in the window.",
-            f"Trend: against {self.previous_window[0]:%d %b %Y} to "
-            f"{self.previous_window[1]:%d %b %Y}.",
-            f"Dosage: one visible visit of about 15 minutes in each two-hour block of the "
-            f"shift, at random times (seed {p.seed}); source: {DOSAGE_SOURCE}",
+            f"Expected per shift = incidents ÷ {self.n_shifts} shifts with data in the window.",
+            trend,
+            f"Dosage: {VISIT_RULE.format(most=most)}; at random times (seed {p.seed}); "
+            f"source: {DOSAGE_SOURCE}",
         ]
+
+    def _parameters(self) -> dict[str, str]:
+        out = self.params.to_params()
+        if self.month_only:
+            # a monthly plan has no shift and counts months, not weeks
+            for key in ("days", "hours", "lookback_weeks"):
+                out.pop(key, None)
+            out["lookback_months"] = str(self.params.lookback_months or MONTHS_DEFAULT)
+        return out
 
     def provenance(self) -> dict[str, Any]:
         """Return the provenance block every export carries."""
@@ -211,7 +293,7 @@ class PlanResult:
             "software": f"Hotspot {__version__}",
             "extracted_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "data_period": f"{self.window[0].isoformat()} to {self.window[1].isoformat()}",
-            "parameters": self.params.to_params(),
+            "parameters": self._parameters(),
             "harm_weights": {"source": self.weights_source, "weights": self.weights},
             "crs": f"{CRS_STORAGE} (WGS84 longitude/latitude); distances in EPSG:27700 metres",
             "method": self.method,
@@ -223,20 +305,102 @@ def _day(d: date) -> int:
     return (d - _EPOCH).days
 
 
+def _check_lookback_unit(params: PlanParams, month_only: bool) -> None:
+    """Refuse a look-back in the unit the data cannot use, rather than ignore it."""
+    if params.lookback_months is not None and not month_only:
+        raise FilterError("lookback_months", "these data have dates, so the look-back is in "
+                          "weeks: give lookback_weeks instead")
+    if params.weeks_given and month_only:
+        raise FilterError("lookback_weeks", "these data give only the month of each incident "
+                          "(police.uk), so the look-back is in whole months: give "
+                          f"lookback_months instead (default {MONTHS_DEFAULT})")
+
+
+def _month_end(d: date) -> date:
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def _months_back(first: date, months: int) -> date:
+    index = first.year * 12 + first.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _covered(lo: date, hi: date, span: tuple[date, date], gaps: list[int]
+             ) -> list[tuple[int, int]]:
+    """Day ranges of ``lo..hi`` the data cover: inside their span, outside empty months."""
+    a, b = max(_day(lo), _day(span[0])), min(_day(hi), _day(span[1]))
+    if b < a:
+        return []
+    out = []
+    for g in sorted(gaps):
+        g_end = _day(_month_end(_EPOCH + timedelta(days=g)))
+        if g_end < a or g > b:
+            continue
+        if g > a:
+            out.append((a, g - 1))
+        a = g_end + 1
+    if a <= b:
+        out.append((a, b))
+    return out
+
+
 def build_plan(query: QueryLayer, params: PlanParams,
                harm_weights: Mapping[str, float] | None = None,
                weights_source: str = "equal weights (default)") -> PlanResult:
-    """Build the patrol plan ``params`` describe from the incidents in ``query``."""
+    """Build the patrol plan ``params`` describe from the incidents in ``query``.
+
+    A look-back (or earlier) window the data do not fully cover is flagged in the notes, and
+    no trend is claimed from a window before that the data do not cover. On month-only data
+    (police.uk) the windows are whole months (``lookback_months``, default
+    :data:`MONTHS_DEFAULT`), expected figures are per month and there are no visit times or
+    patrol hours: the data say nothing about days or hours.
+    """
+    from geo.backtest import months_without_data, window_coverage
+
     fr = query.frame()
     span = fr.date_span()
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
-    as_of = params.as_of or span[1]
-    start = as_of - timedelta(days=7 * params.lookback_weeks - 1)
-    prev_end = start - timedelta(days=1)
-    prev_start = prev_end - timedelta(days=7 * params.lookback_weeks - 1)
+    month_only = fr.month_only_count == fr.n
+    _check_lookback_unit(params, month_only)
     notes: list[str] = []
     hours = None if params.hours[0] == params.hours[1] else params.hours
+    n_months: int | None = None
+    if month_only:
+        if len(params.days) < 7 or hours is not None:
+            raise FilterError("days" if len(params.days) < 7 else "hours",
+                              "these data give only the month of each incident (police.uk), "
+                              "so there is no weekday or hour to make a shift from; leave days "
+                              "and hours out")
+        n_months = params.lookback_months or MONTHS_DEFAULT
+        last = params.as_of or span[1]
+        if last != _month_end(last):
+            last = last.replace(day=1) - timedelta(days=1)
+            notes.append(f"Month-only data: the plan uses whole months, so it ends with "
+                         f"{last:%B %Y}, the last whole month up to {_nice(params.as_of or last)}.")
+        as_of = last
+        start = _months_back(as_of.replace(day=1), n_months - 1)
+        prev_end = start - timedelta(days=1)
+        prev_start = _months_back(start, n_months)
+    else:
+        as_of = params.as_of or span[1]
+        start = as_of - timedelta(days=7 * params.lookback_weeks - 1)
+        prev_end = start - timedelta(days=1)
+        prev_start = prev_end - timedelta(days=7 * params.lookback_weeks - 1)
+    gaps = months_without_data(fr.month_first)
+    gap_problem = window_coverage(start, as_of, span[0], span[1], gaps)
+    if gap_problem:
+        notes.append(f"The look-back window ({_nice(start)} to {_nice(as_of)}) is not fully "
+                     f"covered by the data: {gap_problem}. Its counts are lower than a whole "
+                     f"window's; expected figures are per {'month' if month_only else 'shift'} "
+                     "with data only.")
+    prev_problem = window_coverage(prev_start, prev_end, span[0], span[1], gaps)
+    no_trend = None
+    if prev_problem or gap_problem:
+        no_trend = (f"the window before ({_nice(prev_start)} to {_nice(prev_end)}) is not fully "
+                    f"covered by the data: {prev_problem}" if prev_problem else
+                    "this window is not fully covered by the data")
+        notes.append(f"No trend is given: {no_trend}.")
     base = Filters(start=start, end=as_of, days=params.days if len(params.days) < 7 else None,
                    hours=hours, categories=params.categories, areas=params.areas,
                    exclude_domestic=params.public_only)
@@ -248,7 +412,14 @@ def build_plan(query: QueryLayer, params: PlanParams,
     mask = sel.mask
     prev_mask = query.select(replace(base, start=prev_start, end=prev_end)).mask
     weights = query.weights(harm_weights)
-    n_shifts = count_shifts(_day(start), _day(as_of), params.shift)
+    covered = _covered(start, as_of, span, gaps)
+    if month_only:
+        n_shifts = 0
+        # months of the window the data hold: the expected figure's denominator
+        n_months = len({(_EPOCH + timedelta(days=d)).replace(day=1)
+                        for a, b in covered for d in range(a, b + 1)}) or n_months
+    else:
+        n_shifts = sum(count_shifts(a, b, params.shift) for a, b in covered)
     labels = [str(c) for c in fr.categories]
 
     geometry: list[dict[str, Any]]
@@ -289,6 +460,7 @@ def build_plan(query: QueryLayer, params: PlanParams,
         category=fr.category[mask], category_labels=labels,
         prev_place=prev_place, prev_weight=weights[prev_mask], n_shifts=n_shifts,
         n=params.n, target_share=params.target_share,
+        n_months=n_months if month_only else None, no_trend=no_trend,
     )
     if params.unit.startswith("h3"):
         ids = [format(int(cells[p]), "x") for p in table["place"]]
@@ -312,18 +484,40 @@ def build_plan(query: QueryLayer, params: PlanParams,
             table["lon"] = [wgs.geometry.loc[int(p)].centroid.x for p in table["place"]]
     table["id"] = ids
     table["geometry"] = geometry
-    schedule = dosage_schedule(params.shift, len(table), seed=params.seed)
-    if n_shifts == 0:
-        notes.append("No shift of these days falls in the window; expected figures are blank.")
+    hours_out: dict[str, float | None]
+    if month_only:
+        table["visits_per_shift"] = np.full(len(table), np.nan)
+        schedule = dosage_schedule(params.shift, 0, seed=params.seed)
+        hours_out = {"per_shift_hours": None, "per_week_hours": None, "visits_per_shift": None}
+        notes.append(MONTH_ONLY_NOTE)
+    else:
+        visits = suggested_visits(table["harm"].to_numpy(), most_visits(params.shift))
+        table["visits_per_shift"] = visits
+        schedule = dosage_schedule(params.shift, len(table), seed=params.seed, visits=visits)
+        hours_out = dict(patrol_hours(schedule, shifts_per_week=len(params.days)))
+        if n_shifts == 0:
+            notes.append("No shift of these days falls in the window; expected figures are "
+                         "blank.")
     totals = {"incidents": int(mask.sum()), "harm": float(weights[mask].sum()),
               "previous_incidents": int(prev_mask.sum())}
     return PlanResult(
         params=replace(params, as_of=as_of), window=(start, as_of),
         previous_window=(prev_start, prev_end), n_shifts=n_shifts, table=table,
-        schedule=schedule, hours=patrol_hours(schedule, shifts_per_week=len(params.days)),
+        schedule=schedule, hours=hours_out,
         weights_source=weights_source, weights=dict(harm_weights or {}), totals=totals,
         notes=notes, synthetic=query.status()["synthetic_sample"], gi=gi,
+        month_only=month_only, n_months=n_months if month_only else None,
+        coverage={"window": gap_problem, "previous_window": prev_problem},
     )
+
+
+#: What a plan can and cannot give on month-only data, printed with every such plan.
+MONTH_ONLY_NOTE = (
+    "Month-only data (police.uk): each incident gives only its month, so the plan ranks places "
+    "over whole months and gives expected incidents per month. It cannot say which days or "
+    "hours are busiest, so it gives no shift, no peak hours, no visit times and no patrol "
+    "hours; choose the shift from local knowledge or timestamped data."
+)
 
 
 def _keep_significant(place: np.ndarray, weight: np.ndarray, cells: np.ndarray,
@@ -365,12 +559,16 @@ def plan_geojson(result: PlanResult) -> dict[str, Any]:
         props = {k: _clean(v) for k, v in row.items() if k not in {"geometry", "place"}}
         props["dosage"] = [f"{a}–{b}" for a, b in zip(visits["start"], visits["end"],
                                                        strict=True)]
-        props["visits_per_shift"] = len(visits)
+        props["visits_per_shift"] = None if result.month_only else len(visits)
         features.append({"type": "Feature", "id": row["id"], "geometry": row["geometry"],
                          "properties": props})
     return {"type": "FeatureCollection", "features": features,
             "provenance": result.provenance(), "notes": result.notes,
-            "patrol_hours": result.hours}
+            "patrol_hours": result.hours, "month_only": result.month_only,
+            "window": [result.window[0].isoformat(), result.window[1].isoformat()],
+            "previous_window": [result.previous_window[0].isoformat(),
+                                result.previous_window[1].isoformat()],
+            "coverage": result.coverage}
 
 
 PLAN_CSV_COLUMNS = ["rank", "id", "count", "harm", "share_harm", "share_count",
@@ -393,6 +591,29 @@ def plan_csv(result: PlanResult) -> str:
     return "\n".join(lines) + "\n" + body
 
 
+#: Parameters the backtest takes besides the plan's.
+BACKTEST_PARAMETERS = frozenset({"horizon_weeks", "rolling"})
+
+
+def parse_backtest_params(params: Mapping[str, Any]) -> tuple[PlanParams, int, bool]:
+    """Parse the backtest's query parameters: the plan's, ``horizon_weeks`` and ``rolling``.
+
+    Examples
+    --------
+    >>> p, weeks, rolling = parse_backtest_params({"la": "E07000123", "horizon_weeks": "2",
+    ...                                            "rolling": "1"})
+    >>> p.areas, weeks, rolling
+    (('E07000123',), 2, True)
+    """
+    horizon = int_param(params, "horizon_weeks", 4, 1, 52)
+    flag = str(params.get("rolling", "0")).strip().lower()
+    if flag not in {"", "0", "1", "true", "false", "yes", "no"}:
+        raise FilterError("rolling", f"'{params['rolling']}': use 1 for a series over past "
+                          "dates, 0 for one date")
+    return (parse_plan_params(params, also_accepted=BACKTEST_PARAMETERS), horizon,
+            flag in {"1", "true", "yes"})
+
+
 def run_backtest(
     query: QueryLayer,
     polygons_bng: Any,
@@ -406,16 +627,24 @@ def run_backtest(
 
     The cutoff is ``params.as_of`` (default: ``horizon_weeks`` before the end of the data, so
     there is a horizon to score). Month-only data (police.uk) is backtested in whole months:
-    a look-back of about ``lookback_weeks`` in months, a one-month horizon, no shift.
-    Compares our hotspots with the last period's top cells by raw count and with a kernel
-    density surface thresholded to the same area (see :mod:`geo.backtest`).
+    a look-back of ``lookback_months`` (default :data:`MONTHS_DEFAULT`), a one-month horizon,
+    no shift. The plan's ``n``, ``target_share`` and ``significant`` choose what "our
+    hotspots" select. Compares our hotspots with the last period's top cells by raw count and
+    with a kernel density surface thresholded to the same area (see :mod:`geo.backtest`).
+
+    A cutoff whose look-back or horizon the data do not cover in full (it runs past an end of
+    the data, or holds a month with no data at all) is flagged; in a rolling series it is
+    skipped and listed in ``skipped`` with the reason.
     """
     from geo.backtest import (
         BacktestData,
         backtest_at,
         boundary_area_km2,
+        months_without_data,
         rolling_backtest,
         rolling_cutoffs,
+        window_bounds,
+        window_coverage,
     )
 
     if params.unit == "dbscan":
@@ -426,7 +655,12 @@ def run_backtest(
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
     month_only = fr.n > 0 and fr.month_only_count == fr.n
+    _check_lookback_unit(params, month_only)
     hours = None if params.hours[0] == params.hours[1] else params.hours
+    if month_only and (len(params.days) < 7 or hours is not None):
+        raise FilterError("days" if len(params.days) < 7 else "hours",
+                          "these data give only the month of each incident (police.uk), so a "
+                          "shift's days and hours cannot be backtested; leave them out")
     filters = Filters(
         days=None if month_only or len(params.days) == 7 else params.days,
         hours=None if month_only else hours, categories=params.categories,
@@ -438,9 +672,14 @@ def run_backtest(
     wanted = params.areas or tuple(a for a in fr.areas if a)
     areas = polygons_bng[polygons_bng["code"].isin(wanted)]
     study = boundary_area_km2(areas)
-    common: dict[str, Any] = {"study_area_km2": study, "n": params.n or 10}
+    common: dict[str, Any] = {"study_area_km2": study, "n": params.n,
+                              "target_share": params.target_share,
+                              "significance": params.significance}
+    if params.n is None and params.target_share is None:
+        common["n"] = 10
+    gaps = months_without_data(fr.month_first)
     if month_only:
-        months = max(1, round(params.lookback_weeks / 4.345))
+        months = params.lookback_months or MONTHS_DEFAULT
         last = span[1].replace(day=1)
         cutoff = (params.as_of or last).replace(day=1)
         common.update(window_unit="month", lookback_months=months, horizon_months=1)
@@ -448,25 +687,62 @@ def run_backtest(
                 "no shift applies.")
     else:
         cutoff = params.as_of or (span[1] - timedelta(days=7 * horizon_weeks - 1))
+        last_period = min(horizon_weeks, params.lookback_weeks)
         common.update(window_unit="day", lookback_days=7 * params.lookback_weeks,
-                      horizon_days=7 * horizon_weeks)
+                      horizon_days=7 * horizon_weeks, last_period_days=7 * last_period)
         note = (f"Look-back {params.lookback_weeks} weeks, horizon {horizon_weeks} weeks, shift "
                 f"{params.shift.label}.")
-    table = backtest_at(data, cutoff, **common)
+        if last_period < horizon_weeks:
+            note += (f" The last-period baseline uses the last {last_period} weeks of the "
+                     "look-back (it cannot be longer than the look-back).")
+    selection = (f"top {common['n']} cells" if common.get("n") else
+                 f"the fewest cells holding {100 * (params.target_share or 0):g}% of the "
+                 "look-back harm")
+    note += f" Our hotspots: {selection}"
+    if params.significance:
+        note += (f", only Gi* hot spots at {100 * params.significance:.0f}% confidence (the "
+                 "baselines are not filtered)")
+    note += "."
+    try:
+        table = backtest_at(data, cutoff, **common)
+    except ValueError as exc:
+        raise FilterError("as_of", str(exc)) from None
+    lookback_from = date.fromisoformat(str(table["lookback_from"].iloc[0]))
+    horizon_to = date.fromisoformat(str(table["horizon_to"].iloc[0]))
+    flagged = []
+    for label, lo, hi in (("look-back", lookback_from, cutoff - timedelta(days=1)),
+                          ("horizon", cutoff, horizon_to)):
+        problem = window_coverage(lo, hi, span[0], span[1], gaps)
+        if problem:
+            flagged.append(f"the {label} ({_nice(lo)} to {_nice(hi)}) is not fully covered "
+                           f"by the data: {problem}")
     out: dict[str, Any] = {
         "cutoff": cutoff.isoformat(), "study_area_km2": study, "res": res, "note": note,
+        "selection": str(table["selection"].iloc[0]),
+        "lookback_months": common.get("lookback_months"),
+        "lookback_weeks": None if month_only else params.lookback_weeks,
+        "horizon_weeks": None if month_only else horizon_weeks,
+        "horizon_months": 1 if month_only else None,
+        "window_unit": common["window_unit"],
+        "coverage_problems": flagged,
+        "months_without_data": [_iso_day(m) for m in gaps],
         "methods": {}, "coverage_curve": [], "synthetic_sample": query.status()[
             "synthetic_sample"],
     }
+    if flagged:
+        out["note"] += (" Warning: " + "; ".join(flagged)
+                        + ". These figures are not comparable with a whole window's.")
     for row in table.to_dict("records"):
         figures = {k: _clean(row.get(k)) for k in (
             "pai", "hit_rate", "area_share", "harm_pai", "harm_hit_rate", "n_hits",
             "n_horizon", "n_cells", "area_km2")}
-        if str(row["selection"]).startswith("top"):
+        if not str(row["selection"]).startswith("coverage"):
             out["methods"][row["method"]] = figures
             out["lookback_from"] = row.get("lookback_from")
             out["horizon"] = [row.get("cutoff"), row.get("horizon_to")]
         else:
+            # the budget asked for and the share of the area actually selected (whole cells
+            # within the budget, or every cell with an incident if fewer) both go out
             out["coverage_curve"].append({"method": row["method"],
                                           "coverage": _clean(row.get("coverage")), **figures})
     if rolling:
@@ -476,9 +752,27 @@ def run_backtest(
         else:
             cuts = rolling_cutoffs(span[0], span[1], lookback=7 * params.lookback_weeks,
                                    horizon=7 * horizon_weeks, step=7 * horizon_weeks)
-        roll = rolling_backtest(data, cuts, **common)
-        roll = roll[roll["selection"].astype(str).str.startswith("top")]
+        keep, skipped = [], []
+        for c in cuts:
+            look_from, horizon_end = window_bounds(c, **{
+                k: v for k, v in common.items() if k in (
+                    "window_unit", "lookback_days", "horizon_days", "lookback_months",
+                    "horizon_months")})
+            reason = (window_coverage(look_from, c - 1, span[0], span[1], gaps)
+                      or window_coverage(c, horizon_end, span[0], span[1], gaps))
+            if reason:
+                skipped.append({"cutoff": _iso_day(c), "reason": reason})
+            else:
+                keep.append(c)
+        roll = rolling_backtest(data, keep, **common)
+        roll = roll[~roll["selection"].astype(str).str.startswith("coverage")]
         out["rolling"] = [{k: _clean(v) for k, v in r.items() if k in (
             "cutoff", "method", "pai", "hit_rate", "area_share", "harm_pai", "n_hits",
             "n_horizon")} for r in roll.to_dict("records")]
+        out["skipped"] = skipped
+        if skipped:
+            listed = "; ".join(f"{x['cutoff']}: {x['reason']}" for x in skipped[:3])
+            more = ", …" if len(skipped) > 3 else ""
+            out["note"] += (f" {len(skipped)} past date(s) left out of the series because the "
+                            f"data do not cover their windows in full ({listed}{more}).")
     return out

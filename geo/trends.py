@@ -47,7 +47,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from geo.atomic import write_text_atomic
-from geo.settings import SMALL_NUMBER_THRESHOLD
+from geo.settings import SMALL_NUMBER_THRESHOLD, limits
 
 __all__ = [
     "DAYS_PER_YEAR",
@@ -60,6 +60,7 @@ __all__ = [
     "add_event",
     "day_iso",
     "delete_event",
+    "event_bounds",
     "events_dir",
     "excluded_days",
     "league_table",
@@ -103,6 +104,25 @@ _FY_SHIFT = 9
 _FY_BASE_YEAR = 1969
 _MONTH_LABEL = re.compile(r"^\d{4}-\d{2}$")
 _EVENTS_VERSION = 1
+#: Events may be planned ahead (a week of action next year), but not for ever: an event ends
+#: at the latest on 31 December this many years after today.
+EVENT_YEARS_AHEAD = 5
+
+
+def event_bounds() -> tuple[date, date]:
+    """Return the earliest start and latest end an event may have.
+
+    The earliest is the earliest incident date Hotspot accepts (``HOTSPOT_EARLIEST_DATE``,
+    1 January 1990 by default); the latest is 31 December :data:`EVENT_YEARS_AHEAD` years on.
+
+    Examples
+    --------
+    >>> lo, hi = event_bounds()
+    >>> lo.isoformat(), (hi.month, hi.day)
+    ('1990-01-01', (12, 31))
+    """
+    lim = limits()
+    return lim.earliest_date, date(lim.latest_date.year + EVENT_YEARS_AHEAD, 12, 31)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1074,6 +1094,13 @@ class Event:
                 f"The event '{self.name}' ends on {self.end.isoformat()}, before it starts on "
                 f"{self.start.isoformat()}."
             )
+        lo, hi = event_bounds()
+        if self.start < lo or self.end > hi:
+            raise ValueError(
+                f"The event '{self.name}' runs from {self.start.isoformat()} to "
+                f"{self.end.isoformat()}; an event must lie between {lo.isoformat()} and "
+                f"{hi.isoformat()}."
+            )
         if self.kind not in EVENT_KINDS:
             raise ValueError(
                 f"The event '{self.name}' has kind '{self.kind}'; choose one of "
@@ -1101,7 +1128,12 @@ class Event:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Event:
-        """Build an event from :meth:`to_dict` output, with plain-English errors."""
+        """Build an event from :meth:`to_dict` output, with plain-English errors.
+
+        Dates outside :func:`event_bounds` (a file edited by hand, or saved by an older
+        version, with say 0001-01-01 to 9999-12-31) are clipped to those bounds, so one odd
+        event cannot stop every chart from being drawn.
+        """
         name = str(doc.get("name", "")).strip()
         dates = []
         for which in ("start", "end"):
@@ -1113,7 +1145,11 @@ class Event:
                     f"The event '{name}' has {which} '{text}', which is not a date like "
                     "2024-06-03."
                 ) from None
-        return cls(name, dates[0], dates[1], str(doc.get("kind", "")),
+        lo, hi = event_bounds()
+        start, end = dates
+        if start <= end:
+            start, end = min(max(start, lo), hi), max(min(end, hi), lo)
+        return cls(name, start, end, str(doc.get("kind", "")),
                    doc.get("exclude_from_baselines", True))
 
 
@@ -1262,8 +1298,12 @@ def delete_event(dest_dir: str | Path, name: str) -> list[Event]:
     return keep
 
 
-def excluded_days(events: Iterable[Event]) -> NDArray[np.int64]:
+def excluded_days(events: Iterable[Event],
+                  within: tuple[DayLike, DayLike] | None = None) -> NDArray[np.int64]:
     """Return the sorted day numbers covered by events marked to leave out of baselines.
+
+    Each event is clipped to :func:`event_bounds` and, if given, to ``within`` (say the
+    data's span), so a very long event costs no more than the days that matter.
 
     Examples
     --------
@@ -1273,8 +1313,11 @@ def excluded_days(events: Iterable[Event]) -> NDArray[np.int64]:
     >>> [day_iso(d) for d in excluded_days(evs)]
     ['2024-01-01', '2024-01-02', '2024-01-03', '2024-01-04']
     """
+    lo, hi = (to_day(d) for d in event_bounds())
+    if within is not None:
+        lo, hi = max(lo, to_day(within[0])), min(hi, to_day(within[1]))
     parts = [
-        np.arange(to_day(ev.start), to_day(ev.end) + 1, dtype=np.int64)
+        np.arange(max(to_day(ev.start), lo), min(to_day(ev.end), hi) + 1, dtype=np.int64)
         for ev in events if ev.exclude_from_baselines
     ]
     if not parts:

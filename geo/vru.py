@@ -30,6 +30,10 @@ def _date(n: int) -> date:
     return _EPOCH + timedelta(days=int(n))
 
 
+def _nice(d: date) -> str:
+    return f"{d.day} {d:%b %Y}"
+
+
 def _clean(v: Any) -> Any:
     if isinstance(v, np.generic):
         v = v.item()
@@ -71,6 +75,7 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
     period = str(own.get("period") or "month")
     if period not in PERIODS:
         raise FilterError("period", f"'{period}' is not a period; use {', '.join(PERIODS)}")
+    _check_league_baseline(own.get("league_baseline"))
     query.validate(filters)
     fr = query.frame()
     span = fr.date_span()
@@ -112,13 +117,28 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
                     fr.month_only[mask & in_sel], "month" if period in {"day", "week"}
                     else period, group=fr.source[mask & in_sel],
                     group_labels=list(fr.sources), span=(span[0], span[1]))
+    notes: list[str] = []
     if len(src):
         first = int(tr.to_day(src["start"].min()))
         base = (first, first + 364)
-        src = tr.normalise_to_baseline(src, base, exclude=exclude)
-        extra["sources_baseline"] = f"{_date(base[0]):%d %b %Y} to {_date(base[1]):%d %b %Y}"
-    league = league_table(query, boundaries, filters, exclude=exclude,
-                          baseline=own.get("league_baseline"))
+        try:
+            src = tr.normalise_to_baseline(src, base, exclude=exclude)
+            extra["sources_baseline"] = (f"{_date(base[0]):%d %b %Y} to "
+                                         f"{_date(base[1]):%d %b %Y}")
+        except ValueError as exc:
+            # e.g. an event in the calendar covers the whole first year
+            src = src.iloc[0:0]
+            notes.append(f"Sources cannot be indexed: {exc}")
+    try:
+        league = league_table(query, boundaries, filters, exclude=exclude,
+                              baseline=own.get("league_baseline"))
+    except ValueError as exc:
+        if isinstance(exc, FilterError):
+            raise
+        # the events calendar can leave a baseline with no days at all: say so, draw the rest
+        league = {"rows": [], "current": [None, None], "baseline": [None, None]}
+        notes.append(f"The league table cannot be computed: {exc}. Check the events "
+                     "calendar.")
     sel = mask & in_sel
     season = tr.seasonal_profile(fr.day[sel], fr.month_first[sel], fr.month_only[sel],
                                  span=(span[0], span[1]))
@@ -142,7 +162,26 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
         "synthetic_sample": query.status()["synthetic_sample"],
         "incomplete_periods": list(s.attrs.get("incomplete_periods", [])),
         "unplaced": int(s.attrs.get("unplaced", 0) or 0),
+        "notes": notes,
     }
+
+
+def _check_league_baseline(value: Any) -> None:
+    """Refuse a league baseline that is not a financial year Hotspot could hold data for."""
+    import re
+
+    from geo.settings import limits
+
+    if value in (None, ""):
+        return
+    match = re.fullmatch(r"(?:fy:)?(\d{4})(?:/\d{2})?", str(value).strip())
+    bounds = limits()
+    if not match or not bounds.earliest_date.year <= int(match.group(1)) <= \
+            bounds.latest_date.year:
+        raise FilterError("league_baseline", f"'{value}' is not a financial year; use "
+                          f"fy:YYYY for the year from 1 April YYYY (YYYY from "
+                          f"{bounds.earliest_date.year} to {bounds.latest_date.year}), e.g. "
+                          "fy:2022 for 2022/23")
 
 
 def _same_period_last_year(s: pd.DataFrame, lag: int) -> pd.DataFrame:
@@ -207,26 +246,106 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
             "baseline": [base_start.isoformat(), base_end.isoformat()]}
 
 
-def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Emerging hot spot categories per H3 cell over six-weekly (or given) periods."""
-    from geo.emerging import RULES, emerging_hotspots, period_edges
+#: Most cell-periods (cells with incidents x periods) one emerging-hot-spot request may
+#: classify: Gi* and the trend test grow with it; this keeps a request to a few seconds.
+EMERGING_MAX_CELL_PERIODS = 300_000
+#: Months in a monthly run when ``periods`` is not given (month-only data).
+EMERGING_MONTHS_DEFAULT = 12
 
-    filters, own = split_params(params, {"res", "period_days", "periods"})
+
+def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Emerging hot spot categories per H3 cell over six-weekly (or given) periods.
+
+    Month-only data (police.uk) use calendar months instead (the latest ``periods`` whole
+    months, default 12); dated incidents use periods of ``period_days`` ending on the last day
+    of the data. Every period is named by its dates. A request that would classify more than
+    :data:`EMERGING_MAX_CELL_PERIODS` cell-periods is refused with the figures.
+    """
+    from geo.emerging import (
+        MIN_HOT_COUNT,
+        RULES,
+        emerging_hotspots,
+        hot_rule,
+        month_periods,
+        period_edges,
+        period_label,
+    )
+
+    filters, own = split_params(params, {"res", "period_days", "periods", "min_count"})
     res = int_param(own, "res", 8, 7, 10)
-    days = int_param(own, "period_days", 42, 7, 365)
-    n_periods = int_param(own, "periods", 10, 3, 60)
+    min_count = int_param(own, "min_count", MIN_HOT_COUNT, 1, 1000)
+    if filters.categories is not None and not filters.categories:
+        raise FilterError("categories", "no category was given; leave categories out for all "
+                          "of them, or name them, e.g. categories=Robbery")
     query.validate(filters)
     fr = query.frame()
     span = fr.date_span()
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
-    if fr.month_only_count == fr.n:
-        raise FilterError("period_days", "these data give only months; emerging hot spots "
-                          "need dated incidents")
-    edges = period_edges(_day(span[0]), _day(span[1]), days)[-n_periods:]
-    mask = query.select(filters).mask & (fr.day >= 0)
-    cells = fr.cells[res][fr.cell_codes[res][mask]]
-    table = emerging_hotspots(cells, fr.day[mask], edges)
+    month_only = fr.month_only_count == fr.n
+    notes: list[str] = []
+    if month_only:
+        if own.get("period_days") not in (None, ""):
+            raise FilterError("period_days", "these data give only the month of each incident "
+                              "(police.uk), so the periods are calendar months; leave "
+                              "period_days out")
+        days = None
+        n_periods = int_param(own, "periods", EMERGING_MONTHS_DEFAULT, 3, 60)
+        try:
+            edges = month_periods(_day(span[0]), _day(span[1]), n_periods)
+        except ValueError as exc:
+            raise FilterError("periods", str(exc)) from None
+        unit = "month"
+        mask = query.select(filters).mask
+        day = np.where(fr.month_only, fr.month_first, fr.day)
+        notes.append("These data give only the month of each incident (police.uk), so the "
+                     "periods are calendar months.")
+    else:
+        days = int_param(own, "period_days", 42, 7, 365)
+        n_periods = int_param(own, "periods", 10, 3, 60)
+        try:
+            edges = period_edges(_day(span[0]), _day(span[1]), days)[-n_periods:]
+        except ValueError as exc:
+            raise FilterError("period_days", str(exc)) from None
+        unit = "days"
+        mask = query.select(filters).mask & (fr.day >= 0)
+        day = fr.day
+        left_out = int((query.select(filters).mask & (fr.day < 0)).sum())
+        if left_out:
+            notes.append(f"{left_out:,} incidents give only a month (police.uk) and cannot be "
+                         "placed in these periods; they are left out.")
+    _refuse_missing_months(fr, edges)
+    if len(edges) < 3:
+        raise FilterError("periods", f"the data hold only {len(edges)} whole period(s) of "
+                          f"{'a month' if unit == 'month' else f'{days} days'}; at least 3 are "
+                          "needed (ten or more for a trend worth reading)")
+    if len(edges) < n_periods:
+        notes.append(f"The data hold only {len(edges)} whole periods, not the {n_periods} "
+                     "asked for.")
+    in_periods = mask & (day >= edges[0][0]) & (day <= edges[-1][1])
+    cells = fr.cells[res][fr.cell_codes[res][in_periods]]
+    n_cells = int(np.unique(cells).size)
+    work = n_cells * len(edges)
+    if work > EMERGING_MAX_CELL_PERIODS:
+        raise FilterError("periods", f"this would classify {n_cells:,} cells over "
+                          f"{len(edges)} periods ({work:,} cell-periods); the limit is "
+                          f"{EMERGING_MAX_CELL_PERIODS:,}. Choose fewer periods, a coarser "
+                          "resolution (res 7 to 9), or a smaller area or fewer categories.")
+    out: dict[str, Any] = {
+        "res": res, "period_days": days, "period_unit": unit, "min_count": min_count,
+        "periods": [[_date(a).isoformat(), _date(b).isoformat()] for a, b in edges],
+        "period_labels": [period_label(a, b) for a, b in edges],
+        "filters": filters.to_params(), "hot_rule": hot_rule(min_count),
+        "rules": [{"category": c, "rule": t} for c, t in RULES],
+        "limits": {"res": [7, 10], "periods": [3, 60], "period_days": [7, 365],
+                   "max_cell_periods": EMERGING_MAX_CELL_PERIODS},
+        "notes": notes, "rows": [], "synthetic_sample": query.status()["synthetic_sample"],
+    }
+    if n_cells == 0:
+        out["notes"].append("No incident matching these filters falls in the periods, so "
+                            "there is nothing to classify.")
+        return out
+    table = emerging_hotspots(cells, day[in_periods], edges, min_count=min_count)
     table = table[table["category"] != "no pattern"] if len(table) else table
     rows = []
     for r in table.to_dict("records"):
@@ -234,12 +353,100 @@ def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
                      "hot_periods": _clean(r.get("hot_periods")),
                      "n_periods": _clean(r.get("n_periods")),
                      "trend": r.get("trend"), "trend_p": _clean(r.get("trend_p")),
-                     "series": [int(x) for x in r.get("series", [])]})
-    return {"res": res, "period_days": days,
-            "periods": [[_date(a).isoformat(), _date(b).isoformat()] for a, b in edges],
-            "filters": filters.to_params(), "rules": [{"category": c, "rule": t}
-                                                       for c, t in RULES],
-            "rows": rows, "synthetic_sample": query.status()["synthetic_sample"]}
+                     "series": [int(x) for x in r.get("series", [])],
+                     "hot": [bool(x) for x in r.get("hot_series", [])]})
+    out["rows"] = rows
+    return out
+
+
+def _refuse_missing_months(fr: Any, edges: list[tuple[int, int]]) -> None:
+    """Refuse periods that hold a month with no data: every cell would read 0 in it."""
+    from geo.backtest import months_without_data, window_coverage
+
+    gaps = months_without_data(fr.month_first)
+    if not gaps:
+        return
+    span = fr.date_span()
+    bad = [k for k, (a, b) in enumerate(edges) if window_coverage(a, b, span[0], span[1],
+                                                                  gaps)]
+    if not bad:
+        return
+    months = sorted({window_coverage(*edges[k], span[0], span[1], gaps) or "" for k in bad})
+    clear = len(edges) - 1 - bad[-1]
+    advice = (f"the latest {clear} periods avoid it: ask for periods={clear}" if clear >= 3
+              else "there are too few periods after it; a trend cannot be read until more "
+              "months arrive")
+    raise FilterError("periods", f"the periods include a month the data do not cover ("
+                      f"{'; '.join(months)}), so every cell would count 0 there and none could be "
+                      f"a hot spot; {advice}.")
+
+
+def _date_param(value: Any, name: str) -> date:
+    """Return a date parameter within the dates Hotspot accepts, or raise a 400 naming it."""
+    from geo.settings import limits
+
+    try:
+        day = date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise FilterError(name, f"'{value}' is not a date; use YYYY-MM-DD") from None
+    bounds = limits()
+    if not bounds.earliest_date <= day <= bounds.latest_date:
+        raise FilterError(name, f"{day.isoformat()} is outside the dates Hotspot accepts "
+                          f"({_nice(bounds.earliest_date)} to {_nice(bounds.latest_date)})")
+    return day
+
+
+def _buffer_param(own: Mapping[str, Any]) -> float:
+    raw = own.get("buffer_m")
+    if raw in (None, ""):
+        return 250.0
+    try:
+        buffer_m = float(str(raw))
+    except ValueError:
+        raise FilterError("buffer_m", f"'{raw}' is not a number of metres; use a ring width "
+                          "from 1 to 5,000 metres, e.g. 250") from None
+    if not 1 <= buffer_m <= 5000:  # also refuses nan and inf
+        raise FilterError("buffer_m", f"{raw} m is out of range; use a ring width from 1 to "
+                          "5,000 metres")
+    return buffer_m
+
+
+def _evaluation_days(fr: Any, mask: np.ndarray, windows: list[tuple[date, date]]
+                     ) -> tuple[np.ndarray, bool, list[str]]:
+    """Day of each selected incident for counting, whether months are whole, and notes.
+
+    Month-only incidents (police.uk) can be counted only in windows of whole months; there
+    they count on the 1st of their month. In other windows they are left out, and said so.
+    """
+    from geo.evaluation import is_whole_months
+
+    day = fr.day[mask]
+    month_only = fr.month_only[mask]
+    if not month_only.any():
+        return day, False, []
+    whole = all(is_whole_months(a, b) for a, b in windows)
+    if whole:
+        return np.where(month_only, fr.month_first[mask], day), True, [
+            f"{int(month_only.sum()):,} incidents give only a month (police.uk); the windows "
+            "are whole months, so each counts in its month."]
+    return day, False, [
+        f"{int(month_only.sum()):,} incidents give only a month (police.uk) and are left out: "
+        "to count them, start on the 1st of a month and end on the last day of one."]
+
+
+def _check_coverage(fr: Any, windows: Mapping[str, tuple[int, int]], param: str) -> None:
+    """Refuse windows the data do not cover: their counts would be too low to compare."""
+    from geo.backtest import months_without_data, window_coverage
+
+    span = fr.date_span()
+    gaps = months_without_data(fr.month_first)
+    for label, (lo, hi) in windows.items():
+        problem = window_coverage(lo, hi, span[0], span[1], gaps)
+        if problem:
+            raise FilterError(param, f"the {label} period ({_nice(_date(lo))} to "
+                              f"{_nice(_date(hi))}) is not covered by the data: {problem}. "
+                              "Counts from it would be too low; choose dates the data cover "
+                              "in full.")
 
 
 def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str, Any],
@@ -250,11 +457,13 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str
     ``start`` (and ``end``, default the end of the data) bound the intervention; ``baseline``
     is ``equal_before``, ``last_year`` or ``year:YYYY``; ``comparison`` is an area code
     (default: the rest of the target's authority, or of the whole area for an authority);
-    ``buffer_m`` the displacement ring (default 250 m).
+    ``buffer_m`` the displacement ring (default 250 m). Both periods must lie inside the data,
+    with no month missing. Month-only incidents count when the intervention runs over whole
+    months (the default baseline is then the same number of whole months before).
     """
     import shapely
 
-    from geo.evaluation import buffer_ring
+    from geo.evaluation import baseline_window, buffer_ring
     from geo.evaluation import evaluate as run
 
     own_keys = {"target", "start", "end", "baseline", "comparison", "buffer_m", "targets"}
@@ -262,19 +471,16 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str
                                 | {k: params[k] for k in ("start", "end") if k in params},
                                 own_keys)
     query.validate(replace(filters, areas=None))
+    fr = query.frame()
+    span = fr.date_span()
+    if span is None:
+        raise FilterError("target", "there are no incidents in the store yet")
     if own.get("targets"):
         return _staggered(query, boundaries, zones, filters, own, harm_weights)
     if not own.get("start"):
         raise FilterError("start", "give the date the intervention started (YYYY-MM-DD)")
-    try:
-        start = date.fromisoformat(str(own["start"]))
-        fr = query.frame()
-        span = fr.date_span()
-        assert span is not None
-        end = date.fromisoformat(str(own["end"])) if own.get("end") else span[1]
-    except ValueError as exc:
-        raise FilterError("start" if "start" in str(exc) else "end",
-                          f"not a date ({exc}); use YYYY-MM-DD") from None
+    start = _date_param(own["start"], "start")
+    end = _date_param(own["end"], "end") if own.get("end") else span[1]
     if end < start:
         raise FilterError("end", "the intervention ends before it starts")
     target_key = str(own.get("target") or (filters.areas[0] if filters.areas else ""))
@@ -294,9 +500,19 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str
         home_code = None
     else:
         raise FilterError("target", f"'{target_key}' is neither a saved zone nor an area code")
-    buffer_m = float(own.get("buffer_m") or 250.0)
-    if not 0 < buffer_m <= 5000:
-        raise FilterError("buffer_m", "use a ring width from 1 to 5,000 metres")
+    buffer_m = _buffer_param(own)
+    baseline = str(own.get("baseline") or "equal_before")
+    mask = query.select(replace(filters, areas=None)).mask
+    all_month_only = bool(fr.month_only[mask].all()) if mask.any() else False
+    try:
+        before = baseline_window(start, end, baseline, whole_months=all_month_only)
+    except ValueError as exc:
+        raise FilterError("start" if all_month_only and "whole months" in str(exc)
+                          else "baseline", str(exc)) from None
+    _check_coverage(fr, {"intervention": (_day(start), _day(end))},
+                    "end" if start >= span[0] and end > span[1] else "start")
+    _check_coverage(fr, {"before": before},
+                    "start" if baseline == "equal_before" else "baseline")
     ring = buffer_ring(target, buffer_m)
     comp_code = own.get("comparison")
     if comp_code:
@@ -308,44 +524,67 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str
         comparison = areas_bng.geometry.loc[home_code]
         comp_name = f"rest of {names[home_code]}"
     else:
-        comparison = shapely.union_all(list(areas_bng.geometry))
+        comparison = shapely.union_all(list(_areas_with_data(areas_bng, fr).geometry))
         comp_name = "rest of the area"
     comparison = comparison.difference(target.buffer(buffer_m))
-    mask = query.select(replace(filters, areas=None)).mask & (fr.day >= 0)
+    if comparison.is_empty:
+        raise FilterError("comparison", "nothing is left of the comparison area once the "
+                          "target and its ring are taken out; choose another comparison area")
+    day, whole_months, month_notes = _evaluation_days(
+        fr, mask, [(_date(before[0]), _date(before[1])), (start, end)])
     weights = query.weights(harm_weights)[mask] if harm_weights else None
     try:
         result = run(target, comparison, ring, fr.easting[mask], fr.northing[mask],
-                     fr.day[mask], start_day=start, end_day=end,
-                     baseline=str(own.get("baseline") or "equal_before"), weight=weights)
+                     day, start_day=start, end_day=end, baseline=baseline, weight=weights,
+                     whole_months=whole_months)
     except ValueError as exc:
         raise FilterError("baseline", str(exc)) from None
     out = {k: _clean(v) if not isinstance(v, dict | list) else v for k, v in result.items()}
     for key in ("before_window", "after_window"):
         out[key] = [_date(d).isoformat() for d in result[key]]
-    from geo.evaluation import weekly_series
+    from geo.evaluation import monthly_series, weekly_series
 
-    weekly = weekly_series({"target": target, "buffer": ring, "comparison": comparison},
-                           fr.easting[mask], fr.northing[mask], fr.day[mask],
-                           min(result["before_window"][0], result["after_window"][0]),
-                           max(result["before_window"][1], result["after_window"][1]))
-    out["weekly"] = _records(weekly)
-    scale_note = _comparison_scale_note(result["counts"]["target"]["before"],
-                                        result["counts"]["comparison"]["before"])
+    polygons = {"target": target, "buffer": ring, "comparison": comparison}
+    first = min(result["before_window"][0], result["after_window"][0])
+    last = max(result["before_window"][1], result["after_window"][1])
+    if whole_months:
+        out["series_period"] = "month"
+        out["monthly"] = _records(monthly_series(polygons, fr.easting[mask], fr.northing[mask],
+                                                 day, first, last))
+        out["weekly"] = []
+    else:
+        out["series_period"] = "week"
+        out["weekly"] = _records(weekly_series(polygons, fr.easting[mask], fr.northing[mask],
+                                               day, first, last))
+    notes = [*(result.get("notes") or []), *month_notes]
+    scale_note = _comparison_note(result["counts"]["comparison"]["before"])
     if scale_note:
-        out["notes"] = [*(result.get("notes") or []), scale_note]
+        notes.append(scale_note)
+    out["notes"] = notes
     out.update({"target": target_name, "comparison": comp_name,
                 "buffer": f"{buffer_m:g} m ring round the target",
                 "synthetic_sample": query.status()["synthetic_sample"]})
     return _jsonable(out)
 
 
-def _comparison_scale_note(target_before: float, comparison_before: float) -> str | None:
-    """Warn when the comparison area dwarfs the target: the WDD compares raw changes."""
-    if target_before and comparison_before > 5 * target_before:
-        return (f"The comparison area had {comparison_before:,.0f} incidents before against the "
-                f"target's {target_before:,.0f}: the weighted displacement difference compares "
-                "raw changes, so a comparison area of similar size gives a fairer test "
-                "(Wheeler & Ratcliffe 2018). Choose one with the comparison setting.")
+def _areas_with_data(areas_bng: Any, fr: Any) -> Any:
+    """Return the areas (indexed by code) that hold any incident: "the rest of the area".
+
+    Imported national boundaries must not make a force's comparison area the whole country.
+    """
+    held = areas_bng[areas_bng.index.isin([a for a in fr.areas if a])]
+    return held if len(held) else areas_bng
+
+
+def _comparison_note(comparison_before: float) -> str | None:
+    """Warn when the comparison area is too quiet for its trend to predict much."""
+    from geo.settings import SMALL_NUMBER_THRESHOLD
+
+    if comparison_before < 5 * SMALL_NUMBER_THRESHOLD:
+        return (f"The comparison area had only {comparison_before:,.0f} incidents before: its "
+                "trend, and so the prediction for the target, is uncertain (the interval "
+                "allows for it). A busier comparison area with a similar trend gives a "
+                "sharper test (Wheeler & Ratcliffe 2018).")
     return None
 
 
@@ -365,13 +604,21 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, filters: Filters,
     """Evaluate a staggered roll-out: ``targets=id@start[/end],id@start[/end],...``."""
     import shapely
 
-    from geo.evaluation import evaluate_staggered
+    from geo.evaluation import baseline_window, evaluate_staggered
 
     fr = query.frame()
     span = fr.date_span()
     assert span is not None
+    baseline = str(own.get("baseline") or "equal_before")
+    mask = query.select(replace(filters, areas=None)).mask
+    all_month_only = bool(fr.month_only[mask].all()) if mask.any() else False
     targets = []
-    for item in str(own["targets"]).split(","):
+    windows: list[tuple[date, date]] = []
+    items = [item for item in str(own["targets"]).split(",") if item.strip()]
+    if not items or len(items) > 50:
+        raise FilterError("targets", "give from 1 to 50 targets, each as id@YYYY-MM-DD or "
+                          "id@YYYY-MM-DD/YYYY-MM-DD")
+    for item in items:
         key, _, when = item.strip().partition("@")
         start_text, _, end_text = when.partition("/")
         try:
@@ -380,34 +627,49 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, filters: Filters,
         except ValueError:
             raise FilterError("targets", f"'{item}': write each target as id@YYYY-MM-DD or "
                               "id@YYYY-MM-DD/YYYY-MM-DD") from None
+        _date_param(start.isoformat(), "targets")
+        _date_param(end.isoformat(), "targets")
+        if end < start:
+            raise FilterError("targets", f"'{item}': the intervention ends before it starts")
+        try:
+            before = baseline_window(start, end, baseline, whole_months=all_month_only)
+        except ValueError as exc:
+            raise FilterError("targets" if "whole months" in str(exc) else "baseline",
+                              f"'{item}': {exc}") from None
+        _check_coverage(fr, {f"before period of {key}": before,
+                             f"intervention at {key}": (_day(start), _day(end))}, "targets")
         polygon, name = _place(key, boundaries, zones)
         targets.append((name, polygon, start, end))
-    buffer_m = float(own.get("buffer_m") or 250.0)
+        windows += [(_date(before[0]), _date(before[1])), (start, end)]
+    buffer_m = _buffer_param(own)
     union = shapely.union_all([t[1].buffer(buffer_m) for t in targets])
     comp_code = own.get("comparison")
     if comp_code:
         comparison = _place(str(comp_code), boundaries, None)[0]
     else:
-        comparison = shapely.union_all(list(boundaries.areas_bng.geometry))
+        comparison = shapely.union_all(list(_areas_with_data(
+            boundaries.areas_bng.set_index("code"), fr).geometry))
     comparison = comparison.difference(union)
-    mask = query.select(replace(filters, areas=None)).mask & (fr.day >= 0)
+    day, whole_months, month_notes = _evaluation_days(fr, mask, windows)
     weights = query.weights(harm_weights)[mask] if harm_weights else None
     try:
         table = evaluate_staggered(targets, comparison, fr.easting[mask], fr.northing[mask],
-                                   fr.day[mask], baseline=str(own.get("baseline") or
-                                                              "equal_before"),
-                                   weight=weights, buffer_m=buffer_m)
+                                   day, baseline=baseline, weight=weights, buffer_m=buffer_m,
+                                   whole_months=whole_months)
     except ValueError as exc:
         raise FilterError("targets", str(exc)) from None
     for col in ("start_day", "end_day", "before_start", "before_end"):
         if col in table:
             table[col] = [_date(int(d)).isoformat() for d in table[col]]
-    notes = []
+    notes = list(month_notes)
     for r in table.to_dict("records"):
-        note = _comparison_scale_note(r.get("target_before", 0), r.get("comparison_before", 0))
+        note = _comparison_note(r.get("comparison_before", 0))
         if note and r.get("name") != "All targets (pooled)":
             notes.append(f"{r['name']}: {note}")
+    from geo.evaluation import SIGN_READING
+
     return _jsonable({"staggered": True, "rows": _records(table), "notes": notes,
+                      "sign": SIGN_READING,
                       "comparison": "the chosen area" if comp_code else "rest of the area",
                       "synthetic_sample": query.status()["synthetic_sample"]})
 

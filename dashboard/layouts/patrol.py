@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import services
 from dashboard.components import uploaded_file
 from dashboard.inputs import selected_point
-from geo.plan import PlanParams, parse_plan_params
+from geo.plan import MONTHS_DEFAULT, PlanParams, parse_plan_params
 from geo.query import DAY_NAMES, FilterError
 
 dash.register_page(__name__, path="/patrol", name="Patrol plan", title="Hotspot · Patrol plan",
@@ -51,20 +51,29 @@ PLAN_INPUTS = [
 ]
 
 
+def _month_only() -> bool:
+    """Whether every incident gives only a month (police.uk): no days, hours or visits."""
+    status = services.current().query.status()
+    return bool(status["incidents"]) and status["month_only_incidents"] == status["incidents"]
+
+
 def _params_from_controls(area: list[str] | None, weeks: Any, as_of: str | None,
                           days: list[str] | None, h0: Any, h1: Any, unit: str | None,
                           how: str | None, n: Any, share: Any, categories: list[str] | None,
                           public: list[str] | None, seed: Any,
-                          significant: str | None = None) -> dict[str, str]:
+                          significant: str | None = None,
+                          month_only: bool = False) -> dict[str, str]:
     params: dict[str, str] = {"unit": unit or "h3-9"}
     if area:
         params["la"] = ",".join(area)
     if weeks not in (None, ""):
-        params["lookback_weeks"] = str(weeks)
+        # on month-only data the look-back box holds months
+        params["lookback_months" if month_only else "lookback_weeks"] = str(weeks)
     if as_of:
         params["as_of"] = str(as_of)[:10]
-    params["days"] = ",".join(days or [])
-    if h0 is not None and h1 is not None and (int(h0), int(h1)) != (0, 24):
+    if not month_only:
+        params["days"] = ",".join(days or [])
+    if not month_only and h0 is not None and h1 is not None and (int(h0), int(h1)) != (0, 24):
         params["hours"] = f"{h0}-{h1}"
     if how == "share" and share not in (None, ""):
         params["target_share"] = str(share)
@@ -95,10 +104,12 @@ def layout(**query: str) -> html.Div:
         html.Label("Local authority", htmlFor=AREA),
         dcc.Dropdown(id=AREA, multi=True, value=list(p.areas or []), placeholder="Whole area",
                      options=[{"label": n, "value": c} for c, n in svc.boundaries.names().items()]),
-        html.Label("Look back (weeks) and plan as of", htmlFor=WEEKS),
+        html.Label("Look back (whole months) and plan as of" if month_only else
+                   "Look back (weeks) and plan as of", htmlFor=WEEKS),
         html.Div([
-            dcc.Input(id=WEEKS, type="number", min=1, max=156, step=1, value=p.lookback_weeks,
-                      debounce=True),
+            dcc.Input(id=WEEKS, type="number", min=1, max=60 if month_only else 156, step=1,
+                      value=(p.lookback_months or MONTHS_DEFAULT) if month_only
+                      else p.lookback_weeks, debounce=True),
             dcc.DatePickerSingle(id=AS_OF, date=p.as_of.isoformat() if p.as_of else None,
                                  placeholder=status["last_date"] or "",
                                  min_date_allowed=status["first_date"],
@@ -121,8 +132,9 @@ def layout(**query: str) -> html.Div:
                          disabled=bool(month_only),
                          options=[{"label": f"{h:02d}:00", "value": h} for h in range(1, 25)]),
         ], className="hour-band"),
-        html.Div("These data give only months (police.uk): a plan cannot use a shift's days "
-                 "or hours, so it ranks places over whole days." if month_only else "",
+        html.Div("These data give only months (police.uk): the plan ranks places over whole "
+                 "months and gives incidents per month. It cannot give a shift, peak hours, "
+                 "visit times or patrol hours." if month_only else "",
                  className="note"),
         html.Label("Hotspot unit", htmlFor=UNIT),
         dcc.RadioItems(id=UNIT, value=p.unit, options=[
@@ -168,7 +180,8 @@ def layout(**query: str) -> html.Div:
         dcc.Graph(id=MAP, className="map", config={"displaylogo": False, "scrollZoom": True}),
         html.Div(id=DOSAGE, className="dosage"),
         html.Div(id=DOWNLOADS, className="downloads"),
-        dag.AgGrid(id=TABLE, columnDefs=_columns(), rowData=[], className="ag-theme-alpine",
+        dag.AgGrid(id=TABLE, columnDefs=_columns(bool(month_only)), rowData=[],
+                   className="ag-theme-alpine",
                    columnSize="responsiveSizeToFit",
                    dashGridOptions={"domLayout": "autoHeight",
                                     "suppressColumnVirtualisation": True,
@@ -183,8 +196,12 @@ def layout(**query: str) -> html.Div:
                    "beside two baselines: last period's busiest cells by raw count, and a "
                    "kernel density surface cut to the same area.", className="hint"),
             html.Div([
-                html.Label("Weeks after the plan date to score", htmlFor=BT_HORIZON),
-                dcc.Input(id=BT_HORIZON, type="number", min=1, max=26, step=1, value=4),
+                html.Label("Month-only data: scored on the month after the plan date"
+                           if month_only else "Weeks after the plan date to score",
+                           htmlFor=BT_HORIZON),
+                dcc.Input(id=BT_HORIZON, type="number", min=1, max=26, step=1, value=4,
+                          disabled=bool(month_only),
+                          style={"display": "none"} if month_only else {}),
                 html.Button("Run backtest", id=BT_RUN, n_clicks=0),
             ], className="inline"),
             html.Div(id=BT_NOTE, className="hint"),
@@ -242,15 +259,18 @@ def _weights_text() -> list[Any]:
                         html.Tbody(rows)], className="weights")]
 
 
-def _columns() -> list[dict[str, Any]]:
+def _columns(month_only: bool = False) -> list[dict[str, Any]]:
+    timed = [] if month_only else [
+        {"field": "peak_hours", "headerName": "Peak hours", "minWidth": 200},
+        {"field": "visits", "headerName": "Suggested visits (per shift)", "minWidth": 260}]
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
         {"field": "incidents_text", "headerName": "Incidents (share of harm)", "minWidth": 210},
-        {"field": "expected_text", "headerName": "Per shift", "minWidth": 95},
-        {"field": "peak_hours", "headerName": "Peak hours", "minWidth": 200},
+        {"field": "expected_text", "headerName": "Per month" if month_only else "Per shift",
+         "minWidth": 95},
         {"field": "main_categories", "headerName": "Main categories", "minWidth": 300},
         {"field": "trend", "headerName": "Trend vs before", "minWidth": 190},
-        {"field": "visits", "headerName": "Suggested visits", "minWidth": 260},
+        *timed,
         {"field": "briefing", "headerName": "Briefing", "minWidth": 100,
          "cellRenderer": "markdown", "linkTarget": "_blank"},
         {"field": "why", "headerName": "Why", "minWidth": 520, "tooltipField": "why"},
@@ -335,8 +355,9 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
                 categories: list[str] | None, public: list[str] | None, seed: Any,
                 significant: str | None, _weights: Any) -> tuple[Any, ...]:
     """Rebuild the plan whenever a setting changes (plans are cached per parameters)."""
+    month_only = _month_only()
     params = _params_from_controls(area, weeks, as_of, days, h0, h1, unit, how, n, share,
-                                   categories, public, seed, significant)
+                                   categories, public, seed, significant, month_only)
     svc = services.current()
     try:
         plan_params = parse_plan_params(params)
@@ -351,34 +372,51 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
     rows = []
     for r in t.to_dict("records"):
         v = visits[visits["hotspot"] == r["rank"]]
-        per_shift = r["expected_per_shift"]
+        expected = r["expected_per_month"] if result.month_only else r["expected_per_shift"]
+        times = ", ".join(f"{a}–{b}" for a, b in zip(v["start"], v["end"], strict=True))
         rows.append({
             "rank": r["rank"], "id": r["id"], "lon": r["lon"], "lat": r["lat"],
             "incidents_text": f"{r['count']:,} ({100 * r['share_harm']:.1f}% of "
                               f"{result.totals['harm']:,.0f})",
-            "expected_text": f"{per_shift:.2f}" if per_shift == per_shift else "–",
+            "expected_text": ("–" if expected != expected else
+                              f"{expected:.1f}" if result.month_only else f"{expected:.2f}"),
             "peak_hours": r["peak_hours"], "main_categories": r["main_categories"],
             "trend": r["trend"], "why": r["why"],
-            "visits": ", ".join(f"{a}–{b}" for a, b in zip(v["start"], v["end"], strict=True)),
+            "visits": f"{len(v)}: {times}" if len(v) else "–",
             "briefing": f"[print](/patrol/briefing?{query}&rank={r['rank']})",
         })
     names = svc.boundaries.names()
     where = ", ".join(names.get(a, a) for a in plan_params.areas) if plan_params.areas \
         else "the whole area"
     covered = t["cum_share_harm"].iloc[-1] if len(t) else 0.0
-    summary = (f"{len(t)} places in {where}, {result.params.shift.label}: "
-               f"{100 * covered:.0f}% of the shift's harm ({t['count'].sum() if len(t) else 0:,}"
-               f" of {result.totals['incidents']:,} incidents), "
-               f"{result.window[0]:%d %b} – {result.window[1]:%d %b %Y}, "
-               f"{result.n_shifts} shifts.")
+    held = t["count"].sum() if len(t) else 0
+    if result.month_only:
+        summary = (f"{len(t)} places in {where}: {100 * covered:.0f}% of the harm ({held:,} of "
+                   f"{result.totals['incidents']:,} incidents), {result.window[0]:%b %Y} – "
+                   f"{result.window[1]:%b %Y}, {result.n_months} months with data.")
+        dosage = html.P([
+            html.B("Patrol time: "),
+            "not suggested. These data give only the month of each incident, so they cannot "
+            "say which days or hours to patrol, nor when to visit; choose the shift from "
+            "local knowledge or timestamped data.",
+        ])
+    else:
+        summary = (f"{len(t)} places in {where}, {result.params.shift.label}: "
+                   f"{100 * covered:.0f}% of the shift's harm ({held:,} of "
+                   f"{result.totals['incidents']:,} incidents), "
+                   f"{result.window[0]:%d %b} – {result.window[1]:%d %b %Y}, "
+                   f"{result.n_shifts} shifts.")
+        hours = result.hours
+        dosage = html.P([
+            html.B("Patrol time: "),
+            f"{int(hours['visits_per_shift'] or 0)} visits of 15 minutes per shift across "
+            f"{len(t)} places = {hours['per_shift_hours'] or 0:.1f} patrol hours per shift, "
+            f"{hours['per_week_hours'] or 0:.1f} per week ({len(result.params.days)} shifts). "
+            "Visits follow each place's expected harm: the busiest place gets one in every two "
+            "hours of the shift, the others fewer in proportion, at least one.",
+        ])
     if result.synthetic:
         summary += " SYNTHETIC sample data."
-    dosage = html.P([
-        html.B("Patrol time: "),
-        f"{int(result.hours['visits_per_shift'])} visits of 15 minutes per shift across "
-        f"{len(t)} places = {result.hours['per_shift_hours']:.1f} patrol hours per shift, "
-        f"{result.hours['per_week_hours']:.1f} per week ({len(result.params.days)} shifts).",
-    ])
     downloads = html.Div([
         html.B("Export: "),
         html.A("CSV", href=f"/patrol/plan.csv?{query}", download=""), " · ",
@@ -476,15 +514,11 @@ def _current_params(search: str | None) -> Any:
 )
 def run_backtest_panel(_clicks: int, search: str | None, horizon: Any) -> tuple[Any, ...]:
     """Backtest the plan on screen against the baselines, with a coverage curve and a series."""
-    from geo.plan import run_backtest
-
     svc = services.current()
     try:
         params = _current_params(search)
-        weights, _ = svc.harm_weights()
-        result = run_backtest(svc.query, svc.boundaries.areas_bng, params,
-                              horizon_weeks=int(horizon or 4), rolling=True,
-                              harm_weights=weights or None)
+        weeks = int(horizon) if isinstance(horizon, int | float) and 1 <= horizon <= 26 else 4
+        result = svc.backtest(params, weeks, True)
     except (FilterError, ValueError) as exc:
         return [], {}, {}, f"Cannot backtest: {exc}"
     names = {"hotspots": "Our hotspots (harm-ranked, look-back window)",
@@ -503,13 +537,20 @@ def run_backtest_panel(_clicks: int, search: str | None, horizon: Any) -> tuple[
              "pai": num(f["pai"]), "harm_pai": num(f["harm_pai"])}
             for m, f in result["methods"].items()]
     curve: dict[str, Any] = {"data": [], "layout": {
-        "title": {"text": "PAI by share of area covered"}, "height": 280,
-        "xaxis": {"title": {"text": "share of the study area"}, "tickformat": ".0%"},
+        "title": {"text": "PAI by share of area actually selected"}, "height": 280,
+        "xaxis": {"title": {"text": "share of the study area selected"}, "tickformat": ".1%"},
         "yaxis": {"title": {"text": "PAI"}}, "margin": {"t": 40, "l": 50, "r": 10, "b": 40}}}
     for m in names:
-        pts = [c for c in result["coverage_curve"] if c["method"] == m]
-        curve["data"].append({"type": "scatter", "mode": "lines+markers", "name": names[m],
-                              "x": [c["coverage"] for c in pts], "y": [c["pai"] for c in pts]})
+        # plotted at the share each method actually selected (whole cells within the budget,
+        # or fewer when it runs out of cells), not at the budget asked for
+        pts = [c for c in result["coverage_curve"] if c["method"] == m
+               and c.get("area_share") is not None]
+        curve["data"].append({
+            "type": "scatter", "mode": "lines+markers", "name": names[m],
+            "x": [c["area_share"] for c in pts], "y": [c["pai"] for c in pts],
+            "customdata": [c["coverage"] for c in pts],
+            "hovertemplate": "%{x:.2%} of the area selected (budget %{customdata:.0%}): PAI "
+                             "%{y:.1f}<extra>%{fullData.name}</extra>"})
     rolling: dict[str, Any] = {"data": [], "layout": {
         "title": {"text": "Hit rate at each past date (top places)"}, "height": 280,
         "yaxis": {"tickformat": ".0%"}, "margin": {"t": 40, "l": 50, "r": 10, "b": 40},

@@ -32,6 +32,7 @@ DAYS, H_FROM, H_TO, LEAGUE_BASE = P + "days", P + "hour-from", P + "hour-to", P 
  EV_DELETE) = (P + s for s in ("seasonal", "peaked", "ev-compare", "ev-weekly",
                                "ev-staggered", "em-series", "event-delete-name",
                                "event-delete"))
+EM_NOTE, EM_PERIODS = P + "em-note", P + "em-periods"
 
 
 def layout(**query: str) -> html.Div:
@@ -114,8 +115,16 @@ def layout(**query: str) -> html.Div:
                                 "minWidth": 160},
                                {"field": "note", "headerName": "Note", "minWidth": 200}]),
         html.Div([
-            html.H3("Emerging hotspots (six-weekly periods, H3 resolution 8)"),
+            html.H3("Emerging hotspots (H3 resolution 8)"),
+            html.P("The last ten six-weekly periods, ending on the last day of the data."
+                   if not (
+                       status["incidents"] and status["month_only_incidents"] ==
+                       status["incidents"]) else
+                   "These data give only the month of each incident (police.uk), so the "
+                   "periods are the last 12 calendar months.", className="hint"),
             html.Button("Find emerging hotspots", id=EM_RUN, n_clicks=0),
+            html.Div(id=EM_NOTE, role="status"),
+            dcc.Store(id=EM_PERIODS),
             dcc.Graph(id=EM_MAP, config={"displaylogo": False, "scrollZoom": True},
                       figure={"data": [], "layout": {
                           "height": 80, "xaxis": {"visible": False},
@@ -131,8 +140,11 @@ def layout(**query: str) -> html.Div:
                        columnDefs=[{"field": "category", "minWidth": 130},
                                    {"field": "hot", "headerName": "Hot periods"},
                                    {"field": "trend"}, {"field": "series_text",
-                                                        "headerName": "Counts per period",
-                                                        "minWidth": 260},
+                                                        "headerName": "Counts per period "
+                                                        "(oldest first; * = hot)",
+                                                        "minWidth": 300},
+                                   {"field": "latest", "headerName": "Latest period",
+                                    "minWidth": 160},
                                    {"field": "cell", "minWidth": 150}]),
             dcc.Graph(id=EM_SERIES, config={"displayModeBar": False},
                       figure={"data": [], "layout": {"height": 220, "xaxis": {
@@ -140,7 +152,7 @@ def layout(**query: str) -> html.Div:
                               "text": "Select a cell in the table to see its series",
                               "showarrow": False, "xref": "paper", "yref": "paper"}]}}),
             html.Details([html.Summary("How the categories are decided"),
-                          html.Ul(id=EM_RULES)]),
+                          html.Ul(id=EM_RULES)], open=True),
         ], className="panel"),
         html.Div([
             html.H3("Did an intervention work? (before/after with comparison and "
@@ -170,7 +182,17 @@ def layout(**query: str) -> html.Div:
                        columnSize="responsiveSizeToFit",
                        dashGridOptions={"domLayout": "autoHeight"},
                        columnDefs=[{"field": "area", "minWidth": 220}, {"field": "before"},
-                                   {"field": "after"}, {"field": "change"}]),
+                                   {"field": "after"}, {"field": "change"},
+                                   {"field": "expected",
+                                    "headerName": "Expected after (comparison's trend)"},
+                                   {"field": "prevented",
+                                    "headerName": "Prevented (+) / more than expected (−)"}]),
+            html.P("The comparison area's trend, scaled to each area's own before count, "
+                   "predicts its after count. The weighted displacement difference adds up "
+                   "the incidents prevented in the target and its buffer: positive = fewer "
+                   "incidents than the comparison predicts (incidents prevented); negative = "
+                   "more. Significance is claimed only when the 95% interval leaves out zero "
+                   "and no count is small.", className="hint"),
             html.Div(id=EV_TEXT),
             dcc.Graph(id=EV_WEEKLY, config={"displayModeBar": False},
                       figure={"data": [], "layout": {"height": 60, "xaxis": {"visible": False},
@@ -207,12 +229,22 @@ def _event_items() -> list[Any]:
 
 
 def _shading(first: str | None, last: str | None) -> list[dict[str, Any]]:
+    """Shade each event, clipped to the data's span so a long event cannot stretch the axis."""
     from geo.trends import load_events
 
+    svc = services.current()
+    status = svc.query.status()
+    first = first or status["first_date"]
+    last = last or status["last_date"]
     shapes = []
-    for e in load_events(services.current().data.events):
+    for e in load_events(svc.data.events):
+        x0, x1 = e.start.isoformat(), e.end.isoformat()
+        if first and last:
+            if x1 < first or x0 > last:
+                continue
+            x0, x1 = max(x0, first), min(x1, last)
         shapes.append({"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
-                       "x0": e.start.isoformat(), "x1": e.end.isoformat(),
+                       "x0": x0, "x1": x1,
                        "fillcolor": "rgba(120,120,120,0.18)", "line": {"width": 0},
                        "layer": "below"})
     return shapes
@@ -230,9 +262,6 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
                   sources: list[str] | None, _events: Any, days: list[str] | None,
                   h0: Any, h1: Any, league_base: str | None) -> tuple[Any, ...]:
     """Series for the area beside the rest, sources indexed, and the league table."""
-    from geo import vru
-    from geo.trends import excluded_days, load_events
-
     svc = services.current()
     params: dict[str, str] = {"period": period or "fyq"}
     if area and area.startswith("zone:"):
@@ -250,11 +279,11 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
     if league_base:
         params["league_baseline"] = league_base
     try:
-        exclude = excluded_days(load_events(svc.data.events))
-        body = vru.trends(svc.query, svc.boundaries, params, exclude=exclude,
-                          zones=svc.zones())
-    except FilterError as exc:
-        return (dash.no_update,) * 4 + (f"Cannot show trends: {exc}",) + (dash.no_update,) * 3
+        body = svc.trends(params)
+    except ValueError as exc:  # a bad filter, or an events file that cannot be read
+        message = exc.message if isinstance(exc, FilterError) else str(exc)
+        return (dash.no_update,) * 4 + (f"Cannot show trends: {message}",) + (
+            dash.no_update,) * 3
     traces = []
     for group in dict.fromkeys(r["group"] for r in body["rows"]):
         rows = [r for r in body["rows"] if r["group"] == group]
@@ -310,13 +339,16 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
             "note": ("small numbers: " if r["small_number"] else "") + (r.get("note") or ""),
         })
     cur, base = body["league_current"], body["league_baseline"]
-    league_note = (f"{_nice(cur[0])} to {_nice(cur[1])} against {_nice(base[0])} to "
-                   f"{_nice(base[1])}; percentages from the counts shown; fewer than 10 "
-                   "incidents is too few to compare.")
-    note = ""
+    if cur[0] and base[0]:
+        league_note = (f"{_nice(cur[0])} to {_nice(cur[1])} against {_nice(base[0])} to "
+                       f"{_nice(base[1])}; percentages from the counts shown; fewer than 10 "
+                       "incidents is too few to compare.")
+    else:
+        league_note = " ".join(n for n in body.get("notes", []) if "league" in n.lower())
+    note = " ".join(body.get("notes", []))
     if body.get("incomplete_periods"):
-        note = ("Incomplete periods at the edges of the data are left out: "
-                f"{', '.join(body['incomplete_periods'])}.")
+        note += (" Incomplete periods at the edges of the data are left out: "
+                 f"{', '.join(body['incomplete_periods'])}.")
     if body.get("unplaced"):
         note += (f" {body['unplaced']:,} month-only incidents cannot be placed in days or "
                  "weeks.")
@@ -356,23 +388,37 @@ def _nice(iso: str) -> str:
 
 @callback(
     Output(EM_TABLE, "rowData"), Output(EM_RULES, "children"), Output(EM_MAP, "figure"),
+    Output(EM_NOTE, "children"), Output(EM_PERIODS, "data"),
     Input(EM_RUN, "n_clicks"), State(CATS, "value"), prevent_initial_call=True,
 )
 def run_emerging(_clicks: int, cats: list[str] | None) -> tuple[Any, ...]:
-    """Classify cells over six-weekly periods; map and table."""
+    """Classify cells over six-weekly (or, for month-only data, monthly) periods; map, table."""
     import h3
 
-    from geo import vru
 
     svc = services.current()
     params = {"res": "8"}
     if cats:
         params["categories"] = ",".join(cats)
-    body = vru.emerging(svc.query, params)
+    try:
+        body = svc.emerging(params)
+    except FilterError as exc:
+        return ([], dash.no_update, dash.no_update,
+                html.P(f"Cannot find emerging hotspots: {exc.message}", className="warning"),
+                dash.no_update)
+    labels = body["period_labels"]
     rows = [{"cell": r["cell"], "category": r["category"],
              "hot": f"{r['hot_periods']} of {r['n_periods']}", "trend": r["trend"],
-             "series_text": ", ".join(str(x) for x in r["series"])} for r in body["rows"]]
-    rules = [html.Li([html.B(r["category"] + ": "), r["rule"]]) for r in body["rules"]]
+             "series_text": ", ".join(f"{x}*" if hot else str(x)
+                                      for x, hot in zip(r["series"], r["hot"], strict=True)),
+             "latest": f"{r['series'][-1]} in {labels[-1]}"} for r in body["rows"]]
+    rules = [html.Li([html.B("hot spot in a period: "), body["hot_rule"]])]
+    rules += [html.Li([html.B(r["category"] + ": "), r["rule"]]) for r in body["rules"]]
+    unit = ("calendar months" if body["period_unit"] == "month" else
+            f"periods of {body['period_days']} days")
+    note = [html.P(f"{len(labels)} {unit}, {labels[0]} to {labels[-1]}; "
+                   f"{len(body['rows']):,} cells with a pattern.", className="hint")]
+    note += [html.P(n, className="hint") for n in body.get("notes", [])]
     colours = {"new": "#d7191c", "intensifying": "#fdae61", "persistent": "#a50026",
                "diminishing": "#74add1", "sporadic": "#f46d43", "historical": "#999999",
                "consecutive": "#fee090", "oscillating": "#abd9e9"}
@@ -398,7 +444,7 @@ def run_emerging(_clicks: int, cats: list[str] | None) -> tuple[Any, ...]:
              "color": "#4a4a4a", "line": {"width": 1}}]},
         "height": 420, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
         "legend": {"x": 0, "y": 1, "bgcolor": "rgba(255,255,255,0.8)"}}}
-    return rows, rules, fig
+    return rows, rules, fig, note, labels
 
 
 @callback(
@@ -412,8 +458,6 @@ def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str
                    baseline: str | None, buffer_m: Any, comparison: str | None,
                    staggered: str | None) -> tuple[Any, ...]:
     """Before/after counts for target, comparison and buffer, and the WDD in words."""
-    from geo import vru
-
     svc = services.current()
     params = {"target": target or "", "start": (start or "")[:10],
               "baseline": baseline or "equal_before", "buffer_m": str(buffer_m or 250)}
@@ -426,10 +470,8 @@ def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str
         params = {"targets": stagger_text, "baseline": params["baseline"],
                   "buffer_m": params["buffer_m"], **(
                       {"comparison": comparison} if comparison else {})}
-    weights, _ = svc.harm_weights()
     try:
-        body = vru.evaluate(svc.query, svc.boundaries, svc.zones(), params,
-                            harm_weights=weights or None)
+        body = svc.evaluate(params)
     except FilterError as exc:
         return [], html.P(f"Cannot evaluate: {exc.message}", className="warning"), \
             dash.no_update
@@ -441,16 +483,21 @@ def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str
     for key, label in names.items():
         c = body["counts"][key]
         pct = body["pct_change"].get(key)
+        expected = (body.get("expected") or {}).get(key)
+        prevented = (body.get("prevented") or {}).get(key)
         rows.append({"area": label, "before": c["before"], "after": c["after"],
                      "change": f"{c['after'] - c['before']:+,}" + (
-                         "" if pct is None else f" ({pct:+.1f}%)")})
-    text = [
-        html.P([html.B("Weighted displacement difference (Wheeler & Ratcliffe 2018): "),
-                f"{body['wdd']:+,.1f} (95% CI {body['ci_low']:,.1f} to {body['ci_high']:,.1f}, "
-                f"p = {body['p']:.3f}). {body['interpretation']}"]),
-        html.P(f"Before: {body['before_window'][0]} to {body['before_window'][1]}; after: "
-               f"{body['after_window'][0]} to {body['after_window'][1]}.", className="hint"),
-    ]
+                         "" if pct is None else f" ({pct:+.1f}%)"),
+                     "expected": "predicts the others" if key == "comparison" else
+                     "–" if expected is None else f"{expected:,.1f}",
+                     "prevented": "" if key == "comparison" else
+                     "–" if prevented is None else f"{prevented:+,.1f}"})
+    text = [html.P([html.B("Weighted displacement difference (Wheeler & Ratcliffe 2018): "),
+                    _wdd_headline(body), " ", body["interpretation"]])]
+    text.append(html.P(f"Before: {_nice(body['before_window'][0])} to "
+                       f"{_nice(body['before_window'][1])}; after: "
+                       f"{_nice(body['after_window'][0])} to {_nice(body['after_window'][1])}.",
+                       className="hint"))
     if body.get("small_numbers"):
         text.append(html.P(body["small_numbers_message"], className="warning"))
     text += [html.P(n, className="hint") for n in body.get("notes", [])]
@@ -459,17 +506,32 @@ def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str
     return rows, text, _weekly_figure(body)
 
 
+def _wdd_headline(body: dict[str, Any]) -> str:
+    """Return the WDD with its sign spelled out: positive means incidents prevented."""
+    wdd = body.get("wdd")
+    if wdd is None:
+        return "not available."
+    unit = "incidents" if body.get("measure") != "harm" else "harm units"
+    word = "prevented" if wdd >= 0 else "more than the comparison predicts"
+    return (f"{wdd:+,.1f} ({abs(wdd):,.1f} {unit} {word}; 95% CI {body['ci_low']:+,.1f} to "
+            f"{body['ci_high']:+,.1f}, p = {body['p']:.3f}).")
+
+
 def _weekly_figure(body: dict[str, Any]) -> dict[str, Any]:
+    monthly = body.get("series_period") == "month"
+    series = body.get("monthly" if monthly else "weekly") or []
+    key = "month_start" if monthly else "week_start"
     traces = []
     for area in ("target", "buffer", "comparison"):
-        rows = [r for r in body.get("weekly", []) if r["area"] == area]
+        rows = [r for r in series if r["area"] == area]
         traces.append({"type": "scatter", "mode": "lines", "name": area,
-                       "x": [r["week_start"][:10] for r in rows],
+                       "x": [r[key][:10] for r in rows],
                        "y": [r["count"] for r in rows],
                        "yaxis": "y2" if area == "comparison" else "y"})
     after = body["after_window"]
     return {"data": traces, "layout": {
-        "title": {"text": "Weekly incidents; the intervention is shaded"}, "height": 300,
+        "title": {"text": f"{'Monthly' if monthly else 'Weekly'} incidents; the intervention "
+                          "is shaded"}, "height": 300,
         "shapes": [{"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
                     "x0": after[0], "x1": after[1], "fillcolor": "rgba(39,174,96,0.15)",
                     "line": {"width": 0}, "layer": "below"}],
@@ -481,9 +543,14 @@ def _weekly_figure(body: dict[str, Any]) -> dict[str, Any]:
 def _staggered_rows(body: dict[str, Any]) -> tuple[Any, ...]:
     rows = [{"area": r["name"], "before": r.get("target_before"),
              "after": r.get("target_after"),
-             "change": f"WDD {r['wdd']:+,.1f} (95% CI {r['ci_low']:,.1f} to "
-                       f"{r['ci_high']:,.1f})"} for r in body["rows"]]
-    text = [html.P(r.get("interpretation") or "", className="hint") for r in body["rows"]]
+             "expected": "–" if r.get("expected_target") is None else
+             f"{r['expected_target']:,.1f}",
+             "prevented": "–" if r.get("local") is None else f"{r['local']:+,.1f}",
+             "change": "WDD not available" if r.get("wdd") is None else
+             f"WDD {r['wdd']:+,.1f} (95% CI {r['ci_low']:+,.1f} to {r['ci_high']:+,.1f})"}
+            for r in body["rows"]]
+    text = [html.P(f"{r['name']}: {r.get('interpretation') or ''}", className="hint")
+            for r in body["rows"]]
     text += [html.P(n, className="warning") for n in body.get("notes", [])]
     return rows, text, dash.no_update
 
@@ -518,20 +585,26 @@ dash.clientside_callback(
 
 
 @callback(Output(EM_SERIES, "figure"), Input(EM_TABLE, "selectedRows"),
-          prevent_initial_call=True)
-def emerging_series(rows: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """Show the selected cell's counts per period."""
+          State(EM_PERIODS, "data"), prevent_initial_call=True)
+def emerging_series(rows: list[dict[str, Any]] | None,
+                    labels: list[str] | None) -> dict[str, Any]:
+    """Show the selected cell's counts per period, each period named by its dates."""
     row = rows[0] if rows and isinstance(rows[0], dict) else {}
     try:
-        counts = [int(x) for x in str(row["series_text"]).split(", ")]
+        parts = str(row["series_text"]).split(", ")
+        counts = [int(x.rstrip("*")) for x in parts]
     except (KeyError, ValueError):
         raise dash.exceptions.PreventUpdate from None
-    return {"data": [{"type": "bar", "x": list(range(1, len(counts) + 1)), "y": counts,
-                      "marker": {"color": "#a50026"}}],
+    hot = [x.endswith("*") for x in parts]
+    names = labels if labels and len(labels) == len(counts) else [
+        str(i) for i in range(1, len(counts) + 1)]
+    return {"data": [{"type": "bar", "x": names, "y": counts,
+                      "marker": {"color": ["#a50026" if h else "#bbbbbb" for h in hot]},
+                      "hovertemplate": "%{x}: %{y} incidents<extra></extra>"}],
             "layout": {"title": {"text": f"Cell {row.get('cell')} ({row.get('category')}): "
-                                         "incidents per six-week period"}, "height": 220,
-                       "xaxis": {"title": {"text": "period (oldest first)"}, "dtick": 1},
-                       "margin": {"t": 40, "l": 40, "r": 10, "b": 40}}}
+                                         "incidents per period (red = hot)"}, "height": 240,
+                       "xaxis": {"type": "category"},
+                       "margin": {"t": 40, "l": 40, "r": 10, "b": 60}}}
 
 
 @callback(Output(EV_LIST, "children", allow_duplicate=True), Input(EV_DELETE, "n_clicks"),

@@ -47,7 +47,9 @@ def test_evaluating_an_intervention_in_preston(page, live_server):
     assert "Target: Preston" in table and "Buffer: 250 m ring" in table
     text = page.inner_text("#trends-ev-text")
     assert "Weighted displacement difference" in text and "95% CI" in text
-    assert "after: 2024-06-01 to 2025-03-31" in text
+    assert "after: 1 Jun 2024 to 31 Mar 2025" in text
+    assert "positive = fewer incidents than the comparison area predicts" in text
+    assert "Expected after" in table
     weekly = page.evaluate(
         "() => document.querySelector('#trends-ev-weekly .js-plotly-plot').data.length")
     assert weekly == 3

@@ -36,7 +36,38 @@ def test_patrol_plan_geojson_ranks_ten_hotspots_with_dosage(client):
     assert prov["parameters"]["la"] == "E07000123" and prov["synthetic_sample"] is True
     assert prov["harm_weights"]["source"].startswith("equal weights")
     assert "EPSG:4326" in prov["crs"] and prov["data_period"].endswith("2025-03-31")
-    assert body["patrol_hours"]["per_shift_hours"] == pytest.approx(10 * 4 * 15 / 60)
+    visits = [f["properties"]["visits_per_shift"] for f in feats]
+    assert body["patrol_hours"]["per_shift_hours"] == pytest.approx(sum(visits) * 15 / 60)
+
+
+def test_visits_scale_with_expected_harm(client):
+    # The busiest place gets one visit in every two hours of the 8-hour shift (4); the
+    # others round(4 x their harm / the top harm), at least 1. Here the top place has 69
+    # incidents and the tenth 1: it gets 1 visit, not the same 4.
+    body = client.get(f"/api/v1/patrol-plan?{PRESTON_NIGHTS}").get_json()
+    props = [f["properties"] for f in body["features"]]
+    top = props[0]["harm"]
+    for p in props:
+        want = min(4, max(1, int(4 * p["harm"] / top + 0.5)))
+        assert p["visits_per_shift"] == want == len(p["dosage"]), p["rank"]
+    assert props[0]["visits_per_shift"] == 4 and props[-1]["visits_per_shift"] == 1
+    assert any("in proportion to each place's expected harm" in m
+               for m in body["provenance"]["method"])
+
+
+def test_a_look_back_before_the_data_is_flagged_and_claims_no_trend(client):
+    # The sample starts on 1 April 2022: twelve weeks to 1 May 2022 start before it, and the
+    # twelve weeks before those lie wholly outside it, so "up x%" would be an artefact.
+    body = client.get(f"/api/v1/patrol-plan?{PRESTON_NIGHTS}&as_of=2022-05-01").get_json()
+    assert body["coverage"]["window"] == "it starts before the data begin (1 Apr 2022)"
+    assert body["coverage"]["previous_window"].startswith("it lies outside the data")
+    assert any("not fully covered by the data" in n for n in body["notes"])
+    for f in body["features"]:
+        assert f["properties"]["trend"].startswith("not compared"), f["properties"]["trend"]
+        assert "up " not in f["properties"]["why"] and "new:" not in f["properties"]["why"]
+    # the expected figure counts only the shifts the data cover: Friday 1 April to Sunday
+    # 1 May 2022 holds 5 Fridays and 5 Saturdays, so 10 shifts, not the window's 24
+    assert "÷ 10 shifts with data" in " ".join(body["provenance"]["method"])
 
 
 def test_target_share_returns_the_places_holding_it(client):
@@ -50,8 +81,11 @@ def test_target_share_returns_the_places_holding_it(client):
     ("query", "param"),
     [("unit=hexagons", "unit"), ("n=ten", "n"), ("la=E99999999", "la"),
      ("hours=evening", "hours"), ("target_share=0", "target_share"),
-     ("as_of=31/03/2025", "as_of"), ("lookback_weeks=0", "lookback_weeks")],
-    ids=["unit", "n", "la", "hours", "share", "as_of", "weeks"],
+     ("as_of=31/03/2025", "as_of"), ("lookback_weeks=0", "lookback_weeks"),
+     ("as_of=0001-01-01", "as_of"), ("as_of=9999-12-31", "as_of"),
+     ("lookback_months=0", "lookback_months"), ("lookback_months=3", "lookback_months")],
+    ids=["unit", "n", "la", "hours", "share", "as_of", "weeks", "year-1", "year-9999",
+         "months", "months-on-dated-data"],
 )
 def test_bad_plan_parameters_get_400(client, query, param):
     resp = client.get(f"/api/v1/patrol-plan?{query}")
@@ -67,6 +101,73 @@ def test_backtest_reports_ours_beside_both_baselines(client):
     assert ours["pai"] > 10  # the planted night-time hotspots persist
     assert {c["coverage"] for c in body["coverage_curve"]} == {0.01, 0.02, 0.05, 0.1}
     assert client.get("/api/v1/backtest?unit=dbscan").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["lookback_weeks=3", "horizon_weeks=50", "lookback_weeks=1&horizon_weeks=52"],
+    ids=["short-look-back", "long-horizon", "both"],
+)
+def test_backtest_windows_of_any_allowed_length_answer(client, query):
+    # The last-period baseline is as long as the horizon, but never longer than the look-back
+    resp = client.get(f"/api/v1/backtest?{query}")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    weeks = body["lookback_weeks"]
+    assert set(body["methods"]) == {"hotspots", "last_period_count", "kde"}
+    if body["horizon_weeks"] > weeks:
+        assert f"uses the last {weeks} weeks of the look-back" in body["note"]
+
+
+def test_backtest_honours_n_target_share_and_significant(client):
+    top3 = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS.replace('n=10', 'n=3')}").get_json()
+    assert top3["selection"] == "top 3" and top3["methods"]["hotspots"]["n_cells"] == 3
+    assert "Our hotspots: top 3 cells" in top3["note"]
+    share = client.get("/api/v1/backtest?la=E07000123&days=fri,sat&hours=20-4"
+                       "&target_share=50").get_json()
+    assert share["selection"] == "share 50%"
+    assert "the fewest cells holding 50% of the look-back harm" in share["note"]
+    # the plan on the day before the cutoff takes the same cells
+    day_before = (pd.Timestamp(share["cutoff"]) - pd.Timedelta(days=1)).date().isoformat()
+    plan = client.get("/api/v1/patrol-plan?la=E07000123&days=fri,sat&hours=20-4"
+                      f"&target_share=50&as_of={day_before}").get_json()
+    assert share["methods"]["hotspots"]["n_cells"] == len(plan["features"])
+    sig = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS}&significant=99").get_json()
+    plain = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS}").get_json()
+    assert "only Gi* hot spots at 99% confidence" in sig["note"]
+    assert sig["methods"]["hotspots"] != plain["methods"]["hotspots"]
+    assert sig["methods"]["last_period_count"] == plain["methods"]["last_period_count"]
+
+
+def test_backtest_unknown_parameter_lists_every_accepted_one(client):
+    resp = client.get("/api/v1/backtest?horizon=3")
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert body["parameter"] == "horizon"
+    for name in ("horizon_weeks", "rolling", "lookback_weeks", "lookback_months", "n",
+                 "target_share", "significant", "as_of", "days", "hours", "la"):
+        assert name in body["error"], name
+    assert client.get("/api/v1/backtest?rolling=maybe").get_json()["parameter"] == "rolling"
+    assert client.get("/api/v1/backtest?lookback_months=12").get_json()[
+        "parameter"] == "lookback_months"  # these data have dates: weeks it is
+
+
+def test_backtest_panel_plots_the_share_actually_selected(client):
+    from urllib.parse import urlencode
+
+    from dashboard.layouts import patrol
+    from geo.plan import parse_plan_params
+
+    search = "?" + urlencode(parse_plan_params(
+        {"la": "E07000123", "days": "fri,sat", "hours": "20-4", "n": "10"}).to_params())
+    _rows, curve, _rolling, _note = patrol.run_backtest_panel(1, search, 4)
+    body = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS}").get_json()
+    ours = [c for c in body["coverage_curve"] if c["method"] == "hotspots"]
+    trace = curve["data"][0]
+    assert trace["x"] == [c["area_share"] for c in ours]
+    assert trace["customdata"] == [c["coverage"] for c in ours]
+    # at a 5% budget the planted hotspots run out of cells long before: far less is selected
+    assert ours[2]["coverage"] == 0.05 and ours[2]["area_share"] < 0.03
 
 
 def test_csv_download_carries_provenance_and_the_same_plan(client):

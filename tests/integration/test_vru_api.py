@@ -60,17 +60,49 @@ def test_emerging_hot_spots_with_rules(client):
     assert all(len(r["series"]) == 10 for r in body["rows"])
 
 
+def test_emerging_periods_are_named_by_their_dates(client):
+    body = client.get("/api/v1/emerging?res=8").get_json()
+    # six-week periods ending on the last day of the sample, 31 March 2025
+    assert body["periods"][-1] == ["2025-02-18", "2025-03-31"]
+    assert body["period_labels"][-1] == "18 Feb – 31 Mar 2025"
+    assert len(body["period_labels"]) == len(body["periods"]) == 10
+
+
+def test_emerging_needs_a_minimum_count_to_call_a_cell_hot(client):
+    body = client.get("/api/v1/emerging?res=8").get_json()
+    assert body["min_count"] == 3 and "at least 3 incidents itself" in body["hot_rule"]
+    for r in body["rows"]:
+        assert all(n >= 3 for n, hot in zip(r["series"], r["hot"], strict=True) if hot)
+        assert r["hot_periods"] == sum(r["hot"])
+    # without the rule (min_count=1) quiet cells beside busy ones are called hot spots
+    loose = client.get("/api/v1/emerging?res=8&min_count=1").get_json()
+    assert any(n < 3 for r in loose["rows"] for n, hot in zip(r["series"], r["hot"],
+                                                              strict=True) if hot)
+
+
+def test_emerging_refuses_work_beyond_its_bound(client):
+    resp = client.get("/api/v1/emerging?res=10&periods=60&period_days=7")
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert body["parameter"] == "periods"
+    assert "cell-periods" in body["error"] and "300,000" in body["error"]
+
+
 def test_evaluation_of_an_intervention_in_preston(client):
     body = client.get("/api/v1/evaluate?target=E07000123&start=2024-06-01&end=2024-11-30"
                       "&baseline=last_year").get_json()
     c = body["counts"]
-    expected = (c["target"]["after"] - c["target"]["before"]) - 2 * (
-        c["comparison"]["after"] - c["comparison"]["before"]) + (
-        c["buffer"]["after"] - c["buffer"]["before"])
-    assert body["wdd"] == pytest.approx(expected)
+    ratio = c["comparison"]["after"] / c["comparison"]["before"]
+    expected = {"target": c["target"]["before"] * ratio,
+                "buffer": c["buffer"]["before"] * ratio}
+    assert body["expected"] == pytest.approx(expected)
+    prevented = sum(expected[k] - c[k]["after"] for k in ("target", "buffer"))
+    assert body["wdd"] == pytest.approx(prevented)
     assert body["before_window"] == ["2023-06-01", "2023-11-30"]
     assert body["target"] == "Preston" and body["comparison"] == "rest of the area"
     assert body["ci_low"] < body["wdd"] < body["ci_high"] and body["interpretation"]
+    assert body["sign"].startswith("Reading the WDD: positive = fewer incidents")
+    assert body["series_period"] == "week" and body["weekly"]
 
 
 @pytest.mark.parametrize(
@@ -79,12 +111,62 @@ def test_evaluation_of_an_intervention_in_preston(client):
      ("/api/v1/evaluate?target=E07000123", "start"),
      ("/api/v1/evaluate?target=nowhere&start=2024-06-01", "target"),
      ("/api/v1/evaluate?target=E07000123&start=2024-06-01&end=2024-01-01", "end"),
-     ("/api/v1/evaluate?target=E07000123&start=2024-06-01&baseline=decade", "baseline")],
-    ids=["period", "res", "no-start", "target", "end", "baseline"],
+     ("/api/v1/evaluate?target=E07000123&start=2024-06-01&baseline=decade", "baseline"),
+     ("/api/v1/evaluate?target=E07000123&start=2024-06-01&buffer_m=20-4", "buffer_m"),
+     ("/api/v1/evaluate?target=E07000123&start=2024-06-01&buffer_m=nan", "buffer_m"),
+     ("/api/v1/evaluate?target=E07000123&start=0001-01-01", "start"),
+     ("/api/v1/evaluate?target=E07000123&start=2024-06-01&end=9999-12-31", "end"),
+     ("/api/v1/evaluate?target=E07000123&start=2022-02-01", "start"),
+     ("/api/v1/evaluate?target=E07000123&start=2024-06-01&baseline=year:2019", "baseline"),
+     ("/api/v1/evaluate?targets=E07000123@0001-01-01", "targets"),
+     ("/api/v1/trends?league_baseline=9999-12-31", "league_baseline"),
+     ("/api/v1/trends?league_baseline=fy:0001", "league_baseline"),
+     ("/api/v1/emerging?categories=%20", "categories"),
+     ("/api/v1/emerging?periods=0", "periods")],
+    ids=["period", "res", "no-start", "target", "end", "baseline", "buffer-range-text",
+         "buffer-nan", "start-year-1", "end-year-9999", "start-before-data",
+         "baseline-before-data", "staggered-year-1", "league-9999", "league-fy-1",
+         "blank-category", "periods"],
 )
 def test_bad_parameters_get_400(client, query, param):
     resp = client.get(query)
     assert resp.status_code == 400 and resp.get_json()["parameter"] == param
+
+
+def test_an_event_spanning_all_time_does_not_break_trends(client):
+    import json as _json
+
+    from dashboard import services
+    from geo.trends import EVENTS_FILE, load_events
+
+    svc = services.current()
+    folder = svc.data.events
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = (folder / EVENTS_FILE).read_text() if (folder / EVENTS_FILE).exists() else None
+    # as a hand-edited file (or an older version) could hold it
+    (folder / EVENTS_FILE).write_text(_json.dumps({"version": 1, "events": [
+        {"name": "forever", "start": "0001-01-01", "end": "9999-12-31", "kind": "other",
+         "exclude_from_baselines": True}]}))
+    try:
+        resp = client.get("/api/v1/trends?period=month")
+        assert resp.status_code == 200
+        body = resp.get_json()
+        assert len(body["rows"]) == 36
+        # every baseline day is in the event: the league table says so instead of failing
+        assert body["league"] == [] and any("league table cannot" in n for n in body["notes"])
+        (event,) = load_events(folder)
+        assert event.start.isoformat() == "1990-01-01" and event.end.year < 9999
+        from dashboard.layouts import trends
+
+        out = trends.update_trends(None, "month", None, None, None, None, 0, 24, "")
+        assert "league table cannot" in out[3] and out[0]["data"]
+        shapes = out[0]["layout"]["shapes"]
+        assert shapes[0]["x0"] == "2022-04-01" and shapes[0]["x1"] == "2025-03-31"
+    finally:
+        if saved is None:
+            (folder / EVENTS_FILE).unlink()
+        else:
+            (folder / EVENTS_FILE).write_text(saved)
 
 
 def test_zone_trends_seasonal_profile_and_summer_peaks(client):
@@ -135,3 +217,24 @@ def test_league_against_a_named_baseline_year_with_a_night_filter(client):
     assert body["filters"] == {"days": "fri,sat", "hours": "20-4"}
     bad = client.get("/api/v1/trends?league_baseline=fy:2030")
     assert bad.status_code == 400 and bad.get_json()["parameter"] == "league_baseline"
+
+
+def test_evaluation_panel_spells_out_the_sign(client):
+    from dashboard.layouts import trends
+
+    rows, text, figure = trends.run_evaluation(1, "E07000123", "2024-06-01", "2024-11-30",
+                                               "last_year", 250, None, None)
+    target = rows[0]
+    assert target["area"] == "Target: Preston" and target["expected"] != "–"
+    assert target["prevented"].startswith(("+", "-"))
+    words = str(text)
+    assert "positive = fewer incidents than the comparison area predicts" in words
+    assert "incidents prevented" in words or "more than the comparison predicts" in words
+    assert figure["layout"]["title"]["text"].startswith("Weekly incidents")
+
+
+def test_adding_an_event_beyond_the_plausible_dates_is_refused_in_words(client):
+    from dashboard.layouts import trends
+
+    items = trends.add_event(1, "forever", "0001-01-01", "9999-12-31", "other")
+    assert "an event must lie between 1990-01-01 and" in str(items[-1])

@@ -336,6 +336,84 @@ def test_bad_parameters_are_refused():
                      northing=[0.0], weight=[1.0])
 
 
+def test_target_share_selects_the_fewest_cells_holding_it():
+    # Look-back harm A 6, B 2, C 1 of 9: A alone holds 67%, A and B 89%. So 60% takes A and
+    # 80% takes A and B: 4 of the 5 horizon incidents, area 2/40, PAI 0.8 / 0.05 = 16.
+    # The last period (days 93-99) holds only B, so every share takes B alone.
+    t = run(planted(), n=None, target_share=0.6)
+    assert row(t, "hotspots", "share 60%")["n_cells"] == 1
+    t = run(planted(), n=None, target_share=0.8)
+    hot = row(t, "hotspots", "share 80%")
+    assert (hot["n_cells"], hot["n_hits"], hot["n_horizon"]) == (2, 4, 5)
+    assert_allclose([hot["area_share"], hot["pai"]], [0.05, 16.0], rtol=RTOL)
+    assert row(t, "last_period_count", "share 80%")["n_cells"] == 1
+    # the KDE baseline takes the area our hotspots took: 0.18 km² = 18 grid cells of 100 m
+    assert row(t, "kde", "share 80%")["n_cells"] == 18
+    with pytest.raises(ValueError, match="target_share"):
+        run(planted(), n=None, target_share=1.5)
+
+
+def _gi_field() -> tuple[BacktestData, int, list[int]]:
+    """A busy disk of 7 H3 cells (20 each) in a field of 1s, and one far cell with 25.
+
+    The far cell has the most incidents of any cell, but nothing round it: Gi* does not call
+    it a hot spot (z 0.66), while the 7 cells of the disk are 99% hot spots (bin 3).
+    """
+    from h3.api import numpy_int as h3i
+
+    from geo.projection import to_bng
+
+    centre = h3.str_to_int(h3.latlng_to_cell(53.759, -2.703, 9))
+    far = h3.str_to_int(h3.latlng_to_cell(53.80, -2.60, 9))
+    disk = [int(c) for c in h3i.grid_disk(centre, 1)]
+    rows: list[tuple[int, int]] = []  # (day, cell)
+    for c in (int(c) for c in h3i.grid_disk(centre, 4)):
+        rows += [(95, c)] * (20 if c in disk else 1)  # in the last period too
+    rows += [(95, far)] * 25
+    rows += [(100, far)] * 2 + [(101, c) for c in disk]  # horizon: 2 far, 1 in each of 7
+    cells = np.array([r[1] for r in rows], dtype="uint64")
+    lat, lon = zip(*(h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells), strict=True)
+    e, n = to_bng(np.array(lon), np.array(lat))
+    data = BacktestData(day=[r[0] for r in rows], month_first=np.zeros(len(rows)),
+                        month_only=np.zeros(len(rows), bool), cell=cells, easting=e,
+                        northing=n, weight=np.ones(len(rows)))
+    return data, far, disk
+
+
+def test_significant_only_ranks_gi_star_hot_spots():
+    data, far, disk = _gi_field()
+    kw = {"study_area_km2": 100.0, "n": 1, "coverages": (), **WINDOWS}
+    plain = row(backtest_at(data, CUTOFF, **kw), "hotspots")
+    # the far cell has the most harm, so it is the top cell: its 2 of the 9 horizon incidents
+    assert (plain["n_cells"], plain["n_hits"], plain["n_horizon"]) == (1, 2, 9)
+    sig = backtest_at(data, CUTOFF, significance=0.95, **kw)
+    hot = row(sig, "hotspots")
+    # with Gi* at 95%, the top cell is one of the disk's 7 (ties go by cell id): 1 hit
+    assert (hot["n_cells"], hot["n_hits"]) == (1, 1)
+    # the baselines are not filtered: the last-period count still takes the far cell
+    assert row(sig, "last_period_count")["n_hits"] == 2
+    with pytest.raises(ValueError, match="significance"):
+        backtest_at(data, CUTOFF, significance=0.5, **kw)
+
+
+def test_missing_months_and_window_coverage():
+    from geo.backtest import months_without_data, window_bounds, window_coverage
+
+    firsts = np.array([np.datetime64(m, "D") for m in (
+        "2021-01-01", "2021-02-01", "2021-04-01", "2021-05-01")])
+    days = (firsts - np.datetime64("1970-01-01", "D")).astype(int)
+    assert months_without_data(days) == [int((np.datetime64("2021-03-01") -
+                                              np.datetime64("1970-01-01")).astype(int))]
+    gaps = months_without_data(days)
+    assert window_coverage("2021-02-01", "2021-04-30", "2021-01-01", "2021-05-31", gaps) == \
+        "the data have no incidents at all in March 2021"
+    assert window_coverage("2021-04-01", "2021-06-30", "2021-01-01", "2021-05-31", gaps) == \
+        "it ends after the data end (31 May 2021)"
+    assert window_coverage("2021-04-01", "2021-05-31", "2021-01-01", "2021-05-31", gaps) is None
+    assert window_bounds("2021-04-01", window_unit="month", lookback_months=3) == (
+        int(days[0]), int(days[3]) - 1)
+
+
 # --------------------------------------------------------------------------- rolling
 
 

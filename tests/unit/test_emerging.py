@@ -240,3 +240,57 @@ def test_san_francisco_robberies_persist_in_the_tenderloin() -> None:
     # every long-standing hot spot is in the city centre, within about 4 km of it
     persistent = out.loc[out["category"] == "persistent", "cell"].tolist()
     assert all(h3b.grid_distance(int(c), tenderloin) <= 6 for c in persistent)
+
+
+def test_a_quiet_cell_beside_a_busy_one_is_not_a_persistent_hot_spot() -> None:
+    # The reported cell: 2, 3, 2, 3, 1, 1, 2, 0, 0, 1 incidents in ten periods, beside a cell
+    # with 30 in every one. Gi* counts the neighbours with the cell, so it marks the quiet
+    # cell hot in all ten periods (bin_series), and on Gi* alone it was "persistent". With
+    # the minimum of 3 incidents in a hot period it is hot only in periods 2 and 4, is not hot
+    # now, and has no pattern; the busy cell stays persistent.
+    centre = h3b.latlng_to_cell(53.759, -2.703, 9)
+    quiet = h3b.grid_ring(centre, 1)[0]
+    periods = period_edges(0, 99, period_days=10)
+    series = [2, 3, 2, 3, 1, 1, 2, 0, 0, 1]
+    cells, days = [], []
+    for k, (start, _) in enumerate(periods):
+        for c in h3b.grid_disk(centre, 4):
+            n = 30 if c == centre else series[k] if c == quiet else int((c + k) % 3 == 0)
+            cells += [c] * n
+            days += [start] * n
+    out = emerging_hotspots(np.array(cells, dtype="uint64"), np.array(days), periods)
+    row = out.loc[out["cell"] == quiet].iloc[0]
+    assert row["bin_series"] == [1] * 10  # Gi* alone: hot every period
+    assert row["series"] == series
+    assert row["hot_series"] == [n >= 3 for n in series]
+    assert row["hot_periods"] == 2 and row["category"] == "no pattern"
+    assert out.loc[out["cell"] == centre, "category"].item() == "persistent"
+    loose = emerging_hotspots(np.array(cells, dtype="uint64"), np.array(days), periods,
+                              min_count=1)
+    assert loose.loc[loose["cell"] == quiet, "hot_periods"].item() == 8  # the 0s drop out
+
+
+def test_month_periods_are_whole_calendar_months_named_by_their_dates() -> None:
+    from geo.emerging import month_periods, period_label
+
+    edges = month_periods(date(2019, 12, 1), date(2022, 10, 31), 12)
+    assert len(edges) == 12
+    assert [period_label(a, b) for a, b in edges[:2]] == ["Nov 2021", "Dec 2021"]
+    assert period_label(*edges[-1]) == "Oct 2022"
+    first = date(1970, 1, 1) + pd.Timedelta(days=edges[3][0])
+    assert first == date(2022, 2, 1) and edges[3][1] - edges[3][0] == 27  # 28 days
+    # a month the data only partly cover is left out
+    assert period_label(*month_periods(date(2024, 1, 2), date(2024, 3, 30))[0]) == "Feb 2024"
+    with pytest.raises(ValueError, match="whole calendar month"):
+        month_periods(date(2024, 1, 2), date(2024, 1, 30))
+    assert period_label(date(2025, 2, 18), date(2025, 3, 31)) == "18 Feb – 31 Mar 2025"
+
+
+def test_mann_kendall_in_blocks_matches_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import geo.emerging as em
+
+    x = np.random.default_rng(5).integers(0, 4, size=(50, 12)).astype(float)
+    whole = em._mk_rows(x)
+    monkeypatch.setattr(em, "_TIE_BLOCK", 300)  # two rows of 144 comparisons at a time
+    for a, b in zip(whole, em._mk_rows(x), strict=True):
+        assert_allclose(a, b, rtol=EXACT)

@@ -583,6 +583,28 @@ def test_excluded_days_and_the_optional_lockdowns():
                                                              to_day("2024-01-07")))
 
 
+def test_events_outside_plausible_dates_are_refused_or_clipped(tmp_path):
+    from geo.settings import limits
+    from geo.trends import EVENT_YEARS_AHEAD, event_bounds
+
+    lo, hi = event_bounds()
+    assert lo == date(1990, 1, 1)
+    assert hi == date(limits().latest_date.year + EVENT_YEARS_AHEAD, 12, 31)
+    with pytest.raises(ValueError, match="an event must lie between 1990-01-01 and"):
+        Event("forever", date(1, 1, 1), date(9999, 12, 31), "other")
+    # a file written by hand (or an older version) keeps working: the event is clipped
+    (tmp_path / EVENTS_FILE).write_text(json.dumps({"version": 1, "events": [
+        {"name": "forever", "start": "0001-01-01", "end": "9999-12-31", "kind": "other"},
+        {"name": "later", "start": "9000-01-01", "end": "9000-01-02", "kind": "other"}]}))
+    forever, later = load_events(tmp_path)
+    assert (forever.start, forever.end) == (lo, hi)
+    assert (later.start, later.end) == (hi, hi)
+    # excluded days are clipped to the bounds, and to the data's span when given
+    assert excluded_days([forever]).size == (hi - lo).days + 1
+    span = excluded_days([forever], within=(date(2022, 4, 1), date(2025, 3, 31)))
+    assert_array_equal(span, np.arange(to_day("2022-04-01"), to_day("2025-04-01")))
+
+
 # --------------------------------------------------------------------------------------------
 # Seasonal profile and last summer's peaks
 # --------------------------------------------------------------------------------------------
