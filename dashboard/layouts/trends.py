@@ -312,7 +312,9 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
     cur, base = body["league_current"], body["league_baseline"]
     league_note = (f"{_nice(cur[0])} to {_nice(cur[1])} against {_nice(base[0])} to "
                    f"{_nice(base[1])}; percentages from the counts shown; fewer than 10 "
-                   "incidents is too few to compare.")
+                   "incidents is too few to compare. Areas with incidents only; "
+                   + (body.get("league_population_source") or "no populations") + ". "
+                   + (body.get("league_message") or ""))
     note = ""
     if body.get("incomplete_periods"):
         note = ("Incomplete periods at the edges of the data are left out: "
