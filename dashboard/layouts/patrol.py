@@ -244,7 +244,8 @@ def _weights_text() -> list[Any]:
 def _columns() -> list[dict[str, Any]]:
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
-        {"field": "incidents_text", "headerName": "Incidents (share of harm)", "minWidth": 210},
+        {"field": "incidents_text", "headerName": "Incidents (share)", "minWidth": 210,
+         "headerTooltip": "share of harm when harm weights are loaded, else of incidents"},
         {"field": "expected_text", "headerName": "Per shift", "minWidth": 95},
         {"field": "peak_hours", "headerName": "Peak hours", "minWidth": 200},
         {"field": "main_categories", "headerName": "Main categories", "minWidth": 300},
@@ -353,8 +354,10 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
         per_shift = r["expected_per_shift"]
         rows.append({
             "rank": r["rank"], "id": r["id"], "lon": r["lon"], "lat": r["lat"],
+            # with equal weights harm is the count: say "incidents", not "harm"
             "incidents_text": f"{r['count']:,} ({100 * r['share_harm']:.1f}% of "
-                              f"{result.totals['harm']:,.0f})",
+                              f"{result.totals['harm']:,.0f}"
+                              + (" harm)" if result.weights else " incidents)"),
             "expected_text": f"{per_shift:.2f}" if per_shift == per_shift else "–",
             "peak_hours": r["peak_hours"], "main_categories": r["main_categories"],
             "trend": r["trend"], "why": r["why"],
@@ -380,7 +383,9 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
     ])
     downloads = html.Div([
         html.B("Export: "),
-        html.A("CSV", href=f"/patrol/plan.csv?{query}", download=""), " · ",
+        html.A("CSV", href=f"/patrol/plan.csv?{query}", download=""), " (",
+        html.A("its provenance", href=f"/patrol/plan-provenance.json?{query}", download=""),
+        ") · ",
         html.A("GeoJSON", href=f"/patrol/plan.geojson?{query}", download=""), " · ",
         html.A("All briefings (print)", href=f"/patrol/briefing?{query}", target="_blank"),
     ])
