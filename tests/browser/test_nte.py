@@ -76,13 +76,13 @@ def test_suggested_zones_follow_the_pages_night_rule(page, live_server):
     # Suggestions once always used 20:00-06:00 while the page counted 18:00-06:00.
     page.goto(live_server + "/nte")
     page.wait_for_selector("#nte-map .js-plotly-plot", timeout=30_000)
-    assert "as the night rule below defines them" in page.inner_text(".sidebar")
     wide = _suggested_counts(page)
     _pick(page, "#nte-night-from", "23:00")
     _pick(page, "#nte-night-to", "01:00")
     page.wait_for_function("() => location.search.includes('night=23-1')", timeout=15_000)
     narrow = _suggested_counts(page)
     assert wide and narrow and sum(narrow) < sum(wide)
+    assert "as the night rule below defines them" in page.inner_text(".sidebar")
 
 
 def _zone_rows(page) -> int:
