@@ -462,8 +462,9 @@ def _area_values(filters: Filters, measure: str) -> tuple[list[str], list[str], 
 
 
 def _population_label(boundaries: Any) -> str:
+    # rates are only as good as their populations: name the table and its year on the map
     described = boundaries.population_source()
-    return f" ({described})" if described else ""
+    return f"<br>({described})" if described else "<br>(no populations: rates cannot be shown)"
 
 
 def _kde_layer(filters: Filters, params: KdeParams) -> dict[str, Any] | None:
