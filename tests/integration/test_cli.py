@@ -288,3 +288,18 @@ def test_groups_list_set_default_remove(tmp_path):
     body = json.loads(run("groups", "--data-dir", data, "--json", check=True).stdout)
     assert "knife" not in body["groups"] and body["default"] is None
     assert re.search(r"No default has been chosen", body["rule"])
+
+
+def test_readme_groups_commands_work_as_written(tmp_path):
+    text = README.read_text(encoding="utf-8")
+    lines = [ln.split("#")[0] for ln in text.splitlines()
+             if ln.startswith(".venv/bin/hotspot groups")]
+    assert len(lines) == 4
+    for line in lines:
+        argv = shlex.split(line)
+        proc = subprocess.run([HOTSPOT, *argv[1:]], capture_output=True, text=True,
+                              timeout=600, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)})
+        assert proc.returncode == 0, (line, proc.stderr)
+    body = json.loads(run("groups", "--json", "--data-dir", str(tmp_path / "hotspot-data"),
+                          check=True).stdout)
+    assert "knife" not in body["groups"] and body["default"] is None  # set, chosen, removed
