@@ -21,11 +21,32 @@ bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 
 def _split(own: set[str]) -> tuple[Filters, dict[str, str]]:
-    args = {k: v for k, v in request.args.items()}
+    args, _choice = _grouped()
     mine = {k: args.pop(k) for k in list(args) if k in own}
     filters = parse_filters(args)
     services.current().query.validate(filters)
     return filters, mine
+
+
+def _grouped() -> tuple[dict[str, str], Any]:
+    """Return the parameters with ``group`` (or the default group) expanded to categories.
+
+    The Explorer starts with the same default, so a page and the API asked the same
+    question give the same answer.
+    """
+    return services.current().resolve_group({k: v for k, v in request.args.items()})
+
+
+def _args() -> dict[str, str]:
+    """Return the parameters with an explicit ``group=NAME`` expanded to its categories.
+
+    These endpoints' pages do not offer groups yet, so without ``group`` they keep their
+    default of every category, as their pages do.
+    """
+    args = {k: v for k, v in request.args.items()}
+    if "group" not in args:
+        return args
+    return services.current().resolve_group(args)[0]
 
 
 def _res(params: dict[str, str]) -> int:
@@ -66,7 +87,9 @@ def aggregate() -> Response:
              "small_number": bool(r.small_number)}
             for r in table.itertuples()
         ]
-        return jsonify({"level": "la", "filters": filters.to_params(), "rows": rows})
+        return jsonify({"level": "la", "filters": filters.to_params(), "rows": rows,
+                        "group": _grouped()[1].as_json(),
+                        "population_source": svc.boundaries.population_source()})
     if level == "h3":
         res = _res(own)
         cells, counts, harm = svc.query.cell_counts(filters, res)
@@ -77,7 +100,8 @@ def aggregate() -> Response:
             {"cell": c, "count": int(n), "harm": float(h)}
             for c, n, h in zip(cells_to_str(cells[nz]), counts[nz], harm[nz], strict=True)
         ]
-        return jsonify({"level": "h3", "res": res, "filters": filters.to_params(), "rows": rows})
+        return jsonify({"level": "h3", "res": res, "filters": filters.to_params(), "rows": rows,
+                        "group": _grouped()[1].as_json()})
     raise FilterError("level", f"'{level}' is not a level; use la or h3")
 
 
@@ -86,7 +110,7 @@ def patrol_plan() -> Response:
     """GeoJSON of the ranked patrol hotspots for a shift, with figures, dosage and provenance."""
     from geo.plan import parse_plan_params, plan_geojson
 
-    params = parse_plan_params(request.args)
+    params = parse_plan_params(_args())
     return jsonify(plan_geojson(services.current().plan(params)))
 
 
@@ -95,7 +119,7 @@ def backtest() -> Response:
     """PAI, hit rate and area share of our hotspots and of the baselines, in one run."""
     from geo.plan import parse_backtest_params
 
-    params, horizon, rolling = parse_backtest_params(request.args)
+    params, horizon, rolling = parse_backtest_params(_args())
     return jsonify(services.current().backtest(params, horizon, rolling))
 
 
@@ -106,7 +130,7 @@ def nte_zones() -> Response:
 
     from geo.nte_report import parse_nte_params
 
-    params = parse_nte_params(request.args)
+    params = parse_nte_params(_args())
     svc = services.current()
     report = svc.nte_report(params)
     summary = report.zone_summary().set_index("zone_id")
@@ -125,7 +149,7 @@ def nte_nights() -> Response:
     """One row per zone and night: the night's date, its count and its status."""
     from geo.nte_report import parse_nte_params
 
-    params = parse_nte_params(request.args)
+    params = parse_nte_params(_args())
     report = services.current().nte_report(params)
     rows = [{"zone": report.zone_ids[int(r.zone)], "zone_name": report.zone_names[int(r.zone)],
              "night": r.night, "weekend": bool(r.weekend), "count": int(r.count),
@@ -138,19 +162,19 @@ def nte_nights() -> Response:
 @bp.get("/trends")
 def trends() -> Response:
     """Series by day, week, month or financial-year quarter; sources indexed; league table."""
-    return jsonify(services.current().trends(request.args.to_dict()))
+    return jsonify(services.current().trends(_args()))
 
 
 @bp.get("/emerging")
 def emerging() -> Response:
     """Emerging hot spot category of each H3 cell over six-weekly periods, with the rules."""
-    return jsonify(services.current().emerging(request.args.to_dict()))
+    return jsonify(services.current().emerging(_args()))
 
 
 @bp.get("/evaluate")
 def evaluate() -> Response:
     """Before/after counts and the weighted displacement difference for an intervention."""
-    return jsonify(services.current().evaluate(request.args.to_dict()))
+    return jsonify(services.current().evaluate(_args()))
 
 
 @bp.get("/hotspots")
@@ -160,7 +184,8 @@ def hotspots() -> Response:
     res = _res(own)
     n = int_param(own, "n", 10, 1, 500)
     svc = services.current()
-    table = svc.hotspot_table(filters, res, n)
+    weights, weights_source = svc.harm_weights()
+    table = svc.hotspot_table(filters, res, n, weights or None)
     import h3
 
     features = []
@@ -176,5 +201,7 @@ def hotspots() -> Response:
         "features": features,
         "filters": filters.to_params(),
         "method": f"H3 resolution {res} cells ranked by harm, then count; top {n}",
+        "group": _grouped()[1].as_json(),
+        "harm_weights": weights_source if weights else None,
         "synthetic_sample": svc.query.status()["synthetic_sample"],
     })

@@ -1,4 +1,4 @@
-"""The ``hotspot`` command: serve, ingest, sample, boundaries, bench.
+"""The ``hotspot`` command: serve, ingest, sample, boundaries, groups, bench.
 
 Heavy imports happen inside each subcommand so ``hotspot --help`` is instant and ``ingest``
 never loads Dash.
@@ -21,10 +21,13 @@ def _data_paths(args: argparse.Namespace) -> DataPaths:
     return DataPaths(Path(args.data_dir).expanduser() if args.data_dir else default_data_dir())
 
 
-def _add_data_dir(p: argparse.ArgumentParser) -> None:
+def _add_data_dir(p: argparse.ArgumentParser, again: bool = False) -> None:
+    # On an action's own parser the option defaults to "not given", so a --data-dir written
+    # before the action is not overwritten by the action parser's default.
     p.add_argument(
         "--data-dir",
         metavar="DIR",
+        default=argparse.SUPPRESS if again else None,
         help="data directory (default: $HOTSPOT_DATA_DIR, else ~/.local/share/hotspot)",
     )
 
@@ -121,33 +124,96 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_boundaries(args: argparse.Namespace) -> int:
-    """Show the areas in use, or import new ones."""
-    from geo.boundaries import BoundaryError, import_boundaries, load_boundaries
+    """Show the areas in use, import new ones, or import their populations."""
+    from geo.boundaries import BoundaryError, load_boundaries
 
     data = _data_paths(args)
-    if args.action == "import":
-        if not args.file or not args.code_field or not args.name_field:
-            return _fail("boundaries import needs FILE, --code-field and --name-field", EXIT_USAGE)
-        try:
-            b = import_boundaries(
-                Path(args.file), args.code_field, args.name_field, data.boundaries,
-                population_field=args.population_field,
-            )
-        except BoundaryError as exc:
-            return _fail(str(exc))
-        print(f"Imported {len(b.areas)} areas from {args.file} into {data.boundaries}.")
-        from geo.ingest import relabel_store
-
-        moved = relabel_store(data, b)
-        if moved is not None:
-            print(moved)
-        return EXIT_OK
-    b = load_boundaries(data.boundaries)
+    action = getattr(args, "action", None) or "show"
+    try:
+        if action == "import":
+            return _import_boundaries(args, data)
+        if action == "population":
+            return _import_population(Path(args.file), data)
+        b = load_boundaries(data.boundaries)
+    except BoundaryError as exc:
+        return _fail(str(exc))
     print(f"{len(b.areas)} areas in use ({b.source}):")
     for code, name in b.names().items():
         pop = b.population().get(code)
         pop_text = f"{pop:,.0f}" if pop and pop == pop else "population unknown"
         print(f"  {code}  {name}  ({pop_text})")
+    print(b.population_source() or "No populations: rates cannot be shown. Add them with "
+          "'hotspot boundaries population FILE.csv' (columns code, population, year).")
+    return EXIT_OK
+
+
+def _import_boundaries(args: argparse.Namespace, data: DataPaths) -> int:
+    from geo.boundaries import clear_population, import_boundaries
+
+    if not args.code_field or not args.name_field:
+        return _fail("boundaries import needs --code-field and --name-field (the fields that "
+                     "hold each area's code and name)", EXIT_USAGE)
+    if args.population and not Path(args.population).is_file():
+        # checked first, so a mistyped table name does not leave boundaries without one
+        return _fail(f"the population table {args.population} does not exist")
+    b = import_boundaries(
+        Path(args.file), args.code_field, args.name_field, data.boundaries,
+        population_field=args.population_field,
+    )
+    print(f"Imported {len(b.areas)} areas from {args.file} into {data.boundaries}.")
+    if clear_population(data.boundaries):
+        print("The population table of the previous boundaries was removed.")
+    from geo.ingest import relabel_store
+
+    moved = relabel_store(data, b)
+    if moved is not None:
+        print(moved)
+    if args.population:
+        return _import_population(Path(args.population), data)
+    if not b.population_note:
+        print("These areas have no populations, so rates cannot be shown or ranked. Add them "
+              "with: hotspot boundaries population FILE.csv (columns code, population, year).")
+    return EXIT_OK
+
+
+def _import_population(path: Path, data: DataPaths) -> int:
+    from geo.boundaries import import_population
+
+    _, notes = import_population(path, data.boundaries)
+    for note in notes:
+        print(note)
+    return EXIT_OK
+
+
+def cmd_groups(args: argparse.Namespace) -> int:
+    """List, define, remove crime-type groups, or choose the default one."""
+    from geo.groups import ALL, GroupError, load_groups, remove_group, set_default, set_group
+
+    data = _data_paths(args)
+    action = getattr(args, "action", None) or "list"
+    try:
+        if action == "set":
+            set_group(data.groups, args.name, args.categories)
+            print(f"Saved the group '{args.name.strip().lower()}'.")
+        elif action == "remove":
+            remove_group(data.groups, args.name)
+            print(f"Removed the group '{args.name.strip().lower()}'.")
+        elif action == "default":
+            name = None if args.name.strip().lower() in {"none", "auto"} else args.name
+            set_default(data.groups, name)
+        groups = load_groups(data.groups)
+    except GroupError as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps({"groups": {k: list(v) for k, v in groups.groups.items()},
+                          "default": groups.default, "rule": groups.rule()}))
+        return EXIT_OK
+    print("Crime-type groups:")
+    for name, cats in sorted(groups.groups.items()):
+        mark = "  (default)" if groups.default == name else ""
+        print(f"  {name}{mark}: {', '.join(cats)}")
+    print(f"  {ALL}: every category in the data")
+    print(groups.rule())
     return EXIT_OK
 
 
@@ -265,16 +331,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20240401, help="random seed when regenerating")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("boundaries", help="show or import area boundaries",
-                       description="Show the areas in use, or import your own local-authority, "
-                       "ward or beat polygons (GeoJSON, GeoPackage or Shapefile, any CRS).")
+    p = sub.add_parser("boundaries", help="show or import area boundaries and populations",
+                       description="Show the areas in use, import your own local-authority, "
+                       "ward or beat polygons (GeoJSON, GeoPackage or Shapefile, any CRS), or "
+                       "import a population table for them (CSV: code, population, year).")
     _add_data_dir(p)
-    p.add_argument("action", choices=["show", "import"], nargs="?", default="show")
-    p.add_argument("file", nargs="?", metavar="FILE")
-    p.add_argument("--code-field", metavar="F")
-    p.add_argument("--name-field", metavar="F")
-    p.add_argument("--population-field", metavar="F")
-    p.set_defaults(func=cmd_boundaries)
+    p.set_defaults(func=cmd_boundaries, action="show")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    q = actions.add_parser("show", help="list the areas in use with their populations")
+    _add_data_dir(q, again=True)
+    q = actions.add_parser(
+        "import", help="import area polygons",
+        description="Import area polygons; options and FILE may come in any order.")
+    _add_data_dir(q, again=True)
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--code-field", metavar="F", help="field holding each area's code")
+    q.add_argument("--name-field", metavar="F", help="field holding each area's name")
+    q.add_argument("--population-field", metavar="F",
+                   help="field of the boundary file holding each area's population")
+    q.add_argument("--population", metavar="CSV",
+                   help="population table to import with the areas (code, population, year)")
+    q = actions.add_parser(
+        "population", help="import a population table for the boundaries in use",
+        description="Import resident populations for the imported boundaries from a CSV with "
+        "columns code, population and year (the year of the estimate). Every row is checked; "
+        "if any is unusable nothing is imported and each problem is listed with its line.")
+    _add_data_dir(q, again=True)
+    q.add_argument("file", metavar="FILE.csv")
+
+    p = sub.add_parser("groups", help="crime-type groups and the default selection",
+                       description="List crime-type groups, define or remove one, or choose "
+                       "the group pages and the API start with.")
+    _add_data_dir(p)
+    p.add_argument("--json", action="store_true", help="print the groups as JSON")
+    p.set_defaults(func=cmd_groups, action="list")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    q = actions.add_parser("list", help="list the groups and the default")
+    _add_data_dir(q, again=True)
+    q = actions.add_parser("set", help="define or redefine a group",
+                           description='e.g. hotspot groups set knife "Possession of weapons" '
+                           "Robbery")
+    _add_data_dir(q, again=True)
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("categories", nargs="+", metavar="CATEGORY")
+    q = actions.add_parser("remove", help="remove a group")
+    _add_data_dir(q, again=True)
+    q.add_argument("name", metavar="NAME")
+    q = actions.add_parser("default", help="choose the default group",
+                           description="NAME is a group, 'all' for every category, or 'auto' "
+                           "for the built-in rule (police.uk data: violence; others: all).")
+    _add_data_dir(q, again=True)
+    q.add_argument("name", metavar="NAME")
 
     p = sub.add_parser("bench", help="measure speed against baselines",
                        description="Generate N synthetic incidents and time ingest, a filter "

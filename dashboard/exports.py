@@ -14,7 +14,13 @@ import numpy as np
 from flask import Blueprint, Response, request
 
 from dashboard import services
-from geo.plan import PlanResult, parse_plan_params, plan_csv, plan_geojson
+from geo.plan import (
+    PlanResult,
+    parse_plan_params,
+    plan_csv,
+    plan_geojson,
+    plan_provenance_json,
+)
 from geo.projection import to_bng
 from geo.query import FilterError, check_date_in_range
 
@@ -34,10 +40,19 @@ def _filename(result: PlanResult, ext: str) -> str:
 
 @bp.get("/plan.csv")
 def plan_csv_download() -> Response:
-    """Download the plan as CSV, headed by ``#`` provenance lines."""
+    """Download the plan as a clean CSV (header and rows); provenance is the file beside it."""
     result = _plan()
     return Response(plan_csv(result), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{_filename(result, "csv")}"'})
+
+
+@bp.get("/plan-provenance.json")
+def plan_provenance_download() -> Response:
+    """Download where the plan CSV came from: software, data period, parameters, weights."""
+    result = _plan()
+    name = _filename(result, "csv").removesuffix(".csv") + "_provenance.json"
+    return Response(plan_provenance_json(result), mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.get("/plan.geojson")

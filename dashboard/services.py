@@ -21,7 +21,7 @@ import pandas as pd
 
 from geo.boundaries import Boundaries, load_boundaries
 from geo.h3index import cell_boundaries, cells_to_str
-from geo.hotspots import DAY_LABELS, main_categories, peak_text, rank_cells
+from geo.hotspots import DAY_LABELS, main_categories, night_days, peak_text, rank_cells
 from geo.projection import to_wgs84
 from geo.query import Filters, QueryLayer
 from geo.settings import DataPaths, tile_url
@@ -331,6 +331,7 @@ class Services:
                 dow=fr.dow[mask], hour=fr.hour[mask], category=fr.category[mask],
                 category_labels=fr.categories,
                 weight=self.query.weights(harm_weights)[mask] if harm_weights else None, n=n,
+                hours=filters.hours,
             )
             if len(table):
                 import h3
@@ -381,9 +382,12 @@ class Services:
             labels = dbscan(east, north, eps_m=params.eps_m, min_samples=params.min_samples)
             if labels.max(initial=-1) < 0:
                 return empty
+            # a band that wraps midnight selects nights: count the peak by night too
+            dow, day_labels = night_days(fr.dow[idx], fr.hour[idx], filters.hours)
             summary = cluster_summary(
-                labels, east, north, dow=fr.dow[idx], hour=fr.hour[idx],
+                labels, east, north, dow=dow, hour=fr.hour[idx],
                 category=np.array(fr.categories, dtype=object)[fr.category[idx]],
+                weight=self.query.weights(weights)[idx] if weights else None,
                 buffer_m=params.eps_m / 2,
             ).to_crs("EPSG:4326")
             features = []
@@ -396,7 +400,8 @@ class Services:
                     "properties": {
                         "rank": rank, "count": int(row.count), "harm": float(row.harm),
                         "share": float(row.share),
-                        "peak_day": _day_text(row.peak_dow), "peak_hour": _hour_text(row.peak_hour),
+                        "peak_day": _day_text(row.peak_dow, day_labels),
+                        "peak_hour": _hour_text(row.peak_hour),
                         "main_categories": str(row.main_categories),
                         "area_km2": float(row.area_km2),
                         "lon": float(summary.geometry.iloc[rank - 1].centroid.x),
@@ -404,16 +409,39 @@ class Services:
                     },
                 })
             return {"type": "FeatureCollection", "features": features}
-        return self._results.get(("dbscan", self.version(), filters, params), make,
-                                 heavy=True)
+        weights, _source = self.harm_weights()
+        key = ("dbscan", self.version(), filters, params, tuple(sorted(weights.items())))
+        return self._results.get(key, make, heavy=True)
+
+    # -- crime-type groups ---------------------------------------------------------------------
+    def groups(self) -> Any:
+        """Return the crime-type groups (reloaded when the groups file changes)."""
+        from geo.groups import GroupError, load_groups
+
+        def make() -> Any:
+            try:
+                return load_groups(self.data.groups)
+            except GroupError:
+                # 'hotspot groups' reports the damaged file; pages keep the built-in groups
+                import logging
+
+                logging.getLogger(__name__).exception("crime-type groups file unreadable")
+                return load_groups(None)
+        return self._geometry.get(("groups", self._stamp(self.data.groups)), make)
+
+    def resolve_group(self, params: Any) -> tuple[dict[str, Any], Any]:
+        """Expand ``group`` (or the default group) in query parameters into ``categories``."""
+        from geo.groups import resolve_group
+
+        return resolve_group(params, self.groups(), self.query.frame().categories)
 
 
-def _day_text(value: Any) -> str:
+def _day_text(value: Any, labels: tuple[str, ...] = DAY_LABELS) -> str:
     try:
         v = int(value)
     except (TypeError, ValueError):
         return "unknown"
-    return DAY_LABELS[v] if 0 <= v < 7 else "unknown"
+    return labels[v] if 0 <= v < 7 else "unknown"
 
 
 def _hour_text(value: Any) -> str:

@@ -10,8 +10,10 @@ Areas are stored in WGS84 and measured in British National Grid (metres).
 
 from __future__ import annotations
 
+import csv
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -24,16 +26,26 @@ import shapely
 
 from geo.atomic import replace_durably, write_text_atomic
 from geo.polygons import polygonal_parts, read_polygon_layer
-from geo.settings import AREA_TOLERANCE_M, CRS_METRIC, CRS_STORAGE, bundled_boundaries_dir
+from geo.settings import (
+    AREA_TOLERANCE_M,
+    CRS_METRIC,
+    CRS_STORAGE,
+    bundled_boundaries_dir,
+    limits,
+)
 
 __all__ = [
     "AreaAssignment",
     "BoundaryError",
     "Boundaries",
+    "PopulationProblems",
     "assign_areas",
+    "clear_population",
     "describe_outside",
     "import_boundaries",
+    "import_population",
     "load_boundaries",
+    "read_population_table",
 ]
 
 #: File names inside a data directory's ``boundaries/`` folder.
@@ -42,6 +54,9 @@ IMPORTED_META = "meta.json"
 #: File names of the bundled boundaries.
 BUNDLED_AREAS = "lancashire_lads.geojson"
 BUNDLED_POPULATION = "population.csv"
+#: A population table imported beside a data directory's boundaries (JSON: where it came
+#: from, when, and its rows), kept as JSON so codes round-trip exactly.
+IMPORTED_POPULATION = "population.json"
 
 _BUNDLED_SOURCE = "bundled Lancashire boundaries"
 #: Coordinates are rounded to this before de-duplication (1 cm), so points that differ only by
@@ -59,6 +74,25 @@ class BoundaryError(Exception):
     """Boundaries cannot be read or imported; the message says why in plain English."""
 
 
+class PopulationProblems(BoundaryError):
+    """A population table has rows that cannot be used; nothing was imported.
+
+    Attributes
+    ----------
+    problems : list of (int, str)
+        ``(line number, reason)`` for every rejected row, line 1 being the header.
+    """
+
+    def __init__(self, file_name: str, n_rows: int, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        shown = "\n".join(f"  line {line}: {reason}" for line, reason in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(
+            f"Nothing was imported from {file_name}: {len(problems)} of {n_rows} row(s) cannot "
+            f"be used. Correct them and import the table again.\n{shown}{more}"
+        )
+
+
 @dataclass(eq=False)
 class Boundaries:
     """A set of areas that incidents are assigned to.
@@ -72,6 +106,9 @@ class Boundaries:
         Short description for the interface, e.g. ``"bundled Lancashire boundaries"``.
     notes : list of str
         What was repaired or merged when the areas were imported.
+    population_note : str
+        Where the populations come from and their year, e.g. ``"mid-2020 populations,
+        bundled ONS estimates"``; empty when no area has a population.
 
     Examples
     --------
@@ -85,6 +122,7 @@ class Boundaries:
     areas: gpd.GeoDataFrame
     source: str
     notes: list[str] = field(default_factory=list)
+    population_note: str = ""
 
     @cached_property
     def areas_bng(self) -> gpd.GeoDataFrame:
@@ -103,6 +141,16 @@ class Boundaries:
         """Return ``{code: population}`` for every area (NaN when unknown)."""
         pops = self.areas["population"].astype("float64")
         return dict(zip(self.areas["code"], pops.tolist(), strict=True))
+
+    def population_source(self) -> str:
+        """Say where the populations come from and which year, for every place rates appear.
+
+        Examples
+        --------
+        >>> load_boundaries(None).population_source()
+        'populations: mid-2020, bundled ONS estimates'
+        """
+        return f"populations: {self.population_note}" if self.population_note else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,12 +193,25 @@ def load_boundaries(boundaries_dir: Path | None) -> Boundaries:
         source = _imported_source(meta)
         raw_notes = meta.get("notes")
         notes = [str(n) for n in raw_notes] if isinstance(raw_notes, list) else []
+        # Imported areas take populations only from their own file or from a population
+        # table imported beside them, never silently from the bundled Lancashire table: a
+        # few borrowed populations would rank a neighbouring district above the real ones.
+        field_name = meta.get("population_field")
+        pop_note = (f"from the boundary file's field '{field_name}' (year not stated)"
+                    if field_name and areas["population"].notna().any() else "")
+        table, table_meta = _stored_population(folder)
+        if table is not None:
+            areas = _attach_population(areas, table, override=True)
+            pop_note = _describe_table(table, areas, str(table_meta.get("source_file") or
+                                                          "a population table"))
     else:
         areas = _read_areas(bundled_boundaries_dir() / BUNDLED_AREAS)
         source = _BUNDLED_SOURCE
         notes = []
-    areas = _attach_population(areas, _bundled_population())
-    return Boundaries(areas=areas, source=source, notes=notes)
+        bundled = _bundled_population()
+        areas = _attach_population(areas, bundled)
+        pop_note = _describe_years(bundled, areas, "bundled ONS estimates", mid_year=True)
+    return Boundaries(areas=areas, source=source, notes=notes, population_note=pop_note)
 
 
 def _read_areas(path: Path) -> gpd.GeoDataFrame:
@@ -197,19 +258,288 @@ def _imported_source(meta: dict[str, object]) -> str:
     return f"imported from {name} on {when}"
 
 
-def _bundled_population() -> pd.Series:
+def _bundled_population() -> pd.DataFrame:
     path = bundled_boundaries_dir() / BUNDLED_POPULATION
     try:
         table = pd.read_csv(path, dtype={"code": str})
     except (OSError, ValueError):
-        return pd.Series(dtype="float64")
-    return table.set_index("code")["population"].astype("float64")
+        return pd.DataFrame({"population": [], "year": []}, index=pd.Index([], name="code"))
+    if "year" not in table.columns:
+        table["year"] = pd.NA
+    return table.set_index("code")[["population", "year"]]
 
 
-def _attach_population(areas: gpd.GeoDataFrame, known: pd.Series) -> gpd.GeoDataFrame:
-    fill = areas["code"].map(known).astype("float64")
-    areas["population"] = areas["population"].astype("float64").fillna(fill)
+def _stored_population(folder: Path) -> tuple[pd.DataFrame | None, dict[str, object]]:
+    path = folder / IMPORTED_POPULATION
+    if not path.is_file():
+        return None, {}
+    meta = _read_meta(path)
+    rows = meta.get("rows")
+    if not isinstance(rows, list):
+        raise BoundaryError(f"The population table {path} could not be read; import it again "
+                            "with 'hotspot boundaries population'.")
+    table = pd.DataFrame(rows, columns=["code", "population", "year"])
+    table["code"] = table["code"].astype(str)
+    return table.set_index("code")[["population", "year"]], meta
+
+
+def _attach_population(areas: gpd.GeoDataFrame, known: pd.DataFrame,
+                       override: bool = False) -> gpd.GeoDataFrame:
+    fill = areas["code"].map(known["population"]).astype("float64")
+    own = areas["population"].astype("float64")
+    areas["population"] = fill.fillna(own) if override else own.fillna(fill)
     return areas
+
+
+def _describe_years(table: pd.DataFrame, areas: gpd.GeoDataFrame, origin: str,
+                    mid_year: bool = False) -> str:
+    used = table[table.index.isin(areas["code"][areas["population"].notna()])]
+    if used.empty:
+        return ""
+    years = sorted({int(y) for y in pd.to_numeric(used["year"], errors="coerce").dropna()})
+    prefix = "mid-" if mid_year else ""
+    if not years:
+        return f"year not stated, {origin}"
+    span = f"{prefix}{years[0]}" if len(years) == 1 else f"{prefix}{years[0]} to {years[-1]}"
+    return f"{span}, {origin}"
+
+
+def _describe_table(table: pd.DataFrame, areas: gpd.GeoDataFrame, file_name: str) -> str:
+    text = _describe_years(table, areas, f"imported from {file_name}")
+    missing = int(areas["population"].isna().sum())
+    if text and missing:
+        text += f"; {missing} area(s) have none"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Population tables
+
+#: Header names accepted for each column of a population table (compared in lower case).
+_POP_COLUMNS = {
+    "code": ("code", "area code", "area_code"),
+    "population": ("population", "residents", "pop"),
+    "year": ("year", "source year", "source_year", "population year"),
+}
+
+
+def read_population_table(
+    path: Path | str, known_codes: Sequence[str]
+) -> tuple[pd.DataFrame, list[tuple[int, str]], int]:
+    r"""Read and check a population table (CSV: code, population, source year), row by row.
+
+    Parameters
+    ----------
+    path : Path or str
+        A CSV with a header naming the columns ``code``, ``population`` and ``year`` (also
+        accepted: ``area code``, ``residents``, ``source year``); other columns such as a
+        name are ignored.
+    known_codes : sequence of str
+        Codes of the areas in use; a row for any other code is rejected.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``code`` (str), ``population`` (float), ``year`` (int) for the rows that can be used.
+    problems : list of (int, str)
+        Line number (the header is line 1) and plain-English reason for every other row:
+        blank or unknown code, population that is not a number above zero, a year that is
+        not a plausible four-digit year, or a code that appears more than once (every line
+        with it is rejected, as the right figure cannot be told).
+    n_rows : int
+        Data rows read.
+
+    Raises
+    ------
+    BoundaryError
+        If the file cannot be read as text, has no header, lacks a column, or holds more
+        rows than :func:`geo.settings.limits` allows.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "pop.csv"
+    >>> _ = f.write_text("code,population,year\nA,1200,2021\nB,lots,2021\nZ,10,2021\n")
+    >>> table, problems, n = read_population_table(f, ["A", "B"])
+    >>> table.to_dict("records"), n
+    ([{'code': 'A', 'population': 1200.0, 'year': 2021}], 3)
+    >>> for line, reason in problems:
+    ...     print(line, reason)
+    3 population 'lots' is not a number
+    4 unknown code 'Z': not an area in the boundaries in use
+    """
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise BoundaryError(f"The population table {path} does not exist.")
+    max_rows = limits().upload_rows
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            lines: list[tuple[int, list[str]]] = []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                lines.append((reader.line_num, row))
+                if len(lines) > max_rows:
+                    raise BoundaryError(
+                        f"The population table {name} has more than {max_rows:,} rows, the "
+                        "limit (HOTSPOT_MAX_UPLOAD_ROWS); a table has one row per area.")
+    except UnicodeDecodeError:
+        raise BoundaryError(f"The population table {name} is not a UTF-8 text CSV; save it "
+                            "as 'CSV UTF-8' and import it again.") from None
+    except csv.Error as exc:
+        raise BoundaryError(f"The population table {name} is not a readable CSV ({exc}).") from None
+    if not header:
+        raise BoundaryError(f"The population table {name} is empty; it needs a header "
+                            "'code,population,year' and one row per area.")
+    heads = [h.strip().lower() for h in header]
+    where: dict[str, int] = {}
+    for key, aliases in _POP_COLUMNS.items():
+        found = [i for i, h in enumerate(heads) if h in aliases]
+        if not found:
+            raise BoundaryError(
+                f"The population table {name} has no '{key}' column. Its columns are: "
+                f"{', '.join(h.strip() for h in header) or '(none)'}. It needs code, "
+                "population and year (the year the population estimate is for).")
+        where[key] = found[0]
+
+    known = set(known_codes)
+    this_year = limits().latest_date.year
+    problems: list[tuple[int, str]] = []
+    good: list[tuple[int, str, float, int]] = []
+    for line, row in lines:
+        cell = {k: (row[i].strip() if i < len(row) else "") for k, i in where.items()}
+        code = cell["code"]
+        reason = None
+        if not code:
+            reason = "no code"
+        elif code not in known:
+            reason = f"unknown code '{code}': not an area in the boundaries in use"
+        else:
+            pop = _number(cell["population"])
+            year = _number(cell["year"])
+            if not cell["population"]:
+                reason = "no population"
+            elif pop is None:
+                reason = f"population '{cell['population']}' is not a number"
+            elif pop <= 0:
+                reason = f"population {cell['population']} must be above zero"
+            elif not cell["year"]:
+                reason = "no year: say which year the population estimate is for"
+            elif year is None or year != int(year) or not 1900 <= year <= this_year:
+                reason = (f"year '{cell['year']}' is not a year between 1900 and "
+                          f"{this_year}")
+            else:
+                good.append((line, code, float(pop), int(year)))
+        if reason:
+            problems.append((line, reason))
+
+    lines_of: dict[str, list[int]] = {}
+    for line, code, _, _ in good:
+        lines_of.setdefault(code, []).append(line)
+    for line, code, _, _ in good:
+        if len(lines_of[code]) > 1:
+            others = ", ".join(str(n) for n in lines_of[code] if n != line)
+            problems.append((line, f"code '{code}' appears more than once (also on line "
+                                   f"{others}); give each area once"))
+    problems.sort()
+    rows = [(c, p, y) for _, c, p, y in good if len(lines_of[c]) == 1]
+    table = pd.DataFrame(rows, columns=["code", "population", "year"]).astype(
+        {"code": str, "population": "float64", "year": "int64"})
+    return table, problems, len(lines)
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text.replace(",", "")) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and np.isfinite(value) else None
+
+
+def import_population(path: Path | str, boundaries_dir: Path) -> tuple[Boundaries, list[str]]:
+    r"""Import a population table for the boundaries in use, all rows or none.
+
+    The table is stored beside the boundaries (``population.json``)
+    and its populations replace any others; :meth:`Boundaries.population_source` then names
+    the file and the year wherever rates are shown.
+
+    Parameters
+    ----------
+    path : Path or str
+        CSV with columns code, population and year (see :func:`read_population_table`).
+    boundaries_dir : Path
+        A data directory's ``boundaries/`` folder. It must hold imported boundaries: the
+        bundled ones come with their populations.
+
+    Returns
+    -------
+    boundaries : Boundaries
+        The boundaries as they load now, populations attached.
+    notes : list of str
+        What the import did, including the areas the table leaves without a population.
+
+    Raises
+    ------
+    PopulationProblems
+        If any row cannot be used (each listed with its line and reason); nothing is stored.
+    BoundaryError
+        If the file cannot be read, or no boundaries have been imported.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> gdf = gpd.GeoDataFrame({"ID": ["A1", "A2"], "NAME": ["North", "South"]},
+    ...     geometry=[shapely.box(0, 1000, 1000, 2000), shapely.box(0, 0, 1000, 1000)],
+    ...     crs="EPSG:27700")
+    >>> gdf.to_file(tmp / "areas.gpkg")
+    >>> _ = import_boundaries(tmp / "areas.gpkg", "ID", "NAME", tmp / "boundaries")
+    >>> _ = (tmp / "pop.csv").write_text("code,population,year\nA1,5000,2021\n")
+    >>> b, notes = import_population(tmp / "pop.csv", tmp / "boundaries")
+    >>> b.population()["A1"], b.population_source()
+    (5000.0, 'populations: 2021, imported from pop.csv; 1 area(s) have none')
+    """
+    folder = Path(boundaries_dir)
+    if not (folder / IMPORTED_AREAS).is_file():
+        raise BoundaryError(
+            "The bundled boundaries already carry their populations (mid-2020). Import your "
+            "own boundaries first ('hotspot boundaries import'), then their population table.")
+    current = load_boundaries(folder)
+    source = Path(path)
+    table, problems, n_rows = read_population_table(source, list(current.names()))
+    if problems:
+        raise PopulationProblems(source.name, n_rows, problems)
+    if table.empty:
+        raise BoundaryError(f"The population table {source.name} has no rows.")
+    meta = {
+        "source_file": source.name,
+        "imported_at": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+        "years": sorted({int(y) for y in table["year"]}),
+        "rows": table.to_dict("records"),
+    }
+    write_text_atomic(folder / IMPORTED_POPULATION, json.dumps(meta, indent=1) + "\n")
+    b = load_boundaries(folder)
+    notes = [f"{len(table)} population(s) imported ({b.population_source()})."]
+    lacking = [f"{c} {n}" for c, n in b.names().items() if not np.isfinite(
+        b.population().get(c, np.nan))]
+    if lacking:
+        shown = ", ".join(lacking[:10]) + (" ..." if len(lacking) > 10 else "")
+        notes.append(f"{len(lacking)} area(s) have no population, so no rate: {shown}.")
+    return b, notes
+
+
+def clear_population(boundaries_dir: Path) -> bool:
+    """Remove an imported population table (it belonged to boundaries being replaced).
+
+    Returns True if there was one.
+    """
+    folder = Path(boundaries_dir)
+    had = (folder / IMPORTED_POPULATION).is_file()
+    (folder / IMPORTED_POPULATION).unlink(missing_ok=True)
+    return had
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,45 @@ import pandas as pd
 from geo.h3index import cells_to_str
 
 DAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+NIGHT_LABELS = tuple(f"{day} night" for day in DAY_LABELS)
+
+
+def night_days(
+    dow: np.ndarray, hour: np.ndarray, hours: tuple[int, int] | None
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Return the weekday each incident counts under, and the labels to name them.
+
+    With an hour band that wraps midnight (e.g. ``(20, 4)``) the selection is of nights, as
+    in :meth:`geo.query.QueryLayer.select`: the small hours belong to the night before, so
+    02:00 on a Saturday counts as Friday night. Otherwise calendar days are kept.
+
+    Parameters
+    ----------
+    dow, hour : numpy.ndarray
+        Weekday (0 = Monday) and hour of each incident; -1 where unknown.
+    hours : (int, int) or None
+        The selection's hour band, end exclusive.
+
+    Returns
+    -------
+    days : numpy.ndarray
+        Weekday of the night (or day) of each incident; -1 stays -1.
+    labels : tuple of str
+        :data:`NIGHT_LABELS` for nights, :data:`DAY_LABELS` for days.
+
+    Examples
+    --------
+    >>> d, labels = night_days(np.array([4, 5, 5, -1]), np.array([23, 2, 21, -1]), (20, 4))
+    >>> d.tolist(), labels[4]
+    ([4, 4, 5, -1], 'Friday night')
+    >>> night_days(np.array([5]), np.array([2]), (0, 6))[0].tolist()
+    [5]
+    """
+    dow = np.asarray(dow)
+    if hours is None or hours[0] <= hours[1] % 24 or hours[1] % 24 == 0:
+        return dow, DAY_LABELS
+    early = (np.asarray(hour) >= 0) & (np.asarray(hour) < hours[1]) & (dow >= 0)
+    return np.where(early, (dow + 6) % 7, dow).astype(dow.dtype), NIGHT_LABELS
 
 
 def peak_text(values: np.ndarray, labels: tuple[str, ...] | None = None) -> str:
@@ -60,6 +99,7 @@ def rank_cells(
     category_labels: list[str],
     weight: np.ndarray | None = None,
     n: int = 10,
+    hours: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """Rank H3 cells by harm (then count) and explain each of the top ``n``.
 
@@ -77,6 +117,9 @@ def rank_cells(
         Harm weight per incident; 1 for all when omitted.
     n : int
         How many cells to return.
+    hours : (int, int), optional
+        The selection's hour band. When it wraps midnight the peak day is counted by night
+        (see :func:`night_days`) and named "Friday night", matching the filter.
 
     Returns
     -------
@@ -91,6 +134,14 @@ def rank_cells(
     ...                category=np.array([0, 0, 0]), category_labels=["Robbery"], n=1)
     >>> int(t.loc[0, "count"]), round(float(t.loc[0, "share"]), 3), t.loc[0, "peak_day"]
     (2, 0.667, 'Friday (2 of 2)')
+
+    Friday 23:00 and Saturday 01:00 are one Friday night under a 20:00-04:00 band:
+
+    >>> t = rank_cells(np.array([0, 0, 0]), np.array([1], dtype="uint64"),
+    ...                dow=np.array([4, 5, 5]), hour=np.array([23, 1, 2]),
+    ...                category=np.array([0, 0, 0]), category_labels=["Robbery"], hours=(20, 4))
+    >>> t.loc[0, "peak_day"]
+    'Friday night (3 of 3)'
     """
     total = len(cell_codes)
     columns = ["rank", "cell", "count", "harm", "share", "peak_day", "peak_hour",
@@ -98,6 +149,7 @@ def rank_cells(
     if total == 0 or n <= 0:
         return pd.DataFrame(columns=columns)
     w = np.ones(total) if weight is None else np.asarray(weight, dtype="float64")
+    day_of, day_labels = night_days(np.asarray(dow), np.asarray(hour), hours)
     counts = np.bincount(cell_codes, minlength=len(cells))
     harm = np.bincount(cell_codes, weights=w, minlength=len(cells))
     order = np.lexsort((np.arange(len(cells)), -counts, -harm))
@@ -115,7 +167,7 @@ def rank_cells(
                 "count": int(counts[c]),
                 "harm": float(harm[c]),
                 "share": float(counts[c]) / total,
-                "peak_day": peak_text(dow[idx], DAY_LABELS),
+                "peak_day": peak_text(day_of[idx], day_labels),
                 "peak_hour": peak_text(hour[idx]),
                 "main_categories": main_categories(category[idx], category_labels),
             }

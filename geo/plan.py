@@ -574,10 +574,36 @@ def plan_geojson(result: PlanResult) -> dict[str, Any]:
 PLAN_CSV_COLUMNS = ["rank", "id", "count", "harm", "share_harm", "share_count",
                     "cum_share_harm", "expected_per_shift", "peak_hours", "main_categories",
                     "prev_count", "trend", "lat", "lon", "dosage", "why"]
+#: What each column of the plan CSV holds, stated in the provenance file beside it.
+PLAN_CSV_COLUMN_MEANINGS = {
+    "rank": "1 = most harm in the look-back window",
+    "id": "H3 cell or DBSCAN cluster id",
+    "count": "incidents in the look-back window and shift",
+    "harm": "sum of harm weights (equals count when no weights are loaded)",
+    "share_harm": "the place's share of the shift's harm (0-1)",
+    "share_count": "the place's share of the shift's incidents (0-1)",
+    "cum_share_harm": "share of harm covered by this and the places above it (0-1)",
+    "expected_per_shift": "incidents per shift in the look-back window",
+    "peak_hours": "busiest hours, with counts",
+    "main_categories": "most frequent categories, with counts",
+    "prev_count": "incidents in the window before",
+    "trend": "change against the window before",
+    "lat": "latitude of the centre (WGS84)",
+    "lon": "longitude of the centre (WGS84)",
+    "dosage": "suggested 15-minute visits in one shift (start-end)",
+    "why": "plain-English reason the place is on the plan",
+}
 
 
 def plan_csv(result: PlanResult) -> str:
-    """Return the plan as CSV headed by ``#`` provenance lines (read with ``comment="#"``)."""
+    """Return the plan as a plain CSV: one header line, then one row per place.
+
+    Excel and Power BI read every line of a CSV as data, so the provenance travels beside it
+    (:func:`plan_provenance_json`), not in ``#`` lines inside it. Every text cell goes through
+    :mod:`geo.csvsafe`, so a category or place named ``=HYPERLINK(...)`` stays text.
+    """
+    from geo.csvsafe import to_csv_text
+
     table = result.table.copy()
     table["dosage"] = [
         "; ".join(f"{a}–{b}" for a, b in zip(
@@ -585,10 +611,13 @@ def plan_csv(result: PlanResult) -> str:
             result.schedule.loc[result.schedule.hotspot == r, "end"], strict=True))
         for r in table["rank"]
     ]
-    prov = result.provenance()
-    lines = [f"# {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in prov.items()]
-    body = table.reindex(columns=PLAN_CSV_COLUMNS).to_csv(index=False)
-    return "\n".join(lines) + "\n" + body
+    return to_csv_text(table.reindex(columns=PLAN_CSV_COLUMNS), lineterminator="\n")
+
+
+def plan_provenance_json(result: PlanResult) -> str:
+    """Return the provenance of a plan download as JSON, with what each CSV column means."""
+    body = {**result.provenance(), "columns": dict(PLAN_CSV_COLUMN_MEANINGS)}
+    return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
 
 
 #: Parameters the backtest takes besides the plan's.

@@ -136,6 +136,11 @@ class DataPaths:
         return self.root / "harm"
 
     @property
+    def groups(self) -> Path:
+        """Folder of the crime-type groups and the default group."""
+        return self.root / "groups"
+
+    @property
     def events(self) -> Path:
         """Folder of the events calendar (lockdowns, weeks of action, operations)."""
         return self.root / "events"

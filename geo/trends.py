@@ -851,6 +851,8 @@ def league_table(
     month_only: ArrayLike | None = None,
     exclude: ArrayLike | None = None,
     allow_unequal: bool = False,
+    only_with_data: bool = False,
+    require_population: bool = False,
 ) -> pd.DataFrame:
     """Rank areas by rate per 1,000 residents, each beside its own baseline, counts shown.
 
@@ -884,6 +886,14 @@ def league_table(
         Permit periods of different lengths. Rates are then per 1,000 residents per year
         (annualised over 365.25 days) and the baseline count is scaled to the current
         period's length; the note says so.
+    only_with_data : bool, default False
+        List only areas with an incident in either period (national boundaries would
+        otherwise list hundreds of districts at zero).
+    require_population : bool, default False
+        Rank only if every listed area has a population. Otherwise no area is ranked, rows
+        are ordered by count, and ``attrs["unranked_reason"]`` names the areas without one:
+        ranking the few areas that happen to have populations would put a neighbouring
+        district with a handful of incidents above the real ones.
 
     Returns
     -------
@@ -1023,14 +1033,28 @@ def league_table(
                "baseline_count_scaled", "baseline_rate_per_1000", "change", "change_pct",
                "small_number", "rank", "note"]
     out = pd.DataFrame(rows, columns=[c for c in columns if c != "rank"])
+    if only_with_data:
+        out = out[(out["count"] > 0) | (out["baseline_count"] > 0)]
     out = out.astype({"count": "int64", "baseline_count": "int64", "population": "float64",
                       "rate_per_1000": "float64", "baseline_rate_per_1000": "float64",
                       "baseline_count_scaled": "float64", "change": "float64",
                       "change_pct": "float64", "small_number": "bool"})
-    out = out.sort_values(["rate_per_1000", "count", "code"], ascending=[False, False, True],
-                          na_position="last", kind="mergesort").reset_index(drop=True)
-    out.insert(columns.index("rank"), "rank",
-               out["rate_per_1000"].rank(method="min", ascending=False).astype("Int64"))
+    lacking = out.loc[out["population"].isna(), "name"].tolist()
+    unranked = ""
+    if require_population and lacking:
+        shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5
+                                          else "")
+        unranked = (f"not ranked: {len(lacking)} of {len(out)} areas have no population "
+                    f"({shown}), so their rates cannot be compared")
+        out = out.sort_values(["count", "code"], ascending=[False, True],
+                              kind="mergesort").reset_index(drop=True)
+        out.insert(columns.index("rank"), "rank", pd.array([pd.NA] * len(out), dtype="Int64"))
+    else:
+        out = out.sort_values(["rate_per_1000", "count", "code"],
+                              ascending=[False, False, True], na_position="last",
+                              kind="mergesort").reset_index(drop=True)
+        out.insert(columns.index("rank"), "rank",
+                   out["rate_per_1000"].rank(method="min", ascending=False).astype("Int64"))
     out.attrs.update(
         current=f"{day_iso(c0)} to {day_iso(c1)}",
         baseline=f"{day_iso(b0)} to {day_iso(b1)}",
@@ -1041,6 +1065,7 @@ def league_table(
         equal_periods=bool(equal),
         month_only_straddling=int(straddling.sum()),
         outside_listed_areas=outside,
+        unranked_reason=unranked,
     )
     return out
 

@@ -158,7 +158,9 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
         "period": period, "filters": filters.to_params(), "area": label,
         "rows": _records(s), "sources": _records(src), **extra,
         "league": league["rows"], "league_current": league["current"],
-        "league_baseline": league["baseline"],
+        "league_baseline": league["baseline"], "league_ranked": league["ranked"],
+        "league_message": league["message"],
+        "league_population_source": league["population_source"],
         "synthetic_sample": query.status()["synthetic_sample"],
         "incomplete_periods": list(s.attrs.get("incomplete_periods", [])),
         "unplaced": int(s.attrs.get("unplaced", 0) or 0),
@@ -241,9 +243,17 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
     table = tr.league_table(
         codes, boundaries.names(), boundaries.population(), (cur_start, cur_end),
         (base_start, base_end), fr.area[mask], fr.day[mask], area_labels=list(fr.areas),
-        month_first=fr.month_first[mask], month_only=fr.month_only[mask], exclude=exclude)
+        month_first=fr.month_first[mask], month_only=fr.month_only[mask], exclude=exclude,
+        only_with_data=True, require_population=True)
+    message = ""
+    if table.attrs.get("unranked_reason"):
+        message = (f"Areas are listed by count and {table.attrs['unranked_reason']}. Add a "
+                   "population table for the boundaries in use with 'hotspot boundaries "
+                   "population FILE.csv' (columns code, population, year).")
+    population_source = getattr(boundaries, "population_source", lambda: "")()
     return {"rows": _records(table), "current": [cur_start.isoformat(), cur_end.isoformat()],
-            "baseline": [base_start.isoformat(), base_end.isoformat()]}
+            "baseline": [base_start.isoformat(), base_end.isoformat()],
+            "ranked": not message, "message": message, "population_source": population_source}
 
 
 #: Most cell-periods (cells with incidents x periods) one emerging-hot-spot request may

@@ -43,15 +43,20 @@ __all__ = [
     "add_zone",
     "assign_zones",
     "delete_zone",
+    "deleted_zones",
     "import_zones",
     "load_zones",
     "rename_zone",
+    "restore_deleted_zone",
     "save_zones",
     "zones_geojson_export",
 ]
 
 #: File name inside a data directory's ``zones/`` folder.
 ZONES_FILE = "zones.geojson"
+#: Zones deleted lately, kept so a deletion can be undone.
+DELETED_FILE = "deleted.geojson"
+DELETED_KEPT = 20
 #: How a zone came to exist.
 ORIGINS = ("imported", "drawn", "suggested")
 #: Attribute columns of :attr:`ZoneSet.zones`, in order (``geometry`` follows).
@@ -564,7 +569,11 @@ def rename_zone(zones_dir: Path, zone_id: str, name: str) -> ZoneSet:
 
 
 def delete_zone(zones_dir: Path, zone_id: str) -> ZoneSet:
-    """Delete one zone and save.
+    """Delete one zone and save; it is kept so :func:`restore_deleted_zone` can bring it back.
+
+    The deleted zone goes on top of ``zones_dir/deleted.geojson`` (the last
+    :data:`DELETED_KEPT` deletions) before the zone file is rewritten, so a crash between the
+    two leaves the zone in both places rather than in neither.
 
     Raises
     ------
@@ -579,12 +588,84 @@ def delete_zone(zones_dir: Path, zone_id: str) -> ZoneSet:
     >>> zid = add_zone(d, sq, "A").zones["zone_id"].iloc[0]
     >>> len(delete_zone(d, zid).zones), len(load_zones(d).zones)
     (0, 0)
+    >>> list(deleted_zones(d).names().values())
+    ['A']
     """
     zs, i = _edit(zones_dir, zone_id)
+    zones_dir = Path(zones_dir)
+    gone = zs.zones.iloc[[i]]
+    kept = deleted_zones(zones_dir).zones
+    stack = gone if kept.empty else pd.concat([kept, gone], ignore_index=True)
+    stack = stack.iloc[-DELETED_KEPT:].reset_index(drop=True)
+    write_text_atomic(zones_dir / DELETED_FILE, zones_geojson_export(
+        ZoneSet(gpd.GeoDataFrame(stack, geometry="geometry", crs=CRS_STORAGE))))
     zones = zs.zones.drop(index=zs.zones.index[i]).reset_index(drop=True)
     out = ZoneSet(gpd.GeoDataFrame(zones, geometry="geometry", crs=CRS_STORAGE))
-    save_zones(out, Path(zones_dir))
+    save_zones(out, zones_dir)
     return out
+
+
+def deleted_zones(zones_dir: Path) -> ZoneSet:
+    """Return the zones deleted most recently (oldest first, at most :data:`DELETED_KEPT`)."""
+    path = Path(zones_dir) / DELETED_FILE
+    if not path.is_file():
+        return ZoneSet.empty()
+    try:
+        features = json.loads(path.read_text(encoding="utf-8"))["features"]
+        rows = [{c: str((f.get("properties") or {}).get(c) or "") for c in ZONE_COLUMNS}
+                for f in features]
+        geoms = [shapely.geometry.shape(f["geometry"]) for f in features]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ZoneError(f"The deleted-zones file {path} could not be read ({exc}); delete it "
+                        "to start again (the saved zones are not affected).") from exc
+    return ZoneSet(_frame(rows, geoms))
+
+
+def restore_deleted_zone(zones_dir: Path) -> tuple[ZoneSet, str]:
+    """Bring back the zone deleted last, with its id (so links to it work again).
+
+    If another zone has taken its name meanwhile, the restored one is numbered
+    (``"Name (2)"``).
+
+    Returns
+    -------
+    zones : ZoneSet
+        All zones, the restored one last.
+    name : str
+        The restored zone's name.
+
+    Raises
+    ------
+    ZoneError
+        If no deleted zone is kept.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "zones"
+    >>> sq = shapely.geometry.mapping(shapely.box(-2.25, 53.47, -2.24, 53.48))
+    >>> zid = add_zone(d, sq, "Deansgate").zones["zone_id"].iloc[0]
+    >>> _ = delete_zone(d, zid)
+    >>> zs, name = restore_deleted_zone(d)
+    >>> name, zs.names() == {zid: "Deansgate"}, len(deleted_zones(d).zones)
+    ('Deansgate', True, 0)
+    """
+    zones_dir = Path(zones_dir)
+    stack = deleted_zones(zones_dir).zones
+    if stack.empty:
+        raise ZoneError("There is no deleted zone to restore.")
+    existing = load_zones(zones_dir)
+    last = stack.iloc[-1]
+    row = {c: str(last[c]) for c in ZONE_COLUMNS}
+    if row["zone_id"] in set(existing.zones["zone_id"]):
+        row["zone_id"] = _new_id(set(existing.zones["zone_id"]))
+    row["name"] = _unique_name(row["name"], {n.casefold() for n in existing.zones["name"]})
+    out = _append(existing, [row], [last.geometry])
+    save_zones(out, zones_dir)
+    rest = stack.iloc[:-1].reset_index(drop=True)
+    write_text_atomic(zones_dir / DELETED_FILE, zones_geojson_export(
+        ZoneSet(gpd.GeoDataFrame(rest, geometry="geometry", crs=CRS_STORAGE))))
+    return out, row["name"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,6 +40,11 @@ LAYER_OPTIONS = [
 ]
 DAY_OPTIONS = [{"label": n.title(), "value": n} for n in DAY_NAMES]
 VIEW_PARAMS = ("layers", "res", "measure", "bw", "eps", "minpts", "unit")
+#: The crime-type group control and the sentence saying which group is in use.
+GROUP = "explorer-group"
+GROUP_NOTE = "explorer-group-note"
+#: Group value meaning "the categories chosen one by one below".
+CUSTOM = "custom"
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,8 +82,15 @@ def _filters_from_controls(
 
 def _url_search(filters: Filters, view: dict[str, Any]) -> str:
     params = filters.to_params()
+    group = view.get("group")
+    if group and group != CUSTOM:
+        # a named group stays a name in the link, so it follows the group's definition
+        params.pop("categories", None)
+        params["group"] = str(group)
     for key in VIEW_PARAMS:
         value = view.get(key)
+        if key == "group":
+            continue
         if value not in (None, "", []):
             params[key] = ",".join(value) if isinstance(value, list) else str(value)
     return "?" + urlencode(params) if params else ""
@@ -102,11 +114,13 @@ def layout(**query: str) -> html.Div:
     filter_query = {k: v for k, v in query.items() if k not in VIEW_PARAMS}
     url_problem = None
     try:
-        filters = parse_filters(filter_query)
+        resolved, choice = svc.resolve_group(filter_query)
+        filters = parse_filters(resolved)
         svc.query.validate(filters)
     except FilterError as exc:
         url_problem = f"The link had a filter this page could not use ({exc}); it was ignored."
-        filters = Filters()
+        resolved, choice = svc.resolve_group({})
+        filters = parse_filters(resolved)
     layers = [v for v in query.get("layers", "cells,areas").split(",")
               if v in {o["value"] for o in LAYER_OPTIONS}]
     res = int(query["res"]) if query.get("res", "").isdigit() and int(
@@ -177,6 +191,10 @@ def layout(**query: str) -> html.Div:
                 className="hour-band",
             ),
             html.Div(id=ids.TIME_NOTE, className="note", children=_time_note(status)),
+            html.Label("Crime-type group", htmlFor=GROUP),
+            dcc.Dropdown(id=GROUP, options=_group_options(), clearable=False,
+                         value=choice.name or CUSTOM),
+            html.Div(id=GROUP_NOTE, className="note", children=choice.describe()),
             html.Label("Categories", htmlFor=ids.CATEGORIES),
             dcc.Dropdown(id=ids.CATEGORIES, options=status["categories"], multi=True,
                          value=list(filters.categories or []), placeholder="All categories"),
@@ -252,12 +270,11 @@ def layout(**query: str) -> html.Div:
                             id=ids.TABLE_UNIT, inline=True, value=unit,
                             options=[{"label": " H3 cells", "value": "cells"},
                                      {"label": " DBSCAN clusters", "value": "clusters"}]),
-                        html.P("Ranked by harm, then count. Select a row to zoom to it.",
-                               className="hint"),
+                        html.P(_ranking_hint(), className="hint"),
                         dag.AgGrid(
                             id=ids.TABLE,
                             rowData=_table_rows(filters, res, unit, db_params),
-                            columnDefs=_table_columns(),
+                            columnDefs=_table_columns(_weights_source()),
                             columnSize="responsiveSizeToFit",
                             dashGridOptions={"rowSelection": {"mode": "singleRow",
                                                               "checkboxes": False,
@@ -353,13 +370,37 @@ def _grid(filters: Filters, status: dict[str, Any]) -> dict[str, Any]:
     return figures.grid_figure(grid, disabled_note=note)
 
 
-def _table_columns() -> list[dict[str, Any]]:
+def _weights_source() -> str | None:
+    """Where the harm weights come from, or None when none are loaded (every weight 1)."""
+    weights, source = services.current().harm_weights()
+    return source if weights else None
+
+
+def _ranking_hint() -> str:
+    if _weights_source() is None:
+        return ("Ranked by count: no harm weights are loaded (load them on the Patrol plan "
+                "page), so harm would only repeat the count. Select a row to zoom to it.")
+    return "Ranked by harm, then count. Select a row to zoom to it."
+
+
+def _group_options() -> list[dict[str, str]]:
+    groups = services.current().groups()
+    options = [{"label": f"{name}: {', '.join(cats)}", "value": name}
+               for name, cats in sorted(groups.groups.items())]
+    return [*options, {"label": "All categories (every category in the data)", "value": "all"},
+            {"label": "Categories chosen below", "value": CUSTOM}]
+
+
+def _table_columns(weights_source: str | None = None) -> list[dict[str, Any]]:
+    """Columns of the hotspot table; a harm column only when harm weights are loaded."""
+    harm = [{"field": "harm", "headerName": "Harm", "minWidth": 80, "maxWidth": 90,
+             "headerTooltip": f"sum of harm weights ({weights_source})",
+             "valueFormatter": {"function": "d3.format(',.1f')(params.value)"}}]
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
         {"field": "share_text", "headerName": "Incidents (share of selection)",
          "minWidth": 200},
-        {"field": "harm", "headerName": "Harm", "minWidth": 80, "maxWidth": 90,
-         "valueFormatter": {"function": "d3.format(',.1f')(params.value)"}},
+        *(harm if weights_source else []),
         {"field": "peak_day", "headerName": "Peak day", "minWidth": 165},
         {"field": "peak_hour", "headerName": "Peak hour", "minWidth": 140},
         {"field": "main_categories", "headerName": "Main categories", "minWidth": 420,
@@ -383,7 +424,8 @@ def _table_rows(filters: Filters, res: int, unit: str = "cells",
                            f"({100 * f['properties']['share']:.1f}%)"}
             for f in feats
         ]
-    table = svc.hotspot_table(filters, res, 10)
+    weights, _source = svc.harm_weights()
+    table = svc.hotspot_table(filters, res, 10, weights or None)
     total = svc.query.select(filters).count
     rows = table.to_dict("records")
     for r in rows:
@@ -395,13 +437,35 @@ def _table_rows(filters: Filters, res: int, unit: str = "cells",
 # Figure assembly
 # --------------------------------------------------------------------------------------------
 def _area_values(filters: Filters, measure: str) -> tuple[list[str], list[str], list[Any], str]:
-    table = services.current().query.area_table(filters)
-    if measure == "rate":
-        return (table["code"].tolist(), table["name"].tolist(),
-                [None if v is None or v != v else round(float(v), 3)
-                 for v in table["rate_per_1000"]],
-                "incidents per 1,000 residents")
-    return table["code"].tolist(), table["name"].tolist(), table["count"].tolist(), "incidents"
+    """Values for every area drawn, in the boundaries' order; blank where not selected.
+
+    The map draws every area once and a filter change sends values alone, so the list must
+    always name the same areas in the same order: an authority filter blanks the others
+    rather than shortening the list (which would paint one area's count on another).
+    """
+    svc = services.current()
+    table = svc.query.area_table(filters).set_index("code")
+    names = svc.boundaries.names()
+    codes = list(names)
+    column = "rate_per_1000" if measure == "rate" else "count"
+    values: list[Any] = []
+    for code in codes:
+        value = table[column].get(code) if code in table.index else None
+        if value is None or value != value:
+            values.append(None)
+        elif measure == "rate":
+            values.append(round(float(value), 3))
+        else:
+            values.append(int(value))
+    label = ("incidents per 1,000 residents" + _population_label(svc.boundaries)
+             if measure == "rate" else "incidents")
+    return codes, [names[c] for c in codes], values, label
+
+
+def _population_label(boundaries: Any) -> str:
+    # rates are only as good as their populations: name the table and its year on the map
+    described = boundaries.population_source()
+    return f"<br>({described})" if described else "<br>(no populations: rates cannot be shown)"
 
 
 def _kde_layer(filters: Filters, params: KdeParams) -> dict[str, Any] | None:
@@ -435,8 +499,11 @@ def filter_change_patch(filters: Filters, view: dict[str, Any]) -> Patch:
     """Return the map update for a filter change: new values for existing geometry only."""
     svc = services.current()
     _, counts, _ = svc.query.cell_counts(filters, view["res"])
-    _, _, values, label = _area_values(filters, view["measure"])
+    codes, names, values, label = _area_values(filters, view["measure"])
     patch = Patch()
+    # the areas travel with their values, so a value can never land on another area
+    patch["data"][figures.MAP_TRACE_AREAS]["locations"] = codes
+    patch["data"][figures.MAP_TRACE_AREAS]["text"] = names
     patch["data"][figures.MAP_TRACE_CELLS]["z"] = counts.tolist()
     patch["data"][figures.MAP_TRACE_CELLS]["zmax"] = float(max(1, counts.max(initial=0)))
     patch["data"][figures.MAP_TRACE_AREAS]["z"] = values
@@ -478,13 +545,14 @@ FILTER_INPUTS = [
     Input(ids.DBSCAN_MIN, "value"),
     State(ids.KDE_BANDWIDTH, "value"),
     State(ids.GEOMETRY_KEY, "data"),
+    State(GROUP, "value"),
     prevent_initial_call=True,
 )
 def update_view(start: str | None, end: str | None, days: list[str], hour_from: int,
                 hour_to: int, categories: list[str], sources: list[str], areas: list[str],
                 public_only: list[str], layers: list[str], res: int, measure: str,
                 unit: str, eps: float | None, minpts: int | None, bandwidth: float | None,
-                geometry_key: list[Any] | None) -> tuple[Any, ...]:
+                geometry_key: list[Any] | None, group: str | None = None) -> tuple[Any, ...]:
     """Apply a filter or view change: values only when the geometry on screen still fits."""
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
@@ -501,7 +569,8 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
         fig, key = _full_figure(filters, view, kde, db)
     status = svc.query.status()
     search = _url_search(filters, {**view, "bw": bandwidth, "eps": eps, "minpts": minpts,
-                                   "unit": unit if unit == "clusters" else None})
+                                   "unit": unit if unit == "clusters" else None,
+                                   "group": group})
     return (fig, key, _grid(filters, status), _table_rows(filters, view["res"], unit, db),
             _selection_text(filters), search, _method_text(view, kde, db, filters))
 
@@ -555,6 +624,45 @@ def update_clusters(start: str | None, end: str | None, days: list[str], hour_fr
         patch["data"][figures.MAP_TRACE_CLUSTERS][key] = trace[key]
     patch["data"][figures.MAP_TRACE_CLUSTERS]["visible"] = True
     return patch
+
+
+@callback(
+    Output(GROUP, "value"),
+    Output(ids.CATEGORIES, "value"),
+    Output(GROUP_NOTE, "children"),
+    Input(GROUP, "value"),
+    Input(ids.CATEGORIES, "value"),
+    prevent_initial_call=True,
+)
+def sync_group(group: str | None, categories: list[str] | None) -> tuple[Any, ...]:
+    """Keep the group and the categories in step, and say which group is in use.
+
+    Choosing a group fills in its categories; editing the categories by hand makes the
+    selection "chosen below" unless it is exactly a group's.
+    """
+    svc = services.current()
+    if ctx.triggered_id == GROUP:
+        if group in (None, CUSTOM):
+            raise PreventUpdate
+        try:
+            resolved, choice = svc.resolve_group({"group": group})
+        except FilterError as exc:
+            return dash.no_update, dash.no_update, f"Cannot use this group: {exc.message}"
+        cats = resolved.get("categories")
+        return dash.no_update, (cats.split(",") if cats else []), choice.describe()
+    chosen = list(categories or [])
+    if not chosen:
+        resolved, choice = svc.resolve_group({"group": "all"})
+        return "all", dash.no_update, choice.describe()
+    for name in svc.groups().groups:
+        try:
+            resolved, choice = svc.resolve_group({"group": name})
+        except FilterError:
+            continue
+        if sorted(resolved.get("categories", "").split(",")) == sorted(chosen):
+            return name, dash.no_update, choice.describe()
+    _, choice = svc.resolve_group({"categories": ",".join(chosen)})
+    return CUSTOM, dash.no_update, choice.describe()
 
 
 @callback(

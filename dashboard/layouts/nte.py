@@ -36,6 +36,9 @@ P = "nte-"
     "radius", "map", "zone-table", "series", "profile", "detail", "weekend", "sheet", "msg",
     "version", "rule-text", "search", "venue-table"))
 
+#: Deleting asks first (the confirm dialog) and can be undone (the restore button).
+DELETE_CONFIRM, RESTORE_BTN = P + "delete-confirm", P + "restore-btn"
+
 STATUS_COLOURS = {"red": "#c0392b", "amber": "#e67e22", "green": "#27ae60",
                   "not enough history": "#95a5a6", None: "#95a5a6"}
 RULE_INPUTS = [Input(NIGHT_FROM, "value"), Input(NIGHT_TO, "value"), Input(MODE, "value"),
@@ -87,7 +90,12 @@ def layout(**query: str) -> html.Div:
         dcc.Dropdown(id=ZONE, placeholder="Choose a zone", clearable=False),
         html.Div([dcc.Input(id=RENAME, placeholder="New name", debounce=False),
                   html.Button("Rename", id=RENAME_BTN, n_clicks=0)], className="inline"),
-        html.Button("Delete this zone", id=DELETE_BTN, n_clicks=0, className="link"),
+        dcc.ConfirmDialogProvider(
+            html.Button("Delete this zone", id=DELETE_BTN, n_clicks=0, className="link"),
+            id=DELETE_CONFIRM,
+            message="Delete the chosen zone? Its figures leave every page. You can bring it "
+                    "back with \"Restore last deleted zone\"."),
+        html.Button("Restore last deleted zone", id=RESTORE_BTN, n_clicks=0, className="link"),
         html.A("Export all zones (GeoJSON)", href="/nte/zones.geojson", download=""),
         html.Label("Import zones (GeoJSON, GeoPackage, zipped Shapefile; any CRS)",
                    htmlFor=IMPORT_FIELD),
@@ -98,8 +106,8 @@ def layout(**query: str) -> html.Div:
                    "then name and save it", htmlFor=DRAW_NAME),
         html.Div([dcc.Input(id=DRAW_NAME, placeholder="Zone name"),
                   html.Button("Save drawn zone", id=DRAW_BTN, n_clicks=0)], className="inline"),
-        html.Label("Suggest zones from the data (Fri and Sat nights 20:00–06:00)",
-                   htmlFor=SUGGEST_BTN),
+        html.Label("Suggest zones from the data (Friday and Saturday nights, as the night "
+                   "rule below defines them)", htmlFor=SUGGEST_BTN),
         html.Button("Suggest zones", id=SUGGEST_BTN, n_clicks=0),
         dag.AgGrid(id=SUGGESTIONS, rowData=[], className="ag-theme-alpine",
                    columnSize="responsiveSizeToFit",
@@ -385,9 +393,10 @@ def sheet_links(weekend: str | None, zone: str | None, search: str | None) -> An
 
 @callback(
     Output(VERSION, "data"), Output(MSG, "children"),
-    Input(RENAME_BTN, "n_clicks"), Input(DELETE_BTN, "n_clicks"), Input(IMPORT, "contents"),
+    Input(RENAME_BTN, "n_clicks"), Input(DELETE_CONFIRM, "submit_n_clicks"),
+    Input(IMPORT, "contents"),
     Input(DRAW_BTN, "n_clicks"), Input(ACCEPT_BTN, "n_clicks"), Input(VENUES, "contents"),
-    Input(RANKS, "contents"),
+    Input(RANKS, "contents"), Input(RESTORE_BTN, "n_clicks"),
     State(ZONE, "value"), State(RENAME, "value"), State(IMPORT, "filename"),
     State(IMPORT_FIELD, "value"), State(MAP, "selectedData"), State(DRAW_NAME, "value"),
     State(SUGGESTIONS, "selectedRows"), State(VENUES, "filename"), State(RANKS, "filename"),
@@ -396,14 +405,22 @@ def sheet_links(weekend: str | None, zone: str | None, search: str | None) -> An
 )
 def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: int,
                _accept: int, venue_contents: str | None, rank_contents: str | None,
-               zone: str | None, new_name: str | None, import_name: str | None,
-               name_field: str | None, selected: dict[str, Any] | None, draw_name: str | None,
+               _restore: int | None, zone: str | None, new_name: str | None,
+               import_name: str | None, name_field: str | None,
+               selected: dict[str, Any] | None, draw_name: str | None,
                suggestions: list[dict[str, Any]] | None, venue_name: str | None,
                rank_name: str | None, version: int) -> tuple[Any, Any]:
     """Every change to the saved zones, venues and taxi ranks; each is saved at once."""
     from geo.schema import ReadError
     from geo.venues import read_venues, save_venues
-    from geo.zones import ZoneError, add_zone, delete_zone, import_zones, rename_zone
+    from geo.zones import (
+        ZoneError,
+        add_zone,
+        delete_zone,
+        import_zones,
+        rename_zone,
+        restore_deleted_zone,
+    )
 
     svc = services.current()
     trigger = ctx.triggered_id
@@ -414,10 +431,16 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
             if not zone or not cleaned:
                 return dash.no_update, "Choose a zone and type its new name."
             rename_zone(svc.zones_dir, zone, cleaned)
-        elif trigger == DELETE_BTN:
+        elif trigger == DELETE_CONFIRM:
             if not zone:
                 return dash.no_update, "Choose a zone to delete."
+            name = svc.zones().names().get(zone, zone)
             delete_zone(svc.zones_dir, zone)
+            message = (f"Deleted the zone '{name}'. \"Restore last deleted zone\" brings it "
+                       "back.")
+        elif trigger == RESTORE_BTN:
+            _, name = restore_deleted_zone(svc.zones_dir)
+            message = f"Restored the zone '{name}'."
         elif trigger == IMPORT and import_contents:
             with uploaded_file(import_contents, import_name or "zones.geojson") as path:
                 _, notes = import_zones(path, (name_field or "").strip() or None,
@@ -464,9 +487,15 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
 
 
 @callback(Output(SUGGESTIONS, "rowData"), Input(SUGGEST_BTN, "n_clicks"),
-          State(SEARCH, "data"), prevent_initial_call=True)
-def suggest(_clicks: int, search: str | None) -> list[dict[str, Any]]:
-    """DBSCAN on Friday and Saturday night incidents: footprints to accept, rename or ignore."""
+          State(SEARCH, "data"), State(NIGHT_FROM, "value"), State(NIGHT_TO, "value"),
+          prevent_initial_call=True)
+def suggest(_clicks: int, search: str | None, night_from: Any = None,
+            night_to: Any = None) -> list[dict[str, Any]]:
+    """DBSCAN on Friday and Saturday night incidents: footprints to accept, rename or ignore.
+
+    Nights are the page's night rule (default 18:00-06:00), so the zones suggested are
+    drawn from the same incidents the page then counts in them.
+    """
     from urllib.parse import parse_qsl
 
     from geo.nte import suggest_zones
@@ -475,7 +504,10 @@ def suggest(_clicks: int, search: str | None) -> list[dict[str, Any]]:
     svc = services.current()
     base = dict(parse_qsl((search or "").lstrip("?")))
     shared = {k: v for k, v in base.items() if k in {"categories", "public_only"}}
-    filters = parse_filters({**shared, "days": "fri,sat", "hours": "20-6"})
+    rule = NteParams().rule
+    start = rule.evening_start if night_from is None else int(night_from)
+    end = rule.morning_end if night_to is None else int(night_to)
+    filters = parse_filters({**shared, "days": "fri,sat", "hours": f"{start}-{end or 24}"})
     fr = svc.query.frame()
     mask = svc.query.select(filters).mask
     sug = suggest_zones(fr.easting[mask], fr.northing[mask])

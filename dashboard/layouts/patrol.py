@@ -265,7 +265,8 @@ def _columns(month_only: bool = False) -> list[dict[str, Any]]:
         {"field": "visits", "headerName": "Suggested visits (per shift)", "minWidth": 260}]
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
-        {"field": "incidents_text", "headerName": "Incidents (share of harm)", "minWidth": 210},
+        {"field": "incidents_text", "headerName": "Incidents (share)", "minWidth": 210,
+         "headerTooltip": "share of harm when harm weights are loaded, else of incidents"},
         {"field": "expected_text", "headerName": "Per month" if month_only else "Per shift",
          "minWidth": 95},
         {"field": "main_categories", "headerName": "Main categories", "minWidth": 300},
@@ -376,8 +377,10 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
         times = ", ".join(f"{a}–{b}" for a, b in zip(v["start"], v["end"], strict=True))
         rows.append({
             "rank": r["rank"], "id": r["id"], "lon": r["lon"], "lat": r["lat"],
+            # with equal weights harm is the count: say "incidents", not "harm"
             "incidents_text": f"{r['count']:,} ({100 * r['share_harm']:.1f}% of "
-                              f"{result.totals['harm']:,.0f})",
+                              f"{result.totals['harm']:,.0f}"
+                              + (" harm)" if result.weights else " incidents)"),
             "expected_text": ("–" if expected != expected else
                               f"{expected:.1f}" if result.month_only else f"{expected:.2f}"),
             "peak_hours": r["peak_hours"], "main_categories": r["main_categories"],
@@ -419,7 +422,9 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
         summary += " SYNTHETIC sample data."
     downloads = html.Div([
         html.B("Export: "),
-        html.A("CSV", href=f"/patrol/plan.csv?{query}", download=""), " · ",
+        html.A("CSV", href=f"/patrol/plan.csv?{query}", download=""), " (",
+        html.A("its provenance", href=f"/patrol/plan-provenance.json?{query}", download=""),
+        ") · ",
         html.A("GeoJSON", href=f"/patrol/plan.geojson?{query}", download=""), " · ",
         html.A("All briefings (print)", href=f"/patrol/briefing?{query}", target="_blank"),
     ])

@@ -342,7 +342,9 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
     if cur[0] and base[0]:
         league_note = (f"{_nice(cur[0])} to {_nice(cur[1])} against {_nice(base[0])} to "
                        f"{_nice(base[1])}; percentages from the counts shown; fewer than 10 "
-                       "incidents is too few to compare.")
+                       "incidents is too few to compare. Areas with incidents only; "
+                       + (body.get("league_population_source") or "no populations") + ". "
+                       + (body.get("league_message") or ""))
     else:
         league_note = " ".join(n for n in body.get("notes", []) if "league" in n.lower())
     note = " ".join(body.get("notes", []))

@@ -126,3 +126,114 @@ def test_dbscan_clusters_rank_in_the_table(page, live_server):
     clusters = graph_data(page, "explorer-map")[2]
     assert clusters["visible"] is True and len(clusters["z"]) >= 5
     assert "DBSCAN: eps 100 m" in page.inner_text("#explorer-method")
+
+
+def area_trace(page) -> dict:
+    """The authority layer as the page holds it now: which area each value is painted on."""
+    return page.evaluate(
+        "() => { const t = document.querySelector('#explorer-map .js-plotly-plot').data[0];"
+        " return {locations: t.locations, z: t.z, text: t.text}; }")
+
+
+def choose_area(page, name: str) -> None:
+    page.click("#explorer-areas")
+    page.keyboard.type(name)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+
+
+def test_choosing_one_authority_paints_its_count_on_that_authority(page, live_server):
+    # The filter's values once replaced the map's without its list of areas: Blackpool's
+    # count landed on Blackburn with Darwen, the first area in the list.
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(live_server + "/api/v1/aggregate?la=E06000009") as resp:
+        blackpool = json.load(resp)["rows"]
+    assert [r["code"] for r in blackpool] == ["E06000009"]
+    count = blackpool[0]["count"]
+    page.goto(live_server + "/")
+    wait_for_explorer(page)
+    before = area_trace(page)
+    assert len(before["locations"]) == 14
+    choose_area(page, "Blackpool")
+    page.wait_for_function(
+        "() => document.querySelector('#explorer-map .js-plotly-plot').data[0].z"
+        ".filter(v => v !== null && v > 0).length === 1", timeout=60_000)
+    after = area_trace(page)
+    painted = {loc: (name, z) for loc, name, z in
+               zip(after["locations"], after["text"], after["z"], strict=True)}
+    assert painted["E06000009"] == ("Blackpool", count)
+    assert all(z in (None, 0) for loc, (_, z) in painted.items() if loc != "E06000009")
+    assert selected_count(page) == count
+    # hovering the shaded area names it (Plotly's own record of what is drawn where)
+    full = page.evaluate(
+        "() => { const t = document.querySelector('#explorer-map .js-plotly-plot')"
+        "._fullData[0]; const i = t.locations.indexOf('E06000009');"
+        " return [t.text[i], t.z[i]]; }")
+    assert full == ["Blackpool", count]
+
+
+def test_clearing_an_authority_from_a_shared_link_restores_every_area(page, live_server):
+    # Opened with one authority, the map once drew a one-area list; clearing the filter then
+    # put the first authority's count on it and dropped the rest.
+    page.goto(live_server + "/?la=E06000009")
+    wait_for_explorer(page)
+    first = area_trace(page)
+    assert len(first["locations"]) == 14
+    page.click("#explorer-areas .Select-clear, #explorer-areas [class*='clear']")
+    page.wait_for_function(
+        "() => document.querySelector('#explorer-map .js-plotly-plot').data[0].z"
+        ".filter(v => v !== null && v > 0).length > 1", timeout=60_000)
+    trace = area_trace(page)
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(live_server + "/api/v1/aggregate") as resp:
+        counts = {r["code"]: r["count"] for r in json.load(resp)["rows"]}
+    assert dict(zip(trace["locations"], trace["z"], strict=True)) == counts
+
+
+def test_group_choice_sets_the_categories_and_says_so(page, live_server):
+    # The synthetic sample is not police.uk data, so it starts with all categories; the
+    # violence group picks the sample's categories it names and says what it leaves out.
+    page.goto(live_server + "/")
+    wait_for_explorer(page)
+    note = page.inner_text("#explorer-group-note")
+    assert note == "All categories (the default)."
+    before = selected_count(page)
+    page.click("#explorer-group")
+    page.get_by_text("violence: Violence and sexual offences, Robbery, Possession of weapons",
+                     exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('#explorer-group-note').innerText.includes('violence')",
+        timeout=60_000)
+    note = page.inner_text("#explorer-group-note")
+    assert note.startswith("Crime-type group 'violence': Robbery, Possession of weapons.")
+    assert "Left out: " in note and "Public order" in note
+    assert "Not in these data: Violence and sexual offences." in note
+    page.wait_for_function(
+        f"() => !document.querySelector('{SELECTION}').innerText.startsWith('{before:,}')",
+        timeout=60_000)
+    page.wait_for_function("() => location.search.includes('group=violence')", timeout=60_000)
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(live_server + "/api/v1/aggregate?group=violence") as resp:
+        body = json.load(resp)
+    assert sum(r["count"] for r in body["rows"]) == selected_count(page)
+
+
+def test_harm_column_hidden_without_weights_and_peak_day_counts_nights(page, live_server):
+    page.goto(live_server + "/?days=fri,sat&hours=20-4")
+    wait_for_explorer(page)
+    headers = page.locator("#explorer-table .ag-header-cell-text").all_inner_texts()
+    assert "Harm" not in headers and "Peak day" in headers
+    assert "no harm weights are loaded" in page.inner_text(".table-panel")
+    days = page.locator("#explorer-table [col-id='peak_day']").all_inner_texts()[1:]
+    assert days and all(re.match(r"(Friday|Saturday) night \(\d+ of \d+\)", d) for d in days)
+    # DBSCAN clusters count their peak day by night too
+    page.goto(live_server + "/?days=fri,sat&hours=20-4&layers=cells,clusters&unit=clusters")
+    wait_for_explorer(page)
+    days = page.locator("#explorer-table [col-id='peak_day']").all_inner_texts()[1:]
+    assert days and all(re.fullmatch(r"(Friday|Saturday) night", d) for d in days)

@@ -57,3 +57,76 @@ def test_loading_a_premises_register_reports_rows_without_coordinates(page, live
     msg = page.inner_text("#nte-msg")
     assert "Loaded 246 venues" in msg and "107 rows were not placed" in msg
     assert "107 × no coordinates" in msg
+
+
+def _pick(page, dropdown: str, text: str) -> None:
+    page.click(dropdown)
+    page.get_by_role("option", name=text, exact=True).click()
+
+
+def _suggested_counts(page) -> list[int]:
+    page.click("#nte-suggest-btn")
+    page.wait_for_selector("#nte-suggestions .ag-row", timeout=30_000)
+    page.wait_for_timeout(500)
+    return [int(t.replace(",", "")) for t in page.locator(
+        "#nte-suggestions .ag-center-cols-container [col-id='count']").all_inner_texts()]
+
+
+def test_suggested_zones_follow_the_pages_night_rule(page, live_server):
+    # Suggestions once always used 20:00-06:00 while the page counted 18:00-06:00.
+    page.goto(live_server + "/nte")
+    page.wait_for_selector("#nte-map .js-plotly-plot", timeout=30_000)
+    wide = _suggested_counts(page)
+    _pick(page, "#nte-night-from", "23:00")
+    _pick(page, "#nte-night-to", "01:00")
+    page.wait_for_function("() => location.search.includes('night=23-1')", timeout=15_000)
+    narrow = _suggested_counts(page)
+    assert wide and narrow and sum(narrow) < sum(wide)
+    assert "as the night rule below defines them" in page.inner_text(".sidebar")
+
+
+def _zone_rows(page) -> int:
+    return page.locator("#nte-zone-table .ag-center-cols-container .ag-row").count()
+
+
+def test_deleting_a_zone_asks_first_and_can_be_undone(page, live_server):
+    page.goto(live_server + "/nte")
+    page.wait_for_selector("#nte-map .js-plotly-plot", timeout=30_000)
+    page.wait_for_timeout(1000)
+    if _zone_rows(page) == 0:  # run on its own: make a zone first
+        page.click("#nte-suggest-btn")
+        page.wait_for_selector("#nte-suggestions .ag-row", timeout=30_000)
+        page.click("#nte-suggestions .ag-row[row-index='0'] input[type=checkbox]")
+        page.click("#nte-accept-btn")
+        page.wait_for_function("() => document.querySelectorAll("
+                               "'#nte-zone-table .ag-center-cols-container .ag-row').length > 0",
+                               timeout=30_000)
+    before = _zone_rows(page)
+    page.click("#nte-zone")
+    page.get_by_role("option").first.click()
+    page.wait_for_function("() => !document.querySelector('#nte-zone-value').classList"
+                           ".contains('dash-dropdown-placeholder')")
+    zone_name = page.inner_text("#nte-zone-value")
+    dialogs: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    page.click("#nte-delete-btn")
+    page.wait_for_timeout(1000)
+    assert dialogs and "Delete the chosen zone?" in dialogs[0]
+    assert _zone_rows(page) == before  # cancelled: nothing deleted
+    page.once("dialog", lambda d: answer(d, True))
+    page.click("#nte-delete-btn")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#nte-zone-table .ag-center-cols-container .ag-row')"
+        ".length === n", arg=before - 1, timeout=30_000)
+    assert f"Deleted the zone '{zone_name}'" in page.inner_text("#nte-msg")
+    page.click("#nte-restore-btn")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#nte-zone-table .ag-center-cols-container .ag-row')"
+        ".length === n", arg=before, timeout=30_000)
+    assert f"Restored the zone '{zone_name}'" in page.inner_text("#nte-msg")
+    assert zone_name in page.inner_text("#nte-zone-table")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -23,7 +25,9 @@ def test_preston_friday_saturday_nights_top_ten(page, live_server):
     csv_href = page.get_attribute("#patrol-downloads a:has-text('CSV')", "href")
     assert csv_href.startswith("/patrol/plan.csv?") and "la=E07000123" in csv_href
     resp = page.request.get(live_server + csv_href)
-    assert resp.ok and resp.text().startswith("# software:")
+    assert resp.ok and resp.text().startswith("rank,id,")
+    prov = page.get_attribute("#patrol-downloads a:has-text('its provenance')", "href")
+    assert prov == csv_href.replace("/patrol/plan.csv?", "/patrol/plan-provenance.json?")
 
 
 def test_changing_the_shift_replans_and_updates_the_link(page, live_server):
@@ -57,9 +61,11 @@ def test_loading_a_weight_table_reports_bad_rows_and_reranks(page, live_server, 
         "() => document.querySelector('#patrol-method').innerText.includes('weights.csv')")
     first_after = page.inner_text(cell)
     # robbery now weighs 50: the area's total harm, and so every share of it, changes
-    total_before = float(first_before.split(" of ")[1].rstrip(")").replace(",", ""))
-    total_after = float(first_after.split(" of ")[1].rstrip(")").replace(",", ""))
+    total_before = float(re.search(r" of ([\d,.]+)", first_before)[1].replace(",", ""))
+    total_after = float(re.search(r" of ([\d,.]+)", first_after)[1].replace(",", ""))
     assert total_after > total_before
+    # equal weights say "incidents"; loaded weights say "harm"
+    assert first_before.endswith(" incidents)") and first_after.endswith(" harm)")
     # put equal weights back so other tests see the default
     page.click("#patrol-weights-reset")
     page.wait_for_function(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -28,7 +30,7 @@ def run(*args: str, env: dict[str, str] | None = None, check: bool = False):
     return proc
 
 
-@pytest.mark.parametrize("sub", ["serve", "ingest", "sample", "boundaries", "bench"])
+@pytest.mark.parametrize("sub", ["serve", "ingest", "sample", "boundaries", "groups", "bench"])
 def test_every_subcommand_has_help(sub):
     proc = run(sub, "--help", check=True)
     assert "--data-dir" in proc.stdout or sub == "bench"
@@ -181,3 +183,123 @@ def test_importing_boundaries_relabels_stored_incidents(tmp_path):
     assert "" not in set(new.values())
     listed = run("boundaries", "show", "--data-dir", str(data), check=True).stdout
     assert "374 areas" in listed and "Preston" in listed
+
+
+# ---------------------------------------------------------------------------------------------
+# Boundaries with populations, and crime-type groups
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _two_districts(folder: Path) -> Path:
+    """A small file shaped like the ONS district file (LAD21CD, LAD21NM), in WGS84."""
+    import geopandas as gpd
+    import shapely
+
+    path = folder / "Local_Authority_Districts_December_2021_UK_BUC.geojson"
+    gpd.GeoDataFrame(
+        {"LAD21CD": ["E08000012", "E08000011"], "LAD21NM": ["Liverpool", "Knowsley"]},
+        geometry=[shapely.box(-3.0, 53.35, -2.9, 53.45), shapely.box(-2.9, 53.35, -2.8, 53.45)],
+        crs="EPSG:4326",
+    ).to_file(path)
+    return path
+
+
+def _readme_command(marker: str) -> list[str]:
+    """The README's command containing ``marker``, continuation lines joined, as argv."""
+    text = README.read_text(encoding="utf-8").replace("\\\n", " ")
+    line = next(ln for ln in text.splitlines() if marker in ln and ln.startswith(".venv/"))
+    return shlex.split(line.split("#")[0])
+
+
+def test_readme_boundaries_import_command_works_as_written(tmp_path):
+    # The README put --data-dir between "import" and the file, which argparse refused.
+    _two_districts(tmp_path)
+    (tmp_path / "populations.csv").write_text(
+        "code,population,year\nE08000012,498042,2020\nE08000011,154517,2020\n")
+    argv = _readme_command("boundaries import")
+    assert argv[0] == ".venv/bin/hotspot" and "--data-dir" in argv
+    proc = subprocess.run([HOTSPOT, *argv[1:]], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert "Imported 2 areas" in proc.stdout
+    assert "2 population(s) imported (populations: 2020, imported from populations.csv)" in (
+        proc.stdout)
+    listed = run("boundaries", "--data-dir", str(tmp_path / "hotspot-data"), check=True).stdout
+    assert "E08000012  Liverpool  (498,042)" in listed
+
+
+@pytest.mark.parametrize(
+    "order",
+    [["boundaries", "--data-dir", "{d}", "import", "{f}", "--code-field", "LAD21CD",
+      "--name-field", "LAD21NM"],
+     ["boundaries", "import", "{f}", "--data-dir", "{d}", "--code-field", "LAD21CD",
+      "--name-field", "LAD21NM"],
+     ["boundaries", "import", "--code-field", "LAD21CD", "--data-dir", "{d}",
+      "--name-field", "LAD21NM", "{f}"]],
+    ids=["data-dir-first", "file-first", "file-last"],
+)
+def test_boundaries_import_takes_options_in_any_order(tmp_path, order):
+    path = _two_districts(tmp_path)
+    data = tmp_path / "d"
+    argv = [a.format(d=data, f=path) for a in order]
+    proc = run(*argv, check=True)
+    assert "Imported 2 areas" in proc.stdout
+    assert "no populations, so rates cannot be shown" in proc.stdout
+    assert (data / "boundaries" / "areas.geojson").is_file()
+
+
+def test_population_table_with_bad_rows_lists_each_and_imports_nothing(tmp_path):
+    path = _two_districts(tmp_path)
+    data = tmp_path / "d"
+    run("boundaries", "import", str(path), "--code-field", "LAD21CD", "--name-field",
+        "LAD21NM", "--data-dir", str(data), check=True)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,population,year\nE08000012,498042,2020\nE99999999,5,2020\n"
+                   "E08000011,n/a,2020\n")
+    proc = run("boundaries", "population", str(bad), "--data-dir", str(data))
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert "Nothing was imported from bad.csv: 2 of 3 row(s) cannot be used" in proc.stderr
+    assert "line 3: unknown code 'E99999999'" in proc.stderr
+    assert "line 4: population 'n/a' is not a number" in proc.stderr
+    assert not (data / "boundaries" / "population.json").exists()
+    missing = run("boundaries", "import", str(path), "--code-field", "LAD21CD", "--name-field",
+                  "LAD21NM", "--data-dir", str(data), "--population", str(tmp_path / "no.csv"))
+    assert missing.returncode == 3 and "no.csv does not exist" in missing.stderr
+
+
+def test_groups_list_set_default_remove(tmp_path):
+    data = str(tmp_path / "d")
+    listed = run("groups", "--data-dir", data, check=True).stdout
+    assert ("violence: Violence and sexual offences, Robbery, Possession of weapons"
+            in listed)
+    assert "police.uk data start with the group 'violence'" in listed
+    run("groups", "set", "knife", "Possession of weapons", "Robbery", "--data-dir", data,
+        check=True)
+    run("groups", "--data-dir", data, "default", "knife", check=True)
+    body = json.loads(run("groups", "--data-dir", data, "--json", check=True).stdout)
+    assert body["default"] == "knife"
+    assert body["groups"]["knife"] == ["Possession of weapons", "Robbery"]
+    bad = run("groups", "default", "nope", "--data-dir", data)
+    assert bad.returncode == 3 and "There is no group 'nope'" in bad.stderr
+    reserved = run("groups", "set", "all", "Robbery", "--data-dir", data)
+    assert reserved.returncode == 3 and "'all' is reserved" in reserved.stderr
+    run("groups", "remove", "knife", "--data-dir", data, check=True)
+    body = json.loads(run("groups", "--data-dir", data, "--json", check=True).stdout)
+    assert "knife" not in body["groups"] and body["default"] is None
+    assert re.search(r"No default has been chosen", body["rule"])
+
+
+def test_readme_groups_commands_work_as_written(tmp_path):
+    text = README.read_text(encoding="utf-8")
+    lines = [ln.split("#")[0] for ln in text.splitlines()
+             if ln.startswith(".venv/bin/hotspot groups")]
+    assert len(lines) == 4
+    for line in lines:
+        argv = shlex.split(line)
+        proc = subprocess.run([HOTSPOT, *argv[1:]], capture_output=True, text=True,
+                              timeout=600, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)})
+        assert proc.returncode == 0, (line, proc.stderr)
+    body = json.loads(run("groups", "--json", "--data-dir", str(tmp_path / "hotspot-data"),
+                          check=True).stdout)
+    assert "knife" not in body["groups"] and body["default"] is None  # set, chosen, removed

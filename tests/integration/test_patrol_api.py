@@ -174,8 +174,8 @@ def test_csv_download_carries_provenance_and_the_same_plan(client):
     resp = client.get(f"/patrol/plan.csv?{PRESTON_NIGHTS}")
     assert resp.status_code == 200 and "attachment" in resp.headers["Content-Disposition"]
     text = resp.get_data(as_text=True)
-    assert text.startswith("# software:") and "# harm_weights:" in text
-    table = pd.read_csv(io.StringIO(text), comment="#")
+    assert text.startswith("rank,id,")  # provenance is the sidecar /patrol/plan-provenance.json
+    table = pd.read_csv(io.StringIO(text))
     geo = client.get(f"/api/v1/patrol-plan?{PRESTON_NIGHTS}").get_json()
     assert list(table["id"]) == [f["id"] for f in geo["features"]]
     assert list(table["count"]) == [f["properties"]["count"] for f in geo["features"]]

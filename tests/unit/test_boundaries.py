@@ -19,12 +19,15 @@ from geo.boundaries import (
     AreaAssignment,
     Boundaries,
     BoundaryError,
+    PopulationProblems,
     assign_areas,
+    clear_population,
     describe_outside,
     import_boundaries,
+    import_population,
     load_boundaries,
 )
-from geo.settings import AREA_TOLERANCE_M, bundled_boundaries_dir
+from geo.settings import AREA_TOLERANCE_M, bundled_boundaries_dir, limits
 
 #: Coordinates survive a WGS84 round trip to well under a millimetre.
 ROUNDTRIP_M = 1e-3
@@ -225,7 +228,10 @@ def test_import_geojson_in_wgs84(tmp_path: Path) -> None:
     assert all(np.isnan(v) for v in b.population().values())
 
 
-def test_import_takes_bundled_population_for_known_codes(tmp_path: Path) -> None:
+def test_imported_boundaries_borrow_no_bundled_populations(tmp_path: Path) -> None:
+    # A national file that shares codes with the bundled Lancashire table once took those 14
+    # populations silently, so a Lancashire district with a handful of incidents outranked
+    # every district of the force whose data were loaded.
     src = gpd.GeoDataFrame(
         {"LAD": ["E07000123"], "NM": ["Preston"]},
         geometry=[shapely.box(X0, Y0, X0 + 1000, Y0 + 1000)],
@@ -233,7 +239,105 @@ def test_import_takes_bundled_population_for_known_codes(tmp_path: Path) -> None
     )
     src.to_file(tmp_path / "p.gpkg")
     b = import_boundaries(tmp_path / "p.gpkg", "LAD", "NM", tmp_path / "b")
-    assert b.population() == {"E07000123": 144_147.0}
+    assert np.isnan(b.population()["E07000123"])
+    assert b.population_source() == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Population tables
+
+
+@pytest.fixture
+def imported(tmp_path: Path) -> Path:
+    _squares_bng().drop(columns="population").to_file(tmp_path / "a.gpkg")
+    import_boundaries(tmp_path / "a.gpkg", "code", "name", tmp_path / "boundaries")
+    return tmp_path / "boundaries"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_population_table_is_stored_beside_the_boundaries_with_its_year(
+        imported: Path, tmp_path: Path) -> None:
+    table = _write(tmp_path / "pop.csv",
+                   "Area code,Name,Population,Source year\nA,Alpha,1000,2021\n"
+                   "B,Beta,\"2,500\",2022\n")
+    b, notes = import_population(table, imported)
+    assert b.population() == {"A": 1000.0, "B": 2500.0, "F": pytest.approx(np.nan, nan_ok=True),
+                              "O": pytest.approx(np.nan, nan_ok=True)}
+    assert b.population_source() == ("populations: 2021 to 2022, imported from pop.csv; "
+                                     "2 area(s) have none")
+    assert notes[-1] == "2 area(s) have no population, so no rate: F Far, O Overlap."
+    again = load_boundaries(imported)  # it persists
+    assert again.population()["B"] == 2500.0
+    assert again.population_note == b.population_note
+
+
+def test_population_table_rows_are_checked_and_nothing_is_half_imported(
+        imported: Path, tmp_path: Path) -> None:
+    good = _write(tmp_path / "good.csv", "code,population,year\nA,1000,2021\n")
+    import_population(good, imported)
+    bad = _write(tmp_path / "bad.csv",
+                 "code,population,year\n"
+                 "A,1200,2021\n"       # line 2: duplicate of line 6
+                 "ZZ,5,2021\n"         # line 3: unknown code
+                 "B,many,2021\n"       # line 4: not a number
+                 "F,-3,2021\n"         # line 5: not above zero
+                 "A,1300,2021\n"       # line 6
+                 "O,40,21\n"           # line 7: not a year
+                 ",7,2021\n"           # line 8: no code
+                 "B,,2021\n")          # line 9: no population
+    with pytest.raises(PopulationProblems) as info:
+        import_population(bad, imported)
+    assert info.value.problems == [
+        (2, "code 'A' appears more than once (also on line 6); give each area once"),
+        (3, "unknown code 'ZZ': not an area in the boundaries in use"),
+        (4, "population 'many' is not a number"),
+        (5, "population -3 must be above zero"),
+        (6, "code 'A' appears more than once (also on line 2); give each area once"),
+        (7, f"year '21' is not a year between 1900 and {limits().latest_date.year}"),
+        (8, "no code"),
+        (9, "no population"),
+    ]
+    assert str(info.value).startswith("Nothing was imported from bad.csv: 8 of 8 row(s)")
+    # the earlier good table is still the one in use
+    assert load_boundaries(imported).population()["A"] == 1000.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("code,pop\nA,1\n", "has no 'year' column. Its columns are: code, pop"),
+     ("", "is empty"),
+     ("code,population,year\n" + "A,1,2020\n" * 4, "more than 3 rows")],
+    ids=["no-year-column", "empty", "too-many-rows"],
+)
+def test_population_table_that_cannot_be_read_says_why(
+        imported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
+        expected: str) -> None:
+    monkeypatch.setenv("HOTSPOT_MAX_UPLOAD_ROWS", "3")
+    with pytest.raises(BoundaryError, match=expected):
+        import_population(_write(tmp_path / "p.csv", text), imported)
+
+
+def test_population_table_needs_imported_boundaries(tmp_path: Path) -> None:
+    table = _write(tmp_path / "pop.csv", "code,population,year\nE07000123,1,2021\n")
+    with pytest.raises(BoundaryError, match="bundled boundaries already carry"):
+        import_population(table, tmp_path / "boundaries")
+
+
+def test_bundled_populations_name_their_year() -> None:
+    assert load_boundaries(None).population_source() == (
+        "populations: mid-2020, bundled ONS estimates")
+
+
+def test_clearing_the_population_table(imported: Path, tmp_path: Path) -> None:
+    import_population(_write(tmp_path / "p.csv", "code,population,year\nA,9,2021\n"),
+                      imported)
+    assert clear_population(imported) is True
+    assert np.isnan(load_boundaries(imported).population()["A"])
+    assert clear_population(imported) is False
 
 
 def test_imported_boundaries_replace_bundled_ones(tmp_path: Path) -> None:

@@ -500,6 +500,41 @@ def test_league_table_reports_incidents_outside_the_listed_areas():
     assert t.attrs["outside_listed_areas"] == 15 + 10 + 5 + 4 + 12 + 1  # C, D, E and Z
 
 
+def test_league_table_lists_only_areas_with_data_when_asked():
+    # 374 national districts, of which a force's data touch a handful: the rest are not rows.
+    area, day = league_incidents()
+    codes = [*NAMES, "Q", "R"]
+    full = league_table(codes, NAMES, {**POP, "Q": 10, "R": 10}, CUR, BASE, area, day)
+    assert {"Q", "R"} <= set(full["code"])
+    t = league_table(codes, NAMES, {**POP, "Q": 10, "R": 10}, CUR, BASE, area, day,
+                     only_with_data=True)
+    assert set(t["code"]) == set(NAMES)
+    baseline_only = league_table(["A", "B"], NAMES, POP, CUR, BASE, np.array(["B"]),
+                                 days("2023-05-15"), only_with_data=True)
+    assert baseline_only["code"].tolist() == ["B"]  # an area that fell to zero stays listed
+
+
+def test_league_table_refuses_to_rank_when_an_area_with_data_has_no_population():
+    # One district with a borrowed population and 19 incidents once ranked first above the
+    # force's own districts, which had none.
+    plan = {"A": (19, 15), "B": (4000, 3900), "C": (2500, 2600)}
+    area, day = league_incidents(plan)
+    pops = {"A": 1000, "B": None, "C": None}
+    t = league_table(list(plan), NAMES, pops, CUR, BASE, area, day, require_population=True)
+    assert t["rank"].isna().all()
+    assert t["code"].tolist() == ["B", "C", "A"]  # by count, not by the one rate there is
+    assert t.attrs["unranked_reason"] == (
+        "not ranked: 2 of 3 areas have no population (Bury, Crewe), so their rates cannot "
+        "be compared")
+    complete = league_table(list(plan), NAMES, {"A": 1000, "B": 2e5, "C": 2e5}, CUR, BASE,
+                            area, day, require_population=True)
+    assert complete["rank"].tolist() == [1, 2, 3] and complete.attrs["unranked_reason"] == ""
+    # an area with no incidents and no population does not block the ranking
+    t2 = league_table([*plan, "E"], NAMES, {"A": 1000, "B": 2e5, "C": 2e5}, CUR, BASE, area,
+                      day, only_with_data=True, require_population=True)
+    assert t2["rank"].notna().all() and "E" not in set(t2["code"])
+
+
 # --------------------------------------------------------------------------------------------
 # Events calendar
 # --------------------------------------------------------------------------------------------

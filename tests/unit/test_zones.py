@@ -15,15 +15,18 @@ from geopandas.testing import assert_geodataframe_equal
 from numpy.testing import assert_allclose
 
 from geo.zones import (
+    DELETED_KEPT,
     ZONE_COLUMNS,
     ZoneError,
     ZoneSet,
     add_zone,
     assign_zones,
     delete_zone,
+    deleted_zones,
     import_zones,
     load_zones,
     rename_zone,
+    restore_deleted_zone,
     save_zones,
     zones_geojson_export,
 )
@@ -196,7 +199,36 @@ def test_add_rename_delete_persist_across_a_restart(tmp_path):
     assert after.names() == {second: "Printworks"}
     # The remaining zone is still where it was drawn.
     assert after.zones_bng.geometry.iloc[0].hausdorff_distance(_square(X0 + 500, Y0)) < ROUNDTRIP_M
-    assert [p.name for p in dest.iterdir()] == ["zones.geojson"]
+    # no temporary files are left; the deleted zone is kept for undo
+    assert sorted(p.name for p in dest.iterdir()) == ["deleted.geojson", "zones.geojson"]
+
+
+def test_a_deleted_zone_can_be_restored_with_its_id_last_deleted_first(tmp_path):
+    dest = tmp_path / "zones"
+    ids = [add_zone(dest, _drawn(X0 + 500 * k, Y0), name).zones["zone_id"].iloc[-1]
+           for k, name in enumerate(["Village", "Printworks", "Deansgate"])]
+    delete_zone(dest, ids[0])
+    delete_zone(dest, ids[2])
+    assert list(deleted_zones(dest).names().values()) == ["Village", "Deansgate"]
+    zs, name = restore_deleted_zone(dest)
+    assert name == "Deansgate" and zs.names()[ids[2]] == "Deansgate"
+    restored = load_zones(dest).zones_bng.set_index(load_zones(dest).zones["zone_id"])
+    assert restored.geometry[ids[2]].hausdorff_distance(_square(X0 + 1000, Y0)) < ROUNDTRIP_M
+    # a zone named like the deleted one meanwhile: the restored one is numbered, not lost
+    add_zone(dest, _drawn(X0 + 3000, Y0), "Village")
+    _, name = restore_deleted_zone(dest)
+    assert name == "Village (2)" and ids[0] in load_zones(dest).names()
+    with pytest.raises(ZoneError, match="no deleted zone to restore"):
+        restore_deleted_zone(dest)
+
+
+def test_only_the_last_twenty_deletions_are_kept(tmp_path):
+    dest = tmp_path / "zones"
+    for k in range(DELETED_KEPT + 2):
+        zid = add_zone(dest, _drawn(X0 + 200 * k, Y0), f"Z{k}").zones["zone_id"].iloc[-1]
+        delete_zone(dest, zid)
+    kept = list(deleted_zones(dest).names().values())
+    assert kept == [f"Z{k}" for k in range(2, DELETED_KEPT + 2)]
 
 
 def test_edits_refuse_unknown_ids_clashing_names_and_non_polygons(tmp_path):
