@@ -482,6 +482,9 @@ def build_plan(query: QueryLayer, params: PlanParams,
                 geometry.append(json.loads(json.dumps(geom.__geo_interface__)))
             table["lat"] = [wgs.geometry.loc[int(p)].centroid.y for p in table["place"]]
             table["lon"] = [wgs.geometry.loc[int(p)].centroid.x for p in table["place"]]
+        else:  # no cluster: an empty plan still has every column
+            table["lat"] = np.zeros(len(table))
+            table["lon"] = np.zeros(len(table))
     table["id"] = ids
     table["geometry"] = geometry
     hours_out: dict[str, float | None]

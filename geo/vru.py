@@ -136,7 +136,8 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
         if isinstance(exc, FilterError):
             raise
         # the events calendar can leave a baseline with no days at all: say so, draw the rest
-        league = {"rows": [], "current": [None, None], "baseline": [None, None]}
+        league = {"rows": [], "current": [None, None], "baseline": [None, None],
+                  "ranked": False, "message": "", "population_source": ""}
         notes.append(f"The league table cannot be computed: {exc}. Check the events "
                      "calendar.")
     sel = mask & in_sel

@@ -18,7 +18,8 @@ import pytest
 
 from geo.settings import DataPaths
 
-FILTERS = ["start", "end", "days", "hours", "categories", "source", "la", "public_only"]
+FILTERS = ["start", "end", "days", "hours", "categories", "source", "la", "public_only",
+           "group"]
 PLAN = ["unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of", "seed",
         "eps", "minpts", "significant"]
 NTE = ["night", "green_below", "red_above", "amber", "red", "min_history"]
@@ -39,6 +40,7 @@ ROUTES: dict[str, list[str]] = {
                          "targets"],
     "/patrol/plan.csv": [*FILTERS, *PLAN],
     "/patrol/plan.geojson": [*FILTERS, *PLAN],
+    "/patrol/plan-provenance.json": [*FILTERS, *PLAN],
     "/patrol/briefing": [*FILTERS, *PLAN, "rank"],
     "/nte/zones.geojson": [],
     "/nte/sheet": [*FILTERS, *NTE, "zone", "weekend"],
@@ -57,7 +59,8 @@ HOSTILE = ["", " ", "0", "-1", "1", "3", "24", "50", "99999999999999999999", "1e
            "<script>alert(1)</script>", '=HYPERLINK("http://x")', "\x00", "é😀", "true",
            "E07000123", "E07000123,E06000009", "fy:2023", "fy:9999", "year:2023",
            "equal_before", "last_year", "h3-10", "dbscan", "month", "fyq", "week", "day",
-           "99", "95", "ZONE", "ZONE@2024-06-01", "ZONE@0001-01-01/9999-12-31"]
+           "99", "95", "ZONE", "ZONE@2024-06-01", "ZONE@0001-01-01/9999-12-31", "violence",
+           "all"]
 
 
 @pytest.fixture(scope="module")

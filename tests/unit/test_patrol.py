@@ -148,3 +148,25 @@ def test_no_trend_is_claimed_from_a_window_the_data_do_not_cover():
 def test_a_whole_day_shift_is_labelled_as_such():
     assert Shift(frozenset(range(7)), (0, 0)).label == "every day, all day"
     assert "00:00–00:00" not in Shift(frozenset({4}), (0, 0)).label
+
+
+def test_a_dbscan_plan_with_no_cluster_is_empty_not_broken(tmp_path):
+    """Too few incidents for any cluster: an empty plan with every column, not a crash."""
+    import numpy as np
+
+    from geo.boundaries import load_boundaries
+    from geo.plan import PlanParams, build_plan
+    from geo.query import QueryLayer
+    from geo.schema import empty_rejects
+    from geo.store import Store
+    from tests.conftest import PRESTON_BNG, stored_table
+
+    table = stored_table(np.array([PRESTON_BNG[0], PRESTON_BNG[0] + 900]),
+                         np.array([PRESTON_BNG[1], PRESTON_BNG[1]]),
+                         ["2024-06-07 22:00", "2024-06-08 23:00"])
+    store = Store(tmp_path)
+    store.commit(table, source_file="t", rejects=empty_rejects(), summary={}, kind="user")
+    plan = build_plan(QueryLayer(store, load_boundaries(None)),
+                      PlanParams(unit="dbscan", lookback_weeks=4, min_samples=5))
+    assert len(plan.table) == 0
+    assert {"lat", "lon", "id", "geometry"} <= set(plan.table.columns)
