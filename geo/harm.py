@@ -215,10 +215,10 @@ def _read_small_csv(
             f"is not valid UTF-8.{hint} Re-save the file as UTF-8 (in Excel: Save As > "
             "'CSV UTF-8 (Comma delimited)')."
         ) from None
-    del data
     if not text.strip():
         raise ReadError(f"{label}: the file is empty (it holds no text); expected a {what} CSV.")
-    reader = csv.reader(text_lines(text, label))
+    del text  # checked; the reader decodes the bytes again a block at a time
+    reader = csv.reader(text_lines(data, "utf-8-sig", label))
     cap = limits().upload_rows
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []

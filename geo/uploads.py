@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,12 +35,6 @@ MAX_LINE_CHARS = 1_000_000
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 _MB = 1024 * 1024
-
-#: One physical line, ending in CRLF, LF or a lone CR (files saved by Excel for Mac), or the
-#: unterminated last line. Splitting here (rather than in ``io.StringIO``) keeps the text in
-#: its compact one-byte form: ``StringIO`` holds four bytes per character.
-_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
-
 
 def _mb(n_bytes: int) -> str:
     return f"{n_bytes / _MB:,.0f} MB"
@@ -146,25 +139,28 @@ def _read_capped(stream: io.BufferedIOBase, cap: int, label: str) -> bytes:
         out.write(chunk)
 
 
-def text_lines(text: str, label: str) -> Iterator[str]:
-    r"""Yield the physical lines of ``text`` (with their endings) for :func:`csv.reader`.
+def text_lines(data: bytes, encoding: str, label: str) -> Iterator[str]:
+    r"""Yield the physical lines of ``data`` (with their endings) for :func:`csv.reader`.
 
-    Line endings may be CRLF, LF or a lone CR, as ``newline=""`` files give them.
+    The bytes are decoded a block at a time, so a file is never held twice (as bytes and as
+    text). Line endings may be CRLF, LF or a lone CR (files saved by Excel for Mac).
 
     Raises
     ------
     geo.schema.ReadError
-        At a line longer than :data:`MAX_LINE_CHARS`, naming it.
+        At a line longer than :data:`MAX_LINE_CHARS`, naming it; or ``UnicodeDecodeError``
+        if ``data`` is not in ``encoding`` (check first: the error comes mid-file).
 
     Examples
     --------
-    >>> list(text_lines("a,b\r\n1,2\r3,4", "t.csv"))
+    >>> list(text_lines(b"a,b\r\n1,2\r3,4", "utf-8", "t.csv"))
     ['a,b\r\n', '1,2\r', '3,4']
     """
-    for number, match in enumerate(_LINE.finditer(text), start=1):
-        if match.end() - match.start() > MAX_LINE_CHARS:
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+    for number, line in enumerate(stream, start=1):
+        if len(line) > MAX_LINE_CHARS:
             raise ReadError(
                 f"{label}: line {number:,} is longer than {MAX_LINE_CHARS:,} characters, so "
                 "this is not a table of rows. Check it is the right file."
             )
-        yield match.group()
+        yield line

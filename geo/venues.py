@@ -164,8 +164,8 @@ def read_venues(
     """
     path = Path(path)
     label = source_name or str(path)
-    text, notes = _decode(path, label)
-    header, rows = _records(label, text)
+    data, encoding, notes = _decode(path, label)
+    header, rows = _records(label, data, encoding)
     cols = _Columns.find(label, header, name_col, type_col, lat_col, lon_col)
     table = _Table.collect(rows, cols.positions(), label)
     n_cols = len(header)
@@ -180,15 +180,18 @@ def read_venues(
 
     reasons = np.full(n, "", dtype=object)
     wrong = np.flatnonzero(table.widths != n_cols)
+    said = _Said()
+
+    def wrong_width(got: int) -> str:
+        return (f"the row has {got} values but the header has {n_cols} columns (a comma "
+                "inside an unquoted name or address?), so its columns cannot be trusted")
+
     for k, got in zip(wrong.tolist(), table.widths[wrong].tolist(), strict=True):
-        reasons[k] = (
-            f"the row has {got} values but the header has {n_cols} columns (a comma inside an "
-            "unquoted name or address?), so its columns cannot be trusted"
-        )
+        reasons[k] = said(wrong_width, got)
 
     name = column(cols.name)
     postcode = _tidy_postcodes(column(cols.postcode))
-    lat, lon, easting, northing = _place(column, cols, postcode, reasons)
+    lat, lon, easting, northing = _place(column, cols, postcode, reasons, said)
     placed = reasons == ""
 
     if cols.register:
@@ -217,7 +220,7 @@ def read_venues(
     bad = np.flatnonzero(~placed)
     # Only rejected rows need their full text: read it in a second pass rather than keeping
     # every field of every row.
-    raw = _raw_rows(_records(label, text)[1], bad)
+    raw = _raw_rows(_records(label, data, encoding)[1], bad)
     rejects = make_rejects(lines[bad], [str(r) for r in reasons[bad]], raw)
     venues.attrs["notes"] = notes
     venues.attrs["layout"] = "register" if cols.register else "simple"
@@ -236,10 +239,11 @@ def _tidy_postcodes(text: pd.Series) -> pd.Series:
     return spaced.where(shaped, text.str.upper().str.replace(r"\s+", " ", regex=True))
 
 
-def _decode(path: Path, label: str) -> tuple[str, list[str]]:
-    """Return the file's text, trying UTF-8 first and then Windows-1252.
+def _decode(path: Path, label: str) -> tuple[bytes, str, list[str]]:
+    """Return the file's bytes and their encoding: UTF-8 if they are, else Windows-1252.
 
     A gzipped file is decompressed as a stream, refused once it passes the upload size limit.
+    The text itself is decoded a block at a time as it is parsed (:func:`text_lines`).
     """
     data = read_upload_bytes(path, label)
     if not data.strip():
@@ -251,31 +255,35 @@ def _decode(path: Path, label: str) -> tuple[str, list[str]]:
         )
     if data.startswith(_SQLITE_MAGIC) or b"\x00" in data[:4096]:
         raise ReadError(f"{label}: this is not a text CSV file (it holds binary data).")
+    if data.isascii():
+        return data, "utf-8", []
     try:
-        return data.decode("utf-8-sig"), []
+        data.decode("utf-8-sig")  # only to check it is UTF-8
+        return data, "utf-8-sig", []
     except UnicodeDecodeError as exc:
         first_bad = exc.start
     try:
-        text = data.decode("cp1252")
-        used = "Windows-1252"
+        data.decode("cp1252")
+        used, encoding = "Windows-1252", "cp1252"
     except UnicodeDecodeError:
         # Five byte values are undefined in Windows-1252; Latin-1 decodes anything.
-        text = data.decode("latin-1")
-        used = "Latin-1"
+        used, encoding = "Latin-1", "latin-1"
     line = data[:first_bad].count(b"\n") + 1
     note = (
         f"The file is not UTF-8 (first at line {line}); it was read as {used}, the usual "
         "encoding of files saved from Excel on Windows. Check names with accents or '£'."
     )
-    return text, [note]
+    return data, encoding, [note]
 
 
-def _records(label: str, text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """Split CSV text into a header and, lazily, (first line number, fields) per data row.
+def _records(
+    label: str, data: bytes, encoding: str
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Split CSV data into a header and, lazily, (first line number, fields) per data row.
 
     Rows are produced one at a time so a caller keeps only the columns it needs.
     """
-    reader = csv.reader(text_lines(text, label))
+    reader = csv.reader(text_lines(data, encoding, label))
 
     def csv_error(exc: csv.Error) -> ReadError:
         return ReadError(f"{label}: could not be read as CSV near line {reader.line_num} ({exc}).")
@@ -481,11 +489,12 @@ def _place(
     cols: _Columns,
     postcode: pd.Series,
     reasons: np.ndarray,
+    said: _Said,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Parse coordinates, write a reason for every row that cannot be placed, return them.
 
     Every test is a whole-column array operation; only rows that fail one are visited one by
-    one, to word their reason.
+    one, to word their reason (once per distinct problem, see :class:`_Said`).
     """
     n = len(reasons)
     lat = np.full(n, np.nan)
@@ -521,9 +530,8 @@ def _place(
         rest = use_ll.copy()
         one_blank = rest & (lat_blank | lon_blank)
         for k in np.flatnonzero(one_blank).tolist():
-            missing = lat_name if lat_blank[k] else lon_name
-            reasons[k] = (f"no coordinates ({missing} is blank); add both latitude and "
-                          "longitude to place it")
+            reasons[k] = said(_one_blank, lat_name if lat_blank[k] else lon_name,
+                              "latitude and longitude")
         rest &= ~one_blank
         with np.errstate(invalid="ignore"):
             not_numbers = rest & ~(np.isfinite(lat_v) & np.isfinite(lon_v))
@@ -539,24 +547,15 @@ def _place(
         idx = np.flatnonzero(not_numbers)
         for k, la, lo in zip(idx.tolist(), lat_t.iloc[idx].tolist(), lon_t.iloc[idx].tolist(),
                              strict=True):
-            reasons[k] = (f"coordinates are not numbers ({lat_name} '{la}', {lon_name} '{lo}'); "
-                          "use decimal degrees such as 53.4747, -2.2452")
+            reasons[k] = said(_not_numbers, lat_name, la, lon_name, lo,
+                              "decimal degrees such as 53.4747, -2.2452")
         reasons[zero] = ("coordinates are 0, 0: a placeholder for a missing location (a point "
                          "in the Atlantic off Africa), not a real place")
         for k in np.flatnonzero(swapped).tolist():
-            reasons[k] = (f"latitude and longitude look swapped ({lat_name} {lat_v[k]:g}, "
-                          f"{lon_name} {lon_v[k]:g}); the venue is not placed until they are "
-                          "corrected")
+            reasons[k] = said(_swapped, lat_name, float(lat_v[k]), lon_name, float(lon_v[k]))
         for k in np.flatnonzero(rest).tolist():
-            hint = (
-                "; these look like British National Grid metres, so name the columns "
-                "easting/northing" if looks_bng[k] else ""
-            )
-            reasons[k] = (
-                f"coordinates outside the UK ({lat_name} {lat_v[k]:g}, {lon_name} "
-                f"{lon_v[k]:g}; the UK lies within latitude {UK_LAT[0]}..{UK_LAT[1]} and "
-                f"longitude {UK_LON[0]}..{UK_LON[1]})" + hint
-            )
+            reasons[k] = said(_outside_lonlat, lat_name, float(lat_v[k]), lon_name,
+                              float(lon_v[k]), bool(looks_bng[k]))
         lat[good], lon[good] = lat_v[good], lon_v[good]
 
     if use_en.any():
@@ -564,9 +563,8 @@ def _place(
         rest = use_en.copy()
         one_blank = rest & (e_blank | n_blank)
         for k in np.flatnonzero(one_blank).tolist():
-            missing = e_name if e_blank[k] else n_name
-            reasons[k] = (f"no coordinates ({missing} is blank); add both easting and "
-                          "northing to place it")
+            reasons[k] = said(_one_blank, e_name if e_blank[k] else n_name,
+                              "easting and northing")
         rest &= ~one_blank
         with np.errstate(invalid="ignore"):
             not_numbers = rest & ~(np.isfinite(e_v) & np.isfinite(n_v))
@@ -578,20 +576,18 @@ def _place(
         idx = np.flatnonzero(not_numbers)
         for k, et, nt in zip(idx.tolist(), e_t.iloc[idx].tolist(), n_t.iloc[idx].tolist(),
                              strict=True):
-            reasons[k] = (f"coordinates are not numbers ({e_name} '{et}', {n_name} '{nt}'); "
-                          "use British National Grid metres such as 383820, 397770")
+            reasons[k] = said(_not_numbers, e_name, et, n_name, nt,
+                              "British National Grid metres such as 383820, 397770")
         reasons[zero] = ("coordinates are 0, 0: a placeholder for a missing location, not a "
                          "real place")
         for k in np.flatnonzero(rest).tolist():
-            reasons[k] = (
-                f"coordinates outside the UK ({e_name} {e_v[k]:g}, {n_name} {n_v[k]:g}; "
-                "British National Grid eastings run 0..700000 m and northings 0..1300000 m)"
-            )
+            reasons[k] = said(_outside_grid, e_name, float(e_v[k]), n_name, float(n_v[k]))
         east[good], north[good] = e_v[good], n_v[good]
 
     idx = np.flatnonzero(no_coords)
     for k, code in zip(idx.tolist(), postcode.iloc[idx].tolist(), strict=True):
-        reasons[k] = _no_coordinates(labels, code)
+        reasons[k] = said(_no_coordinates, labels["lat" if "lat" in labels else "east"],
+                          labels["lon" if "lat" in labels else "north"], "lat" in labels, code)
 
     from_ll = np.isfinite(lat)
     if from_ll.any():
@@ -601,12 +597,34 @@ def _place(
         lon[from_en], lat[from_en] = to_wgs84(east[from_en], north[from_en])
         outside = from_en & ~_in_uk(lat, lon)
         for k in np.flatnonzero(outside).tolist():
-            reasons[k] = (
-                f"the point (easting {east[k]:.0f}, northing {north[k]:.0f}) lies outside the "
-                "UK; check the coordinates"
-            )
+            reasons[k] = said(_point_outside, float(east[k]), float(north[k]))
         lat[outside] = lon[outside] = east[outside] = north[outside] = np.nan
     return lat, lon, east, north
+
+
+class _Said:
+    """One reason string per distinct problem, shared by every row that has it.
+
+    ``said(word, *args)`` returns ``word(*args)``, worded once per distinct ``args``: a file of
+    half a million copies of one bad row then holds one reason, not half a million equal
+    strings.
+    """
+
+    def __init__(self) -> None:
+        self._said: dict[tuple[object, ...], str] = {}
+
+    def __call__(self, word: Callable[..., str], *args: object) -> str:
+        key = (word, *args)
+        text = self._said.get(key)
+        if text is None:
+            text = self._said[key] = word(*args)
+        return text
+
+
+def _shown(text: object, limit: int = 40) -> str:
+    """Return a cell's text for a reason, cut short: the row's own text is in ``raw``."""
+    value = str(text)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _numbers(text: pd.Series) -> np.ndarray:
@@ -628,12 +646,41 @@ def _in_uk(lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
         )
 
 
-def _no_coordinates(labels: dict[str, str], postcode: object) -> str:
-    if "lat" in labels:
-        blank = f"{labels['lat']} and {labels['lon']} are blank"
-    else:
-        blank = f"{labels['east']} and {labels['north']} are blank"
-    how = "latitude/longitude" if "lat" in labels else "easting/northing"
+def _one_blank(missing: str, both: str) -> str:
+    return f"no coordinates ({missing} is blank); add both {both} to place it"
+
+
+def _not_numbers(x_name: str, x_text: object, y_name: str, y_text: object, use: str) -> str:
+    return (f"coordinates are not numbers ({x_name} '{_shown(x_text)}', {y_name} "
+            f"'{_shown(y_text)}'); use {use}")
+
+
+def _swapped(lat_name: str, lat: float, lon_name: str, lon: float) -> str:
+    return (f"latitude and longitude look swapped ({lat_name} {lat:g}, {lon_name} {lon:g}); "
+            "the venue is not placed until they are corrected")
+
+
+def _outside_lonlat(lat_name: str, lat: float, lon_name: str, lon: float, bng: bool) -> str:
+    hint = ("; these look like British National Grid metres, so name the columns "
+            "easting/northing" if bng else "")
+    return (f"coordinates outside the UK ({lat_name} {lat:g}, {lon_name} {lon:g}; the UK lies "
+            f"within latitude {UK_LAT[0]}..{UK_LAT[1]} and longitude {UK_LON[0]}..{UK_LON[1]})"
+            + hint)
+
+
+def _outside_grid(e_name: str, e: float, n_name: str, n: float) -> str:
+    return (f"coordinates outside the UK ({e_name} {e:g}, {n_name} {n:g}; British National "
+            "Grid eastings run 0..700000 m and northings 0..1300000 m)")
+
+
+def _point_outside(east: float, north: float) -> str:
+    return (f"the point (easting {east:.0f}, northing {north:.0f}) lies outside the UK; check "
+            "the coordinates")
+
+
+def _no_coordinates(x_name: str, y_name: str, lonlat: bool, postcode: object) -> str:
+    blank = f"{x_name} and {y_name} are blank"
+    how = "latitude/longitude" if lonlat else "easting/northing"
     if isinstance(postcode, str) and postcode:
         return (
             f"no coordinates (postcode {postcode} given, but this tool has no postcode lookup "
