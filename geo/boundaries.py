@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 
 from geo.atomic import replace_durably, write_text_atomic
-from geo.polygons import check_source_path, polygonal_parts, read_polygon_layer
+from geo.polygons import check_source_path, polygonal_parts, read_polygon_layer, to_storage
 from geo.settings import AREA_TOLERANCE_M, CRS_METRIC, CRS_STORAGE, bundled_boundaries_dir
 
 __all__ = [
@@ -333,8 +333,10 @@ def import_boundaries(
 
     areas = gpd.GeoDataFrame(
         table[["code", "name", "population"]],
-        geometry=gpd.GeoSeries(table["geometry"].to_numpy(), crs=gdf.crs),
-    ).to_crs(CRS_STORAGE)
+        geometry=to_storage(gpd.GeoSeries(table["geometry"].to_numpy(), crs=gdf.crs),
+                            path.name, BoundaryError).to_numpy(),
+        crs=CRS_STORAGE,
+    )
     areas = areas.sort_values("code", kind="stable").reset_index(drop=True)
 
     dest_dir.mkdir(parents=True, exist_ok=True)

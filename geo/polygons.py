@@ -41,10 +41,16 @@ import pyproj
 import shapely
 import shapely.geometry
 
-from geo.settings import limits
+from geo.settings import CRS_STORAGE, limits
 from geo.uploads import decompressed_limit_message, feature_limit_message
 
-__all__ = ["ACCEPTED_FORMATS", "check_source_path", "polygonal_parts", "read_polygon_layer"]
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "check_source_path",
+    "polygonal_parts",
+    "read_polygon_layer",
+    "to_storage",
+]
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
@@ -145,22 +151,61 @@ def read_polygon_layer(
     name = source_name or path.name
     cap = limits().polygon_features
     kind = _sniff(path, name, error)
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="hotspot-polygons-") as tmp:
         private = Path(tmp)
         if kind == "geojson":
-            return _read_geojson(path, name, error, cap), []
-        if kind == "gpkg":
+            gdf = _read_geojson(path, name, error, cap)
+        elif kind == "gpkg":
             _check_geopackage(path, name, error)
             link = private / "layer.gpkg"
             link.symlink_to(path.resolve())
             # The GPKG: prefix names GDAL's driver, so nothing else can claim the file.
-            return _read_with_gdal(f"GPKG:{link}", name, error, cap)
-        if kind == "zip":
-            notes = _extract_shapefile(path, name, error, private)
+            gdf, notes = _read_with_gdal(f"GPKG:{link}", name, error, cap)
         else:
-            notes = _link_shapefile(path, name, error, private)
-        gdf, more = _read_with_gdal(str(private / "layer.shp"), name, error, cap)
-        return gdf, notes + more
+            if kind == "zip":
+                notes = _extract_shapefile(path, name, error, private)
+            else:
+                notes = _link_shapefile(path, name, error, private)
+            gdf, more = _read_with_gdal(str(private / "layer.shp"), name, error, cap)
+            notes += more
+    crs = gdf.crs
+    if crs is not None and not (crs.is_projected or crs.is_geographic):
+        raise error(
+            f"The file {name} is in {crs.name} ({crs.type_name}), which is not a map "
+            "projection or longitude/latitude, so its shapes cannot be placed on the map. "
+            "Save it in a map CRS (e.g. EPSG:27700 or EPSG:4326) and import it again."
+        )
+    return gdf, notes
+
+
+def to_storage(geoms: gpd.GeoSeries, name: str, error: type[Exception]) -> gpd.GeoSeries:
+    """Reproject shapes to WGS84 (EPSG:4326), refusing any that land off the globe.
+
+    A wrong CRS (or coordinates far beyond its area of use) can project to infinity or to
+    longitudes beyond 180; such shapes cannot be drawn or measured, so the import stops
+    with a message rather than saving them.
+
+    Examples
+    --------
+    >>> bng = gpd.GeoSeries([shapely.box(384_000, 398_000, 384_100, 398_100)], crs=27700)
+    >>> to_storage(bng, "nte.gpkg", ValueError).total_bounds.round(3).tolist()
+    [-2.243, 53.478, -2.241, 53.479]
+    """
+    out = geoms.to_crs(CRS_STORAGE)
+    present = ~(shapely.is_missing(out.array) | shapely.is_empty(out.array))
+    if present.any():
+        bounds = shapely.bounds(np.asarray(out.array, dtype=object)[present])
+        ok = np.isfinite(bounds).all(axis=1)
+        ok &= (bounds[:, 0] >= -180) & (bounds[:, 2] <= 180)
+        ok &= (bounds[:, 1] >= -90) & (bounds[:, 3] <= 90)
+        if not ok.all():
+            raise error(
+                f"The file {name} has {int((~ok).sum()):,} shape(s) that do not land on the "
+                "globe when converted to longitude/latitude: its CRS is probably wrong. Check "
+                "the CRS in your GIS and save it again."
+            )
+    return out
 
 
 def _refusal(name: str, why: str) -> str:

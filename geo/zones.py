@@ -32,7 +32,7 @@ import shapely
 import shapely.geometry
 
 from geo.atomic import write_text_atomic
-from geo.polygons import check_source_path, polygonal_parts, read_polygon_layer
+from geo.polygons import check_source_path, polygonal_parts, read_polygon_layer, to_storage
 from geo.settings import CRS_METRIC, CRS_STORAGE
 
 __all__ = [
@@ -391,7 +391,7 @@ def import_zones(
         notes.append(
             f"{n_renamed} zone name(s) were already in use and were given a number, e.g. ' (2)'."
         )
-    new_geoms = gpd.GeoSeries(list(geoms[keep]), crs=gdf.crs).to_crs(CRS_STORAGE)
+    new_geoms = to_storage(gpd.GeoSeries(list(geoms[keep]), crs=gdf.crs), label, ZoneError)
     out = _append(existing, rows, list(new_geoms))
     outside = _outside_uk(out.zones.geometry.iloc[len(existing.zones):])
     if outside:

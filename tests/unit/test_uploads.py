@@ -263,6 +263,26 @@ def test_geojson_with_non_finite_numbers_is_refused(tmp_path, importer):
         run(path, tmp_path)
 
 
+@pytest.mark.parametrize(
+    "code, why",
+    [(5701, r"ODN height \(Vertical CRS\), which is not a map projection"),
+     (4978, r"\(Geocentric CRS\), which is not a map projection"),
+     (27700, "do not land on the globe")],
+    ids=["vertical", "geocentric", "far-off-the-grid"])
+def test_a_crs_that_cannot_place_shapes_on_the_map_is_refused(tmp_path, importer, code, why):
+    run, error = importer
+    square = [[0, 0], [1e9, 0], [1e9, 1e9], [0, 0]]
+    path = tmp_path / "zones.geojson"
+    path.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{code}"}},
+        "features": [{"type": "Feature", "properties": {"name": "A", "code": "A"},
+                      "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    with pytest.raises(error, match=why):
+        run(path, tmp_path)
+    _nothing_saved(tmp_path)
+
+
 # ---------------------------------------------------------------------------------------------
 # Genuine files still import
 
