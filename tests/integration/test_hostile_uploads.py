@@ -195,3 +195,42 @@ def test_cli_refuses_other_drivers(tmp_path):
     proc = _boundaries_import(tmp_path, str(path))
     assert proc.returncode != 0
     assert "GeoJSON, GeoPackage or a zipped Shapefile" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The patrol page's uploads
+
+
+def _callback(client, changed: str, **values):
+    """Post the page callback that ``changed`` (``"id.property"``) triggers, as Dash's renderer
+    would, with ``values`` for some of its inputs and states and None for the rest."""
+    deps = client.get("/_dash-dependencies").get_json()
+    spec = next(c for c in deps
+                if any(f"{i['id']}.{i['property']}" == changed for i in c["inputs"]))
+
+    def entry(dep: dict) -> dict:
+        key = f"{dep['id']}.{dep['property']}"
+        return {"id": dep["id"], "property": dep["property"], "value": values.get(key)}
+
+    parts = spec["output"].strip(".").split("...")
+    outputs = [dict(zip(("id", "property"), p.rsplit(".", 1), strict=True)) for p in parts]
+    body = {"output": spec["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": [entry(d) for d in spec["inputs"]],
+            "state": [entry(d) for d in spec["state"]], "changedPropIds": [changed]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return json.dumps(response.get_json())
+
+
+@pytest.mark.parametrize("upload", ["patrol-weights-upload", "patrol-log-upload"])
+@pytest.mark.parametrize("contents, why", [
+    ("no comma", "did not arrive as a file"),
+    ("data:text/csv;base64,!!!!", "damaged"),
+    (_data_url(gzip.compress(b"category,weight\n" + b"Robbery,5\n" * 300_000)),
+     "the limit is 1 MB (setting HOTSPOT_MAX_DECOMPRESSED_MB)"),
+], ids=["no-comma", "bad-base64", "gzip-bomb"])
+def test_patrol_uploads_get_a_message_not_a_500(client, monkeypatch, upload, contents, why):
+    monkeypatch.setenv("HOTSPOT_MAX_DECOMPRESSED_MB", "1")
+    text = _callback(client, f"{upload}.contents", **{f"{upload}.contents": contents,
+                                                      f"{upload}.filename": "table.csv"})
+    assert why in text and "table.csv" in text
