@@ -3,21 +3,125 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+from geo.schema import ReadError
+from geo.settings import limits
+
+#: Longest file name shown back to the user; longer ones keep their start and their end.
+_MAX_SHOWN_NAME = 80
+_MB = 1024 * 1024
+
+
+class UploadError(ReadError):
+    """An upload did not arrive as a readable file; the message says why in plain English.
+
+    A :class:`geo.schema.ReadError`, so a page that reports unreadable files reports these too.
+    """
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """An uploaded file saved on the server.
+
+    Attributes
+    ----------
+    path : Path
+        Where it is saved: a private temporary folder and a name the server chose, never the
+        name the browser sent.
+    name : str
+        The file's name as the user knows it, trimmed and cleaned, for messages only.
+    """
+
+    path: Path
+    name: str
+
+
+def display_name(filename: object, default: str) -> str:
+    r"""Return an upload's file name fit to show in a message, never to use as a path.
+
+    Folders (a browser may send ``C:\fakepath\...``) and control characters are removed and
+    a long name keeps its start and end.
+
+    Examples
+    --------
+    >>> display_name("C:\\fakepath\\venues.csv", "venues.csv")
+    'venues.csv'
+    >>> display_name("../../etc/passwd", "x"), display_name(None, "zones.geojson")
+    ('passwd', 'zones.geojson')
+    """
+    text = filename if isinstance(filename, str) else ""
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if not text:
+        return default
+    if len(text) > _MAX_SHOWN_NAME:
+        text = text[:60] + "…" + text[-(_MAX_SHOWN_NAME - 61):]
+    return text
+
+
+def decode_upload(contents: object, name: str) -> bytes:
+    r"""Return the bytes of a ``dcc.Upload`` data URL (``data:<type>;base64,<data>``).
+
+    Raises
+    ------
+    UploadError
+        If the contents are not a base64 data URL, are damaged, or are larger than the
+        request limit (``HOTSPOT_MAX_REQUEST_MB``); the message names the file.
+
+    Examples
+    --------
+    >>> decode_upload("data:text/csv;base64,YSxiCg==", "t.csv")
+    b'a,b\n'
+    >>> decode_upload("no comma here", "t.csv")
+    Traceback (most recent call last):
+    ...
+    dashboard.components.UploadError: t.csv: the upload did not arrive as a file (it is not a base64 data URL). Choose the file again.
+    """  # noqa: E501 -- a doctest output line cannot be wrapped
+    if not isinstance(contents, str):
+        raise UploadError(f"{name}: the upload did not arrive as a file. Choose one file and "
+                          "try again.")
+    cap = limits().request_bytes
+    if len(contents) > cap:
+        raise UploadError(
+            f"{name}: the upload is larger than {cap // _MB:,} MB; the limit is "
+            f"{cap // _MB:,} MB (setting HOTSPOT_MAX_REQUEST_MB)."
+        )
+    header, comma, data = contents.partition(",")
+    if not comma or not header.startswith("data:") or not header.endswith(";base64"):
+        raise UploadError(f"{name}: the upload did not arrive as a file (it is not a base64 "
+                          "data URL). Choose the file again.")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise UploadError(f"{name}: the upload arrived damaged (its base64 encoding is "
+                          "invalid). Choose the file again.") from None
 
 
 @contextmanager
-def uploaded_file(contents: str, filename: str) -> Iterator[Path]:
-    """Write a ``dcc.Upload`` data URL to a temporary file (keeping its name) and yield it.
+def uploaded_file(contents: object, filename: object,
+                  default_name: str = "upload") -> Iterator[UploadedFile]:
+    """Save a ``dcc.Upload`` data URL in a private temporary folder and yield it.
 
     The readers take paths, so an uploaded file goes through exactly the same checks as one
-    given on the command line.
+    given on the command line. It is saved under a name the server chooses: the browser's
+    file name may be anything (``../../x``, ``/vsicurl/...``, a VRT called ``.geojson``) and
+    readers recognise formats by content, not by name. The folder is removed afterwards.
+
+    Raises
+    ------
+    UploadError
+        If the contents cannot be decoded (see :func:`decode_upload`).
     """
-    raw = base64.b64decode(contents.split(",", 1)[1])
+    name = display_name(filename, default_name)
+    raw = decode_upload(contents, name)
     with tempfile.TemporaryDirectory(prefix="hotspot-upload-") as tmp:
-        path = Path(tmp) / Path(filename).name
+        path = Path(tmp) / "upload"
         path.write_bytes(raw)
-        yield path
+        del raw
+        yield UploadedFile(path=path, name=name)

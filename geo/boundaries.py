@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 
 from geo.atomic import replace_durably, write_text_atomic
-from geo.polygons import polygonal_parts, read_polygon_layer
+from geo.polygons import check_source_path, polygonal_parts, read_polygon_layer, to_storage
 from geo.settings import (
     AREA_TOLERANCE_M,
     CRS_METRIC,
@@ -557,12 +557,16 @@ def import_boundaries(
 
     The file may be in any coordinate reference system; it is stored in WGS84 as
     ``dest_dir/areas.geojson`` (written atomically, so a failed import leaves the previous
-    boundaries in place) with ``dest_dir/meta.json`` describing the import.
+    boundaries in place) with ``dest_dir/meta.json`` describing the import. The format is
+    recognised from the file's content by the same reader as uploaded zones
+    (:func:`geo.polygons.read_polygon_layer`): a GDAL virtual dataset (VRT), a ``/vsi...``
+    path, a web address or any other format is refused.
 
     Parameters
     ----------
     path : Path or str
-        The file to import (``.geojson``/``.json``, ``.gpkg``, ``.shp``).
+        A file on this computer: GeoJSON, GeoPackage, a zip of a Shapefile's parts, or a
+        ``.shp`` with its ``.shx``, ``.dbf`` and ``.prj`` beside it.
     code_field : str
         Field holding each area's unique code.
     name_field : str
@@ -582,8 +586,9 @@ def import_boundaries(
     Raises
     ------
     BoundaryError
-        If the file is missing or unreadable, has no CRS, lacks a named field (the message
-        lists the fields it has), or holds no polygons.
+        If the file is missing, unreadable or not an accepted format, has more features than
+        ``limits().polygon_features``, has no CRS, lacks a named field (the message lists the
+        fields it has), or holds no polygons.
 
     Examples
     --------
@@ -601,6 +606,7 @@ def import_boundaries(
     ...
     geo.boundaries.BoundaryError: The file areas.gpkg has no field 'CODE'. Its fields are: ID, NAME.
     """
+    check_source_path(path, BoundaryError)
     path = Path(path)
     dest_dir = Path(dest_dir)
     if not path.exists():
@@ -657,8 +663,10 @@ def import_boundaries(
 
     areas = gpd.GeoDataFrame(
         table[["code", "name", "population"]],
-        geometry=gpd.GeoSeries(table["geometry"].to_numpy(), crs=gdf.crs),
-    ).to_crs(CRS_STORAGE)
+        geometry=to_storage(gpd.GeoSeries(table["geometry"].to_numpy(), crs=gdf.crs),
+                            path.name, BoundaryError).to_numpy(),
+        crs=CRS_STORAGE,
+    )
     areas = areas.sort_values("code", kind="stable").reset_index(drop=True)
 
     dest_dir.mkdir(parents=True, exist_ok=True)

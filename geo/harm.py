@@ -16,7 +16,6 @@ reason; a file that cannot be used at all raises :class:`geo.schema.ReadError`.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import re
@@ -31,8 +30,10 @@ import numpy as np
 import pandas as pd
 
 from geo.atomic import write_text_atomic
+from geo.csvsafe import rows_to_csv_text
 from geo.schema import ReadError, empty_rejects, make_rejects
-from geo.settings import TIMEZONE
+from geo.settings import TIMEZONE, limits
+from geo.uploads import read_upload_bytes, row_limit_message, text_lines
 
 __all__ = [
     "CATEGORY_COLUMNS",
@@ -181,19 +182,25 @@ EQUAL = HarmWeights({}, "equal weights (default): every incident counts 1")
 # --------------------------------------------------------------------------------------------
 
 
-def _read_small_csv(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _read_small_csv(
+    path: Path, what: str, label: str | None = None
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Return the header and ``(line, fields)`` of every data row of a small UTF-8 CSV.
 
     ``line`` is the 1-based physical line a row starts on (the header is line 1); blank lines
-    are not rows. ``what`` names the file's purpose in error messages ("harm weight table").
+    are not rows. ``what`` names the file's purpose in error messages ("harm weight table") and
+    ``label`` the file (default: ``path``). The file may be gzipped; its size, decompressed
+    size and number of rows are bounded by :func:`geo.settings.limits`.
     """
-    if not path.exists():
-        raise ReadError(f"{path}: file not found.")
-    if not path.is_file():
-        raise ReadError(f"{path}: is a folder, not a file.")
-    data = path.read_bytes()
+    label = label or str(path)
+    data = read_upload_bytes(path, label)
     if not data:
-        raise ReadError(f"{path}: the file is empty (0 bytes); expected a {what} CSV.")
+        raise ReadError(f"{label}: the file is empty (0 bytes); expected a {what} CSV.")
+    if data.startswith(b"PK\x03\x04"):
+        raise ReadError(
+            f"{label}: this is an Excel workbook or a zip archive, not a CSV. In Excel use "
+            "Save As > 'CSV UTF-8 (Comma delimited)'."
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -204,13 +211,15 @@ def _read_small_csv(path: Path, what: str) -> tuple[list[str], list[tuple[int, l
         elif data[exc.start] >= 0x80:
             hint = " It looks like Windows-1252 / Latin-1 (e.g. a '£' or accented letter)."
         raise ReadError(
-            f"{path}: the file is not UTF-8 text: byte 0x{data[exc.start]:02X} on line {line} "
+            f"{label}: the file is not UTF-8 text: byte 0x{data[exc.start]:02X} on line {line} "
             f"is not valid UTF-8.{hint} Re-save the file as UTF-8 (in Excel: Save As > "
             "'CSV UTF-8 (Comma delimited)')."
         ) from None
     if not text.strip():
-        raise ReadError(f"{path}: the file is empty (it holds no text); expected a {what} CSV.")
-    reader = csv.reader(io.StringIO(text, newline=""))
+        raise ReadError(f"{label}: the file is empty (it holds no text); expected a {what} CSV.")
+    del text  # checked; the reader decodes the bytes again a block at a time
+    reader = csv.reader(text_lines(data, "utf-8-sig", label))
+    cap = limits().upload_rows
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
     prev_line = 0
@@ -221,11 +230,13 @@ def _read_small_csv(path: Path, what: str) -> tuple[list[str], list[tuple[int, l
                 continue  # a blank line (or a row of empty cells from a spreadsheet) is not a row
             if header is None:
                 header = record
+            elif len(rows) == cap:
+                raise ReadError(row_limit_message(label, cap))
             else:
                 rows.append((start, record))
     except csv.Error as exc:
         raise ReadError(
-            f"{path}: not a readable CSV file near line {prev_line + 1}: {exc}."
+            f"{label}: not a readable CSV file near line {prev_line + 1}: {exc}."
         ) from None
     return header or [], rows
 
@@ -240,9 +251,12 @@ def _find_column(header: list[str], names: Iterable[str]) -> int | None:
 
 
 def _row_text(record: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(record)
-    return out.getvalue()
+    """Return a rejected row as one line of CSV, its cells made safe to open in a spreadsheet.
+
+    The text lands in rejects tables that an analyst may download and open in Excel, so a cell
+    such as ``=HYPERLINK(...)`` from a hostile file must not become a live formula.
+    """
+    return rows_to_csv_text([record]).removesuffix("\n")
 
 
 def _parse_weight(text: str) -> tuple[float | None, str | None]:
@@ -263,7 +277,7 @@ def _parse_weight(text: str) -> tuple[float | None, str | None]:
 
 
 def load_harm_weights(
-    path: str | Path, *, default: float = 1.0
+    path: str | Path, *, default: float = 1.0, source_name: str | None = None
 ) -> tuple[HarmWeights, pd.DataFrame]:
     r"""Read a harm weight table (CSV) and return it with any rejected rows.
 
@@ -281,6 +295,9 @@ def load_harm_weights(
         The CSV file.
     default : float
         Weight of categories the table does not list (1 unless told otherwise).
+    source_name : str, optional
+        How to name the file in messages and in ``source`` (an upload's original name);
+        default: ``path`` (its name in ``source``).
 
     Returns
     -------
@@ -292,8 +309,9 @@ def load_harm_weights(
     Raises
     ------
     geo.schema.ReadError
-        If the file is missing, empty, not UTF-8, has no category or weight column (the
-        message lists the columns found) or no usable row at all.
+        If the file is missing, empty, not UTF-8, beyond the upload limits (the message names
+        the limit and its setting), has no category or weight column (the message lists the
+        columns found) or no usable row at all.
 
     Examples
     --------
@@ -307,7 +325,8 @@ def load_harm_weights(
     [[3, "weight 'high' is not a number"], [4, "category 'burglary' is already given on line 2"]]
     """
     path = Path(path)
-    header, rows = _read_small_csv(path, "harm weight table")
+    label = source_name or str(path)
+    header, rows = _read_small_csv(path, "harm weight table", label)
     cat_pos = _find_column(header, CATEGORY_COLUMNS)
     weight_pos = _find_column(header, WEIGHT_COLUMNS)
     if cat_pos is None or weight_pos is None:
@@ -317,11 +336,11 @@ def load_harm_weights(
         if weight_pos is None:
             missing.append(f"a weight column ({' / '.join(WEIGHT_COLUMNS)})")
         raise ReadError(
-            f"{path}: the harm weight table needs {' and '.join(missing)}. Columns found: "
+            f"{label}: the harm weight table needs {' and '.join(missing)}. Columns found: "
             f"{', '.join(repr(h) for h in header)}."
         )
     if not rows:
-        raise ReadError(f"{path}: the harm weight table has a header but no rows of weights.")
+        raise ReadError(f"{label}: the harm weight table has a header but no rows of weights.")
     weights: dict[str, float] = {}
     first_line: dict[str, int] = {}
     bad_lines: list[int] = []
@@ -353,12 +372,13 @@ def load_harm_weights(
     if not weights:
         shown = "; ".join(f"line {n}: {r}" for n, r in zip(bad_lines[:3], reasons[:3], strict=True))
         raise ReadError(
-            f"{path}: none of the {len(rows)} rows of the harm weight table could be used "
+            f"{label}: none of the {len(rows)} rows of the harm weight table could be used "
             f"({shown}{'; ...' if len(rows) > 3 else ''})."
         )
     loaded = datetime.now(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M")
     rejects = make_rejects(bad_lines, reasons, raws) if bad_lines else empty_rejects()
-    return HarmWeights(weights, f"{path.name}, loaded {loaded}", default=default), rejects
+    shown = source_name or path.name
+    return HarmWeights(weights, f"{shown}, loaded {loaded}", default=default), rejects
 
 
 def store_harm_weights(weights: HarmWeights, dest_dir: str | Path) -> Path:

@@ -115,6 +115,7 @@ def read_patrol_log(
     start_col: str = "start",
     end_col: str = "end",
     unit_col: str = "unit",
+    source_name: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     r"""Read a patrol log CSV: one row per visit to a hotspot.
 
@@ -138,6 +139,8 @@ def read_patrol_log(
         UTF-8 CSV (a byte-order mark is fine).
     hotspot_col, lat_col, lon_col, start_col, end_col, unit_col : str
         Column names in the file.
+    source_name : str, optional
+        How to name the file in messages (an upload's original name); default: ``path``.
 
     Returns
     -------
@@ -150,8 +153,9 @@ def read_patrol_log(
     Raises
     ------
     geo.schema.ReadError
-        If the file is missing, empty or not UTF-8, or lacks the columns it needs (the
-        message lists the columns found).
+        If the file is missing, empty or not UTF-8, beyond the upload limits (the message
+        names the limit and its setting), or lacks the columns it needs (the message lists
+        the columns found).
 
     Examples
     --------
@@ -166,7 +170,8 @@ def read_patrol_log(
     ['end 01/06/2024 22:50 is before start 01/06/2024 23:00']
     """
     path = Path(path)
-    header, rows = _read_small_csv(path, "patrol log")
+    label = source_name or str(path)
+    header, rows = _read_small_csv(path, "patrol log", label)
     found = {
         key: _find_column(header, [" ".join(name.split()).casefold()]) if name else None
         for key, name in (("hotspot", hotspot_col), ("lat", lat_col), ("lon", lon_col),
@@ -182,13 +187,13 @@ def read_patrol_log(
                if found[key] is None]
     if missing:
         raise ReadError(
-            f"{path}: the patrol log needs start and end time columns; "
+            f"{label}: the patrol log needs start and end time columns; "
             f"{' and '.join(repr(m) for m in missing)} not found. {columns_found}"
         )
     has_coords = found["lat"] is not None and found["lon"] is not None
     if found["hotspot"] is None and not has_coords:
         raise ReadError(
-            f"{path}: the patrol log needs a hotspot column ('{hotspot_col}') or both "
+            f"{label}: the patrol log needs a hotspot column ('{hotspot_col}') or both "
             f"coordinate columns ('{lat_col}' and '{lon_col}'). {columns_found}"
         )
     positions = {k: v for k, v in found.items() if v is not None}

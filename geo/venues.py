@@ -22,19 +22,21 @@ directory's ``venues/`` folder, written atomically.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from geo.atomic import write_bytes_atomic
 from geo.projection import to_bng, to_wgs84
 from geo.schema import ReadError, make_rejects
+from geo.settings import limits
+from geo.uploads import read_upload_bytes, row_limit_message, text_lines
 
 __all__ = [
     "KINDS",
@@ -87,6 +89,9 @@ _ADDRESS_COLS = ("address", "locationtext", "location", "addr")
 #: A column getter: position in the header (None = absent) -> text with NA for missing values.
 _Getter = Callable[[int | None], pd.Series]
 
+#: A decimal number as a coordinate is written: 53.4747, -2.2452, 383820, 1.5e5.
+_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+
 _ZIP_MAGIC = b"PK\x03\x04"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -103,8 +108,12 @@ def read_venues(
     type_col: str | None = None,
     lat_col: str | None = None,
     lon_col: str | None = None,
+    source_name: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     r"""Read venues or taxi ranks from a CSV (optionally gzipped).
+
+    The file's size (decompressed) and number of rows are bounded by
+    :func:`geo.settings.limits`; the reader's time and memory grow in proportion to the file.
 
     Parameters
     ----------
@@ -116,6 +125,8 @@ def read_venues(
     name_col, type_col, lat_col, lon_col : str, optional
         Column names to use instead of the ones found automatically (matched ignoring case).
         ``lat_col`` and ``lon_col`` go together.
+    source_name : str, optional
+        How to name the file in messages (an upload's original name); default: ``path``.
 
     Returns
     -------
@@ -131,8 +142,9 @@ def read_venues(
     Raises
     ------
     geo.schema.ReadError
-        If the file is missing, empty or not a CSV, has no name column or no coordinate
-        columns (the message lists the columns it has), or a named column is absent.
+        If the file is missing, empty or not a CSV, larger than the upload limits (the message
+        names the limit and its setting), has no name column or no coordinate columns (the
+        message lists the columns it has), or a named column is absent.
 
     Examples
     --------
@@ -151,39 +163,42 @@ def read_venues(
     no coordinates (Lat and Lon are blank); add latitude/longitude to place it
     """
     path = Path(path)
-    text, notes = _decode(path)
-    header, records = _parse(path, text)
-    cols = _Columns.find(path, header, name_col, type_col, lat_col, lon_col)
+    label = source_name or str(path)
+    data, encoding, notes = _decode(path, label)
+    header, rows = _records(label, data, encoding)
+    cols = _Columns.find(label, header, name_col, type_col, lat_col, lon_col)
+    table = _Table.collect(rows, cols.positions(), label)
     n_cols = len(header)
-    n = len(records)
-    lines = np.array([line for line, _ in records], dtype="int64")
+    n = table.n
+    lines = table.lines
 
     def column(i: int | None) -> pd.Series:
         if i is None:
-            return pd.Series([pd.NA] * n, dtype="string")
-        values = [fields[i].strip() if i < len(fields) else "" for _, fields in records]
-        s = pd.Series(values, dtype="string")
+            return pd.Series(pd.NA, index=range(n), dtype="string")
+        s = table.column(i)
         return s.mask(s.str.lower().isin(_MISSING))
 
     reasons = np.full(n, "", dtype=object)
-    wrong_width = np.array([len(f) != n_cols for _, f in records], dtype=bool)
-    for k in np.flatnonzero(wrong_width):
-        got = len(records[k][1])
-        reasons[k] = (
-            f"the row has {got} values but the header has {n_cols} columns (a comma inside an "
-            "unquoted name or address?), so its columns cannot be trusted"
-        )
+    wrong = np.flatnonzero(table.widths != n_cols)
+    said = _Said()
+
+    def wrong_width(got: int) -> str:
+        return (f"the row has {got} values but the header has {n_cols} columns (a comma "
+                "inside an unquoted name or address?), so its columns cannot be trusted")
+
+    for k, got in zip(wrong.tolist(), table.widths[wrong].tolist(), strict=True):
+        reasons[k] = said(wrong_width, got)
 
     name = column(cols.name)
     postcode = _tidy_postcodes(column(cols.postcode))
-    lat, lon, easting, northing = _place(column, cols, postcode, reasons)
+    lat, lon, easting, northing = _place(column, cols, postcode, reasons, said)
     placed = reasons == ""
 
     if cols.register:
         kind, details = _register_types(column, cols)
     else:
         kind = column(cols.type).fillna(kind_default)
-        details = pd.Series([pd.NA] * n, dtype="string")
+        details = pd.Series(pd.NA, index=range(n), dtype="string")
     kind = kind.fillna(kind_default)
 
     venues = pd.DataFrame(
@@ -202,8 +217,11 @@ def read_venues(
         }
     )
     venues = venues.loc[placed].reset_index(drop=True)
-    raw = [",".join(records[k][1]) for k in np.flatnonzero(~placed)]
-    rejects = make_rejects(lines[~placed], [str(r) for r in reasons[~placed]], raw)
+    bad = np.flatnonzero(~placed)
+    # Only rejected rows need their full text: read it in a second pass rather than keeping
+    # every field of every row.
+    raw = _raw_rows(_records(label, data, encoding)[1], bad)
+    rejects = make_rejects(lines[bad], [str(r) for r in reasons[bad]], raw)
     venues.attrs["notes"] = notes
     venues.attrs["layout"] = "register" if cols.register else "simple"
     return venues, rejects
@@ -221,70 +239,154 @@ def _tidy_postcodes(text: pd.Series) -> pd.Series:
     return spaced.where(shaped, text.str.upper().str.replace(r"\s+", " ", regex=True))
 
 
-def _decode(path: Path) -> tuple[str, list[str]]:
-    """Return the file's text, trying UTF-8 first and then Windows-1252."""
-    if not path.exists():
-        raise ReadError(f"{path}: file not found.")
-    if not path.is_file():
-        raise ReadError(f"{path}: is a folder, not a file.")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReadError(f"{path}: the file could not be opened ({exc}).") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise ReadError(f"{path}: the gzip data is corrupt or cut short ({exc}).") from None
+def _decode(path: Path, label: str) -> tuple[bytes, str, list[str]]:
+    """Return the file's bytes and their encoding: UTF-8 if they are, else Windows-1252.
+
+    A gzipped file is decompressed as a stream, refused once it passes the upload size limit.
+    The text itself is decoded a block at a time as it is parsed (:func:`text_lines`).
+    """
+    data = read_upload_bytes(path, label)
     if not data.strip():
-        raise ReadError(f"{path}: the file is empty.")
+        raise ReadError(f"{label}: the file is empty.")
     if data.startswith(_ZIP_MAGIC):
         raise ReadError(
-            f"{path}: this is an Excel workbook or a zip archive, not a CSV. In Excel use "
+            f"{label}: this is an Excel workbook or a zip archive, not a CSV. In Excel use "
             "Save As > 'CSV UTF-8 (Comma delimited)'."
         )
     if data.startswith(_SQLITE_MAGIC) or b"\x00" in data[:4096]:
-        raise ReadError(f"{path}: this is not a text CSV file (it holds binary data).")
+        raise ReadError(f"{label}: this is not a text CSV file (it holds binary data).")
+    if data.isascii():
+        return data, "utf-8", []
     try:
-        return data.decode("utf-8-sig"), []
+        data.decode("utf-8-sig")  # only to check it is UTF-8
+        return data, "utf-8-sig", []
     except UnicodeDecodeError as exc:
         first_bad = exc.start
     try:
-        text = data.decode("cp1252")
-        used = "Windows-1252"
+        data.decode("cp1252")
+        used, encoding = "Windows-1252", "cp1252"
     except UnicodeDecodeError:
         # Five byte values are undefined in Windows-1252; Latin-1 decodes anything.
-        text = data.decode("latin-1")
-        used = "Latin-1"
+        used, encoding = "Latin-1", "latin-1"
     line = data[:first_bad].count(b"\n") + 1
     note = (
         f"The file is not UTF-8 (first at line {line}); it was read as {used}, the usual "
         "encoding of files saved from Excel on Windows. Check names with accents or '£'."
     )
-    return text, [note]
+    return data, encoding, [note]
 
 
-def _parse(path: Path, text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Split CSV text into a header and (first line number, fields) per data row."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _records(
+    label: str, data: bytes, encoding: str
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Split CSV data into a header and, lazily, (first line number, fields) per data row.
+
+    Rows are produced one at a time so a caller keeps only the columns it needs.
+    """
+    reader = csv.reader(text_lines(data, encoding, label))
+
+    def csv_error(exc: csv.Error) -> ReadError:
+        return ReadError(f"{label}: could not be read as CSV near line {reader.line_num} ({exc}).")
+
     try:
         header = next(reader, None)
         while header is not None and not any(h.strip() for h in header):
             header = next(reader, None)
-        if header is None:
-            raise ReadError(f"{path}: the file holds no header line.")
-        records: list[tuple[int, list[str]]] = []
-        end = reader.line_num
-        for fields in reader:
-            start, end = end + 1, reader.line_num
-            if not any(f.strip() for f in fields):
-                continue  # a blank line is not a data row
-            records.append((start, fields))
     except csv.Error as exc:
-        raise ReadError(
-            f"{path}: could not be read as CSV near line {reader.line_num} ({exc})."
-        ) from None
-    return [h.strip() for h in header], records
+        raise csv_error(exc) from None
+    if header is None:
+        raise ReadError(f"{label}: the file holds no header line.")
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        end = reader.line_num
+        try:
+            for fields in reader:
+                start, end = end + 1, reader.line_num
+                # The first field usually settles it; a blank line is not a data row.
+                if not (fields and fields[0].strip()) and not any(f.strip() for f in fields):
+                    continue
+                yield start, fields
+        except csv.Error as exc:
+            raise csv_error(exc) from None
+
+    return [h.strip() for h in header], rows()
+
+
+class _Table:
+    """The columns :func:`read_venues` uses, as compact Arrow strings, with line numbers.
+
+    Rows are gathered in blocks and each block's text moved into Arrow arrays, so a large
+    file costs about its own size in memory rather than a Python string per cell.
+    """
+
+    _BLOCK = 65_536
+
+    def __init__(self, positions: list[int]) -> None:
+        self.positions = positions
+        self.chunks: dict[int, list[pa.Array]] = {p: [] for p in positions}
+        self.lines = np.zeros(0, dtype="int64")
+        self.widths = np.zeros(0, dtype="int64")
+
+    @property
+    def n(self) -> int:
+        return len(self.lines)
+
+    @classmethod
+    def collect(
+        cls, rows: Iterator[tuple[int, list[str]]], positions: list[int], label: str
+    ) -> _Table:
+        table = cls(positions)
+        cap = limits().upload_rows
+        cells: dict[int, list[str]] = {p: [] for p in positions}
+        line_parts: list[np.ndarray] = []
+        width_parts: list[np.ndarray] = []
+        block_lines: list[int] = []
+        block_widths: list[int] = []
+
+        def flush() -> None:
+            line_parts.append(np.asarray(block_lines, dtype="int64"))
+            width_parts.append(np.asarray(block_widths, dtype="int64"))
+            block_lines.clear()
+            block_widths.clear()
+            for p in positions:
+                table.chunks[p].append(pa.array(cells[p], type=pa.string()))
+                cells[p].clear()
+
+        for count, (line, fields) in enumerate(rows, start=1):
+            if count > cap:
+                raise ReadError(row_limit_message(label, cap))
+            width = len(fields)
+            block_lines.append(line)
+            block_widths.append(width)
+            for p in positions:
+                cells[p].append(fields[p].strip() if p < width else "")
+            if len(block_lines) == cls._BLOCK:
+                flush()
+        flush()
+        table.lines = np.concatenate(line_parts)
+        table.widths = np.concatenate(width_parts)
+        return table
+
+    def column(self, position: int) -> pd.Series:
+        """Return one column's text (stripped; "" where a short row has no such field)."""
+        values = pa.chunked_array(self.chunks[position], type=pa.string())
+        return pd.Series(pd.array(values, dtype="string"), index=range(self.n))
+
+
+def _raw_rows(rows: Iterator[tuple[int, list[str]]], wanted: np.ndarray) -> list[str]:
+    """Return the text of the data rows at positions ``wanted`` (ascending), joined by commas."""
+    out: list[str] = []
+    if len(wanted) == 0:
+        return out
+    targets = wanted.tolist()
+    j = 0
+    for i, (_, fields) in enumerate(rows):
+        if i == targets[j]:
+            out.append(",".join(fields))
+            j += 1
+            if j == len(targets):
+                break
+    return out
 
 
 class _Columns:
@@ -309,7 +411,7 @@ class _Columns:
     @classmethod
     def find(
         cls,
-        path: Path,
+        label: str,
         header: list[str],
         name_col: str | None,
         type_col: str | None,
@@ -332,11 +434,11 @@ class _Columns:
                 return header.index(col)
             if col.lower() in lower:
                 return lower.index(col.lower())
-            raise ReadError(f"{path}: there is no {what} column '{col}'. Columns found: {listed}.")
+            raise ReadError(f"{label}: there is no {what} column '{col}'. Columns found: {listed}.")
 
         if (lat_col is None) != (lon_col is None):
             raise ReadError(
-                f"{path}: give both a latitude and a longitude column, or neither "
+                f"{label}: give both a latitude and a longitude column, or neither "
                 "(they are then found by name)."
             )
         c = cls()
@@ -344,7 +446,7 @@ class _Columns:
         c.name = given(name_col, "name") if name_col else auto(_NAME_COLS)
         if c.name is None:
             raise ReadError(
-                f"{path}: no column holds the venue name (looked for 'name', 'premises name', "
+                f"{label}: no column holds the venue name (looked for 'name', 'premises name', "
                 f"'venue'...). Columns found: {listed}. Name the column 'name' or choose it."
             )
         c.type = given(type_col, "type") if type_col else auto(_TYPE_COLS)
@@ -357,7 +459,7 @@ class _Columns:
             c.east = c.north = None
         if c.lat is None and c.east is None:
             raise ReadError(
-                f"{path}: no coordinate columns: a venue needs 'latitude' and 'longitude' (or "
+                f"{label}: no coordinate columns: a venue needs 'latitude' and 'longitude' (or "
                 f"'lat'/'lon'), or British National Grid 'easting' and 'northing' in metres. "
                 f"Columns found: {listed}."
             )
@@ -375,59 +477,117 @@ class _Columns:
                 c.labels[attr] = header[pos]
         return c
 
+    def positions(self) -> list[int]:
+        """Header positions of every column used, each once."""
+        used = (self.name, self.type, self.lat, self.lon, self.east, self.north, self.postcode,
+                self.hours, self.address, self.alcohol, self.late, self.entertainment)
+        return sorted({p for p in used if p is not None})
+
 
 def _place(
     column: _Getter,
     cols: _Columns,
     postcode: pd.Series,
     reasons: np.ndarray,
+    said: _Said,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Parse coordinates, write a reason for every row that cannot be placed, return them."""
+    """Parse coordinates, write a reason for every row that cannot be placed, return them.
+
+    Every test is a whole-column array operation; only rows that fail one are visited one by
+    one, to word their reason (once per distinct problem, see :class:`_Said`).
+    """
     n = len(reasons)
     lat = np.full(n, np.nan)
     lon = np.full(n, np.nan)
     east = np.full(n, np.nan)
     north = np.full(n, np.nan)
     open_ = reasons == ""
+    blank_pair = (np.ones(n, dtype=bool), np.ones(n, dtype=bool))
+    labels = cols.labels
 
     def parse(i: int | None) -> tuple[pd.Series, np.ndarray, np.ndarray]:
         text = column(i)
-        blank = text.isna().to_numpy()
-        values = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
-        return text, blank, values
+        return text, text.isna().to_numpy(), _numbers(text)
 
-    have_ll = cols.lat is not None
-    have_en = cols.east is not None
-    if have_ll:
+    if cols.lat is not None:
         lat_t, lat_blank, lat_v = parse(cols.lat)
         lon_t, lon_blank, lon_v = parse(cols.lon)
     else:
-        lat_blank = lon_blank = np.ones(n, dtype=bool)
-    if have_en:
+        lat_blank, lon_blank = blank_pair
+    if cols.east is not None:
         e_t, e_blank, e_v = parse(cols.east)
         n_t, n_blank, n_v = parse(cols.north)
     else:
-        e_blank = n_blank = np.ones(n, dtype=bool)
+        e_blank, n_blank = blank_pair
 
     # Latitude/longitude are used where given; easting/northing fill the rows without them.
-    use_ll = ~(lat_blank & lon_blank)
-    use_en = ~use_ll & ~(e_blank & n_blank)
-    labels = cols.labels
-    for k in np.flatnonzero(open_):
-        if use_ll[k]:
-            reasons[k] = _check_lonlat(
-                lat_t.iloc[k], lon_t.iloc[k], lat_v[k], lon_v[k], labels["lat"], labels["lon"]
-            )
-            if not reasons[k]:
-                lat[k], lon[k] = lat_v[k], lon_v[k]
-        elif use_en[k]:
-            reasons[k] = _check_bng(
-                e_t.iloc[k], n_t.iloc[k], e_v[k], n_v[k], labels["east"], labels["north"]
-            )
-            if not reasons[k]:
-                east[k], north[k] = e_v[k], n_v[k]
-        else:
-            reasons[k] = _no_coordinates(labels, postcode.iloc[k])
+    use_ll = open_ & ~(lat_blank & lon_blank)
+    use_en = open_ & ~use_ll & ~(e_blank & n_blank)
+    no_coords = open_ & ~use_ll & ~use_en
+
+    if use_ll.any():
+        lat_name, lon_name = labels["lat"], labels["lon"]
+        rest = use_ll.copy()
+        one_blank = rest & (lat_blank | lon_blank)
+        for k in np.flatnonzero(one_blank).tolist():
+            reasons[k] = said(_one_blank, lat_name if lat_blank[k] else lon_name,
+                              "latitude and longitude")
+        rest &= ~one_blank
+        with np.errstate(invalid="ignore"):
+            not_numbers = rest & ~(np.isfinite(lat_v) & np.isfinite(lon_v))
+            rest &= ~not_numbers
+            zero = rest & (lat_v == 0) & (lon_v == 0)
+            rest &= ~zero
+            good = rest & _in_uk(lat_v, lon_v)
+            rest &= ~good
+            swapped = rest & _in_uk(lon_v, lat_v)
+            rest &= ~swapped
+            looks_bng = (rest & (lon_v >= 0) & (lon_v <= 700_000) & (lat_v >= 0)
+                         & (lat_v <= 1_300_000) & (np.maximum(np.abs(lat_v), np.abs(lon_v)) > 180))
+        idx = np.flatnonzero(not_numbers)
+        for k, la, lo in zip(idx.tolist(), lat_t.iloc[idx].tolist(), lon_t.iloc[idx].tolist(),
+                             strict=True):
+            reasons[k] = said(_not_numbers, lat_name, la, lon_name, lo,
+                              "decimal degrees such as 53.4747, -2.2452")
+        reasons[zero] = ("coordinates are 0, 0: a placeholder for a missing location (a point "
+                         "in the Atlantic off Africa), not a real place")
+        for k in np.flatnonzero(swapped).tolist():
+            reasons[k] = said(_swapped, lat_name, float(lat_v[k]), lon_name, float(lon_v[k]))
+        for k in np.flatnonzero(rest).tolist():
+            reasons[k] = said(_outside_lonlat, lat_name, float(lat_v[k]), lon_name,
+                              float(lon_v[k]), bool(looks_bng[k]))
+        lat[good], lon[good] = lat_v[good], lon_v[good]
+
+    if use_en.any():
+        e_name, n_name = labels["east"], labels["north"]
+        rest = use_en.copy()
+        one_blank = rest & (e_blank | n_blank)
+        for k in np.flatnonzero(one_blank).tolist():
+            reasons[k] = said(_one_blank, e_name if e_blank[k] else n_name,
+                              "easting and northing")
+        rest &= ~one_blank
+        with np.errstate(invalid="ignore"):
+            not_numbers = rest & ~(np.isfinite(e_v) & np.isfinite(n_v))
+            rest &= ~not_numbers
+            zero = rest & (e_v == 0) & (n_v == 0)
+            rest &= ~zero
+            good = rest & (e_v >= 0) & (e_v <= 700_000) & (n_v >= 0) & (n_v <= 1_300_000)
+            rest &= ~good
+        idx = np.flatnonzero(not_numbers)
+        for k, et, nt in zip(idx.tolist(), e_t.iloc[idx].tolist(), n_t.iloc[idx].tolist(),
+                             strict=True):
+            reasons[k] = said(_not_numbers, e_name, et, n_name, nt,
+                              "British National Grid metres such as 383820, 397770")
+        reasons[zero] = ("coordinates are 0, 0: a placeholder for a missing location, not a "
+                         "real place")
+        for k in np.flatnonzero(rest).tolist():
+            reasons[k] = said(_outside_grid, e_name, float(e_v[k]), n_name, float(n_v[k]))
+        east[good], north[good] = e_v[good], n_v[good]
+
+    idx = np.flatnonzero(no_coords)
+    for k, code in zip(idx.tolist(), postcode.iloc[idx].tolist(), strict=True):
+        reasons[k] = said(_no_coordinates, labels["lat" if "lat" in labels else "east"],
+                          labels["lon" if "lat" in labels else "north"], "lat" in labels, code)
 
     from_ll = np.isfinite(lat)
     if from_ll.any():
@@ -436,13 +596,47 @@ def _place(
     if from_en.any():
         lon[from_en], lat[from_en] = to_wgs84(east[from_en], north[from_en])
         outside = from_en & ~_in_uk(lat, lon)
-        for k in np.flatnonzero(outside):
-            reasons[k] = (
-                f"the point (easting {east[k]:.0f}, northing {north[k]:.0f}) lies outside the "
-                "UK; check the coordinates"
-            )
-            lat[k] = lon[k] = east[k] = north[k] = np.nan
+        for k in np.flatnonzero(outside).tolist():
+            reasons[k] = said(_point_outside, float(east[k]), float(north[k]))
+        lat[outside] = lon[outside] = east[outside] = north[outside] = np.nan
     return lat, lon, east, north
+
+
+class _Said:
+    """One reason string per distinct problem, shared by every row that has it.
+
+    ``said(word, *args)`` returns ``word(*args)``, worded once per distinct ``args``: a file of
+    half a million copies of one bad row then holds one reason, not half a million equal
+    strings.
+    """
+
+    def __init__(self) -> None:
+        self._said: dict[tuple[object, ...], str] = {}
+
+    def __call__(self, word: Callable[..., str], *args: object) -> str:
+        key = (word, *args)
+        text = self._said.get(key)
+        if text is None:
+            text = self._said[key] = word(*args)
+        return text
+
+
+def _shown(text: object, limit: int = 40) -> str:
+    """Return a cell's text for a reason, cut short: the row's own text is in ``raw``."""
+    value = str(text)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _numbers(text: pd.Series) -> np.ndarray:
+    """Parse decimal numbers in Arrow, NaN where a cell is blank or not a number.
+
+    ``pandas.to_numeric`` would first copy the column into one Python string per cell, about
+    a hundred megabytes for a 20 MB file.
+    """
+    values = pa.array(text, type=pa.string())
+    ok = pc.match_substring_regex(values, _NUMBER)
+    numbers = pc.cast(pc.if_else(ok, values, pa.scalar(None, pa.string())), pa.float64())
+    return np.asarray(numbers.to_numpy(zero_copy_only=False), dtype="float64")
 
 
 def _in_uk(lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
@@ -452,75 +646,47 @@ def _in_uk(lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
         )
 
 
-def _no_coordinates(labels: dict[str, str], postcode: object) -> str:
-    if "lat" in labels:
-        blank = f"{labels['lat']} and {labels['lon']} are blank"
-    else:
-        blank = f"{labels['east']} and {labels['north']} are blank"
-    how = "latitude/longitude" if "lat" in labels else "easting/northing"
+def _one_blank(missing: str, both: str) -> str:
+    return f"no coordinates ({missing} is blank); add both {both} to place it"
+
+
+def _not_numbers(x_name: str, x_text: object, y_name: str, y_text: object, use: str) -> str:
+    return (f"coordinates are not numbers ({x_name} '{_shown(x_text)}', {y_name} "
+            f"'{_shown(y_text)}'); use {use}")
+
+
+def _swapped(lat_name: str, lat: float, lon_name: str, lon: float) -> str:
+    return (f"latitude and longitude look swapped ({lat_name} {lat:g}, {lon_name} {lon:g}); "
+            "the venue is not placed until they are corrected")
+
+
+def _outside_lonlat(lat_name: str, lat: float, lon_name: str, lon: float, bng: bool) -> str:
+    hint = ("; these look like British National Grid metres, so name the columns "
+            "easting/northing" if bng else "")
+    return (f"coordinates outside the UK ({lat_name} {lat:g}, {lon_name} {lon:g}; the UK lies "
+            f"within latitude {UK_LAT[0]}..{UK_LAT[1]} and longitude {UK_LON[0]}..{UK_LON[1]})"
+            + hint)
+
+
+def _outside_grid(e_name: str, e: float, n_name: str, n: float) -> str:
+    return (f"coordinates outside the UK ({e_name} {e:g}, {n_name} {n:g}; British National "
+            "Grid eastings run 0..700000 m and northings 0..1300000 m)")
+
+
+def _point_outside(east: float, north: float) -> str:
+    return (f"the point (easting {east:.0f}, northing {north:.0f}) lies outside the UK; check "
+            "the coordinates")
+
+
+def _no_coordinates(x_name: str, y_name: str, lonlat: bool, postcode: object) -> str:
+    blank = f"{x_name} and {y_name} are blank"
+    how = "latitude/longitude" if lonlat else "easting/northing"
     if isinstance(postcode, str) and postcode:
         return (
             f"no coordinates (postcode {postcode} given, but this tool has no postcode lookup "
             f"offline; add {how} to place it)"
         )
     return f"no coordinates ({blank}); add {how} to place it"
-
-
-def _check_lonlat(
-    lat_text: object, lon_text: object, lat: float, lon: float, lat_name: str, lon_name: str
-) -> str:
-    if pd.isna(lat_text) or pd.isna(lon_text):
-        missing = lat_name if pd.isna(lat_text) else lon_name
-        return f"no coordinates ({missing} is blank); add both latitude and longitude to place it"
-    if not (np.isfinite(lat) and np.isfinite(lon)):
-        return (
-            f"coordinates are not numbers ({lat_name} '{lat_text}', {lon_name} '{lon_text}'); "
-            "use decimal degrees such as 53.4747, -2.2452"
-        )
-    if lat == 0 and lon == 0:
-        return (
-            "coordinates are 0, 0: a placeholder for a missing location (a point in the "
-            "Atlantic off Africa), not a real place"
-        )
-    if _in_uk(lat, lon):
-        return ""
-    if _in_uk(lon, lat):
-        return (
-            f"latitude and longitude look swapped ({lat_name} {lat:g}, {lon_name} {lon:g}); "
-            "the venue is not placed until they are corrected"
-        )
-    hint = ""
-    if 0 <= lon <= 700_000 and 0 <= lat <= 1_300_000 and max(abs(lat), abs(lon)) > 180:
-        hint = (
-            "; these look like British National Grid metres, so name the columns "
-            "easting/northing"
-        )
-    return (
-        f"coordinates outside the UK ({lat_name} {lat:g}, {lon_name} {lon:g}; the UK lies "
-        f"within latitude {UK_LAT[0]}..{UK_LAT[1]} and longitude {UK_LON[0]}..{UK_LON[1]})"
-        + hint
-    )
-
-
-def _check_bng(
-    e_text: object, n_text: object, e: float, n: float, e_name: str, n_name: str
-) -> str:
-    if pd.isna(e_text) or pd.isna(n_text):
-        missing = e_name if pd.isna(e_text) else n_name
-        return f"no coordinates ({missing} is blank); add both easting and northing to place it"
-    if not (np.isfinite(e) and np.isfinite(n)):
-        return (
-            f"coordinates are not numbers ({e_name} '{e_text}', {n_name} '{n_text}'); use "
-            "British National Grid metres such as 383820, 397770"
-        )
-    if e == 0 and n == 0:
-        return "coordinates are 0, 0: a placeholder for a missing location, not a real place"
-    if not (0 <= e <= 700_000 and 0 <= n <= 1_300_000):
-        return (
-            f"coordinates outside the UK ({e_name} {e:g}, {n_name} {n:g}; British National "
-            "Grid eastings run 0..700000 m and northings 0..1300000 m)"
-        )
-    return ""
 
 
 def _register_types(column: _Getter, cols: _Columns) -> tuple[pd.Series, pd.Series]:

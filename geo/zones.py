@@ -17,6 +17,7 @@ neither can corrupt the file.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,10 +32,12 @@ import shapely
 import shapely.geometry
 
 from geo.atomic import write_text_atomic
-from geo.polygons import polygonal_parts, read_polygon_layer
+from geo.polygons import check_source_path, polygonal_parts, read_polygon_layer, to_storage
 from geo.settings import CRS_METRIC, CRS_STORAGE
 
 __all__ = [
+    "MAX_CLIENT_VERTICES",
+    "MAX_NAME_CHARS",
     "ORIGINS",
     "ZONES_FILE",
     "ZONE_COLUMNS",
@@ -45,6 +48,7 @@ __all__ = [
     "delete_zone",
     "deleted_zones",
     "import_zones",
+    "lasso_polygon",
     "load_zones",
     "rename_zone",
     "restore_deleted_zone",
@@ -62,7 +66,14 @@ ORIGINS = ("imported", "drawn", "suggested")
 #: Attribute columns of :attr:`ZoneSet.zones`, in order (``geometry`` follows).
 ZONE_COLUMNS = ("zone_id", "name", "origin", "created_at", "notes")
 
+#: Longest zone name kept; longer names are cut (imports) or refused (typed names).
+MAX_NAME_CHARS = 120
+#: Most vertices in a zone drawn on the map or accepted from a suggestion (both arrive from
+#: the browser): a lasso gives a few hundred, a merged suggestion a few thousand.
+MAX_CLIENT_VERTICES = 50_000
+
 _POLYGONAL = ("Polygon", "MultiPolygon")
+_FILE_EXTENSIONS = frozenset({"zip", "geojson", "json", "gpkg", "shp"})
 #: A rough box around the UK and its waters (WGS84); zones beyond it earn a note, not an error,
 #: because a user may legitimately work elsewhere.
 _UK_LON = (-8.7, 1.8)
@@ -255,25 +266,33 @@ def import_zones(
     zones_dir: Path,
     *,
     replace: bool = False,
+    source_name: str | None = None,
 ) -> tuple[ZoneSet, list[str]]:
-    """Import zone polygons from a GeoJSON, GeoPackage or Shapefile in any CRS.
+    """Import zone polygons from a GeoJSON, GeoPackage or zipped Shapefile in any CRS.
 
     Polygons are reprojected to WGS84 and saved with the existing zones (appended after them,
-    or instead of them with ``replace=True``) with ``origin="imported"``.
+    or instead of them with ``replace=True``) with ``origin="imported"``. The format is
+    recognised from the file's content (see :mod:`geo.polygons`): a GDAL virtual dataset
+    (VRT), a ``/vsi...`` path, a web address or any other format is refused.
 
     Parameters
     ----------
     path : Path or str
-        The file (``.geojson``/``.json``, ``.gpkg``, ``.shp`` with its ``.prj``).
+        The file: GeoJSON, GeoPackage, a zip of a Shapefile's parts, or a ``.shp`` with its
+        ``.shx``, ``.dbf`` and ``.prj`` beside it.
     name_field : str or None
         Field holding each zone's name. ``None`` for a file without one (e.g. a single
         boundary polygon): zones are then named after the file (``mcr_city_centre``). Blank
         names become ``"Zone N"`` (N = the feature's number in the file); a name already used
         (by an existing zone or an earlier feature, ignoring case) gets ``" (2)"``, ``" (3)"``...
+        Names are cut to :data:`MAX_NAME_CHARS` characters.
     zones_dir : Path
         A data directory's ``zones/`` folder.
     replace : bool
         Discard the existing zones instead of adding to them.
+    source_name : str, optional
+        The file's name as the user knows it (an upload is saved under a name the server
+        chooses); used in messages, notes and zone names. Default: the name of ``path``.
 
     Returns
     -------
@@ -284,9 +303,10 @@ def import_zones(
     Raises
     ------
     ZoneError
-        If the file is missing or unreadable, has no CRS, lacks ``name_field`` (the message
-        lists the fields it has), looks mislabelled (metres in a WGS84 file), or holds no
-        polygons. Nothing is saved then.
+        If the file is missing, unreadable or not an accepted format, has more features than
+        ``limits().polygon_features``, has no CRS, lacks ``name_field`` (the message lists the
+        fields it has), looks mislabelled (metres in a WGS84 file), or holds no polygons.
+        Nothing is saved then.
 
     Examples
     --------
@@ -304,22 +324,24 @@ def import_zones(
     ...
     geo.zones.ZoneError: The file nte.gpkg has no field 'ZONE'. Its fields are: NAME.
     """
+    check_source_path(path, ZoneError)
     path = Path(path)
     zones_dir = Path(zones_dir)
     if not path.exists():
-        raise ZoneError(f"The zone file {path} does not exist.")
+        raise ZoneError(f"The zone file {source_name or path} does not exist.")
     if path.is_dir():
         raise ZoneError(f"{path} is a folder; choose the zone file inside it.")
-    gdf, notes = _read_layer(path)
+    label = source_name or path.name
+    gdf, notes = read_polygon_layer(path, ZoneError, source_name=label)
     fields = [c for c in gdf.columns if c != gdf.geometry.name]
     if name_field is not None and name_field not in fields:
         listed = ", ".join(fields) if fields else "(none)"
         raise ZoneError(
-            f"The file {path.name} has no field '{name_field}'. Its fields are: {listed}."
+            f"The file {label} has no field '{name_field}'. Its fields are: {listed}."
         )
     if gdf.crs is None:
         raise ZoneError(
-            f"The file {path.name} does not say which coordinate reference system (CRS) it uses, "
+            f"The file {label} does not say which coordinate reference system (CRS) it uses, "
             "so its zones cannot be placed on the map. Set the CRS in your GIS (e.g. EPSG:27700 "
             "for British National Grid, EPSG:4326 for longitude/latitude) and save it again; "
             "for a Shapefile, keep the .prj file beside the .shp."
@@ -329,28 +351,32 @@ def import_zones(
     keep = np.array([g is not None for g in geoms], dtype=bool)
     if not keep.any():
         raise ZoneError(
-            f"The file {path.name} holds no polygons: zones must be areas (polygons), "
+            f"The file {label} holds no polygons: zones must be areas (polygons), "
             "not points or lines."
         )
-    _check_plausible(path, gdf.crs, geoms[keep])
+    _check_plausible(label, gdf.crs, geoms[keep])
 
     if name_field is None:
-        raw_names = [path.stem] * len(gdf)
-        notes.append(f"No name field was chosen; zones are named after the file ('{path.stem}').")
+        stem = _file_stem(label)
+        raw_names = [stem] * len(gdf)
+        notes.append(f"No name field was chosen; zones are named after the file ('{stem}').")
     else:
         raw_names = [_name_text(v) for v in gdf[name_field].tolist()]
     existing = ZoneSet.empty() if replace else load_zones(zones_dir)
-    taken = {n.casefold() for n in existing.zones["name"]}
+    namer = _Namer(existing.zones["name"])
     ids = set(existing.zones["zone_id"])
     created = _now()
     rows: list[dict[str, str]] = []
-    n_blank = n_renamed = 0
+    n_blank = n_renamed = n_cut = 0
     for i in np.flatnonzero(keep):
-        name = raw_names[i]
+        name = _clean_name(raw_names[i])
+        if len(name) > MAX_NAME_CHARS:
+            name = name[: MAX_NAME_CHARS - 1].rstrip() + "…"
+            n_cut += 1
         if not name or name.upper() in ("NA", "N/A", "NULL", "NONE", "NAN"):
             name = f"Zone {i + 1}"
             n_blank += 1
-        unique = _unique_name(name, taken)
+        unique = namer.unique(name)
         n_renamed += unique != name
         rows.append(
             {
@@ -358,26 +384,25 @@ def import_zones(
                 "name": unique,
                 "origin": "imported",
                 "created_at": created,
-                "notes": f"Imported from {path.name}",
+                "notes": f"Imported from {label}",
             }
         )
+    if n_cut:
+        notes.append(f"{n_cut} zone name(s) were longer than {MAX_NAME_CHARS} characters and "
+                     "were shortened.")
     if n_blank:
         notes.append(f"{n_blank} zone(s) had no name in '{name_field}' and were named 'Zone N'.")
     if n_renamed:
         notes.append(
             f"{n_renamed} zone name(s) were already in use and were given a number, e.g. ' (2)'."
         )
-    new_geoms = gpd.GeoSeries(list(geoms[keep]), crs=gdf.crs).to_crs(CRS_STORAGE)
+    new_geoms = to_storage(gpd.GeoSeries(list(geoms[keep]), crs=gdf.crs), label, ZoneError)
     out = _append(existing, rows, list(new_geoms))
     outside = _outside_uk(out.zones.geometry.iloc[len(existing.zones):])
     if outside:
         notes.append(f"{outside} imported zone(s) lie outside the UK; check the file's CRS.")
     save_zones(out, zones_dir)
     return load_zones(zones_dir), notes
-
-
-def _read_layer(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
-    return read_polygon_layer(path, ZoneError)
 
 
 def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -392,13 +417,13 @@ def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return out, notes
 
 
-def _check_plausible(path: Path, crs: Any, geoms: np.ndarray) -> None:
+def _check_plausible(label: str, crs: Any, geoms: np.ndarray) -> None:
     if not crs.is_geographic:
         return
     minx, miny, maxx, maxy = shapely.total_bounds(geoms)
     if min(minx, miny) < -180 or maxx > 180 or maxy > 90:
         raise ZoneError(
-            f"The file {path.name} says it is in longitude/latitude, but its coordinates "
+            f"The file {label} says it is in longitude/latitude, but its coordinates "
             f"(up to {max(maxx, maxy):,.0f}) look like metres, e.g. British National Grid. "
             "GeoJSON without a 'crs' member is read as longitude/latitude: set the CRS in "
             "your GIS (EPSG:27700) and save it again, or save it as a GeoPackage."
@@ -430,13 +455,51 @@ def _append(existing: ZoneSet, rows: list[dict[str, str]], geoms: list[Any]) -> 
     return ZoneSet(gpd.GeoDataFrame(merged, geometry="geometry", crs=CRS_STORAGE))
 
 
-def _unique_name(name: str, taken: set[str]) -> str:
-    candidate, k = name, 1
-    while candidate.casefold() in taken:
-        k += 1
+def _file_stem(name: str) -> str:
+    """Return a file's name without its extensions: ``beats.shp.zip`` -> ``beats``."""
+    stem = name
+    while True:
+        head, dot, ext = stem.rpartition(".")
+        if not dot or not head or ext.casefold() not in _FILE_EXTENSIONS:
+            return stem
+        stem = head
+
+
+def _clean_name(text: str) -> str:
+    """Return ``text`` with control characters (newlines, escapes) removed, spaces tidied."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+class _Namer:
+    """Gives each zone a name no other zone has (ignoring case), adding " (2)", " (3)"...
+
+    The next number to try is remembered per name, so 20,000 features called "Village" take
+    linear time, not 20,000 x 20,000 / 2 membership tests. The numbers are the same as trying
+    2, 3, ... afresh each time: every number below the remembered one is already taken.
+
+    Examples
+    --------
+    >>> namer = _Namer(["Village", "village (3)"])
+    >>> [namer.unique(n) for n in ["Village", "VILLAGE", "Village", "Arches"]]
+    ['Village (2)', 'VILLAGE (4)', 'Village (5)', 'Arches']
+    """
+
+    def __init__(self, taken: Any) -> None:
+        self._taken = {str(n).casefold() for n in taken}
+        self._next: dict[str, int] = {}
+
+    def unique(self, name: str) -> str:
+        key = name.casefold()
+        if key not in self._taken:
+            self._taken.add(key)
+            return name
+        k = self._next.get(key, 2)
+        while f"{name} ({k})".casefold() in self._taken:
+            k += 1
+        self._next[key] = k + 1
         candidate = f"{name} ({k})"
-    taken.add(candidate.casefold())
-    return candidate
+        self._taken.add(candidate.casefold())
+        return candidate
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,15 +514,22 @@ def add_zone(
 ) -> ZoneSet:
     """Add one zone (drawn on the map or accepted from a suggestion) and save.
 
+    The outline and name come from the browser, so they are checked before anything is
+    saved: at most :data:`MAX_CLIENT_VERTICES` points, every point a finite longitude in
+    -180..180 and latitude in -90..90, every ring at least three points, and an outline that
+    encloses some area.
+
     Parameters
     ----------
     zones_dir : Path
         A data directory's ``zones/`` folder.
     geometry_geojson : dict
         A GeoJSON Polygon or MultiPolygon in WGS84 longitude/latitude (a Feature wrapping one
-        is accepted too). Self-intersecting outlines are repaired.
+        is accepted too). Self-intersecting outlines (a lasso that crosses itself) are
+        repaired to the areas they enclose.
     name : str
-        Display name; blank becomes ``"Zone N"``, a name in use gets ``" (2)"``.
+        Display name, at most :data:`MAX_NAME_CHARS` characters; blank becomes ``"Zone N"``,
+        a name in use gets ``" (2)"``.
     origin : {"drawn", "suggested", "imported"}
         How the zone came to exist.
 
@@ -471,7 +541,8 @@ def add_zone(
     Raises
     ------
     ZoneError
-        If the geometry is not a polygon in longitude/latitude, or ``origin`` is unknown.
+        If the geometry is not a polygon in longitude/latitude (or fails a check above), the
+        name is too long, or ``origin`` is unknown. Nothing is saved then.
 
     Examples
     --------
@@ -482,17 +553,22 @@ def add_zone(
     >>> zs = add_zone(d, square, "Deansgate")
     >>> list(load_zones(d).names().values()), zs.zones["origin"].iloc[-1]
     (['Deansgate'], 'drawn')
-    """
+    >>> add_zone(d, {"type": "Polygon", "coordinates": [[[-2.25, 53.47], [-2.24, 91.0],
+    ...          [-2.24, 53.48]]]}, "Off the map")
+    Traceback (most recent call last):
+    ...
+    geo.zones.ZoneError: The zone's coordinates are not longitude/latitude (WGS84): point 2 is (-2.24, 91). Draw it on the map or convert it to EPSG:4326 first.
+    """  # noqa: E501 -- a doctest output line cannot be wrapped
     if origin not in ORIGINS:
         raise ZoneError(f"Unknown zone origin '{origin}'; it must be one of {', '.join(ORIGINS)}.")
+    clean = _typed_name(name)
     geom = _geometry_from_geojson(geometry_geojson)
     zones_dir = Path(zones_dir)
     existing = load_zones(zones_dir)
-    taken = {n.casefold() for n in existing.zones["name"]}
-    clean = (name or "").strip() or f"Zone {len(existing.zones) + 1}"
     row = {
         "zone_id": _new_id(set(existing.zones["zone_id"])),
-        "name": _unique_name(clean, taken),
+        "name": _Namer(existing.zones["name"]).unique(
+            clean or f"Zone {len(existing.zones) + 1}"),
         "origin": origin,
         "created_at": _now(),
         "notes": "",
@@ -502,26 +578,116 @@ def add_zone(
     return out
 
 
-def _geometry_from_geojson(obj: dict[str, Any]) -> Any:
+def lasso_polygon(points: Any) -> dict[str, Any]:
+    """Close the points of the map's lasso (``[[lon, lat], ...]``) into a GeoJSON Polygon.
+
+    Raises
+    ------
+    ZoneError
+        If there are fewer than three points or more than :data:`MAX_CLIENT_VERTICES`, or a
+        point is not a pair of numbers.
+
+    Examples
+    --------
+    >>> lasso_polygon([[-2.25, 53.47], [-2.24, 53.47], [-2.24, 53.48]])["coordinates"]
+    [[[-2.25, 53.47], [-2.24, 53.47], [-2.24, 53.48], [-2.25, 53.47]]]
+    """
+    if not isinstance(points, list) or len(points) < 3:
+        raise ZoneError("Draw the zone first: choose the lasso in the map's toolbar and circle "
+                        "the area.")
+    if len(points) > MAX_CLIENT_VERTICES:
+        raise ZoneError(f"The drawn outline has {len(points):,} points; the most a zone may "
+                        f"have is {MAX_CLIENT_VERTICES:,}. Draw it again more simply.")
+    ring = []
+    for i, point in enumerate(points, start=1):
+        if not (isinstance(point, list | tuple) and len(point) >= 2
+                and all(_is_number(v) for v in point[:2])):
+            raise ZoneError(f"Point {i:,} of the drawn outline is not a longitude and latitude.")
+        ring.append([float(point[0]), float(point[1])])
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _typed_name(name: Any) -> str:
+    """Return a name typed (or sent) by the user, tidied; refuse it if too long to show."""
+    clean = _clean_name(name) if isinstance(name, str) else ""
+    if len(clean) > MAX_NAME_CHARS:
+        raise ZoneError(f"A zone's name can be at most {MAX_NAME_CHARS} characters; this one "
+                        f"has {len(clean):,}.")
+    return clean
+
+
+def _check_outline(kind: str, coordinates: Any) -> None:
+    """Check a client-sent Polygon/MultiPolygon's nesting, size and coordinates, point by point.
+
+    The checks run before shapely sees the outline, so a malformed or enormous one gets a
+    plain message rather than a library error, and cannot hold the server.
+    """
+    if isinstance(coordinates, list | tuple) and not coordinates:
+        raise ZoneError("The zone's outline is empty.")
+    polygons = [coordinates] if kind == "Polygon" else coordinates
+    if not isinstance(polygons, list | tuple):
+        raise ZoneError("The zone's outline is not a list of rings of points.")
+    n_points = 0
+    for polygon in polygons:
+        if not isinstance(polygon, list | tuple) or not polygon:
+            raise ZoneError("The zone's outline is not a list of rings of points.")
+        for ring in polygon:
+            if not isinstance(ring, list | tuple):
+                raise ZoneError("The zone's outline is not a list of rings of points.")
+            if len(ring) < 3:
+                raise ZoneError("A ring of the zone's outline has fewer than three points, so "
+                                "it encloses no area.")
+            n_points += len(ring)
+            if n_points > MAX_CLIENT_VERTICES:
+                raise ZoneError(f"The zone's outline has more than {MAX_CLIENT_VERTICES:,} "
+                                "points; simplify it (or import it as a file).")
+            for point in ring:
+                if not (isinstance(point, list | tuple) and 2 <= len(point) <= 3
+                        and all(_is_number(v) for v in point)):
+                    raise ZoneError("A point of the zone's outline is not a pair of numbers "
+                                    "(longitude, latitude).")
+    _check_range(polygons)
+
+
+def _check_range(polygons: Any) -> None:
+    number = 0
+    for polygon in polygons:
+        for ring in polygon:
+            for point in ring:
+                number += 1
+                lon, lat = float(point[0]), float(point[1])
+                if not (math.isfinite(lon) and math.isfinite(lat)):
+                    raise ZoneError(f"Point {number:,} of the zone's outline is not a finite "
+                                    "number.")
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ZoneError(
+                        "The zone's coordinates are not longitude/latitude (WGS84): point "
+                        f"{number:,} is ({lon:g}, {lat:g}). Draw it on the map or convert it "
+                        "to EPSG:4326 first."
+                    )
+
+
+def _geometry_from_geojson(obj: Any) -> Any:
     if isinstance(obj, dict) and obj.get("type") == "Feature":
         obj = obj.get("geometry") or {}
     kind = obj.get("type") if isinstance(obj, dict) else None
     if kind not in _POLYGONAL:
+        shown = kind if isinstance(kind, str) and len(kind) < 40 else None
         raise ZoneError(
-            f"A zone must be an area (a GeoJSON Polygon or MultiPolygon), not {kind or 'nothing'}."
+            f"A zone must be an area (a GeoJSON Polygon or MultiPolygon), not {shown or 'nothing'}."
         )
+    _check_outline(str(kind), obj.get("coordinates"))
     try:
         geom = shapely.geometry.shape(obj)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+            shapely.errors.ShapelyError) as exc:
         raise ZoneError(f"The zone's outline could not be read ({exc}).") from exc
     if geom.is_empty:
         raise ZoneError("The zone's outline is empty.")
-    minx, miny, maxx, maxy = geom.bounds
-    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        raise ZoneError(
-            "The zone's coordinates are not longitude/latitude (WGS84); draw it on the map or "
-            "convert it to EPSG:4326 first."
-        )
     if not geom.is_valid:
         geom = polygonal_parts(np.array([geom], dtype=object))[0][0]
     if geom is None or geom.is_empty or geom.area == 0:
@@ -555,7 +721,7 @@ def rename_zone(zones_dir: Path, zone_id: str, name: str) -> ZoneSet:
     'Northern Quarter'
     """
     zs, i = _edit(zones_dir, zone_id)
-    clean = (name or "").strip()
+    clean = _typed_name(name)
     if not clean:
         raise ZoneError("A zone's name cannot be blank.")
     others = zs.zones["name"].drop(index=zs.zones.index[i]).str.casefold()
@@ -659,7 +825,7 @@ def restore_deleted_zone(zones_dir: Path) -> tuple[ZoneSet, str]:
     row = {c: str(last[c]) for c in ZONE_COLUMNS}
     if row["zone_id"] in set(existing.zones["zone_id"]):
         row["zone_id"] = _new_id(set(existing.zones["zone_id"]))
-    row["name"] = _unique_name(row["name"], {n.casefold() for n in existing.zones["name"]})
+    row["name"] = _Namer(existing.zones["name"]).unique(row["name"])
     out = _append(existing, [row], [last.geometry])
     save_zones(out, zones_dir)
     rest = stack.iloc[:-1].reset_index(drop=True)

@@ -418,6 +418,7 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
         add_zone,
         delete_zone,
         import_zones,
+        lasso_polygon,
         rename_zone,
         restore_deleted_zone,
     )
@@ -427,7 +428,7 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
     message = ""
     try:
         if trigger == RENAME_BTN:
-            cleaned = (new_name or "").strip()
+            cleaned = new_name.strip() if isinstance(new_name, str) else ""
             if not zone or not cleaned:
                 return dash.no_update, "Choose a zone and type its new name."
             rename_zone(svc.zones_dir, zone, cleaned)
@@ -442,23 +443,25 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
             _, name = restore_deleted_zone(svc.zones_dir)
             message = f"Restored the zone '{name}'."
         elif trigger == IMPORT and import_contents:
-            with uploaded_file(import_contents, import_name or "zones.geojson") as path:
-                _, notes = import_zones(path, (name_field or "").strip() or None,
-                                        svc.zones_dir)
+            field = name_field.strip() if isinstance(name_field, str) else ""
+            with uploaded_file(import_contents, import_name, "zones") as upload:
+                _, notes = import_zones(upload.path, field or None, svc.zones_dir,
+                                        source_name=upload.name)
             message = " ".join(notes)
         elif trigger == DRAW_BTN:
-            ring = ((selected or {}).get("lassoPoints") or {}).get("map")
-            if not ring or len(ring) < 3:
-                return dash.no_update, ("Draw the zone first: choose the lasso in the map's "
-                                        "toolbar and circle the area.")
-            ring = [list(map(float, p)) for p in ring]
-            geometry = {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
-            add_zone(svc.zones_dir, geometry, (draw_name or "").strip() or "Drawn zone")
+            lasso = (selected or {}).get("lassoPoints") if isinstance(selected, dict) else None
+            ring = lasso.get("map") if isinstance(lasso, dict) else None
+            typed = draw_name.strip() if isinstance(draw_name, str) else ""
+            add_zone(svc.zones_dir, lasso_polygon(ring), typed or "Drawn zone")
         elif trigger == ACCEPT_BTN:
-            if not suggestions:
+            if not suggestions or not isinstance(suggestions, list):
                 return dash.no_update, "Tick the suggested zones to accept first."
+            # The page offers 15 suggestions; more came from something other than the page.
+            if len(suggestions) > 15 or not all(isinstance(s, dict) for s in suggestions):
+                return dash.no_update, "Accept at most 15 suggested zones at a time."
             for s in suggestions:
-                add_zone(svc.zones_dir, s["geometry"], s.get("name") or f"Zone {s['rank']}",
+                add_zone(svc.zones_dir, s.get("geometry"),
+                         s.get("name") or f"Zone {s.get('rank', '')}".strip(),
                          origin="suggested")
         elif trigger in (VENUES, RANKS):
             contents = venue_contents if trigger == VENUES else rank_contents
@@ -466,11 +469,12 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
             kind = "venues" if trigger == VENUES else "taxi_ranks"
             if not contents:
                 raise PreventUpdate
-            with uploaded_file(contents, name or f"{kind}.csv") as path:
+            with uploaded_file(contents, name, f"{kind}.csv") as upload:
                 table, rejects = read_venues(
-                    path, kind_default="taxi rank" if kind == "taxi_ranks" else "venue")
+                    upload.path, kind_default="taxi rank" if kind == "taxi_ranks" else "venue",
+                    source_name=upload.name)
             save_venues(table, svc.venues_dir, kind)
-            message = f"Loaded {len(table):,} {kind.replace('_', ' ')} from {name}."
+            message = f"Loaded {len(table):,} {kind.replace('_', ' ')} from {upload.name}."
             if len(rejects):
                 from geo.ingest import reason_key
 

@@ -486,11 +486,11 @@ def load_weights(contents: str | None, _reset: int, filename: str | None) -> tup
         return _weights_text(), ""
     if not contents:
         raise PreventUpdate
-    with uploaded_file(contents, filename or "weights.csv") as path:
-        try:
-            weights, rejects = load_harm_weights(path)
-        except ReadError as exc:
-            return dash.no_update, f"Weight table not loaded: {exc}"
+    try:
+        with uploaded_file(contents, filename, "weights.csv") as upload:
+            weights, rejects = load_harm_weights(upload.path, source_name=upload.name)
+    except ReadError as exc:
+        return dash.no_update, f"Weight table not loaded: {exc}"
     store_harm_weights(weights, dest)
     message = ""
     if len(rejects):
@@ -588,11 +588,11 @@ def import_patrol_log(contents: str | None, filename: str | None,
     if not contents:
         raise PreventUpdate
     svc = services.current()
-    with uploaded_file(contents, filename or "patrol_log.csv") as path:
-        try:
-            log, rejects = read_patrol_log(path)
-        except ReadError as exc:
-            return [], html.P(f"Patrol log not read: {exc}", className="warning")
+    try:
+        with uploaded_file(contents, filename, "patrol_log.csv") as upload:
+            log, rejects = read_patrol_log(upload.path, source_name=upload.name)
+    except ReadError as exc:
+        return [], html.P(f"Patrol log not read: {exc}", className="warning")
     result = svc.plan(_current_params(search))
     polygons = {r["id"]: shapely.geometry.shape(r["geometry"])
                 for r in result.table.to_dict("records")}

@@ -206,3 +206,9 @@ def test_corrupt_store_raises_read_error(tmp_path):
 def test_weights_for_returns_float_array():
     out = HarmWeights({"a": 2.0}, "t").weights_for(iter(["a", "b"]))
     assert out.dtype == np.float64 and out.tolist() == [2.0, 1.0]
+
+
+def test_rejected_rows_are_kept_as_text_a_spreadsheet_cannot_run(tmp_path):
+    _, rejects = load_harm_weights(write(
+        tmp_path, "category,weight\nRobbery,3\n=HYPERLINK(\"http://evil\"),x\n@SUM(A1),-1\n"))
+    assert rejects["raw"].tolist() == ['"\'=HYPERLINK(""http://evil"")",x', "'@SUM(A1),-1"]

@@ -271,3 +271,45 @@ def test_corrupt_saved_file_is_reported(tmp_path):
     (tmp_path / "venues.parquet").write_bytes(b"not parquet")
     with pytest.raises(ReadError, match="could not be read"):
         load_venues(tmp_path)
+
+
+def test_rejected_rows_keep_their_text_and_first_line_across_quoted_newlines(tmp_path):
+    path = _write(tmp_path, (
+        "name,address,lat,lon\n"
+        '"Rain Bar","80 Great Bridgewater St\nManchester",53.4747,-2.2452\n'
+        '"Lost","1 Nowhere Rd\nSomewhere",,\n'
+        "Abroad,Paris,48.85,2.35\n"
+    ))
+    venues, rejects = read_venues(path)
+    assert venues["line"].tolist() == [2]
+    assert venues["address"].tolist() == ["80 Great Bridgewater St\nManchester"]
+    assert rejects["line"].tolist() == [4, 6]
+    assert rejects["raw"].tolist() == ["Lost,1 Nowhere Rd\nSomewhere,,", "Abroad,Paris,48.85,2.35"]
+
+
+def test_old_mac_line_endings_are_rows(tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"name,lat,lon\rRain Bar,53.4747,-2.2452\rLost,,\r")
+    venues, rejects = read_venues(path)
+    assert venues["name"].tolist() == ["Rain Bar"]
+    assert rejects["line"].tolist() == [3]
+
+
+def test_many_rows_each_get_the_reason_they_would_get_alone(tmp_path):
+    # The reader tests whole columns at once; every row must still get its own reason.
+    rows = {
+        "Good,53.4747,-2.2452": None,
+        "Blank,,": "no coordinates (lat and lon are blank)",
+        "Text,north,-2.2": "coordinates are not numbers (lat 'north', lon '-2.2')",
+        "Swapped,-2.2452,53.4747": "latitude and longitude look swapped (lat -2.2452",
+        "Paris,48.8566,2.3522": "coordinates outside the UK (lat 48.8566, lon 2.3522;",
+        "Zero,0,0": "coordinates are 0, 0",
+    }
+    order = list(rows) * 50
+    path = _write(tmp_path, "name,lat,lon\n" + "\n".join(order) + "\n")
+    venues, rejects = read_venues(path)
+    assert venues["line"].tolist() == [2 + i for i, r in enumerate(order) if rows[r] is None]
+    expected = [(2 + i, rows[r]) for i, r in enumerate(order) if rows[r] is not None]
+    assert rejects["line"].tolist() == [line for line, _ in expected]
+    for (_, reason), got in zip(expected, rejects["reason"], strict=True):
+        assert got.startswith(reason)

@@ -333,3 +333,134 @@ def test_assign_zones_order_decides_overlaps_and_nan_is_none():
     assert assign_zones(x, y, ZoneSet.empty()).tolist() == [-1, -1, -1]
     with pytest.raises(ValueError, match="differ in length"):
         assign_zones(x, y[:2], _zone_set(a))
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming is linear and gives the same numbers as trying " (2)", " (3)"... afresh
+
+
+def test_twenty_thousand_same_named_polygons_get_unique_numbered_names(tmp_path):
+    from geo.zones import _Namer
+
+    namer = _Namer(["Village"])
+    names = [namer.unique("Village") for _ in range(20_000)]
+    assert names == [f"Village ({k})" for k in range(2, 20_002)]
+
+
+def test_same_named_features_in_one_file_are_numbered_in_file_order(tmp_path):
+    n = 2_000
+    features = [{"type": "Feature", "properties": {"name": "village" if i % 2 else "Village"},
+                 "geometry": shapely.geometry.mapping(
+                     shapely.box(-2.25 + i * 1e-4, 53.47, -2.2499 + i * 1e-4, 53.4701))}
+                for i in range(n)]
+    path = tmp_path / "same.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    dest = tmp_path / "zones"
+    add_zone(dest, _drawn(X0, Y0), "Village (3)")
+    zones, notes = import_zones(path, "name", dest)
+    names = zones.zones["name"].tolist()
+    assert len(set(n.casefold() for n in names)) == n + 1
+    # 3 is taken by the drawn zone, so the numbers run 2, 4, 5, ... in file order.
+    assert names[1:5] == ["Village", "village (2)", "Village (4)", "village (5)"]
+    assert names[-1] == "village (2001)"
+    assert any(f"{n - 1} zone name(s) were already in use" in note for note in notes)
+
+
+def test_imported_names_lose_control_characters_and_are_cut_to_length(tmp_path):
+    from geo.zones import MAX_NAME_CHARS
+
+    gdf = gpd.GeoDataFrame({"name": ["Bar\nStreet\x1b[2J", "x" * 500]},
+                           geometry=[_square(X0, Y0), _square(X0 + 500, Y0)], crs="EPSG:27700")
+    gdf.to_file(tmp_path / "long.gpkg")
+    zones, notes = import_zones(tmp_path / "long.gpkg", "name", tmp_path / "zones")
+    first, second = zones.zones["name"].tolist()
+    assert first == "Bar Street [2J"
+    assert len(second) == MAX_NAME_CHARS and second.endswith("…")
+    assert any("1 zone name(s) were longer than 120 characters" in n for n in notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outlines and names sent by the browser are checked before anything is saved
+
+
+def _ring(*points: tuple[float, float]) -> dict:
+    return {"type": "Polygon", "coordinates": [[list(p) for p in points]]}
+
+
+SQUARE = [(-2.25, 53.47), (-2.24, 53.47), (-2.24, 53.48), (-2.25, 53.48), (-2.25, 53.47)]
+
+
+@pytest.mark.parametrize(
+    "geometry, message",
+    [
+        (_ring((-2.25, 53.47), (float("nan"), 53.47), (-2.24, 53.48), (-2.25, 53.47)),
+         "not a finite number"),
+        (_ring((-2.25, 53.47), (float("inf"), 53.47), (-2.24, 53.48), (-2.25, 53.47)),
+         "not a finite number"),
+        (_ring((-2.25, 53.47), (-2.24, 95.0), (-2.24, 53.48), (-2.25, 53.47)),
+         r"point 2 is \(-2.24, 95\)"),
+        (_ring((-2.25, 53.47), (-2.24, 53.47)), "fewer than three points"),
+        ({"type": "Polygon", "coordinates": [[["-2.25", "53.47"], [1, 2], [3, 4]]]},
+         "not a pair of numbers"),
+        ({"type": "Polygon", "coordinates": [[[True, False], [1, 2], [3, 4]]]},
+         "not a pair of numbers"),
+        ({"type": "Polygon", "coordinates": "POLYGON((0 0, 1 0, 1 1))"},
+         "not a list of rings"),
+        ({"type": "Polygon", "coordinates": []}, "outline is empty"),
+        ({"type": "MultiPolygon", "coordinates": [[]]}, "not a list of rings"),
+        ({"type": "Polygon", "coordinates": [[[0, 0, 0, 0], [1, 0], [1, 1]]]},
+         "not a pair of numbers"),
+        (_ring((-2.25, 53.47), (-2.24, 53.47), (-2.23, 53.47), (-2.25, 53.47)),
+         "encloses no area"),
+        ({"type": "Polygon", "coordinates": [SQUARE * 10_001]}, "more than 50,000 points"),
+        ("not even a dict", "not nothing|not a"),
+        ({"type": {"nested": "type"}}, "not nothing"),
+    ],
+    ids=["nan", "infinity", "latitude-95", "two-points", "strings", "booleans", "wkt-string",
+         "empty", "empty-multipolygon", "four-numbers", "flat", "too-many-points",
+         "not-a-dict", "odd-type"],
+)
+def test_client_outlines_are_checked_before_saving(tmp_path, geometry, message):
+    dest = tmp_path / "zones"
+    add_zone(dest, _drawn(X0, Y0), "Kept")
+    with pytest.raises(ZoneError, match=message):
+        add_zone(dest, geometry, "Sent by the browser")
+    assert load_zones(dest).zones["name"].tolist() == ["Kept"]
+
+
+def test_client_names_are_tidied_and_bounded(tmp_path):
+    dest = tmp_path / "zones"
+    zones = add_zone(dest, _ring(*SQUARE), "  Night\tsafe\nzone ")
+    assert zones.zones["name"].tolist() == ["Night safe zone"]
+    zones = add_zone(dest, _ring(*SQUARE), {"name": "a dict"})  # type: ignore[arg-type]
+    assert zones.zones["name"].tolist()[-1] == "Zone 2"
+    with pytest.raises(ZoneError, match="at most 120 characters; this one has 121"):
+        add_zone(dest, _ring(*SQUARE), "x" * 121)
+    zid = zones.zones["zone_id"].iloc[0]
+    with pytest.raises(ZoneError, match="at most 120 characters"):
+        rename_zone(dest, zid, "y" * 500)
+    assert len(load_zones(dest).zones) == 2
+
+
+def test_a_self_crossing_lasso_is_repaired_to_the_areas_it_encloses(tmp_path):
+    from geo.zones import lasso_polygon
+
+    bow_tie = lasso_polygon([[-2.25, 53.47], [-2.24, 53.48], [-2.24, 53.47], [-2.25, 53.48]])
+    zones = add_zone(tmp_path / "zones", bow_tie, "Bow")
+    geom = zones.zones.geometry.iloc[0]
+    assert geom.is_valid and geom.area > 0
+
+
+@pytest.mark.parametrize(
+    "points, message",
+    [(None, "Draw the zone first"), ([[0, 0], [1, 1]], "Draw the zone first"),
+     ([[0, 0], [1, 1], {"x": 2}], "Point 3 of the drawn outline"),
+     ([[0, 0], [1, "a"], [2, 2]], "Point 2 of the drawn outline"),
+     ([[0, 0]] * 50_001, "50,001 points")],
+    ids=["nothing", "two-points", "a-dict", "a-string", "too-many"],
+)
+def test_lasso_points_from_the_browser_are_checked(points, message):
+    from geo.zones import lasso_polygon
+
+    with pytest.raises(ZoneError, match=message):
+        lasso_polygon(points)
