@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from geo.schema import ReadError
 from geo.settings import limits
@@ -125,3 +126,21 @@ def uploaded_file(contents: object, filename: object,
         path.write_bytes(raw)
         del raw
         yield UploadedFile(path=path, name=name)
+
+
+def max_upload_bytes() -> int:
+    """Largest file the browser should send: the request limit less base64's third."""
+    return limits().request_bytes * 3 // 4 - 64 * 1024
+
+
+def upload(component_id: str, label: str, accept: str) -> Any:
+    """Return a file upload button that refuses, in the browser, a file over the limit.
+
+    The limit is in the label, so a refused file is not a mystery; the server refuses it too.
+    """
+    from dash import dcc, html
+
+    limit_mb = max_upload_bytes() // _MB
+    return dcc.Upload(id=component_id, accept=accept, multiple=False,
+                      max_size=max_upload_bytes(),
+                      children=html.Button(f"{label} (up to {limit_mb:,} MB)"))

@@ -250,7 +250,9 @@ def check_callback_request(app: Dash, body: Any) -> None:
                                                    value.startswith("/")):
             raise BadRequestParameter(f"{spec['id']}.pathname", "should be a path starting "
                                       "with /")
-        if not conforms(value, tp):
+        # Dash sends null for a property that has no value yet (a button never clicked, a
+        # dialog never confirmed): callbacks take None everywhere, whatever their hints say.
+        if value is not None and not conforms(value, tp):
             raise BadRequestParameter(f"{spec['id']}.{spec['property']}",
                                       f"should be {_describe(tp)}, not "
                                       f"{type(value).__name__ if value is not None else 'empty'}")

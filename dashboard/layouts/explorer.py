@@ -18,6 +18,7 @@ from dash import ClientsideFunction, Input, Output, Patch, State, callback, ctx,
 from dash.exceptions import PreventUpdate
 
 from dashboard import figures, ids, services
+from dashboard.figures import graph_config
 from dashboard.inputs import clicked_cell, number, selected_point
 from dashboard.services import DbscanParams, KdeParams
 from geo.h3index import cell_area_km2
@@ -249,7 +250,7 @@ def layout(**query: str) -> html.Div:
             html.Div(id=ids.SELECTION_TEXT, className="selection",
                      children=_selection_text(filters)),
             dcc.Graph(id=ids.MAP, figure=fig, className="map",
-                      config={"displaylogo": False, "scrollZoom": True}),
+                      config=graph_config(scrollZoom=True)),
             html.Div(id=ids.METHOD_TEXT, className="method",
                      children=_method_text(view, KdeParams(bandwidth_m=bandwidth),
                                            DbscanParams(eps_m=eps or 100.0,
@@ -262,7 +263,7 @@ def layout(**query: str) -> html.Div:
                                "morning's row. Click a square to filter to it.",
                                className="hint"),
                         dcc.Graph(id=ids.GRID, figure=_grid(filters, status),
-                                  config={"displayModeBar": False}),
+                                  config=graph_config(displayModeBar=False)),
                     ], className="panel grid-panel"),
                     html.Div([
                         html.H3("Where: ranked hotspots"),

@@ -19,7 +19,8 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import services
-from dashboard.components import uploaded_file
+from dashboard.components import upload, uploaded_file
+from dashboard.figures import graph_config
 from geo.nte_report import NteParams, parse_nte_params
 from geo.query import FilterError
 
@@ -100,8 +101,7 @@ def layout(**query: str) -> html.Div:
         html.Label("Import zones (GeoJSON, GeoPackage, zipped Shapefile; any CRS)",
                    htmlFor=IMPORT_FIELD),
         dcc.Input(id=IMPORT_FIELD, placeholder="name field (e.g. name)", value="name"),
-        dcc.Upload(id=IMPORT, children=html.Button("Import zone file"),
-                   accept=".geojson,.json,.gpkg,.zip"),
+        upload(IMPORT, "Import zone file", ".geojson,.json,.gpkg,.zip"),
         html.Label("Draw a zone: pick the lasso in the map's toolbar, circle the area, "
                    "then name and save it", htmlFor=DRAW_NAME),
         html.Div([dcc.Input(id=DRAW_NAME, placeholder="Zone name"),
@@ -150,9 +150,8 @@ def layout(**query: str) -> html.Div:
                       options=[{"label": " Public places only (leave out domestic)",
                                 "value": "yes"}]),
         html.H2("Venues and taxi ranks"),
-        dcc.Upload(id=VENUES, children=html.Button("Load venues (CSV or licence register)"),
-                   accept=".csv"),
-        dcc.Upload(id=RANKS, children=html.Button("Load taxi ranks (CSV)"), accept=".csv"),
+        upload(VENUES, "Load venues (CSV or licence register)", ".csv,.gz,text/csv"),
+        upload(RANKS, "Load taxi ranks (CSV)", ".csv,.gz,text/csv"),
         html.Label("Count incidents within (m)", htmlFor=RADIUS),
         dcc.Input(id=RADIUS, type="number", min=10, max=1000, step=10, value=50),
     ], className="sidebar")
@@ -160,7 +159,7 @@ def layout(**query: str) -> html.Div:
         html.Div(problem, className="warning") if problem else None,
         html.Div(id=MSG, className="message", role="status"),
         html.P(id=RULE_TEXT, className="method"),
-        dcc.Graph(id=MAP, className="map", config={"displaylogo": False, "scrollZoom": True}),
+        dcc.Graph(id=MAP, className="map", config=graph_config(scrollZoom=True)),
         dag.AgGrid(id=ZONE_TABLE, rowData=[], className="ag-theme-alpine",
                    columnSize="responsiveSizeToFit",
                    dashGridOptions={"domLayout": "autoHeight",
@@ -179,8 +178,8 @@ def layout(**query: str) -> html.Div:
                         "minWidth": 320}]),
         html.Div(id=DETAIL, className="panel", children=[
             html.H3("Zone detail"),
-            html.Div([dcc.Graph(id=SERIES, config={"displayModeBar": False}),
-                      dcc.Graph(id=PROFILE, config={"displayModeBar": False})],
+            html.Div([dcc.Graph(id=SERIES, config=graph_config(displayModeBar=False)),
+                      dcc.Graph(id=PROFILE, config=graph_config(displayModeBar=False))],
                      className="two"),
             html.Div([html.Label("Deployment sheet for the weekend of", htmlFor=WEEKEND),
                       dcc.Dropdown(id=WEEKEND, clearable=False),

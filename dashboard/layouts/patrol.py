@@ -16,7 +16,8 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import services
-from dashboard.components import uploaded_file
+from dashboard.components import upload, uploaded_file
+from dashboard.figures import graph_config
 from dashboard.inputs import selected_point
 from geo.plan import MONTHS_DEFAULT, PlanParams, parse_plan_params
 from geo.query import DAY_NAMES, FilterError
@@ -169,15 +170,14 @@ def layout(**query: str) -> html.Div:
         dcc.Input(id=SEED, type="number", min=0, step=1, value=p.seed, debounce=True),
         html.H2("Harm weights"),
         html.Div(id=WEIGHTS_TEXT, children=_weights_text()),
-        dcc.Upload(id=WEIGHTS_UPLOAD, children=html.Button("Load a weight table (CSV)"),
-                   accept=".csv,text/csv", multiple=False),
+        upload(WEIGHTS_UPLOAD, "Load a weight table (CSV)", ".csv,.gz,text/csv"),
         html.Button("Use equal weights", id=WEIGHTS_RESET, n_clicks=0, className="link"),
     ], className="sidebar")
     main = html.Div([
         html.Div(problem, className="warning") if problem else None,
         html.Div(id=ERROR, className="warning"),
         html.H2(id=SUMMARY, className="plan-summary"),
-        dcc.Graph(id=MAP, className="map", config={"displaylogo": False, "scrollZoom": True}),
+        dcc.Graph(id=MAP, className="map", config=graph_config(scrollZoom=True)),
         html.Div(id=DOSAGE, className="dosage"),
         html.Div(id=DOWNLOADS, className="downloads"),
         dag.AgGrid(id=TABLE, columnDefs=_columns(bool(month_only)), rowData=[],
@@ -215,17 +215,16 @@ def layout(**query: str) -> html.Div:
                                    {"field": "pai", "headerName": "PAI"},
                                    {"field": "harm_pai", "headerName": "Harm-PAI"}]),
             html.Div([dcc.Graph(id=BT_CURVE, figure=_placeholder("coverage curve"),
-                                config={"displayModeBar": False}),
+                                config=graph_config(displayModeBar=False)),
                       dcc.Graph(id=BT_ROLLING, figure=_placeholder("series over past dates"),
-                                config={"displayModeBar": False})],
+                                config=graph_config(displayModeBar=False))],
                      className="two"),
         ], className="panel backtest"),
         html.Div([
             html.H3("Patrol log: dosage achieved"),
             html.P("Import a patrol log (CSV with hotspot or lat/lon, start, end, unit) to "
                    "compare the patrols delivered with this plan.", className="hint"),
-            dcc.Upload(id=LOG_UPLOAD, children=html.Button("Import patrol log (CSV)"),
-                       accept=".csv,text/csv"),
+            upload(LOG_UPLOAD, "Import patrol log (CSV)", ".csv,.gz,text/csv"),
             html.Div(id=LOG_TEXT),
             dag.AgGrid(id=LOG_TABLE, rowData=[], columnSize="responsiveSizeToFit",
                        className="ag-theme-alpine", dashGridOptions={"domLayout": "autoHeight"},

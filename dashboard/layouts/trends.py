@@ -15,6 +15,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import services
+from dashboard.figures import graph_config
 from geo.query import DAY_NAMES, FilterError
 
 dash.register_page(__name__, path="/trends", name="Trends", title="Hotspot · Trends", order=3)
@@ -96,9 +97,9 @@ def layout(**query: str) -> html.Div:
     ], className="sidebar")
     main = html.Div([
         html.Div(id=NOTE, className="message", role="status"),
-        dcc.Graph(id=SERIES, config={"displaylogo": False}),
-        dcc.Graph(id=SOURCES_FIG, config={"displaylogo": False}),
-        html.Div([dcc.Graph(id=SEASONAL, config={"displayModeBar": False}),
+        dcc.Graph(id=SERIES, config=graph_config()),
+        dcc.Graph(id=SOURCES_FIG, config=graph_config()),
+        html.Div([dcc.Graph(id=SEASONAL, config=graph_config(displayModeBar=False)),
                   html.Div(id=PEAKED)], className="two"),
         html.H3("Local authorities by rate per 1,000 residents"),
         html.P(id=LEAGUE_NOTE, className="hint"),
@@ -125,7 +126,7 @@ def layout(**query: str) -> html.Div:
             html.Button("Find emerging hotspots", id=EM_RUN, n_clicks=0),
             html.Div(id=EM_NOTE, role="status"),
             dcc.Store(id=EM_PERIODS),
-            dcc.Graph(id=EM_MAP, config={"displaylogo": False, "scrollZoom": True},
+            dcc.Graph(id=EM_MAP, config=graph_config(scrollZoom=True),
                       figure={"data": [], "layout": {
                           "height": 80, "xaxis": {"visible": False},
                           "yaxis": {"visible": False}, "annotations": [{
@@ -146,7 +147,7 @@ def layout(**query: str) -> html.Div:
                                    {"field": "latest", "headerName": "Latest period",
                                     "minWidth": 160},
                                    {"field": "cell", "minWidth": 150}]),
-            dcc.Graph(id=EM_SERIES, config={"displayModeBar": False},
+            dcc.Graph(id=EM_SERIES, config=graph_config(displayModeBar=False),
                       figure={"data": [], "layout": {"height": 220, "xaxis": {
                           "visible": False}, "yaxis": {"visible": False}, "annotations": [{
                               "text": "Select a cell in the table to see its series",
@@ -194,7 +195,7 @@ def layout(**query: str) -> html.Div:
                    "more. Significance is claimed only when the 95% interval leaves out zero "
                    "and no count is small.", className="hint"),
             html.Div(id=EV_TEXT),
-            dcc.Graph(id=EV_WEEKLY, config={"displayModeBar": False},
+            dcc.Graph(id=EV_WEEKLY, config=graph_config(displayModeBar=False),
                       figure={"data": [], "layout": {"height": 60, "xaxis": {"visible": False},
                                                      "yaxis": {"visible": False}}}),
             html.Label("Staggered roll-out (optional): targets with their own start dates, "

@@ -23,9 +23,9 @@ from tests.conftest import SHARED_DATA, needs_shared
 HOTSPOT = str(Path(sys.executable).with_name("hotspot"))
 SECRET = "alice:s3cret"
 
-_INPUTS = ["nte-rename-btn.n_clicks", "nte-delete-btn.n_clicks", "nte-import.contents",
-           "nte-draw-btn.n_clicks", "nte-accept-btn.n_clicks", "nte-venues.contents",
-           "nte-ranks.contents"]
+_INPUTS = ["nte-rename-btn.n_clicks", "nte-delete-confirm.submit_n_clicks",
+           "nte-import.contents", "nte-draw-btn.n_clicks", "nte-accept-btn.n_clicks",
+           "nte-venues.contents", "nte-ranks.contents", "nte-restore-btn.n_clicks"]
 _STATES = ["nte-zone.value", "nte-rename.value", "nte-import.filename", "nte-import-field.value",
            "nte-map.selectedData", "nte-draw-name.value", "nte-suggestions.selectedRows",
            "nte-venues.filename", "nte-ranks.filename", "nte-version.data"]
@@ -107,6 +107,10 @@ def test_a_vrt_upload_is_refused_and_the_file_it_points_at_never_reaches_the_api
 def test_malformed_upload_contents_get_a_message_not_a_500(client, contents, target):
     response = _edit_zones(client, f"{target}.contents", **{f"{target}.contents": contents,
                                                             f"{target}.filename": "f.csv"})
+    if not isinstance(contents, str):  # the wrong type is refused at the door, by name
+        assert response.status_code == 400
+        assert response.get_json()["parameter"] == f"{target}.contents"
+        return
     assert "did not arrive" in _message(response) or "damaged" in _message(response)
 
 
@@ -143,7 +147,12 @@ def test_drawn_and_accepted_outlines_from_the_browser_get_a_message(client, sele
     response = _edit_zones(client, changed, **{"nte-map.selectedData": selected,
                                                "nte-suggestions.selectedRows": suggestions,
                                                changed: 1})
-    assert why in _message(response)
+    if suggestions and not all(isinstance(s, dict) for s in suggestions):
+        # not table rows at all: refused at the door, naming the component
+        assert response.status_code == 400
+        assert response.get_json()["parameter"] == "nte-suggestions.selectedRows"
+    else:
+        assert why in _message(response)
     assert _zone_names(client) == before
 
 
