@@ -97,6 +97,16 @@ def _url_search(filters: Filters, view: dict[str, Any]) -> str:
     return "?" + urlencode(params) if params else ""
 
 
+def _resolution(res: Any) -> int:
+    """Return the hexagon resolution the control holds (the default when it holds none)."""
+    if res is None:
+        return H3_DEFAULT_RESOLUTION
+    if isinstance(res, bool) or res not in H3_RESOLUTIONS:
+        raise FilterError("res", f"{str(res)[:20]} is not offered; choose one of "
+                          f"{', '.join(map(str, H3_RESOLUTIONS))}")
+    return int(res)
+
+
 def _float_or(value: Any, default: float | None) -> float | None:
     try:
         v = float(value)
@@ -558,8 +568,8 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
     svc = services.current()
-    view: dict[str, Any] = {"layers": layers or [], "res": int(res),
-                            "measure": measure or "count"}
+    view: dict[str, Any] = {"layers": layers or [], "res": _resolution(res),
+                            "measure": measure if measure in {"count", "rate"} else "count"}
     kde = KdeParams(bandwidth_m=_float_or(bandwidth, None))
     db = DbscanParams(eps_m=_float_or(eps, 100.0) or 100.0,
                       min_samples=int(_float_or(minpts, 15) or 15))

@@ -47,7 +47,8 @@ RULE_INPUTS = [Input(NIGHT_FROM, "value"), Input(NIGHT_TO, "value"), Input(MODE,
                Input(RED_N, "value"), Input(CATS, "value"), Input(PUBLIC, "value")]
 
 
-def _nte_query(night_from: Any, night_to: Any, mode: str | None, green: Any, red: Any,
+def _nte_query(night_from: int | None, night_to: int | None, mode: str | None, green: Any,
+               red: Any,
                amber_n: Any, red_n: Any, cats: list[str] | None,
                public: list[str] | None) -> dict[str, str]:
     q: dict[str, str] = {"night": f"{night_from}-{night_to}"}
@@ -274,8 +275,8 @@ def _night_points(params: NteParams, limit: int = 30_000) -> tuple[np.ndarray, n
     Output(ZONE, "value"), Output(RULE_TEXT, "children"), Output(SEARCH, "data"),
     *RULE_INPUTS, Input(VERSION, "data"), State(ZONE, "value"),
 )
-def update_zones(night_from: Any, night_to: Any, mode: str | None, green: Any, red: Any,
-                 amber_n: Any, red_n: Any, cats: list[str] | None, public: list[str] | None,
+def update_zones(night_from: int | None, night_to: int | None, mode: str | None, green: Any,
+                 red: Any, amber_n: Any, red_n: Any, cats: list[str] | None, public: list[str] | None,
                  _version: int, zone: str | None) -> tuple[Any, ...]:
     """Recompute every zone's figures when the rule, filters or zones change."""
     q = _nte_query(night_from, night_to, mode, green, red, amber_n, red_n, cats, public)
@@ -492,8 +493,8 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
 @callback(Output(SUGGESTIONS, "rowData"), Input(SUGGEST_BTN, "n_clicks"),
           State(SEARCH, "data"), State(NIGHT_FROM, "value"), State(NIGHT_TO, "value"),
           prevent_initial_call=True)
-def suggest(_clicks: int, search: str | None, night_from: Any = None,
-            night_to: Any = None) -> list[dict[str, Any]]:
+def suggest(_clicks: int | None, search: str | None, night_from: int | None = None,
+            night_to: int | None = None) -> list[dict[str, Any]]:
     """DBSCAN on Friday and Saturday night incidents: footprints to accept, rename or ignore.
 
     Nights are the page's night rule (default 18:00-06:00), so the zones suggested are
@@ -508,8 +509,10 @@ def suggest(_clicks: int, search: str | None, night_from: Any = None,
     base = dict(parse_qsl((search or "").lstrip("?")))
     shared = {k: v for k, v in base.items() if k in {"categories", "public_only"}}
     rule = NteParams().rule
-    start = rule.evening_start if night_from is None else int(night_from)
-    end = rule.morning_end if night_to is None else int(night_to)
+    start = rule.evening_start if night_from is None else night_from
+    end = rule.morning_end if night_to is None else night_to
+    if not (0 <= start <= 23 and 0 <= end <= 23):
+        raise FilterError("night", "the night's hours run from 0 to 23")
     filters = parse_filters({**shared, "days": "fri,sat", "hours": f"{start}-{end or 24}"})
     fr = svc.query.frame()
     mask = svc.query.select(filters).mask
