@@ -276,8 +276,9 @@ def _night_points(params: NteParams, limit: int = 30_000) -> tuple[np.ndarray, n
     *RULE_INPUTS, Input(VERSION, "data"), State(ZONE, "value"),
 )
 def update_zones(night_from: int | None, night_to: int | None, mode: str | None, green: Any,
-                 red: Any, amber_n: Any, red_n: Any, cats: list[str] | None, public: list[str] | None,
-                 _version: int, zone: str | None) -> tuple[Any, ...]:
+                 red: Any, amber_n: Any, red_n: Any, cats: list[str] | None,
+                 public: list[str] | None, _version: int | None,
+                 zone: str | None) -> tuple[Any, ...]:
     """Recompute every zone's figures when the rule, filters or zones change."""
     q = _nte_query(night_from, night_to, mode, green, red, amber_n, red_n, cats, public)
     svc = services.current()
