@@ -38,14 +38,13 @@ def _grouped() -> tuple[dict[str, str], Any]:
 
 
 def _args() -> dict[str, str]:
-    """Return the parameters with an explicit ``group=NAME`` expanded to its categories.
+    """Return the parameters with the crime-type group expanded to its categories.
 
-    These endpoints' pages do not offer groups yet, so without ``group`` they keep their
-    default of every category, as their pages do.
+    ``group=NAME``, or the default group when neither ``group`` nor ``categories`` is given.
+    Every page starts with the default group too, so a page and the API asked the same
+    question give the same answer.
     """
     args = {k: v for k, v in request.args.items()}
-    if "group" not in args:
-        return args
     return services.current().resolve_group(args)[0]
 
 

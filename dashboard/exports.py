@@ -28,8 +28,9 @@ bp = Blueprint("patrol_exports", __name__, url_prefix="/patrol")
 
 
 def _plan() -> PlanResult:
-    args = {k: v for k, v in request.args.items() if k != "rank"}
-    return services.current().plan(parse_plan_params(args))
+    svc = services.current()
+    args, _ = svc.resolve_group({k: v for k, v in request.args.items() if k != "rank"})
+    return svc.plan(parse_plan_params(args))
 
 
 def _filename(result: PlanResult, ext: str) -> str:
@@ -276,8 +277,8 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
 
     zone_id = args.pop("zone", "")
     weekend_text = args.pop("weekend", "")
-    params = parse_nte_params(args)
     svc = services.current()
+    params = parse_nte_params(svc.resolve_group(args)[0])
     report = svc.nte_report(params)
     if zone_id not in report.zone_ids:
         raise FilterError("zone", f"'{zone_id}' is not a saved zone")

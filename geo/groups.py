@@ -209,7 +209,9 @@ def resolve_group(
     """
     out = {k: v for k, v in params.items() if k != "group"}
     name = str(params.get("group") or "").strip().lower()
-    has_categories = bool(str(params.get("categories") or "").strip())
+    # "categories=" (empty) means none chosen; a value of only spaces or commas is passed on
+    # for the filter parser to refuse by name
+    has_categories = params.get("categories") not in (None, "")
     if name and has_categories:
         raise FilterError("group", "give either a group or categories, not both")
     if has_categories:

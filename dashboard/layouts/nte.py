@@ -58,6 +58,8 @@ def _nte_query(night_from: int | None, night_to: int | None, mode: str | None, g
         q["green_below"], q["red_above"] = _share(green), _share(red)
     if cats:
         q["categories"] = ",".join(map(str, cats))
+    else:  # every category, said in the link (without it the default group would apply)
+        q["group"] = "all"
     if public:
         q["public_only"] = "1"
     return q
@@ -80,8 +82,12 @@ def layout(**query: str) -> html.Div:
     """Build the page (the query string restores the night and status settings)."""
     svc = services.current()
     status = svc.query.status()
+    group_note = ""
     try:
-        p = parse_nte_params(query)
+        # a link without categories starts with the default crime-type group, as the API does
+        grouped, choice = svc.resolve_group(query)
+        group_note = choice.describe() if choice.is_default else ""
+        p = parse_nte_params(grouped)
         problem = None
     except FilterError as exc:
         p, problem = NteParams(), f"The link had a setting this page could not use ({exc})."
@@ -147,6 +153,7 @@ def layout(**query: str) -> html.Div:
         html.Label("Categories", htmlFor=CATS),
         dcc.Dropdown(id=CATS, multi=True, options=status["categories"],
                      value=list(p.filters.categories or []), placeholder="All categories"),
+        html.Div(group_note, className="note"),
         dcc.Checklist(id=PUBLIC, value=["yes"] if p.filters.exclude_domestic else [],
                       options=[{"label": " Public places only (leave out domestic)",
                                 "value": "yes"}]),
@@ -283,7 +290,7 @@ def update_zones(night_from: int | None, night_to: int | None, mode: str | None,
     q = _nte_query(night_from, night_to, mode, green, red, amber_n, red_n, cats, public)
     svc = services.current()
     try:
-        params = parse_nte_params(q)
+        params = parse_nte_params(svc.resolve_group(q)[0])
     except FilterError as exc:
         return (dash.no_update,) * 4 + (f"Cannot use these settings: {exc.message}",
                                         dash.no_update)
@@ -326,7 +333,7 @@ def zone_detail(zone: str | None, search: str | None, radius: Any,
     if not zone or not search:
         raise PreventUpdate
     svc = services.current()
-    params = parse_nte_params(dict(parse_qsl(search.lstrip("?"))))
+    params = parse_nte_params(svc.resolve_group(dict(parse_qsl(search.lstrip("?"))))[0])
     report = svc.nte_report(params)
     if zone not in report.zone_ids:
         raise PreventUpdate

@@ -74,7 +74,7 @@ def _params_from_controls(area: list[str] | None, weeks: Any, as_of: str | None,
         params["as_of"] = str(as_of)[:10]
     if not month_only:
         params["days"] = ",".join(days or [])
-    if not month_only and h0 is not None and h1 is not None and (int(h0), int(h1)) != (0, 24):
+    if not month_only and h0 is not None and h1 is not None and (h0, h1) != (0, 24):
         params["hours"] = f"{h0}-{h1}"
     if how == "share" and share not in (None, ""):
         params["target_share"] = str(share)
@@ -94,8 +94,12 @@ def layout(**query: str) -> html.Div:
     """Build the page; a shared link's query string restores the plan."""
     svc = services.current()
     status = svc.query.status()
+    group_note = ""
     try:
-        p = parse_plan_params(query)
+        # a link without categories starts with the default crime-type group, as the API does
+        grouped, choice = svc.resolve_group(query)
+        group_note = choice.describe() if choice.is_default else ""
+        p = parse_plan_params(grouped)
         problem = None
     except FilterError as exc:
         p, problem = PlanParams(), f"The link had a setting this page could not use ({exc})."
@@ -156,6 +160,7 @@ def layout(**query: str) -> html.Div:
         html.Label("Categories", htmlFor=CATEGORIES),
         dcc.Dropdown(id=CATEGORIES, multi=True, options=status["categories"],
                      value=list(p.categories or []), placeholder="All categories"),
+        html.Div(group_note, className="note"),
         dcc.Checklist(id=PUBLIC, value=["yes"] if p.public_only else [], options=[{
             "label": " Public places only (leave out domestic: patrols cannot prevent violence "
                      "in homes, and those locations identify victims)", "value": "yes"}]),
@@ -366,7 +371,10 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
         result = svc.plan(plan_params)
     except FilterError as exc:
         return (dash.no_update,) * 7 + (f"Cannot plan: {exc.message}",)
-    query = urlencode(plan_params.to_params())
+    # no categories ticked means every category: the link says so, or it would open on the
+    # default group
+    query = urlencode({**plan_params.to_params(),
+                       **({} if plan_params.categories else {"group": "all"})})
     t = result.table
     visits = result.schedule
     rows = []
@@ -507,7 +515,8 @@ dash.clientside_callback(
 def _current_params(search: str | None) -> Any:
     from urllib.parse import parse_qsl
 
-    return parse_plan_params(dict(parse_qsl((search or "").lstrip("?"))))
+    grouped, _ = services.current().resolve_group(dict(parse_qsl((search or "").lstrip("?"))))
+    return parse_plan_params(grouped)
 
 
 @callback(

@@ -45,6 +45,14 @@ def layout(**query: str) -> html.Div:
     targets = [{"label": f"zone: {n}", "value": z}
                for z, n in zip(zones["zone_id"], zones["name"], strict=True)]
     targets += [{"label": n, "value": c} for c, n in names.items()]
+    # a link without categories starts with the default crime-type group, as the API does
+    try:
+        grouped, choice = svc.resolve_group({k: v for k, v in query.items()
+                                             if k in {"group", "categories"}})
+    except FilterError:
+        grouped, choice = {}, None
+    start_categories = [c for c in str(grouped.get("categories") or "").split(",") if c]
+    group_note = choice.describe() if choice is not None and choice.is_default else ""
     sidebar = html.Div([
         html.H2("Selection"),
         html.Label("Area (shown beside the rest of the area)", htmlFor=AREA),
@@ -75,8 +83,8 @@ def layout(**query: str) -> html.Div:
             for y in _fy_options(status)]),
         html.Label("Categories", htmlFor=CATS),
         dcc.Dropdown(id=CATS, multi=True, options=status["categories"],
-                     value=[c for c in (query.get("categories") or "").split(",") if c],
-                     placeholder="All categories"),
+                     value=start_categories, placeholder="All categories"),
+        html.Div(group_note, className="note"),
         html.Label("Source", htmlFor=SOURCE),
         dcc.Dropdown(id=SOURCE, multi=True, options=status["sources"],
                      placeholder="All sources"),
@@ -271,16 +279,18 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
         params["la"] = area
     if cats:
         params["categories"] = ",".join(cats)
+    else:  # every category, said in the link (without it the default group would apply)
+        params["group"] = "all"
     if sources:
         params["source"] = ",".join(sources)
     if days and len(days) < 7:
         params["days"] = ",".join(days)
-    if h0 is not None and h1 is not None and (int(h0), int(h1)) != (0, 24):
+    if h0 is not None and h1 is not None and (h0, h1) != (0, 24):
         params["hours"] = f"{h0}-{h1}"
     if league_base:
         params["league_baseline"] = league_base
     try:
-        body = svc.trends(params)
+        body = svc.trends(svc.resolve_group(params)[0])
     except ValueError as exc:  # a bad filter, or an events file that cannot be read
         message = exc.message if isinstance(exc, FilterError) else str(exc)
         return (dash.no_update,) * 4 + (f"Cannot show trends: {message}",) + (

@@ -157,7 +157,7 @@ def test_backtest_skips_past_dates_whose_windows_hold_a_missing_month(gapped):
 
 def test_month_only_emerging_hot_spots_use_calendar_months(monthly):
     client = serve(monthly)
-    resp = client.get("/api/v1/emerging?la=E07000123&res=9")
+    resp = client.get("/api/v1/emerging?la=E07000123&res=9&group=all")
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["period_unit"] == "month" and body["period_days"] is None
@@ -180,7 +180,7 @@ def test_month_only_emerging_hot_spots_use_calendar_months(monthly):
 
 def test_emerging_refuses_periods_holding_a_missing_month(gapped):
     client = serve(gapped)
-    resp = client.get("/api/v1/emerging?la=E07000123&res=9")
+    resp = client.get("/api/v1/emerging?la=E07000123&res=9&group=all")
     assert resp.status_code == 400 and resp.get_json()["parameter"] == "periods"
     error = resp.get_json()["error"]
     assert "no incidents at all in March 2023" in error
@@ -223,7 +223,7 @@ def _zone_round_rising(monthly: Any) -> str:
 def test_month_only_evaluation_counts_whole_months(monthly):
     client = serve(monthly)
     zone = _zone_round_rising(monthly)
-    body = client.get(f"/api/v1/evaluate?target={zone}&start=2023-01-01").get_json()
+    body = client.get(f"/api/v1/evaluate?target={zone}&start=2023-01-01&group=all").get_json()
     assert body["before_window"] == ["2022-01-01", "2022-12-31"]
     assert body["after_window"] == ["2023-01-01", "2023-12-31"]
     c = body["counts"]
