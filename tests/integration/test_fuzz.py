@@ -182,12 +182,39 @@ def _callback_cases(app):
                 yield output, cb, declared, i, spec, value
 
 
+def _page_values(app) -> dict[tuple[str, str], Any]:
+    """The value every component property starts with on its page, as the browser sends it."""
+    import dash
+
+    found: dict[tuple[str, str], Any] = {}
+
+    def walk(component):
+        props = getattr(component, "to_plotly_json", lambda: {})().get("props", {})
+        if isinstance(props.get("id"), str):
+            for key, val in props.items():
+                try:
+                    json.dumps(val)
+                except TypeError:  # components inside: not a value the browser sends back
+                    continue
+                found[(props["id"], key)] = val
+        children = getattr(component, "children", None)
+        for child in children if isinstance(children, list | tuple) else [children]:
+            if child is not None and hasattr(child, "to_plotly_json"):
+                walk(child)
+
+    with app.server.test_request_context("/"):
+        for page in dash.page_registry.values():
+            walk(page["layout"]())
+    return found
+
+
 def _body(output: str, cb: dict[str, Any], declared: list[dict[str, Any]], i: int,
-          value: Any) -> dict[str, Any]:
+          value: Any, others: dict[tuple[str, str], Any] | None = None) -> dict[str, Any]:
     from dash._utils import split_callback_id
 
     n_in = len(cb["inputs"])
-    values = [None] * len(declared)
+    others = others or {}
+    values = [others.get((d["id"], d["property"])) for d in declared]
     values[i] = value
     entries = [{"id": d["id"], "property": d["property"], "value": v}
                for d, v in zip(declared, values, strict=True)]
@@ -204,8 +231,10 @@ def test_dash_callbacks_never_give_a_server_error(app, caplog):
     log is where they are caught."""
     client = app.server.test_client()
     failures, n = [], 0
-    for output, cb, declared, i, spec, value in _callback_cases(app):
-        body = _body(output, cb, declared, i, value)
+    on_page = _page_values(app)
+    cases = [(case, others) for case in _callback_cases(app) for others in (None, on_page)]
+    for (output, cb, declared, i, spec, value), others in cases:
+        body = _body(output, cb, declared, i, value, others)
         caplog.clear()
         with caplog.at_level("ERROR", logger="hotspot.callbacks"):
             resp = client.post("/_dash-update-component", data=json.dumps(body),
