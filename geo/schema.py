@@ -270,5 +270,10 @@ def describe_differences(
 def row_text(table: pa.Table) -> list[str]:
     """Return each row's id and content as one comma-separated line, for a rejects file."""
     cols = ["incident_id", "occurred_at", "month", "lon", "lat", "category", "source"]
-    text = [pc.fill_null(pc.cast(table.column(c), pa.string()), "") for c in cols]
-    return [str(v) for v in pc.binary_join_element_wise(*text, ",").to_pylist()]
+    text = [
+        pc.strftime(table.column(c), format="%Y-%m-%d %H:%M") if c == "occurred_at"
+        else pc.cast(table.column(c), pa.string())
+        for c in cols
+    ]
+    filled = [pc.fill_null(t, "") for t in text]
+    return [str(v) for v in pc.binary_join_element_wise(*filled, ",").to_pylist()]
