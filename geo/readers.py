@@ -486,6 +486,8 @@ class _Inflated(io.BufferedIOBase):
         self.failure: ReadError | None = None
         #: Whether a NUL byte has passed (a cheap scan; rows are checked only if one has).
         self.saw_nul = False
+        #: The last byte passed on (a complete text file ends with a line break).
+        self.last_byte = b""
 
     def readable(self) -> bool:
         return True
@@ -503,6 +505,7 @@ class _Inflated(io.BufferedIOBase):
                 self.ended = True
             return data
         self.nbytes += len(data)
+        self.last_byte = data[-1:]
         if not self.saw_nul and b"\x00" in data:
             self.saw_nul = True
         if self.gz and self.nbytes > self.cap:
@@ -836,6 +839,7 @@ def _slow_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator
             bad_raw.clear()
             return batch
 
+        short_at_end: tuple[int, int] | None = None
         for record in _csv_records(path, reader):
             start, prev_line = prev_line + 1, reader.line_num
             if not record:
@@ -843,6 +847,7 @@ def _slow_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator
             if not header_seen:
                 header_seen = True
                 continue
+            short_at_end = (start, len(record)) if len(record) < ncols else None
             if len(record) == ncols:
                 for c, v in zip(cols, record, strict=True):
                     c.append(v)
@@ -863,6 +868,16 @@ def _slow_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator
                 yield flush()
                 if progress is not None:
                     progress(src.done(), src.total)
+        if short_at_end and src.stream.last_byte not in (b"\n", b"\r"):
+            # A file whose last row stops short with no line break was cut off (a copy or a
+            # download that did not finish, or a gzip cut between its parts): the rows after
+            # it are missing, which rejecting that one row would hide.
+            line, found = short_at_end
+            raise ReadError(
+                f"{path}: the file ends part-way through a row (line {line} has {found} of "
+                f"{ncols} fields and no line end), so it looks cut short and the rows after it "
+                "are missing. Copy or download the file again; nothing was stored."
+            )
         if lines or bad_lines:
             yield flush()
 

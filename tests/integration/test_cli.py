@@ -67,7 +67,7 @@ def _police_text(n: int) -> str:
         "Robbery,,\n" for i in range(n))
 
 
-@pytest.mark.parametrize("case", ["cut-short", "over-limit"])
+@pytest.mark.parametrize("case", ["cut-short", "cut-between-parts", "over-limit"])
 def test_broken_gzip_fails_names_the_file_and_stores_nothing(tmp_path, case):
     import gzip
 
@@ -76,14 +76,20 @@ def test_broken_gzip_fails_names_the_file_and_stores_nothing(tmp_path, case):
     good.write_text(_police_text(3))
     run("ingest", "--data-dir", str(data), str(good), check=True)
     before = Store(data / "store").manifest().to_json()
-    packed = gzip.compress(_police_text(30_000).encode())
+    text = _police_text(30_000).encode()
+    packed = gzip.compress(text)
     bad = tmp_path / "street.csv.gz"
-    bad.write_bytes(packed[: len(packed) // 2] if case == "cut-short" else packed)
+    if case == "cut-short":
+        bad.write_bytes(packed[: len(packed) // 2])
+    elif case == "cut-between-parts":  # a multi-part gzip copied up to the end of a part
+        bad.write_bytes(gzip.compress(text[: len(text) // 2]))
+    else:
+        bad.write_bytes(packed)
     env = {"HOTSPOT_MAX_INGEST_DECOMPRESSED_MB": "1"} if case == "over-limit" else None
     proc = run("ingest", "--data-dir", str(data), "--json", str(bad), env=env)
     assert proc.returncode != 0
     assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
-    assert ("cut short" if case == "cut-short" else "more than 1 MB") in proc.stderr
+    assert ("more than 1 MB" if case == "over-limit" else "cut short") in proc.stderr
     assert Store(data / "store").manifest().to_json() == before
 
 

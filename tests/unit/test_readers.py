@@ -904,3 +904,26 @@ def test_point_layer_dates_outside_the_plausible_range_are_rejected(tmp_path):
     result = read_points(write(tmp_path / "p.geojson", json.dumps(feats)), POINT_MAPPING)
     assert result.rows["incident_id"].tolist() == ["r0"]
     assert result.rejects["reason"].iloc[0].startswith("date outside the plausible range (")
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip-member-boundary"])
+def test_a_file_ending_part_way_through_a_row_is_refused_as_cut_short(tmp_path, kind):
+    text = (HEADER + "\n" + "\n".join(police_row(crime_id=f"c{i}") for i in range(3000))
+            + "\n").encode()
+    cut = len(text) // 2
+    assert text[cut - 1:cut] != b"\n"
+    path = tmp_path / ("street.csv" if kind == "plain" else "street.csv.gz")
+    # A gzip may be several complete parts one after another; a copy cut between two of them
+    # is a valid gzip, and only the unfinished last row shows the cut.
+    path.write_bytes(text[:cut] if kind == "plain" else gzip.compress(text[:cut]))
+    with pytest.raises(ReadError, match="ends part-way through a row") as err:
+        read_police_uk(path)
+    assert str(path) in str(err.value) and "cut short" in str(err.value)
+
+
+def test_a_complete_last_row_without_a_line_end_is_still_read(tmp_path):
+    text = HEADER + "\n" + police_row(crime_id="a") + "\n" + "x,2024-03,short"
+    path = write(tmp_path / "short-middle.csv", text + "\n" + police_row(crime_id="b"))
+    result = read_police_uk(path)
+    assert result.rows["incident_id"].tolist() == ["a", "b"]
+    assert result.rejects["line"].tolist() == [3]
