@@ -313,3 +313,45 @@ def test_kill_at_every_step_never_shows_unlisted_rows(tmp_path, op, point):
     assert _dataset_ids(root) == set(store.read(columns=["incident_id"])[1].column(0)
                                      .to_pylist())
     assert not (root / "_staging").exists()
+
+
+_CHURN = """
+import sys
+import pyarrow as pa, pyarrow.parquet as pq
+from geo.schema import STORED_SCHEMA, empty_rejects
+from geo.store import Store
+root, src, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+store = Store(root)
+for i in range(rounds):
+    def relabel(t, code=f"E{i:02d}"):
+        at = t.schema.get_field_index("la_code")
+        return t.set_column(at, STORED_SCHEMA.field("la_code"), pa.array([code] * t.num_rows))
+    store.rewrite(relabel)
+    table = pq.read_table(src)
+    ids = pa.array([f"R{i}-{k}" for k in range(table.num_rows)])
+    store.commit(table.set_column(0, "incident_id", ids), source_file=src,
+                 rejects=empty_rejects(), summary={}, kind="user")
+"""
+
+
+def test_readers_racing_commits_and_relabels_always_see_one_whole_version(tmp_path):
+    root = tmp_path / "store"
+    store = Store(root)
+    store.commit(_rows("OLD", 6), source_file="old", rejects=empty_rejects(), summary={},
+                 kind="user")
+    src = tmp_path / "new.parquet"
+    pq.write_table(_rows("NEW", 3), src)
+    reads = 0
+    with subprocess.Popen([sys.executable, "-c", _CHURN, str(root), str(src), "12"],
+                          stderr=subprocess.PIPE, text=True) as writer:
+        while writer.poll() is None or reads == 0:
+            manifest, table = store.read(columns=["incident_id", "la_code"])
+            # one version, whole: the rows its manifest promises, no row twice
+            assert table.num_rows == manifest.rows
+            assert len(set(table.column(0).to_pylist())) == table.num_rows
+            reads += 1
+        assert writer.wait() == 0, writer.stderr.read() if writer.stderr else ""
+    final, table = store.read(columns=["incident_id"])
+    assert final.rows == 6 + 12 * 3 == table.num_rows
+    assert _dataset_ids(root) == set(table.column(0).to_pylist())
+    assert reads > 1
