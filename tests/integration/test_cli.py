@@ -355,3 +355,24 @@ def test_readers_racing_commits_and_relabels_always_see_one_whole_version(tmp_pa
     assert final.rows == 6 + 12 * 3 == table.num_rows
     assert _dataset_ids(root) == set(table.column(0).to_pylist())
     assert reads > 1
+
+
+@needs_shared
+def test_real_crime_id_republished_in_a_later_month_is_a_conflict(tmp_path):
+    # police.uk lists a few Leicestershire Crime IDs again in a later month's file; the second
+    # is not "already in the store" but a different record under the same id
+    data = str(tmp_path / "d")
+    run("boundaries", "import", str(LAD_FILE), "--code-field", "LAD21CD", "--name-field",
+        "LAD21NM", "--data-dir", data, check=True)
+    months = [next((SHARED_DATA / "police_uk_leicestershire" / m).glob("*.csv.gz"))
+              for m in ("2021-01", "2021-02")]
+    total = json.loads(run("ingest", "--data-dir", data, "--json", *map(str, months),
+                           check=True).stdout)
+    assert (total["accepted"] + total["duplicates"] + total["conflicts"] + total["rejected"]
+            == total["read"])
+    assert (total["duplicates"], total["conflicts"]) == (0, 1)
+    assert total["conflicts_by_reason"] == {"id conflict with the store": 1}
+    rejects = Path(total["files"][1]["rejects_file"]).read_text()
+    assert ("id 'a204e309bc4c58abe3be09c9db4885faee9289d1d71cde77b6855f37a752b3d5' is already "
+            "stored (from 2021-01-leicestershire-street.csv.gz) with a different month "
+            "('2021-02' here, '2021-01' stored)") in rejects
