@@ -367,24 +367,36 @@ class Store:
         self, table: pa.Table, lines: np.ndarray, base: Manifest
     ) -> tuple[pa.Table, np.ndarray, int, pd.DataFrame]:
         """Split off rows whose id ``base`` already holds: duplicates, and conflicts as rejects."""
-        stored_ids = self.existing_ids(base)
+        files = base.files
+        per_file = [self._read_file(f, ["incident_id"])[0].column(0) for f in files]
+        stored_ids = pa.chunked_array(per_file, type=pa.string()).combine_chunks()
         where = pc.index_in(table.column("incident_id"), value_set=stored_ids)
         known = np.asarray(pc.is_valid(where).to_numpy(zero_copy_only=False), dtype=bool)
         if not known.any():
             return table, lines, 0, make_rejects([], [])
         rows = np.flatnonzero(known)
-        stored = self._listed_column(base, ["incident_id", *CONTENT_COLUMNS, "batch_id"])
-        stored = stored.take(pc.filter(where, pa.array(known)))
+        # Content is read only from the files that hold a known id (usually few or none).
+        at = np.asarray(pc.filter(where, pa.array(known)).to_numpy(), dtype="int64")
+        starts = np.cumsum([0, *(len(ids) for ids in per_file)])
+        file_of = np.searchsorted(starts, at, side="right") - 1
+        content = ["incident_id", *CONTENT_COLUMNS, "batch_id"]
+        parts, order = [], []
+        for k in np.unique(file_of):
+            mine = np.flatnonzero(file_of == k)
+            local = pa.array(at[mine] - starts[k])
+            parts.append(self._read_file(files[k], content)[0].take(local))
+            order.append(mine)
+        stored = pa.concat_tables(parts).take(pa.array(np.argsort(np.concatenate(order))))
         here = table.take(pa.array(rows))
         differs = content_differences(here, stored)
         conflict = np.logical_or.reduce(list(differs.values()))
         bad = np.flatnonzero(conflict)
-        files = {b.batch_id: Path(b.source_file).name for b in base.batches}
+        sources = {b.batch_id: Path(b.source_file).name for b in base.batches}
         ids = here.column("incident_id").take(pa.array(bad)).to_pylist()
         from_batch = stored.column("batch_id").take(pa.array(bad)).to_pylist()
         how = describe_differences(here, stored, differs, bad, "stored")
         reasons = [
-            f"{CONFLICT_WITH_STORE}: id '{i}' is already stored (from {files.get(b, b)}) with "
+            f"{CONFLICT_WITH_STORE}: id '{i}' is already stored (from {sources.get(b, b)}) with "
             f"{h}" for i, b, h in zip(ids, from_batch, how, strict=True)
         ]
         rejects = make_rejects(lines[rows[bad]], reasons, row_text(here.take(pa.array(bad))))

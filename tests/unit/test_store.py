@@ -210,3 +210,20 @@ def test_frame_of_an_older_store_never_takes_a_pre_1970_date_for_no_date(tmp_pat
     assert frame.day.tolist() == [(np.datetime64("2024-06-01") - np.datetime64("1970-01-01"))
                                   .astype(int), -1]
     assert str(frame.date_span()[0]) == "2024-05-01"
+
+
+def test_known_ids_are_matched_to_their_own_stored_rows_across_files(tmp_path):
+    store = Store(tmp_path / "store")
+    stored = _two_years(6).set_column(8, "category", pa.array([f"c{i}" for i in range(6)]))
+    _commit(store, stored)  # Y0, Y2, Y4 in the 2023 file; Y1, Y3, Y5 in the 2024 file
+    assert len(store.manifest().files) == 2
+    again = stored.take([5, 0, 3, 2])
+    again = again.set_column(8, "category", pa.array(["c5", "c0", "other", "c2x"]))
+    result = store.commit(again, source_file="again.csv", rejects=empty_rejects(), summary={},
+                          kind="user", lines=np.array([12, 13, 14, 15]))
+    assert (result.duplicates, result.conflicts, result.record.rows) == (2, 2, 0)
+    back = pd.read_csv(tmp_path / "store" / result.record.rejects_file)
+    assert back["line"].tolist() == [14, 15]
+    assert "id 'Y3'" in back["reason"].iloc[0]
+    assert "category ('other' here, 'c3' stored)" in back["reason"].iloc[0]
+    assert "category ('c2x' here, 'c2' stored)" in back["reason"].iloc[1]
