@@ -368,8 +368,9 @@ class Store:
     ) -> tuple[pa.Table, np.ndarray, int, pd.DataFrame]:
         """Split off rows whose id ``base`` already holds: duplicates, and conflicts as rejects."""
         files = base.files
-        per_file = [self._read_file(f, ["incident_id"])[0].column(0) for f in files]
-        stored_ids = pa.chunked_array(per_file, type=pa.string()).combine_chunks()
+        per_file = [self._read_file(f, ["incident_id"])[0].column(0).combine_chunks()
+                    for f in files]
+        stored_ids = pa.concat_arrays(per_file) if per_file else pa.array([], pa.string())
         where = pc.index_in(table.column("incident_id"), value_set=stored_ids)
         known = np.asarray(pc.is_valid(where).to_numpy(zero_copy_only=False), dtype=bool)
         if not known.any():
