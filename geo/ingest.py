@@ -296,8 +296,9 @@ def ingest_file(
     table = to_table(derived)
     lines = derived["line"].to_numpy(dtype="int64")
     repeats = _in_file_repeats(table, lines)
-    table = table.filter(pa.array(repeats.keep))
-    lines = lines[repeats.keep]
+    if not repeats.keep.all():
+        table = table.filter(pa.array(repeats.keep))
+        lines = lines[repeats.keep]
     in_file_conflicts = len(repeats.rejects)
     outcome = Store(data.store).commit(
         table,

@@ -1628,16 +1628,19 @@ def _dates_plausible(parsed: _Parsed, span: _Plausible) -> np.ndarray:
 
 def _months_plausible(month: pa.ChunkedArray, valid: np.ndarray,
                       span: _Plausible) -> np.ndarray:
-    """Mark the valid ``YYYY-MM`` months that overlap ``span`` (others are marked too)."""
-    if not valid.any():
-        return np.ones(len(valid), dtype=bool)
-    text = pc.if_else(pa.array(valid), month, "1970-01")
-    year = pc.cast(pc.utf8_slice_codeunits(text, 0, 4), pa.int32()).to_numpy()
-    number = pc.cast(pc.utf8_slice_codeunits(text, 5, 7), pa.int32()).to_numpy()
-    index = np.asarray(year, dtype="int64") * 12 + np.asarray(number, dtype="int64") - 1
+    """Mark the valid ``YYYY-MM`` months that overlap ``span`` (others are marked too).
+
+    A file holds a handful of distinct months, so each is judged once.
+    """
     lo = span.first.year * 12 + span.first.month - 1
     hi = span.last.year * 12 + span.last.month - 1
-    return ~valid | ((index >= lo) & (index <= hi))
+    bad = [
+        m for m in pc.unique(month.filter(pa.array(valid))).to_pylist()
+        if not lo <= int(m[:4]) * 12 + int(m[5:7]) - 1 <= hi
+    ]
+    if not bad:
+        return np.ones(len(valid), dtype=bool)
+    return ~(valid & _np(pc.is_in(month, value_set=pa.array(bad, pa.string()))))
 
 
 # --------------------------------------------------------------------------------------------
