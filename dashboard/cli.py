@@ -87,15 +87,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(json.dumps(summaries[0].as_json()))
         else:
             by_reason: dict[str, int] = {}
+            conflicts_by_reason: dict[str, int] = {}
             for s in summaries:
                 for k, v in s.rejected_by_reason.items():
                     by_reason[k] = by_reason.get(k, 0) + v
+                for k, v in s.conflicts_by_reason.items():
+                    conflicts_by_reason[k] = conflicts_by_reason.get(k, 0) + v
             total = {
                 "read": sum(s.read for s in summaries),
                 "accepted": sum(s.accepted for s in summaries),
                 "duplicates": sum(s.duplicates for s in summaries),
+                "conflicts": sum(s.conflicts for s in summaries),
                 "rejected": sum(s.rejected for s in summaries),
                 "rejected_by_reason": by_reason,
+                "conflicts_by_reason": conflicts_by_reason,
                 "files": [s.as_json() for s in summaries],
             }
             print(json.dumps(total))

@@ -23,23 +23,40 @@ from geo.boundaries import Boundaries, assign_areas, load_boundaries
 from geo.h3index import cells_multi
 from geo.projection import to_bng, to_wgs84
 from geo.readers import Mapping, detect_format, read_file
-from geo.schema import H3_COLUMNS, STORED_SCHEMA, ReadResult, make_rejects
+from geo.schema import (
+    H3_COLUMNS,
+    STORED_SCHEMA,
+    ReadResult,
+    content_differences,
+    describe_differences,
+    make_rejects,
+    row_text,
+)
 from geo.settings import AREA_TOLERANCE_M, H3_RESOLUTIONS, DataPaths
-from geo.store import Store
+from geo.store import CONFLICT_IN_FILE, Store
 
 Progress = Callable[[int, int], None]
 
 
 @dataclass
 class IngestSummary:
-    """What happened to every row of one file; ``read == accepted + duplicates + rejected``."""
+    """What happened to every row of one file.
+
+    ``read == accepted + duplicates + conflicts + rejected``: a row is stored (accepted), an
+    exact repeat of a row already in the file or the store (duplicate), a different row under
+    an id already used in the file or the store (conflict), or unusable (rejected). Conflicts
+    and rejected rows are in the rejects file with a reason; a conflict's reason names the
+    line (or the stored file) holding the other row and what differs.
+    """
 
     file: str
     read: int = 0
     accepted: int = 0
     duplicates: int = 0
+    conflicts: int = 0
     rejected: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    conflicts_by_reason: dict[str, int] = field(default_factory=dict)
     rejects_file: str | None = None
     snapped_to_nearest_area: int = 0
     batch_id: str | None = None
@@ -55,9 +72,14 @@ class IngestSummary:
             f"{self.file}",
             f"  rows read:            {self.read:>10,}",
             f"  accepted (new):       {self.accepted:>10,}",
-            f"  duplicates skipped:   {self.duplicates:>10,}  (already in the store)",
-            f"  rejected:             {self.rejected:>10,}",
+            f"  duplicates skipped:   {self.duplicates:>10,}  (exact repeats of rows in the "
+            "file or the store)",
+            f"  conflicts:            {self.conflicts:>10,}  (an id already used, with different "
+            "content: not stored)",
         ]
+        for reason, count in sorted(self.conflicts_by_reason.items(), key=lambda kv: -kv[1]):
+            lines.append(f"    {count:>8,}  {reason}")
+        lines.append(f"  rejected:             {self.rejected:>10,}")
         for reason, count in sorted(self.rejected_by_reason.items(), key=lambda kv: -kv[1]):
             lines.append(f"    {count:>8,}  {reason}")
         if self.snapped_to_nearest_area:
@@ -66,7 +88,7 @@ class IngestSummary:
                 f"given the nearest area (within {AREA_TOLERANCE_M:,.0f} m)"
             )
         if self.rejects_file:
-            lines.append(f"  rejected rows and reasons: {self.rejects_file}")
+            lines.append(f"  rejected and conflicting rows, with reasons: {self.rejects_file}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -161,18 +183,66 @@ def _raw_text(rows: pd.DataFrame) -> list[str]:
     return rows[cols].astype("string").fillna("").agg(",".join, axis=1).tolist()
 
 
+def _first_of_id(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Return, for each row, the position of the first row with the same id (hash-based)."""
+    if len(ids) == 0:
+        return np.zeros(0, dtype="int64")
+    if isinstance(ids, pa.ChunkedArray):  # large columns arrive in chunks
+        ids = ids.combine_chunks()
+    codes = np.asarray(pc.dictionary_encode(ids, null_encoding="encode").indices.to_numpy(
+        zero_copy_only=False))
+    # dictionary codes are numbered in order of first appearance, so code k first occurs at
+    # the k-th new id
+    is_new = np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]]
+    return np.flatnonzero(is_new)[codes]
+
+
 def _repeated(ids: pd.Series) -> np.ndarray:
     """Mark every id already seen earlier in the column (hash-based, via Arrow)."""
-    if ids.empty:
-        return np.zeros(0, dtype=bool)
     values = pa.array(ids, type=pa.string(), from_pandas=True)
-    if isinstance(values, pa.ChunkedArray):  # large columns arrive in chunks
-        values = values.combine_chunks()
-    codes = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
-    _, first = np.unique(codes, return_index=True)
-    repeated = np.ones(len(codes), dtype=bool)
-    repeated[first] = False
-    return repeated
+    return _first_of_id(values) != np.arange(len(values))
+
+
+@dataclass
+class _Repeats:
+    """Rows of one file whose id an earlier valid row already has."""
+
+    keep: np.ndarray  # rows to go on to the store (first of each id)
+    duplicates: int  # later rows equal to the first
+    rejects: pd.DataFrame  # later rows that differ from the first (conflicts), with reasons
+
+
+def _in_file_repeats(table: pa.Table, lines: np.ndarray) -> _Repeats:
+    """Split the valid rows of one file into first rows, exact repeats and conflicts.
+
+    The first valid row of an id is kept; a later one is a duplicate when its content
+    (:data:`geo.schema.CONTENT_COLUMNS`) equals the first's, and a conflict otherwise. Only
+    valid rows take part: an invalid row never hides a valid one with the same id.
+    """
+    n = table.num_rows
+    first = _first_of_id(table.column("incident_id"))
+    later = np.flatnonzero(first != np.arange(n))
+    keep = np.ones(n, dtype=bool)
+    keep[later] = False
+    if len(later) == 0:
+        return _Repeats(keep, 0, make_rejects([], []))
+    here = table.take(pa.array(later))
+    there = table.take(pa.array(first[later]))
+    differs = content_differences(here, there)
+    conflict = np.logical_or.reduce(list(differs.values()))
+    bad = np.flatnonzero(conflict)
+    other_lines = lines[first[later[bad]]]
+    how = [
+        describe_differences(here, there, differs, np.array([i]), f"on line {line}")[0]
+        for i, line in zip(bad, other_lines, strict=True)
+    ]
+    ids = here.column("incident_id").take(pa.array(bad)).to_pylist()
+    reasons = [
+        f"{CONFLICT_IN_FILE}: the same id '{i}' as line {line}, with {h}"
+        for i, line, h in zip(ids, other_lines, how, strict=True)
+    ]
+    rejects = make_rejects(lines[later[bad]], reasons, row_text(here.take(pa.array(bad))))
+    return _Repeats(keep, int(len(later) - len(bad)), rejects)
 
 
 def to_table(rows: pd.DataFrame, batch_id: str = "") -> pa.Table:
@@ -215,36 +285,45 @@ def ingest_file(
         # not police record 1. police.uk Crime IDs are already unique hashes.
         rows = rows.assign(incident_id=rows["source"].astype("string") + ":"
                            + rows["incident_id"].astype("string"))
-    # The same id twice in one file is one incident reported twice.
-    in_file_dupes = _repeated(rows["incident_id"])
-    file_duplicates = int(in_file_dupes.sum())
-    rows = rows.loc[~in_file_dupes]
+    # Validate first (the reader did, derive rejects rows outside the area), then look for
+    # repeated ids among the valid rows only: an invalid row must never hide a valid one.
     derived, outside, snapped = derive(rows, boundaries)
     rejects = pd.concat([result.rejects, outside], ignore_index=True).sort_values("line")
     summary.rejected = len(rejects)
     summary.rejected_by_reason = dict(Counter(reason_key(r) for r in rejects["reason"]))
     summary.snapped_to_nearest_area = snapped
 
-    store = Store(data.store)
     table = to_table(derived)
-    record, duplicates = store.commit(
+    lines = derived["line"].to_numpy(dtype="int64")
+    repeats = _in_file_repeats(table, lines)
+    if not repeats.keep.all():
+        table = table.filter(pa.array(repeats.keep))
+        lines = lines[repeats.keep]
+    in_file_conflicts = len(repeats.rejects)
+    outcome = Store(data.store).commit(
         table,
         source_file=str(path),
-        rejects=rejects,
+        rejects=pd.concat([rejects, repeats.rejects], ignore_index=True),
         summary={
             "read": summary.read,
             "rejected": summary.rejected,
-            "duplicates": file_duplicates,
+            "duplicates": repeats.duplicates,
+            "conflicts": in_file_conflicts,
             "rejected_by_reason": summary.rejected_by_reason,
+            "conflicts_by_reason": {CONFLICT_IN_FILE: in_file_conflicts}
+            if in_file_conflicts else {},
         },
         kind=kind,
+        lines=lines,
     )
-    summary.duplicates = duplicates + file_duplicates
-    summary.accepted = len(derived) - duplicates
-    if record is not None:
-        summary.batch_id = record.batch_id
-        if record.rejects_file:
-            summary.rejects_file = str(data.store / record.rejects_file)
+    record = outcome.record
+    summary.duplicates = repeats.duplicates + outcome.duplicates
+    summary.conflicts = in_file_conflicts + outcome.conflicts
+    summary.conflicts_by_reason = dict(record.summary.get("conflicts_by_reason", {}))
+    summary.accepted = record.rows
+    summary.batch_id = record.batch_id
+    if record.rejects_file:
+        summary.rejects_file = str(data.store / record.rejects_file)
     return summary
 
 

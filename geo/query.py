@@ -282,10 +282,19 @@ class IncidentFrame:
     #: Unique per frame built in this process: cache keys use it, never ``id()``, which a
     #: later frame may reuse once an old one is freed.
     serial: int = field(default_factory=lambda: next(_SERIAL))
+    #: Stored rows left out because they are dated before 1970 (see :meth:`from_table`).
+    before_1970: int = 0
 
     @classmethod
     def from_table(cls, manifest: Manifest, table: pa.Table) -> IncidentFrame:
         """Build the frame from the stored Arrow table."""
+        # Day numbers count from 1970-01-01 and -1 means "no day", so a row dated before 1970
+        # would pass for an undated one (and 1969-12-31 is -1 itself). Ingest rejects such
+        # dates as implausible; rows an older store still holds are left out here, counted.
+        before = pc.less(table.column("month"), "1970-01")
+        before_1970 = int(pc.sum(before).as_py() or 0)
+        if before_1970:
+            table = table.filter(pc.invert(before))
         n = table.num_rows
 
         def f64(name: str) -> np.ndarray:
@@ -339,6 +348,7 @@ class IncidentFrame:
             ),
             cell_codes=cell_codes,
             cells=cells,
+            before_1970=before_1970,
         )
 
     @cached_property

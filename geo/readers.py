@@ -32,6 +32,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -48,7 +49,7 @@ from geo.schema import (
     empty_raw,
     empty_rejects,
 )
-from geo.settings import CRS_STORAGE, TIMEZONE
+from geo.settings import CRS_STORAGE, TIMEZONE, limits
 
 __all__ = [
     "FORMATS",
@@ -119,6 +120,20 @@ _SUPPORTED = (
 _BLOCK_BYTES = 8 << 20
 #: Rows per chunk on the slow (Python csv) path.
 _SLOW_CHUNK_ROWS = 200_000
+#: Longest value (in UTF-8 bytes) a row may hold; a longer one rejects its row. No field of an
+#: incident record comes near it: such a value is a free-text dump or a broken quote.
+_MAX_FIELD_BYTES = 128 << 10
+#: Longest value the slow path reads at all before it gives up on the file (broken quoting).
+_MAX_READ_FIELD_CHARS = 64 << 20
+_LONG_FIELD_REASON = (
+    f"a value is longer than {_MAX_FIELD_BYTES >> 10} KiB, the most one field may hold "
+    "(a quote mark never closed, or text pasted into the wrong column?)"
+)
+#: A NUL (zero) byte never occurs in text; one in a CSV means the file was damaged (a disk or
+#: copy error, or binary data pasted in). The row is rejected rather than cleaned: its other
+#: values may be damaged too, and a rejected row is visible where a cleaned one is not.
+_NUL_REASON = ("a value holds a NUL byte (a zero byte, which text never contains): the file "
+               "may be damaged")
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -412,7 +427,7 @@ class _Counting:
     every data row was exactly one physical line (so line = row number + 1).
     """
 
-    def __init__(self, inner: BinaryIO) -> None:
+    def __init__(self, inner: _Inflated) -> None:
         self.inner = inner
         self.newlines = 0
         self.nbytes = 0
@@ -446,21 +461,93 @@ class _Counting:
         return lines - trailing_blank
 
 
+class _Inflated(io.BufferedIOBase):
+    """The decompressed bytes of an input file, checked as they pass.
+
+    Counts what it hands on and refuses a gzip file that unpacks to more than the ingest
+    limit (a "zip bomb"), and remembers why reading failed (a gzip stream cut short, corrupt
+    data). With ``quiet`` it reports a failure to its reader as the end of the data and keeps
+    it in :attr:`failure` instead of raising: pyarrow reads on a background thread, and an
+    exception raised there can leave its thread pool waiting at interpreter exit. Whoever
+    reads quietly must call :meth:`check` afterwards.
+    """
+
+    def __init__(self, path: Path, raw: BinaryIO, gz: bool, quiet: bool = False) -> None:
+        super().__init__()
+        self.path = path
+        self.gz = gz
+        self.inner: BinaryIO = (
+            gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw  # type: ignore[assignment]
+        )
+        self.cap = limits().ingest_decompressed_bytes
+        self.quiet = quiet
+        self.nbytes = 0
+        self.ended = False
+        self.failure: ReadError | None = None
+        #: Whether a NUL byte has passed (a cheap scan; rows are checked only if one has).
+        self.saw_nul = False
+        #: The last byte passed on (a complete text file ends with a line break).
+        self.last_byte = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.failure is not None:
+            return self._fail(self.failure)
+        try:
+            data = self.inner.read(-1 if size is None else size)
+        except (OSError, EOFError, zlib.error) as exc:
+            return self._fail(_gzip_error(self.path, exc) if self.gz else ReadError(
+                f"{self.path}: the file could not be read ({exc})."))
+        if not data:
+            if size != 0:
+                self.ended = True
+            return data
+        self.nbytes += len(data)
+        self.last_byte = data[-1:]
+        if not self.saw_nul and b"\x00" in data:
+            self.saw_nul = True
+        if self.gz and self.nbytes > self.cap:
+            return self._fail(ReadError(
+                f"{self.path}: the file unpacks to more than {self.cap // (1 << 20):,} MB, the "
+                "most 'hotspot ingest' will decompress (setting "
+                "HOTSPOT_MAX_INGEST_DECOMPRESSED_MB). "
+                "A real incident extract is far smaller, so the file is probably damaged or "
+                "made to exhaust the machine ('zip bomb'). Nothing was stored."
+            ))
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+    def _fail(self, failure: ReadError) -> bytes:
+        self.failure = failure
+        if self.quiet:
+            return b""
+        raise failure
+
+    def check(self) -> None:
+        """Raise the failure kept while reading quietly, if any."""
+        if self.failure is not None:
+            raise self.failure
+        if not self.ended:
+            raise ReadError(f"{self.path}: the file was not read to its end.")
+
+
 class _Source:
     """An open input file: the raw handle (for progress) and the decompressed byte stream."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, quiet: bool = False) -> None:
         self.path = path
         self.total = _check_file(path)
         self.raw = path.open("rb")
         self.gzip = self.raw.read(2) == _GZIP_MAGIC
         self.raw.seek(0)
-        self.stream: BinaryIO = (
-            gzip.GzipFile(fileobj=self.raw, mode="rb") if self.gzip else self.raw  # type: ignore[assignment]
-        )
+        self.stream = _Inflated(path, self.raw, self.gzip, quiet=quiet)
 
     def close(self) -> None:
-        self.stream.close()
+        self.stream.inner.close()
         self.raw.close()
 
     def __enter__(self) -> _Source:
@@ -474,6 +561,18 @@ class _Source:
             return min(self.raw.tell(), self.total)
         except (OSError, ValueError):
             return self.total
+
+
+def _verify_stream(path: Path) -> None:
+    """Read a whole (gzipped) file once to prove it is complete and within the limit.
+
+    GDAL reads gzipped GeoJSON itself (``/vsigzip/``); checking first means a file cut short
+    or a "zip bomb" is refused with a plain message before GDAL sees it.
+    """
+    with _Source(path) as src:
+        while src.stream.read(1 << 20):
+            pass
+        src.stream.check()
 
 
 def _utf8_error(path: Path) -> ReadError:
@@ -499,6 +598,8 @@ def _utf8_error(path: Path) -> ReadError:
                 carry = buf[used:]
                 if final:
                     return ReadError(f"{path}: the file is not valid UTF-8 text.")
+    except ReadError as exc:
+        return exc
     except (OSError, EOFError, zlib.error) as exc:
         return _gzip_error(path, exc)
     hint = ""
@@ -614,6 +715,7 @@ class _Batch:
     bad_lines: np.ndarray  # rows with the wrong number of fields (slow path only)
     bad_reasons: list[str]
     bad_raw: list[str]
+    maybe_nul: bool = True  # False only when no NUL byte has been read so far
 
 
 def _internal_names(n: int) -> list[str]:
@@ -635,28 +737,66 @@ def _fast_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator
     convert_opts = pcsv.ConvertOptions(
         column_types={n: pa.string() for n in names}, strings_can_be_null=False
     )
-    with _Source(path) as src:
+    with _Source(path, quiet=True) as src:
         counter = _Counting(src.stream)
-        reader = pcsv.open_csv(
-            counter, read_options=read_opts, parse_options=parse_opts,
-            convert_options=convert_opts,
-        )
         start = 2
-        for record_batch in reader:
+        reader = None
+        while True:
+            try:
+                if reader is None:
+                    reader = pcsv.open_csv(
+                        counter, read_options=read_opts, parse_options=parse_opts,
+                        convert_options=convert_opts,
+                    )
+                record_batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                if src.stream.failure is not None:
+                    raise src.stream.failure from None
+                if "straddl" in str(exc):
+                    # A value longer than a block (or a quote never closed): the slow path
+                    # reads it whole and rejects that row alone.
+                    raise _NeedsSlowPath from None
+                raise
             n = record_batch.num_rows
+            if src.stream.failure is not None:
+                src.stream.check()
             if invalid:
                 raise _NeedsSlowPath
             yield _Batch(
                 pa.Table.from_batches([record_batch]),
                 np.arange(start, start + n, dtype="int64"),
-                np.empty(0, dtype="int64"), [], [],
+                np.empty(0, dtype="int64"), [], [], src.stream.saw_nul,
             )
             start += n
             if progress is not None:
                 progress(src.done(), src.total)
+        # The stream reports a cut-short or oversized file to pyarrow as the end of the data;
+        # it must not pass for a complete file.
+        src.stream.check()
         records = counter.physical_records()
         if invalid or records is None or records - 1 != start - 2:
             raise _NeedsSlowPath
+
+
+def _csv_records(path: Path, reader: Any) -> Iterator[list[str]]:
+    """Pass on csv records, explaining a value too long even to read."""
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field limit" not in str(exc):
+                raise
+            raise ReadError(
+                f"{path}: a value starting on or after line {reader.line_num} is longer than "
+                f"{_MAX_READ_FIELD_CHARS // (1 << 20)} MB. This is almost always a quote mark (\") "
+                "that is never closed, which turns the rest of the file into one value. Check "
+                "the quotes on that line, or export the file again."
+            ) from None
+        yield record
 
 
 class _NeedsSlowPath(Exception):
@@ -666,8 +806,15 @@ class _NeedsSlowPath(Exception):
 def _slow_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator[_Batch]:
     """Read with Python's csv module, which reports where every row starts."""
     names = _internal_names(ncols)
+    # The csv module refuses the whole file at its first value over 128 KiB; read values up to
+    # _MAX_READ_FIELD_CHARS so that an over-long one rejects its own row only. The limit is
+    # process-wide, so it is only ever raised, never put back (another thread may be reading).
+    if csv.field_size_limit() < _MAX_READ_FIELD_CHARS:
+        csv.field_size_limit(_MAX_READ_FIELD_CHARS)
     with _Source(path) as src:
-        text = io.TextIOWrapper(src.stream, encoding="utf-8-sig", newline="")
+        # _Inflated is a BufferedIOBase, which typeshed does not count as a wrapped buffer
+        text = io.TextIOWrapper(src.stream, encoding="utf-8-sig",  # type: ignore[type-var]
+                                newline="")
         reader = csv.reader(text)
         prev_line = 0
         header_seen = False
@@ -682,7 +829,8 @@ def _slow_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator
                 {n: pa.array(c, type=pa.string()) for n, c in zip(names, cols, strict=True)}
             )
             batch = _Batch(table, np.asarray(lines, dtype="int64"),
-                           np.asarray(bad_lines, dtype="int64"), list(bad_reasons), list(bad_raw))
+                           np.asarray(bad_lines, dtype="int64"), list(bad_reasons), list(bad_raw),
+                           src.stream.saw_nul)
             for c in cols:
                 c.clear()
             lines.clear()
@@ -691,13 +839,15 @@ def _slow_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator
             bad_raw.clear()
             return batch
 
-        for record in reader:
+        short_at_end: tuple[int, int] | None = None
+        for record in _csv_records(path, reader):
             start, prev_line = prev_line + 1, reader.line_num
             if not record:
                 continue  # a blank line is not a row
             if not header_seen:
                 header_seen = True
                 continue
+            short_at_end = (start, len(record)) if len(record) < ncols else None
             if len(record) == ncols:
                 for c, v in zip(cols, record, strict=True):
                     c.append(v)
@@ -705,15 +855,29 @@ def _slow_batches(path: Path, ncols: int, progress: Progress | None) -> Iterator
             else:
                 bad_lines.append(start)
                 fields_word = "field" if len(record) == 1 else "fields"
-                bad_reasons.append(
-                    f"row has {len(record)} {fields_word} but the header has {ncols} "
-                    "(an unquoted comma, or a row cut short?)"
-                )
+                reason = (f"row has {len(record)} {fields_word} but the header has {ncols} "
+                          "(an unquoted comma, or a row cut short?)")
+                longest = max((len(v.encode("utf-8")) for v in record), default=0)
+                if longest > _MAX_FIELD_BYTES:
+                    reason += "; " + _LONG_FIELD_REASON
+                if any("\x00" in v for v in record):
+                    reason += "; " + _NUL_REASON
+                bad_reasons.append(reason)
                 bad_raw.append(",".join(record))
             if len(lines) + len(bad_lines) >= _SLOW_CHUNK_ROWS:
                 yield flush()
                 if progress is not None:
                     progress(src.done(), src.total)
+        if short_at_end and src.stream.last_byte not in (b"\n", b"\r"):
+            # A file whose last row stops short with no line break was cut off (a copy or a
+            # download that did not finish, or a gzip cut between its parts): the rows after
+            # it are missing, which rejecting that one row would hide.
+            line, found = short_at_end
+            raise ReadError(
+                f"{path}: the file ends part-way through a row (line {line} has {found} of "
+                f"{ncols} fields and no line end), so it looks cut short and the rows after it "
+                "are missing. Copy or download the file again; nothing was stored."
+            )
         if lines or bad_lines:
             yield flush()
 
@@ -946,6 +1110,22 @@ def _check_coordinate_values(
         reasons.add(impossible, text)
 
 
+def _check_cells(
+    reasons: _Reasons, columns: list[pa.ChunkedArray] | list[pa.Array], maybe_nul: bool = True
+) -> None:
+    """Reject rows holding a value over the field limit or a NUL byte, in any column."""
+    long = np.zeros(reasons.n, dtype=bool)
+    nul = np.zeros(reasons.n, dtype=bool)
+    for col in columns:
+        lengths = pc.binary_length(col)
+        if (pc.max(lengths).as_py() or 0) > _MAX_FIELD_BYTES:
+            long |= _np(pc.greater(lengths, _MAX_FIELD_BYTES))
+        if maybe_nul:  # the substring search is slow; most files hold no NUL at all
+            nul |= _np(pc.match_substring(col, "\x00"))
+    reasons.add(long, _LONG_FIELD_REASON)
+    reasons.add(nul, _NUL_REASON)
+
+
 def _raw_text(table: pa.Table, mask: np.ndarray) -> list[str]:
     """Return the fields of the masked rows joined by commas."""
     if not mask.any():
@@ -1103,6 +1283,7 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
     )
     col = {key: f"c{i}" for key, i in pos.items()}
     got = _Collected()
+    span = _Plausible.now()
 
     def handle(batch: _Batch) -> None:
         n = got.start(batch)
@@ -1110,6 +1291,7 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
             return
         t = batch.table
         reasons = _Reasons(n)
+        _check_cells(reasons, batch.table.columns, batch.maybe_nul)
         lon, lat = _check_coordinates(
             reasons, t[col["Longitude"]], t[col["Latitude"]], "Longitude", "Latitude", "lonlat"
         )
@@ -1121,6 +1303,11 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
             reasons.add(
                 month_bad, "Month " + _quoted(month, month_bad) + " is not a valid YYYY-MM month"
             )
+        month_ok = ~month_blank & ~month_bad
+        implausible = month_ok & ~_months_plausible(month, month_ok, span)
+        if implausible.any():
+            reasons.add(implausible, f"Month outside the plausible range ({span.months}): "
+                        + _quoted(month, implausible))
         category = _trimmed(t[col["Crime type"]])
         reasons.add(_np(pc.equal(category, "")), "no Crime type")
         out = pa.table(
@@ -1251,6 +1438,7 @@ class _Parsed:
     precision: np.ndarray  # object array ("" on failure)
     ok: np.ndarray  # bool
     offsets: int  # values that carried an offset
+    wall: np.ndarray | None = None  # datetime64[us] UK clock time of timed values, else NaT
 
 
 def _shape_keys(arr: pa.Array) -> np.ndarray:
@@ -1378,17 +1566,81 @@ def _parse_datetimes(text: pa.Array, fmt: str, dayfirst: bool, offset: str) -> _
         shift = (offset_min[use_offset] * 60_000_000).astype("int64").astype("timedelta64[us]")
         utc[use_offset] = naive[use_offset] - shift
     month = np.full(n, "", dtype=object)
+    wall = np.full(n, np.datetime64("NaT", "us"), dtype="datetime64[us]")
     if timed.any():
-        wall = (
+        wall[timed] = (
             pd.DatetimeIndex(utc[timed]).tz_localize("UTC").tz_convert(TIMEZONE)
             .tz_localize(None).to_numpy(dtype="datetime64[us]")
         )
-        month[timed] = np.datetime_as_string(wall.astype("datetime64[M]"), unit="M")
+        month[timed] = np.datetime_as_string(wall[timed].astype("datetime64[M]"), unit="M")
     if month_only.any():
         month[month_only] = np.datetime_as_string(
             naive[month_only].astype("datetime64[M]"), unit="M"
         )
-    return _Parsed(utc, month, precision, ok, offsets)
+    return _Parsed(utc, month, precision, ok, offsets, wall)
+
+
+@dataclass(frozen=True)
+class _Plausible:
+    """The incident dates accepted (:func:`geo.settings.limits`), as day numbers since 1970."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def now(cls) -> _Plausible:
+        lim = limits()
+        return cls(lim.earliest_date, lim.latest_date)
+
+    @property
+    def days(self) -> str:
+        return f"{_long_date(self.first)} to {_long_date(self.last)}"
+
+    @property
+    def months(self) -> str:
+        return f"{self.first:%Y-%m} to {self.last:%Y-%m}"
+
+
+def _long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _dates_plausible(parsed: _Parsed, span: _Plausible) -> np.ndarray:
+    """Mark the parsed values that lie in ``span``: by UK date, or for a month, any of its days.
+
+    A month is plausible when it overlaps the span, so the month of the earliest date and the
+    current month are accepted.
+    """
+    lo = np.datetime64(span.first, "D")
+    hi = np.datetime64(span.last, "D")
+    out = np.ones(len(parsed.ok), dtype=bool)
+    if parsed.wall is not None:
+        timed = ~np.isnat(parsed.wall)
+        day = parsed.wall[timed].astype("datetime64[D]")
+        out[timed] = (day >= lo) & (day <= hi)
+    months = parsed.ok & (parsed.precision == "month")
+    if months.any():
+        start = parsed.month[months].astype("datetime64[M]")
+        out[months] = ((start + 1).astype("datetime64[D]") > lo) & (
+            start.astype("datetime64[D]") <= hi)
+    return out
+
+
+def _months_plausible(month: pa.ChunkedArray, valid: np.ndarray,
+                      span: _Plausible) -> np.ndarray:
+    """Mark the valid ``YYYY-MM`` months that overlap ``span`` (others are marked too).
+
+    A file holds a handful of distinct months, so each is judged once.
+    """
+    lo = span.first.year * 12 + span.first.month - 1
+    hi = span.last.year * 12 + span.last.month - 1
+    bad = [
+        m for m in pc.unique(month.filter(pa.array(valid))).to_pylist()
+        if not lo <= int(m[:4]) * 12 + int(m[5:7]) - 1 <= hi
+    ]
+    if not bad:
+        return np.ones(len(valid), dtype=bool)
+    return ~(valid & _np(pc.is_in(month, value_set=pa.array(bad, pa.string()))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1443,6 +1695,11 @@ def _mapped_fields(
     bad_date = ~blank & ~parsed.ok
     if bad_date.any():
         reasons.add(bad_date, "date not understood: " + _quoted(when_arr, bad_date))
+    span = _Plausible.now()
+    implausible = parsed.ok & ~_dates_plausible(parsed, span)
+    if implausible.any():
+        reasons.add(implausible, f"date outside the plausible range ({span.days}): "
+                    + _quoted(when_arr, implausible))
 
     if mapping.category:
         category = frame["category"].fillna("").str.strip()
@@ -1636,6 +1893,7 @@ def read_generic_csv(
             return
         t = batch.table
         reasons = _Reasons(n)
+        _check_cells(reasons, batch.table.columns, batch.maybe_nul)
         x, y = _check_coordinates(
             reasons, t[f"c{pos[x_key]}"], t[f"c{pos[y_key]}"], names[x_key], names[y_key], kind
         )
@@ -1722,7 +1980,10 @@ def read_points(
     total = _check_file(path)
     if progress is not None:
         progress(0, total)
-    source = f"/vsigzip/{path}" if _is_gzip(path) else str(path)
+    gz = _is_gzip(path)
+    if gz:
+        _verify_stream(path)
+    source = f"/vsigzip/{path}" if gz else str(path)
     try:
         layers = pyogrio.list_layers(source)
         # Prefer a point layer; a layer of mixed geometry ("Unknown") is read and its
@@ -1774,6 +2035,7 @@ def read_points(
         {key: _attribute_text(gdf[attrs[i]]) for key, i in pos.items()}
     ).reset_index(drop=True)
     reasons = _Reasons(n)
+    _check_cells(reasons, [pa.array(frame[c], type=pa.string()) for c in frame.columns])
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     missing = np.asarray(shapely.is_missing(geoms), dtype=bool)
     types = np.asarray(shapely.get_type_id(geoms))

@@ -11,10 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.settings import H3_RESOLUTIONS, TIMEZONE
 
@@ -71,6 +74,28 @@ STORED_SCHEMA = pa.schema(
         pa.field("batch_id", pa.string(), nullable=False),
     ]
 )
+
+
+#: The columns that say what an incident record holds. Two rows with the same id and equal
+#: values here are one record seen twice (a duplicate); with any value different they are a
+#: conflict. Derived keys (area, cells, time keys) are left out: they follow from these and
+#: from the boundaries in use, which may have changed since a row was stored.
+CONTENT_COLUMNS = (
+    "occurred_at",
+    "month",
+    "time_precision",
+    "lon",
+    "lat",
+    "category",
+    "source",
+    "domestic",
+    "location",
+)
+
+#: Decimal places of longitude and latitude compared (1e-7 degrees is about 1 cm): a point
+#: given in grid metres is converted to degrees, and the last bits of that may differ between
+#: library versions.
+LONLAT_DECIMALS = 7
 
 
 class ReadError(Exception):
@@ -170,3 +195,85 @@ def empty_raw() -> pd.DataFrame:
             "location": pd.Series([], dtype="string"),
         }
     )
+
+
+def content_differences(here: pa.Table, there: pa.Table) -> dict[str, np.ndarray]:
+    """Compare two aligned tables row by row over :data:`CONTENT_COLUMNS`.
+
+    Parameters
+    ----------
+    here, there : pyarrow.Table
+        Tables with the stored schema's content columns and the same number of rows.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        For each content column, True where the two rows differ. Two blanks are equal;
+        longitude and latitude are compared to :data:`LONLAT_DECIMALS` places.
+
+    Examples
+    --------
+    >>> blank = {c: pa.array([None, None], STORED_SCHEMA.field(c).type) for c in CONTENT_COLUMNS}
+    >>> a = pa.table({**blank, "category": ["Robbery", "Burglary"]})
+    >>> b = pa.table({**blank, "category": ["Robbery", "Robbery"]})
+    >>> content_differences(a, b)["category"].tolist(), content_differences(a, b)["lon"].tolist()
+    ([False, True], [False, False])
+    """
+    out: dict[str, np.ndarray] = {}
+    for name in CONTENT_COLUMNS:
+        x, y = here.column(name), there.column(name)
+        if pa.types.is_floating(x.type):
+            x, y = pc.round(x, LONLAT_DECIMALS), pc.round(y, LONLAT_DECIMALS)
+        same = pc.or_kleene(pc.equal(x, y), pc.and_(pc.is_null(x), pc.is_null(y)))
+        out[name] = ~np.asarray(pc.fill_null(same, False).to_numpy(zero_copy_only=False),
+                                dtype=bool)
+    return out
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "blank"
+    if isinstance(value, datetime):
+        return f"'{value:%Y-%m-%d %H:%M}'"
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    text = str(value)
+    return f"'{text[:60]}…'" if len(text) > 60 else f"'{text}'"
+
+
+def describe_differences(
+    here: pa.Table, there: pa.Table, differs: dict[str, np.ndarray], rows: np.ndarray,
+    there_name: str,
+) -> list[str]:
+    """Say how each of ``rows`` differs, e.g. ``a different category ('A' here, 'B' stored)``.
+
+    Examples
+    --------
+    >>> blank = {c: pa.array([None], STORED_SCHEMA.field(c).type) for c in CONTENT_COLUMNS}
+    >>> a = pa.table({**blank, "category": ["Assault"]})
+    >>> b = pa.table({**blank, "category": ["Robbery"]})
+    >>> describe_differences(a, b, content_differences(a, b), np.array([0]), "on line 2")
+    ["a different category ('Assault' here, 'Robbery' on line 2)"]
+    """
+    out = []
+    for i in rows:
+        parts = [
+            f"{name} ({_shown(here.column(name)[int(i)].as_py())} here, "
+            f"{_shown(there.column(name)[int(i)].as_py())} {there_name})"
+            for name in CONTENT_COLUMNS if differs[name][i]
+        ]
+        shown = parts[:3] + ([f"{len(parts) - 3} more"] if len(parts) > 3 else [])
+        out.append("a different " + ", ".join(shown))
+    return out
+
+
+def row_text(table: pa.Table) -> list[str]:
+    """Return each row's id and content as one comma-separated line, for a rejects file."""
+    cols = ["incident_id", "occurred_at", "month", "lon", "lat", "category", "source"]
+    text = [
+        pc.strftime(table.column(c), format="%Y-%m-%d %H:%M") if c == "occurred_at"
+        else pc.cast(table.column(c), pa.string())
+        for c in cols
+    ]
+    filled = [pc.fill_null(t, "") for t in text]
+    return [str(v) for v in pc.binary_join_element_wise(*filled, ",").to_pylist()]

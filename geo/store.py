@@ -2,15 +2,22 @@
 
 Why this design
 ---------------
-* **All or nothing.** An ingest writes its Parquet files under ``_staging/``, renames them into
-  ``incidents/year=YYYY/`` (not yet listed, so invisible), then replaces ``manifest.json`` with
-  one atomic ``os.replace``. Readers only ever read the files the manifest lists, so a running
-  dashboard sees the whole batch or none of it, and a crash or ``kill -9`` at any point leaves
-  the previous manifest, and so the previous store, in force. Unlisted files left by a crash are
-  swept up by the next ingest.
+* **All or nothing.** A commit replaces ``manifest.json`` with one atomic ``os.replace``.
+  Readers only ever read the files the manifest lists, so a running dashboard sees the whole
+  batch or none of it, and a crash or ``kill -9`` at any point leaves either the previous
+  manifest or the new one in force, each with all its files.
+* **Nothing unlisted in the dataset folder.** ``incidents/`` holds only files the committed
+  manifest lists, at every instant, so DuckDB, QGIS or pandas pointed at the folder never see
+  phantom rows. A writer (see :meth:`Store._publish`) stages new files under ``_staging/`` and
+  moves the files it will drop out there too, commits the manifest, then moves the new files
+  into ``incidents/`` and deletes the dropped ones. A listed file is therefore in one of two
+  places, ``incidents/...`` or its staging path (:meth:`Store.staged_path`); readers try both.
+  The next writer, under the lock, finishes any moves a crash interrupted and clears
+  ``_staging/``.
 * **Readers never wait.** Writers take an exclusive ``flock`` on ``.lock``; readers take no lock:
   they read a manifest (always complete, thanks to the atomic replace) and then its files, which
-  are immutable once listed.
+  are immutable once listed (a file that vanishes was dropped by a newer commit: the reader
+  starts again from the new manifest).
 * **Open format.** Hive-partitioned Parquet (``year=``) is what DuckDB, Spark, QGIS and pandas
   read directly, so a force can point a bigger engine at the same folder later.
 
@@ -26,25 +33,67 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from geo.atomic import replace_durably, write_bytes_atomic
-from geo.schema import STORED_SCHEMA
+from geo.atomic import fsync_dir, fsync_file, write_bytes_atomic
+from geo.csvsafe import to_csv_text
+from geo.schema import (
+    CONTENT_COLUMNS,
+    STORED_SCHEMA,
+    content_differences,
+    describe_differences,
+    make_rejects,
+    row_text,
+)
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+#: The hive-partitioned dataset folder: only files the manifest lists are ever in it.
+INCIDENTS = "incidents"
+#: Where files wait before they are listed, and after they are dropped, outside the dataset.
+STAGING = "_staging"
+#: Longest raw row text kept in a rejects file (a spreadsheet cell holds 32,767 characters).
+REJECT_RAW_CHARS = 2_000
+#: Kinds of id conflict, as their reasons begin (``reason_key`` groups by this).
+CONFLICT_IN_FILE = "id conflict within the file"
+CONFLICT_WITH_STORE = "id conflict with the store"
+
+
+def _fault(point: str) -> None:
+    """Test hook: kill this process with SIGKILL at a named step of a write.
+
+    ``HOTSPOT_FAULT_KILL_AT=<point>`` makes the crash tests deterministic: the process dies at
+    exactly that step, as it would from ``kill -9`` or a power cut, with no timing involved.
+    """
+    if os.environ.get("HOTSPOT_FAULT_KILL_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+#: Every step :func:`_fault` can stop at, in the order a write passes them.
+FAULT_POINTS = (
+    "staging",    # the first new file is written under _staging/, others are not
+    "staged",     # every new file is staged; nothing else has changed
+    "retiring",   # the first file to drop has been moved out of incidents/
+    "retired",    # every file to drop is out of incidents/; the manifest is not yet replaced
+    "committed",  # the new manifest is in force; its new files are still staged
+    "moving",     # the first new file has been moved into incidents/
+    "moved",      # every new file is in incidents/; dropped files are not yet deleted
+)
 
 
 @dataclass
@@ -79,6 +128,11 @@ class Manifest:
         return max((b.ingested_at for b in self.batches), default=None)
 
     @property
+    def files(self) -> list[str]:
+        """Every listed data file, relative to the store folder."""
+        return [f for b in self.batches for f in b.files]
+
+    @property
     def rejected(self) -> int:
         """Rows rejected across all batches."""
         return sum(int(b.summary.get("rejected", 0)) for b in self.batches)
@@ -104,6 +158,17 @@ class Manifest:
             kind=str(raw.get("kind", "user")),
             batches=[BatchRecord(**b) for b in raw.get("batches", [])],
         )
+
+
+@dataclass
+class CommitResult:
+    """What a commit did: the batch it recorded and the rows it kept out as already stored."""
+
+    record: BatchRecord
+    #: Rows whose id is already stored with the same content (an exact repeat).
+    duplicates: int = 0
+    #: Rows whose id is already stored with different content; they are in the rejects file.
+    conflicts: int = 0
 
 
 class Store:
@@ -139,22 +204,51 @@ class Store:
             return None
         return (st.st_ino, st.st_mtime_ns)
 
+    def staged_path(self, rel: str) -> Path:
+        """Return where the listed file ``rel`` waits while it is outside ``incidents/``.
+
+        ``incidents/year=2024/B.parquet`` waits at ``_staging/B/year=2024/B.parquet``: before
+        a commit moves it in, or after a commit that drops it moved it out.
+        """
+        parts = PurePosixPath(rel)
+        return self.root / STAGING / parts.stem / Path(*parts.parts[1:])
+
+    def _read_file(self, rel: str, columns: list[str] | None) -> tuple[pa.Table, bool]:
+        """Read one listed file from ``incidents/`` or, if it is not there, from staging.
+
+        Returns the table and whether it came from staging. The file is opened once and read
+        through that handle, so a writer moving or deleting it meanwhile does not disturb the
+        read. Its final path is tried again last: a writer may move it there between the first
+        two tries.
+        """
+        tries = (self.root / rel, self.staged_path(rel), self.root / rel)
+        for i, path in enumerate(tries):
+            try:
+                source = pa.memory_map(str(path))
+            except FileNotFoundError:
+                continue
+            with source:
+                return pq.read_table(source, columns=columns, schema=STORED_SCHEMA), i == 1
+        raise FileNotFoundError(rel)
+
     def read(self, columns: list[str] | None = None) -> tuple[Manifest, pa.Table]:
         """Return the manifest and every visible incident as one Arrow table.
 
-        A commit that replaces files while this reads (a sample swapped for user data) makes a
-        listed file vanish; the read then starts again from the new manifest.
+        A commit that drops files while this reads (a sample swapped for user data, a
+        relabel) makes a listed file vanish; the read then starts again from the new manifest.
         """
         for attempt in range(5):
             manifest = self.manifest()
-            paths = [self.root / f for b in manifest.batches for f in b.files]
             try:
-                tables = [pq.read_table(p, columns=columns, schema=STORED_SCHEMA) for p in paths]
+                found = [self._read_file(f, columns) for f in manifest.files]
             except FileNotFoundError:
                 if attempt == 4:
                     raise
                 time.sleep(0.05)
                 continue
+            tables = [t for t, _ in found]
+            if any(staged for _, staged in found):
+                self._finish_if_idle()
             schema = STORED_SCHEMA if columns is None else pa.schema(
                 [STORED_SCHEMA.field(c) for c in columns]
             )
@@ -163,6 +257,36 @@ class Store:
             return manifest, pa.concat_tables(tables)
         raise AssertionError("unreachable")
 
+    def existing_ids(self, manifest: Manifest) -> pa.Array:
+        """Return every incident id listed by ``manifest``."""
+        return self._listed_column(manifest, ["incident_id"]).column(0).combine_chunks()
+
+    def _listed_column(self, manifest: Manifest, columns: list[str]) -> pa.Table:
+        schema = pa.schema([STORED_SCHEMA.field(c) for c in columns])
+        tables = [self._read_file(f, columns)[0] for f in manifest.files]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def _finish_if_idle(self) -> None:
+        """Finish a crashed writer's moves if no writer holds the lock (a reader's courtesy).
+
+        A listed file still in staging means a writer is between its commit and its moves, or
+        died there. If the lock is free, no writer is alive: finishing the moves now means
+        tools reading ``incidents/`` directly see every listed row without waiting for the next
+        ingest. A store the reader may not write to is left for the next writer.
+        """
+        with contextlib.ExitStack() as stack:
+            try:
+                fh = stack.enter_context(open(self.root / ".lock", "a+"))
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # a writer is at work (it finishes the moves), or the store is read-only
+            try:
+                self._recover()
+            except OSError:
+                pass  # left for the next writer
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
     # -- writing -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -170,21 +294,10 @@ class Store:
         with open(self.root / ".lock", "a+") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
+                self._recover()
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-    def existing_ids(self, manifest: Manifest) -> pa.Array:
-        """Return every incident id listed by ``manifest``."""
-        paths = [self.root / f for b in manifest.batches for f in b.files]
-        if not paths:
-            return pa.array([], type=pa.string())
-        return pa.concat_arrays(
-            [
-                pq.read_table(p, columns=["incident_id"]).column(0).combine_chunks()
-                for p in paths
-            ]
-        )
 
     def commit(
         self,
@@ -195,38 +308,39 @@ class Store:
         summary: dict[str, Any],
         kind: str,
         dedupe: bool = True,
-    ) -> tuple[BatchRecord | None, int]:
-        """Add ``table`` as one batch, atomically; return the record and the duplicates skipped.
+        lines: np.ndarray | None = None,
+    ) -> CommitResult:
+        """Add ``table`` as one batch, atomically.
 
-        Rows whose ``incident_id`` is already stored are skipped (so re-ingesting a file adds
-        nothing). A ``kind="user"`` commit into a store that holds the synthetic sample drops
-        the sample in the same atomic step: the sample is never mixed with real data.
+        A row whose ``incident_id`` is already stored is kept out: as a duplicate when its
+        content (:data:`geo.schema.CONTENT_COLUMNS`) is the same, so re-ingesting a file adds
+        nothing, or as a conflict, written to the rejects file with what differs, when it is
+        not. ``lines`` (the input line of each row) goes into those rejects. A ``kind="user"``
+        commit into a store that holds the synthetic sample drops the sample in the same
+        atomic step: the sample is never mixed with real data.
         """
         with self._locked():
-            self._sweep_orphans()
             current = self.manifest()
             replace_all = current.kind == "sample" and kind == "user" or kind == "sample"
             base = Manifest(version=current.version) if replace_all else current
-            duplicates = 0
+            lines = np.zeros(table.num_rows, dtype="int64") if lines is None else np.asarray(
+                lines, dtype="int64")
+            duplicates, conflicts = 0, make_rejects([], [])
             if dedupe and base.batches and table.num_rows:
-                seen = pc.is_in(table.column("incident_id"), value_set=self.existing_ids(base))
-                duplicates = int(pc.sum(seen).as_py() or 0)
-                table = table.filter(pc.invert(seen))
+                table, lines, duplicates, conflicts = self._known(table, lines, base)
             batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
             table = table.set_column(
                 table.schema.get_field_index("batch_id"),
                 STORED_SCHEMA.field("batch_id"),
                 pa.array([batch_id] * table.num_rows, type=pa.string()),
             )
-            files = self._write_files(table, batch_id) if table.num_rows else []
-            rejects_file = None
-            if len(rejects):
-                rejects_dir = self.root / "rejects"
-                rejects_dir.mkdir(parents=True, exist_ok=True)
-                rejects_name = f"{batch_id}-{Path(source_file).name}.rejects.csv"
-                out = rejects.assign(file=source_file)[["file", "line", "reason", "raw"]]
-                write_bytes_atomic(rejects_dir / rejects_name, out.to_csv(index=False).encode())
-                rejects_file = f"rejects/{rejects_name}"
+            files = self._stage(table, batch_id) if table.num_rows else []
+            all_rejects = pd.concat([rejects, conflicts], ignore_index=True) if len(
+                conflicts) else rejects
+            rejects_file = self._write_rejects(all_rejects, batch_id, source_file)
+            by_reason = Counter(summary.get("conflicts_by_reason", {}))
+            if len(conflicts):
+                by_reason[CONFLICT_WITH_STORE] += len(conflicts)
             record = BatchRecord(
                 batch_id=batch_id,
                 source_file=source_file,
@@ -234,74 +348,199 @@ class Store:
                 rows=table.num_rows,
                 files=files,
                 rejects_file=rejects_file,
-                summary={**summary, "duplicates": summary.get("duplicates", 0) + duplicates},
+                summary={
+                    **summary,
+                    "duplicates": summary.get("duplicates", 0) + duplicates,
+                    "conflicts": summary.get("conflicts", 0) + len(conflicts),
+                    "conflicts_by_reason": dict(by_reason),
+                },
             )
             new = Manifest(
                 version=current.version + 1,
                 kind=kind if (replace_all or current.kind == "empty") else current.kind,
                 batches=[*base.batches, record],
             )
-            pause = os.environ.get("HOTSPOT_FAULT_PAUSE_BEFORE_COMMIT")
-            if pause:  # fault-injection point for the kill test: files written, not yet listed
-                time.sleep(float(pause))
-            write_bytes_atomic(self.manifest_path, new.to_json().encode())
-            if replace_all:
-                self._sweep_orphans()
-            return record, duplicates
+            self._publish(new, retire=current.files if replace_all else [], add=files)
+            return CommitResult(record, duplicates, len(conflicts))
 
-    def _write_files(self, table: pa.Table, batch_id: str) -> list[str]:
-        staging = self.root / "_staging" / batch_id
-        staging.mkdir(parents=True, exist_ok=True)
+    def _known(
+        self, table: pa.Table, lines: np.ndarray, base: Manifest
+    ) -> tuple[pa.Table, np.ndarray, int, pd.DataFrame]:
+        """Split off rows whose id ``base`` already holds: duplicates, and conflicts as rejects."""
+        files = base.files
+        per_file = [self._read_file(f, ["incident_id"])[0].column(0).combine_chunks()
+                    for f in files]
+        stored_ids = pa.concat_arrays(per_file) if per_file else pa.array([], pa.string())
+        where = pc.index_in(table.column("incident_id"), value_set=stored_ids)
+        known = np.asarray(pc.is_valid(where).to_numpy(zero_copy_only=False), dtype=bool)
+        if not known.any():
+            return table, lines, 0, make_rejects([], [])
+        rows = np.flatnonzero(known)
+        # Content is read only from the files that hold a known id (usually few or none).
+        at = np.asarray(pc.filter(where, pa.array(known)).to_numpy(), dtype="int64")
+        starts = np.cumsum([0, *(len(ids) for ids in per_file)])
+        file_of = np.searchsorted(starts, at, side="right") - 1
+        content = ["incident_id", *CONTENT_COLUMNS, "batch_id"]
+        parts, order = [], []
+        for k in np.unique(file_of):
+            mine = np.flatnonzero(file_of == k)
+            local = pa.array(at[mine] - starts[k])
+            parts.append(self._read_file(files[k], content)[0].take(local))
+            order.append(mine)
+        stored = pa.concat_tables(parts).take(pa.array(np.argsort(np.concatenate(order))))
+        here = table.take(pa.array(rows))
+        differs = content_differences(here, stored)
+        conflict = np.logical_or.reduce(list(differs.values()))
+        bad = np.flatnonzero(conflict)
+        sources = {b.batch_id: Path(b.source_file).name for b in base.batches}
+        ids = here.column("incident_id").take(pa.array(bad)).to_pylist()
+        from_batch = stored.column("batch_id").take(pa.array(bad)).to_pylist()
+        how = describe_differences(here, stored, differs, bad, "stored")
+        reasons = [
+            f"{CONFLICT_WITH_STORE}: id '{i}' is already stored (from {sources.get(b, b)}) with "
+            f"{h}" for i, b, h in zip(ids, from_batch, how, strict=True)
+        ]
+        rejects = make_rejects(lines[rows[bad]], reasons, row_text(here.take(pa.array(bad))))
+        keep = ~known
+        return (table.filter(pa.array(keep)), lines[keep], int((~conflict).sum()), rejects)
+
+    def _write_rejects(self, rejects: pd.DataFrame, batch_id: str, source_file: str) -> str | None:
+        """Write the batch's rejects file; its text is made safe to open in a spreadsheet."""
+        if not len(rejects):
+            return None
+        rejects_dir = self.root / "rejects"
+        rejects_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{batch_id}-{Path(source_file).name}.rejects.csv"
+        raw = rejects["raw"].astype(str).str.replace("\x00", "\u2400", regex=False)
+        long = raw.str.len() > REJECT_RAW_CHARS
+        if long.any():
+            raw = raw.where(~long, raw.str.slice(0, REJECT_RAW_CHARS) + " … ("
+                            + raw.str.len().astype(str) + " characters in all)")
+        out = pd.DataFrame({
+            "file": source_file,
+            "line": rejects["line"].astype("int64"),
+            "reason": rejects["reason"].astype(str),
+            "raw": raw,
+        }).sort_values("line", kind="stable")
+        write_bytes_atomic(rejects_dir / name, to_csv_text(out).encode("utf-8"))
+        return f"rejects/{name}"
+
+    def _stage(self, table: pa.Table, stem: str) -> list[str]:
+        """Write ``table`` as yearly files under staging; return their final (listed) paths."""
         years = pc.year(table.column("occurred_at"))
         month_years = pc.cast(pc.utf8_slice_codeunits(table.column("month"), 0, 4), pa.int32())
         years = pc.coalesce(years, month_years)
 
         def write(year: int) -> str:
             part = table.filter(pc.equal(years, year))
-            rel = f"incidents/year={year}/{batch_id}.parquet"
-            tmp = staging / f"year={year}.parquet"
-            pq.write_table(part, tmp, compression="zstd", row_group_size=256_000)
-            dest = self.root / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            replace_durably(tmp, dest)
+            rel = f"{INCIDENTS}/year={year}/{stem}.parquet"
+            path = self.staged_path(rel)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(part, path, compression="zstd", row_group_size=256_000)
+            fsync_file(path)
+            _fault("staging")
             return rel
 
         # Arrow releases the GIL while encoding, so the yearly files are written side by side.
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
             written = list(pool.map(write, sorted(set(years.to_pylist()))))
-        shutil.rmtree(staging, ignore_errors=True)
+        for rel in written:
+            fsync_dir(self.staged_path(rel).parent)
+        _fault("staged")
         return written
 
-    def _sweep_orphans(self) -> None:
-        """Delete data files no manifest lists (left by a crashed or superseded ingest)."""
-        listed = {f for b in self.manifest().batches for f in b.files}
-        shutil.rmtree(self.root / "_staging", ignore_errors=True)
-        incidents = self.root / "incidents"
-        if incidents.exists():
-            for path in incidents.rglob("*.parquet"):
-                if path.relative_to(self.root).as_posix() not in listed:
-                    path.unlink(missing_ok=True)
+    def _move(self, src: Path, dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest)
+        fsync_dir(dest.parent)
+        fsync_dir(src.parent)
 
-    def rewrite(self, transform: Any) -> Manifest:
+    def _publish(self, new: Manifest, *, retire: list[str], add: list[str]) -> None:
+        """Make ``new`` the committed manifest, keeping ``incidents/`` to what is listed.
+
+        ``add`` are new listed files, already staged; ``retire`` are files the current manifest
+        lists and ``new`` does not. Each step leaves every file of the manifest in force either
+        in ``incidents/`` or at its staging path, and nothing else in ``incidents/``:
+
+        1. the files to drop move out to staging (the old manifest, still in force, finds
+           them there);
+        2. the manifest is replaced (the atomic commit);
+        3. the new files move into ``incidents/``;
+        4. the dropped files are deleted.
+
+        A crash anywhere is finished by the next writer's :meth:`_recover`.
+        """
+        for i, rel in enumerate(retire):
+            self._move(self.root / rel, self.staged_path(rel))
+            if i == 0:
+                _fault("retiring")
+        _fault("retired")
+        pause = os.environ.get("HOTSPOT_FAULT_PAUSE_BEFORE_COMMIT")
+        if pause:  # fault-injection point for the kill test: files staged, not yet listed
+            time.sleep(float(pause))
+        write_bytes_atomic(self.manifest_path, new.to_json().encode())
+        _fault("committed")
+        for i, rel in enumerate(add):
+            self._move(self.staged_path(rel), self.root / rel)
+            if i == 0:
+                _fault("moving")
+        _fault("moved")
+        self._clear_staging()
+
+    def _recover(self) -> None:
+        """Finish what a crashed writer left (call under the lock).
+
+        Listed files still staged move into ``incidents/`` (the commit happened, the moves did
+        not); everything else in staging was never committed or was dropped, and is deleted;
+        unlisted files in ``incidents/`` (left by versions before staging moved out of it) are
+        deleted too.
+        """
+        listed = self.manifest().files
+        for rel in listed:
+            staged = self.staged_path(rel)
+            if not (self.root / rel).exists() and staged.exists():
+                self._move(staged, self.root / rel)
+        self._clear_staging()
+        incidents = self.root / INCIDENTS
+        if incidents.exists():
+            keep = set(listed)
+            for path in incidents.rglob("*.parquet"):
+                if path.relative_to(self.root).as_posix() not in keep:
+                    path.unlink(missing_ok=True)
+            _prune_empty(incidents)
+
+    def _clear_staging(self) -> None:
+        shutil.rmtree(self.root / STAGING, ignore_errors=True)
+        _prune_empty(self.root / INCIDENTS)
+
+    def rewrite(self, transform: Callable[[pa.Table], pa.Table]) -> Manifest:
         """Rewrite every batch through ``transform(table) -> table``, atomically.
 
         Used when derived keys change (new boundaries): batches keep their provenance, their
         files are replaced by new ones, and the swap is one manifest replace.
         """
         with self._locked():
-            self._sweep_orphans()
             current = self.manifest()
-            batches = []
+            batches, add = [], []
             for b in current.batches:
-                tables = [pq.read_table(self.root / f, schema=STORED_SCHEMA) for f in b.files]
-                if not tables:
+                if not b.files:
                     batches.append(b)
                     continue
-                table = transform(pa.concat_tables(tables))
-                suffix = uuid.uuid4().hex[:6]
-                files = self._write_files(table, f"{b.batch_id}-r{suffix}")
+                table = transform(
+                    pa.concat_tables([self._read_file(f, None)[0] for f in b.files]))
+                files = self._stage(table, f"{b.batch_id}-r{uuid.uuid4().hex[:6]}")
+                add += files
                 batches.append(BatchRecord(**{**b.__dict__, "files": files}))
             new = Manifest(version=current.version + 1, kind=current.kind, batches=batches)
-            write_bytes_atomic(self.manifest_path, new.to_json().encode())
-            self._sweep_orphans()
+            self._publish(new, retire=current.files, add=add)
             return new
+
+
+def _prune_empty(folder: Path) -> None:
+    """Remove empty ``year=`` folders, so the dataset folder holds only what is listed."""
+    if not folder.exists():
+        return
+    for sub in folder.iterdir():
+        if sub.is_dir() and not any(sub.iterdir()):
+            with contextlib.suppress(OSError):
+                sub.rmdir()

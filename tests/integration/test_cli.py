@@ -12,10 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
-from geo.store import Store
-from tests.conftest import SHARED_DATA, needs_shared
+from geo.schema import empty_rejects
+from geo.store import FAULT_POINTS, Store
+from tests.conftest import SHARED_DATA, needs_shared, stored_table
 
 HOTSPOT = str(Path(sys.executable).with_name("hotspot"))
 LAD_FILE = SHARED_DATA / "boundaries" / "Local_Authority_Districts_(December_2021)_UK_BUC.geojson"
@@ -55,6 +59,42 @@ def test_not_utf8_file_gets_one_clear_message(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+POLICE_HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,"
+                 "LSOA code,LSOA name,Crime type,Last outcome category,Context\n")
+
+
+def _police_text(n: int) -> str:
+    return POLICE_HEADER + "".join(
+        f"c{i},2019-09,Lancashire,Lancashire,-2.70,53.76,On or near X,E01,Preston 001A,"
+        "Robbery,,\n" for i in range(n))
+
+
+@pytest.mark.parametrize("case", ["cut-short", "cut-between-parts", "over-limit"])
+def test_broken_gzip_fails_names_the_file_and_stores_nothing(tmp_path, case):
+    import gzip
+
+    data = tmp_path / "d"
+    good = tmp_path / "good.csv"
+    good.write_text(_police_text(3))
+    run("ingest", "--data-dir", str(data), str(good), check=True)
+    before = Store(data / "store").manifest().to_json()
+    text = _police_text(30_000).encode()
+    packed = gzip.compress(text)
+    bad = tmp_path / "street.csv.gz"
+    if case == "cut-short":
+        bad.write_bytes(packed[: len(packed) // 2])
+    elif case == "cut-between-parts":  # a multi-part gzip copied up to the end of a part
+        bad.write_bytes(gzip.compress(text[: len(text) // 2]))
+    else:
+        bad.write_bytes(packed)
+    env = {"HOTSPOT_MAX_INGEST_DECOMPRESSED_MB": "1"} if case == "over-limit" else None
+    proc = run("ingest", "--data-dir", str(data), "--json", str(bad), env=env)
+    assert proc.returncode != 0
+    assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
+    assert ("more than 1 MB" if case == "over-limit" else "cut short") in proc.stderr
+    assert Store(data / "store").manifest().to_json() == before
+
+
 def test_bad_rows_are_rejected_with_line_and_reason(tmp_path):
     csv = tmp_path / "ed.csv"
     csv.write_text(
@@ -70,7 +110,8 @@ def test_bad_rows_are_rejected_with_line_and_reason(tmp_path):
                "lon", "--category-col", "type", "--default-source", "ed", check=True)
     summary = json.loads(proc.stdout)
     assert summary["read"] == 5
-    assert (summary["accepted"], summary["duplicates"], summary["rejected"]) == (1, 1, 3)
+    assert (summary["accepted"], summary["duplicates"], summary["conflicts"],
+            summary["rejected"]) == (1, 1, 0, 3)
     assert sum(summary["rejected_by_reason"].values()) == 3
     rejects = Path(summary["rejects_file"]).read_text()
     for line in (",3,", ",4,", ",5,"):
@@ -103,7 +144,8 @@ def test_real_boundaries_then_real_police_months_every_row_accounted_for(tmp_pat
     proc = run("ingest", "--data-dir", data, "--json", *map(str, POLICE_FILES), check=True)
     total = json.loads(proc.stdout)
     assert total["read"] == 55_676
-    assert total["accepted"] + total["duplicates"] + total["rejected"] == total["read"]
+    assert (total["accepted"] + total["duplicates"] + total["conflicts"] + total["rejected"]
+            == total["read"])
     assert total["accepted"] > 55_000
     _, table = Store(Path(data) / "store").read(columns=["incident_id", "time_precision"])
     assert table.num_rows == total["accepted"]
@@ -148,7 +190,7 @@ def test_killed_ingest_leaves_the_store_as_it_was(tmp_path):
     # wait until the batch's data files are written but not yet listed, then kill -9
     deadline = time.time() + 60
     while time.time() < deadline:
-        if len(list((data / "store" / "incidents").rglob("*.parquet"))) > len(before.batches):
+        if list((data / "store" / "_staging").rglob("*.parquet")):
             break
         time.sleep(0.1)
     else:
@@ -159,6 +201,8 @@ def test_killed_ingest_leaves_the_store_as_it_was(tmp_path):
     after, table = store.read()
     assert after.to_json() == before.to_json()
     assert table.column("incident_id").to_pylist() == ["police:K1"]
+    # the staged files never entered the dataset folder that other tools read
+    assert _dataset_ids(data / "store") == {"police:K1"}
     # the next ingest sweeps the orphan and commits normally
     run("ingest", "--data-dir", str(data), str(second), *flags, check=True)
     assert store.read()[1].num_rows == 199
@@ -303,3 +347,154 @@ def test_readme_groups_commands_work_as_written(tmp_path):
     body = json.loads(run("groups", "--json", "--data-dir", str(tmp_path / "hotspot-data"),
                           check=True).stdout)
     assert "knife" not in body["groups"] and body["default"] is None  # set, chosen, removed
+
+
+# --------------------------------------------------------------------------------------------
+# Crash safety: kill -9 at every step of a write
+# --------------------------------------------------------------------------------------------
+
+#: Runs one store write in a fresh process (lighter than the whole CLI, same code path).
+_WRITER = """
+import sys
+import pyarrow as pa, pyarrow.parquet as pq
+from geo.schema import STORED_SCHEMA, empty_rejects
+from geo.store import Store
+op, root, src = sys.argv[1:4]
+store = Store(root)
+if op == "relabel":
+    def relabel(t):
+        i = t.schema.get_field_index("la_code")
+        return t.set_column(i, STORED_SCHEMA.field("la_code"), pa.array(["E99"] * t.num_rows))
+    store.rewrite(relabel)
+else:
+    store.commit(pq.read_table(src), source_file=src, rejects=empty_rejects(), summary={},
+                 kind="user")
+"""
+
+
+def _rows(prefix: str, n: int) -> pa.Table:
+    # two years, so every batch is two files and a kill can fall between them
+    table = stored_table([353_750.0] * n, [429_410.0] * n,
+                         [f"20{23 + i % 2}-06-0{1 + i % 7} 23:15" for i in range(n)])
+    return table.set_column(0, "incident_id", pa.array([f"{prefix}{i}" for i in range(n)]))
+
+
+def _dataset_ids(root: Path) -> set[str]:
+    if not (root / "incidents").exists():
+        return set()
+    dataset = ds.dataset(root / "incidents", format="parquet", partitioning="hive")
+    return set(dataset.to_table(columns=["incident_id"]).column(0).to_pylist())
+
+
+def _assert_nothing_unlisted(root: Path) -> Store:
+    store = Store(root)
+    manifest = store.manifest()
+    on_disk = {p.relative_to(root).as_posix() for p in (root / "incidents").rglob("*")
+               if p.is_file()}
+    assert on_disk <= set(manifest.files), f"unlisted: {on_disk - set(manifest.files)}"
+    return store
+
+
+@pytest.mark.parametrize("op", ["ingest", "swap", "relabel"])
+@pytest.mark.parametrize("point", FAULT_POINTS)
+def test_kill_at_every_step_never_shows_unlisted_rows(tmp_path, op, point):
+    root = tmp_path / "store"
+    store = Store(root)
+    old = _rows("OLD", 6)
+    store.commit(old, source_file="old", rejects=empty_rejects(), summary={},
+                 kind="sample" if op == "swap" else "user")
+    src = tmp_path / "new.parquet"
+    pq.write_table(_rows("NEW", 5), src)
+    before, new = {f"OLD{i}" for i in range(6)}, {f"NEW{i}" for i in range(5)}
+    after = {"ingest": before | new, "swap": new, "relabel": before}[op]
+    proc = subprocess.run([sys.executable, "-c", _WRITER, op, str(root), str(src)],
+                          env={**os.environ, "HOTSPOT_FAULT_KILL_AT": point}, timeout=300,
+                          capture_output=True, text=True)
+    reachable = not (op == "ingest" and point == "retiring")  # an ingest drops no files
+    assert proc.returncode == (-signal.SIGKILL if reachable else 0), proc.stderr
+    committed = FAULT_POINTS.index(point) >= FAULT_POINTS.index("committed") or not reachable
+
+    # straight after the kill: tools reading incidents/ see only rows the manifest lists
+    store = _assert_nothing_unlisted(root)
+    listed, table = store.read(columns=["incident_id", "la_code"])
+    ids = set(table.column(0).to_pylist())
+    assert _dataset_ids(root) <= ids
+    # the store reads whole: the old state before the commit, the new state from it on
+    assert table.num_rows == listed.rows
+    assert ids == (after if committed else before)
+    assert set(table.column(1).to_pylist()) == (
+        {"E99"} if op == "relabel" and committed else {"E07000123"})
+    # that read found no writer alive and finished the moves: the folder now shows everything
+    assert _dataset_ids(root) == ids
+    _assert_nothing_unlisted(root)
+
+    # and the next write goes through normally
+    store.commit(_rows("NEXT", 2), source_file="next", rejects=empty_rejects(), summary={},
+                 kind="user")
+    _assert_nothing_unlisted(root)
+    assert _dataset_ids(root) == set(store.read(columns=["incident_id"])[1].column(0)
+                                     .to_pylist())
+    assert not (root / "_staging").exists()
+
+
+_CHURN = """
+import sys
+import pyarrow as pa, pyarrow.parquet as pq
+from geo.schema import STORED_SCHEMA, empty_rejects
+from geo.store import Store
+root, src, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+store = Store(root)
+for i in range(rounds):
+    def relabel(t, code=f"E{i:02d}"):
+        at = t.schema.get_field_index("la_code")
+        return t.set_column(at, STORED_SCHEMA.field("la_code"), pa.array([code] * t.num_rows))
+    store.rewrite(relabel)
+    table = pq.read_table(src)
+    ids = pa.array([f"R{i}-{k}" for k in range(table.num_rows)])
+    store.commit(table.set_column(0, "incident_id", ids), source_file=src,
+                 rejects=empty_rejects(), summary={}, kind="user")
+"""
+
+
+def test_readers_racing_commits_and_relabels_always_see_one_whole_version(tmp_path):
+    root = tmp_path / "store"
+    store = Store(root)
+    store.commit(_rows("OLD", 6), source_file="old", rejects=empty_rejects(), summary={},
+                 kind="user")
+    src = tmp_path / "new.parquet"
+    pq.write_table(_rows("NEW", 3), src)
+    reads = 0
+    with subprocess.Popen([sys.executable, "-c", _CHURN, str(root), str(src), "12"],
+                          stderr=subprocess.PIPE, text=True) as writer:
+        while writer.poll() is None or reads == 0:
+            manifest, table = store.read(columns=["incident_id", "la_code"])
+            # one version, whole: the rows its manifest promises, no row twice
+            assert table.num_rows == manifest.rows
+            assert len(set(table.column(0).to_pylist())) == table.num_rows
+            reads += 1
+        assert writer.wait() == 0, writer.stderr.read() if writer.stderr else ""
+    final, table = store.read(columns=["incident_id"])
+    assert final.rows == 6 + 12 * 3 == table.num_rows
+    assert _dataset_ids(root) == set(table.column(0).to_pylist())
+    assert reads > 1
+
+
+@needs_shared
+def test_real_crime_id_republished_in_a_later_month_is_a_conflict(tmp_path):
+    # police.uk lists a few Leicestershire Crime IDs again in a later month's file; the second
+    # is not "already in the store" but a different record under the same id
+    data = str(tmp_path / "d")
+    run("boundaries", "import", str(LAD_FILE), "--code-field", "LAD21CD", "--name-field",
+        "LAD21NM", "--data-dir", data, check=True)
+    months = [next((SHARED_DATA / "police_uk_leicestershire" / m).glob("*.csv.gz"))
+              for m in ("2021-01", "2021-02")]
+    total = json.loads(run("ingest", "--data-dir", data, "--json", *map(str, months),
+                           check=True).stdout)
+    assert (total["accepted"] + total["duplicates"] + total["conflicts"] + total["rejected"]
+            == total["read"])
+    assert (total["duplicates"], total["conflicts"]) == (0, 1)
+    assert total["conflicts_by_reason"] == {"id conflict with the store": 1}
+    rejects = Path(total["files"][1]["rejects_file"]).read_text()
+    assert ("id 'a204e309bc4c58abe3be09c9db4885faee9289d1d71cde77b6855f37a752b3d5' is already "
+            "stored (from 2021-01-leicestershire-street.csv.gz) with a different month "
+            "('2021-02' here, '2021-01' stored)") in rejects

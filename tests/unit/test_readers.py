@@ -735,3 +735,195 @@ def test_offsets_of_several_forms(tmp_path):
         "2024-01-15T04:30:00+00:00", "2024-01-15T15:00:00+00:00", "2024-01-15T10:00:00+00:00",
         "2024-07-15T10:00:00+01:00",
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Files cut short, decompression limit, long values, NUL bytes, implausible dates
+# --------------------------------------------------------------------------------------------
+
+
+def _points_geojson(n: int, when: str = "2024-06-01 23:15") -> str:
+    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": list(PRESTON)},
+              "properties": {"ref": f"r{i}", "when": when, "type": "Assault"}} for i in range(n)]
+    return json.dumps({"type": "FeatureCollection", "features": feats})
+
+
+def _cut(path: Path, text: str, fraction: float = 0.5) -> Path:
+    data = gzip.compress(text.encode())
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["police", "generic", "geojson"])
+def test_gzip_cut_short_is_refused_on_every_reader_path(tmp_path, kind):
+    if kind == "police":
+        text = HEADER + "\n" + "\n".join(police_row(crime_id=f"c{i}") for i in range(20_000))
+        path, mapping = _cut(tmp_path / "street.csv.gz", text + "\n"), None
+    elif kind == "generic":
+        text = "when,x,y,type\n" + "2024-06-01 23:15,-2.703,53.759,Assault\n" * 20_000
+        path, mapping = _cut(tmp_path / "ed.csv.gz", text), Mapping(datetime="when", **LONLAT)
+    else:
+        path = _cut(tmp_path / "points.geojson.gz", _points_geojson(5_000))
+        mapping = POINT_MAPPING
+    with pytest.raises(ReadError) as err:
+        read_file(path, mapping)
+    # one plain message naming the file, never GDAL's or zlib's own words alone
+    assert str(path) in str(err.value)
+    assert "cut short" in str(err.value) and "again" in str(err.value)
+
+
+def test_a_stream_failure_passes_to_pyarrow_as_the_end_but_is_never_lost(tmp_path):
+    import geo.readers as readers
+
+    path = _cut(tmp_path / "cut.csv.gz", HEADER + "\n" + police_row() * 1000)
+    with readers._Source(path, quiet=True) as src:
+        while src.stream.read(1 << 16):
+            pass
+        assert src.stream.failure is not None
+        with pytest.raises(ReadError, match="cut short"):
+            src.stream.check()
+
+
+@pytest.mark.parametrize("kind", ["police", "geojson"])
+def test_gzip_beyond_the_ingest_decompression_limit_is_refused(tmp_path, monkeypatch, kind):
+    monkeypatch.setenv("HOTSPOT_MAX_INGEST_DECOMPRESSED_MB", "1")
+    if kind == "police":
+        # about 2.6 MB of text that compresses to a few kilobytes
+        text = HEADER + "\n" + (police_row() + "\n") * 20_000
+        path, mapping = write(tmp_path / "bomb.csv.gz", text, gz=True), None
+    else:
+        path = write(tmp_path / "bomb.geojson.gz", _points_geojson(10_000), gz=True)
+        mapping = POINT_MAPPING
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(ReadError) as err:
+        read_file(path, mapping)
+    assert str(path) in str(err.value)
+    assert "more than 1 MB" in str(err.value)
+    assert "HOTSPOT_MAX_INGEST_DECOMPRESSED_MB" in str(err.value)
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast-path", "slow-path"])
+def test_an_over_long_value_rejects_its_row_only(tmp_path, slow):
+    # The slow (line-tracking) path is taken when a value spans lines.
+    first = police_row(crime_id="a", location='"On or near\nTwo Lines"' if slow else "X")
+    rows = [first, police_row(crime_id="b", location="y" * 200_000), police_row(crime_id="c")]
+    result = read_police_uk(police_file(tmp_path, rows))
+    assert result.rows["incident_id"].tolist() == ["a", "c"]
+    assert result.rejects["line"].tolist() == [4 if slow else 3]
+    assert "longer than 128 KiB" in result.rejects["reason"].iloc[0]
+    assert_accounted(result)
+
+
+def test_a_value_longer_than_a_read_block_rejects_its_row_only(tmp_path):
+    rows = [police_row(crime_id="a"), police_row(crime_id="b", location="y" * 9_000_000),
+            police_row(crime_id="c")]
+    result = read_police_uk(police_file(tmp_path, rows))
+    assert result.rows["incident_id"].tolist() == ["a", "c"]
+    assert result.rejects["line"].tolist() == [3]
+
+
+def test_over_long_value_in_a_generic_csv_and_a_point_layer(tmp_path):
+    path, mapping = generic(tmp_path, ["2024-06-01 10:00"] * 2,
+                            extra={"notes": ["fine", "z" * 140_000]})
+    result = read_generic_csv(path, mapping)
+    assert result.rejects["line"].tolist() == [3] and len(result.rows) == 1
+    feats = json.loads(_points_geojson(2))
+    feats["features"][1]["properties"]["type"] = "w" * 140_000
+    gj = write(tmp_path / "long.geojson", json.dumps(feats))
+    result = read_points(gj, POINT_MAPPING)
+    assert result.rejects["line"].tolist() == [2] and len(result.rows) == 1
+    assert "longer than 128 KiB" in result.rejects["reason"].iloc[0]
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast-path", "slow-path"])
+def test_a_nul_byte_rejects_its_row_as_likely_damage(tmp_path, slow):
+    first = police_row(crime_id="a", location='"On or near\nTwo Lines"' if slow else "X")
+    rows = [first, *(police_row(crime_id=f"k{i}") for i in range(50)),
+            police_row(crime_id="nul", location="On or\x00near")]
+    result = read_police_uk(police_file(tmp_path, rows))
+    assert "nul" not in result.rows["incident_id"].tolist()
+    assert not result.rows["location"].str.contains("\x00").any()
+    assert len(result.rows) == 51
+    (reason,) = result.rejects["reason"]
+    assert "NUL byte" in reason and "damaged" in reason
+    assert_accounted(result)
+
+
+def test_police_months_outside_the_plausible_range_are_rejected(tmp_path):
+    from datetime import date, timedelta
+
+    this_month = date.today().strftime("%Y-%m")
+    next_year = f"{date.today().year + 1}-01"
+    rows = [police_row(crime_id="old", month="1989-12"), police_row(crime_id="first",
+            month="1990-01"), police_row(crime_id="now", month=this_month),
+            police_row(crime_id="ahead", month=next_year),
+            police_row(crime_id="typo", month="2099-01")]
+    result = read_police_uk(police_file(tmp_path, rows))
+    accepted = result.rows["incident_id"].tolist()
+    assert accepted[:2] == ["first", "now"]
+    # next January is accepted only when tomorrow is already in it (31 December)
+    assert ("ahead" in accepted) == ((date.today() + timedelta(days=1)).year > date.today().year)
+    rejected = dict(zip(result.rejects["line"], result.rejects["reason"], strict=True))
+    assert rejected[2] == (f"Month outside the plausible range (1990-01 to "
+                           f"{date.today() + timedelta(days=1):%Y-%m}): '1989-12'")
+    assert rejected[6].endswith("'2099-01'")
+    assert_accounted(result)
+
+
+def test_generic_dates_outside_the_plausible_range_are_rejected(tmp_path):
+    from datetime import date, timedelta
+
+    today = date.today()
+    tomorrow, after = today + timedelta(days=1), today + timedelta(days=2)
+    values = ["2099-06-01 12:00", "01/01/1900", "1969-12-31 23:00", "1989-12",
+              f"{tomorrow:%d/%m/%Y} 10:00", f"{after:%Y-%m-%d}", "1990-01-01 00:00",
+              "2024-06-01 10:00"]
+    path, mapping = generic(tmp_path, values)
+    result = read_generic_csv(path, mapping)
+    assert result.rows["line"].tolist() == [6, 8, 9]
+    assert result.rejects["line"].tolist() == [2, 3, 4, 5, 7]
+    latest = today + timedelta(days=1)
+    assert result.rejects["reason"].iloc[0] == (
+        f"date outside the plausible range (1 January 1990 to {latest.day} {latest:%B %Y}): "
+        "'2099-06-01 12:00'"
+    )
+    assert_accounted(result)
+
+
+def test_plausible_range_follows_the_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOTSPOT_EARLIEST_DATE", "2020-01-01")
+    path, mapping = generic(tmp_path, ["2019-12-31 23:00", "2020-01-01 00:30"])
+    result = read_generic_csv(path, mapping)
+    assert result.rows["line"].tolist() == [3]
+    assert "(1 January 2020 to " in result.rejects["reason"].iloc[0]
+
+
+def test_point_layer_dates_outside_the_plausible_range_are_rejected(tmp_path):
+    feats = json.loads(_points_geojson(2))
+    feats["features"][1]["properties"]["when"] = "2099-06-01 23:15"
+    result = read_points(write(tmp_path / "p.geojson", json.dumps(feats)), POINT_MAPPING)
+    assert result.rows["incident_id"].tolist() == ["r0"]
+    assert result.rejects["reason"].iloc[0].startswith("date outside the plausible range (")
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip-member-boundary"])
+def test_a_file_ending_part_way_through_a_row_is_refused_as_cut_short(tmp_path, kind):
+    text = (HEADER + "\n" + "\n".join(police_row(crime_id=f"c{i}") for i in range(3000))
+            + "\n").encode()
+    cut = len(text) // 2
+    assert text[cut - 1:cut] != b"\n"
+    path = tmp_path / ("street.csv" if kind == "plain" else "street.csv.gz")
+    # A gzip may be several complete parts one after another; a copy cut between two of them
+    # is a valid gzip, and only the unfinished last row shows the cut.
+    path.write_bytes(text[:cut] if kind == "plain" else gzip.compress(text[:cut]))
+    with pytest.raises(ReadError, match="ends part-way through a row") as err:
+        read_police_uk(path)
+    assert str(path) in str(err.value) and "cut short" in str(err.value)
+
+
+def test_a_complete_last_row_without_a_line_end_is_still_read(tmp_path):
+    text = HEADER + "\n" + police_row(crime_id="a") + "\n" + "x,2024-03,short"
+    path = write(tmp_path / "short-middle.csv", text + "\n" + police_row(crime_id="b"))
+    result = read_police_uk(path)
+    assert result.rows["incident_id"].tolist() == ["a", "b"]
+    assert result.rejects["line"].tolist() == [3]

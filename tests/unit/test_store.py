@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from geo.schema import empty_rejects
 from geo.store import Store
@@ -20,9 +21,8 @@ def _table(n: int, offset: int = 0) -> pa.Table:
 
 
 def _commit(store: Store, table: pa.Table, kind: str = "user") -> int:
-    _, dupes = store.commit(table, source_file="f.csv", rejects=empty_rejects(),
-                            summary={"read": table.num_rows, "rejected": 0}, kind=kind)
-    return dupes
+    return store.commit(table, source_file="f.csv", rejects=empty_rejects(),
+                        summary={"read": table.num_rows, "rejected": 0}, kind=kind).duplicates
 
 
 def test_commit_then_read_round_trips(tmp_path):
@@ -60,8 +60,6 @@ def test_unlisted_files_are_invisible_and_swept(tmp_path):
     store = Store(tmp_path / "store")
     _commit(store, _table(2))
     orphan = tmp_path / "store" / "incidents" / "year=2024" / "crashed-batch.parquet"
-    import pyarrow.parquet as pq
-
     pq.write_table(_table(50, offset=500), orphan)
     assert store.read()[1].num_rows == 2
     _commit(store, _table(1, offset=900))
@@ -72,7 +70,160 @@ def test_unlisted_files_are_invisible_and_swept(tmp_path):
 def test_rejects_file_is_written_beside_the_store(tmp_path):
     store = Store(tmp_path / "store")
     rejects = pd.DataFrame({"line": [3], "reason": ["no coordinates"], "raw": ["a,b"]})
-    record, _ = store.commit(_table(1), source_file="/x/in.csv", rejects=rejects,
-                             summary={"read": 2, "rejected": 1}, kind="user")
+    record = store.commit(_table(1), source_file="/x/in.csv", rejects=rejects,
+                          summary={"read": 2, "rejected": 1}, kind="user").record
     text = (tmp_path / "store" / record.rejects_file).read_text()
     assert "no coordinates" in text and "/x/in.csv" in text and ",3," in text
+
+
+def _dataset_ids(root) -> list[str]:
+    """What DuckDB, QGIS or pandas see reading the dataset folder directly."""
+    import pyarrow.dataset as ds
+
+    folder = root / "incidents"
+    if not folder.exists():
+        return []
+    dataset = ds.dataset(folder, format="parquet", partitioning="hive")
+    return sorted(dataset.to_table(columns=["incident_id"]).column(0).to_pylist())
+
+
+def _listed_only(root) -> None:
+    store = Store(root)
+    manifest, table = store.read(columns=["incident_id"])
+    on_disk = {p.relative_to(root).as_posix() for p in (root / "incidents").rglob("*.parquet")}
+    assert on_disk == set(manifest.files)
+    assert _dataset_ids(root) == sorted(table.column(0).to_pylist())
+    assert not (root / "_staging").exists()
+
+
+def _two_years(n: int, offset: int = 0) -> pa.Table:
+    t = stored_table(np.full(n, 353_750.0), np.full(n, 429_410.0),
+                     [f"20{23 + i % 2}-06-0{1 + i % 7} 23:15" for i in range(n)])
+    return t.set_column(0, "incident_id", pa.array([f"Y{offset + i}" for i in range(n)]))
+
+
+def test_dataset_folder_holds_exactly_the_listed_rows_after_every_kind_of_write(tmp_path):
+    root = tmp_path / "store"
+    store = Store(root)
+    _commit(store, _two_years(6), kind="sample")
+    _listed_only(root)
+    _commit(store, _two_years(4, offset=100), kind="user")  # replaces the sample
+    _listed_only(root)
+    assert _dataset_ids(root) == [f"Y{100 + i}" for i in range(4)]
+    _commit(store, _two_years(3, offset=200))
+    store.rewrite(lambda t: t)  # a relabel writes every batch anew
+    _listed_only(root)
+    assert len(_dataset_ids(root)) == 7
+
+
+def test_a_listed_file_still_in_staging_is_read_and_moved_in_by_the_next_reader(tmp_path):
+    root = tmp_path / "store"
+    store = Store(root)
+    _commit(store, _two_years(4))
+    # the state a writer killed between its commit and its moves leaves behind
+    rel = store.manifest().files[0]
+    staged = store.staged_path(rel)
+    staged.parent.mkdir(parents=True)
+    (root / rel).rename(staged)
+    assert not str(staged).startswith(str(root / "incidents"))
+    manifest, table = store.read()  # no writer holds the lock: the reader finishes the move
+    assert table.num_rows == manifest.rows == 4
+    _listed_only(root)
+
+
+def test_reader_takes_a_staged_file_while_a_writer_holds_the_lock(tmp_path):
+    import fcntl
+
+    root = tmp_path / "store"
+    store = Store(root)
+    _commit(store, _two_years(4))
+    rel = store.manifest().files[0]
+    staged = store.staged_path(rel)
+    staged.parent.mkdir(parents=True)
+    (root / rel).rename(staged)
+    with open(root / ".lock", "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # a writer at work
+        assert store.read()[1].num_rows == 4
+        assert staged.exists()  # left for the writer to move
+    assert _commit(store, _two_years(1, offset=50)) == 0
+    _listed_only(root)
+
+
+def test_uncommitted_staging_is_cleared_and_dropped_files_are_restored(tmp_path):
+    root = tmp_path / "store"
+    store = Store(root)
+    _commit(store, _two_years(4))
+    # a writer killed before its commit: new files staged, an old file already moved out
+    junk = root / "_staging" / "crashed" / "year=2024" / "crashed.parquet"
+    junk.parent.mkdir(parents=True)
+    pq.write_table(_two_years(9, offset=900), junk)
+    rel = store.manifest().files[1]
+    store.staged_path(rel).parent.mkdir(parents=True)
+    (root / rel).rename(store.staged_path(rel))
+    assert _dataset_ids(root) != sorted(store.read(columns=["incident_id"])[1].column(0)
+                                        .to_pylist())
+    _commit(store, _two_years(1, offset=300))
+    _listed_only(root)
+    assert len(_dataset_ids(root)) == 5
+
+
+def test_rejects_file_cannot_run_formulas_in_a_spreadsheet(tmp_path):
+    store = Store(tmp_path / "store")
+    rejects = pd.DataFrame({
+        "line": [2, 3], "reason": ["no coordinates", "no coordinates"],
+        "raw": ['=HYPERLINK("http://evil.example","Click")', "@SUM(A1:A9)"],
+    })
+    record = store.commit(_table(1), source_file="/x/=cmd.csv", rejects=rejects,
+                          summary={"read": 3, "rejected": 2}, kind="user").record
+    back = pd.read_csv(tmp_path / "store" / record.rejects_file, dtype=str)
+    assert back["raw"].tolist() == ['\'=HYPERLINK("http://evil.example","Click")',
+                                    "'@SUM(A1:A9)"]
+    assert back["file"].tolist() == ["/x/=cmd.csv"] * 2  # starts with "/": harmless
+
+
+def test_rejects_file_shortens_huge_rows_and_shows_nul_bytes(tmp_path):
+    store = Store(tmp_path / "store")
+    rejects = pd.DataFrame({"line": [2, 3], "reason": ["too long", "NUL"],
+                            "raw": ["x" * 300_000, "a\x00b"]})
+    record = store.commit(_table(1), source_file="in.csv", rejects=rejects,
+                          summary={"read": 3, "rejected": 2}, kind="user").record
+    back = pd.read_csv(tmp_path / "store" / record.rejects_file, dtype=str)
+    assert back["raw"].iloc[0].endswith("(300000 characters in all)")
+    assert len(back["raw"].iloc[0]) < 2_100
+    assert back["raw"].iloc[1] == "a\u2400b"
+
+
+def test_frame_of_an_older_store_never_takes_a_pre_1970_date_for_no_date(tmp_path):
+    from geo.query import IncidentFrame
+
+    # Written before dates were checked: 1969-12-31 is day -1, the "no day" marker itself.
+    store = Store(tmp_path / "store")
+    times = ["2024-06-01 23:15", "1969-12-31 23:00", "1969-06-01 12:00", None]
+    table = stored_table(np.full(4, 353_750.0), np.full(4, 429_410.0), times,
+                         month=["2024-06", "1969-12", "1969-06", "2024-05"])
+    _commit(store, table.set_column(0, "incident_id", pa.array(["a", "b", "c", "d"])))
+    frame = IncidentFrame.from_table(*store.read())
+    assert frame.before_1970 == 2
+    assert frame.n == 2
+    # every row left is either dated from 1970 on or a month-only row marked as such
+    assert ((frame.day >= 0) | frame.month_only).all()
+    assert frame.day.tolist() == [(np.datetime64("2024-06-01") - np.datetime64("1970-01-01"))
+                                  .astype(int), -1]
+    assert str(frame.date_span()[0]) == "2024-05-01"
+
+
+def test_known_ids_are_matched_to_their_own_stored_rows_across_files(tmp_path):
+    store = Store(tmp_path / "store")
+    stored = _two_years(6).set_column(8, "category", pa.array([f"c{i}" for i in range(6)]))
+    _commit(store, stored)  # Y0, Y2, Y4 in the 2023 file; Y1, Y3, Y5 in the 2024 file
+    assert len(store.manifest().files) == 2
+    again = stored.take([5, 0, 3, 2])
+    again = again.set_column(8, "category", pa.array(["c5", "c0", "other", "c2x"]))
+    result = store.commit(again, source_file="again.csv", rejects=empty_rejects(), summary={},
+                          kind="user", lines=np.array([12, 13, 14, 15]))
+    assert (result.duplicates, result.conflicts, result.record.rows) == (2, 2, 0)
+    back = pd.read_csv(tmp_path / "store" / result.record.rejects_file)
+    assert back["line"].tolist() == [14, 15]
+    assert "id 'Y3'" in back["reason"].iloc[0]
+    assert "category ('other' here, 'c3' stored)" in back["reason"].iloc[0]
+    assert "category ('c2x' here, 'c2' stored)" in back["reason"].iloc[1]
