@@ -63,6 +63,12 @@ HOSTILE = ["", " ", "0", "-1", "1", "3", "24", "50", "99999999999999999999", "1e
            "all"]
 
 
+#: The hostile values that exercise a page's link parsing (each page build is costly).
+LINK_VALUES = ["", " ", "-1", "99999999999999999999", "nan", "1e309", "25-3", "0001-01-01",
+               "9999-12-31", "2024-02-30", "fri,,sat", ",", "x" * 5000, "<script>alert(1)</script>",
+               "\x00", "é😀", "E07000123", "99", "dbscan", "ZONE@2024-06-01"]
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     from dashboard.app import create_app
@@ -274,5 +280,5 @@ def test_page_layouts_take_hostile_links(app):
                          "bw", "eps", "minpts", "unit", "measure", "as_of", "lookback_weeks",
                          "n", "target_share", "night", "green_below", "amber", "red",
                          "period", "zone", "significant", "seed"]:
-                for raw in HOSTILE:
+                for raw in LINK_VALUES:
                     page["layout"](**{name: raw})
