@@ -285,7 +285,7 @@ def layout(**query: str) -> html.Div:
                         dag.AgGrid(
                             id=ids.TABLE,
                             rowData=_table_rows(filters, res, unit, db_params),
-                            columnDefs=_table_columns(_weights_source()),
+                            columnDefs=_table_columns(_weights_source(), all_month_only),
                             columnSize="responsiveSizeToFit",
                             dashGridOptions={"rowSelection": {"mode": "singleRow",
                                                               "checkboxes": False,
@@ -402,18 +402,25 @@ def _group_options() -> list[dict[str, str]]:
             {"label": "Categories chosen below", "value": CUSTOM}]
 
 
-def _table_columns(weights_source: str | None = None) -> list[dict[str, Any]]:
-    """Columns of the hotspot table; a harm column only when harm weights are loaded."""
+def _table_columns(weights_source: str | None = None,
+                   month_only: bool = False) -> list[dict[str, Any]]:
+    """Return the hotspot table's columns.
+
+    A harm column only when harm weights are loaded; no peak day or hour when the data give
+    only months (they would all read "unknown").
+    """
     harm = [{"field": "harm", "headerName": "Harm", "minWidth": 80, "maxWidth": 90,
              "headerTooltip": f"sum of harm weights ({weights_source})",
              "valueFormatter": {"function": "d3.format(',.1f')(params.value)"}}]
+    timed = [] if month_only else [
+        {"field": "peak_day", "headerName": "Peak day", "minWidth": 165},
+        {"field": "peak_hour", "headerName": "Peak hour", "minWidth": 140}]
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
         {"field": "share_text", "headerName": "Incidents (share of selection)",
          "minWidth": 200},
         *(harm if weights_source else []),
-        {"field": "peak_day", "headerName": "Peak day", "minWidth": 165},
-        {"field": "peak_hour", "headerName": "Peak hour", "minWidth": 140},
+        *timed,
         {"field": "main_categories", "headerName": "Main categories", "minWidth": 420,
          "tooltipField": "main_categories"},
         {"field": "cell", "headerName": "H3 cell", "minWidth": 140},
