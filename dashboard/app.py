@@ -59,20 +59,20 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None) -> Dash:
 
 
 def _pin_store_version_per_request(app: Dash) -> None:
-    """Let every request see exactly one store version, even if an ingest commits meanwhile."""
+    """Let every request see one store version and one set of zones, whatever is saved meanwhile."""
     from flask import g
 
-    query = services.current().query
+    svc = services.current()
 
     @app.server.before_request
     def _pin() -> None:
-        g.hotspot_pin = query.pin()
+        g.hotspot_pin = svc.pin()
 
     @app.server.teardown_request
     def _unpin(_exc: BaseException | None) -> None:
-        token = g.pop("hotspot_pin", None)
-        if token is not None:
-            query.unpin(token)
+        tokens = g.pop("hotspot_pin", None)
+        if tokens is not None:
+            svc.unpin(tokens)
 
 
 #: The page-wide notice where a callback's refusal or failure is shown to the user.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,24 @@ def _plan() -> PlanResult:
     return svc.plan(parse_plan_params(args))
 
 
+def attachment(name: str) -> str:
+    """Return a Content-Disposition value for a download named ``name``.
+
+    Area codes and zone ids come from user files, so the name may hold any character: the
+    plain ``filename`` keeps only safe ASCII (quotes and slashes can never break out of it) and
+    ``filename*`` carries the full name, encoded as RFC 6266 says.
+
+    Examples
+    --------
+    >>> print(attachment("patrol-plan_Beat\u2013" + "1.csv"))
+    attachment; filename="patrol-plan_Beat_1.csv"; filename*=UTF-8''patrol-plan_Beat%E2%80%931.csv
+    """
+    from urllib.parse import quote
+
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:150] or "download"
+    return f'attachment; filename="{plain}"; filename*=UTF-8\'\'{quote(name[:150], safe="")}'
+
+
 def _filename(result: PlanResult, ext: str) -> str:
     p = result.params
     area = "-".join(p.areas) if p.areas else "all-areas"
@@ -44,7 +63,7 @@ def plan_csv_download() -> Response:
     """Download the plan as a clean CSV (header and rows); provenance is the file beside it."""
     result = _plan()
     return Response(plan_csv(result), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{_filename(result, "csv")}"'})
+        "Content-Disposition": attachment(_filename(result, "csv"))})
 
 
 @bp.get("/plan-provenance.json")
@@ -53,7 +72,7 @@ def plan_provenance_download() -> Response:
     result = _plan()
     name = _filename(result, "csv").removesuffix(".csv") + "_provenance.json"
     return Response(plan_provenance_json(result), mimetype="application/json", headers={
-        "Content-Disposition": f'attachment; filename="{name}"'})
+        "Content-Disposition": attachment(name)})
 
 
 @bp.get("/plan.geojson")
@@ -62,7 +81,7 @@ def plan_geojson_download() -> Response:
     result = _plan()
     body = json.dumps(plan_geojson(result), ensure_ascii=False)
     return Response(body, mimetype="application/geo+json", headers={
-        "Content-Disposition": f'attachment; filename="{_filename(result, "geojson")}"'})
+        "Content-Disposition": attachment(_filename(result, "geojson"))})
 
 
 @bp.get("/briefing")
@@ -72,11 +91,12 @@ def briefing() -> Response:
     only = request.args.get("rank")
     ranks = list(result.table["rank"])
     if only:
-        if not only.isdigit() or int(only) not in ranks:
+        if not (only.isascii() and only.isdecimal()) or int(only) not in ranks:
             raise FilterError("rank", f"'{only}' is not a hotspot of this plan (1 to "
                               f"{len(ranks)})")
         ranks = [int(only)]
-    pages = [_briefing_page(result, r) for r in ranks]
+    # a page per hotspot, each selecting its incidents: heavy work, in the heavy lane
+    pages = services.current().in_lane(lambda: [_briefing_page(result, r) for r in ranks])
     return Response(_document(result, pages), mimetype="text/html")
 
 
@@ -348,7 +368,8 @@ def zones_download() -> Response:
 @nte_bp.get("/sheet")
 def deployment_sheet() -> Response:
     """Print a deployment sheet for one zone and weekend: when, where, recent weekends."""
-    d = _sheet_data(dict(request.args))
+    args = dict(request.args)
+    d = services.current().in_lane(lambda: _sheet_data(args))
     hist = "".join(f"<tr><td>Fri {_esc(h['weekend'])}</td><td>{h['count']}</td>"
                    f"<td class='{_esc(h['status']).split()[0]}'>{_esc(h['status'])}</td></tr>"
                    for h in d["history"])
@@ -387,7 +408,8 @@ def deployment_sheet_csv() -> Response:
     """Download the deployment sheet's figures as CSV rows (section, item, value)."""
     from geo.csvsafe import rows_to_csv_text
 
-    d = _sheet_data(dict(request.args))
+    args = dict(request.args)
+    d = services.current().in_lane(lambda: _sheet_data(args))
     rows: list[list[Any]] = [["section", "item", "value"],
                              ["zone", d["zone"], d["zone_id"]],
                              ["weekend", "friday", d["weekend"].isoformat()],
@@ -400,4 +422,4 @@ def deployment_sheet_csv() -> Response:
     rows += [["method", "night", d["rule"]], ["method", "status rule", d["status_rule"]]]
     name = f"deployment_{d['zone_id']}_{d['weekend'].isoformat()}.csv"
     return Response(rows_to_csv_text(rows), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": attachment(name)})

@@ -287,7 +287,10 @@ def install(app: Dash, hosts: frozenset[str], tile_url: str | None = None) -> No
     def _check_callback() -> Any:
         if request.path != "/_dash-update-component" or request.method != "POST":
             return None
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # JSON nested deeper than Python's parser goes
+            body = None
         if body is None:
             return _error(400, "a callback request must be JSON", "body")
         check_callback_request(app, body)

@@ -8,6 +8,7 @@ parameters so a page and the API asking the same question compute it once.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 import threading
@@ -49,10 +50,19 @@ class HeavyLane:
         self.wait_s = wait_s
         self._running = threading.BoundedSemaphore(workers)
         self._slots = threading.BoundedSemaphore(slots)
+        # heavy work inside heavy work (a sheet needing the zone report) runs in the worker
+        # the thread already holds: taking a second one could wait on itself
+        self._inside = threading.local()
+
+    def _held(self) -> bool:
+        return bool(getattr(self._inside, "depth", 0))
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one of the lane's slots for a running or waiting heavy request."""
+        if self._held():
+            yield
+            return
         if not self._slots.acquire(blocking=False):
             raise Busy(f"The server is busy with {self.slots} heavy analyses; try again in a "
                        "minute.")
@@ -63,12 +73,16 @@ class HeavyLane:
 
     def run(self, make: Callable[[], T]) -> T:
         """Run ``make`` when a worker is free (waiting at most ``wait_s``)."""
+        if self._held():
+            return make()
         if not self._running.acquire(timeout=self.wait_s):
             raise Busy("The server is still busy with other heavy analyses; try again in a "
                        "minute.")
+        self._inside.depth = 1
         try:
             return make()
         finally:
+            self._inside.depth = 0
             self._running.release()
 
 
@@ -160,6 +174,8 @@ class Services:
         self.query = QueryLayer(Store(data.store), self.boundaries)
         self.tile_url = tile_url()
         self._geometry = _LRU(8)
+        self._zones_pin: contextvars.ContextVar[tuple[Any, Any] | None] = \
+            contextvars.ContextVar(f"hotspot-pinned-zones-{id(self)}", default=None)
         self.heavy = HeavyLane(workers=max(1, (os.cpu_count() or 2) - 1), slots=4)
         self._results = _LRU(64, self.heavy)
 
@@ -245,12 +261,34 @@ class Services:
             return ()
         return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir()))
 
-    def zones(self) -> Any:
-        """Return the saved zones (reloaded when the zone file changes)."""
+    def _zones_now(self) -> tuple[tuple[Any, ...], Any]:
+        """Return the zone file's change marker and the zones it holds now."""
         from geo.zones import load_zones
 
-        return self._geometry.get(("zones", self._stamp(self.zones_dir)),
-                                  lambda: load_zones(self.zones_dir))
+        stamp = self._stamp(self.zones_dir)
+        return stamp, self._geometry.get(("zones", stamp), lambda: load_zones(self.zones_dir))
+
+    def zones(self) -> Any:
+        """Return the saved zones: those pinned for this request, else the current ones."""
+        pinned = self._zones_pin.get()
+        return pinned[1] if pinned is not None else self._zones_now()[1]
+
+    def zones_stamp(self) -> tuple[Any, ...]:
+        """Return the change marker of the zones :meth:`zones` returns."""
+        pinned = self._zones_pin.get()
+        return pinned[0] if pinned is not None else self._zones_now()[0]
+
+    def pin(self) -> tuple[Any, Any]:
+        """Fix the store version and the zones for this request (see :meth:`unpin`).
+
+        A zone saved while a request runs must not make half its answer use other zones.
+        """
+        return self.query.pin(), self._zones_pin.set(self._zones_now())
+
+    def unpin(self, tokens: tuple[Any, Any]) -> None:
+        """Undo :meth:`pin`."""
+        self.query.unpin(tokens[0])
+        self._zones_pin.reset(tokens[1])
 
     def venues(self) -> pd.DataFrame:
         """Return saved venues and taxi ranks (column ``kind``)."""
@@ -263,9 +301,14 @@ class Services:
         """Return the NTE report for ``params`` over the saved zones."""
         from geo.nte_report import build_report
 
-        key = ("nte", self.version(), self._stamp(self.zones_dir), params)
+        key = ("nte", self.version(), self.zones_stamp(), params)
         return self._results.get(key, lambda: build_report(self.query, self.zones(), params),
                                  heavy=True)
+
+    def in_lane(self, make: Callable[[], T]) -> T:
+        """Run uncached heavy work (a document of briefings, nightly rows) in the heavy lane."""
+        with self.heavy.slot():
+            return self.heavy.run(make)
 
     # -- VRU analyses (the Trends page and the API ask the same questions) ----------------------
     def _analysis(self, name: str, params: Any, make: Callable[[], T], *extra: Any) -> T:
@@ -288,7 +331,7 @@ class Services:
             return vru.trends(self.query, self.boundaries, params, exclude=exclude,
                               zones=self.zones())
         return self._analysis("trends", params, make, self.events_stamp(),
-                              self._stamp(self.zones_dir))
+                              self.zones_stamp())
 
     def emerging(self, params: Any) -> dict[str, Any]:
         """Emerging hot spot categories (:func:`geo.vru.emerging`) for query parameters."""
@@ -305,7 +348,7 @@ class Services:
         def make() -> dict[str, Any]:
             return vru.evaluate(self.query, self.boundaries, self.zones(), params,
                                 harm_weights=weights or None)
-        return self._analysis("evaluate", params, make, self._stamp(self.zones_dir),
+        return self._analysis("evaluate", params, make, self.zones_stamp(),
                               tuple(sorted(weights.items())), source)
 
     def backtest(self, params: Any, horizon_weeks: int, rolling: bool) -> dict[str, Any]:

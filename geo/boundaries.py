@@ -692,7 +692,7 @@ def _read_source(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
 
 def _polygonal_parts(geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Repair invalid geometries and keep only their polygonal parts (None when there are none)."""
-    out, repaired, without = polygonal_parts(geoms)
+    out, repaired, without = polygonal_parts(geoms, BoundaryError)
     notes = []
     if repaired:
         notes.append(f"{repaired} invalid polygon(s) were repaired.")

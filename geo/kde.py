@@ -82,6 +82,11 @@ FALLBACK_BANDWIDTH_M = 500.0
 #: bandwidth that falls below it.
 MIN_BANDWIDTH_CELLS = 2.0
 
+#: Widest kernel the surface takes, in cells (10 km at 100 m cells). The work grows with the
+#: square of the kernel's width in cells: a 100 km kernel took minutes, and a kernel wider than
+#: a town smooths away the hotspots it is drawn to show.
+MAX_BANDWIDTH_CELLS = 100.0
+
 #: Largest grid either route will build. 40 million float64 cells is 320 MB before the FFT's
 #: own buffers; beyond that a wrong CRS or cell size is far likelier than a real need.
 MAX_GRID_CELLS = 40_000_000
@@ -1177,6 +1182,7 @@ def kde_surface(
     x, y, w = _as_coords(easting, northing, weights)
     if not (math.isfinite(cell_m) and cell_m > 0):
         raise ValueError(f"cell_m must be a positive number of metres, got {cell_m!r}")
+    ceiling_m = MAX_BANDWIDTH_CELLS * cell_m
     if bandwidth_m is None:
         h, rule = _default_bandwidth(x, y, w)
         floor_m = MIN_BANDWIDTH_CELLS * cell_m
@@ -1186,9 +1192,19 @@ def kde_surface(
                 f"({MIN_BANDWIDTH_CELLS:g} cells) so the grid resolves the kernel"
             )
             h = floor_m
+        elif h > ceiling_m:
+            rule += (
+                f"; its {h:,.0f} m was lowered to {ceiling_m:,.0f} m "
+                f"({MAX_BANDWIDTH_CELLS:g} cells): points this spread out need a smaller area"
+            )
+            h = ceiling_m
     else:
         h = _check_bandwidth(bandwidth_m)
         rule = "set by user"
+        if h > ceiling_m:
+            raise ValueError(f"bandwidth_m of {h:,.0f} m is more than {MAX_BANDWIDTH_CELLS:g} "
+                             f"cells of {cell_m:g} m; use at most {ceiling_m:,.0f} m or "
+                             "larger cells")
     if bounds is not None:
         xmin, ymin, xmax, ymax = (float(b) for b in bounds)
         grid = Grid.from_bounds(xmin, ymin, xmax, ymax, cell_m)

@@ -575,11 +575,19 @@ def _read_with_gdal(
     return gdf, notes
 
 
-def polygonal_parts(geoms: np.ndarray) -> tuple[np.ndarray, int, int]:
+#: Most vertices an invalid (self-crossing) outline may have for it to be repaired here. Repair
+#: time grows with the square of the vertices (20,000 take about a second); a real zone or
+#: boundary that crosses itself with more is best fixed in a GIS, where someone can look at it.
+MAX_REPAIR_VERTICES = 20_000
+
+
+def polygonal_parts(geoms: np.ndarray,
+                    error: type[Exception] = ValueError) -> tuple[np.ndarray, int, int]:
     """Repair invalid geometries and keep only their polygonal parts.
 
     Returns the geometries (None where a feature has no area: empty, points or lines), how
-    many were repaired, and how many have no polygon.
+    many were repaired, and how many have no polygon. An invalid outline of more than
+    :data:`MAX_REPAIR_VERTICES` vertices raises ``error`` (the caller's own type) instead.
 
     Examples
     --------
@@ -593,8 +601,18 @@ def polygonal_parts(geoms: np.ndarray) -> tuple[np.ndarray, int, int]:
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     invalid = present & ~shapely.is_valid(geoms)
     if invalid.any():
+        vertices = shapely.get_num_coordinates(geoms[invalid])
+        if vertices.max() > MAX_REPAIR_VERTICES:
+            which = int(np.flatnonzero(invalid)[int(np.argmax(vertices))]) + 1
+            raise error(f"Shape {which} crosses itself and has {int(vertices.max()):,} points, "
+                        f"too many to repair here (at most {MAX_REPAIR_VERTICES:,}). Repair it "
+                        "in a GIS (QGIS: Vector > Geometry Tools > Fix Geometries) or simplify "
+                        "it, and import it again.")
         geoms = geoms.copy()
-        geoms[invalid] = shapely.make_valid(geoms[invalid])
+        # "structure" keeps the area the outline encloses and is several times faster than
+        # GEOS's default on long self-crossing outlines
+        geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure",
+                                            keep_collapsed=False)
     out = np.empty(len(geoms), dtype=object)
     for i in np.flatnonzero(present):
         geom = geoms[i]

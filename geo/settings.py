@@ -190,6 +190,8 @@ class Limits:
     upload_rows: int = 500_000
     #: Most features in a polygon file: zones or boundaries (``HOTSPOT_MAX_POLYGONS``).
     polygon_features: int = 50_000
+    #: Most NTE zones kept at once (``HOTSPOT_MAX_ZONES``): each is counted night by night.
+    zones: int = 200
     #: Largest decompressed size of a file given to ``hotspot ingest``
     #: (``HOTSPOT_MAX_INGEST_DECOMPRESSED_MB``): far above any real extract, below a bomb.
     ingest_decompressed_bytes: int = 20_000 * _MB
@@ -222,6 +224,7 @@ def limits() -> Limits:
             "HOTSPOT_MAX_DECOMPRESSED_MB", base.upload_decompressed_bytes // _MB) * _MB,
         upload_rows=_env_int("HOTSPOT_MAX_UPLOAD_ROWS", base.upload_rows),
         polygon_features=_env_int("HOTSPOT_MAX_POLYGONS", base.polygon_features),
+        zones=_env_int("HOTSPOT_MAX_ZONES", base.zones),
         ingest_decompressed_bytes=_env_int(
             "HOTSPOT_MAX_INGEST_DECOMPRESSED_MB", base.ingest_decompressed_bytes // _MB) * _MB,
         earliest_date=earliest,

@@ -33,7 +33,7 @@ import shapely.geometry
 
 from geo.atomic import write_text_atomic
 from geo.polygons import check_source_path, polygonal_parts, read_polygon_layer, to_storage
-from geo.settings import CRS_METRIC, CRS_STORAGE
+from geo.settings import CRS_METRIC, CRS_STORAGE, limits
 
 __all__ = [
     "MAX_CLIENT_VERTICES",
@@ -70,7 +70,7 @@ ZONE_COLUMNS = ("zone_id", "name", "origin", "created_at", "notes")
 MAX_NAME_CHARS = 120
 #: Most vertices in a zone drawn on the map or accepted from a suggestion (both arrive from
 #: the browser): a lasso gives a few hundred, a merged suggestion a few thousand.
-MAX_CLIENT_VERTICES = 50_000
+MAX_CLIENT_VERTICES = 10_000
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
 _FILE_EXTENSIONS = frozenset({"zip", "geojson", "json", "gpkg", "shp"})
@@ -407,7 +407,7 @@ def import_zones(
 
 def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Repair invalid shapes; keep polygonal parts (None where a feature has none)."""
-    out, repaired, skipped = polygonal_parts(geoms)
+    out, repaired, skipped = polygonal_parts(geoms, ZoneError)
     notes: list[str] = []
     if repaired:
         notes.append(f"{repaired} invalid polygon(s) were repaired.")
@@ -448,6 +448,13 @@ def _name_text(value: Any) -> str:
 
 
 def _append(existing: ZoneSet, rows: list[dict[str, str]], geoms: list[Any]) -> ZoneSet:
+    # Every zone is counted night by night on every refresh: the total, not only each file,
+    # is bounded.
+    most = limits().zones
+    if len(existing.zones) + len(rows) > most:
+        raise ZoneError(f"That would make {len(existing.zones) + len(rows):,} zones; the limit "
+                        f"is {most:,} (setting HOTSPOT_MAX_ZONES). Delete zones you no longer "
+                        "use first.")
     new = _frame(rows, geoms)
     if existing.zones.empty:
         return ZoneSet(new)
@@ -689,7 +696,7 @@ def _geometry_from_geojson(obj: Any) -> Any:
     if geom.is_empty:
         raise ZoneError("The zone's outline is empty.")
     if not geom.is_valid:
-        geom = polygonal_parts(np.array([geom], dtype=object))[0][0]
+        geom = polygonal_parts(np.array([geom], dtype=object), ZoneError)[0][0]
     if geom is None or geom.is_empty or geom.area == 0:
         raise ZoneError("The zone's outline encloses no area.")
     return geom

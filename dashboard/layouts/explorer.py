@@ -7,6 +7,7 @@ new data arrive. The page state lives in the URL so a view can be shared as a li
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -107,12 +108,35 @@ def _resolution(res: Any) -> int:
     return int(res)
 
 
-def _float_or(value: Any, default: float | None) -> float | None:
+#: The controls' own bounds, enforced on the server too: a link or a hand-made request can send
+#: anything, and an unbounded bandwidth costs minutes of the heavy lane.
+BANDWIDTH_M = (100.0, 5000.0)
+EPS_M = (10.0, 2000.0)
+MIN_SAMPLES = (2.0, 1000.0)
+
+
+def _bounded(value: Any, name: str, bounds: tuple[float, float],
+             default: float | None) -> float | None:
+    """Return a control's number within its bounds (``default`` when blank), or refuse it."""
+    if value is None or value == "":
+        return default
     try:
         v = float(value)
     except (TypeError, ValueError):
-        return default
-    return v if np.isfinite(v) and v > 0 else default
+        raise FilterError(name, f"'{str(value)[:20]}' is not a number") from None
+    if not (np.isfinite(v) and bounds[0] <= v <= bounds[1]):
+        raise FilterError(name, f"use a value from {bounds[0]:,g} to {bounds[1]:,g}")
+    return v
+
+
+def _kde_params(bandwidth: Any) -> KdeParams:
+    return KdeParams(bandwidth_m=_bounded(bandwidth, "bw", BANDWIDTH_M, None))
+
+
+def _db_params(eps: Any, minpts: Any) -> DbscanParams:
+    eps_m = _bounded(eps, "eps", EPS_M, DbscanParams.eps_m) or DbscanParams.eps_m
+    n = _bounded(minpts, "minpts", MIN_SAMPLES, DbscanParams.min_samples)
+    return DbscanParams(eps_m=eps_m, min_samples=int(n or DbscanParams.min_samples))
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,19 +158,26 @@ def layout(**query: str) -> html.Div:
         filters = parse_filters(resolved)
     layers = [v for v in query.get("layers", "cells,areas").split(",")
               if v in {o["value"] for o in LAYER_OPTIONS}]
-    res = int(query["res"]) if query.get("res", "").isdigit() and int(
-        query["res"]) in H3_RESOLUTIONS else H3_DEFAULT_RESOLUTION
+    res = H3_DEFAULT_RESOLUTION
+    with contextlib.suppress(ValueError):
+        if int(query.get("res", "")) in H3_RESOLUTIONS:
+            res = int(query["res"])
     measure = query.get("measure") if query.get("measure") in {"count", "rate"} else "count"
-    bandwidth = _float_or(query.get("bw"), None)
-    eps = _float_or(query.get("eps"), DbscanParams.eps_m)
-    minpts = int(_float_or(query.get("minpts"), DbscanParams.min_samples) or 15)
+    try:
+        kde_params = _kde_params(query.get("bw"))
+        db_params = _db_params(query.get("eps"), query.get("minpts"))
+    except FilterError as exc:
+        url_problem = (url_problem or "") + (f" The link had a map setting this page could not "
+                                             f"use ({exc}); the default was used.")
+        kde_params, db_params = KdeParams(), DbscanParams()
+    bandwidth = kde_params.bandwidth_m
+    eps, minpts = db_params.eps_m, db_params.min_samples
     all_month_only = status["incidents"] > 0 and status["month_only_incidents"] == status[
         "incidents"]
     hours = filters.hours or (0, 24)
     view = {"layers": layers, "res": res, "measure": measure}
     unit = "clusters" if query.get("unit") == "clusters" else "cells"
-    db_params = DbscanParams(eps_m=eps or 100.0, min_samples=minpts)
-    fig, key = _full_figure(filters, view, KdeParams(bandwidth_m=bandwidth), db_params)
+    fig, key = _full_figure(filters, view, kde_params, db_params)
     first = status["first_date"]
     last = status["last_date"]
 
@@ -577,9 +608,8 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
     svc = services.current()
     view: dict[str, Any] = {"layers": layers or [], "res": _resolution(res),
                             "measure": measure if measure in {"count", "rate"} else "count"}
-    kde = KdeParams(bandwidth_m=_float_or(bandwidth, None))
-    db = DbscanParams(eps_m=_float_or(eps, 100.0) or 100.0,
-                      min_samples=int(_float_or(minpts, 15) or 15))
+    kde = _kde_params(bandwidth)
+    db = _db_params(eps, minpts)
     key = [svc.version(), view["res"]]
     if geometry_key == key:
         fig: Any = filter_change_patch(filters, view)
@@ -610,7 +640,7 @@ def update_kde(start: str | None, end: str | None, days: list[str], hour_from: i
         return patch
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
-    layer = _kde_layer(filters, KdeParams(bandwidth_m=_float_or(bandwidth, None)))
+    layer = _kde_layer(filters, _kde_params(bandwidth))
     patch["layout"]["map"]["layers"][figures.LAYER_KDE] = layer or {
         "sourcetype": "geojson", "source": {"type": "FeatureCollection", "features": []},
         "visible": False}
@@ -634,8 +664,7 @@ def update_clusters(start: str | None, end: str | None, days: list[str], hour_fr
         raise PreventUpdate
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
-    db = DbscanParams(eps_m=_float_or(eps, 100.0) or 100.0,
-                      min_samples=int(_float_or(minpts, 15) or 15))
+    db = _db_params(eps, minpts)
     trace = figures.cluster_trace_values(services.current().clusters(filters, db))
     patch = Patch()
     for key in ("geojson", "locations", "z", "customdata"):
@@ -698,7 +727,8 @@ def apply_preset_or_grid_click(preset: str | None, click: dict[str, Any] | None)
     if ctx.triggered_id == ids.GRID:
         x, y = clicked_cell(click)
         day = str(y).lower()[:3]
-        hour = int(number(x, 0, 23)) if not isinstance(x, str) or not x.isdigit() else int(x)
+        is_text_number = isinstance(x, str) and x.isascii() and x.isdecimal()
+        hour = int(x) if is_text_number else int(number(x, 0, 23))
         if day not in DAY_NAMES or not 0 <= hour <= 23:
             raise PreventUpdate
         return [day], hour, hour + 1, None

@@ -82,3 +82,36 @@ def test_pinned_frame_survives_a_commit(tmp_path):
         store.commit(more, source_file="b", rejects=empty_rejects(), summary={}, kind="user")
         assert query.frame() is fr and query.select(Filters()).count == 5
     assert query.select(Filters()).count == 8
+
+
+def test_zones_saved_during_a_request_do_not_tear_it(tmp_path, monkeypatch):
+    """The zone file changing between two reads of one request (a colleague saving a zone)
+    must not mix two sets of zones in one answer."""
+    import shapely
+
+    from dashboard import services
+    from dashboard.app import create_app
+    from geo.ingest import load_sample
+    from geo.zones import add_zone, load_zones
+
+    data = DataPaths(tmp_path)
+    load_sample(data, n=2000, seed=5)
+    box = shapely.geometry.mapping(shapely.box(-2.708, 53.755, -2.69, 53.765))
+    add_zone(data.zones, box, "First")
+    one = load_zones(data.zones)
+    add_zone(data.zones, shapely.geometry.mapping(shapely.box(-3.06, 53.81, -3.04, 53.83)),
+             "Second")
+    two = load_zones(data.zones)
+    app = create_app(data)
+    svc = services.current()
+    looks = iter(range(10_000))
+
+    def flipping_zones():
+        i = next(looks)
+        return (("flip", i), one if i % 2 else two)
+
+    monkeypatch.setattr(svc, "_zones_now", flipping_zones)
+    client = app.server.test_client()
+    for path in ("/api/v1/nte/zones", "/api/v1/nte/nights", "/api/v1/nte/zones?night=20-4"):
+        resp = client.get(path)
+        assert resp.status_code == 200, resp.get_json()

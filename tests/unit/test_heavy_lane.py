@@ -86,3 +86,16 @@ def test_a_failure_reaches_every_waiter_and_is_not_cached():
         t.join(5)
     assert errors == ["bad parameter"] * 3
     assert cache.get("k", lambda: "fine", heavy=True) == "fine"
+
+
+def test_heavy_work_inside_heavy_work_runs_in_the_worker_it_holds():
+    """A briefing document (in the lane) asking for a plan (in the lane) must not wait on
+    itself, even with one worker and one slot."""
+    lane = HeavyLane(workers=1, slots=1, wait_s=2)
+    cache = _LRU(8, lane)
+
+    def outer():
+        return cache.get("inner", lambda: "plan", heavy=True) + " + pages"
+
+    with lane.slot():
+        assert lane.run(outer) == "plan + pages"

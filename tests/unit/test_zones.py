@@ -347,7 +347,8 @@ def test_twenty_thousand_same_named_polygons_get_unique_numbered_names(tmp_path)
     assert names == [f"Village ({k})" for k in range(2, 20_002)]
 
 
-def test_same_named_features_in_one_file_are_numbered_in_file_order(tmp_path):
+def test_same_named_features_in_one_file_are_numbered_in_file_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOTSPOT_MAX_ZONES", "5000")
     n = 2_000
     features = [{"type": "Feature", "properties": {"name": "village" if i % 2 else "Village"},
                  "geometry": shapely.geometry.mapping(
@@ -412,7 +413,7 @@ SQUARE = [(-2.25, 53.47), (-2.24, 53.47), (-2.24, 53.48), (-2.25, 53.48), (-2.25
          "not a pair of numbers"),
         (_ring((-2.25, 53.47), (-2.24, 53.47), (-2.23, 53.47), (-2.25, 53.47)),
          "encloses no area"),
-        ({"type": "Polygon", "coordinates": [SQUARE * 10_001]}, "more than 50,000 points"),
+        ({"type": "Polygon", "coordinates": [SQUARE * 10_001]}, "more than 10,000 points"),
         ("not even a dict", "not nothing|not a"),
         ({"type": {"nested": "type"}}, "not nothing"),
     ],
@@ -464,3 +465,44 @@ def test_lasso_points_from_the_browser_are_checked(points, message):
 
     with pytest.raises(ZoneError, match=message):
         lasso_polygon(points)
+
+
+def test_a_long_self_crossing_outline_is_refused_not_repaired_for_minutes(tmp_path):
+    """Repairing a self-crossing outline costs the square of its points: past the limit the
+    user is told to repair it in a GIS, at once."""
+    import json
+
+    import numpy as np
+
+    from geo.polygons import MAX_REPAIR_VERTICES
+    from geo.zones import ZoneError, import_zones
+
+    n = MAX_REPAIR_VERTICES + 400
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    x, y = -2.7 + 0.01 * np.cos(t), 53.76 + 0.01 * np.sin(t)
+    x[1::4], x[2::4] = x[2::4].copy(), x[1::4].copy()  # swap neighbours: it crosses itself
+    y[1::4], y[2::4] = y[2::4].copy(), y[1::4].copy()
+    ring = np.column_stack([x, y]).tolist()
+    feature = {"type": "Feature", "properties": {"name": "Zigzag"},
+               "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}
+    path = tmp_path / "zigzag.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    with pytest.raises(ZoneError, match="crosses itself .* too many to repair here"):
+        import_zones(path, "name", tmp_path / "zones")
+
+
+def test_the_number_of_zones_is_bounded_in_total(tmp_path, monkeypatch):
+    """The cap is on all zones kept, not per file: every import and accept adds to it."""
+    import shapely
+
+    from geo.zones import ZoneError, add_zone, load_zones
+
+    monkeypatch.setenv("HOTSPOT_MAX_ZONES", "3")
+    for i in range(3):
+        box = shapely.geometry.mapping(shapely.box(-2.70 + i * 0.01, 53.76, -2.695 + i * 0.01,
+                                                   53.765))
+        add_zone(tmp_path, box, f"Zone {i}")
+    with pytest.raises(ZoneError, match=r"the limit is 3 \(setting HOTSPOT_MAX_ZONES\)"):
+        add_zone(tmp_path, shapely.geometry.mapping(shapely.box(-2.6, 53.7, -2.59, 53.71)),
+                 "One too many")
+    assert len(load_zones(tmp_path).zones) == 3
