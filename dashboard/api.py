@@ -14,6 +14,7 @@ import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 
 from dashboard import services
+from dashboard.inputs import query_params
 from geo.query import FilterError, Filters, int_param, parse_filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
 
@@ -34,7 +35,7 @@ def _grouped() -> tuple[dict[str, str], Any]:
     The Explorer starts with the same default, so a page and the API asked the same
     question give the same answer.
     """
-    return services.current().resolve_group({k: v for k, v in request.args.items()})
+    return services.current().resolve_group(query_params(request.args))
 
 
 def _args() -> dict[str, str]:
@@ -44,7 +45,7 @@ def _args() -> dict[str, str]:
     Every page starts with the default group too, so a page and the API asked the same
     question give the same answer.
     """
-    args = {k: v for k, v in request.args.items()}
+    args = query_params(request.args)
     return services.current().resolve_group(args)[0]
 
 

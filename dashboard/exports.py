@@ -15,6 +15,7 @@ import numpy as np
 from flask import Blueprint, Response, request
 
 from dashboard import services
+from dashboard.inputs import query_params
 from geo.plan import (
     PlanResult,
     parse_plan_params,
@@ -30,7 +31,8 @@ bp = Blueprint("patrol_exports", __name__, url_prefix="/patrol")
 
 def _plan() -> PlanResult:
     svc = services.current()
-    args, _ = svc.resolve_group({k: v for k, v in request.args.items() if k != "rank"})
+    args, _ = svc.resolve_group({k: v for k, v in query_params(request.args).items()
+                                 if k != "rank"})
     return svc.plan(parse_plan_params(args))
 
 
@@ -88,7 +90,7 @@ def plan_geojson_download() -> Response:
 def briefing() -> Response:
     """Printable one-page briefings: every hotspot of the plan, or only ``rank``."""
     result = _plan()
-    only = request.args.get("rank")
+    only = query_params(request.args).get("rank")
     ranks = list(result.table["rank"])
     if only:
         if not (only.isascii() and only.isdecimal()) or int(only) not in ranks:
@@ -368,7 +370,7 @@ def zones_download() -> Response:
 @nte_bp.get("/sheet")
 def deployment_sheet() -> Response:
     """Print a deployment sheet for one zone and weekend: when, where, recent weekends."""
-    args = dict(request.args)
+    args = query_params(request.args)
     d = services.current().in_lane(lambda: _sheet_data(args))
     hist = "".join(f"<tr><td>Fri {_esc(h['weekend'])}</td><td>{h['count']}</td>"
                    f"<td class='{_esc(h['status']).split()[0]}'>{_esc(h['status'])}</td></tr>"
@@ -408,7 +410,7 @@ def deployment_sheet_csv() -> Response:
     """Download the deployment sheet's figures as CSV rows (section, item, value)."""
     from geo.csvsafe import rows_to_csv_text
 
-    args = dict(request.args)
+    args = query_params(request.args)
     d = services.current().in_lane(lambda: _sheet_data(args))
     rows: list[list[Any]] = [["section", "item", "value"],
                              ["zone", d["zone"], d["zone_id"]],

@@ -43,3 +43,23 @@ def clicked_cell(click: dict[str, Any] | None) -> tuple[Any, Any]:
     if not isinstance(points, list) or not points or not isinstance(points[0], dict):
         raise PreventUpdate
     return points[0].get("x"), points[0].get("y")
+
+
+def query_params(args: Any) -> dict[str, str]:
+    """Return query parameters as one text per name, a repeated name's values joined by commas.
+
+    ``la=A&la=B`` means the same as ``la=A,B`` rather than silently ``la=A``; a parameter that
+    takes one value then names itself in a 400 (``res=9,10`` is not a resolution).
+
+    Examples
+    --------
+    >>> from werkzeug.datastructures import MultiDict
+    >>> query_params(MultiDict([("la", "A"), ("la", "B"), ("res", "9")]))
+    {'la': 'A,B', 'res': '9'}
+    >>> query_params({"la": ["A", "B"], "res": "9"})  # as Dash hands a page its link
+    {'la': 'A,B', 'res': '9'}
+    """
+    if hasattr(args, "getlist"):
+        return {str(k): ",".join(str(v) for v in args.getlist(k)) for k in args}
+    return {str(k): ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+            for k, v in dict(args).items()}

@@ -276,11 +276,28 @@ def install(app: Dash, hosts: frozenset[str], tile_url: str | None = None) -> No
 
     @server.before_request
     def _check_host() -> Any:
-        name = _host_name(request.host or "")
-        if name not in hosts:
+        names = [_host_name(request.host or "")]
+        # An absolute-form request line ("GET http://other.example/...") names the host the
+        # client meant; HTTP says it wins over the Host header, so it is checked too.
+        uri = str(request.environ.get("REQUEST_URI") or "")
+        if "://" in uri.split("?", 1)[0]:
+            names.append(_host_name(urlsplit(uri).netloc.rsplit("@", 1)[-1]))
+        bad = [n for n in names if n not in hosts]
+        if bad:
+            name = bad[0]
             return _error(400, f"This server does not answer to the name '{name[:80]}'. If it "
                           "is a name of this server, add it to HOTSPOT_ALLOWED_HOSTS (or "
                           "`hotspot serve --allowed-host`).", "Host")
+        return None
+
+    @server.before_request
+    def _check_query() -> Any:
+        # the page router answers every path it does not know with the app; under /api/ that
+        # must be a JSON 404 (e.g. /api//x, which no /api/ rule matches)
+        rule = request.url_rule.rule if request.url_rule is not None else ""
+        if request.path.startswith("/api") and rule in ("/<path:path>", "/"):
+            return _error(404, f"There is no API endpoint {request.path[:200]}; see docs/API.md "
+                          "for the list.", "path")
         return None
 
     @server.before_request

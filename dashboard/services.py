@@ -109,6 +109,11 @@ class _LRU:
         self.pending: dict[Hashable, _Pending] = {}
         self.lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget every value (computations in flight still finish and are then kept)."""
+        with self.lock:
+            self.data.clear()
+
     def get(self, key: Hashable, make: Callable[[], T], heavy: bool = False) -> T:
         with self.lock:
             if key in self.data:
@@ -170,14 +175,34 @@ class Services:
 
     def __init__(self, data: DataPaths) -> None:
         self.data = data
-        self.boundaries: Boundaries = load_boundaries(data.boundaries)
-        self.query = QueryLayer(Store(data.store), self.boundaries)
+        self._boundaries_stamp = self._stamp(data.boundaries)
+        self._boundaries: Boundaries = load_boundaries(data.boundaries)
+        self._boundaries_lock = threading.Lock()
+        self.query = QueryLayer(Store(data.store), self._boundaries)
         self.tile_url = tile_url()
         self._geometry = _LRU(8)
         self._zones_pin: contextvars.ContextVar[tuple[Any, Any] | None] = \
             contextvars.ContextVar(f"hotspot-pinned-zones-{id(self)}", default=None)
         self.heavy = HeavyLane(workers=max(1, (os.cpu_count() or 2) - 1), slots=4)
         self._results = _LRU(64, self.heavy)
+
+    @property
+    def boundaries(self) -> Boundaries:
+        """Return the areas in use, reloaded when ``hotspot boundaries`` changes them.
+
+        A population table imported while the server runs is then used at once.
+        """
+        stamp = self._stamp(self.data.boundaries)
+        if stamp != self._boundaries_stamp:
+            with self._boundaries_lock:
+                if stamp != self._boundaries_stamp:
+                    self._boundaries = load_boundaries(self.data.boundaries)
+                    self.query.boundaries = self._boundaries
+                    # rates, outlines and every analysis over the old areas are stale now
+                    self._geometry.clear()
+                    self._results.clear()
+                    self._boundaries_stamp = stamp
+        return self._boundaries
 
     # -- geometry, built once per store version ----------------------------------------------
     def version(self) -> int:
@@ -283,6 +308,7 @@ class Services:
 
         A zone saved while a request runs must not make half its answer use other zones.
         """
+        _ = self.boundaries  # reloads areas and populations changed since the last request
         return self.query.pin(), self._zones_pin.set(self._zones_now())
 
     def unpin(self, tokens: tuple[Any, Any]) -> None:

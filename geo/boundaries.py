@@ -25,7 +25,13 @@ import pandas as pd
 import shapely
 
 from geo.atomic import replace_durably, write_text_atomic
-from geo.polygons import check_source_path, polygonal_parts, read_polygon_layer, to_storage
+from geo.polygons import (
+    check_source_path,
+    plain_errors,
+    polygonal_parts,
+    read_polygon_layer,
+    to_storage,
+)
 from geo.settings import (
     AREA_TOLERANCE_M,
     CRS_METRIC,
@@ -606,84 +612,85 @@ def import_boundaries(
     ...
     geo.boundaries.BoundaryError: The file areas.gpkg has no field 'CODE'. Its fields are: ID, NAME.
     """
-    check_source_path(path, BoundaryError)
-    path = Path(path)
-    dest_dir = Path(dest_dir)
-    if not path.exists():
-        raise BoundaryError(f"The boundary file {path} does not exist.")
-    if path.is_dir():
-        raise BoundaryError(f"{path} is a folder; choose the boundary file inside it.")
+    with plain_errors(Path(path).name, BoundaryError):
+        check_source_path(path, BoundaryError)
+        path = Path(path)
+        dest_dir = Path(dest_dir)
+        if not path.exists():
+            raise BoundaryError(f"The boundary file {path} does not exist.")
+        if path.is_dir():
+            raise BoundaryError(f"{path} is a folder; choose the boundary file inside it.")
 
-    gdf, notes = _read_source(path)
-    fields = [c for c in gdf.columns if c != gdf.geometry.name]
-    for wanted in (code_field, name_field, population_field):
-        if wanted is not None and wanted not in fields:
-            listed = ", ".join(fields) if fields else "(none)"
+        gdf, notes = _read_source(path)
+        fields = [c for c in gdf.columns if c != gdf.geometry.name]
+        for wanted in (code_field, name_field, population_field):
+            if wanted is not None and wanted not in fields:
+                listed = ", ".join(fields) if fields else "(none)"
+                raise BoundaryError(
+                    f"The file {path.name} has no field '{wanted}'. Its fields are: {listed}."
+                )
+        if gdf.crs is None:
             raise BoundaryError(
-                f"The file {path.name} has no field '{wanted}'. Its fields are: {listed}."
+                f"The file {path.name} does not say which coordinate reference system it uses. "
+                "Supply the .prj file beside a Shapefile, or save the file with its CRS "
+                "(e.g. EPSG:27700 for British National Grid) and import it again."
             )
-    if gdf.crs is None:
-        raise BoundaryError(
-            f"The file {path.name} does not say which coordinate reference system it uses. "
-            "Supply the .prj file beside a Shapefile, or save the file with its CRS "
-            "(e.g. EPSG:27700 for British National Grid) and import it again."
+
+        codes = gdf[code_field].astype("string").str.strip()
+        names = gdf[name_field].astype("string").str.strip()
+        pops = (
+            pd.to_numeric(gdf[population_field], errors="coerce").astype("float64")
+            if population_field is not None
+            else pd.Series(np.nan, index=gdf.index)
         )
+        geoms, geom_notes = _polygonal_parts(gdf.geometry.to_numpy())
+        notes.extend(geom_notes)
 
-    codes = gdf[code_field].astype("string").str.strip()
-    names = gdf[name_field].astype("string").str.strip()
-    pops = (
-        pd.to_numeric(gdf[population_field], errors="coerce").astype("float64")
-        if population_field is not None
-        else pd.Series(np.nan, index=gdf.index)
-    )
-    geoms, geom_notes = _polygonal_parts(gdf.geometry.to_numpy())
-    notes.extend(geom_notes)
+        keep = ~pd.isna(geoms) & codes.notna().to_numpy() & (codes.fillna("") != "").to_numpy()
+        n_no_code = int((codes.isna() | (codes.fillna("") == "")).sum())
+        if n_no_code:
+            notes.append(f"{n_no_code} feature(s) without a code in '{code_field}' were left out.")
+        if not keep.any():
+            raise BoundaryError(
+                f"The file {path.name} holds no polygons with a code: boundaries must be areas "
+                "(polygons), not points or lines."
+            )
 
-    keep = ~pd.isna(geoms) & codes.notna().to_numpy() & (codes.fillna("") != "").to_numpy()
-    n_no_code = int((codes.isna() | (codes.fillna("") == "")).sum())
-    if n_no_code:
-        notes.append(f"{n_no_code} feature(s) without a code in '{code_field}' were left out.")
-    if not keep.any():
-        raise BoundaryError(
-            f"The file {path.name} holds no polygons with a code: boundaries must be areas "
-            "(polygons), not points or lines."
+        table = pd.DataFrame(
+            {
+                "code": codes[keep].astype(str).to_numpy(),
+                "name": names[keep].fillna(codes[keep]).astype(str).to_numpy(),
+                "population": pops[keep].to_numpy(),
+                "geometry": geoms[keep],
+            }
         )
+        table, dup_note = _merge_duplicates(table)
+        if dup_note:
+            notes.append(dup_note)
 
-    table = pd.DataFrame(
-        {
-            "code": codes[keep].astype(str).to_numpy(),
-            "name": names[keep].fillna(codes[keep]).astype(str).to_numpy(),
-            "population": pops[keep].to_numpy(),
-            "geometry": geoms[keep],
+        areas = gpd.GeoDataFrame(
+            table[["code", "name", "population"]],
+            geometry=to_storage(gpd.GeoSeries(table["geometry"].to_numpy(), crs=gdf.crs),
+                                path.name, BoundaryError).to_numpy(),
+            crs=CRS_STORAGE,
+        )
+        areas = areas.sort_values("code", kind="stable").reset_index(drop=True)
+
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        stored = areas if population_field is not None else areas.drop(columns="population")
+        _write_geojson_atomic(stored, dest_dir / IMPORTED_AREAS)
+        meta = {
+            "source_file": path.name,
+            "code_field": code_field,
+            "name_field": name_field,
+            "population_field": population_field,
+            "source_crs": gdf.crs.to_string(),
+            "imported_at": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+            "n_areas": len(areas),
+            "notes": notes,
         }
-    )
-    table, dup_note = _merge_duplicates(table)
-    if dup_note:
-        notes.append(dup_note)
-
-    areas = gpd.GeoDataFrame(
-        table[["code", "name", "population"]],
-        geometry=to_storage(gpd.GeoSeries(table["geometry"].to_numpy(), crs=gdf.crs),
-                            path.name, BoundaryError).to_numpy(),
-        crs=CRS_STORAGE,
-    )
-    areas = areas.sort_values("code", kind="stable").reset_index(drop=True)
-
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    stored = areas if population_field is not None else areas.drop(columns="population")
-    _write_geojson_atomic(stored, dest_dir / IMPORTED_AREAS)
-    meta = {
-        "source_file": path.name,
-        "code_field": code_field,
-        "name_field": name_field,
-        "population_field": population_field,
-        "source_crs": gdf.crs.to_string(),
-        "imported_at": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
-        "n_areas": len(areas),
-        "notes": notes,
-    }
-    write_text_atomic(dest_dir / IMPORTED_META, json.dumps(meta, indent=2) + "\n")
-    return load_boundaries(dest_dir)
+        write_text_atomic(dest_dir / IMPORTED_META, json.dumps(meta, indent=2) + "\n")
+        return load_boundaries(dest_dir)
 
 
 def _read_source(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:

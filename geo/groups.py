@@ -25,6 +25,7 @@ from geo.query import FilterError
 
 __all__ = [
     "ALL",
+    "CUSTOM",
     "BUILTIN_GROUPS",
     "CategoryGroups",
     "GroupChoice",
@@ -38,6 +39,8 @@ __all__ = [
 
 #: The group name that means every category in the data.
 ALL = "all"
+#: The name pages give a selection of categories ticked one by one (never a stored group).
+CUSTOM = "custom"
 #: Groups that exist until the user changes them.
 BUILTIN_GROUPS: dict[str, tuple[str, ...]] = {
     "violence": ("Violence and sexual offences", "Robbery", "Possession of weapons"),
@@ -278,6 +281,8 @@ def _check_name(name: str) -> str:
     clean = name.strip().lower()
     if clean == ALL:
         raise GroupError("'all' is reserved: it means every category in the data.")
+    if clean == CUSTOM:
+        raise GroupError("'custom' is reserved: pages use it for categories chosen one by one.")
     if not _NAME.match(clean):
         raise GroupError(f"'{name}' cannot be a group name: use up to 40 letters, digits, '-' "
                          "or '_', starting with a letter or digit (e.g. serious-violence).")

@@ -23,6 +23,7 @@ of features is bounded by :attr:`geo.settings.Limits.polygon_features`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -30,6 +31,7 @@ import sqlite3
 import struct
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -624,3 +626,32 @@ def polygonal_parts(geoms: np.ndarray,
             out[i] = shapely.union_all(parts) if parts else None
     without = int(len(geoms) - sum(g is not None for g in out))
     return out, int(invalid.sum()), without
+
+
+@contextlib.contextmanager
+def plain_errors(name: str, error: type[Exception]) -> Iterator[None]:
+    """Turn the deep failures of odd shapes into the caller's plain error.
+
+    Outlines nested deeper than Python recurses, or coordinate systems PROJ cannot use (a
+    sphere of radius 1, a unit of 1e-300 m), fail inside shapely or pyproj; the user gets one
+    sentence naming the file instead.
+
+    Examples
+    --------
+    >>> with plain_errors("zones.geojson", ValueError):
+    ...     raise RecursionError("maximum recursion depth exceeded")
+    Traceback (most recent call last):
+    ...
+    ValueError: The file zones.geojson holds a shape nested too deeply to read. Check it ...
+    """
+    from pyproj.exceptions import CRSError, ProjError
+
+    try:
+        yield
+    except RecursionError:
+        raise error(f"The file {name} holds a shape nested too deeply to read. Check it opens "
+                    "in a GIS and import it again.") from None
+    except (ProjError, CRSError) as exc:
+        raise error(f"The file {name} has a coordinate system that cannot be used "
+                    f"({str(exc)[:160]}). Save it in British National Grid (EPSG:27700) or "
+                    "WGS84 (EPSG:4326) and import it again.") from None

@@ -81,6 +81,11 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
     span = fr.date_span()
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
+    if period in {"day", "week"} and fr.month_only_count == fr.n:
+        # every count would be zero, and look like no violence at all
+        raise FilterError("period", "these data give only the month of each incident "
+                          "(police.uk), so they cannot be counted by day or week; use month, "
+                          "fyq or fy")
     whole = replace(filters, areas=None)
     mask = query.select(whole).mask
     names = boundaries.names()
@@ -165,7 +170,9 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
         "synthetic_sample": query.status()["synthetic_sample"],
         "incomplete_periods": list(s.attrs.get("incomplete_periods", [])),
         "unplaced": int(s.attrs.get("unplaced", 0) or 0),
-        "notes": notes,
+        "notes": notes + ([f"{int(s.attrs['unplaced']):,} incidents give only a month, so "
+                           f"they are not in these {period} counts."]
+                          if s.attrs.get("unplaced") and period in {"day", "week"} else []),
     }
 
 

@@ -32,7 +32,13 @@ import shapely
 import shapely.geometry
 
 from geo.atomic import write_text_atomic
-from geo.polygons import check_source_path, polygonal_parts, read_polygon_layer, to_storage
+from geo.polygons import (
+    check_source_path,
+    plain_errors,
+    polygonal_parts,
+    read_polygon_layer,
+    to_storage,
+)
 from geo.settings import CRS_METRIC, CRS_STORAGE, limits
 
 __all__ = [
@@ -324,85 +330,88 @@ def import_zones(
     ...
     geo.zones.ZoneError: The file nte.gpkg has no field 'ZONE'. Its fields are: NAME.
     """
-    check_source_path(path, ZoneError)
-    path = Path(path)
-    zones_dir = Path(zones_dir)
-    if not path.exists():
-        raise ZoneError(f"The zone file {source_name or path} does not exist.")
-    if path.is_dir():
-        raise ZoneError(f"{path} is a folder; choose the zone file inside it.")
-    label = source_name or path.name
-    gdf, notes = read_polygon_layer(path, ZoneError, source_name=label)
-    fields = [c for c in gdf.columns if c != gdf.geometry.name]
-    if name_field is not None and name_field not in fields:
-        listed = ", ".join(fields) if fields else "(none)"
-        raise ZoneError(
-            f"The file {label} has no field '{name_field}'. Its fields are: {listed}."
-        )
-    if gdf.crs is None:
-        raise ZoneError(
-            f"The file {label} does not say which coordinate reference system (CRS) it uses, "
-            "so its zones cannot be placed on the map. Set the CRS in your GIS (e.g. EPSG:27700 "
-            "for British National Grid, EPSG:4326 for longitude/latitude) and save it again; "
-            "for a Shapefile, keep the .prj file beside the .shp."
-        )
-    geoms, geom_notes = _polygonal(np.asarray(gdf.geometry.array, dtype=object))
-    notes.extend(geom_notes)
-    keep = np.array([g is not None for g in geoms], dtype=bool)
-    if not keep.any():
-        raise ZoneError(
-            f"The file {label} holds no polygons: zones must be areas (polygons), "
-            "not points or lines."
-        )
-    _check_plausible(label, gdf.crs, geoms[keep])
+    with plain_errors(source_name or Path(path).name, ZoneError):
+        check_source_path(path, ZoneError)
+        path = Path(path)
+        zones_dir = Path(zones_dir)
+        if not path.exists():
+            raise ZoneError(f"The zone file {source_name or path} does not exist.")
+        if path.is_dir():
+            raise ZoneError(f"{path} is a folder; choose the zone file inside it.")
+        label = source_name or path.name
+        gdf, notes = read_polygon_layer(path, ZoneError, source_name=label)
+        fields = [c for c in gdf.columns if c != gdf.geometry.name]
+        if name_field is not None and name_field not in fields:
+            listed = ", ".join(fields) if fields else "(none)"
+            raise ZoneError(
+                f"The file {label} has no field '{name_field}'. Its fields are: {listed}."
+            )
+        if gdf.crs is None:
+            raise ZoneError(
+                f"The file {label} does not say which coordinate reference system (CRS) it "
+                "uses, so its zones cannot be placed on the map. Set the CRS in your GIS (e.g. "
+                "EPSG:27700 for British National Grid, EPSG:4326 for longitude/latitude) and "
+                "save it again; for a Shapefile, keep the .prj file beside the .shp."
+            )
+        geoms, geom_notes = _polygonal(np.asarray(gdf.geometry.array, dtype=object))
+        notes.extend(geom_notes)
+        keep = np.array([g is not None for g in geoms], dtype=bool)
+        if not keep.any():
+            raise ZoneError(
+                f"The file {label} holds no polygons: zones must be areas (polygons), "
+                "not points or lines."
+            )
+        _check_plausible(label, gdf.crs, geoms[keep])
 
-    if name_field is None:
-        stem = _file_stem(label)
-        raw_names = [stem] * len(gdf)
-        notes.append(f"No name field was chosen; zones are named after the file ('{stem}').")
-    else:
-        raw_names = [_name_text(v) for v in gdf[name_field].tolist()]
-    existing = ZoneSet.empty() if replace else load_zones(zones_dir)
-    namer = _Namer(existing.zones["name"])
-    ids = set(existing.zones["zone_id"])
-    created = _now()
-    rows: list[dict[str, str]] = []
-    n_blank = n_renamed = n_cut = 0
-    for i in np.flatnonzero(keep):
-        name = _clean_name(raw_names[i])
-        if len(name) > MAX_NAME_CHARS:
-            name = name[: MAX_NAME_CHARS - 1].rstrip() + "…"
-            n_cut += 1
-        if not name or name.upper() in ("NA", "N/A", "NULL", "NONE", "NAN"):
-            name = f"Zone {i + 1}"
-            n_blank += 1
-        unique = namer.unique(name)
-        n_renamed += unique != name
-        rows.append(
-            {
-                "zone_id": _new_id(ids),
-                "name": unique,
-                "origin": "imported",
-                "created_at": created,
-                "notes": f"Imported from {label}",
-            }
-        )
-    if n_cut:
-        notes.append(f"{n_cut} zone name(s) were longer than {MAX_NAME_CHARS} characters and "
-                     "were shortened.")
-    if n_blank:
-        notes.append(f"{n_blank} zone(s) had no name in '{name_field}' and were named 'Zone N'.")
-    if n_renamed:
-        notes.append(
-            f"{n_renamed} zone name(s) were already in use and were given a number, e.g. ' (2)'."
-        )
-    new_geoms = to_storage(gpd.GeoSeries(list(geoms[keep]), crs=gdf.crs), label, ZoneError)
-    out = _append(existing, rows, list(new_geoms))
-    outside = _outside_uk(out.zones.geometry.iloc[len(existing.zones):])
-    if outside:
-        notes.append(f"{outside} imported zone(s) lie outside the UK; check the file's CRS.")
-    save_zones(out, zones_dir)
-    return load_zones(zones_dir), notes
+        if name_field is None:
+            stem = _file_stem(label)
+            raw_names = [stem] * len(gdf)
+            notes.append(f"No name field was chosen; zones are named after the file ('{stem}').")
+        else:
+            raw_names = [_name_text(v) for v in gdf[name_field].tolist()]
+        existing = ZoneSet.empty() if replace else load_zones(zones_dir)
+        namer = _Namer(existing.zones["name"])
+        ids = set(existing.zones["zone_id"])
+        created = _now()
+        rows: list[dict[str, str]] = []
+        n_blank = n_renamed = n_cut = 0
+        for i in np.flatnonzero(keep):
+            name = _clean_name(raw_names[i])
+            if len(name) > MAX_NAME_CHARS:
+                name = name[: MAX_NAME_CHARS - 1].rstrip() + "…"
+                n_cut += 1
+            if not name or name.upper() in ("NA", "N/A", "NULL", "NONE", "NAN"):
+                name = f"Zone {i + 1}"
+                n_blank += 1
+            unique = namer.unique(name)
+            n_renamed += unique != name
+            rows.append(
+                {
+                    "zone_id": _new_id(ids),
+                    "name": unique,
+                    "origin": "imported",
+                    "created_at": created,
+                    "notes": f"Imported from {label}",
+                }
+            )
+        if n_cut:
+            notes.append(f"{n_cut} zone name(s) were longer than {MAX_NAME_CHARS} characters and "
+                         "were shortened.")
+        if n_blank:
+            notes.append(f"{n_blank} zone(s) had no name in '{name_field}' and were named "
+                         "'Zone N'.")
+        if n_renamed:
+            notes.append(
+                f"{n_renamed} zone name(s) were already in use and were given a number, "
+                "e.g. ' (2)'."
+            )
+        new_geoms = to_storage(gpd.GeoSeries(list(geoms[keep]), crs=gdf.crs), label, ZoneError)
+        out = _append(existing, rows, list(new_geoms))
+        outside = _outside_uk(out.zones.geometry.iloc[len(existing.zones):])
+        if outside:
+            notes.append(f"{outside} imported zone(s) lie outside the UK; check the file's CRS.")
+        save_zones(out, zones_dir)
+        return load_zones(zones_dir), notes
 
 
 def _polygonal(geoms: np.ndarray) -> tuple[np.ndarray, list[str]]:

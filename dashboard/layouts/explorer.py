@@ -20,8 +20,9 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import figures, ids, services
 from dashboard.figures import graph_config
-from dashboard.inputs import clicked_cell, number, selected_point
+from dashboard.inputs import clicked_cell, number, query_params, selected_point
 from dashboard.services import DbscanParams, KdeParams
+from geo.groups import CUSTOM  # the group value for categories chosen one by one
 from geo.h3index import cell_area_km2
 from geo.query import DAY_NAMES, FilterError, Filters, parse_filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
@@ -45,8 +46,6 @@ VIEW_PARAMS = ("layers", "res", "measure", "bw", "eps", "minpts", "unit")
 #: The crime-type group control and the sentence saying which group is in use.
 GROUP = "explorer-group"
 GROUP_NOTE = "explorer-group-note"
-#: Group value meaning "the categories chosen one by one below".
-CUSTOM = "custom"
 
 
 # --------------------------------------------------------------------------------------------
@@ -144,6 +143,7 @@ def _db_params(eps: Any, minpts: Any) -> DbscanParams:
 # --------------------------------------------------------------------------------------------
 def layout(**query: str) -> html.Div:
     """Build the page from the URL's query parameters (a shared link restores the view)."""
+    query = query_params(query)  # a repeated link parameter arrives as a list
     svc = services.current()
     status = svc.query.status()
     filter_query = {k: v for k, v in query.items() if k not in VIEW_PARAMS}

@@ -21,6 +21,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import services
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
+from dashboard.inputs import query_params
 from geo.nte_report import NteParams, parse_nte_params
 from geo.query import FilterError
 
@@ -80,6 +81,7 @@ def _share(percent: Any) -> str:
 
 def layout(**query: str) -> html.Div:
     """Build the page (the query string restores the night and status settings)."""
+    query = query_params(query)  # a repeated link parameter arrives as a list
     svc = services.current()
     status = svc.query.status()
     group_note = ""

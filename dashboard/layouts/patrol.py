@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import services
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
-from dashboard.inputs import selected_point
+from dashboard.inputs import query_params, selected_point
 from geo.plan import MONTHS_DEFAULT, PlanParams, parse_plan_params
 from geo.query import DAY_NAMES, FilterError
 
@@ -92,6 +92,7 @@ def _params_from_controls(area: list[str] | None, weeks: Any, as_of: str | None,
 
 def layout(**query: str) -> html.Div:
     """Build the page; a shared link's query string restores the plan."""
+    query = query_params(query)  # a repeated link parameter arrives as a list
     svc = services.current()
     status = svc.query.status()
     group_note = ""

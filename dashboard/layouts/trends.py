@@ -16,6 +16,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import services
 from dashboard.figures import graph_config
+from dashboard.inputs import query_params
 from geo.query import DAY_NAMES, FilterError
 
 dash.register_page(__name__, path="/trends", name="Trends", title="Hotspot · Trends", order=3)
@@ -38,6 +39,7 @@ EM_NOTE, EM_PERIODS = P + "em-note", P + "em-periods"
 
 def layout(**query: str) -> html.Div:
     """Build the page; the query string restores the area, period and filters."""
+    query = query_params(query)  # a repeated link parameter arrives as a list
     svc = services.current()
     status = svc.query.status()
     names = svc.boundaries.names()
@@ -45,6 +47,8 @@ def layout(**query: str) -> html.Div:
     targets = [{"label": f"zone: {n}", "value": z}
                for z, n in zip(zones["zone_id"], zones["name"], strict=True)]
     targets += [{"label": n, "value": c} for c, n in names.items()]
+    month_only = bool(status["incidents"]) and status["month_only_incidents"] == status[
+        "incidents"]
     # a link without categories starts with the default crime-type group, as the API does
     try:
         grouped, choice = svc.resolve_group({k: v for k, v in query.items()
@@ -65,7 +69,9 @@ def layout(**query: str) -> html.Div:
                className="hint"),
         html.Label("Period", htmlFor=PERIOD),
         dcc.RadioItems(id=PERIOD, value=query.get("period", "fyq"), options=[
-            {"label": " day", "value": "day"}, {"label": " week", "value": "week"},
+            # month-only data (police.uk) cannot be counted by day or week
+            {"label": " day", "value": "day", "disabled": month_only},
+            {"label": " week", "value": "week", "disabled": month_only},
             {"label": " month (with rolling 12 months)", "value": "month"},
             {"label": " financial-year quarter (Q1 = Apr–Jun)", "value": "fyq"}]),
         html.Label("Days of week (with hours: nights, as on the Explorer)", htmlFor=DAYS),

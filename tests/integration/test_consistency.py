@@ -115,3 +115,32 @@ def test_zones_saved_during_a_request_do_not_tear_it(tmp_path, monkeypatch):
     for path in ("/api/v1/nte/zones", "/api/v1/nte/nights", "/api/v1/nte/zones?night=20-4"):
         resp = client.get(path)
         assert resp.status_code == 200, resp.get_json()
+
+
+def test_a_population_table_imported_while_serving_is_used_at_once(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from dashboard.app import create_app
+    from geo.boundaries import import_boundaries, import_population
+    from geo.ingest import ingest_file
+
+    data = DataPaths(tmp_path)
+    src = tmp_path / "areas.geojson"
+    gpd.GeoDataFrame({"code": ["E07000123"], "name": ["Preston"]},
+                     geometry=[shapely.box(-2.9, 53.6, -2.5, 53.9)], crs="EPSG:4326").to_file(src)
+    import_boundaries(src, "code", "name", data.boundaries)
+    csv = tmp_path / "incidents.csv"
+    csv.write_text("id,dt,lon,lat,cat\n1,2024-06-07 22:00,-2.70,53.76,Robbery\n")
+    from geo.readers import mapping_from_options
+
+    ingest_file(csv, data, mapping=mapping_from_options(id="id", datetime="dt", lon="lon",
+                                                        lat="lat", category="cat"))
+    client = create_app(data).server.test_client()
+    row = client.get("/api/v1/aggregate?level=la&group=all").get_json()["rows"][0]
+    assert row["population"] is None
+    pops = tmp_path / "pop.csv"
+    pops.write_text("code,population,year\nE07000123,144147,2020\n")
+    import_population(pops, data.boundaries)
+    row = client.get("/api/v1/aggregate?level=la&group=all").get_json()["rows"][0]
+    assert row["population"] == 144147 and row["rate_per_1000"] > 0

@@ -245,3 +245,12 @@ def test_evaluation_refuses_a_period_with_a_missing_month(gapped):
     resp = client.get(f"/api/v1/evaluate?target={zone}&start=2023-01-01")
     assert resp.status_code == 400 and resp.get_json()["parameter"] == "start"
     assert "no incidents at all in March 2023" in resp.get_json()["error"]
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_month_only_trends_by_day_or_week_are_refused_not_zeros(monthly, period):
+    """Counting month-only incidents by day would show nothing but zeros: no violence."""
+    resp = serve(monthly).get(f"/api/v1/trends?period={period}")
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert body["parameter"] == "period" and "only the month" in body["error"]

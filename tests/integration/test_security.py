@@ -172,3 +172,36 @@ def test_no_chart_offers_a_cloud_link(app):
                 for key, value in GRAPH_CONFIG.items():
                     assert config.get(key) == value, (g.id, key)
     assert seen >= 10
+
+
+def test_absolute_form_request_lines_are_checked_too(client):
+    """'GET http://evil.example/... HTTP/1.1' names the host the client meant (it wins over
+    the Host header in HTTP/1.1), so it must be on the allow-list as well."""
+    resp = client.get("/api/v1/health", environ_overrides={
+        "REQUEST_URI": "http://evil.example/api/v1/health"})
+    assert resp.status_code == 400 and resp.get_json()["parameter"] == "Host"
+    ok = client.get("/api/v1/health", environ_overrides={
+        "REQUEST_URI": "http://localhost:8050/api/v1/health"})
+    assert ok.status_code == 200
+
+
+def test_a_repeated_parameter_means_all_its_values(client):
+    both = client.get("/api/v1/aggregate?la=E07000123&la=E06000009").get_json()
+    joined = client.get("/api/v1/aggregate?la=E07000123,E06000009").get_json()
+    assert both["rows"] == joined["rows"] and len(both["rows"]) == 2
+    resp = client.get("/api/v1/hotspots?res=9&res=10")
+    assert resp.status_code == 400 and resp.get_json()["parameter"] == "res"
+
+
+@pytest.mark.parametrize("path", ["/api//nosuch", "/api//v1/health", "/api/v1//health"])
+def test_odd_api_paths_are_json_404_never_a_page(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 404 and resp.is_json
+
+
+def test_a_link_with_a_repeated_parameter_builds_the_page(app):
+    import dash
+
+    with app.server.test_request_context("/"):
+        for page in dash.page_registry.values():
+            page["layout"](la=["E07000123", "E06000009"], res=["9", "10"], days=["fri", "sat"])

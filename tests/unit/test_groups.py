@@ -125,3 +125,10 @@ def test_a_damaged_groups_file_is_reported(tmp_path: Path):
     (tmp_path / "groups.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(GroupError, match="cannot be read"):
         load_groups(tmp_path)
+
+
+def test_the_pages_custom_selection_name_cannot_be_a_group(tmp_path):
+    from geo.groups import GroupError, set_group
+
+    with pytest.raises(GroupError, match="'custom' is reserved"):
+        set_group(tmp_path, "Custom", ["Robbery"])
