@@ -395,8 +395,10 @@ def _check_file(path: Path) -> int:
     """Return the size of ``path`` or raise ReadError if it is missing or empty."""
     if not path.exists():
         raise ReadError(f"{path}: file not found.")
-    if not path.is_file():
+    if path.is_dir():
         raise ReadError(f"{path}: is a folder, not a file.")
+    if not path.is_file():  # a device, a pipe or a socket: no end to read to
+        raise ReadError(f"{path}: is not an ordinary file (a device or a pipe); give a file.")
     size = path.stat().st_size
     if size == 0:
         raise ReadError(f"{path}: the file is empty (0 bytes).")
