@@ -276,7 +276,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from dashboard.loadbench import run_load_bench
 
         result = run_load_bench(Path(args.data_dir) if args.data_dir else None,
-                                clients=args.clients, seconds=args.seconds)
+                                clients=args.clients, seconds=args.seconds,
+                                heavy=args.heavy)
         print(json.dumps(result, indent=1))
         return EXIT_OK
     from dashboard.bench import run_bench
@@ -401,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR", help="with --load: the data to serve")
     p.add_argument("--clients", type=int, default=8, help="with --load: heavy clients")
     p.add_argument("--seconds", type=float, default=30.0, help="with --load: per phase")
+    p.add_argument("--heavy", default="/api/v1/emerging?periods=60&res=10",
+                   help="with --load: the heavy request the clients repeat")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -24,7 +24,7 @@ from geo.boundaries import Boundaries, load_boundaries
 from geo.h3index import cell_boundaries, cells_to_str
 from geo.hotspots import DAY_LABELS, main_categories, night_days, peak_text, rank_cells
 from geo.projection import to_wgs84
-from geo.query import Filters, QueryLayer
+from geo.query import FilterError, Filters, QueryLayer
 from geo.settings import DataPaths, tile_url
 from geo.store import Store
 
@@ -95,6 +95,19 @@ class _Pending:
         self.error: BaseException | None = None
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A cached refusal: the parameter error a question got, given again for the same one."""
+
+    error: FilterError
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, _Refused):
+        raise value.error
+    return value
+
+
 class _LRU:
     """A small least-recently-used cache that computes each missing value once.
 
@@ -118,13 +131,13 @@ class _LRU:
         with self.lock:
             if key in self.data:
                 self.data.move_to_end(key)
-                return self.data[key]  # type: ignore[no-any-return]
+                return _unwrap(self.data[key])
         lane = self.lane if heavy else None
         # A heavy miss holds a lane slot while it computes or waits: refused at once if full.
         with lane.slot() if lane is not None else contextlib.nullcontext():
             with self.lock:
                 if key in self.data:
-                    return self.data[key]  # type: ignore[no-any-return]
+                    return _unwrap(self.data[key])
                 pending = self.pending.get(key)
                 owner = pending is None
                 if pending is None:
@@ -138,6 +151,15 @@ class _LRU:
                 return pending.value  # type: ignore[no-any-return]
             try:
                 value = lane.run(make) if lane is not None else make()
+            except FilterError as exc:
+                # a refused parameter is refused again for the same question: remember it,
+                # so repeating a refused heavy request costs nothing
+                pending.error = exc
+                with self.lock:
+                    self.data[key] = _Refused(exc)
+                    self.pending.pop(key, None)
+                pending.event.set()
+                raise
             except BaseException as exc:
                 pending.error = exc
                 with self.lock:

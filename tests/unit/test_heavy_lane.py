@@ -99,3 +99,19 @@ def test_heavy_work_inside_heavy_work_runs_in_the_worker_it_holds():
 
     with lane.slot():
         assert lane.run(outer) == "plan + pages"
+
+
+def test_a_refused_question_is_refused_again_without_recomputing():
+    from geo.query import FilterError
+
+    cache = _LRU(8, HeavyLane(workers=1, slots=1))
+    calls = []
+
+    def refuse():
+        calls.append(1)
+        raise FilterError("periods", "too many cells x periods")
+
+    for _ in range(3):
+        with pytest.raises(FilterError, match="too many"):
+            cache.get("k", refuse, heavy=True)
+    assert len(calls) == 1
