@@ -117,7 +117,8 @@ def content_security_policy(script_hashes: Iterable[str], tile_url: str | None =
         "script-src": " ".join(["'self'", *script_hashes]),
         "style-src": "'self' 'unsafe-inline'",
         "img-src": f"'self' data: blob:{tiles}",
-        "connect-src": f"'self'{tiles}",
+        # the density layer is a PNG in a data: URL that the map fetches
+        "connect-src": f"'self' data: blob:{tiles}",
         "worker-src": "'self' blob:",
         "child-src": "'self' blob:",
         "font-src": "'self' data:",

@@ -237,3 +237,19 @@ def test_harm_column_hidden_without_weights_and_peak_day_counts_nights(page, liv
     wait_for_explorer(page)
     days = page.locator("#explorer-table [col-id='peak_day']").all_inner_texts()[1:]
     assert days and all(re.fullmatch(r"(Friday|Saturday) night", d) for d in days)
+
+
+def test_density_and_cluster_layers_draw_under_the_security_policy(page, live_server):
+    """The density layer is a PNG the map fetches from a data: URL; the page's
+    Content-Security-Policy must let it through (the fixture fails on any console error,
+    CSP refusals included) and the method line must state the bandwidth used."""
+    page.goto(live_server + "/?layers=cells,areas,kde,clusters")
+    wait_for_explorer(page)
+    page.wait_for_function(
+        "() => document.querySelector('#explorer-method').innerText.includes('Kernel density')",
+        timeout=30_000)
+    layers = page.evaluate("() => document.querySelector('#explorer-map .js-plotly-plot')"
+                           ".layout.map.layers.map(l => l.sourcetype + ':' + l.visible)")
+    assert any(l.startswith("image:") and not l.endswith("false") for l in layers), layers
+    page.wait_for_timeout(2000)  # the map fetches the image after drawing
+    assert "bandwidth" in page.inner_text("#explorer-method")
