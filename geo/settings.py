@@ -146,6 +146,16 @@ class DataPaths:
         return self.root / "events"
 
     @property
+    def access(self) -> Path:
+        """Folder of users, API tokens and sign-in sessions, and the site's role file."""
+        return self.root / "access"
+
+    @property
+    def audit(self) -> Path:
+        """Folder of the append-only audit log (JSON lines, one file per month)."""
+        return self.root / "audit"
+
+    @property
     def rejects(self) -> Path:
         """Folder of rejects files, one per ingest batch."""
         return self.store / "rejects"

@@ -1,0 +1,1 @@
+"""Access: sign-in, API tokens, the role gate on every route and callback, and the audit log."""
