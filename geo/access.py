@@ -77,11 +77,11 @@ class RolePolicy:
     domestic_below_authority: bool = True
 
     def may_see(self, view: str) -> bool:
-        """True if the role may see ``view`` (one of :data:`VIEWS`)."""
+        """Say whether the role may see ``view`` (one of :data:`VIEWS`)."""
         return view in self.see
 
     def may_change(self, thing: str) -> bool:
-        """True if the role may change ``thing`` (one of :data:`CHANGES`)."""
+        """Say whether the role may change ``thing`` (one of :data:`CHANGES`)."""
         return thing in self.change
 
 
@@ -104,11 +104,11 @@ class Principal:
         return self.policy.name
 
     def may_see(self, view: str) -> bool:
-        """True if the principal's role may see ``view``."""
+        """Say whether the principal's role may see ``view``."""
         return self.policy.may_see(view)
 
     def may_change(self, thing: str) -> bool:
-        """True if the principal's role may change ``thing``."""
+        """Say whether the principal's role may change ``thing``."""
         return self.policy.may_change(thing)
 
     def require_see(self, view: str, what: str) -> None:
@@ -176,7 +176,7 @@ class Roles:
                                 f"{', '.join(self.policies)}") from None
 
     def names(self) -> list[str]:
-        """The role names, in the file's order."""
+        """Return the role names, in the file's order."""
         return list(self.policies)
 
 
