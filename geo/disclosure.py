@@ -1,0 +1,126 @@
+"""Small-number suppression that arithmetic cannot undo.
+
+Under a data-sharing agreement a count from 1 to 4 may identify someone, so it is shown as
+"fewer than 5" (primary suppression). Hiding it is not enough when a total is also known: the
+total minus the parts still shown gives the hidden part back. So within every group whose
+total a reader can learn (the whole table; every coarser hexagon that the finer ones make up),
+more cells are hidden (secondary suppression) until the hidden cells of the group add up to
+at least the threshold and each small one could still take two values or more, even to a
+reader who knows which hidden cells are small (shown "fewer than 5") and which were hidden
+to protect them (at least 5), or until nothing is left to hide. Secondary cells are the smallest non-zero cells shown (the least information lost);
+ties go to the first in the table's order, so the result is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    """Counts as a reader may see them: ``hidden`` cells are shown as "fewer than N".
+
+    ``primary`` marks the cells hidden for being small themselves, the rest of ``hidden``
+    were hidden so that totals cannot reveal them.
+    """
+
+    counts: np.ndarray
+    hidden: np.ndarray
+    primary: np.ndarray
+    threshold: int
+
+    @property
+    def secondary(self) -> np.ndarray:
+        """Cells hidden only to protect others."""
+        return self.hidden & ~self.primary
+
+    def label(self) -> str:
+        """Return how a hidden value is shown, e.g. "fewer than 5"."""
+        return f"fewer than {self.threshold}"
+
+
+def suppress(counts: np.ndarray, threshold: int,
+             groups: Sequence[np.ndarray] = ()) -> Disclosed:
+    """Hide counts from 1 to ``threshold - 1``, and more where a known total would reveal one.
+
+    Parameters
+    ----------
+    counts : ndarray of int
+        The table's counts. Zeros are never hidden (they are shown as 0 or left out).
+    threshold : int
+        Smallest count that may be shown; 0 or 1 hides nothing.
+    groups : sequence of ndarray of int
+        Each array gives every cell a group number (``-1``: in no group); the total of each
+        group is taken to be known. The whole table is always one such group.
+
+    Examples
+    --------
+    One small cell and a known total: a second cell is hidden with it.
+
+    >>> d = suppress(np.array([3, 12, 40, 0]), 5)
+    >>> d.hidden.tolist(), d.primary.tolist()
+    ([True, True, False, False], [True, False, False, False])
+
+    Two small cells that together are still below the threshold need a third.
+
+    >>> suppress(np.array([1, 2, 9, 30]), 5).hidden.tolist()
+    [True, True, True, False]
+
+    Nothing small, nothing hidden.
+
+    >>> suppress(np.array([5, 6, 0]), 5).hidden.any()
+    np.False_
+    """
+    counts = np.asarray(counts, dtype="int64")
+    primary = (counts >= 1) & (counts < threshold)
+    hidden = primary.copy()
+    if threshold <= 1 or not primary.any():
+        return Disclosed(counts, hidden, primary, threshold)
+    # the finest groups first: cover found there usually protects the larger groups too
+    layouts = [np.asarray(g, dtype="int64") for g in groups]
+    layouts.append(np.zeros(len(counts), dtype="int64"))
+    changed = True
+    while changed:
+        changed = False
+        for layout in layouts:
+            changed |= _protect(counts, hidden, primary, layout, threshold)
+    return Disclosed(counts, hidden, primary, threshold)
+
+
+def _protect(counts: np.ndarray, hidden: np.ndarray, primary: np.ndarray,
+             layout: np.ndarray, threshold: int) -> bool:
+    """Hide more cells in every group of ``layout`` whose hidden cells a total would reveal."""
+    changed = False
+    for group in np.unique(layout[layout >= 0]):
+        members = np.flatnonzero(layout == group)
+        while hidden[members].any() and not _safe(counts[members], hidden[members],
+                                                  primary[members], threshold):
+            shown = members[~hidden[members] & (counts[members] > 0)]
+            if len(shown) == 0:
+                break
+            hidden[shown[np.argmin(counts[shown])]] = True
+            changed = True
+    return changed
+
+
+def _safe(counts: np.ndarray, hidden: np.ndarray, primary: np.ndarray, threshold: int) -> bool:
+    """Say whether a group's hidden cells stay uncertain to a reader who knows its total.
+
+    The reader knows the hidden cells' sum, that a small cell lies in 1..threshold-1 and that
+    a cell hidden to protect it is at least the threshold. Safe means the hidden sum is at
+    least the threshold and every small cell could still take two values or more.
+    """
+    total = int(counts[hidden].sum())
+    if total < threshold or hidden.sum() < 2:
+        return False
+    lo = np.where(primary[hidden], 1, threshold)
+    hi = np.where(primary[hidden], threshold - 1, total)
+    for i in np.flatnonzero(primary[hidden]):
+        least = max(1, total - (hi.sum() - hi[i]))
+        most = min(threshold - 1, total - (lo.sum() - lo[i]))
+        if most - least < 1:
+            return False
+    return True
