@@ -1,14 +1,16 @@
 """Small-number suppression that arithmetic cannot undo.
 
 Under a data-sharing agreement a count from 1 to 4 may identify someone, so it is shown as
-"fewer than 5" (primary suppression). Hiding it is not enough when a total is also known: the
-total minus the parts still shown gives the hidden part back. So within every group whose
-total a reader can learn (the whole table; every coarser hexagon that the finer ones make up),
-more cells are hidden (secondary suppression) until the hidden cells of the group add up to
-at least the threshold and each small one could still take two values or more, even to a
-reader who knows which hidden cells are small (shown "fewer than 5") and which were hidden
-to protect them (at least 5), or until nothing is left to hide. Secondary cells are the smallest non-zero cells shown (the least information lost);
-ties go to the first in the table's order, so the result is deterministic.
+"fewer than 5" (primary suppression). Hiding it is not enough when a total is also known:
+the total minus the parts still shown gives the hidden part back. So within every group
+whose total a reader can learn (the whole table, and any groups the caller names), more
+cells are hidden (secondary suppression) until the group's hidden cells add up to at least
+the threshold and each small one could still take two values or more, even to a reader who
+knows which hidden cells are small and which were hidden to protect them (so at least the
+threshold). Secondary cells are the smallest non-zero cells shown (the least information
+lost); ties go to the first in the table's order, so the result is deterministic. A group
+that runs out of cells to hide behind cannot be protected here: its caller must keep that
+group's total from being known.
 """
 
 from __future__ import annotations
