@@ -73,36 +73,83 @@ def health() -> Response:
     return jsonify({"status": "ok", "data": status})
 
 
+@bp.get("/whoami")
+def whoami() -> Response:
+    """Say who the request is answered for: user, role and the areas they are limited to."""
+    from dashboard.access.gate import current
+
+    return jsonify(current().as_json())
+
+
 @bp.get("/aggregate")
 def aggregate() -> Response:
-    """Return counts, harm and rates by local authority (``level=la``) or H3 cell (``level=h3``)."""
+    """Return counts, harm and rates by local authority (``level=la``) or H3 cell (``level=h3``).
+
+    For roles that see small numbers suppressed, a hidden count is ``null`` with
+    ``"suppressed": true`` and ``"shown_as": "fewer than 5"`` (or ``"hidden"`` for a cell
+    hidden so that a total cannot reveal a small one); harm and rates are then left out.
+    """
     filters, own = _split({"level", "res"})
     level = own.get("level", "la")
     svc = services.current()
     if level == "la":
-        table = svc.query.area_table(filters)
-        rows = [
-            {"code": r.code, "name": r.name, "count": int(r.count), "harm": float(r.harm),
-             "population": _clean(r.population), "rate_per_1000": _clean(r.rate_per_1000),
-             "small_number": bool(r.small_number)}
-            for r in table.itertuples()
-        ]
+        table, disclosed = svc.query.disclosed_areas(filters)
+        rows = []
+        for i, r in enumerate(table.itertuples()):
+            row = {"code": r.code, "name": r.name, "count": _clean(r.count),
+                   "harm": _clean(r.harm), "population": _clean(r.population),
+                   "rate_per_1000": _clean(r.rate_per_1000)}
+            if disclosed is not None:
+                row.update(_suppression(disclosed, i))
+            else:
+                row["small_number"] = bool(r.small_number)
+            rows.append(row)
         return jsonify({"level": "la", "filters": filters.to_params(), "rows": rows,
                         "group": _grouped()[1].as_json(),
-                        "population_source": svc.boundaries.population_source()})
+                        "population_source": svc.boundaries.population_source(),
+                        **_suppression_rule(disclosed)})
     if level == "h3":
         res = _res(own)
-        cells, counts, harm = svc.query.cell_counts(filters, res)
-        nz = counts > 0
+        from dashboard.access.gate import current
+
+        current().require_see("h3", "figures by hexagon")
+        cells, counts, disclosed = svc.query.disclosed_cells(filters, res)
         from geo.h3index import cells_to_str
 
-        rows = [
-            {"cell": c, "count": int(n), "harm": float(h)}
-            for c, n, h in zip(cells_to_str(cells[nz]), counts[nz], harm[nz], strict=True)
-        ]
+        if disclosed is None:
+            _cells, counts, harm = svc.query.cell_counts(filters, res)
+            nz = counts > 0
+            rows = [
+                {"cell": c, "count": int(n), "harm": float(h)}
+                for c, n, h in zip(cells_to_str(cells[nz]), counts[nz], harm[nz], strict=True)
+            ]
+        else:
+            rows = []
+            for i, c in enumerate(cells_to_str(cells)):
+                row = {"cell": c, "count": _clean(counts[i]) if not disclosed.hidden[i]
+                       else None}
+                row.update(_suppression(disclosed, i))
+                rows.append(row)
         return jsonify({"level": "h3", "res": res, "filters": filters.to_params(), "rows": rows,
-                        "group": _grouped()[1].as_json()})
+                        "group": _grouped()[1].as_json(), **_suppression_rule(disclosed)})
     raise FilterError("level", f"'{level}' is not a level; use la or h3")
+
+
+def _suppression(disclosed: Any, i: int) -> dict[str, Any]:
+    if not disclosed.hidden[i]:
+        return {"suppressed": False}
+    return {"suppressed": True,
+            "shown_as": disclosed.label() if disclosed.primary[i] else "hidden"}
+
+
+def _suppression_rule(disclosed: Any) -> dict[str, Any]:
+    if disclosed is None:
+        return {}
+    t = disclosed.threshold
+    return {"suppression": (f"Counts from 1 to {t - 1} are shown as 'fewer than {t}'. Where a "
+                            "total could reveal one, further cells are hidden too ('hidden'); "
+                            "harm scores and rates are not given. Domestic incidents count "
+                            "only in figures by whole authority.")}
 
 
 @bp.get("/patrol-plan")

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import dash
 from dash import Dash, dcc, html
 
 import dashboard.layouts  # noqa: F401  (pages register themselves on import)
 from dashboard import security, services
+from dashboard.access import gate
+from dashboard.access.accounts import Accounts
+from dashboard.access.audit import AuditLog
+from dashboard.access.identity import AccessState, AuthSettings
+from dashboard.access.signin import bp as signin_blueprint
 from dashboard.api import bp as api_blueprint
 from dashboard.exports import bp as exports_blueprint
 from dashboard.exports import nte_bp
+from geo.access import AccessDenied, Principal, load_roles
 from geo.settings import DataPaths
 from geo.store import Store
 
@@ -29,13 +36,15 @@ def ensure_data(data: DataPaths) -> str | None:
             "data; the sample is then removed, never mixed with it.")
 
 
-def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None) -> Dash:
+def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
+               auth: AuthSettings | None = None) -> Dash:
     """Build the Dash app serving ``data``.
 
     ``hosts`` are the host names the server answers to; by default this machine's own names
-    plus ``HOTSPOT_ALLOWED_HOSTS`` (comma-separated).
+    plus ``HOTSPOT_ALLOWED_HOSTS`` (comma-separated). ``auth`` says how users are identified
+    (by default: sign-in and API tokens, :meth:`AuthSettings.from_env`).
     """
-    services.configure(data)
+    svc = services.configure(data)
     app = Dash(
         __package__,
         pages_folder="layouts",
@@ -48,31 +57,22 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None) -> Dash:
         on_error=_callback_error,
     )
     app.layout = _shell
+    app.server.extensions[services.EXTENSION] = svc
+    app.server.register_blueprint(signin_blueprint)
     app.server.register_blueprint(api_blueprint)
     app.server.register_blueprint(exports_blueprint)
     app.server.register_blueprint(nte_bp)
     if hosts is None:
         hosts = security.allowed_hosts("", os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","))
-    security.install(app, hosts, tile_url=services.current().tile_url)
-    _pin_store_version_per_request(app)
+    security.install(app, hosts, tile_url=svc.tile_url)
+    roles = load_roles(data.access / "roles.toml")
+    state = AccessState(accounts=Accounts(data.access, roles),
+                        settings=auth if auth is not None else AuthSettings.from_env(),
+                        roles=roles)
+    # every request is identified, decided and pinned to what its principal may see; the
+    # pin also fixes one store version and one set of zones for the whole answer
+    gate.install(app, state, AuditLog(data.audit))
     return app
-
-
-def _pin_store_version_per_request(app: Dash) -> None:
-    """Let every request see one store version and one set of zones, whatever is saved meanwhile."""
-    from flask import g
-
-    svc = services.current()
-
-    @app.server.before_request
-    def _pin() -> None:
-        g.hotspot_pin = svc.pin()
-
-    @app.server.teardown_request
-    def _unpin(_exc: BaseException | None) -> None:
-        tokens = g.pop("hotspot_pin", None)
-        if tokens is not None:
-            svc.unpin(tokens)
 
 
 #: The page-wide notice where a callback's refusal or failure is shown to the user.
@@ -92,6 +92,8 @@ def _callback_error(err: Exception) -> None:
 
     if isinstance(err, FilterError | BadRequestParameter):
         text = f"That setting could not be used ({err.param}): {err.message}"
+    elif isinstance(err, AccessDenied):
+        text = err.message
     elif isinstance(err, services.Busy):
         text = str(err)
     else:
@@ -112,6 +114,7 @@ def _dismiss_notice(_clicks: int | None) -> None:
 
 def _shell() -> html.Div:
     """Build the frame around every page (a function, so the sample badge is current)."""
+    who = gate.principal_or_none()
     return html.Div(
         [
             html.Header(
@@ -119,10 +122,11 @@ def _shell() -> html.Div:
                     html.Span("Hotspot", className="brand"),
                     html.Nav([
                         dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
-                        for page in dash.page_registry.values()
+                        for page in gate.visible_pages(who)
                     ]),
                     html.Span(id="sample-badge", className="sample-badge",
                               children=_sample_badge()),
+                    _account(who),
                 ],
                 className="topbar",
             ),
@@ -130,6 +134,19 @@ def _shell() -> html.Div:
             dash.page_container,
         ]
     )
+
+
+def _account(who: Principal | None) -> html.Span:
+    """Say who is signed in, with their role, and offer to sign out."""
+    if who is None:
+        return html.Span()
+    label = f"{who.name} · {who.role}"
+    if who.areas:
+        label += f" · {', '.join(who.areas)}"
+    parts: list[Any] = [html.Span(label, id="account-name")]
+    if who.via == "session":
+        parts.append(html.A("Sign out", href="/sign-out", className="link", id="sign-out"))
+    return html.Span(parts, className="account")
 
 
 def _sample_badge() -> str:

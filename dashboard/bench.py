@@ -142,7 +142,7 @@ def _bench_filter_change(data: DataPaths, n_requests: int = 21) -> dict[str, Any
     from dashboard import services
 
     svc = services.current()
-    geometry_key = [svc.version(), 9]
+    geometry_key = svc.geometry_key(9)
     svc.cells_geojson(9)  # the page load builds this once; not part of a filter change
     base_values = {
         f"{ids.DATES}.start_date": None, f"{ids.CATEGORIES}.value": [],

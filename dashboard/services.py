@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import json
 import os
 import threading
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from geo.access import Principal, Scope
 from geo.boundaries import Boundaries, load_boundaries
 from geo.h3index import cell_boundaries, cells_to_str
 from geo.hotspots import DAY_LABELS, main_categories, night_days, peak_text, rank_cells
@@ -200,7 +202,7 @@ class Services:
         self._boundaries_stamp = self._stamp(data.boundaries)
         self._boundaries: Boundaries = load_boundaries(data.boundaries)
         self._boundaries_lock = threading.Lock()
-        self.query = QueryLayer(Store(data.store), self._boundaries)
+        self.query = QueryLayer(Store(data.store), self._boundaries, principal_required=True)
         self.tile_url = tile_url()
         self._geometry = _LRU(8)
         self._zones_pin: contextvars.ContextVar[tuple[Any, Any] | None] = \
@@ -229,7 +231,30 @@ class Services:
     # -- geometry, built once per store version ----------------------------------------------
     def version(self) -> int:
         """Return the store version the current frame was loaded from."""
-        return self.query.frame().manifest.version
+        return self.query.labels().manifest.version
+
+    def data_key(self) -> tuple[int, Any]:
+        """Return the cache key of the data this request sees: store version and scope.
+
+        Two principals whose scopes differ (an officer's areas, a public-places-only role)
+        see different rows, so nothing computed for one is ever served to the other.
+        """
+        who = self.query.principal()
+        return self.version(), Scope.of(who) if who is not None else None
+
+    def geometry_key(self, res: int) -> list[Any]:
+        """Return what identifies the hexagon outlines a page has drawn: data, scope, res.
+
+        The browser keeps outlines while only counts change; a different store version, a
+        different principal's scope or another resolution means drawing them again.
+        """
+        version, scope = self.data_key()
+        tag = ""
+        if scope is not None:
+            text = repr((sorted(scope.areas) if scope.areas is not None else None,
+                         scope.public_only, scope.rows, scope.domestic_below_authority))
+            tag = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return [version, tag, res]
 
     def areas_geojson(self) -> dict[str, Any]:
         """Return the boundary polygons as GeoJSON (WGS84), rounded to about 1 m."""
@@ -266,7 +291,7 @@ class Services:
                 for cid, ring in zip(ids, rings, strict=True)
             ]
             return {"type": "FeatureCollection", "features": features}, ids
-        return self._geometry.get(("cells", self.version(), res), make)
+        return self._geometry.get(("cells", self.data_key(), res), make)
 
     # -- harm weights and plans -----------------------------------------------------------------
     def harm_weights(self) -> tuple[dict[str, float], str]:
@@ -280,14 +305,14 @@ class Services:
             return {}, hw.source
         # the table matches categories ignoring case and spacing; the query layer wants the
         # data's own spelling
-        return hw.for_categories(self.query.frame().categories), hw.source
+        return hw.for_categories(self.query.labels().categories), hw.source
 
     def plan(self, params: Any) -> Any:
         """Return the patrol plan for ``params`` (cached per store version and weights)."""
         from geo.plan import build_plan
 
         weights, source = self.harm_weights()
-        key = ("plan", self.version(), params, tuple(sorted(weights.items())), source)
+        key = ("plan", self.data_key(), params, tuple(sorted(weights.items())), source)
         return self._results.get(
             key, lambda: build_plan(self.query, params, weights or None, source), heavy=True)
 
@@ -325,13 +350,23 @@ class Services:
         pinned = self._zones_pin.get()
         return pinned[0] if pinned is not None else self._zones_now()[0]
 
-    def pin(self) -> tuple[Any, Any]:
-        """Fix the store version and the zones for this request (see :meth:`unpin`).
+    def pin(self, who: Principal) -> tuple[Any, Any]:
+        """Fix the store version, as ``who`` may see it, and the zones for this request.
 
         A zone saved while a request runs must not make half its answer use other zones.
+        See :meth:`unpin`.
         """
         _ = self.boundaries  # reloads areas and populations changed since the last request
-        return self.query.pin(), self._zones_pin.set(self._zones_now())
+        return self.query.pin(who), self._zones_pin.set(self._zones_now())
+
+    @contextlib.contextmanager
+    def pinned(self, who: Principal) -> Iterator[None]:
+        """Answer as ``who`` within the block (the command line and tests use this)."""
+        tokens = self.pin(who)
+        try:
+            yield
+        finally:
+            self.unpin(tokens)
 
     def unpin(self, tokens: tuple[Any, Any]) -> None:
         """Undo :meth:`pin`."""
@@ -349,7 +384,7 @@ class Services:
         """Return the NTE report for ``params`` over the saved zones."""
         from geo.nte_report import build_report
 
-        key = ("nte", self.version(), self.zones_stamp(), params)
+        key = ("nte", self.data_key(), self.zones_stamp(), params)
         return self._results.get(key, lambda: build_report(self.query, self.zones(), params),
                                  heavy=True)
 
@@ -362,7 +397,7 @@ class Services:
     def _analysis(self, name: str, params: Any, make: Callable[[], T], *extra: Any) -> T:
         """Cache an analysis by its parameters and the store version; run it in the lane."""
         items = params.items() if hasattr(params, "items") else params
-        key = (name, self.version(), tuple(sorted((str(k), str(v)) for k, v in items)), *extra)
+        key = (name, self.data_key(), tuple(sorted((str(k), str(v)) for k, v in items)), *extra)
         return self._results.get(key, make, heavy=True)
 
     def events_stamp(self) -> tuple[Any, ...]:
@@ -404,7 +439,7 @@ class Services:
         from geo.plan import run_backtest
 
         weights, source = self.harm_weights()
-        key = ("backtest", self.version(), params, horizon_weeks, rolling,
+        key = ("backtest", self.data_key(), params, horizon_weeks, rolling,
                tuple(sorted(weights.items())), source)
         return self._results.get(key, lambda: run_backtest(
             self.query, self.boundaries.areas_bng, params, horizon_weeks=horizon_weeks,
@@ -430,7 +465,7 @@ class Services:
                 table["lat"] = [c[0] for c in centres]
                 table["lon"] = [c[1] for c in centres]
             return table
-        key = ("hotspots", self.version(), filters, res, n,
+        key = ("hotspots", self.data_key(), filters, res, n,
                tuple(sorted((harm_weights or {}).items())))
         return self._results.get(key, make)
 
@@ -458,7 +493,7 @@ class Services:
                 "n_points": result.n_points,
                 "peak_per_km2": float(np.nanmax(result.density)) if result.density.size else 0.0,
             }
-        return self._results.get(("kde", self.version(), filters, params), make, heavy=True)
+        return self._results.get(("kde", self.data_key(), filters, params), make, heavy=True)
 
     def clusters(self, filters: Filters, params: DbscanParams) -> dict[str, Any]:
         """Return DBSCAN cluster footprints (WGS84 GeoJSON) with their explaining figures."""
@@ -501,7 +536,7 @@ class Services:
                 })
             return {"type": "FeatureCollection", "features": features}
         weights, _source = self.harm_weights()
-        key = ("dbscan", self.version(), filters, params, tuple(sorted(weights.items())))
+        key = ("dbscan", self.data_key(), filters, params, tuple(sorted(weights.items())))
         return self._results.get(key, make, heavy=True)
 
     # -- crime-type groups ---------------------------------------------------------------------
@@ -524,7 +559,7 @@ class Services:
         """Expand ``group`` (or the default group) in query parameters into ``categories``."""
         from geo.groups import resolve_group
 
-        return resolve_group(params, self.groups(), self.query.frame().categories)
+        return resolve_group(params, self.groups(), self.query.labels().categories)
 
 
 def _day_text(value: Any, labels: tuple[str, ...] = DAY_LABELS) -> str:
@@ -543,21 +578,32 @@ def _hour_text(value: Any) -> str:
     return f"{v:02d}:00" if 0 <= v < 24 else "unknown"
 
 
-_current: Services | None = None
+_last: Services | None = None
+EXTENSION = "hotspot_services"
 
 
 def configure(data: DataPaths) -> Services:
-    """Create the process's services for ``data`` (called by the app factory)."""
-    global _current
-    _current = Services(data)
-    return _current
+    """Create services for ``data``; the app factory keeps them on its own server.
+
+    Outside a request, :func:`current` returns the services configured last (the command
+    line and tests run one app at a time); inside one it is always the app's own.
+    """
+    global _last
+    _last = Services(data)
+    return _last
 
 
 def current() -> Services:
-    """Return the configured services; the app factory must have run."""
-    if _current is None:
+    """Return the services of the app answering this request (else those configured last)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        svc = current_app.extensions.get(EXTENSION)
+        if svc is not None:
+            return svc  # type: ignore[no-any-return]
+    if _last is None:
         raise RuntimeError("dashboard.services.configure() has not been called")
-    return _current
+    return _last
 
 
 __all__ = ["Services", "KdeParams", "DbscanParams", "configure", "current", "main_categories",

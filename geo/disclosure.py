@@ -45,7 +45,7 @@ class Disclosed:
 
 
 def suppress(counts: np.ndarray, threshold: int,
-             groups: Sequence[np.ndarray] = ()) -> Disclosed:
+             groups: Sequence[np.ndarray] = (), also: np.ndarray | None = None) -> Disclosed:
     """Hide counts from 1 to ``threshold - 1``, and more where a known total would reveal one.
 
     Parameters
@@ -79,7 +79,9 @@ def suppress(counts: np.ndarray, threshold: int,
     counts = np.asarray(counts, dtype="int64")
     primary = (counts >= 1) & (counts < threshold)
     hidden = primary.copy()
-    if threshold <= 1 or not primary.any():
+    if also is not None:
+        hidden |= np.asarray(also, dtype=bool) & (counts > 0)
+    if threshold <= 1 or not hidden.any():
         return Disclosed(counts, hidden, primary, threshold)
     # the finest groups first: cover found there usually protects the larger groups too
     layouts = [np.asarray(g, dtype="int64") for g in groups]
@@ -90,6 +92,15 @@ def suppress(counts: np.ndarray, threshold: int,
         for layout in layouts:
             changed |= _protect(counts, hidden, primary, layout, threshold)
     return Disclosed(counts, hidden, primary, threshold)
+
+
+def unprotected(d: Disclosed, layout: np.ndarray) -> np.ndarray:
+    """Return the groups of ``layout`` whose hidden cells their total would still reveal."""
+    bad = [g for g in np.unique(layout[layout >= 0])
+           if d.hidden[layout == g].any()
+           and not _safe(d.counts[layout == g], d.hidden[layout == g],
+                         d.primary[layout == g], d.threshold)]
+    return np.asarray(bad, dtype="int64")
 
 
 def _protect(counts: np.ndarray, hidden: np.ndarray, primary: np.ndarray,

@@ -8,6 +8,14 @@ frame reloads itself when the store's manifest changes (a finished ingest), neve
 One request sees one store version: :meth:`QueryLayer.pinned` fixes the frame for everything
 that runs inside it (the web server pins it for the length of each request), and every method
 here takes the frame once, so a commit landing half-way through an answer cannot mix versions.
+
+This is also the one door to the incident rows. Pinning takes the :class:`~geo.access.Principal`
+asking, and what is pinned is the frame *as that principal may see it*: only their areas, no
+domestic incidents for a role limited to public places, and no rows at all for a role that may
+see aggregates only (partners, boards), whose figures come through the ``disclosed_*`` methods
+with small numbers suppressed. A query layer built with ``principal_required=True`` (the web
+app's) answers nothing outside such a pin, so no page, route or export can leave the principal
+out.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from geo.access import AccessDenied, Principal, Scope
+from geo.disclosure import Disclosed, suppress, unprotected
 from geo.schema import H3_COLUMNS
 from geo.settings import H3_RESOLUTIONS, SMALL_NUMBER_THRESHOLD
 from geo.store import Manifest, Store
@@ -351,6 +361,27 @@ class IncidentFrame:
             before_1970=before_1970,
         )
 
+    def subset(self, keep: np.ndarray) -> IncidentFrame:
+        """Return the frame of the rows where ``keep`` is True.
+
+        Category, source and area codes and their labels stay as they are. The cells of each
+        resolution are cut to those the kept rows fall in (a hexagon holding only rows that
+        were left out must not be drawn either: its outline would say where they are).
+        """
+        cell_codes, cells = {}, {}
+        for res, codes in self.cell_codes.items():
+            present, recoded = np.unique(codes[keep], return_inverse=True)
+            cells[res] = self.cells[res][present]
+            cell_codes[res] = recoded.astype("int32").reshape(-1)
+        return replace(
+            self, n=int(keep.sum()), easting=self.easting[keep], northing=self.northing[keep],
+            lon=self.lon[keep], lat=self.lat[keep], day=self.day[keep],
+            month_first=self.month_first[keep], month_last=self.month_last[keep],
+            dow=self.dow[keep], hour=self.hour[keep], domestic=self.domestic[keep],
+            category=self.category[keep], source=self.source[keep], area=self.area[keep],
+            month_only=self.month_only[keep], cell_codes=cell_codes, cells=cells,
+            serial=next(_SERIAL))
+
     @cached_property
     def month_only_count(self) -> int:
         """Rows with only a month (no weekday or hour)."""
@@ -390,6 +421,16 @@ class Selection:
     month_only_excluded: int
 
 
+@dataclass(frozen=True)
+class _Pin:
+    """What one request sees: the principal and the frames their scope allows."""
+
+    who: Principal
+    scope: Scope
+    rows: IncidentFrame  # the rows the principal may have read on their behalf
+    authority: IncidentFrame  # the rows that count in their figures by whole authority
+
+
 class QueryLayer:
     """Filtering and aggregation over the store, reloading when an ingest commits.
 
@@ -399,23 +440,27 @@ class QueryLayer:
         The incident store to serve.
     boundaries : Boundaries
         Areas (names, populations) for area aggregation.
+    principal_required : bool
+        True (the web app): nothing is answered outside :meth:`pinned`, which takes the
+        principal asking. False (the command line, the engine's tests): unpinned calls see
+        every row, as the owner of the data directory does.
     """
 
-    def __init__(self, store: Store, boundaries: Boundaries) -> None:
+    def __init__(self, store: Store, boundaries: Boundaries, *,
+                 principal_required: bool = False) -> None:
         self.store = store
         self.boundaries = boundaries
+        self.principal_required = principal_required
         self._lock = threading.Lock()
         self._frame: IncidentFrame | None = None
         self._stamp: object = object()
         self._cache: dict[tuple[Any, ...], Any] = {}
-        self._pin: contextvars.ContextVar[IncidentFrame | None] = contextvars.ContextVar(
+        self._scoped: dict[tuple[int, Scope, str], IncidentFrame] = {}
+        self._pin: contextvars.ContextVar[_Pin | None] = contextvars.ContextVar(
             f"hotspot-pinned-frame-{id(self)}", default=None)
 
-    def frame(self) -> IncidentFrame:
-        """Return the pinned frame, or the current one, reloading it if the store changed."""
-        pinned = self._pin.get()
-        if pinned is not None:
-            return pinned
+    def _current(self) -> IncidentFrame:
+        """Return the whole store's frame, reloading it if the store changed."""
         stamp = self.store.stamp()
         if self._frame is not None and stamp == self._stamp:
             return self._frame
@@ -426,40 +471,113 @@ class QueryLayer:
                 self._frame = IncidentFrame.from_table(manifest, table)
                 self._stamp = stamp
                 self._cache.clear()
+                self._scoped.clear()
         return self._frame
 
-    def pin(self) -> contextvars.Token[IncidentFrame | None]:
-        """Fix the current frame for this thread's context until :meth:`unpin`."""
-        return self._pin.set(self.frame())
+    def _pinned(self) -> _Pin | None:
+        pin = self._pin.get()
+        if pin is None and self.principal_required:
+            raise AccessDenied("Nobody is signed in for this request, so no data is answered.")
+        return pin
 
-    def unpin(self, token: contextvars.Token[IncidentFrame | None]) -> None:
+    def frame(self) -> IncidentFrame:
+        """Return the rows the pinned principal may have read (the whole store if unpinned).
+
+        Raises
+        ------
+        AccessDenied
+            If the principal's role sees aggregates only, or nobody is pinned where a
+            principal is required.
+        """
+        pin = self._pinned()
+        if pin is None:
+            return self._current()
+        if not pin.scope.rows:
+            raise AccessDenied(f"The {pin.who.role} role sees aggregates only, never incident "
+                               f"rows. {pin.who.policy.summary}")
+        return pin.rows
+
+    def _authority_frame(self) -> IncidentFrame:
+        pin = self._pinned()
+        return self._current() if pin is None else pin.authority
+
+    def labels(self) -> IncidentFrame:
+        """Return the whole frame for its labels only (categories, sources, areas, cells).
+
+        Use it for what the data holds and how it is coded, never to count or read rows.
+        """
+        return self._current()
+
+    def _scope_frame(self, full: IncidentFrame, scope: Scope, purpose: str) -> IncidentFrame:
+        """Return ``full`` cut to ``scope`` (for ``rows`` or for ``authority`` figures)."""
+        keep = np.ones(full.n, dtype=bool)
+        if scope.areas is not None:
+            lut = np.array([code in scope.areas for code in full.areas] or [False])
+            keep &= lut[full.area] if full.n else keep
+        if scope.public_only or (purpose == "rows" and not scope.domestic_below_authority):
+            keep &= full.domestic != 1
+        if keep.all():
+            return full
+        key = (full.serial, scope, purpose)
+        with self._lock:
+            hit = self._scoped.get(key)
+            if hit is None:
+                if len(self._scoped) > 32:
+                    self._scoped.clear()
+                hit = self._scoped[key] = full.subset(keep)
+        return hit
+
+    def pin(self, who: Principal) -> contextvars.Token[_Pin | None]:
+        """Fix the current frame, as ``who`` may see it, for this context until :meth:`unpin`."""
+        full = self._current()
+        scope = Scope.of(who)
+        return self._pin.set(_Pin(who=who, scope=scope,
+                                  rows=self._scope_frame(full, scope, "rows"),
+                                  authority=self._scope_frame(full, scope, "authority")))
+
+    def unpin(self, token: contextvars.Token[_Pin | None]) -> None:
         """Undo :meth:`pin`."""
         self._pin.reset(token)
 
     @contextlib.contextmanager
-    def pinned(self) -> Iterator[IncidentFrame]:
-        """Within the block every call sees the same store version (the one current now).
+    def pinned(self, who: Principal) -> Iterator[None]:
+        """Within the block every call sees one store version, as ``who`` may see it.
 
         Examples
         --------
         >>> import tempfile
         >>> from pathlib import Path
+        >>> from geo.access import Principal, load_roles
         >>> from geo.boundaries import load_boundaries
-        >>> q = QueryLayer(Store(Path(tempfile.mkdtemp())), load_boundaries(None))
-        >>> with q.pinned() as fr:
-        ...     q.frame() is fr
-        True
+        >>> q = QueryLayer(Store(Path(tempfile.mkdtemp())), load_boundaries(None),
+        ...                principal_required=True)
+        >>> board = Principal("chair", load_roles()["board"])
+        >>> with q.pinned(board):
+        ...     q.frame()
+        Traceback (most recent call last):
+        ...
+        geo.access.AccessDenied: The board role sees aggregates only, never incident rows. ...
         """
-        token = self.pin()
+        token = self.pin(who)
         try:
-            yield self._pin.get()  # type: ignore[misc]
+            yield
         finally:
             self.unpin(token)
 
+    def principal(self) -> Principal | None:
+        """Return who the current request is answered for (None outside a pin)."""
+        pin = self._pin.get()
+        return pin.who if pin is not None else None
+
     # -- selection -----------------------------------------------------------------------------
     def validate(self, filters: Filters) -> None:
-        """Raise :class:`FilterError` for filter values the data does not have."""
-        fr = self.frame()
+        """Raise :class:`FilterError` for filter values the data does not have.
+
+        Raises :class:`AccessDenied` for areas outside the pinned principal's own, and for a
+        public-places-only selection from a role whose domestic figures exist only by whole
+        authority (taking one from the other would give the domestic count).
+        """
+        fr = self.labels()
         _lut(fr.categories, filters.categories, "categories")
         _lut(fr.sources, filters.sources, "source")
         if filters.areas is not None:
@@ -467,6 +585,19 @@ class QueryLayer:
             bad = [a for a in filters.areas if a not in known]
             if bad:
                 raise FilterError("la", f"'{bad[0]}' is not an area code in the boundaries in use")
+        pin = self._pinned()
+        if pin is None:
+            return
+        if pin.scope.areas is not None and filters.areas is not None:
+            outside = sorted(set(filters.areas) - pin.scope.areas)
+            if outside:
+                mine = ", ".join(sorted(pin.scope.areas))
+                raise AccessDenied(f"Your account is limited to {mine}; {outside[0]} is "
+                                   "outside it.")
+        if filters.exclude_domestic and not pin.scope.domestic_below_authority:
+            raise AccessDenied(f"The {pin.who.role} role cannot separate public-place from "
+                               "domestic incidents: domestic incidents count only in whole-"
+                               "authority figures, and always there.")
 
     def select(self, filters: Filters, frame: IncidentFrame | None = None) -> Selection:
         """Return the rows ``filters`` select (in ``frame``, by default the current one)."""
@@ -533,8 +664,7 @@ class QueryLayer:
         Arrays are aligned to ``frame().cells[res]``, so a map layer drawn once can be
         updated with new values alone.
         """
-        if res not in H3_RESOLUTIONS:
-            raise FilterError("res", f"{res} is not offered; choose one of {H3_RESOLUTIONS}")
+        self._check_res(res)
         fr = self.frame()
         sel = self.select(filters, fr)
         codes = fr.cell_codes[res][sel.mask]
@@ -547,11 +677,24 @@ class QueryLayer:
             harm = counts.astype("float64")
         return fr.cells[res], counts, harm
 
+    def _check_res(self, res: int) -> None:
+        if res not in H3_RESOLUTIONS:
+            raise FilterError("res", f"{res} is not offered; choose one of {H3_RESOLUTIONS}")
+        pin = self._pinned()
+        limit = pin.scope.max_h3_res if pin is not None else None
+        if limit is not None and res > limit:
+            raise AccessDenied(f"The {pin.who.role} role sees hexagons no finer than H3 "  # type: ignore[union-attr]
+                               f"resolution {limit}; {res} is finer.")
+
     def area_table(
-        self, filters: Filters, harm_weights: TMapping[str, float] | None = None
+        self, filters: Filters, harm_weights: TMapping[str, float] | None = None,
+        frame: IncidentFrame | None = None,
     ) -> pd.DataFrame:
-        """Return one row per area: code, name, count, harm, population, rate per 1,000."""
-        fr = self.frame()
+        """Return one row per area: code, name, count, harm, population, rate per 1,000.
+
+        Areas outside the pinned principal's own are left out.
+        """
+        fr = frame if frame is not None else self.frame()
         sel = self.select(replace(filters, areas=None) if filters.areas is None else filters, fr)
         counts = np.bincount(fr.area[sel.mask], minlength=len(fr.areas))
         harm = np.bincount(fr.area[sel.mask], weights=self.weights(harm_weights, fr)[sel.mask],
@@ -560,9 +703,13 @@ class QueryLayer:
         names = self.boundaries.names()
         pops = self.boundaries.population()
         rows = []
+        pin = self._pinned()
+        mine = pin.scope.areas if pin is not None else None
         for code, name in names.items():
             count, h = by_code.get(code, (0, 0.0))
             if filters.areas is not None and code not in filters.areas:
+                continue
+            if mine is not None and code not in mine:
                 continue
             pop = pops.get(code)
             rate = (1000.0 * count / pop) if pop and np.isfinite(pop) else None
@@ -590,9 +737,68 @@ class QueryLayer:
         idx = np.flatnonzero(self.select(filters, fr).mask)
         return fr.easting[idx], fr.northing[idx], idx
 
+    # -- disclosure: what aggregate-only roles get ---------------------------------------------
+    def disclosed_areas(self, filters: Filters) -> tuple[pd.DataFrame, Disclosed | None]:
+        """Return the area table as the pinned principal may see it.
+
+        For a role that suppresses small numbers, counts from 1 to the threshold less one (and
+        the cells hidden to protect them) come back with ``count`` None and ``suppressed``
+        True, and harm and rates are left out (either would give the count back). Domestic
+        incidents count here, by whole authority, for every role that may see them at all.
+        """
+        pin = self._pinned()
+        if pin is None or pin.scope.suppress_below == 0:
+            fr = self.frame() if pin is None or pin.scope.rows else pin.authority
+            return self.area_table(filters, frame=fr), None
+        table = self.area_table(filters, frame=pin.authority)
+        d = suppress(table["count"].to_numpy(), pin.scope.suppress_below)
+        table = table.assign(count=pd.array(np.where(d.hidden, pd.NA, table["count"]),
+                                            dtype="Int64"),
+                             harm=None, rate_per_1000=None, suppressed=d.hidden)
+        return table, d
+
+    def disclosed_cells(self, filters: Filters,
+                        res: int) -> tuple[np.ndarray, np.ndarray, Disclosed | None]:
+        """Return (cells, counts, disclosure) by H3 cell as the pinned principal may see them.
+
+        Without suppression this is :meth:`cell_counts` (cells with no incident included).
+        With it, only cells with incidents are returned, hidden ones as NaN (and marked in the
+        :class:`~geo.disclosure.Disclosed`); the hexagons are counted at the role's finest
+        resolution and coarser ones are built from them, so a coarse cell is exactly the sum of
+        its parts, and a coarse cell whose parts could not be protected is hidden too.
+        """
+        self._check_res(res)
+        pin = self._pinned()
+        if pin is None or pin.scope.suppress_below == 0:
+            cells, counts, _harm = self.cell_counts(filters, res)
+            return cells, counts, None
+        fr = pin.rows
+        fine = pin.scope.max_h3_res or max(H3_RESOLUTIONS)
+        sel = self.select(filters, fr)
+        counts = np.bincount(fr.cell_codes[fine][sel.mask], minlength=len(fr.cells[fine]))
+        cells = fr.cells[fine]
+        keep = counts > 0
+        cells, counts = cells[keep], counts[keep]
+        threshold = pin.scope.suppress_below
+        forced: np.ndarray | None = None
+        level = fine
+        while True:
+            coarser = [r for r in H3_RESOLUTIONS if r < level]
+            parents = layout = None
+            if coarser:
+                parents, layout = _parents(cells, max(coarser))
+            d = suppress(counts, threshold, [layout] if layout is not None else [], also=forced)
+            if level == res:
+                return cells, np.where(d.hidden, np.nan, counts.astype("float64")), d
+            assert parents is not None and layout is not None
+            bad = np.zeros(len(parents), dtype=bool)
+            bad[unprotected(d, layout)] = True
+            counts = np.bincount(layout, weights=counts, minlength=len(parents)).astype("int64")
+            cells, forced, level = parents, bad, max(coarser)
+
     def status(self) -> dict[str, Any]:
         """Return what the data panel and ``/api/v1/health`` report about the data."""
-        fr = self.frame()
+        fr = self._authority_frame()
         span = fr.date_span()
         m = fr.manifest
         return {
@@ -609,6 +815,16 @@ class QueryLayer:
             "categories": fr.categories,
             "sources": fr.sources,
         }
+
+
+def _parents(cells: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the distinct parents of ``cells`` at ``res`` and each cell's parent index."""
+    import h3
+
+    parent = np.array([h3.str_to_int(h3.cell_to_parent(h3.int_to_str(int(c)), res))
+                       for c in cells], dtype="uint64")
+    uniq, inverse = np.unique(parent, return_inverse=True)
+    return uniq, inverse.reshape(-1).astype("int64")
 
 
 def _day_number(day: date) -> int:

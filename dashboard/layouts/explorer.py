@@ -541,7 +541,7 @@ def _full_figure(filters: Filters, view: dict[str, Any], kde: KdeParams,
         kde_layer=_kde_layer(filters, kde) if "kde" in layers else None,
         visible=layers, center=center, zoom=zoom, tile_url=svc.tile_url,
     )
-    return fig, [svc.version(), res]
+    return fig, svc.geometry_key(res)
 
 
 def filter_change_patch(filters: Filters, view: dict[str, Any]) -> Patch:
@@ -610,7 +610,7 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
                             "measure": measure if measure in {"count", "rate"} else "count"}
     kde = _kde_params(bandwidth)
     db = _db_params(eps, minpts)
-    key = [svc.version(), view["res"]]
+    key = svc.geometry_key(view["res"])
     if geometry_key == key:
         fig: Any = filter_change_patch(filters, view)
     else:
