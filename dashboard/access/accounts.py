@@ -273,7 +273,8 @@ class Accounts:
         finally:
             con.close()
 
-    def _role(self, role: str) -> None:
+    def check_role(self, role: str) -> None:
+        """Raise :class:`AccountError` naming the roles if ``role`` is not one of them."""
         try:
             self.roles[role]
         except RoleFileError as err:
@@ -289,7 +290,7 @@ class Accounts:
         are unique regardless of case.
         """
         _check_name(name, "user")
-        self._role(role)
+        self.check_role(role)
         _check_password(password)
         codes = area_codes(areas)
         hashed = self._hasher.hash(password)
@@ -434,7 +435,7 @@ class Accounts:
         among tokens not revoked.
         """
         _check_name(name, "token")
-        self._role(role)
+        self.check_role(role)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         try:
             with self._db(write=True) as con:
