@@ -240,3 +240,34 @@ def limits() -> Limits:
         earliest_date=earliest,
         days_ahead=_env_int("HOTSPOT_DAYS_AHEAD", base.days_ahead),
     )
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """How many wrong passwords lock an account, and how long sign-in sessions last.
+
+    Environment variables override the defaults; each must be a whole number above zero.
+    """
+
+    #: Consecutive wrong passwords that lock an account (``HOTSPOT_SIGNIN_ATTEMPTS``).
+    attempts: int = 5
+    #: Minutes a locked account stays locked (``HOTSPOT_SIGNIN_LOCK_MINUTES``).
+    lock_minutes: int = 15
+    #: Minutes without a request after which a session ends
+    #: (``HOTSPOT_SESSION_IDLE_MINUTES``).
+    session_idle_minutes: int = 480
+    #: Hours after sign-in at which a session ends however busy it is
+    #: (``HOTSPOT_SESSION_MAX_HOURS``): one long shift, then sign in again.
+    session_max_hours: int = 12
+
+
+def sign_in_limits() -> SignInLimits:
+    """Return the sign-in limits in force (defaults, overridden by the environment)."""
+    base = SignInLimits()
+    return SignInLimits(
+        attempts=_env_int("HOTSPOT_SIGNIN_ATTEMPTS", base.attempts),
+        lock_minutes=_env_int("HOTSPOT_SIGNIN_LOCK_MINUTES", base.lock_minutes),
+        session_idle_minutes=_env_int("HOTSPOT_SESSION_IDLE_MINUTES",
+                                      base.session_idle_minutes),
+        session_max_hours=_env_int("HOTSPOT_SESSION_MAX_HOURS", base.session_max_hours),
+    )
