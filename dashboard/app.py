@@ -145,7 +145,17 @@ def _account(who: Principal | None) -> html.Span:
         label += f" · {', '.join(who.areas)}"
     parts: list[Any] = [html.Span(label, id="account-name")]
     if who.via == "session":
-        parts.append(html.A("Sign out", href="/sign-out", className="link", id="sign-out"))
+        from flask import current_app, request
+
+        from dashboard.access.identity import ACCESS_EXTENSION, session_of
+
+        found = session_of(request, current_app.extensions[ACCESS_EXTENSION].accounts)
+        if found is not None:
+            # signing out changes state, so it is a form POST carrying the session's token
+            parts.append(html.Form([html.Input(type="hidden", name="csrf", value=found[1]),
+                                    html.Button("Sign out", type="submit", id="sign-out",
+                                                className="link")],
+                                   method="POST", action="/sign-out", className="sign-out"))
     return html.Span(parts, className="account")
 
 

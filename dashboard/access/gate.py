@@ -37,8 +37,8 @@ LOG = logging.getLogger("hotspot.access")
 #: Endpoints not written to the audit log: static files and the shell's own plumbing.
 _QUIET = {"static", "_dash_assets.static", "/_favicon.ico", "/_reload-hash",
           "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
-          "/_dash-layout", "/_dash-dependencies", "signin.sign_in_form", "signin.sign_in",
-          "signin.sign_out"}
+          "/_dash-layout", "/_dash-dependencies", "hotspot_signin.sign_in_form",
+          "hotspot_signin.sign_in", "hotspot_signin.sign_out"}
 _PAGE_ENDPOINTS = {"/", "/<path:path>"}
 _EXPORTS = ("patrol_exports.", "nte_exports.")
 _ROUTER = "dash.dash.Dash.enable_pages.<locals>.router_sync.<locals>.update"
@@ -126,7 +126,7 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
     from dashboard import services as services_module
 
     def _identify() -> Principal:
-        from dashboard.access.identity import Unauthenticated, identify
+        from dashboard.access.identity import Unauthenticated, identify, peer_address
 
         try:
             who = identify(request, state.accounts, state.settings)
@@ -135,7 +135,7 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
         if who is not None:
             return who
         if state.settings.mode == "local" and not state.accounts.configured() \
-                and _is_loopback(request.remote_addr):
+                and _is_loopback(peer_address(request)):
             return Principal("local analyst", state.roles["analyst"], None, via="local")
         raise Unauthorised("Sign in to use Hotspot, or send an API token "
                            "(Authorization: Bearer ...).")
@@ -205,7 +205,7 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
         who = g.get("hotspot_principal")
         action, what = _describe(endpoint, response.status_code)
         log.record(action, who=who.name if who else None, role=who.role if who else None,
-                   via=who.via if who else None, ip=request.remote_addr,
+                   via=who.via if who else None, ip=_peer(),
                    status=response.status_code, what=what)
         return response
 
@@ -243,6 +243,12 @@ def _describe(endpoint: str, status: int) -> tuple[str, dict[str, Any]]:
     if status in (401, 403):
         action = "denied"
     return action, what
+
+
+def _peer() -> str | None:
+    from dashboard.access.identity import peer_address
+
+    return peer_address(request)
 
 
 def _page_path(path: str) -> str:

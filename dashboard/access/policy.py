@@ -45,9 +45,9 @@ ROUTES: dict[str, Need] = {
     "_dash_assets.static": PUBLIC,
     "/_favicon.ico": PUBLIC,
     # the sign-in page and its form
-    "signin.sign_in_form": PUBLIC,
-    "signin.sign_in": PUBLIC,
-    "signin.sign_out": SIGNED_IN,
+    "hotspot_signin.sign_in_form": PUBLIC,
+    "hotspot_signin.sign_in": PUBLIC,
+    "hotspot_signin.sign_out": SIGNED_IN,
     # the Dash shell: its scripts, page layouts and callback list hold no incident data; the
     # pages' contents come through callbacks and page layouts, each checked below
     "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>": SIGNED_IN,
