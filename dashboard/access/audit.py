@@ -32,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+import numbers
 import os
 import re
 import time
@@ -167,16 +168,19 @@ def _clean_list(values: list[Any] | tuple[Any, ...]) -> Any:
 
 
 def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | date)
+    return value is None or isinstance(value, str | numbers.Real | date)
 
 
 def _clean_scalar(value: Any) -> Any:
     """Return a JSON scalar for ``value``, or a note of its type."""
     if value is None or isinstance(value, bool | int):
         return value
-    if isinstance(value, float):
+    if isinstance(value, numbers.Integral):  # numpy and pandas integers, as row counts are
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
         # JSON has no NaN or infinity; as text they stay readable and the line stays valid
-        return value if math.isfinite(value) else str(value)
+        return number if math.isfinite(number) else str(number)
     if isinstance(value, str):
         return _clean_str(value)
     if isinstance(value, date):
@@ -477,7 +481,7 @@ class AuditLog:
     def _write(self, target: _LogFile, size: int, line: bytes, durable: bool) -> None:
         """Append ``line`` to ``target`` with one write, then sync as the action requires."""
         path = self.folder / target.name
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             if size == 0:
                 os.fchmod(fd, 0o600)
