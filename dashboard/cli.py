@@ -1,4 +1,4 @@
-"""The ``hotspot`` command: serve, ingest, sample, boundaries, groups, bench.
+"""The ``hotspot`` command: serve, ingest, sample, boundaries, groups, bench, audit.
 
 Heavy imports happen inside each subcommand so ``hotspot --help`` is instant and ``ingest``
 never loads Dash.
@@ -405,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heavy", default="/api/v1/emerging?periods=60&res=10",
                    help="with --load: the heavy request the clients repeat")
     p.set_defaults(func=cmd_bench)
+
+    from dashboard.access.audit_cli import register as register_audit
+
+    register_audit(sub)
     return parser
 
 
