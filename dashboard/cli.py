@@ -1,4 +1,4 @@
-"""The ``hotspot`` command: serve, ingest, sample, boundaries, groups, users, tokens, bench.
+"""The ``hotspot`` command: serve, ingest, sample, boundaries, groups, users, tokens, audit, bench.
 
 Heavy imports happen inside each subcommand so ``hotspot --help`` is instant and ``ingest``
 never loads Dash.
@@ -406,9 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --load: the heavy request the clients repeat")
     p.set_defaults(func=cmd_bench)
 
+    from dashboard.access.audit_cli import register as register_audit
     from dashboard.access.cli import register as register_access
 
     register_access(sub)
+    register_audit(sub)
     return parser
 
 
