@@ -64,7 +64,6 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     app.server.register_blueprint(nte_bp)
     if hosts is None:
         hosts = security.allowed_hosts("", os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","))
-    security.install(app, hosts, tile_url=svc.tile_url)
     roles = load_roles(data.access / "roles.toml")
     state = AccessState(accounts=Accounts(data.access, roles),
                         settings=auth if auth is not None else AuthSettings.from_env(),
@@ -72,6 +71,8 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     # every request is identified, decided and pinned to what its principal may see; the
     # pin also fixes one store version and one set of zones for the whole answer
     gate.install(app, state, AuditLog(data.audit))
+    # after the gate: an anonymous request is told to sign in before anything else is checked
+    security.install(app, hosts, tile_url=svc.tile_url)
     return app
 
 
@@ -160,5 +161,5 @@ def _account(who: Principal | None) -> html.Span:
 
 
 def _sample_badge() -> str:
-    status = services.current().query.status()
-    return "SYNTHETIC SAMPLE DATA — not real incidents" if status["synthetic_sample"] else ""
+    synthetic = services.current().query.synthetic_sample()
+    return "SYNTHETIC SAMPLE DATA — not real incidents" if synthetic else ""

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from geo.settings import DataPaths, default_data_dir
 
@@ -234,7 +235,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     extra = [*os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","), *(args.allowed_host or [])]
     hosts = allowed_hosts(args.host, extra)
-    app = create_app(data, hosts=hosts)
+    auth = _auth_settings(args)
+    refusal = _unsafe_to_serve(data, args.host, auth)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return EXIT_USAGE
+    app = create_app(data, hosts=hosts, auth=auth)
     _warm_compiled_code()
     url = f"http://{args.host}:{args.port}"
     print(f"Hotspot is serving {data.root} at {url}  (Ctrl+C to stop)")
@@ -248,6 +254,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Threads beyond the heavy lane's slots (dashboard.services) keep quick requests served.
         serve(app.server, host=args.host, port=args.port, threads=16, _quiet=True)
     return EXIT_OK
+
+
+def _auth_settings(args: argparse.Namespace) -> Any:
+    """Return how users are identified: the environment, overridden by the options."""
+    from dashboard.access.identity import AuthSettings
+
+    env = AuthSettings.from_env()
+    proxies = args.trusted_proxy or [str(n) for n in env.trusted_proxies]
+    return AuthSettings.build(mode=args.auth or env.mode, trusted_proxies=proxies,
+                              header=args.auth_header or env.header,
+                              secure_cookies=env.secure_cookies)
+
+
+def _unsafe_to_serve(data: Any, host: str, auth: Any) -> str | None:
+    """Return why serving would expose the data to anyone who reaches the port, or None."""
+    import ipaddress
+
+    from dashboard.access.accounts import Accounts
+    from geo.access import load_roles
+
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host.lower() == "localhost"
+    if loopback or auth.mode == "header":
+        return None
+    if Accounts(data.access, load_roles(data.access / "roles.toml")).configured():
+        return None
+    return (f"Refusing to serve on {host}: no users or API tokens are set up, so anyone who can "
+            "reach this address would see every incident. Add a user first:\n"
+            "  hotspot users add NAME --role admin      (asks for a password)\n"
+            "or serve on 127.0.0.1, where a single local analyst needs no sign-in.")
 
 
 def _warm_compiled_code() -> None:
@@ -310,6 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "HOTSPOT_ALLOWED_HOSTS, comma-separated). Requests naming any other host are "
                    "refused, which stops DNS rebinding. This machine's own names are always "
                    "allowed.")
+    p.add_argument("--auth", choices=("local", "header"),
+                   help="how users are identified: local (sign-in with the users of `hotspot "
+                   "users`, and API tokens; the default) or header (a single sign-on reverse "
+                   "proxy names the user in a header; also HOTSPOT_AUTH_MODE)")
+    p.add_argument("--trusted-proxy", action="append", metavar="ADDRESS",
+                   help="with --auth header: an address or network (CIDR) of the proxy; the "
+                   "header is believed only from these (repeatable; also HOTSPOT_TRUSTED_PROXIES)")
+    p.add_argument("--auth-header", metavar="NAME",
+                   help="with --auth header: the header naming the user (default "
+                   "X-Remote-User; also HOTSPOT_AUTH_HEADER)")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (development only)")
     p.set_defaults(func=cmd_serve)
 

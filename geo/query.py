@@ -796,6 +796,10 @@ class QueryLayer:
             counts = np.bincount(layout, weights=counts, minlength=len(parents)).astype("int64")
             cells, forced, level = parents, bad, max(coarser)
 
+    def synthetic_sample(self) -> bool:
+        """Say whether the store holds the bundled synthetic sample (shown on every page)."""
+        return self.labels().manifest.kind == "sample"
+
     def status(self) -> dict[str, Any]:
         """Return what the data panel and ``/api/v1/health`` report about the data."""
         fr = self._authority_frame()

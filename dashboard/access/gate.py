@@ -29,6 +29,7 @@ import dash
 from dash import Dash, html
 from flask import Response, current_app, g, jsonify, redirect, request
 
+from dashboard.access.audit import AuditError
 from dashboard.access.policy import CALLBACKS, PAGES, ROUTES, Need
 from geo.access import AccessDenied, Principal
 
@@ -204,9 +205,18 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
             return response
         who = g.get("hotspot_principal")
         action, what = _describe(endpoint, response.status_code)
-        log.record(action, who=who.name if who else None, role=who.role if who else None,
-                   via=who.via if who else None, ip=_peer(),
-                   status=response.status_code, what=what)
+        try:
+            log.record(action, who=who.name if who else None, role=who.role if who else None,
+                       via=who.via if who else None, ip=_peer(),
+                       status=response.status_code, what=what)
+        except AuditError:
+            # the law requires the record: with none written, nothing is disclosed either
+            LOG.exception("the audit log could not be written; the answer is withheld")
+            denied = jsonify({"error": "Hotspot cannot write its audit log, so it cannot "
+                              "answer. Tell the administrator (the details are in the server "
+                              "log).", "parameter": None})
+            denied.status_code = 503
+            return denied
         return response
 
     @server.errorhandler(AccessDenied)
