@@ -67,6 +67,13 @@ def current() -> Principal:
     return who
 
 
+def _json_body() -> Any:
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes: refused as malformed later
+        return None
+
+
 def _in_request() -> bool:
     from flask import has_request_context
 
@@ -141,11 +148,11 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
         raise Unauthorised("Sign in to use Hotspot, or send an API token "
                            "(Authorization: Bearer ...).")
 
-    def _callback_need(body: Any) -> tuple[str, Need | None]:
+    def _callback_need(body: Any) -> tuple[str | None, Need | None]:
         output = body.get("output") if isinstance(body, dict) else None
         name = callback_name(app, output) if isinstance(output, str) else None
         if name is None:
-            return str(output)[:200], None
+            return None, None
         return name, CALLBACKS.get(name)
 
     @server.before_request
@@ -170,13 +177,17 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
         try:
             decide(who, need)
             if endpoint == "/_dash-update-component":
-                name, cb_need = _callback_need(request.get_json(silent=True))
+                g.hotspot_body = _json_body()
+                name, cb_need = _callback_need(g.hotspot_body)
                 g.hotspot_callback = name
-                if cb_need is None:
+                # a body naming no server callback is malformed: the request checks that
+                # follow refuse it (400), and Dash runs nothing
+                if name is not None and cb_need is None:
                     LOG.error("no access decision for callback %s: refused", name)
                     raise AccessDenied("No access decision is recorded for this callback, so "
                                        "it is refused.")
-                decide(who, cb_need)
+                if cb_need is not None:
+                    decide(who, cb_need)
             elif endpoint in _PAGE_ENDPOINTS:
                 page = PAGES.get(_page_path(request.path))
                 if page is not None:
@@ -232,11 +243,14 @@ def _describe(endpoint: str, status: int) -> tuple[str, dict[str, Any]]:
     if request.args:
         what["params"] = {k: request.args.get(k, "")[:200] for k in list(request.args)[:30]}
     if endpoint == "/_dash-update-component":
-        body = request.get_json(silent=True) or {}
+        body = g.get("hotspot_body")  # parsed by the gate; never read again here
+        body = body if isinstance(body, dict) else {}
         name = g.get("hotspot_callback") or ""
         what["callback"] = name
         inputs = {}
-        for item in (body.get("inputs") or []) + (body.get("state") or []):
+        items = [x for key in ("inputs", "state")
+                 for x in (body.get(key) if isinstance(body.get(key), list) else [])]
+        for item in items:
             if isinstance(item, dict) and "id" in item and "property" in item:
                 inputs[f"{item['id']}.{item['property']}"[:100]] = item.get("value")
         what["inputs"] = inputs

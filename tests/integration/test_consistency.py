@@ -74,10 +74,13 @@ def test_every_request_sees_one_version(flipping):
 def test_pinned_frame_survives_a_commit(tmp_path):
     from geo.boundaries import load_boundaries
 
+    from .access_helpers import principal
+
     store = Store(tmp_path / "store")
     store.commit(_table(5), source_file="a", rejects=empty_rejects(), summary={}, kind="user")
     query = QueryLayer(store, load_boundaries(None))
-    with query.pinned() as fr:
+    with query.pinned(principal()):
+        fr = query.frame()
         more = _table(3).set_column(0, "incident_id", [["X1", "X2", "X3"]])
         store.commit(more, source_file="b", rejects=empty_rejects(), summary={}, kind="user")
         assert query.frame() is fr and query.select(Filters()).count == 5

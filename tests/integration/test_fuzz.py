@@ -18,6 +18,8 @@ import pytest
 
 from geo.settings import DataPaths
 
+from .access_helpers import acting_as
+
 FILTERS = ["start", "end", "days", "hours", "categories", "source", "la", "public_only",
            "group"]
 PLAN = ["unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of", "seed",
@@ -28,6 +30,8 @@ NTE = ["night", "green_below", "red_above", "amber", "red", "min_history"]
 #: added here (the test fails until it is), so nothing escapes the walk.
 ROUTES: dict[str, list[str]] = {
     "/api/v1/health": [],
+    "/api/v1/whoami": [],
+    "/sign-in": ["next"],
     "/api/v1/aggregate": [*FILTERS, "level", "res"],
     "/api/v1/hotspots": [*FILTERS, "res", "n"],
     "/api/v1/patrol-plan": [*FILTERS, *PLAN],
@@ -208,7 +212,7 @@ def _page_values(app) -> dict[tuple[str, str], Any]:
             if child is not None and hasattr(child, "to_plotly_json"):
                 walk(child)
 
-    with app.server.test_request_context("/"):
+    with app.server.test_request_context("/"), acting_as():
         for page in dash.page_registry.values():
             walk(page["layout"]())
     return found
@@ -274,7 +278,7 @@ def test_page_layouts_take_hostile_links(app):
     """A shared link is user input too: every page builds from any query string."""
     import dash
 
-    with app.server.test_request_context("/"):
+    with app.server.test_request_context("/"), acting_as():
         for page in dash.page_registry.values():
             for name in ["start", "end", "days", "hours", "categories", "la", "res", "layers",
                          "bw", "eps", "minpts", "unit", "measure", "as_of", "lookback_weeks",

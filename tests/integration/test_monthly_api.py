@@ -15,6 +15,8 @@ import pytest
 
 from tests.integration.monthly_data import RISING, monthly_data_dir
 
+from .access_helpers import acting_as
+
 
 @pytest.fixture(scope="module")
 def monthly(tmp_path_factory):
@@ -75,8 +77,9 @@ def test_month_only_plan_page_says_what_it_cannot_give(monthly):
     serve(monthly)
     from dashboard.layouts import patrol
 
-    out = patrol.update_plan(["E07000123"], 12, None, list(patrol.DAY_NAMES), 0, 24, "h3-9",
-                             "n", 3, 50, None, ["yes"], 1, "", None)
+    with acting_as():
+        out = patrol.update_plan(["E07000123"], 12, None, list(patrol.DAY_NAMES), 0, 24,
+                                 "h3-9", "n", 3, 50, None, ["yes"], 1, "", None)
     rows, summary, dosage, error = out[1], out[2], out[5], out[7]
     assert error == ""
     assert "Jan 2023 – Dec 2023, 12 months with data" in summary
@@ -193,7 +196,8 @@ def test_month_only_emerging_on_the_page(monthly):
     serve(monthly)
     from dashboard.layouts import trends
 
-    rows, rules, _fig, note, labels = trends.run_emerging(1, None)
+    with acting_as():
+        rows, rules, _fig, note, labels = trends.run_emerging(1, None)
     assert rows and labels[-1] == "Dec 2023"
     assert "12 calendar months, Jan 2023 to Dec 2023" in str(note)
     assert "at least 3 incidents" in str(rules[0])

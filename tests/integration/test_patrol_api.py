@@ -160,7 +160,10 @@ def test_backtest_panel_plots_the_share_actually_selected(client):
 
     search = "?" + urlencode(parse_plan_params(
         {"la": "E07000123", "days": "fri,sat", "hours": "20-4", "n": "10"}).to_params())
-    _rows, curve, _rolling, _note = patrol.run_backtest_panel(1, search, 4)
+    from .access_helpers import acting_as
+
+    with acting_as():
+        _rows, curve, _rolling, _note = patrol.run_backtest_panel(1, search, 4)
     body = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS}").get_json()
     ours = [c for c in body["coverage_curve"] if c["method"] == "hotspots"]
     trace = curve["data"][0]

@@ -8,6 +8,8 @@ import pytest
 
 from geo.settings import DataPaths
 
+from .access_helpers import acting_as
+
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
@@ -164,7 +166,7 @@ def test_no_chart_offers_a_cloud_link(app):
     from dashboard.figures import GRAPH_CONFIG
 
     seen = 0
-    with app.server.test_request_context("/"):
+    with app.server.test_request_context("/"), acting_as():
         for page in dash.page_registry.values():
             for g in _graphs(page["layout"]()):
                 seen += 1
@@ -202,6 +204,6 @@ def test_odd_api_paths_are_json_404_never_a_page(client, path):
 def test_a_link_with_a_repeated_parameter_builds_the_page(app):
     import dash
 
-    with app.server.test_request_context("/"):
+    with app.server.test_request_context("/"), acting_as():
         for page in dash.page_registry.values():
             page["layout"](la=["E07000123", "E06000009"], res=["9", "10"], days=["fri", "sat"])
