@@ -18,13 +18,9 @@ from flask import Blueprint, Response, request
 
 from dashboard import services
 from dashboard.inputs import query_params
-from geo.plan import (
-    PlanResult,
-    parse_plan_params,
-    plan_csv,
-    plan_geojson,
-    plan_provenance_json,
-)
+from dashboard.params import parse_nte_params, parse_plan_params
+from dashboard.serialise import plan_csv, plan_geojson, plan_provenance_json
+from geo.plan import PlanResult
 from geo.projection import to_bng
 from geo.query import FilterError, check_date_in_range
 
@@ -251,7 +247,6 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
     import h3
 
     from geo.nte import night_of, rank_by_nearby
-    from geo.nte_report import parse_nte_params
     from geo.zones import assign_zones
 
     zone_id = args.pop("zone", "")
