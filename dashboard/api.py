@@ -151,19 +151,25 @@ def nte_nights() -> Response:
 @bp.get("/trends")
 def trends() -> Response:
     """Series by day, week, month or financial-year quarter; sources indexed; league table."""
-    return jsonify(services.current().trends(_args()))
+    from dashboard.params import parse_trends_params
+
+    return jsonify(services.current().trends(parse_trends_params(_args())))
 
 
 @bp.get("/emerging")
 def emerging() -> Response:
     """Emerging hot spot category of each H3 cell over six-weekly periods, with the rules."""
-    return jsonify(services.current().emerging(_args()))
+    from dashboard.params import parse_emerging_params
+
+    return jsonify(services.current().emerging(parse_emerging_params(_args())))
 
 
 @bp.get("/evaluate")
 def evaluate() -> Response:
     """Before/after counts and the weighted displacement difference for an intervention."""
-    return jsonify(services.current().evaluate(_args()))
+    from dashboard.params import parse_evaluate_params
+
+    return jsonify(services.current().evaluate(parse_evaluate_params(_args())))
 
 
 @bp.get("/hotspots")

@@ -2,10 +2,10 @@
 
 A link, a page's controls and an API request all arrive as text (``{"la": "E07000123",
 "n": "10"}``). The parsers here turn that text into the dataclasses :mod:`geo` takes
-(:class:`~geo.plan.PlanParams`, :class:`~geo.nte_report.NteParams`), so a page and the API
-asked the same question always ask :mod:`geo` the same thing. A bad value raises
-:class:`~geo.query.FilterError` naming the parameter: an HTTP 400 from the API, a message on
-a page.
+(:class:`~geo.plan.PlanParams`, :class:`~geo.nte_report.NteParams`,
+:class:`~geo.vru.TrendsParams` ...), so a page and the API asked the same question always
+ask :mod:`geo` the same thing. A bad value raises :class:`~geo.query.FilterError` naming the
+parameter: an HTTP 400 from the API, a message on a page.
 
 Checks that need the data (is ``la`` an area, does a zone exist, do the data cover a window)
 are made by :mod:`geo` when it computes, not here.
@@ -13,18 +13,22 @@ are made by :mod:`geo` when it computes, not here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from geo.emerging import MIN_HOT_COUNT
 from geo.nte import NightRule, StatusRule
 from geo.nte_report import NteParams
 from geo.plan import MONTHS_DEFAULT, UNITS, PlanParams
 from geo.query import FilterError, Filters, int_param, parse_filters
 from geo.settings import limits
+from geo.vru import PERIODS, EmergingParams, EvaluateParams, StaggeredTarget, TrendsParams
 
 __all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "parse_backtest_params",
-           "parse_nte_params", "parse_plan_params"]
+           "parse_emerging_params", "parse_evaluate_params", "parse_nte_params",
+           "parse_plan_params", "parse_trends_params"]
 
 #: Parameters the plan (and the backtest) take besides the shared filters.
 PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of",
@@ -38,6 +42,19 @@ _FILTER_PARAMETERS = {"start", "end", "days", "hours", "categories", "source", "
 
 def _nice(d: date) -> str:
     return f"{d.day} {d:%b %Y}"
+
+
+def _date_in_limits(value: Any, name: str) -> date:
+    """Return a date parameter within the dates Hotspot accepts, or refuse it by name."""
+    try:
+        day = date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise FilterError(name, f"'{value}' is not a date; use YYYY-MM-DD") from None
+    bounds = limits()
+    if not bounds.earliest_date <= day <= bounds.latest_date:
+        raise FilterError(name, f"{day.isoformat()} is outside the dates Hotspot accepts "
+                          f"({_nice(bounds.earliest_date)} to {_nice(bounds.latest_date)})")
+    return day
 
 
 def _split(params: Mapping[str, Any], own: set[str] | frozenset[str]
@@ -211,3 +228,140 @@ def parse_nte_params(params: Mapping[str, Any]) -> NteParams:
             raise
         raise FilterError("green_below", "thresholds must be numbers") from None
     return NteParams(filters=filters, rule=rule, status=status)
+
+
+# ---------------------------------------------------------------------- VRU analyses
+def _league_baseline_year(value: Any) -> int | None:
+    """Return the first year of a ``fy:YYYY`` league baseline Hotspot could hold data for."""
+    if value in (None, ""):
+        return None
+    match = re.fullmatch(r"(?:fy:)?(\d{4})(?:/\d{2})?", str(value).strip())
+    bounds = limits()
+    if not match or not bounds.earliest_date.year <= int(match.group(1)) <= \
+            bounds.latest_date.year:
+        raise FilterError("league_baseline", f"'{value}' is not a financial year; use "
+                          f"fy:YYYY for the year from 1 April YYYY (YYYY from "
+                          f"{bounds.earliest_date.year} to {bounds.latest_date.year}), e.g. "
+                          "fy:2022 for 2022/23")
+    return int(match.group(1))
+
+
+def parse_trends_params(params: Mapping[str, Any]) -> TrendsParams:
+    """Parse the trends' query parameters: the filters, ``period``, ``zone``, ``league_baseline``.
+
+    Examples
+    --------
+    >>> p = parse_trends_params({"la": "E07000123", "period": "fyq",
+    ...                          "league_baseline": "fy:2022"})
+    >>> p.filters.areas, p.period, p.zone, p.league_baseline
+    (('E07000123',), 'fyq', None, 2022)
+    """
+    filters, own = _split(params, {"period", "zone", "league_baseline"})
+    period = str(own.get("period") or "month")
+    if period not in PERIODS:
+        raise FilterError("period", f"'{period}' is not a period; use {', '.join(PERIODS)}")
+    return TrendsParams(filters=filters, period=period, zone=own.get("zone") or None,
+                        league_baseline=_league_baseline_year(own.get("league_baseline")))
+
+
+def parse_emerging_params(params: Mapping[str, Any]) -> EmergingParams:
+    """Parse the emerging hot spots' query parameters.
+
+    ``res`` (7 to 10), ``min_count``, ``period_days`` and ``periods``; a period length or
+    count left out is chosen from the data (:class:`~geo.vru.EmergingParams`).
+
+    Examples
+    --------
+    >>> p = parse_emerging_params({"categories": "Robbery", "periods": "12"})
+    >>> p.res, p.periods, p.period_days, p.filters.categories
+    (8, 12, None, ('Robbery',))
+    """
+    filters, own = _split(params, {"res", "period_days", "periods", "min_count"})
+    res = int_param(own, "res", 8, 7, 10)
+    min_count = int_param(own, "min_count", MIN_HOT_COUNT, 1, 1000)
+    if filters.categories is not None and not filters.categories:
+        raise FilterError("categories", "no category was given; leave categories out for all "
+                          "of them, or name them, e.g. categories=Robbery")
+    given = {k for k in ("period_days", "periods") if own.get(k) not in (None, "")}
+    return EmergingParams(
+        filters=filters, res=res, min_count=min_count,
+        period_days=int_param(own, "period_days", 0, 7, 365) if "period_days" in given
+        else None,
+        periods=int_param(own, "periods", 0, 3, 60) if "periods" in given else None)
+
+
+def _buffer_m(own: Mapping[str, Any]) -> float:
+    raw = own.get("buffer_m")
+    if raw in (None, ""):
+        return 250.0
+    try:
+        buffer_m = float(str(raw))
+    except ValueError:
+        raise FilterError("buffer_m", f"'{raw}' is not a number of metres; use a ring width "
+                          "from 1 to 5,000 metres, e.g. 250") from None
+    if not 1 <= buffer_m <= 5000:  # also refuses nan and inf
+        raise FilterError("buffer_m", f"{raw} m is out of range; use a ring width from 1 to "
+                          "5,000 metres")
+    return buffer_m
+
+
+def _staggered_targets(text: str) -> tuple[StaggeredTarget, ...]:
+    """Parse ``targets=id@start[/end],...`` (an end left out is the end of the data)."""
+    items = [item for item in text.split(",") if item.strip()]
+    if not items or len(items) > 50:
+        raise FilterError("targets", "give from 1 to 50 targets, each as id@YYYY-MM-DD or "
+                          "id@YYYY-MM-DD/YYYY-MM-DD")
+    targets = []
+    for item in items:
+        key, _, when = item.strip().partition("@")
+        start_text, _, end_text = when.partition("/")
+        try:
+            start = date.fromisoformat(start_text)
+            end = date.fromisoformat(end_text) if end_text else None
+        except ValueError:
+            raise FilterError("targets", f"'{item}': write each target as id@YYYY-MM-DD or "
+                              "id@YYYY-MM-DD/YYYY-MM-DD") from None
+        _date_in_limits(start.isoformat(), "targets")
+        if end is not None:
+            _date_in_limits(end.isoformat(), "targets")
+            if end < start:
+                raise FilterError("targets", f"'{item}': the intervention ends before it "
+                                  "starts")
+        targets.append(StaggeredTarget(key=key, start=start, end=end, text=item))
+    return tuple(targets)
+
+
+def parse_evaluate_params(params: Mapping[str, Any]) -> EvaluateParams:
+    """Parse an evaluation's query parameters (see :func:`geo.vru.evaluate`).
+
+    ``start`` and ``end`` bound the intervention here, not the selection; with ``targets``
+    (a staggered roll-out) they are not used.
+
+    Examples
+    --------
+    >>> p = parse_evaluate_params({"target": "E07000123", "start": "2024-06-01",
+    ...                            "buffer_m": "300"})
+    >>> p.target, p.start, p.end, p.baseline, p.buffer_m
+    ('E07000123', datetime.date(2024, 6, 1), None, 'equal_before', 300.0)
+    >>> parse_evaluate_params({"target": "E07000123"})
+    Traceback (most recent call last):
+    ...
+    geo.query.FilterError: start: give the date the intervention started (YYYY-MM-DD)
+    """
+    filters, own = _split(params, {"target", "start", "end", "baseline", "comparison",
+                                   "buffer_m", "targets"})
+    baseline = str(own.get("baseline") or "equal_before")
+    comparison = str(own["comparison"]) if own.get("comparison") else None
+    if own.get("targets"):
+        targets = _staggered_targets(str(own["targets"]))
+        return EvaluateParams(filters=filters, baseline=baseline, comparison=comparison,
+                              buffer_m=_buffer_m(own), targets=targets)
+    if not own.get("start"):
+        raise FilterError("start", "give the date the intervention started (YYYY-MM-DD)")
+    start = _date_in_limits(own["start"], "start")
+    end = _date_in_limits(own["end"], "end") if own.get("end") else None
+    if end is not None and end < start:
+        raise FilterError("end", "the intervention ends before it starts")
+    target = str(own.get("target") or (filters.areas[0] if filters.areas else ""))
+    return EvaluateParams(filters=filters, target=target, start=start, end=end,
+                          baseline=baseline, comparison=comparison, buffer_m=_buffer_m(own))
