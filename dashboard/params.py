@@ -7,6 +7,10 @@ A link, a page's controls and an API request all arrive as text (``{"la": "E0700
 ask :mod:`geo` the same thing. A bad value raises :class:`~geo.query.FilterError` naming the
 parameter: an HTTP 400 from the API, a message on a page.
 
+The shared filters' parser (:func:`parse_filters`) and :func:`int_param` still live in
+:mod:`geo.query`; pages and exports import them from here, so this module is the dashboard's
+one way in to them (``tests/unit/test_architecture.py``).
+
 Checks that need the data (is ``la`` an area, does a zone exist, do the data cover a window)
 are made by :mod:`geo` when it computes, not here.
 """
@@ -26,8 +30,8 @@ from geo.query import FilterError, Filters, int_param, parse_filters
 from geo.settings import limits
 from geo.vru import PERIODS, EmergingParams, EvaluateParams, StaggeredTarget, TrendsParams
 
-__all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "parse_backtest_params",
-           "parse_emerging_params", "parse_evaluate_params", "parse_nte_params",
+__all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "int_param", "parse_backtest_params",
+           "parse_emerging_params", "parse_evaluate_params", "parse_filters", "parse_nte_params",
            "parse_plan_params", "parse_trends_params"]
 
 #: Parameters the plan (and the backtest) take besides the shared filters.

@@ -513,8 +513,8 @@ def suggest(_clicks: int | None, search: str | None, night_from: int | None = No
     """
     from urllib.parse import parse_qsl
 
+    from dashboard.params import parse_filters
     from geo.nte import suggest_zones
-    from geo.query import parse_filters
 
     svc = services.current()
     base = dict(parse_qsl((search or "").lstrip("?")))
