@@ -155,7 +155,8 @@ def _suppression_rule(disclosed: Any) -> dict[str, Any]:
 @bp.get("/patrol-plan")
 def patrol_plan() -> Response:
     """GeoJSON of the ranked patrol hotspots for a shift, with figures, dosage and provenance."""
-    from geo.plan import parse_plan_params, plan_geojson
+    from dashboard.params import parse_plan_params
+    from dashboard.serialise import plan_geojson
 
     params = parse_plan_params(_args())
     return jsonify(plan_geojson(services.current().plan(params)))
@@ -164,7 +165,7 @@ def patrol_plan() -> Response:
 @bp.get("/backtest")
 def backtest() -> Response:
     """PAI, hit rate and area share of our hotspots and of the baselines, in one run."""
-    from geo.plan import parse_backtest_params
+    from dashboard.params import parse_backtest_params
 
     params, horizon, rolling = parse_backtest_params(_args())
     return jsonify(services.current().backtest(params, horizon, rolling))
@@ -173,58 +174,49 @@ def backtest() -> Response:
 @bp.get("/nte/zones")
 def nte_zones() -> Response:
     """GeoJSON of the saved NTE zones with their night-time figures and latest status."""
-    import json as _json
-
-    from geo.nte_report import parse_nte_params
+    from dashboard.params import parse_nte_params
+    from dashboard.serialise import nte_zones_geojson
 
     params = parse_nte_params(_args())
     svc = services.current()
-    report = svc.nte_report(params)
-    summary = report.zone_summary().set_index("zone_id")
-    gj = _json.loads(svc.zones().zones.to_json(drop_id=True))
-    for f in gj["features"]:
-        zid = f["properties"]["zone_id"]
-        f["id"] = zid
-        f["properties"].update({k: _clean(v) for k, v in summary.loc[zid].items()})
-    gj["night_rule"] = report.params.rule.label
-    gj["status_rule"] = report.params.status.describe()
-    return jsonify(gj)
+    return jsonify(nte_zones_geojson(svc.nte_report(params), svc.zones()))
 
 
 @bp.get("/nte/nights")
 def nte_nights() -> Response:
     """One row per zone and night: the night's date, its count and its status."""
-    from geo.nte_report import parse_nte_params
+    from dashboard.params import parse_nte_params
+    from dashboard.serialise import nte_nights_json
 
     params = parse_nte_params(_args())
     svc = services.current()
     report = svc.nte_report(params)
     # a row per zone and night (up to HOTSPOT_MAX_ZONES zones): built in the heavy lane
-    rows = svc.in_lane(lambda: [
-        {"zone": report.zone_ids[int(r.zone)], "zone_name": report.zone_names[int(r.zone)],
-         "night": r.night, "weekend": bool(r.weekend), "count": int(r.count),
-         "status": r.status}
-        for r in report.nights.itertuples()])
-    return jsonify({"night_rule": report.params.rule.label,
-                    "status_rule": report.params.status.describe("night"), "rows": rows})
+    return jsonify(svc.in_lane(lambda: nte_nights_json(report)))
 
 
 @bp.get("/trends")
 def trends() -> Response:
     """Series by day, week, month or financial-year quarter; sources indexed; league table."""
-    return jsonify(services.current().trends(_args()))
+    from dashboard.params import parse_trends_params
+
+    return jsonify(services.current().trends(parse_trends_params(_args())))
 
 
 @bp.get("/emerging")
 def emerging() -> Response:
     """Emerging hot spot category of each H3 cell over six-weekly periods, with the rules."""
-    return jsonify(services.current().emerging(_args()))
+    from dashboard.params import parse_emerging_params
+
+    return jsonify(services.current().emerging(parse_emerging_params(_args())))
 
 
 @bp.get("/evaluate")
 def evaluate() -> Response:
     """Before/after counts and the weighted displacement difference for an intervention."""
-    return jsonify(services.current().evaluate(_args()))
+    from dashboard.params import parse_evaluate_params
+
+    return jsonify(services.current().evaluate(parse_evaluate_params(_args())))
 
 
 @bp.get("/hotspots")

@@ -6,23 +6,21 @@ an officer is handed matches what the sergeant saw, and carries the same provena
 
 from __future__ import annotations
 
-import html
+import functools
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
+import jinja2
 import numpy as np
 from flask import Blueprint, Response, request
 
 from dashboard import services
 from dashboard.inputs import query_params
-from geo.plan import (
-    PlanResult,
-    parse_plan_params,
-    plan_csv,
-    plan_geojson,
-    plan_provenance_json,
-)
+from dashboard.params import parse_nte_params, parse_plan_params
+from dashboard.serialise import plan_csv, plan_geojson, plan_provenance_json
+from geo.plan import PlanResult
 from geo.projection import to_bng
 from geo.query import FilterError, check_date_in_range
 
@@ -103,11 +101,41 @@ def briefing() -> Response:
 
 
 # ----------------------------------------------------------------------------------------------
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
+@functools.cache
+def templates() -> jinja2.Environment:
+    """Return the environment the printed documents are rendered with.
+
+    Auto-escaping is on for every template, so a zone, street, category or file name holding
+    markup prints as text; a name the template does not know is an error, not a blank.
+    """
+    return jinja2.Environment(loader=jinja2.PackageLoader("dashboard", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def _hotspot_points(result: PlanResult, rank: int) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class HotspotMap:
+    """A hotspot's outline and incidents in SVG units (north up), for a printed page."""
+
+    rank: int
+    size: float
+    outline: list[tuple[float, float]]
+    points: list[tuple[float, float]]
+    #: The scale bar: its length in metres and in SVG units.
+    bar_m: int
+    bar_px: float
+
+
+@dataclass(frozen=True)
+class HourBar:
+    """One hour of a briefing's incidents-by-hour chart."""
+
+    hour: int
+    count: int
+    height: float
+    in_shift: bool
+
+
+def _hotspot_points(result: PlanResult, rank: int) -> dict[str, Any]:
     """Incidents of the plan's window and shift that fall in hotspot ``rank`` (never domestic)."""
     from dataclasses import replace
 
@@ -135,8 +163,8 @@ def _hotspot_points(result: PlanResult, rank: int) -> dict[str, np.ndarray]:
     return {"idx": idx, "prev_idx": pidx, "geom": geom}
 
 
-def _svg_map(result: PlanResult, rank: int, pts: dict[str, Any]) -> str:
-    """Draw a small offline map: the hotspot and its incidents, in metres, north up."""
+def _hotspot_map(rank: int, pts: dict[str, Any]) -> HotspotMap:
+    """Scale a hotspot's outline and incidents (BNG metres) to a small square map."""
     fr = services.current().query.frame()
     geom = pts["geom"]
     ring = np.asarray(geom.exterior.coords if geom.geom_type == "Polygon"
@@ -149,136 +177,61 @@ def _svg_map(result: PlanResult, rank: int, pts: dict[str, Any]) -> str:
     size = 260.0
     scale = size / max(xmax - xmin, ymax - ymin)
 
-    def sx(x: np.ndarray) -> np.ndarray:
-        return (x - xmin) * scale
+    def svg_xy(x: np.ndarray, y: np.ndarray) -> list[tuple[float, float]]:
+        return [(float(a), float(b)) for a, b in zip((x - xmin) * scale,
+                                                     size - (y - ymin) * scale, strict=True)]
 
-    def sy(y: np.ndarray) -> np.ndarray:
-        return size - (y - ymin) * scale
-
-    poly = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(sx(ex), sy(ny), strict=True))
-    dots = "".join(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.2"/>'
-                   for a, b in zip(sx(px), sy(py), strict=True))
     bar_m = 100 if (xmax - xmin) < 1200 else 500
-    return (
-        f'<svg class="map" viewBox="0 0 {size:.0f} {size + 18:.0f}" role="img" '
-        f'aria-label="Outline of hotspot {rank} with {len(px)} incidents">'
-        f'<rect width="{size:.0f}" height="{size:.0f}" fill="#f7f7f4" stroke="#999"/>'
-        f'<polygon points="{poly}" fill="rgba(240,59,32,0.18)" stroke="#b30000" '
-        f'stroke-width="2"/><g fill="#222" opacity="0.7">{dots}</g>'
-        f'<line x1="8" y1="{size + 10:.0f}" x2="{8 + bar_m * scale:.1f}" y2="{size + 10:.0f}" '
-        f'stroke="#000" stroke-width="2"/><text x="{12 + bar_m * scale:.1f}" '
-        f'y="{size + 14:.0f}" font-size="10">{bar_m} m</text>'
-        f'<text x="{size - 14:.0f}" y="16" font-size="12" font-weight="bold">N↑</text></svg>'
-    )
+    return HotspotMap(rank=rank, size=size, outline=svg_xy(ex, ny), points=svg_xy(px, py),
+                      bar_m=bar_m, bar_px=float(bar_m * scale))
 
 
-def _svg_hours(hours: np.ndarray, shift_hours: tuple[int, int]) -> str:
-    counts = np.bincount(hours[hours >= 0], minlength=24)
-    top = max(1, int(counts.max()))
-    bars = []
+def _hour_bars(hours: np.ndarray, shift_hours: tuple[int, int]) -> list[HourBar]:
+    """Incidents per hour of the day, scaled to a 60-unit tall chart."""
     from geo.query import hours_in_band
 
+    counts = np.bincount(hours[hours >= 0], minlength=24)
+    top = max(1, int(counts.max()))
     in_shift = set(hours_in_band(*shift_hours)) if shift_hours[0] != shift_hours[1] else set(
         range(24))
-    for h in range(24):
-        height = 60 * counts[h] / top
-        colour = "#c0392b" if h in in_shift else "#bbb"
-        bars.append(f'<rect x="{h * 12 + 2}" y="{62 - height:.1f}" width="10" '
-                    f'height="{height:.1f}" fill="{colour}"><title>{h:02d}:00 — '
-                    f'{int(counts[h])} incidents</title></rect>')
-        if h % 3 == 0:
-            bars.append(f'<text x="{h * 12 + 2}" y="76" font-size="9">{h:02d}</text>')
-    return (f'<svg class="hours" viewBox="0 0 290 80" role="img" aria-label="Incidents by '
-            f'hour">{"".join(bars)}</svg>')
+    return [HourBar(hour=h, count=int(counts[h]), height=float(60 * counts[h] / top),
+                    in_shift=h in in_shift) for h in range(24)]
 
 
-def _briefing_page(result: PlanResult, rank: int) -> str:
-    svc = services.current()
-    fr = svc.query.frame()
+def _briefing_page(result: PlanResult, rank: int) -> dict[str, Any]:
+    """Return what one hotspot's page shows (the template lays it out)."""
+    fr = services.current().query.frame()
     row = result.table[result.table["rank"] == rank].iloc[0]
     pts = _hotspot_points(result, rank)
     visits = result.schedule[result.schedule["hotspot"] == rank]
+    expected = row["expected_per_month" if result.month_only else "expected_per_shift"]
+    return {
+        "rank": rank, "place_id": row["id"], "lat": row["lat"], "lon": row["lon"],
+        "why": row["why"], "categories": row["main_categories"], "trend": row["trend"],
+        "peak_hours": row["peak_hours"], "count": int(row["count"]),
+        "expected": None if expected != expected else float(expected),
+        "visits": list(zip(visits["start"], visits["end"], strict=True)),
+        "map": _hotspot_map(rank, pts),
+        "hours": [] if result.month_only else _hour_bars(fr.hour[pts["idx"]],
+                                                         result.params.hours),
+    }
+
+
+def _document(result: PlanResult, pages: list[dict[str, Any]]) -> str:
+    """Render the briefing document: the plan's shared figures and one page per hotspot."""
     p = result.params
-    areas = svc.boundaries.names()
-    area = ", ".join(areas.get(a, a) for a in p.areas) if p.areas else "whole area"
-    cats = _esc(row["main_categories"] or "not recorded")
-    visit_list = "".join(f"<li>{_esc(a)}–{_esc(b)}</li>" for a, b in zip(
-        visits["start"], visits["end"], strict=True))
-    if result.month_only:
-        per_month = row["expected_per_month"]
-        months = f"{result.window[0]:%b %Y} – {result.window[1]:%b %Y}"
-        when_line = f"Months: <b>{_esc(months)}</b> (the data give only the month)"
-        dots = f"Dots: incidents in public places, {_esc(months)}."
-        when = ("<p>Days and times not known: the data give only the month of each "
-                "incident.</p>")
-        trend_base = f"the {result.n_months} months before"
-        patrol = ("<p>No visit times are suggested: the data give only the month of each "
-                  "incident, so they cannot say when to patrol. Use local knowledge or "
-                  "timestamped data for the shift.</p>"
-                  f"<p>Expected incidents per month here: <b>"
-                  f"{'not available' if per_month != per_month else f'{per_month:.1f}'}</b> "
-                  f"({int(row['count'])} in {result.n_months} months).</p>")
-    else:
-        per_shift = row["expected_per_shift"]
-        per_shift_text = f"{per_shift:.2f}" if per_shift == per_shift else "not available"
-        when_line = f"Shift: <b>{_esc(p.shift.label)}</b>"
-        dots = (f"Dots: incidents in public places on this shift, "
-                f"{result.window[0]:%d %b} – {result.window[1]:%d %b %Y}.")
-        when = (f"{_svg_hours(fr.hour[pts['idx']], p.hours)}<p class=\"small\">Incidents by "
-                f"hour; red = inside the shift. Busiest: {_esc(row['peak_hours'])}.</p>")
-        trend_base = f"same shift, the {p.lookback_weeks} weeks before"
-        patrol = (f"<p>Visible presence of about 15 minutes at varied times (Koper 1995): "
-                  f"{len(visits)} visit{'s' if len(visits) != 1 else ''} this shift, in "
-                  "proportion to this place's expected harm (the busiest place on the plan "
-                  "gets one in every two hours of the shift, every place at least one):</p>"
-                  f"<ul class=\"visits\">{visit_list}</ul>"
-                  f"<p>Expected incidents per shift here: <b>{per_shift_text}</b> "
-                  f"({int(row['count'])} in {result.n_shifts} shifts).</p>")
-    return f"""
-<section class="page">
-  <header>
-    <h1>Hotspot {rank} of {len(result.table)} · {_esc(area)}</h1>
-    <p class="shift">{when_line} · {_esc(row["id"])} ·
-       centre {row["lat"]:.5f}, {row["lon"]:.5f}</p>
-  </header>
-  <div class="cols">
-    <div>{_svg_map(result, rank, pts)}
-      <p class="small">{dots} Domestic incidents are never shown.</p></div>
-    <div>
-      <h2>Why here</h2><p>{_esc(row["why"])}</p>
-      <h2>When</h2>{when}
-      <h2>What</h2><p>{cats}</p>
-      <h2>Trend</h2><p>{_esc(row["trend"])} ({_esc(trend_base)})</p>
-      <h2>Patrol</h2>{patrol}
-    </div>
-  </div>
-  <footer class="small">{"SYNTHETIC SAMPLE DATA — not real incidents. " if result.synthetic else ""}
-  Hotspot plan {result.window[1].isoformat()} ·
-  {_esc(result.weights_source)}{_weights_text(result)} ·
-  printed from the Patrol plan page · OFFICIAL-SENSITIVE: handle as your force requires.</footer>
-</section>"""
-
-
-def _weights_text(result: PlanResult) -> str:
-    if not result.weights:
-        return ""
-    return " (" + ", ".join(f"{_esc(k)} {v:g}" for k, v in sorted(result.weights.items())) + ")"
-
-
-def _document(result: PlanResult, pages: list[str]) -> str:
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Patrol briefing</title>
-<style>
-body {{ font-family: system-ui, Arial, sans-serif; color: #111; margin: 0; }}
-.page {{ padding: 14mm 12mm; page-break-after: always; max-width: 190mm; margin: 0 auto; }}
-h1 {{ font-size: 20px; margin: 0 0 4px; }} h2 {{ font-size: 14px; margin: 10px 0 2px; }}
-.shift {{ margin: 0 0 8px; }}
-.cols {{ display: grid; grid-template-columns: 270px 1fr; gap: 16px; }}
-.small {{ font-size: 11px; color: #444; }} svg.map {{ width: 260px; }}
-svg.hours {{ width: 100%; max-width: 300px; }} .visits {{ columns: 2; margin: 4px 0; }}
-footer {{ margin-top: 10px; border-top: 1px solid #999; padding-top: 4px; }}
-@media print {{ .page {{ padding: 8mm; }} }}
-</style></head><body>{"".join(pages)}</body></html>"""
+    names = services.current().boundaries.names()
+    months = f"{result.window[0]:%b %Y} – {result.window[1]:%b %Y}"
+    return templates().get_template("briefing.html").render(
+        pages=pages, n_hotspots=len(result.table), month_only=result.month_only,
+        area=", ".join(names.get(a, a) for a in p.areas) if p.areas else "whole area",
+        months=months, shift=p.shift.label,
+        dots_window=f"{result.window[0]:%d %b} – {result.window[1]:%d %b %Y}",
+        trend_base=(f"the {result.n_months} months before" if result.month_only
+                    else f"same shift, the {p.lookback_weeks} weeks before"),
+        n_months=result.n_months, n_shifts=result.n_shifts, synthetic=result.synthetic,
+        plan_date=result.window[1].isoformat(), weights_source=result.weights_source,
+        weights=sorted(result.weights.items()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +247,6 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
     import h3
 
     from geo.nte import night_of, rank_by_nearby
-    from geo.nte_report import parse_nte_params
     from geo.zones import assign_zones
 
     zone_id = args.pop("zone", "")
@@ -372,36 +324,7 @@ def deployment_sheet() -> Response:
     """Print a deployment sheet for one zone and weekend: when, where, recent weekends."""
     args = query_params(request.args)
     d = services.current().in_lane(lambda: _sheet_data(args))
-    hist = "".join(f"<tr><td>Fri {_esc(h['weekend'])}</td><td>{h['count']}</td>"
-                   f"<td class='{_esc(h['status']).split()[0]}'>{_esc(h['status'])}</td></tr>"
-                   for h in d["history"])
-    cells = "".join(f"<li>{c['count']} incidents around {c['lat']:.5f}, {c['lon']:.5f} "
-                    f"(cell {c['cell']})</li>" for c in d["cells"]) or "<li>none</li>"
-    venues = "".join(f"<li>{_esc(v['name'])} ({_esc(v['type'])}): {v['incidents']} incidents "
-                     "within 50 m</li>" for v in d["venues"]) or \
-        "<li>no venue list loaded for this zone</li>"
-    peak = ", ".join(_esc(p) for p in d["peak"]) or "no night incidents recorded"
-    body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Deployment sheet · {_esc(d["zone"])}</title><style>
-body {{ font-family: system-ui, Arial, sans-serif; margin: 12mm; color: #111; max-width: 190mm; }}
-h1 {{ font-size: 20px; margin: 0; }} h2 {{ font-size: 15px; margin: 12px 0 4px; }}
-.status {{ font-size: 18px; font-weight: bold; }} .red {{ color: #c0392b; }}
-.amber {{ color: #d35400; }} .green {{ color: #1e8449; }}
-table {{ border-collapse: collapse; }} td, th {{ border-bottom: 1px solid #ccc; padding: 2px 8px; }}
-.small {{ font-size: 11px; color: #444; }}</style></head><body>
-<h1>Deployment sheet: {_esc(d["zone"])}</h1>
-<p>Weekend of Friday {d["weekend"]:%d %B %Y} (Friday and Saturday nights, {_esc(d["rule"])})</p>
-<p class="status {_esc(d["status"]).split()[0]}">Status: {_esc(d["status"])}
-{f"({d['count']} incidents)" if d["count"] is not None else ""}</p>
-<h2>When to deploy</h2><p>Peak night hours in this zone: {peak}.</p>
-<h2>Where</h2><ul>{cells}</ul><h2>Venues</h2><ul>{venues}</ul>
-<h2>Main categories at night</h2><p>{_esc(d["categories"] or "none recorded")}</p>
-<h2>Last weekends</h2><table><tr><th>weekend</th><th>incidents</th><th>status</th></tr>{hist}
-</table>
-<p class="small">Status rule: {_esc(d["status_rule"])}</p>
-<p class="small">{"SYNTHETIC SAMPLE DATA — not real incidents. " if d["synthetic"] else ""}
-Printed from Hotspot's NTE zones page. OFFICIAL-SENSITIVE: handle as your force requires.</p>
-</body></html>"""
+    body = templates().get_template("deployment_sheet.html").render(d)
     return Response(body, mimetype="text/html")
 
 

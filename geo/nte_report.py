@@ -7,7 +7,6 @@ Composes the query layer (selection), :mod:`geo.zones` (which zone each incident
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -27,7 +26,7 @@ from geo.nte import (
     weekend_counts,
     weekend_status,
 )
-from geo.query import FilterError, Filters, QueryLayer, int_param, parse_filters
+from geo.query import Filters, QueryLayer
 
 _EPOCH = date(1970, 1, 1)
 
@@ -43,53 +42,6 @@ class NteParams:
     filters: Filters = Filters()
     rule: NightRule = NightRule()
     status: StatusRule = StatusRule()
-
-
-def parse_nte_params(params: Mapping[str, Any]) -> NteParams:
-    """Parse query parameters: the shared filters, the night and the status rule.
-
-    ``night`` is e.g. ``18-6``; the status rule is ``green_below`` and ``red_above``
-    quantiles, or ``amber`` and ``red`` fixed counts.
-
-    Examples
-    --------
-    >>> p = parse_nte_params({"night": "20-4", "categories": "Robbery"})
-    >>> p.rule.evening_start, p.rule.morning_end, p.filters.categories
-    (20, 4, ('Robbery',))
-    """
-    own = {"night", "green_below", "red_above", "amber", "red", "min_history"}
-    filters = parse_filters({k: v for k, v in params.items() if k not in own})
-    rule = NightRule()
-    if params.get("night"):
-        text = str(params["night"])
-        try:
-            a, b = (int(x) for x in text.split("-"))
-            rule = NightRule(a, b % 24)
-        except ValueError:
-            raise FilterError("night", f"'{text}' is not a night; write evening-morning "
-                              "hours such as 18-6") from None
-    status = StatusRule()
-    try:
-        if params.get("amber") or params.get("red"):
-            amber = int_param(params, "amber", 0, 0, 100_000)
-            red = int_param(params, "red", 0, 1, 100_000)
-            if red <= amber:
-                raise FilterError("red", "the red count must be above the amber count")
-            status = StatusRule(mode="fixed", fixed_amber=amber, fixed_red=red)
-        else:
-            green = float(params.get("green_below") or status.green_below)
-            red_q = float(params.get("red_above") or status.red_above)
-            if not 0 < green < red_q < 1:
-                raise FilterError("red_above", "quantiles must satisfy 0 < green_below < "
-                                  "red_above < 1")
-            status = StatusRule(green_below=green, red_above=red_q,
-                                min_history=int_param(params, "min_history",
-                                                      status.min_history, 1, 520))
-    except ValueError as exc:
-        if isinstance(exc, FilterError):
-            raise
-        raise FilterError("green_below", "thresholds must be numbers") from None
-    return NteParams(filters=filters, rule=rule, status=status)
 
 
 @dataclass

@@ -30,16 +30,13 @@ from geo.patrol import (
     rank_places,
     suggested_visits,
 )
-from geo.query import DAY_NAMES, FilterError, Filters, QueryLayer, int_param, parse_filters
-from geo.settings import CRS_STORAGE, limits
+from geo.query import DAY_NAMES, FilterError, Filters, QueryLayer
+from geo.settings import CRS_STORAGE
 
 UNITS = ("h3-9", "h3-10", "dbscan")
 #: Look-back in whole months for month-only data (police.uk) when none is given: a year, so
 #: every season counts once.
 MONTHS_DEFAULT = 12
-#: Parameters the plan (and the backtest) take besides the shared filters.
-PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of",
-                   "seed", "eps", "minpts", "public_only", "significant")
 PUBLIC_TEXT = ", public places only (domestic left out)"
 _EPOCH = date(1970, 1, 1)
 
@@ -108,101 +105,6 @@ def _nice(d: date) -> str:
 
 def _iso_day(day: int) -> str:
     return (_EPOCH + timedelta(days=int(day))).isoformat()
-
-
-def _parse_shared(shared: Mapping[str, Any], own: set[str] | frozenset[str]) -> Filters:
-    """Parse the shared filters; an unknown parameter's message lists every accepted one."""
-    try:
-        return parse_filters(shared)
-    except FilterError as exc:
-        if exc.message.startswith("unknown filter parameter"):
-            known = sorted(own | {"start", "end", "days", "hours", "categories", "source", "la",
-                                  "public_only"})
-            raise FilterError(exc.param, f"'{exc.param}' is not a parameter here; accepted: "
-                              f"{', '.join(known)}") from None
-        raise
-
-
-def parse_plan_params(params: Mapping[str, Any],
-                      also_accepted: frozenset[str] = frozenset()) -> PlanParams:
-    """Parse query parameters into :class:`PlanParams`, naming any bad parameter.
-
-    ``also_accepted`` names parameters the caller reads itself (such as the backtest's
-    ``horizon_weeks``): they are ignored here but listed when an unknown one is refused.
-
-    Examples
-    --------
-    >>> p = parse_plan_params({"la": "E07000123", "days": "fri,sat", "hours": "20-4", "n": "10"})
-    >>> p.areas, sorted(p.days), p.hours, p.n
-    (('E07000123',), [4, 5], (20, 4), 10)
-    """
-    own = set(PLAN_PARAMETERS)
-    shared = {k: v for k, v in params.items() if k not in own | also_accepted}
-    filters = _parse_shared(shared, own | also_accepted)
-    if filters.start or filters.end:
-        raise FilterError("start", "a plan uses a look-back window: give lookback_weeks and "
-                          "as_of instead of start and end")
-    unit = str(params.get("unit") or "h3-9")
-    if unit not in UNITS:
-        raise FilterError("unit", f"'{unit}' is not a hotspot unit; use {', '.join(UNITS)}")
-    target = params.get("target_share")
-    target_share = None
-    if target not in (None, ""):
-        try:
-            target_share = float(str(target))
-        except ValueError:
-            raise FilterError("target_share", f"'{target}' is not a number") from None
-        if target_share > 1:
-            target_share /= 100.0  # "50" means 50%
-        if not 0 < target_share <= 1:
-            raise FilterError("target_share", "give a share between 0 and 1 (or a percentage)")
-    as_of = None
-    if params.get("as_of"):
-        try:
-            as_of = date.fromisoformat(str(params["as_of"]))
-        except ValueError:
-            raise FilterError("as_of", f"'{params['as_of']}' is not a date; use YYYY-MM-DD") \
-                from None
-        bounds = limits()
-        if not bounds.earliest_date <= as_of <= bounds.latest_date:
-            raise FilterError("as_of", f"{as_of.isoformat()} is outside the dates Hotspot "
-                              f"accepts ({_nice(bounds.earliest_date)} to "
-                              f"{_nice(bounds.latest_date)})")
-    public = str(params.get("public_only", "1")).lower() not in {"0", "false", "no"}
-    significance = None
-    if params.get("significant") not in (None, "", "0"):
-        levels = {"90": 0.90, "95": 0.95, "99": 0.99}
-        significance = levels.get(str(params["significant"]).rstrip("%"))
-        if significance is None:
-            raise FilterError("significant", "use 90, 95 or 99 (percent confidence)")
-        if unit == "dbscan":
-            raise FilterError("significant", "Gi* significance applies to H3 cells, not "
-                              "DBSCAN clusters")
-    try:
-        eps = float(str(params.get("eps") or 100.0))
-    except ValueError:
-        raise FilterError("eps", f"'{params.get('eps')}' is not a number of metres") from None
-    if not 10 <= eps <= 2000:
-        raise FilterError("eps", "use a distance from 10 to 2,000 metres")
-    return PlanParams(
-        areas=filters.areas,
-        lookback_weeks=int_param(params, "lookback_weeks", 12, 1, 156),
-        weeks_given=params.get("lookback_weeks") not in (None, ""),
-        lookback_months=(int_param(params, "lookback_months", MONTHS_DEFAULT, 1, 60)
-                         if params.get("lookback_months") not in (None, "") else None),
-        days=filters.days if filters.days is not None else frozenset(range(7)),
-        hours=filters.hours or (0, 0),
-        unit=unit,
-        n=None if target_share is not None else int_param(params, "n", 10, 1, 200),
-        target_share=target_share,
-        categories=filters.categories,
-        public_only=public,
-        as_of=as_of,
-        eps_m=eps,
-        min_samples=int_param(params, "minpts", 15, 2, 1000),
-        seed=int_param(params, "seed", 1, 0, 2**31 - 1),
-        significance=significance,
-    )
 
 
 @dataclass
@@ -552,98 +454,6 @@ def _clean(v: Any) -> Any:
     if isinstance(v, np.floating):
         return float(v)
     return v
-
-
-def plan_geojson(result: PlanResult) -> dict[str, Any]:
-    """Return the plan as a GeoJSON FeatureCollection with figures, dosage and provenance."""
-    features = []
-    for row in result.table.to_dict("records"):
-        visits = result.schedule[result.schedule["hotspot"] == row["rank"]]
-        props = {k: _clean(v) for k, v in row.items() if k not in {"geometry", "place"}}
-        props["dosage"] = [f"{a}–{b}" for a, b in zip(visits["start"], visits["end"],
-                                                       strict=True)]
-        props["visits_per_shift"] = None if result.month_only else len(visits)
-        features.append({"type": "Feature", "id": row["id"], "geometry": row["geometry"],
-                         "properties": props})
-    return {"type": "FeatureCollection", "features": features,
-            "provenance": result.provenance(), "notes": result.notes,
-            "patrol_hours": result.hours, "month_only": result.month_only,
-            "window": [result.window[0].isoformat(), result.window[1].isoformat()],
-            "previous_window": [result.previous_window[0].isoformat(),
-                                result.previous_window[1].isoformat()],
-            "coverage": result.coverage}
-
-
-PLAN_CSV_COLUMNS = ["rank", "id", "count", "harm", "share_harm", "share_count",
-                    "cum_share_harm", "expected_per_shift", "peak_hours", "main_categories",
-                    "prev_count", "trend", "lat", "lon", "dosage", "why"]
-#: What each column of the plan CSV holds, stated in the provenance file beside it.
-PLAN_CSV_COLUMN_MEANINGS = {
-    "rank": "1 = most harm in the look-back window",
-    "id": "H3 cell or DBSCAN cluster id",
-    "count": "incidents in the look-back window and shift",
-    "harm": "sum of harm weights (equals count when no weights are loaded)",
-    "share_harm": "the place's share of the shift's harm (0-1)",
-    "share_count": "the place's share of the shift's incidents (0-1)",
-    "cum_share_harm": "share of harm covered by this and the places above it (0-1)",
-    "expected_per_shift": "incidents per shift in the look-back window",
-    "peak_hours": "busiest hours, with counts",
-    "main_categories": "most frequent categories, with counts",
-    "prev_count": "incidents in the window before",
-    "trend": "change against the window before",
-    "lat": "latitude of the centre (WGS84)",
-    "lon": "longitude of the centre (WGS84)",
-    "dosage": "suggested 15-minute visits in one shift (start-end)",
-    "why": "plain-English reason the place is on the plan",
-}
-
-
-def plan_csv(result: PlanResult) -> str:
-    """Return the plan as a plain CSV: one header line, then one row per place.
-
-    Excel and Power BI read every line of a CSV as data, so the provenance travels beside it
-    (:func:`plan_provenance_json`), not in ``#`` lines inside it. Every text cell goes through
-    :mod:`geo.csvsafe`, so a category or place named ``=HYPERLINK(...)`` stays text.
-    """
-    from geo.csvsafe import to_csv_text
-
-    table = result.table.copy()
-    table["dosage"] = [
-        "; ".join(f"{a}–{b}" for a, b in zip(
-            result.schedule.loc[result.schedule.hotspot == r, "start"],
-            result.schedule.loc[result.schedule.hotspot == r, "end"], strict=True))
-        for r in table["rank"]
-    ]
-    return to_csv_text(table.reindex(columns=PLAN_CSV_COLUMNS), lineterminator="\n")
-
-
-def plan_provenance_json(result: PlanResult) -> str:
-    """Return the provenance of a plan download as JSON, with what each CSV column means."""
-    body = {**result.provenance(), "columns": dict(PLAN_CSV_COLUMN_MEANINGS)}
-    return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
-
-
-#: Parameters the backtest takes besides the plan's.
-BACKTEST_PARAMETERS = frozenset({"horizon_weeks", "rolling"})
-
-
-def parse_backtest_params(params: Mapping[str, Any]) -> tuple[PlanParams, int, bool]:
-    """Parse the backtest's query parameters: the plan's, ``horizon_weeks`` and ``rolling``.
-
-    Examples
-    --------
-    >>> p, weeks, rolling = parse_backtest_params({"la": "E07000123", "horizon_weeks": "2",
-    ...                                            "rolling": "1"})
-    >>> p.areas, weeks, rolling
-    (('E07000123',), 2, True)
-    """
-    horizon = int_param(params, "horizon_weeks", 4, 1, 52)
-    flag = str(params.get("rolling", "0")).strip().lower()
-    if flag not in {"", "0", "1", "true", "false", "yes", "no"}:
-        raise FilterError("rolling", f"'{params['rolling']}': use 1 for a series over past "
-                          "dates, 0 for one date")
-    return (parse_plan_params(params, also_accepted=BACKTEST_PARAMETERS), horizon,
-            flag in {"1", "true", "yes"})
 
 
 def run_backtest(

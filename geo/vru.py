@@ -9,17 +9,152 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from geo.query import FilterError, Filters, QueryLayer, int_param, parse_filters
+from geo.query import FilterError, Filters, QueryLayer
 
 PERIODS = ("day", "week", "month", "fyq", "fy")
 _EPOCH = date(1970, 1, 1)
+
+
+class _AsPairs:
+    """Parameters that also read as (name, text) pairs: equal pairs for an equal question.
+
+    ``items()`` lets a cache key on them as it would on query parameters.
+    """
+
+    def to_params(self) -> dict[str, str]:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def items(self) -> list[tuple[str, str]]:
+        """Return :meth:`to_params` as sorted (name, text) pairs."""
+        return sorted(self.to_params().items())
+
+
+@dataclass(frozen=True)
+class TrendsParams(_AsPairs):
+    """What :func:`trends` depends on, besides the data, the areas and the zones.
+
+    Examples
+    --------
+    >>> TrendsParams(period="fyq", league_baseline=2022).to_params()
+    {'period': 'fyq', 'league_baseline': 'fy:2022'}
+    """
+
+    filters: Filters = Filters()
+    #: One of :data:`PERIODS`.
+    period: str = "month"
+    #: A saved NTE zone id: the series is for the zone against the rest.
+    zone: str | None = None
+    #: The league table's baseline: the financial year from 1 April of this year (None: the
+    #: 12 months before the latest 12).
+    league_baseline: int | None = None
+
+    def to_params(self) -> dict[str, str]:
+        """Return the parameters as query-string values."""
+        out = {**self.filters.to_params(), "period": self.period}
+        if self.zone:
+            out["zone"] = self.zone
+        if self.league_baseline is not None:
+            out["league_baseline"] = f"fy:{self.league_baseline}"
+        return out
+
+
+@dataclass(frozen=True)
+class EmergingParams(_AsPairs):
+    """What :func:`emerging` depends on, besides the data.
+
+    ``period_days`` and ``periods`` left as None are chosen from the data: periods of 42 days,
+    the latest 10, for dated incidents; the latest :data:`EMERGING_MONTHS_DEFAULT` calendar
+    months for month-only data (which refuse a ``period_days``).
+
+    Examples
+    --------
+    >>> EmergingParams(res=9, periods=12).to_params()
+    {'res': '9', 'min_count': '3', 'periods': '12'}
+    """
+
+    filters: Filters = Filters()
+    #: H3 resolution of the cells classified.
+    res: int = 8
+    #: Fewest incidents in a cell and period for it to count as hot.
+    min_count: int = 3
+    period_days: int | None = None
+    periods: int | None = None
+
+    def to_params(self) -> dict[str, str]:
+        """Return the parameters as query-string values."""
+        out = {**self.filters.to_params(), "res": str(self.res),
+               "min_count": str(self.min_count)}
+        if self.period_days is not None:
+            out["period_days"] = str(self.period_days)
+        if self.periods is not None:
+            out["periods"] = str(self.periods)
+        return out
+
+
+@dataclass(frozen=True)
+class StaggeredTarget:
+    """One place of a staggered roll-out: a zone id or area code and its intervention dates."""
+
+    key: str
+    start: date
+    #: None: the intervention runs to the end of the data.
+    end: date | None
+    #: The target as written (``id@start/end``), quoted in messages about it.
+    text: str
+
+
+@dataclass(frozen=True)
+class EvaluateParams(_AsPairs):
+    """What :func:`evaluate` depends on, besides the data, areas, zones and harm weights.
+
+    Examples
+    --------
+    >>> p = EvaluateParams(target="E07000123", start=date(2024, 6, 1))
+    >>> p.to_params()["start"], p.to_params()["buffer_m"]
+    ('2024-06-01', '250.0')
+    """
+
+    filters: Filters = Filters()
+    #: A saved zone id or an area code.
+    target: str = ""
+    #: The intervention's first and last days (``end`` None: the end of the data).
+    start: date | None = None
+    end: date | None = None
+    #: ``equal_before``, ``last_year`` or ``year:YYYY``
+    #: (:func:`geo.evaluation.baseline_window`).
+    baseline: str = "equal_before"
+    #: An area code (None: the rest of the target's authority, or of the whole area).
+    comparison: str | None = None
+    #: Width of the displacement ring round the target, metres.
+    buffer_m: float = 250.0
+    #: A staggered roll-out: several targets, each with its own dates (``target``, ``start``
+    #: and ``end`` are then not used).
+    targets: tuple[StaggeredTarget, ...] = ()
+
+    def to_params(self) -> dict[str, str]:
+        """Return the parameters as query-string values."""
+        out = {**self.filters.to_params(), "baseline": self.baseline,
+               "buffer_m": repr(float(self.buffer_m))}
+        if self.comparison:
+            out["comparison"] = self.comparison
+        if self.targets:
+            out["targets"] = ",".join(
+                f"{t.key}@{t.start.isoformat()}" + (f"/{t.end.isoformat()}" if t.end else "")
+                for t in self.targets)
+            return out
+        out["target"] = self.target
+        if self.start is not None:
+            out["start"] = self.start.isoformat()
+        if self.end is not None:
+            out["end"] = self.end.isoformat()
+        return out
 
 
 def _day(d: date) -> int:
@@ -49,33 +184,22 @@ def _records(df: pd.DataFrame, columns: list[str] | None = None) -> list[dict[st
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def split_params(params: Mapping[str, Any], own: set[str]) -> tuple[Filters, dict[str, Any]]:
-    """Separate endpoint parameters from the shared filters (which are parsed and checked)."""
-    mine = {k: v for k, v in params.items() if k in own}
-    filters = parse_filters({k: v for k, v in params.items() if k not in own})
-    return filters, mine
-
-
 #: Periods a year apart, for "the same period last year".
 _YEAR_LAG = {"day": 364, "week": 52, "month": 12, "fyq": 4, "fy": 1}
 
 
-def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
+def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
            exclude: np.ndarray | None = None, zones: Any = None) -> dict[str, Any]:
     """Series for the selected area beside the rest, sources indexed, and the league table.
 
-    ``period`` is one of :data:`PERIODS` (default ``month``). With ``la`` the series is for
-    those areas and "the rest" is every other area; ``zone`` (a saved NTE zone id) does the
-    same for a zone; without either, the whole area. Day and week series compare with 364
+    ``params.period`` is one of :data:`PERIODS`. With areas in the filters the series is for
+    those areas and "the rest" is every other area; ``params.zone`` (a saved NTE zone id) does
+    the same for a zone; without either, the whole area. Day and week series compare with 364
     days and 52 weeks earlier (same weekday); month, quarter and year with a year earlier.
     """
     from geo import trends as tr
 
-    filters, own = split_params(params, {"period", "zone", "league_baseline"})
-    period = str(own.get("period") or "month")
-    if period not in PERIODS:
-        raise FilterError("period", f"'{period}' is not a period; use {', '.join(PERIODS)}")
-    _check_league_baseline(own.get("league_baseline"))
+    filters, period = params.filters, params.period
     query.validate(filters)
     fr = query.frame()
     span = fr.date_span()
@@ -89,7 +213,7 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
     whole = replace(filters, areas=None)
     mask = query.select(whole).mask
     names = boundaries.names()
-    zone_id = own.get("zone")
+    zone_id = params.zone
     if zone_id:
         from geo.zones import assign_zones
 
@@ -136,7 +260,7 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
             notes.append(f"Sources cannot be indexed: {exc}")
     try:
         league = league_table(query, boundaries, filters, exclude=exclude,
-                              baseline=own.get("league_baseline"))
+                              baseline_year=params.league_baseline)
     except ValueError as exc:
         if isinstance(exc, FilterError):
             raise
@@ -176,24 +300,6 @@ def trends(query: QueryLayer, boundaries: Any, params: Mapping[str, Any],
     }
 
 
-def _check_league_baseline(value: Any) -> None:
-    """Refuse a league baseline that is not a financial year Hotspot could hold data for."""
-    import re
-
-    from geo.settings import limits
-
-    if value in (None, ""):
-        return
-    match = re.fullmatch(r"(?:fy:)?(\d{4})(?:/\d{2})?", str(value).strip())
-    bounds = limits()
-    if not match or not bounds.earliest_date.year <= int(match.group(1)) <= \
-            bounds.latest_date.year:
-        raise FilterError("league_baseline", f"'{value}' is not a financial year; use "
-                          f"fy:YYYY for the year from 1 April YYYY (YYYY from "
-                          f"{bounds.earliest_date.year} to {bounds.latest_date.year}), e.g. "
-                          "fy:2022 for 2022/23")
-
-
 def _same_period_last_year(s: pd.DataFrame, lag: int) -> pd.DataFrame:
     """Add the count a year earlier and the change from it, both counts kept."""
     out = []
@@ -211,11 +317,11 @@ def _same_period_last_year(s: pd.DataFrame, lag: int) -> pd.DataFrame:
 
 
 def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
-                 exclude: np.ndarray | None = None, baseline: str | None = None
+                 exclude: np.ndarray | None = None, baseline_year: int | None = None
                  ) -> dict[str, Any]:
     """Areas by rate per 1,000: the latest 12 whole months against a baseline year.
 
-    ``baseline`` is None for the 12 months before, or ``fy:YYYY`` for the financial year
+    ``baseline_year`` is None for the 12 months before, or YYYY for the financial year
     starting April YYYY (the "baseline year" of a VRU's reporting).
     """
     from geo import trends as tr
@@ -231,12 +337,8 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
     cur_start = cur_start.replace(day=1)
     base_end = cur_start - timedelta(days=1)
     base_start = date(cur_start.year - 1, cur_start.month, 1)
-    if baseline:
-        try:
-            year = int(str(baseline).removeprefix("fy:")[:4])
-        except ValueError:
-            raise FilterError("league_baseline", f"'{baseline}' is not a financial year; "
-                              "use fy:YYYY, e.g. fy:2022 for 2022/23") from None
+    if baseline_year is not None:
+        year = baseline_year
         base_start, base_end = date(year, 4, 1), date(year + 1, 3, 31)
         if base_start < span[0] or base_end >= cur_start:
             raise FilterError("league_baseline", f"{year}/{(year + 1) % 100:02d} is not a whole "
@@ -271,7 +373,7 @@ EMERGING_MAX_CELL_PERIODS = 300_000
 EMERGING_MONTHS_DEFAULT = 12
 
 
-def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
+def emerging(query: QueryLayer, params: EmergingParams) -> dict[str, Any]:
     """Emerging hot spot categories per H3 cell over six-weekly (or given) periods.
 
     Month-only data (police.uk) use calendar months instead (the latest ``periods`` whole
@@ -280,7 +382,6 @@ def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
     :data:`EMERGING_MAX_CELL_PERIODS` cell-periods is refused with the figures.
     """
     from geo.emerging import (
-        MIN_HOT_COUNT,
         RULES,
         emerging_hotspots,
         hot_rule,
@@ -289,12 +390,7 @@ def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
         period_label,
     )
 
-    filters, own = split_params(params, {"res", "period_days", "periods", "min_count"})
-    res = int_param(own, "res", 8, 7, 10)
-    min_count = int_param(own, "min_count", MIN_HOT_COUNT, 1, 1000)
-    if filters.categories is not None and not filters.categories:
-        raise FilterError("categories", "no category was given; leave categories out for all "
-                          "of them, or name them, e.g. categories=Robbery")
+    filters, res, min_count = params.filters, params.res, params.min_count
     query.validate(filters)
     fr = query.frame()
     span = fr.date_span()
@@ -303,12 +399,12 @@ def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
     month_only = fr.month_only_count == fr.n
     notes: list[str] = []
     if month_only:
-        if own.get("period_days") not in (None, ""):
+        if params.period_days is not None:
             raise FilterError("period_days", "these data give only the month of each incident "
                               "(police.uk), so the periods are calendar months; leave "
                               "period_days out")
         days = None
-        n_periods = int_param(own, "periods", EMERGING_MONTHS_DEFAULT, 3, 60)
+        n_periods = params.periods or EMERGING_MONTHS_DEFAULT
         try:
             edges = month_periods(_day(span[0]), _day(span[1]), n_periods)
         except ValueError as exc:
@@ -319,8 +415,8 @@ def emerging(query: QueryLayer, params: Mapping[str, Any]) -> dict[str, Any]:
         notes.append("These data give only the month of each incident (police.uk), so the "
                      "periods are calendar months.")
     else:
-        days = int_param(own, "period_days", 42, 7, 365)
-        n_periods = int_param(own, "periods", 10, 3, 60)
+        days = params.period_days or 42
+        n_periods = params.periods or 10
         try:
             edges = period_edges(_day(span[0]), _day(span[1]), days)[-n_periods:]
         except ValueError as exc:
@@ -399,36 +495,6 @@ def _refuse_missing_months(fr: Any, edges: list[tuple[int, int]]) -> None:
                       f"a hot spot; {advice}.")
 
 
-def _date_param(value: Any, name: str) -> date:
-    """Return a date parameter within the dates Hotspot accepts, or raise a 400 naming it."""
-    from geo.settings import limits
-
-    try:
-        day = date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise FilterError(name, f"'{value}' is not a date; use YYYY-MM-DD") from None
-    bounds = limits()
-    if not bounds.earliest_date <= day <= bounds.latest_date:
-        raise FilterError(name, f"{day.isoformat()} is outside the dates Hotspot accepts "
-                          f"({_nice(bounds.earliest_date)} to {_nice(bounds.latest_date)})")
-    return day
-
-
-def _buffer_param(own: Mapping[str, Any]) -> float:
-    raw = own.get("buffer_m")
-    if raw in (None, ""):
-        return 250.0
-    try:
-        buffer_m = float(str(raw))
-    except ValueError:
-        raise FilterError("buffer_m", f"'{raw}' is not a number of metres; use a ring width "
-                          "from 1 to 5,000 metres, e.g. 250") from None
-    if not 1 <= buffer_m <= 5000:  # also refuses nan and inf
-        raise FilterError("buffer_m", f"{raw} m is out of range; use a ring width from 1 to "
-                          "5,000 metres")
-    return buffer_m
-
-
 def _evaluation_days(fr: Any, mask: np.ndarray, windows: list[tuple[date, date]]
                      ) -> tuple[np.ndarray, bool, list[str]]:
     """Day of each selected incident for counting, whether months are whole, and notes.
@@ -467,41 +533,39 @@ def _check_coverage(fr: Any, windows: Mapping[str, tuple[int, int]], param: str)
                               "in full.")
 
 
-def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str, Any],
+def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateParams,
              harm_weights: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Before/after evaluation of an intervention in a zone or an area.
 
-    ``target`` names a saved zone id (``z-…``) or an area code; ``la`` alone means that area.
-    ``start`` (and ``end``, default the end of the data) bound the intervention; ``baseline``
-    is ``equal_before``, ``last_year`` or ``year:YYYY``; ``comparison`` is an area code
-    (default: the rest of the target's authority, or of the whole area for an authority);
-    ``buffer_m`` the displacement ring (default 250 m). Both periods must lie inside the data,
-    with no month missing. Month-only incidents count when the intervention runs over whole
-    months (the default baseline is then the same number of whole months before).
+    ``params.target`` names a saved zone id (``z-…``) or an area code. ``start`` (and ``end``,
+    default the end of the data) bound the intervention; ``baseline`` is ``equal_before``,
+    ``last_year`` or ``year:YYYY``; ``comparison`` is an area code (default: the rest of the
+    target's authority, or of the whole area for an authority); ``buffer_m`` the displacement
+    ring. Both periods must lie inside the data, with no month missing. Month-only incidents
+    count when the intervention runs over whole months (the default baseline is then the same
+    number of whole months before). With ``params.targets``, a staggered roll-out is
+    evaluated instead.
     """
     import shapely
 
     from geo.evaluation import baseline_window, buffer_ring
     from geo.evaluation import evaluate as run
 
-    own_keys = {"target", "start", "end", "baseline", "comparison", "buffer_m", "targets"}
-    filters, own = split_params({k: v for k, v in params.items() if k not in {"start", "end"}}
-                                | {k: params[k] for k in ("start", "end") if k in params},
-                                own_keys)
+    filters = params.filters
     query.validate(replace(filters, areas=None))
     fr = query.frame()
     span = fr.date_span()
     if span is None:
         raise FilterError("target", "there are no incidents in the store yet")
-    if own.get("targets"):
-        return _staggered(query, boundaries, zones, filters, own, harm_weights)
-    if not own.get("start"):
+    if params.targets:
+        return _staggered(query, boundaries, zones, params, harm_weights)
+    if params.start is None:
         raise FilterError("start", "give the date the intervention started (YYYY-MM-DD)")
-    start = _date_param(own["start"], "start")
-    end = _date_param(own["end"], "end") if own.get("end") else span[1]
+    start = params.start
+    end = params.end or span[1]
     if end < start:
         raise FilterError("end", "the intervention ends before it starts")
-    target_key = str(own.get("target") or (filters.areas[0] if filters.areas else ""))
+    target_key = params.target
     areas_bng = boundaries.areas_bng.set_index("code")
     names = boundaries.names()
     zone_names = zones.names() if zones is not None else {}
@@ -518,8 +582,8 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str
         home_code = None
     else:
         raise FilterError("target", f"'{target_key}' is neither a saved zone nor an area code")
-    buffer_m = _buffer_param(own)
-    baseline = str(own.get("baseline") or "equal_before")
+    buffer_m = params.buffer_m
+    baseline = params.baseline
     mask = query.select(replace(filters, areas=None)).mask
     all_month_only = bool(fr.month_only[mask].all()) if mask.any() else False
     try:
@@ -532,7 +596,7 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: Mapping[str
     _check_coverage(fr, {"before": before},
                     "start" if baseline == "equal_before" else "baseline")
     ring = buffer_ring(target, buffer_m)
-    comp_code = own.get("comparison")
+    comp_code = params.comparison
     if comp_code:
         if comp_code not in names:
             raise FilterError("comparison", f"'{comp_code}' is not an area code")
@@ -617,9 +681,9 @@ def _place(key: str, boundaries: Any, zones: Any) -> tuple[Any, str]:
     raise FilterError("targets", f"'{key}' is neither a saved zone nor an area code")
 
 
-def _staggered(query: QueryLayer, boundaries: Any, zones: Any, filters: Filters,
-               own: Mapping[str, Any], harm_weights: Mapping[str, float] | None) -> dict[str, Any]:
-    """Evaluate a staggered roll-out: ``targets=id@start[/end],id@start[/end],...``."""
+def _staggered(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateParams,
+               harm_weights: Mapping[str, float] | None) -> dict[str, Any]:
+    """Evaluate a staggered roll-out: each target with its own intervention dates."""
     import shapely
 
     from geo.evaluation import baseline_window, evaluate_staggered
@@ -627,26 +691,14 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, filters: Filters,
     fr = query.frame()
     span = fr.date_span()
     assert span is not None
-    baseline = str(own.get("baseline") or "equal_before")
-    mask = query.select(replace(filters, areas=None)).mask
+    baseline = params.baseline
+    mask = query.select(replace(params.filters, areas=None)).mask
     all_month_only = bool(fr.month_only[mask].all()) if mask.any() else False
     targets = []
     windows: list[tuple[date, date]] = []
-    items = [item for item in str(own["targets"]).split(",") if item.strip()]
-    if not items or len(items) > 50:
-        raise FilterError("targets", "give from 1 to 50 targets, each as id@YYYY-MM-DD or "
-                          "id@YYYY-MM-DD/YYYY-MM-DD")
-    for item in items:
-        key, _, when = item.strip().partition("@")
-        start_text, _, end_text = when.partition("/")
-        try:
-            start = date.fromisoformat(start_text)
-            end = date.fromisoformat(end_text) if end_text else span[1]
-        except ValueError:
-            raise FilterError("targets", f"'{item}': write each target as id@YYYY-MM-DD or "
-                              "id@YYYY-MM-DD/YYYY-MM-DD") from None
-        _date_param(start.isoformat(), "targets")
-        _date_param(end.isoformat(), "targets")
+    for target in params.targets:
+        key, start, item = target.key, target.start, target.text
+        end = target.end or span[1]
         if end < start:
             raise FilterError("targets", f"'{item}': the intervention ends before it starts")
         try:
@@ -659,9 +711,9 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, filters: Filters,
         polygon, name = _place(key, boundaries, zones)
         targets.append((name, polygon, start, end))
         windows += [(_date(before[0]), _date(before[1])), (start, end)]
-    buffer_m = _buffer_param(own)
+    buffer_m = params.buffer_m
     union = shapely.union_all([t[1].buffer(buffer_m) for t in targets])
-    comp_code = own.get("comparison")
+    comp_code = params.comparison
     if comp_code:
         comparison = _place(str(comp_code), boundaries, None)[0]
     else:

@@ -44,8 +44,9 @@ step() {  # step NAME COMMAND...: run it, remember the outcome, carry on either 
 }
 step "lint (ruff check .)" .venv/bin/ruff check .
 step "types (mypy geo)" .venv/bin/mypy geo
-step "unit tests (and the runnable examples in geo/)" \
-    .venv/bin/python -m pytest tests/unit geo --doctest-modules -q
+step "unit tests (and the runnable examples in geo/ and the dashboard's parsers and writers)" \
+    .venv/bin/python -m pytest tests/unit geo dashboard/params.py dashboard/serialise.py \
+    --doctest-modules -q
 step "integration tests" .venv/bin/python -m pytest tests/integration -q
 step "browser tests (headless Chromium)" .venv/bin/python -m pytest tests/browser -m browser -q
 package_smoke() {

@@ -21,10 +21,11 @@ from dash.exceptions import PreventUpdate
 from dashboard import figures, ids, services
 from dashboard.figures import graph_config
 from dashboard.inputs import clicked_cell, number, query_params, selected_point
+from dashboard.params import parse_filters
 from dashboard.services import DbscanParams, KdeParams
 from geo.groups import CUSTOM  # the group value for categories chosen one by one
 from geo.h3index import cell_area_km2
-from geo.query import DAY_NAMES, FilterError, Filters, parse_filters
+from geo.query import DAY_NAMES, FilterError, Filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
 
 dash.register_page(__name__, path="/", name="Explorer", title="Hotspot · Explorer", order=0)

@@ -22,7 +22,8 @@ from dashboard import services
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
 from dashboard.inputs import query_params
-from geo.nte_report import NteParams, parse_nte_params
+from dashboard.params import parse_nte_params
+from geo.nte_report import NteParams
 from geo.query import FilterError
 
 dash.register_page(__name__, path="/nte", name="NTE zones", title="Hotspot · NTE zones", order=2)
@@ -512,8 +513,8 @@ def suggest(_clicks: int | None, search: str | None, night_from: int | None = No
     """
     from urllib.parse import parse_qsl
 
+    from dashboard.params import parse_filters
     from geo.nte import suggest_zones
-    from geo.query import parse_filters
 
     svc = services.current()
     base = dict(parse_qsl((search or "").lstrip("?")))

@@ -19,7 +19,8 @@ from dashboard import services
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
 from dashboard.inputs import query_params, selected_point
-from geo.plan import MONTHS_DEFAULT, PlanParams, parse_plan_params
+from dashboard.params import parse_plan_params
+from geo.plan import MONTHS_DEFAULT, PlanParams
 from geo.query import DAY_NAMES, FilterError
 
 dash.register_page(__name__, path="/patrol", name="Patrol plan", title="Hotspot · Patrol plan",

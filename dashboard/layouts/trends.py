@@ -17,6 +17,11 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboard import services
 from dashboard.figures import graph_config
 from dashboard.inputs import query_params
+from dashboard.params import (
+    parse_emerging_params,
+    parse_evaluate_params,
+    parse_trends_params,
+)
 from geo.query import DAY_NAMES, FilterError
 
 dash.register_page(__name__, path="/trends", name="Trends", title="Hotspot · Trends", order=3)
@@ -296,7 +301,7 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
     if league_base:
         params["league_baseline"] = league_base
     try:
-        body = svc.trends(svc.resolve_group(params)[0])
+        body = svc.trends(parse_trends_params(svc.resolve_group(params)[0]))
     except ValueError as exc:  # a bad filter, or an events file that cannot be read
         message = exc.message if isinstance(exc, FilterError) else str(exc)
         return (dash.no_update,) * 4 + (f"Cannot show trends: {message}",) + (
@@ -420,7 +425,7 @@ def run_emerging(_clicks: int, cats: list[str] | None) -> tuple[Any, ...]:
     if cats:
         params["categories"] = ",".join(cats)
     try:
-        body = svc.emerging(params)
+        body = svc.emerging(parse_emerging_params(params))
     except FilterError as exc:
         return ([], dash.no_update, dash.no_update,
                 html.P(f"Cannot find emerging hotspots: {exc.message}", className="warning"),
@@ -490,7 +495,7 @@ def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str
                   "buffer_m": params["buffer_m"], **(
                       {"comparison": comparison} if comparison else {})}
     try:
-        body = svc.evaluate(params)
+        body = svc.evaluate(parse_evaluate_params(params))
     except FilterError as exc:
         return [], html.P(f"Cannot evaluate: {exc.message}", className="warning"), \
             dash.no_update

@@ -49,8 +49,9 @@ def _shipped_files() -> dict[str, Path]:
     for folder in ("boundaries", "sample"):
         for path in sorted((ROOT / "data" / folder).iterdir()):
             files[f"geo/_bundled/{folder}/{path.name}"] = path
-    for path in sorted((ROOT / "dashboard" / "assets").iterdir()):
-        files[f"dashboard/assets/{path.name}"] = path
+    for folder in ("assets", "templates"):
+        for path in sorted((ROOT / "dashboard" / folder).iterdir()):
+            files[f"dashboard/{folder}/{path.name}"] = path
     for path in sorted((ROOT / "dashboard" / "layouts").glob("*.py")):
         files[f"dashboard/layouts/{path.name}"] = path
     return files

@@ -156,7 +156,7 @@ def test_backtest_panel_plots_the_share_actually_selected(client):
     from urllib.parse import urlencode
 
     from dashboard.layouts import patrol
-    from geo.plan import parse_plan_params
+    from dashboard.params import parse_plan_params
 
     search = "?" + urlencode(parse_plan_params(
         {"la": "E07000123", "days": "fri,sat", "hours": "20-4", "n": "10"}).to_params())

@@ -10,7 +10,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from geo.plan import PLAN_CSV_COLUMNS, PlanParams, PlanResult, plan_csv
+from dashboard.serialise import PLAN_CSV_COLUMNS, plan_csv
+from geo.plan import PlanParams, PlanResult
 from geo.settings import DataPaths
 
 PRESTON_NIGHTS = "la=E07000123&days=fri,sat&hours=20-4&n=10"

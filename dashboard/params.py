@@ -1,0 +1,371 @@
+"""Query parameters to the engine's typed parameters: where the dashboard parses its input.
+
+A link, a page's controls and an API request all arrive as text (``{"la": "E07000123",
+"n": "10"}``). The parsers here turn that text into the dataclasses :mod:`geo` takes
+(:class:`~geo.plan.PlanParams`, :class:`~geo.nte_report.NteParams`,
+:class:`~geo.vru.TrendsParams` ...), so a page and the API asked the same question always
+ask :mod:`geo` the same thing. A bad value raises :class:`~geo.query.FilterError` naming the
+parameter: an HTTP 400 from the API, a message on a page.
+
+The shared filters' parser (:func:`parse_filters`) and :func:`int_param` still live in
+:mod:`geo.query`; pages and exports import them from here, so this module is the dashboard's
+one way in to them (``tests/unit/test_architecture.py``).
+
+Checks that need the data (is ``la`` an area, does a zone exist, do the data cover a window)
+are made by :mod:`geo` when it computes, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from geo.emerging import MIN_HOT_COUNT
+from geo.nte import NightRule, StatusRule
+from geo.nte_report import NteParams
+from geo.plan import MONTHS_DEFAULT, UNITS, PlanParams
+from geo.query import FilterError, Filters, int_param, parse_filters
+from geo.settings import limits
+from geo.vru import PERIODS, EmergingParams, EvaluateParams, StaggeredTarget, TrendsParams
+
+__all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "int_param", "parse_backtest_params",
+           "parse_emerging_params", "parse_evaluate_params", "parse_filters", "parse_nte_params",
+           "parse_plan_params", "parse_trends_params"]
+
+#: Parameters the plan (and the backtest) take besides the shared filters.
+PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of",
+                   "seed", "eps", "minpts", "public_only", "significant")
+#: Parameters the backtest takes besides the plan's.
+BACKTEST_PARAMETERS = frozenset({"horizon_weeks", "rolling"})
+#: The shared filters' own names, listed when an unknown parameter is refused.
+_FILTER_PARAMETERS = {"start", "end", "days", "hours", "categories", "source", "la",
+                      "public_only"}
+
+
+def _nice(d: date) -> str:
+    return f"{d.day} {d:%b %Y}"
+
+
+def _date_in_limits(value: Any, name: str) -> date:
+    """Return a date parameter within the dates Hotspot accepts, or refuse it by name."""
+    try:
+        day = date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise FilterError(name, f"'{value}' is not a date; use YYYY-MM-DD") from None
+    bounds = limits()
+    if not bounds.earliest_date <= day <= bounds.latest_date:
+        raise FilterError(name, f"{day.isoformat()} is outside the dates Hotspot accepts "
+                          f"({_nice(bounds.earliest_date)} to {_nice(bounds.latest_date)})")
+    return day
+
+
+def _split(params: Mapping[str, Any], own: set[str] | frozenset[str]
+           ) -> tuple[Filters, dict[str, Any]]:
+    """Separate an endpoint's own parameters from the shared filters, which are parsed."""
+    mine = {k: v for k, v in params.items() if k in own}
+    return parse_filters({k: v for k, v in params.items() if k not in own}), mine
+
+
+# ---------------------------------------------------------------------------- patrol plans
+def _plan_filters(shared: Mapping[str, Any], own: set[str] | frozenset[str]) -> Filters:
+    """Parse the shared filters; an unknown parameter's message lists every accepted one."""
+    try:
+        return parse_filters(shared)
+    except FilterError as exc:
+        if exc.message.startswith("unknown filter parameter"):
+            known = sorted(own | _FILTER_PARAMETERS)
+            raise FilterError(exc.param, f"'{exc.param}' is not a parameter here; accepted: "
+                              f"{', '.join(known)}") from None
+        raise
+
+
+def parse_plan_params(params: Mapping[str, Any],
+                      also_accepted: frozenset[str] = frozenset()) -> PlanParams:
+    """Parse query parameters into :class:`~geo.plan.PlanParams`, naming any bad parameter.
+
+    ``also_accepted`` names parameters the caller reads itself (such as the backtest's
+    ``horizon_weeks``): they are ignored here but listed when an unknown one is refused.
+
+    Examples
+    --------
+    >>> p = parse_plan_params({"la": "E07000123", "days": "fri,sat", "hours": "20-4", "n": "10"})
+    >>> p.areas, sorted(p.days), p.hours, p.n
+    (('E07000123',), [4, 5], (20, 4), 10)
+    >>> parse_plan_params({"unit": "hexagons"})
+    Traceback (most recent call last):
+    ...
+    geo.query.FilterError: unit: 'hexagons' is not a hotspot unit; use h3-9, h3-10, dbscan
+    """
+    own = set(PLAN_PARAMETERS)
+    shared = {k: v for k, v in params.items() if k not in own | also_accepted}
+    filters = _plan_filters(shared, own | also_accepted)
+    if filters.start or filters.end:
+        raise FilterError("start", "a plan uses a look-back window: give lookback_weeks and "
+                          "as_of instead of start and end")
+    unit = str(params.get("unit") or "h3-9")
+    if unit not in UNITS:
+        raise FilterError("unit", f"'{unit}' is not a hotspot unit; use {', '.join(UNITS)}")
+    target = params.get("target_share")
+    target_share = None
+    if target not in (None, ""):
+        try:
+            target_share = float(str(target))
+        except ValueError:
+            raise FilterError("target_share", f"'{target}' is not a number") from None
+        if target_share > 1:
+            target_share /= 100.0  # "50" means 50%
+        if not 0 < target_share <= 1:
+            raise FilterError("target_share", "give a share between 0 and 1 (or a percentage)")
+    as_of = None
+    if params.get("as_of"):
+        try:
+            as_of = date.fromisoformat(str(params["as_of"]))
+        except ValueError:
+            raise FilterError("as_of", f"'{params['as_of']}' is not a date; use YYYY-MM-DD") \
+                from None
+        bounds = limits()
+        if not bounds.earliest_date <= as_of <= bounds.latest_date:
+            raise FilterError("as_of", f"{as_of.isoformat()} is outside the dates Hotspot "
+                              f"accepts ({_nice(bounds.earliest_date)} to "
+                              f"{_nice(bounds.latest_date)})")
+    public = str(params.get("public_only", "1")).lower() not in {"0", "false", "no"}
+    significance = None
+    if params.get("significant") not in (None, "", "0"):
+        levels = {"90": 0.90, "95": 0.95, "99": 0.99}
+        significance = levels.get(str(params["significant"]).rstrip("%"))
+        if significance is None:
+            raise FilterError("significant", "use 90, 95 or 99 (percent confidence)")
+        if unit == "dbscan":
+            raise FilterError("significant", "Gi* significance applies to H3 cells, not "
+                              "DBSCAN clusters")
+    try:
+        eps = float(str(params.get("eps") or 100.0))
+    except ValueError:
+        raise FilterError("eps", f"'{params.get('eps')}' is not a number of metres") from None
+    if not 10 <= eps <= 2000:
+        raise FilterError("eps", "use a distance from 10 to 2,000 metres")
+    return PlanParams(
+        areas=filters.areas,
+        lookback_weeks=int_param(params, "lookback_weeks", 12, 1, 156),
+        weeks_given=params.get("lookback_weeks") not in (None, ""),
+        lookback_months=(int_param(params, "lookback_months", MONTHS_DEFAULT, 1, 60)
+                         if params.get("lookback_months") not in (None, "") else None),
+        days=filters.days if filters.days is not None else frozenset(range(7)),
+        hours=filters.hours or (0, 0),
+        unit=unit,
+        n=None if target_share is not None else int_param(params, "n", 10, 1, 200),
+        target_share=target_share,
+        categories=filters.categories,
+        public_only=public,
+        as_of=as_of,
+        eps_m=eps,
+        min_samples=int_param(params, "minpts", 15, 2, 1000),
+        seed=int_param(params, "seed", 1, 0, 2**31 - 1),
+        significance=significance,
+    )
+
+
+def parse_backtest_params(params: Mapping[str, Any]) -> tuple[PlanParams, int, bool]:
+    """Parse the backtest's query parameters: the plan's, ``horizon_weeks`` and ``rolling``.
+
+    Examples
+    --------
+    >>> p, weeks, rolling = parse_backtest_params({"la": "E07000123", "horizon_weeks": "2",
+    ...                                            "rolling": "1"})
+    >>> p.areas, weeks, rolling
+    (('E07000123',), 2, True)
+    """
+    horizon = int_param(params, "horizon_weeks", 4, 1, 52)
+    flag = str(params.get("rolling", "0")).strip().lower()
+    if flag not in {"", "0", "1", "true", "false", "yes", "no"}:
+        raise FilterError("rolling", f"'{params['rolling']}': use 1 for a series over past "
+                          "dates, 0 for one date")
+    return (parse_plan_params(params, also_accepted=BACKTEST_PARAMETERS), horizon,
+            flag in {"1", "true", "yes"})
+
+
+# ---------------------------------------------------------------------- night-time economy
+def parse_nte_params(params: Mapping[str, Any]) -> NteParams:
+    """Parse query parameters: the shared filters, the night and the status rule.
+
+    ``night`` is e.g. ``18-6``; the status rule is ``green_below`` and ``red_above``
+    quantiles, or ``amber`` and ``red`` fixed counts.
+
+    Examples
+    --------
+    >>> p = parse_nte_params({"night": "20-4", "categories": "Robbery"})
+    >>> p.rule.evening_start, p.rule.morning_end, p.filters.categories
+    (20, 4, ('Robbery',))
+    """
+    filters, own = _split(params, {"night", "green_below", "red_above", "amber", "red",
+                                   "min_history"})
+    rule = NightRule()
+    if own.get("night"):
+        text = str(own["night"])
+        try:
+            a, b = (int(x) for x in text.split("-"))
+            rule = NightRule(a, b % 24)
+        except ValueError:
+            raise FilterError("night", f"'{text}' is not a night; write evening-morning "
+                              "hours such as 18-6") from None
+    status = StatusRule()
+    try:
+        if own.get("amber") or own.get("red"):
+            amber = int_param(own, "amber", 0, 0, 100_000)
+            red = int_param(own, "red", 0, 1, 100_000)
+            if red <= amber:
+                raise FilterError("red", "the red count must be above the amber count")
+            status = StatusRule(mode="fixed", fixed_amber=amber, fixed_red=red)
+        else:
+            green = float(own.get("green_below") or status.green_below)
+            red_q = float(own.get("red_above") or status.red_above)
+            if not 0 < green < red_q < 1:
+                raise FilterError("red_above", "quantiles must satisfy 0 < green_below < "
+                                  "red_above < 1")
+            status = StatusRule(green_below=green, red_above=red_q,
+                                min_history=int_param(own, "min_history",
+                                                      status.min_history, 1, 520))
+    except ValueError as exc:
+        if isinstance(exc, FilterError):
+            raise
+        raise FilterError("green_below", "thresholds must be numbers") from None
+    return NteParams(filters=filters, rule=rule, status=status)
+
+
+# ---------------------------------------------------------------------- VRU analyses
+def _league_baseline_year(value: Any) -> int | None:
+    """Return the first year of a ``fy:YYYY`` league baseline Hotspot could hold data for."""
+    if value in (None, ""):
+        return None
+    match = re.fullmatch(r"(?:fy:)?(\d{4})(?:/\d{2})?", str(value).strip())
+    bounds = limits()
+    if not match or not bounds.earliest_date.year <= int(match.group(1)) <= \
+            bounds.latest_date.year:
+        raise FilterError("league_baseline", f"'{value}' is not a financial year; use "
+                          f"fy:YYYY for the year from 1 April YYYY (YYYY from "
+                          f"{bounds.earliest_date.year} to {bounds.latest_date.year}), e.g. "
+                          "fy:2022 for 2022/23")
+    return int(match.group(1))
+
+
+def parse_trends_params(params: Mapping[str, Any]) -> TrendsParams:
+    """Parse the trends' query parameters: the filters, ``period``, ``zone``, ``league_baseline``.
+
+    Examples
+    --------
+    >>> p = parse_trends_params({"la": "E07000123", "period": "fyq",
+    ...                          "league_baseline": "fy:2022"})
+    >>> p.filters.areas, p.period, p.zone, p.league_baseline
+    (('E07000123',), 'fyq', None, 2022)
+    """
+    filters, own = _split(params, {"period", "zone", "league_baseline"})
+    period = str(own.get("period") or "month")
+    if period not in PERIODS:
+        raise FilterError("period", f"'{period}' is not a period; use {', '.join(PERIODS)}")
+    return TrendsParams(filters=filters, period=period, zone=own.get("zone") or None,
+                        league_baseline=_league_baseline_year(own.get("league_baseline")))
+
+
+def parse_emerging_params(params: Mapping[str, Any]) -> EmergingParams:
+    """Parse the emerging hot spots' query parameters.
+
+    ``res`` (7 to 10), ``min_count``, ``period_days`` and ``periods``; a period length or
+    count left out is chosen from the data (:class:`~geo.vru.EmergingParams`).
+
+    Examples
+    --------
+    >>> p = parse_emerging_params({"categories": "Robbery", "periods": "12"})
+    >>> p.res, p.periods, p.period_days, p.filters.categories
+    (8, 12, None, ('Robbery',))
+    """
+    filters, own = _split(params, {"res", "period_days", "periods", "min_count"})
+    res = int_param(own, "res", 8, 7, 10)
+    min_count = int_param(own, "min_count", MIN_HOT_COUNT, 1, 1000)
+    if filters.categories is not None and not filters.categories:
+        raise FilterError("categories", "no category was given; leave categories out for all "
+                          "of them, or name them, e.g. categories=Robbery")
+    given = {k for k in ("period_days", "periods") if own.get(k) not in (None, "")}
+    return EmergingParams(
+        filters=filters, res=res, min_count=min_count,
+        period_days=int_param(own, "period_days", 0, 7, 365) if "period_days" in given
+        else None,
+        periods=int_param(own, "periods", 0, 3, 60) if "periods" in given else None)
+
+
+def _buffer_m(own: Mapping[str, Any]) -> float:
+    raw = own.get("buffer_m")
+    if raw in (None, ""):
+        return 250.0
+    try:
+        buffer_m = float(str(raw))
+    except ValueError:
+        raise FilterError("buffer_m", f"'{raw}' is not a number of metres; use a ring width "
+                          "from 1 to 5,000 metres, e.g. 250") from None
+    if not 1 <= buffer_m <= 5000:  # also refuses nan and inf
+        raise FilterError("buffer_m", f"{raw} m is out of range; use a ring width from 1 to "
+                          "5,000 metres")
+    return buffer_m
+
+
+def _staggered_targets(text: str) -> tuple[StaggeredTarget, ...]:
+    """Parse ``targets=id@start[/end],...`` (an end left out is the end of the data)."""
+    items = [item for item in text.split(",") if item.strip()]
+    if not items or len(items) > 50:
+        raise FilterError("targets", "give from 1 to 50 targets, each as id@YYYY-MM-DD or "
+                          "id@YYYY-MM-DD/YYYY-MM-DD")
+    targets = []
+    for item in items:
+        key, _, when = item.strip().partition("@")
+        start_text, _, end_text = when.partition("/")
+        try:
+            start = date.fromisoformat(start_text)
+            end = date.fromisoformat(end_text) if end_text else None
+        except ValueError:
+            raise FilterError("targets", f"'{item}': write each target as id@YYYY-MM-DD or "
+                              "id@YYYY-MM-DD/YYYY-MM-DD") from None
+        _date_in_limits(start.isoformat(), "targets")
+        if end is not None:
+            _date_in_limits(end.isoformat(), "targets")
+            if end < start:
+                raise FilterError("targets", f"'{item}': the intervention ends before it "
+                                  "starts")
+        targets.append(StaggeredTarget(key=key, start=start, end=end, text=item))
+    return tuple(targets)
+
+
+def parse_evaluate_params(params: Mapping[str, Any]) -> EvaluateParams:
+    """Parse an evaluation's query parameters (see :func:`geo.vru.evaluate`).
+
+    ``start`` and ``end`` bound the intervention here, not the selection; with ``targets``
+    (a staggered roll-out) they are not used.
+
+    Examples
+    --------
+    >>> p = parse_evaluate_params({"target": "E07000123", "start": "2024-06-01",
+    ...                            "buffer_m": "300"})
+    >>> p.target, p.start, p.end, p.baseline, p.buffer_m
+    ('E07000123', datetime.date(2024, 6, 1), None, 'equal_before', 300.0)
+    >>> parse_evaluate_params({"target": "E07000123"})
+    Traceback (most recent call last):
+    ...
+    geo.query.FilterError: start: give the date the intervention started (YYYY-MM-DD)
+    """
+    filters, own = _split(params, {"target", "start", "end", "baseline", "comparison",
+                                   "buffer_m", "targets"})
+    baseline = str(own.get("baseline") or "equal_before")
+    comparison = str(own["comparison"]) if own.get("comparison") else None
+    if own.get("targets"):
+        targets = _staggered_targets(str(own["targets"]))
+        return EvaluateParams(filters=filters, baseline=baseline, comparison=comparison,
+                              buffer_m=_buffer_m(own), targets=targets)
+    if not own.get("start"):
+        raise FilterError("start", "give the date the intervention started (YYYY-MM-DD)")
+    start = _date_in_limits(own["start"], "start")
+    end = _date_in_limits(own["end"], "end") if own.get("end") else None
+    if end is not None and end < start:
+        raise FilterError("end", "the intervention ends before it starts")
+    target = str(own.get("target") or (filters.areas[0] if filters.areas else ""))
+    return EvaluateParams(filters=filters, target=target, start=start, end=end,
+                          baseline=baseline, comparison=comparison, buffer_m=_buffer_m(own))
