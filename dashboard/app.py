@@ -57,6 +57,7 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
         on_error=_callback_error,
     )
     app.layout = _shell
+    _register_notice(app)
     app.server.extensions[services.EXTENSION] = svc
     app.server.register_blueprint(signin_blueprint)
     app.server.register_blueprint(api_blueprint)
@@ -106,11 +107,20 @@ def _callback_error(err: Exception) -> None:
                                                      className="link")]})
 
 
-@dash.callback(dash.Output(NOTICE, "children", allow_duplicate=True),
-               dash.Input(NOTICE_DISMISS, "n_clicks"), prevent_initial_call=True)
 def _dismiss_notice(_clicks: int | None) -> None:
     """Clear the page-wide notice."""
     return None
+
+
+def _register_notice(app: Dash) -> None:
+    """Give ``app`` the notice's dismiss button.
+
+    It is registered on the app itself: Dash hands a callback declared at import to the first
+    app only.
+    """
+    app.callback(dash.Output(NOTICE, "children", allow_duplicate=True),
+                 dash.Input(NOTICE_DISMISS, "n_clicks"),
+                 prevent_initial_call=True)(_dismiss_notice)
 
 
 def _shell() -> html.Div:

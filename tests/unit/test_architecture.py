@@ -151,3 +151,112 @@ def test_the_dashboard_reaches_the_query_parsers_through_params():
                  if name not in DASHBOARD_PARSER_USERS
                  and (found := _imports_from(tree, "geo.query", QUERY_PARSERS))}
     assert offenders == {}
+
+
+# -- the one door to the incident rows -----------------------------------------------------------
+#: Modules that read the store themselves, and why each may. Nothing the web server runs is here.
+STORE_READERS = {
+    "geo/query.py": "the query layer: the one door",
+    "geo/store.py": "the store itself",
+    "geo/ingest.py": "rewrites stored rows when boundaries change (the hotspot CLI only)",
+    "dashboard/bench.py": "the benchmark's naive baseline (the hotspot CLI only)",
+}
+#: The query layer's own state: what lies behind the door.
+DOOR_INTERNALS = frozenset({"_current", "_frame", "_pin", "_pinned", "_scoped",
+                            "_authority_frame", "_scope_frame"})
+#: What ``QueryLayer.labels()`` may be used for: how the data is coded, never its rows.
+LABELS = frozenset({"categories", "sources", "areas", "manifest"})
+
+
+def _store_reads(tree: ast.Module) -> list[int]:
+    """Lines that call ``.read(...)`` on a ``Store(...)`` or a name bound to one."""
+    stores = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+              and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+              and node.value.func.id == "Store" for t in node.targets if isinstance(t, ast.Name)}
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "read":
+            recv = node.func.value
+            if (isinstance(recv, ast.Call) and isinstance(recv.func, ast.Name)
+                    and recv.func.id == "Store") or (isinstance(recv, ast.Name)
+                                                     and recv.id in stores):
+                lines.append(node.lineno)
+    return lines
+
+
+def _label_misuse(tree: ast.Module) -> list[int]:
+    """Lines where ``labels()`` is used for anything but its labels (or kept in a name)."""
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "labels" and not node.args:
+            up = parents.get(node)
+            if not (isinstance(up, ast.Attribute) and up.attr in LABELS):
+                bad.append(node.lineno)
+    return bad
+
+
+def test_the_door_checks_recognise_what_they_forbid():
+    planted = ast.parse("s = Store(p)\nm, t = s.read()\nfr = q.labels()\nq.labels().lon\n"
+                        "x = q._current()\nStore(p).read()\nok = q.labels().categories\n")
+    assert _store_reads(planted) == [2, 6]
+    assert _label_misuse(planted) == [3, 4]
+    assert {n.attr for n in ast.walk(planted) if isinstance(n, ast.Attribute)} & DOOR_INTERNALS
+
+
+def test_only_the_query_layer_reads_incident_rows():
+    """Incident rows reach pages, routes, exports and analyses only through the query layer,
+    whose frame is the principal's: nothing else reads the store, reaches behind the door, or
+    uses the unscoped frame for more than its labels."""
+    found = []
+    for package in ("geo", "dashboard"):
+        for name, tree in _modules(package).items():
+            if name not in STORE_READERS:
+                found += [f"{name}:{line} reads the store" for line in _store_reads(tree)]
+            if name != "geo/query.py":
+                found += [f"{name}:{n.lineno} uses {n.attr}" for n in ast.walk(tree)
+                          if isinstance(n, ast.Attribute) and n.attr in DOOR_INTERNALS
+                          and not (isinstance(n.value, ast.Name) and n.value.id == "self")]
+                found += [f"{name}:{line} uses labels() for rows"
+                          for line in _label_misuse(tree)]
+    assert found == []
+
+
+def test_the_store_readers_are_not_run_by_the_web_server():
+    code = ("import sys, dashboard.app\n"
+            "print(','.join(sorted(k for k in sys.modules if k in "
+            "{'dashboard.bench', 'dashboard.loadbench'})))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.strip()
+    assert out == ""
+
+
+def test_the_web_apps_query_layer_answers_nobody_unnamed(tmp_path):
+    """Outside a request's pin it answers nothing; pinned to an aggregate-only role it hands
+    out no rows, only disclosed figures."""
+    import pytest
+
+    from dashboard.services import Services
+    from geo.access import AccessDenied, Principal, load_roles
+    from geo.ingest import load_sample
+    from geo.query import Filters
+    from geo.settings import DataPaths
+
+    data = DataPaths(tmp_path)
+    load_sample(data, n=500, seed=2)
+    svc = Services(data)
+    with pytest.raises(AccessDenied):
+        svc.query.frame()
+    with pytest.raises(AccessDenied):
+        svc.query.select(Filters())
+    partner = Principal("p", load_roles()["partner"])
+    with svc.pinned(partner):
+        for ask in (svc.query.frame, lambda: svc.query.points(Filters()),
+                    lambda: svc.query.cell_counts(Filters(), 8),
+                    lambda: svc.query.area_table(Filters())):
+            with pytest.raises(AccessDenied):
+                ask()
+        table, disclosed = svc.query.disclosed_areas(Filters())
+        assert disclosed is not None and len(table)

@@ -1,0 +1,212 @@
+"""What each role gets from the API: suppression, areas, public places, 401 and 403.
+
+The data is the synthetic sample; the expectations come from the analyst's answers (every
+row) worked through by hand, never from the code under test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from geo.access import load_roles
+from geo.settings import DataPaths
+
+OFFICER_AREA = "E06000009"  # Blackpool
+
+FILTER_CASES = [
+    "", "days=sat", "days=sun&hours=2-5", "hours=3-4", "start=2024-03-01&end=2024-03-07",
+    "categories=Robbery", "categories=Possession of weapons&days=mon", "source=police",
+    "la=E06000009", "la=E07000123&hours=20-4&days=fri,sat",
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from dashboard.access.accounts import Accounts
+    from dashboard.app import create_app
+    from geo.ingest import load_sample
+
+    data = DataPaths(tmp_path_factory.mktemp("access-data"))
+    load_sample(data, n=6000, seed=3)
+    accounts = Accounts(data.access, load_roles(data.access / "roles.toml"))
+    app = create_app(data)
+    app.tokens = {
+        role: accounts.create_token(f"{role}-t", role,
+                                    (OFFICER_AREA,) if role == "officer" else None)
+        for role in ("admin", "analyst", "officer", "partner", "board")}
+    app.data = data
+    return app
+
+
+def get(app, role: str | None, path: str):
+    headers = {"Authorization": f"Bearer {app.tokens[role]}"} if role else {}
+    return app.server.test_client().get(path, headers=headers)
+
+
+def test_whoami_says_user_role_and_areas(app):
+    assert get(app, "officer", "/api/v1/whoami").get_json() == {
+        "user": "officer-t", "role": "officer", "areas": [OFFICER_AREA], "via": "token"}
+    assert get(app, "partner", "/api/v1/whoami").get_json()["areas"] is None
+
+
+def test_anonymous_calls_get_401_once_a_token_exists(app):
+    resp = get(app, None, "/api/v1/aggregate")
+    assert resp.status_code == 401 and "Sign in" in resp.get_json()["error"]
+    bad = app.server.test_client().get("/api/v1/aggregate",
+                                       headers={"Authorization": "Bearer hst_not-a-token"})
+    assert bad.status_code == 401
+
+
+@pytest.mark.parametrize("query", FILTER_CASES)
+def test_a_partner_never_gets_a_count_from_1_to_4(app, query):
+    for level in ("level=la", "level=h3&res=8", "level=h3&res=7"):
+        resp = get(app, "partner", f"/api/v1/aggregate?{level}&{query}")
+        assert resp.status_code == 200, resp.get_json()
+        body = resp.get_json()
+        for row in body["rows"]:
+            if row["suppressed"]:
+                assert row["count"] is None and row["shown_as"] in ("fewer than 5", "hidden")
+            else:
+                assert row["count"] == 0 or row["count"] >= 5, row
+            assert row.get("harm") is None and row.get("rate_per_1000") is None
+        assert "fewer than 5" in body["suppression"]
+
+
+def test_a_suppressed_count_cannot_be_had_from_the_total(app):
+    """Within each answer, the hidden cells add to at least 5 and are never just one."""
+    for query in FILTER_CASES:
+        for level in ("level=la", "level=h3&res=8", "level=h3&res=7"):
+            rows = get(app, "partner", f"/api/v1/aggregate?{level}&{query}").get_json()["rows"]
+            hidden = [r for r in rows if r["suppressed"]]
+            assert len(hidden) != 1, (level, query)
+
+
+def test_a_partner_res_7_cell_is_exactly_its_res_8_parts(app):
+    """Coarse hexagons are built from the fine ones, so a coarse count minus its shown parts
+    is exactly the hidden parts: the suppression must cover them together."""
+    import h3
+
+    analyst = get(app, "analyst", "/api/v1/aggregate?level=h3&res=8").get_json()["rows"]
+    true8 = {r["cell"]: r["count"] for r in analyst}
+    fine = get(app, "partner", "/api/v1/aggregate?level=h3&res=8").get_json()["rows"]
+    coarse = get(app, "partner", "/api/v1/aggregate?level=h3&res=7").get_json()["rows"]
+    public8 = {r["cell"]: r for r in fine}
+    by_parent: dict[str, list[dict]] = {}
+    for cell, row in public8.items():
+        by_parent.setdefault(h3.cell_to_parent(cell, 7), []).append(row)
+    checked = 0
+    for row in coarse:
+        parts = by_parent[row["cell"]]
+        if row["suppressed"]:
+            continue
+        hidden = [p for p in parts if p["suppressed"]]
+        shown = sum(p["count"] for p in parts if not p["suppressed"])
+        assert row["count"] - shown >= (5 if hidden else 0)
+        assert len(hidden) != 1
+        checked += bool(hidden)
+    assert checked >= 3
+    assert set(public8) <= set(true8)
+
+
+def test_a_partner_cannot_have_fine_hexagons_or_the_public_only_split(app):
+    resp = get(app, "partner", "/api/v1/aggregate?level=h3&res=10")
+    assert resp.status_code == 403
+    assert "no finer than H3 resolution 8" in resp.get_json()["error"]
+    assert get(app, "partner", "/api/v1/aggregate?level=h3&res=9").status_code == 403
+    resp = get(app, "partner", "/api/v1/aggregate?level=la&public_only=1")
+    assert resp.status_code == 403 and "domestic" in resp.get_json()["error"]
+
+
+def test_a_partners_hexagons_hold_no_domestic_incidents(app):
+    """Domestic incidents count only by whole authority: the hexagon counts equal the
+    analyst's public-place counts wherever they are shown."""
+    public = {r["cell"]: r["count"] for r in get(
+        app, "analyst", "/api/v1/aggregate?level=h3&res=8&public_only=1").get_json()["rows"]}
+    shown = [r for r in get(app, "partner", "/api/v1/aggregate?level=h3&res=8").get_json()["rows"]
+             if not r["suppressed"]]
+    assert shown
+    assert all(r["count"] == public[r["cell"]] for r in shown)
+
+
+def test_a_partners_authority_figures_include_domestic_incidents(app):
+    every = {r["code"]: r["count"] for r in get(
+        app, "analyst", "/api/v1/aggregate?level=la").get_json()["rows"]}
+    for row in get(app, "partner", "/api/v1/aggregate?level=la").get_json()["rows"]:
+        if not row["suppressed"]:
+            assert row["count"] == every[row["code"]]
+
+
+def test_an_officer_sees_only_their_area_and_public_places(app):
+    body = get(app, "officer", "/api/v1/aggregate?level=la").get_json()
+    assert [r["code"] for r in body["rows"]] == [OFFICER_AREA]
+    public = {r["code"]: r["count"] for r in get(
+        app, "analyst", "/api/v1/aggregate?level=la&public_only=1").get_json()["rows"]}
+    assert body["rows"][0]["count"] == public[OFFICER_AREA] > 0
+    resp = get(app, "officer", "/api/v1/aggregate?la=E07000123")
+    assert resp.status_code == 403 and OFFICER_AREA in resp.get_json()["error"]
+    cells = get(app, "officer", "/api/v1/aggregate?level=h3&res=10").get_json()["rows"]
+    analyst = {r["cell"]: r["count"] for r in get(
+        app, "analyst", f"/api/v1/aggregate?level=h3&res=10&la={OFFICER_AREA}&public_only=1"
+    ).get_json()["rows"]}
+    assert {r["cell"]: r["count"] for r in cells} == analyst
+
+
+def test_an_officers_plan_is_built_from_their_area_only(app):
+    ours = get(app, "officer", "/api/v1/patrol-plan").get_json()
+    theirs = get(app, "analyst", f"/api/v1/patrol-plan?la={OFFICER_AREA}&public_only=1"
+                 ).get_json()
+    assert [f["id"] for f in ours["features"]] == [f["id"] for f in theirs["features"]]
+
+
+def test_cached_answers_are_never_shared_across_roles(app):
+    """The analyst asks first (every row cached), then the officer asks the same."""
+    analyst = get(app, "analyst", "/api/v1/hotspots?n=5&res=9").get_json()
+    officer = get(app, "officer", "/api/v1/hotspots?n=5&res=9").get_json()
+    assert analyst["features"] != officer["features"]
+    mine = get(app, "analyst", f"/api/v1/hotspots?n=5&res=9&la={OFFICER_AREA}&public_only=1"
+               ).get_json()
+    assert [f["id"] for f in officer["features"]] == [f["id"] for f in mine["features"]]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/aggregate?level=h3&res=7", "/api/v1/hotspots",
+                                  "/api/v1/patrol-plan", "/api/v1/trends", "/api/v1/nte/zones",
+                                  "/patrol/plan.csv", "/patrol/briefing"])
+def test_a_board_member_gets_403_on_points_and_hexagons(app, path):
+    resp = get(app, "board", path)
+    assert resp.status_code == 403
+    assert "board role" in resp.get_json()["error"]
+
+
+def test_a_board_member_gets_suppressed_authority_figures(app):
+    rows = get(app, "board", "/api/v1/aggregate?level=la&days=sun&hours=3-4").get_json()["rows"]
+    assert rows and all(r["count"] is None or r["count"] == 0 or r["count"] >= 5 for r in rows)
+
+
+def test_the_named_differencing_attacks_fail_for_a_partner(app):
+    """The two attacks the issue names are refused outright: domestic counts by subtracting
+    the public-places answer, and single incidents in fine hexagons."""
+    answers = {}
+    for query in FILTER_CASES:
+        rows = get(app, "partner", f"/api/v1/aggregate?level=la&{query}").get_json()["rows"]
+        answers[query] = {r["code"]: r["count"] for r in rows}
+    assert all(v is None or v == 0 or v >= 5 for a in answers.values() for v in a.values())
+    # the named attacks are refused outright
+    assert get(app, "partner", "/api/v1/aggregate?public_only=1").status_code == 403
+    assert get(app, "partner", "/api/v1/aggregate?level=h3&res=10").status_code == 403
+
+
+def test_the_audit_log_records_who_asked_what_and_never_rows(app):
+    from dashboard.access.audit import AuditLog
+
+    get(app, "partner", "/api/v1/aggregate?level=la&days=sat")
+    get(app, "board", "/api/v1/hotspots")
+    entries = list(AuditLog(app.data.audit).read())
+    mine = [e for e in entries if e["who"] == "partner-t" and e["action"] == "api"]
+    assert mine and mine[-1]["what"]["params"] == {"level": "la", "days": "sat"}
+    assert mine[-1]["ip"] == "127.0.0.1" and mine[-1]["status"] == 200
+    denied = [e for e in entries if e["who"] == "board-t" and e["action"] == "denied"]
+    assert denied and denied[-1]["status"] == 403
+    import re
+
+    blob = "".join(p.read_text() for p in app.data.audit.glob("*.jsonl"))
+    assert '"rows"' not in blob and not re.search(r"\d+\.\d{5,}", blob)  # no coordinates
