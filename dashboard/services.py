@@ -268,12 +268,17 @@ class Services:
 
         Imported national boundaries would otherwise open the map on the whole country.
         """
-        fr = self.query.frame()
-        if fr.n:
+        who = self.query.principal()
+        fr = self.query.frame() if who is None or who.policy.rows else None
+        if fr is not None and fr.n:
             minx, maxx = np.percentile(fr.lon, [0.5, 99.5])
             miny, maxy = np.percentile(fr.lat, [0.5, 99.5])
-        else:
-            minx, miny, maxx, maxy = self.boundaries.areas.total_bounds
+        else:  # no rows, or a role that may not read them: frame the areas instead
+            areas = self.boundaries.areas
+            if who is not None and who.areas is not None:
+                areas = areas[areas["code"].isin(who.areas)]
+            minx, miny, maxx, maxy = (areas if len(areas) else self.boundaries.areas
+                                      ).to_crs("EPSG:4326").total_bounds
         span = max(maxx - minx, (maxy - miny) * 1.6)
         zoom = float(np.clip(np.log2(360.0 / max(span, 1e-6)) - 0.2, 3, 14))
         return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom

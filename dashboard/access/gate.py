@@ -189,9 +189,17 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
                 if cb_need is not None:
                     decide(who, cb_need)
             elif endpoint in _PAGE_ENDPOINTS:
-                page = PAGES.get(_page_path(request.path))
+                path = _page_path(request.path)
+                page = PAGES.get(path)
                 if page is not None:
-                    decide(who, page)
+                    try:
+                        decide(who, page)
+                    except AccessDenied:
+                        landing = visible_pages(who)
+                        if path != "/" or not landing:
+                            raise
+                        # the front door: a role without the Explorer starts on its first page
+                        return redirect(landing[0]["relative_path"], code=303)
         except AccessDenied as err:
             return _deny(403, err.message)
         if request.method not in ("GET", "HEAD") and who.via in ("session", "local", "header") \

@@ -117,6 +117,7 @@ CALLBACKS: dict[str, Need] = {
                                                what="change the events calendar"),
     "dashboard.layouts.trends.delete_event": Need(see="trends", change="events",
                                                   what="change the events calendar"),
+    "dashboard.layouts.figures.update_figures": Need(see="aggregate", what="area figures"),
 }
 
 #: Pages, by path: the view a role needs to open them (and to see them in the menu).
@@ -125,4 +126,5 @@ PAGES: dict[str, Need] = {
     "/nte": Need(see="nte", what="night-time economy zones"),
     "/patrol": Need(see="patrol", what="patrol plans"),
     "/trends": Need(see="trends", what="trends"),
+    "/figures": Need(see="aggregate", what="area figures"),
 }

@@ -210,3 +210,30 @@ def test_the_audit_log_records_who_asked_what_and_never_rows(app):
 
     blob = "".join(p.read_text() for p in app.data.audit.glob("*.jsonl"))
     assert '"rows"' not in blob and not re.search(r"\d+\.\d{5,}", blob)  # no coordinates
+
+
+@pytest.mark.parametrize("level", ["la", "h3-8", "h3-7"])
+def test_the_area_figures_page_shows_a_partner_no_small_count(app, level):
+    from dashboard.layouts import figures
+
+    from .access_helpers import acting_as, principal
+
+    with app.server.test_request_context("/"), acting_as(principal("partner")):
+        fig, rows, note = figures.update_figures(level, None, None, ["sat", "sun"], 2, 5, None)
+    assert rows and "fewer than 5" in str(note)
+    for row in rows:
+        shown = row["shown"]
+        assert shown in ("fewer than 5", "hidden") or int(shown.replace(",", "")) >= 5, row
+    z = [v for v in fig["data"][0]["z"] if v is not None]
+    assert all(v == 0 or v >= 5 for v in z)
+
+
+def test_the_area_figures_page_refuses_a_partner_fine_hexagons(app):
+    from dashboard.layouts import figures
+    from geo.access import AccessDenied
+
+    from .access_helpers import acting_as, principal
+
+    with app.server.test_request_context("/"), acting_as(principal("partner")), \
+            pytest.raises(AccessDenied):
+        figures.update_figures("h3-9", None, None, None, 0, 24, None)

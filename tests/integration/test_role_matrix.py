@@ -135,6 +135,10 @@ def test_each_route_answers_each_role_as_the_table_says(app, role):
         resp = client.get(url, headers=_auth(app.tokens[role]))
         resp.close()  # static files are streamed from disk
         allowed = _allowed(role, need)
+        if url == "/" and not allowed:
+            # the front door sends a role without the Explorer to the first page it may open
+            assert resp.status_code == 303 and resp.headers["Location"] == "/figures"
+            continue
         if allowed and resp.status_code in (401, 403):
             wrong.append(f"{url}: {resp.status_code} but {role} may ({need.describe()})")
         if not allowed and resp.status_code != 403:
