@@ -195,7 +195,13 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
             elif endpoint in _PAGE_ENDPOINTS:
                 page = PAGES.get(_page_path(request.path))
                 if page is not None:
-                    decide(who, page)
+                    try:
+                        decide(who, page)
+                    except AccessDenied:
+                        # the app's frame is served, so the user keeps the header (who they
+                        # are, the pages they may open, sign-out) while the page's guarded
+                        # layout says why it is not theirs; the answer is still a 403
+                        g.hotspot_page_refused = True
         except AccessDenied as err:
             return _deny(403, err.message)
         if request.method not in ("GET", "HEAD") and who.via in ("session", "local", "header") \
@@ -232,6 +238,13 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
                               "log).", "parameter": None})
             denied.status_code = 503
             return denied
+        return response
+
+    @server.after_request
+    def _refused_page(response: Response) -> Response:
+        # registered after _log, so it runs before it: the audit log records the 403
+        if g.get("hotspot_page_refused") and response.status_code == 200:
+            response.status_code = 403
         return response
 
     @server.errorhandler(AccessDenied)
