@@ -95,6 +95,7 @@ def _callback_error(err: Exception) -> None:
     if isinstance(err, FilterError | BadRequestParameter):
         text = f"That setting could not be used ({err.param}): {err.message}"
     elif isinstance(err, AccessDenied):
+        gate.mark_refused()
         text = err.message
     elif isinstance(err, services.Busy):
         text = str(err)

@@ -202,7 +202,8 @@ class Services:
         self._boundaries_stamp = self._stamp(data.boundaries)
         self._boundaries: Boundaries = load_boundaries(data.boundaries)
         self._boundaries_lock = threading.Lock()
-        self.query = QueryLayer(Store(data.store), self._boundaries, principal_required=True)
+        self.query = QueryLayer(Store(data.store), self._boundaries, principal_required=True,
+                                record_key=record_key(data))
         self.tile_url = tile_url()
         self._geometry = _LRU(8)
         self._zones_pin: contextvars.ContextVar[tuple[Any, Any] | None] = \
@@ -450,6 +451,12 @@ class Services:
             self.query, self.boundaries.areas_bng, params, horizon_weeks=horizon_weeks,
             rolling=rolling, harm_weights=weights or None), heavy=True)
 
+    def _require(self, view: str, what: str) -> None:
+        """Refuse ``what`` unless the principal this request is answered for may see ``view``."""
+        who = self.query.principal()
+        if who is not None:
+            who.require_see(view, what)
+
     # -- cached analyses -----------------------------------------------------------------------
     def hotspot_table(self, filters: Filters, res: int, n: int = 10,
                       harm_weights: dict[str, float] | None = None) -> pd.DataFrame:
@@ -478,6 +485,7 @@ class Services:
         """Return the kernel density surface for the selection, or None if too few points."""
         from geo.kde import kde_surface
 
+        self._require("density", "the density layer")
         def make() -> dict[str, Any] | None:
             east, north, _ = self.query.points(filters)
             if len(east) < 2:
@@ -504,6 +512,7 @@ class Services:
         """Return DBSCAN cluster footprints (WGS84 GeoJSON) with their explaining figures."""
         from geo.dbscan import cluster_summary, dbscan
 
+        self._require("clusters", "DBSCAN cluster footprints")
         def make() -> dict[str, Any]:
             fr = self.query.frame()
             east, north, idx = self.query.points(filters)
@@ -581,6 +590,32 @@ def _hour_text(value: Any) -> str:
     except (TypeError, ValueError):
         return "unknown"
     return f"{v:02d}:00" if 0 <= v < 24 else "unknown"
+
+
+def record_key(data: DataPaths) -> str:
+    """Return the site's secret for record keys (16 characters), made on first use.
+
+    It keys the hash that gives each incident the record key its disclosed counts' noise
+    comes from; kept secret, nobody can tell which incidents share a noise. Lose it and the
+    noise changes, so figures already shared would no longer match: it is kept with the
+    users in the access folder.
+    """
+    import secrets
+    import string
+
+    path = data.access / "record.key"
+    if path.exists():
+        text = path.read_text(encoding="ascii").strip()
+        if len(text) == 16:
+            return text
+        raise ValueError(f"{path} must hold 16 characters; restore it from a backup")
+    data.access.mkdir(parents=True, exist_ok=True, mode=0o700)
+    alphabet = string.ascii_letters + string.digits
+    text = "".join(secrets.choice(alphabet) for _ in range(16))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(text + "\n")
+    return text
 
 
 _last: Services | None = None

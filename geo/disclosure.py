@@ -139,23 +139,35 @@ def _safe(counts: np.ndarray, hidden: np.ndarray, primary: np.ndarray, threshold
     return True
 
 
-#: How a cell key (0-255) turns into noise: keys below each bound get the noise beside it.
-#: The noise is -2, -1, 0, +1 or +2 with chances 1:2:4:2:1 (mean 0).
+#: Record keys run from 0 to 2**20 - 1; a cell key is the sum of its rows' keys modulo 2**20.
+KEY_SPACE = 2**20
+#: How a cell key turns into noise: it is mixed into a bucket 0-255, and buckets below each
+#: bound get the noise beside it: -2, -1, 0, +1 or +2 with chances 1:2:4:2:1 (mean 0).
 _NOISE = ((26, -2), (77, -1), (179, 0), (230, 1), (256, 2))
 
 
 def noise(cell_keys: np.ndarray) -> np.ndarray:
-    """Return each cell's noise, -2 to +2, from its cell key (0-255).
+    """Return each cell's noise, -2 to +2, from its cell key.
+
+    The key goes through a 64-bit mixing function (xor-shifts and multiplications, so that a
+    cell key and the same key plus a few rows' keys land in unrelated buckets).
 
     Examples
     --------
-    >>> noise(np.array([0, 25, 26, 100, 200, 255])).tolist()
-    [-2, -2, -1, 0, 1, 2]
+    >>> noise(np.array([0, 1, 2, 3, 1000, 123456])).tolist()
+    [-2, 1, -1, -2, 0, 1]
     """
-    keys = np.asarray(cell_keys, dtype="int64") % 256
+    k = (np.asarray(cell_keys, dtype="int64") % KEY_SPACE).astype("uint64")
+    with np.errstate(over="ignore"):
+        k ^= k >> np.uint64(33)
+        k *= np.uint64(0xFF51AFD7ED558CCD)
+        k ^= k >> np.uint64(33)
+        k *= np.uint64(0xC4CEB9FE1A85EC53)
+        k ^= k >> np.uint64(33)
+    bucket = (k >> np.uint64(56)).astype("int64")
     bounds = np.array([b for b, _ in _NOISE])
     values = np.array([v for _, v in _NOISE])
-    return values[np.searchsorted(bounds, keys, side="right")]
+    return values[np.searchsorted(bounds, bucket, side="right")]
 
 
 def perturb(counts: np.ndarray, cell_keys: np.ndarray, threshold: int) -> np.ndarray:
@@ -169,8 +181,8 @@ def perturb(counts: np.ndarray, cell_keys: np.ndarray, threshold: int) -> np.nda
 
     Examples
     --------
-    >>> perturb(np.array([0, 5, 40, 40]), np.array([0, 0, 0, 255]), 5).tolist()
-    [0, 5, 38, 42]
+    >>> perturb(np.array([0, 5, 40, 40]), np.array([0, 0, 0, 1]), 5).tolist()
+    [0, 5, 38, 41]
     """
     counts = np.asarray(counts, dtype="int64")
     out = counts + noise(cell_keys)

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.access import AccessDenied, Principal, Scope
-from geo.disclosure import Disclosed, perturb, suppress, unprotected
+from geo.disclosure import KEY_SPACE, Disclosed, perturb, suppress, unprotected
 from geo.schema import H3_COLUMNS
 from geo.settings import H3_RESOLUTIONS, SMALL_NUMBER_THRESHOLD
 from geo.store import Manifest, Store
@@ -263,12 +263,12 @@ DEFAULT_RECORD_KEY = "hotspot-records!"
 
 
 def _record_keys(ids: pa.ChunkedArray, key: str) -> np.ndarray:
-    """Return each row's record key (0-255) from a keyed hash of its incident id."""
+    """Return each row's record key (below 2**20) from a keyed hash of its incident id."""
     values = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
     if len(values) == 0:
-        return np.zeros(0, dtype="uint8")
+        return np.zeros(0, dtype="uint32")
     hashed = pd.util.hash_array(values, hash_key=key, categorize=False)
-    return (hashed & np.uint64(0xFF)).astype("uint8")
+    return (hashed % np.uint64(KEY_SPACE)).astype("uint32")
 
 
 def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
@@ -302,9 +302,9 @@ class IncidentFrame:
     month_only: np.ndarray  # bool
     cell_codes: dict[int, np.ndarray] = field(default_factory=dict)
     cells: dict[int, np.ndarray] = field(default_factory=dict)  # uint64 cell of each code
-    #: Each row's record key, 0-255, from a keyed hash of its incident id: the cell key of a
-    #: set of rows (their keys' sum, modulo 256) fixes the small noise disclosed counts get.
-    rkey: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="uint8"))
+    #: Each row's record key (below 2**20), from a keyed hash of its incident id: the cell key
+    #: of a set of rows (their keys' sum) fixes the small noise its disclosed count gets.
+    rkey: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="uint32"))
     #: Unique per frame built in this process: cache keys use it, never ``id()``, which a
     #: later frame may reuse once an old one is freed.
     serial: int = field(default_factory=lambda: next(_SERIAL))

@@ -287,7 +287,7 @@ def _describe(endpoint: str, status: int) -> tuple[str, dict[str, Any]]:
         action = "page"
     else:
         action = "api"
-    if status in (401, 403):
+    if status in (401, 403) or g.get("hotspot_refused"):
         action = "denied"
     return action, what
 
@@ -348,15 +348,22 @@ def _guarded(layout: Any, need: Need | None, path: str) -> Any:
             return _refused_panel("No access decision is recorded for this page.")
         try:
             decide(current(), need)
-        except AccessDenied as err:
+            return layout(*args, **kwargs) if callable(layout) else layout
+        except AccessDenied as err:  # the role, or what the link asks for (another area)
             return _refused_panel(err.message)
-        return layout(*args, **kwargs) if callable(layout) else layout
 
     build._hotspot_guarded = True  # type: ignore[attr-defined]
     return build
 
 
+def mark_refused() -> None:
+    """Record that this request was refused inside a page or callback (audited as denied)."""
+    if _in_request():
+        g.hotspot_refused = True
+
+
 def _refused_panel(message: str) -> html.Div:
+    mark_refused()
     return html.Div([html.H2("Not available to your role"), html.P(message)],
                     className="refused-panel")
 

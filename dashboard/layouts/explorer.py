@@ -42,7 +42,29 @@ LAYER_OPTIONS = [
     {"label": "Kernel density", "value": "kde"},
     {"label": "DBSCAN clusters", "value": "clusters"},
 ]
+#: The view a role needs for each layer that is not plain counts.
+LAYER_VIEWS = {"kde": "density", "clusters": "clusters"}
 DAY_OPTIONS = [{"label": n.title(), "value": n} for n in DAY_NAMES]
+
+
+def _may_layer(layer: str) -> bool:
+    """Say whether the signed-in role may see ``layer`` (or rank by it, for clusters)."""
+    from dashboard.access.gate import principal_or_none
+
+    who = principal_or_none()
+    view = LAYER_VIEWS.get(layer)
+    return view is None or who is None or who.may_see(view)
+
+
+def _public_only_role() -> bool:
+    from dashboard.access.gate import principal_or_none
+
+    who = principal_or_none()
+    return bool(who is not None and who.policy.public_only)
+
+
+def _layer_options() -> list[dict[str, str]]:
+    return [o for o in LAYER_OPTIONS if _may_layer(o["value"])]
 VIEW_PARAMS = ("layers", "res", "measure", "bw", "eps", "minpts", "unit")
 #: The crime-type group control and the sentence saying which group is in use.
 GROUP = "explorer-group"
@@ -158,7 +180,7 @@ def layout(**query: str) -> html.Div:
         resolved, choice = svc.resolve_group({})
         filters = parse_filters(resolved)
     layers = [v for v in query.get("layers", "cells,areas").split(",")
-              if v in {o["value"] for o in LAYER_OPTIONS}]
+              if v in {o["value"] for o in _layer_options()}]
     res = H3_DEFAULT_RESOLUTION
     with contextlib.suppress(ValueError):
         if int(query.get("res", "")) in H3_RESOLUTIONS:
@@ -177,7 +199,7 @@ def layout(**query: str) -> html.Div:
         "incidents"]
     hours = filters.hours or (0, 24)
     view = {"layers": layers, "res": res, "measure": measure}
-    unit = "clusters" if query.get("unit") == "clusters" else "cells"
+    unit = "clusters" if query.get("unit") == "clusters" and _may_layer("clusters") else "cells"
     fig, key = _full_figure(filters, view, kde_params, db_params)
     first = status["first_date"]
     last = status["last_date"]
@@ -252,12 +274,13 @@ def layout(**query: str) -> html.Div:
             ),
             dcc.Checklist(
                 id=ids.PUBLIC_ONLY,
+                # a role that sees public places only has it ticked, and cannot untick it
                 options=[{"label": " Public places only (leave out domestic incidents)",
-                          "value": "yes"}],
-                value=["yes"] if filters.exclude_domestic else [],
+                          "value": "yes", "disabled": _public_only_role()}],
+                value=["yes"] if filters.exclude_domestic or _public_only_role() else [],
             ),
             html.H2("Map layers"),
-            dcc.Checklist(id=ids.LAYERS, options=LAYER_OPTIONS, value=layers,
+            dcc.Checklist(id=ids.LAYERS, options=_layer_options(), value=layers,
                           className="layers"),
             html.Div([
                 html.Label("Hexagon size (H3 resolution)", htmlFor=ids.RES),
@@ -311,8 +334,9 @@ def layout(**query: str) -> html.Div:
                         html.H3("Where: ranked hotspots"),
                         dcc.RadioItems(
                             id=ids.TABLE_UNIT, inline=True, value=unit,
-                            options=[{"label": " H3 cells", "value": "cells"},
-                                     {"label": " DBSCAN clusters", "value": "clusters"}]),
+                            options=[{"label": " H3 cells", "value": "cells"}] + (
+                                [{"label": " DBSCAN clusters", "value": "clusters"}]
+                                if _may_layer("clusters") else [])),
                         html.P(_ranking_hint(), className="hint"),
                         dag.AgGrid(
                             id=ids.TABLE,
@@ -607,7 +631,10 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
     svc = services.current()
-    view: dict[str, Any] = {"layers": layers or [], "res": _resolution(res),
+    # a layer the role may not see is dropped, whatever the request says
+    layers = [v for v in layers or [] if _may_layer(v)]
+    unit = unit if unit != "clusters" or _may_layer("clusters") else "cells"
+    view: dict[str, Any] = {"layers": layers, "res": _resolution(res),
                             "measure": measure if measure in {"count", "rate"} else "count"}
     kde = _kde_params(bandwidth)
     db = _db_params(eps, minpts)

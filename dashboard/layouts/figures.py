@@ -147,6 +147,7 @@ def update_figures(level: str | None, start: str | None, end: str | None,
         except ValueError:
             raise FilterError("level", f"'{level}' is not a level") from None
         cells, counts, disclosed = svc.query.disclosed_cells(filters, res)
+        domestic = None
         keep = np.isnan(counts) | (counts > 0)
         cells, counts = cells[keep], counts[keep]
         hidden = np.isnan(counts)

@@ -267,9 +267,16 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
 
 
 def _night_points(params: NteParams, limit: int = 30_000) -> tuple[np.ndarray, np.ndarray]:
-    """Night-time incidents to draw (a seeded sample when there are many)."""
+    """Night-time incidents to draw (a seeded sample when there are many).
+
+    Only for roles that may see incident points; others get the zones and their figures.
+    """
+    from dashboard.access.gate import principal_or_none
     from geo.nte import night_of
 
+    who = principal_or_none()
+    if who is not None and not who.may_see("points"):
+        return np.zeros(0), np.zeros(0)
     svc = services.current()
     fr = svc.query.frame()
     mask = svc.query.select(params.filters).mask & (fr.hour >= 0)

@@ -83,57 +83,81 @@ def test_a_suppressed_count_cannot_be_had_from_the_total(app):
 
 def test_a_partner_res_7_cell_is_exactly_its_res_8_parts(app):
     """Coarse hexagons are built from the fine ones, so a coarse count minus its shown parts
-    is exactly the hidden parts: the suppression must cover them together."""
+    is exactly the hidden parts: those must add to at least 5 and never be one alone."""
     import h3
 
-    analyst = get(app, "analyst", "/api/v1/aggregate?level=h3&res=8").get_json()["rows"]
-    true8 = {r["cell"]: r["count"] for r in analyst}
+    truth = {r["cell"]: r["count"] for r in get(
+        app, "analyst", "/api/v1/aggregate?level=h3&res=8&public_only=1").get_json()["rows"]}
     fine = get(app, "partner", "/api/v1/aggregate?level=h3&res=8").get_json()["rows"]
     coarse = get(app, "partner", "/api/v1/aggregate?level=h3&res=7").get_json()["rows"]
-    public8 = {r["cell"]: r for r in fine}
     by_parent: dict[str, list[dict]] = {}
-    for cell, row in public8.items():
-        by_parent.setdefault(h3.cell_to_parent(cell, 7), []).append(row)
+    for row in fine:
+        by_parent.setdefault(h3.cell_to_parent(row["cell"], 7), []).append(row)
     checked = 0
     for row in coarse:
         parts = by_parent[row["cell"]]
+        assert sum(truth[p["cell"]] for p in parts) > 0
+        hidden = [p for p in parts if p["suppressed"]]
         if row["suppressed"]:
             continue
-        hidden = [p for p in parts if p["suppressed"]]
-        shown = sum(p["count"] for p in parts if not p["suppressed"])
-        assert row["count"] - shown >= (5 if hidden else 0)
         assert len(hidden) != 1
-        checked += bool(hidden)
+        if hidden:
+            assert sum(truth[p["cell"]] for p in hidden) >= 5
+            checked += 1
     assert checked >= 3
-    assert set(public8) <= set(true8)
 
 
-def test_a_partner_cannot_have_fine_hexagons_or_the_public_only_split(app):
-    resp = get(app, "partner", "/api/v1/aggregate?level=h3&res=10")
-    assert resp.status_code == 403
-    assert "no finer than H3 resolution 8" in resp.get_json()["error"]
-    assert get(app, "partner", "/api/v1/aggregate?level=h3&res=9").status_code == 403
-    resp = get(app, "partner", "/api/v1/aggregate?level=la&public_only=1")
-    assert resp.status_code == 403 and "domestic" in resp.get_json()["error"]
+def test_a_partners_counts_carry_a_small_fixed_noise(app):
+    """Shown counts are the public-place counts give or take 2, the same every time; enough
+    of them differ that two answers cannot be subtracted to give the rows between them."""
+    truth = {r["cell"]: r["count"] for r in get(
+        app, "analyst", "/api/v1/aggregate?level=h3&res=8&public_only=1").get_json()["rows"]}
+    first = get(app, "partner", "/api/v1/aggregate?level=h3&res=8").get_json()["rows"]
+    again = get(app, "partner", "/api/v1/aggregate?level=h3&res=8").get_json()["rows"]
+    assert first == again
+    shown = [r for r in first if not r["suppressed"]]
+    assert len(shown) >= 20
+    assert all(abs(r["count"] - truth[r["cell"]]) <= 2 and r["count"] >= 5 for r in shown)
+    moved = sum(r["count"] != truth[r["cell"]] for r in shown)
+    assert 0.3 <= moved / len(shown) <= 0.9
 
 
 def test_a_partners_hexagons_hold_no_domestic_incidents(app):
-    """Domestic incidents count only by whole authority: the hexagon counts equal the
-    analyst's public-place counts wherever they are shown."""
+    """Domestic incidents count only by whole authority: the hexagon counts are the
+    analyst's public-place counts (give or take the noise) wherever they are shown."""
     public = {r["cell"]: r["count"] for r in get(
         app, "analyst", "/api/v1/aggregate?level=h3&res=8&public_only=1").get_json()["rows"]}
+    every = {r["cell"]: r["count"] for r in get(
+        app, "analyst", "/api/v1/aggregate?level=h3&res=8").get_json()["rows"]}
     shown = [r for r in get(app, "partner", "/api/v1/aggregate?level=h3&res=8").get_json()["rows"]
              if not r["suppressed"]]
     assert shown
-    assert all(r["count"] == public[r["cell"]] for r in shown)
+    assert all(abs(r["count"] - public[r["cell"]]) <= 2 for r in shown)
+    # where a hexagon holds more than 4 domestic incidents, its count is clearly not "every"
+    assert any(every[r["cell"]] - public[r["cell"]] > 4 for r in shown)
 
 
-def test_a_partners_authority_figures_include_domestic_incidents(app):
+def test_a_partners_authority_table_keeps_domestic_in_its_own_column(app):
+    """The count column covers public places (the rows the hexagons count, so one cannot be
+    taken from the other); domestic incidents have their own column, suppressed on its own."""
     every = {r["code"]: r["count"] for r in get(
         app, "analyst", "/api/v1/aggregate?level=la").get_json()["rows"]}
-    for row in get(app, "partner", "/api/v1/aggregate?level=la").get_json()["rows"]:
+    public = {r["code"]: r["count"] for r in get(
+        app, "analyst", "/api/v1/aggregate?level=la&public_only=1").get_json()["rows"]}
+    body = get(app, "partner", "/api/v1/aggregate?level=la").get_json()
+    assert "own column" in body["suppression"]
+    seen_domestic = 0
+    for row in body["rows"]:
         if not row["suppressed"]:
-            assert row["count"] == every[row["code"]]
+            assert abs(row["count"] - public[row["code"]]) <= 2
+        if row["domestic_suppressed"]:
+            assert row["domestic"] is None
+        else:
+            domestic = every[row["code"]] - public[row["code"]]
+            assert row["domestic"] == 0 == domestic or (
+                abs(row["domestic"] - domestic) <= 2 and row["domestic"] >= 5)
+            seen_domestic += row["domestic"] > 0
+    assert seen_domestic
 
 
 def test_an_officer_sees_only_their_area_and_public_places(app):
@@ -180,6 +204,7 @@ def test_a_board_member_gets_403_on_points_and_hexagons(app, path):
 def test_a_board_member_gets_suppressed_authority_figures(app):
     rows = get(app, "board", "/api/v1/aggregate?level=la&days=sun&hours=3-4").get_json()["rows"]
     assert rows and all(r["count"] is None or r["count"] == 0 or r["count"] >= 5 for r in rows)
+    assert all(r["domestic"] is None or r["domestic"] == 0 or r["domestic"] >= 5 for r in rows)
 
 
 def test_the_named_differencing_attacks_fail_for_a_partner(app):
