@@ -39,6 +39,11 @@ PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_mont
                    "seed", "eps", "minpts", "public_only", "significant")
 #: Parameters the backtest takes besides the plan's.
 BACKTEST_PARAMETERS = frozenset({"horizon_weeks", "rolling"})
+#: The bounds (inclusive) the emerging hot spots accept for ``res``, ``periods`` and
+#: ``period_days``; every answer states them.
+EMERGING_RES = (7, 10)
+EMERGING_PERIODS = (3, 60)
+EMERGING_PERIOD_DAYS = (7, 365)
 #: The shared filters' own names, listed when an unknown parameter is refused.
 _FILTER_PARAMETERS = {"start", "end", "days", "hours", "categories", "source", "la",
                       "public_only"}
@@ -281,7 +286,7 @@ def parse_emerging_params(params: Mapping[str, Any]) -> EmergingParams:
     (8, 12, None, ('Robbery',))
     """
     filters, own = _split(params, {"res", "period_days", "periods", "min_count"})
-    res = int_param(own, "res", 8, 7, 10)
+    res = int_param(own, "res", 8, *EMERGING_RES)
     min_count = int_param(own, "min_count", MIN_HOT_COUNT, 1, 1000)
     if filters.categories is not None and not filters.categories:
         raise FilterError("categories", "no category was given; leave categories out for all "
@@ -289,9 +294,10 @@ def parse_emerging_params(params: Mapping[str, Any]) -> EmergingParams:
     given = {k for k in ("period_days", "periods") if own.get(k) not in (None, "")}
     return EmergingParams(
         filters=filters, res=res, min_count=min_count,
-        period_days=int_param(own, "period_days", 0, 7, 365) if "period_days" in given
-        else None,
-        periods=int_param(own, "periods", 0, 3, 60) if "periods" in given else None)
+        period_days=int_param(own, "period_days", 0, *EMERGING_PERIOD_DAYS)
+        if "period_days" in given else None,
+        periods=int_param(own, "periods", 0, *EMERGING_PERIODS) if "periods" in given
+        else None)
 
 
 def _buffer_m(own: Mapping[str, Any]) -> float:

@@ -28,9 +28,6 @@ WRITER_NAME = re.compile(r"^(?!read_|load_)[a-z]\w*_(geojson|json|csv)$")
 GEO_PARSER_HOME = "geo/query.py"
 #: dashboard/api.py's aggregate route still parses with them itself.
 DASHBOARD_PARSER_USERS = frozenset({"dashboard/params.py", "dashboard/api.py"})
-#: Functions that make values JSON-ready which are still in geo, to be moved to the dashboard
-#: with the result dataclasses they should become. The list may only shrink.
-PENDING_JSON_HELPERS = {"geo/vru.py": {"_jsonable"}}
 
 
 def _modules(package: str) -> dict[str, ast.Module]:
@@ -119,23 +116,38 @@ def test_geo_writes_no_download_formats():
 
     Public ``*_geojson``, ``*_json`` and ``*_csv`` writers live in ``dashboard/serialise.py``,
     and the engine returns dataclasses, frames and arrays, not JSON-ready dicts (no
-    ``*jsonable*`` helpers), apart from the pending ones listed above.
+    ``*jsonable*`` helpers).
     """
     offenders = {}
     for name, tree in _modules("geo").items():
         found = {n for n in _module_functions(tree) if WRITER_NAME.match(n)}
-        found |= {n for n in _functions(tree) if "jsonable" in n} - PENDING_JSON_HELPERS.get(
-            name, set())
+        found |= {n for n in _functions(tree) if "jsonable" in n}
         if found:
             offenders[name] = sorted(found)
     assert offenders == {}
 
 
-def test_pending_json_helpers_are_still_there():
-    # when a pending helper goes, its entry must go too, so the list only ever shrinks
-    modules = _modules("geo")
-    for name, helpers in PENDING_JSON_HELPERS.items():
-        assert helpers <= _functions(modules[name]), f"{name}: remove it from the pending list"
+#: The analyses the pages and the API share, each returning a typed result for
+#: ``dashboard/serialise.py`` to write.
+ANALYSES = ("geo.vru:trends", "geo.vru:emerging", "geo.vru:evaluate", "geo.vru:league_table",
+            "geo.plan:build_plan", "geo.plan:run_backtest", "geo.nte_report:build_report")
+
+
+def test_the_shared_analyses_return_dataclasses():
+    """Each analysis the API serves returns dataclasses (frames and arrays inside), never a
+    dict or list made ready for JSON."""
+    import dataclasses
+    import importlib
+    import types
+    import typing
+
+    returns = {}
+    for entry in ANALYSES:
+        module, name = entry.split(":")
+        hint = typing.get_type_hints(getattr(importlib.import_module(module), name))["return"]
+        kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        returns[entry] = [k.__name__ for k in kinds if not dataclasses.is_dataclass(k)]
+    assert returns == {entry: [] for entry in ANALYSES}
 
 
 def test_the_dashboard_reaches_the_query_parsers_through_params():
