@@ -15,7 +15,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from dashboard import services
 from dashboard.inputs import query_params
-from geo.query import FilterError, Filters, int_param, parse_filters
+from dashboard.params import int_param, parse_filters
+from geo.query import FilterError, Filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")

@@ -17,17 +17,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The shared filter parser and the whole-number parser: query-string parsing.
-QUERY_PARSERS = frozenset({"parse_filters", "int_param"})
+#: The shared filters', whole numbers' and dates' parsers: query-string parsing.
+QUERY_PARSERS = frozenset({"parse_filters", "int_param", "check_date_in_range"})
+#: Where they are defined, and the one module they are imported from.
+PARSER_HOME = "dashboard/params.py"
 #: A function that parses an endpoint's query parameters (parse_plan_params ...).
 PARSER_NAME = re.compile(r"^parse_\w*params$")
 #: A public function that writes a download format (plan_geojson, plan_csv, ...); readers of
 #: files (read_generic_csv) are the engine's business.
 WRITER_NAME = re.compile(r"^(?!read_|load_)[a-z]\w*_(geojson|json|csv)$")
-#: geo/query.py still defines the query-string parsers; they belong in dashboard/params.py.
-GEO_PARSER_HOME = "geo/query.py"
-#: dashboard/api.py's aggregate route still parses with them itself.
-DASHBOARD_PARSER_USERS = frozenset({"dashboard/params.py", "dashboard/api.py"})
 
 
 def _modules(package: str) -> dict[str, ast.Module]:
@@ -62,6 +60,12 @@ def _imports_from(tree: ast.Module, module: str, names: frozenset[str]) -> set[s
             and n.module == module for a in n.names if a.name in names}
 
 
+def _imports_elsewhere(tree: ast.Module, module: str, names: frozenset[str]) -> set[str]:
+    """Which of ``names`` the module imports from anywhere but ``module``."""
+    return {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+            and n.module != module for a in n.names if a.name in names}
+
+
 def test_geo_never_imports_dash_or_plotly():
     code = (
         "import sys, pkgutil, importlib, geo\n"
@@ -85,27 +89,27 @@ def test_the_checks_below_recognise_what_they_forbid():
     writers = {n for n in _module_functions(dashboard["dashboard/serialise.py"])
                if WRITER_NAME.match(n)}
     assert {"plan_geojson", "plan_csv", "plan_provenance_json", "nte_nights_json"} <= writers
-    sample = ast.parse("from geo.query import parse_filters, int_param\n")
-    assert _imports_from(sample, "geo.query", QUERY_PARSERS) == QUERY_PARSERS
+    assert _functions(dashboard[PARSER_HOME]) >= QUERY_PARSERS
+    sample = ast.parse("from geo.query import parse_filters, int_param, check_date_in_range\n"
+                       "from dashboard.params import parse_filters\n")
+    assert _imports_elsewhere(sample, "dashboard.params", QUERY_PARSERS) == QUERY_PARSERS
+    assert _imports_from(sample, "dashboard.params", QUERY_PARSERS) == {"parse_filters"}
     assert not WRITER_NAME.match("read_generic_csv") and not PARSER_NAME.match("parse_roles")
 
 
 def test_geo_parses_no_query_strings():
     """No engine module parses an endpoint's query parameters.
 
-    It defines no ``parse_*params`` function and never uses ``parse_filters`` or ``int_param``:
-    it takes the typed parameters (PlanParams, NteParams, TrendsParams ...) that
-    ``dashboard/params.py`` parses. ``geo/query.py``, where the two parsers are still defined,
-    is the one exception.
+    It defines no ``parse_*params`` function and neither defines nor uses ``parse_filters``,
+    ``int_param`` or ``check_date_in_range``: it takes the typed parameters (Filters,
+    PlanParams, NteParams, TrendsParams ...) that ``dashboard/params.py`` parses.
     """
     modules = _modules("geo")
     assert len(modules) > 20
     offenders = {}
     for name, tree in modules.items():
-        if name == GEO_PARSER_HOME:
-            continue
         found = {n for n in _functions(tree) if PARSER_NAME.match(n)}
-        found |= _mentions(tree, QUERY_PARSERS)
+        found |= _mentions(tree, QUERY_PARSERS) | (_functions(tree) & QUERY_PARSERS)
         if found:
             offenders[name] = sorted(found)
     assert offenders == {}
@@ -150,19 +154,18 @@ def test_the_shared_analyses_return_dataclasses():
     assert returns == {entry: [] for entry in ANALYSES}
 
 
-def test_the_dashboard_reaches_the_query_parsers_through_params():
-    """Pages and exports import ``parse_filters`` and ``int_param`` from ``dashboard.params``.
-
-    One module of the dashboard imports them from the engine, so parsing has one home, and when
-    they move out of ``geo/query.py`` only that module changes. ``dashboard/api.py`` is
-    exempt while its aggregate route parses for itself.
-    """
-    modules = _modules("dashboard")
-    assert len(modules) > 10
-    offenders = {name: sorted(found) for name, tree in modules.items()
-                 if name not in DASHBOARD_PARSER_USERS
-                 and (found := _imports_from(tree, "geo.query", QUERY_PARSERS))}
-    assert offenders == {}
+def test_query_strings_are_parsed_in_one_place():
+    """``parse_filters``, ``int_param`` and ``check_date_in_range`` are defined in
+    ``dashboard/params.py`` alone, and every page, route, export and test that parses with them
+    imports them from there: a page, a link and the API read the same text the same way."""
+    modules = {**_modules("dashboard"), **_modules("geo"), **_modules("tests")}
+    assert len(modules) > 50
+    defined = {name: sorted(found) for name, tree in modules.items()
+               if (found := _module_functions(tree) & QUERY_PARSERS)}
+    assert defined == {PARSER_HOME: sorted(QUERY_PARSERS)}
+    imported = {name: sorted(found) for name, tree in modules.items()
+                if (found := _imports_elsewhere(tree, "dashboard.params", QUERY_PARSERS))}
+    assert imported == {}
 
 
 # -- the one door to the incident rows -----------------------------------------------------------
