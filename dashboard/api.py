@@ -15,7 +15,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from dashboard import services
 from dashboard.inputs import query_params
-from geo.query import FilterError, Filters, int_param, parse_filters
+from dashboard.params import int_param, parse_filters
+from geo.query import FilterError, Filters
 from geo.settings import H3_DEFAULT_RESOLUTION, H3_RESOLUTIONS
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -176,9 +177,10 @@ def patrol_plan() -> Response:
 def backtest() -> Response:
     """PAI, hit rate and area share of our hotspots and of the baselines, in one run."""
     from dashboard.params import parse_backtest_params
+    from dashboard.serialise import backtest_json
 
     params, horizon, rolling = parse_backtest_params(_args())
-    return jsonify(services.current().backtest(params, horizon, rolling))
+    return jsonify(backtest_json(services.current().backtest(params, horizon, rolling)))
 
 
 @bp.get("/nte/zones")
@@ -209,24 +211,28 @@ def nte_nights() -> Response:
 def trends() -> Response:
     """Series by day, week, month or financial-year quarter; sources indexed; league table."""
     from dashboard.params import parse_trends_params
+    from dashboard.serialise import trends_json
 
-    return jsonify(services.current().trends(parse_trends_params(_args())))
+    return jsonify(trends_json(services.current().trends(parse_trends_params(_args()))))
 
 
 @bp.get("/emerging")
 def emerging() -> Response:
     """Emerging hot spot category of each H3 cell over six-weekly periods, with the rules."""
     from dashboard.params import parse_emerging_params
+    from dashboard.serialise import emerging_json
 
-    return jsonify(services.current().emerging(parse_emerging_params(_args())))
+    return jsonify(emerging_json(services.current().emerging(parse_emerging_params(_args()))))
 
 
 @bp.get("/evaluate")
 def evaluate() -> Response:
     """Before/after counts and the weighted displacement difference for an intervention."""
     from dashboard.params import parse_evaluate_params
+    from dashboard.serialise import evaluation_json
 
-    return jsonify(services.current().evaluate(parse_evaluate_params(_args())))
+    result = services.current().evaluate(parse_evaluate_params(_args()))
+    return jsonify(evaluation_json(result))
 
 
 @bp.get("/hotspots")

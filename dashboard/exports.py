@@ -18,11 +18,11 @@ from flask import Blueprint, Response, request
 
 from dashboard import services
 from dashboard.inputs import query_params
-from dashboard.params import parse_nte_params, parse_plan_params
+from dashboard.params import check_date_in_range, parse_nte_params, parse_plan_params
 from dashboard.serialise import plan_csv, plan_geojson, plan_provenance_json
 from geo.plan import PlanResult
 from geo.projection import to_bng
-from geo.query import FilterError, check_date_in_range
+from geo.query import FilterError
 
 bp = Blueprint("patrol_exports", __name__, url_prefix="/patrol")
 

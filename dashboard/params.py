@@ -7,9 +7,9 @@ A link, a page's controls and an API request all arrive as text (``{"la": "E0700
 ask :mod:`geo` the same thing. A bad value raises :class:`~geo.query.FilterError` naming the
 parameter: an HTTP 400 from the API, a message on a page.
 
-The shared filters' parser (:func:`parse_filters`) and :func:`int_param` still live in
-:mod:`geo.query`; pages and exports import them from here, so this module is the dashboard's
-one way in to them (``tests/unit/test_architecture.py``).
+The shared filters (:func:`parse_filters`), whole numbers (:func:`int_param`) and dates
+(:func:`check_date_in_range`) are parsed here too, for the pages, the API and the exports alike;
+:mod:`geo` parses no query strings (``tests/unit/test_architecture.py``).
 
 Checks that need the data (is ``la`` an area, does a zone exist, do the data cover a window)
 are made by :mod:`geo` when it computes, not here.
@@ -26,22 +26,155 @@ from geo.emerging import MIN_HOT_COUNT
 from geo.nte import NightRule, StatusRule
 from geo.nte_report import NteParams
 from geo.plan import MONTHS_DEFAULT, UNITS, PlanParams
-from geo.query import FilterError, Filters, int_param, parse_filters
+from geo.query import DAY_NAMES, FilterError, Filters
 from geo.settings import limits
 from geo.vru import PERIODS, EmergingParams, EvaluateParams, StaggeredTarget, TrendsParams
 
-__all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "int_param", "parse_backtest_params",
-           "parse_emerging_params", "parse_evaluate_params", "parse_filters", "parse_nte_params",
-           "parse_plan_params", "parse_trends_params"]
+__all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "check_date_in_range", "int_param",
+           "parse_backtest_params", "parse_emerging_params", "parse_evaluate_params",
+           "parse_filters", "parse_nte_params", "parse_plan_params", "parse_trends_params"]
 
 #: Parameters the plan (and the backtest) take besides the shared filters.
 PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of",
                    "seed", "eps", "minpts", "public_only", "significant")
 #: Parameters the backtest takes besides the plan's.
 BACKTEST_PARAMETERS = frozenset({"horizon_weeks", "rolling"})
+#: The bounds (inclusive) the emerging hot spots accept for ``res``, ``periods`` and
+#: ``period_days``; every answer states them.
+EMERGING_RES = (7, 10)
+EMERGING_PERIODS = (3, 60)
+EMERGING_PERIOD_DAYS = (7, 365)
 #: The shared filters' own names, listed when an unknown parameter is refused.
 _FILTER_PARAMETERS = {"start", "end", "days", "hours", "categories", "source", "la",
                       "public_only"}
+
+
+# -------------------------------------------------------------------------- shared filters
+def _items(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _list(params: Mapping[str, Any], name: str, what: str) -> list[str]:
+    """Split a comma-separated parameter; one that names nothing (", ") is refused."""
+    items = _items(str(params[name]))
+    if not items:
+        raise FilterError(name, f"'{params[name]}' names nothing; give {what}, or leave "
+                          "the parameter out for all")
+    return items
+
+
+def parse_filters(params: Mapping[str, Any]) -> Filters:
+    """Parse query parameters (strings) into :class:`Filters`.
+
+    Raises
+    ------
+    FilterError
+        Naming the parameter and saying what a valid value looks like.
+
+    Examples
+    --------
+    >>> f = parse_filters({"days": "fri,sat", "hours": "20-4"})
+    >>> sorted(f.days), f.hours
+    ([4, 5], (20, 4))
+    """
+    known = _FILTER_PARAMETERS
+    start = _parse_date(params, "start")
+    end = _parse_date(params, "end")
+    if start and end and end < start:
+        raise FilterError("end", f"{end.isoformat()} is before start {start.isoformat()}")
+    days = None
+    if params.get("days"):
+        names = [d.lower()[:3] for d in _list(params, "days", "a day, e.g. fri,sat")]
+        bad = [d for d in names if d not in DAY_NAMES]
+        if bad:
+            raise FilterError("days", f"'{bad[0]}' is not a day; use mon,tue,wed,thu,fri,sat,sun")
+        days = frozenset(DAY_NAMES.index(d) for d in names)
+    hours = None
+    if params.get("hours"):
+        text = str(params["hours"]).strip()
+        try:
+            a_text, b_text = text.replace(":00", "").split("-")
+            a, b = int(a_text), int(b_text)
+        except ValueError:
+            raise FilterError(
+                "hours", f"'{text}' is not an hour band; write it as start-end, e.g. 20-4"
+            ) from None
+        if not (0 <= a <= 23 and 0 <= b <= 24):
+            raise FilterError("hours", f"'{text}': hours run from 0 to 24")
+        if a == b % 24:
+            if (a, b) != (0, 24):
+                raise FilterError("hours", f"'{text}': start and end are the same hour")
+        else:
+            hours = (a, b % 24)
+    categories = tuple(_list(params, "categories", "a category")) if params.get(
+        "categories") else None
+    sources = tuple(s.lower() for s in _list(params, "source", "a source, e.g. police")) if \
+        params.get("source") else None
+    areas = tuple(_list(params, "la", "an area code")) if params.get("la") else None
+    public_only = str(params.get("public_only", "")).lower() in {"1", "true", "yes"}
+    unknown = [k for k in params if k not in known]
+    if unknown:
+        raise FilterError(
+            unknown[0], f"unknown filter parameter; known: {', '.join(sorted(known))}"
+        )
+    return Filters(start, end, days, hours, categories, sources, areas, public_only)
+
+
+def int_param(params: Mapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
+    """Parse a whole-number parameter in ``lo..hi``; a blank or missing one gives ``default``.
+
+    Examples
+    --------
+    >>> int_param({"n": "5"}, "n", 10, 1, 500), int_param({}, "n", 10, 1, 500)
+    (5, 10)
+    """
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise FilterError(name, f"'{raw}' is not a whole number") from None
+    if not lo <= value <= hi:
+        raise FilterError(name, f"{value} is out of range; use {lo} to {hi}")
+    return value
+
+
+def _parse_date(params: Mapping[str, Any], name: str) -> date | None:
+    value = params.get(name)
+    if not value:
+        return None
+    text = str(value).strip()
+    try:
+        day = date.fromisoformat(text[:10]) if len(text) in (10, 19, 20, 25) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise FilterError(name, f"'{text[:40]}' is not a date; use YYYY-MM-DD")
+    return check_date_in_range(day, name)
+
+
+def check_date_in_range(day: date, name: str) -> date:
+    """Refuse a date outside the plausible range of incidents (a setting), naming ``name``.
+
+    A date in 9999 or 0001 is a typing error, and an unbounded range would make day-by-day
+    figures (nights, weeks) cost time and memory for every day in between.
+
+    Examples
+    --------
+    >>> check_date_in_range(date(2024, 6, 7), "start")
+    datetime.date(2024, 6, 7)
+    >>> check_date_in_range(date(9999, 12, 31), "end")
+    Traceback (most recent call last):
+    ...
+    geo.query.FilterError: end: 9999-12-31 is outside the dates this tool accepts (1990-01-01 to ...
+    """
+    lim = limits()
+    if not lim.earliest_date <= day <= lim.latest_date:
+        raise FilterError(name, f"{day.isoformat()} is outside the dates this tool accepts "
+                          f"({lim.earliest_date.isoformat()} to {lim.latest_date.isoformat()}; "
+                          "settings HOTSPOT_EARLIEST_DATE and HOTSPOT_DAYS_AHEAD)")
+    return day
 
 
 def _nice(d: date) -> str:
@@ -281,7 +414,7 @@ def parse_emerging_params(params: Mapping[str, Any]) -> EmergingParams:
     (8, 12, None, ('Robbery',))
     """
     filters, own = _split(params, {"res", "period_days", "periods", "min_count"})
-    res = int_param(own, "res", 8, 7, 10)
+    res = int_param(own, "res", 8, *EMERGING_RES)
     min_count = int_param(own, "min_count", MIN_HOT_COUNT, 1, 1000)
     if filters.categories is not None and not filters.categories:
         raise FilterError("categories", "no category was given; leave categories out for all "
@@ -289,9 +422,10 @@ def parse_emerging_params(params: Mapping[str, Any]) -> EmergingParams:
     given = {k for k in ("period_days", "periods") if own.get(k) not in (None, "")}
     return EmergingParams(
         filters=filters, res=res, min_count=min_count,
-        period_days=int_param(own, "period_days", 0, 7, 365) if "period_days" in given
-        else None,
-        periods=int_param(own, "periods", 0, 3, 60) if "periods" in given else None)
+        period_days=int_param(own, "period_days", 0, *EMERGING_PERIOD_DAYS)
+        if "period_days" in given else None,
+        periods=int_param(own, "periods", 0, *EMERGING_PERIODS) if "periods" in given
+        else None)
 
 
 def _buffer_m(own: Mapping[str, Any]) -> float:

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dashboard.params import EMERGING_PERIOD_DAYS, EMERGING_PERIODS, EMERGING_RES
 from geo.nte_report import NteReport
-from geo.plan import PlanResult
+from geo.plan import BacktestResult, PlanResult
+from geo.vru import (
+    EMERGING_MAX_CELL_PERIODS,
+    EmergingResult,
+    EvaluationResult,
+    LeagueTable,
+    StaggeredResult,
+    TrendsResult,
+)
 
 
 def json_value(value: Any) -> Any:
@@ -32,6 +43,38 @@ def json_value(value: Any) -> Any:
     if value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
         return None
     return value
+
+
+def _cell(value: Any) -> Any:
+    """Return a table cell ready for JSON: :func:`json_value`, and dates as ISO text."""
+    value = json_value(value)
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def table_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return a table's rows as JSON-ready dicts: missing values None, dates ISO text.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"start": [date(2024, 4, 1)], "count": [np.int64(7)],
+    ...                   "change_pct": [float("nan")]})
+    >>> table_records(t)
+    [{'start': '2024-04-01', 'count': 7, 'change_pct': None}]
+    """
+    return [{k: _cell(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _nested(value: Any) -> Any:
+    """Return dicts, lists and tuples of values ready for JSON, to any depth."""
+    if isinstance(value, Mapping):
+        return {str(k): _nested(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nested(v) for v in value]
+    return _cell(value)
+
+
+def _days(window: tuple[date, date] | None) -> list[str | None]:
+    return [None, None] if window is None else [window[0].isoformat(), window[1].isoformat()]
 
 
 # ---------------------------------------------------------------------------- patrol plans
@@ -126,3 +169,116 @@ def nte_nights_json(report: NteReport) -> dict[str, Any]:
             for r in report.nights.itertuples()]
     return {"night_rule": report.params.rule.label,
             "status_rule": report.params.status.describe("night"), "rows": rows}
+
+
+# ------------------------------------------------------------------------------- backtests
+#: The figures given for each method, at the plan's selection and on the coverage curve.
+_BACKTEST_FIGURES = ("pai", "hit_rate", "area_share", "harm_pai", "harm_hit_rate", "n_hits",
+                     "n_horizon", "n_cells", "area_km2")
+#: The figures given for each method at each past cutoff.
+_ROLLING_COLUMNS = ("cutoff", "method", "pai", "hit_rate", "area_share", "harm_pai", "n_hits",
+                    "n_horizon")
+
+
+def backtest_json(result: BacktestResult) -> dict[str, Any]:
+    """Return a backtest as the API gives it: each method's figures, the curve, the series."""
+    out: dict[str, Any] = {
+        "cutoff": result.cutoff.isoformat(), "study_area_km2": result.study_area_km2,
+        "res": result.res, "note": result.note, "selection": result.selection,
+        "lookback_months": result.lookback_months, "lookback_weeks": result.lookback_weeks,
+        "horizon_weeks": result.horizon_weeks, "horizon_months": result.horizon_months,
+        "window_unit": result.window_unit,
+        "coverage_problems": list(result.coverage_problems),
+        "months_without_data": [d.isoformat() for d in result.months_without_data],
+        "methods": {}, "coverage_curve": [], "synthetic_sample": result.synthetic_sample,
+    }
+    for row in result.table.to_dict("records"):
+        figures = {k: json_value(row.get(k)) for k in _BACKTEST_FIGURES}
+        if not str(row["selection"]).startswith("coverage"):
+            out["methods"][row["method"]] = figures
+            out["lookback_from"] = row.get("lookback_from")
+            out["horizon"] = [row.get("cutoff"), row.get("horizon_to")]
+        else:
+            # the budget asked for and the share of the area actually selected (whole cells
+            # within the budget, or every cell with an incident if fewer) both go out
+            out["coverage_curve"].append({"method": row["method"],
+                                          "coverage": json_value(row.get("coverage")),
+                                          **figures})
+    if result.rolling is not None:
+        out["rolling"] = [{k: json_value(v) for k, v in r.items() if k in _ROLLING_COLUMNS}
+                          for r in result.rolling.to_dict("records")]
+        out["skipped"] = [{"cutoff": day.isoformat(), "reason": reason}
+                          for day, reason in result.skipped]
+    return out
+
+
+# ----------------------------------------------------------------------------- VRU analyses
+def _league_json(league: LeagueTable) -> dict[str, Any]:
+    return {"league": table_records(league.rows), "league_current": _days(league.current),
+            "league_baseline": _days(league.baseline), "league_ranked": league.ranked,
+            "league_message": league.message,
+            "league_population_source": league.population_source}
+
+
+def trends_json(result: TrendsResult) -> dict[str, Any]:
+    """Return trends as the API gives them: series, sources, seasons and the league table."""
+    out: dict[str, Any] = {"period": result.period, "filters": result.filters.to_params(),
+                           "area": result.area, "rows": table_records(result.series),
+                           "sources": table_records(result.sources)}
+    if result.sources_baseline is not None:
+        first, last = result.sources_baseline
+        out["sources_baseline"] = f"{first:%d %b %Y} to {last:%d %b %Y}"
+    out["seasonal"] = table_records(result.seasonal)
+    out["peaked_last_summer"] = table_records(result.peaked)
+    if result.peaked_summer_year is not None:
+        out["peaked_summer_year"] = result.peaked_summer_year
+    if result.peaked_note is not None:
+        out["peaked_note"] = result.peaked_note
+    return {**out, **_league_json(result.league),
+            "synthetic_sample": result.synthetic_sample,
+            "incomplete_periods": list(result.incomplete_periods), "unplaced": result.unplaced,
+            "notes": list(result.notes)}
+
+
+def emerging_json(result: EmergingResult) -> dict[str, Any]:
+    """Return emerging hot spots as the API gives them: periods, rules and each cell's category.
+
+    The answer also states the bounds the request's parameters may take.
+    """
+    limits = {"res": list(EMERGING_RES), "periods": list(EMERGING_PERIODS),
+              "period_days": list(EMERGING_PERIOD_DAYS),
+              "max_cell_periods": EMERGING_MAX_CELL_PERIODS}
+    rows = [{"cell": format(int(r["cell"]), "x"), "category": r["category"],
+             "hot_periods": _cell(r.get("hot_periods")), "n_periods": _cell(r.get("n_periods")),
+             "trend": r.get("trend"), "trend_p": _cell(r.get("trend_p")),
+             "series": [int(x) for x in r.get("series", [])],
+             "hot": [bool(x) for x in r.get("hot_series", [])]}
+            for r in result.cells.to_dict("records")]
+    return {
+        "res": result.res, "period_days": result.period_days, "period_unit": result.period_unit,
+        "min_count": result.min_count, "periods": [_days(p) for p in result.periods],
+        "period_labels": list(result.period_labels), "filters": result.filters.to_params(),
+        "hot_rule": result.hot_rule,
+        "rules": [{"category": c, "rule": t} for c, t in result.rules],
+        "limits": limits, "notes": list(result.notes), "rows": rows,
+        "synthetic_sample": result.synthetic_sample,
+    }
+
+
+def evaluation_json(result: EvaluationResult | StaggeredResult) -> dict[str, Any]:
+    """Return an evaluation as the API gives it: counts, the WDD and its test, the series."""
+    if isinstance(result, StaggeredResult):
+        return _nested({"staggered": True, "rows": table_records(result.rows),
+                        "notes": list(result.notes), "sign": result.sign,
+                        "comparison": result.comparison,
+                        "synthetic_sample": result.synthetic_sample})
+    series = table_records(result.series)
+    by_period = ({"monthly": series, "weekly": []} if result.series_period == "month"
+                 else {"weekly": series})
+    return _nested({**result.figures, "before_window": _days(result.before_window),
+                    "after_window": _days(result.after_window),
+                    "series_period": result.series_period, **by_period,
+                    "notes": list(result.notes), "target": result.target,
+                    "comparison": result.comparison,
+                    "buffer": f"{result.buffer_m:g} m ring round the target",
+                    "synthetic_sample": result.synthetic_sample})

@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,18 @@ from geo.projection import to_wgs84
 from geo.query import FilterError, Filters, QueryLayer
 from geo.settings import DataPaths, tile_url
 from geo.store import Store
+
+if TYPE_CHECKING:
+    from geo.plan import BacktestResult, PlanParams
+    from geo.vru import (
+        EmergingParams,
+        EmergingResult,
+        EvaluateParams,
+        EvaluationResult,
+        StaggeredResult,
+        TrendsParams,
+        TrendsResult,
+    )
 
 T = TypeVar("T")
 
@@ -410,37 +422,37 @@ class Services:
         """Change marker of the events calendar."""
         return self._stamp(self.data.events)
 
-    def trends(self, params: Any) -> dict[str, Any]:
-        """Series, sources and league table (:func:`geo.vru.trends`) for query parameters."""
+    def trends(self, params: TrendsParams) -> TrendsResult:
+        """Series, sources and league table (:func:`geo.vru.trends`) for ``params``."""
         from geo import vru
         from geo.trends import excluded_days, load_events
 
-        def make() -> dict[str, Any]:
+        def make() -> TrendsResult:
             exclude = excluded_days(load_events(self.data.events))
             return vru.trends(self.query, self.boundaries, params, exclude=exclude,
                               zones=self.zones())
         return self._analysis("trends", params, make, self.events_stamp(),
                               self.zones_stamp())
 
-    def emerging(self, params: Any) -> dict[str, Any]:
-        """Emerging hot spot categories (:func:`geo.vru.emerging`) for query parameters."""
+    def emerging(self, params: EmergingParams) -> EmergingResult:
+        """Emerging hot spot categories (:func:`geo.vru.emerging`) for ``params``."""
         from geo import vru
 
         return self._analysis("emerging", params, lambda: vru.emerging(self.query, params))
 
-    def evaluate(self, params: Any) -> dict[str, Any]:
-        """Before/after evaluation (:func:`geo.vru.evaluate`) for query parameters."""
+    def evaluate(self, params: EvaluateParams) -> EvaluationResult | StaggeredResult:
+        """Before/after evaluation (:func:`geo.vru.evaluate`) for ``params``."""
         from geo import vru
 
         weights, source = self.harm_weights()
 
-        def make() -> dict[str, Any]:
+        def make() -> EvaluationResult | StaggeredResult:
             return vru.evaluate(self.query, self.boundaries, self.zones(), params,
                                 harm_weights=weights or None)
         return self._analysis("evaluate", params, make, self.zones_stamp(),
                               tuple(sorted(weights.items())), source)
 
-    def backtest(self, params: Any, horizon_weeks: int, rolling: bool) -> dict[str, Any]:
+    def backtest(self, params: PlanParams, horizon_weeks: int, rolling: bool) -> BacktestResult:
         """Backtest of the plan method (:func:`geo.plan.run_backtest`), cached per version."""
         from geo.plan import run_backtest
 

@@ -8,7 +8,6 @@ unit geometry (H3 cells or DBSCAN footprints).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -103,8 +102,8 @@ def _nice(d: date) -> str:
     return f"{d.day} {d:%b %Y}"
 
 
-def _iso_day(day: int) -> str:
-    return (_EPOCH + timedelta(days=int(day))).isoformat()
+def _date(day: int) -> date:
+    return _EPOCH + timedelta(days=int(day))
 
 
 @dataclass
@@ -446,14 +445,38 @@ def _keep_significant(place: np.ndarray, weight: np.ndarray, cells: np.ndarray,
     return out, note, gi[["cell", "bin", "label"]]
 
 
-def _clean(v: Any) -> Any:
-    if isinstance(v, float | np.floating) and not math.isfinite(float(v)):
-        return None
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return float(v)
-    return v
+@dataclass(frozen=True)
+class BacktestResult:
+    """A backtest of the plan's method (:func:`run_backtest`): ours beside two baselines."""
+
+    #: The plan is fitted on the look-back before this day and scored from it.
+    cutoff: date
+    #: Area of the chosen areas (else of those holding incidents), km².
+    study_area_km2: float
+    #: H3 resolution of the cells compared.
+    res: int
+    #: The windows, shift and selection in words, with any warning about them.
+    note: str
+    #: What "our hotspots" selected ("top 10", "share 50%").
+    selection: str
+    #: "day" (look-back and horizon in weeks) or "month" (month-only data).
+    window_unit: str
+    lookback_weeks: int | None
+    lookback_months: int | None
+    horizon_weeks: int | None
+    horizon_months: int | None
+    #: Why the data do not cover the look-back or the horizon in full (empty: they do).
+    coverage_problems: tuple[str, ...]
+    #: First days of the months inside the data that hold no incident at all.
+    months_without_data: tuple[date, ...]
+    #: :func:`geo.backtest.backtest_at`'s table: a row per method at the plan's selection,
+    #: then the coverage curve's rows (``selection`` starting "coverage").
+    table: pd.DataFrame
+    #: The same at each past cutoff, the coverage rows left out (None: not asked for).
+    rolling: pd.DataFrame | None
+    #: Past cutoffs left out of ``rolling`` and why: their windows hold a gap in the data.
+    skipped: tuple[tuple[date, str], ...]
+    synthetic_sample: bool
 
 
 def run_backtest(
@@ -464,7 +487,7 @@ def run_backtest(
     horizon_weeks: int = 4,
     rolling: bool = False,
     harm_weights: Mapping[str, float] | None = None,
-) -> dict[str, Any]:
+) -> BacktestResult:
     """Backtest the plan's method: fit before a cutoff, score the weeks after it.
 
     The cutoff is ``params.as_of`` (default: ``horizon_weeks`` before the end of the data, so
@@ -558,35 +581,11 @@ def run_backtest(
         if problem:
             flagged.append(f"the {label} ({_nice(lo)} to {_nice(hi)}) is not fully covered "
                            f"by the data: {problem}")
-    out: dict[str, Any] = {
-        "cutoff": cutoff.isoformat(), "study_area_km2": study, "res": res, "note": note,
-        "selection": str(table["selection"].iloc[0]),
-        "lookback_months": common.get("lookback_months"),
-        "lookback_weeks": None if month_only else params.lookback_weeks,
-        "horizon_weeks": None if month_only else horizon_weeks,
-        "horizon_months": 1 if month_only else None,
-        "window_unit": common["window_unit"],
-        "coverage_problems": flagged,
-        "months_without_data": [_iso_day(m) for m in gaps],
-        "methods": {}, "coverage_curve": [], "synthetic_sample": query.status()[
-            "synthetic_sample"],
-    }
     if flagged:
-        out["note"] += (" Warning: " + "; ".join(flagged)
-                        + ". These figures are not comparable with a whole window's.")
-    for row in table.to_dict("records"):
-        figures = {k: _clean(row.get(k)) for k in (
-            "pai", "hit_rate", "area_share", "harm_pai", "harm_hit_rate", "n_hits",
-            "n_horizon", "n_cells", "area_km2")}
-        if not str(row["selection"]).startswith("coverage"):
-            out["methods"][row["method"]] = figures
-            out["lookback_from"] = row.get("lookback_from")
-            out["horizon"] = [row.get("cutoff"), row.get("horizon_to")]
-        else:
-            # the budget asked for and the share of the area actually selected (whole cells
-            # within the budget, or every cell with an incident if fewer) both go out
-            out["coverage_curve"].append({"method": row["method"],
-                                          "coverage": _clean(row.get("coverage")), **figures})
+        note += (" Warning: " + "; ".join(flagged)
+                 + ". These figures are not comparable with a whole window's.")
+    roll = None
+    skipped: list[tuple[int, str]] = []
     if rolling:
         if month_only:
             cuts = rolling_cutoffs(span[0], span[1], lookback=common["lookback_months"],
@@ -594,7 +593,7 @@ def run_backtest(
         else:
             cuts = rolling_cutoffs(span[0], span[1], lookback=7 * params.lookback_weeks,
                                    horizon=7 * horizon_weeks, step=7 * horizon_weeks)
-        keep, skipped = [], []
+        keep = []
         for c in cuts:
             look_from, horizon_end = window_bounds(c, **{
                 k: v for k, v in common.items() if k in (
@@ -603,18 +602,23 @@ def run_backtest(
             reason = (window_coverage(look_from, c - 1, span[0], span[1], gaps)
                       or window_coverage(c, horizon_end, span[0], span[1], gaps))
             if reason:
-                skipped.append({"cutoff": _iso_day(c), "reason": reason})
+                skipped.append((c, reason))
             else:
                 keep.append(c)
         roll = rolling_backtest(data, keep, **common)
         roll = roll[~roll["selection"].astype(str).str.startswith("coverage")]
-        out["rolling"] = [{k: _clean(v) for k, v in r.items() if k in (
-            "cutoff", "method", "pai", "hit_rate", "area_share", "harm_pai", "n_hits",
-            "n_horizon")} for r in roll.to_dict("records")]
-        out["skipped"] = skipped
         if skipped:
-            listed = "; ".join(f"{x['cutoff']}: {x['reason']}" for x in skipped[:3])
+            listed = "; ".join(f"{_date(c).isoformat()}: {reason}" for c, reason in skipped[:3])
             more = ", …" if len(skipped) > 3 else ""
-            out["note"] += (f" {len(skipped)} past date(s) left out of the series because the "
-                            f"data do not cover their windows in full ({listed}{more}).")
-    return out
+            note += (f" {len(skipped)} past date(s) left out of the series because the data "
+                     f"do not cover their windows in full ({listed}{more}).")
+    return BacktestResult(
+        cutoff=cutoff, study_area_km2=study, res=res, note=note,
+        selection=str(table["selection"].iloc[0]), window_unit=common["window_unit"],
+        lookback_weeks=None if month_only else params.lookback_weeks,
+        lookback_months=common.get("lookback_months"),
+        horizon_weeks=None if month_only else horizon_weeks,
+        horizon_months=1 if month_only else None, coverage_problems=tuple(flagged),
+        months_without_data=tuple(_date(m) for m in gaps), table=table, rolling=roll,
+        skipped=tuple((_date(c), reason) for c, reason in skipped),
+        synthetic_sample=query.status()["synthetic_sample"])

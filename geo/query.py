@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.access import AccessDenied, Principal, Scope
-from geo.disclosure import KEY_SPACE, Disclosed, perturb, suppress, unprotected
+from geo.disclosure import Disclosed, perturb, suppress, unprotected
 from geo.schema import H3_COLUMNS
 from geo.settings import H3_RESOLUTIONS, SMALL_NUMBER_THRESHOLD
 from geo.store import Manifest, Store
@@ -92,7 +92,7 @@ class Filters:
         return frozenset(hours_in_band(*self.hours))
 
     def to_params(self) -> dict[str, str]:
-        """Return the filters as query parameters (the inverse of :func:`parse_filters`)."""
+        """Return the filters as the query parameters ``dashboard.params.parse_filters`` reads."""
         out: dict[str, str] = {}
         if self.start:
             out["start"] = self.start.isoformat()
@@ -127,135 +127,6 @@ def hours_in_band(start: int, end: int) -> list[int]:
     if start < end:
         return list(range(start, end))
     return list(range(start, 24)) + list(range(0, end))
-
-
-def _split(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _list(params: TMapping[str, Any], name: str, what: str) -> list[str]:
-    """Split a comma-separated parameter; one that names nothing (", ") is refused."""
-    items = _split(str(params[name]))
-    if not items:
-        raise FilterError(name, f"'{params[name]}' names nothing; give {what}, or leave "
-                          "the parameter out for all")
-    return items
-
-
-def parse_filters(params: TMapping[str, Any]) -> Filters:
-    """Parse query parameters (strings) into :class:`Filters`.
-
-    Raises
-    ------
-    FilterError
-        Naming the parameter and saying what a valid value looks like.
-
-    Examples
-    --------
-    >>> f = parse_filters({"days": "fri,sat", "hours": "20-4"})
-    >>> sorted(f.days), f.hours
-    ([4, 5], (20, 4))
-    """
-    known = {"start", "end", "days", "hours", "categories", "source", "la", "public_only"}
-    start = _parse_date(params, "start")
-    end = _parse_date(params, "end")
-    if start and end and end < start:
-        raise FilterError("end", f"{end.isoformat()} is before start {start.isoformat()}")
-    days = None
-    if params.get("days"):
-        names = [d.lower()[:3] for d in _list(params, "days", "a day, e.g. fri,sat")]
-        bad = [d for d in names if d not in DAY_NAMES]
-        if bad:
-            raise FilterError("days", f"'{bad[0]}' is not a day; use mon,tue,wed,thu,fri,sat,sun")
-        days = frozenset(DAY_NAMES.index(d) for d in names)
-    hours = None
-    if params.get("hours"):
-        text = str(params["hours"]).strip()
-        try:
-            a_text, b_text = text.replace(":00", "").split("-")
-            a, b = int(a_text), int(b_text)
-        except ValueError:
-            raise FilterError(
-                "hours", f"'{text}' is not an hour band; write it as start-end, e.g. 20-4"
-            ) from None
-        if not (0 <= a <= 23 and 0 <= b <= 24):
-            raise FilterError("hours", f"'{text}': hours run from 0 to 24")
-        if a == b % 24:
-            if (a, b) != (0, 24):
-                raise FilterError("hours", f"'{text}': start and end are the same hour")
-        else:
-            hours = (a, b % 24)
-    categories = tuple(_list(params, "categories", "a category")) if params.get(
-        "categories") else None
-    sources = tuple(s.lower() for s in _list(params, "source", "a source, e.g. police")) if \
-        params.get("source") else None
-    areas = tuple(_list(params, "la", "an area code")) if params.get("la") else None
-    public_only = str(params.get("public_only", "")).lower() in {"1", "true", "yes"}
-    unknown = [k for k in params if k not in known]
-    if unknown:
-        raise FilterError(
-            unknown[0], f"unknown filter parameter; known: {', '.join(sorted(known))}"
-        )
-    return Filters(start, end, days, hours, categories, sources, areas, public_only)
-
-
-def int_param(params: TMapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
-    """Parse a whole-number parameter in ``lo..hi``; a blank or missing one gives ``default``.
-
-    Examples
-    --------
-    >>> int_param({"n": "5"}, "n", 10, 1, 500), int_param({}, "n", 10, 1, 500)
-    (5, 10)
-    """
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise FilterError(name, f"'{raw}' is not a whole number") from None
-    if not lo <= value <= hi:
-        raise FilterError(name, f"{value} is out of range; use {lo} to {hi}")
-    return value
-
-
-def _parse_date(params: TMapping[str, Any], name: str) -> date | None:
-    value = params.get(name)
-    if not value:
-        return None
-    text = str(value).strip()
-    try:
-        day = date.fromisoformat(text[:10]) if len(text) in (10, 19, 20, 25) else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise FilterError(name, f"'{text[:40]}' is not a date; use YYYY-MM-DD")
-    return check_date_in_range(day, name)
-
-
-def check_date_in_range(day: date, name: str) -> date:
-    """Refuse a date outside the plausible range of incidents (a setting), naming ``name``.
-
-    A date in 9999 or 0001 is a typing error, and an unbounded range would make day-by-day
-    figures (nights, weeks) cost time and memory for every day in between.
-
-    Examples
-    --------
-    >>> check_date_in_range(date(2024, 6, 7), "start")
-    datetime.date(2024, 6, 7)
-    >>> check_date_in_range(date(9999, 12, 31), "end")
-    Traceback (most recent call last):
-    ...
-    geo.query.FilterError: end: 9999-12-31 is outside the dates this tool accepts (1990-01-01 to ...
-    """
-    from geo.settings import limits
-
-    lim = limits()
-    if not lim.earliest_date <= day <= lim.latest_date:
-        raise FilterError(name, f"{day.isoformat()} is outside the dates this tool accepts "
-                          f"({lim.earliest_date.isoformat()} to {lim.latest_date.isoformat()}; "
-                          "settings HOTSPOT_EARLIEST_DATE and HOTSPOT_DAYS_AHEAD)")
-    return day
 
 
 #: The record-key hash's key where a site has none of its own (the command line, tests).

@@ -3,11 +3,12 @@
 One composition layer over :mod:`geo.trends`, :mod:`geo.emerging` and :mod:`geo.evaluation`
 that the Trends page and the API share, so a figure on screen and the same figure pulled into a
 report always agree. Every change is computed here from counts, with its baseline named.
+Each analysis returns a result dataclass (tables as DataFrames, days as dates);
+``dashboard/serialise.py`` writes it as the API's JSON.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -157,6 +158,122 @@ class EvaluateParams(_AsPairs):
         return out
 
 
+@dataclass(frozen=True)
+class LeagueTable:
+    """Areas by rate per 1,000: the latest 12 whole months against a baseline year."""
+
+    #: One row per area with incidents (the columns of :func:`geo.trends.league_table`).
+    rows: pd.DataFrame
+    #: First and last days of the current and baseline years; None when no table could be
+    #: made (``notes`` of the :class:`TrendsResult` say why).
+    current: tuple[date, date] | None
+    baseline: tuple[date, date] | None
+    #: Ranked by rate; False when populations are missing, and ``message`` says so.
+    ranked: bool
+    message: str
+    #: Where the populations come from, in words ("" without any).
+    population_source: str
+
+    @classmethod
+    def empty(cls) -> LeagueTable:
+        """Return the table that could not be computed: no rows and no years."""
+        return cls(rows=pd.DataFrame(), current=None, baseline=None, ranked=False, message="",
+                   population_source="")
+
+
+@dataclass(frozen=True)
+class TrendsResult:
+    """What :func:`trends` found: series, indexed sources, seasons and the league table."""
+
+    #: One of :data:`PERIODS`.
+    period: str
+    filters: Filters
+    #: The selection the series is for: area names, a zone's name or "whole area".
+    area: str
+    #: Counts per period and group (the selection, and "rest of the area" beside it), with
+    #: the year-earlier comparison (:func:`geo.trends.series` and its comparisons).
+    series: pd.DataFrame
+    #: Each source's series indexed to its own first complete 12 months.
+    sources: pd.DataFrame
+    #: First and last days of the sources' baseline (None: they could not be indexed).
+    sources_baseline: tuple[date, date] | None
+    #: Counts per calendar month and year, for years overlaid.
+    seasonal: pd.DataFrame
+    #: Areas by whether they peaked in the summer of ``peaked_summer_year`` (no rows when it
+    #: could not be said, and ``peaked_note`` says why).
+    peaked: pd.DataFrame
+    peaked_summer_year: int | None
+    peaked_note: str | None
+    league: LeagueTable
+    synthetic_sample: bool
+    #: Labels of the periods at the edges of the data left out as incomplete.
+    incomplete_periods: tuple[str, ...]
+    #: Month-only incidents a day or week series cannot place.
+    unplaced: int
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EmergingResult:
+    """What :func:`emerging` found: the periods, the rules and each cell's category."""
+
+    #: H3 resolution of the cells.
+    res: int
+    #: Days in a period; None for calendar months (``period_unit`` "month", else "days").
+    period_days: int | None
+    period_unit: str
+    min_count: int
+    #: First and last day of each period, oldest first, and their names.
+    periods: tuple[tuple[date, date], ...]
+    period_labels: tuple[str, ...]
+    filters: Filters
+    #: When a cell is hot in a period, in words, and each category's rule.
+    hot_rule: str
+    rules: tuple[tuple[str, str], ...]
+    #: The cells with a pattern, from :func:`geo.emerging.emerging_hotspots` ("no pattern"
+    #: left out): ``cell`` (uint64), ``category``, ``hot_periods``, ``n_periods``,
+    #: ``trend``, ``trend_p``, ``series`` and ``hot_series`` among its columns.
+    cells: pd.DataFrame
+    notes: tuple[str, ...]
+    synthetic_sample: bool
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """A before/after evaluation of one intervention (:func:`evaluate`)."""
+
+    #: Names of the target and the comparison area, and the ring's width in metres.
+    target: str
+    comparison: str
+    buffer_m: float
+    #: What :func:`geo.evaluation.evaluate` returned: counts, changes, the weighted
+    #: displacement difference and its test, and the interpretation.
+    figures: Mapping[str, Any]
+    #: First and last days of the before period and of the intervention.
+    before_window: tuple[date, date]
+    after_window: tuple[date, date]
+    #: "month" when the windows are whole months of month-only incidents, else "week".
+    series_period: str
+    #: Incidents per ``series_period`` in the target, its ring and the comparison area.
+    series: pd.DataFrame
+    notes: tuple[str, ...]
+    synthetic_sample: bool
+
+
+@dataclass(frozen=True)
+class StaggeredResult:
+    """A staggered roll-out's evaluation: one row per target, then the pooled row."""
+
+    #: :func:`geo.evaluation.evaluate_staggered`'s table, its day columns as dates.
+    rows: pd.DataFrame
+    notes: tuple[str, ...]
+    #: How to read the sign of the WDD.
+    sign: str
+    #: The comparison area, in words.
+    comparison: str
+    synthetic_sample: bool
+
+
 def _day(d: date) -> int:
     return (d - _EPOCH).days
 
@@ -169,27 +286,12 @@ def _nice(d: date) -> str:
     return f"{d.day} {d:%b %Y}"
 
 
-def _clean(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if v is pd.NA or (isinstance(v, float) and not math.isfinite(v)):
-        return None
-    if isinstance(v, date):
-        return v.isoformat()
-    return v
-
-
-def _records(df: pd.DataFrame, columns: list[str] | None = None) -> list[dict[str, Any]]:
-    frame = df if columns is None else df.reindex(columns=columns)
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
 #: Periods a year apart, for "the same period last year".
 _YEAR_LAG = {"day": 364, "week": 52, "month": 12, "fyq": 4, "fy": 1}
 
 
 def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
-           exclude: np.ndarray | None = None, zones: Any = None) -> dict[str, Any]:
+           exclude: np.ndarray | None = None, zones: Any = None) -> TrendsResult:
     """Series for the selected area beside the rest, sources indexed, and the league table.
 
     ``params.period`` is one of :data:`PERIODS`. With areas in the filters the series is for
@@ -236,7 +338,6 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
                   span=(span[0], span[1]))
     if not filters.areas and not zone_id:
         s = s[s["group"] == label]
-    extra: dict[str, Any] = {}
     if period == "month":
         s = tr.rolling_12_months(s, exclude=exclude)
     else:
@@ -247,13 +348,13 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
                     else period, group=fr.source[mask & in_sel],
                     group_labels=list(fr.sources), span=(span[0], span[1]))
     notes: list[str] = []
+    sources_baseline = None
     if len(src):
         first = int(tr.to_day(src["start"].min()))
         base = (first, first + 364)
         try:
             src = tr.normalise_to_baseline(src, base, exclude=exclude)
-            extra["sources_baseline"] = (f"{_date(base[0]):%d %b %Y} to "
-                                         f"{_date(base[1]):%d %b %Y}")
+            sources_baseline = (_date(base[0]), _date(base[1]))
         except ValueError as exc:
             # e.g. an event in the calendar covers the whole first year
             src = src.iloc[0:0]
@@ -265,39 +366,33 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
         if isinstance(exc, FilterError):
             raise
         # the events calendar can leave a baseline with no days at all: say so, draw the rest
-        league = {"rows": [], "current": [None, None], "baseline": [None, None],
-                  "ranked": False, "message": "", "population_source": ""}
+        league = LeagueTable.empty()
         notes.append(f"The league table cannot be computed: {exc}. Check the events "
                      "calendar.")
     sel = mask & in_sel
     season = tr.seasonal_profile(fr.day[sel], fr.month_first[sel], fr.month_only[sel],
                                  span=(span[0], span[1]))
-    extra["seasonal"] = _records(season)
+    year = span[1].year if span[1].month >= 9 else span[1].year - 1
+    peaked_year: int | None = year
+    peaked_note = None
     try:
-        year = span[1].year if span[1].month >= 9 else span[1].year - 1
         peaked = tr.peaked_last_summer(
             list(names), fr.area[mask], fr.day[mask], fr.month_first[mask],
             fr.month_only[mask], year=year, area_labels=list(fr.areas), names=names,
             span=(span[0], span[1]), exclude=exclude)
-        extra["peaked_last_summer"] = _records(peaked)
-        extra["peaked_summer_year"] = year
     except ValueError as exc:
-        extra["peaked_last_summer"] = []
-        extra["peaked_note"] = str(exc)
-    return {
-        "period": period, "filters": filters.to_params(), "area": label,
-        "rows": _records(s), "sources": _records(src), **extra,
-        "league": league["rows"], "league_current": league["current"],
-        "league_baseline": league["baseline"], "league_ranked": league["ranked"],
-        "league_message": league["message"],
-        "league_population_source": league["population_source"],
-        "synthetic_sample": query.status()["synthetic_sample"],
-        "incomplete_periods": list(s.attrs.get("incomplete_periods", [])),
-        "unplaced": int(s.attrs.get("unplaced", 0) or 0),
-        "notes": notes + ([f"{int(s.attrs['unplaced']):,} incidents give only a month, so "
-                           f"they are not in these {period} counts."]
-                          if s.attrs.get("unplaced") and period in {"day", "week"} else []),
-    }
+        peaked, peaked_year, peaked_note = pd.DataFrame(), None, str(exc)
+    unplaced = int(s.attrs.get("unplaced", 0) or 0)
+    if unplaced and period in {"day", "week"}:
+        notes.append(f"{unplaced:,} incidents give only a month, so they are not in these "
+                     f"{period} counts.")
+    return TrendsResult(
+        period=period, filters=filters, area=label, series=s, sources=src,
+        sources_baseline=sources_baseline, seasonal=season, peaked=peaked,
+        peaked_summer_year=peaked_year, peaked_note=peaked_note, league=league,
+        synthetic_sample=query.status()["synthetic_sample"],
+        incomplete_periods=tuple(s.attrs.get("incomplete_periods", [])), unplaced=unplaced,
+        notes=tuple(notes))
 
 
 def _same_period_last_year(s: pd.DataFrame, lag: int) -> pd.DataFrame:
@@ -318,7 +413,7 @@ def _same_period_last_year(s: pd.DataFrame, lag: int) -> pd.DataFrame:
 
 def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
                  exclude: np.ndarray | None = None, baseline_year: int | None = None
-                 ) -> dict[str, Any]:
+                 ) -> LeagueTable:
     """Areas by rate per 1,000: the latest 12 whole months against a baseline year.
 
     ``baseline_year`` is None for the 12 months before, or YYYY for the financial year
@@ -361,9 +456,8 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
                    "population table for the boundaries in use with 'hotspot boundaries "
                    "population FILE.csv' (columns code, population, year).")
     population_source = getattr(boundaries, "population_source", lambda: "")()
-    return {"rows": _records(table), "current": [cur_start.isoformat(), cur_end.isoformat()],
-            "baseline": [base_start.isoformat(), base_end.isoformat()],
-            "ranked": not message, "message": message, "population_source": population_source}
+    return LeagueTable(rows=table, current=(cur_start, cur_end), baseline=(base_start, base_end),
+                       ranked=not message, message=message, population_source=population_source)
 
 
 #: Most cell-periods (cells with incidents x periods) one emerging-hot-spot request may
@@ -373,7 +467,7 @@ EMERGING_MAX_CELL_PERIODS = 300_000
 EMERGING_MONTHS_DEFAULT = 12
 
 
-def emerging(query: QueryLayer, params: EmergingParams) -> dict[str, Any]:
+def emerging(query: QueryLayer, params: EmergingParams) -> EmergingResult:
     """Emerging hot spot categories per H3 cell over six-weekly (or given) periods.
 
     Month-only data (police.uk) use calendar months instead (the latest ``periods`` whole
@@ -445,32 +539,19 @@ def emerging(query: QueryLayer, params: EmergingParams) -> dict[str, Any]:
                           f"{len(edges)} periods ({work:,} cell-periods); the limit is "
                           f"{EMERGING_MAX_CELL_PERIODS:,}. Choose fewer periods, a coarser "
                           "resolution (res 7 to 9), or a smaller area or fewer categories.")
-    out: dict[str, Any] = {
-        "res": res, "period_days": days, "period_unit": unit, "min_count": min_count,
-        "periods": [[_date(a).isoformat(), _date(b).isoformat()] for a, b in edges],
-        "period_labels": [period_label(a, b) for a, b in edges],
-        "filters": filters.to_params(), "hot_rule": hot_rule(min_count),
-        "rules": [{"category": c, "rule": t} for c, t in RULES],
-        "limits": {"res": [7, 10], "periods": [3, 60], "period_days": [7, 365],
-                   "max_cell_periods": EMERGING_MAX_CELL_PERIODS},
-        "notes": notes, "rows": [], "synthetic_sample": query.status()["synthetic_sample"],
-    }
     if n_cells == 0:
-        out["notes"].append("No incident matching these filters falls in the periods, so "
-                            "there is nothing to classify.")
-        return out
-    table = emerging_hotspots(cells, day[in_periods], edges, min_count=min_count)
-    table = table[table["category"] != "no pattern"] if len(table) else table
-    rows = []
-    for r in table.to_dict("records"):
-        rows.append({"cell": format(int(r["cell"]), "x"), "category": r["category"],
-                     "hot_periods": _clean(r.get("hot_periods")),
-                     "n_periods": _clean(r.get("n_periods")),
-                     "trend": r.get("trend"), "trend_p": _clean(r.get("trend_p")),
-                     "series": [int(x) for x in r.get("series", [])],
-                     "hot": [bool(x) for x in r.get("hot_series", [])]})
-    out["rows"] = rows
-    return out
+        notes.append("No incident matching these filters falls in the periods, so there is "
+                     "nothing to classify.")
+        table = pd.DataFrame()
+    else:
+        table = emerging_hotspots(cells, day[in_periods], edges, min_count=min_count)
+        table = table[table["category"] != "no pattern"] if len(table) else table
+    return EmergingResult(
+        res=res, period_days=days, period_unit=unit, min_count=min_count,
+        periods=tuple((_date(a), _date(b)) for a, b in edges),
+        period_labels=tuple(period_label(a, b) for a, b in edges), filters=filters,
+        hot_rule=hot_rule(min_count), rules=tuple(RULES), cells=table, notes=tuple(notes),
+        synthetic_sample=query.status()["synthetic_sample"])
 
 
 def _refuse_missing_months(fr: Any, edges: list[tuple[int, int]]) -> None:
@@ -534,7 +615,8 @@ def _check_coverage(fr: Any, windows: Mapping[str, tuple[int, int]], param: str)
 
 
 def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateParams,
-             harm_weights: Mapping[str, float] | None = None) -> dict[str, Any]:
+             harm_weights: Mapping[str, float] | None = None
+             ) -> EvaluationResult | StaggeredResult:
     """Before/after evaluation of an intervention in a zone or an area.
 
     ``params.target`` names a saved zone id (``z-…``) or an area code. ``start`` (and ``end``,
@@ -621,32 +703,23 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluatePar
                      whole_months=whole_months)
     except ValueError as exc:
         raise FilterError("baseline", str(exc)) from None
-    out = {k: _clean(v) if not isinstance(v, dict | list) else v for k, v in result.items()}
-    for key in ("before_window", "after_window"):
-        out[key] = [_date(d).isoformat() for d in result[key]]
     from geo.evaluation import monthly_series, weekly_series
 
     polygons = {"target": target, "buffer": ring, "comparison": comparison}
     first = min(result["before_window"][0], result["after_window"][0])
     last = max(result["before_window"][1], result["after_window"][1])
-    if whole_months:
-        out["series_period"] = "month"
-        out["monthly"] = _records(monthly_series(polygons, fr.easting[mask], fr.northing[mask],
-                                                 day, first, last))
-        out["weekly"] = []
-    else:
-        out["series_period"] = "week"
-        out["weekly"] = _records(weekly_series(polygons, fr.easting[mask], fr.northing[mask],
-                                               day, first, last))
+    counting = monthly_series if whole_months else weekly_series
+    series = counting(polygons, fr.easting[mask], fr.northing[mask], day, first, last)
     notes = [*(result.get("notes") or []), *month_notes]
     scale_note = _comparison_note(result["counts"]["comparison"]["before"])
     if scale_note:
         notes.append(scale_note)
-    out["notes"] = notes
-    out.update({"target": target_name, "comparison": comp_name,
-                "buffer": f"{buffer_m:g} m ring round the target",
-                "synthetic_sample": query.status()["synthetic_sample"]})
-    return _jsonable(out)
+    return EvaluationResult(
+        target=target_name, comparison=comp_name, buffer_m=buffer_m, figures=result,
+        before_window=(_date(result["before_window"][0]), _date(result["before_window"][1])),
+        after_window=(_date(result["after_window"][0]), _date(result["after_window"][1])),
+        series_period="month" if whole_months else "week", series=series,
+        notes=tuple(notes), synthetic_sample=query.status()["synthetic_sample"])
 
 
 def _areas_with_data(areas_bng: Any, fr: Any) -> Any:
@@ -682,7 +755,7 @@ def _place(key: str, boundaries: Any, zones: Any) -> tuple[Any, str]:
 
 
 def _staggered(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateParams,
-               harm_weights: Mapping[str, float] | None) -> dict[str, Any]:
+               harm_weights: Mapping[str, float] | None) -> StaggeredResult:
     """Evaluate a staggered roll-out: each target with its own intervention dates."""
     import shapely
 
@@ -730,7 +803,7 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateP
         raise FilterError("targets", str(exc)) from None
     for col in ("start_day", "end_day", "before_start", "before_end"):
         if col in table:
-            table[col] = [_date(int(d)).isoformat() for d in table[col]]
+            table[col] = [_date(int(d)) for d in table[col]]
     notes = list(month_notes)
     for r in table.to_dict("records"):
         note = _comparison_note(r.get("comparison_before", 0))
@@ -738,15 +811,6 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateP
             notes.append(f"{r['name']}: {note}")
     from geo.evaluation import SIGN_READING
 
-    return _jsonable({"staggered": True, "rows": _records(table), "notes": notes,
-                      "sign": SIGN_READING,
-                      "comparison": "the chosen area" if comp_code else "rest of the area",
-                      "synthetic_sample": query.status()["synthetic_sample"]})
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return _clean(obj)
+    return StaggeredResult(rows=table, notes=tuple(notes), sign=SIGN_READING,
+                           comparison="the chosen area" if comp_code else "rest of the area",
+                           synthetic_sample=query.status()["synthetic_sample"])

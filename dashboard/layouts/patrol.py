@@ -20,6 +20,7 @@ from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
 from dashboard.inputs import query_params, selected_point
 from dashboard.params import parse_plan_params
+from dashboard.serialise import backtest_json
 from geo.plan import MONTHS_DEFAULT, PlanParams
 from geo.query import DAY_NAMES, FilterError
 
@@ -533,7 +534,7 @@ def run_backtest_panel(_clicks: int, search: str | None, horizon: Any) -> tuple[
     try:
         params = _current_params(search)
         weeks = int(horizon) if isinstance(horizon, int | float) and 1 <= horizon <= 26 else 4
-        result = svc.backtest(params, weeks, True)
+        result = backtest_json(svc.backtest(params, weeks, True))
     except (FilterError, ValueError) as exc:
         return [], {}, {}, f"Cannot backtest: {exc}"
     names = {"hotspots": "Our hotspots (harm-ranked, look-back window)",

@@ -22,7 +22,9 @@ from dashboard.params import (
     parse_evaluate_params,
     parse_trends_params,
 )
+from dashboard.serialise import emerging_json, evaluation_json, trends_json
 from geo.query import DAY_NAMES, FilterError
+from geo.vru import StaggeredResult
 
 dash.register_page(__name__, path="/trends", name="Trends", title="Hotspot · Trends", order=3)
 
@@ -301,7 +303,7 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
     if league_base:
         params["league_baseline"] = league_base
     try:
-        body = svc.trends(parse_trends_params(svc.resolve_group(params)[0]))
+        body = trends_json(svc.trends(parse_trends_params(svc.resolve_group(params)[0])))
     except ValueError as exc:  # a bad filter, or an events file that cannot be read
         message = exc.message if isinstance(exc, FilterError) else str(exc)
         return (dash.no_update,) * 4 + (f"Cannot show trends: {message}",) + (
@@ -425,7 +427,7 @@ def run_emerging(_clicks: int, cats: list[str] | None) -> tuple[Any, ...]:
     if cats:
         params["categories"] = ",".join(cats)
     try:
-        body = svc.emerging(parse_emerging_params(params))
+        body = emerging_json(svc.emerging(parse_emerging_params(params)))
     except FilterError as exc:
         return ([], dash.no_update, dash.no_update,
                 html.P(f"Cannot find emerging hotspots: {exc.message}", className="warning"),
@@ -495,11 +497,12 @@ def run_evaluation(_clicks: int, target: str | None, start: str | None, end: str
                   "buffer_m": params["buffer_m"], **(
                       {"comparison": comparison} if comparison else {})}
     try:
-        body = svc.evaluate(parse_evaluate_params(params))
+        result = svc.evaluate(parse_evaluate_params(params))
     except FilterError as exc:
         return [], html.P(f"Cannot evaluate: {exc.message}", className="warning"), \
             dash.no_update
-    if body.get("staggered"):
+    body = evaluation_json(result)
+    if isinstance(result, StaggeredResult):
         return _staggered_rows(body)
     names = {"target": f"Target: {body['target']}", "buffer": f"Buffer: {body['buffer']}",
              "comparison": f"Comparison: {body['comparison']}"}

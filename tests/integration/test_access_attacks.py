@@ -488,7 +488,7 @@ def test_officer_gets_no_dbscan_clusters_through_the_explorer_link(sample):
 
 
 def test_officer_gets_no_incident_points_on_the_nte_map(sample):
-    """Closed (was medium): the officer role lacks "points", yet gets every night incident's lon/lat.
+    """Closed (was medium): the officer role lacks "points", yet got every incident's lon/lat.
 
     roles.toml lists NTE zone detail points under "points", which officers do not have; the
     NTE page's update_zones callback (needs only "nte") draws a "night incidents" scatter of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from geo.query import parse_filters
+from dashboard.params import parse_filters
 from geo.settings import DataPaths
 
 

@@ -14,8 +14,8 @@ from geo.settings import DataPaths
 def client(tmp_path_factory):
     from dashboard import services
     from dashboard.app import create_app, ensure_data
+    from dashboard.params import parse_filters
     from geo.nte import suggest_zones
-    from geo.query import parse_filters
     from geo.zones import add_zone
 
     data = DataPaths(tmp_path_factory.mktemp("nte-data"))

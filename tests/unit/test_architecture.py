@@ -17,20 +17,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The shared filter parser and the whole-number parser: query-string parsing.
-QUERY_PARSERS = frozenset({"parse_filters", "int_param"})
+#: The shared filters', whole numbers' and dates' parsers: query-string parsing.
+QUERY_PARSERS = frozenset({"parse_filters", "int_param", "check_date_in_range"})
+#: Where they are defined, and the one module they are imported from.
+PARSER_HOME = "dashboard/params.py"
 #: A function that parses an endpoint's query parameters (parse_plan_params ...).
 PARSER_NAME = re.compile(r"^parse_\w*params$")
 #: A public function that writes a download format (plan_geojson, plan_csv, ...); readers of
 #: files (read_generic_csv) are the engine's business.
 WRITER_NAME = re.compile(r"^(?!read_|load_)[a-z]\w*_(geojson|json|csv)$")
-#: geo/query.py still defines the query-string parsers; they belong in dashboard/params.py.
-GEO_PARSER_HOME = "geo/query.py"
-#: dashboard/api.py's aggregate route still parses with them itself.
-DASHBOARD_PARSER_USERS = frozenset({"dashboard/params.py", "dashboard/api.py"})
-#: Functions that make values JSON-ready which are still in geo, to be moved to the dashboard
-#: with the result dataclasses they should become. The list may only shrink.
-PENDING_JSON_HELPERS = {"geo/vru.py": {"_jsonable"}}
 
 
 def _modules(package: str) -> dict[str, ast.Module]:
@@ -65,6 +60,12 @@ def _imports_from(tree: ast.Module, module: str, names: frozenset[str]) -> set[s
             and n.module == module for a in n.names if a.name in names}
 
 
+def _imports_elsewhere(tree: ast.Module, module: str, names: frozenset[str]) -> set[str]:
+    """Which of ``names`` the module imports from anywhere but ``module``."""
+    return {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+            and n.module != module for a in n.names if a.name in names}
+
+
 def test_geo_never_imports_dash_or_plotly():
     code = (
         "import sys, pkgutil, importlib, geo\n"
@@ -88,27 +89,27 @@ def test_the_checks_below_recognise_what_they_forbid():
     writers = {n for n in _module_functions(dashboard["dashboard/serialise.py"])
                if WRITER_NAME.match(n)}
     assert {"plan_geojson", "plan_csv", "plan_provenance_json", "nte_nights_json"} <= writers
-    sample = ast.parse("from geo.query import parse_filters, int_param\n")
-    assert _imports_from(sample, "geo.query", QUERY_PARSERS) == QUERY_PARSERS
+    assert _functions(dashboard[PARSER_HOME]) >= QUERY_PARSERS
+    sample = ast.parse("from geo.query import parse_filters, int_param, check_date_in_range\n"
+                       "from dashboard.params import parse_filters\n")
+    assert _imports_elsewhere(sample, "dashboard.params", QUERY_PARSERS) == QUERY_PARSERS
+    assert _imports_from(sample, "dashboard.params", QUERY_PARSERS) == {"parse_filters"}
     assert not WRITER_NAME.match("read_generic_csv") and not PARSER_NAME.match("parse_roles")
 
 
 def test_geo_parses_no_query_strings():
     """No engine module parses an endpoint's query parameters.
 
-    It defines no ``parse_*params`` function and never uses ``parse_filters`` or ``int_param``:
-    it takes the typed parameters (PlanParams, NteParams, TrendsParams ...) that
-    ``dashboard/params.py`` parses. ``geo/query.py``, where the two parsers are still defined,
-    is the one exception.
+    It defines no ``parse_*params`` function and neither defines nor uses ``parse_filters``,
+    ``int_param`` or ``check_date_in_range``: it takes the typed parameters (Filters,
+    PlanParams, NteParams, TrendsParams ...) that ``dashboard/params.py`` parses.
     """
     modules = _modules("geo")
     assert len(modules) > 20
     offenders = {}
     for name, tree in modules.items():
-        if name == GEO_PARSER_HOME:
-            continue
         found = {n for n in _functions(tree) if PARSER_NAME.match(n)}
-        found |= _mentions(tree, QUERY_PARSERS)
+        found |= _mentions(tree, QUERY_PARSERS) | (_functions(tree) & QUERY_PARSERS)
         if found:
             offenders[name] = sorted(found)
     assert offenders == {}
@@ -119,38 +120,52 @@ def test_geo_writes_no_download_formats():
 
     Public ``*_geojson``, ``*_json`` and ``*_csv`` writers live in ``dashboard/serialise.py``,
     and the engine returns dataclasses, frames and arrays, not JSON-ready dicts (no
-    ``*jsonable*`` helpers), apart from the pending ones listed above.
+    ``*jsonable*`` helpers).
     """
     offenders = {}
     for name, tree in _modules("geo").items():
         found = {n for n in _module_functions(tree) if WRITER_NAME.match(n)}
-        found |= {n for n in _functions(tree) if "jsonable" in n} - PENDING_JSON_HELPERS.get(
-            name, set())
+        found |= {n for n in _functions(tree) if "jsonable" in n}
         if found:
             offenders[name] = sorted(found)
     assert offenders == {}
 
 
-def test_pending_json_helpers_are_still_there():
-    # when a pending helper goes, its entry must go too, so the list only ever shrinks
-    modules = _modules("geo")
-    for name, helpers in PENDING_JSON_HELPERS.items():
-        assert helpers <= _functions(modules[name]), f"{name}: remove it from the pending list"
+#: The analyses the pages and the API share, each returning a typed result for
+#: ``dashboard/serialise.py`` to write.
+ANALYSES = ("geo.vru:trends", "geo.vru:emerging", "geo.vru:evaluate", "geo.vru:league_table",
+            "geo.plan:build_plan", "geo.plan:run_backtest", "geo.nte_report:build_report")
 
 
-def test_the_dashboard_reaches_the_query_parsers_through_params():
-    """Pages and exports import ``parse_filters`` and ``int_param`` from ``dashboard.params``.
+def test_the_shared_analyses_return_dataclasses():
+    """Each analysis the API serves returns dataclasses (frames and arrays inside), never a
+    dict or list made ready for JSON."""
+    import dataclasses
+    import importlib
+    import types
+    import typing
 
-    One module of the dashboard imports them from the engine, so parsing has one home, and when
-    they move out of ``geo/query.py`` only that module changes. ``dashboard/api.py`` is
-    exempt while its aggregate route parses for itself.
-    """
-    modules = _modules("dashboard")
-    assert len(modules) > 10
-    offenders = {name: sorted(found) for name, tree in modules.items()
-                 if name not in DASHBOARD_PARSER_USERS
-                 and (found := _imports_from(tree, "geo.query", QUERY_PARSERS))}
-    assert offenders == {}
+    returns = {}
+    for entry in ANALYSES:
+        module, name = entry.split(":")
+        hint = typing.get_type_hints(getattr(importlib.import_module(module), name))["return"]
+        kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        returns[entry] = [k.__name__ for k in kinds if not dataclasses.is_dataclass(k)]
+    assert returns == {entry: [] for entry in ANALYSES}
+
+
+def test_query_strings_are_parsed_in_one_place():
+    """``parse_filters``, ``int_param`` and ``check_date_in_range`` are defined in
+    ``dashboard/params.py`` alone, and every page, route, export and test that parses with them
+    imports them from there: a page, a link and the API read the same text the same way."""
+    modules = {**_modules("dashboard"), **_modules("geo"), **_modules("tests")}
+    assert len(modules) > 50
+    defined = {name: sorted(found) for name, tree in modules.items()
+               if (found := _module_functions(tree) & QUERY_PARSERS)}
+    assert defined == {PARSER_HOME: sorted(QUERY_PARSERS)}
+    imported = {name: sorted(found) for name, tree in modules.items()
+                if (found := _imports_elsewhere(tree, "dashboard.params", QUERY_PARSERS))}
+    assert imported == {}
 
 
 # -- the one door to the incident rows -----------------------------------------------------------

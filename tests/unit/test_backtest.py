@@ -542,7 +542,7 @@ def sample_query(tmp_path_factory):
     ids=["preston-fri-sat-nights", "whole-force"],
 )
 def test_sample_hotspots_predict_the_next_four_weeks(sample_query, params, code):
-    from geo.query import parse_filters
+    from dashboard.params import parse_filters
 
     q = sample_query
     filters = parse_filters(params)
@@ -563,7 +563,7 @@ def test_sample_hotspots_predict_the_next_four_weeks(sample_query, params, code)
 
 
 def test_month_windows_refuse_a_shift_from_the_query_layer(sample_query):
-    from geo.query import parse_filters
+    from dashboard.params import parse_filters
 
     data = BacktestData.from_query(sample_query, parse_filters({"hours": "20-4"}), res=9)
     with pytest.raises(ValueError, match="hours=20-4"):
@@ -572,9 +572,10 @@ def test_month_windows_refuse_a_shift_from_the_query_layer(sample_query):
 
 @needs_shared
 def test_merseyside_months_backtest(tmp_path):
+    from dashboard.params import parse_filters
     from geo.boundaries import import_boundaries
     from geo.ingest import ingest_file
-    from geo.query import QueryLayer, parse_filters
+    from geo.query import QueryLayer
     from geo.settings import DataPaths
     from geo.store import Store
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.params import parse_filters
 from geo.groups import (
     ALL,
     BUILTIN_GROUPS,
@@ -18,7 +19,7 @@ from geo.groups import (
     set_default,
     set_group,
 )
-from geo.query import FilterError, parse_filters
+from geo.query import FilterError
 
 #: The 14 crime types police.uk publishes in its street-level files.
 POLICE_UK = [

@@ -9,9 +9,10 @@ import pytest
 from dashboard.params import (
     parse_emerging_params,
     parse_evaluate_params,
+    parse_filters,
     parse_trends_params,
 )
-from geo.query import FilterError
+from geo.query import FilterError, Filters
 
 
 @pytest.mark.parametrize(("parse", "a", "b"), [
@@ -63,3 +64,24 @@ def test_a_bad_value_names_its_parameter(params, name):
     with pytest.raises(FilterError) as err:
         parse(params)
     assert err.value.param == name
+
+
+# ------------------------------------------------------------------------ shared filters
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [({"hours": "25-3"}, "hours"), ({"hours": "evening"}, "hours"), ({"days": "fry"}, "days"),
+     ({"start": "2024-13-01"}, "start"), ({"start": "2024-06-02", "end": "2024-06-01"}, "end"),
+     ({"colour": "red"}, "colour")],
+    ids=["hour-out-of-range", "hour-text", "bad-day", "bad-date", "end-before-start",
+         "unknown-param"],
+)
+def test_bad_parameters_name_themselves(params, param):
+    with pytest.raises(FilterError) as err:
+        parse_filters(params)
+    assert err.value.param == param
+
+
+def test_filters_round_trip_through_url_parameters():
+    f = Filters(start=date(2024, 1, 1), days=frozenset({4, 5}), hours=(20, 4),
+                categories=("Robbery",), exclude_domestic=True)
+    assert parse_filters(f.to_params()) == f

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pytest
 
-from geo.query import FilterError, Filters, QueryLayer, hours_in_band, parse_filters
+from dashboard.params import parse_filters
+from geo.query import FilterError, Filters, QueryLayer, hours_in_band
 from geo.schema import empty_rejects
 from geo.store import Store
 from tests.conftest import stored_table
@@ -110,26 +109,6 @@ def test_unknown_category_names_the_parameter(layer):
     with pytest.raises(FilterError) as err:
         layer.select(parse_filters({"categories": "Burglary"}))
     assert err.value.param == "categories" and "Robbery" in err.value.message
-
-
-@pytest.mark.parametrize(
-    ("params", "param"),
-    [({"hours": "25-3"}, "hours"), ({"hours": "evening"}, "hours"), ({"days": "fry"}, "days"),
-     ({"start": "2024-13-01"}, "start"), ({"start": "2024-06-02", "end": "2024-06-01"}, "end"),
-     ({"colour": "red"}, "colour")],
-    ids=["hour-out-of-range", "hour-text", "bad-day", "bad-date", "end-before-start",
-         "unknown-param"],
-)
-def test_bad_parameters_name_themselves(params, param):
-    with pytest.raises(FilterError) as err:
-        parse_filters(params)
-    assert err.value.param == param
-
-
-def test_filters_round_trip_through_url_parameters():
-    f = Filters(start=date(2024, 1, 1), days=frozenset({4, 5}), hours=(20, 4),
-                categories=("Robbery",), exclude_domestic=True)
-    assert parse_filters(f.to_params()) == f
 
 
 def test_aggregations_agree_with_a_direct_count(layer):
