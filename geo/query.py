@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.access import AccessDenied, Principal, Scope
-from geo.disclosure import Disclosed, perturb, suppress, unprotected
+from geo.disclosure import KEY_SPACE, Disclosed, perturb, suppress, unprotected
 from geo.schema import H3_COLUMNS
 from geo.settings import H3_RESOLUTIONS, SMALL_NUMBER_THRESHOLD
 from geo.store import Manifest, Store
