@@ -228,6 +228,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard.app import create_app, ensure_data
 
     data = _data_paths(args)
+    auth = _auth_settings(args)
+    refusal = _unsafe_to_serve(data, args.host, auth)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return EXIT_USAGE
     message = ensure_data(data)
     if message:
         print(message)
@@ -235,11 +240,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     extra = [*os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","), *(args.allowed_host or [])]
     hosts = allowed_hosts(args.host, extra)
-    auth = _auth_settings(args)
-    refusal = _unsafe_to_serve(data, args.host, auth)
-    if refusal:
-        print(refusal, file=sys.stderr)
-        return EXIT_USAGE
     app = create_app(data, hosts=hosts, auth=auth)
     _warm_compiled_code()
     url = f"http://{args.host}:{args.port}"
