@@ -87,15 +87,17 @@ def aggregate() -> Response:
 
     For roles that see small numbers suppressed, a hidden count is ``null`` with
     ``"suppressed": true`` and ``"shown_as": "fewer than 5"`` (or ``"hidden"`` for a cell
-    hidden so that a total cannot reveal a small one); harm and rates are then left out.
+    hidden so that a total cannot reveal a small one); counts shown carry a small fixed noise;
+    harm and rates are left out; domestic incidents have their own column by authority.
     """
     filters, own = _split({"level", "res"})
     level = own.get("level", "la")
     svc = services.current()
     if level == "la":
-        table, disclosed = svc.query.disclosed_areas(filters)
+        found = svc.query.disclosed_areas(filters)
+        disclosed, domestic = found.count, found.domestic
         rows = []
-        for i, r in enumerate(table.itertuples()):
+        for i, r in enumerate(found.table.itertuples()):
             row = {"code": r.code, "name": r.name, "count": _clean(r.count),
                    "harm": _clean(r.harm), "population": _clean(r.population),
                    "rate_per_1000": _clean(r.rate_per_1000)}
@@ -103,11 +105,14 @@ def aggregate() -> Response:
                 row.update(_suppression(disclosed, i))
             else:
                 row["small_number"] = bool(r.small_number)
+            if domestic is not None:
+                row["domestic"] = _clean(r.domestic)
+                row.update({f"domestic_{k}": v for k, v in _suppression(domestic, i).items()})
             rows.append(row)
         return jsonify({"level": "la", "filters": filters.to_params(), "rows": rows,
                         "group": _grouped()[1].as_json(),
                         "population_source": svc.boundaries.population_source(),
-                        **_suppression_rule(disclosed)})
+                        **_suppression_rule(disclosed, split=domestic is not None)})
     if level == "h3":
         res = _res(own)
         from dashboard.access.gate import current
@@ -142,14 +147,19 @@ def _suppression(disclosed: Any, i: int) -> dict[str, Any]:
             "shown_as": disclosed.label() if disclosed.primary[i] else "hidden"}
 
 
-def _suppression_rule(disclosed: Any) -> dict[str, Any]:
+def _suppression_rule(disclosed: Any, split: bool = True) -> dict[str, Any]:
     if disclosed is None:
         return {}
     t = disclosed.threshold
-    return {"suppression": (f"Counts from 1 to {t - 1} are shown as 'fewer than {t}'. Where a "
-                            "total could reveal one, further cells are hidden too ('hidden'); "
-                            "harm scores and rates are not given. Domestic incidents count "
-                            "only in figures by whole authority.")}
+    text = (f"Counts from 1 to {t - 1} are shown as 'fewer than {t}'. Where a total could "
+            "reveal one, further cells are hidden too ('hidden'). Counts shown carry a small "
+            "fixed adjustment of at most 2 either way, the same every time for the same "
+            "incidents, so that two answers cannot be subtracted to reveal a small number. "
+            "Harm scores and rates are not given.")
+    if split:
+        text += (" Domestic incidents are counted only by whole authority, in their own "
+                 "column ('domestic'); 'count' and every hexagon count public-place incidents.")
+    return {"suppression": text}
 
 
 @bp.get("/patrol-plan")

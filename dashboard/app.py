@@ -162,10 +162,11 @@ def _account(who: Principal | None) -> html.Span:
 
         found = session_of(request, current_app.extensions[ACCESS_EXTENSION].accounts)
         if found is not None:
-            # signing out changes state, so it is a form POST carrying the session's token
-            parts.append(html.Form([dcc.Input(type="hidden", name="csrf", value=found[1]),
-                                    html.Button("Sign out", type="submit", id="sign-out",
-                                                className="link")],
+            # signing out changes state, so it is a form POST carrying the session's token;
+            # the submit button carries it (a form sends its button's name and value), since
+            # dash.html has no <input>
+            parts.append(html.Form([html.Button("Sign out", type="submit", id="sign-out",
+                                                name="csrf", value=found[1], className="link")],
                                    method="POST", action="/sign-out", className="sign-out"))
     return html.Span(parts, className="account")
 

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.access import AccessDenied, Principal, Scope
-from geo.disclosure import Disclosed, suppress, unprotected
+from geo.disclosure import Disclosed, perturb, suppress, unprotected
 from geo.schema import H3_COLUMNS
 from geo.settings import H3_RESOLUTIONS, SMALL_NUMBER_THRESHOLD
 from geo.store import Manifest, Store
@@ -258,6 +258,19 @@ def check_date_in_range(day: date, name: str) -> date:
     return day
 
 
+#: The record-key hash's key where a site has none of its own (the command line, tests).
+DEFAULT_RECORD_KEY = "hotspot-records!"
+
+
+def _record_keys(ids: pa.ChunkedArray, key: str) -> np.ndarray:
+    """Return each row's record key (0-255) from a keyed hash of its incident id."""
+    values = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
+    if len(values) == 0:
+        return np.zeros(0, dtype="uint8")
+    hashed = pd.util.hash_array(values, hash_key=key, categorize=False)
+    return (hashed & np.uint64(0xFF)).astype("uint8")
+
+
 def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     encoded = pc.dictionary_encode(values.combine_chunks())
     labels = [str(v) for v in encoded.dictionary.to_pylist()]
@@ -289,6 +302,9 @@ class IncidentFrame:
     month_only: np.ndarray  # bool
     cell_codes: dict[int, np.ndarray] = field(default_factory=dict)
     cells: dict[int, np.ndarray] = field(default_factory=dict)  # uint64 cell of each code
+    #: Each row's record key, 0-255, from a keyed hash of its incident id: the cell key of a
+    #: set of rows (their keys' sum, modulo 256) fixes the small noise disclosed counts get.
+    rkey: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="uint8"))
     #: Unique per frame built in this process: cache keys use it, never ``id()``, which a
     #: later frame may reuse once an old one is freed.
     serial: int = field(default_factory=lambda: next(_SERIAL))
@@ -296,8 +312,13 @@ class IncidentFrame:
     before_1970: int = 0
 
     @classmethod
-    def from_table(cls, manifest: Manifest, table: pa.Table) -> IncidentFrame:
-        """Build the frame from the stored Arrow table."""
+    def from_table(cls, manifest: Manifest, table: pa.Table,
+                   record_key: str = DEFAULT_RECORD_KEY) -> IncidentFrame:
+        """Build the frame from the stored Arrow table.
+
+        ``record_key`` (16 characters) keys the hash that gives each row its record key; a
+        site keeps its own secret, so nobody can work out which rows share a noise.
+        """
         # Day numbers count from 1970-01-01 and -1 means "no day", so a row dated before 1970
         # would pass for an undated one (and 1969-12-31 is -1 itself). Ingest rejects such
         # dates as implausible; rows an older store still holds are left out here, counted.
@@ -358,6 +379,7 @@ class IncidentFrame:
             ),
             cell_codes=cell_codes,
             cells=cells,
+            rkey=_record_keys(table.column("incident_id"), record_key),
             before_1970=before_1970,
         )
 
@@ -380,6 +402,7 @@ class IncidentFrame:
             dow=self.dow[keep], hour=self.hour[keep], domestic=self.domestic[keep],
             category=self.category[keep], source=self.source[keep], area=self.area[keep],
             month_only=self.month_only[keep], cell_codes=cell_codes, cells=cells,
+            rkey=self.rkey[keep],
             serial=next(_SERIAL))
 
     @cached_property
@@ -447,10 +470,12 @@ class QueryLayer:
     """
 
     def __init__(self, store: Store, boundaries: Boundaries, *,
-                 principal_required: bool = False) -> None:
+                 principal_required: bool = False,
+                 record_key: str = DEFAULT_RECORD_KEY) -> None:
         self.store = store
         self.boundaries = boundaries
         self.principal_required = principal_required
+        self.record_key = record_key
         self._lock = threading.Lock()
         self._frame: IncidentFrame | None = None
         self._stamp: object = object()
@@ -468,7 +493,7 @@ class QueryLayer:
             stamp = self.store.stamp()
             if self._frame is None or stamp != self._stamp:
                 manifest, table = self.store.read()
-                self._frame = IncidentFrame.from_table(manifest, table)
+                self._frame = IncidentFrame.from_table(manifest, table, self.record_key)
                 self._stamp = stamp
                 self._cache.clear()
                 self._scoped.clear()
@@ -738,24 +763,57 @@ class QueryLayer:
         return fr.easting[idx], fr.northing[idx], idx
 
     # -- disclosure: what aggregate-only roles get ---------------------------------------------
-    def disclosed_areas(self, filters: Filters) -> tuple[pd.DataFrame, Disclosed | None]:
+    def disclosed_areas(self, filters: Filters) -> DisclosedAreas:
         """Return the area table as the pinned principal may see it.
 
-        For a role that suppresses small numbers, counts from 1 to the threshold less one (and
-        the cells hidden to protect them) come back with ``count`` None and ``suppressed``
-        True, and harm and rates are left out (either would give the count back). Domestic
-        incidents count here, by whole authority, for every role that may see them at all.
+        For a role that suppresses small numbers: counts from 1 to the threshold less one
+        (and the cells hidden to protect them) come back as NA with ``suppressed`` True; the
+        counts shown carry a small fixed noise (:func:`geo.disclosure.perturb`); harm and
+        rates are left out (either would give the count back). A role whose domestic incidents
+        count only by whole authority gets the public-place count (the same rows its hexagons
+        count, so one cannot be taken from the other) and, beside it, the domestic count, each
+        suppressed on its own.
         """
         pin = self._pinned()
         if pin is None or pin.scope.suppress_below == 0:
             fr = self.frame() if pin is None or pin.scope.rows else pin.authority
-            return self.area_table(filters, frame=fr), None
-        table = self.area_table(filters, frame=pin.authority)
-        d = suppress(table["count"].to_numpy(), pin.scope.suppress_below)
-        table = table.assign(count=pd.array(np.where(d.hidden, pd.NA, table["count"]),
-                                            dtype="Int64"),
-                             harm=None, rate_per_1000=None, suppressed=d.hidden)
-        return table, d
+            return DisclosedAreas(self.area_table(filters, frame=fr), None, None)
+        t = pin.scope.suppress_below
+        split = not pin.scope.domestic_below_authority
+        table = self.area_table(filters, frame=pin.rows if split else pin.authority)
+        counts, count_d = self._disclose_column(table, filters, pin.rows if split
+                                                else pin.authority, t)
+        table = table.assign(count=counts, harm=None, rate_per_1000=None,
+                             suppressed=count_d.hidden)
+        domestic_d = None
+        if split:
+            home = self._domestic_frame(pin.authority)
+            dom = self.area_table(filters, frame=home)
+            values, domestic_d = self._disclose_column(dom, filters, home, t)
+            table = table.assign(domestic=values, domestic_suppressed=domestic_d.hidden)
+        return DisclosedAreas(table, count_d, domestic_d)
+
+    def _disclose_column(self, table: pd.DataFrame, filters: Filters, fr: IncidentFrame,
+                         threshold: int) -> tuple[pd.arrays.IntegerArray, Disclosed]:
+        """Suppress and perturb one column of counts by area (rows in the table's order)."""
+        sel = self.select(replace(filters, areas=None) if filters.areas is None else filters, fr)
+        keys = np.bincount(fr.area[sel.mask], weights=fr.rkey[sel.mask].astype("float64"),
+                           minlength=len(fr.areas))
+        by_code = dict(zip(fr.areas, keys, strict=True))
+        cell_keys = np.array([by_code.get(c, 0.0) for c in table["code"]], dtype="int64")
+        d = suppress(table["count"].to_numpy(), threshold)
+        shown = perturb(d.counts, cell_keys, threshold)
+        return pd.array(np.where(d.hidden, pd.NA, shown), dtype="Int64"), d
+
+    def _domestic_frame(self, authority: IncidentFrame) -> IncidentFrame:
+        """Return the domestic rows of ``authority`` (for whole-authority domestic counts)."""
+        key = (authority.serial, None, "domestic")
+        with self._lock:
+            hit = self._scoped.get(key)  # type: ignore[arg-type]
+            if hit is None:
+                hit = self._scoped[key] = authority.subset(  # type: ignore[index]
+                    authority.domestic == 1)
+        return hit
 
     def disclosed_cells(self, filters: Filters,
                         res: int) -> tuple[np.ndarray, np.ndarray, Disclosed | None]:
@@ -763,9 +821,11 @@ class QueryLayer:
 
         Without suppression this is :meth:`cell_counts` (cells with no incident included).
         With it, only cells with incidents are returned, hidden ones as NaN (and marked in the
-        :class:`~geo.disclosure.Disclosed`); the hexagons are counted at the role's finest
-        resolution and coarser ones are built from them, so a coarse cell is exactly the sum of
-        its parts, and a coarse cell whose parts could not be protected is hidden too.
+        :class:`~geo.disclosure.Disclosed`), shown ones with their small fixed noise. Every
+        resolution the role may see is decided together: the hexagons are counted at the
+        finest, coarser ones are built from them (so a coarse cell is exactly the sum of its
+        parts), a coarse cell whose parts cannot be protected is hidden, and a coarse cell
+        hidden to protect another has a part hidden too, so no answer undoes another's.
         """
         self._check_res(res)
         pin = self._pinned()
@@ -774,27 +834,19 @@ class QueryLayer:
             return cells, counts, None
         fr = pin.rows
         fine = pin.scope.max_h3_res or max(H3_RESOLUTIONS)
+        levels = sorted((r for r in H3_RESOLUTIONS if r <= fine), reverse=True)
         sel = self.select(filters, fr)
-        counts = np.bincount(fr.cell_codes[fine][sel.mask], minlength=len(fr.cells[fine]))
-        cells = fr.cells[fine]
+        codes = fr.cell_codes[fine][sel.mask]
+        counts = np.bincount(codes, minlength=len(fr.cells[fine]))
+        keys = np.bincount(codes, weights=fr.rkey[sel.mask].astype("float64"),
+                           minlength=len(fr.cells[fine])).astype("int64")
         keep = counts > 0
-        cells, counts = cells[keep], counts[keep]
-        threshold = pin.scope.suppress_below
-        forced: np.ndarray | None = None
-        level = fine
-        while True:
-            coarser = [r for r in H3_RESOLUTIONS if r < level]
-            parents = layout = None
-            if coarser:
-                parents, layout = _parents(cells, max(coarser))
-            d = suppress(counts, threshold, [layout] if layout is not None else [], also=forced)
-            if level == res:
-                return cells, np.where(d.hidden, np.nan, counts.astype("float64")), d
-            assert parents is not None and layout is not None
-            bad = np.zeros(len(parents), dtype=bool)
-            bad[unprotected(d, layout)] = True
-            counts = np.bincount(layout, weights=counts, minlength=len(parents)).astype("int64")
-            cells, forced, level = parents, bad, max(coarser)
+        chain = _cell_chain(fr.cells[fine][keep], counts[keep], keys[keep], levels)
+        decided = _decide_chain(chain, pin.scope.suppress_below)
+        level = chain[levels.index(res)]
+        d = decided[levels.index(res)]
+        shown = perturb(level.counts, level.keys, d.threshold).astype("float64")
+        return level.cells, np.where(d.hidden, np.nan, shown), d
 
     def synthetic_sample(self) -> bool:
         """Say whether the store holds the bundled synthetic sample (shown on every page)."""
@@ -819,6 +871,75 @@ class QueryLayer:
             "categories": fr.categories,
             "sources": fr.sources,
         }
+
+
+@dataclass(frozen=True)
+class DisclosedAreas:
+    """An area table as a principal may see it, with how each count column was disclosed.
+
+    ``count`` is None when nothing is suppressed; ``domestic`` is set when domestic incidents
+    are disclosed in their own column (roles that see them only by whole authority).
+    """
+
+    table: pd.DataFrame
+    count: Disclosed | None
+    domestic: Disclosed | None
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Hexagon counts at one resolution, and each cell's parent at the next coarser one."""
+
+    res: int
+    cells: np.ndarray
+    counts: np.ndarray
+    keys: np.ndarray
+    parent: np.ndarray | None  # index into the next level's cells; None at the coarsest
+
+
+def _cell_chain(cells: np.ndarray, counts: np.ndarray, keys: np.ndarray,
+                levels: list[int]) -> list[_Level]:
+    """Build the counts of every level from the finest (coarser cells are sums of parts)."""
+    chain = []
+    for i, res in enumerate(levels):
+        parent = None
+        if i + 1 < len(levels):
+            parents, parent = _parents(cells, levels[i + 1])
+        chain.append(_Level(res, cells, counts, keys, parent))
+        if parent is not None:
+            counts = np.bincount(parent, weights=counts, minlength=len(parents)).astype("int64")
+            keys = np.bincount(parent, weights=keys, minlength=len(parents)).astype("int64")
+            cells = parents
+    return chain
+
+
+def _decide_chain(chain: list[_Level], threshold: int) -> list[Disclosed]:
+    """Suppress every level together until no level's answer undoes another's."""
+    forced = [np.zeros(len(level.cells), dtype=bool) for level in chain]
+    while True:
+        decided = []
+        for i, level in enumerate(chain):
+            groups = [level.parent] if level.parent is not None else []
+            d = suppress(level.counts, threshold, groups, also=forced[i])
+            decided.append(d)
+            if level.parent is not None:
+                bad = unprotected(d, level.parent)
+                forced[i + 1][bad] = True
+        changed = False
+        for i in range(len(chain) - 1):
+            parent = chain[i].parent
+            assert parent is not None
+            fine, coarse = decided[i], decided[i + 1]
+            for cell in np.flatnonzero(coarse.hidden):
+                kids = np.flatnonzero((parent == cell) & (chain[i].counts > 0))
+                if len(kids) and not fine.hidden[kids].any():
+                    # a hidden coarse cell would be the sum of its shown parts: hide one too
+                    pick = kids[np.argmin(chain[i].counts[kids])]
+                    if not forced[i][pick]:
+                        forced[i][pick] = True
+                        changed = True
+        if not changed:
+            return decided
 
 
 def _parents(cells: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:

@@ -115,7 +115,11 @@ def _same_origin() -> bool:
     from other sites anyway).
     """
     site = request.headers.get("Sec-Fetch-Site")
-    if site is not None and site not in ("same-origin", "none"):
+    if site == "same-origin":
+        # set by the browser, never by a page, so it settles it: and our own form POSTs send
+        # "Origin: null", because every answer carries "Referrer-Policy: no-referrer"
+        return True
+    if site is not None and site != "none":
         return False
     source = request.headers.get("Origin") or request.headers.get("Referer")
     if not source:
@@ -196,10 +200,14 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
                         decide(who, page)
                     except AccessDenied:
                         landing = visible_pages(who)
-                        if path != "/" or not landing:
-                            raise
-                        # the front door: a role without the Explorer starts on its first page
-                        return redirect(landing[0]["relative_path"], code=303)
+                        if path == "/" and landing:
+                            # the front door: a role without the Explorer starts on its first
+                            # page
+                            return redirect(landing[0]["relative_path"], code=303)
+                        # the app's frame is served, so the user keeps the header (who they
+                        # are, the pages they may open, sign-out) while the page's guarded
+                        # layout says why it is not theirs; the answer is still a 403
+                        g.hotspot_page_refused = True
         except AccessDenied as err:
             return _deny(403, err.message)
         if request.method not in ("GET", "HEAD") and who.via in ("session", "local", "header") \
@@ -236,6 +244,13 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
                               "log).", "parameter": None})
             denied.status_code = 503
             return denied
+        return response
+
+    @server.after_request
+    def _refused_page(response: Response) -> Response:
+        # registered after _log, so it runs before it: the audit log records the 403
+        if g.get("hotspot_page_refused") and response.status_code == 200:
+            response.status_code = 403
         return response
 
     @server.errorhandler(AccessDenied)

@@ -76,6 +76,7 @@ def layout(**query: str) -> html.Div:
         dag.AgGrid(id=TABLE, columnDefs=[
             {"field": "name", "headerName": "Area or hexagon", "flex": 2},
             {"field": "shown", "headerName": "Incidents", "flex": 1},
+            {"field": "domestic", "headerName": "Domestic (whole authority)", "flex": 1},
             {"field": "rate", "headerName": "Per 1,000 residents", "flex": 1}],
             rowData=[], dashGridOptions={"domLayout": "autoHeight"}),
     ], className="main")
@@ -121,14 +122,18 @@ def update_figures(level: str | None, start: str | None, end: str | None,
     center, zoom = svc.map_center()
     level = level or "la"
     if level == "la":
-        table, disclosed = svc.query.disclosed_areas(filters)
-        hidden = np.asarray(table["suppressed"]) if disclosed is not None else \
-            np.zeros(len(table), dtype=bool)
+        found = svc.query.disclosed_areas(filters)
+        table, disclosed, domestic = found.table, found.count, found.domestic
+        hidden = disclosed.hidden if disclosed is not None else np.zeros(len(table), dtype=bool)
         primary = disclosed.primary if disclosed is not None else hidden
         label = disclosed.label() if disclosed is not None else ""
         rows = [{"name": r.name, "shown": _shown(r.count, h, p, label),
                  "rate": "" if r.rate_per_1000 is None or h else f"{r.rate_per_1000:,.2f}"}
                 for r, h, p in zip(table.itertuples(), hidden, primary, strict=True)]
+        if domestic is not None:
+            for row, r, h, p in zip(rows, table.itertuples(), domestic.hidden, domestic.primary,
+                                    strict=True):
+                row["domestic"] = _shown(r.domestic, h, p, label)
         values = [None if h else float(c) for c, h in zip(table["count"], hidden, strict=True)]
         trace = {"type": "choroplethmap", "geojson": svc.areas_geojson(),
                  "featureidkey": "properties.code", "locations": list(table["code"]),
@@ -171,6 +176,14 @@ def update_figures(level: str | None, start: str | None, end: str | None,
     if disclosed is not None:
         t = disclosed.threshold
         note.append(f"Counts from 1 to {t - 1} are shown as 'fewer than {t}'; where a total "
-                    f"could reveal one, further cells are shown as 'hidden'. Domestic "
-                    "incidents count only in figures by whole authority.")
+                    "could reveal one, further cells are shown as 'hidden'. Counts shown carry "
+                    "a small fixed adjustment of at most 2 either way (the same every time for "
+                    "the same incidents), so two answers cannot be subtracted to reveal a "
+                    "small number.")
+        if level == "la" and domestic is not None:
+            note.append(" Incidents are those in public places; domestic incidents are "
+                        "counted only by whole authority, in their own column.")
+        elif domestic is None and level != "la" and not current().policy.domestic_below_authority:
+            note.append(" Hexagons count public-place incidents only: domestic incidents are "
+                        "counted only by whole authority.")
     return figure, rows, note

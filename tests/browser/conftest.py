@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,33 +28,55 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> Iterator[str]:
-    """`hotspot serve` on an empty data directory (so it loads the synthetic sample)."""
-    data_dir = tmp_path_factory.mktemp("browser-data")
+#: The ``hotspot`` command of the Python running the tests.
+HOTSPOT = Path(sys.executable).with_name("hotspot")
+
+
+@contextmanager
+def serve(data_dir: Path) -> Iterator[str]:
+    """Run `hotspot serve` on ``data_dir`` as it stands; yield its address once it answers.
+
+    The data directory may be empty (the server loads the synthetic sample) or prepared
+    beforehand, for example with users added by `hotspot users add`.
+    """
     port = _free_port()
-    hotspot = Path(sys.executable).with_name("hotspot")
-    cmd = [str(hotspot), "serve", "--data-dir", str(data_dir), "--port", str(port)]
-    log = open(data_dir / "server.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    cmd = [str(HOTSPOT), "serve", "--data-dir", str(data_dir), "--port", str(port)]
+    log_path = data_dir / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_until_up(url, proc, log_path)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen, log_path: Path) -> None:
+    # with users configured the health route answers 401 to a request that is not signed in:
+    # that too means the server is up
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(url + "/api/v1/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
+            with urllib.request.urlopen(url + "/api/v1/health", timeout=2):
+                return
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                return
+            time.sleep(0.5)
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError((data_dir / "server.log").read_text()) from None
+                raise RuntimeError(log_path.read_text()) from None
             time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start: " + (data_dir / "server.log").read_text())
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    raise RuntimeError("server did not start: " + log_path.read_text())
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    """`hotspot serve` on an empty data directory (so it loads the synthetic sample)."""
+    with serve(tmp_path_factory.mktemp("browser-data")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

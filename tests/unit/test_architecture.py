@@ -258,5 +258,5 @@ def test_the_web_apps_query_layer_answers_nobody_unnamed(tmp_path):
                     lambda: svc.query.area_table(Filters())):
             with pytest.raises(AccessDenied):
                 ask()
-        table, disclosed = svc.query.disclosed_areas(Filters())
-        assert disclosed is not None and len(table)
+        found = svc.query.disclosed_areas(Filters())
+        assert found.count is not None and len(found.table)
