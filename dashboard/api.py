@@ -132,12 +132,13 @@ def aggregate() -> Response:
         else:
             rows = []
             for i, c in enumerate(cells_to_str(cells)):
-                row = {"cell": c, "count": _clean(counts[i]) if not disclosed.hidden[i]
+                row = {"cell": c, "count": int(counts[i]) if not disclosed.hidden[i]
                        else None}
                 row.update(_suppression(disclosed, i))
                 rows.append(row)
         return jsonify({"level": "h3", "res": res, "filters": filters.to_params(), "rows": rows,
-                        "group": _grouped()[1].as_json(), **_suppression_rule(disclosed)})
+                        "group": _grouped()[1].as_json(),
+                        **_suppression_rule(disclosed, split=False)})
     raise FilterError("level", f"'{level}' is not a level; use la or h3")
 
 
@@ -160,6 +161,8 @@ def _suppression_rule(disclosed: Any, split: bool = True) -> dict[str, Any]:
     if split:
         text += (" Domestic incidents are counted only by whole authority, in their own "
                  "column ('domestic'); 'count' and every hexagon count public-place incidents.")
+    else:
+        text += " Hexagons count public-place incidents only."
     return {"suppression": text}
 
 

@@ -228,8 +228,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard.app import create_app, ensure_data
 
     data = _data_paths(args)
-    auth = _auth_settings(args)
-    refusal = _unsafe_to_serve(data, args.host, auth)
+    try:
+        auth = _auth_settings(args)
+        refusal = _unsafe_to_serve(data, args.host, auth)
+    except ValueError as err:  # a setting, the role file or the proxy list is not valid
+        print(f"hotspot serve: {err}", file=sys.stderr)
+        return EXIT_USAGE
     if refusal:
         print(refusal, file=sys.stderr)
         return EXIT_USAGE
@@ -240,7 +244,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     extra = [*os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","), *(args.allowed_host or [])]
     hosts = allowed_hosts(args.host, extra)
-    app = create_app(data, hosts=hosts, auth=auth)
+    try:
+        app = create_app(data, hosts=hosts, auth=auth)
+    except ValueError as err:  # e.g. a role file edited into something invalid
+        print(f"hotspot serve: {err}", file=sys.stderr)
+        return EXIT_USAGE
     _warm_compiled_code()
     url = f"http://{args.host}:{args.port}"
     print(f"Hotspot is serving {data.root} at {url}  (Ctrl+C to stop)")

@@ -491,9 +491,9 @@ class QueryLayer:
                 raise AccessDenied(f"Your account is limited to {mine}; {outside[0]} is "
                                    "outside it.")
         if filters.exclude_domestic and not pin.scope.domestic_below_authority:
-            raise AccessDenied(f"The {pin.who.role} role cannot separate public-place from "
-                               "domestic incidents: domestic incidents count only in whole-"
-                               "authority figures, and always there.")
+            raise AccessDenied(f"The {pin.who.role} role cannot ask for public places only: its "
+                               "figures are public-place incidents already, with domestic "
+                               "incidents counted only by whole authority, in their own column.")
 
     def select(self, filters: Filters, frame: IncidentFrame | None = None) -> Selection:
         """Return the rows ``filters`` select (in ``frame``, by default the current one)."""
@@ -577,6 +577,8 @@ class QueryLayer:
         if res not in H3_RESOLUTIONS:
             raise FilterError("res", f"{res} is not offered; choose one of {H3_RESOLUTIONS}")
         pin = self._pinned()
+        if pin is not None:
+            pin.who.require_see("h3", "figures by hexagon")
         limit = pin.scope.max_h3_res if pin is not None else None
         if limit is not None and res > limit:
             raise AccessDenied(f"The {pin.who.role} role sees hexagons no finer than H3 "  # type: ignore[union-attr]

@@ -5,7 +5,7 @@ requires a log of consultation and disclosure. Every sign-in, page view, API cal
 export, upload and change is one line of JSON in ``DataPaths.audit``::
 
     {"at": "2026-12-02T10:13:53.123Z", "action": "export", "who": "asmith", "role": "analyst",
-     "via": "web", "ip": "10.0.0.7", "status": 200, "what": {"format": "csv", "rows": 412}}
+     "via": "session", "ip": "10.0.0.7", "status": 200, "what": {"format": "csv", "rows": 412}}
 
 What the log promises
 ---------------------
@@ -361,7 +361,7 @@ class AuditLog:
     --------
     >>> import tempfile
     >>> log = AuditLog(Path(tempfile.mkdtemp()) / "audit")
-    >>> log.record("page", who="asmith", role="analyst", via="web", ip="10.0.0.7",
+    >>> log.record("page", who="asmith", role="analyst", via="session", ip="10.0.0.7",
     ...            status=200, what={"page": "/explorer", "clickData": {"points": [1]}})
     >>> entry = next(log.read())
     >>> entry["who"], entry["what"]
@@ -395,7 +395,8 @@ class AuditLog:
         who, role : str or None
             The user name (or token name) and their role; None before sign-in.
         via : str or None
-            How they came: "web", "api", "proxy", "cli".
+            How they were identified: "session" (signed in), "token" (API token), "header"
+            (single sign-on proxy), "local" (the single-user install).
         ip : str or None
             The client's address.
         status : int or None
@@ -648,7 +649,7 @@ def _matches(entry: dict[str, Any], at: datetime, start: datetime | None,
              stop: datetime | None, user: str | None, action: str | None) -> bool:
     """Say whether an entry stamped ``at`` passes the filters."""
     return ((start is None or at >= start) and (stop is None or at <= stop)
-            and (user is None or entry.get("who") == user)
+            and (user is None or str(entry.get("who") or "").lower() == user.lower())
             and (action is None or entry["action"] == action))
 
 

@@ -30,7 +30,7 @@ from dash import Dash, html
 from flask import Response, current_app, g, jsonify, redirect, request
 
 from dashboard.access.audit import AuditError
-from dashboard.access.policy import CALLBACKS, PAGES, ROUTES, Need
+from dashboard.access.policy import CALLBACKS, PAGES, ROUTES, SIGNED_IN, Need
 from geo.access import AccessDenied, Principal
 
 LOG = logging.getLogger("hotspot.access")
@@ -214,6 +214,14 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
                 and not _same_origin():
             return _deny(403, "This change was not sent from Hotspot's own pages, so it is "
                          "refused (cross-site request protection).")
+        if endpoint == "/_dash-update-component" and g.get("hotspot_callback") and \
+                (CALLBACKS.get(g.hotspot_callback) or SIGNED_IN).change:
+            # a change is recorded before it runs: with no record, nothing is changed
+            log = server.extensions.get("hotspot_audit")
+            if log is not None:
+                log.record("change", who=who.name, role=who.role, via=who.via, ip=_peer(),
+                           status=None, what={"stage": "before",
+                                              "callback": g.hotspot_callback})
         svc = services_module.current()
         g.hotspot_pin = svc.pin(who)
         return None
@@ -256,6 +264,12 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
     @server.errorhandler(AccessDenied)
     def _denied(err: AccessDenied) -> Any:
         return _deny(403, err.message)
+
+    @server.errorhandler(AuditError)
+    def _unaudited(_err: AuditError) -> Any:
+        LOG.exception("the audit log could not be written; the request was refused")
+        return _deny(503, "Hotspot cannot write its audit log, so it cannot answer. Tell the "
+                     "administrator (the details are in the server log).")
 
     _guard_pages()
 

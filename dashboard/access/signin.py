@@ -25,12 +25,13 @@ import jinja2
 from flask import Blueprint, Response, current_app, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from dashboard.access.accounts import MAX_PASSWORD, SignInFailed, valid_name
+from dashboard.access.accounts import MAX_PASSWORD, SignInFailed
 from dashboard.access.identity import (
     ACCESS_EXTENSION,
     AUDIT_EXTENSION,
     SESSION_COOKIE,
     AccessState,
+    peer_address,
 )
 
 bp = Blueprint("hotspot_signin", __name__)
@@ -135,8 +136,8 @@ def audit(action: str, *, who: str | None, role: str | None = None, via: str | N
     """Record ``action`` in the audit log, if the app has one."""
     log = current_app.extensions.get(AUDIT_EXTENSION)
     if log is not None:
-        log.record(action, who=who, role=role, via=via, ip=request.remote_addr, status=status,
-                   what=what)
+        log.record(action, who=who, role=role, via=via, ip=peer_address(request),
+                   status=status, what=what)
 
 
 def _form_token() -> str:
@@ -182,8 +183,10 @@ def sign_in() -> BaseResponse:
         user = state.accounts.check_password(name, form.get("password", "")[:MAX_PASSWORD + 1])
     except SignInFailed as failed:
         status = 429 if failed.reason == "locked" else 401
-        audit("sign-in-failed", who=name if valid_name(name) else None, status=status,
-              what={"reason": failed.reason})
+        # only a user's real name is kept: what was typed for an unknown one may be a password
+        # typed into the wrong box
+        audit("sign-in-failed", who=name if failed.reason != "unknown" else None,
+              status=status, what={"reason": failed.reason})
         refused = _page(status, failed.message, name[:64], nxt)
         if failed.retry_after_s:
             refused.headers["Retry-After"] = str(failed.retry_after_s)
@@ -191,8 +194,9 @@ def sign_in() -> BaseResponse:
     old = request.cookies.get(SESSION_COOKIE)
     if old:  # someone else's session in this browser ends; never reuse an id (fixation)
         state.accounts.end_session(old)
-    session_id, _ = state.accounts.start_session(user)
+    # recorded before the session exists: if the record cannot be written, nobody signs in
     audit("sign-in", who=user.name, role=user.role, via="session", status=303)
+    session_id, _ = state.accounts.start_session(user)
     response = redirect(nxt, 303)
     response.set_cookie(SESSION_COOKIE, session_id, path="/", secure=_secure(), httponly=True,
                         samesite="Strict")

@@ -429,6 +429,7 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
                suggestions: list[dict[str, Any]] | None, venue_name: str | None,
                rank_name: str | None, version: int) -> tuple[Any, Any]:
     """Every change to the saved zones, venues and taxi ranks; each is saved at once."""
+    from dashboard.access.gate import current
     from geo.schema import ReadError
     from geo.venues import read_venues, save_venues
     from geo.zones import (
@@ -444,6 +445,11 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
     svc = services.current()
     trigger = ctx.triggered_id
     message = ""
+    # zones need "zones" (checked at the door); venues and taxi ranks, and any file, need more
+    if trigger in (VENUES, RANKS):
+        current().require_change("venues", "change the venues and taxi ranks")
+    if trigger in (IMPORT, VENUES, RANKS):
+        current().require_change("uploads", "upload files")
     try:
         if trigger == RENAME_BTN:
             cleaned = new_name.strip() if isinstance(new_name, str) else ""
