@@ -40,15 +40,22 @@ PAGE_GRAPHS = {
     "/nte": ("NTE zones", "#nte-map"),
     "/patrol": ("Patrol plan", "#patrol-map"),
     "/trends": ("Trends", "#trends-series"),
+    "/figures": ("Area figures", "#figures-map"),
 }
 #: The pages each role may open (and so finds in the menu).
 MAY_OPEN = {
-    "admin": {"/", "/nte", "/patrol", "/trends"},
-    "analyst": {"/", "/nte", "/patrol", "/trends"},
-    "officer": {"/", "/nte", "/patrol"},
-    "partner": set(),
-    "board": set(),
+    "admin": {"/", "/nte", "/patrol", "/trends", "/figures"},
+    "analyst": {"/", "/nte", "/patrol", "/trends", "/figures"},
+    "officer": {"/", "/nte", "/patrol", "/figures"},
+    "partner": {"/figures"},
+    "board": {"/figures"},
 }
+
+
+def _lands_on(role: str, path: str) -> str:
+    """Where opening ``path`` lands: the front door sends a role without the Explorer to the
+    first page it may open (Area figures, for partners and boards)."""
+    return "/figures" if path == "/" and "/" not in MAY_OPEN[role] else path
 
 
 def _hotspot(*args: str, stdin: str | None = None) -> None:
@@ -108,8 +115,8 @@ def sign_in(page, url: str, role: str, path: str = "/") -> None:
     page.goto(url + path)
     assert "/sign-in?next=" in page.url
     landed = submit(page, NAME_OF[role], PASSWORD)
-    assert page.url == url + path, page.url
-    if path in MAY_OPEN[role]:
+    assert page.url == url + _lands_on(role, path), page.url
+    if _lands_on(role, path) in MAY_OPEN[role]:
         assert landed.status == 200
     else:  # partners and board members have no page of their own to land on
         assert landed.status == 403
@@ -191,6 +198,10 @@ def test_each_role_sees_its_own_pages_and_is_refused_the_others(page, access_ser
 
     for path, (_name, graph) in PAGE_GRAPHS.items():
         answer = page.goto(access_server + path)
+        if _lands_on(role, path) != path:  # the front door: sent on to their own page
+            assert page.url == access_server + _lands_on(role, path)
+            wait_for_graph(page, "#figures-map")
+            continue
         if path in MAY_OPEN[role]:
             assert answer.status == 200
             wait_for_graph(page, graph)
@@ -262,8 +273,13 @@ def test_the_officer_sees_figures_for_their_own_area_only(page, browser, access_
 
 
 def test_a_partner_gets_coarse_suppressed_aggregates_only(page, access_server):
-    sign_in(page, access_server, "partner")  # lands on the Explorer, which is not theirs
-    page.wait_for_selector(".refused-panel")
+    sign_in(page, access_server, "partner")  # lands on Area figures, their own page
+    wait_for_graph(page, "#figures-map")
+    page.wait_for_selector("#figures-table .ag-row", timeout=30_000)
+    shown = page.locator("#figures-table .ag-cell[col-id='shown']").all_inner_texts()
+    assert shown and all(t in ("fewer than 5", "hidden") or int(t.replace(",", "")) in
+                         (0, *range(5, 10**7)) for t in shown), shown
+    assert "fewer than 5" in page.inner_text("#figures-note")
 
     fine = fetch(page, "/api/v1/aggregate?level=h3&res=10")
     expect_refused(page, 403)
