@@ -113,6 +113,7 @@ def aggregate() -> Response:
         return jsonify({"level": "la", "filters": filters.to_params(), "rows": rows,
                         "group": _grouped()[1].as_json(),
                         "population_source": svc.boundaries.population_source(),
+                        "domestic_recorded": svc.query.domestic_recorded(),
                         **_suppression_rule(disclosed, split=domestic is not None)})
     if level == "h3":
         res = _res(own)

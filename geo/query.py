@@ -721,6 +721,10 @@ class QueryLayer:
         shown = perturb(level.counts, level.keys, d.threshold).astype("float64")
         return level.cells, np.where(d.hidden, np.nan, shown), d
 
+    def domestic_recorded(self) -> bool:
+        """Say whether the data say which incidents are domestic (police.uk data do not)."""
+        return bool((self._current().domestic >= 0).any())
+
     def synthetic_sample(self) -> bool:
         """Say whether the store holds the bundled synthetic sample (shown on every page)."""
         return self.labels().manifest.kind == "sample"

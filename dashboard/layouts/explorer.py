@@ -56,6 +56,14 @@ def _may_layer(layer: str) -> bool:
     return view is None or who is None or who.may_see(view)
 
 
+def _my_area(code: str) -> bool:
+    """Say whether the signed-in user may choose the area ``code`` (their own, if limited)."""
+    from dashboard.access.gate import principal_or_none
+
+    who = principal_or_none()
+    return who is None or who.areas is None or code in who.areas
+
+
 def _public_only_role() -> bool:
     from dashboard.access.gate import principal_or_none
 
@@ -269,7 +277,8 @@ def layout(**query: str) -> html.Div:
             html.Label("Local authority", htmlFor=ids.AREAS),
             dcc.Dropdown(
                 id=ids.AREAS,
-                options=[{"label": n, "value": c} for c, n in svc.boundaries.names().items()],
+                options=[{"label": n, "value": c} for c, n in svc.boundaries.names().items()
+                         if _my_area(c)],
                 multi=True, value=list(filters.areas or []), placeholder="Whole area",
             ),
             dcc.Checklist(

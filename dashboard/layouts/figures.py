@@ -13,6 +13,7 @@ from typing import Any
 import dash
 import dash_ag_grid as dag
 import numpy as np
+import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import services
@@ -57,7 +58,7 @@ def layout(**query: str) -> html.Div:
         html.Div([dcc.Input(id=START, type="text", placeholder=status["first_date"] or "",
                             debounce=True),
                   dcc.Input(id=END, type="text", placeholder=status["last_date"] or "",
-                            debounce=True)], className="hour-band"),
+                            debounce=True)], className="pair"),
         html.Label("Days of week", htmlFor=DAYS),
         dcc.Checklist(id=DAYS, inline=True, className="days", value=list(DAY_NAMES),
                       options=[{"label": d.title(), "value": d} for d in DAY_NAMES]),
@@ -71,7 +72,7 @@ def layout(**query: str) -> html.Div:
                      placeholder="All categories"),
     ], className="sidebar")
     main = html.Div([
-        dcc.Graph(id=MAP, config=graph_config(), style={"height": "520px"}),
+        dcc.Graph(id=MAP, config=graph_config(), className="map"),
         html.Div(id=NOTE, className="method"),
         dag.AgGrid(id=TABLE, columnDefs=[
             {"field": "name", "headerName": "Area or hexagon", "flex": 2},
@@ -80,7 +81,7 @@ def layout(**query: str) -> html.Div:
             {"field": "rate", "headerName": "Per 1,000 residents", "flex": 1}],
             rowData=[], dashGridOptions={"domLayout": "autoHeight"}),
     ], className="main")
-    return html.Div([sidebar, main], className="page")
+    return html.Div([sidebar, main], className="explorer")
 
 
 def _filters(start: str | None, end: str | None, days: list[str] | None, hour_from: int | None,
@@ -99,6 +100,18 @@ def _filters(start: str | None, end: str | None, days: list[str] | None, hour_fr
     filters = parse_filters(params)
     services.current().query.validate(filters)
     return filters
+
+
+def _frame_areas(svc: Any, codes: list[str]) -> tuple[dict[str, float], float] | None:
+    """Return a centre and zoom that frame the areas ``codes`` (None if there are none)."""
+    areas = svc.boundaries.areas
+    areas = areas[areas["code"].isin(codes)]
+    if not len(areas):
+        return None
+    minx, miny, maxx, maxy = areas.total_bounds
+    span = max(maxx - minx, (maxy - miny) * 1.6)
+    zoom = float(np.clip(np.log2(360.0 / max(span, 1e-6)) - 0.2, 3, 14))
+    return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom
 
 
 def _shown(value: Any, hidden: bool, primary: bool, label: str) -> str:
@@ -130,16 +143,25 @@ def update_figures(level: str | None, start: str | None, end: str | None,
         rows = [{"name": r.name, "shown": _shown(r.count, h, p, label),
                  "rate": "" if r.rate_per_1000 is None or h else f"{r.rate_per_1000:,.2f}"}
                 for r, h, p in zip(table.itertuples(), hidden, primary, strict=True)]
+        recorded = svc.query.domestic_recorded()
         if domestic is not None:
             for row, r, h, p in zip(rows, table.itertuples(), domestic.hidden, domestic.primary,
                                     strict=True):
-                row["domestic"] = _shown(r.domestic, h, p, label)
+                row["domestic"] = _shown(r.domestic, h, p, label) if recorded else \
+                    "not recorded"
+        # areas with nothing in the selection are left out, so the map frames the data
+        some = [h or (c is not pd.NA and c > 0) or (r.get("domestic") not in (None, "0"))
+                for c, h, r in zip(table["count"], hidden, rows, strict=True)]
+        table = table[some]
+        rows = [r for r, k in zip(rows, some, strict=True) if k]
+        hidden = hidden[some]
         values = [None if h else float(c) for c, h in zip(table["count"], hidden, strict=True)]
+        center, zoom = _frame_areas(svc, list(table["code"])) or (center, zoom)
         trace = {"type": "choroplethmap", "geojson": svc.areas_geojson(),
                  "featureidkey": "properties.code", "locations": list(table["code"]),
                  "z": values, "text": [r["name"] + ": " + r["shown"] for r in rows],
                  "hovertemplate": "%{text}<extra></extra>", "colorscale": "YlOrRd",
-                 "marker": {"opacity": 0.6}}
+                 "reversescale": True, "marker": {"opacity": 0.6}}
         what = "local authorities"
     else:
         try:
@@ -168,7 +190,8 @@ def update_figures(level: str | None, start: str | None, end: str | None,
                  "text": [_shown(c, h, p, label)
                           for c, h, p in zip(counts, hidden, primary, strict=True)],
                  "hovertemplate": "%{location}: %{text}<extra></extra>",
-                 "colorscale": "YlOrRd", "marker": {"opacity": 0.7, "line": {"width": 0}}}
+                 "colorscale": "YlOrRd", "reversescale": True,
+                 "marker": {"opacity": 0.7, "line": {"width": 0}}}
         what = f"H3 resolution {res} hexagons"
     figure = {"data": [trace], "layout": {
         "map": {"style": "white-bg", "center": center, "zoom": zoom},
@@ -181,7 +204,10 @@ def update_figures(level: str | None, start: str | None, end: str | None,
                     "a small fixed adjustment of at most 2 either way (the same every time for "
                     "the same incidents), so two answers cannot be subtracted to reveal a "
                     "small number.")
-        if level == "la" and domestic is not None:
+        if level == "la" and domestic is not None and not svc.query.domestic_recorded():
+            note.append(" These data do not say which incidents are domestic (police.uk data "
+                        "never do), so every incident is counted and none as domestic.")
+        elif level == "la" and domestic is not None:
             note.append(" Incidents are those in public places; domestic incidents are "
                         "counted only by whole authority, in their own column.")
         elif domestic is None and level != "la" and not current().policy.domestic_below_authority:
