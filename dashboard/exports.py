@@ -182,7 +182,10 @@ def _hotspot_map(rank: int, pts: dict[str, Any]) -> HotspotMap:
                                                      size - (y - ymin) * scale, strict=True)]
 
     bar_m = 100 if (xmax - xmin) < 1200 else 500
-    return HotspotMap(rank=rank, size=size, outline=svg_xy(ex, ny), points=svg_xy(px, py),
+    # incident positions only for roles that may see points; others get the outline alone
+    who = services.current().query.principal()
+    points = svg_xy(px, py) if who is None or who.may_see("points") else []
+    return HotspotMap(rank=rank, size=size, outline=svg_xy(ex, ny), points=points,
                       bar_m=bar_m, bar_px=float(bar_m * scale))
 
 
