@@ -402,6 +402,7 @@ class Services:
         """Return the NTE report for ``params`` over the saved zones."""
         from geo.nte_report import build_report
 
+        self.query.validate(params.filters)  # e.g. an area outside the principal's own
         key = ("nte", self.data_key(), self.zones_stamp(), params)
         return self._results.get(key, lambda: build_report(self.query, self.zones(), params),
                                  heavy=True)

@@ -262,3 +262,10 @@ def test_the_area_figures_page_refuses_a_partner_fine_hexagons(app):
     with app.server.test_request_context("/"), acting_as(principal("partner")), \
             pytest.raises(AccessDenied):
         figures.update_figures("h3-9", None, None, None, 0, 24, None)
+
+
+def test_an_officer_naming_another_area_on_the_nte_routes_is_refused(app):
+    for path in ("/api/v1/nte/zones", "/api/v1/nte/nights"):
+        resp = get(app, "officer", f"{path}?la=E07000123")
+        assert resp.status_code == 403 and OFFICER_AREA in resp.get_json()["error"]
+        assert get(app, "officer", f"{path}?la={OFFICER_AREA}").status_code == 200
