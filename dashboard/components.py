@@ -144,3 +144,21 @@ def upload(component_id: str, label: str, accept: str) -> Any:
     return dcc.Upload(id=component_id, accept=accept, multiple=False,
                       max_size=max_upload_bytes(),
                       children=html.Button(f"{label} (up to {limit_mb:,} MB)"))
+
+
+def days_and_hours(days_id: str, from_id: str, to_id: str, label: str) -> list[Any]:
+    """Return the labelled weekday ticks and the hour band (start, end) a page filters by."""
+    from dash import dcc, html
+
+    from geo.query import DAY_NAMES
+
+    return [
+        html.Label(label, htmlFor=days_id),
+        dcc.Checklist(id=days_id, inline=True, className="days", value=list(DAY_NAMES),
+                      options=[{"label": d.title(), "value": d} for d in DAY_NAMES]),
+        html.Div([dcc.Dropdown(id=from_id, value=0, clearable=False, options=[
+            {"label": f"{h:02d}:00", "value": h} for h in range(24)]), html.Span("to"),
+                  dcc.Dropdown(id=to_id, value=24, clearable=False, options=[
+                      {"label": f"{h:02d}:00", "value": h} for h in range(1, 25)])],
+                 className="hour-band"),
+    ]

@@ -18,11 +18,12 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboard import services
 from dashboard.access.gate import current
+from dashboard.components import days_and_hours
 from dashboard.figures import graph_config
 from dashboard.inputs import query_params
 from dashboard.params import parse_filters
 from geo.h3index import cell_boundaries, cells_to_str
-from geo.query import DAY_NAMES, FilterError
+from geo.query import FilterError
 from geo.settings import H3_RESOLUTIONS
 
 dash.register_page(__name__, path="/figures", name="Area figures",
@@ -59,14 +60,7 @@ def layout(**query: str) -> html.Div:
                             debounce=True),
                   dcc.Input(id=END, type="text", placeholder=status["last_date"] or "",
                             debounce=True)], className="pair"),
-        html.Label("Days of week", htmlFor=DAYS),
-        dcc.Checklist(id=DAYS, inline=True, className="days", value=list(DAY_NAMES),
-                      options=[{"label": d.title(), "value": d} for d in DAY_NAMES]),
-        html.Div([dcc.Dropdown(id=H_FROM, value=0, clearable=False, options=[
-            {"label": f"{h:02d}:00", "value": h} for h in range(24)]), html.Span("to"),
-                  dcc.Dropdown(id=H_TO, value=24, clearable=False, options=[
-                      {"label": f"{h:02d}:00", "value": h} for h in range(1, 25)])],
-                 className="hour-band"),
+        *days_and_hours(DAYS, H_FROM, H_TO, "Days of week"),
         html.Label("Categories", htmlFor=CATS),
         dcc.Dropdown(id=CATS, multi=True, options=status["categories"],
                      placeholder="All categories"),

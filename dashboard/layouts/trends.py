@@ -15,6 +15,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import services
+from dashboard.components import days_and_hours
 from dashboard.figures import graph_config
 from dashboard.inputs import query_params
 from dashboard.params import (
@@ -23,7 +24,7 @@ from dashboard.params import (
     parse_trends_params,
 )
 from dashboard.serialise import emerging_json, evaluation_json, trends_json
-from geo.query import DAY_NAMES, FilterError
+from geo.query import FilterError
 from geo.vru import StaggeredResult
 
 dash.register_page(__name__, path="/trends", name="Trends", title="Hotspot · Trends", order=3)
@@ -81,14 +82,8 @@ def layout(**query: str) -> html.Div:
             {"label": " week", "value": "week", "disabled": month_only},
             {"label": " month (with rolling 12 months)", "value": "month"},
             {"label": " financial-year quarter (Q1 = Apr–Jun)", "value": "fyq"}]),
-        html.Label("Days of week (with hours: nights, as on the Explorer)", htmlFor=DAYS),
-        dcc.Checklist(id=DAYS, inline=True, className="days", value=list(DAY_NAMES),
-                      options=[{"label": d.title(), "value": d} for d in DAY_NAMES]),
-        html.Div([dcc.Dropdown(id=H_FROM, value=0, clearable=False, options=[
-            {"label": f"{h:02d}:00", "value": h} for h in range(24)]), html.Span("to"),
-                  dcc.Dropdown(id=H_TO, value=24, clearable=False, options=[
-                      {"label": f"{h:02d}:00", "value": h} for h in range(1, 25)])],
-                 className="hour-band"),
+        *days_and_hours(DAYS, H_FROM, H_TO,
+                        "Days of week (with hours: nights, as on the Explorer)"),
         html.Label("League table baseline", htmlFor=LEAGUE_BASE),
         dcc.Dropdown(id=LEAGUE_BASE, value="", clearable=False, options=[
             {"label": "the 12 months before", "value": ""}] + [
