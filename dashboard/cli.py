@@ -250,10 +250,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"hotspot serve: {err}", file=sys.stderr)
         return EXIT_USAGE
     _warm_compiled_code()
+    from geo.inbox import InboxWatcher
+
+    watcher = InboxWatcher(data).start()
     url = f"http://{args.host}:{args.port}"
     print(f"Hotspot is serving {data.root} at {url}  (Ctrl+C to stop)")
     print(f"It answers to the host names {', '.join(sorted(hosts))}; add others with "
           "--allowed-host or HOTSPOT_ALLOWED_HOSTS.")
+    print(f"Files dropped into {data.inbox} are ingested as they arrive (then moved to "
+          "processed/ or failed/ with a report).")
     if args.debug:
         app.run(host=args.host, port=args.port, debug=True)
     else:
@@ -261,6 +266,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         # Threads beyond the heavy lane's slots (dashboard.services) keep quick requests served.
         serve(app.server, host=args.host, port=args.port, threads=16, _quiet=True)
+    watcher.stop()
     return EXIT_OK
 
 

@@ -151,6 +151,11 @@ class DataPaths:
         return self.root / "access"
 
     @property
+    def inbox(self) -> Path:
+        """Folder the running server ingests new files from (``processed/``, ``failed/``)."""
+        return self.root / "inbox"
+
+    @property
     def audit(self) -> Path:
         """Folder of the append-only audit log (JSON lines, one file per month)."""
         return self.root / "audit"
