@@ -272,3 +272,79 @@ def hotspots() -> Response:
         "harm_weights": weights_source if weights else None,
         "synthetic_sample": svc.query.status()["synthetic_sample"],
     })
+
+
+@bp.post("/ingest")
+def ingest() -> tuple[Response, int]:
+    """Add a file of incidents from a feed, exactly as ``hotspot ingest`` would.
+
+    The file is the request body, or a multipart field named ``file``. It is read by its
+    content (police.uk street-level CSV, plain or gzipped, or any format ``hotspot ingest``
+    recognises without a column mapping), under a name the server chooses. The answer is the
+    ingest summary (the documented ``hotspot ingest --json`` object); the same file sent twice
+    adds nothing. Bounded like every upload: the request size, and what a gzip may expand to.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from flask import g
+
+    from dashboard.components import display_name
+    from geo.ingest import ingest_file
+    from geo.schema import ReadError
+    from geo.settings import limits
+
+    upload = request.files.get("file")
+    raw = upload.read() if upload is not None else request.get_data(cache=False)
+    name = display_name(upload.filename if upload is not None else
+                        request.headers.get("X-File-Name"), "feed")
+    if not raw:
+        raise FilterError("file", "no file was sent: send it as the request body or as a "
+                          "multipart field named 'file'")
+    cap = limits().upload_decompressed_bytes
+    _check_expanded_size(raw, cap, name)
+    svc = services.current()
+    with tempfile.TemporaryDirectory(prefix="hotspot-feed-") as tmp:
+        path = Path(tmp) / "feed"
+        path.write_bytes(raw)
+        del raw
+        try:
+            summary = svc.in_lane(lambda: ingest_file(path, svc.data))
+        except ReadError as err:
+            raise FilterError("file", str(err).replace(str(path), name)) from None
+    summary.file = name
+    g.hotspot_audit_what = {"file": name, "read": summary.read, "accepted": summary.accepted,
+                            "duplicates": summary.duplicates, "rejected": summary.rejected,
+                            "batch": summary.batch_id}
+    body = summary.as_json()
+    body["rejects_file"] = None  # a server path: not the sender's business
+    return jsonify(body), 200
+
+
+def _check_expanded_size(raw: bytes, cap: int, name: str) -> None:
+    """Refuse a gzip that expands beyond ``cap`` bytes, before anything is ingested.
+
+    Every member of a multi-member gzip counts.
+    """
+    import zlib
+
+    if raw[:2] != b"\x1f\x8b":
+        return
+    total, pending = 0, raw
+    while pending:
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = pending
+        while chunk:
+            try:
+                total += len(inflate.decompress(chunk, cap + 1 - total))
+            except zlib.error:
+                return  # damaged: the reader refuses it with its own message
+            if total > cap or inflate.unconsumed_tail and total >= cap:
+                raise FilterError("file", f"{name} expands to more than "
+                                  f"{cap // (1 << 20):,} MB; the limit is "
+                                  "HOTSPOT_MAX_DECOMPRESSED_MB (use hotspot ingest on the "
+                                  "server for larger files)")
+            chunk = inflate.unconsumed_tail
+            if inflate.eof:
+                break
+        pending = inflate.unused_data if inflate.eof else b""

@@ -40,6 +40,7 @@ CHANGES = frozenset({
     "users", "tokens", "boundaries", "settings",  # administration
     "zones", "weights", "events", "venues", "uploads",  # shared analytical state
     "patrol-log",  # patrol hours delivered
+    "ingest",  # add incident files to the store (POST /api/v1/ingest: feeds)
 })
 
 

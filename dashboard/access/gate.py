@@ -297,10 +297,13 @@ def _describe(endpoint: str, status: int) -> tuple[str, dict[str, Any]]:
             action = "page"
     elif endpoint.startswith(_EXPORTS):
         action = "export"
+    elif endpoint == "api_v1.ingest":
+        action = "upload"
     elif endpoint in _PAGE_ENDPOINTS:
         action = "page"
     else:
         action = "api"
+    what.update(g.get("hotspot_audit_what") or {})  # what a route adds (an upload's counts)
     if status in (401, 403) or g.get("hotspot_refused"):
         action = "denied"
     return action, what

@@ -69,6 +69,7 @@ ROUTES: dict[str, Need] = {
     "api_v1.emerging": Need(see="emerging", what="emerging hotspots"),
     "api_v1.evaluate": Need(see="evaluate", what="intervention evaluations"),
     "api_v1.hotspots": Need(see="hotspots", what="ranked hotspot cells"),
+    "api_v1.ingest": Need(change="ingest", what="add incident files"),
     "unknown_api_root": SIGNED_IN,
     "unknown_api": SIGNED_IN,
     # downloads
