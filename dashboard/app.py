@@ -10,7 +10,7 @@ import dash
 from dash import Dash, dcc, html
 
 import dashboard.layouts  # noqa: F401  (pages register themselves on import)
-from dashboard import security, services
+from dashboard import ids, security, services
 from dashboard.access import gate
 from dashboard.access.accounts import Accounts
 from dashboard.access.audit import AuditLog
@@ -58,6 +58,7 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     )
     app.layout = _shell
     _register_notice(app)
+    _register_live(app)
     app.server.extensions[services.EXTENSION] = svc
     app.server.register_blueprint(signin_blueprint)
     app.server.register_blueprint(api_blueprint)
@@ -113,6 +114,51 @@ def _dismiss_notice(_clicks: int | None) -> None:
     return None
 
 
+#: Seconds between a page's checks for newly landed data.
+LIVE_SECONDS = 5
+
+
+def _live_version(_ticks: int | None, known: Any) -> tuple[Any, str]:
+    """Tell the page the store version now, when it changed, and how old the data are.
+
+    The pages' own callbacks listen to the version, so a new batch (an ingest, a file in the
+    inbox) redraws every page within seconds, with its filters kept and no reload.
+    """
+    svc = services.current()
+    version = svc.version()
+    return (version if version != known else dash.no_update), _updated_text()
+
+
+def _updated_text() -> str:
+    from datetime import UTC, datetime
+
+    when = services.current().query.labels().manifest.last_ingested
+    if not when:
+        return ""
+    try:
+        then = datetime.fromisoformat(when)
+    except ValueError:
+        return ""
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    minutes = int((datetime.now(UTC) - then).total_seconds() // 60)
+    if minutes < 1:
+        return "data updated just now"
+    if minutes < 120:
+        return f"data updated {minutes} minute{'s' if minutes != 1 else ''} ago"
+    hours = minutes // 60
+    if hours < 48:
+        return f"data updated {hours} hours ago"
+    return f"data updated {then:%d %b %Y}"
+
+
+def _register_live(app: Dash) -> None:
+    """Give ``app`` its check for new data (per app, as for the notice)."""
+    app.callback(dash.Output(ids.LIVE_VERSION, "data"), dash.Output(ids.LIVE_TEXT, "children"),
+                 dash.Input(ids.LIVE_TICK, "n_intervals"),
+                 dash.State(ids.LIVE_VERSION, "data"))(_live_version)
+
+
 def _register_notice(app: Dash) -> None:
     """Give ``app`` the notice's dismiss button.
 
@@ -138,11 +184,14 @@ def _shell() -> html.Div:
                     ]),
                     html.Span(id="sample-badge", className="sample-badge",
                               children=_sample_badge()),
+                    html.Span(id=ids.LIVE_TEXT, className="live-updated", role="status"),
                     _account(who),
                 ],
                 className="topbar",
             ),
             html.Div(id=NOTICE, className="app-notice", role="alert"),
+            dcc.Interval(id=ids.LIVE_TICK, interval=LIVE_SECONDS * 1000),
+            dcc.Store(id=ids.LIVE_VERSION),
             dash.page_container,
         ]
     )

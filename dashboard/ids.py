@@ -27,3 +27,8 @@ METHOD_TEXT = "explorer-method"
 DATA_PANEL = "explorer-data-panel"
 RESET_TIME = "explorer-reset-time"
 TABLE_UNIT = "explorer-table-unit"
+
+# The frame around every page: live data
+LIVE_TICK = "live-tick"  # how often the page asks whether new data has landed
+LIVE_VERSION = "live-version"  # the store version the page shows; pages redraw when it changes
+LIVE_TEXT = "live-updated"  # "data updated 3 minutes ago"

@@ -41,6 +41,9 @@ _QUIET = {"static", "_dash_assets.static", "/_favicon.ico", "/_reload-hash",
           "/_dash-layout", "/_dash-dependencies", "hotspot_signin.sign_in_form",
           "hotspot_signin.sign_in", "hotspot_signin.sign_out"}
 _PAGE_ENDPOINTS = {"/", "/<path:path>"}
+#: Callbacks not written to the audit log: the page's check for new data, every few seconds,
+#: which reads nothing but the store version.
+_QUIET_CALLBACKS = {"dashboard.app._live_version"}
 _EXPORTS = ("patrol_exports.", "nte_exports.")
 _ROUTER = "dash.dash.Dash.enable_pages.<locals>.router_sync.<locals>.update"
 
@@ -236,7 +239,8 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
     def _log(response: Response) -> Response:
         endpoint = g.get("hotspot_endpoint")
         log = server.extensions.get("hotspot_audit")
-        if log is None or endpoint is None or endpoint in _QUIET:
+        if log is None or endpoint is None or endpoint in _QUIET \
+                or g.get("hotspot_callback") in _QUIET_CALLBACKS:
             return response
         who = g.get("hotspot_principal")
         action, what = _describe(endpoint, response.status_code)

@@ -85,6 +85,8 @@ ROUTES: dict[str, Need] = {
 #: Server-side Dash callbacks, by the module and name of the function.
 CALLBACKS: dict[str, Need] = {
     "dashboard.app._dismiss_notice": SIGNED_IN,
+    # asks only whether new data has landed (the store version), every few seconds
+    "dashboard.app._live_version": SIGNED_IN,
     # Dash's page router: it returns the page's layout, and each page checks its own view
     "dash.dash.Dash.enable_pages.<locals>.router_sync.<locals>.update": SIGNED_IN,
     "dashboard.layouts.explorer.update_view": Need(see="explorer", what="the Explorer"),

@@ -626,6 +626,7 @@ FILTER_INPUTS = [
     Input(ids.TABLE_UNIT, "value"),
     Input(ids.DBSCAN_EPS, "value"),
     Input(ids.DBSCAN_MIN, "value"),
+    Input(ids.LIVE_VERSION, "data"),
     State(ids.KDE_BANDWIDTH, "value"),
     State(ids.GEOMETRY_KEY, "data"),
     State(GROUP, "value"),
@@ -634,7 +635,8 @@ FILTER_INPUTS = [
 def update_view(start: str | None, end: str | None, days: list[str], hour_from: int,
                 hour_to: int, categories: list[str], sources: list[str], areas: list[str],
                 public_only: list[str], layers: list[str], res: int, measure: str,
-                unit: str, eps: float | None, minpts: int | None, bandwidth: float | None,
+                unit: str, eps: float | None, minpts: int | None, _live: Any,
+                bandwidth: float | None,
                 geometry_key: list[Any] | None, group: str | None = None) -> tuple[Any, ...]:
     """Apply a filter or view change: values only when the geometry on screen still fits."""
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,

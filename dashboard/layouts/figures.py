@@ -20,6 +20,7 @@ from dashboard import services
 from dashboard.access.gate import current
 from dashboard.components import days_and_hours
 from dashboard.figures import graph_config
+from dashboard.ids import LIVE_VERSION
 from dashboard.inputs import query_params
 from dashboard.params import parse_filters
 from geo.h3index import cell_boundaries, cells_to_str
@@ -117,10 +118,10 @@ def _shown(value: Any, hidden: bool, primary: bool, label: str) -> str:
 @callback(Output(MAP, "figure"), Output(TABLE, "rowData"), Output(NOTE, "children"),
           Input(LEVEL, "value"), Input(START, "value"), Input(END, "value"),
           Input(DAYS, "value"), Input(H_FROM, "value"), Input(H_TO, "value"),
-          Input(CATS, "value"))
+          Input(CATS, "value"), Input(LIVE_VERSION, "data"))
 def update_figures(level: str | None, start: str | None, end: str | None,
                    days: list[str] | None, hour_from: int | None, hour_to: int | None,
-                   cats: list[str] | None) -> tuple[Any, ...]:
+                   cats: list[str] | None, _live: Any = None) -> tuple[Any, ...]:
     """Draw the figures for the selection at the chosen level."""
     svc = services.current()
     if days is not None and not days:

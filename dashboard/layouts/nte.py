@@ -21,6 +21,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import services
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
+from dashboard.ids import LIVE_VERSION
 from dashboard.inputs import query_params
 from dashboard.params import parse_nte_params
 from geo.nte_report import NteParams
@@ -290,11 +291,11 @@ def _night_points(params: NteParams, limit: int = 30_000) -> tuple[np.ndarray, n
 @callback(
     Output(MAP, "figure"), Output(ZONE_TABLE, "rowData"), Output(ZONE, "options"),
     Output(ZONE, "value"), Output(RULE_TEXT, "children"), Output(SEARCH, "data"),
-    *RULE_INPUTS, Input(VERSION, "data"), State(ZONE, "value"),
+    *RULE_INPUTS, Input(VERSION, "data"), Input(LIVE_VERSION, "data"), State(ZONE, "value"),
 )
 def update_zones(night_from: int | None, night_to: int | None, mode: str | None, green: Any,
                  red: Any, amber_n: Any, red_n: Any, cats: list[str] | None,
-                 public: list[str] | None, _version: int | None,
+                 public: list[str] | None, _version: int | None, _live: Any,
                  zone: str | None) -> tuple[Any, ...]:
     """Recompute every zone's figures when the rule, filters or zones change."""
     q = _nte_query(night_from, night_to, mode, green, red, amber_n, red_n, cats, public)

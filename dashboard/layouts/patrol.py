@@ -18,6 +18,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import services
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
+from dashboard.ids import LIVE_VERSION
 from dashboard.inputs import query_params, selected_point
 from dashboard.params import parse_plan_params
 from dashboard.serialise import backtest_json
@@ -356,12 +357,12 @@ def _figure(result: Any, center: dict[str, float], zoom: float) -> dict[str, Any
     Output(MAP, "figure"), Output(TABLE, "rowData"), Output(SUMMARY, "children"),
     Output(METHOD, "children"), Output(DOWNLOADS, "children"), Output(DOSAGE, "children"),
     Output(SEARCH, "data"), Output(ERROR, "children"),
-    *PLAN_INPUTS,
+    *PLAN_INPUTS, Input(LIVE_VERSION, "data"),
 )
 def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: list[str] | None,
                 h0: Any, h1: Any, unit: str | None, how: str | None, n: Any, share: Any,
                 categories: list[str] | None, public: list[str] | None, seed: Any,
-                significant: str | None, _weights: Any) -> tuple[Any, ...]:
+                significant: str | None, _weights: Any, _live: Any = None) -> tuple[Any, ...]:
     """Rebuild the plan whenever a setting changes (plans are cached per parameters)."""
     month_only = _month_only()
     params = _params_from_controls(area, weeks, as_of, days, h0, h1, unit, how, n, share,

@@ -17,6 +17,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboard import services
 from dashboard.components import days_and_hours
 from dashboard.figures import graph_config
+from dashboard.ids import LIVE_VERSION
 from dashboard.inputs import query_params
 from dashboard.params import (
     parse_emerging_params,
@@ -274,10 +275,12 @@ def _shading(first: str | None, last: str | None) -> list[dict[str, Any]]:
     Input(AREA, "value"), Input(PERIOD, "value"), Input(CATS, "value"),
     Input(SOURCE, "value"), Input(EV_LIST, "children"), Input(DAYS, "value"),
     Input(H_FROM, "value"), Input(H_TO, "value"), Input(LEAGUE_BASE, "value"),
+    Input(LIVE_VERSION, "data"),
 )
 def update_trends(area: str | None, period: str | None, cats: list[str] | None,
                   sources: list[str] | None, _events: Any, days: list[str] | None,
-                  h0: Any, h1: Any, league_base: str | None) -> tuple[Any, ...]:
+                  h0: Any, h1: Any, league_base: str | None,
+                  _live: Any = None) -> tuple[Any, ...]:
     """Series for the area beside the rest, sources indexed, and the league table."""
     svc = services.current()
     params: dict[str, str] = {"period": period or "fyq"}

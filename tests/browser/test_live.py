@@ -1,0 +1,46 @@
+"""Live data: a file dropped into the inbox shows on an open page within seconds, no reload."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from tests.browser.conftest import serve
+from tests.integration.test_inbox import police_file
+
+pytestmark = pytest.mark.browser
+
+
+def _selected(page) -> tuple[int, int]:
+    text = page.inner_text("#explorer-selection")
+    found = re.match(r"([\d,]+) of ([\d,]+)", text)
+    assert found, text
+    return int(found.group(1).replace(",", "")), int(found.group(2).replace(",", ""))
+
+
+def test_a_file_in_the_inbox_updates_an_open_page_without_a_reload(page, tmp_path):
+    data_dir = tmp_path / "live-data"
+    data_dir.mkdir()
+    with serve(data_dir) as url:
+        page.goto(url + "/?days=fri,sat")
+        page.wait_for_selector("#explorer-table .ag-row", timeout=60_000)
+        _before_selected, before_total = _selected(page)
+        assert before_total == 60_000  # the synthetic sample
+        page.evaluate("window.__hotspot_not_reloaded = true")
+        # a feed writes under a temporary name and renames when complete
+        part = police_file(data_dir / "inbox" / "feed.csv.part", 80)
+        os.replace(part, data_dir / "inbox" / "2024-06-lancashire-street.csv")
+        start = time.monotonic()
+        page.wait_for_function(
+            "() => /^[\\d,]+ of 80 /.test("
+            "document.querySelector('#explorer-selection').innerText)", timeout=60_000)
+        took = time.monotonic() - start
+        assert page.evaluate("window.__hotspot_not_reloaded") is True  # no reload
+        assert page.locator("#explorer-days input[value=fri]").is_checked()  # filters kept
+        assert not page.locator("#explorer-days input[value=mon]").is_checked()
+        assert "data updated" in page.inner_text("#live-updated")
+        assert took < 45, took
+        assert list((data_dir / "inbox" / "processed").glob("*2024-06-lancashire-street.csv"))
