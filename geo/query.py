@@ -721,6 +721,82 @@ class QueryLayer:
         shown = perturb(level.counts, level.keys, d.threshold).astype("float64")
         return level.cells, np.where(d.hidden, np.nan, shown), d
 
+    def board_figures(self, *, period: str = "fyq", baseline: str = "last_year",
+                      baseline_year: int | None = None,
+                      areas: tuple[str, ...] | None = None,
+                      categories: tuple[str, ...] | None = None) -> BoardFigures:
+        """Return each source's headline for the partnership board, as the principal may see it.
+
+        Whole-authority figures: every incident the principal's areas hold, domestic ones
+        included (they may be counted by whole authority). For a role that suppresses small
+        numbers, a count from 1 to the threshold less one is kept only for the sentence to say
+        "fewer than 5" (``hidden``), and counts shown carry the same cell-key noise as every
+        other disclosed figure; changes and rates are then worked from the counts shown.
+        """
+        from geo.board import headlines
+
+        pin = self._pinned()
+        fr = pin.authority if pin is not None else self._current()
+        if categories is not None:
+            lut = _lut(fr.categories, categories, "categories")
+            if lut is not None:
+                fr = fr.subset(lut[fr.category] if len(lut) else np.zeros(fr.n, dtype=bool))
+        if pin is not None and pin.scope.areas is not None and areas is not None:
+            outside = sorted(set(areas) - pin.scope.areas)
+            if outside:
+                raise AccessDenied(f"Your account is limited to "
+                                   f"{', '.join(sorted(pin.scope.areas))}; {outside[0]} is "
+                                   "outside it.")
+        source = np.array(fr.sources, dtype=object)[fr.source] if fr.n else np.array([])
+        last = np.where(fr.day >= 0, fr.day, fr.month_last)
+        first = np.where(fr.day >= 0, fr.day, fr.month_first)
+        covered_to, covered_from = {}, {}
+        for name in sorted(fr.sources, key=lambda x: {"police": 0, "ed": 1}.get(x, 2)):
+            mine = source == name
+            if mine.any():
+                covered_to[name] = int(last[mine].max())
+                covered_from[name] = int(first[mine].min())
+        area = np.array(fr.areas, dtype=object)[fr.area] if fr.n else np.array([])
+        found = headlines(fr.day.astype("int64"), source, covered_to, covered_from=covered_from,
+                          period=period, baseline=baseline, baseline_year=baseline_year,
+                          month_first=fr.month_first.astype("int64"), month_only=fr.month_only,
+                          area=area, areas=list(areas) if areas else None,
+                          population=self.boundaries.population())
+        threshold = pin.scope.suppress_below if pin is not None else 0
+        if threshold:
+            found = tuple(self._disclose_headline(h, fr, source, area, areas, threshold)
+                          for h in found)
+        return BoardFigures(found, covered_to, threshold)
+
+    def _disclose_headline(self, h: Any, fr: IncidentFrame, source: np.ndarray,
+                           area: np.ndarray, areas: tuple[str, ...] | None,
+                           threshold: int) -> Any:
+        """Return ``h`` with its counts as a suppressing role sees them."""
+
+        def key(start: str, end: str) -> int:
+            lo, hi = _day_number(date.fromisoformat(start)), _day_number(date.fromisoformat(end))
+            when = np.where(fr.day >= 0, fr.day, fr.month_first)
+            rows = (source == h.source) & (when >= lo) & (when <= hi)
+            if areas:
+                rows &= np.isin(area, list(areas))
+            return int(fr.rkey[rows].sum())
+
+        counts = np.array([h.count, h.baseline_count])
+        keys = np.array([key(h.period_start, h.period_end),
+                         key(h.baseline_start, h.baseline_end)])
+        shown = perturb(counts, keys, threshold)
+        count, base = (int(c) if c >= threshold or c == 0 else int(raw)
+                       for c, raw in zip(shown, counts, strict=True))
+        hidden = any(1 <= c < threshold for c in (count, base))
+        change = count - base if h.comparable and not hidden else None
+        pct = 100.0 * change / base if change is not None and base else None
+        pop = h.population
+        return replace(h, count=count, baseline_count=base, change=change, change_pct=pct,
+                       rate_per_1000=1000.0 * count / pop if pop and count >= threshold
+                       else None,
+                       baseline_rate_per_1000=1000.0 * base / pop if pop and base >= threshold
+                       else None)
+
     def domestic_recorded(self) -> bool:
         """Say whether the data say which incidents are domestic (police.uk data do not)."""
         return bool((self._current().domestic >= 0).any())
@@ -748,6 +824,18 @@ class QueryLayer:
             "categories": fr.categories,
             "sources": fr.sources,
         }
+
+
+@dataclass(frozen=True)
+class BoardFigures:
+    """The board's headlines, one per source, as a principal may see them.
+
+    With each source's last covered day, and the suppression threshold (0: none).
+    """
+
+    headlines: tuple[Any, ...]
+    covered_to: dict[str, int]
+    suppress_below: int
 
 
 @dataclass(frozen=True)

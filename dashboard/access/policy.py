@@ -70,6 +70,7 @@ ROUTES: dict[str, Need] = {
     "api_v1.evaluate": Need(see="evaluate", what="intervention evaluations"),
     "api_v1.hotspots": Need(see="hotspots", what="ranked hotspot cells"),
     "api_v1.ingest": Need(change="ingest", what="add incident files"),
+    "api_v1.board": Need(see="board", what="the board view"),
     "unknown_api_root": SIGNED_IN,
     "unknown_api": SIGNED_IN,
     # downloads
@@ -121,6 +122,7 @@ CALLBACKS: dict[str, Need] = {
     "dashboard.layouts.trends.delete_event": Need(see="trends", change="events",
                                                   what="change the events calendar"),
     "dashboard.layouts.figures.update_figures": Need(see="aggregate", what="area figures"),
+    "dashboard.layouts.board.update_board": Need(see="board", what="the board view"),
 }
 
 #: Pages, by path: the view a role needs to open them (and to see them in the menu).
@@ -130,4 +132,5 @@ PAGES: dict[str, Need] = {
     "/patrol": Need(see="patrol", what="patrol plans"),
     "/trends": Need(see="trends", what="trends"),
     "/figures": Need(see="aggregate", what="area figures"),
+    "/board": Need(see="board", what="the board view"),
 }

@@ -41,14 +41,15 @@ PAGE_GRAPHS = {
     "/patrol": ("Patrol plan", "#patrol-map"),
     "/trends": ("Trends", "#trends-series"),
     "/figures": ("Area figures", "#figures-map"),
+    "/board": ("Board", "#board-card-police"),
 }
 #: The pages each role may open (and so finds in the menu).
 MAY_OPEN = {
-    "admin": {"/", "/nte", "/patrol", "/trends", "/figures"},
-    "analyst": {"/", "/nte", "/patrol", "/trends", "/figures"},
+    "admin": {"/", "/nte", "/patrol", "/trends", "/figures", "/board"},
+    "analyst": {"/", "/nte", "/patrol", "/trends", "/figures", "/board"},
     "officer": {"/", "/nte", "/patrol", "/figures"},
-    "partner": {"/figures"},
-    "board": {"/figures"},
+    "partner": {"/figures", "/board"},
+    "board": {"/figures", "/board"},
 }
 
 
@@ -131,7 +132,14 @@ def fetch(page, path: str) -> dict:
 
 
 def wait_for_graph(page, selector: str) -> None:
-    """Wait until the graph has drawn a figure with data, and the page's callbacks are done."""
+    """Wait until the graph has drawn a figure with data, and the page's callbacks are done.
+
+    The board page has cards, not a graph: for it, wait for the first card.
+    """
+    if selector.startswith("#board-"):
+        page.wait_for_selector(selector, timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        return
     page.wait_for_function(
         "s => { const g = document.querySelector(s + ' .js-plotly-plot');"
         " return g && g.data && g.data.length > 0; }",

@@ -47,6 +47,7 @@ EXAMPLES = {
     "api_v1.evaluate": "/api/v1/evaluate",
     "api_v1.hotspots": "/api/v1/hotspots",
     "api_v1.ingest": None,  # POST only: see test_ingest_api.py
+    "api_v1.board": "/api/v1/board",
     "unknown_api_root": "/api",
     "unknown_api": "/api/v2/nothing",
     "patrol_exports.plan_csv_download": "/patrol/plan.csv",

@@ -1,0 +1,108 @@
+"""The partnership board view: each source's latest complete period against its baseline.
+
+For boards (police, councils, NHS, youth services): headline figures in plain English, with
+the counts every change is worked from, arrows and words rather than colour alone, whether
+the sources agree, how current each source is, and the caveats. The words come from
+:mod:`dashboard.board`, which the API (``/api/v1/board``) shares, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, callback, dcc, html
+
+from dashboard import services
+from dashboard.board import PERIODS, board
+from dashboard.ids import LIVE_VERSION
+from dashboard.inputs import query_params
+
+dash.register_page(__name__, path="/board", name="Board", title="Hotspot · Board", order=5)
+
+P = "board-"
+PERIOD, BASELINE, AREA, CARDS, AGREE, CURRENCY, CAVEATS = (P + s for s in (
+    "period", "baseline", "area", "cards", "agree", "currency", "caveats"))
+BASELINE_OPTIONS = [{"label": " the same period last year", "value": "last_year"},
+                    {"label": " the equal period before", "value": "previous"}]
+
+
+def layout(**query: str) -> html.Div:
+    """Build the page: the period and baseline, then the figures (drawn by the callback)."""
+    query = query_params(query)
+    svc = services.current()
+    from dashboard.access.gate import principal_or_none
+
+    who = principal_or_none()
+    names = svc.boundaries.names()
+    mine = [c for c in names if who is None or who.areas is None or c in who.areas]
+    sidebar = html.Div([
+        html.H2("Board"),
+        html.Label("Period", htmlFor=PERIOD),
+        dcc.RadioItems(id=PERIOD, value=query.get("period") if query.get("period") in PERIODS
+                       else "fyq",
+                       options=[{"label": f" {v}", "value": k} for k, v in PERIODS.items()]),
+        html.Label("Compared with", htmlFor=BASELINE),
+        dcc.RadioItems(id=BASELINE, value="last_year", options=BASELINE_OPTIONS),
+        html.Label("Area", htmlFor=AREA),
+        dcc.Dropdown(id=AREA, options=[{"label": names[c], "value": c} for c in mine],
+                     placeholder="The whole area", value=None),
+    ], className="sidebar")
+    main = html.Div([
+        html.Div(id=CARDS, className="board-cards"),
+        html.H3("Do the sources agree?"),
+        html.Ul(id=AGREE),
+        html.H3("How current each source is"),
+        html.Ul(id=CURRENCY),
+        html.H3("Read with care"),
+        html.Ul(id=CAVEATS, className="hint"),
+    ], className="main")
+    return html.Div([sidebar, main], className="explorer")
+
+
+def _arrow(h: dict[str, Any]) -> str:
+    if h["change"] is None:
+        return "no comparison"
+    if h["change"] > 0:
+        return "▲ up"
+    if h["change"] < 0:
+        return "▼ down"
+    return "▶ no change"
+
+
+def _card(h: dict[str, Any]) -> html.Div:
+    shown = f"{h['count']:,}" if h["count"] is not None else h.get("count_shown_as", "")
+    change = ""
+    if h["change"] is not None:
+        pct = f" ({h['change_pct']:+.1f}%)".replace("-", "−") if h["change_pct"] is not None \
+            else ""
+        change = f"{_arrow(h)} {abs(h['change']):,}{pct}"
+    else:
+        change = _arrow(h)
+    rate = (f"{h['rate_per_1000']:,.2f} per 1,000 residents"
+            if h.get("rate_per_1000") is not None else "")
+    return html.Div([
+        html.Div(h["label"], className="board-source"),
+        html.Div(h["period_label"], className="hint"),
+        html.Div(shown, className="board-count"),
+        html.Div(change, className="board-change"),
+        html.Div(rate, className="hint"),
+        html.P(h["sentence"], className="board-sentence"),
+    ], className="panel board-card", id=f"board-card-{h['source']}")
+
+
+@callback(Output(CARDS, "children"), Output(AGREE, "children"), Output(CURRENCY, "children"),
+          Output(CAVEATS, "children"),
+          Input(PERIOD, "value"), Input(BASELINE, "value"), Input(AREA, "value"),
+          Input(LIVE_VERSION, "data"))
+def update_board(period: str | None, baseline: str | None, area: str | None,
+                 _live: Any = None) -> tuple[Any, ...]:
+    """Draw every source's headline, the agreement, the currency and the caveats."""
+    body = board(period or "fyq", baseline or "last_year", None,
+                 (area,) if isinstance(area, str) and area else None)
+    cards = [_card(h) for h in body["headlines"]] or [html.P("No data yet.")]
+    agree = [html.Li(s) for s in body["agreement"]]
+    current = [html.Li(("LATE: " if c["late"] else "") + c["sentence"],
+                       className="late" if c["late"] else "") for c in body["currency"]]
+    caveats = [html.Li(c) for c in body["caveats"]]
+    return cards, agree, current, caveats
