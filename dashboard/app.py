@@ -17,8 +17,8 @@ from dashboard.access.audit import AuditLog
 from dashboard.access.identity import AccessState, AuthSettings
 from dashboard.access.signin import bp as signin_blueprint
 from dashboard.api import bp as api_blueprint
+from dashboard.exports import board_bp, nte_bp
 from dashboard.exports import bp as exports_blueprint
-from dashboard.exports import nte_bp
 from geo.access import AccessDenied, Principal, load_roles
 from geo.settings import DataPaths
 from geo.store import Store
@@ -64,6 +64,7 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     app.server.register_blueprint(api_blueprint)
     app.server.register_blueprint(exports_blueprint)
     app.server.register_blueprint(nte_bp)
+    app.server.register_blueprint(board_bp)
     if hosts is None:
         hosts = security.allowed_hosts("", os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","))
     roles = load_roles(data.access / "roles.toml")

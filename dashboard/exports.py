@@ -351,3 +351,43 @@ def deployment_sheet_csv() -> Response:
     name = f"deployment_{d['zone_id']}_{d['weekend'].isoformat()}.csv"
     return Response(rows_to_csv_text(rows), mimetype="text/csv",
                     headers={"Content-Disposition": attachment(name)})
+
+
+board_bp = Blueprint("board_exports", __name__)
+
+
+@board_bp.get("/board.csv")
+def board_csv() -> Response:
+    """Download every figure of the board view as CSV, for the board secretary's minutes."""
+    from dashboard.board import board
+    from dashboard.params import int_param, parse_filters
+    from geo.csvsafe import rows_to_csv_text
+
+    args = services.current().resolve_group(query_params(request.args))[0]
+    period = args.pop("period", "fyq")
+    baseline = args.pop("baseline", "last_year")
+    year = int_param(args, "baseline_year", 0, 1990, 2100) if args.get("baseline_year") else None
+    args.pop("baseline_year", None)
+    filters = parse_filters(args)
+    services.current().query.validate(filters)
+    body = board(period, baseline, year, filters.areas, filters.categories)
+    rows: list[list[Any]] = [["source", "period", "count", "baseline period", "baseline count",
+                              "change", "change %", "rate per 1,000", "comparable", "reason",
+                              "sentence"]]
+    for h in body["headlines"]:
+        rows.append([h["label"], h["period_label"],
+                     h["count"] if h["count"] is not None else h.get("count_shown_as", ""),
+                     h["baseline_label"],
+                     h["baseline_count"] if h["baseline_count"] is not None
+                     else h.get("baseline_count_shown_as", ""),
+                     "" if h["change"] is None else h["change"],
+                     "" if h["change_pct"] is None else f"{h['change_pct']:.1f}",
+                     "" if h["rate_per_1000"] is None else f"{h['rate_per_1000']:.3f}",
+                     "yes" if h["comparable"] else "no", h["reason"], h["sentence"]])
+    rows += [["agreement", "", "", "", "", "", "", "", "", "", s] for s in body["agreement"]]
+    rows += [["currency", "", "", "", "", "", "", "", "", "", c["sentence"]]
+             for c in body["currency"]]
+    rows += [["caveat", "", "", "", "", "", "", "", "", "", c] for c in body["caveats"]]
+    name = f"hotspot-board-{body['period']}-{body['baseline']}.csv"
+    return Response(rows_to_csv_text(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": attachment(name)})

@@ -21,8 +21,11 @@ from dashboard.inputs import query_params
 dash.register_page(__name__, path="/board", name="Board", title="Hotspot · Board", order=5)
 
 P = "board-"
-PERIOD, BASELINE, AREA, CARDS, AGREE, CURRENCY, CAVEATS = (P + s for s in (
-    "period", "baseline", "area", "cards", "agree", "currency", "caveats"))
+PERIOD, BASELINE, AREA, CARDS, AGREE, CURRENCY, CAVEATS, KIOSK_TICK, DOWNLOAD = (P + s for s in (
+    "period", "baseline", "area", "cards", "agree", "currency", "caveats", "kiosk-tick",
+    "download"))
+#: Seconds each area stays on a kiosk screen before the next.
+KIOSK_SECONDS = 30
 BASELINE_OPTIONS = [{"label": " the same period last year", "value": "last_year"},
                     {"label": " the equal period before", "value": "previous"}]
 
@@ -36,6 +39,7 @@ def layout(**query: str) -> html.Div:
     who = principal_or_none()
     names = svc.boundaries.names()
     mine = [c for c in names if who is None or who.areas is None or c in who.areas]
+    kiosk = str(query.get("kiosk", "")) in {"1", "true", "yes"}
     sidebar = html.Div([
         html.H2("Board"),
         html.Label("Period", htmlFor=PERIOD),
@@ -47,6 +51,12 @@ def layout(**query: str) -> html.Div:
         html.Label("Area", htmlFor=AREA),
         dcc.Dropdown(id=AREA, options=[{"label": names[c], "value": c} for c in mine],
                      placeholder="The whole area", value=None),
+        html.P(html.A("Every figure as CSV", id=DOWNLOAD, href="/board.csv"),
+               className="downloads"),
+        html.P(html.A("Full-screen kiosk (cycles through the areas)", href="/board?kiosk=1"),
+               className="hint"),
+        # a kiosk moves on to the next area every KIOSK_SECONDS; off otherwise
+        dcc.Interval(id=KIOSK_TICK, interval=KIOSK_SECONDS * 1000, disabled=not kiosk),
     ], className="sidebar")
     main = html.Div([
         html.Div(id=CARDS, className="board-cards"),
@@ -57,7 +67,7 @@ def layout(**query: str) -> html.Div:
         html.H3("Read with care"),
         html.Ul(id=CAVEATS, className="hint"),
     ], className="main")
-    return html.Div([sidebar, main], className="explorer")
+    return html.Div([sidebar, main], className="explorer kiosk" if kiosk else "explorer")
 
 
 def _arrow(h: dict[str, Any]) -> str:
@@ -91,6 +101,22 @@ def _card(h: dict[str, Any]) -> html.Div:
     ], className="panel board-card", id=f"board-card-{h['source']}")
 
 
+@callback(Output(AREA, "value"), Input(KIOSK_TICK, "n_intervals"), Input(AREA, "options"),
+          dash.State(AREA, "value"), prevent_initial_call=True)
+def next_area(_ticks: int | None, options: list[dict[str, str]] | None,
+              area: str | None) -> str | None:
+    """On a kiosk, show the next area (after the last, the whole area again)."""
+    if dash.ctx.triggered_id != KIOSK_TICK:
+        return dash.no_update
+    codes = [o["value"] for o in options or [] if isinstance(o, dict) and "value" in o]
+    if not codes:
+        return None
+    if area not in codes:
+        return codes[0]
+    i = codes.index(area) + 1
+    return codes[i] if i < len(codes) else None
+
+
 @callback(Output(CARDS, "children"), Output(AGREE, "children"), Output(CURRENCY, "children"),
           Output(CAVEATS, "children"),
           Input(PERIOD, "value"), Input(BASELINE, "value"), Input(AREA, "value"),
@@ -100,7 +126,9 @@ def update_board(period: str | None, baseline: str | None, area: str | None,
     """Draw every source's headline, the agreement, the currency and the caveats."""
     body = board(period or "fyq", baseline or "last_year", None,
                  (area,) if isinstance(area, str) and area else None)
-    cards = [_card(h) for h in body["headlines"]] or [html.P("No data yet.")]
+    cards = [html.H2(f"{body['area']}: latest complete "
+                     f"{PERIODS[body['period']]}", className="board-area")]
+    cards += [_card(h) for h in body["headlines"]] or [html.P("No data yet.")]
     agree = [html.Li(s) for s in body["agreement"]]
     current = [html.Li(("LATE: " if c["late"] else "") + c["sentence"],
                        className="late" if c["late"] else "") for c in body["currency"]]

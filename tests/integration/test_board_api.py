@@ -91,3 +91,29 @@ def test_bad_board_parameters_are_named(app):
                          ("baseline=baseline_year", "baseline_year"), ("days=fri", "days")):
         resp = get(app, "analyst", f"/api/v1/board?{query}")
         assert resp.status_code == 400 and resp.get_json()["parameter"] == param, query
+
+
+def test_every_figure_downloads_as_csv(app):
+    import csv
+    import io
+
+    resp = get(app, "board", "/board.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(resp.text)))
+    api = get(app, "board", "/api/v1/board").get_json()
+    sentences = [r[-1] for r in rows[1:]]
+    assert all(h["sentence"] in sentences for h in api["headlines"])
+    assert [r[2] for r in rows[1:4]] == [str(h["count"]) for h in api["headlines"]]
+
+
+def test_a_kiosk_cycles_through_the_areas(app):
+    from unittest import mock
+
+    from dashboard.layouts import board as page
+
+    options = [{"label": "A", "value": "A"}, {"label": "B", "value": "B"}]
+    with mock.patch.object(page.dash, "ctx", mock.Mock(triggered_id=page.KIOSK_TICK)):
+        assert page.next_area(1, options, None) == "A"
+        assert page.next_area(2, options, "A") == "B"
+        assert page.next_area(3, options, "B") is None  # then the whole area again
