@@ -126,7 +126,8 @@ def update_board(period: str | None, baseline: str | None, area: str | None,
     """Draw every source's headline, the agreement, the currency and the caveats."""
     body = board(period or "fyq", baseline or "last_year", None,
                  (area,) if isinstance(area, str) and area else None)
-    cards = [html.H2(f"{body['area']}: latest complete "
+    place = body["area"][:1].upper() + body["area"][1:]
+    cards = [html.H2(f"{place}: latest complete "
                      f"{PERIODS[body['period']]}", className="board-area")]
     cards += [_card(h) for h in body["headlines"]] or [html.P("No data yet.")]
     agree = [html.Li(s) for s in body["agreement"]]
