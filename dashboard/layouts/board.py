@@ -127,8 +127,12 @@ def update_board(period: str | None, baseline: str | None, area: str | None,
     body = board(period or "fyq", baseline or "last_year", None,
                  (area,) if isinstance(area, str) and area else None)
     place = body["area"][:1].upper() + body["area"][1:]
-    cards = [html.H2(f"{place}: latest complete "
-                     f"{PERIODS[body['period']]}", className="board-area")]
+    cards: list[Any] = []
+    if body["synthetic_sample"]:  # said here too: a kiosk shows no header
+        cards.append(html.Div("SYNTHETIC SAMPLE DATA — not real incidents",
+                              className="sample-badge board-synthetic"))
+    cards.append(html.H2(f"{place}: latest complete {PERIODS[body['period']]}",
+                         className="board-area"))
     cards += [_card(h) for h in body["headlines"]] or [html.P("No data yet.")]
     agree = [html.Li(s) for s in body["agreement"]]
     current = [html.Li(("LATE: " if c["late"] else "") + c["sentence"],
