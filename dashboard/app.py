@@ -130,6 +130,13 @@ def _live_version(_ticks: int | None, known: Any) -> tuple[Any, str]:
     return (version if version != known else dash.no_update), _updated_text()
 
 
+def _version_now() -> int | None:
+    try:
+        return services.current().version()
+    except OSError:  # the store cannot be read now: the first check will say
+        return None
+
+
 def _updated_text() -> str:
     from datetime import UTC, datetime
 
@@ -192,7 +199,8 @@ def _shell() -> html.Div:
             ),
             html.Div(id=NOTICE, className="app-notice", role="alert"),
             dcc.Interval(id=ids.LIVE_TICK, interval=LIVE_SECONDS * 1000),
-            dcc.Store(id=ids.LIVE_VERSION),
+            # the version the page is built from: only a newer one redraws the page
+            dcc.Store(id=ids.LIVE_VERSION, data=_version_now()),
             dash.page_container,
         ]
     )
