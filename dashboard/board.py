@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dashboard import services
-from geo.board import BASELINES, currency, sentence, sources_agree
+from geo.board import BASELINES, Target, currency, sentence, sources_agree, target_status
 from geo.query import FilterError
 
 #: How each source is named in sentences.
@@ -72,6 +72,10 @@ def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int |
     agree = sources_agree([h for h in figures.headlines
                            if not (t and (1 <= h.count < t or 1 <= h.baseline_count < t))],
                           SOURCE_LABELS)
+    targets, problem = load_targets(svc.data.root / "board" / "targets.toml")
+    by_source = {h.source: h for h in figures.headlines}
+    statuses = [asdict(target_status(t, by_source[t.source])) for t in targets
+                if t.source in by_source]
     caveats = ["Each figure compares whole periods only: a period the data do not yet cover to "
                "its last day is never compared with a complete one."]
     if any(h.small_number for h in figures.headlines):
@@ -81,9 +85,43 @@ def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int |
         caveats.append(f"Counts from 1 to {t - 1} are shown as 'fewer than {t}', and counts "
                        "shown carry a small fixed adjustment of at most 2 either way.")
     caveats.append("No figure here is a test of significance.")
+    if problem:
+        caveats.append(problem)
     return {"period": period, "baseline": baseline, "baseline_year": baseline_year,
             "area": place, "headlines": heads, "agreement": list(agree),
+            "targets": statuses,
             "currency": [{**asdict(c), "covered_to": c.covered_to.isoformat(),
                           "arrived": c.arrived.isoformat(),
                           "next_expected": c.next_expected.isoformat()} for c in current],
             "caveats": caveats, "synthetic_sample": svc.query.synthetic_sample()}
+
+
+def load_targets(path: Any) -> tuple[list[Target], str | None]:
+    """Read the partnership's targets (``<data>/board/targets.toml``), or say what is wrong.
+
+    Each ``[[target]]`` has ``name``, ``source`` (police, ed or ambulance), ``reduction_pct``
+    and optionally ``amber_within_pct`` (default 5). A file that cannot be used leaves the
+    board without targets and says why among its caveats.
+    """
+    import tomllib
+
+    if not path.is_file():
+        return [], None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        targets = []
+        for i, item in enumerate(data.get("target", []), start=1):
+            name, source = str(item["name"]).strip(), str(item["source"]).strip()
+            if source not in SOURCE_LABELS:
+                raise ValueError(f"target {i}: source '{source}' is not one of "
+                                 f"{', '.join(SOURCE_LABELS)}")
+            reduction = float(item["reduction_pct"])
+            amber = float(item.get("amber_within_pct", 5.0))
+            if not (0 < reduction <= 100 and 0 <= amber <= reduction) or not name:
+                raise ValueError(f"target {i}: reduction_pct must be above 0 and at most 100, "
+                                 "amber_within_pct from 0 to it, and name must be given")
+            targets.append(Target(name[:200], source, reduction, amber))
+        return targets, None
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
+        what = f"'{err.args[0]}' is missing" if isinstance(err, KeyError) else str(err)
+        return [], f"The targets file ({path}) could not be used: {what}. No targets are shown."

@@ -384,6 +384,8 @@ def board_csv() -> Response:
                      "" if h["change_pct"] is None else f"{h['change_pct']:.1f}",
                      "" if h["rate_per_1000"] is None else f"{h['rate_per_1000']:.3f}",
                      "yes" if h["comparable"] else "no", h["reason"], h["sentence"]])
+    rows += [["target", "", "", "", "", "", "", "", t["status"], t["rule"], t["sentence"]]
+             for t in body["targets"]]
     rows += [["agreement", "", "", "", "", "", "", "", "", "", s] for s in body["agreement"]]
     rows += [["currency", "", "", "", "", "", "", "", "", "", c["sentence"]]
              for c in body["currency"]]

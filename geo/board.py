@@ -53,6 +53,9 @@ __all__ = [
     "sentence",
     "sources_agree",
     "what_changed",
+    "Target",
+    "TargetStatus",
+    "target_status",
 ]
 
 #: The periods a board headline can be for: a month, a financial-year quarter, 12 months to date.
@@ -885,3 +888,62 @@ def currency(
                             next_expected=due, late=late, days_late=max(over, 0),
                             sentence=text))
     return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Targets
+@dataclass(frozen=True)
+class Target:
+    """A partnership target: a reduction of one source's count against a baseline.
+
+    Green when the count is down by at least ``reduction_pct``; amber when down by at least
+    ``reduction_pct - amber_within_pct``; red otherwise.
+    """
+
+    name: str
+    source: str
+    reduction_pct: float
+    amber_within_pct: float = 5.0
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """A target's status for one headline, with the rule in words ("none": no comparison)."""
+
+    name: str
+    source: str
+    status: str  # "green", "amber", "red" or "none"
+    rule: str
+    sentence: str
+
+
+def target_status(target: Target, h: Headline) -> TargetStatus:
+    """Judge ``target`` on the headline ``h`` of its source.
+
+    Examples
+    --------
+    >>> h = Headline("police", "fyq", "last_year", "2024/25 Q2", "2023/24 Q2",
+    ...              "the same quarter last year", "2024-07-01", "2024-09-30", "2023-07-01",
+    ...              "2023-09-30", 612, 653, -41, -41 / 653 * 100, None, None, None, True,
+    ...              "", False)
+    >>> s = target_status(Target("Violence down 10%", "police", 10.0), h)
+    >>> s.status
+    'amber'
+    >>> print(s.sentence)
+    Violence down 10%: amber. Down 6.3% on the same quarter last year, short of the 10% reduction.
+    """
+    green, amber = target.reduction_pct, target.reduction_pct - target.amber_within_pct
+    rule = (f"Green when down at least {green:g}% on {h.baseline_phrase}; amber when down at "
+            f"least {max(amber, 0):g}%; red otherwise.")
+    if not h.comparable or h.change_pct is None:
+        why = h.reason or "the baseline is 0, so no percentage can be given"
+        return TargetStatus(target.name, target.source, "none", rule,
+                            f"{target.name}: no status, because {why}.")
+    down = -h.change_pct
+    status = "green" if down >= green else "amber" if down >= amber else "red"
+    moved = (f"Down {down:.1f}%" if down > 0 else f"Up {-down:.1f}%" if down < 0
+             else "No change")
+    verdict = ("meeting the" if status == "green" else "short of the")
+    return TargetStatus(target.name, target.source, status, rule,
+                        f"{target.name}: {status}. {moved} on {h.baseline_phrase}, {verdict} "
+                        f"{green:g}% reduction.")

@@ -21,9 +21,11 @@ from dashboard.inputs import query_params
 dash.register_page(__name__, path="/board", name="Board", title="Hotspot · Board", order=5)
 
 P = "board-"
-PERIOD, BASELINE, AREA, CARDS, AGREE, CURRENCY, CAVEATS, KIOSK_TICK, DOWNLOAD = (P + s for s in (
-    "period", "baseline", "area", "cards", "agree", "currency", "caveats", "kiosk-tick",
-    "download"))
+PERIOD, BASELINE, AREA, CARDS, AGREE, CURRENCY, CAVEATS, KIOSK_TICK, DOWNLOAD, TARGETS = (
+    P + s for s in ("period", "baseline", "area", "cards", "agree", "currency", "caveats",
+                    "kiosk-tick", "download", "targets"))
+#: How each status is shown: a word and a symbol, never colour alone.
+STATUS_MARKS = {"green": "● GREEN", "amber": "◐ AMBER", "red": "○ RED", "none": "– NO STATUS"}
 #: Seconds each area stays on a kiosk screen before the next.
 KIOSK_SECONDS = 30
 BASELINE_OPTIONS = [{"label": " the same period last year", "value": "last_year"},
@@ -60,6 +62,8 @@ def layout(**query: str) -> html.Div:
     ], className="sidebar")
     main = html.Div([
         html.Div(id=CARDS, className="board-cards"),
+        html.H3("Targets"),
+        html.Ul(id=TARGETS),
         html.H3("Do the sources agree?"),
         html.Ul(id=AGREE),
         html.H3("How current each source is"),
@@ -118,7 +122,7 @@ def next_area(_ticks: int | None, options: list[dict[str, str]] | None,
 
 
 @callback(Output(CARDS, "children"), Output(AGREE, "children"), Output(CURRENCY, "children"),
-          Output(CAVEATS, "children"),
+          Output(CAVEATS, "children"), Output(TARGETS, "children"),
           Input(PERIOD, "value"), Input(BASELINE, "value"), Input(AREA, "value"),
           Input(LIVE_VERSION, "data"))
 def update_board(period: str | None, baseline: str | None, area: str | None,
@@ -138,4 +142,9 @@ def update_board(period: str | None, baseline: str | None, area: str | None,
     current = [html.Li(("LATE: " if c["late"] else "") + c["sentence"],
                        className="late" if c["late"] else "") for c in body["currency"]]
     caveats = [html.Li(c) for c in body["caveats"]]
-    return cards, agree, current, caveats
+    targets = [html.Li([html.Strong(STATUS_MARKS[t["status"]], className=f"status-{t['status']}"),
+                        " ", t["sentence"], html.Span(f" ({t['rule']})", className="hint")])
+               for t in body["targets"]] or [html.Li("No targets are set (an administrator "
+                                                     "sets them in board/targets.toml).",
+                                                     className="hint")]
+    return cards, agree, current, caveats, targets

@@ -79,7 +79,7 @@ def test_the_page_shows_the_same_sentences_as_the_api(app):
 
     api = get(app, "board", "/api/v1/board").get_json()
     with app.server.test_request_context("/"), acting_as(principal("board")):
-        cards, agree, current, caveats = page.update_board("fyq", "last_year", None)
+        cards, agree, current, caveats, targets = page.update_board("fyq", "last_year", None)
     text = str(cards)
     for h in api["headlines"]:
         assert h["sentence"] in text
@@ -117,3 +117,31 @@ def test_a_kiosk_cycles_through_the_areas(app):
         assert page.next_area(1, options, None) == "A"
         assert page.next_area(2, options, "A") == "B"
         assert page.next_area(3, options, "B") is None  # then the whole area again
+
+
+def test_targets_carry_a_status_in_words_with_their_rule(app, tmp_path):
+    from dashboard import services
+
+    folder = services.current().data.root / "board"
+    folder.mkdir(exist_ok=True)
+    (folder / "targets.toml").write_text(
+        '[[target]]\nname = "Police-recorded violence down 10%"\nsource = "police"\n'
+        'reduction_pct = 10\n\n[[target]]\nname = "ED attendances down 1%"\n'
+        'source = "ed"\nreduction_pct = 1\namber_within_pct = 1\n')
+    try:
+        body = get(app, "analyst", "/api/v1/board").get_json()
+        heads = {h["source"]: h for h in body["headlines"]}
+        police, ed = body["targets"]
+        down = -heads["police"]["change_pct"]
+        assert police["status"] == ("green" if down >= 10 else "amber" if down >= 5 else "red")
+        assert police["rule"].startswith("Green when down at least 10% on the same quarter")
+        assert police["sentence"].startswith("Police-recorded violence down 10%: ")
+        ed_down = -heads["ed"]["change_pct"]
+        assert ed["status"] == ("green" if ed_down >= 1 else "amber" if ed_down >= 0 else "red")
+        (folder / "targets.toml").write_text('[[target]]\nname = "x"\nsource = "fire"\n'
+                                             'reduction_pct = 5\n')
+        body = get(app, "analyst", "/api/v1/board").get_json()
+        assert body["targets"] == []
+        assert any("source 'fire' is not one of" in c for c in body["caveats"])
+    finally:
+        (folder / "targets.toml").unlink()

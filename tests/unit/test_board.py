@@ -499,3 +499,37 @@ def test_currency_rejects_an_unknown_cadence_or_arrival():
                  date(2024, 10, 2))
     with pytest.raises(ValueError, match="no arrival"):
         currency({"s": "2024-09-30"}, {}, {"s": "daily"}, date(2024, 10, 2))
+
+
+def _head(count: int, base: int, comparable: bool = True) -> board.Headline:
+    change = count - base
+    return board.Headline("police", "fyq", "last_year", "2024/25 Q2", "2023/24 Q2",
+                          "the same quarter last year", "2024-07-01", "2024-09-30",
+                          "2023-07-01", "2023-09-30", count, base,
+                          change if comparable else None,
+                          100 * change / base if comparable and base else None, None, None,
+                          None, comparable, "" if comparable else "the quarter is not complete",
+                          False)
+
+
+@pytest.mark.parametrize(("count", "base", "status"), [
+    (90, 100, "green"),  # down 10%: exactly the target
+    (91, 100, "amber"),  # down 9%: within 5 points
+    (95, 100, "amber"),  # down 5%: the edge of amber
+    (96, 100, "red"),  # down 4%
+    (120, 100, "red"),  # up 20%
+])
+def test_a_target_is_green_amber_or_red_by_its_rule(count, base, status):
+    got = board.target_status(board.Target("Down 10%", "police", 10.0, 5.0), _head(count, base))
+    assert got.status == status
+    assert got.rule == ("Green when down at least 10% on the same quarter last year; amber "
+                        "when down at least 5%; red otherwise.")
+
+
+def test_a_target_has_no_status_without_a_comparison():
+    got = board.target_status(board.Target("Down 10%", "police", 10.0),
+                              _head(90, 100, comparable=False))
+    assert got.status == "none"
+    assert got.sentence == "Down 10%: no status, because the quarter is not complete."
+    zero = board.target_status(board.Target("Down 10%", "police", 10.0), _head(5, 0))
+    assert zero.status == "none" and "baseline is 0" in zero.sentence
