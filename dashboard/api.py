@@ -353,17 +353,6 @@ def _check_expanded_size(raw: bytes, cap: int, name: str) -> None:
 @bp.get("/board")
 def board() -> Response:
     """Return the partnership board's headlines, sentences, currency and caveats (as /board)."""
-    from dashboard.board import board as board_json
-    from dashboard.params import parse_filters
+    from dashboard.board import board_from_params
 
-    args = _args()
-    period = args.pop("period", "fyq")
-    baseline = args.pop("baseline", "last_year")
-    year = int_param(args, "baseline_year", 0, 1990, 2100) if args.get("baseline_year") else None
-    args.pop("baseline_year", None)
-    filters = parse_filters(args)
-    services.current().query.validate(filters)
-    if filters.uses_time_of_week or filters.start or filters.end or filters.sources:
-        raise FilterError("days", "the board compares whole periods of every source; choose "
-                          "the period and baseline, and (optionally) la and the crime types")
-    return jsonify(board_json(period, baseline, year, filters.areas, filters.categories))
+    return jsonify(board_from_params(_args()))

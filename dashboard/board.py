@@ -24,6 +24,27 @@ CADENCES = {"police": "monthly", "ed": "monthly", "ambulance": "weekly"}
 PERIODS = {"fyq": "financial-year quarter", "month": "month", "12m": "12 months to date"}
 
 
+def board_from_params(args: dict[str, str]) -> dict[str, Any]:
+    """Return :func:`board` for query parameters (the API and the CSV download share it).
+
+    ``args`` have the crime-type group already expanded to ``categories``. The board
+    compares whole periods of every source, so only the areas and crime types narrow it.
+    """
+    from dashboard.params import int_param, parse_filters
+
+    args = dict(args)
+    period = args.pop("period", "fyq")
+    baseline = args.pop("baseline", "last_year")
+    year = int_param(args, "baseline_year", 0, 1990, 2100) if args.get("baseline_year") else None
+    args.pop("baseline_year", None)
+    filters = parse_filters(args)
+    services.current().query.validate(filters)
+    if filters.uses_time_of_week or filters.start or filters.end or filters.sources:
+        raise FilterError("days", "the board compares whole periods of every source; choose "
+                          "the period and baseline, and (optionally) la and the crime types")
+    return board(period, baseline, year, filters.areas, filters.categories)
+
+
 def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int | None = None,
           areas: tuple[str, ...] | None = None,
           categories: tuple[str, ...] | None = None) -> dict[str, Any]:

@@ -359,18 +359,10 @@ board_bp = Blueprint("board_exports", __name__)
 @board_bp.get("/board.csv")
 def board_csv() -> Response:
     """Download every figure of the board view as CSV, for the board secretary's minutes."""
-    from dashboard.board import board
-    from dashboard.params import int_param, parse_filters
+    from dashboard.board import board_from_params
     from geo.csvsafe import rows_to_csv_text
 
-    args = services.current().resolve_group(query_params(request.args))[0]
-    period = args.pop("period", "fyq")
-    baseline = args.pop("baseline", "last_year")
-    year = int_param(args, "baseline_year", 0, 1990, 2100) if args.get("baseline_year") else None
-    args.pop("baseline_year", None)
-    filters = parse_filters(args)
-    services.current().query.validate(filters)
-    body = board(period, baseline, year, filters.areas, filters.categories)
+    body = board_from_params(services.current().resolve_group(query_params(request.args))[0])
     rows: list[list[Any]] = [["source", "period", "count", "baseline period", "baseline count",
                               "change", "change %", "rate per 1,000", "comparable", "reason",
                               "sentence"]]

@@ -31,6 +31,7 @@ from geo.settings import SMALL_NUMBER_THRESHOLD
 from geo.trends import (
     DayLike,
     day_iso,
+    known_population,
     league_table,
     period_bounds,
     period_key,
@@ -234,20 +235,12 @@ class Headline:
     small_number: bool
 
 
-def _known_population(value: Any) -> float | None:
-    try:
-        pop = float(value)
-    except (TypeError, ValueError):
-        return None
-    return pop if np.isfinite(pop) and pop > 0 else None
-
-
 def _area_population(
     areas: Sequence[str] | None, population: Mapping[str, Any] | None
 ) -> float | None:
     if areas is None or population is None or len(areas) == 0:
         return None
-    pops = [_known_population(population.get(str(a))) for a in areas]
+    pops = [known_population(population.get(str(a))) for a in areas]
     if any(p is None for p in pops):
         return None
     return float(sum(p for p in pops if p is not None))

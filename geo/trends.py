@@ -821,7 +821,14 @@ def _listed_index(
     return np.asarray(idx, dtype=np.int64), has
 
 
-def _known_population(value: Any) -> float | None:
+def known_population(value: Any) -> float | None:
+    """Return a usable population (a positive finite number), or None.
+
+    Examples
+    --------
+    >>> known_population("139,000".replace(",", "")), known_population(0), known_population("n/a")
+    (139000.0, None, None)
+    """
     try:
         pop = float(value)
     except (TypeError, ValueError):
@@ -1004,7 +1011,7 @@ def league_table(
         count = int(cur_counts[i])
         base_count = int(base_counts[i])
         scaled = base_count * scale
-        pop = _known_population(population.get(code))
+        pop = known_population(population.get(code))
         if pop is None:
             rate = base_rate = np.nan
         elif equal:

@@ -89,8 +89,9 @@ def test_the_page_shows_the_same_sentences_as_the_api(app):
 def test_bad_board_parameters_are_named(app):
     for query, param in (("period=week", "period"), ("baseline=ever", "baseline"),
                          ("baseline=baseline_year", "baseline_year"), ("days=fri", "days")):
-        resp = get(app, "analyst", f"/api/v1/board?{query}")
-        assert resp.status_code == 400 and resp.get_json()["parameter"] == param, query
+        for path in ("/api/v1/board", "/board.csv"):  # the download asks the same question
+            resp = get(app, "analyst", f"{path}?{query}")
+            assert resp.status_code == 400 and resp.get_json()["parameter"] == param, query
 
 
 def test_every_figure_downloads_as_csv(app):
