@@ -264,7 +264,7 @@ def _gaps(window: _Window, present: NDArray[np.int64], covered_from: int | None,
 
 
 def _missing_reason(what: str, label: str, gaps: list[str], months: int) -> str:
-    if len(gaps) == months and months > 1:
+    if len(gaps) == months:
         return f"the {what} {label} has no data"
     shown = ", ".join(gaps[:-1]) + f" and {gaps[-1]}" if len(gaps) > 1 else gaps[0]
     return f"the {what} {label} has no data for {shown}"

@@ -388,7 +388,7 @@ def test_no_area_comparison_without_populations_or_comparable_periods():
         "No area can be compared by rate for violence: no area has a known population.",)
     h = headline(day, src, "police", "2024-05-31", period="month", baseline="last_year")
     assert area_changes(h, "Violence", day, src, area, list(NAMES), NAMES, POPS) == (
-        "No area comparison for violence: the baseline May 2023 has no data for May 2023.",)
+        "No area comparison for violence: the baseline May 2023 has no data.",)
 
 
 def quarter(source: str, base: int, count: int):
