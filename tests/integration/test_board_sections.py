@@ -284,3 +284,17 @@ def test_a_late_source_is_flagged(monthly, tmp_path):
     with app.server.test_request_context("/"), acting_as(principal("board")):
         out = page.update_board("fyq", "last_year", None, "police")
     assert "LATE: Police-recorded incidents cover to 31 December 2023" in str(out[2])
+
+
+def test_the_csv_of_every_figure_never_holds_a_count_from_1_to_4_for_the_board(app):
+    import csv
+    import io
+
+    resp = app.server.test_client().get(
+        "/board.csv?la=E07000117&categories=Possession of weapons",
+        headers={"Authorization": f"Bearer {app.tokens['board']}"})
+    assert resp.status_code == 200
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
+    counts = [r[i] for r in rows[1:] for i in (4, 6)]
+    assert "fewer than 5" in counts
+    assert not [c for c in counts if c.isdigit() and 1 <= int(c) <= 4]
