@@ -298,3 +298,21 @@ def test_the_csv_of_every_figure_never_holds_a_count_from_1_to_4_for_the_board(a
     counts = [r[i] for r in rows[1:] for i in (4, 6)]
     assert "fewer than 5" in counts
     assert not [c for c in counts if c.isdigit() and 1 <= int(c) <= 4]
+
+
+def test_the_page_compares_with_a_chosen_baseline_year(app):
+    from dashboard import services
+    from dashboard.layouts import board as page
+    from geo.query import FilterError
+
+    from .access_helpers import acting_as, principal
+
+    with app.server.test_request_context("/"), acting_as(principal("board")):
+        # the sample runs April 2023 to March 2025: two whole financial years
+        assert page._financial_years(services.current()) == [2023, 2024]
+        cards = str(page.update_board("fyq", "baseline_year", None, "police", 2023)[0])
+        with pytest.raises(FilterError, match="no whole financial year"):
+            page.update_board("fyq", "baseline_year", None, "police", None)
+    api = get(app, "board", "/api/v1/board?baseline=baseline_year&baseline_year=2023")
+    assert "(the baseline year 2023/24)" in api["headlines"][0]["sentence"]
+    assert api["headlines"][0]["sentence"] in cards
