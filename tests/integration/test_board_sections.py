@@ -308,8 +308,8 @@ def test_the_page_compares_with_a_chosen_baseline_year(app):
     from .access_helpers import acting_as, principal
 
     with app.server.test_request_context("/"), acting_as(principal("board")):
-        # the sample runs April 2023 to March 2025: two whole financial years
-        assert page._financial_years(services.current()) == [2023, 2024]
+        # the sample runs April 2022 to March 2025: three whole financial years
+        assert page._financial_years(services.current()) == [2022, 2023, 2024]
         cards = str(page.update_board("fyq", "baseline_year", None, "police", 2023)[0])
         with pytest.raises(FilterError, match="no whole financial year"):
             page.update_board("fyq", "baseline_year", None, "police", None)
