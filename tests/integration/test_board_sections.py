@@ -316,3 +316,28 @@ def test_the_page_compares_with_a_chosen_baseline_year(app):
     api = get(app, "board", "/api/v1/board?baseline=baseline_year&baseline_year=2023")
     assert "(the baseline year 2023/24)" in api["headlines"][0]["sentence"]
     assert api["headlines"][0]["sentence"] in cards
+
+
+def test_a_recording_change_between_the_periods_is_a_caveat(app):
+    from dashboard import services
+    from geo.trends import Event, save_events
+
+    with app.server.test_request_context("/"):
+        folder = services.current().data.events
+    save_events([Event("Crime recording system replaced", date(2024, 6, 3), date(2024, 6, 3),
+                       "recording change"),
+                 Event("Lockdown drill", date(2025, 1, 6), date(2025, 1, 12), "lockdown")],
+                folder)
+    try:
+        caveats = get(app, "board", "/api/v1/board")["caveats"]
+        # 2024/25 Q4 against 2023/24 Q4: the change in June 2024 lies between them
+        assert ("Police-recorded incidents: recording changed between the periods compared "
+                "(Crime recording system replaced, 3 June 2024), so 2024/25 Q4 and 2023/24 Q4 "
+                "are not counted alike; part of the change may be the recording.") in caveats
+        assert any(c.startswith("ED attendances: Lockdown drill (lockdown, 6 January 2025 to "
+                                "12 January 2025) falls within") for c in caveats)
+        # the equal period before (2024/25 Q3) is after the change: no caveat for police
+        before = get(app, "board", "/api/v1/board?baseline=previous")["caveats"]
+        assert not any("recording changed" in c and c.startswith("Police") for c in before)
+    finally:
+        save_events([], folder)
