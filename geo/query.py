@@ -795,7 +795,18 @@ class QueryLayer:
         if categories is not None:
             lut = _lut(fr.categories, categories, "categories")
             if lut is not None:
-                fr = fr.subset(lut[fr.category] if len(lut) else np.zeros(fr.n, dtype=bool))
+                # every section of the board asks for the same cut: make it once per version
+                key = (fr.serial, tuple(sorted(categories)), "board")
+                with self._lock:
+                    hit = self._scoped.get(key)  # type: ignore[arg-type]
+                if hit is None:
+                    hit = fr.subset(lut[fr.category] if len(lut)
+                                    else np.zeros(fr.n, dtype=bool))
+                    with self._lock:
+                        if len(self._scoped) > 32:
+                            self._scoped.clear()
+                        self._scoped[key] = hit  # type: ignore[index]
+                fr = hit
         if pin is not None and pin.scope.areas is not None and areas is not None:
             outside = sorted(set(areas) - pin.scope.areas)
             if outside:
@@ -804,12 +815,17 @@ class QueryLayer:
                                    "outside it.")
         return fr
 
-    def _board_codes(self, areas: tuple[str, ...] | None) -> list[str]:
-        """Return the areas a board table lists: the principal's own, narrowed to ``areas``."""
+    def _board_codes(self, areas: tuple[str, ...] | None,
+                     fr: IncidentFrame) -> list[str]:
+        """Return the areas a board table lists: the principal's own that hold any incident
+        (national boundaries would otherwise list every authority in the country), or
+        exactly ``areas`` when given."""
         pin = self._pinned()
         mine = pin.scope.areas if pin is not None else None
+        held = set(np.asarray(fr.areas, dtype=object)[np.flatnonzero(
+            np.bincount(fr.area, minlength=len(fr.areas)))].tolist()) if fr.n else set()
         return [c for c in self.boundaries.names()
-                if (mine is None or c in mine) and (areas is None or c in areas)]
+                if (mine is None or c in mine) and (c in areas if areas else c in held)]
 
     def _board_column(self, counts: np.ndarray, keys: np.ndarray,
                       threshold: int) -> tuple[np.ndarray, np.ndarray]:
@@ -840,7 +856,7 @@ class QueryLayer:
         pin = self._pinned()
         threshold = pin.scope.suppress_below if pin is not None else 0
         fr = self._board_frame(categories, areas)
-        codes = self._board_codes(areas)
+        codes = self._board_codes(areas, self._board_frame(None, areas))
         pos = {c: i for i, c in enumerate(codes)}
         lut = np.array([pos.get(a, -1) for a in fr.areas] or [-1], dtype="int64")
         row_area = lut[fr.area] if fr.n else np.zeros(0, dtype="int64")
@@ -937,7 +953,7 @@ class QueryLayer:
         codes = fr.cell_codes[res][rows]
         counts = np.bincount(codes, minlength=len(fr.cells[res]))
         busy = np.flatnonzero(counts)
-        order = np.lexsort((fr.cells[res][busy].astype(str), -counts[busy]))
+        order = np.lexsort((fr.cells[res][busy], -counts[busy]))
         chosen = busy[order[:top]]
         rank = np.full(len(fr.cells[res]), -1, dtype="int64")
         rank[chosen] = np.arange(len(chosen))
