@@ -817,9 +817,11 @@ class QueryLayer:
 
     def _board_codes(self, areas: tuple[str, ...] | None,
                      fr: IncidentFrame) -> list[str]:
-        """Return the areas a board table lists: the principal's own that hold any incident
-        (national boundaries would otherwise list every authority in the country), or
-        exactly ``areas`` when given."""
+        """Return the areas a board table lists: ``areas``, or the principal's own with data.
+
+        Only areas holding any incident are listed: national boundaries would otherwise list
+        every authority in the country.
+        """
         pin = self._pinned()
         mine = pin.scope.areas if pin is not None else None
         held = set(np.asarray(fr.areas, dtype=object)[np.flatnonzero(
