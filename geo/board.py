@@ -498,20 +498,22 @@ def sentence(h: Headline, source_label: str, area_name: str, *,
     head = f"{source_label} in {area_name}: {_shown(h.count, suppress_below)} in " \
            f"{_in(h.period_label)}"
     base = f"{_shown(h.baseline_count, suppress_below)} in {h.baseline_phrase}"
-    if not h.comparable or h.change is None:
+    if not h.comparable:
         return f"{head}; no comparison is made because {h.reason}."
     hidden = _hidden(h.count, suppress_below) or _hidden(h.baseline_count, suppress_below)
-    if h.change == 0:
-        text = f"{head}, no change on {base}."
-    elif hidden:
+    # a disclosed headline has no change where a count is hidden: say only the direction
+    change = h.change if h.change is not None else h.count - h.baseline_count
+    if hidden:
         if _hidden(h.count, suppress_below) and _hidden(h.baseline_count, suppress_below):
             text = f"{head}, against {base}."
         else:
-            text = f"{head}, {'up' if h.change > 0 else 'down'} on {base}."
+            text = f"{head}, {'up' if change > 0 else 'down'} on {base}."
+    elif change == 0:
+        text = f"{head}, no change on {base}."
     else:
-        way = "up" if h.change > 0 else "down"
+        way = "up" if change > 0 else "down"
         pct = ("" if h.change_pct is None else f" ({_signed_pct(h.change_pct)})")
-        text = f"{head}, {way} {abs(h.change):,}{pct} on {base}."
+        text = f"{head}, {way} {abs(change):,}{pct} on {base}."
         if h.change_pct is None:
             text = text[:-1] + " (no percentage can be given from 0)."
     if h.small_number:

@@ -819,15 +819,34 @@ class QueryLayer:
                      fr: IncidentFrame) -> list[str]:
         """Return the areas a board table lists: ``areas``, or the principal's own with data.
 
-        Only areas holding any incident are listed: national boundaries would otherwise list
-        every authority in the country.
+        Only areas holding at least :data:`BOARD_MIN_SHARE` of the incidents are listed:
+        national boundaries would otherwise list every authority in the country, and police
+        data place a few incidents outside the force (police.uk's Leicestershire files put
+        some in York and Wandsworth).
         """
         pin = self._pinned()
         mine = pin.scope.areas if pin is not None else None
+        counts = np.bincount(fr.area, minlength=len(fr.areas)) if fr.n else np.zeros(0)
         held = set(np.asarray(fr.areas, dtype=object)[np.flatnonzero(
-            np.bincount(fr.area, minlength=len(fr.areas)))].tolist()) if fr.n else set()
+            counts >= max(1.0, BOARD_MIN_SHARE * fr.n))].tolist()) if fr.n else set()
         return [c for c in self.boundaries.names()
                 if (mine is None or c in mine) and (c in areas if areas else c in held)]
+
+    def board_choices(self) -> tuple[list[str], list[int]]:
+        """Return what a board page offers: the areas it lists, and the whole financial years.
+
+        Areas as :meth:`board_areas` lists them (the principal's own that hold data); years
+        by the year they start (2023 for April 2023 to March 2024), each covered whole by
+        the principal's incidents.
+        """
+        fr = self._board_frame(None, None)
+        codes = self._board_codes(None, fr)
+        span = fr.date_span()
+        if span is None:
+            return codes, []
+        first = span[0].year if span[0] <= span[0].replace(month=4, day=1) else span[0].year + 1
+        last = span[1].year - (1 if span[1] >= span[1].replace(month=3, day=31) else 2)
+        return codes, list(range(first, last + 1))
 
     def _board_column(self, counts: np.ndarray, keys: np.ndarray,
                       threshold: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1038,6 +1057,10 @@ class QueryLayer:
             "categories": fr.categories,
             "sources": fr.sources,
         }
+
+
+#: Smallest share of a principal's incidents an area must hold to be listed on the board.
+BOARD_MIN_SHARE = 0.001
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import services
-from dashboard.board import PERIODS, SOURCE_LABELS, board
+from dashboard.board import PERIODS, board
 from dashboard.components import frame_areas
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
 from dashboard.inputs import query_params
-from geo.query import FilterError
+from geo.query import BOARD_MIN_SHARE, FilterError
 
 dash.register_page(__name__, path="/board", name="Board", title="Hotspot · Board", order=5)
 
@@ -46,11 +46,10 @@ def layout(**query: str) -> html.Div:
     """Build the page: the period and baseline, then the figures (drawn by the callback)."""
     query = query_params(query)
     svc = services.current()
-    from dashboard.access.gate import principal_or_none
-
-    who = principal_or_none()
     names = svc.boundaries.names()
-    mine = [c for c in names if who is None or who.areas is None or c in who.areas]
+    # the areas that hold data (national boundaries hold hundreds that do not), in name order
+    held, years = svc.query.board_choices()
+    mine = sorted(held, key=lambda c: names.get(c, c))
     kiosk = str(query.get("kiosk", "")) in {"1", "true", "yes"}
     try:
         every = int(str(query.get("every", KIOSK_SECONDS)))
@@ -59,7 +58,6 @@ def layout(**query: str) -> html.Div:
     every = min(max(every, KIOSK_RANGE[0]), KIOSK_RANGE[1])
     baseline = query.get("baseline") if query.get("baseline") in {
         o["value"] for o in BASELINE_OPTIONS} else "last_year"
-    years = _financial_years(svc)
     year = str(query.get("baseline_year", ""))
     area = query.get("la") if query.get("la") in mine else None
     sidebar = html.Div([
@@ -94,9 +92,7 @@ def layout(**query: str) -> html.Div:
         html.H3("Do the sources agree?"),
         html.Ul(id=AGREE),
         html.H3("Areas by rate"),
-        dcc.RadioItems(id=AREA_SOURCE, value="police", inline=True,
-                       options=[{"label": f" {v}", "value": k}
-                                for k, v in SOURCE_LABELS.items()]),
+        dcc.RadioItems(id=AREA_SOURCE, value="police", inline=True, options=[]),
         html.P(id=AREA_NOTE, className="hint"),
         html.Div([
             dcc.Graph(id=AREA_MAP, config=graph_config(), className="board-map",
@@ -116,16 +112,6 @@ def layout(**query: str) -> html.Div:
         html.Ul(id=CAVEATS, className="hint"),
     ], className="main")
     return html.Div([sidebar, main], className="explorer kiosk" if kiosk else "explorer")
-
-
-def _financial_years(svc: Any) -> list[int]:
-    """Financial years (April to March, by the year they start) the data cover whole."""
-    span = svc.query.labels().date_span()
-    if span is None:
-        return []
-    first = span[0].year if span[0] <= span[0].replace(month=4, day=1) else span[0].year + 1
-    last = span[1].year - (1 if span[1] >= span[1].replace(month=3, day=31) else 2)
-    return list(range(first, last + 1))
 
 
 @callback(Output(BASELINE_YEAR, "style"), Input(BASELINE, "value"))
@@ -185,6 +171,7 @@ def next_area(_ticks: int | None, options: list[dict[str, str]] | None,
           Output(CAVEATS, "children"), Output(TARGETS, "children"), Output(CHANGES, "children"),
           Output(AREA_MAP, "figure"), Output(AREA_TABLE, "children"),
           Output(AREA_NOTE, "children"), Output(NEED, "children"), Output(TRENDS, "children"),
+          Output(AREA_SOURCE, "options"),
           Input(PERIOD, "value"), Input(BASELINE, "value"), Input(AREA, "value"),
           Input(AREA_SOURCE, "value"), Input(BASELINE_YEAR, "value"),
           Input(LIVE_VERSION, "data"))
@@ -221,8 +208,9 @@ def update_board(period: str | None, baseline: str | None, area: str | None,
     table = next((t for t in body["areas"] if t["source"] == area_source),
                  body["areas"][0] if body["areas"] else None)
     figure, area_table, area_note = _areas(table)
+    sources = [{"label": f" {t['label']}", "value": t["source"]} for t in body["areas"]]
     return (cards, agree, current, caveats, targets, changes, figure, area_table, area_note,
-            _need(body["activity"]), [_trend(t) for t in body["trend"]])
+            _need(body["activity"]), [_trend(t) for t in body["trend"]], sources)
 
 
 def _shown(row: dict[str, Any], key: str) -> str:
@@ -279,7 +267,9 @@ def _areas(table: dict[str, Any] | None) -> tuple[dict[str, Any], Any, str]:
             + (f" against {base}" if base else " (no comparison: " + "the baseline is not "
                "complete)") + ", by rate per 1,000 residents, highest first. Areas with a "
             "count too small to show have no rate and are left blank on the map. Rows in "
-            "italics have fewer than 10 incidents: read them with care.")
+            "italics have fewer than 10 incidents: read them with care. Areas holding under "
+            f"{BOARD_MIN_SHARE:.1%} of the incidents (a few placed outside the force area) "
+            "are not listed.")
     return figure, grid, note
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from dataclasses import replace
 from datetime import date, datetime
 
 import numpy as np
@@ -536,3 +537,18 @@ def test_a_target_has_no_status_without_a_comparison():
     assert got.sentence == "Down 10%: no status, because the quarter is not complete."
     zero = board.target_status(board.Target("Down 10%", "police", 10.0), _head(5, 0))
     assert zero.status == "none" and "baseline is 0" in zero.sentence
+
+
+def test_a_disclosed_headline_with_a_hidden_count_gives_only_the_direction():
+    # as the query layer discloses it for a board: comparable, counts kept, change withheld
+    h = Headline("ed", "month", "previous", "May 2024", "April 2024", "the previous month",
+                 "2024-05-01", "2024-05-31", "2024-04-01", "2024-04-30", 3, 12, None, None,
+                 None, None, None, True, "", True)
+    text = sentence(h, "ED attendances", "Preston", suppress_below=5)
+    assert text.startswith("ED attendances in Preston: fewer than 5 in May 2024, down on 12 "
+                           "in the previous month.")
+    assert "because" not in text and "9" not in text
+    both = replace(h, baseline_count=2)
+    assert sentence(both, "ED attendances", "Preston", suppress_below=5).startswith(
+        "ED attendances in Preston: fewer than 5 in May 2024, against fewer than 5 in the "
+        "previous month.")
