@@ -24,6 +24,7 @@ P = "board-"
 PERIOD, BASELINE, AREA, CARDS, AGREE, CURRENCY, CAVEATS, KIOSK_TICK, DOWNLOAD, TARGETS = (
     P + s for s in ("period", "baseline", "area", "cards", "agree", "currency", "caveats",
                     "kiosk-tick", "download", "targets"))
+DOWNLOAD_PDF = P + "download-pdf"
 #: How each status is shown: a word and a symbol, never colour alone.
 STATUS_MARKS = {"green": "● GREEN", "amber": "◐ AMBER", "red": "○ RED", "none": "– NO STATUS"}
 #: Seconds each area stays on a kiosk screen before the next.
@@ -54,6 +55,8 @@ def layout(**query: str) -> html.Div:
         dcc.Dropdown(id=AREA, options=[{"label": names[c], "value": c} for c in mine],
                      placeholder="The whole area", value=None),
         html.P(html.A("Every figure as CSV", id=DOWNLOAD, href="/board.csv"),
+               className="downloads"),
+        html.P(html.A("Board pack (PDF)", id=DOWNLOAD_PDF, href="/board.pdf"),
                className="downloads"),
         html.P(html.A("Full-screen kiosk (cycles through the areas)", href="/board?kiosk=1"),
                className="hint"),
