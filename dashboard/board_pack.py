@@ -43,7 +43,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from dashboard.board import PERIODS
+from dashboard.board import PERIODS, SOURCE_LABELS
 from geo.settings import CRS_METRIC, TIMEZONE
 
 __all__ = ["TITLE", "board_pack_pdf"]
@@ -620,7 +620,9 @@ def _title_block(body: dict[str, Any], produced: datetime) -> list[Flowable]:
     phrase = heads[0].get("baseline_phrase") if heads else None
     compared = f", compared with {phrase}" if phrase else ""
     local = produced.astimezone(ZoneInfo(TIMEZONE))
-    covered = _covered_phrase(body.get("currency") or [])
+    labels = {**SOURCE_LABELS, **{str(h.get("source")): str(h.get("label"))
+                                  for h in heads if h.get("label")}}
+    covered = _covered_phrase(body.get("currency") or [], labels)
     return [
         _p(TITLE, "title"),
         _p(_capital(str(body.get("area", "the whole area"))), "subtitle"),
@@ -630,21 +632,37 @@ def _title_block(body: dict[str, Any], produced: datetime) -> list[Flowable]:
     ]
 
 
-def _covered_phrase(currency: list[dict[str, Any]]) -> str:
-    """Say how far each source's data go ("31 March 2025 (police), ...")."""
-    parts = []
+def _covered_phrase(currency: list[dict[str, Any]], labels: dict[str, str]) -> str:
+    """Say how far the sources' data go, grouping sources that end on the same day.
+
+    Examples
+    --------
+    >>> print(_covered_phrase([{"source": "police", "covered_to": "2025-03-31"},
+    ...                        {"source": "ed", "covered_to": "2025-03-31"},
+    ...                        {"source": "ambulance", "covered_to": "2025-03-29"}],
+    ...                       {"police": "Police-recorded incidents", "ed": "ED attendances",
+    ...                        "ambulance": "Ambulance call-outs"}))
+    31 March 2025 (police-recorded incidents and ED attendances) and 29 March 2025
+    (ambulance call-outs)
+    """
+    days: dict[str, list[str]] = {}
     for c in currency:
-        try:
-            when = _day(date.fromisoformat(str(c["covered_to"])[:10]))
-        except (KeyError, ValueError):
-            continue
-        parts.append((when, str(c.get("source", ""))))
-    if not parts:
-        return "no date (no source has data)"
-    if len({w for w, _ in parts}) == 1:
-        return parts[0][0]
-    words = [f"{w} ({s})" for w, s in parts]
-    return ", ".join(words[:-1]) + " and " + words[-1]
+        when = _iso_day(c.get("covered_to"))
+        label = labels.get(str(c.get("source")), str(c.get("source", "")))
+        # "Police-recorded incidents" reads "police-recorded incidents" mid-sentence; "ED" stays
+        if label[1:2].islower():
+            label = label[:1].lower() + label[1:]
+        days.setdefault(when, []).append(label)
+    if not days:
+        return "no date (no source has data yet)"
+    if len(days) == 1:
+        return next(iter(days))
+    words = [f"{when} ({_and(names)})" for when, names in days.items()]
+    return _and(words)
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _headlines(body: dict[str, Any]) -> list[Flowable]:

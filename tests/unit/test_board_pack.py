@@ -224,3 +224,34 @@ def test_module_examples_run():
     result = doctest.testmod(board_pack, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 8
     assert result.failed == 0
+
+
+def _awkward(name: str) -> dict:
+    body = full_body()
+    if name == "every-month-hidden":
+        body["trend"][0]["months"] = [{"month": m["month"], "count": None,
+                                       "shown_as": "fewer than 5"}
+                                      for m in body["trend"][0]["months"]]
+    elif name == "no-rows-or-months":
+        body["areas"][0]["rows"], body["trend"][0]["months"] = [], []
+    elif name == "no-rates":
+        for r in body["areas"][0]["rows"]:
+            r["rate_per_1000"] = None
+    elif name == "nothing-at-all":
+        body = minimal_body() | {"headlines": [], "currency": [], "targets": [],
+                                 "agreement": []}
+    elif name == "welsh-and-markup-in-the-name":
+        body["area"] = "Ynys Môn & <Tŵr>"
+    return body
+
+
+@pytest.mark.parametrize("name", ["every-month-hidden", "no-rows-or-months", "no-rates",
+                                  "nothing-at-all", "welsh-and-markup-in-the-name"])
+def test_awkward_bodies_still_make_a_readable_pack(boundaries, name):
+    pages = pages_text(board_pack_pdf(_awkward(name), boundaries, produced_at=PRODUCED))
+    assert pages[0].startswith("Partnership board pack")
+    assert f"Page {len(pages)} of {len(pages)}" in pages[-1]
+    if name == "welsh-and-markup-in-the-name":
+        assert "Ynys Môn & <Twr>" in pages[0]  # printed as text, the ŵ without its accent
+    if name == "nothing-at-all":
+        assert "No data yet" in pages[0] and "no date (no source has data yet)" in pages[0]
