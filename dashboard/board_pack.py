@@ -735,7 +735,8 @@ def _areas(body: dict[str, Any], boundaries: Any) -> list[Flowable]:
     for a in areas:
         out.append(_p(f"{a.get('label', a.get('source', ''))} by "
                       f"{'ward' if a.get('level') == 'ward' else 'authority'}: "
-                      f"{a.get('period_label', '')} against {a.get('baseline_label', '')}",
+                      f"{a.get('period_label', '')} against "
+                      f"{a.get('baseline_label') or 'no baseline (not complete)'}",
                       "h3"))
         rows: list[list[Any]] = [["Area", "Count", "Baseline count", "Rate per 1,000",
                                   "Baseline rate", "Population", "Map class"]]
@@ -829,24 +830,28 @@ def _activity(body: dict[str, Any]) -> list[Flowable]:
         return [*out, _p(NOT_AVAILABLE, "hint")]
     if not activity:
         return [*out, _p("No areas to compare.", "hint")]
-    rows: list[list[Any]] = [["Area", "Rate per 1,000", "Hotspot cells", "Zones",
-                              "Funded activity"]]
+    in_words = any(r.get("words") for r in activity)
+    rows: list[list[Any]] = [["Area", "Rate per 1,000", "Busiest places", "Zones",
+                              "Funded activity", *(["In words"] if in_words else [])]]
     for r in activity:
-        funded = r.get("funded") or []
-        words = "; ".join(
+        funded = "; ".join(
             f"{f.get('name', '')}: "
             + (f"\u00a3{f['funding_gbp']:,.0f}" if f.get("funding_gbp") is not None
                else "funding not stated")
             + (f", {f['hours_per_week']:,g} hours a week" if f.get("hours_per_week")
                is not None else "")
-            for f in funded) or "none funded"
+            for f in r.get("funded") or []) or "none funded"
         rows.append([f"{r.get('name', '')} ({r.get('code', '')})",
                      rate_text(r.get("rate_per_1000")),
-                     f"{r.get('hotspot_cells', 0):,}" if r.get("hotspot_cells") is not None
+                     f"{r['hotspot_cells']:,}" if r.get("hotspot_cells") is not None
                      else "no figure",
-                     f"{r.get('zones', 0):,}" if r.get("zones") is not None else "no figure",
-                     words])
-    out.append(_table(rows, [w * TEXT_W for w in (0.26, 0.12, 0.12, 0.09, 0.41)]))
+                     f"{r['zones']:,}" if r.get("zones") is not None else "no figure",
+                     funded, *([r.get("words", "")] if in_words else [])])
+    widths = ((0.17, 0.1, 0.1, 0.07, 0.24, 0.32) if in_words
+              else (0.26, 0.12, 0.12, 0.09, 0.41))
+    out.append(_table(rows, [w * TEXT_W for w in widths]))
+    out.append(_p("Busiest places: how many of the whole area's busiest small places (H3 "
+                  "cells) lie in each area. Zones: the saved zones there.", "hint"))
     return out
 
 

@@ -115,8 +115,19 @@ def test_the_pack_holds_the_same_numbers_and_words_as_the_page(app, query):
         assert f"{marks[t['status']]} {one_line(t['sentence'])}" in text
     for c in api["currency"]:
         assert ("LATE: " if c["late"] else "") + one_line(c["sentence"]) in text
-    for s in api["agreement"] + api["caveats"]:
+    for s in api["agreement"] + api["caveats"] + api.get("changes", []):
         assert one_line(s) in text
+    # the sections the board added later, when it gives them: the same counts and rates
+    for table in api.get("areas", []):
+        for r in table["rows"]:
+            count = f"{r['count']:,}" if r["count"] is not None else r["count_shown_as"]
+            assert f"{r['name']} ({r['code']}) {count}" in text, r
+            if r["rate_per_1000"] is not None:
+                assert f"{r['rate_per_1000']:,.2f}" in text
+    for series in api.get("trend", []):
+        assert f"{series['label']}: count per month" in text
+    for r in api.get("activity", []):
+        assert one_line(r.get("words", "")) in text
     assert "Content-Disposition" in resp.headers
     disposition = resp.headers["Content-Disposition"]
     assert disposition.startswith('attachment; filename="hotspot-board-pack')
