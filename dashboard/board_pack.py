@@ -61,6 +61,8 @@ STATUS_TINTS = {"green": colors.HexColor("#d9efd9"), "amber": colors.HexColor("#
 #: each area is labelled with its class number besides.
 CLASS_COLOURS = [colors.HexColor(c) for c in ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20",
                                               "#bd0026")]
+#: Decimals a rate per 1,000 is printed with (as on the board page).
+RATE_DECIMALS = 2
 #: Points of map per class label; areas smaller than this on the page are not labelled.
 _MIN_LABEL_PT = 9.0
 #: Marks the built-in fonts lack, and the nearest they have (the board page uses these).
@@ -146,7 +148,7 @@ def count_text(value: int | None, shown_as: str | None) -> str:
 
 def rate_text(rate: float | None) -> str:
     """Return a rate per 1,000 residents as printed (two decimals), or ``no rate``."""
-    return "no rate" if rate is None else f"{rate:,.2f}"
+    return "no rate" if rate is None else f"{rate:,.{RATE_DECIMALS}f}"
 
 
 def change_text(head: dict[str, Any]) -> str:
@@ -198,10 +200,10 @@ def _styles() -> dict[str, ParagraphStyle]:
                                    fontSize=13, leading=16, spaceAfter=2),
         "h2": ParagraphStyle("PackH2", parent=base["Heading2"], fontName="Helvetica-Bold",
                              fontSize=13, leading=16, spaceBefore=10, spaceAfter=4,
-                             textColor=INK),
+                             textColor=INK, keepWithNext=1),
         "h3": ParagraphStyle("PackH3", parent=base["Heading3"], fontName="Helvetica-Bold",
                              fontSize=10.5, leading=13, spaceBefore=6, spaceAfter=3,
-                             textColor=INK),
+                             textColor=INK, keepWithNext=1),
         "body": body,
         "hint": ParagraphStyle("PackHint", parent=body, fontSize=8.5, leading=11,
                                textColor=GREY),
@@ -308,8 +310,9 @@ class RateClass:
 def rate_classes(rates: Sequence[float], n: int = 5) -> list[RateClass]:
     """Group rates into at most ``n`` classes of about equal numbers of areas (quantiles).
 
-    Each class is labelled with the lowest and highest rate of the areas in it, so the
-    legend shows only rates that appear in the table. Equal rates share a class.
+    Rates are grouped as printed (two decimals), and each class is labelled with the lowest
+    and highest rate of the areas in it, so the legend shows only rates that appear in the
+    table and two areas printed with the same rate share a class.
 
     Examples
     --------
@@ -318,7 +321,8 @@ def rate_classes(rates: Sequence[float], n: int = 5) -> list[RateClass]:
     >>> [(c.low, c.high) for c in rate_classes([2.0, 2.0, 2.0])]
     [(2.0, 2.0)]
     """
-    values = np.sort(np.asarray([r for r in rates if r is not None], dtype=float))
+    values = np.sort(np.round(np.asarray([r for r in rates if r is not None], dtype=float),
+                              RATE_DECIMALS))
     if values.size == 0:
         return []
     edges = np.unique(np.quantile(values, np.linspace(0, 1, n + 1)[1:-1]))
@@ -331,9 +335,10 @@ def rate_classes(rates: Sequence[float], n: int = 5) -> list[RateClass]:
 
 
 def class_of(rate: float | None, classes: Sequence[RateClass]) -> RateClass | None:
-    """Return the class holding ``rate`` (None for no rate)."""
+    """Return the class holding ``rate`` as printed (None for no rate)."""
     if rate is None:
         return None
+    rate = round(rate, RATE_DECIMALS)
     for c in classes:
         if rate <= c.high:
             return c
@@ -674,12 +679,12 @@ def _headlines(body: dict[str, Any]) -> list[Flowable]:
                               "Rate per 1,000 residents"]]
     for h in heads:
         count = count_text(h.get("count"), h.get("count_shown_as"))
-        if h.get("small_number"):
-            count += " (small number)"
         base = count_text(h.get("baseline_count"), h.get("baseline_count_shown_as"))
         change = change_text(h)
         if h.get("change") is None and h.get("reason"):
             change += f": {h['reason']}"
+        if h.get("small_number"):
+            change += " (small numbers: may be chance)"
         rate = h.get("rate_per_1000")
         rows.append([Paragraph(plain(h.get("label", h.get("source", ""))), S["cell_bold"]),
                      h.get("period_label", ""),
@@ -739,29 +744,33 @@ def _areas(body: dict[str, Any], boundaries: Any) -> list[Flowable]:
                       f"{a.get('baseline_label') or 'no baseline (not complete)'}",
                       "h3"))
         rows: list[list[Any]] = [["Area", "Count", "Baseline count", "Rate per 1,000",
-                                  "Baseline rate", "Population", "Map class"]]
+                                  "Baseline rate", "Population",
+                                  "Map class, notes" if a is mapped else "Notes"]]
         for r in a.get("rows", []):
-            count = count_text(r.get("count"), r.get("count_shown_as"))
+            notes = []
+            if a is mapped:
+                cls = class_of(r.get("rate_per_1000"), classes)
+                hidden = r.get("count") is None and bool(r.get("count_shown_as"))
+                notes.append("S (not shown)" if hidden else f"class {cls.number}" if cls
+                             else "\u2013 (no rate)")
             if r.get("small_number"):
-                count += " (small)"
-            cls = class_of(r.get("rate_per_1000"), classes) if a is mapped else None
-            hidden = r.get("count") is None and bool(r.get("count_shown_as"))
+                notes.append("small numbers")
             pop = r.get("population")
-            rows.append([f"{r.get('name', '')} ({r.get('code', '')})", count,
+            rows.append([f"{r.get('name', '')} ({r.get('code', '')})",
+                         count_text(r.get("count"), r.get("count_shown_as")),
                          count_text(r.get("baseline_count"), r.get("baseline_count_shown_as")),
                          rate_text(r.get("rate_per_1000")),
                          rate_text(r.get("baseline_rate_per_1000")),
                          f"{pop:,.0f}" if isinstance(pop, int | float) and pop == pop
-                         else "unknown",
-                         ("S (not shown)" if hidden else str(cls.number) if cls else "\u2013")
-                         if a is mapped else ""])
+                         else "unknown", "; ".join(notes)])
         if len(rows) == 1:
             rows.append(["No areas.", "", "", "", "", "", ""])
-        out.append(_table(rows, [w * TEXT_W for w in (0.3, 0.12, 0.12, 0.11, 0.11, 0.12,
-                                                      0.12)]))
+        out.append(_table(rows, [w * TEXT_W for w in (0.26, 0.13, 0.13, 0.1, 0.1, 0.11,
+                                                      0.17)]))
     out.append(_p("Rates are per 1,000 residents, from the same counts as the table. "
-                  "\u201c(small)\u201d marks counts under 10, where a change of a few "
-                  "incidents can be chance.", "hint"))
+                  "\u201cSmall numbers\u201d marks an area with fewer than 10 incidents in the "
+                  "period or its baseline, where a change of a few incidents can be chance.",
+                  "hint"))
     return out
 
 
@@ -779,6 +788,9 @@ def _map(mapped: dict[str, Any], classes: list[RateClass], boundaries: Any,
                "are of another level)")
         return [*heading, _p(f"Map not available: {why}. The table below lists every area.",
                              "hint")]
+    if len(rows) == 1:  # shading one area against itself says nothing
+        return [*heading, _p("Map not drawn: one area only (the table below gives its "
+                             "figures).", "hint")]
     xmin, ymin, xmax, ymax = _bounds([g for g, _ in shapes])
     aspect = (ymax - ymin) / max(xmax - xmin, 1.0)
     height = min(max(width * 0.66 * aspect + 16, 160.0), 12 * cm)
@@ -799,13 +811,16 @@ def _trends(body: dict[str, Any]) -> list[Flowable]:
         return [*out, _p(NOT_AVAILABLE, "hint")]
     if not trend:
         return [*out, _p("No source has complete months to chart.", "hint")]
+    blocks: list[Flowable] = []
     for series in trend:
         months = series.get("months") or []
-        block: list[Flowable] = [_p(f"{series.get('label', series.get('source', ''))}: "
-                                    "count per month", "h3")]
+        # the section's heading stays on the page of its first chart
+        block: list[Flowable] = [] if blocks else list(out)
+        block.append(_p(f"{series.get('label', series.get('source', ''))}: count per month",
+                        "h3"))
         if not months:
             block.append(_p("No complete months.", "hint"))
-            out.append(KeepTogether(block))
+            blocks.append(KeepTogether(block))
             continue
         block.append(trend_chart(series, TEXT_W))
         gaps = [m for m in months if m.get("count") is None]
@@ -819,8 +834,8 @@ def _trends(body: dict[str, Any]) -> list[Flowable]:
                             "zero.", "hint"))
         else:
             block.append(_p(f"{span}. Every month has a count.", "hint"))
-        out.append(KeepTogether(block))
-    return out
+        blocks.append(KeepTogether(block))
+    return blocks
 
 
 def _activity(body: dict[str, Any]) -> list[Flowable]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dashboard.board_pack import board_pack_pdf, change_text, rate_classes
+from dashboard.board_pack import board_pack_pdf, change_text, class_of, rate_classes
 
 pypdf = pytest.importorskip("pypdf")
 
@@ -152,10 +152,11 @@ def test_every_section_is_drawn_from_a_full_body(boundaries):
     assert "Not available" not in text
     # the map's legend and the area table agree: classes, the hidden area, no rate
     assert "Police-recorded incidents per 1,000 residents" in text
-    assert "Burnley (E07000117) fewer than 5 fewer than 5 no rate" in text
-    assert "S (not shown)" in text
-    assert "Blackpool (E06000009) 901 950 6.51" in text
-    assert "Ribble Valley (E07000124) 8 (small) 12 no rate" in text
+    assert "Burnley (E07000117) fewer than 5 fewer than 5 no rate no rate 100,000 S (not " \
+        "shown)" in text
+    assert "Blackpool (E06000009) 901 950 6.51 no rate 100,000 class 4" in text
+    assert "Ribble Valley (E07000124) 8 12 no rate no rate unknown \u2013 (no rate); small " \
+        "numbers" in text
     assert "hatched: count fewer than 5, not shown" in text
     # the trend charts and their gap, said in words
     assert "Police-recorded incidents: count per month" in text
@@ -211,6 +212,13 @@ def test_rate_classes_hold_every_rate_once(rates, expected):
     assert all(a.high < b.low for a, b in zip(classes, classes[1:], strict=False))
 
 
+def test_rates_printed_alike_share_a_class():
+    # 1.857 and 1.862 both print as 1.86: the table must not show them in two classes
+    classes = rate_classes([1.857, 1.862, 3.0, 4.0, 5.0])
+    assert (classes[0].low, classes[0].high) == (1.86, 1.86)
+    assert class_of(1.857, classes) is class_of(1.862, classes) is classes[0]
+
+
 def test_a_naive_production_time_is_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         board_pack_pdf(minimal_body(), None, produced_at=datetime(2026, 12, 2, 14, 5))
@@ -237,6 +245,9 @@ def _awkward(name: str) -> dict:
     elif name == "no-rates":
         for r in body["areas"][0]["rows"]:
             r["rate_per_1000"] = None
+    elif name == "one-area":
+        for table in body["areas"]:
+            table["rows"] = table["rows"][:1]
     elif name == "nothing-at-all":
         body = minimal_body() | {"headlines": [], "currency": [], "targets": [],
                                  "agreement": []}
@@ -245,7 +256,7 @@ def _awkward(name: str) -> dict:
     return body
 
 
-@pytest.mark.parametrize("name", ["every-month-hidden", "no-rows-or-months", "no-rates",
+@pytest.mark.parametrize("name", ["every-month-hidden", "no-rows-or-months", "no-rates", "one-area",
                                   "nothing-at-all", "welsh-and-markup-in-the-name"])
 def test_awkward_bodies_still_make_a_readable_pack(boundaries, name):
     pages = pages_text(board_pack_pdf(_awkward(name), boundaries, produced_at=PRODUCED))
@@ -253,5 +264,7 @@ def test_awkward_bodies_still_make_a_readable_pack(boundaries, name):
     assert f"Page {len(pages)} of {len(pages)}" in pages[-1]
     if name == "welsh-and-markup-in-the-name":
         assert "Ynys Môn & <Twr>" in pages[0]  # printed as text, the ŵ without its accent
+    if name == "one-area":
+        assert "Map not drawn: one area only" in " ".join(pages)
     if name == "nothing-at-all":
         assert "No data yet" in pages[0] and "no date (no source has data yet)" in pages[0]
