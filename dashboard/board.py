@@ -141,6 +141,7 @@ def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int |
     if any(c.late for c in current):
         caveats.append("A source whose next extract is overdue is marked LATE: its figures "
                        "stop at the last day it covers.")
+    caveats += _event_caveats(figures.headlines, labels)
     caveats += [p for p in (problem, source_problem) if p] + activity_problems
     for table in area_tables:
         table.pop("frame")
@@ -378,3 +379,15 @@ def _emerging(figures: Any, labels: dict[str, str],
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
+
+
+def _event_caveats(headlines: Any, labels: dict[str, str]) -> list[str]:
+    """Events of the calendar (a recording change, a lockdown) that touch the periods."""
+    from geo.board import event_caveats
+    from geo.trends import load_events
+
+    try:
+        events = load_events(services.current().data.events)
+    except ValueError as err:
+        return [f"{err} Events (such as recording changes) cannot be taken into account."]
+    return list(event_caveats(headlines, events, labels))

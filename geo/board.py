@@ -50,6 +50,7 @@ __all__ = [
     "area_changes",
     "area_sentences",
     "emerging_sentence",
+    "event_caveats",
     "Activity",
     "need_and_activity",
     "read_activity",
@@ -1184,3 +1185,46 @@ def emerging_sentence(table: Any, source_label: str, names: Mapping[str, str],
                               for a, n in ordered)
         parts.append(f"{len(rows)} {category} ({where})")
     return f"{head}: {'; '.join(parts)}. {method}"
+
+
+def event_caveats(hs: Sequence[Headline], events: Sequence[Any],
+                  source_labels: Mapping[str, str]) -> tuple[str, ...]:
+    """Say which events of the calendar touch the periods each headline compares.
+
+    ``events`` are :class:`geo.trends.Event`. A recording change between the start of a
+    baseline and the end of its period means the two are not counted alike; any other
+    event inside either period (a lockdown, a week of action) may explain part of a change.
+    The board compares whole periods, so nothing is left out: the caveat says so instead.
+
+    Examples
+    --------
+    >>> from geo.trends import Event
+    >>> h = Headline("police", "fyq", "last_year", "2024/25 Q2", "2023/24 Q2",
+    ...              "the same quarter last year", "2024-07-01", "2024-09-30", "2023-07-01",
+    ...              "2023-09-30", 612, 653, -41, -6.3, None, None, None, True, "", False)
+    >>> event_caveats([h], [Event("New crime recording system", date(2024, 1, 8),
+    ...                           date(2024, 1, 8), "recording change")], {"police": "Police"})
+    ('Police: recording changed between the periods compared (New crime recording system, 8 January 2024), so 2024/25 Q2 and 2023/24 Q2 are not counted alike; part of the change may be the recording.',)
+    """  # noqa: E501
+    out = []
+    for h in hs:
+        if not h.comparable:
+            continue
+        label = source_labels.get(h.source, h.source)
+        lo, hi = date.fromisoformat(h.baseline_start), date.fromisoformat(h.period_end)
+        windows = ((date.fromisoformat(h.period_start), date.fromisoformat(h.period_end)),
+                   (date.fromisoformat(h.baseline_start), date.fromisoformat(h.baseline_end)))
+        for e in events:
+            when = (_date_words(e.start) if e.start == e.end
+                    else f"{_date_words(e.start)} to {_date_words(e.end)}")
+            if e.kind == "recording change":
+                if lo < e.start <= hi or lo < e.end <= hi:
+                    out.append(f"{label}: recording changed between the periods compared "
+                               f"({e.name}, {when}), so {h.period_label} and "
+                               f"{h.baseline_label} are not counted alike; part of the change "
+                               "may be the recording.")
+            elif any(e.start <= b and e.end >= a for a, b in windows):
+                out.append(f"{label}: {e.name} ({e.kind}, {when}) falls within the periods "
+                           "compared and is counted in them; part of the change may be "
+                           "due to it.")
+    return tuple(out)

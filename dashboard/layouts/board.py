@@ -19,6 +19,7 @@ from dashboard.components import frame_areas
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
 from dashboard.inputs import query_params
+from geo.query import FilterError
 
 dash.register_page(__name__, path="/board", name="Board", title="Hotspot · Board", order=5)
 
@@ -35,7 +36,11 @@ STATUS_MARKS = {"green": "● GREEN", "amber": "◐ AMBER", "red": "○ RED", "n
 #: Seconds each area stays on a kiosk screen before the next.
 KIOSK_SECONDS = 30
 BASELINE_OPTIONS = [{"label": " the same period last year", "value": "last_year"},
-                    {"label": " the equal period before", "value": "previous"}]
+                    {"label": " the equal period before", "value": "previous"},
+                    {"label": " a baseline financial year", "value": "baseline_year"}]
+#: Shortest and longest time a kiosk may stay on one area (``?kiosk=1&every=SECONDS``).
+KIOSK_RANGE = (5, 600)
+BASELINE_YEAR = P + "baseline-year"
 
 
 def layout(**query: str) -> html.Div:
@@ -48,6 +53,16 @@ def layout(**query: str) -> html.Div:
     names = svc.boundaries.names()
     mine = [c for c in names if who is None or who.areas is None or c in who.areas]
     kiosk = str(query.get("kiosk", "")) in {"1", "true", "yes"}
+    try:
+        every = int(str(query.get("every", KIOSK_SECONDS)))
+    except ValueError:
+        every = KIOSK_SECONDS
+    every = min(max(every, KIOSK_RANGE[0]), KIOSK_RANGE[1])
+    baseline = query.get("baseline") if query.get("baseline") in {
+        o["value"] for o in BASELINE_OPTIONS} else "last_year"
+    years = _financial_years(svc)
+    year = str(query.get("baseline_year", ""))
+    area = query.get("la") if query.get("la") in mine else None
     sidebar = html.Div([
         html.H2("Board"),
         html.Label("Period", htmlFor=PERIOD),
@@ -55,10 +70,15 @@ def layout(**query: str) -> html.Div:
                        else "fyq",
                        options=[{"label": f" {v}", "value": k} for k, v in PERIODS.items()]),
         html.Label("Compared with", htmlFor=BASELINE),
-        dcc.RadioItems(id=BASELINE, value="last_year", options=BASELINE_OPTIONS),
+        dcc.RadioItems(id=BASELINE, value=baseline, options=BASELINE_OPTIONS),
+        dcc.Dropdown(id=BASELINE_YEAR, clearable=False, searchable=False,
+                     options=[{"label": f"{y}/{(y + 1) % 100:02d}", "value": y} for y in years],
+                     value=int(year) if year.isdigit() and int(year) in years
+                     else (years[0] if years else None),
+                     placeholder="No whole financial year yet"),
         html.Label("Area", htmlFor=AREA),
         dcc.Dropdown(id=AREA, options=[{"label": names[c], "value": c} for c in mine],
-                     placeholder="The whole area", value=None),
+                     placeholder="The whole area", value=area),
         html.P(html.A("Every figure as CSV", id=DOWNLOAD, href="/board.csv"),
                className="downloads"),
         html.P(html.A("Board pack (PDF)", id=DOWNLOAD_PDF, href="/board.pdf"),
@@ -66,7 +86,7 @@ def layout(**query: str) -> html.Div:
         html.P(html.A("Full-screen kiosk (cycles through the areas)", href="/board?kiosk=1"),
                className="hint"),
         # a kiosk moves on to the next area every KIOSK_SECONDS; off otherwise
-        dcc.Interval(id=KIOSK_TICK, interval=KIOSK_SECONDS * 1000, disabled=not kiosk),
+        dcc.Interval(id=KIOSK_TICK, interval=every * 1000, disabled=not kiosk),
     ], className="sidebar")
     main = html.Div([
         html.Div(id=CARDS, className="board-cards"),
@@ -99,6 +119,22 @@ def layout(**query: str) -> html.Div:
         html.Ul(id=CAVEATS, className="hint"),
     ], className="main")
     return html.Div([sidebar, main], className="explorer kiosk" if kiosk else "explorer")
+
+
+def _financial_years(svc: Any) -> list[int]:
+    """Financial years (April to March, by the year they start) the data cover whole."""
+    span = svc.query.labels().date_span()
+    if span is None:
+        return []
+    first = span[0].year if span[0] <= span[0].replace(month=4, day=1) else span[0].year + 1
+    last = span[1].year - (1 if span[1] >= span[1].replace(month=3, day=31) else 2)
+    return list(range(first, last + 1))
+
+
+@callback(Output(BASELINE_YEAR, "style"), Input(BASELINE, "value"))
+def show_baseline_year(baseline: str | None) -> dict[str, str]:
+    """Show the year picker only when a baseline year is chosen."""
+    return {} if baseline == "baseline_year" else {"display": "none"}
 
 
 def _arrow(h: dict[str, Any]) -> str:
@@ -153,11 +189,19 @@ def next_area(_ticks: int | None, options: list[dict[str, str]] | None,
           Output(AREA_MAP, "figure"), Output(AREA_TABLE, "children"),
           Output(AREA_NOTE, "children"), Output(NEED, "children"), Output(TRENDS, "children"),
           Input(PERIOD, "value"), Input(BASELINE, "value"), Input(AREA, "value"),
-          Input(AREA_SOURCE, "value"), Input(LIVE_VERSION, "data"))
+          Input(AREA_SOURCE, "value"), Input(BASELINE_YEAR, "value"),
+          Input(LIVE_VERSION, "data"))
 def update_board(period: str | None, baseline: str | None, area: str | None,
-                 area_source: str | None = None, _live: Any = None) -> tuple[Any, ...]:
+                 area_source: str | None = None, baseline_year: int | None = None,
+                 _live: Any = None) -> tuple[Any, ...]:
     """Draw every section of the board from one :func:`dashboard.board.board` body."""
-    body = board(period or "fyq", baseline or "last_year", None,
+    year = baseline_year if isinstance(baseline_year, int) and not isinstance(
+        baseline_year, bool) else None
+    if baseline == "baseline_year" and year is None:
+        raise FilterError("baseline_year", "there is no whole financial year in the data "
+                          "to use as a baseline yet; choose another baseline")
+    body = board(period or "fyq", baseline or "last_year",
+                 year if baseline == "baseline_year" else None,
                  (area,) if isinstance(area, str) and area else None)
     place = body["area"][:1].upper() + body["area"][1:]
     cards: list[Any] = []

@@ -85,3 +85,12 @@ def test_an_open_board_page_shows_a_new_inbox_file_without_a_reload(page, tmp_pa
         assert "SYNTHETIC SAMPLE" not in page.inner_text("#board-cards")
         assert page.locator("#board-card-ed").count() == 0  # the sample's sources are gone
         assert took < 45, took
+        # a kiosk for the meeting room: no controls, and it moves on to the next area
+        page.goto(url + "/board?kiosk=1&every=5")
+        page.wait_for_selector("#board-card-police", timeout=30_000)
+        assert not page.locator(".sidebar").is_visible()
+        assert page.locator("#live-updated").is_visible()  # "data updated N minutes ago"
+        first = page.inner_text(".board-area")
+        assert first.startswith("The whole area")
+        page.wait_for_function("() => !document.querySelector('.board-area').innerText"
+                               ".startsWith('The whole area')", timeout=30_000)

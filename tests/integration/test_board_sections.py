@@ -284,3 +284,60 @@ def test_a_late_source_is_flagged(monthly, tmp_path):
     with app.server.test_request_context("/"), acting_as(principal("board")):
         out = page.update_board("fyq", "last_year", None, "police")
     assert "LATE: Police-recorded incidents cover to 31 December 2023" in str(out[2])
+
+
+def test_the_csv_of_every_figure_never_holds_a_count_from_1_to_4_for_the_board(app):
+    import csv
+    import io
+
+    resp = app.server.test_client().get(
+        "/board.csv?la=E07000117&categories=Possession of weapons",
+        headers={"Authorization": f"Bearer {app.tokens['board']}"})
+    assert resp.status_code == 200
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
+    counts = [r[i] for r in rows[1:] for i in (4, 6)]
+    assert "fewer than 5" in counts
+    assert not [c for c in counts if c.isdigit() and 1 <= int(c) <= 4]
+
+
+def test_the_page_compares_with_a_chosen_baseline_year(app):
+    from dashboard import services
+    from dashboard.layouts import board as page
+    from geo.query import FilterError
+
+    from .access_helpers import acting_as, principal
+
+    with app.server.test_request_context("/"), acting_as(principal("board")):
+        # the sample runs April 2022 to March 2025: three whole financial years
+        assert page._financial_years(services.current()) == [2022, 2023, 2024]
+        cards = str(page.update_board("fyq", "baseline_year", None, "police", 2023)[0])
+        with pytest.raises(FilterError, match="no whole financial year"):
+            page.update_board("fyq", "baseline_year", None, "police", None)
+    api = get(app, "board", "/api/v1/board?baseline=baseline_year&baseline_year=2023")
+    assert "(the baseline year 2023/24)" in api["headlines"][0]["sentence"]
+    assert api["headlines"][0]["sentence"] in cards
+
+
+def test_a_recording_change_between_the_periods_is_a_caveat(app):
+    from dashboard import services
+    from geo.trends import Event, save_events
+
+    with app.server.test_request_context("/"):
+        folder = services.current().data.events
+    save_events([Event("Crime recording system replaced", date(2024, 6, 3), date(2024, 6, 3),
+                       "recording change"),
+                 Event("Lockdown drill", date(2025, 1, 6), date(2025, 1, 12), "lockdown")],
+                folder)
+    try:
+        caveats = get(app, "board", "/api/v1/board")["caveats"]
+        # 2024/25 Q4 against 2023/24 Q4: the change in June 2024 lies between them
+        assert ("Police-recorded incidents: recording changed between the periods compared "
+                "(Crime recording system replaced, 3 June 2024), so 2024/25 Q4 and 2023/24 Q4 "
+                "are not counted alike; part of the change may be the recording.") in caveats
+        assert any(c.startswith("ED attendances: Lockdown drill (lockdown, 6 January 2025 to "
+                                "12 January 2025) falls within") for c in caveats)
+        # the equal period before (2024/25 Q3) is after the change: no caveat for police
+        before = get(app, "board", "/api/v1/board?baseline=previous")["caveats"]
+        assert not any("recording changed" in c and c.startswith("Police") for c in before)
+    finally:
+        save_events([], folder)
