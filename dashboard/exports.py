@@ -368,3 +368,28 @@ def board_csv() -> Response:
     name = f"hotspot-board-{body['period']}-{body['baseline']}.csv"
     return Response(rows_to_csv_text(rows), mimetype="text/csv",
                     headers={"Content-Disposition": attachment(name)})
+
+
+@board_bp.get("/board.pdf")
+def board_pdf() -> Response:
+    """Download the board pack: the board view as a dated A4 PDF for the meeting papers.
+
+    The figures are :func:`dashboard.board.board_from_params` for the same parameters as
+    ``/board.csv`` and ``/api/v1/board``, so the pack holds the page's numbers. Laying out
+    the document runs in the heavy lane, so a burst of downloads waits its turn (at most a
+    minute) instead of starving quick requests.
+    """
+    from datetime import UTC, datetime
+
+    from dashboard.board import board_from_params
+    from dashboard.board_pack import board_pack_pdf
+
+    svc = services.current()
+    body = board_from_params(svc.resolve_group(query_params(request.args))[0])
+    produced = datetime.now(UTC)
+    pdf = svc.in_lane(lambda: board_pack_pdf(body, svc.boundaries, produced_at=produced))
+    place = "" if body["area"] == "the whole area" else f"_{body['area']}"
+    name = (f"hotspot-board-pack{place}_{body['period']}-{body['baseline']}_"
+            f"{produced.date().isoformat()}.pdf")
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": attachment(name)})

@@ -72,6 +72,7 @@ ROUTES: dict[str, Need] = {
     "api_v1.ingest": Need(change="ingest", what="add incident files"),
     "api_v1.board": Need(see="board", what="the board view"),
     "board_exports.board_csv": Need(see="board", what="the board view"),
+    "board_exports.board_pdf": Need(see="board", what="the board view"),
     "unknown_api_root": SIGNED_IN,
     "unknown_api": SIGNED_IN,
     # downloads

@@ -27,6 +27,7 @@ P = "board-"
 PERIOD, BASELINE, AREA, CARDS, AGREE, CURRENCY, CAVEATS, KIOSK_TICK, DOWNLOAD, TARGETS = (
     P + s for s in ("period", "baseline", "area", "cards", "agree", "currency", "caveats",
                     "kiosk-tick", "download", "targets"))
+DOWNLOAD_PDF = P + "download-pdf"
 CHANGES, AREA_SOURCE, AREA_MAP, AREA_TABLE, AREA_NOTE, TRENDS, NEED = (
     P + s for s in ("changes", "area-source", "area-map", "area-table", "area-note", "trends",
                     "need"))
@@ -77,6 +78,8 @@ def layout(**query: str) -> html.Div:
         dcc.Dropdown(id=AREA, options=[{"label": names[c], "value": c} for c in mine],
                      placeholder="The whole area", value=area),
         html.P(html.A("Every figure as CSV", id=DOWNLOAD, href="/board.csv"),
+               className="downloads"),
+        html.P(html.A("Board pack (PDF)", id=DOWNLOAD_PDF, href="/board.pdf"),
                className="downloads"),
         html.P(html.A("Full-screen kiosk (cycles through the areas)", href="/board?kiosk=1"),
                className="hint"),
