@@ -123,7 +123,7 @@ def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int |
                for text in area_sentences(h, labels.get(h.source, h.source), table["frame"])]
     trend = [_trend(source, figures, labels.get(source, source), categories, areas)
              for source in figures.covered_to]
-    changes += _emerging(figures, labels, categories)
+    changes += _emerging(figures, labels, categories, areas)
     activity, activity_problems = _need_and_activity(figures, area_tables, categories)
     targets, problem = load_targets(svc.data.root / "board" / "targets.toml")
     by_source = {h.source: h for h in figures.headlines}
@@ -352,8 +352,8 @@ def load_sources(path: Any) -> tuple[dict[str, str], dict[str, str], str | None]
 EMERGING_MONTHS = 12
 
 
-def _emerging(figures: Any, labels: dict[str, str],
-              categories: tuple[str, ...] | None) -> list[str]:
+def _emerging(figures: Any, labels: dict[str, str], categories: tuple[str, ...] | None,
+              areas: tuple[str, ...] | None = None) -> list[str]:
     """Emerging hot spots in words, for police data, over the year to its latest month.
 
     Cached with the store version and the principal's scope (it takes a second or so on a
@@ -370,7 +370,10 @@ def _emerging(figures: Any, labels: dict[str, str],
     whole = np.datetime64(month_end, "D").astype("int64") == last_day + 1
     last_month = (month_end - 1) if whole else (month_end - 2)
     end = int((np.datetime64(last_month + 1, "D") - 1).astype("int64"))
+    # judged across the whole force (a place's neighbours count), then told for the areas chosen
     table = svc.board_emerging("police", end, EMERGING_MONTHS, categories)
+    if areas:
+        table = table[table["area"].isin(areas)]
     year, month = divmod(int(last_month.astype("int64")), 12)
     label = f"{_MONTHS[month]} {1970 + year}"
     return [emerging_sentence(table, labels.get("police", "police"), svc.boundaries.names(),

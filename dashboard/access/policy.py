@@ -127,6 +127,7 @@ CALLBACKS: dict[str, Need] = {
     "dashboard.layouts.board.update_board": Need(see="board", what="the board view"),
     "dashboard.layouts.board.next_area": Need(see="board", what="the board view"),
     "dashboard.layouts.board.show_baseline_year": Need(see="board", what="the board view"),
+    "dashboard.layouts.board.download_links": Need(see="board", what="the board view"),
 }
 
 #: Pages, by path: the view a role needs to open them (and to see them in the menu).

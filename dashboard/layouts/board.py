@@ -117,6 +117,23 @@ def layout(**query: str) -> html.Div:
     return html.Div([sidebar, main], className="explorer kiosk" if kiosk else "explorer")
 
 
+@callback(Output(DOWNLOAD, "href"), Output(DOWNLOAD_PDF, "href"), Input(PERIOD, "value"),
+          Input(BASELINE, "value"), Input(BASELINE_YEAR, "value"), Input(AREA, "value"))
+def download_links(period: str | None, baseline: str | None, baseline_year: Any,
+                   area: str | None) -> tuple[str, str]:
+    """Point the CSV and the board pack at the figures the page shows."""
+    from urllib.parse import urlencode
+
+    params = {"period": period if period in PERIODS else "fyq",
+              "baseline": baseline or "last_year"}
+    if baseline == "baseline_year" and isinstance(baseline_year, int):
+        params["baseline_year"] = str(baseline_year)
+    if isinstance(area, str) and area:
+        params["la"] = area
+    query = "?" + urlencode(params)
+    return "/board.csv" + query, "/board.pdf" + query
+
+
 @callback(Output(BASELINE_YEAR, "style"), Input(BASELINE, "value"))
 def show_baseline_year(baseline: str | None) -> dict[str, str]:
     """Show the year picker only when a baseline year is chosen."""

@@ -341,3 +341,22 @@ def test_a_recording_change_between_the_periods_is_a_caveat(app):
         assert not any("recording changed" in c and c.startswith("Police") for c in before)
     finally:
         save_events([], folder)
+
+
+def test_emerging_hot_spots_are_told_for_the_area_chosen(app):
+    whole = get(app, "analyst", "/api/v1/board")
+    preston = get(app, "analyst", "/api/v1/board?la=E07000123")
+    everywhere = next(s for s in whole["changes"] if s.startswith("Emerging"))
+    here = next(s for s in preston["changes"] if s.startswith("Emerging"))
+    assert "Blackpool" in everywhere and "Blackpool" not in here
+    import re
+
+    told = re.findall(r"(\d+) ([a-z]+) \(([^)]*)\)", here.split(". Each")[0])
+    assert told and all(where == "Preston" for _, _, where in told)
+    # the same places as the whole-force sentence counts in Preston
+    for n, category, _ in told:
+        part = re.search(rf"\d+ {category} \(([^)]*)\)", everywhere).group(1)
+        in_preston = re.search(r"(\d+) in Preston", part)
+        assert int(n) == (int(in_preston.group(1)) if in_preston else
+                          int(re.match(r"\d+", everywhere.split(f" {category} (")[0]
+                                       .split()[-1]).group(0)))
