@@ -701,6 +701,9 @@ def area_sentences(h: Headline, source_label: str, table: Any, *, top: int = 1) 
                        f"{_lower_first(source_label)}{unranked}.")
     if not out:
         return (f"No area's rate of {_lower_first(source_label)} changed.",)
+    if not small and (risers.empty or fallers.empty):
+        out.append(f"No area's rate of {_lower_first(source_label)} "
+                   f"{'rose' if risers.empty else 'fell'}.")
     return tuple(out)
 
 
