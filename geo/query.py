@@ -654,6 +654,8 @@ class QueryLayer:
                        for c, w in zip(areas["code"], where, strict=True)}
             hit = np.array([by_code.get(c) for c in codes], dtype=object)
             with self._located_lock:
+                if len(self._located) > 16:
+                    self._located.clear()
                 self._located[key] = hit
         return list(hit)
 

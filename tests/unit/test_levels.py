@@ -249,3 +249,10 @@ def test_the_authority_table_is_unchanged_by_levels(layer: QueryLayer) -> None:
     with layer.pinned(who("partner")):
         found = layer.disclosed_areas(Filters())
     assert "domestic" in found.table.columns
+
+
+def test_the_query_layer_and_the_boundaries_name_the_authority_level_alike() -> None:
+    import geo.boundaries
+    import geo.query
+
+    assert geo.query.AUTHORITY == geo.boundaries.AUTHORITY == "authority"
