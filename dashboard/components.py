@@ -162,3 +162,19 @@ def days_and_hours(days_id: str, from_id: str, to_id: str, label: str) -> list[A
                       {"label": f"{h:02d}:00", "value": h} for h in range(1, 25)])],
                  className="hour-band"),
     ]
+
+
+def frame_areas(areas: Any, codes: list[str]) -> tuple[dict[str, float], float] | None:
+    """Return a map centre and zoom that frame the areas ``codes`` (None if there are none).
+
+    ``areas`` is a GeoDataFrame in WGS84 with a ``code`` column.
+    """
+    import numpy as np
+
+    areas = areas[areas["code"].isin(codes)]
+    if not len(areas):
+        return None
+    minx, miny, maxx, maxy = areas.total_bounds
+    span = max(maxx - minx, (maxy - miny) * 1.6)
+    zoom = float(np.clip(np.log2(360.0 / max(span, 1e-6)) - 0.2, 3, 14))
+    return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom

@@ -360,28 +360,36 @@ board_bp = Blueprint("board_exports", __name__)
 def board_csv() -> Response:
     """Download every figure of the board view as CSV, for the board secretary's minutes."""
     from dashboard.board import board_from_params
+    from dashboard.serialise import board_csv_rows
     from geo.csvsafe import rows_to_csv_text
 
     body = board_from_params(services.current().resolve_group(query_params(request.args))[0])
-    rows: list[list[Any]] = [["source", "period", "count", "baseline period", "baseline count",
-                              "change", "change %", "rate per 1,000", "comparable", "reason",
-                              "sentence"]]
-    for h in body["headlines"]:
-        rows.append([h["label"], h["period_label"],
-                     h["count"] if h["count"] is not None else h.get("count_shown_as", ""),
-                     h["baseline_label"],
-                     h["baseline_count"] if h["baseline_count"] is not None
-                     else h.get("baseline_count_shown_as", ""),
-                     "" if h["change"] is None else h["change"],
-                     "" if h["change_pct"] is None else f"{h['change_pct']:.1f}",
-                     "" if h["rate_per_1000"] is None else f"{h['rate_per_1000']:.3f}",
-                     "yes" if h["comparable"] else "no", h["reason"], h["sentence"]])
-    rows += [["target", "", "", "", "", "", "", "", t["status"], t["rule"], t["sentence"]]
-             for t in body["targets"]]
-    rows += [["agreement", "", "", "", "", "", "", "", "", "", s] for s in body["agreement"]]
-    rows += [["currency", "", "", "", "", "", "", "", "", "", c["sentence"]]
-             for c in body["currency"]]
-    rows += [["caveat", "", "", "", "", "", "", "", "", "", c] for c in body["caveats"]]
+    rows = board_csv_rows(body)
     name = f"hotspot-board-{body['period']}-{body['baseline']}.csv"
     return Response(rows_to_csv_text(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": attachment(name)})
+
+
+@board_bp.get("/board.pdf")
+def board_pdf() -> Response:
+    """Download the board pack: the board view as a dated A4 PDF for the meeting papers.
+
+    The figures are :func:`dashboard.board.board_from_params` for the same parameters as
+    ``/board.csv`` and ``/api/v1/board``, so the pack holds the page's numbers. Laying out
+    the document runs in the heavy lane, so a burst of downloads waits its turn (at most a
+    minute) instead of starving quick requests.
+    """
+    from datetime import UTC, datetime
+
+    from dashboard.board import board_from_params
+    from dashboard.board_pack import board_pack_pdf
+
+    svc = services.current()
+    body = board_from_params(svc.resolve_group(query_params(request.args))[0])
+    produced = datetime.now(UTC)
+    pdf = svc.in_lane(lambda: board_pack_pdf(body, svc.boundaries, produced_at=produced))
+    place = "" if body["area"] == "the whole area" else f"_{body['area']}"
+    name = (f"hotspot-board-pack{place}_{body['period']}-{body['baseline']}_"
+            f"{produced.date().isoformat()}.pdf")
+    return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": attachment(name)})

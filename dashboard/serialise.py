@@ -283,3 +283,72 @@ def evaluation_json(result: EvaluationResult | StaggeredResult) -> dict[str, Any
                     "comparison": result.comparison,
                     "buffer": f"{result.buffer_m:g} m ring round the target",
                     "synthetic_sample": result.synthetic_sample})
+
+
+#: The columns of the board's CSV: one row per figure, each section named in the first.
+BOARD_CSV_HEADER = ["section", "source", "area", "period", "count", "baseline period",
+                    "baseline count", "change", "change %", "rate per 1,000",
+                    "baseline rate per 1,000", "comparable", "sentence or note"]
+
+
+def board_csv_rows(body: dict[str, Any]) -> list[list[Any]]:
+    """Return every figure of a board body (:func:`dashboard.board.board`) as CSV rows.
+
+    Suppressed counts are written as the page shows them ("fewer than 5"), never as numbers.
+
+    Examples
+    --------
+    >>> rows = board_csv_rows({"area": "the whole area", "headlines": [], "targets": [],
+    ...     "changes": ["Violence rose."], "agreement": [], "areas": [], "trend": [
+    ...     {"label": "Police", "months": [{"month": "2024-04", "count": None,
+    ...      "shown_as": "fewer than 5"}]}], "activity": [], "currency": [], "caveats": []})
+    >>> rows[1], rows[2][:5]
+    (['what changed', '', '', '', '', '', '', '', '', '', '', '', 'Violence rose.'], ['trend', 'Police', 'the whole area', '2024-04', 'fewer than 5'])
+    """  # noqa: E501
+    def shown(row: dict[str, Any], key: str) -> Any:
+        value = row.get(key)
+        return value if value is not None else row.get(f"{key}_shown_as", "")
+
+    def num(value: Any, places: int) -> str:
+        return "" if value is None else f"{value:.{places}f}"
+
+    def note(section: str, text: str, source: str = "") -> list[Any]:
+        return [section, source, "", "", "", "", "", "", "", "", "", "", text]
+
+    area = body.get("area", "")
+    rows: list[list[Any]] = [list(BOARD_CSV_HEADER)]
+    for h in body["headlines"]:
+        rows.append(["headline", h["label"], area, h["period_label"], shown(h, "count"),
+                     h["baseline_label"], shown(h, "baseline_count"),
+                     "" if h["change"] is None else h["change"], num(h["change_pct"], 1),
+                     num(h["rate_per_1000"], 3), num(h.get("baseline_rate_per_1000"), 3),
+                     "yes" if h["comparable"] else "no",
+                     h["sentence"] + (f" ({h['reason']})" if h.get("reason") and
+                                      h["reason"] not in h["sentence"] else "")])
+    for t in body["targets"]:
+        rows.append(["target", t["source"], area, "", "", "", "", "", "", "", "", t["status"],
+                     f"{t['sentence']} ({t['rule']})"])
+    rows += [note("what changed", s) for s in body.get("changes", [])]
+    rows += [note("agreement", s) for s in body["agreement"]]
+    for table in body.get("areas", []):
+        for r in table["rows"]:
+            change = ("" if r["rate_per_1000"] is None or r["baseline_rate_per_1000"] is None
+                      else r["rate_per_1000"] - r["baseline_rate_per_1000"])
+            rows.append(["area", table["label"], r["name"], table["period_label"],
+                         shown(r, "count"), table["baseline_label"] or "",
+                         shown(r, "baseline_count"), "", "", num(r["rate_per_1000"], 3),
+                         num(r["baseline_rate_per_1000"], 3),
+                         "yes" if table["baseline_label"] else "no",
+                         ("rate change " + num(change, 3) if change != "" else "")
+                         + ("; fewer than 10 incidents" if r["small_number"] else "")])
+    for t in body.get("trend", []):
+        for m in t["months"]:
+            rows.append(["trend", t["label"], area, m["month"],
+                         m["count"] if m["count"] is not None else m.get("shown_as", ""),
+                         "", "", "", "", "", "", "", ""])
+    for r in body.get("activity", []):
+        rows.append(["need and activity", "", r["name"], "", shown(r, "count"), "", "", "",
+                     "", num(r["rate_per_1000"], 3), "", "", r["words"]])
+    rows += [note("currency", c["sentence"], c["source"]) for c in body["currency"]]
+    rows += [note("caveat", c) for c in body["caveats"]]
+    return rows

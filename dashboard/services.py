@@ -499,6 +499,14 @@ class Services:
 
         return self._analysis("emerging", params, lambda: vru.emerging(self.query, params))
 
+    def board_emerging(self, source: str, end: int, months: int,
+                       categories: tuple[str, ...] | None) -> Any:
+        """Emerging hot spot categories by area for the board (cached per version and scope)."""
+        params = {"source": source, "end": end, "months": months,
+                  "categories": categories or ()}
+        return self._analysis("board-emerging", params, lambda: self.query.board_emerging(
+            source, end, months=months, categories=categories))
+
     def evaluate(self, params: EvaluateParams) -> EvaluationResult | StaggeredResult:
         """Before/after evaluation (:func:`geo.vru.evaluate`) for ``params``."""
         from geo import vru

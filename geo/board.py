@@ -48,6 +48,12 @@ __all__ = [
     "Headline",
     "WhatChanged",
     "area_changes",
+    "area_sentences",
+    "emerging_sentence",
+    "event_caveats",
+    "Activity",
+    "need_and_activity",
+    "read_activity",
     "currency",
     "headline",
     "headlines",
@@ -259,7 +265,7 @@ def _gaps(window: _Window, present: NDArray[np.int64], covered_from: int | None,
 
 
 def _missing_reason(what: str, label: str, gaps: list[str], months: int) -> str:
-    if len(gaps) == months and months > 1:
+    if len(gaps) == months:
         return f"the {what} {label} has no data"
     shown = ", ".join(gaps[:-1]) + f" and {gaps[-1]}" if len(gaps) > 1 else gaps[0]
     return f"the {what} {label} has no data for {shown}"
@@ -492,20 +498,22 @@ def sentence(h: Headline, source_label: str, area_name: str, *,
     head = f"{source_label} in {area_name}: {_shown(h.count, suppress_below)} in " \
            f"{_in(h.period_label)}"
     base = f"{_shown(h.baseline_count, suppress_below)} in {h.baseline_phrase}"
-    if not h.comparable or h.change is None:
+    if not h.comparable:
         return f"{head}; no comparison is made because {h.reason}."
     hidden = _hidden(h.count, suppress_below) or _hidden(h.baseline_count, suppress_below)
-    if h.change == 0:
-        text = f"{head}, no change on {base}."
-    elif hidden:
+    # a disclosed headline has no change where a count is hidden: say only the direction
+    change = h.change if h.change is not None else h.count - h.baseline_count
+    if hidden:
         if _hidden(h.count, suppress_below) and _hidden(h.baseline_count, suppress_below):
             text = f"{head}, against {base}."
         else:
-            text = f"{head}, {'up' if h.change > 0 else 'down'} on {base}."
+            text = f"{head}, {'up' if change > 0 else 'down'} on {base}."
+    elif change == 0:
+        text = f"{head}, no change on {base}."
     else:
-        way = "up" if h.change > 0 else "down"
+        way = "up" if change > 0 else "down"
         pct = ("" if h.change_pct is None else f" ({_signed_pct(h.change_pct)})")
-        text = f"{head}, {way} {abs(h.change):,}{pct} on {base}."
+        text = f"{head}, {way} {abs(change):,}{pct} on {base}."
         if h.change_pct is None:
             text = text[:-1] + " (no percentage can be given from 0)."
     if h.small_number:
@@ -625,33 +633,72 @@ def area_changes(
         (h.baseline_start, h.baseline_end), np.asarray(area).astype(str).reshape(-1)[rows],
         d[rows], month_first=pick(month_first), month_only=pick(month_only),
     )
-    table = table[table["population"].notna()].copy()
+    if suppress_below:
+        hide = ((table["count"] >= 1) & (table["count"] < suppress_below)) | (
+            (table["baseline_count"] >= 1) & (table["baseline_count"] < suppress_below))
+        table = table.assign(suppressed=hide, baseline_suppressed=hide)
+    return area_sentences(h, source_label, table, top=top)
+
+
+def area_sentences(h: Headline, source_label: str, table: Any, *, top: int = 1) -> tuple[str, ...]:
+    """Say which areas rose and fell most by rate, from a table of the two periods' counts.
+
+    ``table`` has one row per area with ``code``, ``name``, ``population``, ``count``,
+    ``baseline_count``, ``rate_per_1000`` and ``baseline_rate_per_1000``, and optionally
+    ``suppressed`` / ``baseline_suppressed`` (counts too small to show, which are never
+    ranked: ranking them would tell something of them). Areas are ranked by the change in
+    rate; ties go to the lower code. See :func:`area_changes` for the words.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> h = Headline("police", "month", "previous", "May 2024", "April 2024",
+    ...              "the previous month", "2024-05-01", "2024-05-31", "2024-04-01",
+    ...              "2024-04-30", 33, 30, 3, 10.0, None, None, None, True, "", False)
+    >>> t = pd.DataFrame({"code": ["A", "B", "C"], "name": ["Avon", "Bury", "Cole"],
+    ...     "population": [1000.0, 4000.0, 1000.0], "count": [30, 2, 1],
+    ...     "baseline_count": [20, 8, 2], "rate_per_1000": [30.0, 0.5, 1.0],
+    ...     "baseline_rate_per_1000": [20.0, 2.0, 2.0], "suppressed": [False, True, True],
+    ...     "baseline_suppressed": [False, False, True]})
+    >>> area_sentences(h, "Police-recorded violence", t)
+    ('Police-recorded violence rose most by rate in Avon: 30.00 per 1,000 residents in May 2024 against 20.00 in the previous month (30 against 20).', 'No area whose counts can be shown saw a fall in the rate of police-recorded violence (2 areas have counts too small to show and are not ranked).')
+    """  # noqa: E501
+    if not h.comparable:
+        return (f"No area comparison for {_lower_first(source_label)}: {h.reason}.",)
+    table = table[table["population"].notna() & (table["population"] > 0)].copy()
     if table.empty:
         return (f"No area can be compared by rate for {_lower_first(source_label)}: no "
                 "area has a known population.",)
-    table["rate_change"] = table["rate_per_1000"] - table["baseline_rate_per_1000"]
+    hidden = np.zeros(len(table), dtype=bool)
+    for col in ("suppressed", "baseline_suppressed"):
+        if col in table:
+            hidden |= table[col].to_numpy(dtype=bool)
+    small = int(hidden.sum())
+    table = table[~hidden]
+    table["rate_change"] = (table["rate_per_1000"].astype("float64")
+                            - table["baseline_rate_per_1000"].astype("float64"))
     risers = table[table["rate_change"] > 0].sort_values(
         ["rate_change", "code"], ascending=[False, True], kind="mergesort").head(top)
     fallers = table[table["rate_change"] < 0].sort_values(
         ["rate_change", "code"], ascending=[True, True], kind="mergesort").head(top)
     out = []
+    unranked = (f" ({small} area{'s have' if small != 1 else ' has'} counts too small to show "
+                "and " + ("are" if small != 1 else "is") + " not ranked)") if small else ""
     for way, chosen in (("rose", risers), ("fell", fallers)):
         for row in chosen.itertuples():
             count, base = int(row.count), int(row.baseline_count)
-            counts = (f"{_shown(count, suppress_below)} against "
-                      f"{_shown(base, suppress_below)}")
-            start = f"{source_label} {way} most by rate in {row.name}: "
-            if _hidden(count, suppress_below) or _hidden(base, suppress_below):
-                text = (f"{start}{counts} incidents in {_in(h.period_label)} and "
-                        f"{h.baseline_phrase} (rates not shown for so few).")
-            else:
-                text = (f"{start}{_rate(row.rate_per_1000)} per 1,000 residents in "
-                        f"{_in(h.period_label)} against {_rate(row.baseline_rate_per_1000)} "
-                        f"in {h.baseline_phrase} ({counts}).")
+            text = (f"{source_label} {way} most by rate in {row.name}: "
+                    f"{_rate(row.rate_per_1000)} per 1,000 residents in "
+                    f"{_in(h.period_label)} against {_rate(row.baseline_rate_per_1000)} "
+                    f"in {h.baseline_phrase} ({count:,} against {base:,}).")
             if count < SMALL_NUMBER_THRESHOLD or base < SMALL_NUMBER_THRESHOLD:
                 text += (f" Small numbers (under {SMALL_NUMBER_THRESHOLD}): this may be "
                          "chance.")
             out.append(text)
+        if chosen.empty and small:
+            noun = "rise" if way == "rose" else "fall"
+            out.append(f"No area whose counts can be shown saw a {noun} in the rate of "
+                       f"{_lower_first(source_label)}{unranked}.")
     if not out:
         return (f"No area's rate of {_lower_first(source_label)} changed.",)
     return tuple(out)
@@ -753,7 +800,7 @@ def what_changed(
     ...                  + [to_day("2024-04-01")], ["ed"] * 3, ["A"] * 3, ["A"], {"A": "Avon"},
     ...                  {"A": 1000}, suppress_below=5)
     >>> w.areas[0]
-    'ED assault attendances rose most by rate in Avon: fewer than 5 against fewer than 5 incidents in May 2024 and the previous month (rates not shown for so few). Small numbers (under 10): this may be chance.'
+    'No area whose counts can be shown saw a rise in the rate of ED assault attendances (1 area has counts too small to show and is not ranked).'
     """  # noqa: E501
     areas: list[str] = []
     for h in hs:
@@ -940,3 +987,246 @@ def target_status(target: Target, h: Headline) -> TargetStatus:
     return TargetStatus(target.name, target.source, status, rule,
                         f"{target.name}: {status}. {moved} on {h.baseline_phrase}, {verdict} "
                         f"{green:g}% reduction.")
+
+
+# --------------------------------------------------------------------------------------------
+# Need and activity
+#: Most rows an activity file may hold, and its largest size in bytes.
+ACTIVITY_MAX_ROWS = 5_000
+ACTIVITY_MAX_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One piece of funded or commissioned work in an area (``<data>/board/activity.csv``)."""
+
+    name: str
+    area: str  # area code
+    kind: str = ""
+    funding_gbp: float | None = None
+    hours_per_week: float | None = None
+
+
+def read_activity(text: str, codes_by_name: Mapping[str, str],
+                  file_name: str = "activity.csv") -> tuple[list[Activity], list[str]]:
+    r"""Read a partnership's funded activity, saying what was left out and why.
+
+    Columns: ``name`` and ``area`` (an area code or name) are required; ``kind``,
+    ``funding_gbp`` and ``hours_per_week`` are optional. ``codes_by_name`` maps every area's
+    code and lower-case name to its code.
+
+    Returns
+    -------
+    (list of Activity, list of str)
+        The rows kept, and one sentence per row (or file problem) left out.
+
+    Examples
+    --------
+    >>> rows, problems = read_activity(
+    ...     "name,area,funding_gbp,hours_per_week\nStreet pastors,Preston,12000,20\n"
+    ...     "Youth club,Nowhere,5000,\n", {"preston": "E07000123", "E07000123": "E07000123"})
+    >>> rows[0].area, rows[0].funding_gbp, rows[0].hours_per_week
+    ('E07000123', 12000.0, 20.0)
+    >>> problems
+    ["Row 3 of activity.csv: 'Nowhere' is not an area of these boundaries; left out."]
+    """
+    import csv
+    import io
+
+    if len(text) > ACTIVITY_MAX_BYTES:
+        return [], [f"{file_name} is larger than {ACTIVITY_MAX_BYTES:,} bytes; it was not read."]
+    reader = csv.DictReader(io.StringIO(text))
+    fields = {f.strip().lower() for f in reader.fieldnames or []}
+    missing = {"name", "area"} - fields
+    if missing:
+        return [], [f"{file_name} needs the columns name and area; "
+                    f"{' and '.join(sorted(missing))} {'is' if len(missing) == 1 else 'are'} "
+                    "missing. No activity is shown."]
+    rows: list[Activity] = []
+    problems: list[str] = []
+    for line, raw in enumerate(reader, start=2):
+        if line - 1 > ACTIVITY_MAX_ROWS:
+            problems.append(f"{file_name} has more than {ACTIVITY_MAX_ROWS:,} rows; the rest "
+                            "were not read.")
+            break
+        row = {str(k).strip().lower(): str(v or "").strip() for k, v in raw.items() if k}
+        where = f"Row {line} of {file_name}"
+        name, area = row.get("name", "")[:200], row.get("area", "")
+        code = codes_by_name.get(area) or codes_by_name.get(area.lower())
+        if not name:
+            problems.append(f"{where}: no name; left out.")
+            continue
+        if code is None:
+            problems.append(f"{where}: '{area[:80]}' is not an area of these boundaries; "
+                            "left out.")
+            continue
+        numbers: dict[str, float | None] = {}
+        bad = ""
+        for col in ("funding_gbp", "hours_per_week"):
+            text_value = row.get(col, "").replace(",", "").lstrip("£")
+            try:
+                value = float(text_value) if text_value else None
+            except ValueError:
+                value = None
+                bad = f"{col} '{row.get(col, '')[:40]}' is not a number"
+            if value is not None and not (0 <= value < 1e12):
+                bad = f"{col} must be zero or more"
+            numbers[col] = value
+        if bad:
+            problems.append(f"{where}: {bad}; left out.")
+            continue
+        rows.append(Activity(name, code, row.get("kind", "")[:80], numbers["funding_gbp"],
+                             numbers["hours_per_week"]))
+    return rows, problems
+
+
+def need_and_activity(
+    areas: Sequence[Mapping[str, Any]],
+    hotspots: Mapping[str, int],
+    n_hotspots: int,
+    zones: Mapping[str, int],
+    activity: Sequence[Activity],
+) -> list[dict[str, Any]]:
+    """Set where the need is beside the work funded there, one row per area.
+
+    ``areas`` are rows with ``code``, ``name``, ``count`` (None where suppressed) and
+    ``rate_per_1000`` (None where unknown or hidden). Rows come highest rate first (areas
+    without a rate last, by name). Each row says in words how need and activity sit together;
+    the words state facts (rank, share of the busiest places, what is funded), not a verdict.
+
+    Examples
+    --------
+    >>> rows = need_and_activity(
+    ...     [{"code": "A", "name": "Avon", "count": 90, "rate_per_1000": 9.0},
+    ...      {"code": "B", "name": "Bury", "count": 10, "rate_per_1000": 1.0}],
+    ...     {"A": 15, "B": 5}, 20, {"A": 1}, [Activity("Street pastors", "B", "", 1000.0, 4.0)])
+    >>> rows[0]["words"]
+    'Highest rate of 2 areas (9.00 per 1,000 residents); 15 of the 20 busiest places; 1 zone; no funded activity recorded.'
+    >>> rows[1]["words"]
+    'Rate 2nd of 2 (1.00 per 1,000 residents); 5 of the 20 busiest places; 1 funded activity (£1,000, 4 hours a week).'
+    """  # noqa: E501
+    ranked = sorted(areas, key=lambda r: (r.get("rate_per_1000") is None,
+                                          -(r.get("rate_per_1000") or 0.0), r["name"]))
+    with_rate = [r for r in ranked if r.get("rate_per_1000") is not None]
+    out = []
+    for i, r in enumerate(ranked):
+        funded = [a for a in activity if a.area == r["code"]]
+        money = sum(a.funding_gbp or 0.0 for a in funded)
+        hours = sum(a.hours_per_week or 0.0 for a in funded)
+        rate = r.get("rate_per_1000")
+        if rate is None:
+            need = "No rate (population unknown or count too small to show)"
+        elif i == 0:
+            need = f"Highest rate of {len(with_rate)} areas ({_rate(rate)} per 1,000 residents)"
+        else:
+            need = (f"Rate {_ordinal(i + 1)} of {len(with_rate)} ({_rate(rate)} per 1,000 "
+                    "residents)")
+        parts = [need, f"{hotspots.get(r['code'], 0)} of the {n_hotspots} busiest places"]
+        if zones.get(r["code"]):
+            n = zones[r["code"]]
+            parts.append(f"{n} zone{'s' if n != 1 else ''}")
+        if funded:
+            extras = [f"£{money:,.0f}"] if money else []
+            if hours:
+                extras.append(f"{hours:,.0f} hours a week")
+            parts.append(f"{len(funded)} funded activit{'ies' if len(funded) != 1 else 'y'}"
+                         + (f" ({', '.join(extras)})" if extras else ""))
+        else:
+            parts.append("no funded activity recorded")
+        out.append({"code": r["code"], "name": r["name"], "count": r.get("count"),
+                    "rate_per_1000": rate, "hotspot_cells": int(hotspots.get(r["code"], 0)),
+                    "zones": int(zones.get(r["code"], 0)),
+                    "funded": [{"name": a.name, "kind": a.kind, "funding_gbp": a.funding_gbp,
+                                "hours_per_week": a.hours_per_week} for a in funded],
+                    "funding_gbp": money, "hours_per_week": hours,
+                    "words": "; ".join(parts) + "."})
+    return out
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def emerging_sentence(table: Any, source_label: str, names: Mapping[str, str],
+                      months: int, last_month_label: str) -> str:
+    """Say in words where hot spots are emerging, by category and area.
+
+    ``table`` has a row per H3 cell with an emerging hot spot category (``category``) and
+    its area code (``area``), as :meth:`geo.query.QueryLayer.board_emerging` returns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"category": ["new", "new", "intensifying", "new"],
+    ...                   "area": ["P", "P", "B", "B"]})
+    >>> emerging_sentence(t, "Police-recorded violence", {"P": "Preston", "B": "Blackpool"},
+    ...                   12, "March 2025")
+    'Emerging hot spots in police-recorded violence over the 12 months to March 2025: 1 intensifying (Blackpool); 3 new (2 in Preston, 1 in Blackpool). Each is a place of about 0.7 km² (an H3 cell) judged by the Getis-Ord Gi* statistic month by month with a Mann-Kendall trend test; a category describes a pattern, not its cause.'
+    """  # noqa: E501
+    from geo.emerging import CATEGORIES
+
+    head = (f"Emerging hot spots in {_lower_first(source_label)} over the {months} months to "
+            f"{last_month_label}")
+    method = ("Each is a place of about 0.7 km² (an H3 cell) judged by the Getis-Ord Gi* "
+              "statistic month by month with a Mann-Kendall trend test; a category describes "
+              "a pattern, not its cause.")
+    if table is None or len(table) == 0:
+        return f"{head}: none. {method}"
+    parts = []
+    for category in CATEGORIES:
+        rows = table[table["category"] == category]
+        if rows.empty:
+            continue
+        by_area = rows["area"].value_counts()
+        ordered = sorted(by_area.items(), key=lambda kv: (-kv[1], names.get(kv[0], kv[0])))
+        if len(ordered) == 1:
+            where = names.get(ordered[0][0], ordered[0][0]) or "outside the areas"
+        else:
+            where = ", ".join(f"{n} in {names.get(a, a) or 'outside the areas'}"
+                              for a, n in ordered)
+        parts.append(f"{len(rows)} {category} ({where})")
+    return f"{head}: {'; '.join(parts)}. {method}"
+
+
+def event_caveats(hs: Sequence[Headline], events: Sequence[Any],
+                  source_labels: Mapping[str, str]) -> tuple[str, ...]:
+    """Say which events of the calendar touch the periods each headline compares.
+
+    ``events`` are :class:`geo.trends.Event`. A recording change between the start of a
+    baseline and the end of its period means the two are not counted alike; any other
+    event inside either period (a lockdown, a week of action) may explain part of a change.
+    The board compares whole periods, so nothing is left out: the caveat says so instead.
+
+    Examples
+    --------
+    >>> from geo.trends import Event
+    >>> h = Headline("police", "fyq", "last_year", "2024/25 Q2", "2023/24 Q2",
+    ...              "the same quarter last year", "2024-07-01", "2024-09-30", "2023-07-01",
+    ...              "2023-09-30", 612, 653, -41, -6.3, None, None, None, True, "", False)
+    >>> event_caveats([h], [Event("New crime recording system", date(2024, 1, 8),
+    ...                           date(2024, 1, 8), "recording change")], {"police": "Police"})
+    ('Police: recording changed between the periods compared (New crime recording system, 8 January 2024), so 2024/25 Q2 and 2023/24 Q2 are not counted alike; part of the change may be the recording.',)
+    """  # noqa: E501
+    out = []
+    for h in hs:
+        if not h.comparable:
+            continue
+        label = source_labels.get(h.source, h.source)
+        lo, hi = date.fromisoformat(h.baseline_start), date.fromisoformat(h.period_end)
+        windows = ((date.fromisoformat(h.period_start), date.fromisoformat(h.period_end)),
+                   (date.fromisoformat(h.baseline_start), date.fromisoformat(h.baseline_end)))
+        for e in events:
+            when = (_date_words(e.start) if e.start == e.end
+                    else f"{_date_words(e.start)} to {_date_words(e.end)}")
+            if e.kind == "recording change":
+                if lo < e.start <= hi or lo < e.end <= hi:
+                    out.append(f"{label}: recording changed between the periods compared "
+                               f"({e.name}, {when}), so {h.period_label} and "
+                               f"{h.baseline_label} are not counted alike; part of the change "
+                               "may be the recording.")
+            elif any(e.start <= b and e.end >= a for a, b in windows):
+                out.append(f"{label}: {e.name} ({e.kind}, {when}) falls within the periods "
+                           "compared and is counted in them; part of the change may be "
+                           "due to it.")
+    return tuple(out)

@@ -948,17 +948,7 @@ class QueryLayer:
         from geo.board import headlines
 
         pin = self._pinned()
-        fr = pin.authority if pin is not None else self._current()
-        if categories is not None:
-            lut = _lut(fr.categories, categories, "categories")
-            if lut is not None:
-                fr = fr.subset(lut[fr.category] if len(lut) else np.zeros(fr.n, dtype=bool))
-        if pin is not None and pin.scope.areas is not None and areas is not None:
-            outside = sorted(set(areas) - pin.scope.areas)
-            if outside:
-                raise AccessDenied(f"Your account is limited to "
-                                   f"{', '.join(sorted(pin.scope.areas))}; {outside[0]} is "
-                                   "outside it.")
+        fr = self._board_frame(categories, areas)
         source = np.array(fr.sources, dtype=object)[fr.source] if fr.n else np.array([])
         last = np.where(fr.day >= 0, fr.day, fr.month_last)
         first = np.where(fr.day >= 0, fr.day, fr.month_first)
@@ -978,7 +968,7 @@ class QueryLayer:
         if threshold:
             found = tuple(self._disclose_headline(h, fr, source, area, areas, threshold)
                           for h in found)
-        return BoardFigures(found, covered_to, threshold)
+        return BoardFigures(found, covered_to, threshold, covered_from)
 
     def _disclose_headline(self, h: Any, fr: IncidentFrame, source: np.ndarray,
                            area: np.ndarray, areas: tuple[str, ...] | None,
@@ -1009,6 +999,249 @@ class QueryLayer:
                        baseline_rate_per_1000=1000.0 * base / pop if pop and base >= threshold
                        else None)
 
+    def _board_frame(self, categories: tuple[str, ...] | None,
+                     areas: tuple[str, ...] | None) -> IncidentFrame:
+        """Return the rows board figures count: the principal's whole-authority frame."""
+        pin = self._pinned()
+        fr = pin.authority if pin is not None else self._current()
+        if categories is not None:
+            lut = _lut(fr.categories, categories, "categories")
+            if lut is not None:
+                # every section of the board asks for the same cut: make it once per version
+                key = (fr.serial, tuple(sorted(categories)), "board")
+                with self._lock:
+                    hit = self._scoped.get(key)  # type: ignore[arg-type]
+                if hit is None:
+                    hit = fr.subset(lut[fr.category] if len(lut)
+                                    else np.zeros(fr.n, dtype=bool))
+                    with self._lock:
+                        if len(self._scoped) > 32:
+                            self._scoped.clear()
+                        self._scoped[key] = hit  # type: ignore[index]
+                fr = hit
+        if pin is not None and pin.scope.areas is not None and areas is not None:
+            outside = sorted(set(areas) - pin.scope.areas)
+            if outside:
+                raise AccessDenied(f"Your account is limited to "
+                                   f"{', '.join(sorted(pin.scope.areas))}; {outside[0]} is "
+                                   "outside it.")
+        return fr
+
+    def _board_codes(self, areas: tuple[str, ...] | None,
+                     fr: IncidentFrame) -> list[str]:
+        """Return the areas a board table lists: ``areas``, or the principal's own with data.
+
+        Only areas holding at least :data:`BOARD_MIN_SHARE` of the incidents are listed:
+        national boundaries would otherwise list every authority in the country, and police
+        data place a few incidents outside the force (police.uk's Leicestershire files put
+        some in York and Wandsworth).
+        """
+        pin = self._pinned()
+        mine = pin.scope.areas if pin is not None else None
+        counts = np.bincount(fr.area, minlength=len(fr.areas)) if fr.n else np.zeros(0)
+        held = set(np.asarray(fr.areas, dtype=object)[np.flatnonzero(
+            counts >= max(1.0, BOARD_MIN_SHARE * fr.n))].tolist()) if fr.n else set()
+        return [c for c in self.boundaries.names()
+                if (mine is None or c in mine) and (c in areas if areas else c in held)]
+
+    def board_choices(self) -> tuple[list[str], list[int]]:
+        """Return what a board page offers: the areas it lists, and the whole financial years.
+
+        Areas as :meth:`board_areas` lists them (the principal's own that hold data); years
+        by the year they start (2023 for April 2023 to March 2024), each covered whole by
+        the principal's incidents.
+        """
+        fr = self._board_frame(None, None)
+        codes = self._board_codes(None, fr)
+        span = fr.date_span()
+        if span is None:
+            return codes, []
+        first = span[0].year if span[0] <= span[0].replace(month=4, day=1) else span[0].year + 1
+        last = span[1].year - (1 if span[1] >= span[1].replace(month=3, day=31) else 2)
+        return codes, list(range(first, last + 1))
+
+    def _board_column(self, counts: np.ndarray, keys: np.ndarray,
+                      threshold: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (values as float, NaN where hidden; hidden) for one column of counts.
+
+        The column's total is taken to be known (the board shows it), so a hidden count
+        cannot be taken back from the total and the rest.
+        """
+        if not threshold:
+            return counts.astype("float64"), np.zeros(len(counts), dtype=bool)
+        d = suppress(counts, threshold)
+        shown = perturb(d.counts, keys, threshold).astype("float64")
+        return np.where(d.hidden, np.nan, shown), d.hidden
+
+    def board_areas(self, h: Any, *, categories: tuple[str, ...] | None = None,
+                    areas: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """Return each area's count in a headline's period and baseline, as the principal may see.
+
+        One row per area the principal may see (``areas`` narrows them), in code order, with
+        ``code``, ``name``, ``population`` (NaN unknown), ``count`` and ``baseline_count``
+        (NaN where hidden), ``suppressed`` and ``baseline_suppressed``, and the rates per
+        1,000 worked from the counts shown (NaN where a count is hidden or the population
+        unknown). When the headline is not comparable (a period incomplete or months
+        missing) the baseline columns are all NaN: such periods are never compared. For a
+        suppressing role each column is suppressed with its total taken as known, and the
+        counts shown carry the same cell-key noise as every other disclosed figure.
+        """
+        pin = self._pinned()
+        threshold = pin.scope.suppress_below if pin is not None else 0
+        fr = self._board_frame(categories, areas)
+        codes = self._board_codes(areas, self._board_frame(None, areas))
+        pos = {c: i for i, c in enumerate(codes)}
+        lut = np.array([pos.get(a, -1) for a in fr.areas] or [-1], dtype="int64")
+        row_area = lut[fr.area] if fr.n else np.zeros(0, dtype="int64")
+        wanted = np.array([name == h.source for name in fr.sources] or [False])
+        mine = wanted[fr.source] & (row_area >= 0) if fr.n else np.zeros(0, dtype=bool)
+        when = np.where(fr.day >= 0, fr.day, fr.month_first)
+
+        def column(start: str, end: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            lo = _day_number(date.fromisoformat(start))
+            hi = _day_number(date.fromisoformat(end))
+            rows = mine & (when >= lo) & (when <= hi)
+            counts = np.bincount(row_area[rows], minlength=len(codes))
+            keys = np.bincount(row_area[rows], weights=fr.rkey[rows].astype("float64"),
+                               minlength=len(codes)).astype("int64")
+            values, hidden = self._board_column(counts, keys, threshold)
+            return values, hidden, counts
+
+        count, hidden, raw = column(h.period_start, h.period_end)
+        if h.comparable:
+            base, base_hidden, base_raw = column(h.baseline_start, h.baseline_end)
+        else:
+            base = np.full(len(codes), np.nan)
+            base_hidden, base_raw = np.zeros(len(codes), dtype=bool), np.zeros(len(codes))
+        names, pops = self.boundaries.names(), self.boundaries.population()
+        pop = np.array([pops.get(c, np.nan) for c in codes], dtype="float64")
+        pop = np.where(np.isfinite(pop) & (pop > 0), pop, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate, base_rate = 1000.0 * count / pop, 1000.0 * base / pop
+        return pd.DataFrame({
+            "code": codes, "name": [names[c] for c in codes], "population": pop,
+            "count": count, "baseline_count": base, "suppressed": hidden,
+            "baseline_suppressed": base_hidden, "rate_per_1000": rate,
+            "baseline_rate_per_1000": base_rate,
+            "small_number": (raw < SMALL_NUMBER_THRESHOLD)
+            | (h.comparable & (base_raw < SMALL_NUMBER_THRESHOLD)),
+        })
+
+    def board_trend(self, source: str, first_month: int, last_month: int, *,
+                    categories: tuple[str, ...] | None = None,
+                    areas: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """Return one source's count in each month from ``first_month`` to ``last_month``.
+
+        Months are counted from January 1970. Columns ``month`` (key), ``count`` (NaN where
+        hidden or missing), ``suppressed`` and ``missing`` (the source has no row at all that
+        month, in the principal's whole frame: its data did not arrive, which is not a zero).
+        Suppressed as :meth:`board_areas` (the months' total taken as known).
+        """
+        pin = self._pinned()
+        threshold = pin.scope.suppress_below if pin is not None else 0
+        n = max(0, last_month - first_month + 1)
+        whole = pin.authority if pin is not None else self._current()
+        fr = self._board_frame(categories, areas)
+
+        def by_month(frame: IncidentFrame, narrow: bool) -> tuple[np.ndarray, np.ndarray]:
+            wanted = np.array([name == source for name in frame.sources] or [False])
+            rows = wanted[frame.source] if frame.n else np.zeros(0, dtype=bool)
+            if narrow and areas is not None:
+                inside = np.array([a in areas for a in frame.areas] or [False])
+                rows &= inside[frame.area] if frame.n else rows
+            when = np.where(frame.day >= 0, frame.day, frame.month_first)[rows]
+            month = when.astype("datetime64[D]").astype("datetime64[M]").astype("int64")
+            keep = (month >= first_month) & (month <= last_month)
+            at = (month[keep] - first_month).astype("int64")
+            counts = np.bincount(at, minlength=n)[:n]
+            keys = np.bincount(at, weights=frame.rkey[rows][keep].astype("float64"),
+                               minlength=n)[:n].astype("int64")
+            return counts, keys
+
+        counts, keys = by_month(fr, True)
+        present, _ = by_month(whole, False)
+        missing = present == 0
+        values, hidden = self._board_column(np.where(missing, 0, counts), keys, threshold)
+        return pd.DataFrame({"month": np.arange(first_month, first_month + n, dtype="int64"),
+                             "count": np.where(missing, np.nan, values),
+                             "suppressed": hidden, "missing": missing})
+
+    def board_hotspots(self, start: str, end: str, *, top: int = 20, res: int = 8,
+                       source: str | None = None,
+                       categories: tuple[str, ...] | None = None) -> tuple[dict[str, int], int]:
+        """Return how many of the ``top`` busiest H3 cells lie in each area, and how many in all.
+
+        The busiest cells are counted over ``start``..``end`` (ISO days) across the
+        principal's whole frame (``source`` narrows it); ties go to the lower cell id. A cell
+        belongs to the area holding most of its incidents (the lower code on a tie). Only
+        these per-area numbers leave: no cell or count is disclosed.
+        """
+        fr = self._board_frame(categories, None)
+        lo, hi = _day_number(date.fromisoformat(start)), _day_number(date.fromisoformat(end))
+        when = np.where(fr.day >= 0, fr.day, fr.month_first)
+        rows = (when >= lo) & (when <= hi)
+        if source is not None:
+            wanted = np.array([name == source for name in fr.sources] or [False])
+            rows &= wanted[fr.source] if fr.n else rows
+        codes = fr.cell_codes[res][rows]
+        counts = np.bincount(codes, minlength=len(fr.cells[res]))
+        busy = np.flatnonzero(counts)
+        order = np.lexsort((fr.cells[res][busy], -counts[busy]))
+        chosen = busy[order[:top]]
+        rank = np.full(len(fr.cells[res]), -1, dtype="int64")
+        rank[chosen] = np.arange(len(chosen))
+        at = rank[codes]
+        inside = at >= 0
+        n_areas = len(fr.areas)
+        per = np.bincount(at[inside] * n_areas + fr.area[rows][inside],
+                          minlength=len(chosen) * n_areas).reshape(len(chosen), n_areas)
+        out: dict[str, int] = {}
+        for row in per:
+            code = min(fr.areas[i] for i in np.flatnonzero(row == row.max()))
+            out[code] = out.get(code, 0) + 1
+        return out, len(chosen)
+
+    def board_emerging(self, source: str, last_day: int, *, months: int = 12, res: int = 8,
+                       categories: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """Return the emerging hot spot category of each H3 cell that has one, with its area.
+
+        Over the ``months`` whole calendar months to ``last_day`` (so month-only rows count
+        exactly like dated ones), for one source, across the principal's whole frame. Columns
+        ``category`` and ``area`` (the area code holding most of the cell's incidents). Cells
+        with "no pattern" are left out. Only these categories by area leave for a board: no
+        cell id or count.
+        """
+        from geo.emerging import emerging_hotspots, month_periods
+
+        fr = self._board_frame(categories, None)
+        wanted = np.array([name == source for name in fr.sources] or [False])
+        rows = wanted[fr.source] if fr.n else np.zeros(0, dtype=bool)
+        when = np.where(fr.day >= 0, fr.day, fr.month_first)
+        empty = pd.DataFrame({"category": pd.Series([], dtype=str),
+                              "area": pd.Series([], dtype=str)})
+        if not rows.any():
+            return empty
+        try:
+            edges = month_periods(int(when[rows].min()), last_day, months)
+        except ValueError:
+            return empty
+        if len(edges) < 3:
+            return empty
+        rows &= (when >= edges[0][0]) & (when <= edges[-1][1])
+        table = emerging_hotspots(fr.cells[res][fr.cell_codes[res][rows]], when[rows], edges)
+        if table.empty:
+            return empty
+        table = table[table["category"] != "no pattern"]
+        # the area of each cell: where most of its incidents are
+        cells = fr.cells[res][fr.cell_codes[res][rows]]
+        pairs = pd.DataFrame({"cell": cells, "area": np.asarray(fr.areas, dtype=object)[
+            fr.area[rows]]}).value_counts().reset_index(name="n")
+        pairs = pairs.sort_values(["cell", "n", "area"], ascending=[True, False, True])
+        home = pairs.drop_duplicates("cell").set_index("cell")["area"]
+        return pd.DataFrame({"category": table["category"].astype(str).to_numpy(),
+                             "area": home.reindex(table["cell"].to_numpy()).fillna("").to_numpy(
+                                 dtype=str)})
+
     def domestic_recorded(self) -> bool:
         """Say whether the data say which incidents are domestic (police.uk data do not)."""
         return bool((self._current().domestic >= 0).any())
@@ -1038,6 +1271,10 @@ class QueryLayer:
         }
 
 
+#: Smallest share of a principal's incidents an area must hold to be listed on the board.
+BOARD_MIN_SHARE = 0.001
+
+
 @dataclass(frozen=True)
 class BoardFigures:
     """The board's headlines, one per source, as a principal may see them.
@@ -1048,6 +1285,7 @@ class BoardFigures:
     headlines: tuple[Any, ...]
     covered_to: dict[str, int]
     suppress_below: int
+    covered_from: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,15 @@ class Manifest:
         """ISO time of the newest batch, or None for an empty store."""
         return max((b.ingested_at for b in self.batches), default=None)
 
+    def arrived(self, source: str) -> str | None:
+        """ISO time of the newest batch that added rows of ``source``.
+
+        Batches committed before sources were recorded per batch count for every source.
+        """
+        return max((b.ingested_at for b in self.batches
+                    if b.summary.get("rows_by_source", {source: 1}).get(source, 0) > 0),
+                   default=None)
+
     @property
     def files(self) -> list[str]:
         """Every listed data file, relative to the store folder."""
@@ -339,6 +348,9 @@ class Store:
                 conflicts) else rejects
             rejects_file = self._write_rejects(all_rejects, batch_id, source_file)
             by_reason = Counter(summary.get("conflicts_by_reason", {}))
+            # what each source added, so a board can say when each source's data last arrived
+            by_source = {str(v["values"]): int(v["counts"]) for v in
+                         pc.value_counts(table.column("source")).to_pylist()}
             if len(conflicts):
                 by_reason[CONFLICT_WITH_STORE] += len(conflicts)
             record = BatchRecord(
@@ -353,6 +365,7 @@ class Store:
                     "duplicates": summary.get("duplicates", 0) + duplicates,
                     "conflicts": summary.get("conflicts", 0) + len(conflicts),
                     "conflicts_by_reason": dict(by_reason),
+                    "rows_by_source": dict(sorted(by_source.items())),
                 },
             )
             new = Manifest(

@@ -88,7 +88,8 @@ UNPLACED = -1
 #: Days in an average year, used to put rates for periods of different lengths on one footing.
 DAYS_PER_YEAR = 365.25
 #: The kinds of event the calendar knows.
-EVENT_KINDS: tuple[str, ...] = ("lockdown", "week of action", "operation", "other")
+EVENT_KINDS: tuple[str, ...] = ("lockdown", "week of action", "operation", "recording change",
+                                "other")
 #: Name of the events file inside the events folder.
 EVENTS_FILE = "events.json"
 #: Meteorological seasons, in the order the year to August runs through them.
@@ -1092,7 +1093,9 @@ class Event:
         Unique name, shown beside charts.
     start, end : datetime.date
         First and last day, both inclusive.
-    kind : {"lockdown", "week of action", "operation", "other"}
+    kind : {"lockdown", "week of action", "operation", "recording change", "other"}
+        A recording change (a new counting rule or system) makes counts before and after
+        it unlike; the board says so when compared periods straddle it.
     exclude_from_baselines : bool, default True
         Leave these days out of every baseline (:func:`excluded_days`).
 

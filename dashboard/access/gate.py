@@ -44,7 +44,7 @@ _PAGE_ENDPOINTS = {"/", "/<path:path>"}
 #: Callbacks not written to the audit log: the page's check for new data, every few seconds,
 #: which reads nothing but the store version.
 _QUIET_CALLBACKS = {"dashboard.app._live_version"}
-_EXPORTS = ("patrol_exports.", "nte_exports.")
+_EXPORTS = ("patrol_exports.", "nte_exports.", "board_exports.")
 _ROUTER = "dash.dash.Dash.enable_pages.<locals>.router_sync.<locals>.update"
 
 

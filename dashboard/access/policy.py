@@ -72,6 +72,7 @@ ROUTES: dict[str, Need] = {
     "api_v1.ingest": Need(change="ingest", what="add incident files"),
     "api_v1.board": Need(see="board", what="the board view"),
     "board_exports.board_csv": Need(see="board", what="the board view"),
+    "board_exports.board_pdf": Need(see="board", what="the board view"),
     "unknown_api_root": SIGNED_IN,
     "unknown_api": SIGNED_IN,
     # downloads
@@ -125,6 +126,7 @@ CALLBACKS: dict[str, Need] = {
     "dashboard.layouts.figures.update_figures": Need(see="aggregate", what="area figures"),
     "dashboard.layouts.board.update_board": Need(see="board", what="the board view"),
     "dashboard.layouts.board.next_area": Need(see="board", what="the board view"),
+    "dashboard.layouts.board.show_baseline_year": Need(see="board", what="the board view"),
 }
 
 #: Pages, by path: the view a role needs to open them (and to see them in the menu).

@@ -18,7 +18,7 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboard import services
 from dashboard.access.gate import current
-from dashboard.components import days_and_hours
+from dashboard.components import days_and_hours, frame_areas
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
 from dashboard.inputs import query_params
@@ -97,18 +97,6 @@ def _filters(start: str | None, end: str | None, days: list[str] | None, hour_fr
     return filters
 
 
-def _frame_areas(svc: Any, codes: list[str]) -> tuple[dict[str, float], float] | None:
-    """Return a centre and zoom that frame the areas ``codes`` (None if there are none)."""
-    areas = svc.boundaries.areas
-    areas = areas[areas["code"].isin(codes)]
-    if not len(areas):
-        return None
-    minx, miny, maxx, maxy = areas.total_bounds
-    span = max(maxx - minx, (maxy - miny) * 1.6)
-    zoom = float(np.clip(np.log2(360.0 / max(span, 1e-6)) - 0.2, 3, 14))
-    return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom
-
-
 def _shown(value: Any, hidden: bool, primary: bool, label: str) -> str:
     if hidden:
         return label if primary else "hidden"
@@ -151,7 +139,7 @@ def update_figures(level: str | None, start: str | None, end: str | None,
         rows = [r for r, k in zip(rows, some, strict=True) if k]
         hidden = hidden[some]
         values = [None if h else float(c) for c, h in zip(table["count"], hidden, strict=True)]
-        center, zoom = _frame_areas(svc, list(table["code"])) or (center, zoom)
+        center, zoom = frame_areas(svc.boundaries.areas, list(table["code"])) or (center, zoom)
         trace = {"type": "choroplethmap", "geojson": svc.areas_geojson(),
                  "featureidkey": "properties.code", "locations": list(table["code"]),
                  "z": values, "text": [r["name"] + ": " + r["shown"] for r in rows],

@@ -26,6 +26,7 @@ from dashboard.params import (
 )
 from dashboard.serialise import emerging_json, evaluation_json, trends_json
 from geo.query import AUTHORITY, FilterError
+from geo.trends import EVENT_KINDS
 from geo.vru import StaggeredResult
 
 dash.register_page(__name__, path="/trends", name="Trends", title="Hotspot · Trends", order=3)
@@ -115,8 +116,7 @@ def layout(**query: str) -> html.Div:
                                        display_format="D MMM YYYY"),
                   dcc.DatePickerSingle(id=EV_TO, placeholder="to",
                                        display_format="D MMM YYYY")], className="pair"),
-        dcc.Dropdown(id=EV_KIND, value="operation", clearable=False, options=[
-            "lockdown", "week of action", "operation", "other"]),
+        dcc.Dropdown(id=EV_KIND, value="operation", clearable=False, options=list(EVENT_KINDS)),
         html.Button("Add event", id=EV_ADD, n_clicks=0),
         html.Ul(id=EV_LIST, children=_event_items()),
         html.Div([dcc.Input(id=EV_DELETE_NAME, placeholder="Event name to delete"),

@@ -79,7 +79,7 @@ def test_the_page_shows_the_same_sentences_as_the_api(app):
 
     api = get(app, "board", "/api/v1/board").get_json()
     with app.server.test_request_context("/"), acting_as(principal("board")):
-        cards, agree, current, caveats, targets = page.update_board("fyq", "last_year", None)
+        cards, agree, *_rest = page.update_board("fyq", "last_year", None, "police")
     text = str(cards)
     for h in api["headlines"]:
         assert h["sentence"] in text
@@ -105,7 +105,16 @@ def test_every_figure_downloads_as_csv(app):
     api = get(app, "board", "/api/v1/board").get_json()
     sentences = [r[-1] for r in rows[1:]]
     assert all(h["sentence"] in sentences for h in api["headlines"])
-    assert [r[2] for r in rows[1:4]] == [str(h["count"]) for h in api["headlines"]]
+    assert [r[4] for r in rows[1:4]] == [str(h["count"]) for h in api["headlines"]]
+    sections = {r[0] for r in rows[1:]}
+    assert {"headline", "what changed", "agreement", "area", "trend", "need and activity",
+            "currency", "caveat"} <= sections
+    areas = [r for r in rows if r[0] == "area"]
+    assert len(areas) == sum(len(t["rows"]) for t in api["areas"])
+    police = api["areas"][0]["rows"][0]
+    assert [police["name"], str(police["count"])] == areas[0][2:5:2]
+    months = [r for r in rows if r[0] == "trend"]
+    assert len(months) == sum(len(t["months"]) for t in api["trend"])
 
 
 def test_a_kiosk_cycles_through_the_areas(app):

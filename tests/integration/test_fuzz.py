@@ -51,6 +51,7 @@ ROUTES: dict[str, list[str]] = {
     "/nte/sheet.csv": [*FILTERS, *NTE, "zone", "weekend"],
     "/api/v1/board": [*FILTERS, "period", "baseline", "baseline_year"],
     "/board.csv": [*FILTERS, "period", "baseline", "baseline_year"],
+    "/board.pdf": [*FILTERS, "period", "baseline", "baseline_year"],
 }
 #: Dash's own machinery, static files and the page router: not parameterised by us.
 NOT_OURS = {"/static/<path:filename>", "/assets/<path:filename>", "/_dash-layout",

@@ -49,6 +49,7 @@ EXAMPLES = {
     "api_v1.ingest": None,  # POST only: see test_ingest_api.py
     "api_v1.board": "/api/v1/board",
     "board_exports.board_csv": "/board.csv",
+    "board_exports.board_pdf": "/board.pdf",
     "unknown_api_root": "/api",
     "unknown_api": "/api/v2/nothing",
     "patrol_exports.plan_csv_download": "/patrol/plan.csv",

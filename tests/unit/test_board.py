@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from dataclasses import replace
 from datetime import date, datetime
 
 import numpy as np
@@ -370,10 +371,13 @@ def test_areas_that_rose_and_fell_most_by_rate():
         "Violence fell most by rate in Bury"]
     hidden = area_changes(h, "Violence", day, src, area, list(NAMES), NAMES, POPS,
                           suppress_below=6)
-    assert hidden[1] == (
-        "Violence fell most by rate in Bury: fewer than 6 against 15 incidents in May 2024 "
-        "and the previous month (rates not shown for so few). Small numbers (under 10): "
-        "this may be chance.")
+    # Bury's 5 is hidden below 6, so it is not ranked at all (ranking it would tell that
+    # it fell most); no other area with a known population fell.
+    assert hidden == (
+        "Violence rose most by rate in Avon: 10.00 per 1,000 residents in May 2024 against "
+        "5.00 in the previous month (20 against 10).",
+        "No area whose counts can be shown saw a fall in the rate of violence (1 area has "
+        "counts too small to show and is not ranked).")
     for text in got + two + hidden:
         assert "significant" not in text
 
@@ -385,7 +389,7 @@ def test_no_area_comparison_without_populations_or_comparable_periods():
         "No area can be compared by rate for violence: no area has a known population.",)
     h = headline(day, src, "police", "2024-05-31", period="month", baseline="last_year")
     assert area_changes(h, "Violence", day, src, area, list(NAMES), NAMES, POPS) == (
-        "No area comparison for violence: the baseline May 2023 has no data for May 2023.",)
+        "No area comparison for violence: the baseline May 2023 has no data.",)
 
 
 def quarter(source: str, base: int, count: int):
@@ -533,3 +537,18 @@ def test_a_target_has_no_status_without_a_comparison():
     assert got.sentence == "Down 10%: no status, because the quarter is not complete."
     zero = board.target_status(board.Target("Down 10%", "police", 10.0), _head(5, 0))
     assert zero.status == "none" and "baseline is 0" in zero.sentence
+
+
+def test_a_disclosed_headline_with_a_hidden_count_gives_only_the_direction():
+    # as the query layer discloses it for a board: comparable, counts kept, change withheld
+    h = Headline("ed", "month", "previous", "May 2024", "April 2024", "the previous month",
+                 "2024-05-01", "2024-05-31", "2024-04-01", "2024-04-30", 3, 12, None, None,
+                 None, None, None, True, "", True)
+    text = sentence(h, "ED attendances", "Preston", suppress_below=5)
+    assert text.startswith("ED attendances in Preston: fewer than 5 in May 2024, down on 12 "
+                           "in the previous month.")
+    assert "because" not in text and "9" not in text
+    both = replace(h, baseline_count=2)
+    assert sentence(both, "ED attendances", "Preston", suppress_below=5).startswith(
+        "ED attendances in Preston: fewer than 5 in May 2024, against fewer than 5 in the "
+        "previous month.")

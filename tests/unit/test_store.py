@@ -227,3 +227,24 @@ def test_known_ids_are_matched_to_their_own_stored_rows_across_files(tmp_path):
     assert "id 'Y3'" in back["reason"].iloc[0]
     assert "category ('other' here, 'c3' stored)" in back["reason"].iloc[0]
     assert "category ('c2x' here, 'c2' stored)" in back["reason"].iloc[1]
+
+
+def test_each_batch_records_what_each_source_added_and_when(tmp_path):
+    store = Store(tmp_path / "store")
+    police = _table(3)
+    ed = _table(2, offset=50)
+    ed = ed.set_column(ed.schema.get_field_index("source"), "source",
+                       pa.array(["ed"] * 2))
+    _commit(store, police)
+    first = store.manifest().batches[-1]
+    assert first.summary["rows_by_source"] == {"police": 3}
+    _commit(store, ed)
+    _commit(store, _table(3))  # the police file again: nothing new arrives
+    m = store.manifest()
+    assert [b.summary["rows_by_source"] for b in m.batches] == [{"police": 3}, {"ed": 2}, {}]
+    assert m.arrived("police") == first.ingested_at
+    assert m.arrived("ed") == m.batches[1].ingested_at
+    assert m.arrived("ambulance") is None
+    # a batch from before sources were recorded counts for every source
+    m.batches[0].summary.pop("rows_by_source")
+    assert m.arrived("ambulance") == first.ingested_at
