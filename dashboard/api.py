@@ -87,20 +87,43 @@ def whoami() -> Response:
     return jsonify(current().as_json())
 
 
+def _area_level(text: str) -> str:
+    """Return the boundary level ``level`` names in ``/aggregate`` (``la``: the authorities)."""
+    from dashboard.params import parse_level
+    from geo.boundaries import AUTHORITY
+
+    if text.strip().lower() in {"la", AUTHORITY}:
+        return AUTHORITY
+    known = services.current().query.level_names()[1:]
+    others = f", or a boundary level: {', '.join(known)}" if known else ""
+    try:
+        level = parse_level(text)
+        services.current().query.level_boundaries(level)
+    except FilterError:
+        raise FilterError("level", f"'{text.strip()[:40]}' is not a level; use la (the "
+                          f"local authorities), h3{others}") from None
+    return level
+
+
 @bp.get("/aggregate")
 def aggregate() -> Response:
-    """Return counts, harm and rates by local authority (``level=la``) or H3 cell (``level=h3``).
+    """Return counts, harm and rates by area or H3 cell.
+
+    ``level=la`` (the local authorities, the default), another boundary level
+    (``level=ward``...) or ``level=h3`` (hexagons).
 
     For roles that see small numbers suppressed, a hidden count is ``null`` with
     ``"suppressed": true`` and ``"shown_as": "fewer than 5"`` (or ``"hidden"`` for a cell
     hidden so that a total cannot reveal a small one); counts shown carry a small fixed noise;
-    harm and rates are left out; domestic incidents have their own column by authority.
+    harm and rates are left out; domestic incidents have their own column by authority, and
+    are not counted at any level below it.
     """
     filters, own = _split({"level", "res"})
     level = own.get("level", "la")
     svc = services.current()
-    if level == "la":
-        found = svc.query.disclosed_areas(filters)
+    if level != "h3":
+        area_level = _area_level(level)
+        found = svc.query.disclosed_areas(filters, level=area_level)
         disclosed, domestic = found.count, found.domestic
         rows = []
         for i, r in enumerate(found.table.itertuples()):
@@ -115,11 +138,15 @@ def aggregate() -> Response:
                 row["domestic"] = _clean(r.domestic)
                 row.update({f"domestic_{k}": v for k, v in _suppression(domestic, i).items()})
             rows.append(row)
-        return jsonify({"level": "la", "filters": filters.to_params(), "rows": rows,
-                        "group": _grouped()[1].as_json(),
-                        "population_source": svc.boundaries.population_source(),
+        below = area_level != "authority"
+        boundaries = svc.query.level_boundaries(area_level)
+        return jsonify({"level": area_level if below else "la", "filters": filters.to_params(),
+                        "rows": rows, "group": _grouped()[1].as_json(),
+                        "population_source": boundaries.population_source(),
                         "domestic_recorded": svc.query.domestic_recorded(),
-                        **_suppression_rule(disclosed, split=domestic is not None)})
+                        **_suppression_rule(disclosed, split=domestic is not None,
+                                            below=below,
+                                            domestic_by_authority=_domestic_by_authority())})
     if level == "h3":
         res = _res(own)
         from dashboard.access.gate import current
@@ -145,7 +172,13 @@ def aggregate() -> Response:
         return jsonify({"level": "h3", "res": res, "filters": filters.to_params(), "rows": rows,
                         "group": _grouped()[1].as_json(),
                         **_suppression_rule(disclosed, split=False)})
-    raise FilterError("level", f"'{level}' is not a level; use la or h3")
+    raise AssertionError("unreachable: every other level is a boundary level")
+
+
+def _domestic_by_authority() -> bool:
+    """Say whether the caller's domestic incidents count only by whole authority."""
+    who = services.current().query.principal()
+    return who is not None and not who.policy.domestic_below_authority
 
 
 def _suppression(disclosed: Any, i: int) -> dict[str, Any]:
@@ -155,7 +188,8 @@ def _suppression(disclosed: Any, i: int) -> dict[str, Any]:
             "shown_as": disclosed.label() if disclosed.primary[i] else "hidden"}
 
 
-def _suppression_rule(disclosed: Any, split: bool = True) -> dict[str, Any]:
+def _suppression_rule(disclosed: Any, split: bool = True, below: bool = False,
+                      domestic_by_authority: bool = False) -> dict[str, Any]:
     if disclosed is None:
         return {}
     t = disclosed.threshold
@@ -167,6 +201,10 @@ def _suppression_rule(disclosed: Any, split: bool = True) -> dict[str, Any]:
     if split:
         text += (" Domestic incidents are counted only by whole authority, in their own "
                  "column ('domestic'); 'count' and every hexagon count public-place incidents.")
+    elif below:
+        if domestic_by_authority:
+            text += (" Domestic incidents are counted only by whole authority (level=la, in "
+                     "their own column): at this level 'count' is public-place incidents.")
     else:
         text += " Hexagons count public-place incidents only."
     return {"suppression": text}

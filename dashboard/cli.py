@@ -130,31 +130,45 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_boundaries(args: argparse.Namespace) -> int:
-    """Show the areas in use, import new ones, or import their populations."""
-    from geo.boundaries import BoundaryError, load_boundaries
+    """Show the boundary levels and their areas, import a level or its populations, remove one."""
+    from geo.boundaries import AUTHORITY, BoundaryError, check_level_name, load_level, load_levels
 
     data = _data_paths(args)
     action = getattr(args, "action", None) or "show"
     try:
+        level = check_level_name(getattr(args, "level", None) or AUTHORITY)
         if action == "import":
-            return _import_boundaries(args, data)
+            return _import_boundaries(args, data, level)
         if action == "population":
-            return _import_population(Path(args.file), data)
-        b = load_boundaries(data.boundaries)
+            return _import_population(Path(args.file), data, level)
+        if action == "remove":
+            return _remove_level(data, level)
+        levels = load_levels(data.boundaries)
+        b = levels[level] if level in levels else load_level(data.boundaries, level)
     except BoundaryError as exc:
         return _fail(str(exc))
-    print(f"{len(b.areas)} areas in use ({b.source}):")
+    print("Boundary levels:")
+    width = max(len(name) for name in levels)
+    for name, lb in levels.items():
+        known, n = lb.population_coverage()
+        print(f"  {name:<{width}}  {n:,} areas, {known:,} with a population; {lb.source}"
+              + (f"; {lb.population_source()}" if lb.population_source() else ""))
+    print()
+    what = "areas in use" if level == AUTHORITY else f"areas in the '{level}' level"
+    print(f"{len(b.areas)} {what} ({b.source}):")
+    pops = b.population()
     for code, name in b.names().items():
-        pop = b.population().get(code)
+        pop = pops.get(code)
         pop_text = f"{pop:,.0f}" if pop and pop == pop else "population unknown"
         print(f"  {code}  {name}  ({pop_text})")
+    where = "" if level == AUTHORITY else f" --level {level}"
     print(b.population_source() or "No populations: rates cannot be shown. Add them with "
-          "'hotspot boundaries population FILE.csv' (columns code, population, year).")
+          f"'hotspot boundaries population FILE.csv{where}' (columns code, population, year).")
     return EXIT_OK
 
 
-def _import_boundaries(args: argparse.Namespace, data: DataPaths) -> int:
-    from geo.boundaries import clear_population, import_boundaries
+def _import_boundaries(args: argparse.Namespace, data: DataPaths, level: str) -> int:
+    from geo.boundaries import AUTHORITY, import_level, level_dir
 
     if not args.code_field or not args.name_field:
         return _fail("boundaries import needs --code-field and --name-field (the fields that "
@@ -162,32 +176,50 @@ def _import_boundaries(args: argparse.Namespace, data: DataPaths) -> int:
     if args.population and not Path(args.population).is_file():
         # checked first, so a mistyped table name does not leave boundaries without one
         return _fail(f"the population table {args.population} does not exist")
-    b = import_boundaries(
-        Path(args.file), args.code_field, args.name_field, data.boundaries,
+    b, dropped = import_level(
+        Path(args.file), args.code_field, args.name_field, data.boundaries, level,
         population_field=args.population_field,
     )
-    print(f"Imported {len(b.areas)} areas from {args.file} into {data.boundaries}.")
-    if clear_population(data.boundaries):
+    where = "" if level == AUTHORITY else f" as the '{level}' level"
+    print(f"Imported {len(b.areas)} areas from {args.file}{where} into "
+          f"{level_dir(data.boundaries, level)}.")
+    for note in b.notes:
+        print(note)
+    if dropped:
         print("The population table of the previous boundaries was removed.")
-    from geo.ingest import relabel_store
+    if level == AUTHORITY:
+        from geo.ingest import relabel_store
 
-    moved = relabel_store(data, b)
-    if moved is not None:
-        print(moved)
+        moved = relabel_store(data, b)
+        if moved is not None:
+            print(moved)
+    else:
+        print(f"Incidents are placed in these areas when a figure asks for the '{level}' "
+              f"level (e.g. /api/v1/trends?level={level}); the stored incidents are unchanged.")
     if args.population:
-        return _import_population(Path(args.population), data)
+        return _import_population(Path(args.population), data, level)
     if not b.population_note:
+        flag = "" if level == AUTHORITY else f" --level {level}"
         print("These areas have no populations, so rates cannot be shown or ranked. Add them "
-              "with: hotspot boundaries population FILE.csv (columns code, population, year).")
+              f"with: hotspot boundaries population FILE.csv{flag} (columns code, population, "
+              "year).")
     return EXIT_OK
 
 
-def _import_population(path: Path, data: DataPaths) -> int:
+def _import_population(path: Path, data: DataPaths, level: str) -> int:
     from geo.boundaries import import_population
 
-    _, notes = import_population(path, data.boundaries)
+    _, notes = import_population(path, data.boundaries, level=level)
     for note in notes:
         print(note)
+    return EXIT_OK
+
+
+def _remove_level(data: DataPaths, level: str) -> int:
+    from geo.boundaries import remove_level
+
+    remove_level(data.boundaries, level)
+    print(f"Removed the '{level}' level and its populations. Its source file was not touched.")
     return EXIT_OK
 
 
@@ -400,18 +432,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("boundaries", help="show or import area boundaries and populations",
-                       description="Show the areas in use, import your own local-authority, "
-                       "ward or beat polygons (GeoJSON, GeoPackage or Shapefile, any CRS), or "
-                       "import a population table for them (CSV: code, population, year).")
+                       description="Show the boundary levels and their areas, import your own "
+                       "local-authority polygons or another level of areas (wards, beats, "
+                       "neighbourhoods: GeoJSON, GeoPackage or Shapefile, any CRS), import a "
+                       "population table for a level (CSV: code, population, year), or remove "
+                       "a level.")
     _add_data_dir(p)
     p.set_defaults(func=cmd_boundaries, action="show")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    q = actions.add_parser("show", help="list the areas in use with their populations")
+    level_help = ("the boundary level: authority (the default; incidents are assigned to it "
+                  "when ingested) or a name of your own such as ward, beat or neighbourhood "
+                  "(lower-case letters, digits and _)")
+    q = actions.add_parser("show", help="list the levels, and a level's areas with their "
+                           "populations")
     _add_data_dir(q, again=True)
+    q.add_argument("--level", metavar="NAME", help=level_help)
     q = actions.add_parser(
         "import", help="import area polygons",
-        description="Import area polygons; options and FILE may come in any order.")
+        description="Import area polygons as a level (default: the authorities); options and "
+        "FILE may come in any order.")
     _add_data_dir(q, again=True)
+    q.add_argument("--level", metavar="NAME", help=level_help)
     q.add_argument("file", metavar="FILE")
     q.add_argument("--code-field", metavar="F", help="field holding each area's code")
     q.add_argument("--name-field", metavar="F", help="field holding each area's name")
@@ -420,12 +461,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--population", metavar="CSV",
                    help="population table to import with the areas (code, population, year)")
     q = actions.add_parser(
-        "population", help="import a population table for the boundaries in use",
-        description="Import resident populations for the imported boundaries from a CSV with "
+        "population", help="import a population table for a level's areas",
+        description="Import resident populations for a level's imported boundaries (default: "
+        "the authorities) from a CSV with "
         "columns code, population and year (the year of the estimate). Every row is checked; "
         "if any is unusable nothing is imported and each problem is listed with its line.")
     _add_data_dir(q, again=True)
+    q.add_argument("--level", metavar="NAME", help=level_help)
     q.add_argument("file", metavar="FILE.csv")
+    q = actions.add_parser(
+        "remove", help="remove an imported level (wards, beats...)",
+        description="Remove an imported level and its populations. The authority level cannot "
+        "be removed (import other authority boundaries to replace it).")
+    _add_data_dir(q, again=True)
+    q.add_argument("--level", metavar="NAME", required=True, help=level_help)
 
     p = sub.add_parser("groups", help="crime-type groups and the default selection",
                        description="List crime-type groups, define or remove one, or choose "

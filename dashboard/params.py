@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from geo.boundaries import AUTHORITY, BoundaryError, check_level_name
 from geo.emerging import MIN_HOT_COUNT
 from geo.nte import NightRule, StatusRule
 from geo.nte_report import NteParams
@@ -32,7 +33,8 @@ from geo.vru import PERIODS, EmergingParams, EvaluateParams, StaggeredTarget, Tr
 
 __all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "check_date_in_range", "int_param",
            "parse_backtest_params", "parse_emerging_params", "parse_evaluate_params",
-           "parse_filters", "parse_nte_params", "parse_plan_params", "parse_trends_params"]
+           "parse_filters", "parse_level", "parse_nte_params", "parse_plan_params",
+           "parse_trends_params"]
 
 #: Parameters the plan (and the backtest) take besides the shared filters.
 PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of",
@@ -383,22 +385,49 @@ def _league_baseline_year(value: Any) -> int | None:
     return int(match.group(1))
 
 
+def parse_level(value: Any) -> str:
+    """Parse a boundary level's name (``level``): ``authority`` when blank or missing.
+
+    Only the form is checked here; whether the level exists is for the query layer, which
+    knows the levels imported (:meth:`geo.query.QueryLayer.level_boundaries`).
+
+    Examples
+    --------
+    >>> parse_level(None), parse_level(" Ward ")
+    ('authority', 'ward')
+    >>> parse_level("police beats")
+    Traceback (most recent call last):
+    ...
+    geo.query.FilterError: level: 'police beats' is not a level name; use authority or the ...
+    """
+    if value is None or str(value).strip() == "":
+        return AUTHORITY
+    try:
+        return check_level_name(str(value))
+    except BoundaryError:
+        raise FilterError("level", f"'{str(value).strip()[:40]}' is not a level name; use "
+                          "authority or the name of an imported level, e.g. ward") from None
+
+
 def parse_trends_params(params: Mapping[str, Any]) -> TrendsParams:
     """Parse the trends' query parameters: the filters, ``period``, ``zone``, ``league_baseline``.
+
+    ``level`` picks the boundary level the league table ranks (default ``authority``).
 
     Examples
     --------
     >>> p = parse_trends_params({"la": "E07000123", "period": "fyq",
-    ...                          "league_baseline": "fy:2022"})
-    >>> p.filters.areas, p.period, p.zone, p.league_baseline
-    (('E07000123',), 'fyq', None, 2022)
+    ...                          "league_baseline": "fy:2022", "level": "ward"})
+    >>> p.filters.areas, p.period, p.zone, p.league_baseline, p.level
+    (('E07000123',), 'fyq', None, 2022, 'ward')
     """
-    filters, own = _split(params, {"period", "zone", "league_baseline"})
+    filters, own = _split(params, {"period", "zone", "league_baseline", "level"})
     period = str(own.get("period") or "month")
     if period not in PERIODS:
         raise FilterError("period", f"'{period}' is not a period; use {', '.join(PERIODS)}")
     return TrendsParams(filters=filters, period=period, zone=own.get("zone") or None,
-                        league_baseline=_league_baseline_year(own.get("league_baseline")))
+                        league_baseline=_league_baseline_year(own.get("league_baseline")),
+                        level=parse_level(own.get("level")))
 
 
 def parse_emerging_params(params: Mapping[str, Any]) -> EmergingParams:

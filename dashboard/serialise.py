@@ -217,7 +217,8 @@ def _league_json(league: LeagueTable) -> dict[str, Any]:
     return {"league": table_records(league.rows), "league_current": _days(league.current),
             "league_baseline": _days(league.baseline), "league_ranked": league.ranked,
             "league_message": league.message,
-            "league_population_source": league.population_source}
+            "league_population_source": league.population_source,
+            "league_level": league.level, "league_outside_level": league.outside_level}
 
 
 def trends_json(result: TrendsResult) -> dict[str, Any]:

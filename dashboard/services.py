@@ -22,7 +22,15 @@ import numpy as np
 import pandas as pd
 
 from geo.access import Principal, Scope
-from geo.boundaries import Boundaries, load_boundaries
+from geo.boundaries import (
+    AUTHORITY,
+    LEVELS_FOLDER,
+    Boundaries,
+    BoundaryError,
+    level_names,
+    load_boundaries,
+    load_level,
+)
 from geo.h3index import cell_boundaries, cells_to_str
 from geo.hotspots import DAY_LABELS, main_categories, night_days, peak_text, rank_cells
 from geo.projection import to_wgs84
@@ -214,6 +222,8 @@ class Services:
         self._boundaries_stamp = self._stamp(data.boundaries)
         self._boundaries: Boundaries = load_boundaries(data.boundaries)
         self._boundaries_lock = threading.Lock()
+        self._levels_stamp: tuple[Any, ...] | None = None
+        self._levels: dict[str, Boundaries] = {}
         self.query = QueryLayer(Store(data.store), self._boundaries, principal_required=True,
                                 record_key=record_key(data))
         self.tile_url = tile_url()
@@ -222,6 +232,7 @@ class Services:
             contextvars.ContextVar(f"hotspot-pinned-zones-{id(self)}", default=None)
         self.heavy = HeavyLane(workers=max(1, (os.cpu_count() or 2) - 1), slots=4)
         self._results = _LRU(64, self.heavy)
+        self._reload_levels()
 
     @property
     def boundaries(self) -> Boundaries:
@@ -240,6 +251,52 @@ class Services:
                     self._results.clear()
                     self._boundaries_stamp = stamp
         return self._boundaries
+
+    def levels(self) -> dict[str, Boundaries]:
+        """Return every boundary level: ``{name: Boundaries}``, ``"authority"`` first.
+
+        The other levels (wards, beats...) are those imported with ``hotspot boundaries
+        import FILE --level NAME``, reloaded when that changes them. A level whose files
+        cannot be read is left out (and logged) rather than stopping every page.
+        """
+        authority = self.boundaries
+        self._reload_levels()
+        return {AUTHORITY: authority, **self._levels}
+
+    def level_names(self) -> list[str]:
+        """Return the names of :meth:`levels`, ``"authority"`` first."""
+        return list(self.levels())
+
+    def _reload_levels(self) -> None:
+        """Load the other levels again if their folders changed since they were loaded."""
+        stamp = self._levels_now()
+        if stamp == self._levels_stamp:
+            return
+        with self._boundaries_lock:
+            if stamp == self._levels_stamp:
+                return
+            loaded: dict[str, Boundaries] = {}
+            for name in level_names(self.data.boundaries)[1:]:
+                try:
+                    loaded[name] = load_level(self.data.boundaries, name)
+                except BoundaryError:
+                    import logging
+
+                    logging.getLogger(__name__).exception("boundary level %s unreadable", name)
+            self._levels = loaded
+            self.query.levels = dict(loaded)
+            if self._levels_stamp is not None:
+                # league tables and area figures at the old areas are stale now
+                self._results.clear()
+            self._levels_stamp = stamp
+
+    def _levels_now(self) -> tuple[Any, ...]:
+        """Change marker of every level's folder (each level's files and their times)."""
+        root = self.data.boundaries / LEVELS_FOLDER
+        if not root.is_dir():
+            return ()
+        return tuple((d.name, self._stamp(d)) for d in sorted(root.iterdir())
+                     if d.is_dir() and not d.name.startswith("."))
 
     # -- geometry, built once per store version ----------------------------------------------
     def version(self) -> int:
@@ -375,6 +432,7 @@ class Services:
         See :meth:`unpin`.
         """
         _ = self.boundaries  # reloads areas and populations changed since the last request
+        self._reload_levels()
         return self.query.pin(who), self._zones_pin.set(self._zones_now())
 
     @contextlib.contextmanager

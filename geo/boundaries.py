@@ -1,9 +1,15 @@
 """Study-area boundaries: the bundled Lancashire authorities, user imports, and point assignment.
 
-Every incident is given the code of the area (local authority, ward, beat...) it falls in.
+Every incident is given the code of the local authority it falls in when it is ingested.
 The bundled boundaries are the 14 local authorities of the Lancashire Violence Reduction
 Network; an analyst can import their own polygons (GeoJSON, GeoPackage or Shapefile, any CRS)
 into a data directory, and those are used instead.
+
+Boundaries come in *levels*. The local authorities above are the ``authority`` level, stored
+in the data directory's ``boundaries/`` folder itself. Any other level (``ward``, ``beat``,
+``neighbourhood``...) is imported into its own folder, ``boundaries/levels/<name>/``, with
+its own populations; incidents are placed in its areas when a figure asks for that level
+(:func:`locate_areas`), never at ingest.
 
 Areas are stored in WGS84 and measured in British National Grid (metres).
 """
@@ -12,6 +18,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +33,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.atomic import replace_durably, write_text_atomic
+from geo.atomic import fsync_dir, replace_durably, write_text_atomic
 from geo.polygons import (
     check_source_path,
     plain_errors,
@@ -41,18 +50,37 @@ from geo.settings import (
 )
 
 __all__ = [
+    "AUTHORITY",
     "AreaAssignment",
     "BoundaryError",
     "Boundaries",
     "PopulationProblems",
     "assign_areas",
+    "check_level_name",
     "clear_population",
     "describe_outside",
     "import_boundaries",
+    "import_level",
     "import_population",
+    "level_dir",
+    "level_names",
     "load_boundaries",
+    "load_level",
+    "load_levels",
+    "locate_areas",
     "read_population_table",
+    "remove_level",
 ]
+
+#: The level of the boundaries incidents are assigned to at ingest: the local authorities.
+AUTHORITY = "authority"
+#: A level's name: lower case, starting with a letter (it names a folder and a URL value).
+LEVEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+#: Names that already mean something else where a level is chosen (``/api/v1/aggregate``
+#: takes ``level=la`` for the authorities and ``level=h3`` for hexagons).
+RESERVED_LEVELS = frozenset({"la", "h3"})
+#: Folder, inside a data directory's ``boundaries/``, holding one folder per other level.
+LEVELS_FOLDER = "levels"
 
 #: File names inside a data directory's ``boundaries/`` folder.
 IMPORTED_AREAS = "areas.geojson"
@@ -115,6 +143,8 @@ class Boundaries:
     population_note : str
         Where the populations come from and their year, e.g. ``"mid-2020 populations,
         bundled ONS estimates"``; empty when no area has a population.
+    level : str
+        The level these areas are: :data:`AUTHORITY` or an imported level's name.
 
     Examples
     --------
@@ -129,6 +159,7 @@ class Boundaries:
     source: str
     notes: list[str] = field(default_factory=list)
     population_note: str = ""
+    level: str = AUTHORITY
 
     @cached_property
     def areas_bng(self) -> gpd.GeoDataFrame:
@@ -157,6 +188,17 @@ class Boundaries:
         'populations: mid-2020, bundled ONS estimates'
         """
         return f"populations: {self.population_note}" if self.population_note else ""
+
+    def population_coverage(self) -> tuple[int, int]:
+        """Return (areas with a population, areas).
+
+        Examples
+        --------
+        >>> load_boundaries(None).population_coverage()
+        (14, 14)
+        """
+        known = int(np.isfinite(self.areas["population"].astype("float64")).sum())
+        return known, len(self.areas)
 
 
 # --------------------------------------------------------------------------------------------
@@ -465,8 +507,9 @@ def _number(text: str) -> float | None:
     return value if value is not None and np.isfinite(value) else None
 
 
-def import_population(path: Path | str, boundaries_dir: Path) -> tuple[Boundaries, list[str]]:
-    r"""Import a population table for the boundaries in use, all rows or none.
+def import_population(path: Path | str, boundaries_dir: Path, *,
+                      level: str = AUTHORITY) -> tuple[Boundaries, list[str]]:
+    r"""Import a population table for the boundaries of a level, all rows or none.
 
     The table is stored beside the boundaries (``population.json``)
     and its populations replace any others; :meth:`Boundaries.population_source` then names
@@ -477,8 +520,10 @@ def import_population(path: Path | str, boundaries_dir: Path) -> tuple[Boundarie
     path : Path or str
         CSV with columns code, population and year (see :func:`read_population_table`).
     boundaries_dir : Path
-        A data directory's ``boundaries/`` folder. It must hold imported boundaries: the
-        bundled ones come with their populations.
+        A data directory's ``boundaries/`` folder. For the authority level it must hold
+        imported boundaries: the bundled ones come with their populations.
+    level : str
+        :data:`AUTHORITY` (default) or the name of an imported level (:func:`import_level`).
 
     Returns
     -------
@@ -508,12 +553,13 @@ def import_population(path: Path | str, boundaries_dir: Path) -> tuple[Boundarie
     >>> b.population()["A1"], b.population_source()
     (5000.0, 'populations: 2021, imported from pop.csv; 1 area(s) have none')
     """
-    folder = Path(boundaries_dir)
-    if not (folder / IMPORTED_AREAS).is_file():
+    level = check_level_name(level)
+    folder = level_dir(boundaries_dir, level)
+    if level == AUTHORITY and not (folder / IMPORTED_AREAS).is_file():
         raise BoundaryError(
             "The bundled boundaries already carry their populations (mid-2020). Import your "
             "own boundaries first ('hotspot boundaries import'), then their population table.")
-    current = load_boundaries(folder)
+    current = load_level(boundaries_dir, level)
     source = Path(path)
     table, problems, n_rows = read_population_table(source, list(current.names()))
     if problems:
@@ -527,7 +573,7 @@ def import_population(path: Path | str, boundaries_dir: Path) -> tuple[Boundarie
         "rows": table.to_dict("records"),
     }
     write_text_atomic(folder / IMPORTED_POPULATION, json.dumps(meta, indent=1) + "\n")
-    b = load_boundaries(folder)
+    b = load_level(boundaries_dir, level)
     notes = [f"{len(table)} population(s) imported ({b.population_source()})."]
     lacking = [f"{c} {n}" for c, n in b.names().items() if not np.isfinite(
         b.population().get(c, np.nan))]
@@ -743,6 +789,275 @@ def _write_geojson_atomic(gdf: gpd.GeoDataFrame, dest: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Levels
+
+
+def check_level_name(text: str) -> str:
+    """Return a level's name in its stored form, or say plainly why it cannot name a level.
+
+    Parameters
+    ----------
+    text : str
+        The name as typed, e.g. ``"ward"`` or ``" Beat "`` (spaces and capitals are taken off).
+
+    Returns
+    -------
+    str
+        The name: lower-case letters, digits and ``_``, starting with a letter, at most 31.
+
+    Raises
+    ------
+    BoundaryError
+        For any other name, and for ``la`` and ``h3``, which already mean the authorities
+        and hexagons where a level is chosen.
+
+    Examples
+    --------
+    >>> check_level_name(" Ward ")
+    'ward'
+    >>> check_level_name("police beat")
+    Traceback (most recent call last):
+    ...
+    geo.boundaries.BoundaryError: 'police beat' cannot name a level: use lower-case letters, ...
+    """
+    name = str(text).strip().lower()
+    if not LEVEL_NAME.fullmatch(name):
+        shown = str(text).strip()[:40]
+        raise BoundaryError(
+            f"'{shown}' cannot name a level: use lower-case letters, digits and _ (at most 31, "
+            "starting with a letter), e.g. ward, beat or neighbourhood.")
+    if name in RESERVED_LEVELS:
+        raise BoundaryError(
+            f"'{name}' cannot name a level: the API already uses level=la for the local "
+            "authorities and level=h3 for hexagons. Choose another name, e.g. ward.")
+    return name
+
+
+def level_dir(boundaries_dir: Path, level: str) -> Path:
+    """Return the folder holding a level's files.
+
+    The authority level lives in the data directory's ``boundaries/`` folder itself (where
+    it always has); every other level in ``boundaries/levels/<name>/``.
+
+    Examples
+    --------
+    >>> level_dir(Path("/data/boundaries"), "ward").as_posix()
+    '/data/boundaries/levels/ward'
+    >>> level_dir(Path("/data/boundaries"), "authority").as_posix()
+    '/data/boundaries'
+    """
+    level = check_level_name(level)
+    folder = Path(boundaries_dir)
+    return folder if level == AUTHORITY else folder / LEVELS_FOLDER / level
+
+
+def level_names(boundaries_dir: Path | None) -> list[str]:
+    """Return the levels of a data directory: :data:`AUTHORITY` first, then the others A-Z.
+
+    A level exists once its boundaries have been imported (its folder holds
+    ``areas.geojson``); the authority level always exists (the bundled boundaries).
+
+    Examples
+    --------
+    >>> level_names(None)
+    ['authority']
+    """
+    names = [AUTHORITY]
+    if boundaries_dir is None:
+        return names
+    root = Path(boundaries_dir) / LEVELS_FOLDER
+    if root.is_dir():
+        names += sorted(d.name for d in root.iterdir()
+                        if LEVEL_NAME.fullmatch(d.name) and d.name not in RESERVED_LEVELS
+                        and d.name != AUTHORITY and (d / IMPORTED_AREAS).is_file())
+    return names
+
+
+def _no_such_level(boundaries_dir: Path | None, level: str) -> BoundaryError:
+    return BoundaryError(
+        f"There is no '{level}' level: the levels are {', '.join(level_names(boundaries_dir))}. "
+        f"Import its boundaries first with 'hotspot boundaries import FILE --level {level} "
+        "--code-field FIELD --name-field FIELD'.")
+
+
+def load_level(boundaries_dir: Path | None, level: str) -> Boundaries:
+    """Load the boundaries of one level.
+
+    Parameters
+    ----------
+    boundaries_dir : Path or None
+        A data directory's ``boundaries/`` folder (None: only the bundled authorities).
+    level : str
+        :data:`AUTHORITY` (:func:`load_boundaries`) or an imported level's name.
+
+    Returns
+    -------
+    Boundaries
+        With ``level`` set. An imported level takes populations only from its own file or
+        its own population table.
+
+    Raises
+    ------
+    BoundaryError
+        If the name is not a level name, the level has not been imported, or its file
+        cannot be read.
+
+    Examples
+    --------
+    >>> load_level(None, "authority").level
+    'authority'
+    >>> load_level(None, "ward")
+    Traceback (most recent call last):
+    ...
+    geo.boundaries.BoundaryError: There is no 'ward' level: the levels are authority. ...
+    """
+    level = check_level_name(level)
+    if level == AUTHORITY:
+        return load_boundaries(boundaries_dir)
+    if boundaries_dir is None or not (level_dir(boundaries_dir, level)
+                                      / IMPORTED_AREAS).is_file():
+        raise _no_such_level(boundaries_dir, level)
+    b = load_boundaries(level_dir(boundaries_dir, level))
+    b.level = level
+    return b
+
+
+def load_levels(boundaries_dir: Path | None) -> dict[str, Boundaries]:
+    """Load every level: ``{name: Boundaries}``, :data:`AUTHORITY` first.
+
+    Raises
+    ------
+    BoundaryError
+        If any level's files cannot be read.
+
+    Examples
+    --------
+    >>> list(load_levels(None))
+    ['authority']
+    """
+    return {name: load_level(boundaries_dir, name) for name in level_names(boundaries_dir)}
+
+
+def import_level(
+    path: Path | str,
+    code_field: str,
+    name_field: str,
+    boundaries_dir: Path,
+    level: str,
+    population_field: str | None = None,
+) -> tuple[Boundaries, bool]:
+    """Import area polygons as a level (ward, beat, neighbourhood...), all at once or not at all.
+
+    The file is read, checked and repaired exactly as :func:`import_boundaries` does, into a
+    hidden folder beside the level's; only when that has succeeded does it take the level's
+    place, so a failed import leaves the level as it was, and a reader never finds half a
+    level. A population table the level had belonged to its old areas and is dropped.
+
+    Parameters
+    ----------
+    path, code_field, name_field, population_field
+        As for :func:`import_boundaries`.
+    boundaries_dir : Path
+        A data directory's ``boundaries/`` folder.
+    level : str
+        The level's name (:func:`check_level_name`). :data:`AUTHORITY` imports into
+        ``boundaries_dir`` itself, as :func:`import_boundaries` does.
+
+    Returns
+    -------
+    boundaries : Boundaries
+        The level as :func:`load_level` loads it now.
+    dropped_population : bool
+        True if the level's previous population table was dropped.
+
+    Raises
+    ------
+    BoundaryError
+        As :func:`import_boundaries`, and for a name that cannot name a level.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> gdf = gpd.GeoDataFrame({"WD": ["W1", "W2"], "NM": ["North", "South"]},
+    ...     geometry=[shapely.box(0, 1000, 1000, 2000), shapely.box(0, 0, 1000, 1000)],
+    ...     crs="EPSG:27700")
+    >>> gdf.to_file(tmp / "wards.gpkg")
+    >>> b, dropped = import_level(tmp / "wards.gpkg", "WD", "NM", tmp / "boundaries", "ward")
+    >>> b.level, b.names(), dropped
+    ('ward', {'W1': 'North', 'W2': 'South'}, False)
+    >>> level_names(tmp / "boundaries")
+    ['authority', 'ward']
+    """
+    level = check_level_name(level)
+    root = Path(boundaries_dir)
+    if level == AUTHORITY:
+        had = (root / IMPORTED_POPULATION).is_file()
+        b = import_boundaries(path, code_field, name_field, root, population_field)
+        return b, had and clear_population(root)
+    dest = level_dir(root, level)
+    parent = dest.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _sweep_leftovers(parent, level)
+    staging = parent / f".{level}.{uuid.uuid4().hex}.new"
+    try:
+        import_boundaries(path, code_field, name_field, staging, population_field)
+        had = (dest / IMPORTED_POPULATION).is_file()
+        _swap_in(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return load_level(root, level), had
+
+
+def remove_level(boundaries_dir: Path, level: str) -> None:
+    """Remove an imported level with its populations (its source file is not touched).
+
+    Raises
+    ------
+    BoundaryError
+        For the authority level (incidents are assigned to it; import other authority
+        boundaries to replace it) and for a level that does not exist.
+
+    Examples
+    --------
+    >>> remove_level(Path("/nowhere"), "authority")
+    Traceback (most recent call last):
+    ...
+    geo.boundaries.BoundaryError: The authority level cannot be removed: every incident is ...
+    """
+    level = check_level_name(level)
+    if level == AUTHORITY:
+        raise BoundaryError(
+            "The authority level cannot be removed: every incident is assigned to it. Import "
+            "other authority boundaries to replace it ('hotspot boundaries import FILE').")
+    dest = level_dir(boundaries_dir, level)
+    if not (dest / IMPORTED_AREAS).is_file():
+        raise _no_such_level(boundaries_dir, level)
+    gone = dest.with_name(f".{level}.{uuid.uuid4().hex}.old")
+    os.replace(dest, gone)  # one rename: the level is there or it is not
+    fsync_dir(dest.parent)
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def _swap_in(staging: Path, dest: Path) -> None:
+    """Put a fully written level folder in the place of the old one (if any)."""
+    old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.old")
+    if dest.exists():
+        # Two renames: between them a reader finds no such level, never a mixed one.
+        os.replace(dest, old)
+    os.replace(staging, dest)
+    fsync_dir(dest.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _sweep_leftovers(parent: Path, level: str) -> None:
+    """Remove hidden folders an interrupted import or removal of ``level`` left behind."""
+    for d in parent.glob(f".{level}.*"):
+        if d.is_dir() and d.suffix in {".new", ".old"}:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
 # Assignment
 
 
@@ -900,6 +1215,70 @@ def assign_areas(
     return AreaAssignment(code, distance, n_snapped, nearest_code, nearest_distance)
 
 
+def locate_areas(
+    easting: np.ndarray, northing: np.ndarray, boundaries: Boundaries
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Say which area of ``boundaries`` each point (British National Grid) lies in, if any.
+
+    Unlike :func:`assign_areas` nothing is snapped: a point outside every area is outside
+    (-1), however close it lies. A point exactly on an edge two areas share goes to the area
+    with the lower code; a point inside two overlapping areas likewise.
+
+    Parameters
+    ----------
+    easting, northing : numpy.ndarray
+        Coordinates in metres (EPSG:27700); NaN for points without coordinates.
+    boundaries : Boundaries
+        The areas, e.g. a ward level (:func:`load_level`).
+
+    Returns
+    -------
+    codes : tuple of str
+        The areas' codes in ascending order.
+    index : numpy.ndarray of int64
+        For each point, its area's position in ``codes``; -1 outside every area or without
+        coordinates.
+
+    Examples
+    --------
+    Two wards side by side near Preston, and points 1 m either side of their shared edge, just
+    beyond the east edge, and without coordinates:
+
+    >>> x0, y0 = 350_000, 430_000
+    >>> wards = Boundaries(gpd.GeoDataFrame(
+    ...     {"code": ["W2", "W1"], "name": ["East", "West"], "population": [10.0, 20.0]},
+    ...     geometry=[shapely.box(x0 + 1000, y0, x0 + 2000, y0 + 1000),
+    ...               shapely.box(x0, y0, x0 + 1000, y0 + 1000)],
+    ...     crs="EPSG:27700").to_crs("EPSG:4326"), source="example")
+    >>> codes, index = locate_areas(x0 + np.array([999.0, 1001.0, 2000.5, np.nan]),
+    ...                             y0 + np.array([500.0, 500.0, 500.0, 500.0]), wards)
+    >>> codes, index.tolist()
+    (('W1', 'W2'), [0, 1, -1, -1])
+    """
+    x = np.asarray(easting, dtype="float64").ravel()
+    y = np.asarray(northing, dtype="float64").ravel()
+    if x.shape != y.shape:
+        raise ValueError("easting and northing must have the same length")
+    index = boundaries._index
+    codes = tuple(str(c) for c in index.codes)
+    out = np.full(len(x), -1, dtype=np.int64)
+    finite = (np.abs(x) < _MAX_COORD_M) & (np.abs(y) < _MAX_COORD_M)
+    if len(x) == 0 or not finite.any() or not codes:
+        return codes, out
+    rows = np.flatnonzero(finite)
+    xr, yr = x[rows], y[rows]
+    inverse = _distinct_points(xr, yr)
+    if inverse is not None:
+        n_unique = int(inverse.max()) + 1
+        first = np.empty(n_unique, dtype=np.int64)
+        first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)
+        xr, yr = xr[first], yr[first]
+    # tolerance 0: only points inside, or on an edge (0 m away), get an area
+    area, _dist, _near, _near_dist = index.locate(xr, yr, 0.0, nearest=False)
+    out[rows] = area[inverse] if inverse is not None else area
+    return codes, out
+
+
 def _distinct_points(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """Group identical points (to 1 cm); None when too few repeat to be worth it.
 
@@ -940,8 +1319,8 @@ class _AreaIndex:
     codes: np.ndarray
     geoms: np.ndarray
     bounds: np.ndarray
-    segment_area: np.ndarray
-    segment_tree: shapely.STRtree
+    #: Built on first use (:meth:`_segments`): a placement with no tolerance never needs it.
+    _segment_parts: tuple[np.ndarray, shapely.STRtree] | None = None
 
     @classmethod
     def build(cls, areas_bng: gpd.GeoDataFrame) -> _AreaIndex:
@@ -950,20 +1329,42 @@ class _AreaIndex:
         geoms = shapely.make_valid(geoms)
         shapely.prepare(geoms)
         codes = areas_bng["code"].to_numpy(dtype=object)[order]
+        return cls(codes, geoms, shapely.bounds(geoms))
 
-        parts, part_area = shapely.get_parts(geoms, return_index=True)
-        rings, ring_part = shapely.get_rings(parts, return_index=True)
-        coords, ring_of = shapely.get_coordinates(rings, return_index=True)
-        # A segment joins two consecutive vertices of the same ring.
-        starts = np.flatnonzero(ring_of[1:] == ring_of[:-1])
-        segments = shapely.linestrings(np.stack([coords[starts], coords[starts + 1]], axis=1))
-        segment_area = part_area[ring_part[ring_of[starts]]]
-        return cls(codes, geoms, shapely.bounds(geoms), segment_area, shapely.STRtree(segments))
+    def _segments(self) -> tuple[np.ndarray, shapely.STRtree]:
+        """Each boundary segment's area index, and a tree of the segments."""
+        if self._segment_parts is None:
+            parts, part_area = shapely.get_parts(self.geoms, return_index=True)
+            rings, ring_part = shapely.get_rings(parts, return_index=True)
+            coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+            # A segment joins two consecutive vertices of the same ring.
+            starts = np.flatnonzero(ring_of[1:] == ring_of[:-1])
+            segments = shapely.linestrings(np.stack([coords[starts], coords[starts + 1]],
+                                                    axis=1))
+            self._segment_parts = (part_area[ring_part[ring_of[starts]]],
+                                   shapely.STRtree(segments))
+        return self._segment_parts
+
+    @property
+    def segment_area(self) -> np.ndarray:
+        """Area index of each boundary segment."""
+        return self._segments()[0]
+
+    @property
+    def segment_tree(self) -> shapely.STRtree:
+        """Tree of the boundary segments, for distances from outside points."""
+        return self._segments()[1]
 
     def locate(
-        self, x: np.ndarray, y: np.ndarray, tolerance_m: float
+        self, x: np.ndarray, y: np.ndarray, tolerance_m: float, nearest: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Area index and distance within tolerance; nearest index and distance beyond it."""
+        """Area index and distance within tolerance; nearest index and distance beyond it.
+
+        With ``tolerance_m`` 0 and ``nearest`` False only points inside or on the edge of an
+        area get one, and no distance is measured (``near`` stays -1): the boundary segments
+        are then never needed.
+        """
+        exact = tolerance_m == 0 and not nearest
         n = len(x)
         # Bucket points into easting strips (a radix sort of small integers is linear), so
         # each area's bounding box selects one contiguous run of candidates; work in that
@@ -988,11 +1389,15 @@ class _AreaIndex:
             idx = np.flatnonzero(cand)
             if idx.size == 0:
                 continue
-            inside = shapely.contains_xy(geom, cx[idx], cy[idx])
+            # exact: a point on an edge counts too (in the lower-coded area, tested first)
+            inside = (shapely.intersects_xy(geom, cx[idx], cy[idx]) if exact
+                      else shapely.contains_xy(geom, cx[idx], cy[idx]))
             area_s[lo + idx[inside]] = i
         area = np.empty(n, dtype=np.int64)
         area[order] = area_s
         dist = np.where(area >= 0, 0.0, np.nan)
+        if exact:
+            return area, dist, np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
 
         # A point exactly on a boundary is not "contained"; the nearest search below finds it
         # 0 m away.
@@ -1007,7 +1412,7 @@ class _AreaIndex:
             dist[outside[pt]] = d
             far = np.ones(outside.size, dtype=bool)
             far[pt] = False
-            if far.any():
+            if nearest and far.any():
                 pt, seg, d = self._nearest(pts[far], None)
                 still = outside[far]
                 near[still[pt]] = self.segment_area[seg]

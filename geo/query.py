@@ -45,6 +45,10 @@ from geo.store import Manifest, Store
 if TYPE_CHECKING:
     from geo.boundaries import Boundaries
 
+#: The level of the boundaries every incident is assigned to at ingest (as
+#: :data:`geo.boundaries.AUTHORITY`, which this module does not import at load time).
+AUTHORITY = "authority"
+
 _SERIAL = itertools.count(1)
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -181,6 +185,11 @@ class IncidentFrame:
     serial: int = field(default_factory=lambda: next(_SERIAL))
     #: Stored rows left out because they are dated before 1970 (see :meth:`from_table`).
     before_1970: int = 0
+    #: For a frame cut from another (:meth:`subset`): each row's position in the store's
+    #: whole frame, and that frame's ``serial``; None and 0 for the whole frame itself. Lets
+    #: work done once per store version (areas of a boundary level) serve every cut of it.
+    origin: np.ndarray | None = None
+    root: int = 0
 
     @classmethod
     def from_table(cls, manifest: Manifest, table: pa.Table,
@@ -274,6 +283,8 @@ class IncidentFrame:
             category=self.category[keep], source=self.source[keep], area=self.area[keep],
             month_only=self.month_only[keep], cell_codes=cell_codes, cells=cells,
             rkey=self.rkey[keep],
+            origin=(self.origin[keep] if self.origin is not None else np.flatnonzero(keep)),
+            root=self.root or self.serial,
             serial=next(_SERIAL))
 
     @cached_property
@@ -325,6 +336,20 @@ class _Pin:
     authority: IncidentFrame  # the rows that count in their figures by whole authority
 
 
+@dataclass(frozen=True)
+class _Coding:
+    """The areas of one level and where a frame's rows fall in them.
+
+    ``index`` gives each row's position in ``codes`` (-1: in none); ``listed`` marks the
+    areas the pinned principal (and the filter's authorities) may see listed.
+    """
+
+    codes: tuple[str, ...]
+    index: np.ndarray
+    listed: np.ndarray
+    boundaries: Any
+
+
 class QueryLayer:
     """Filtering and aggregation over the store, reloading when an ingest commits.
 
@@ -338,13 +363,22 @@ class QueryLayer:
         True (the web app): nothing is answered outside :meth:`pinned`, which takes the
         principal asking. False (the command line, the engine's tests): unpinned calls see
         every row, as the owner of the data directory does.
+    levels : mapping of str to Boundaries, optional
+        Other boundary levels (wards, beats...) by name; ``boundaries`` is the
+        ``"authority"`` level. Incidents are placed in a level's areas when a figure first
+        asks for it (:meth:`level_area`), once per store version.
     """
 
     def __init__(self, store: Store, boundaries: Boundaries, *,
                  principal_required: bool = False,
-                 record_key: str = DEFAULT_RECORD_KEY) -> None:
+                 record_key: str = DEFAULT_RECORD_KEY,
+                 levels: TMapping[str, Boundaries] | None = None) -> None:
         self.store = store
         self.boundaries = boundaries
+        self.levels: dict[str, Boundaries] = {k: v for k, v in (levels or {}).items()
+                                              if k != AUTHORITY}
+        self._located: dict[tuple[Any, ...], Any] = {}
+        self._located_lock = threading.Lock()
         self.principal_required = principal_required
         self.record_key = record_key
         self._lock = threading.Lock()
@@ -368,6 +402,7 @@ class QueryLayer:
                 self._stamp = stamp
                 self._cache.clear()
                 self._scoped.clear()
+                self._located.clear()
         return self._frame
 
     def _pinned(self) -> _Pin | None:
@@ -464,6 +499,165 @@ class QueryLayer:
         """Return who the current request is answered for (None outside a pin)."""
         pin = self._pin.get()
         return pin.who if pin is not None else None
+
+    # -- boundary levels -----------------------------------------------------------------------
+    def level_names(self) -> list[str]:
+        """Return the boundary levels: ``"authority"`` first, then the others A-Z."""
+        return [AUTHORITY, *sorted(self.levels)]
+
+    def level_boundaries(self, level: str) -> Boundaries:
+        """Return the areas of ``level``.
+
+        Raises
+        ------
+        FilterError
+            Naming ``level`` and the levels there are, for a level that does not exist.
+        """
+        if level == AUTHORITY:
+            return self.boundaries
+        found = self.levels.get(level)
+        if found is None:
+            raise FilterError("level", f"'{str(level)[:40]}' is not a boundary level here; the "
+                              f"levels are {', '.join(self.level_names())}")
+        return found
+
+    def level_area(self, level: str, frame: IncidentFrame | None = None
+                   ) -> tuple[tuple[str, ...], np.ndarray]:
+        """Return the areas of ``level`` the pinned principal may see, and each row's area.
+
+        Parameters
+        ----------
+        level : str
+            ``"authority"`` or another level (:meth:`level_names`).
+        frame : IncidentFrame, optional
+            The rows to place. Default: the pinned principal's rows (those :meth:`frame`
+            gives; for a role that sees aggregates only, the rows its figures below whole
+            authorities count, public-place ones where its domestic incidents count only by
+            whole authority). Only positions are returned, never rows.
+
+        Returns
+        -------
+        codes : tuple of str
+            The level's areas the principal may see, in code order: for a principal limited
+            to some authorities, only areas that hold any of their rows or whose
+            representative point lies in one of their authorities; otherwise every area.
+        index : numpy.ndarray of int64
+            For each row of ``frame``, its area's position in ``codes``; -1 for a row outside
+            every area of the level (no row is snapped to a nearby area).
+
+        Raises
+        ------
+        FilterError
+            For a level that does not exist.
+
+        Notes
+        -----
+        A level other than the authorities is placed by point in polygon (British National
+        Grid) once per store version and level; every filter and every principal's cut of the
+        data reuses that, so a filter change never repeats the geometry.
+        """
+        fr = frame if frame is not None else self._rows_frame()
+        coding = self._coding(level, fr, None)
+        listed = coding.listed
+        position = np.cumsum(listed) - 1
+        inside = coding.index >= 0
+        index = np.full(fr.n, -1, dtype=np.int64)
+        keep = inside.copy()
+        keep[inside] = listed[coding.index[inside]]
+        index[keep] = position[coding.index[keep]]
+        codes = tuple(c for c, shown in zip(coding.codes, listed, strict=True) if shown)
+        return codes, index
+
+    def _rows_frame(self) -> IncidentFrame:
+        """Return the pinned rows without the aggregate-only refusal (positions only)."""
+        pin = self._pinned()
+        return self._current() if pin is None else pin.rows
+
+    def _coding(self, level: str, fr: IncidentFrame,
+                authorities: tuple[str, ...] | None) -> _Coding:
+        """Return the areas of ``level``, each row's area in them, and which are listed.
+
+        ``authorities`` narrows the listing further (a filter's ``la``), on top of the pinned
+        principal's own authorities.
+        """
+        b = self.level_boundaries(level)
+        pin = self._pinned()
+        mine: frozenset[str] | None = pin.scope.areas if pin is not None else None
+        if authorities is not None:
+            mine = frozenset(authorities) & mine if mine is not None else frozenset(
+                authorities)
+        if level == AUTHORITY:
+            codes = tuple(b.names())
+            position = {c: i for i, c in enumerate(codes)}
+            lut = np.array([position.get(lab, -1) for lab in fr.areas] or [-1], dtype=np.int64)
+            index = lut[fr.area] if fr.n else np.zeros(0, dtype=np.int64)
+            listed = np.array([mine is None or c in mine for c in codes], dtype=bool)
+            return _Coding(codes, index, listed, b)
+        codes, index = self._located_rows(level, b, fr)
+        if mine is None:
+            return _Coding(codes, index, np.ones(len(codes), dtype=bool), b)
+        # the areas holding rows of these authorities, and those whose representative point
+        # lies in one (so a quiet ward of theirs is listed at 0)
+        ours = np.array([lab in mine for lab in fr.areas] or [False])
+        held_rows = (ours[fr.area] if fr.n else np.zeros(0, dtype=bool)) & (index >= 0)
+        held = np.bincount(index[held_rows], minlength=len(codes)) > 0
+        rep = self._representative_authority(level, b, codes)
+        listed = held | np.array([a in mine for a in rep], dtype=bool)
+        return _Coding(codes, index, listed, b)
+
+    def _located_rows(self, level: str, b: Boundaries, fr: IncidentFrame
+                      ) -> tuple[tuple[str, ...], np.ndarray]:
+        """Place each row of ``fr`` in the areas of ``b``, once per store version and level."""
+        full = self._frame
+        if full is not None and fr.serial == full.serial:
+            base, rows = full, None
+        elif full is not None and fr.origin is not None and fr.root == full.serial:
+            base, rows = full, fr.origin
+        else:  # a frame of an older store version still pinned by a request
+            base, rows = fr, None
+        # the Boundaries object itself is in the key (compared by identity), so a re-imported
+        # level is placed afresh and an old one cannot be mistaken for it
+        key = (base.serial, level, b)
+        hit = self._located.get(key)
+        if hit is None:
+            with self._located_lock:  # one placement at a time; the others wait and reuse it
+                hit = self._located.get(key)
+                if hit is None:
+                    from geo.boundaries import locate_areas
+
+                    hit = locate_areas(base.easting, base.northing, b)
+                    if len(self._located) > 8:
+                        self._located.clear()
+                    self._located[key] = hit
+        codes, index = hit
+        return codes, index if rows is None else index[rows]
+
+    def _representative_authority(self, level: str, b: Boundaries,
+                                  codes: tuple[str, ...]) -> list[str | None]:
+        """Return, for each area of ``b`` (in ``codes`` order), the authority it lies in.
+
+        An area lies where its representative point (a point surely inside it) falls among
+        the authorities; None when that is outside every authority.
+        """
+        key = ("representative", level, b, self.boundaries)
+        hit = self._located.get(key)
+        if hit is None:
+            import shapely
+
+            from geo.boundaries import locate_areas
+
+            areas = b.areas_bng
+            points = shapely.point_on_surface(areas.geometry.to_numpy())
+            auth_codes, where = locate_areas(shapely.get_x(points), shapely.get_y(points),
+                                             self.boundaries)
+            by_code = {str(c): (auth_codes[w] if w >= 0 else None)
+                       for c, w in zip(areas["code"], where, strict=True)}
+            hit = np.array([by_code.get(c) for c in codes], dtype=object)
+            with self._located_lock:
+                if len(self._located) > 16:
+                    self._located.clear()
+                self._located[key] = hit
+        return list(hit)
 
     # -- selection -----------------------------------------------------------------------------
     def validate(self, filters: Filters) -> None:
@@ -586,29 +780,31 @@ class QueryLayer:
 
     def area_table(
         self, filters: Filters, harm_weights: TMapping[str, float] | None = None,
-        frame: IncidentFrame | None = None,
+        frame: IncidentFrame | None = None, level: str = AUTHORITY,
     ) -> pd.DataFrame:
         """Return one row per area: code, name, count, harm, population, rate per 1,000.
 
-        Areas outside the pinned principal's own are left out.
+        ``level`` is ``"authority"`` (default) or another boundary level (wards, beats...),
+        whose populations are then used. Areas outside the pinned principal's own are left
+        out: at another level, those listed by :meth:`level_area` (and, with ``la`` in the
+        filters, only those that hold incidents of, or lie in, those authorities). Incidents
+        outside every area of the level are in no row.
         """
         fr = frame if frame is not None else self.frame()
         sel = self.select(replace(filters, areas=None) if filters.areas is None else filters, fr)
-        counts = np.bincount(fr.area[sel.mask], minlength=len(fr.areas))
-        harm = np.bincount(fr.area[sel.mask], weights=self.weights(harm_weights, fr)[sel.mask],
-                           minlength=len(fr.areas))
-        by_code = dict(zip(fr.areas, zip(counts, harm, strict=True), strict=True))
-        names = self.boundaries.names()
-        pops = self.boundaries.population()
+        coding = self._coding(level, fr, filters.areas)
+        mask = sel.mask & (coding.index >= 0)
+        n_codes = len(coding.codes)
+        counts = np.bincount(coding.index[mask], minlength=n_codes)
+        harm = np.bincount(coding.index[mask], weights=self.weights(harm_weights, fr)[mask],
+                           minlength=n_codes)
+        names = coding.boundaries.names()
+        pops = coding.boundaries.population()
         rows = []
-        pin = self._pinned()
-        mine = pin.scope.areas if pin is not None else None
-        for code, name in names.items():
-            count, h = by_code.get(code, (0, 0.0))
-            if filters.areas is not None and code not in filters.areas:
+        for i, code in enumerate(coding.codes):
+            if not coding.listed[i]:
                 continue
-            if mine is not None and code not in mine:
-                continue
+            name, count, h = names.get(code, code), counts[i], harm[i]
             pop = pops.get(code)
             rate = (1000.0 * count / pop) if pop and np.isfinite(pop) else None
             rows.append({"code": code, "name": name, "count": int(count), "harm": float(h),
@@ -636,30 +832,37 @@ class QueryLayer:
         return fr.easting[idx], fr.northing[idx], idx
 
     # -- disclosure: what aggregate-only roles get ---------------------------------------------
-    def disclosed_areas(self, filters: Filters) -> DisclosedAreas:
-        """Return the area table as the pinned principal may see it.
+    def disclosed_areas(self, filters: Filters, level: str = AUTHORITY) -> DisclosedAreas:
+        """Return the area table, at a boundary level, as the pinned principal may see it.
 
         For a role that suppresses small numbers: counts from 1 to the threshold less one
         (and the cells hidden to protect them) come back as NA with ``suppressed`` True; the
         counts shown carry a small fixed noise (:func:`geo.disclosure.perturb`); harm and
         rates are left out (either would give the count back). A role whose domestic incidents
         count only by whole authority gets the public-place count (the same rows its hexagons
-        count, so one cannot be taken from the other) and, beside it, the domestic count, each
-        suppressed on its own.
+        count, so one cannot be taken from the other) and, at the authority level, beside it
+        the domestic count, each suppressed on its own; at any other ``level`` (wards, beats)
+        it gets the public-place count alone. At another level each authority's areas also
+        form a group whose total is taken to be known (the authority's own figure), so a
+        hidden area cannot be had from its authority's count either.
         """
         pin = self._pinned()
+        below = level != AUTHORITY
         if pin is None or pin.scope.suppress_below == 0:
-            fr = self.frame() if pin is None or pin.scope.rows else pin.authority
-            return DisclosedAreas(self.area_table(filters, frame=fr), None, None)
+            if pin is None:
+                fr = self.frame()
+            else:
+                fr = pin.rows if pin.scope.rows or below else pin.authority
+            return DisclosedAreas(self.area_table(filters, frame=fr, level=level), None, None)
         t = pin.scope.suppress_below
         split = not pin.scope.domestic_below_authority
-        table = self.area_table(filters, frame=pin.rows if split else pin.authority)
-        counts, count_d = self._disclose_column(table, filters, pin.rows if split
-                                                else pin.authority, t)
+        fr = pin.rows if split else pin.authority
+        table = self.area_table(filters, frame=fr, level=level)
+        counts, count_d = self._disclose_column(table, filters, fr, t, level)
         table = table.assign(count=counts, harm=None, rate_per_1000=None,
                              suppressed=count_d.hidden)
         domestic_d = None
-        if split:
+        if split and not below:
             home = self._domestic_frame(pin.authority)
             dom = self.area_table(filters, frame=home)
             values, domestic_d = self._disclose_column(dom, filters, home, t)
@@ -667,14 +870,23 @@ class QueryLayer:
         return DisclosedAreas(table, count_d, domestic_d)
 
     def _disclose_column(self, table: pd.DataFrame, filters: Filters, fr: IncidentFrame,
-                         threshold: int) -> tuple[pd.arrays.IntegerArray, Disclosed]:
+                         threshold: int, level: str = AUTHORITY
+                         ) -> tuple[pd.arrays.IntegerArray, Disclosed]:
         """Suppress and perturb one column of counts by area (rows in the table's order)."""
         sel = self.select(replace(filters, areas=None) if filters.areas is None else filters, fr)
-        keys = np.bincount(fr.area[sel.mask], weights=fr.rkey[sel.mask].astype("float64"),
-                           minlength=len(fr.areas))
-        by_code = dict(zip(fr.areas, keys, strict=True))
+        coding = self._coding(level, fr, filters.areas)
+        mask = sel.mask & (coding.index >= 0)
+        keys = np.bincount(coding.index[mask], weights=fr.rkey[mask].astype("float64"),
+                           minlength=len(coding.codes))
+        by_code = dict(zip(coding.codes, keys, strict=True))
         cell_keys = np.array([by_code.get(c, 0.0) for c in table["code"]], dtype="int64")
-        d = suppress(table["count"].to_numpy(), threshold)
+        groups = []
+        if level != AUTHORITY:
+            rep = dict(zip(coding.codes, self._representative_authority(
+                level, coding.boundaries, coding.codes), strict=True))
+            home = pd.Series([rep.get(c) for c in table["code"]], dtype=object)
+            groups.append(pd.factorize(home, use_na_sentinel=True)[0].astype("int64"))
+        d = suppress(table["count"].to_numpy(), threshold, groups)
         shown = perturb(d.counts, cell_keys, threshold)
         return pd.array(np.where(d.hidden, pd.NA, shown), dtype="Int64"), d
 

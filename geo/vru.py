@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.query import FilterError, Filters, QueryLayer
+from geo.query import AUTHORITY, FilterError, Filters, QueryLayer
 
 PERIODS = ("day", "week", "month", "fyq", "fy")
 _EPOCH = date(1970, 1, 1)
@@ -55,6 +55,8 @@ class TrendsParams(_AsPairs):
     #: The league table's baseline: the financial year from 1 April of this year (None: the
     #: 12 months before the latest 12).
     league_baseline: int | None = None
+    #: The boundary level the league table ranks: ``"authority"`` or another (wards...).
+    level: str = AUTHORITY
 
     def to_params(self) -> dict[str, str]:
         """Return the parameters as query-string values."""
@@ -63,6 +65,8 @@ class TrendsParams(_AsPairs):
             out["zone"] = self.zone
         if self.league_baseline is not None:
             out["league_baseline"] = f"fy:{self.league_baseline}"
+        if self.level != AUTHORITY:
+            out["level"] = self.level
         return out
 
 
@@ -173,12 +177,17 @@ class LeagueTable:
     message: str
     #: Where the populations come from, in words ("" without any).
     population_source: str
+    #: The boundary level ranked: ``"authority"`` or another (wards, beats...).
+    level: str = AUTHORITY
+    #: Incidents of the current and baseline periods outside every area of a level other
+    #: than the authorities (so in no row); 0 at the authority level.
+    outside_level: int = 0
 
     @classmethod
-    def empty(cls) -> LeagueTable:
+    def empty(cls, level: str = AUTHORITY) -> LeagueTable:
         """Return the table that could not be computed: no rows and no years."""
         return cls(rows=pd.DataFrame(), current=None, baseline=None, ranked=False, message="",
-                   population_source="")
+                   population_source="", level=level)
 
 
 @dataclass(frozen=True)
@@ -303,6 +312,7 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
 
     filters, period = params.filters, params.period
     query.validate(filters)
+    query.level_boundaries(params.level)  # an unknown level is refused before any work
     fr = query.frame()
     span = fr.date_span()
     if span is None:
@@ -361,12 +371,12 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
             notes.append(f"Sources cannot be indexed: {exc}")
     try:
         league = league_table(query, boundaries, filters, exclude=exclude,
-                              baseline_year=params.league_baseline)
+                              baseline_year=params.league_baseline, level=params.level)
     except ValueError as exc:
         if isinstance(exc, FilterError):
             raise
         # the events calendar can leave a baseline with no days at all: say so, draw the rest
-        league = LeagueTable.empty()
+        league = LeagueTable.empty(params.level)
         notes.append(f"The league table cannot be computed: {exc}. Check the events "
                      "calendar.")
     sel = mask & in_sel
@@ -412,12 +422,16 @@ def _same_period_last_year(s: pd.DataFrame, lag: int) -> pd.DataFrame:
 
 
 def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
-                 exclude: np.ndarray | None = None, baseline_year: int | None = None
-                 ) -> LeagueTable:
+                 exclude: np.ndarray | None = None, baseline_year: int | None = None,
+                 level: str = AUTHORITY) -> LeagueTable:
     """Areas by rate per 1,000: the latest 12 whole months against a baseline year.
 
     ``baseline_year`` is None for the 12 months before, or YYYY for the financial year
-    starting April YYYY (the "baseline year" of a VRU's reporting).
+    starting April YYYY (the "baseline year" of a VRU's reporting). ``level`` is
+    ``"authority"`` (the areas of ``boundaries``) or another boundary level of the query layer
+    (wards, beats...): its areas the principal may see (:meth:`QueryLayer.level_area`) are
+    ranked by the same rules, with the level's own populations; incidents outside every area
+    of the level are counted in ``outside_level`` and in no row.
     """
     from geo import trends as tr
 
@@ -444,20 +458,35 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
         base_start, base_end = span[0], span[0] + timedelta(days=half - 1)
         cur_start, cur_end = base_end + timedelta(days=1), base_end + timedelta(days=half)
     mask = query.select(replace(filters, areas=None)).mask
-    codes = list(boundaries.names())
+    outside = 0
+    if level == AUTHORITY:
+        codes = list(boundaries.names())
+        area, labels = fr.area[mask], list(fr.areas)
+        where = ""
+    else:
+        boundaries = query.level_boundaries(level)
+        listed, index = query.level_area(level, fr)
+        # rows outside every area of the level get a label no area has (codes are never
+        # blank), so the table counts them in ``outside_listed_areas``
+        codes, labels = list(listed), [*listed, ""]
+        area = np.where(index >= 0, index, len(listed))[mask]
+        where = f" --level {level}"
     table = tr.league_table(
         codes, boundaries.names(), boundaries.population(), (cur_start, cur_end),
-        (base_start, base_end), fr.area[mask], fr.day[mask], area_labels=list(fr.areas),
+        (base_start, base_end), area, fr.day[mask], area_labels=labels,
         month_first=fr.month_first[mask], month_only=fr.month_only[mask], exclude=exclude,
         only_with_data=True, require_population=True)
+    if level != AUTHORITY:
+        outside = int(table.attrs.get("outside_listed_areas", 0) or 0)
     message = ""
     if table.attrs.get("unranked_reason"):
         message = (f"Areas are listed by count and {table.attrs['unranked_reason']}. Add a "
                    "population table for the boundaries in use with 'hotspot boundaries "
-                   "population FILE.csv' (columns code, population, year).")
+                   f"population FILE.csv{where}' (columns code, population, year).")
     population_source = getattr(boundaries, "population_source", lambda: "")()
     return LeagueTable(rows=table, current=(cur_start, cur_end), baseline=(base_start, base_end),
-                       ranked=not message, message=message, population_source=population_source)
+                       ranked=not message, message=message, population_source=population_source,
+                       level=level, outside_level=outside)
 
 
 #: Most cell-periods (cells with incidents x periods) one emerging-hot-spot request may

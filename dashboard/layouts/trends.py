@@ -25,7 +25,7 @@ from dashboard.params import (
     parse_trends_params,
 )
 from dashboard.serialise import emerging_json, evaluation_json, trends_json
-from geo.query import FilterError
+from geo.query import AUTHORITY, FilterError
 from geo.trends import EVENT_KINDS
 from geo.vru import StaggeredResult
 
@@ -45,6 +45,7 @@ DAYS, H_FROM, H_TO, LEAGUE_BASE = P + "days", P + "hour-from", P + "hour-to", P 
                                "ev-staggered", "em-series", "event-delete-name",
                                "event-delete"))
 EM_NOTE, EM_PERIODS = P + "em-note", P + "em-periods"
+LEVEL, LEVEL_BOX, LEAGUE_TITLE = P + "level", P + "level-box", P + "league-title"
 
 
 def layout(**query: str) -> html.Div:
@@ -67,6 +68,9 @@ def layout(**query: str) -> html.Div:
         grouped, choice = {}, None
     start_categories = [c for c in str(grouped.get("categories") or "").split(",") if c]
     group_note = choice.describe() if choice is not None and choice.is_default else ""
+    levels = svc.level_names()
+    level = str(query.get("level") or AUTHORITY).strip().lower()
+    level = level if level in levels else AUTHORITY
     sidebar = html.Div([
         html.H2("Selection"),
         html.Label("Area (shown beside the rest of the area)", htmlFor=AREA),
@@ -86,6 +90,12 @@ def layout(**query: str) -> html.Div:
             {"label": " financial-year quarter (Q1 = Apr–Jun)", "value": "fyq"}]),
         *days_and_hours(DAYS, H_FROM, H_TO,
                         "Days of week (with hours: nights, as on the Explorer)"),
+        # shown only when boundaries of another level (wards, beats...) have been imported
+        html.Div([
+            html.Label("League table level", htmlFor=LEVEL),
+            dcc.RadioItems(id=LEVEL, value=level, options=[
+                {"label": f" {_level_label(n)}", "value": n} for n in levels]),
+        ], id=LEVEL_BOX, style=None if len(levels) > 1 else {"display": "none"}),
         html.Label("League table baseline", htmlFor=LEAGUE_BASE),
         dcc.Dropdown(id=LEAGUE_BASE, value="", clearable=False, options=[
             {"label": "the 12 months before", "value": ""}] + [
@@ -118,7 +128,7 @@ def layout(**query: str) -> html.Div:
         dcc.Graph(id=SOURCES_FIG, config=graph_config()),
         html.Div([dcc.Graph(id=SEASONAL, config=graph_config(displayModeBar=False)),
                   html.Div(id=PEAKED)], className="two"),
-        html.H3("Local authorities by rate per 1,000 residents"),
+        html.H3(_league_title(level), id=LEAGUE_TITLE),
         html.P(id=LEAGUE_NOTE, className="hint"),
         dag.AgGrid(id=LEAGUE, rowData=[], className="ag-theme-alpine",
                    columnSize="responsiveSizeToFit",
@@ -226,6 +236,18 @@ def layout(**query: str) -> html.Div:
     return html.Div([sidebar, main], className="explorer")
 
 
+def _level_label(level: str) -> str:
+    """Name a boundary level for the level selector, e.g. "local authorities", "ward"."""
+    return "local authorities" if level == AUTHORITY else level.replace("_", " ")
+
+
+def _league_title(level: str) -> str:
+    """Head the league table with the level it ranks."""
+    what = "Local authorities" if level == AUTHORITY else (
+        f"Areas of the {_level_label(level)} level")
+    return f"{what} by rate per 1,000 residents"
+
+
 def _fy_options(status: dict[str, Any]) -> list[int]:
     """Financial years (April start) wholly inside the data."""
     if not status["first_date"]:
@@ -271,19 +293,21 @@ def _shading(first: str | None, last: str | None) -> list[dict[str, Any]]:
 @callback(
     Output(SERIES, "figure"), Output(SOURCES_FIG, "figure"), Output(LEAGUE, "rowData"),
     Output(LEAGUE_NOTE, "children"), Output(NOTE, "children"), Output(SEARCH, "data"),
-    Output(SEASONAL, "figure"), Output(PEAKED, "children"),
+    Output(SEASONAL, "figure"), Output(PEAKED, "children"), Output(LEAGUE_TITLE, "children"),
     Input(AREA, "value"), Input(PERIOD, "value"), Input(CATS, "value"),
     Input(SOURCE, "value"), Input(EV_LIST, "children"), Input(DAYS, "value"),
     Input(H_FROM, "value"), Input(H_TO, "value"), Input(LEAGUE_BASE, "value"),
-    Input(LIVE_VERSION, "data"),
+    Input(LEVEL, "value"), Input(LIVE_VERSION, "data"),
 )
 def update_trends(area: str | None, period: str | None, cats: list[str] | None,
                   sources: list[str] | None, _events: Any, days: list[str] | None,
-                  h0: Any, h1: Any, league_base: str | None,
+                  h0: Any, h1: Any, league_base: str | None, level: str | None = None,
                   _live: Any = None) -> tuple[Any, ...]:
     """Series for the area beside the rest, sources indexed, and the league table."""
     svc = services.current()
     params: dict[str, str] = {"period": period or "fyq"}
+    if level and level != AUTHORITY:
+        params["level"] = level
     if area and area.startswith("zone:"):
         params["zone"] = area[5:]
     elif area:
@@ -305,7 +329,7 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
     except ValueError as exc:  # a bad filter, or an events file that cannot be read
         message = exc.message if isinstance(exc, FilterError) else str(exc)
         return (dash.no_update,) * 4 + (f"Cannot show trends: {message}",) + (
-            dash.no_update,) * 3
+            dash.no_update,) * 4
     traces = []
     for group in dict.fromkeys(r["group"] for r in body["rows"]):
         rows = [r for r in body["rows"] if r["group"] == group]
@@ -362,10 +386,14 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
         })
     cur, base = body["league_current"], body["league_baseline"]
     if cur[0] and base[0]:
+        outside = body.get("league_outside_level") or 0
         league_note = (f"{_nice(cur[0])} to {_nice(cur[1])} against {_nice(base[0])} to "
                        f"{_nice(base[1])}; percentages from the counts shown; fewer than 10 "
                        "incidents is too few to compare. Areas with incidents only; "
                        + (body.get("league_population_source") or "no populations") + ". "
+                       + (f"{outside:,} incidents of these periods lie outside every area of "
+                          f"the {_level_label(body['league_level'])} level, so in no row. "
+                          if outside else "")
                        + (body.get("league_message") or ""))
     else:
         league_note = " ".join(n for n in body.get("notes", []) if "league" in n.lower())
@@ -398,7 +426,7 @@ def update_trends(area: str | None, period: str | None, cats: list[str] | None,
                                    f"({r['mean_season_count']:,.0f})") for r in peaked_rows])
                   if peaked_rows else html.P(body.get("peaked_note") or "None."))
     return (series, sources_fig, league, league_note, note.strip(), "?" + urlencode(params),
-            seasonal, peaked)
+            seasonal, peaked, _league_title(body.get("league_level") or AUTHORITY))
 
 
 def _period_name(period: str) -> str:

@@ -312,6 +312,87 @@ def test_population_table_with_bad_rows_lists_each_and_imports_nothing(tmp_path)
     assert missing.returncode == 3 and "no.csv does not exist" in missing.stderr
 
 
+def _two_wards(folder: Path) -> Path:
+    """Liverpool cut in two, shaped like an ONS ward file (WD23CD, WD23NM), in BNG."""
+    import geopandas as gpd
+    import shapely
+
+    path = folder / "wards.gpkg"
+    gpd.GeoDataFrame(
+        {"WD23CD": ["E05000101", "E05000102"], "WD23NM": ["West", "East"], "POP": [9000, 7000]},
+        geometry=[shapely.box(-3.0, 53.35, -2.95, 53.45), shapely.box(-2.95, 53.35, -2.9, 53.45)],
+        crs="EPSG:4326",
+    ).to_crs("EPSG:27700").to_file(path)
+    return path
+
+
+def test_a_ward_level_is_imported_listed_given_populations_and_removed(tmp_path):
+    data = str(tmp_path / "d")
+    run("boundaries", "import", str(_two_districts(tmp_path)), "--code-field", "LAD21CD",
+        "--name-field", "LAD21NM", "--data-dir", data, check=True)
+    wards = _two_wards(tmp_path)
+    proc = run("boundaries", "import", str(wards), "--level", "ward", "--code-field", "WD23CD",
+               "--name-field", "WD23NM", "--data-dir", data, check=True)
+    assert "Imported 2 areas from" in proc.stdout and "as the 'ward' level" in proc.stdout
+    assert "hotspot boundaries population FILE.csv --level ward" in proc.stdout
+    assert (tmp_path / "d" / "boundaries" / "levels" / "ward" / "areas.geojson").is_file()
+    # the authorities are untouched
+    assert "E08000012  Liverpool" in run("boundaries", "--data-dir", data, check=True).stdout
+
+    (tmp_path / "wards.csv").write_text("code,population,year\nE05000101,9100,2022\n"
+                                        "E05000102,7300,2022\n")
+    proc = run("boundaries", "population", str(tmp_path / "wards.csv"), "--level", "ward",
+               "--data-dir", data, check=True)
+    assert "2 population(s) imported (populations: 2022, imported from wards.csv)" in proc.stdout
+    listed = run("boundaries", "show", "--level", "ward", "--data-dir", data, check=True).stdout
+    assert "Boundary levels:" in listed
+    assert "  ward       2 areas, 2 with a population; imported from wards.gpkg on " in listed
+    assert "  authority  2 areas, 0 with a population; imported from " in listed
+    assert "2 areas in the 'ward' level" in listed and "E05000101  West  (9,100)" in listed
+
+    proc = run("boundaries", "remove", "--level", "ward", "--data-dir", data, check=True)
+    assert "Removed the 'ward' level" in proc.stdout
+    listed = run("boundaries", "--data-dir", data, check=True).stdout
+    assert "ward" not in listed.split("\n\n")[0]
+
+
+def test_a_level_takes_its_populations_from_a_field_of_its_file(tmp_path):
+    data = str(tmp_path / "d")
+    proc = run("boundaries", "import", str(_two_wards(tmp_path)), "--level", "beat",
+               "--code-field", "WD23CD", "--name-field", "WD23NM", "--population-field", "POP",
+               "--data-dir", data, check=True)
+    assert "no populations" not in proc.stdout
+    listed = run("boundaries", "show", "--level", "beat", "--data-dir", data, check=True).stdout
+    assert "E05000101  West  (9,000)" in listed
+    assert "from the boundary file's field 'POP'" in listed
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["import", "{w}", "--level", "police beat", "--code-field", "WD23CD", "--name-field",
+       "WD23NM"], "'police beat' cannot name a level: use lower-case letters"),
+     (["import", "{w}", "--level", "h3", "--code-field", "WD23CD", "--name-field", "WD23NM"],
+      "'h3' cannot name a level"),
+     (["import", "{w}", "--level", "ward", "--code-field", "WD22CD", "--name-field", "WD23NM"],
+      "has no field 'WD22CD'. Its fields are: WD23CD, WD23NM, POP"),
+     (["population", "{w}", "--level", "beat"], "There is no 'beat' level: the levels are "
+      "authority. Import its boundaries first"),
+     (["remove", "--level", "beat"], "There is no 'beat' level"),
+     (["remove", "--level", "authority"], "The authority level cannot be removed"),
+     (["show", "--level", "ward"], "There is no 'ward' level")],
+    ids=["name-with-space", "reserved-name", "wrong-field", "population-of-no-level",
+         "remove-no-level", "remove-authority", "show-no-level"],
+)
+def test_level_mistakes_get_one_clear_message(tmp_path, argv, message):
+    wards = _two_wards(tmp_path)
+    data = tmp_path / "d"
+    proc = run("boundaries", *[a.format(w=wards) for a in argv], "--data-dir", str(data))
+    assert proc.returncode == 3, proc.stdout
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (data / "boundaries" / "levels").exists() or not any(
+        (data / "boundaries" / "levels").iterdir())
+
+
 def test_groups_list_set_default_remove(tmp_path):
     data = str(tmp_path / "d")
     listed = run("groups", "--data-dir", data, check=True).stdout

@@ -244,3 +244,34 @@ def test_adding_an_event_beyond_the_plausible_dates_is_refused_in_words(client):
 
     items = trends.add_event(1, "forever", "0001-01-01", "9999-12-31", "other")
     assert "an event must lie between 1990-01-01 and" in str(items[-1])
+
+
+def test_the_level_selector_is_hidden_while_there_is_one_level(client):
+    from dashboard.layouts import trends
+
+    from .access_helpers import acting_as
+
+    with acting_as():
+        page = trends.layout(level="ward")  # a link naming a level this site does not have
+        out = trends.update_trends(None, "month", None, None, None, None, 0, 24, "", None)
+
+    def find(component, target):
+        if getattr(component, "id", None) == target:
+            return component
+        children = getattr(component, "children", None)
+        for child in children if isinstance(children, list) else [children]:
+            if child is not None and not isinstance(child, str | int | float):
+                found = find(child, target)
+                if found is not None:
+                    return found
+        return None
+
+    assert find(page, trends.LEVEL_BOX).style == {"display": "none"}
+    assert find(page, trends.LEVEL).value == "authority"
+    assert find(page, trends.LEAGUE_TITLE).children == \
+        "Local authorities by rate per 1,000 residents"
+    assert out[8] == "Local authorities by rate per 1,000 residents" and len(out[2]) == 14
+    assert "level=" not in out[5]
+    body = client.get("/api/v1/trends?level=ward").get_json()
+    assert body["parameter"] == "level"
+    assert body["error"] == "'ward' is not a boundary level here; the levels are authority"

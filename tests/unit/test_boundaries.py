@@ -21,11 +21,17 @@ from geo.boundaries import (
     BoundaryError,
     PopulationProblems,
     assign_areas,
+    check_level_name,
     clear_population,
     describe_outside,
     import_boundaries,
+    import_level,
     import_population,
+    level_names,
     load_boundaries,
+    load_level,
+    load_levels,
+    remove_level,
 )
 from geo.settings import AREA_TOLERANCE_M, bundled_boundaries_dir, limits
 
@@ -509,3 +515,146 @@ def test_large_distinct_input_matches_small_batches(squares: Boundaries) -> None
     assert whole.code.tolist() == [c for p in parts for c in p.code.tolist()]
     assert_allclose(whole.distance_m, np.concatenate([p.distance_m for p in parts]), equal_nan=True)
     assert whole.n_snapped == sum(p.n_snapped for p in parts) > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Levels: wards, beats and neighbourhoods beside the authorities
+
+
+def _wards_file(folder: Path, with_population: bool = False) -> Path:
+    """Two wards splitting square A, in BNG, with fields named as in an ONS ward file."""
+    gdf = gpd.GeoDataFrame(
+        {"WD23CD": ["E05000001", "E05000002"], "WD23NM": ["West", "East"]},
+        geometry=[shapely.box(X0, Y0, X0 + 500, Y0 + 1000),
+                  shapely.box(X0 + 500, Y0, X0 + 1000, Y0 + 1000)],
+        crs="EPSG:27700",
+    )
+    if with_population:
+        gdf["POP"] = [4_100, 5_200]
+    path = folder / "wards.gpkg"
+    gdf.to_file(path)
+    return path
+
+
+def test_a_level_is_imported_into_its_own_folder_and_the_authorities_stay(
+        imported: Path, tmp_path: Path) -> None:
+    authorities = (imported / "areas.geojson").read_bytes()
+    b, dropped = import_level(_wards_file(tmp_path), "WD23CD", "WD23NM", imported, "ward")
+    assert (b.level, b.names(), dropped) == ("ward", {"E05000001": "West", "E05000002": "East"},
+                                             False)
+    assert (imported / "levels" / "ward" / "areas.geojson").is_file()
+    assert (imported / "areas.geojson").read_bytes() == authorities
+    assert level_names(imported) == ["authority", "ward"]
+    levels = load_levels(imported)
+    assert list(levels) == ["authority", "ward"]
+    assert sorted(levels["authority"].names()) == ["A", "B", "F", "O"]
+    assert levels["ward"].source.startswith("imported from wards.gpkg on ")
+    # nothing half-written is left beside the level
+    assert sorted(p.name for p in (imported / "levels").iterdir()) == ["ward"]
+
+
+def test_levels_are_listed_authority_first_then_by_name(imported: Path, tmp_path: Path) -> None:
+    path = _wards_file(tmp_path)
+    for name in ("neighbourhood", "beat", "ward"):
+        import_level(path, "WD23CD", "WD23NM", imported, name)
+    assert level_names(imported) == ["authority", "beat", "neighbourhood", "ward"]
+    assert level_names(tmp_path / "nowhere") == ["authority"]
+
+
+def test_a_levels_population_from_its_file_or_its_own_table(imported: Path,
+                                                            tmp_path: Path) -> None:
+    b, _ = import_level(_wards_file(tmp_path, with_population=True), "WD23CD", "WD23NM",
+                        imported, "ward", population_field="POP")
+    assert b.population() == {"E05000001": 4_100.0, "E05000002": 5_200.0}
+    assert b.population_coverage() == (2, 2)
+    table = _write(tmp_path / "wards.csv", "code,population,year\nE05000001,4300,2022\n")
+    b, notes = import_population(table, imported, level="ward")
+    # the table's figure replaces the file's; the ward it leaves out keeps the file's
+    assert b.level == "ward"
+    assert b.population() == {"E05000001": 4_300.0, "E05000002": 5_200.0}
+    assert b.population_source() == "populations: 2022, imported from wards.csv"
+    assert (imported / "levels" / "ward" / "population.json").is_file()
+    # the authorities' populations are untouched
+    assert not (imported / "population.json").exists()
+    # a ward table names ward codes: an authority code is unknown there
+    bad = _write(tmp_path / "bad.csv", "code,population,year\nA,100,2022\n")
+    with pytest.raises(PopulationProblems, match="unknown code 'A'"):
+        import_population(bad, imported, level="ward")
+
+
+def test_reimporting_a_level_drops_its_old_population_table(imported: Path,
+                                                            tmp_path: Path) -> None:
+    path = _wards_file(tmp_path)
+    import_level(path, "WD23CD", "WD23NM", imported, "ward")
+    import_population(_write(tmp_path / "p.csv", "code,population,year\nE05000001,4300,2022\n"),
+                      imported, level="ward")
+    b, dropped = import_level(path, "WD23CD", "WD23NM", imported, "ward")
+    assert dropped and b.population_coverage() == (0, 2)
+
+
+def test_a_failed_level_import_leaves_the_level_as_it_was(imported: Path,
+                                                          tmp_path: Path) -> None:
+    import_level(_wards_file(tmp_path), "WD23CD", "WD23NM", imported, "ward")
+    before = (imported / "levels" / "ward" / "areas.geojson").read_bytes()
+    with pytest.raises(BoundaryError, match="has no field 'WD22CD'"):
+        import_level(_wards_file(tmp_path), "WD22CD", "WD23NM", imported, "ward")
+    (tmp_path / "broken.geojson").write_text("{not json", encoding="utf-8")
+    with pytest.raises(BoundaryError):
+        import_level(tmp_path / "broken.geojson", "WD23CD", "WD23NM", imported, "ward")
+    assert (imported / "levels" / "ward" / "areas.geojson").read_bytes() == before
+    assert sorted(p.name for p in (imported / "levels").iterdir()) == ["ward"]
+    # a new level whose import fails does not appear at all
+    with pytest.raises(BoundaryError):
+        import_level(tmp_path / "broken.geojson", "WD23CD", "WD23NM", imported, "beat")
+    assert level_names(imported) == ["authority", "ward"]
+
+
+def test_a_level_file_is_held_to_the_same_feature_limit(imported: Path, tmp_path: Path,
+                                                        monkeypatch) -> None:
+    monkeypatch.setenv("HOTSPOT_MAX_POLYGONS", "1")
+    with pytest.raises(BoundaryError, match="HOTSPOT_MAX_POLYGONS"):
+        import_level(_wards_file(tmp_path), "WD23CD", "WD23NM", imported, "ward")
+    assert level_names(imported) == ["authority"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("police beat", "cannot name a level: use lower-case letters"),
+     ("9ward", "cannot name a level"), ("w" * 32, "cannot name a level"),
+     ("ward/../..", "cannot name a level"), ("", "cannot name a level"),
+     ("la", "level=la for the local authorities"), ("h3", "level=h3 for hexagons")],
+    ids=["space", "digit-first", "too-long", "path", "blank", "la", "h3"],
+)
+def test_a_level_name_must_be_plain(imported: Path, tmp_path: Path, name: str,
+                                    message: str) -> None:
+    with pytest.raises(BoundaryError, match=message):
+        import_level(_wards_file(tmp_path), "WD23CD", "WD23NM", imported, name)
+    assert not (imported / "levels").exists() or not any((imported / "levels").iterdir())
+
+
+def test_level_names_are_taken_in_lower_case() -> None:
+    assert check_level_name(" Beat ") == "beat"
+    assert check_level_name("safer_neighbourhood_2") == "safer_neighbourhood_2"
+
+
+def test_removing_a_level(imported: Path, tmp_path: Path) -> None:
+    import_level(_wards_file(tmp_path), "WD23CD", "WD23NM", imported, "ward")
+    remove_level(imported, "ward")
+    assert level_names(imported) == ["authority"]
+    assert not any((imported / "levels").iterdir())
+    with pytest.raises(BoundaryError, match="There is no 'ward' level: the levels are "
+                                            "authority. Import its boundaries first"):
+        remove_level(imported, "ward")
+    with pytest.raises(BoundaryError, match="The authority level cannot be removed"):
+        remove_level(imported, "authority")
+    assert (imported / "areas.geojson").is_file()
+
+
+def test_an_unknown_level_says_which_levels_there_are(imported: Path, tmp_path: Path) -> None:
+    import_level(_wards_file(tmp_path), "WD23CD", "WD23NM", imported, "ward")
+    with pytest.raises(BoundaryError, match="There is no 'beat' level: the levels are "
+                                            "authority, ward"):
+        load_level(imported, "beat")
+    with pytest.raises(BoundaryError, match="There is no 'beat' level"):
+        import_population(_write(tmp_path / "p.csv", "code,population,year\n"), imported,
+                          level="beat")

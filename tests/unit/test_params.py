@@ -19,11 +19,13 @@ from geo.query import FilterError, Filters
     (parse_trends_params, {"la": "E07000123", "period": "month"},
      {"period": "", "la": "E07000123"}),
     (parse_trends_params, {"league_baseline": "2022/23"}, {"league_baseline": "fy:2022"}),
+    (parse_trends_params, {"level": "authority"}, {"level": ""}),
+    (parse_trends_params, {"level": " Ward"}, {"level": "ward"}),
     (parse_emerging_params, {"res": "8", "categories": "Robbery"}, {"categories": "Robbery"}),
     (parse_evaluate_params, {"target": "z-1", "start": "2024-06-01", "buffer_m": "250",
                              "baseline": "equal_before"}, {"target": "z-1", "start": "2024-06-01"}),
-], ids=["trends-default-period", "trends-baseline-spelling", "emerging-default-res",
-        "evaluate-defaults"])
+], ids=["trends-default-period", "trends-baseline-spelling", "trends-default-level",
+        "trends-level-spelling", "emerging-default-res", "evaluate-defaults"])
 def test_the_same_question_reads_as_the_same_pairs(parse, a, b):
     # the services cache keys an analysis on these pairs: two spellings of one question must
     # share an answer
@@ -32,11 +34,13 @@ def test_the_same_question_reads_as_the_same_pairs(parse, a, b):
 
 @pytest.mark.parametrize(("parse", "a", "b"), [
     (parse_trends_params, {"period": "month"}, {"period": "fyq"}),
+    (parse_trends_params, {"level": "ward"}, {}),
     (parse_emerging_params, {"periods": "10"}, {}),  # 10 given, or chosen from the data
     (parse_evaluate_params, {"target": "A", "start": "2024-06-01"},
      {"target": "A", "start": "2024-06-01", "end": "2024-09-30"}),
     (parse_evaluate_params, {"targets": "A@2024-06-01"}, {"targets": "A@2024-06-01/2024-07-01"}),
-], ids=["trends-period", "emerging-periods", "evaluate-end", "staggered-end"])
+], ids=["trends-period", "trends-level", "emerging-periods", "evaluate-end",
+        "staggered-end"])
 def test_different_questions_read_as_different_pairs(parse, a, b):
     assert parse(a).items() != parse(b).items()
 
@@ -56,10 +60,13 @@ def test_a_staggered_roll_out_ignores_the_single_intervention_dates():
     ({"target": "z-1", "start": "2024-06-01", "buffer_m": "nan"}, "buffer_m"),
     ({"period": "year"}, "period"),
     ({"league_baseline": "fy:1066"}, "league_baseline"),
+    ({"level": "police beat"}, "level"),
+    ({"level": "../wards"}, "level"),
+    ({"level": "h3"}, "level"),
 ], ids=["staggered-backwards", "staggered-no-date", "staggered-none", "end-before-start",
-        "buffer-nan", "period", "league-baseline"])
+        "buffer-nan", "period", "league-baseline", "level-space", "level-path", "level-h3"])
 def test_a_bad_value_names_its_parameter(params, name):
-    parse = parse_trends_params if {"period", "league_baseline"} & set(params) else \
+    parse = parse_trends_params if {"period", "league_baseline", "level"} & set(params) else \
         parse_evaluate_params
     with pytest.raises(FilterError) as err:
         parse(params)
