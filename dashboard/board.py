@@ -42,9 +42,10 @@ def board_from_params(args: dict[str, str]) -> dict[str, Any]:
     ``args`` have the crime-type group already expanded to ``categories``. The board
     compares whole periods of every source, so only the areas and crime types narrow it.
     """
-    from dashboard.params import int_param, parse_filters
+    from dashboard.params import int_param, parse_filters, parse_level
 
     args = dict(args)
+    level = parse_level(args.pop("level", None))
     period = args.pop("period", "fyq")
     baseline = args.pop("baseline", "last_year")
     year = int_param(args, "baseline_year", 0, 1990, 2100) if args.get("baseline_year") else None
@@ -54,19 +55,21 @@ def board_from_params(args: dict[str, str]) -> dict[str, Any]:
     if filters.uses_time_of_week or filters.start or filters.end or filters.sources:
         raise FilterError("days", "the board compares whole periods of every source; choose "
                           "the period and baseline, and (optionally) la and the crime types")
-    return board(period, baseline, year, filters.areas, filters.categories)
+    return board(period, baseline, year, filters.areas, filters.categories, level=level)
 
 
 def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int | None = None,
           areas: tuple[str, ...] | None = None,
           categories: tuple[str, ...] | None = None, *,
-          now: datetime | None = None) -> dict[str, Any]:
+          now: datetime | None = None, level: str = "authority") -> dict[str, Any]:
     """Return the board's figures, sentences, statuses, currency and caveats as JSON.
 
     Keys: ``headlines`` (one per source), ``agreement`` and ``changes`` (sentences),
     ``areas`` (areas by rate, one table per source), ``trend`` (monthly counts per source),
     ``activity`` (need beside funded activity), ``targets``, ``currency``, ``caveats``.
-    Every count is as the signed-in role may see it. ``now`` fixes the clock lateness is
+    The areas, what changed by area, and need and activity are at ``level`` (authorities,
+    or wards or another imported level; ``areas`` are always authority codes and narrow
+    it). Every count is as the signed-in role may see it. ``now`` fixes the clock lateness is
     judged by (tests).
     """
     if period not in PERIODS:
@@ -116,15 +119,17 @@ def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int |
     agree = sources_agree([h for h in figures.headlines
                            if not (t and (1 <= h.count < t or 1 <= h.baseline_count < t))],
                           labels)
+    level_name = svc.query.level_boundaries(level) and level  # refuses an unknown level
     area_tables = [_area_table(h, labels.get(h.source, h.source), figures.suppress_below,
-                               categories, areas)
+                               categories, areas, level_name)
                    for h in figures.headlines]
     changes = [text for table, h in zip(area_tables, figures.headlines, strict=True)
                for text in area_sentences(h, labels.get(h.source, h.source), table["frame"])]
     trend = [_trend(source, figures, labels.get(source, source), categories, areas)
              for source in figures.covered_to]
     changes += _emerging(figures, labels, categories, areas)
-    activity, activity_problems = _need_and_activity(figures, area_tables, categories)
+    activity, activity_problems = _need_and_activity(figures, area_tables, categories,
+                                                     level_name)
     targets, problem = load_targets(svc.data.root / "board" / "targets.toml")
     by_source = {h.source: h for h in figures.headlines}
     statuses = [asdict(target_status(t, by_source[t.source])) for t in targets
@@ -203,10 +208,10 @@ def _nan_none(value: Any) -> Any:
 
 
 def _area_table(h: Any, label: str, t: int, categories: tuple[str, ...] | None,
-                areas: tuple[str, ...] | None) -> dict[str, Any]:
+                areas: tuple[str, ...] | None, level: str = "authority") -> dict[str, Any]:
     """Areas by rate for one headline, as JSON rows (and the frame, for the sentences)."""
     svc = services.current()
-    frame = svc.query.board_areas(h, categories=categories, areas=areas)
+    frame = svc.query.board_areas(h, categories=categories, areas=areas, level=level)
     rows = []
     for r in frame.itertuples():
         row: dict[str, Any] = {"code": r.code, "name": r.name,
@@ -223,7 +228,12 @@ def _area_table(h: Any, label: str, t: int, categories: tuple[str, ...] | None,
         rows.append(row)
     rows.sort(key=lambda x: (x["rate_per_1000"] is None, -(x["rate_per_1000"] or 0.0),
                              x["name"]))
-    return {"source": h.source, "label": label, "level": "authority",
+    who = svc.query.principal()
+    # below whole authorities, a role that sees domestic incidents only by whole authority
+    # counts public places only: these rows then do not add up to the headline
+    public_only = level != "authority" and who is not None and not (
+        who.policy.domestic_below_authority)
+    return {"source": h.source, "label": label, "level": level, "public_places_only": public_only,
             "period_label": h.period_label,
             "baseline_label": h.baseline_label if h.comparable else None,
             "comparable": h.comparable, "rows": rows, "frame": frame}
@@ -261,9 +271,13 @@ def _trend(source: str, figures: Any, label: str, categories: tuple[str, ...] | 
 
 
 def _need_and_activity(figures: Any, area_tables: list[dict[str, Any]],
-                       categories: tuple[str, ...] | None
+                       categories: tuple[str, ...] | None, level: str = "authority"
                        ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Need (police rate, busiest places) beside zones and funded activity, per area."""
+    """Need (police rate, busiest places) beside zones and funded activity, per area.
+
+    At a level below the authorities, activity recorded by authority is not split among its
+    wards: it is counted at authority level only, and a caveat says how much.
+    """
     svc = services.current()
     police = next((t for t in area_tables if t["source"] == "police"),
                   area_tables[0] if area_tables else None)
@@ -277,9 +291,10 @@ def _need_and_activity(figures: Any, area_tables: list[dict[str, Any]],
     start = (end.replace(day=1) - timedelta(days=330)).replace(day=1)
     hot, n_hot = svc.query.board_hotspots(start.isoformat(), end.isoformat(),
                                           top=BUSIEST_PLACES, source=h.source,
-                                          categories=categories)
-    zones = _zones_by_area()
-    names = svc.boundaries.names()
+                                          categories=categories, level=level)
+    bounds = svc.query.level_boundaries(level)
+    zones = _zones_by_area(bounds)
+    names = bounds.names()
     lookup = {code: code for code in names} | {n.lower(): c for c, n in names.items()}
     path = svc.data.root / "board" / "activity.csv"
     activity, problems = [], []
@@ -289,12 +304,16 @@ def _need_and_activity(figures: Any, area_tables: list[dict[str, Any]],
         except (OSError, UnicodeDecodeError) as err:
             text, problems = "", [f"The activity file ({path.name}) could not be read: {err}."]
         if text:
-            activity, problems = read_activity(text, lookup, path.name)
+            authorities = svc.boundaries.names()
+            elsewhere = ({c: c for c in authorities}
+                         | {n.lower(): c for c, n in authorities.items()}
+                         if level != "authority" else None)
+            activity, problems = read_activity(text, lookup, path.name, elsewhere=elsewhere)
     rows = need_and_activity(police["rows"], hot, n_hot, zones, activity)
     return rows, problems
 
 
-def _zones_by_area() -> dict[str, int]:
+def _zones_by_area(bounds: Any) -> dict[str, int]:
     """How many saved zones lie in each area (by each zone's representative point)."""
     svc = services.current()
     zones = svc.zones().zones_bng
@@ -302,7 +321,7 @@ def _zones_by_area() -> dict[str, int]:
         return {}
     import numpy as np
 
-    areas = svc.boundaries.areas_bng
+    areas = bounds.areas_bng
     points = zones.geometry.representative_point()
     zone_i, area_i = areas.sindex.query(points.values, predicate="within")
     out: dict[str, int] = {}

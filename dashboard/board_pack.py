@@ -739,7 +739,7 @@ def _areas(body: dict[str, Any], boundaries: Any) -> list[Flowable]:
     out = _map(mapped, classes, boundaries, hidden_as, heading=out)
     for a in areas:
         out.append(_p(f"{a.get('label', a.get('source', ''))} by "
-                      f"{'ward' if a.get('level') == 'ward' else 'authority'}: "
+                      f"{a.get('level') or 'authority'}: "
                       f"{a.get('period_label', '')} against "
                       f"{a.get('baseline_label') or 'no baseline (not complete)'}",
                       "h3"))

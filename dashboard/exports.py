@@ -387,7 +387,9 @@ def board_pdf() -> Response:
     svc = services.current()
     body = board_from_params(svc.resolve_group(query_params(request.args))[0])
     produced = datetime.now(UTC)
-    pdf = svc.in_lane(lambda: board_pack_pdf(body, svc.boundaries, produced_at=produced))
+    level = body["areas"][0]["level"] if body.get("areas") else "authority"
+    bounds = svc.query.level_boundaries(level)  # the map is drawn at the table's level
+    pdf = svc.in_lane(lambda: board_pack_pdf(body, bounds, produced_at=produced))
     place = "" if body["area"] == "the whole area" else f"_{body['area']}"
     name = (f"hotspot-board-pack{place}_{body['period']}-{body['baseline']}_"
             f"{produced.date().isoformat()}.pdf")

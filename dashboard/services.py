@@ -326,12 +326,17 @@ class Services:
             tag = hashlib.sha256(text.encode()).hexdigest()[:16]
         return [version, tag, res]
 
-    def areas_geojson(self) -> dict[str, Any]:
-        """Return the boundary polygons as GeoJSON (WGS84), rounded to about 1 m."""
+    def areas_geojson(self, level: str = "authority") -> dict[str, Any]:
+        """Return a level's boundary polygons as GeoJSON (WGS84), rounded to about 1 m."""
+        bounds = self.boundaries if level == "authority" else self.levels().get(level)
+        if bounds is None:
+            return {"type": "FeatureCollection", "features": []}
+
         def make() -> dict[str, Any]:
-            gdf = self.boundaries.areas[["code", "name", "geometry"]]
+            gdf = bounds.areas[["code", "name", "geometry"]]
             return json.loads(gdf.to_json(drop_id=True, to_wgs84=True))
-        return self._geometry.get(("areas",), make)
+        key = ("areas",) if level == "authority" else ("areas", level, id(bounds))
+        return self._geometry.get(key, make)
 
     def map_center(self) -> tuple[dict[str, float], float]:
         """Return a centre and zoom that frame the incidents (or, with none, the boundaries).

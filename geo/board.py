@@ -1011,12 +1011,16 @@ class Activity:
 
 
 def read_activity(text: str, codes_by_name: Mapping[str, str],
-                  file_name: str = "activity.csv") -> tuple[list[Activity], list[str]]:
+                  file_name: str = "activity.csv", *,
+                  elsewhere: Mapping[str, str] | None = None
+                  ) -> tuple[list[Activity], list[str]]:
     r"""Read a partnership's funded activity, saying what was left out and why.
 
     Columns: ``name`` and ``area`` (an area code or name) are required; ``kind``,
     ``funding_gbp`` and ``hours_per_week`` are optional. ``codes_by_name`` maps every area's
-    code and lower-case name to its code.
+    code and lower-case name to its code. ``elsewhere`` maps the codes and lower-case names
+    of areas of another level (the authorities, when the board shows wards): rows naming
+    one are left out together, with one sentence saying how many, not one each.
 
     Returns
     -------
@@ -1047,6 +1051,7 @@ def read_activity(text: str, codes_by_name: Mapping[str, str],
                     "missing. No activity is shown."]
     rows: list[Activity] = []
     problems: list[str] = []
+    other = 0
     for line, raw in enumerate(reader, start=2):
         if line - 1 > ACTIVITY_MAX_ROWS:
             problems.append(f"{file_name} has more than {ACTIVITY_MAX_ROWS:,} rows; the rest "
@@ -1060,6 +1065,9 @@ def read_activity(text: str, codes_by_name: Mapping[str, str],
             problems.append(f"{where}: no name; left out.")
             continue
         if code is None:
+            if elsewhere and (area in elsewhere or area.lower() in elsewhere):
+                other += 1
+                continue
             problems.append(f"{where}: '{area[:80]}' is not an area of these boundaries; "
                             "left out.")
             continue
@@ -1080,6 +1088,9 @@ def read_activity(text: str, codes_by_name: Mapping[str, str],
             continue
         rows.append(Activity(name, code, row.get("kind", "")[:80], numbers["funding_gbp"],
                              numbers["hours_per_week"]))
+    if other:
+        problems.append(f"{other} row(s) of {file_name} name an area of another level (an "
+                        "authority): that activity is shown at that level only.")
     return rows, problems
 
 

@@ -1060,21 +1060,60 @@ class QueryLayer:
         last = span[1].year - (1 if span[1] >= span[1].replace(month=3, day=31) else 2)
         return codes, list(range(first, last + 1))
 
-    def _board_column(self, counts: np.ndarray, keys: np.ndarray,
-                      threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    def _board_level(self, level: str, categories: tuple[str, ...] | None,
+                     areas: tuple[str, ...] | None
+                     ) -> tuple[IncidentFrame, list[str], np.ndarray, np.ndarray]:
+        """Return the rows, listed areas, each row's position and each area's authority group.
+
+        For :meth:`board_areas` at a level below the authorities.
+        """
+        pin = self._pinned()
+        base = self._rows_frame()
+        if pin is not None and pin.scope.areas is not None and areas is not None:
+            self._board_frame(None, areas)  # refuses areas outside the principal's
+        if areas is not None:
+            inside = np.array([a in areas for a in base.areas] or [False])
+            base = base.subset(inside[base.area] if base.n else np.zeros(0, dtype=bool))
+        all_codes, base_index = self.level_area(level, base)
+        # listed: the areas holding a share of the rows (whatever the crime types chosen)
+        total = np.bincount(base_index[base_index >= 0], minlength=len(all_codes))
+        listed = total >= max(1.0, BOARD_MIN_SHARE * base.n) if areas is None else total > 0
+        keep_rows = np.ones(base.n, dtype=bool)
+        if categories is not None:
+            lut = _lut(base.categories, categories, "categories")
+            if lut is not None:
+                keep_rows = lut[base.category] if len(lut) else np.zeros(base.n, dtype=bool)
+        fr = base.subset(keep_rows) if not keep_rows.all() else base
+        index = base_index[keep_rows]
+        keep = np.flatnonzero(listed)
+        position = np.full(len(all_codes), -1, dtype=np.int64)
+        position[keep] = np.arange(len(keep))
+        row_area = np.where(index >= 0, position[np.maximum(index, 0)], -1)
+        # each area's authority: the one holding most of its rows (the lower code on a tie)
+        n_auth = len(base.areas)
+        base_row = np.where(base_index >= 0, position[np.maximum(base_index, 0)], -1)
+        inside = base_row >= 0
+        pair = np.bincount(base_row[inside] * n_auth + base.area[inside],
+                           minlength=len(keep) * n_auth).reshape(len(keep), n_auth)
+        group = np.argmax(pair, axis=1) if len(keep) else np.zeros(0, dtype=np.int64)
+        return fr, [all_codes[i] for i in keep], row_area, group.astype(np.int64)
+
+    def _board_column(self, counts: np.ndarray, keys: np.ndarray, threshold: int,
+                      groups: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return (values as float, NaN where hidden; hidden) for one column of counts.
 
         The column's total is taken to be known (the board shows it), so a hidden count
-        cannot be taken back from the total and the rest.
+        cannot be taken back from the total and the rest; so are the totals of ``groups``.
         """
         if not threshold:
             return counts.astype("float64"), np.zeros(len(counts), dtype=bool)
-        d = suppress(counts, threshold)
+        d = suppress(counts, threshold, groups or ())
         shown = perturb(d.counts, keys, threshold).astype("float64")
         return np.where(d.hidden, np.nan, shown), d.hidden
 
     def board_areas(self, h: Any, *, categories: tuple[str, ...] | None = None,
-                    areas: tuple[str, ...] | None = None) -> pd.DataFrame:
+                    areas: tuple[str, ...] | None = None,
+                    level: str = AUTHORITY) -> pd.DataFrame:
         """Return each area's count in a headline's period and baseline, as the principal may see.
 
         One row per area the principal may see (``areas`` narrows them), in code order, with
@@ -1085,14 +1124,27 @@ class QueryLayer:
         missing) the baseline columns are all NaN: such periods are never compared. For a
         suppressing role each column is suppressed with its total taken as known, and the
         counts shown carry the same cell-key noise as every other disclosed figure.
+
+        At another ``level`` (wards, beats: :meth:`level_names`) the rows are those the
+        principal may count below whole authorities (public places only where domestic
+        incidents count only by whole authority), ``areas`` keeps the level's areas inside
+        those authorities, and each authority's areas are suppressed as a group whose total
+        is known. Areas holding under :data:`BOARD_MIN_SHARE` of the rows are not listed.
         """
         pin = self._pinned()
         threshold = pin.scope.suppress_below if pin is not None else 0
-        fr = self._board_frame(categories, areas)
-        codes = self._board_codes(areas, self._board_frame(None, areas))
-        pos = {c: i for i, c in enumerate(codes)}
-        lut = np.array([pos.get(a, -1) for a in fr.areas] or [-1], dtype="int64")
-        row_area = lut[fr.area] if fr.n else np.zeros(0, dtype="int64")
+        groups: list[np.ndarray] = []
+        if level == AUTHORITY:
+            fr = self._board_frame(categories, areas)
+            codes = self._board_codes(areas, self._board_frame(None, areas))
+            pos = {c: i for i, c in enumerate(codes)}
+            lut = np.array([pos.get(a, -1) for a in fr.areas] or [-1], dtype="int64")
+            row_area = lut[fr.area] if fr.n else np.zeros(0, dtype="int64")
+            bounds = self.boundaries
+        else:
+            fr, codes, row_area, group = self._board_level(level, categories, areas)
+            groups = [group]
+            bounds = self.level_boundaries(level)
         wanted = np.array([name == h.source for name in fr.sources] or [False])
         mine = wanted[fr.source] & (row_area >= 0) if fr.n else np.zeros(0, dtype=bool)
         when = np.where(fr.day >= 0, fr.day, fr.month_first)
@@ -1104,7 +1156,7 @@ class QueryLayer:
             counts = np.bincount(row_area[rows], minlength=len(codes))
             keys = np.bincount(row_area[rows], weights=fr.rkey[rows].astype("float64"),
                                minlength=len(codes)).astype("int64")
-            values, hidden = self._board_column(counts, keys, threshold)
+            values, hidden = self._board_column(counts, keys, threshold, groups)
             return values, hidden, counts
 
         count, hidden, raw = column(h.period_start, h.period_end)
@@ -1113,7 +1165,7 @@ class QueryLayer:
         else:
             base = np.full(len(codes), np.nan)
             base_hidden, base_raw = np.zeros(len(codes), dtype=bool), np.zeros(len(codes))
-        names, pops = self.boundaries.names(), self.boundaries.population()
+        names, pops = bounds.names(), bounds.population()
         pop = np.array([pops.get(c, np.nan) for c in codes], dtype="float64")
         pop = np.where(np.isfinite(pop) & (pop > 0), pop, np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -1168,18 +1220,31 @@ class QueryLayer:
 
     def board_hotspots(self, start: str, end: str, *, top: int = 20, res: int = 8,
                        source: str | None = None,
-                       categories: tuple[str, ...] | None = None) -> tuple[dict[str, int], int]:
+                       categories: tuple[str, ...] | None = None,
+                       level: str = AUTHORITY) -> tuple[dict[str, int], int]:
         """Return how many of the ``top`` busiest H3 cells lie in each area, and how many in all.
 
         The busiest cells are counted over ``start``..``end`` (ISO days) across the
         principal's whole frame (``source`` narrows it); ties go to the lower cell id. A cell
         belongs to the area holding most of its incidents (the lower code on a tie). Only
-        these per-area numbers leave: no cell or count is disclosed.
+        these per-area numbers leave: no cell or count is disclosed. Below the authorities
+        (``level``) only the rows the principal may count there are used, and rows outside
+        every area of the level are left out.
         """
-        fr = self._board_frame(categories, None)
+        if level == AUTHORITY:
+            fr = self._board_frame(categories, None)
+            labels, row_area = tuple(fr.areas), fr.area.astype(np.int64)
+        else:
+            fr = self._rows_frame()
+            if categories is not None:
+                lut = _lut(fr.categories, categories, "categories")
+                if lut is not None:
+                    fr = fr.subset(lut[fr.category] if len(lut)
+                                   else np.zeros(fr.n, dtype=bool))
+            labels, row_area = self.level_area(level, fr)
         lo, hi = _day_number(date.fromisoformat(start)), _day_number(date.fromisoformat(end))
         when = np.where(fr.day >= 0, fr.day, fr.month_first)
-        rows = (when >= lo) & (when <= hi)
+        rows = (when >= lo) & (when <= hi) & (row_area >= 0)
         if source is not None:
             wanted = np.array([name == source for name in fr.sources] or [False])
             rows &= wanted[fr.source] if fr.n else rows
@@ -1192,12 +1257,12 @@ class QueryLayer:
         rank[chosen] = np.arange(len(chosen))
         at = rank[codes]
         inside = at >= 0
-        n_areas = len(fr.areas)
-        per = np.bincount(at[inside] * n_areas + fr.area[rows][inside],
+        n_areas = len(labels)
+        per = np.bincount(at[inside] * n_areas + row_area[rows][inside],
                           minlength=len(chosen) * n_areas).reshape(len(chosen), n_areas)
         out: dict[str, int] = {}
         for row in per:
-            code = min(fr.areas[i] for i in np.flatnonzero(row == row.max()))
+            code = min(labels[i] for i in np.flatnonzero(row == row.max()))
             out[code] = out.get(code, 0) + 1
         return out, len(chosen)
 

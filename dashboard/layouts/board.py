@@ -28,6 +28,7 @@ PERIOD, BASELINE, AREA, CARDS, AGREE, CURRENCY, CAVEATS, KIOSK_TICK, DOWNLOAD, T
     P + s for s in ("period", "baseline", "area", "cards", "agree", "currency", "caveats",
                     "kiosk-tick", "download", "targets"))
 DOWNLOAD_PDF = P + "download-pdf"
+LEVEL = P + "level"
 CHANGES, AREA_SOURCE, AREA_MAP, AREA_TABLE, AREA_NOTE, TRENDS, NEED = (
     P + s for s in ("changes", "area-source", "area-map", "area-table", "area-note", "trends",
                     "need"))
@@ -61,6 +62,8 @@ def layout(**query: str) -> html.Div:
         o["value"] for o in BASELINE_OPTIONS} else "last_year"
     year = str(query.get("baseline_year", ""))
     area = query.get("la") if query.get("la") in mine else None
+    levels = svc.level_names()
+    level = query.get("level") if query.get("level") in levels else "authority"
     sidebar = html.Div([
         html.H2("Board"),
         html.Label("Period", htmlFor=PERIOD),
@@ -96,6 +99,10 @@ def layout(**query: str) -> html.Div:
         html.Ul(id=AGREE),
         html.H3("Areas by rate"),
         dcc.RadioItems(id=AREA_SOURCE, value="police", inline=True, options=[]),
+        # authorities, or wards (or another imported level): offered only when there are two
+        dcc.RadioItems(id=LEVEL, inline=True, value=level,
+                       options=[{"label": f" by {n}", "value": n} for n in levels],
+                       style={} if len(levels) > 1 else {"display": "none"}),
         html.P(id=AREA_NOTE, className="hint"),
         html.Div([
             dcc.Graph(id=AREA_MAP, config=graph_config(), className="board-map",
@@ -118,9 +125,10 @@ def layout(**query: str) -> html.Div:
 
 
 @callback(Output(DOWNLOAD, "href"), Output(DOWNLOAD_PDF, "href"), Input(PERIOD, "value"),
-          Input(BASELINE, "value"), Input(BASELINE_YEAR, "value"), Input(AREA, "value"))
+          Input(BASELINE, "value"), Input(BASELINE_YEAR, "value"), Input(AREA, "value"),
+          Input(LEVEL, "value"))
 def download_links(period: str | None, baseline: str | None, baseline_year: Any,
-                   area: str | None) -> tuple[str, str]:
+                   area: str | None, level: str | None = None) -> tuple[str, str]:
     """Point the CSV and the board pack at the figures the page shows."""
     from urllib.parse import urlencode
 
@@ -130,6 +138,8 @@ def download_links(period: str | None, baseline: str | None, baseline_year: Any,
         params["baseline_year"] = str(baseline_year)
     if isinstance(area, str) and area:
         params["la"] = area
+    if isinstance(level, str) and level and level != "authority":
+        params["level"] = level
     query = "?" + urlencode(params)
     return "/board.csv" + query, "/board.pdf" + query
 
@@ -193,11 +203,11 @@ def next_area(_ticks: int | None, options: list[dict[str, str]] | None,
           Output(AREA_NOTE, "children"), Output(NEED, "children"), Output(TRENDS, "children"),
           Output(AREA_SOURCE, "options"),
           Input(PERIOD, "value"), Input(BASELINE, "value"), Input(AREA, "value"),
-          Input(AREA_SOURCE, "value"), Input(BASELINE_YEAR, "value"),
+          Input(AREA_SOURCE, "value"), Input(BASELINE_YEAR, "value"), Input(LEVEL, "value"),
           Input(LIVE_VERSION, "data"))
 def update_board(period: str | None, baseline: str | None, area: str | None,
                  area_source: str | None = None, baseline_year: int | None = None,
-                 _live: Any = None) -> tuple[Any, ...]:
+                 level: str | None = None, _live: Any = None) -> tuple[Any, ...]:
     """Draw every section of the board from one :func:`dashboard.board.board` body."""
     year = baseline_year if isinstance(baseline_year, int) and not isinstance(
         baseline_year, bool) else None
@@ -206,7 +216,8 @@ def update_board(period: str | None, baseline: str | None, area: str | None,
                           "to use as a baseline yet; choose another baseline")
     body = board(period or "fyq", baseline or "last_year",
                  year if baseline == "baseline_year" else None,
-                 (area,) if isinstance(area, str) and area else None)
+                 (area,) if isinstance(area, str) and area else None,
+                 level=level if isinstance(level, str) and level else "authority")
     place = body["area"][:1].upper() + body["area"][1:]
     cards: list[Any] = []
     if body["synthetic_sample"]:  # said here too: a kiosk shows no header
@@ -251,6 +262,7 @@ def _areas(table: dict[str, Any] | None) -> tuple[dict[str, Any], Any, str]:
     svc = services.current()
     rows = table["rows"]
     base = table["baseline_label"]
+    level = table.get("level", "authority")
     head = ["Area", f"{table['period_label']}", "per 1,000"]
     if base:
         head += [base, "per 1,000", "change in rate"]
@@ -266,12 +278,13 @@ def _areas(table: dict[str, Any] | None) -> tuple[dict[str, Any], Any, str]:
     grid = html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
                       className="data-table")
     codes = [r["code"] for r in rows]
-    geojson = svc.areas_geojson()
+    geojson = svc.areas_geojson(level)
     wanted = set(codes)
     features = [f for f in geojson["features"] if f["properties"]["code"] in wanted]
     text = [f"{r['name']}: {_shown(r, 'count')} ({_rate(r['rate_per_1000'])} per 1,000)"
             for r in rows]
-    center, zoom = frame_areas(svc.boundaries.areas, codes) or svc.map_center()
+    center, zoom = frame_areas(svc.query.level_boundaries(level).areas, codes) or \
+        svc.map_center()
     zoom -= 0.4  # the map is about square: leave room above and below
     figure = {"data": [{
         "type": "choroplethmap", "geojson": {"type": "FeatureCollection", "features": features},
@@ -283,13 +296,16 @@ def _areas(table: dict[str, Any] | None) -> tuple[dict[str, Any], Any, str]:
         "colorbar": {"title": {"text": "per 1,000"}}}],
         "layout": {"map": {"style": "white-bg", "center": center, "zoom": zoom},
                    "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "height": 420}}
-    note = (f"{table['label']}, {table['period_label']}"
+    note = (f"{table['label']} by {level}, {table['period_label']}"
             + (f" against {base}" if base else " (no comparison: " + "the baseline is not "
                "complete)") + ", by rate per 1,000 residents, highest first. Areas with a "
             "count too small to show have no rate and are left blank on the map. Rows in "
             "italics have fewer than 10 incidents: read them with care. Areas holding under "
             f"{BOARD_MIN_SHARE:.1%} of the incidents (a few placed outside the force area) "
             "are not listed.")
+    if table.get("public_places_only"):
+        note += (f" By {level}, incidents in public places only: domestic incidents are "
+                 "counted only by whole authority, so these do not add up to the headline.")
     return figure, grid, note
 
 
