@@ -1071,20 +1071,22 @@ class QueryLayer:
         base = self._rows_frame()
         if pin is not None and pin.scope.areas is not None and areas is not None:
             self._board_frame(None, areas)  # refuses areas outside the principal's
+        # masks, not copies of the frame: a cut of 300,000 rows costs more than the counting
+        all_codes, base_index = self.level_area(level, base)
         if areas is not None:
             inside = np.array([a in areas for a in base.areas] or [False])
-            base = base.subset(inside[base.area] if base.n else np.zeros(0, dtype=bool))
-        all_codes, base_index = self.level_area(level, base)
+            base_index = np.where(inside[base.area], base_index, -1) if base.n else base_index
         # listed: the areas holding a share of the rows (whatever the crime types chosen)
         total = np.bincount(base_index[base_index >= 0], minlength=len(all_codes))
-        listed = total >= max(1.0, BOARD_MIN_SHARE * base.n) if areas is None else total > 0
-        keep_rows = np.ones(base.n, dtype=bool)
+        n_rows = int((base_index >= 0).sum()) if areas is not None else base.n
+        listed = total >= max(1.0, BOARD_MIN_SHARE * n_rows) if areas is None else total > 0
+        index = base_index
         if categories is not None:
             lut = _lut(base.categories, categories, "categories")
             if lut is not None:
-                keep_rows = lut[base.category] if len(lut) else np.zeros(base.n, dtype=bool)
-        fr = base.subset(keep_rows) if not keep_rows.all() else base
-        index = base_index[keep_rows]
+                chosen = lut[base.category] if len(lut) else np.zeros(base.n, dtype=bool)
+                index = np.where(chosen, base_index, -1)
+        fr = base
         keep = np.flatnonzero(listed)
         position = np.full(len(all_codes), -1, dtype=np.int64)
         position[keep] = np.arange(len(keep))
@@ -1236,12 +1238,12 @@ class QueryLayer:
             labels, row_area = tuple(fr.areas), fr.area.astype(np.int64)
         else:
             fr = self._rows_frame()
+            labels, row_area = self.level_area(level, fr)
             if categories is not None:
                 lut = _lut(fr.categories, categories, "categories")
                 if lut is not None:
-                    fr = fr.subset(lut[fr.category] if len(lut)
-                                   else np.zeros(fr.n, dtype=bool))
-            labels, row_area = self.level_area(level, fr)
+                    chosen = lut[fr.category] if len(lut) else np.zeros(fr.n, dtype=bool)
+                    row_area = np.where(chosen, row_area, -1)
         lo, hi = _day_number(date.fromisoformat(start)), _day_number(date.fromisoformat(end))
         when = np.where(fr.day >= 0, fr.day, fr.month_first)
         rows = (when >= lo) & (when <= hi) & (row_area >= 0)
