@@ -393,4 +393,4 @@ def board() -> Response:
     """Return the partnership board's headlines, sentences, currency and caveats (as /board)."""
     from dashboard.board import board_from_params
 
-    return jsonify(board_from_params(_args()))
+    return jsonify(board_from_params(query_params(request.args)))

@@ -36,22 +36,36 @@ DEFAULT_CADENCES = {"police": "monthly", "ed": "monthly", "ambulance": "weekly"}
 PERIODS = {"fyq": "financial-year quarter", "month": "month", "12m": "12 months to date"}
 
 
-def board_from_params(args: dict[str, str]) -> dict[str, Any]:
-    """Return :func:`board` for query parameters (the API and the CSV download share it).
+def board_from_params(given: dict[str, str]) -> dict[str, Any]:
+    """Return :func:`board` for query parameters (the API, the CSV and the pack share it).
 
-    ``args`` have the crime-type group already expanded to ``categories``. The board
-    compares whole periods of every source, so only the areas and crime types narrow it.
+    The board compares whole periods of every source, so only the area and the crime types
+    narrow it: a crime-type ``group`` (the default group when none is given) or, for roles
+    that see every count, any ``categories``. A role that suppresses small numbers asks for
+    the whole area or one area, and for a named group: free lists of areas or crime types
+    would let it take many overlapping totals from one another and average away the noise
+    that protects a small count.
     """
     from dashboard.params import int_param, parse_filters, parse_level
 
-    args = dict(args)
+    svc = services.current()
+    who = svc.query.principal()
+    if who is not None and who.policy.suppress_below:
+        if given.get("categories"):
+            raise FilterError("categories", "board figures for your role are for a crime-type "
+                              "group (group=NAME, as the page offers), not a list of crime "
+                              "types")
+        if len({a.strip() for a in str(given.get("la", "")).split(",") if a.strip()}) > 1:
+            raise FilterError("la", "board figures for your role are for the whole area or "
+                              "one area; give one area code")
+    args = dict(svc.resolve_group(given)[0])
     level = parse_level(args.pop("level", None))
     period = args.pop("period", "fyq")
     baseline = args.pop("baseline", "last_year")
     year = int_param(args, "baseline_year", 0, 1990, 2100) if args.get("baseline_year") else None
     args.pop("baseline_year", None)
     filters = parse_filters(args)
-    services.current().query.validate(filters)
+    svc.query.validate(filters)
     if filters.uses_time_of_week or filters.start or filters.end or filters.sources:
         raise FilterError("days", "the board compares whole periods of every source; choose "
                           "the period and baseline, and (optionally) la and the crime types")
@@ -90,7 +104,10 @@ def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int |
             raise
         raise FilterError("baseline_year", str(err)) from None
     names = svc.boundaries.names()
-    place = (", ".join(names.get(a, a) for a in areas) if areas else "the whole area")
+    who = svc.query.principal()
+    mine = sorted(who.areas) if who is not None and who.areas is not None else None
+    place = (", ".join(names.get(a, a) for a in areas) if areas
+             else ", ".join(names.get(a, a) for a in mine) if mine else "the whole area")
     t = figures.suppress_below or None
     labels, cadences, source_problem = load_sources(svc.data.root / "board" / "sources.toml")
     heads = []
@@ -172,7 +189,7 @@ def load_targets(path: Any) -> tuple[list[Target], str | None]:
     if not path.is_file():
         return [], None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_setup_text(path))
         targets = []
         for i, item in enumerate(data.get("target", []), start=1):
             name, source = str(item["name"]).strip(), str(item["source"]).strip()
@@ -186,8 +203,10 @@ def load_targets(path: Any) -> tuple[list[Target], str | None]:
                                  "amber_within_pct from 0 to it, and name must be given")
             targets.append(Target(name[:200], source, reduction, amber))
         return targets, None
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
-        what = f"'{err.args[0]}' is missing" if isinstance(err, KeyError) else str(err)
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError,
+            RecursionError, OSError) as err:
+        what = (f"'{err.args[0]}' is missing" if isinstance(err, KeyError)
+                else "it is nested too deeply" if isinstance(err, RecursionError) else str(err))
         return [], f"The targets file ({path}) could not be used: {what}. No targets are shown."
 
 
@@ -216,11 +235,11 @@ def _area_table(h: Any, label: str, t: int, categories: tuple[str, ...] | None,
     for r in frame.itertuples():
         row: dict[str, Any] = {"code": r.code, "name": r.name,
                                "population": _nan_none(r.population)}
-        for key, hidden in (("count", r.suppressed), ("baseline_count", r.baseline_suppressed)):
+        for key, shown_as in (("count", r.shown_as), ("baseline_count", r.baseline_shown_as)):
             value = _nan_none(getattr(r, key))
             row[key] = None if value is None else int(value)
-            if hidden:
-                row[f"{key}_shown_as"] = f"fewer than {t}"
+            if shown_as:  # "fewer than 5", or "hidden" (to protect another)
+                row[f"{key}_shown_as"] = shown_as
         row["rate_per_1000"] = _nan_none(r.rate_per_1000)
         row["baseline_rate_per_1000"] = _nan_none(r.baseline_rate_per_1000)
         row["suppressed"] = bool(r.suppressed or r.baseline_suppressed)
@@ -262,10 +281,8 @@ def _trend(source: str, figures: Any, label: str, categories: tuple[str, ...] | 
     for r in table.itertuples():
         entry: dict[str, Any] = {"month": _month_text(int(r.month)),
                                  "count": None if r.missing or r.suppressed else int(r.count)}
-        if r.missing:
-            entry["shown_as"] = "no data"
-        elif r.suppressed:
-            entry["shown_as"] = f"fewer than {figures.suppress_below}"
+        if r.shown_as:  # "no data", "fewer than 5" or "hidden"
+            entry["shown_as"] = r.shown_as
         months.append(entry)
     return {"source": source, "label": label, "months": months}
 
@@ -299,7 +316,11 @@ def _need_and_activity(figures: Any, area_tables: list[dict[str, Any]],
     path = svc.data.root / "board" / "activity.csv"
     activity, problems = [], []
     if path.is_file():
+        from geo.board import ACTIVITY_MAX_BYTES
+
         try:
+            if path.stat().st_size > ACTIVITY_MAX_BYTES:
+                raise OSError(f"it is larger than {ACTIVITY_MAX_BYTES:,} bytes")
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as err:
             text, problems = "", [f"The activity file ({path.name}) could not be read: {err}."]
@@ -345,7 +366,7 @@ def load_sources(path: Any) -> tuple[dict[str, str], dict[str, str], str | None]
     if not path.is_file():
         return labels, cadences, None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_setup_text(path))
         new_labels, new_cadences = dict(labels), dict(cadences)
         for source, item in data.items():
             if not isinstance(item, dict):
@@ -362,9 +383,23 @@ def load_sources(path: Any) -> tuple[dict[str, str], dict[str, str], str | None]
                                      f"{', '.join(CADENCES)}")
                 new_cadences[source] = every
         return new_labels, new_cadences, None
-    except (tomllib.TOMLDecodeError, ValueError, UnicodeDecodeError, OSError) as err:
-        return labels, cadences, (f"The sources file ({path.name}) could not be used: {err}. "
+    except (tomllib.TOMLDecodeError, ValueError, UnicodeDecodeError, OSError,
+            RecursionError) as err:
+        what = "it is nested too deeply" if isinstance(err, RecursionError) else str(err)
+        return labels, cadences, (f"The sources file ({path.name}) could not be used: {what}. "
                                   "The standard names and cadences are used.")
+
+
+#: Largest setup file of the board (targets, sources) read, in bytes.
+SETUP_MAX_BYTES = 200_000
+
+
+def _setup_text(path: Any) -> str:
+    """Read a board setup file an administrator wrote, refusing one too large to be one."""
+    size = path.stat().st_size
+    if size > SETUP_MAX_BYTES:
+        raise ValueError(f"it is {size:,} bytes; the limit is {SETUP_MAX_BYTES:,}")
+    return str(path.read_text(encoding="utf-8"))
 
 
 #: Months the board's emerging hot spot sentence looks back over.

@@ -363,7 +363,7 @@ def board_csv() -> Response:
     from dashboard.serialise import board_csv_rows
     from geo.csvsafe import rows_to_csv_text
 
-    body = board_from_params(services.current().resolve_group(query_params(request.args))[0])
+    body = board_from_params(query_params(request.args))
     rows = board_csv_rows(body)
     name = f"hotspot-board-{body['period']}-{body['baseline']}.csv"
     return Response(rows_to_csv_text(rows), mimetype="text/csv",
@@ -385,7 +385,7 @@ def board_pdf() -> Response:
     from dashboard.board_pack import board_pack_pdf
 
     svc = services.current()
-    body = board_from_params(svc.resolve_group(query_params(request.args))[0])
+    body = board_from_params(query_params(request.args))
     produced = datetime.now(UTC)
     level = body["areas"][0]["level"] if body.get("areas") else "authority"
     bounds = svc.query.level_boundaries(level)  # the map is drawn at the table's level

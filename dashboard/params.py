@@ -47,6 +47,8 @@ EMERGING_RES = (7, 10)
 EMERGING_PERIODS = (3, 60)
 EMERGING_PERIOD_DAYS = (7, 365)
 #: The shared filters' own names, listed when an unknown parameter is refused.
+#: Most distinct values one list parameter (``la``, ``categories``) may hold.
+MAX_LIST_ITEMS = 1000
 _FILTER_PARAMETERS = {"start", "end", "days", "hours", "categories", "source", "la",
                       "public_only"}
 
@@ -108,11 +110,19 @@ def parse_filters(params: Mapping[str, Any]) -> Filters:
                 raise FilterError("hours", f"'{text}': start and end are the same hour")
         else:
             hours = (a, b % 24)
-    categories = tuple(_list(params, "categories", "a category")) if params.get(
-        "categories") else None
+    categories = tuple(dict.fromkeys(_list(params, "categories", "a category"))) if \
+        params.get("categories") else None
+    if categories is not None and len(categories) > MAX_LIST_ITEMS:
+        raise FilterError("categories", f"{len(categories):,} crime types is more than the "
+                          f"{MAX_LIST_ITEMS:,} one question may name")
     sources = tuple(s.lower() for s in _list(params, "source", "a source, e.g. police")) if \
         params.get("source") else None
-    areas = tuple(_list(params, "la", "an area code")) if params.get("la") else None
+    # each area once (a repeated code would count its residents twice), and a bounded list
+    areas = tuple(dict.fromkeys(_list(params, "la", "an area code"))) if params.get(
+        "la") else None
+    if areas is not None and len(areas) > MAX_LIST_ITEMS:
+        raise FilterError("la", f"{len(areas):,} area codes is more than the "
+                          f"{MAX_LIST_ITEMS:,} one question may name")
     public_only = str(params.get("public_only", "")).lower() in {"1", "true", "yes"}
     unknown = [k for k in params if k not in known]
     if unknown:

@@ -287,6 +287,7 @@ def headline(
     population: Mapping[str, Any] | None = None,
     covered_from: DayLike | None = None,
     until: DayLike | None = None,
+    counts: ArrayLike | None = None,
 ) -> Headline:
     """Return one source's count for its latest complete period against a baseline.
 
@@ -320,6 +321,10 @@ def headline(
         The first day this source's data cover; months before it are missing.
     until : date, ISO string or day number, optional
         Report no period ending after this day (so that sources can share one quarter).
+    counts : array of bool, optional
+        The rows that count (e.g. the crime types chosen); default all. Whether a month is
+        present is still judged on every row of the source, so a month without a robbery
+        is a real zero, not a missing extract.
 
     Returns
     -------
@@ -371,6 +376,8 @@ def headline(
         in_areas = np.isin(codes, [str(a) for a in areas])
     else:
         in_areas = np.ones(d.size, dtype=bool)
+    if counts is not None:
+        in_areas = in_areas & np.asarray(counts, dtype=bool).reshape(-1)
 
     def counted(window: _Window, rows: NDArray[np.bool_]) -> NDArray[np.int64]:
         m = months[rows]
@@ -979,7 +986,10 @@ def target_status(target: Target, h: Headline) -> TargetStatus:
     rule = (f"Green when down at least {green:g}% on {h.baseline_phrase}; amber when down at "
             f"least {max(amber, 0):g}%; red otherwise.")
     if not h.comparable or h.change_pct is None:
-        why = h.reason or "the baseline is 0, so no percentage can be given"
+        why = (h.reason if not h.comparable
+               else "the baseline is 0, so no percentage can be given"
+               if h.baseline_count == 0 and h.change is not None
+               else "a count is too small to show, so no percentage can be given")
         return TargetStatus(target.name, target.source, "none", rule,
                             f"{target.name}: no status, because {why}.")
     down = -h.change_pct
@@ -1131,7 +1141,8 @@ def need_and_activity(
         if rate is None:
             need = "No rate (population unknown or count too small to show)"
         elif i == 0:
-            need = f"Highest rate of {len(with_rate)} areas ({_rate(rate)} per 1,000 residents)"
+            need = (f"Highest rate of {len(with_rate)} area{'s' if len(with_rate) != 1 else ''}"
+                    f" ({_rate(rate)} per 1,000 residents)")
         else:
             need = (f"Rate {_ordinal(i + 1)} of {len(with_rate)} ({_rate(rate)} per 1,000 "
                     "residents)")
@@ -1148,6 +1159,8 @@ def need_and_activity(
         else:
             parts.append("no funded activity recorded")
         out.append({"code": r["code"], "name": r["name"], "count": r.get("count"),
+                    **({"count_shown_as": r["count_shown_as"]} if r.get("count_shown_as")
+                       else {}),
                     "rate_per_1000": rate, "hotspot_cells": int(hotspots.get(r["code"], 0)),
                     "zones": int(zones.get(r["code"], 0)),
                     "funded": [{"name": a.name, "kind": a.kind, "funding_gbp": a.funding_gbp,

@@ -948,7 +948,16 @@ class QueryLayer:
         from geo.board import headlines
 
         pin = self._pinned()
-        fr = self._board_frame(categories, areas)
+        # every row of each source says how far it is covered and which months arrived
+        # (the crime types chosen only narrow what is counted: the date of the last robbery
+        # is not the date the data run to)
+        self._board_frame(None, areas)  # refuses areas outside the principal's
+        fr = pin.authority if pin is not None else self._current()
+        counts = np.ones(fr.n, dtype=bool)
+        if categories is not None:
+            lut = _lut(fr.categories, categories, "categories")
+            if lut is not None:
+                counts = lut[fr.category] if len(lut) else np.zeros(fr.n, dtype=bool)
         source = np.array(fr.sources, dtype=object)[fr.source] if fr.n else np.array([])
         last = np.where(fr.day >= 0, fr.day, fr.month_last)
         first = np.where(fr.day >= 0, fr.day, fr.month_first)
@@ -963,25 +972,30 @@ class QueryLayer:
                           period=period, baseline=baseline, baseline_year=baseline_year,
                           month_first=fr.month_first.astype("int64"), month_only=fr.month_only,
                           area=area, areas=list(areas) if areas else None,
-                          population=self.boundaries.population())
+                          population=self.boundaries.population(), counts=counts)
         threshold = pin.scope.suppress_below if pin is not None else 0
         if threshold:
-            found = tuple(self._disclose_headline(h, fr, source, area, areas, threshold)
+            found = tuple(self._disclose_headline(h, fr, source, counts, areas, threshold)
                           for h in found)
         return BoardFigures(found, covered_to, threshold, covered_from)
 
     def _disclose_headline(self, h: Any, fr: IncidentFrame, source: np.ndarray,
-                           area: np.ndarray, areas: tuple[str, ...] | None,
+                           counted: np.ndarray, areas: tuple[str, ...] | None,
                            threshold: int) -> Any:
-        """Return ``h`` with its counts as a suppressing role sees them."""
+        """Return ``h`` with its counts as a suppressing role sees them.
+
+        ``counted`` marks the rows the headline counts (the crime types chosen).
+        """
+        rows_in = counted & (source == h.source)
+        if areas:
+            chosen = set(areas)
+            inside = np.array([a in chosen for a in fr.areas] or [False])
+            rows_in &= inside[fr.area] if fr.n else rows_in
+        when = np.where(fr.day >= 0, fr.day, fr.month_first)
 
         def key(start: str, end: str) -> int:
             lo, hi = _day_number(date.fromisoformat(start)), _day_number(date.fromisoformat(end))
-            when = np.where(fr.day >= 0, fr.day, fr.month_first)
-            rows = (source == h.source) & (when >= lo) & (when <= hi)
-            if areas:
-                rows &= np.isin(area, list(areas))
-            return int(fr.rkey[rows].sum())
+            return int(fr.rkey[rows_in & (when >= lo) & (when <= hi)].sum())
 
         counts = np.array([h.count, h.baseline_count])
         keys = np.array([key(h.period_start, h.period_end),
@@ -997,7 +1011,9 @@ class QueryLayer:
                        rate_per_1000=1000.0 * count / pop if pop and count >= threshold
                        else None,
                        baseline_rate_per_1000=1000.0 * base / pop if pop and base >= threshold
-                       else None)
+                       else None,
+                       # from the counts shown: from the true ones it would undo the noise
+                       small_number=min(count, base) < SMALL_NUMBER_THRESHOLD)
 
     def _board_frame(self, categories: tuple[str, ...] | None,
                      areas: tuple[str, ...] | None) -> IncidentFrame:
@@ -1107,11 +1123,25 @@ class QueryLayer:
         The column's total is taken to be known (the board shows it), so a hidden count
         cannot be taken back from the total and the rest; so are the totals of ``groups``.
         """
+        values, hidden, _secondary = self._board_disclose(counts, keys, threshold, groups)
+        return values, hidden
+
+    def _board_disclose(self, counts: np.ndarray, keys: np.ndarray, threshold: int,
+                        groups: list[np.ndarray] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (values, NaN where hidden; hidden; hidden only to protect another).
+
+        Besides suppression, a zero is shown as a small count is (when the column has any
+        incident): shown exactly, zeros would say which hidden parts hold at least one
+        incident, and so how many a hidden total must hold at least.
+        """
+        n = len(counts)
         if not threshold:
-            return counts.astype("float64"), np.zeros(len(counts), dtype=bool)
+            return counts.astype("float64"), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         d = suppress(counts, threshold, groups or ())
         shown = perturb(d.counts, keys, threshold).astype("float64")
-        return np.where(d.hidden, np.nan, shown), d.hidden
+        hidden = d.hidden | ((counts == 0) & (counts.sum() > 0))
+        return np.where(hidden, np.nan, shown), hidden, d.hidden & ~d.primary
 
     def board_areas(self, h: Any, *, categories: tuple[str, ...] | None = None,
                     areas: tuple[str, ...] | None = None,
@@ -1158,27 +1188,36 @@ class QueryLayer:
             counts = np.bincount(row_area[rows], minlength=len(codes))
             keys = np.bincount(row_area[rows], weights=fr.rkey[rows].astype("float64"),
                                minlength=len(codes)).astype("int64")
-            values, hidden = self._board_column(counts, keys, threshold, groups)
-            return values, hidden, counts
+            values, hidden, secondary = self._board_disclose(counts, keys, threshold, groups)
+            return values, hidden, secondary
 
-        count, hidden, raw = column(h.period_start, h.period_end)
+        count, hidden, second = column(h.period_start, h.period_end)
         if h.comparable:
-            base, base_hidden, base_raw = column(h.baseline_start, h.baseline_end)
+            base, base_hidden, base_second = column(h.baseline_start, h.baseline_end)
         else:
             base = np.full(len(codes), np.nan)
-            base_hidden, base_raw = np.zeros(len(codes), dtype=bool), np.zeros(len(codes))
+            base_hidden = base_second = np.zeros(len(codes), dtype=bool)
         names, pops = bounds.names(), bounds.population()
         pop = np.array([pops.get(c, np.nan) for c in codes], dtype="float64")
         pop = np.where(np.isfinite(pop) & (pop > 0), pop, np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             rate, base_rate = 1000.0 * count / pop, 1000.0 * base / pop
+        def label(hide: np.ndarray, secondary: np.ndarray) -> list[str]:
+            return ["hidden" if s2 else f"fewer than {threshold}" if hd else ""
+                    for hd, s2 in zip(hide, secondary, strict=True)]
+
+        # small numbers are judged on the counts shown (on the true ones they would undo
+        # the noise); a hidden count is small, or hidden to protect one that is
+        small = hidden | (np.nan_to_num(count, nan=0) < SMALL_NUMBER_THRESHOLD)
+        if h.comparable:
+            small |= base_hidden | (np.nan_to_num(base, nan=0) < SMALL_NUMBER_THRESHOLD)
         return pd.DataFrame({
             "code": codes, "name": [names[c] for c in codes], "population": pop,
             "count": count, "baseline_count": base, "suppressed": hidden,
             "baseline_suppressed": base_hidden, "rate_per_1000": rate,
-            "baseline_rate_per_1000": base_rate,
-            "small_number": (raw < SMALL_NUMBER_THRESHOLD)
-            | (h.comparable & (base_raw < SMALL_NUMBER_THRESHOLD)),
+            "baseline_rate_per_1000": base_rate, "small_number": small,
+            "shown_as": label(hidden, second), "baseline_shown_as": label(base_hidden,
+                                                                           base_second),
         })
 
     def board_trend(self, source: str, first_month: int, last_month: int, *,
@@ -1215,10 +1254,15 @@ class QueryLayer:
         counts, keys = by_month(fr, True)
         present, _ = by_month(whole, False)
         missing = present == 0
-        values, hidden = self._board_column(np.where(missing, 0, counts), keys, threshold)
+        values, hidden, secondary = self._board_disclose(np.where(missing, 0, counts), keys,
+                                                         threshold)
+        hidden &= ~missing
         return pd.DataFrame({"month": np.arange(first_month, first_month + n, dtype="int64"),
                              "count": np.where(missing, np.nan, values),
-                             "suppressed": hidden, "missing": missing})
+                             "suppressed": hidden, "missing": missing,
+                             "shown_as": np.where(missing, "no data", np.where(
+                                 secondary, "hidden", np.where(
+                                     hidden, f"fewer than {threshold}", "")))})
 
     def board_hotspots(self, start: str, end: str, *, top: int = 20, res: int = 8,
                        source: str | None = None,
@@ -1229,21 +1273,23 @@ class QueryLayer:
         The busiest cells are counted over ``start``..``end`` (ISO days) across the
         principal's whole frame (``source`` narrows it); ties go to the lower cell id. A cell
         belongs to the area holding most of its incidents (the lower code on a tie). Only
-        these per-area numbers leave: no cell or count is disclosed. Below the authorities
-        (``level``) only the rows the principal may count there are used, and rows outside
-        every area of the level are left out.
+        these per-area numbers leave: no cell or count is disclosed. Only the rows the
+        principal may count below whole authorities are used (public places only where
+        domestic incidents count only by whole authority), rows outside every area of
+        ``level`` are left out, and for a role that suppresses small numbers a cell is one
+        of the busiest only with at least that many incidents (so how many busy places
+        there are never tells a small count).
         """
+        fr = self._rows_frame()
         if level == AUTHORITY:
-            fr = self._board_frame(categories, None)
             labels, row_area = tuple(fr.areas), fr.area.astype(np.int64)
         else:
-            fr = self._rows_frame()
             labels, row_area = self.level_area(level, fr)
-            if categories is not None:
-                lut = _lut(fr.categories, categories, "categories")
-                if lut is not None:
-                    chosen = lut[fr.category] if len(lut) else np.zeros(fr.n, dtype=bool)
-                    row_area = np.where(chosen, row_area, -1)
+        if categories is not None:
+            lut = _lut(fr.categories, categories, "categories")
+            if lut is not None:
+                chosen = lut[fr.category] if len(lut) else np.zeros(fr.n, dtype=bool)
+                row_area = np.where(chosen, row_area, -1)
         lo, hi = _day_number(date.fromisoformat(start)), _day_number(date.fromisoformat(end))
         when = np.where(fr.day >= 0, fr.day, fr.month_first)
         rows = (when >= lo) & (when <= hi) & (row_area >= 0)
@@ -1252,7 +1298,8 @@ class QueryLayer:
             rows &= wanted[fr.source] if fr.n else rows
         codes = fr.cell_codes[res][rows]
         counts = np.bincount(codes, minlength=len(fr.cells[res]))
-        busy = np.flatnonzero(counts)
+        pin = self._pinned()
+        busy = np.flatnonzero(counts >= max(1, pin.scope.suppress_below if pin else 0))
         order = np.lexsort((fr.cells[res][busy], -counts[busy]))
         chosen = busy[order[:top]]
         rank = np.full(len(fr.cells[res]), -1, dtype="int64")

@@ -282,7 +282,13 @@ def _describe(endpoint: str, status: int) -> tuple[str, dict[str, Any]]:
     """Return the audit action and what was asked, for the request being answered."""
     what: dict[str, Any] = {"path": request.path[:200]}
     if request.args:
-        what["params"] = {k: request.args.get(k, "")[:200] for k in list(request.args)[:30]}
+        # every value of a repeated name (``la=A&la=B`` is answered as ``la=A,B``), so a run
+        # of near-identical questions can be seen in the log; long values say how long
+        from dashboard.inputs import query_params
+
+        given = list(query_params(request.args).items())[:30]
+        what["params"] = {k: v if len(v) <= 1000 else f"{v[:1000]}… ({len(v):,} characters)"
+                          for k, v in given}
     if endpoint == "/_dash-update-component":
         body = g.get("hotspot_body")  # parsed by the gate; never read again here
         body = body if isinstance(body, dict) else {}

@@ -14,7 +14,7 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import services
-from dashboard.board import PERIODS, board
+from dashboard.board import PERIODS, board_from_params
 from dashboard.components import frame_areas
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
@@ -28,7 +28,7 @@ PERIOD, BASELINE, AREA, CARDS, AGREE, CURRENCY, CAVEATS, KIOSK_TICK, DOWNLOAD, T
     P + s for s in ("period", "baseline", "area", "cards", "agree", "currency", "caveats",
                     "kiosk-tick", "download", "targets"))
 DOWNLOAD_PDF = P + "download-pdf"
-LEVEL = P + "level"
+LEVEL, GROUP = P + "level", P + "group"
 CHANGES, AREA_SOURCE, AREA_MAP, AREA_TABLE, AREA_NOTE, TRENDS, NEED = (
     P + s for s in ("changes", "area-source", "area-map", "area-table", "area-note", "trends",
                     "need"))
@@ -64,6 +64,11 @@ def layout(**query: str) -> html.Div:
     area = query.get("la") if query.get("la") in mine else None
     levels = svc.level_names()
     level = query.get("level") if query.get("level") in levels else "authority"
+    # crime types by named group (the board's figures are for a group, never a free list)
+    groups = svc.groups()
+    default = groups.default_for(svc.query.labels().categories)
+    names_of_groups = [*groups.groups, "all"]
+    group = query.get("group") if query.get("group") in names_of_groups else default
     sidebar = html.Div([
         html.H2("Board"),
         html.Label("Period", htmlFor=PERIOD),
@@ -77,6 +82,11 @@ def layout(**query: str) -> html.Div:
                      value=int(year) if year.isdigit() and int(year) in years
                      else (years[0] if years else None),
                      placeholder="No whole financial year yet"),
+        html.Label("Crime types", htmlFor=GROUP),
+        dcc.Dropdown(id=GROUP, clearable=False, value=group,
+                     options=[{"label": ("every crime type" if n == "all" else n)
+                               + (" (the default)" if n == default else ""), "value": n}
+                              for n in names_of_groups]),
         html.Label("Area", htmlFor=AREA),
         dcc.Dropdown(id=AREA, options=[{"label": names[c], "value": c} for c in mine],
                      placeholder="The whole area", value=area),
@@ -111,7 +121,9 @@ def layout(**query: str) -> html.Div:
         ], className="board-areas"),
         html.H3("Need and activity"),
         html.P("Where the need is (the rate, and how many of the busiest places lie in each "
-               "area) beside the zones and the funded activity recorded there.",
+               "area: the 20 places of about 0.7 km² with the most police-recorded incidents "
+               "in the year to the latest period, each with at least 5 where small numbers "
+               "are suppressed) beside the zones and the funded activity recorded there.",
                className="hint"),
         html.Div(id=NEED, className="board-table"),
         html.H3("Trend by month"),
@@ -124,23 +136,41 @@ def layout(**query: str) -> html.Div:
     return html.Div([sidebar, main], className="explorer kiosk" if kiosk else "explorer")
 
 
-@callback(Output(DOWNLOAD, "href"), Output(DOWNLOAD_PDF, "href"), Input(PERIOD, "value"),
-          Input(BASELINE, "value"), Input(BASELINE_YEAR, "value"), Input(AREA, "value"),
-          Input(LEVEL, "value"))
-def download_links(period: str | None, baseline: str | None, baseline_year: Any,
-                   area: str | None, level: str | None = None) -> tuple[str, str]:
-    """Point the CSV and the board pack at the figures the page shows."""
-    from urllib.parse import urlencode
+def _params(period: Any, baseline: Any, baseline_year: Any, area: Any, level: Any,
+            group: Any) -> dict[str, str]:
+    """Return the page's settings as the query parameters the API takes (text, checked there).
 
-    params = {"period": period if period in PERIODS else "fyq",
-              "baseline": baseline or "last_year"}
-    if baseline == "baseline_year" and isinstance(baseline_year, int):
-        params["baseline_year"] = str(baseline_year)
+    A baseline year is needed, and must be a year, when the baseline is a financial year.
+    """
+    params = {"period": period if isinstance(period, str) and period else "fyq",
+              "baseline": baseline if isinstance(baseline, str) and baseline else "last_year"}
+    if params["baseline"] == "baseline_year":
+        if not isinstance(baseline_year, int) or isinstance(baseline_year, bool):
+            raise FilterError("baseline_year", "there is no whole financial year in the data "
+                              "to use as a baseline yet; choose another baseline")
+        params["baseline_year"] = str(baseline_year)  # its range is checked by the parser
     if isinstance(area, str) and area:
         params["la"] = area
     if isinstance(level, str) and level and level != "authority":
         params["level"] = level
-    query = "?" + urlencode(params)
+    if isinstance(group, str) and group:
+        params["group"] = group
+    return params
+
+
+@callback(Output(DOWNLOAD, "href"), Output(DOWNLOAD_PDF, "href"), Input(PERIOD, "value"),
+          Input(BASELINE, "value"), Input(BASELINE_YEAR, "value"), Input(AREA, "value"),
+          Input(LEVEL, "value"), Input(GROUP, "value"))
+def download_links(period: str | None, baseline: str | None, baseline_year: Any,
+                   area: str | None, level: str | None = None,
+                   group: str | None = None) -> tuple[str, str]:
+    """Point the CSV and the board pack at the figures the page shows."""
+    from urllib.parse import urlencode
+
+    try:
+        query = "?" + urlencode(_params(period, baseline, baseline_year, area, level, group))
+    except FilterError:
+        query = ""
     return "/board.csv" + query, "/board.pdf" + query
 
 
@@ -204,20 +234,18 @@ def next_area(_ticks: int | None, options: list[dict[str, str]] | None,
           Output(AREA_SOURCE, "options"),
           Input(PERIOD, "value"), Input(BASELINE, "value"), Input(AREA, "value"),
           Input(AREA_SOURCE, "value"), Input(BASELINE_YEAR, "value"), Input(LEVEL, "value"),
-          Input(LIVE_VERSION, "data"))
+          Input(GROUP, "value"), Input(LIVE_VERSION, "data"))
 def update_board(period: str | None, baseline: str | None, area: str | None,
                  area_source: str | None = None, baseline_year: int | None = None,
-                 level: str | None = None, _live: Any = None) -> tuple[Any, ...]:
-    """Draw every section of the board from one :func:`dashboard.board.board` body."""
-    year = baseline_year if isinstance(baseline_year, int) and not isinstance(
-        baseline_year, bool) else None
-    if baseline == "baseline_year" and year is None:
-        raise FilterError("baseline_year", "there is no whole financial year in the data "
-                          "to use as a baseline yet; choose another baseline")
-    body = board(period or "fyq", baseline or "last_year",
-                 year if baseline == "baseline_year" else None,
-                 (area,) if isinstance(area, str) and area else None,
-                 level=level if isinstance(level, str) and level else "authority")
+                 level: str | None = None, group: str | None = None,
+                 _live: Any = None) -> tuple[Any, ...]:
+    """Draw every section of the board from one :func:`dashboard.board.board` body.
+
+    The figures are those of :func:`dashboard.board.board_from_params` for the page's
+    settings: the same answer as the API, the CSV and the pack the page links to.
+    """
+    params = _params(period, baseline, baseline_year, area, level, group)
+    body = board_from_params(params)
     place = body["area"][:1].upper() + body["area"][1:]
     cards: list[Any] = []
     if body["synthetic_sample"]:  # said here too: a kiosk shows no header

@@ -16,6 +16,12 @@ def app(tmp_path_factory):
 
     data = DataPaths(tmp_path_factory.mktemp("board-data"))
     load_sample(data, n=20000, seed=4)
+    from geo.groups import set_group
+
+    for name, cats in (("weapons", ["Possession of weapons"]), ("robbery", ["Robbery"]),
+                       ("public-order", ["Public order"]),
+                       ("sexual", ["Sexual offences"])):
+        set_group(data.groups, name, cats)
     accounts = Accounts(data.access, load_roles(data.access / "roles.toml"))
     app = create_app(data)
     app.tokens = {r: accounts.create_token(f"{r}-t", r) for r in ("board", "analyst", "officer")}
@@ -45,7 +51,7 @@ def test_a_board_member_gets_every_sources_latest_complete_quarter(app):
 
 def test_the_board_never_shows_a_count_from_1_to_4(app):
     # one authority and one rare crime type: small counts
-    body = get(app, "board", "/api/v1/board?la=E07000117&categories=Possession of weapons"
+    body = get(app, "board", "/api/v1/board?la=E07000117&group=weapons"
                ).get_json()
     hidden = 0
     for h in body["headlines"]:

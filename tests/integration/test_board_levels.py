@@ -28,6 +28,12 @@ def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("board-levels")
     data = DataPaths(root / "data")
     load_sample(data, n=20000, seed=4)
+    from geo.groups import set_group
+
+    for name, cats in (("weapons", ["Possession of weapons"]), ("robbery", ["Robbery"]),
+                       ("public-order", ["Public order"]),
+                       ("sexual", ["Sexual offences"])):
+        set_group(data.groups, name, cats)
     districts = gpd.read_file(bundled_data_dir() / "boundaries" / "lancashire_lads.geojson")
     pops = pd.read_csv(bundled_data_dir() / "boundaries" / "population.csv",
                        dtype={"code": str}).set_index("code")["population"]
@@ -91,7 +97,7 @@ def test_ward_counts_are_a_direct_point_in_polygon_count(app):
 
 
 def test_a_board_member_sees_wards_suppressed_and_public_places_only(app):
-    body = get(app, "board", "/api/v1/board?level=ward&categories=Possession of weapons")
+    body = get(app, "board", "/api/v1/board?level=ward&group=weapons")
     table = body["areas"][0]
     assert table["level"] == "ward" and table["public_places_only"]
     hidden = 0
