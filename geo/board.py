@@ -654,7 +654,8 @@ def area_sentences(h: Headline, source_label: str, table: Any, *, top: int = 1) 
     ``baseline_count``, ``rate_per_1000`` and ``baseline_rate_per_1000``, and optionally
     ``suppressed`` / ``baseline_suppressed`` (counts too small to show, which are never
     ranked: ranking them would tell something of them). Areas are ranked by the change in
-    rate; ties go to the lower code. See :func:`area_changes` for the words.
+    rate; ties go to the lower code. See :func:`area_changes` for the words. A table of one
+    area gives no sentence: its headline already says how it moved.
 
     Examples
     --------
@@ -670,6 +671,8 @@ def area_sentences(h: Headline, source_label: str, table: Any, *, top: int = 1) 
     >>> area_sentences(h, "Police-recorded violence", t)
     ('Police-recorded violence rose most by rate in Avon: 30.00 per 1,000 residents in May 2024 against 20.00 in the previous month (30 against 20).', 'No area whose counts can be shown saw a fall in the rate of police-recorded violence (2 areas have counts too small to show and are not ranked).')
     """  # noqa: E501
+    if len(table) < 2:  # one area: its headline says it all
+        return ()
     if not h.comparable:
         return (f"No area comparison for {_lower_first(source_label)}: {h.reason}.",)
     table = table[table["population"].notna() & (table["population"] > 0)].copy()
@@ -807,8 +810,8 @@ def what_changed(
     ...              "the previous month", "2024-05-01", "2024-05-31", "2024-04-01",
     ...              "2024-04-30", 2, 1, 1, 100.0, None, None, None, True, "", True)
     >>> w = what_changed([h], {"ed": "ED assault attendances"}, [to_day("2024-05-01")] * 2
-    ...                  + [to_day("2024-04-01")], ["ed"] * 3, ["A"] * 3, ["A"], {"A": "Avon"},
-    ...                  {"A": 1000}, suppress_below=5)
+    ...                  + [to_day("2024-04-01")], ["ed"] * 3, ["A"] * 3, ["A", "B"],
+    ...                  {"A": "Avon", "B": "Bury"}, {"A": 1000, "B": 500}, suppress_below=5)
     >>> w.areas[0]
     'No area whose counts can be shown saw a rise in the rate of ED assault attendances (1 area has counts too small to show and is not ranked).'
     """  # noqa: E501

@@ -366,3 +366,9 @@ def test_emerging_hot_spots_are_told_for_the_area_chosen(app):
         assert int(n) == (int(in_preston.group(1)) if in_preston else
                           int(re.match(r"\d+", everywhere.split(f" {category} (")[0]
                                        .split()[-1]).group(0)))
+
+
+def test_one_area_is_not_said_to_rise_most_among_itself(app):
+    body = get(app, "board", "/api/v1/board?la=E06000009")
+    assert not any("most by rate" in s or "No area's rate" in s for s in body["changes"])
+    assert any(s.startswith("Emerging hot spots") for s in body["changes"])
