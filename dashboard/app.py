@@ -19,6 +19,7 @@ from dashboard.access.signin import bp as signin_blueprint
 from dashboard.api import bp as api_blueprint
 from dashboard.exports import board_bp, nte_bp
 from dashboard.exports import bp as exports_blueprint
+from dashboard.map_geometry import bp as map_geometry_bp
 from geo.access import AccessDenied, Principal, load_roles
 from geo.settings import DataPaths
 from geo.store import Store
@@ -65,6 +66,7 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     app.server.register_blueprint(exports_blueprint)
     app.server.register_blueprint(nte_bp)
     app.server.register_blueprint(board_bp)
+    app.server.register_blueprint(map_geometry_bp)
     if hosts is None:
         hosts = security.allowed_hosts("", os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","))
     roles = load_roles(data.access / "roles.toml")

@@ -1,18 +1,28 @@
 """Pure figure builders: numbers and geometry in, plotly figures (as dicts) and Patches out.
 
-The Explorer map has a fixed structure so a filter change can update values alone:
+The Explorer map is drawn in two parts, so that a filter change repaints colours alone:
 
-* trace 0: local-authority choropleth (``z`` = count or rate per 1,000)
-* trace 1: H3 hexagons (``z`` = count or harm; zero cells transparent)
-* trace 2: DBSCAN cluster footprints
-* ``layout.map.layers[0]``: the kernel-density surface as an image; ``[1]``: area outlines
+* the Plotly figure (:func:`map_figure`) holds what changes rarely: the DBSCAN footprints
+  (trace 0), the kernel-density image (``layout.map.layers[0]``) and the area outlines
+  (``[1]``);
+* the hexagons and the local-authority areas are two MapLibre fill layers the page's script
+  (``assets/hotspot_map.js``) adds to the same map. Their outlines are fetched once per
+  geometry key from ``/map/geometry.geojson``; a filter change sends their values alone
+  (:func:`map_values`), and the script sets them as feature states: no outline is sent,
+  re-tiled or re-tessellated, and MapLibre draws one frame.
+
+Measured in headless Chromium with software rendering (``scripts/bench_browser.py``): a
+choroplethmap trace re-sends and re-tessellates every hexagon on each change, and draws its
+anti-aliased outlines; 11,000 hexagons cost seconds a change on a 2-core machine.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import struct
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,37 +44,139 @@ def graph_config(**overrides: Any) -> dict[str, Any]:
     return {**GRAPH_CONFIG, **overrides}
 
 
-MAP_TRACE_AREAS, MAP_TRACE_CELLS, MAP_TRACE_CLUSTERS = 0, 1, 2
+MAP_TRACE_CLUSTERS = 0
 LAYER_KDE, LAYER_OUTLINES = 0, 1
 
-# Zero is transparent so empty hexagons do not paint the whole force area.
-HEAT_SCALE = [
-    [0.0, "rgba(255,255,255,0)"],
-    [1e-6, "rgba(255,237,160,0.55)"],
-    [0.25, "rgba(254,178,76,0.7)"],
-    [0.5, "rgba(253,141,60,0.8)"],
-    [0.75, "rgba(240,59,32,0.85)"],
-    [1.0, "rgba(189,0,38,0.9)"],
-]
-AREA_SCALE = [[0.0, "#f7fbff"], [0.5, "#6baed6"], [1.0, "#08306b"]]
+#: Colours of the classes, lightest (fewest) first: yellow to dark red for hexagons, blues for
+#: areas, so the two layers never read as one scale.
+CELL_COLOURS = ["#ffeda0", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"]
+AREA_COLOURS = ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"]
 CLUSTER_SCALE = [[0.0, "#fcc5c0"], [1.0, "#7a0177"]]
+CLUSTER_COLOUR, CLUSTER_LINE = "#c51b8a", "#49006a"
+#: The density image's colours, low to high (see :func:`density_rgba`).
+KDE_COLOURS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
+
+_NICE = (1.0, 2.0, 2.5, 5.0)
 
 
-def _zmax(values: np.ndarray) -> float:
-    return float(max(1.0, np.nanmax(values))) if len(values) else 1.0
+def _nice(value: float) -> float:
+    """Round ``value`` down to 1, 2, 2.5 or 5 times a power of ten (0 stays 0)."""
+    if value <= 0 or not math.isfinite(value):
+        return 0.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return max(m * power for m in _NICE if m * power <= value * (1 + 1e-9))
+
+
+def class_breaks(values: Sequence[float | None] | np.ndarray, n_classes: int = 5,
+                 integer: bool = True) -> list[float]:
+    """Return the lower bounds of up to ``n_classes`` classes for the positive ``values``.
+
+    Bounds are rounded down to 1, 2, 2.5 or 5 times a power of ten (whole numbers for
+    counts), so the legend reads as plain numbers; the first bound is the smallest positive
+    value, so every non-zero value falls in a class. Two spacings are tried, steps of equal
+    ratio from the smallest to the largest value (hotspot counts are skewed: most hexagons
+    hold one or two incidents, a few hold hundreds) and quantiles, and the one giving more
+    distinct classes is kept. No positive value gives no classes.
+
+    >>> class_breaks([0, 1, 1, 2, 3, 5, 8, 13, 40, 120])
+    [1.0, 2.0, 5.0, 10.0, 25.0]
+    >>> class_breaks([2104, 2142, 2544, 2922, 3313, 3628, 4732, 6478, 7065, 7886])
+    [2104.0, 2500.0, 5000.0]
+    >>> class_breaks([0, 0])
+    []
+    """
+    arr = np.array([np.nan if v is None else v for v in values], dtype=float)
+    positive = arr[np.isfinite(arr) & (arr > 0)]
+    if not positive.size:
+        return []
+    low, high = float(positive.min()), float(positive.max())
+    first = float(math.floor(low)) if integer else (_nice(low) or low)
+    steps = np.arange(1, n_classes)
+    ratio = low * (high / low) ** (steps / n_classes)
+    quantiles = np.quantile(positive, steps / n_classes)
+    best: list[float] = [first]
+    for candidates in (ratio, quantiles):
+        bounds = [first]
+        for c in candidates:
+            b = _nice(float(c))
+            b = float(math.floor(b)) if integer else b
+            if b > bounds[-1]:
+                bounds.append(b)
+        if len(bounds) > len(best):
+            best = bounds
+    return best
+
+
+def _number(value: float, integer: bool) -> str:
+    if integer:
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def class_labels(bounds: Sequence[float], integer: bool = True) -> list[str]:
+    """Say each class of :func:`class_breaks` in words: "1", "2 to 4", "20 or more".
+
+    >>> class_labels([1.0, 2.0, 5.0, 10.0, 20.0])
+    ['1', '2 to 4', '5 to 9', '10 to 19', '20 or more']
+    >>> class_labels([0.5, 1.0], integer=False)
+    ['0.5 to under 1', '1 or more']
+    """
+    labels = []
+    for i, low in enumerate(bounds):
+        if i == len(bounds) - 1:
+            labels.append(f"{_number(low, integer)} or more")
+        elif integer:
+            high = bounds[i + 1] - 1
+            labels.append(_number(low, True) if high <= low else
+                          f"{_number(low, True)} to {_number(high, True)}")
+        else:
+            labels.append(f"{_number(low, False)} to under {_number(bounds[i + 1], False)}")
+    return labels
+
+
+def map_values(*, key: list[Any], layers: Sequence[str], cell_values: np.ndarray,
+               area_codes: Sequence[str], area_values: Sequence[float | None],
+               area_integer: bool, area_unit: str) -> dict[str, Any]:
+    """Return what a filter change sends the map: values aligned to the drawn outlines.
+
+    ``key`` is the geometry key the outlines were fetched for; the page's script paints
+    values only onto outlines with the same key. Each layer carries its class bounds and
+    colours, so the map and its legend (:func:`map_legend_classes`) agree.
+    """
+    cells = [int(v) for v in np.asarray(cell_values).tolist()]
+    areas = [None if v is None else (int(v) if area_integer else float(v))
+             for v in area_values]
+    return {
+        "key": list(key),
+        "layers": [v for v in layers if v in ("cells", "areas")],
+        "cells": {"values": cells, "breaks": class_breaks(cells),
+                  "colours": CELL_COLOURS},
+        "areas": {"values": areas, "codes": list(area_codes), "unit": area_unit,
+                  "breaks": class_breaks(areas, integer=area_integer),
+                  "colours": AREA_COLOURS},
+    }
+
+
+def map_legend_classes(layer: dict[str, Any], integer: bool = True) -> list[tuple[str, str]]:
+    """Return (colour, words) for each class of a layer of :func:`map_values`."""
+    bounds = layer["breaks"]
+    colours = _class_colours(layer["colours"], len(bounds))
+    return list(zip(colours, class_labels(bounds, integer), strict=True))
+
+
+def _class_colours(colours: Sequence[str], n: int) -> list[str]:
+    """Pick ``n`` colours spread across a palette (its darkest always last)."""
+    if n <= 0:
+        return []
+    if n == 1:
+        return [colours[-1]]
+    idx = np.round(np.linspace(0, len(colours) - 1, n)).astype(int)
+    return [colours[i] for i in idx]
 
 
 def map_figure(
     *,
     areas_geojson: dict[str, Any],
-    area_codes: list[str],
-    area_names: list[str],
-    area_values: list[float | None],
-    area_label: str,
-    cells_geojson: dict[str, Any],
-    cell_ids: list[str],
-    cell_values: np.ndarray,
-    cell_label: str,
     clusters: dict[str, Any] | None,
     kde_layer: dict[str, Any] | None,
     visible: set[str],
@@ -72,7 +184,10 @@ def map_figure(
     zoom: float,
     tile_url: str | None = None,
 ) -> dict[str, Any]:
-    """Return the Explorer map figure as a plain dict (what Dash sends to the browser)."""
+    """Return the Explorer map figure as a plain dict (what Dash sends to the browser).
+
+    The hexagons and areas are not in it: see the module docstring.
+    """
     cluster_trace = cluster_trace_values(clusters)
     layers: list[dict[str, Any]] = [
         kde_layer or {"sourcetype": "geojson", "source": {"type": "FeatureCollection",
@@ -87,44 +202,8 @@ def map_figure(
     ]
     if tile_url:
         layers.insert(0, {"sourcetype": "raster", "source": [tile_url], "below": "traces"})
-    traces = [
-        {
-            "type": "choroplethmap",
-            "name": "Local authorities",
-            "geojson": areas_geojson,
-            "featureidkey": "properties.code",
-            "locations": area_codes,
-            "z": area_values,
-            "text": area_names,
-            "zmin": 0,
-            "zmax": _zmax(np.array([v for v in area_values if v is not None] or [0.0])),
-            "colorscale": AREA_SCALE,
-            "marker": {"opacity": 0.6, "line": {"width": 0.5, "color": "#333"}},
-            "hovertemplate": "<b>%{text}</b><br>" + area_label + ": %{z:,.2f}<extra></extra>",
-            "colorbar": {"title": {"text": area_label}, "x": 0.0, "xanchor": "left",
-                         "len": 0.4, "y": 0.95, "yanchor": "top"},
-            "visible": "areas" in visible,
-        },
-        {
-            "type": "choroplethmap",
-            "name": "H3 cells",
-            "geojson": cells_geojson,
-            "featureidkey": "id",
-            "locations": cell_ids,
-            "z": cell_values.tolist(),
-            "zmin": 0,
-            "zmax": _zmax(cell_values),
-            "colorscale": HEAT_SCALE,
-            "marker": {"line": {"width": 0}},
-            "hovertemplate": "cell %{location}<br>" + cell_label + ": %{z:,}<extra></extra>",
-            "colorbar": {"title": {"text": cell_label}, "len": 0.4, "y": 0.95,
-                         "yanchor": "top"},
-            "visible": "cells" in visible,
-        },
-        {**cluster_trace, "visible": "clusters" in visible},
-    ]
     return {
-        "data": traces,
+        "data": [{**cluster_trace, "visible": "clusters" in visible}],
         "layout": {
             "map": {
                 "style": "white-bg",
@@ -156,7 +235,7 @@ def cluster_trace_values(clusters: dict[str, Any] | None) -> dict[str, Any]:
         ],
         "colorscale": CLUSTER_SCALE,
         "showscale": False,
-        "marker": {"opacity": 0.55, "line": {"width": 1.5, "color": "#49006a"}},
+        "marker": {"opacity": 0.55, "line": {"width": 1.5, "color": CLUSTER_LINE}},
         "hovertemplate": (
             "<b>Cluster %{location}</b><br>%{customdata[0]:,} incidents, harm "
             "%{customdata[1]:,.1f}<br>peak day %{customdata[2]}<br>peak hour %{customdata[3]}"

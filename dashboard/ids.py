@@ -27,6 +27,8 @@ METHOD_TEXT = "explorer-method"
 DATA_PANEL = "explorer-data-panel"
 RESET_TIME = "explorer-reset-time"
 TABLE_UNIT = "explorer-table-unit"
+MAP_VALUES = "explorer-map-values"  # the values the map paints, aligned to its outlines
+MAP_LEGEND = "explorer-map-legend"
 
 # The frame around every page: live data
 LIVE_TICK = "live-tick"  # how often the page asks whether new data has landed

@@ -354,9 +354,44 @@ class Services:
                 areas = areas[areas["code"].isin(who.areas)]
             minx, miny, maxx, maxy = (areas if len(areas) else self.boundaries.areas
                                       ).to_crs("EPSG:4326").total_bounds
-        span = max(maxx - minx, (maxy - miny) * 1.6)
-        zoom = float(np.clip(np.log2(360.0 / max(span, 1e-6)) - 0.2, 3, 14))
-        return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom
+        return _framed(minx, miny, maxx, maxy)
+
+    def areas_view(self, codes: list[str]) -> tuple[dict[str, float], float] | None:
+        """Return a centre and zoom that frame the areas ``codes`` (None when none is known)."""
+        areas = self.boundaries.areas
+        areas = areas[areas["code"].isin(codes)]
+        if not len(areas):
+            return None
+        return _framed(*areas.to_crs("EPSG:4326").total_bounds)
+
+    def map_geometry(self, layer: str, res: int | None = None) -> bytes:
+        """Return a map layer's outlines as GeoJSON, features numbered as the map's values.
+
+        ``layer`` is ``"cells"`` (the hexagons of :meth:`cells_geojson` at ``res``) or
+        ``"areas"`` (the authorities, in the order of ``boundaries.names()``). Feature ``i``
+        takes value ``i`` of a filter change, so only numbers travel after the first draw.
+        The collection carries the geometry key it was built for.
+        """
+        key = self.geometry_key(res if res is not None else 0)
+
+        def make() -> bytes:
+            if layer == "cells":
+                collection, ids = self.cells_geojson(int(res))  # type: ignore[arg-type]
+                features = [{"type": "Feature", "id": i, "properties": {"cell": cid},
+                             "geometry": f["geometry"]}
+                            for i, (cid, f) in enumerate(zip(ids, collection["features"],
+                                                             strict=True))]
+            else:
+                by_code = {f["properties"]["code"]: f
+                           for f in self.areas_geojson()["features"]}
+                features = [{"type": "Feature", "id": i,
+                             "properties": {"code": code, "name": name},
+                             "geometry": by_code[code]["geometry"]}
+                            for i, (code, name) in enumerate(self.boundaries.names().items())
+                            if code in by_code]
+            return json.dumps({"type": "FeatureCollection", "key": key,
+                               "features": features}, separators=(",", ":")).encode()
+        return self._geometry.get(("map-geometry", layer, self.data_key(), res), make)
 
     def cells_geojson(self, res: int) -> tuple[dict[str, Any], list[str]]:
         """Return hexagons of every cell holding any incident, and their ids in trace order."""
@@ -674,6 +709,14 @@ def _hour_text(value: Any) -> str:
     except (TypeError, ValueError):
         return "unknown"
     return f"{v:02d}:00" if 0 <= v < 24 else "unknown"
+
+
+def _framed(minx: float, miny: float, maxx: float,
+            maxy: float) -> tuple[dict[str, float], float]:
+    """Return the map centre and zoom showing a WGS84 box (a degree of longitude is narrower)."""
+    span = max(maxx - minx, (maxy - miny) * 1.6)
+    zoom = float(np.clip(np.log2(360.0 / max(span, 1e-6)) - 0.2, 3, 14))
+    return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom
 
 
 def record_key(data: DataPaths) -> str:

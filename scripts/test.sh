@@ -46,6 +46,7 @@ step "lint (ruff check .)" .venv/bin/ruff check .
 step "types (mypy geo)" .venv/bin/mypy geo
 step "unit tests (and the runnable examples in geo/ and the dashboard's parsers and writers)" \
     .venv/bin/python -m pytest tests/unit geo dashboard/params.py dashboard/serialise.py \
+    dashboard/figures.py \
     --doctest-modules -q
 step "integration tests" .venv/bin/python -m pytest tests/integration -q
 step "browser tests (headless Chromium)" .venv/bin/python -m pytest tests/browser -m browser -q

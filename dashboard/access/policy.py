@@ -73,6 +73,9 @@ ROUTES: dict[str, Need] = {
     "api_v1.board": Need(see="board", what="the board view"),
     "board_exports.board_csv": Need(see="board", what="the board view"),
     "board_exports.board_pdf": Need(see="board", what="the board view"),
+    # the outlines the Explorer paints (hexagons of the user's own scope, at a resolution the
+    # role may see: the route asks the query layer, as the page's callback does)
+    "map_geometry.geometry": Need(see="explorer", what="the Explorer"),
     "unknown_api_root": SIGNED_IN,
     "unknown_api": SIGNED_IN,
     # downloads

@@ -1,8 +1,9 @@
 """Explorer: where, and at what times, violence concentrates.
 
-The map has a fixed trace structure (see :mod:`dashboard.figures`). A filter change sends a
-``Patch`` with the new values only; geometry is sent again only when the resolution changes or
-new data arrive. The page state lives in the URL so a view can be shared as a link.
+The map's hexagons and areas are painted by the page's script from values alone (see
+:mod:`dashboard.figures`): a filter change sends numbers, never outlines, and does not touch
+the Plotly figure. The outlines are fetched again only when the resolution changes or new data
+arrive. The page state lives in the URL so a view can be shared as a link.
 """
 
 from __future__ import annotations
@@ -209,6 +210,7 @@ def layout(**query: str) -> html.Div:
     view = {"layers": layers, "res": res, "measure": measure}
     unit = "clusters" if query.get("unit") == "clusters" and _may_layer("clusters") else "cells"
     fig, key = _full_figure(filters, view, kde_params, db_params)
+    values = _map_values(filters, view, key)
     first = status["first_date"]
     last = status["last_date"]
 
@@ -323,8 +325,12 @@ def layout(**query: str) -> html.Div:
             html.Div(url_problem, className="warning") if url_problem else None,
             html.Div(id=ids.SELECTION_TEXT, className="selection",
                      children=_selection_text(filters)),
-            dcc.Graph(id=ids.MAP, figure=fig, className="map",
-                      config=graph_config(scrollZoom=True)),
+            html.Div([
+                dcc.Graph(id=ids.MAP, figure=fig, className="map",
+                          config=graph_config(scrollZoom=True)),
+                html.Div(id=ids.MAP_LEGEND, className="map-legend",
+                         children=_legend(values, view)),
+            ], className="map-wrap"),
             html.Div(id=ids.METHOD_TEXT, className="method",
                      children=_method_text(view, KdeParams(bandwidth_m=bandwidth),
                                            DbscanParams(eps_m=eps or 100.0,
@@ -366,6 +372,8 @@ def layout(**query: str) -> html.Div:
                 className="lower",
             ),
             dcc.Store(id=ids.GEOMETRY_KEY, data=key),
+            # numbers aligned to the outlines the map fetched for ``key``: no geometry
+            dcc.Store(id=ids.MAP_VALUES, data=values),
             dcc.Store(id=ids.URL_SEARCH),
         ],
         className="main",
@@ -561,43 +569,66 @@ def _kde_layer(filters: Filters, params: KdeParams) -> dict[str, Any] | None:
 def _full_figure(filters: Filters, view: dict[str, Any], kde: KdeParams,
                  db: DbscanParams) -> tuple[dict[str, Any], list[Any]]:
     svc = services.current()
-    res = view["res"]
-    cells_gj, cell_ids = svc.cells_geojson(res)
-    _, counts, _ = svc.query.cell_counts(filters, res)
-    codes, names, values, label = _area_values(filters, view["measure"])
     center, zoom = svc.map_center()
+    if filters.areas:  # a link naming areas opens on them
+        center, zoom = svc.areas_view(sorted(filters.areas)) or (center, zoom)
     layers = set(view["layers"])
     fig = figures.map_figure(
-        areas_geojson=svc.areas_geojson(), area_codes=codes, area_names=names,
-        area_values=values, area_label=label, cells_geojson=cells_gj, cell_ids=cell_ids,
-        cell_values=counts, cell_label="incidents",
+        areas_geojson=svc.areas_geojson(),
         clusters=svc.clusters(filters, db) if "clusters" in layers else None,
         kde_layer=_kde_layer(filters, kde) if "kde" in layers else None,
         visible=layers, center=center, zoom=zoom, tile_url=svc.tile_url,
     )
-    return fig, svc.geometry_key(res)
+    return fig, svc.geometry_key(view["res"])
 
 
-def filter_change_patch(filters: Filters, view: dict[str, Any]) -> Patch:
-    """Return the map update for a filter change: new values for existing geometry only."""
+def _map_values(filters: Filters, view: dict[str, Any], key: list[Any]) -> dict[str, Any]:
+    """Return the values the map paints on the outlines of ``key``: numbers only."""
     svc = services.current()
     _, counts, _ = svc.query.cell_counts(filters, view["res"])
-    codes, names, values, label = _area_values(filters, view["measure"])
-    patch = Patch()
-    # the areas travel with their values, so a value can never land on another area
-    patch["data"][figures.MAP_TRACE_AREAS]["locations"] = codes
-    patch["data"][figures.MAP_TRACE_AREAS]["text"] = names
-    patch["data"][figures.MAP_TRACE_CELLS]["z"] = counts.tolist()
-    patch["data"][figures.MAP_TRACE_CELLS]["zmax"] = float(max(1, counts.max(initial=0)))
-    patch["data"][figures.MAP_TRACE_AREAS]["z"] = values
-    finite = [v for v in values if v is not None]
-    patch["data"][figures.MAP_TRACE_AREAS]["zmax"] = float(max(finite, default=1) or 1)
-    patch["data"][figures.MAP_TRACE_AREAS]["colorbar"]["title"]["text"] = label
-    layers = set(view["layers"])
-    patch["data"][figures.MAP_TRACE_AREAS]["visible"] = "areas" in layers
-    patch["data"][figures.MAP_TRACE_CELLS]["visible"] = "cells" in layers
-    patch["data"][figures.MAP_TRACE_CLUSTERS]["visible"] = "clusters" in layers
-    return patch
+    codes, _names, values, label = _area_values(filters, view["measure"])
+    return figures.map_values(key=key, layers=view["layers"], cell_values=counts,
+                              area_codes=codes, area_values=values,
+                              area_integer=view["measure"] != "rate",
+                              area_unit=label.split("<br>")[0])
+
+
+def _legend(values: dict[str, Any], view: dict[str, Any]) -> list[Any]:
+    """Say in words what each drawn layer's colours mean: one titled key per layer."""
+    layers = view["layers"]
+    parts: list[Any] = []
+
+    def classes(title: str, layer: dict[str, Any], integer: bool, empty: str) -> html.Div:
+        rows = [html.Li([html.Span(className="swatch", style={"background": colour}), words])
+                for colour, words in figures.map_legend_classes(layer, integer)]
+        return html.Div([html.Div(title, className="legend-title"),
+                         html.Ul(rows) if rows else html.Div(empty, className="legend-note")],
+                        className="legend-layer")
+
+    if "cells" in layers:
+        parts.append(classes(f"Incidents per hexagon (H3 resolution {view['res']})",
+                             values["cells"], True, "none in this selection"))
+    if "areas" in layers:
+        title = ("Incidents per 1,000 residents, by local authority"
+                 if view["measure"] == "rate" else "Incidents per local authority")
+        parts.append(classes(title, values["areas"], view["measure"] != "rate",
+                             "none in this selection"))
+    if "kde" in layers:
+        parts.append(html.Div([
+            html.Div("Kernel density (incidents per km²)", className="legend-title"),
+            html.Div([html.Span("lower", className="legend-end"),
+                      html.Span(className="ramp", style={"background": "linear-gradient("
+                                "to right, " + ", ".join(figures.KDE_COLOURS) + ")"}),
+                      html.Span("higher", className="legend-end")], className="legend-ramp"),
+        ], className="legend-layer"))
+    if "clusters" in layers:
+        parts.append(html.Div([
+            html.Div("DBSCAN clusters", className="legend-title"),
+            html.Ul([html.Li([html.Span(className="swatch outlined", style={
+                "background": figures.CLUSTER_COLOUR, "borderColor": figures.CLUSTER_LINE}),
+                "cluster footprint (darker: more incidents)"])]),
+        ], className="legend-layer"))
+    return parts
 
 
 # --------------------------------------------------------------------------------------------
@@ -614,6 +645,8 @@ FILTER_INPUTS = [
 @callback(
     Output(ids.MAP, "figure"),
     Output(ids.GEOMETRY_KEY, "data"),
+    Output(ids.MAP_VALUES, "data"),
+    Output(ids.MAP_LEGEND, "children"),
     Output(ids.GRID, "figure"),
     Output(ids.TABLE, "rowData"),
     Output(ids.SELECTION_TEXT, "children"),
@@ -638,7 +671,12 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
                 unit: str, eps: float | None, minpts: int | None, _live: Any,
                 bandwidth: float | None,
                 geometry_key: list[Any] | None, group: str | None = None) -> tuple[Any, ...]:
-    """Apply a filter or view change: values only when the geometry on screen still fits."""
+    """Apply a filter or view change: new values for the outlines already drawn.
+
+    The Plotly figure is left alone unless the outlines change (another resolution, new data,
+    another scope), the layers shown change, or the areas chosen do (the map then frames
+    them); the hexagons and areas are repainted from the values by the page's script.
+    """
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
     svc = services.current()
@@ -650,16 +688,42 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
     kde = _kde_params(bandwidth)
     db = _db_params(eps, minpts)
     key = svc.geometry_key(view["res"])
-    if geometry_key == key:
-        fig: Any = filter_change_patch(filters, view)
-    else:
+    fig: Any = dash.no_update
+    if geometry_key != key:
         fig, key = _full_figure(filters, view, kde, db)
+    elif ctx.triggered_id in (ids.LAYERS, ids.AREAS):
+        fig = Patch()
+        if ctx.triggered_id == ids.LAYERS:
+            fig["data"][figures.MAP_TRACE_CLUSTERS]["visible"] = "clusters" in layers
+        else:
+            _frame_areas(fig, filters)
+    values = _map_values(filters, view, key)
     status = svc.query.status()
     search = _url_search(filters, {**view, "bw": bandwidth, "eps": eps, "minpts": minpts,
                                    "unit": unit if unit == "clusters" else None,
                                    "group": group})
-    return (fig, key, _grid(filters, status), _table_rows(filters, view["res"], unit, db),
-            _selection_text(filters), search, _method_text(view, kde, db, filters))
+    return (fig, key, values, _legend(values, view), _grid(filters, status),
+            _table_rows(filters, view["res"], unit, db), _selection_text(filters), search,
+            _method_text(view, kde, db, filters))
+
+
+def _frame_areas(patch: Patch, filters: Filters) -> None:
+    """Move the map to the areas chosen, or back to the whole force when none is."""
+    svc = services.current()
+    view = svc.areas_view(sorted(filters.areas)) if filters.areas else None
+    center, zoom = view or svc.map_center()
+    patch["layout"]["map"]["center"] = center
+    patch["layout"]["map"]["zoom"] = zoom
+    # a new uirevision lets this move override where the user had panned to
+    patch["layout"]["uirevision"] = "areas-" + ",".join(sorted(filters.areas or []))
+
+
+dash.clientside_callback(
+    ClientsideFunction(namespace="hotspotMap", function_name="paint"),
+    Output(ids.MAP_VALUES, "id"),
+    Input(ids.MAP_VALUES, "data"),
+    State(ids.MAP, "id"),
+)
 
 
 @callback(
@@ -675,6 +739,8 @@ def update_kde(start: str | None, end: str | None, days: list[str], hour_from: i
     """Recompute the kernel density image when it is shown and its inputs change."""
     patch = Patch()
     if "kde" not in (layers or []):
+        if ctx.triggered_id != ids.LAYERS:
+            raise PreventUpdate  # hidden, and a filter change would only redraw the map
         patch["layout"]["map"]["layers"][figures.LAYER_KDE]["visible"] = False
         return patch
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,

@@ -261,9 +261,11 @@ def test_the_officer_sees_figures_for_their_own_area_only(page, browser, access_
 
     # the map paints figures on Blackpool alone: its authority layer names no other area,
     # and its hexagons hold Blackpool's public-place incidents and no more
+    page.wait_for_function("() => window.hotspotMapPainted && window.hotspotMapPainted()",
+                           timeout=30_000)
     layers = page.evaluate(
-        "() => { const d = document.querySelector('#explorer-map .js-plotly-plot').data;"
-        " return {locations: d[0].locations, z: d[0].z, cells: d[1].z}; }")
+        "() => { const d = window.hotspotMapPainted();"
+        " return {locations: d.codes, z: d.areas, cells: d.cells}; }")
     painted = {loc for loc, z in zip(layers["locations"], layers["z"], strict=True) if z}
     assert painted == {OFFICER_AREA}
     assert sum(layers["cells"]) == blackpool["1"]

@@ -19,13 +19,16 @@ def graph_data(page, graph_id: str) -> list:
     )
 
 
+def painted(page) -> dict:
+    """What the map paints now: hexagon and area values as drawn (see hotspot_map.js)."""
+    return page.evaluate("() => window.hotspotMapPainted()")
+
+
 def wait_for_map_total(page, total: int) -> None:
-    """Wait until the hexagon layer holds exactly ``total`` incidents (Plotly redraws maps
-    asynchronously after the callback's response arrives)."""
-    page.wait_for_function(
-        "total => { const d = document.querySelector('#explorer-map .js-plotly-plot').data;"
-        " return d && d[1].z.reduce((a, b) => a + b, 0) === total; }",
-        arg=total, timeout=15_000)
+    """Wait until the hexagon layer paints exactly ``total`` incidents (the map is painted
+    after the callback's response arrives, once MapLibre has drawn the frame)."""
+    page.wait_for_function("total => window.hotspotMapTotal() === total", arg=total,
+                           timeout=15_000)
 
 
 def selected_count(page) -> int:
@@ -35,6 +38,8 @@ def selected_count(page) -> int:
 
 def wait_for_explorer(page) -> None:
     page.wait_for_selector("#explorer-map .js-plotly-plot .maplibregl-canvas", timeout=30_000)
+    page.wait_for_function("() => window.hotspotMapPainted && window.hotspotMapPainted()",
+                           timeout=30_000)
     page.wait_for_selector("#explorer-grid .js-plotly-plot", timeout=30_000)
     page.wait_for_selector("#explorer-table .ag-row", timeout=30_000)
 
@@ -46,8 +51,7 @@ def test_explorer_loads_labelled_synthetic(page, live_server):
     assert "SYNTHETIC" in page.inner_text("#explorer-data-panel")
     total = selected_count(page)
     assert total > 10_000
-    cells = graph_data(page, "explorer-map")[1]
-    assert sum(cells["z"]) == total  # every selected incident is in a hexagon
+    assert sum(painted(page)["cells"]) == total  # every selected incident is in a hexagon
 
 
 def test_preset_changes_map_grid_table_and_url(page, live_server):
@@ -62,9 +66,9 @@ def test_preset_changes_map_grid_table_and_url(page, live_server):
     after = selected_count(page)
     assert 0 < after < before
     # the map's hexagon values become the new selection's (values only: same cells drawn)
-    n_cells = len(graph_data(page, "explorer-map")[1]["z"])
+    n_cells = len(painted(page)["cells"])
     wait_for_map_total(page, after)
-    assert len(graph_data(page, "explorer-map")[1]["z"]) == n_cells
+    assert len(painted(page)["cells"]) == n_cells
     # the grid keeps only Friday and Saturday nights: their small hours fall on Saturday and
     # Sunday mornings, and Friday's own small hours (Thursday night) are left out
     grid = graph_data(page, "explorer-grid")[0]["z"]
@@ -123,16 +127,31 @@ def test_dbscan_clusters_rank_in_the_table(page, live_server):
     wait_for_explorer(page)
     first = page.inner_text("#explorer-table .ag-row[row-index='0'] [col-id='cell']")
     assert first.startswith("cluster 1")
-    clusters = graph_data(page, "explorer-map")[2]
+    clusters = graph_data(page, "explorer-map")[0]
     assert clusters["visible"] is True and len(clusters["z"]) >= 5
     assert "DBSCAN: eps 100 m" in page.inner_text("#explorer-method")
 
 
 def area_trace(page) -> dict:
-    """The authority layer as the page holds it now: which area each value is painted on."""
-    return page.evaluate(
-        "() => { const t = document.querySelector('#explorer-map .js-plotly-plot').data[0];"
-        " return {locations: t.locations, z: t.z, text: t.text}; }")
+    """The authority layer as the map paints it now: which area each value is painted on."""
+    drawn = painted(page)
+    return {"locations": drawn["codes"], "z": drawn["areas"], "text": drawn["names"]}
+
+
+#: Find a point of the map where area ``code`` is drawn and no hexagon is painted; hover it.
+HOVER_AREA = """code => {
+    const m = document.querySelector('#explorer-map .js-plotly-plot')._fullLayout.map._subplot.map;
+    const c = m.getCanvas(), w = c.clientWidth, h = c.clientHeight;
+    for (let y = 5; y < h; y += 6) for (let x = 5; x < w; x += 6) {
+        const hits = m.queryRenderedFeatures([x, y],
+            {layers: ['hotspot-areas-fill', 'hotspot-cells-fill']});
+        if (hits.length === 1 && hits[0].properties.code === code) {
+            const r = c.getBoundingClientRect();
+            return [r.left + x, r.top + y];
+        }
+    }
+    return null;
+}"""
 
 
 def choose_area(page, name: str) -> None:
@@ -158,20 +177,22 @@ def test_choosing_one_authority_paints_its_count_on_that_authority(page, live_se
     assert len(before["locations"]) == 14
     choose_area(page, "Blackpool")
     page.wait_for_function(
-        "() => document.querySelector('#explorer-map .js-plotly-plot').data[0].z"
+        "() => window.hotspotMapPainted().areas"
         ".filter(v => v !== null && v > 0).length === 1", timeout=60_000)
     after = area_trace(page)
-    painted = {loc: (name, z) for loc, name, z in
+    by_area = {loc: (name, z) for loc, name, z in
                zip(after["locations"], after["text"], after["z"], strict=True)}
-    assert painted["E06000009"] == ("Blackpool", count)
-    assert all(z in (None, 0) for loc, (_, z) in painted.items() if loc != "E06000009")
+    assert by_area["E06000009"] == ("Blackpool", count)
+    assert all(z in (None, 0) for loc, (_, z) in by_area.items() if loc != "E06000009")
     assert selected_count(page) == count
-    # hovering the shaded area names it (Plotly's own record of what is drawn where)
-    full = page.evaluate(
-        "() => { const t = document.querySelector('#explorer-map .js-plotly-plot')"
-        "._fullData[0]; const i = t.locations.indexOf('E06000009');"
-        " return [t.text[i], t.z[i]]; }")
-    assert full == ["Blackpool", count]
+    # hovering the shaded area names it and its count (what is drawn at that spot)
+    page.wait_for_timeout(500)
+    point = page.evaluate(HOVER_AREA, "E06000009")
+    assert point is not None
+    page.mouse.move(*point)
+    page.wait_for_selector("#explorer-map .map-tooltip", state="visible", timeout=5_000)
+    assert page.inner_text("#explorer-map .map-tooltip").split("\n") == [
+        "Blackpool", f"{count:,} incidents"]
 
 
 def test_clearing_an_authority_from_a_shared_link_restores_every_area(page, live_server):
@@ -183,7 +204,7 @@ def test_clearing_an_authority_from_a_shared_link_restores_every_area(page, live
     assert len(first["locations"]) == 14
     page.click("#explorer-areas .Select-clear, #explorer-areas [class*='clear']")
     page.wait_for_function(
-        "() => document.querySelector('#explorer-map .js-plotly-plot').data[0].z"
+        "() => window.hotspotMapPainted().areas"
         ".filter(v => v !== null && v > 0).length > 1", timeout=60_000)
     trace = area_trace(page)
     import json
@@ -254,3 +275,125 @@ def test_density_and_cluster_layers_draw_under_the_security_policy(page, live_se
     assert any(layer.startswith("image:") for layer in drawn), layers
     page.wait_for_timeout(2000)  # the map fetches the image after drawing
     assert "bandwidth" in page.inner_text("#explorer-method")
+
+
+# -- the map's own polish (issue 11) --------------------------------------------------------
+def legend(page) -> dict[str, list[str]]:
+    """The map's key: each layer's title and the words of its classes."""
+    return page.evaluate(
+        "() => Object.fromEntries([...document.querySelectorAll("
+        "'#explorer-map-legend .legend-layer')].map(l => [l.querySelector('.legend-title')"
+        ".innerText, [...l.querySelectorAll('li, .legend-ramp')].map(i => i.innerText"
+        ".replace(/\\s+/g, ' ').trim())]))")
+
+
+def test_default_view_paints_hexagons_that_can_be_seen(page, live_server):
+    # The default view once had the hexagon layer ticked yet nothing to see: most cells hold
+    # one incident, which the old colour scale (up to the busiest cell) painted all but white.
+    page.goto(live_server + "/")
+    wait_for_explorer(page)
+    page.wait_for_timeout(500)
+    drawn = page.evaluate(
+        "() => { const m = document.querySelector('#explorer-map .js-plotly-plot')"
+        "._fullLayout.map._subplot.map;"
+        " const f = m.queryRenderedFeatures({layers: ['hotspot-cells-fill']});"
+        " return {n: f.length, painted: f.filter(x => x.state.c >= 0).length,"
+        " opacity: m.getPaintProperty('hotspot-cells-fill', 'fill-opacity'),"
+        " visible: m.getLayoutProperty('hotspot-cells-fill', 'visibility')}; }")
+    assert drawn["visible"] != "none" and drawn["opacity"] >= 0.8
+    # every hexagon holding an incident is painted in a class of its own colour
+    assert drawn["painted"] > 1000 and drawn["painted"] == drawn["n"]
+    # and it shows: the map's pixels hold the hexagons' lightest class colour (#ffeda0)
+    near = page.evaluate("""() => {
+        const m = document.querySelector('#explorer-map .js-plotly-plot')
+            ._fullLayout.map._subplot.map;
+        m.redraw();  // draw now, and read the pixels before the buffer is handed on
+        const c = m.getCanvas(), copy = document.createElement('canvas');
+        copy.width = c.width; copy.height = c.height;
+        const ctx = copy.getContext('2d');
+        ctx.drawImage(c, 0, 0);
+        const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4) {
+            if (Math.abs(px[i] - 255) < 12 && Math.abs(px[i + 1] - 237) < 30 &&
+                Math.abs(px[i + 2] - 160) < 40) n++;
+        }
+        return n; }""")
+    assert near > 500
+
+
+def test_each_layer_has_its_own_key_in_words(page, live_server):
+    # Two colour bars both titled "incidents" once sat on the map, and the density and
+    # cluster layers had no key at all.
+    page.goto(live_server + "/?layers=cells,areas,kde,clusters")
+    wait_for_explorer(page)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#explorer-map-legend .legend-layer').length === 4",
+        timeout=30_000)
+    key = legend(page)
+    assert list(key) == ["Incidents per hexagon (H3 resolution 9)",
+                         "Incidents per local authority", "Kernel density (incidents per km²)",
+                         "DBSCAN clusters"]
+    hexagons = key["Incidents per hexagon (H3 resolution 9)"]
+    assert hexagons[0] == "1" and hexagons[-1].endswith("or more") and len(hexagons) >= 3
+    assert all(re.fullmatch(r"[\d,]+( to [\d,]+| or more)?", w) for w in hexagons)
+    assert key["Kernel density (incidents per km²)"] == ["lower higher"]
+    assert key["DBSCAN clusters"] == ["cluster footprint (darker: more incidents)"]
+    # no Plotly colour bar repeats a key
+    assert page.locator("#explorer-map .colorbar").count() == 0
+    # the key follows the layers: unticking the hexagons takes their key away
+    page.click("#explorer-layers input[value=cells]")
+    page.wait_for_function(
+        "() => !document.querySelector('#explorer-map-legend').innerText.includes('hexagon')",
+        timeout=30_000)
+    # rates say so in their title
+    page.click("#explorer-area-measure input[value=rate]")
+    page.wait_for_function(
+        "() => document.querySelector('#explorer-map-legend').innerText"
+        ".includes('per 1,000 residents')", timeout=30_000)
+
+
+def test_the_colours_follow_the_key_after_a_filter_change(page, live_server):
+    page.goto(live_server + "/")
+    wait_for_explorer(page)
+    page.click("#explorer-days input[value=sun]")
+    page.wait_for_function(
+        f"() => !document.querySelector('{SELECTION}').innerText.startsWith('60,000')")
+    wait_for_map_total(page, selected_count(page))
+    # each painted hexagon's colour is the key's colour for its count
+    mismatched = page.evaluate("""() => {
+        const m = document.querySelector('#explorer-map .js-plotly-plot')
+            ._fullLayout.map._subplot.map;
+        const v = window.hotspotMapPainted().cells;
+        const rows = [...document.querySelectorAll('#explorer-map-legend .legend-layer')][0]
+            .querySelectorAll('li');
+        const classes = [...rows].map(r => [parseInt(r.innerText.replace(/,/g, '')),
+            getComputedStyle(r.querySelector('.swatch')).backgroundColor]);
+        const palette = ['#ffeda0', '#feb24c', '#fd8d3c', '#f03b20', '#bd0026'];
+        const rgb = h => 'rgb(' + [1, 3, 5].map(i => parseInt(h.slice(i, i + 2), 16))
+            .join(', ') + ')';
+        let bad = 0;
+        for (let i = 0; i < v.length; i += 7) {
+            if (!v[i]) continue;
+            let k = classes.length - 1;
+            while (k > 0 && v[i] < classes[k][0]) k--;
+            const c = m.getFeatureState({source: 'hotspot-cells', id: i}).c;
+            if (rgb(palette[c]) !== classes[k][1]) bad++;
+        }
+        return bad; }""")
+    assert mismatched == 0
+
+
+def test_choosing_an_authority_zooms_the_map_to_it(page, live_server):
+    page.goto(live_server + "/")
+    wait_for_explorer(page)
+    view = "() => document.querySelector('#explorer-map .js-plotly-plot')._fullLayout.map"
+    whole = page.evaluate(f"() => {{ const m = ({view})(); return [m.zoom, m.center]; }}")
+    choose_area(page, "Blackpool")
+    page.wait_for_function(f"z => ({view})().zoom > z + 1", arg=whole[0], timeout=60_000)
+    zoom, center = page.evaluate(f"() => {{ const m = ({view})(); return [m.zoom, m.center]; }}")
+    # Blackpool lies around 53.82 N, 3.05 W
+    assert abs(center["lat"] - 53.82) < 0.05 and abs(center["lon"] + 3.03) < 0.05
+    page.click("#explorer-areas .dash-dropdown-clear")
+    page.wait_for_function(f"z => Math.abs(({view})().zoom - z) < 0.01", arg=whole[0],
+                           timeout=60_000)

@@ -47,6 +47,7 @@ ROUTES: dict[str, list[str]] = {
     "/patrol/plan-provenance.json": [*FILTERS, *PLAN],
     "/patrol/briefing": [*FILTERS, *PLAN, "rank"],
     "/nte/zones.geojson": [],
+    "/map/geometry.geojson": ["layer", "res", "key"],
     "/nte/sheet": [*FILTERS, *NTE, "zone", "weekend"],
     "/nte/sheet.csv": [*FILTERS, *NTE, "zone", "weekend"],
     "/api/v1/board": [*FILTERS, "period", "baseline", "baseline_year"],

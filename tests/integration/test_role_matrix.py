@@ -57,6 +57,7 @@ EXAMPLES = {
     "patrol_exports.plan_geojson_download": "/patrol/plan.geojson",
     "patrol_exports.briefing": "/patrol/briefing",
     "nte_exports.zones_download": "/nte/zones.geojson",
+    "map_geometry.geometry": "/map/geometry.geojson?layer=cells&res=9",
     "nte_exports.deployment_sheet": "/nte/sheet?zone=ZONE",
     "nte_exports.deployment_sheet_csv": "/nte/sheet.csv?zone=ZONE",
 }
