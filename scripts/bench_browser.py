@@ -244,6 +244,11 @@ def redraws(browser: Any, url: str, n_changes: int, profile: Path | None) -> dic
         page.wait_for_function(
             "t => document.querySelector('#explorer-selection').innerText !== t",
             arg=before_text, timeout=60_000)
+        # the new values are drawn (a redraw may start well after the response arrives)
+        page.wait_for_function(
+            "() => { const t = document.querySelector('#explorer-selection').innerText;"
+            f" return ({MAP_TOTAL})() === parseInt(t.split(' of ')[0].replace(/,/g, ''));"
+            " }", timeout=120_000)
         _quiet(page)
         expected = _selection_count(page)
         total = page.evaluate(MAP_TOTAL)
