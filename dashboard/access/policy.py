@@ -96,6 +96,7 @@ CALLBACKS: dict[str, Need] = {
     # Dash's page router: it returns the page's layout, and each page checks its own view
     "dash.dash.Dash.enable_pages.<locals>.router_sync.<locals>.update": SIGNED_IN,
     "dashboard.layouts.explorer.update_view": Need(see="explorer", what="the Explorer"),
+    "dashboard.layouts.explorer.update_map_values": Need(see="explorer", what="the Explorer"),
     "dashboard.layouts.explorer.update_kde": Need(see="density", what="the density layer"),
     "dashboard.layouts.explorer.update_clusters": Need(see="clusters",
                                                        what="DBSCAN cluster footprints"),

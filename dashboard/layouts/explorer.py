@@ -645,8 +645,6 @@ FILTER_INPUTS = [
 @callback(
     Output(ids.MAP, "figure"),
     Output(ids.GEOMETRY_KEY, "data"),
-    Output(ids.MAP_VALUES, "data"),
-    Output(ids.MAP_LEGEND, "children"),
     Output(ids.GRID, "figure"),
     Output(ids.TABLE, "rowData"),
     Output(ids.SELECTION_TEXT, "children"),
@@ -671,11 +669,12 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
                 unit: str, eps: float | None, minpts: int | None, _live: Any,
                 bandwidth: float | None,
                 geometry_key: list[Any] | None, group: str | None = None) -> tuple[Any, ...]:
-    """Apply a filter or view change: new values for the outlines already drawn.
+    """Apply a filter or view change to the grid, the table, the texts and the link.
 
     The Plotly figure is left alone unless the outlines change (another resolution, new data,
     another scope), the layers shown change, or the areas chosen do (the map then frames
-    them); the hexagons and areas are repainted from the values by the page's script.
+    them); the hexagons and areas are repainted by the page's script from the values of
+    :func:`update_map_values`.
     """
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
@@ -697,14 +696,42 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
             fig["data"][figures.MAP_TRACE_CLUSTERS]["visible"] = "clusters" in layers
         else:
             _frame_areas(fig, filters)
-    values = _map_values(filters, view, key)
     status = svc.query.status()
     search = _url_search(filters, {**view, "bw": bandwidth, "eps": eps, "minpts": minpts,
                                    "unit": unit if unit == "clusters" else None,
                                    "group": group})
-    return (fig, key, values, _legend(values, view), _grid(filters, status),
-            _table_rows(filters, view["res"], unit, db), _selection_text(filters), search,
-            _method_text(view, kde, db, filters))
+    return (fig, key, _grid(filters, status), _table_rows(filters, view["res"], unit, db),
+            _selection_text(filters), search, _method_text(view, kde, db, filters))
+
+
+@callback(
+    Output(ids.MAP_VALUES, "data"),
+    Output(ids.MAP_LEGEND, "children"),
+    *FILTER_INPUTS,
+    Input(ids.LAYERS, "value"),
+    Input(ids.RES, "value"),
+    Input(ids.AREA_MEASURE, "value"),
+    Input(ids.LIVE_VERSION, "data"),
+    prevent_initial_call=True,
+)
+def update_map_values(start: str | None, end: str | None, days: list[str], hour_from: int,
+                      hour_to: int, categories: list[str], sources: list[str],
+                      areas: list[str], public_only: list[str], layers: list[str], res: int,
+                      measure: str, _live: Any) -> tuple[Any, ...]:
+    """Send the map its new values, and its key, on their own.
+
+    A callback of its own so the map is repainted as soon as its numbers are counted (tens of
+    milliseconds), not after the grid, the ranked table and the texts of :func:`update_view`
+    are built and drawn. The values name the outlines they fit (the geometry key), so they
+    are painted only on those.
+    """
+    filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
+                                     sources, areas, public_only)
+    layers = [v for v in layers or [] if _may_layer(v)]
+    view: dict[str, Any] = {"layers": layers, "res": _resolution(res),
+                            "measure": measure if measure in {"count", "rate"} else "count"}
+    values = _map_values(filters, view, services.current().geometry_key(view["res"]))
+    return values, _legend(values, view)
 
 
 def _frame_areas(patch: Patch, filters: Filters) -> None:
