@@ -152,6 +152,42 @@ def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype="int32"), labels
 
 
+def _text_codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Dictionary-code a text column that may be blank: -1 for null or blank values.
+
+    Examples
+    --------
+    >>> codes, labels = _text_codes(pa.chunked_array([["b", None, "", "b", "a"]]))
+    >>> codes.tolist(), labels
+    ([0, -1, -1, 0, 1], ['b', 'a'])
+    """
+    text = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if len(text) == 0:
+        return np.zeros(0, dtype="int32"), []
+    blank = pc.fill_null(pc.equal(text, ""), True)
+    encoded = pc.dictionary_encode(pc.if_else(blank, pa.scalar(None, pa.string()), text))
+    labels = [str(v) for v in encoded.dictionary.to_pylist()]
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return np.asarray(codes, dtype="int32"), labels
+
+
+def _kept_labels(codes: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Recode ``codes`` (-1: none) to the labels they use, in the labels' order.
+
+    Examples
+    --------
+    >>> codes, labels = _kept_labels(np.array([2, -1, 2, 0], dtype="int32"), ["a", "b", "c"])
+    >>> codes.tolist(), labels
+    ([1, -1, 1, 0], ['a', 'c'])
+    """
+    given = codes >= 0
+    used = np.bincount(codes[given], minlength=len(labels)) > 0
+    lookup = np.cumsum(used, dtype="int64") - 1
+    out = np.full(len(codes), -1, dtype="int32")
+    out[given] = lookup[codes[given]]
+    return out, [lab for lab, u in zip(labels, used, strict=True) if u]
+
+
 @dataclass
 class IncidentFrame:
     """The store's incidents as integer-coded numpy columns, ready for filtering."""
@@ -180,6 +216,13 @@ class IncidentFrame:
     #: Each row's record key (below 2**20), from a keyed hash of its incident id: the cell key
     #: of a set of rows (their keys' sum) fixes the small noise its disclosed count gets.
     rkey: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="uint32"))
+    #: Each row's place as its source words it ("On or near Talbot Road"), as a code into
+    #: ``locations`` (-1: none given), and its LSOA's name as a code into ``lsoas``. They
+    #: only name places (:mod:`geo.names`); no filter reads them.
+    location: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int32"))
+    locations: list[str] = field(default_factory=list)
+    lsoa: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int32"))
+    lsoas: list[str] = field(default_factory=list)
     #: Unique per frame built in this process: cache keys use it, never ``id()``, which a
     #: later frame may reuse once an old one is freed.
     serial: int = field(default_factory=lambda: next(_SERIAL))
@@ -229,6 +272,8 @@ class IncidentFrame:
         category, categories = _codes(table.column("category"))
         source, sources = _codes(table.column("source"))
         area, areas = _codes(table.column("la_code"))
+        location, locations = _text_codes(table.column("location"))
+        lsoa, lsoas = _text_codes(table.column("lsoa_name"))
         cell_codes, cells = {}, {}
         for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS, strict=True):
             raw = np.asarray(table.column(col).to_numpy(), dtype="uint64")
@@ -260,21 +305,30 @@ class IncidentFrame:
             cell_codes=cell_codes,
             cells=cells,
             rkey=_record_keys(table.column("incident_id"), record_key),
+            location=location,
+            locations=locations,
+            lsoa=lsoa,
+            lsoas=lsoas,
             before_1970=before_1970,
         )
 
     def subset(self, keep: np.ndarray) -> IncidentFrame:
         """Return the frame of the rows where ``keep`` is True.
 
-        Category, source and area codes and their labels stay as they are. The cells of each
-        resolution are cut to those the kept rows fall in (a hexagon holding only rows that
-        were left out must not be drawn either: its outline would say where they are).
+        Category, source and area codes and their labels stay as they are. Location and
+        LSOA labels are cut to those of the kept rows: they are text from incident rows, so a
+        label of a row left out (another area's, a domestic incident's) is never held. The
+        cells of each resolution are cut to those the kept rows fall in (a hexagon holding
+        only rows that were left out must not be drawn either: its outline would say where
+        they are).
         """
         cell_codes, cells = {}, {}
         for res, codes in self.cell_codes.items():
             present, recoded = np.unique(codes[keep], return_inverse=True)
             cells[res] = self.cells[res][present]
             cell_codes[res] = recoded.astype("int32").reshape(-1)
+        location, locations = _kept_labels(self.location[keep], self.locations)
+        lsoa, lsoas = _kept_labels(self.lsoa[keep], self.lsoas)
         return replace(
             self, n=int(keep.sum()), easting=self.easting[keep], northing=self.northing[keep],
             lon=self.lon[keep], lat=self.lat[keep], day=self.day[keep],
@@ -282,7 +336,8 @@ class IncidentFrame:
             dow=self.dow[keep], hour=self.hour[keep], domestic=self.domestic[keep],
             category=self.category[keep], source=self.source[keep], area=self.area[keep],
             month_only=self.month_only[keep], cell_codes=cell_codes, cells=cells,
-            rkey=self.rkey[keep],
+            rkey=self.rkey[keep], location=location, locations=locations, lsoa=lsoa,
+            lsoas=lsoas,
             origin=(self.origin[keep] if self.origin is not None else np.flatnonzero(keep)),
             root=self.root or self.serial,
             serial=next(_SERIAL))
