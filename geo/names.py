@@ -57,6 +57,8 @@ __all__ = [
     "NameRule",
     "RowText",
     "clean_location",
+    "group_index",
+    "incident_streets",
     "is_generic_point",
     "name_places",
     "place_names",
@@ -166,41 +168,59 @@ class NameRule:
                              f"{self.second_share}")
 
 
-def _ranked_texts(codes: np.ndarray, labels: Sequence[str], group: np.ndarray, n_groups: int,
-                  clean: bool) -> pd.DataFrame:
-    """Count each group's texts: ``group, text, generic, count``, best first in each group.
+@dataclass(frozen=True)
+class _Ranked:
+    """Each group's texts with their counts, best first within each group (numpy arrays)."""
 
-    Codes are counted first (one ``np.unique`` over the rows), then only the labels that occur
-    are cleaned, and texts that clean to the same name are added together.
+    group: np.ndarray  # int64, ascending
+    text: list[str]  # the distinct texts, A-Z; ``code`` indexes it
+    code: np.ndarray  # int64
+    generic: np.ndarray  # bool
+    count: np.ndarray  # int64
+
+    def firsts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the groups of ``rows`` (a mask) and the position of each group's first."""
+        at = np.flatnonzero(rows)
+        groups, first = np.unique(self.group[at], return_index=True)
+        return groups, at[first]
+
+
+def _ranked_texts(codes: np.ndarray, labels: Sequence[str], group: np.ndarray, n_groups: int,
+                  clean: bool) -> _Ranked:
+    """Count each group's texts, best first in each group: streets, count, then A-Z.
+
+    Codes are counted first (one ``np.unique`` over the rows); only the labels that occur are
+    cleaned, and labels that clean to the same text are added together.
     """
     codes = np.asarray(codes, dtype="int64").reshape(-1)
     group = np.asarray(group, dtype="int64").reshape(-1)
     if codes.shape != group.shape:
         raise ValueError(f"location codes and groups differ in length: {codes.size} and "
                          f"{group.size}")
-    use = (codes >= 0) & (group >= 0) & (group < n_groups)
-    empty = pd.DataFrame({"group": pd.Series([], dtype="int64"),
-                          "text": pd.Series([], dtype="str"),
-                          "generic": pd.Series([], dtype="bool"),
-                          "count": pd.Series([], dtype="int64")})
-    if not use.any() or not len(labels):
+    use = (codes >= 0) & (group >= 0) & (group < n_groups) & (codes < len(labels))
+    none = np.zeros(0, dtype="int64")
+    empty = _Ranked(none, [], none, np.zeros(0, dtype=bool), none)
+    if not use.any():
         return empty
     width = np.int64(len(labels))
     pairs, counts = np.unique(group[use] * width + codes[use], return_counts=True)
     g, c = pairs // width, pairs % width
-    used = np.unique(c)
-    texts = {int(k): (clean_location(labels[k]) if clean else str(labels[k]).strip())
-             for k in used}
-    table = pd.DataFrame({"group": g, "text": [texts[int(k)] for k in c], "count": counts})
-    table = table[table["text"] != ""]
-    if table.empty:
+    used, inverse = np.unique(c, return_inverse=True)
+    cleaned = [clean_location(labels[int(k)]) if clean else str(labels[int(k)]).strip()
+               for k in used]
+    texts = sorted(set(cleaned) - {""}, key=lambda t: (t.casefold(), t))  # A-Z = code order
+    at = {t: i for i, t in enumerate(texts)}
+    text_of = np.array([at.get(t, -1) for t in cleaned], dtype="int64")[inverse.reshape(-1)]
+    keep = text_of >= 0
+    if not keep.any():
         return empty
-    table = table.groupby(["group", "text"], as_index=False, sort=False)["count"].sum()
-    table["generic"] = table["text"].map(is_generic_point).astype(bool)
-    table["key"] = table["text"].str.casefold()
-    table = table.sort_values(["group", "generic", "count", "key", "text"],
-                              ascending=[True, True, False, True, True], kind="stable")
-    return table[["group", "text", "generic", "count"]].reset_index(drop=True)
+    n_texts = np.int64(len(texts))
+    merged, where = np.unique(g[keep] * n_texts + text_of[keep], return_inverse=True)
+    total = np.bincount(where.reshape(-1), weights=counts[keep]).astype("int64")
+    g2, code = merged // n_texts, merged % n_texts
+    generic = np.array([is_generic_point(t) for t in texts], dtype=bool)[code]
+    order = np.lexsort((code, -total, generic, g2))
+    return _Ranked(g2[order], texts, code[order], generic[order], total[order])
 
 
 def place_names(
@@ -252,31 +272,51 @@ def place_names(
     >>> names["generic"].tolist(), names["support"].tolist(), names["named"].tolist()
     ([False, False, False, True, False], [3, 2, 9, 2, 0], [9, 4, 11, 2, 1])
     """  # noqa: E501
-    out = pd.DataFrame({"place_name": [""] * n_groups, "generic": np.zeros(n_groups, bool),
-                        "support": np.zeros(n_groups, "int64"),
-                        "named": np.zeros(n_groups, "int64")})
+    names = [""] * n_groups
+    generic = np.zeros(n_groups, dtype=bool)
+    support = np.zeros(n_groups, dtype="int64")
     ranked = _ranked_texts(location_codes, location_labels, group, n_groups, clean=True)
-    if ranked.empty:
+    named = np.bincount(ranked.group, weights=ranked.count, minlength=n_groups).astype("int64")
+    enough = ranked.count >= rule.min_support
+    groups, first = ranked.firsts(enough)
+    street = enough & ~ranked.generic
+    on_streets = np.bincount(ranked.group[street], weights=ranked.count[street],
+                             minlength=n_groups)
+    # each group's second street: its first street row once its leading street is set aside
+    later = street.copy()
+    later[ranked.firsts(street)[1]] = False
+    second_groups, second = ranked.firsts(later)
+    second_of = dict(zip(second_groups.tolist(), second.tolist(), strict=True))
+    for g, i in zip(groups.tolist(), first.tolist(), strict=True):
+        names[g] = ranked.text[ranked.code[i]]
+        generic[g], support[g] = ranked.generic[i], ranked.count[i]
+        j = second_of.get(g)
+        if (not generic[g] and j is not None
+                and ranked.count[j] >= rule.second_share * on_streets[g]):
+            names[g] += rule.join + ranked.text[ranked.code[j]]
+    return pd.DataFrame({"place_name": names, "generic": generic, "support": support,
+                         "named": named})
+
+
+def group_index(values: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Return, for each value, its position in ``chosen`` (-1 where it is not there).
+
+    Turns each incident's cell, cluster or zone into the place it is on a ranked list.
+
+    Examples
+    --------
+    >>> group_index(np.array([7, 3, 9, 3, -1]), np.array([3, 9])).tolist()
+    [-1, 0, 1, 0, -1]
+    """
+    values = np.asarray(values).reshape(-1)
+    chosen = np.asarray(chosen).reshape(-1)
+    out = np.full(len(values), -1, dtype="int64")
+    if not len(chosen) or not len(values):
         return out
-    out["named"] = ranked.groupby("group")["count"].sum().reindex(
-        range(n_groups), fill_value=0).to_numpy("int64")
-    ranked = ranked[ranked["count"] >= rule.min_support]
-    if ranked.empty:
-        return out
-    streets = ranked[~ranked["generic"]]
-    on_streets = streets.groupby("group")["count"].sum()
-    first = ranked.groupby("group", sort=False).head(1).set_index("group")
-    second = streets.groupby("group", sort=False).nth(1).set_index("group")
-    names = first["text"].astype(str).to_dict()
-    for g, row in second.iterrows():
-        gi = int(str(g))
-        if not bool(first.at[gi, "generic"]) and row["count"] >= rule.second_share * float(
-                on_streets.at[gi]):
-            names[gi] = f"{names[gi]}{rule.join}{row['text']}"
-    at = first.index.to_numpy("int64")
-    out.loc[at, "place_name"] = [names[int(g)] for g in at]
-    out.loc[at, "generic"] = first["generic"].to_numpy(bool)
-    out.loc[at, "support"] = first["count"].to_numpy("int64")
+    order = np.argsort(chosen, kind="stable")
+    at = np.clip(np.searchsorted(chosen[order], values), 0, len(chosen) - 1)
+    found = chosen[order][at] == values
+    out[found] = order[at[found]]
     return out
 
 
@@ -284,10 +324,10 @@ def _most_frequent(codes: np.ndarray, labels: Sequence[str], group: np.ndarray,
                    n_groups: int) -> list[str]:
     """Each group's most frequent label (ties: alphabetical); "" where it has none."""
     ranked = _ranked_texts(codes, labels, group, n_groups, clean=False)
-    top = ranked.groupby("group", sort=False).head(1)
     out = [""] * n_groups
-    for g, text in zip(top["group"], top["text"], strict=True):
-        out[int(g)] = str(text)
+    groups, first = ranked.firsts(np.ones(len(ranked.group), dtype=bool))
+    for g, i in zip(groups.tolist(), first.tolist(), strict=True):
+        out[g] = ranked.text[ranked.code[i]]
     return out
 
 
@@ -320,6 +360,7 @@ def name_places(
     text: RowText,
     *,
     gazetteer: Gazetteer | None = None,
+    nearby: Gazetteer | None = None,
     wards: Boundaries | None = None,
     authorities: Boundaries | None = None,
     rule: NameRule = NameRule(),
@@ -340,6 +381,10 @@ def name_places(
         The incidents' location, LSOA and authority codes.
     gazetteer : geo.gazetteer.Gazetteer, optional
         Streets and localities imported with ``hotspot gazetteer import``.
+    nearby : geo.gazetteer.Gazetteer, optional
+        The streets the incidents themselves name, at their map points
+        (:func:`incident_streets`): police.uk map points sit on the centre of a street, so
+        they say which street a place of generic points ("Shopping Area") is on.
     wards : geo.boundaries.Boundaries, optional
         The ``ward`` boundary level, if imported.
     authorities : geo.boundaries.Boundaries, optional
@@ -351,7 +396,8 @@ def name_places(
     -------
     pandas.DataFrame
         One row per place, in place order: ``place_name`` (never blank) and ``name_source``
-        (one of :data:`NAME_SOURCES`).
+        (one of :data:`NAME_SOURCES`). Places that would share a name are told apart by
+        where they lie from each other: "Lord Street (west)", "Lord Street (east)".
 
     Examples
     --------
@@ -378,15 +424,20 @@ def name_places(
     generic = from_text["generic"].to_numpy(bool)
     need = [i for i in range(n_groups) if not names[i] or generic[i]]
     if not need:
-        return pd.DataFrame({"place_name": names, "name_source": sources})
+        return pd.DataFrame({"place_name": _apart(names, centre_e, centre_n),
+                             "name_source": sources})
 
+    at = np.asarray(need, dtype="int64")
     streets: list[str] = [""] * n_groups
     localities: list[str] = [""] * n_groups
     if gazetteer is not None:
-        at = np.asarray(need, dtype="int64")
         found_s, found_l = gazetteer.nearest(centre_e[at], centre_n[at])
-        for i, s, loc in zip(need, found_s, found_l, strict=True):
-            streets[i], localities[i] = s, loc
+        for i, street, loc in zip(need, found_s, found_l, strict=True):
+            streets[i], localities[i] = street, loc
+    near: list[str] = [""] * n_groups
+    if nearby is not None:
+        for i, street in zip(need, nearby.nearest(centre_e[at], centre_n[at])[0], strict=True):
+            near[i] = street
     ward = ([""] * n_groups if wards is None else
             _located(_locate(centre_e, centre_n, wards), wards.names()))
     lsoa = (_most_frequent(text.lsoa, text.lsoas, group, n_groups)
@@ -395,12 +446,14 @@ def name_places(
     for i in need:
         area = ward[i] or lsoa[i] or authority[i]
         if generic[i]:  # "Supermarket" needs a street or an area beside it to say where
-            where = f" near {streets[i]}" if streets[i] else f", {area}" if area else ""
-            names[i] += where
+            street = near[i] or streets[i]
+            names[i] += f" near {street}" if street else f", {area}" if area else ""
             continue
         if streets[i] or localities[i]:
             names[i] = ", ".join(p for p in (streets[i], localities[i]) if p)
             sources[i] = "gazetteer"
+        elif near[i]:
+            names[i], sources[i] = f"near {near[i]}", "incident locations"
         elif ward[i]:
             names[i], sources[i] = ward[i], "ward"
         elif lsoa[i]:
@@ -409,7 +462,91 @@ def name_places(
             names[i], sources[i] = authority[i], "authority"
         else:
             names[i], sources[i] = _coordinates(centre_e[i], centre_n[i]), "coordinates"
-    return pd.DataFrame({"place_name": names, "name_source": sources})
+    return pd.DataFrame({"place_name": _apart(names, centre_e, centre_n),
+                         "name_source": sources})
+
+
+_WINDS = ("east", "north-east", "north", "north-west", "west", "south-west", "south",
+          "south-east")
+
+
+def _apart(names: list[str], east: np.ndarray, north: np.ndarray) -> list[str]:
+    """Tell apart places that share a name by where each lies from the others' middle.
+
+    Examples
+    --------
+    >>> _apart(["Lord Street", "Bold Street", "Lord Street"], np.array([0.0, 5.0, 300.0]),
+    ...        np.array([0.0, 5.0, 20.0]))
+    ['Lord Street (west)', 'Bold Street', 'Lord Street (east)']
+    """
+    out = list(names)
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        seen.setdefault(name, []).append(i)
+    for name, at in seen.items():
+        if len(at) < 2:
+            continue
+        dx, dy = east[at] - east[at].mean(), north[at] - north[at].mean()
+        winds = np.round(np.arctan2(dy, dx) / (np.pi / 4)).astype("int64") % 8 if (
+            np.isfinite(dx).all() and np.isfinite(dy).all()) else np.zeros(len(at), "int64")
+        words = [_WINDS[w] if np.isfinite(d) and d > 1 else ""
+                 for w, d in zip(winds, np.hypot(dx, dy), strict=True)]
+        for k, i in enumerate(at):
+            clash = not words[k] or words.count(words[k]) > 1
+            out[i] = f"{name} ({words[k]})" if not clash else f"{name} ({k + 1} of {len(at)})"
+    return out
+
+
+def incident_streets(easting: np.ndarray, northing: np.ndarray, location_codes: np.ndarray,
+                     location_labels: Sequence[str], *,
+                     rule: NameRule = NameRule()) -> Gazetteer:
+    """Return the streets the incidents name, each at its map point, as a gazetteer.
+
+    police.uk snaps every incident to an anonymous map point over the centre of a street (or
+    over a public place, which :data:`GENERIC_POINTS` leaves out), so the distinct points and
+    their texts are a gazetteer of the force's streets. A point's text counts only where at
+    least ``rule.min_support`` incidents share it, as for names.
+
+    Parameters
+    ----------
+    easting, northing : numpy.ndarray
+        Each incident's position, British National Grid metres.
+    location_codes, location_labels
+        Each incident's location text (codes, -1: none) and the texts.
+    rule : NameRule
+        The support a text needs.
+
+    Returns
+    -------
+    geo.gazetteer.Gazetteer
+        Streets only (no localities).
+
+    Examples
+    --------
+    >>> g = incident_streets(np.array([10.0, 10.0, 500.0, 500.0]), np.zeros(4),
+    ...                      np.array([0, 0, 1, 1]), ["On or near Bold Street", "Supermarket"])
+    >>> g.streets[["name", "easting"]].values.tolist()
+    [['Bold Street', 10.0]]
+    """
+    from geo.gazetteer import Gazetteer
+
+    codes = np.asarray(location_codes, dtype="int64").reshape(-1)
+    use = codes >= 0
+    frame = pd.DataFrame({"code": codes[use],
+                          "easting": np.round(np.asarray(easting, dtype="float64")[use], 1),
+                          "northing": np.round(np.asarray(northing, dtype="float64")[use], 1)})
+    points = frame.groupby(["code", "easting", "northing"], as_index=False, sort=False).size()
+    points = points[points["size"] >= rule.min_support]
+    texts = {int(k): clean_location(location_labels[int(k)]) for k in points["code"].unique()}
+    points["name"] = [texts[int(k)] for k in points["code"]]
+    points = points[(points["name"] != "") & ~points["name"].map(is_generic_point).astype(bool)]
+    streets = pd.DataFrame({"name": points["name"].astype(str).to_numpy(),
+                            "locality": "", "easting": points["easting"].to_numpy("float64"),
+                            "northing": points["northing"].to_numpy("float64")})
+    localities = pd.DataFrame({"name": pd.Series([], dtype="str"),
+                               "easting": pd.Series([], dtype="float64"),
+                               "northing": pd.Series([], dtype="float64")})
+    return Gazetteer(streets, localities, [{"file": "the incidents' own locations"}])
 
 
 def _locate(east: np.ndarray, north: np.ndarray, b: Boundaries

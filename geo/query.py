@@ -44,6 +44,7 @@ from geo.store import Manifest, Store
 
 if TYPE_CHECKING:
     from geo.boundaries import Boundaries
+    from geo.gazetteer import Gazetteer
 
 #: The level of the boundaries every incident is assigned to at ingest (as
 #: :data:`geo.boundaries.AUTHORITY`, which this module does not import at load time).
@@ -422,13 +423,17 @@ class QueryLayer:
         Other boundary levels (wards, beats...) by name; ``boundaries`` is the
         ``"authority"`` level. Incidents are placed in a level's areas when a figure first
         asks for it (:meth:`level_area`), once per store version.
+    gazetteer : geo.gazetteer.Gazetteer, optional
+        Streets and localities that name places the incidents do not (:meth:`place_names`).
     """
 
     def __init__(self, store: Store, boundaries: Boundaries, *,
                  principal_required: bool = False,
                  record_key: str = DEFAULT_RECORD_KEY,
-                 levels: TMapping[str, Boundaries] | None = None) -> None:
+                 levels: TMapping[str, Boundaries] | None = None,
+                 gazetteer: Gazetteer | None = None) -> None:
         self.store = store
+        self.gazetteer = gazetteer
         self.boundaries = boundaries
         self.levels: dict[str, Boundaries] = {k: v for k, v in (levels or {}).items()
                                               if k != AUTHORITY}
@@ -879,6 +884,57 @@ class QueryLayer:
         ok = sel.mask & (fr.dow >= 0) & (fr.hour >= 0)
         flat = fr.dow[ok].astype("int32") * 24 + fr.hour[ok]
         return np.bincount(flat, minlength=7 * 24).reshape(7, 24)
+
+    def place_names(self, rows: np.ndarray, group: np.ndarray, n_groups: int,
+                    centre_e: np.ndarray, centre_n: np.ndarray, *,
+                    frame: IncidentFrame | None = None) -> pd.DataFrame:
+        """Name places (cells, clusters, zones) from their incidents, as the principal may see.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            Rows of ``frame`` that lie in the places (positions, as :meth:`points` gives).
+        group : numpy.ndarray
+            Each row's place, 0 to ``n_groups - 1`` (-1: in none).
+        n_groups : int
+            Number of places.
+        centre_e, centre_n : numpy.ndarray
+            Each place's centre in British National Grid metres.
+        frame : IncidentFrame, optional
+            The frame ``rows`` index; by default the pinned principal's rows (:meth:`frame`,
+            so a role that may not read rows gets no names either).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``place_name`` and ``name_source`` per place (:func:`geo.names.name_places`).
+            Domestic incidents never name a place, whoever asks: a name is printed on
+            briefings, and a home is not a street corner to patrol. The gazetteer, the
+            ``ward`` level and the authorities are this query layer's.
+        """
+        from geo.names import RowText, name_places
+
+        fr = frame if frame is not None else self.frame()
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        group = np.where(fr.domestic[rows] == 1, -1,
+                         np.asarray(group, dtype=np.int64).reshape(-1))
+        text = RowText(location=fr.location[rows], locations=fr.locations,
+                       lsoa=fr.lsoa[rows], lsoas=fr.lsoas, area=fr.area[rows], areas=fr.areas)
+        return name_places(group, n_groups, centre_e, centre_n, text,
+                           gazetteer=self.gazetteer, nearby=self._incident_streets(fr),
+                           wards=self.levels.get("ward"), authorities=self.boundaries)
+
+    def _incident_streets(self, fr: IncidentFrame) -> Any:
+        """Return the streets ``fr``'s own (non-domestic) incidents name, once per frame."""
+        from geo.names import incident_streets
+
+        key = ("incident-streets", fr.serial)
+        hit = self._cache.get(key)
+        if hit is None:
+            public = fr.domestic != 1
+            hit = self._cache[key] = incident_streets(
+                fr.easting[public], fr.northing[public], fr.location[public], fr.locations)
+        return hit
 
     def points(self, filters: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (easting, northing, row index) of the selected incidents."""

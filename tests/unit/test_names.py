@@ -177,3 +177,81 @@ def test_centres_must_match_the_places():
     with pytest.raises(ValueError, match="one centre per place"):
         name_places(np.array([0]), 2, np.array([1.0]), np.array([1.0]),
                     RowText(location=np.array([-1]), locations=[]))
+
+
+@pytest.fixture
+def preston_layer(tmp_path):
+    """Nine incidents at one point in Preston: domestic ones are the most frequent text."""
+    from geo.query import QueryLayer
+    from geo.schema import empty_rejects
+    from geo.store import Store
+    from tests.conftest import PRESTON_BNG, stored_table
+
+    texts = (["On or near Fishergate"] * 4 + ["On or near Church Street"] * 3
+             + ["12 Acacia Avenue", None])
+    domestic = [True] * 4 + [False] * 3 + [False, None]
+    n = len(texts)
+    table = stored_table(np.full(n, PRESTON_BNG[0]), np.full(n, PRESTON_BNG[1]),
+                         ["2024-06-07 23:00"] * n, domestic=domestic, location=texts,
+                         lsoa_name=["Preston 014B"] * n)
+    store = Store(tmp_path / "store")
+    store.commit(table, source_file="t", rejects=empty_rejects(), summary={}, kind="user")
+    return QueryLayer(store, load_boundaries(None), principal_required=True)
+
+
+def _one_place(layer) -> list[list[str]]:
+    from tests.conftest import PRESTON_BNG
+
+    fr = layer.frame()
+    rows = np.arange(fr.n)
+    return layer.place_names(rows, np.zeros(fr.n, dtype="int64"), 1,
+                             np.array([PRESTON_BNG[0]]), np.array([PRESTON_BNG[1]])
+                             ).values.tolist()
+
+
+def test_domestic_incidents_never_name_a_place_whoever_asks(preston_layer):
+    from geo.access import AccessDenied, Principal, load_roles
+
+    roles = load_roles()
+    with preston_layer.pinned(Principal("a", roles["analyst"])):
+        assert preston_layer.frame().n == 9  # the analyst reads the domestic rows...
+        assert _one_place(preston_layer) == [["Church Street", "incident locations"]]
+    with preston_layer.pinned(Principal("o", roles["officer"])):
+        fr = preston_layer.frame()
+        assert fr.n == 5
+        # ...an officer's frame does not even hold their text
+        assert sorted(fr.locations) == ["12 Acacia Avenue", "On or near Church Street"]
+        assert _one_place(preston_layer) == [["Church Street", "incident locations"]]
+    with preston_layer.pinned(Principal("p", roles["partner"])), pytest.raises(AccessDenied):
+        _one_place(preston_layer)
+
+
+def test_a_place_named_only_by_generic_points_takes_the_nearest_street_of_the_incidents():
+    e, n = BLACKPOOL
+    from geo.names import incident_streets
+
+    # the town's incidents: Talbot Road's map point 40 m away, a single-incident text nearer
+    nearby = incident_streets(np.array([e + 40, e + 40, e + 5, e - 900, e - 900]),
+                              np.array([n, n, n, n, n]), np.array([0, 0, 1, 2, 2]),
+                              ["On or near Talbot Road", "On or near Cedar Square",
+                               "On or near Nightclub"])
+    assert nearby.streets["name"].tolist() == ["Talbot Road"]
+    text = RowText(location=np.array([0, 0]), locations=["On or near Nightclub"])
+    names = name_places(np.array([0, 0]), 1, np.array([e]), np.array([n]), text,
+                        nearby=nearby)
+    assert names.values.tolist() == [["Nightclub near Talbot Road", "incident locations"]]
+    # a place without any text of its own, no gazetteer: "near" the incidents' street
+    bare = name_places(np.array([0]), 1, np.array([e]), np.array([n]),
+                       RowText(location=np.array([-1]), locations=[]), nearby=nearby)
+    assert bare.values.tolist() == [["near Talbot Road", "incident locations"]]
+
+
+def test_places_sharing_a_name_are_told_apart_by_where_they_lie():
+    rows = [(0, "On or near Lord Street")] * 3 + [(1, "On or near Lord Street")] * 2 + [
+        (2, "On or near Bold Street")] * 2
+    group, codes, labels = _codes(rows)
+    names = name_places(group, 3, np.array([334_400.0, 334_700.0, 334_900.0]),
+                        np.array([390_300.0, 390_350.0, 390_000.0]),
+                        RowText(location=codes, locations=labels))
+    assert names["place_name"].tolist() == ["Lord Street (west)", "Lord Street (east)",
+                                            "Bold Street"]
