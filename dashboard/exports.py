@@ -209,7 +209,8 @@ def _briefing_page(result: PlanResult, rank: int) -> dict[str, Any]:
     visits = result.schedule[result.schedule["hotspot"] == rank]
     expected = row["expected_per_month" if result.month_only else "expected_per_shift"]
     return {
-        "rank": rank, "place_id": row["id"], "lat": row["lat"], "lon": row["lon"],
+        "rank": rank, "place_id": row["id"], "place_name": row["place_name"],
+        "lat": row["lat"], "lon": row["lon"],
         "why": row["why"], "categories": row["main_categories"], "trend": row["trend"],
         "peak_hours": row["peak_hours"], "count": int(row["count"]),
         "expected": None if expected != expected else float(expected),
@@ -289,7 +290,9 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
         if counts.size and counts[c] > 0:
             cid = format(int(fr.cells[10][c]), "x")
             lat, lon = h3.cell_to_latlng(cid)
-            top_cells.append({"cell": cid, "count": int(counts[c]), "lat": lat, "lon": lon})
+            top_cells.append({"cell": cid, "code": int(c), "count": int(counts[c]),
+                              "lat": lat, "lon": lon})
+    _name_spots(top_cells, idx, codes)
     venues = svc.venues()
     top_venues: list[dict[str, Any]] = []
     if len(venues):
@@ -302,6 +305,7 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
             top_venues = v[["name", "kind", "type", "incidents"]].to_dict("records")
     return {
         "zone": report.zone_names[z], "zone_id": zone_id, "weekend": weekend,
+        "place_name": report.place_names[z] if report.place_names else "",
         "sunday": weekend + timedelta(days=2),
         "count": int(chosen["count"].iloc[0]) if len(chosen) else None,
         "status": chosen["status"].iloc[0] if len(chosen) else "no data for this weekend",
@@ -310,6 +314,20 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
         "rule": report.params.rule.label, "status_rule": report.params.status.describe(),
         "categories": report.categories[z], "synthetic": svc.query.status()["synthetic_sample"],
     }
+
+
+def _name_spots(cells: list[dict[str, Any]], rows: np.ndarray, codes: np.ndarray) -> None:
+    """Give each of a sheet's busiest cells its place name, from its own night incidents."""
+    from geo.names import group_index
+
+    if not cells:
+        return
+    east, north = to_bng(np.array([c["lon"] for c in cells]), np.array([c["lat"] for c in cells]))
+    names = services.current().query.place_names(
+        rows, group_index(codes, np.array([c["code"] for c in cells])), len(cells), east, north)
+    for cell, name, source in zip(cells, names["place_name"], names["name_source"],
+                                  strict=True):
+        cell["place_name"], cell["name_source"] = str(name), str(source)
 
 
 @nte_bp.get("/zones.geojson")
@@ -340,11 +358,12 @@ def deployment_sheet_csv() -> Response:
     d = services.current().in_lane(lambda: _sheet_data(args))
     rows: list[list[Any]] = [["section", "item", "value"],
                              ["zone", d["zone"], d["zone_id"]],
+                             ["zone", "around", d["place_name"]],
                              ["weekend", "friday", d["weekend"].isoformat()],
                              ["weekend", "status", d["status"]],
                              ["weekend", "incidents", "" if d["count"] is None else d["count"]]]
     rows += [["when", "peak hour", p] for p in d["peak"]]
-    rows += [["where", c["cell"], c["count"]] for c in d["cells"]]
+    rows += [["where", f"{c['place_name']} (cell {c['cell']})", c["count"]] for c in d["cells"]]
     rows += [["venue", v["name"], v["incidents"]] for v in d["venues"]]
     rows += [["history", h["weekend"], f"{h['count']} ({h['status']})"] for h in d["history"]]
     rows += [["method", "night", d["rule"]], ["method", "status rule", d["status_rule"]]]

@@ -59,6 +59,10 @@ class NteReport:
     categories: list[str]
     night_hours: list[int]
     notes: list[str] = field(default_factory=list)
+    #: Each zone's place name and where it came from (:func:`geo.names.name_places`), from
+    #: every selected incident inside it, at any time (month-only ones too).
+    place_names: list[str] = field(default_factory=list)
+    name_sources: list[str] = field(default_factory=list)
 
     def zone_summary(self) -> pd.DataFrame:
         """One row per zone: night incidents, share at night, latest weekend and its status."""
@@ -69,6 +73,8 @@ class NteReport:
             sh = self.share[self.share["zone"] == z]
             rows.append({
                 "zone_id": zid, "name": name,
+                "place_name": self.place_names[z] if self.place_names else "",
+                "name_source": self.name_sources[z] if self.name_sources else "",
                 "night_incidents": int(self.nightly.loc[self.nightly["zone"] == z,
                                                         "count"].sum()),
                 "night_share": float(sh["share"].iloc[0]) if len(sh) else float("nan"),
@@ -80,8 +86,9 @@ class NteReport:
                 "main_categories": self.categories[z],
             })
         return pd.DataFrame(rows, columns=[
-            "zone_id", "name", "night_incidents", "night_share", "night_count", "all_count",
-            "latest_weekend", "latest_count", "latest_status", "main_categories"])
+            "zone_id", "name", "place_name", "name_source", "night_incidents", "night_share",
+            "night_count", "all_count", "latest_weekend", "latest_count", "latest_status",
+            "main_categories"])
 
 
 def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteReport:
@@ -92,14 +99,18 @@ def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteRepo
     zones = zone_set.zones
     n_zones = len(zones)
     sel = query.select(params.filters)
-    mask = sel.mask & (fr.hour >= 0) & (fr.day >= 0)
-    idx = np.flatnonzero(mask)
+    chosen = np.flatnonzero(sel.mask)
     notes = []
     if fr.month_only_count:
         notes.append(f"{fr.month_only_count:,} incidents have only a month (police.uk) and "
                      "cannot be placed in a night; they are left out.")
-    zone = assign_zones(fr.easting[idx], fr.northing[idx], zone_set) if n_zones else \
-        np.full(len(idx), -1)
+    # every selected incident is placed once: all of them name the zones, the dated ones count
+    zone_all = assign_zones(fr.easting[chosen], fr.northing[chosen], zone_set) if n_zones \
+        else np.full(len(chosen), -1)
+    names = zone_names(query, fr, chosen, zone_all, list(zone_set.zones_bng.geometry)
+                       if n_zones else [])
+    dated = (fr.hour[chosen] >= 0) & (fr.day[chosen] >= 0)
+    idx, zone = chosen[dated], zone_all[dated]
     night = night_of(fr.day[idx], fr.hour[idx], params.rule)
     at_night = night >= 0
     in_zone = zone >= 0
@@ -132,7 +143,41 @@ def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteRepo
     return NteReport(params=params, zone_ids=list(zones["zone_id"]),
                      zone_names=list(zones["name"]), nightly=nightly, weekends=weekends,
                      nights=nights, profile=profile, share=share, categories=cats,
-                     night_hours=night_hours, notes=notes)
+                     night_hours=night_hours, notes=notes,
+                     place_names=names["place_name"].tolist(),
+                     name_sources=names["name_source"].tolist())
+
+
+def zone_names(query: QueryLayer, fr: Any, rows: np.ndarray, zone: np.ndarray,
+               polygons_bng: list[Any]) -> pd.DataFrame:
+    """Name zones (saved or suggested) from the incidents in them, as the principal may see.
+
+    Parameters
+    ----------
+    query : QueryLayer
+        Names come from its pinned frame (:meth:`geo.query.QueryLayer.place_names`).
+    fr : IncidentFrame
+        The frame ``rows`` index.
+    rows, zone : numpy.ndarray
+        Incident rows and the zone each lies in (-1: none).
+    polygons_bng : list of shapely geometries
+        The zones in British National Grid: a zone without named incidents is named from a
+        point surely inside it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``place_name`` and ``name_source`` per zone.
+    """
+    import shapely
+
+    if polygons_bng:
+        inside = shapely.point_on_surface(np.asarray(polygons_bng, dtype=object))
+        east, north = shapely.get_x(inside), shapely.get_y(inside)
+    else:
+        east = north = np.zeros(0)
+    return query.place_names(rows, zone, len(polygons_bng), np.asarray(east, dtype="float64"),
+                             np.asarray(north, dtype="float64"), frame=fr)
 
 
 def nte_filters(params: NteParams, weekend: date | None = None) -> Filters:

@@ -482,6 +482,8 @@ def _table_columns(weights_source: str | None = None,
         {"field": "peak_hour", "headerName": "Peak hour", "minWidth": 140}]
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
+        {"field": "place_name", "headerName": "Where", "minWidth": 200,
+         "tooltipField": "name_source"},
         {"field": "share_text", "headerName": "Incidents (share of selection)",
          "minWidth": 200},
         *(harm if weights_source else []),
@@ -499,9 +501,9 @@ def _table_rows(filters: Filters, res: int, unit: str = "cells",
         total = svc.query.select(filters).count
         feats = svc.clusters(filters, db or DbscanParams())["features"][:10]
         return [
-            {**{k: f["properties"][k] for k in ("rank", "count", "harm", "peak_day",
-                                                  "peak_hour", "main_categories", "lon",
-                                                  "lat")},
+            {**{k: f["properties"][k] for k in ("rank", "place_name", "name_source", "count",
+                                                  "harm", "peak_day", "peak_hour",
+                                                  "main_categories", "lon", "lat")},
              "cell": f"cluster {f['id']} ({f['properties']['area_km2']:.3f} km²)",
              "share_text": f"{f['properties']['count']:,} of {total:,} "
                            f"({100 * f['properties']['share']:.1f}%)"}

@@ -178,6 +178,8 @@ def layout(**query: str) -> html.Div:
                                     "suppressColumnVirtualisation": True},
                    columnDefs=[
                        {"field": "name", "headerName": "Zone", "minWidth": 170},
+                       {"field": "place_name", "headerName": "Where", "minWidth": 200,
+                        "tooltipField": "name_source"},
                        {"field": "status", "headerName": "Latest weekend", "minWidth": 200,
                         "cellStyle": {"function": "params.value && params.value.startsWith("
                                       "'red') ? {'color': '#c0392b', 'fontWeight': 'bold'} : "
@@ -313,6 +315,8 @@ def update_zones(night_from: int | None, night_to: int | None, mode: str | None,
                   if r["latest_status"] else "no weekends yet")
         share = r["night_share"]
         rows.append({"name": r["name"], "zone_id": r["zone_id"], "status": latest,
+                     "place_name": r["place_name"],
+                     "name_source": f"named from: {r['name_source']}",
                      "night_incidents": r["night_incidents"],
                      "share_text": "–" if share != share else
                      f"{100 * share:.0f}% ({r['night_count']:,} of {r['all_count']:,})",
@@ -541,21 +545,22 @@ def suggest(_clicks: int | None, search: str | None, night_from: int | None = No
     filters = parse_filters({**shared, "days": "fri,sat", "hours": f"{start}-{end or 24}"})
     fr = svc.query.frame()
     mask = svc.query.select(filters).mask
-    sug = suggest_zones(fr.easting[mask], fr.northing[mask])
+    sug = suggest_zones(fr.easting[mask], fr.northing[mask]).head(15)
     if sug.empty:
         return []
     wgs = sug.to_crs("EPSG:4326")
-    names = svc.boundaries.names()
-    from geo.boundaries import assign_areas
+    from geo.nte_report import zone_names
+    from geo.zones import assign_polygons
 
-    areas = assign_areas(sug["centroid_e"].to_numpy(), sug["centroid_n"].to_numpy(),
-                         svc.boundaries).code
+    idx = np.flatnonzero(mask)
+    shapes = list(sug.geometry)
+    names = zone_names(svc.query, fr, idx,
+                       assign_polygons(fr.easting[idx], fr.northing[idx], shapes), shapes)
     rows = []
-    for i, r in enumerate(sug.head(15).itertuples()):
+    for i, r in enumerate(sug.itertuples()):
         geom = json.loads(json.dumps(wgs.geometry.iloc[i].__geo_interface__))
-        town = names.get(areas[i], "") if areas[i] is not None else ""
-        rows.append({"rank": int(r.rank), "name": f"{town} centre".strip() if i < 10 else
-                     f"Suggested {int(r.rank)}", "count": int(r.count),
+        rows.append({"rank": int(r.rank), "name": names["place_name"].iloc[i],
+                     "name_source": names["name_source"].iloc[i], "count": int(r.count),
                      "area_km2": round(float(r.area_km2), 2), "geometry": geom})
     return rows
 

@@ -273,6 +273,9 @@ def _columns(month_only: bool = False) -> list[dict[str, Any]]:
         {"field": "visits", "headerName": "Suggested visits (per shift)", "minWidth": 260}]
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
+        {"field": "place_name", "headerName": "Where", "minWidth": 220,
+         "tooltipField": "name_source", "headerTooltip": "the place's most frequent streets "
+         "in the incidents, or else the nearest gazetteer street, ward, LSOA or authority"},
         {"field": "incidents_text", "headerName": "Incidents (share)", "minWidth": 210,
          "headerTooltip": "share of harm when harm weights are loaded, else of incidents"},
         {"field": "expected_text", "headerName": "Per month" if month_only else "Per shift",
@@ -388,6 +391,7 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
         times = ", ".join(f"{a}–{b}" for a, b in zip(v["start"], v["end"], strict=True))
         rows.append({
             "rank": r["rank"], "id": r["id"], "lon": r["lon"], "lat": r["lat"],
+            "place_name": r["place_name"], "name_source": f"named from: {r['name_source']}",
             # with equal weights harm is the count: say "incidents", not "harm"
             "incidents_text": f"{r['count']:,} ({100 * r['share_harm']:.1f}% of "
                               f"{result.totals['harm']:,.0f}"
