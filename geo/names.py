@@ -85,7 +85,12 @@ _NUMBER = re.compile(
     r"^(?:(?:flat|apartment|apt|unit|house|no\.?)\s*[0-9a-z]*\s*,?\s*)?"
     r"(?:\d+[a-z]?(?:\s*[-/–]\s*\d+[a-z]?)?\b\s*,?\s*)?", re.IGNORECASE)
 _NO_PLACE = frozenset({"", "no location", "unknown", "n/a", "na", "none", "not known",
-                       "not recorded"})
+                       "not recorded", "street", "road", "lane", "avenue"})
+#: How far (metres) from a place's centre the nearest street the incidents name may lie, to
+#: say where a place without street text is; further for a generic point (a park, a car park
+#: is larger than one street's stretch).
+STREET_REACH_M = 250.0
+GENERIC_REACH_M = 400.0
 #: police.uk title-cases names letter by letter after an apostrophe: "St Mary'S Road".
 _APOSTROPHE_S = re.compile(r"(?<=\w)['’]S\b")
 _MAX_NAME_CHARS = 80
@@ -423,9 +428,17 @@ def name_places(
     sources = ["incident locations" if n else "" for n in names]
     generic = from_text["generic"].to_numpy(bool)
     need = [i for i in range(n_groups) if not names[i] or generic[i]]
-    if not need:
-        return pd.DataFrame({"place_name": _apart(names, centre_e, centre_n),
+    authority: list[str] | None = None
+
+    def finish() -> pd.DataFrame:
+        towns = authority
+        if towns is None and len(set(names)) < len(names):  # only if two would read the same
+            towns = _authority_names(group, n_groups, centre_e, centre_n, text, authorities)
+        return pd.DataFrame({"place_name": _apart(names, centre_e, centre_n, towns),
                              "name_source": sources})
+
+    if not need:
+        return finish()
 
     at = np.asarray(need, dtype="int64")
     streets: list[str] = [""] * n_groups
@@ -436,8 +449,13 @@ def name_places(
             streets[i], localities[i] = street, loc
     near: list[str] = [""] * n_groups
     if nearby is not None:
-        for i, street in zip(need, nearby.nearest(centre_e[at], centre_n[at])[0], strict=True):
-            near[i] = street
+        # a generic point (a park, a car park) is larger than a street's catchment
+        reach = np.where(generic[at], GENERIC_REACH_M, STREET_REACH_M)
+        for radius in np.unique(reach):
+            some = at[reach == radius]
+            found = nearby.nearest(centre_e[some], centre_n[some], street_radius_m=radius)[0]
+            for i, street in zip(some.tolist(), found, strict=True):
+                near[i] = street
     ward = ([""] * n_groups if wards is None else
             _located(_locate(centre_e, centre_n, wards), wards.names()))
     lsoa = (_most_frequent(text.lsoa, text.lsoas, group, n_groups)
@@ -462,28 +480,44 @@ def name_places(
             names[i], sources[i] = authority[i], "authority"
         else:
             names[i], sources[i] = _coordinates(centre_e[i], centre_n[i]), "coordinates"
-    return pd.DataFrame({"place_name": _apart(names, centre_e, centre_n),
-                         "name_source": sources})
+    return finish()
 
 
 _WINDS = ("east", "north-east", "north", "north-west", "west", "south-west", "south",
           "south-east")
 
 
-def _apart(names: list[str], east: np.ndarray, north: np.ndarray) -> list[str]:
-    """Tell apart places that share a name by where each lies from the others' middle.
+def _same(names: list[str]) -> dict[str, list[int]]:
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        seen.setdefault(name, []).append(i)
+    return {name: at for name, at in seen.items() if len(at) > 1}
+
+
+def _apart(names: list[str], east: np.ndarray, north: np.ndarray,
+           towns: Sequence[str] | None = None) -> list[str]:
+    """Tell apart places that share a name: by their towns, else by where each lies.
+
+    Two Church Streets in two authorities read "Church Street, Charnwood" and "Church Street,
+    Leicester"; two ends of one street, "Lord Street (west)" and "Lord Street (east)" (from
+    the middle of the places sharing the name).
 
     Examples
     --------
     >>> _apart(["Lord Street", "Bold Street", "Lord Street"], np.array([0.0, 5.0, 300.0]),
     ...        np.array([0.0, 5.0, 20.0]))
     ['Lord Street (west)', 'Bold Street', 'Lord Street (east)']
+    >>> _apart(["Church Street", "Church Street"], np.zeros(2), np.zeros(2),
+    ...        ["Leicester", "Charnwood"])
+    ['Church Street, Leicester', 'Church Street, Charnwood']
     """
     out = list(names)
-    seen: dict[str, list[int]] = {}
-    for i, name in enumerate(names):
-        seen.setdefault(name, []).append(i)
-    for name, at in seen.items():
+    if towns is not None:
+        for name, at in _same(out).items():
+            if len({towns[i] for i in at}) > 1:
+                for i in at:
+                    out[i] = f"{name}, {towns[i]}" if towns[i] and towns[i] != name else name
+    for name, at in _same(out).items():
         if len(at) < 2:
             continue
         dx, dy = east[at] - east[at].mean(), north[at] - north[at].mean()

@@ -36,9 +36,9 @@ GENERIC = {g.casefold() for g in (
     "Nightclub", "Hospital", "Further/Higher Educational Building", "Pedestrian Subway",
     "Bus/Coach Station", "Police Station", "Theatre/Concert Hall", "Park/Open Space",
     "Conference/Exhibition Centre", "Airport/Airfield", "Ferry Terminal")}
-#: What tells apart two places of one answer that share a name.
-APART = re.compile(r" \((?:north|south|east|west|north-east|north-west|south-east|south-west"
-                   r"|\d+ of \d+)\)$")
+#: What tells apart two places of one answer that share a name: their towns, or where each is.
+APART = re.compile(r"(?:, [^,]+| \((?:north|south|east|west|north-east|north-west|south-east"
+                   r"|south-west|\d+ of \d+)\))$")
 PLAN = "/api/v1/patrol-plan?n=10&lookback_months=4&group=all"
 
 

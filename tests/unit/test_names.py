@@ -255,3 +255,20 @@ def test_places_sharing_a_name_are_told_apart_by_where_they_lie():
                         RowText(location=codes, locations=labels))
     assert names["place_name"].tolist() == ["Lord Street (west)", "Lord Street (east)",
                                             "Bold Street"]
+
+
+def test_places_sharing_a_street_name_in_two_towns_are_told_apart_by_town():
+    rows = [(0, "On or near Church Street")] * 3 + [(1, "On or near Church Street")] * 2
+    group, codes, labels = _codes(rows)
+    names = name_places(group, 2, np.array([330_950.0, 353_750.0]),
+                        np.array([436_350.0, 429_410.0]),
+                        RowText(location=codes, locations=labels,
+                                area=np.array([0, 0, 0, 1, 1]),
+                                areas=["E06000009", "E07000123"]),
+                        authorities=load_boundaries(None))
+    assert names["place_name"].tolist() == ["Church Street, Blackpool", "Church Street, Preston"]
+
+
+def test_bare_street_words_name_nothing():
+    assert _names([(0, "On or near Street")] * 3 + [(0, "On or near Narborough Road")] * 3,
+                  1) == ["Narborough Road"]
