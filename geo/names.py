@@ -40,7 +40,7 @@ the places named, whatever the filter.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -365,7 +365,7 @@ def name_places(
     text: RowText,
     *,
     gazetteer: Gazetteer | None = None,
-    nearby: Gazetteer | None = None,
+    nearby: Gazetteer | Callable[[], Gazetteer] | None = None,
     wards: Boundaries | None = None,
     authorities: Boundaries | None = None,
     rule: NameRule = NameRule(),
@@ -386,10 +386,11 @@ def name_places(
         The incidents' location, LSOA and authority codes.
     gazetteer : geo.gazetteer.Gazetteer, optional
         Streets and localities imported with ``hotspot gazetteer import``.
-    nearby : geo.gazetteer.Gazetteer, optional
+    nearby : geo.gazetteer.Gazetteer or callable, optional
         The streets the incidents themselves name, at their map points
         (:func:`incident_streets`): police.uk map points sit on the centre of a street, so
-        they say which street a place of generic points ("Shopping Area") is on.
+        they say which street a place of generic points ("Shopping Area") is on. A callable
+        is called only if a place needs it.
     wards : geo.boundaries.Boundaries, optional
         The ``ward`` boundary level, if imported.
     authorities : geo.boundaries.Boundaries, optional
@@ -448,6 +449,8 @@ def name_places(
         for i, street, loc in zip(need, found_s, found_l, strict=True):
             streets[i], localities[i] = street, loc
     near: list[str] = [""] * n_groups
+    if callable(nearby):
+        nearby = nearby()
     if nearby is not None:
         # a generic point (a park, a car park) is larger than a street's catchment
         reach = np.where(generic[at], GENERIC_REACH_M, STREET_REACH_M)
@@ -565,18 +568,23 @@ def incident_streets(easting: np.ndarray, northing: np.ndarray, location_codes: 
     from geo.gazetteer import Gazetteer
 
     codes = np.asarray(location_codes, dtype="int64").reshape(-1)
-    use = codes >= 0
-    frame = pd.DataFrame({"code": codes[use],
-                          "easting": np.round(np.asarray(easting, dtype="float64")[use], 1),
-                          "northing": np.round(np.asarray(northing, dtype="float64")[use], 1)})
-    points = frame.groupby(["code", "easting", "northing"], as_index=False, sort=False).size()
-    points = points[points["size"] >= rule.min_support]
-    texts = {int(k): clean_location(location_labels[int(k)]) for k in points["code"].unique()}
-    points["name"] = [texts[int(k)] for k in points["code"]]
-    points = points[(points["name"] != "") & ~points["name"].map(is_generic_point).astype(bool)]
-    streets = pd.DataFrame({"name": points["name"].astype(str).to_numpy(),
-                            "locality": "", "easting": points["easting"].to_numpy("float64"),
-                            "northing": points["northing"].to_numpy("float64")})
+    use = np.flatnonzero(codes >= 0)
+    east = np.round(np.asarray(easting, dtype="float64").reshape(-1)[use], 1)
+    north = np.round(np.asarray(northing, dtype="float64").reshape(-1)[use], 1)
+    # map points by hashing (police.uk snaps many incidents to one point), then (text, point)
+    point, _ = pd.factorize(east + 1j * north)
+    point = np.asarray(point, dtype="int64")
+    pairs, first, counts = np.unique(codes[use] * (np.int64(point.max(initial=0)) + 1) + point,
+                                     return_index=True, return_counts=True)
+    enough = counts >= rule.min_support
+    first = first[enough]
+    code = codes[use][first]
+    used = np.unique(code)
+    texts = {int(k): clean_location(location_labels[int(k)]) for k in used}
+    street = {k: bool(t) and not is_generic_point(t) for k, t in texts.items()}
+    keep = np.array([street[int(k)] for k in code], dtype=bool)
+    streets = pd.DataFrame({"name": [texts[int(k)] for k in code[keep]], "locality": "",
+                            "easting": east[first[keep]], "northing": north[first[keep]]})
     localities = pd.DataFrame({"name": pd.Series([], dtype="str"),
                                "easting": pd.Series([], dtype="float64"),
                                "northing": pd.Series([], dtype="float64")})

@@ -921,7 +921,8 @@ class QueryLayer:
         text = RowText(location=fr.location[rows], locations=fr.locations,
                        lsoa=fr.lsoa[rows], lsoas=fr.lsoas, area=fr.area[rows], areas=fr.areas)
         return name_places(group, n_groups, centre_e, centre_n, text,
-                           gazetteer=self.gazetteer, nearby=self._incident_streets(fr),
+                           gazetteer=self.gazetteer,
+                           nearby=lambda: self._incident_streets(fr),
                            wards=self.levels.get("ward"), authorities=self.boundaries)
 
     def _incident_streets(self, fr: IncidentFrame) -> Any:
