@@ -6,6 +6,7 @@ the dosage, the downloads and the briefings, so they always agree.
 
 from __future__ import annotations
 
+from html import escape as html_escape
 from typing import Any
 from urllib.parse import urlencode
 
@@ -340,7 +341,10 @@ def _figure(result: Any, center: dict[str, float], zoom: float) -> dict[str, Any
                           "yanchor": "top"}},
             # markers, not text: map text needs glyph files fetched from the internet
             {"type": "scattermap", "mode": "markers", "lon": t["lon"].tolist(),
-             "lat": t["lat"].tolist(), "text": [f"Hotspot {r}" for r in t["rank"]],
+             "lat": t["lat"].tolist(),
+             # plotly reads a few HTML tags in hover text: a street name is escaped to text
+             "text": [f"Hotspot {r}: {html_escape(str(n))}"
+                      for r, n in zip(t["rank"], t["place_name"], strict=True)],
              "marker": {"size": 9, "color": "#111"},
              "customdata": [[r["count"], r["trend"]] for r in t.to_dict("records")],
              "hovertemplate": "<b>%{text}</b><br>%{customdata[0]} incidents<br>"
