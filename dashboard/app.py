@@ -10,7 +10,7 @@ import dash
 from dash import Dash, dcc, html
 
 import dashboard.layouts  # noqa: F401  (pages register themselves on import)
-from dashboard import ids, security, services
+from dashboard import basemap, ids, security, services
 from dashboard.access import gate
 from dashboard.access.accounts import Accounts
 from dashboard.access.audit import AuditLog
@@ -65,6 +65,7 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     app.server.register_blueprint(exports_blueprint)
     app.server.register_blueprint(nte_bp)
     app.server.register_blueprint(board_bp)
+    app.server.register_blueprint(basemap.bp)
     if hosts is None:
         hosts = security.allowed_hosts("", os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","))
     roles = load_roles(data.access / "roles.toml")

@@ -19,6 +19,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import services
+from dashboard.basemap import basemap_layout
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
@@ -259,9 +260,9 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
     else:
         center, zoom = svc.map_center()
     return {"data": traces, "layout": {
-        "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+        "map": basemap_layout(center=center, zoom=zoom, layers=[
             {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
-             "color": "#4a4a4a", "line": {"width": 1}}]},
+             "color": "#4a4a4a", "line": {"width": 1}}]),
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "showlegend": False,
         # a new set of zones re-frames the map; filter changes keep the analyst's view
         "dragmode": "pan", "uirevision": "-".join(zs.zones["zone_id"]) or "none"}}
