@@ -403,12 +403,22 @@ def _venue_rows(report: Any, z: int, params: NteParams, radius_m: float) -> list
 @callback(Output(SHEET, "children"), Input(WEEKEND, "value"), State(ZONE, "value"),
           State(SEARCH, "data"))
 def sheet_links(weekend: str | None, zone: str | None, search: str | None) -> Any:
-    """Links to the printable deployment sheet and its CSV for the chosen weekend."""
-    if not weekend or not zone:
+    """Links to the printable deployment sheet for the coming weekend, and for the chosen one.
+
+    The sheet is for the coming weekend, forecast from the zone's last weekends; a past
+    weekend's sheet shows what its forecast was beside what was recorded.
+    """
+    if not zone:
         return ""
-    q = f"{(search or '?').lstrip('?')}&zone={zone}&weekend={weekend}"
-    return [html.A("Deployment sheet (print)", href=f"/nte/sheet?{q}", target="_blank"),
-            " · ", html.A("CSV", href=f"/nte/sheet.csv?{q}", download="")]
+    q = f"{(search or '?').lstrip('?')}&zone={zone}"
+    links: list[Any] = [
+        html.A("Deployment sheet for the coming weekend (print)", href=f"/nte/sheet?{q}",
+               target="_blank"),
+        " · ", html.A("CSV", href=f"/nte/sheet.csv?{q}", download="")]
+    if weekend:
+        links += [" · ", html.A(f"the sheet as it would have been for Fri {weekend}",
+                                href=f"/nte/sheet?{q}&weekend={weekend}", target="_blank")]
+    return links
 
 
 @callback(
