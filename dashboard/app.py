@@ -76,7 +76,8 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     # pin also fixes one store version and one set of zones for the whole answer
     gate.install(app, state, AuditLog(data.audit))
     # after the gate: an anonymous request is told to sign in before anything else is checked
-    security.install(app, hosts, tile_url=svc.tile_url)
+    # the site tile server is let through only when it is the basemap in use
+    security.install(app, hosts, tile_url=None if svc.basemap is not None else svc.tile_url)
     return app
 
 

@@ -181,3 +181,55 @@ def test_glyphs_are_sdf_bitmaps_in_the_layout_maplibre_reads():
     assert 2 not in glyphs[ord(" ")]  # a space has metrics and no bitmap
     with pytest.raises(ValueError, match="multiple of 256"):
         glyph_range(100)
+
+
+# ---------------------------------------------------------------------------------------------
+# Printed maps
+# ---------------------------------------------------------------------------------------------
+def _decode(uri: str):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    png = base64.b64decode(uri.removeprefix("data:image/png;base64,"))
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
+
+
+def test_a_printed_map_is_stitched_from_raster_tiles(tmp_path):
+    import numpy as np
+
+    from dashboard.staticmap import frame_around, render
+    from tests.tiles_helpers import TILE_RGB, raster_mbtiles
+
+    tiles = MBTiles(raster_mbtiles(tmp_path / "r.mbtiles", zooms=range(12, 15)))
+    frame = frame_around([-2.70, -2.69], [53.755, 53.765], width=300, height=300)
+    img = render(frame, tiles)
+    px = _decode(img.uri)
+    assert px.shape == (300, 300, 3) and img.source == "Map: test raster"
+    assert (np.abs(px - TILE_RGB) <= 30).all(axis=2).mean() > 0.8
+
+
+def test_a_printed_map_draws_vector_streets_and_names(tmp_path):
+    from dashboard.staticmap import LAND, frame_around, render
+    from tests.tiles_helpers import vector_mbtiles
+
+    tiles = MBTiles(vector_mbtiles(tmp_path / "v.mbtiles", zooms=range(12, 15)))
+    frame = frame_around([-2.70, -2.69], [53.755, 53.765], width=300, height=300)
+    px = _decode(render(frame, tiles).uri)
+    land = (abs(px - LAND) <= 3).all(axis=2).mean()
+    white_road = (px >= 250).all(axis=2).mean()
+    dark_text = (px <= 90).all(axis=2).mean()  # labels: street and town names
+    assert land > 0.3 and white_road > 0.005 and dark_text > 0.0005
+
+
+def test_without_tiles_a_printed_map_shows_the_boundaries():
+    from dashboard.staticmap import frame_around, render
+
+    ring = [(-2.698, 53.757), (-2.692, 53.757), (-2.692, 53.763), (-2.698, 53.763),
+            (-2.698, 53.757)]
+    frame = frame_around([-2.70, -2.69], [53.755, 53.765], width=300, height=300)
+    img = render(frame, None, [("Preston", [ring])])
+    px = _decode(img.uri)
+    assert "boundaries only" in img.source and (px < 200).all(axis=2).mean() > 0.005
