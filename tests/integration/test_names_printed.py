@@ -1,8 +1,9 @@
 """Names on the printed briefing and deployment sheet, from a timestamped file's location column.
 
 A SYNTHETIC timestamped file for Preston maps a location-text column (``--location-col``):
-each incident is "On or near" the nearest of three streets of the centre, one of them named
-with markup; domestic incidents carry a home address. The briefing must head each hotspot
+each incident near one of three streets of the centre is "On or near" it, at its map point as
+police.uk would put it (one street is named with markup); domestic incidents carry a home
+address. The briefing must head each hotspot
 with its street name, the sheet must name its zone and busiest spots, every name printed as
 text, and no domestic address may appear anywhere.
 """
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 
 import numpy as np
 import pytest
 
-from geo.projection import to_bng
+from geo.projection import to_bng, to_wgs84
 from geo.settings import DataPaths
 
 #: Three streets of Preston centre (British National Grid metres) and their names.
@@ -42,7 +44,12 @@ def client(tmp_path_factory):
     points = np.array(list(STREETS.values()))
     dist = np.hypot(east[:, None] - points[:, 0], north[:, None] - points[:, 1])
     nearest = np.array(list(STREETS))[dist.argmin(axis=1)]
-    incidents["street"] = np.where(dist.min(axis=1) < 600, "On or near " + nearest, "")
+    near = dist.min(axis=1) < 600
+    incidents["street"] = np.where(near, "On or near " + nearest, "")
+    # as police.uk does, an incident on a street is moved to the street's map point
+    lon, lat = to_wgs84(points[:, 0], points[:, 1])
+    incidents.loc[near, "longitude"] = lon[dist.argmin(axis=1)[near]].round(6)
+    incidents.loc[near, "latitude"] = lat[dist.argmin(axis=1)[near]].round(6)
     domestic = incidents["domestic"].astype(str).str.lower() == "true"
     assert domestic.sum() > 50
     incidents.loc[domestic, "street"] = HOME
@@ -83,12 +90,12 @@ def test_deployment_sheet_names_its_zone_and_busiest_spots(client):
     query = f"zone={props['zone_id']}&weekend={weekend}&group=all"
     sheet = client.get(f"/nte/sheet?{query}").get_data(as_text=True)
     assert f"Around {html.escape(props['place_name'])}" in sheet
-    where = sheet.split("<h2>Where</h2><ul>")[1].split("</ul>")[0]
-    spots = [part.split("</b>", 1)[0] for part in where.split("incidents around <b>")[1:]]
+    where = sheet.split("<h2>Where</h2>")[1].split("</table>")[0]
+    spots = re.findall(r"<td><b>([^<]+)</b> \(5\d\.\d{5}, -2\.\d{5}\)</td></tr>", where)
     assert spots and all(any(s in spot for s in _names_printed()) for spot in spots)
     assert "Acacia" not in sheet
     rows = client.get(f"/nte/sheet.csv?{query}").get_data(as_text=True).splitlines()
-    wheres = [r for r in rows if r.startswith("where,")]
+    wheres = [r for r in rows if r.startswith("where")]
     assert len(wheres) == len(spots)
     assert all("(cell 8a" in r for r in wheres)
     assert ["zone", "around", props["place_name"]] in [r.split(",", 2) for r in rows]
