@@ -11,7 +11,10 @@ A sergeant briefs with street names ("Talbot Road / Topping Street"), not H3 ids
    are joined with " / " when the second holds at least :attr:`NameRule.second_share` of the
    place's street incidents. Ties go to the alphabetically first text, so a name never
    changes between runs. A place with only generic points is named by the point and the
-   nearest street or area ("Supermarket near Bold Street").
+   nearest street the incidents name, else its area ("Supermarket near Bold Street"), and a
+   place with no text of its own, after the gazetteer, by that nearest street ("near Bold
+   Street"): police.uk map points sit on street centres, so the incidents are a gazetteer too
+   (:func:`incident_streets`).
 2. **Gazetteer.** Where no location text names the place, the nearest street and locality of
    an imported gazetteer (:mod:`geo.gazetteer`, OS Open Names or any name/type/coordinates
    CSV) to the place's centre: "Talbot Road, Blackpool".
@@ -19,6 +22,9 @@ A sergeant briefs with street names ("Talbot Road / Topping Street"), not H3 ids
    ``ward``) comes before the LSOA: ward names are the words residents and officers use, LSOA
    names ("Blackpool 010E") are statistical labels.
 4. **Coordinates**, only for a place outside every boundary with no text at all.
+
+Places named together (one ranked list) that would share a name are told apart by their towns,
+else by where each lies: "Lord Street (west)", "Lord Street (east)".
 
 Privacy
 -------
@@ -403,7 +409,8 @@ def name_places(
     pandas.DataFrame
         One row per place, in place order: ``place_name`` (never blank) and ``name_source``
         (one of :data:`NAME_SOURCES`). Places that would share a name are told apart by
-        where they lie from each other: "Lord Street (west)", "Lord Street (east)".
+        their towns ("Church Street, Leicester"), else by where they lie from each other
+        ("Lord Street (west)", "Lord Street (east)").
 
     Examples
     --------

@@ -92,3 +92,11 @@ def test_a_gazetteer_file_that_is_not_one_is_refused_clearly(site, tmp_path):
         "hotspot: notes.csv: no column for the name was found (tried name, name1, street, "
         "place_name, placename, label); name it with --name-col. The columns are 'title', "
         "'body'.\n")
+
+
+def test_gazetteer_help_names_its_options():
+    proc = run("gazetteer", "import", "--help")
+    assert proc.returncode == 0
+    for option in ("--add", "--name-col", "--type-col", "--x-col", "--y-col", "--crs",
+                   "--locality-col", "--data-dir"):
+        assert option in proc.stdout
