@@ -10,7 +10,7 @@ import dash
 from dash import Dash, dcc, html
 
 import dashboard.layouts  # noqa: F401  (pages register themselves on import)
-from dashboard import ids, security, services
+from dashboard import basemap, ids, security, services
 from dashboard.access import gate
 from dashboard.access.accounts import Accounts
 from dashboard.access.audit import AuditLog
@@ -65,6 +65,7 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     app.server.register_blueprint(exports_blueprint)
     app.server.register_blueprint(nte_bp)
     app.server.register_blueprint(board_bp)
+    app.server.register_blueprint(basemap.bp)
     if hosts is None:
         hosts = security.allowed_hosts("", os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","))
     roles = load_roles(data.access / "roles.toml")
@@ -75,7 +76,8 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     # pin also fixes one store version and one set of zones for the whole answer
     gate.install(app, state, AuditLog(data.audit))
     # after the gate: an anonymous request is told to sign in before anything else is checked
-    security.install(app, hosts, tile_url=svc.tile_url)
+    # the site tile server is let through only when it is the basemap in use
+    security.install(app, hosts, tile_url=None if svc.basemap is not None else svc.tile_url)
     return app
 
 

@@ -40,7 +40,7 @@ from geo.settings import limits
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 #: Paths whose answers may be cached by the browser: fingerprinted or static files only.
-_CACHEABLE = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
+_CACHEABLE = ("/_dash-component-suites/", "/assets/", "/_favicon.ico", "/tiles/")
 
 #: JSON errors for these paths; page paths get Dash's own pages.
 _JSON_PATHS = ("/api", "/_dash-", "/patrol/", "/nte/")

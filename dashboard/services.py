@@ -35,8 +35,9 @@ from geo.h3index import cell_boundaries, cells_to_str
 from geo.hotspots import DAY_LABELS, main_categories, night_days, peak_text, rank_cells
 from geo.projection import to_wgs84
 from geo.query import FilterError, Filters, QueryLayer
-from geo.settings import DataPaths, tile_url
+from geo.settings import DataPaths, basemap_path, tile_url
 from geo.store import Store
+from geo.tiles import MBTiles
 
 if TYPE_CHECKING:
     from geo.plan import BacktestResult, PlanParams
@@ -227,6 +228,15 @@ class Services:
         self.query = QueryLayer(Store(data.store), self._boundaries, principal_required=True,
                                 record_key=record_key(data))
         self.tile_url = tile_url()
+        # the basemap file is checked now, so a wrong HOTSPOT_BASEMAP stops the server at
+        # start with the reason, not a blank map later
+        path = basemap_path()
+        self.basemap: MBTiles | None = MBTiles(path) if path is not None else None
+        self.basemap_layers: list[dict[str, Any]] = []
+        if self.basemap is not None and self.basemap.info.is_vector:
+            from dashboard.basemap import vector_layer_list
+
+            self.basemap_layers = vector_layer_list(self.basemap)
         self._geometry = _LRU(8)
         self._zones_pin: contextvars.ContextVar[tuple[Any, Any] | None] = \
             contextvars.ContextVar(f"hotspot-pinned-zones-{id(self)}", default=None)

@@ -171,6 +171,17 @@ def tile_url() -> str | None:
     return os.environ.get("HOTSPOT_TILE_URL") or None
 
 
+def basemap_path() -> Path | None:
+    """Return the MBTiles file the app serves its basemap from (``HOTSPOT_BASEMAP``), if any.
+
+    Raster or vector tiles (OS Open Zoomstack, for example); the app serves them at its own
+    ``/tiles/`` URLs, so maps need nothing from outside the machine. It takes precedence over
+    ``HOTSPOT_TILE_URL``.
+    """
+    value = os.environ.get("HOTSPOT_BASEMAP", "").strip()
+    return Path(value).expanduser() if value else None
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     if not value:

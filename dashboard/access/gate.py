@@ -39,7 +39,9 @@ LOG = logging.getLogger("hotspot.access")
 _QUIET = {"static", "_dash_assets.static", "/_favicon.ico", "/_reload-hash",
           "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
           "/_dash-layout", "/_dash-dependencies", "hotspot_signin.sign_in_form",
-          "hotspot_signin.sign_in", "hotspot_signin.sign_out"}
+          "hotspot_signin.sign_in", "hotspot_signin.sign_out",
+          # a map view fetches dozens of basemap tiles; they hold no incident data
+          "tiles.style", "tiles.tile", "tiles.glyphs", "tiles.unknown"}
 _PAGE_ENDPOINTS = {"/", "/<path:path>"}
 #: Callbacks not written to the audit log: the page's check for new data, every few seconds,
 #: which reads nothing but the store version.

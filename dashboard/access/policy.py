@@ -57,6 +57,12 @@ ROUTES: dict[str, Need] = {
     "/": SIGNED_IN,
     "/<path:path>": SIGNED_IN,
     "/_dash-update-component": SIGNED_IN,  # and then the callback's own decision
+    # the basemap: map tiles, their style and label glyphs hold no incident data, but the
+    # site's map file is its licensed copy, so only signed-in users fetch it
+    "tiles.style": SIGNED_IN,
+    "tiles.tile": SIGNED_IN,
+    "tiles.glyphs": SIGNED_IN,
+    "tiles.unknown": SIGNED_IN,
     # the API
     "api_v1.health": SIGNED_IN,
     "api_v1.whoami": SIGNED_IN,

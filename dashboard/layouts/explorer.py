@@ -19,6 +19,7 @@ from dash import ClientsideFunction, Input, Output, Patch, State, callback, ctx,
 from dash.exceptions import PreventUpdate
 
 from dashboard import figures, ids, services
+from dashboard.basemap import map_style
 from dashboard.figures import graph_config
 from dashboard.inputs import clicked_cell, number, query_params, selected_point
 from dashboard.params import parse_filters
@@ -573,7 +574,7 @@ def _full_figure(filters: Filters, view: dict[str, Any], kde: KdeParams,
         cell_values=counts, cell_label="incidents",
         clusters=svc.clusters(filters, db) if "clusters" in layers else None,
         kde_layer=_kde_layer(filters, kde) if "kde" in layers else None,
-        visible=layers, center=center, zoom=zoom, tile_url=svc.tile_url,
+        visible=layers, center=center, zoom=zoom, style=map_style(svc),
     )
     return fig, svc.geometry_key(res)
 

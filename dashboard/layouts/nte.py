@@ -19,6 +19,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import services
+from dashboard.basemap import basemap_layout
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
@@ -259,9 +260,9 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
     else:
         center, zoom = svc.map_center()
     return {"data": traces, "layout": {
-        "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+        "map": basemap_layout(center=center, zoom=zoom, layers=[
             {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
-             "color": "#4a4a4a", "line": {"width": 1}}]},
+             "color": "#4a4a4a", "line": {"width": 1}}]),
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "showlegend": False,
         # a new set of zones re-frames the map; filter changes keep the analyst's view
         "dragmode": "pan", "uirevision": "-".join(zs.zones["zone_id"]) or "none"}}
@@ -402,12 +403,22 @@ def _venue_rows(report: Any, z: int, params: NteParams, radius_m: float) -> list
 @callback(Output(SHEET, "children"), Input(WEEKEND, "value"), State(ZONE, "value"),
           State(SEARCH, "data"))
 def sheet_links(weekend: str | None, zone: str | None, search: str | None) -> Any:
-    """Links to the printable deployment sheet and its CSV for the chosen weekend."""
-    if not weekend or not zone:
+    """Links to the printable deployment sheet for the coming weekend, and for the chosen one.
+
+    The sheet is for the coming weekend, forecast from the zone's last weekends; a past
+    weekend's sheet shows what its forecast was beside what was recorded.
+    """
+    if not zone:
         return ""
-    q = f"{(search or '?').lstrip('?')}&zone={zone}&weekend={weekend}"
-    return [html.A("Deployment sheet (print)", href=f"/nte/sheet?{q}", target="_blank"),
-            " · ", html.A("CSV", href=f"/nte/sheet.csv?{q}", download="")]
+    q = f"{(search or '?').lstrip('?')}&zone={zone}"
+    links: list[Any] = [
+        html.A("Deployment sheet for the coming weekend (print)", href=f"/nte/sheet?{q}",
+               target="_blank"),
+        " · ", html.A("CSV", href=f"/nte/sheet.csv?{q}", download="")]
+    if weekend:
+        links += [" · ", html.A(f"the sheet as it would have been for Fri {weekend}",
+                                href=f"/nte/sheet?{q}&weekend={weekend}", target="_blank")]
+    return links
 
 
 @callback(

@@ -16,6 +16,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import services
+from dashboard.basemap import basemap_layout
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
@@ -344,9 +345,9 @@ def _figure(result: Any, center: dict[str, float], zoom: float) -> dict[str, Any
                               "%{customdata[1]}<extra></extra>"},
         ],
         "layout": {
-            "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+            "map": basemap_layout(center=center, zoom=zoom, layers=[
                 {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
-                 "color": "#4a4a4a", "line": {"width": 1}}]},
+                 "color": "#4a4a4a", "line": {"width": 1}}]),
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "showlegend": False,
             "uirevision": "patrol",
         },

@@ -15,6 +15,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import services
+from dashboard.basemap import basemap_layout
 from dashboard.components import days_and_hours
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
@@ -491,9 +492,9 @@ def run_emerging(_clicks: int, cats: list[str] | None) -> tuple[Any, ...]:
                        "marker": {"opacity": 0.75}, "hovertemplate": cat + "<extra></extra>"})
     center, zoom = svc.map_center()
     fig = {"data": traces, "layout": {
-        "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+        "map": basemap_layout(center=center, zoom=zoom, layers=[
             {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
-             "color": "#4a4a4a", "line": {"width": 1}}]},
+             "color": "#4a4a4a", "line": {"width": 1}}]),
         "height": 420, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
         "legend": {"x": 0, "y": 1, "bgcolor": "rgba(255,255,255,0.8)"}}}
     return rows, rules, fig, note, labels
