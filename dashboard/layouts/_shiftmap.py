@@ -9,13 +9,17 @@ HTML markers placed by percentage, so:
 * the browser can place "you are here" itself (:data:`MAP_VIEW` holds the map's bounds), so
   the device's position never leaves the device.
 
-Positions are Web Mercator, the projection of web tile servers: with a raster tile server
-configured (``HOTSPOT_TILE_URL``) its tiles are laid beneath the outlines.
+Positions are Web Mercator, the projection of web tile servers. With the site's basemap
+(``HOTSPOT_BASEMAP``) the background is drawn on the server from it, as the printed briefing's
+maps are (:mod:`dashboard.staticmap`: streets and names, nothing fetched); with only a raster
+tile server (``HOTSPOT_TILE_URL``) its tiles are laid beneath the outlines.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +28,8 @@ from urllib.parse import quote
 import shapely
 from dash import html
 from shapely.geometry import shape
+
+from geo.tiles import MBTiles, lonlat_to_world
 
 #: Width and height of the map's drawing in SVG units; the page keeps this aspect ratio.
 WIDTH, HEIGHT = 1000.0, 750.0
@@ -68,14 +74,14 @@ class View:
 def mercator(lon: float, lat: float) -> tuple[float, float]:
     """Return Web Mercator (x, y) in 0-1 with y growing southwards, as tile servers count.
 
+    The basemap's own projection (:func:`geo.tiles.lonlat_to_world`), so the two line up.
+
     Examples
     --------
     >>> mercator(0.0, 0.0)
     (0.5, 0.5)
     """
-    lat = max(-85.05, min(85.05, lat))
-    s = math.sin(math.radians(lat))
-    return (lon + 180.0) / 360.0, 0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)
+    return lonlat_to_world(lon, lat)
 
 
 def inverse_lat(y: float) -> float:
@@ -231,6 +237,38 @@ def _tiles(view: View, tile_url: str) -> list[html.Img]:
     return out
 
 
+#: Size of the drawn basemap background, pixels: sharp on a phone's screen at 2x, small to send.
+BACKGROUND_PX = (640, 480)
+#: Backgrounds drawn lately, by basemap and view: an officer reloading the page (or the next
+#: officer of the same area) gets the same image without drawing it again.
+_BACKGROUNDS: OrderedDict[tuple[Any, ...], tuple[str, str]] = OrderedDict()
+_BACKGROUNDS_LOCK = threading.Lock()
+_BACKGROUNDS_KEPT = 32
+
+
+def basemap_background(view: View, tiles: MBTiles) -> tuple[str, str]:
+    """Return the basemap under ``view`` as a PNG ``data:`` URI, and its credit line."""
+    from dashboard.staticmap import Frame, render
+
+    width, height = BACKGROUND_PX
+    key = (id(tiles), str(tiles.path),
+           *(round(v, 9) for v in (view.x0, view.y0, view.x1, view.y1)))
+    with _BACKGROUNDS_LOCK:
+        if key in _BACKGROUNDS:
+            _BACKGROUNDS.move_to_end(key)
+            return _BACKGROUNDS[key]
+    scale = width / (view.x1 - view.x0)
+    frame = Frame(left=view.x0, top=view.y0, width=width, height=height,
+                  zoom=math.log2(scale / 256.0), lat=inverse_lat((view.y0 + view.y1) / 2))
+    drawn = render(frame, tiles)
+    found = (drawn.uri, drawn.source)
+    with _BACKGROUNDS_LOCK:
+        _BACKGROUNDS[key] = found
+        while len(_BACKGROUNDS) > _BACKGROUNDS_KEPT:
+            _BACKGROUNDS.popitem(last=False)
+    return found
+
+
 def scale_bar(view: View) -> tuple[int, float]:
     """Return a round scale-bar length (metres) near a quarter of the map, and its share.
 
@@ -246,13 +284,22 @@ def scale_bar(view: View) -> tuple[int, float]:
 
 
 def shift_map(places: Sequence[Place], areas: Sequence[tuple[Any, bool]], *, map_id: str,
-              here_id: str, label: str, tile_url: str | None = None) -> tuple[html.Div, View]:
-    """Return the map (a component) and its view.
+              here_id: str, label: str, basemap: MBTiles | None = None,
+              tile_url: str | None = None) -> tuple[html.Div, View, str]:
+    """Return the map (a component), its view and the credit for its background ("" if none).
 
     ``label`` is the map's text alternative (it names the list of places). The "you are
     here" marker (``here_id``) starts hidden; the page's clientside callback places it.
+    ``basemap`` (the site's MBTiles) is drawn beneath; else ``tile_url``'s raster tiles.
     """
     view = fit_view(places)
+    under: list[Any] = []
+    credit = ""
+    if basemap is not None:
+        uri, credit = basemap_background(view, basemap)
+        under = [html.Img(src=uri, alt="", className="shift-basemap")]
+    elif tile_url:
+        under = _tiles(view, tile_url)
     at = [view.fraction(p.lon, p.lat) for p in places]
     shown = spread(at)
     # a marker moved off its place keeps a line back to it
@@ -266,7 +313,7 @@ def shift_map(places: Sequence[Place], areas: Sequence[tuple[Any, bool]], *, map
     bar_m, share = scale_bar(view)
     bar_text = f"{bar_m:,} m" if bar_m < 1000 else f"{bar_m // 1000:,} km"
     children: list[Any] = [
-        *(_tiles(view, tile_url) if tile_url else []),
+        *under,
         html.Img(src="data:image/svg+xml;charset=utf-8," + quote(svg), alt="",
                  className="shift-outlines"),
         *markers,
@@ -276,4 +323,5 @@ def shift_map(places: Sequence[Place], areas: Sequence[tuple[Any, bool]], *, map
         html.Span(bar_text, className="shift-scale", style={"width": f"{100 * share:.1f}%"}),
     ]
     aria: dict[str, Any] = {"aria-label": label}
-    return html.Div(children, id=map_id, className="shift-map", role="img", **aria), view
+    return (html.Div(children, id=map_id, className="shift-map", role="img", **aria), view,
+            credit)

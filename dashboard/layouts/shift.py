@@ -313,8 +313,8 @@ def _map_block(result: PlanResult, t: Any) -> list[Any]:
         areas.append((shape(feature["geometry"]), not mine or code in mine))
     label = (f"Map of the {len(places)} places, numbered as in the list of places above; "
              "the list gives the same places in order.")
-    component, view = shift_map(places, areas, map_id=MAP, here_id=HERE, label=label,
-                                tile_url=svc.tile_url)
+    component, view, credit = shift_map(places, areas, map_id=MAP, here_id=HERE, label=label,
+                                        basemap=svc.basemap, tile_url=svc.tile_url)
     store = {"x0": view.x0, "y0": view.y0, "x1": view.x1, "y1": view.y1,
              "places": [[p.rank, round(p.lon, 6), round(p.lat, 6)] for p in places]}
     return [
@@ -322,7 +322,8 @@ def _map_block(result: PlanResult, t: Any) -> list[Any]:
         component,
         html.P(["Numbered circles: the places in the list. ",
                 html.Span("▲", className="shift-here-shape"), " You are here, once you ask. "
-                "Bold line: ", _area_label(result), "; dashed: neighbouring areas."],
+                "Bold line: ", _area_label(result), "; dashed: neighbouring areas."
+                + (f" {credit}." if credit else "")],
                className="hint shift-key"),
         html.Div([
             html.Button("Show where I am", id=LOCATE, n_clicks=0, className="shift-button",

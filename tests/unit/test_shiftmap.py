@@ -62,9 +62,9 @@ def test_the_map_has_a_text_alternative_and_a_numbered_marker_per_place():
     areas = [(box(-3.1, 53.80, -3.045, 53.85), True), (Point(-2.7, 53.76).buffer(0.05), False)]
     places = [Place(p.rank, p.lon, p.lat, Point(p.lon, p.lat).buffer(0.001).__geo_interface__)
               for p in PLACES]
-    component, view = shift_map(places, areas, map_id="m", here_id="h",
+    component, view, credit = shift_map(places, areas, map_id="m", here_id="h",
                                 label="Map of the 2 places in the list above")
-    assert component.role == "img"
+    assert component.role == "img" and credit == ""  # no basemap set up
     assert getattr(component, "aria-label") == "Map of the 2 places in the list above"
     markers = [c for c in component.children if getattr(c, "className", "") == "shift-marker"]
     assert [m.children for m in markers] == ["1", "2"]
@@ -76,3 +76,24 @@ def test_the_map_has_a_text_alternative_and_a_numbered_marker_per_place():
     assert svg.src.count("%3Cpath") == 1 + len(places)
     assert "stroke-dasharray%3D%22none%22" in svg.src  # the officer's own area: solid
     assert view.x0 < mercator(PLACES[0].lon, PLACES[0].lat)[0] < view.x1
+
+
+def test_the_sites_basemap_is_drawn_beneath_with_its_credit(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from geo.tiles import MBTiles
+    from tests.tiles_helpers import TILE_RGB, raster_mbtiles
+
+    tiles = MBTiles(raster_mbtiles(tmp_path / "magenta.mbtiles"))
+    component, _view, credit = shift_map(PLACES, [], map_id="m", here_id="h", label="Map",
+                                         basemap=tiles)
+    assert credit.startswith("Map: test raster")
+    [background] = [c for c in component.children
+                    if getattr(c, "className", "") == "shift-basemap"]
+    assert background.src.startswith("data:image/png;base64,")  # in the page: nothing fetched
+    png = Image.open(io.BytesIO(base64.b64decode(background.src.split(",", 1)[1])))
+    assert png.size == _shiftmap.BACKGROUND_PX
+    assert png.convert("RGB").getpixel((320, 240)) == TILE_RGB  # the basemap's own tiles
