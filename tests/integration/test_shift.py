@@ -50,8 +50,9 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def open_page(app, role: str, search: str = "") -> str:
-    """Return what Dash's page router answers for ``/shift`` + ``search``, as ``role``."""
+def open_page(app, role: str | None, search: str = "") -> str:
+    """Return what Dash's page router answers for ``/shift`` + ``search``, as ``role`` (None:
+    the local analyst of an install with no users)."""
     from dash._utils import split_callback_id
 
     output = next(out for out in app.callback_map if "_pages_content.children" in out)
@@ -65,7 +66,7 @@ def open_page(app, role: str, search: str = "") -> str:
             "changedPropIds": [f"{cb['inputs'][0]['id']}.{cb['inputs'][0]['property']}"]}
     resp = app.server.test_client().post(
         "/_dash-update-component", data=json.dumps(body), content_type="application/json",
-        headers=_auth(app.tokens[role]))
+        headers=_auth(app.tokens[role]) if role else {})
     assert resp.status_code == 200, resp.text[:300]
     return resp.text
 
@@ -195,6 +196,23 @@ def test_the_page_shows_the_plan_the_api_gives(app):
         assert _text(times) == ", ".join(props["dosage"])
         assert _text(name) == (props.get("place_name") or "Blackpool")  # never the cell id
         assert _text(item).count("Why: ") == 1 and str(props["count"]) in _text(item)
+
+
+def test_month_only_data_give_places_without_shift_or_visit_times(tmp_path):
+    from dashboard.app import create_app
+    from tests.integration.monthly_data import monthly_data_dir
+
+    app = create_app(monthly_data_dir(tmp_path))
+    app.server.test_client().get("/")  # Dash registers its callbacks on first use
+    page = json.loads(open_page(app, None))
+    nodes = list(_nodes(page["response"]["_pages_content"]["children"]))
+    items = [n for n in nodes if n["type"] == "Li" and n["props"].get("className") ==
+             "shift-place"]
+    assert len(items) == SHIFT_PLACES
+    text = _text({"props": {"children": [n for n in nodes if n["type"] in ("P", "H1")]}})
+    assert "in the last 12 months (the data give no days or times)" in text
+    assert "no times suggested (the data give only the month of each incident)" in text
+    assert "20:00" not in text  # no shift is claimed
 
 
 # -- where each role starts ----------------------------------------------------------------
