@@ -55,7 +55,7 @@
                             return;
                         }
                         resolve([{left: (100 * fx).toFixed(2) + "%", top: (100 * fy).toFixed(2) + "%"},
-                            false, "You are here: the triangle on the map" + within + "." + near]);
+                            false, "You are here: the label with a triangle on the map" + within + "." + near]);
                     }, function (err) {
                         const why = err.code === 1 ? "this device was not allowed to give it" :
                             err.code === 3 ? "it took too long" : "it is not available";

@@ -317,7 +317,7 @@ def shift_map(places: Sequence[Place], areas: Sequence[tuple[Any, bool]], *, map
         html.Img(src="data:image/svg+xml;charset=utf-8," + quote(svg), alt="",
                  className="shift-outlines"),
         *markers,
-        html.Span([html.Span("▲", className="shift-here-shape"), " You are here"],
+        html.Span([html.Span("▼", className="shift-here-shape"), " You are here"],
                   id=here_id, className="shift-here", hidden=True),
         html.Span("N ↑", className="shift-north"),
         html.Span(bar_text, className="shift-scale", style={"width": f"{100 * share:.1f}%"}),

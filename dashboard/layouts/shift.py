@@ -321,7 +321,7 @@ def _map_block(result: PlanResult, t: Any) -> list[Any]:
         html.H2("Map"),
         component,
         html.P(["Numbered circles: the places in the list. ",
-                html.Span("▲", className="shift-here-shape"), " You are here, once you ask. "
+                html.Span("▼", className="shift-here-shape"), " You are here, once you ask. "
                 "Bold line: ", _area_label(result), "; dashed: neighbouring areas."
                 + (f" {credit}." if credit else "")],
                className="hint shift-key"),
