@@ -234,3 +234,28 @@ def _sign_in(app, user: str, nxt: str = "/"):
 def test_each_role_starts_on_its_own_page(app, user, nxt, lands):
     resp = _sign_in(app, user, nxt)
     assert resp.status_code == 303 and resp.headers["Location"] == lands
+
+
+def test_new_data_redraw_the_plan_the_link_asked_for(app):
+    from dash.exceptions import PreventUpdate
+
+    from dashboard.layouts.shift import refresh_shift
+    from tests.integration.access_helpers import acting_as, principal
+
+    with app.server.test_request_context("/_dash-update-component"), \
+            acting_as(principal("officer", (OFFICER_AREA,))):
+        content = refresh_shift(2, {"date": FRIDAY})
+        bad = refresh_shift(2, {"date": "someday"})
+        with pytest.raises(PreventUpdate):
+            refresh_shift(2, None)
+    nodes = list(_nodes(_as_json(content)))
+    assert _text(next(n for n in nodes if n["type"] == "H1")) == "Plan for Friday 28 March 2025"
+    assert any(n["props"].get("id") == "shift-list" for n in nodes)
+    assert any(n["props"].get("id") == "shift-error" for n in _nodes(_as_json(bad)))
+
+
+def _as_json(components):
+    """Components as the browser receives them."""
+    from plotly.io.json import to_json_plotly
+
+    return json.loads(to_json_plotly(components))
