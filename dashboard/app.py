@@ -185,6 +185,8 @@ def _shell() -> html.Div:
     who = gate.principal_or_none()
     return html.Div(
         [
+            # the first thing a keyboard reaches: past the menu to the page itself
+            html.A("Skip to the page", href="#_pages_content", className="skip-link"),
             html.Header(
                 [
                     html.Span("Hotspot", className="brand"),
@@ -232,6 +234,9 @@ def _account(who: Principal | None) -> html.Span:
     return html.Span(parts, className="account")
 
 
-def _sample_badge() -> str:
-    synthetic = services.current().query.synthetic_sample()
-    return "SYNTHETIC SAMPLE DATA — not real incidents" if synthetic else ""
+def _sample_badge() -> list[Any]:
+    """Return the synthetic-sample warning: a sentence, or two words where space is short."""
+    if not services.current().query.synthetic_sample():
+        return []
+    return [html.Span("SYNTHETIC SAMPLE DATA — not real incidents", className="sample-long"),
+            html.Span("SYNTHETIC SAMPLE", className="sample-short")]

@@ -323,7 +323,9 @@ def install(app: Dash, hosts: frozenset[str], tile_url: str | None = None) -> No
         h["Referrer-Policy"] = "no-referrer"
         h["Cross-Origin-Opener-Policy"] = "same-origin"
         h["Cross-Origin-Resource-Policy"] = "same-origin"
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        # geolocation for this site's own pages only: the shift view's "you are here", asked
+        # for when the officer taps, drawn in the page and never sent back
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(self), payment=()"
         if not request.path.startswith(_CACHEABLE):
             h["Cache-Control"] = "no-store"
             h.pop("ETag", None)

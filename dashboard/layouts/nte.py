@@ -46,6 +46,12 @@ DELETE_CONFIRM, RESTORE_BTN = P + "delete-confirm", P + "restore-btn"
 
 STATUS_COLOURS = {"red": "#c0392b", "amber": "#e67e22", "green": "#27ae60",
                   "not enough history": "#95a5a6", None: "#95a5a6"}
+#: Each status's zone outline on the map: its shape says the status as well as its colour
+#: (width in pixels; dash as dash and gap lengths, in line widths).
+STATUS_LINES = {"red": (5, None), "amber": (4, [2, 1]), "green": (3, [0.5, 1.5])}
+STATUS_KEY = ("Zone outlines: red, thick and solid; amber, dashed; green, dotted; a thin "
+              "black line on grey: not enough weekends yet to rate. Each zone's status is in "
+              "words in the table below.")
 RULE_INPUTS = [Input(NIGHT_FROM, "value"), Input(NIGHT_TO, "value"), Input(MODE, "value"),
                Input(GREEN_Q, "value"), Input(RED_Q, "value"), Input(AMBER_N, "value"),
                Input(RED_N, "value"), Input(CATS, "value"), Input(PUBLIC, "value")]
@@ -173,6 +179,7 @@ def layout(**query: str) -> html.Div:
         html.Div(id=MSG, className="message", role="status"),
         html.P(id=RULE_TEXT, className="method"),
         dcc.Graph(id=MAP, className="map", config=graph_config(scrollZoom=True)),
+        html.P(STATUS_KEY, className="hint"),
         dag.AgGrid(id=ZONE_TABLE, rowData=[], className="ag-theme-alpine",
                    columnSize="responsiveSizeToFit",
                    dashGridOptions={"domLayout": "autoHeight",
@@ -240,7 +247,7 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
          "zmin": -1, "zmax": 2, "showscale": False,
          "colorscale": [[0, "#95a5a6"], [0.33, "#95a5a6"], [0.34, "#27ae60"],
                         [0.66, "#e67e22"], [1, "#c0392b"]],
-         "marker": {"opacity": 0.6, "line": {"width": 3, "color": "#111"}},
+         "marker": {"opacity": 0.6, "line": {"width": 1, "color": "#111"}},
          "text": [f"{n}: {s or 'no status'}" for n, s in zip(summary["name"], status.values(),
                                                              strict=True)],
          "hovertemplate": "%{text}<extra>zone</extra>"},
@@ -264,10 +271,25 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
     return {"data": traces, "layout": {
         "map": basemap_layout(center=center, zoom=zoom, layers=[
             {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
-             "color": "#4a4a4a", "line": {"width": 1}}]),
+             "color": "#4a4a4a", "line": {"width": 1}}, *_status_outlines(gj, status)]),
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "showlegend": False,
         # a new set of zones re-frames the map; filter changes keep the analyst's view
         "dragmode": "pan", "uirevision": "-".join(zs.zones["zone_id"]) or "none"}}
+
+
+def _status_outlines(gj: dict[str, Any], status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Zone outlines whose line says the status (solid, dashed, dotted), not colour alone."""
+    layers = []
+    for name, (width, dashes) in STATUS_LINES.items():
+        feats = [f for f in gj["features"] if status.get(f["id"]) == name]
+        if feats:
+            line: dict[str, Any] = {"width": width}
+            if dashes:
+                line["dash"] = dashes
+            layers.append({"sourcetype": "geojson", "type": "line",
+                           "source": {"type": "FeatureCollection", "features": feats},
+                           "color": STATUS_COLOURS[name], "line": line})
+    return layers
 
 
 def _night_points(params: NteParams, limit: int = 30_000) -> tuple[np.ndarray, np.ndarray]:
@@ -359,9 +381,12 @@ def zone_detail(zone: str | None, search: str | None, radius: Any,
     recent = nightly.tail(7 * 26)  # about six months of nights
     series = {"data": [
         {"type": "bar", "x": recent["night"].tolist(), "y": recent["count"].tolist(),
-         "marker": {"color": ["#c0392b" if w else "#b0b7c3" for w in recent["weekend"]]},
-         "hovertemplate": "night of %{x}: %{y} incidents<extra></extra>"}],
-        "layout": {"title": {"text": f"{name}: incidents per night (weekend nights red)"},
+         "marker": {"color": ["#c0392b" if w else "#b0b7c3" for w in recent["weekend"]],
+                    "pattern": {"shape": ["/" if w else "" for w in recent["weekend"]]}},
+         "customdata": ["weekend night" if w else "weeknight" for w in recent["weekend"]],
+         "hovertemplate": "night of %{x} (%{customdata}): %{y} incidents<extra></extra>"}],
+        "layout": {"title": {"text": f"{name}: incidents per night (weekend nights red, "
+                                     "hatched)"},
                    "height": 280, "margin": {"t": 40, "l": 40, "r": 10, "b": 40}}}
     labels = [f"{h:02d}" for h in report.night_hours]
     profile = {"data": [{"type": "bar", "x": labels, "y": report.profile[z].tolist(),

@@ -653,10 +653,13 @@ def emerging_series(rows: list[dict[str, Any]] | None,
     names = labels if labels and len(labels) == len(counts) else [
         str(i) for i in range(1, len(counts) + 1)]
     return {"data": [{"type": "bar", "x": names, "y": counts,
-                      "marker": {"color": ["#a50026" if h else "#bbbbbb" for h in hot]},
-                      "hovertemplate": "%{x}: %{y} incidents<extra></extra>"}],
+                      "marker": {"color": ["#a50026" if h else "#bbbbbb" for h in hot],
+                                 "pattern": {"shape": ["/" if h else "" for h in hot]}},
+                      "customdata": ["hot" if h else "not hot" for h in hot],
+                      "hovertemplate": "%{x}: %{y} incidents (%{customdata})<extra></extra>"}],
             "layout": {"title": {"text": f"Cell {row.get('cell')} ({row.get('category')}): "
-                                         "incidents per period (red = hot)"}, "height": 240,
+                                         "incidents per period (hot: red, hatched)"},
+                       "height": 240,
                        "xaxis": {"type": "category"},
                        "margin": {"t": 40, "l": 40, "r": 10, "b": 60}}}
 
