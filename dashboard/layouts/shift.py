@@ -170,8 +170,7 @@ def _why(row: dict[str, Any], result: PlanResult) -> str:
     count = int(row["count"])
     incidents = f"{count} incident{'s' if count != 1 else ''}"
     if result.month_only:
-        months = p.lookback_months or MONTHS_DEFAULT
-        text = f"{incidents} in the last {months} months (the data give no days or times)"
+        text = f"{incidents} in {_months_text(result)} (the data give no days or times)"
     else:
         text = (f"{incidents} on {_days_text(p.days, p.hours)} in the {p.lookback_weeks} "
                 f"weeks to {result.window[1].day} {result.window[1]:%b}")
@@ -216,8 +215,8 @@ def _plan_view(shift: ShiftParams, result: PlanResult, chose_group: bool) -> lis
     ]
     if result.synthetic:
         header.append(html.P("SYNTHETIC SAMPLE: not real incidents", className="shift-synthetic"))
-    basis = (f"Places ranked on {'harm' if result.weights else 'incidents'} in the last "
-             f"{p.lookback_months or MONTHS_DEFAULT} months" if result.month_only else
+    basis = (f"Places ranked on {'harm' if result.weights else 'incidents'} in "
+             f"{_months_text(result)}" if result.month_only else
              f"Places ranked on {'harm' if result.weights else 'incidents'} on "
              f"{_days_text(p.days, p.hours)}, {result.window[0].day} {result.window[0]:%b} to "
              f"{result.window[1].day} {result.window[1]:%b %Y}")
@@ -289,10 +288,23 @@ def _plan_view(shift: ShiftParams, result: PlanResult, chose_group: bool) -> lis
             method]
 
 
+def _months_text(result: PlanResult) -> str:
+    """Return the months a month-only plan counted, as they are.
+
+    "the 4 months with data to December 2019": a 12-month look-back over 4 months of data
+    is not "the last 12 months".
+    """
+    p = result.params
+    wanted = p.lookback_months or MONTHS_DEFAULT
+    have = result.n_months or wanted
+    end = f"{result.window[1]:%B %Y}"
+    if have < wanted:
+        return f"the {have} month{'s' if have != 1 else ''} with data to {end}"
+    return f"the {wanted} months to {end}"
+
+
 def _stale_note(result: PlanResult, shift: ShiftParams) -> str:
     """Say so when the data end well before the shift: the plan is older than it looks."""
-    if result.month_only:
-        return ""
     gap = (shift.start - result.window[1]).days
     if gap <= 7:
         return ""

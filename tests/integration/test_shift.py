@@ -210,7 +210,8 @@ def test_month_only_data_give_places_without_shift_or_visit_times(tmp_path):
              "shift-place"]
     assert len(items) == SHIFT_PLACES
     text = _text({"props": {"children": [n for n in nodes if n["type"] in ("P", "H1")]}})
-    assert "in the last 12 months (the data give no days or times)" in text
+    assert "in the 12 months to December 2023 (the data give no days or times)" in text
+    assert "The data end on 31 December 2023" in text  # years before the shift: said
     assert "no times suggested (the data give only the month of each incident)" in text
     assert "20:00" not in text  # no shift is claimed
 
