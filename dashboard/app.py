@@ -10,7 +10,7 @@ import dash
 from dash import Dash, dcc, html
 
 import dashboard.layouts  # noqa: F401  (pages register themselves on import)
-from dashboard import ids, security, services
+from dashboard import basemap, ids, security, services
 from dashboard.access import gate
 from dashboard.access.accounts import Accounts
 from dashboard.access.audit import AuditLog
@@ -67,6 +67,7 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     app.server.register_blueprint(nte_bp)
     app.server.register_blueprint(board_bp)
     app.server.register_blueprint(map_geometry_bp)
+    app.server.register_blueprint(basemap.bp)
     if hosts is None:
         hosts = security.allowed_hosts("", os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","))
     roles = load_roles(data.access / "roles.toml")
@@ -77,7 +78,8 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     # pin also fixes one store version and one set of zones for the whole answer
     gate.install(app, state, AuditLog(data.audit))
     # after the gate: an anonymous request is told to sign in before anything else is checked
-    security.install(app, hosts, tile_url=svc.tile_url)
+    # the site tile server is let through only when it is the basemap in use
+    security.install(app, hosts, tile_url=None if svc.basemap is not None else svc.tile_url)
     return app
 
 
@@ -185,6 +187,8 @@ def _shell() -> html.Div:
     who = gate.principal_or_none()
     return html.Div(
         [
+            # the first thing a keyboard reaches: past the menu to the page itself
+            html.A("Skip to the page", href="#_pages_content", className="skip-link"),
             html.Header(
                 [
                     html.Span("Hotspot", className="brand"),
@@ -232,6 +236,9 @@ def _account(who: Principal | None) -> html.Span:
     return html.Span(parts, className="account")
 
 
-def _sample_badge() -> str:
-    synthetic = services.current().query.synthetic_sample()
-    return "SYNTHETIC SAMPLE DATA — not real incidents" if synthetic else ""
+def _sample_badge() -> list[Any]:
+    """Return the synthetic-sample warning: a sentence, or two words where space is short."""
+    if not services.current().query.synthetic_sample():
+        return []
+    return [html.Span("SYNTHETIC SAMPLE DATA — not real incidents", className="sample-long"),
+            html.Span("SYNTHETIC SAMPLE", className="sample-short")]

@@ -1,4 +1,4 @@
-"""The ``hotspot`` command: serve, ingest, sample, boundaries, groups, users, tokens, audit, bench.
+"""The ``hotspot`` command: serve, ingest, sample, boundaries, gazetteer, groups, users, audit...
 
 Heavy imports happen inside each subcommand so ``hotspot --help`` is instant and ``ingest``
 never loads Dash.
@@ -255,6 +255,53 @@ def cmd_groups(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_gazetteer(args: argparse.Namespace) -> int:
+    """Import, show or remove the gazetteer that names places the incidents do not."""
+    from geo.gazetteer import (
+        GazetteerColumns,
+        GazetteerError,
+        import_gazetteer,
+        load_gazetteer,
+        remove_gazetteer,
+    )
+
+    data = _data_paths(args)
+    action = getattr(args, "action", None) or "show"
+    if action == "remove":
+        if remove_gazetteer(data.gazetteer):
+            print("Removed the gazetteer. Places are named from the incidents, wards, LSOAs "
+                  "and authorities.")
+        else:
+            print("There is no gazetteer to remove.")
+        return EXIT_OK
+    if action == "import":
+        from geo.boundaries import load_boundaries
+
+        columns = GazetteerColumns(name=args.name_col, type=args.type_col, x=args.x_col,
+                                   y=args.y_col, locality=args.locality_col, crs=args.crs)
+        try:
+            summary = import_gazetteer([Path(f) for f in args.files], data.gazetteer,
+                                       columns=columns,
+                                       boundaries=load_boundaries(data.boundaries),
+                                       add=args.add)
+        except GazetteerError as exc:
+            return _fail(str(exc))
+        print(json.dumps(summary.as_json()) if args.json else summary.as_text())
+        return EXIT_OK
+    gazetteer = load_gazetteer(data.gazetteer)
+    if gazetteer is None:
+        print("No gazetteer is imported. Places with no location text are named by their "
+              "ward, LSOA or authority. Import OS Open Names (or any CSV of name, type and "
+              "coordinates) with: hotspot gazetteer import FILE")
+        return EXIT_OK
+    print(f"The gazetteer holds {gazetteer.describe()}.")
+    for source in gazetteer.sources:
+        print(f"  {source.get('file')}: {source.get('streets', 0):,} streets, "
+              f"{source.get('localities', 0):,} localities ({source.get('layout')}, "
+              f"{source.get('crs')}), imported {source.get('imported_at')}")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the dashboard and API."""
     from dashboard.app import create_app, ensure_data
@@ -475,6 +522,41 @@ def build_parser() -> argparse.ArgumentParser:
         "be removed (import other authority boundaries to replace it).")
     _add_data_dir(q, again=True)
     q.add_argument("--level", metavar="NAME", required=True, help=level_help)
+
+    p = sub.add_parser("gazetteer", help="streets and localities that name places",
+                       description="Import a gazetteer (OS Open Names CSV files, plain, "
+                       "gzipped or the download's zip, or any CSV of name, type and "
+                       "coordinates), show it, or remove it. Places whose incidents give no "
+                       "location text are named by its nearest street and locality.")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_gazetteer, action="show")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    q = actions.add_parser("show", help="say what the gazetteer holds")
+    _add_data_dir(q, again=True)
+    q = actions.add_parser(
+        "import", help="import gazetteer files (replacing the gazetteer, or --add)",
+        description="Import OS Open Names CSV files (no header row; its 34 columns) or a CSV "
+        "of name, type and coordinates with a header row. Roads and populated places are "
+        "kept; every other row is rejected with its reason, and rows more than 5 km beyond "
+        "the boundaries in use are left out. The gazetteer is replaced in one step.")
+    _add_data_dir(q, again=True)
+    q.add_argument("files", nargs="+", metavar="FILE")
+    q.add_argument("--add", action="store_true",
+                   help="add to the gazetteer already imported instead of replacing it")
+    q.add_argument("--name-col", metavar="COL", help="column holding the name")
+    q.add_argument("--type-col", metavar="COL",
+                   help="column saying street (road, street...) or locality (town, village, "
+                   "suburb...)")
+    q.add_argument("--x-col", metavar="COL", help="column of eastings (or longitudes)")
+    q.add_argument("--y-col", metavar="COL", help="column of northings (or latitudes)")
+    q.add_argument("--locality-col", metavar="COL",
+                   help="column naming the settlement a street is in (optional)")
+    q.add_argument("--crs", metavar="CRS",
+                   help="coordinate reference system of x and y, e.g. EPSG:27700 (default: "
+                   "British National Grid, or EPSG:4326 for longitude/latitude columns)")
+    q.add_argument("--json", action="store_true", help="print the summary as JSON")
+    q = actions.add_parser("remove", help="remove the gazetteer")
+    _add_data_dir(q, again=True)
 
     p = sub.add_parser("groups", help="crime-type groups and the default selection",
                        description="List crime-type groups, define or remove one, or choose "

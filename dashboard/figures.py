@@ -182,11 +182,13 @@ def map_figure(
     visible: set[str],
     center: dict[str, float],
     zoom: float,
-    tile_url: str | None = None,
+    style: str = "white-bg",
 ) -> dict[str, Any]:
     """Return the Explorer map figure as a plain dict (what Dash sends to the browser).
 
-    The hexagons and areas are not in it: see the module docstring.
+    The hexagons and areas are not in it: see the module docstring. ``style`` is the basemap
+    (:func:`dashboard.basemap.map_style`): the site's tiles are drawn by the style, never as
+    one of ``layers``, so the density layer stays at :data:`LAYER_KDE`.
     """
     cluster_trace = cluster_trace_values(clusters)
     layers: list[dict[str, Any]] = [
@@ -200,13 +202,11 @@ def map_figure(
             "line": {"width": 1},
         },
     ]
-    if tile_url:
-        layers.insert(0, {"sourcetype": "raster", "source": [tile_url], "below": "traces"})
     return {
         "data": [{**cluster_trace, "visible": "clusters" in visible}],
         "layout": {
             "map": {
-                "style": "white-bg",
+                "style": style,
                 "center": center,
                 "zoom": zoom,
                 "layers": layers,

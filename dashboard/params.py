@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from geo.boundaries import AUTHORITY, BoundaryError, check_level_name
@@ -31,10 +32,10 @@ from geo.query import DAY_NAMES, FilterError, Filters
 from geo.settings import limits
 from geo.vru import PERIODS, EmergingParams, EvaluateParams, StaggeredTarget, TrendsParams
 
-__all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "check_date_in_range", "int_param",
-           "parse_backtest_params", "parse_emerging_params", "parse_evaluate_params",
-           "parse_filters", "parse_level", "parse_nte_params", "parse_plan_params",
-           "parse_trends_params"]
+__all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "SHIFT_PARAMETERS", "ShiftParams",
+           "check_date_in_range", "int_param", "parse_backtest_params", "parse_emerging_params",
+           "parse_evaluate_params", "parse_filters", "parse_level", "parse_nte_params",
+           "parse_plan_params", "parse_shift_params", "parse_trends_params", "shift_start"]
 
 #: Parameters the plan (and the backtest) take besides the shared filters.
 PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of",
@@ -329,6 +330,105 @@ def parse_backtest_params(params: Mapping[str, Any]) -> tuple[PlanParams, int, b
                           "dates, 0 for one date")
     return (parse_plan_params(params, also_accepted=BACKTEST_PARAMETERS), horizon,
             flag in {"1", "true", "yes"})
+
+
+# ------------------------------------------------------------------------- an officer's shift
+#: Parameters the shift view (``/shift``) takes besides the plan's.
+SHIFT_PARAMETERS = frozenset({"date"})
+#: Places on an officer's shift plan unless the link asks otherwise (``n`` or
+#: ``target_share``): about as many as one officer can visit, and few enough to read on a phone.
+SHIFT_PLACES = 5
+#: The shift's hours unless the link gives ``hours``: the evening and night shift.
+SHIFT_HOURS = "20-4"
+
+
+@dataclass(frozen=True)
+class ShiftParams:
+    """One officer's shift: the day it starts and the plan that ranks its places.
+
+    ``plan`` is exactly what the Patrol plan page, the API and the printed briefing are
+    asked for the same places (:meth:`~geo.plan.PlanParams.to_params` makes their link).
+    """
+
+    #: The day the shift starts (a night shift ends on the next day).
+    start: date
+    plan: PlanParams
+    #: ``date`` was given in the link (else: the current or next shift by the clock).
+    date_given: bool = False
+
+
+def shift_start(now: datetime, hours: tuple[int, int]) -> date:
+    """Return the day the current shift started, or the next one starts if none is running.
+
+    ``hours`` is the shift's band (end exclusive; it may wrap past midnight, ``(0, 0)`` is all
+    day). A night shift that is still running in the small hours started the day before.
+
+    Examples
+    --------
+    >>> shift_start(datetime(2026, 12, 5, 14, 0), (20, 4))  # Saturday afternoon: tonight
+    datetime.date(2026, 12, 5)
+    >>> shift_start(datetime(2026, 12, 6, 2, 30), (20, 4))  # 02:30: Saturday night's shift
+    datetime.date(2026, 12, 5)
+    >>> shift_start(datetime(2026, 12, 5, 16, 0), (7, 15))  # after an early shift: tomorrow's
+    datetime.date(2026, 12, 6)
+    """
+    a, b = hours
+    today = now.date()
+    if a == b:
+        return today
+    if a > b:  # wraps midnight
+        return today - timedelta(days=1) if now.hour < b else today
+    return today + timedelta(days=1) if now.hour >= b else today
+
+
+def parse_shift_params(params: Mapping[str, Any], now: datetime, *,
+                       data_end: date | None = None, month_only: bool = False) -> ShiftParams:
+    """Parse the shift view's query parameters: ``date`` and every plan parameter.
+
+    Defaults make "tonight's plan": the current or next shift by ``now`` (:func:`shift_start`)
+    over :data:`SHIFT_HOURS`, its places ranked on incidents of the same weekday and hours,
+    :data:`SHIFT_PLACES` of them, visit times seeded by the date (so they change from night to
+    night, yet a link or a printed briefing for a night gives the same times), and the
+    look-back ending the day before the shift (or with the data, if they end sooner). A link
+    may set any of them. On month-only data (``month_only``) no days or hours are assumed:
+    the data have none.
+
+    Raises
+    ------
+    FilterError
+        Naming the parameter and saying what a valid value looks like.
+
+    Examples
+    --------
+    >>> s = parse_shift_params({"la": "E06000009"}, datetime(2026, 12, 5, 14, 0))
+    >>> s.start, sorted(s.plan.days), s.plan.hours, s.plan.n, s.plan.seed, s.plan.as_of
+    (datetime.date(2026, 12, 5), [5], (20, 4), 5, 20261205, datetime.date(2026, 12, 4))
+    >>> parse_shift_params({"date": "5 Dec"}, datetime(2026, 12, 5, 14, 0))
+    Traceback (most recent call last):
+    ...
+    geo.query.FilterError: date: '5 Dec' is not a date; use YYYY-MM-DD
+    """
+    given = {k: v for k, v in params.items() if k not in SHIFT_PARAMETERS}
+    date_text = str(params.get("date") or "").strip()
+    if not month_only and not given.get("hours"):
+        given["hours"] = SHIFT_HOURS
+    # the band is checked (and its bad values named) by the plan's own parser below; the
+    # default day needs it parsed first
+    hours = parse_filters({"hours": given["hours"]}).hours if given.get("hours") else None
+    start = (_date_in_limits(date_text, "date") if date_text
+             else shift_start(now, hours or (0, 0)))
+    if not month_only and not given.get("days"):
+        given["days"] = DAY_NAMES[start.weekday()]
+    if given.get("n") in (None, "") and given.get("target_share") in (None, ""):
+        given["n"] = str(SHIFT_PLACES)
+    if given.get("seed") in (None, ""):
+        given["seed"] = start.strftime("%Y%m%d")
+    plan = parse_plan_params(given, also_accepted=SHIFT_PARAMETERS)
+    if plan.as_of is None and not month_only:
+        day_before = start - timedelta(days=1)
+        if data_end is None or day_before < data_end:
+            plan = replace(plan, as_of=day_before)
+    return ShiftParams(start=start, plan=plan, date_given=bool(date_text))
 
 
 # ---------------------------------------------------------------------- night-time economy

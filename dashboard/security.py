@@ -40,7 +40,7 @@ from geo.settings import limits
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 #: Paths whose answers may be cached by the browser: fingerprinted or static files only.
-_CACHEABLE = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
+_CACHEABLE = ("/_dash-component-suites/", "/assets/", "/_favicon.ico", "/tiles/")
 
 #: JSON errors for these paths; page paths get Dash's own pages.
 _JSON_PATHS = ("/api", "/_dash-", "/patrol/", "/nte/")
@@ -323,7 +323,9 @@ def install(app: Dash, hosts: frozenset[str], tile_url: str | None = None) -> No
         h["Referrer-Policy"] = "no-referrer"
         h["Cross-Origin-Opener-Policy"] = "same-origin"
         h["Cross-Origin-Resource-Policy"] = "same-origin"
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        # geolocation for this site's own pages only: the shift view's "you are here", asked
+        # for when the officer taps, drawn in the page and never sent back
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(self), payment=()"
         if not request.path.startswith(_CACHEABLE):
             h["Cache-Control"] = "no-store"
             h.pop("ETag", None)

@@ -98,13 +98,17 @@ def plan_geojson(result: PlanResult) -> dict[str, Any]:
             "coverage": result.coverage}
 
 
-PLAN_CSV_COLUMNS = ["rank", "id", "count", "harm", "share_harm", "share_count",
-                    "cum_share_harm", "expected_per_shift", "peak_hours", "main_categories",
-                    "prev_count", "trend", "lat", "lon", "dosage", "why"]
+PLAN_CSV_COLUMNS = ["rank", "id", "place_name", "name_source", "count", "harm", "share_harm",
+                    "share_count", "cum_share_harm", "expected_per_shift", "peak_hours",
+                    "main_categories", "prev_count", "trend", "lat", "lon", "dosage", "why"]
 #: What each column of the plan CSV holds, stated in the provenance file beside it.
 PLAN_CSV_COLUMN_MEANINGS = {
     "rank": "1 = most harm in the look-back window",
     "id": "H3 cell or DBSCAN cluster id",
+    "place_name": "the place in words: its most frequent streets, or else the nearest "
+                  "gazetteer street, its ward, LSOA or authority",
+    "name_source": "where place_name comes from: incident locations, gazetteer, ward, lsoa, "
+                   "authority or coordinates",
     "count": "incidents in the look-back window and shift",
     "harm": "sum of harm weights (equals count when no weights are loaded)",
     "share_harm": "the place's share of the shift's harm (0-1)",

@@ -33,10 +33,11 @@ from geo.boundaries import (
 )
 from geo.h3index import cell_boundaries, cells_to_str
 from geo.hotspots import DAY_LABELS, main_categories, night_days, peak_text, rank_cells
-from geo.projection import to_wgs84
+from geo.projection import to_bng, to_wgs84
 from geo.query import FilterError, Filters, QueryLayer
-from geo.settings import DataPaths, tile_url
+from geo.settings import DataPaths, basemap_path, tile_url
 from geo.store import Store
+from geo.tiles import MBTiles
 
 if TYPE_CHECKING:
     from geo.plan import BacktestResult, PlanParams
@@ -227,12 +228,23 @@ class Services:
         self.query = QueryLayer(Store(data.store), self._boundaries, principal_required=True,
                                 record_key=record_key(data))
         self.tile_url = tile_url()
+        # the basemap file is checked now, so a wrong HOTSPOT_BASEMAP stops the server at
+        # start with the reason, not a blank map later
+        path = basemap_path()
+        self.basemap: MBTiles | None = MBTiles(path) if path is not None else None
+        self.basemap_layers: list[dict[str, Any]] = []
+        if self.basemap is not None and self.basemap.info.is_vector:
+            from dashboard.basemap import vector_layer_list
+
+            self.basemap_layers = vector_layer_list(self.basemap)
         self._geometry = _LRU(8)
         self._zones_pin: contextvars.ContextVar[tuple[Any, Any] | None] = \
             contextvars.ContextVar(f"hotspot-pinned-zones-{id(self)}", default=None)
         self.heavy = HeavyLane(workers=max(1, (os.cpu_count() or 2) - 1), slots=4)
         self._results = _LRU(64, self.heavy)
+        self._gazetteer_stamp: tuple[Any, ...] | None = None
         self._reload_levels()
+        self._reload_gazetteer()
 
     @property
     def boundaries(self) -> Boundaries:
@@ -289,6 +301,39 @@ class Services:
                 # league tables and area figures at the old areas are stale now
                 self._results.clear()
             self._levels_stamp = stamp
+
+    def _reload_gazetteer(self) -> None:
+        """Load the gazetteer again if ``hotspot gazetteer`` changed it since it was loaded.
+
+        Names in plans and tables already computed are stale then, so they are forgotten.
+        A gazetteer that cannot be read is left out (and logged): places are then named from
+        the incidents, wards, LSOAs and authorities alone.
+        """
+        from geo.gazetteer import GAZETTEER_FILE
+
+        # the one file, not the folder: an import's temporary file comes and goes beside it
+        try:
+            st = (self.data.gazetteer / GAZETTEER_FILE).stat()
+            stamp: tuple[Any, ...] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = ()
+        if stamp == self._gazetteer_stamp:
+            return
+        with self._boundaries_lock:
+            if stamp == self._gazetteer_stamp:
+                return
+            from geo.gazetteer import load_gazetteer
+
+            try:
+                self.query.gazetteer = load_gazetteer(self.data.gazetteer)
+            except (OSError, ValueError, KeyError):
+                import logging
+
+                logging.getLogger(__name__).exception("gazetteer unreadable")
+                self.query.gazetteer = None
+            if self._gazetteer_stamp is not None:
+                self._results.clear()
+            self._gazetteer_stamp = stamp
 
     def _levels_now(self) -> tuple[Any, ...]:
         """Change marker of every level's folder (each level's files and their times)."""
@@ -473,6 +518,7 @@ class Services:
         """
         _ = self.boundaries  # reloads areas and populations changed since the last request
         self._reload_levels()
+        self._reload_gazetteer()
         return self.query.pin(who), self._zones_pin.set(self._zones_now())
 
     @contextlib.contextmanager
@@ -595,6 +641,7 @@ class Services:
                 centres = [h3.cell_to_latlng(c) for c in table["cell"]]
                 table["lat"] = [c[0] for c in centres]
                 table["lon"] = [c[1] for c in centres]
+            _name_cells(self.query, fr, table, res, mask)
             return table
         key = ("hotspots", self.data_key(), filters, res, n,
                tuple(sorted((harm_weights or {}).items())))
@@ -649,6 +696,7 @@ class Services:
                 weight=self.query.weights(weights)[idx] if weights else None,
                 buffer_m=params.eps_m / 2,
             ).to_crs("EPSG:4326")
+            names = _cluster_names(self.query, fr, labels, idx, summary)
             features = []
             for rank, row in enumerate(summary.itertuples(), start=1):
                 geom = json.loads(
@@ -657,7 +705,9 @@ class Services:
                 features.append({
                     "type": "Feature", "id": str(rank), "geometry": geom,
                     "properties": {
-                        "rank": rank, "count": int(row.count), "harm": float(row.harm),
+                        "rank": rank, "place_name": names["place_name"].iloc[rank - 1],
+                        "name_source": names["name_source"].iloc[rank - 1],
+                        "count": int(row.count), "harm": float(row.harm),
                         "share": float(row.share),
                         "peak_day": _day_text(row.peak_dow, day_labels),
                         "peak_hour": _hour_text(row.peak_hour),
@@ -693,6 +743,36 @@ class Services:
         from geo.groups import resolve_group
 
         return resolve_group(params, self.groups(), self.query.labels().categories)
+
+
+def _cluster_names(query: QueryLayer, fr: Any, labels: np.ndarray, idx: np.ndarray,
+                   summary: Any) -> pd.DataFrame:
+    """Name each DBSCAN cluster of ``summary`` (WGS84, in its order) from its own incidents."""
+    from geo.names import group_index
+
+    clusters = summary["cluster"].to_numpy("int64")
+    return query.place_names(idx, group_index(np.asarray(labels, dtype="int64"), clusters),
+                             len(clusters), summary["centroid_e"].to_numpy("float64"),
+                             summary["centroid_n"].to_numpy("float64"), frame=fr)
+
+
+def _name_cells(query: QueryLayer, fr: Any, table: pd.DataFrame, res: int,
+                mask: np.ndarray) -> None:
+    """Add ``place_name`` and ``name_source`` (after ``cell``) to a table of ranked cells."""
+    from geo.names import group_index
+
+    at = table.columns.get_loc("cell") + 1
+    if not len(table):
+        table.insert(at, "place_name", pd.Series([], dtype="str"))
+        table.insert(at + 1, "name_source", pd.Series([], dtype="str"))
+        return
+    rows = np.flatnonzero(mask)
+    ranked = np.searchsorted(fr.cells[res], [int(c, 16) for c in table["cell"]])
+    group = group_index(fr.cell_codes[res][rows], ranked)
+    east, north = to_bng(table["lon"].to_numpy("float64"), table["lat"].to_numpy("float64"))
+    names = query.place_names(rows, group, len(table), east, north, frame=fr)
+    table.insert(at, "place_name", names["place_name"].to_numpy())
+    table.insert(at + 1, "name_source", names["name_source"].to_numpy())
 
 
 def _day_text(value: Any, labels: tuple[str, ...] = DAY_LABELS) -> str:

@@ -59,6 +59,10 @@ class NteReport:
     categories: list[str]
     night_hours: list[int]
     notes: list[str] = field(default_factory=list)
+    #: Each zone's place name and where it came from (:func:`geo.names.name_places`), from
+    #: every selected incident inside it, at any time (month-only ones too).
+    place_names: list[str] = field(default_factory=list)
+    name_sources: list[str] = field(default_factory=list)
 
     def zone_summary(self) -> pd.DataFrame:
         """One row per zone: night incidents, share at night, latest weekend and its status."""
@@ -69,6 +73,8 @@ class NteReport:
             sh = self.share[self.share["zone"] == z]
             rows.append({
                 "zone_id": zid, "name": name,
+                "place_name": self.place_names[z] if self.place_names else "",
+                "name_source": self.name_sources[z] if self.name_sources else "",
                 "night_incidents": int(self.nightly.loc[self.nightly["zone"] == z,
                                                         "count"].sum()),
                 "night_share": float(sh["share"].iloc[0]) if len(sh) else float("nan"),
@@ -80,8 +86,9 @@ class NteReport:
                 "main_categories": self.categories[z],
             })
         return pd.DataFrame(rows, columns=[
-            "zone_id", "name", "night_incidents", "night_share", "night_count", "all_count",
-            "latest_weekend", "latest_count", "latest_status", "main_categories"])
+            "zone_id", "name", "place_name", "name_source", "night_incidents", "night_share",
+            "night_count", "all_count", "latest_weekend", "latest_count", "latest_status",
+            "main_categories"])
 
 
 def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteReport:
@@ -92,14 +99,18 @@ def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteRepo
     zones = zone_set.zones
     n_zones = len(zones)
     sel = query.select(params.filters)
-    mask = sel.mask & (fr.hour >= 0) & (fr.day >= 0)
-    idx = np.flatnonzero(mask)
+    chosen = np.flatnonzero(sel.mask)
     notes = []
     if fr.month_only_count:
         notes.append(f"{fr.month_only_count:,} incidents have only a month (police.uk) and "
                      "cannot be placed in a night; they are left out.")
-    zone = assign_zones(fr.easting[idx], fr.northing[idx], zone_set) if n_zones else \
-        np.full(len(idx), -1)
+    # every selected incident is placed once: all of them name the zones, the dated ones count
+    zone_all = assign_zones(fr.easting[chosen], fr.northing[chosen], zone_set) if n_zones \
+        else np.full(len(chosen), -1)
+    names = zone_names(query, fr, chosen, zone_all, list(zone_set.zones_bng.geometry)
+                       if n_zones else [])
+    dated = (fr.hour[chosen] >= 0) & (fr.day[chosen] >= 0)
+    idx, zone = chosen[dated], zone_all[dated]
     night = night_of(fr.day[idx], fr.hour[idx], params.rule)
     at_night = night >= 0
     in_zone = zone >= 0
@@ -132,7 +143,41 @@ def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteRepo
     return NteReport(params=params, zone_ids=list(zones["zone_id"]),
                      zone_names=list(zones["name"]), nightly=nightly, weekends=weekends,
                      nights=nights, profile=profile, share=share, categories=cats,
-                     night_hours=night_hours, notes=notes)
+                     night_hours=night_hours, notes=notes,
+                     place_names=names["place_name"].tolist(),
+                     name_sources=names["name_source"].tolist())
+
+
+def zone_names(query: QueryLayer, fr: Any, rows: np.ndarray, zone: np.ndarray,
+               polygons_bng: list[Any]) -> pd.DataFrame:
+    """Name zones (saved or suggested) from the incidents in them, as the principal may see.
+
+    Parameters
+    ----------
+    query : QueryLayer
+        Names come from its pinned frame (:meth:`geo.query.QueryLayer.place_names`).
+    fr : IncidentFrame
+        The frame ``rows`` index.
+    rows, zone : numpy.ndarray
+        Incident rows and the zone each lies in (-1: none).
+    polygons_bng : list of shapely geometries
+        The zones in British National Grid: a zone without named incidents is named from a
+        point surely inside it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``place_name`` and ``name_source`` per zone.
+    """
+    import shapely
+
+    if polygons_bng:
+        inside = shapely.point_on_surface(np.asarray(polygons_bng, dtype=object))
+        east, north = shapely.get_x(inside), shapely.get_y(inside)
+    else:
+        east = north = np.zeros(0)
+    return query.place_names(rows, zone, len(polygons_bng), np.asarray(east, dtype="float64"),
+                             np.asarray(north, dtype="float64"), frame=fr)
 
 
 def nte_filters(params: NteParams, weekend: date | None = None) -> Filters:
@@ -140,3 +185,108 @@ def nte_filters(params: NteParams, weekend: date | None = None) -> Filters:
     if weekend is None:
         return params.filters
     return replace(params.filters, start=weekend, end=weekend + timedelta(days=2))
+
+
+#: Weekends a deployment sheet's forecast looks back over: the patrol plan's default look-back
+#: of twelve weeks, so both rest on the same recent past.
+SHEET_WEEKENDS = 12
+
+
+def coming_friday(today: date, data_end: date | None) -> tuple[date, str]:
+    """Return the Friday of the coming weekend and what it was counted from.
+
+    The weekend is the first one from ``today`` or from the day after the data end, whichever
+    is later (a weekend already under way on Saturday or Sunday is still "coming": its Sunday
+    night is ahead).
+
+    Examples
+    --------
+    >>> coming_friday(date(2026, 12, 2), date(2025, 3, 31))
+    (datetime.date(2026, 12, 4), 'today')
+    >>> coming_friday(date(2024, 6, 1), date(2024, 6, 10))
+    (datetime.date(2024, 6, 14), 'the day after the data end')
+    >>> coming_friday(date(2024, 6, 9), None)[0]  # a Sunday: this weekend
+    datetime.date(2024, 6, 7)
+    """
+    after_data = data_end + timedelta(days=1) if data_end is not None else None
+    if after_data is not None and after_data > today:
+        start, basis = after_data, "the day after the data end"
+    else:
+        start, basis = today, "today"
+    wd = start.weekday()
+    friday = start - timedelta(days=wd - 4) if wd in (5, 6) else \
+        start + timedelta(days=(4 - wd) % 7)
+    return friday, basis
+
+
+@dataclass(frozen=True)
+class WeekendOutlook:
+    """What a zone's last weekends say about one weekend ahead (a deployment sheet).
+
+    The forecast is the mean of the zone's last weekends in the data before ``friday``, the
+    same per-shift average the patrol plan's "expected" uses; the status thresholds are those
+    :func:`geo.nte.weekend_status` would rate that weekend against (the zone's own previous
+    weekends, never the weekend itself).
+    """
+
+    friday: date
+    #: The last weekends in the data before ``friday`` (zone, weekend, count, status), oldest
+    #: first; at most :data:`SHEET_WEEKENDS`.
+    last: pd.DataFrame
+    #: Mean incidents per weekend over ``last`` (NaN with none).
+    expected: float
+    low: int
+    high: int
+    #: Counts that would make the weekend green (at or below) and red (above); None when the
+    #: zone has too little history to rate it.
+    green_at_most: float | None
+    red_above: float | None
+    #: Days between the data end and ``friday`` (how stale the basis is).
+    gap_days: int | None
+
+
+def weekend_outlook(report: NteReport, zone: int, friday: date, data_end: date | None,
+                    lookback: int = SHEET_WEEKENDS) -> WeekendOutlook:
+    """Forecast one zone's weekend from its last ``lookback`` weekends in the data.
+
+    Examples
+    --------
+    >>> nightly = pd.DataFrame({"zone": [0] * 6, "count": [2, 1, 4, 3, 0, 6],
+    ...     "night": ["2024-05-24", "2024-05-25", "2024-05-31", "2024-06-01", "2024-06-07",
+    ...               "2024-06-08"], "weekend": [True] * 6})
+    >>> report = NteReport(params=NteParams(status=StatusRule(min_history=2)),
+    ...     zone_ids=["z"], zone_names=["Z"], nightly=nightly,
+    ...     weekends=weekend_status(weekend_counts(nightly), StatusRule(min_history=2)),
+    ...     nights=nightly,
+    ...     profile=np.zeros((1, 10)), share=pd.DataFrame(), categories=[""],
+    ...     night_hours=list(range(10)))
+    >>> o = weekend_outlook(report, 0, date(2024, 6, 14), date(2024, 6, 9))
+    >>> o.last["count"].tolist(), round(o.expected, 2), (o.low, o.high), o.gap_days
+    ([3, 7, 6], 5.33, (3, 7), 5)
+    >>> o.green_at_most, o.red_above  # the median and 90th percentile of 3, 7 and 6
+    (6.0, 6.8)
+    """
+    from geo.nte import weekend_status
+
+    wk = report.weekends[report.weekends["zone"] == zone]
+    before = wk[wk["weekend"] < friday.isoformat()]
+    last = before.tail(lookback).reset_index(drop=True)
+    counts = last["count"].to_numpy()
+    # the thresholds the weekend itself would be rated against: rate a stand-in row for it
+    probe = pd.concat([before[["zone", "weekend", "count"]],
+                       pd.DataFrame({"zone": [zone], "weekend": [friday.isoformat()],
+                                     "count": [0]})], ignore_index=True)
+    rated = weekend_status(probe, report.params.status).iloc[-1]
+    rule = report.params.status
+    if rule.mode == "fixed":
+        green = None if rule.fixed_amber is None else float(rule.fixed_amber - 1)
+        red = None if rule.fixed_red is None else float(rule.fixed_red - 1)
+    else:
+        green = None if rated["median"] != rated["median"] else float(rated["median"])
+        red = None if rated["p90"] != rated["p90"] else float(rated["p90"])
+    gap = None if data_end is None else (friday - data_end).days
+    return WeekendOutlook(friday=friday, last=last,
+                          expected=float(counts.mean()) if len(counts) else float("nan"),
+                          low=int(counts.min()) if len(counts) else 0,
+                          high=int(counts.max()) if len(counts) else 0,
+                          green_at_most=green, red_above=red, gap_days=gap)

@@ -114,7 +114,8 @@ class PlanResult:
     window: tuple[date, date]
     previous_window: tuple[date, date]
     n_shifts: int
-    table: pd.DataFrame  # rank, place id, figures, why, lon/lat, geometry (GeoJSON dict)
+    #: rank, place, id, place_name, name_source, figures, why, lon/lat, geometry (GeoJSON)
+    table: pd.DataFrame
     schedule: pd.DataFrame
     hours: dict[str, float | None]
     weights_source: str
@@ -388,6 +389,7 @@ def build_plan(query: QueryLayer, params: PlanParams,
             table["lon"] = np.zeros(len(table))
     table["id"] = ids
     table["geometry"] = geometry
+    _name(query, fr, table, np.flatnonzero(mask), place)
     hours_out: dict[str, float | None]
     if month_only:
         table["visits_per_shift"] = np.full(len(table), np.nan)
@@ -413,6 +415,28 @@ def build_plan(query: QueryLayer, params: PlanParams,
         month_only=month_only, n_months=n_months if month_only else None,
         coverage={"window": gap_problem, "previous_window": prev_problem},
     )
+
+
+def _name(query: QueryLayer, fr: Any, table: pd.DataFrame, rows: np.ndarray,
+          place: np.ndarray) -> None:
+    """Add ``place_name`` and ``name_source`` to the ranked places (after ``id``).
+
+    ``rows`` are the window's incidents and ``place`` each one's place (-1: none): each
+    ranked place is named from its own incidents, or else from the names around its centre.
+    """
+    from geo.names import group_index
+    from geo.projection import to_bng
+
+    at = table.columns.get_loc("id") + 1
+    if not len(table):
+        table.insert(at, "place_name", pd.Series([], dtype="str"))
+        table.insert(at + 1, "name_source", pd.Series([], dtype="str"))
+        return
+    group = group_index(place, table["place"].to_numpy("int64"))
+    east, north = to_bng(table["lon"].to_numpy("float64"), table["lat"].to_numpy("float64"))
+    names = query.place_names(rows, group, len(table), east, north, frame=fr)
+    table.insert(at, "place_name", names["place_name"].to_numpy())
+    table.insert(at + 1, "name_source", names["name_source"].to_numpy())
 
 
 #: What a plan can and cannot give on month-only data, printed with every such plan.

@@ -44,6 +44,7 @@ from geo.store import Manifest, Store
 
 if TYPE_CHECKING:
     from geo.boundaries import Boundaries
+    from geo.gazetteer import Gazetteer
 
 #: The level of the boundaries every incident is assigned to at ingest (as
 #: :data:`geo.boundaries.AUTHORITY`, which this module does not import at load time).
@@ -152,6 +153,42 @@ def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype="int32"), labels
 
 
+def _text_codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Dictionary-code a text column that may be blank: -1 for null or blank values.
+
+    Examples
+    --------
+    >>> codes, labels = _text_codes(pa.chunked_array([["b", None, "", "b", "a"]]))
+    >>> codes.tolist(), labels
+    ([0, -1, -1, 0, 1], ['b', 'a'])
+    """
+    text = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if len(text) == 0:
+        return np.zeros(0, dtype="int32"), []
+    blank = pc.fill_null(pc.equal(text, ""), True)
+    encoded = pc.dictionary_encode(pc.if_else(blank, pa.scalar(None, pa.string()), text))
+    labels = [str(v) for v in encoded.dictionary.to_pylist()]
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return np.asarray(codes, dtype="int32"), labels
+
+
+def _kept_labels(codes: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Recode ``codes`` (-1: none) to the labels they use, in the labels' order.
+
+    Examples
+    --------
+    >>> codes, labels = _kept_labels(np.array([2, -1, 2, 0], dtype="int32"), ["a", "b", "c"])
+    >>> codes.tolist(), labels
+    ([1, -1, 1, 0], ['a', 'c'])
+    """
+    given = codes >= 0
+    used = np.bincount(codes[given], minlength=len(labels)) > 0
+    lookup = np.cumsum(used, dtype="int64") - 1
+    out = np.full(len(codes), -1, dtype="int32")
+    out[given] = lookup[codes[given]]
+    return out, [lab for lab, u in zip(labels, used, strict=True) if u]
+
+
 @dataclass
 class IncidentFrame:
     """The store's incidents as integer-coded numpy columns, ready for filtering."""
@@ -180,6 +217,13 @@ class IncidentFrame:
     #: Each row's record key (below 2**20), from a keyed hash of its incident id: the cell key
     #: of a set of rows (their keys' sum) fixes the small noise its disclosed count gets.
     rkey: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="uint32"))
+    #: Each row's place as its source words it ("On or near Talbot Road"), as a code into
+    #: ``locations`` (-1: none given), and its LSOA's name as a code into ``lsoas``. They
+    #: only name places (:mod:`geo.names`); no filter reads them.
+    location: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int32"))
+    locations: list[str] = field(default_factory=list)
+    lsoa: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int32"))
+    lsoas: list[str] = field(default_factory=list)
     #: Unique per frame built in this process: cache keys use it, never ``id()``, which a
     #: later frame may reuse once an old one is freed.
     serial: int = field(default_factory=lambda: next(_SERIAL))
@@ -229,6 +273,8 @@ class IncidentFrame:
         category, categories = _codes(table.column("category"))
         source, sources = _codes(table.column("source"))
         area, areas = _codes(table.column("la_code"))
+        location, locations = _text_codes(table.column("location"))
+        lsoa, lsoas = _text_codes(table.column("lsoa_name"))
         cell_codes, cells = {}, {}
         for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS, strict=True):
             raw = np.asarray(table.column(col).to_numpy(), dtype="uint64")
@@ -260,21 +306,30 @@ class IncidentFrame:
             cell_codes=cell_codes,
             cells=cells,
             rkey=_record_keys(table.column("incident_id"), record_key),
+            location=location,
+            locations=locations,
+            lsoa=lsoa,
+            lsoas=lsoas,
             before_1970=before_1970,
         )
 
     def subset(self, keep: np.ndarray) -> IncidentFrame:
         """Return the frame of the rows where ``keep`` is True.
 
-        Category, source and area codes and their labels stay as they are. The cells of each
-        resolution are cut to those the kept rows fall in (a hexagon holding only rows that
-        were left out must not be drawn either: its outline would say where they are).
+        Category, source and area codes and their labels stay as they are. Location and
+        LSOA labels are cut to those of the kept rows: they are text from incident rows, so a
+        label of a row left out (another area's, a domestic incident's) is never held. The
+        cells of each resolution are cut to those the kept rows fall in (a hexagon holding
+        only rows that were left out must not be drawn either: its outline would say where
+        they are).
         """
         cell_codes, cells = {}, {}
         for res, codes in self.cell_codes.items():
             present, recoded = np.unique(codes[keep], return_inverse=True)
             cells[res] = self.cells[res][present]
             cell_codes[res] = recoded.astype("int32").reshape(-1)
+        location, locations = _kept_labels(self.location[keep], self.locations)
+        lsoa, lsoas = _kept_labels(self.lsoa[keep], self.lsoas)
         return replace(
             self, n=int(keep.sum()), easting=self.easting[keep], northing=self.northing[keep],
             lon=self.lon[keep], lat=self.lat[keep], day=self.day[keep],
@@ -282,7 +337,8 @@ class IncidentFrame:
             dow=self.dow[keep], hour=self.hour[keep], domestic=self.domestic[keep],
             category=self.category[keep], source=self.source[keep], area=self.area[keep],
             month_only=self.month_only[keep], cell_codes=cell_codes, cells=cells,
-            rkey=self.rkey[keep],
+            rkey=self.rkey[keep], location=location, locations=locations, lsoa=lsoa,
+            lsoas=lsoas,
             origin=(self.origin[keep] if self.origin is not None else np.flatnonzero(keep)),
             root=self.root or self.serial,
             serial=next(_SERIAL))
@@ -367,13 +423,17 @@ class QueryLayer:
         Other boundary levels (wards, beats...) by name; ``boundaries`` is the
         ``"authority"`` level. Incidents are placed in a level's areas when a figure first
         asks for it (:meth:`level_area`), once per store version.
+    gazetteer : geo.gazetteer.Gazetteer, optional
+        Streets and localities that name places the incidents do not (:meth:`place_names`).
     """
 
     def __init__(self, store: Store, boundaries: Boundaries, *,
                  principal_required: bool = False,
                  record_key: str = DEFAULT_RECORD_KEY,
-                 levels: TMapping[str, Boundaries] | None = None) -> None:
+                 levels: TMapping[str, Boundaries] | None = None,
+                 gazetteer: Gazetteer | None = None) -> None:
         self.store = store
+        self.gazetteer = gazetteer
         self.boundaries = boundaries
         self.levels: dict[str, Boundaries] = {k: v for k, v in (levels or {}).items()
                                               if k != AUTHORITY}
@@ -824,6 +884,58 @@ class QueryLayer:
         ok = sel.mask & (fr.dow >= 0) & (fr.hour >= 0)
         flat = fr.dow[ok].astype("int32") * 24 + fr.hour[ok]
         return np.bincount(flat, minlength=7 * 24).reshape(7, 24)
+
+    def place_names(self, rows: np.ndarray, group: np.ndarray, n_groups: int,
+                    centre_e: np.ndarray, centre_n: np.ndarray, *,
+                    frame: IncidentFrame | None = None) -> pd.DataFrame:
+        """Name places (cells, clusters, zones) from their incidents, as the principal may see.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            Rows of ``frame`` that lie in the places (positions, as :meth:`points` gives).
+        group : numpy.ndarray
+            Each row's place, 0 to ``n_groups - 1`` (-1: in none).
+        n_groups : int
+            Number of places.
+        centre_e, centre_n : numpy.ndarray
+            Each place's centre in British National Grid metres.
+        frame : IncidentFrame, optional
+            The frame ``rows`` index; by default the pinned principal's rows (:meth:`frame`,
+            so a role that may not read rows gets no names either).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``place_name`` and ``name_source`` per place (:func:`geo.names.name_places`).
+            Domestic incidents never name a place, whoever asks: a name is printed on
+            briefings, and a home is not a street corner to patrol. The gazetteer, the
+            ``ward`` level and the authorities are this query layer's.
+        """
+        from geo.names import RowText, name_places
+
+        fr = frame if frame is not None else self.frame()
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        group = np.where(fr.domestic[rows] == 1, -1,
+                         np.asarray(group, dtype=np.int64).reshape(-1))
+        text = RowText(location=fr.location[rows], locations=fr.locations,
+                       lsoa=fr.lsoa[rows], lsoas=fr.lsoas, area=fr.area[rows], areas=fr.areas)
+        return name_places(group, n_groups, centre_e, centre_n, text,
+                           gazetteer=self.gazetteer,
+                           nearby=lambda: self._incident_streets(fr),
+                           wards=self.levels.get("ward"), authorities=self.boundaries)
+
+    def _incident_streets(self, fr: IncidentFrame) -> Any:
+        """Return the streets ``fr``'s own (non-domestic) incidents name, once per frame."""
+        from geo.names import incident_streets
+
+        key = ("incident-streets", fr.serial)
+        hit = self._cache.get(key)
+        if hit is None:
+            public = fr.domestic != 1
+            hit = self._cache[key] = incident_streets(
+                fr.easting[public], fr.northing[public], fr.location[public], fr.locations)
+        return hit
 
     def points(self, filters: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (easting, northing, row index) of the selected incidents."""

@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from geo.schema import (
+    OPTIONAL_RAW_COLUMNS,
     RAW_COLUMNS,
     ReadError,
     ReadResult,
@@ -1164,6 +1165,9 @@ def _finish(
     if frames:
         rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         rows = rows.reset_index(drop=True)
+        for col in OPTIONAL_RAW_COLUMNS:
+            if col not in rows:
+                rows[col] = pd.Series(pd.NA, index=rows.index, dtype="string")
         for col in RAW_COLUMNS:
             if rows[col].dtype != template[col].dtype:
                 rows[col] = rows[col].astype(template[col].dtype)
@@ -1230,7 +1234,8 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
     r"""Read a police.uk street-level crime CSV (optionally gzipped).
 
     ``Month`` (``YYYY-MM``) becomes ``month`` with ``time_precision="month"`` and no
-    ``occurred_at``; ``Crime type`` is the category; ``Location`` the location; the source is
+    ``occurred_at``; ``Crime type`` is the category; ``Location`` the location (``LSOA name``,
+    where the file has it, is kept to name places); the source is
     ``"police"`` and ``domestic`` unknown. Rows without a ``Crime ID`` (every anti-social
     behaviour row) get a stable id derived from their content as
     :func:`geo.schema.content_ids` does (prefix ``asb``, or ``puk`` for another crime type),
@@ -1283,6 +1288,10 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
         path, header, {c: c for c in _POLICE_REQUIRED},
         "is not a complete police.uk street-level CSV: required column(s)",
     )
+    # older downloads and hand-made extracts may lack it: the LSOA only names places
+    lsoa_at = {n.strip().casefold(): i for i, n in enumerate(header)}.get("lsoa name")
+    if lsoa_at is not None:
+        pos["LSOA name"] = lsoa_at
     col = {key: f"c{i}" for key, i in pos.items()}
     got = _Collected()
     span = _Plausible.now()
@@ -1321,6 +1330,8 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
                 "lat": pa.array(lat),
                 "category": category,
                 "location": t[col["Location"]],
+                "lsoa_name": (_trimmed(t[col["LSOA name"]]) if "LSOA name" in col
+                              else pa.nulls(n, pa.string())),
                 **{f"_id_{c}": t[col[c]] for c in _POLICE_ID_PARTS},
             }
         )
@@ -1372,6 +1383,9 @@ def read_police_uk(path: str | Path, progress: Progress | None = None) -> ReadRe
             "source": pd.Series("police", index=range(k), dtype="string"),
             "domestic": pd.Series(pd.NA, index=range(k), dtype="boolean"),
             "location": _string_series(table["location"]),
+            "lsoa_name": _string_series(pc.if_else(pc.equal(table["lsoa_name"], ""),
+                                                   pa.scalar(None, pa.string()),
+                                                   table["lsoa_name"])),
         }
     )
     return _finish([frame], got.rejects, got.lines_read, notes)

@@ -31,7 +31,10 @@ SOURCES = ("police", "ed", "ambulance")
 #:
 #: ``line`` is the 1-based line (or feature) number in the input file, for rejects;
 #: ``occurred_at`` is tz-aware Europe/London or NaT; ``month`` is ``YYYY-MM``;
-#: coordinates a file does not give are NaN; ``domestic`` is a nullable boolean (unknown = NA).
+#: coordinates a file does not give are NaN; ``domestic`` is a nullable boolean (unknown = NA);
+#: ``location`` is the place as the source words it ("On or near Talbot Road" on police.uk),
+#: ``lsoa_name`` the Lower Layer Super Output Area a police.uk row names ("Blackpool 010E"),
+#: both NA where the source gives none. They name places (:mod:`geo.names`).
 RAW_COLUMNS = (
     "line",
     "incident_id",
@@ -46,7 +49,12 @@ RAW_COLUMNS = (
     "source",
     "domestic",
     "location",
+    "lsoa_name",
 )
+
+#: Raw columns a reader may leave out; :func:`empty_raw` gives their type and a missing one is
+#: filled with NA.
+OPTIONAL_RAW_COLUMNS = ("lsoa_name",)
 
 H3_COLUMNS = tuple(f"h3_{res}" for res in H3_RESOLUTIONS)
 
@@ -72,6 +80,10 @@ STORED_SCHEMA = pa.schema(
         pa.field("hour", pa.int8(), nullable=False),
         *[pa.field(col, pa.uint64(), nullable=False) for col in H3_COLUMNS],
         pa.field("batch_id", pa.string(), nullable=False),
+        # Appended later: a store written before holds no such column and reads it as null.
+        # Descriptive, like the derived keys: left out of CONTENT_COLUMNS, so a file read
+        # again after an upgrade is a duplicate of its stored rows, never a conflict.
+        pa.field("lsoa_name", pa.string()),
     ]
 )
 
@@ -193,6 +205,7 @@ def empty_raw() -> pd.DataFrame:
             "source": pd.Series([], dtype="string"),
             "domestic": pd.Series([], dtype="boolean"),
             "location": pd.Series([], dtype="string"),
+            "lsoa_name": pd.Series([], dtype="string"),
         }
     )
 

@@ -146,6 +146,11 @@ class DataPaths:
         return self.root / "events"
 
     @property
+    def gazetteer(self) -> Path:
+        """Folder of the imported gazetteer (streets and localities that name places)."""
+        return self.root / "gazetteer"
+
+    @property
     def access(self) -> Path:
         """Folder of users, API tokens and sign-in sessions, and the site's role file."""
         return self.root / "access"
@@ -169,6 +174,17 @@ class DataPaths:
 def tile_url() -> str | None:
     """Return a raster tile URL template (``{z}/{x}/{y}``) if the site has a tile server."""
     return os.environ.get("HOTSPOT_TILE_URL") or None
+
+
+def basemap_path() -> Path | None:
+    """Return the MBTiles file the app serves its basemap from (``HOTSPOT_BASEMAP``), if any.
+
+    Raster or vector tiles (OS Open Zoomstack, for example); the app serves them at its own
+    ``/tiles/`` URLs, so maps need nothing from outside the machine. It takes precedence over
+    ``HOTSPOT_TILE_URL``.
+    """
+    value = os.environ.get("HOTSPOT_BASEMAP", "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def _env_int(name: str, default: int) -> int:
@@ -210,6 +226,9 @@ class Limits:
     #: Largest decompressed size of a file given to ``hotspot ingest``
     #: (``HOTSPOT_MAX_INGEST_DECOMPRESSED_MB``): far above any real extract, below a bomb.
     ingest_decompressed_bytes: int = 20_000 * _MB
+    #: Most streets and localities kept in the gazetteer (``HOTSPOT_MAX_GAZETTEER_ROWS``):
+    #: every road and settlement of Great Britain in OS Open Names is about 1.7 million.
+    gazetteer_rows: int = 2_000_000
     #: Earliest incident date accepted (``HOTSPOT_EARLIEST_DATE``, YYYY-MM-DD).
     earliest_date: date = date(1990, 1, 1)
     #: Days after today an incident may be dated (``HOTSPOT_DAYS_AHEAD``): clocks and time
@@ -242,6 +261,7 @@ def limits() -> Limits:
         zones=_env_int("HOTSPOT_MAX_ZONES", base.zones),
         ingest_decompressed_bytes=_env_int(
             "HOTSPOT_MAX_INGEST_DECOMPRESSED_MB", base.ingest_decompressed_bytes // _MB) * _MB,
+        gazetteer_rows=_env_int("HOTSPOT_MAX_GAZETTEER_ROWS", base.gazetteer_rows),
         earliest_date=earliest,
         days_ahead=_env_int("HOTSPOT_DAYS_AHEAD", base.days_ahead),
     )

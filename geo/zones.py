@@ -887,15 +887,38 @@ def assign_zones(easting: np.ndarray, northing: np.ndarray, zone_set: ZoneSet) -
     >>> assign_zones(east, np.full(4, y0 + 50.0), zs).tolist()
     [0, 0, 1, -1]
     """
+    if zone_set.zones.empty:
+        return assign_polygons(easting, northing, [])
+    return assign_polygons(easting, northing, list(zone_set.zones_bng.geometry))
+
+
+def assign_polygons(easting: np.ndarray, northing: np.ndarray, polygons: Any) -> np.ndarray:
+    """Return, for each point, the position of the first polygon containing it (-1: none).
+
+    :func:`assign_zones` for polygons that are not saved zones (e.g. suggested ones).
+
+    Parameters
+    ----------
+    easting, northing : numpy.ndarray
+        British National Grid coordinates in metres (EPSG:27700); NaN for unplaced points.
+    polygons : sequence of shapely geometries
+        In British National Grid; None or empty geometries contain nothing.
+
+    Examples
+    --------
+    >>> assign_polygons(np.array([5.0, 50.0]), np.array([5.0, 5.0]),
+    ...                 [shapely.box(0, 0, 10, 10)]).tolist()
+    [0, -1]
+    """
     x = np.asarray(easting, dtype="float64")
     y = np.asarray(northing, dtype="float64")
     if x.shape != y.shape:
         raise ValueError(f"easting and northing differ in length ({x.shape} vs {y.shape})")
     out = np.full(x.shape, -1, dtype="int64")
-    if x.size == 0 or zone_set.zones.empty:
+    if x.size == 0:
         return out
     finite = np.isfinite(x) & np.isfinite(y)
-    for i, geom in enumerate(zone_set.zones_bng.geometry):
+    for i, geom in enumerate(polygons):
         if geom is None or geom.is_empty:
             continue
         minx, miny, maxx, maxy = geom.bounds

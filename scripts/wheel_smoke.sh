@@ -159,7 +159,7 @@ print(f"/: the page, {len(list((root / 'dashboard' / 'assets').iterdir()))} asse
 
 # Every page module in dashboard/layouts must be registered and render its layout.
 layout = get("/_dash-layout").decode()
-hrefs = sorted(set(re.findall(r'"href":\s*"([^"]+)"', layout.replace("\\u002f", "/"))))
+hrefs = sorted(set(re.findall(r'"href":\s*"(/[^"]*)"', layout.replace("\\u002f", "/"))))
 modules = [p for p in (root / "dashboard" / "layouts").glob("*.py") if not p.name.startswith("_")]
 assert len(hrefs) == len(modules), f"{len(modules)} page modules but the menu links {hrefs}"
 for href in hrefs:

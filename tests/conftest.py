@@ -34,6 +34,8 @@ def stored_table(
     domestic: list[bool | None] | None = None,
     la_code: list[str] | str = "E07000123",
     month: list[str] | None = None,
+    location: list[str | None] | None = None,
+    lsoa_name: list[str | None] | None = None,
 ) -> pa.Table:
     """Build a table in the stored schema from BNG points (EPSG:27700) and local times.
 
@@ -60,7 +62,8 @@ def stored_table(
         "lon": lon, "lat": lat, "easting": easting, "northing": northing,
         "category": listify(category), "source": listify(source),
         "domestic": domestic if domestic is not None else [None] * n,
-        "location": [None] * n,
+        "location": location if location is not None else [None] * n,
+        "lsoa_name": lsoa_name if lsoa_name is not None else [None] * n,
         "la_code": listify(la_code),
         "local_date": [t.date() if ok else None for t, ok in zip(times, has_time, strict=False)],
         "dow": np.where(has_time, times.dt.day_of_week.fillna(-1), -1).astype("int8"),

@@ -30,7 +30,7 @@ from dash import Dash, html
 from flask import Response, current_app, g, jsonify, redirect, request
 
 from dashboard.access.audit import AuditError
-from dashboard.access.policy import CALLBACKS, PAGES, ROUTES, SIGNED_IN, Need
+from dashboard.access.policy import CALLBACKS, LANDING, PAGES, ROUTES, SIGNED_IN, Need
 from geo.access import AccessDenied, Principal
 
 LOG = logging.getLogger("hotspot.access")
@@ -39,7 +39,9 @@ LOG = logging.getLogger("hotspot.access")
 _QUIET = {"static", "_dash_assets.static", "/_favicon.ico", "/_reload-hash",
           "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
           "/_dash-layout", "/_dash-dependencies", "hotspot_signin.sign_in_form",
-          "hotspot_signin.sign_in", "hotspot_signin.sign_out"}
+          "hotspot_signin.sign_in", "hotspot_signin.sign_out",
+          # a map view fetches dozens of basemap tiles; they hold no incident data
+          "tiles.style", "tiles.tile", "tiles.glyphs", "tiles.unknown"}
 _PAGE_ENDPOINTS = {"/", "/<path:path>"}
 #: Callbacks not written to the audit log: the page's check for new data, every few seconds,
 #: which reads nothing but the store version.
@@ -136,6 +138,7 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
     """Put the gate on ``app``'s server (``state``: the access state; ``audit``: the log)."""
     server = app.server
     server.extensions["hotspot_access"] = state
+    server.extensions["hotspot_landing"] = landing_page  # signin.LANDING_EXTENSION
     if audit is not None:
         server.extensions["hotspot_audit"] = audit
     from dashboard import services as services_module
@@ -202,11 +205,10 @@ def install(app: Dash, state: Any, audit: Any | None) -> None:
                     try:
                         decide(who, page)
                     except AccessDenied:
-                        landing = visible_pages(who)
-                        if path == "/" and landing:
-                            # the front door: a role without the Explorer starts on its first
+                        if path == "/" and visible_pages(who):
+                            # the front door: a role without the Explorer starts on its own
                             # page
-                            return redirect(landing[0]["relative_path"], code=303)
+                            return redirect(landing_page(who), code=303)
                         # the app's frame is served, so the user keeps the header (who they
                         # are, the pages they may open, sign-out) while the page's guarded
                         # layout says why it is not theirs; the answer is still a 403
@@ -410,6 +412,21 @@ def visible_pages(who: Principal | None) -> list[dict[str, Any]]:
     return out
 
 
+def landing_page(who: Principal) -> str:
+    """Return where ``who`` starts when no page was asked for.
+
+    Their role's own page (:data:`~dashboard.access.policy.LANDING`) if they may open it,
+    else the Explorer, else the first page they may open ("/" if none: it then says why).
+    """
+    pages = {p["path"]: p["relative_path"] for p in visible_pages(who)}
+    own = LANDING.get(who.role)
+    if own is not None and own in pages:
+        return str(pages[own])
+    if "/" in pages or not pages:
+        return str(pages.get("/", "/"))
+    return str(next(iter(pages.values())))
+
+
 def principal_or_none() -> Principal | None:
     """Return the request's principal, or None outside one (e.g. building the layout list)."""
     try:
@@ -418,5 +435,5 @@ def principal_or_none() -> Principal | None:
         return None
 
 
-__all__ = ["current", "decide", "install", "visible_pages", "principal_or_none",
-           "callback_name", "current_app"]
+__all__ = ["current", "decide", "install", "visible_pages", "landing_page",
+           "principal_or_none", "callback_name", "current_app"]

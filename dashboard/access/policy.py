@@ -57,6 +57,12 @@ ROUTES: dict[str, Need] = {
     "/": SIGNED_IN,
     "/<path:path>": SIGNED_IN,
     "/_dash-update-component": SIGNED_IN,  # and then the callback's own decision
+    # the basemap: map tiles, their style and label glyphs hold no incident data, but the
+    # site's map file is its licensed copy, so only signed-in users fetch it
+    "tiles.style": SIGNED_IN,
+    "tiles.tile": SIGNED_IN,
+    "tiles.glyphs": SIGNED_IN,
+    "tiles.unknown": SIGNED_IN,
     # the API
     "api_v1.health": SIGNED_IN,
     "api_v1.whoami": SIGNED_IN,
@@ -132,6 +138,8 @@ CALLBACKS: dict[str, Need] = {
     "dashboard.layouts.board.next_area": Need(see="board", what="the board view"),
     "dashboard.layouts.board.show_baseline_year": Need(see="board", what="the board view"),
     "dashboard.layouts.board.download_links": Need(see="board", what="the board view"),
+    # redraws tonight's plan when new data land; "you are here" is drawn in the browser only
+    "dashboard.layouts.shift.refresh_shift": Need(see="patrol", what="patrol plans"),
 }
 
 #: Pages, by path: the view a role needs to open them (and to see them in the menu).
@@ -139,7 +147,15 @@ PAGES: dict[str, Need] = {
     "/": Need(see="explorer", what="the Explorer"),
     "/nte": Need(see="nte", what="night-time economy zones"),
     "/patrol": Need(see="patrol", what="patrol plans"),
+    "/shift": Need(see="patrol", what="patrol plans"),
     "/trends": Need(see="trends", what="trends"),
     "/figures": Need(see="aggregate", what="area figures"),
     "/board": Need(see="board", what="the board view"),
+}
+
+#: Where a role starts after signing in, when no particular page was asked for: its own page,
+#: if the role may open it (else the Explorer, else the first page it may open). Officers on
+#: shift start on tonight's plan.
+LANDING: dict[str, str] = {
+    "officer": "/shift",
 }

@@ -40,6 +40,9 @@ bp = Blueprint("hotspot_signin", __name__)
 SIGNIN_COOKIE = "hotspot_signin"
 #: How long a sign-in form stays usable (seconds); after that a reload gives a fresh one.
 SIGNIN_FORM_S = 20 * 60
+#: Where the app keeps the function giving a principal's start page (the gate's
+#: ``landing_page``); without one, a sign-in with no page asked for goes to "/".
+LANDING_EXTENSION = "hotspot_landing"
 #: Longest ``next`` path kept; a longer one is replaced by "/".
 MAX_NEXT = 2000
 
@@ -197,6 +200,10 @@ def sign_in() -> BaseResponse:
     # recorded before the session exists: if the record cannot be written, nobody signs in
     audit("sign-in", who=user.name, role=user.role, via="session", status=303)
     session_id, _ = state.accounts.start_session(user)
+    landing = current_app.extensions.get(LANDING_EXTENSION)
+    if nxt == "/" and landing is not None:
+        # no page was asked for: the role's own start page (officers: tonight's plan)
+        nxt = landing(state.accounts.principal(user, "session"))
     response = redirect(nxt, 303)
     response.set_cookie(SESSION_COOKIE, session_id, path="/", secure=_secure(), httponly=True,
                         samesite="Strict")

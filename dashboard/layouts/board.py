@@ -14,6 +14,7 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import services
+from dashboard.basemap import basemap_layout
 from dashboard.board import PERIODS, board_from_params
 from dashboard.components import frame_areas
 from dashboard.figures import graph_config
@@ -116,7 +117,7 @@ def layout(**query: str) -> html.Div:
         html.P(id=AREA_NOTE, className="hint"),
         html.Div([
             dcc.Graph(id=AREA_MAP, config=graph_config(), className="board-map",
-                      figure={"data": [], "layout": {"map": {"style": "white-bg"}}}),
+                      figure={"data": [], "layout": {"map": basemap_layout()}}),
             html.Div(id=AREA_TABLE, className="board-table"),
         ], className="board-areas"),
         html.H3("Need and activity"),
@@ -284,7 +285,7 @@ def _rate(value: float | None) -> str:
 
 def _areas(table: dict[str, Any] | None) -> tuple[dict[str, Any], Any, str]:
     """Return the map and table of areas by rate for one source (suppressed counts in words)."""
-    empty = {"data": [], "layout": {"map": {"style": "white-bg"}}}
+    empty = {"data": [], "layout": {"map": basemap_layout()}}
     if table is None:
         return empty, html.P("No data yet."), ""
     svc = services.current()
@@ -322,7 +323,7 @@ def _areas(table: dict[str, Any] | None) -> tuple[dict[str, Any], Any, str]:
         "reversescale": True,  # plotly's YlOrRd runs dark to light; higher rates are darker
         "marker": {"opacity": 0.7, "line": {"width": 1, "color": "#444"}},
         "colorbar": {"title": {"text": "per 1,000"}}}],
-        "layout": {"map": {"style": "white-bg", "center": center, "zoom": zoom},
+        "layout": {"map": basemap_layout(center=center, zoom=zoom),
                    "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "height": 420}}
     note = (f"{table['label']} by {level}, {table['period_label']}"
             + (f" against {base}" if base else " (no comparison: " + "the baseline is not "

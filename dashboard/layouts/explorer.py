@@ -20,6 +20,7 @@ from dash import ClientsideFunction, Input, Output, Patch, State, callback, ctx,
 from dash.exceptions import PreventUpdate
 
 from dashboard import figures, ids, services
+from dashboard.basemap import map_style
 from dashboard.figures import graph_config
 from dashboard.inputs import clicked_cell, number, query_params, selected_point
 from dashboard.params import parse_filters
@@ -490,6 +491,8 @@ def _table_columns(weights_source: str | None = None,
         {"field": "peak_hour", "headerName": "Peak hour", "minWidth": 140}]
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
+        {"field": "place_name", "headerName": "Where", "minWidth": 200,
+         "tooltipField": "name_source"},
         {"field": "share_text", "headerName": "Incidents (share of selection)",
          "minWidth": 200},
         *(harm if weights_source else []),
@@ -507,9 +510,9 @@ def _table_rows(filters: Filters, res: int, unit: str = "cells",
         total = svc.query.select(filters).count
         feats = svc.clusters(filters, db or DbscanParams())["features"][:10]
         return [
-            {**{k: f["properties"][k] for k in ("rank", "count", "harm", "peak_day",
-                                                  "peak_hour", "main_categories", "lon",
-                                                  "lat")},
+            {**{k: f["properties"][k] for k in ("rank", "place_name", "name_source", "count",
+                                                  "harm", "peak_day", "peak_hour",
+                                                  "main_categories", "lon", "lat")},
              "cell": f"cluster {f['id']} ({f['properties']['area_km2']:.3f} km²)",
              "share_text": f"{f['properties']['count']:,} of {total:,} "
                            f"({100 * f['properties']['share']:.1f}%)"}
@@ -577,7 +580,7 @@ def _full_figure(filters: Filters, view: dict[str, Any], kde: KdeParams,
         areas_geojson=svc.areas_geojson(),
         clusters=svc.clusters(filters, db) if "clusters" in layers else None,
         kde_layer=_kde_layer(filters, kde) if "kde" in layers else None,
-        visible=layers, center=center, zoom=zoom, tile_url=svc.tile_url,
+        visible=layers, center=center, zoom=zoom, style=map_style(svc),
     )
     return fig, svc.geometry_key(view["res"])
 

@@ -18,6 +18,7 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboard import services
 from dashboard.access.gate import current
+from dashboard.basemap import basemap_layout
 from dashboard.components import days_and_hours, frame_areas
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
@@ -177,7 +178,7 @@ def update_figures(level: str | None, start: str | None, end: str | None,
                  "marker": {"opacity": 0.7, "line": {"width": 0}}}
         what = f"H3 resolution {res} hexagons"
     figure = {"data": [trace], "layout": {
-        "map": {"style": "white-bg", "center": center, "zoom": zoom},
+        "map": basemap_layout(center=center, zoom=zoom),
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "uirevision": level}}
     note = [f"Incidents by {what} for the selection. "]
     if disclosed is not None:

@@ -19,6 +19,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import services
+from dashboard.basemap import basemap_layout
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
@@ -45,6 +46,12 @@ DELETE_CONFIRM, RESTORE_BTN = P + "delete-confirm", P + "restore-btn"
 
 STATUS_COLOURS = {"red": "#c0392b", "amber": "#e67e22", "green": "#27ae60",
                   "not enough history": "#95a5a6", None: "#95a5a6"}
+#: Each status's zone outline on the map: its shape says the status as well as its colour
+#: (width in pixels; dash as dash and gap lengths, in line widths).
+STATUS_LINES = {"red": (5, None), "amber": (4, [2, 1]), "green": (3, [0.5, 1.5])}
+STATUS_KEY = ("Zone outlines: red, thick and solid; amber, dashed; green, dotted; a thin "
+              "black line on grey: not enough weekends yet to rate. Each zone's status is in "
+              "words in the table below.")
 RULE_INPUTS = [Input(NIGHT_FROM, "value"), Input(NIGHT_TO, "value"), Input(MODE, "value"),
                Input(GREEN_Q, "value"), Input(RED_Q, "value"), Input(AMBER_N, "value"),
                Input(RED_N, "value"), Input(CATS, "value"), Input(PUBLIC, "value")]
@@ -172,12 +179,15 @@ def layout(**query: str) -> html.Div:
         html.Div(id=MSG, className="message", role="status"),
         html.P(id=RULE_TEXT, className="method"),
         dcc.Graph(id=MAP, className="map", config=graph_config(scrollZoom=True)),
+        html.P(STATUS_KEY, className="hint"),
         dag.AgGrid(id=ZONE_TABLE, rowData=[], className="ag-theme-alpine",
                    columnSize="responsiveSizeToFit",
                    dashGridOptions={"domLayout": "autoHeight",
                                     "suppressColumnVirtualisation": True},
                    columnDefs=[
                        {"field": "name", "headerName": "Zone", "minWidth": 170},
+                       {"field": "place_name", "headerName": "Where", "minWidth": 200,
+                        "tooltipField": "name_source"},
                        {"field": "status", "headerName": "Latest weekend", "minWidth": 200,
                         "cellStyle": {"function": "params.value && params.value.startsWith("
                                       "'red') ? {'color': '#c0392b', 'fontWeight': 'bold'} : "
@@ -237,7 +247,7 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
          "zmin": -1, "zmax": 2, "showscale": False,
          "colorscale": [[0, "#95a5a6"], [0.33, "#95a5a6"], [0.34, "#27ae60"],
                         [0.66, "#e67e22"], [1, "#c0392b"]],
-         "marker": {"opacity": 0.6, "line": {"width": 3, "color": "#111"}},
+         "marker": {"opacity": 0.6, "line": {"width": 1, "color": "#111"}},
          "text": [f"{n}: {s or 'no status'}" for n, s in zip(summary["name"], status.values(),
                                                              strict=True)],
          "hovertemplate": "%{text}<extra>zone</extra>"},
@@ -259,12 +269,27 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
     else:
         center, zoom = svc.map_center()
     return {"data": traces, "layout": {
-        "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+        "map": basemap_layout(center=center, zoom=zoom, layers=[
             {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
-             "color": "#4a4a4a", "line": {"width": 1}}]},
+             "color": "#4a4a4a", "line": {"width": 1}}, *_status_outlines(gj, status)]),
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "showlegend": False,
         # a new set of zones re-frames the map; filter changes keep the analyst's view
         "dragmode": "pan", "uirevision": "-".join(zs.zones["zone_id"]) or "none"}}
+
+
+def _status_outlines(gj: dict[str, Any], status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Zone outlines whose line says the status (solid, dashed, dotted), not colour alone."""
+    layers = []
+    for name, (width, dashes) in STATUS_LINES.items():
+        feats = [f for f in gj["features"] if status.get(f["id"]) == name]
+        if feats:
+            line: dict[str, Any] = {"width": width}
+            if dashes:
+                line["dash"] = dashes
+            layers.append({"sourcetype": "geojson", "type": "line",
+                           "source": {"type": "FeatureCollection", "features": feats},
+                           "color": STATUS_COLOURS[name], "line": line})
+    return layers
 
 
 def _night_points(params: NteParams, limit: int = 30_000) -> tuple[np.ndarray, np.ndarray]:
@@ -313,6 +338,8 @@ def update_zones(night_from: int | None, night_to: int | None, mode: str | None,
                   if r["latest_status"] else "no weekends yet")
         share = r["night_share"]
         rows.append({"name": r["name"], "zone_id": r["zone_id"], "status": latest,
+                     "place_name": r["place_name"],
+                     "name_source": f"named from: {r['name_source']}",
                      "night_incidents": r["night_incidents"],
                      "share_text": "–" if share != share else
                      f"{100 * share:.0f}% ({r['night_count']:,} of {r['all_count']:,})",
@@ -354,9 +381,12 @@ def zone_detail(zone: str | None, search: str | None, radius: Any,
     recent = nightly.tail(7 * 26)  # about six months of nights
     series = {"data": [
         {"type": "bar", "x": recent["night"].tolist(), "y": recent["count"].tolist(),
-         "marker": {"color": ["#c0392b" if w else "#b0b7c3" for w in recent["weekend"]]},
-         "hovertemplate": "night of %{x}: %{y} incidents<extra></extra>"}],
-        "layout": {"title": {"text": f"{name}: incidents per night (weekend nights red)"},
+         "marker": {"color": ["#c0392b" if w else "#b0b7c3" for w in recent["weekend"]],
+                    "pattern": {"shape": ["/" if w else "" for w in recent["weekend"]]}},
+         "customdata": ["weekend night" if w else "weeknight" for w in recent["weekend"]],
+         "hovertemplate": "night of %{x} (%{customdata}): %{y} incidents<extra></extra>"}],
+        "layout": {"title": {"text": f"{name}: incidents per night (weekend nights red, "
+                                     "hatched)"},
                    "height": 280, "margin": {"t": 40, "l": 40, "r": 10, "b": 40}}}
     labels = [f"{h:02d}" for h in report.night_hours]
     profile = {"data": [{"type": "bar", "x": labels, "y": report.profile[z].tolist(),
@@ -402,12 +432,22 @@ def _venue_rows(report: Any, z: int, params: NteParams, radius_m: float) -> list
 @callback(Output(SHEET, "children"), Input(WEEKEND, "value"), State(ZONE, "value"),
           State(SEARCH, "data"))
 def sheet_links(weekend: str | None, zone: str | None, search: str | None) -> Any:
-    """Links to the printable deployment sheet and its CSV for the chosen weekend."""
-    if not weekend or not zone:
+    """Links to the printable deployment sheet for the coming weekend, and for the chosen one.
+
+    The sheet is for the coming weekend, forecast from the zone's last weekends; a past
+    weekend's sheet shows what its forecast was beside what was recorded.
+    """
+    if not zone:
         return ""
-    q = f"{(search or '?').lstrip('?')}&zone={zone}&weekend={weekend}"
-    return [html.A("Deployment sheet (print)", href=f"/nte/sheet?{q}", target="_blank"),
-            " · ", html.A("CSV", href=f"/nte/sheet.csv?{q}", download="")]
+    q = f"{(search or '?').lstrip('?')}&zone={zone}"
+    links: list[Any] = [
+        html.A("Deployment sheet for the coming weekend (print)", href=f"/nte/sheet?{q}",
+               target="_blank"),
+        " · ", html.A("CSV", href=f"/nte/sheet.csv?{q}", download="")]
+    if weekend:
+        links += [" · ", html.A(f"the sheet as it would have been for Fri {weekend}",
+                                href=f"/nte/sheet?{q}&weekend={weekend}", target="_blank")]
+    return links
 
 
 @callback(
@@ -541,21 +581,22 @@ def suggest(_clicks: int | None, search: str | None, night_from: int | None = No
     filters = parse_filters({**shared, "days": "fri,sat", "hours": f"{start}-{end or 24}"})
     fr = svc.query.frame()
     mask = svc.query.select(filters).mask
-    sug = suggest_zones(fr.easting[mask], fr.northing[mask])
+    sug = suggest_zones(fr.easting[mask], fr.northing[mask]).head(15)
     if sug.empty:
         return []
     wgs = sug.to_crs("EPSG:4326")
-    names = svc.boundaries.names()
-    from geo.boundaries import assign_areas
+    from geo.nte_report import zone_names
+    from geo.zones import assign_polygons
 
-    areas = assign_areas(sug["centroid_e"].to_numpy(), sug["centroid_n"].to_numpy(),
-                         svc.boundaries).code
+    idx = np.flatnonzero(mask)
+    shapes = list(sug.geometry)
+    names = zone_names(svc.query, fr, idx,
+                       assign_polygons(fr.easting[idx], fr.northing[idx], shapes), shapes)
     rows = []
-    for i, r in enumerate(sug.head(15).itertuples()):
+    for i, r in enumerate(sug.itertuples()):
         geom = json.loads(json.dumps(wgs.geometry.iloc[i].__geo_interface__))
-        town = names.get(areas[i], "") if areas[i] is not None else ""
-        rows.append({"rank": int(r.rank), "name": f"{town} centre".strip() if i < 10 else
-                     f"Suggested {int(r.rank)}", "count": int(r.count),
+        rows.append({"rank": int(r.rank), "name": names["place_name"].iloc[i],
+                     "name_source": names["name_source"].iloc[i], "count": int(r.count),
                      "area_km2": round(float(r.area_km2), 2), "geometry": geom})
     return rows
 

@@ -6,6 +6,7 @@ the dosage, the downloads and the briefings, so they always agree.
 
 from __future__ import annotations
 
+from html import escape as html_escape
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import services
+from dashboard.basemap import basemap_layout
 from dashboard.components import upload, uploaded_file
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
@@ -273,6 +275,9 @@ def _columns(month_only: bool = False) -> list[dict[str, Any]]:
         {"field": "visits", "headerName": "Suggested visits (per shift)", "minWidth": 260}]
     return [
         {"field": "rank", "headerName": "#", "minWidth": 55, "maxWidth": 60},
+        {"field": "place_name", "headerName": "Where", "minWidth": 220,
+         "tooltipField": "name_source", "headerTooltip": "the place's most frequent streets "
+         "in the incidents, or else the nearest gazetteer street, ward, LSOA or authority"},
         {"field": "incidents_text", "headerName": "Incidents (share)", "minWidth": 210,
          "headerTooltip": "share of harm when harm weights are loaded, else of incidents"},
         {"field": "expected_text", "headerName": "Per month" if month_only else "Per shift",
@@ -337,16 +342,19 @@ def _figure(result: Any, center: dict[str, float], zoom: float) -> dict[str, Any
                           "yanchor": "top"}},
             # markers, not text: map text needs glyph files fetched from the internet
             {"type": "scattermap", "mode": "markers", "lon": t["lon"].tolist(),
-             "lat": t["lat"].tolist(), "text": [f"Hotspot {r}" for r in t["rank"]],
+             "lat": t["lat"].tolist(),
+             # plotly reads a few HTML tags in hover text: a street name is escaped to text
+             "text": [f"Hotspot {r}: {html_escape(str(n))}"
+                      for r, n in zip(t["rank"], t["place_name"], strict=True)],
              "marker": {"size": 9, "color": "#111"},
              "customdata": [[r["count"], r["trend"]] for r in t.to_dict("records")],
              "hovertemplate": "<b>%{text}</b><br>%{customdata[0]} incidents<br>"
                               "%{customdata[1]}<extra></extra>"},
         ],
         "layout": {
-            "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+            "map": basemap_layout(center=center, zoom=zoom, layers=[
                 {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
-                 "color": "#4a4a4a", "line": {"width": 1}}]},
+                 "color": "#4a4a4a", "line": {"width": 1}}]),
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "showlegend": False,
             "uirevision": "patrol",
         },
@@ -388,6 +396,7 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
         times = ", ".join(f"{a}–{b}" for a, b in zip(v["start"], v["end"], strict=True))
         rows.append({
             "rank": r["rank"], "id": r["id"], "lon": r["lon"], "lat": r["lat"],
+            "place_name": r["place_name"], "name_source": f"named from: {r['name_source']}",
             # with equal weights harm is the count: say "incidents", not "harm"
             "incidents_text": f"{r['count']:,} ({100 * r['share_harm']:.1f}% of "
                               f"{result.totals['harm']:,.0f}"

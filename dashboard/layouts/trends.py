@@ -15,6 +15,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import services
+from dashboard.basemap import basemap_layout
 from dashboard.components import days_and_hours
 from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
@@ -491,9 +492,9 @@ def run_emerging(_clicks: int, cats: list[str] | None) -> tuple[Any, ...]:
                        "marker": {"opacity": 0.75}, "hovertemplate": cat + "<extra></extra>"})
     center, zoom = svc.map_center()
     fig = {"data": traces, "layout": {
-        "map": {"style": "white-bg", "center": center, "zoom": zoom, "layers": [
+        "map": basemap_layout(center=center, zoom=zoom, layers=[
             {"sourcetype": "geojson", "source": svc.areas_geojson(), "type": "line",
-             "color": "#4a4a4a", "line": {"width": 1}}]},
+             "color": "#4a4a4a", "line": {"width": 1}}]),
         "height": 420, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
         "legend": {"x": 0, "y": 1, "bgcolor": "rgba(255,255,255,0.8)"}}}
     return rows, rules, fig, note, labels
@@ -652,10 +653,13 @@ def emerging_series(rows: list[dict[str, Any]] | None,
     names = labels if labels and len(labels) == len(counts) else [
         str(i) for i in range(1, len(counts) + 1)]
     return {"data": [{"type": "bar", "x": names, "y": counts,
-                      "marker": {"color": ["#a50026" if h else "#bbbbbb" for h in hot]},
-                      "hovertemplate": "%{x}: %{y} incidents<extra></extra>"}],
+                      "marker": {"color": ["#a50026" if h else "#bbbbbb" for h in hot],
+                                 "pattern": {"shape": ["/" if h else "" for h in hot]}},
+                      "customdata": ["hot" if h else "not hot" for h in hot],
+                      "hovertemplate": "%{x}: %{y} incidents (%{customdata})<extra></extra>"}],
             "layout": {"title": {"text": f"Cell {row.get('cell')} ({row.get('category')}): "
-                                         "incidents per period (red = hot)"}, "height": 240,
+                                         "incidents per period (hot: red, hatched)"},
+                       "height": 240,
                        "xaxis": {"type": "category"},
                        "margin": {"t": 40, "l": 40, "r": 10, "b": 60}}}
 

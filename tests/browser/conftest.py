@@ -33,17 +33,19 @@ HOTSPOT = Path(sys.executable).with_name("hotspot")
 
 
 @contextmanager
-def serve(data_dir: Path) -> Iterator[str]:
+def serve(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `hotspot serve` on ``data_dir`` as it stands; yield its address once it answers.
 
     The data directory may be empty (the server loads the synthetic sample) or prepared
-    beforehand, for example with users added by `hotspot users add`.
+    beforehand, for example with users added by `hotspot users add`. ``env`` adds settings
+    (``HOTSPOT_BASEMAP``...) to the server's environment.
     """
     port = _free_port()
     cmd = [str(HOTSPOT), "serve", "--data-dir", str(data_dir), "--port", str(port)]
     log_path = data_dir / "server.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_until_up(url, proc, log_path)

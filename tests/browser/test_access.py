@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.access.policy import PAGES
+from dashboard.access.policy import LANDING, PAGES
 from geo.access import load_roles
 from tests.browser.conftest import HOTSPOT, serve
 
@@ -39,15 +39,16 @@ PAGE_GRAPHS = {
     "/": ("Explorer", "#explorer-map"),
     "/nte": ("NTE zones", "#nte-map"),
     "/patrol": ("Patrol plan", "#patrol-map"),
+    "/shift": ("On shift", "#shift-list"),
     "/trends": ("Trends", "#trends-series"),
     "/figures": ("Area figures", "#figures-map"),
     "/board": ("Board", "#board-card-police"),
 }
 #: The pages each role may open (and so finds in the menu).
 MAY_OPEN = {
-    "admin": {"/", "/nte", "/patrol", "/trends", "/figures", "/board"},
-    "analyst": {"/", "/nte", "/patrol", "/trends", "/figures", "/board"},
-    "officer": {"/", "/nte", "/patrol", "/figures"},
+    "admin": {"/", "/nte", "/patrol", "/shift", "/trends", "/figures", "/board"},
+    "analyst": {"/", "/nte", "/patrol", "/shift", "/trends", "/figures", "/board"},
+    "officer": {"/", "/nte", "/patrol", "/shift", "/figures"},
     "partner": {"/figures", "/board"},
     "board": {"/figures", "/board"},
 }
@@ -57,6 +58,13 @@ def _lands_on(role: str, path: str) -> str:
     """Where opening ``path`` lands: the front door sends a role without the Explorer to the
     first page it may open (Area figures, for partners and boards)."""
     return "/figures" if path == "/" and "/" not in MAY_OPEN[role] else path
+
+
+def _signs_in_to(role: str, path: str) -> str:
+    """Where signing in lands when ``path`` was asked for: with no particular page asked for
+    ("/"), the role's own start page (officers: tonight's plan), else as :func:`_lands_on`."""
+    own = LANDING.get(role)
+    return own if path == "/" and own in MAY_OPEN[role] else _lands_on(role, path)
 
 
 def _hotspot(*args: str, stdin: str | None = None) -> None:
@@ -116,8 +124,8 @@ def sign_in(page, url: str, role: str, path: str = "/") -> None:
     page.goto(url + path)
     assert "/sign-in?next=" in page.url
     landed = submit(page, NAME_OF[role], PASSWORD)
-    assert page.url == url + _lands_on(role, path), page.url
-    if _lands_on(role, path) in MAY_OPEN[role]:
+    assert page.url == url + _signs_in_to(role, path), page.url
+    if _signs_in_to(role, path) in MAY_OPEN[role]:
         assert landed.status == 200
     else:  # partners and board members have no page of their own to land on
         assert landed.status == 403
@@ -134,9 +142,10 @@ def fetch(page, path: str) -> dict:
 def wait_for_graph(page, selector: str) -> None:
     """Wait until the graph has drawn a figure with data, and the page's callbacks are done.
 
-    The board page has cards, not a graph: for it, wait for the first card.
+    The board page has cards and the shift view a list, not a graph: for them, wait for the
+    first card or the list.
     """
-    if selector.startswith("#board-"):
+    if selector.startswith(("#board-", "#shift-")):
         page.wait_for_selector(selector, timeout=30_000)
         page.wait_for_load_state("networkidle")
         return
@@ -242,7 +251,8 @@ def test_the_officer_sees_figures_for_their_own_area_only(page, browser, access_
     analyst.context.close()
     assert 0 < blackpool["1"] < blackpool["0"]
 
-    sign_in(page, access_server, "officer")
+    sign_in(page, access_server, "officer")  # lands on tonight's plan
+    page.goto(access_server + "/")
     wait_for_graph(page, "#explorer-map")
     page.wait_for_selector("#explorer-table .ag-row", timeout=30_000)
 

@@ -19,7 +19,9 @@ def test_accept_suggested_zones_see_status_profile_and_sheet(page, live_server, 
     page.wait_for_selector("#nte-suggestions .ag-row", timeout=30_000)
     names = [page.inner_text(f"#nte-suggestions .ag-row[row-index='{i}'] [col-id='name']")
              for i in range(2)]
-    assert names == ["Blackpool centre", "Preston centre"]
+    # the synthetic sample has no location text: suggestions are named by their authority,
+    # told apart where one authority has several
+    assert names[0] == "Blackpool" and names[1].startswith("Preston (")
     for i in range(2):
         page.click(f"#nte-suggestions .ag-row[row-index='{i}'] input[type=checkbox]")
     page.click("#nte-accept-btn")
@@ -27,7 +29,7 @@ def test_accept_suggested_zones_see_status_profile_and_sheet(page, live_server, 
         "() => document.querySelectorAll('#nte-zone-table .ag-center-cols-container .ag-row')"
         ".length === 2", timeout=30_000)
     table = page.inner_text("#nte-zone-table")
-    assert "Blackpool centre" in table and "Preston centre" in table
+    assert names[0] in table and names[1] in table
     assert any(s in table for s in ("red (", "amber (", "green ("))
     assert "previous weekends" in page.inner_text("#nte-rule-text")
     # the hour profile runs 18:00 to 06:00 and peaks after midnight
@@ -43,7 +45,7 @@ def test_accept_suggested_zones_see_status_profile_and_sheet(page, live_server, 
     page.wait_for_selector("#nte-sheet a", timeout=30_000)
     href = page.get_attribute("#nte-sheet a", "href")
     sheet = page.request.get(live_server + href)
-    assert sheet.ok and "Deployment sheet: Blackpool centre" in sheet.text()
+    assert sheet.ok and "Deployment sheet: Blackpool" in sheet.text()
 
 
 @pytest.mark.skipif(not VENUES.exists(), reason=f"real venue file {VENUES} is absent")

@@ -87,6 +87,6 @@ def test_deployment_sheet_html_and_csv(client):
     assert "Deployment sheet: Blackpool centre" in html
     assert "When to deploy" in html and "Last weekends" in html and "SYNTHETIC" in html
     csv = client.get(f"/nte/sheet.csv?zone={zone}&weekend=2025-03-28").get_data(as_text=True)
-    assert csv.startswith("section,item,value") and "peak hour" in csv
+    assert csv.startswith("section,item,value") and "when (last weekends)" in csv
     assert client.get(f"/nte/sheet?zone={zone}&weekend=2025-03-27").status_code == 400
     assert client.get("/nte/sheet?zone=nope&weekend=2025-03-28").status_code == 400

@@ -60,7 +60,7 @@ def test_deployment_sheet_escapes_zone_venue_and_category_names(client):
     assert f"<h1>Deployment sheet: {ZONE_ESCAPED}</h1>" in html
     assert f"<li>{BREAKOUT_ESCAPED} (pub):" in html  # a venue's name
     assert f"<li>The Crown ({BREAKOUT_ESCAPED}):" in html  # a venue's type
-    categories = html.split("<h2>Main categories at night</h2><p>")[1].split("</p>")[0]
+    categories = html.split("<h2>Main categories</h2><p>")[1].split("</p>")[0]
     assert BREAKOUT_ESCAPED in categories
 
 

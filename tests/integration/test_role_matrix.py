@@ -60,6 +60,11 @@ EXAMPLES = {
     "map_geometry.geometry": "/map/geometry.geojson?layer=cells&res=9",
     "nte_exports.deployment_sheet": "/nte/sheet?zone=ZONE",
     "nte_exports.deployment_sheet_csv": "/nte/sheet.csv?zone=ZONE",
+    # the basemap (none configured here: the answers are 404 once the role is let through)
+    "tiles.style": "/tiles/style.json",
+    "tiles.tile": "/tiles/0/0/0.png",
+    "tiles.glyphs": "/tiles/glyphs/Hotspot%20Sans/0-255.pbf",
+    "tiles.unknown": "/tiles/nothing",
 }
 
 COUNTS: dict[str, int] = {}

@@ -248,3 +248,66 @@ def test_each_batch_records_what_each_source_added_and_when(tmp_path):
     # a batch from before sources were recorded counts for every source
     m.batches[0].summary.pop("rows_by_source")
     assert m.arrived("ambulance") == first.ingested_at
+
+
+def _police_file(path, rows: list[tuple[str, str, str]]) -> None:
+    """Write a police.uk street-level CSV of (crime id, Location, LSOA name) rows in Preston."""
+    from geo.readers import POLICE_UK_COLUMNS
+
+    lines = [",".join(POLICE_UK_COLUMNS)]
+    for crime_id, location, lsoa in rows:
+        lines.append(f"{crime_id},2024-03,Lancashire Police,Lancashire Police,-2.7030,53.7590,"
+                     f"{location},E01025300,{lsoa},Robbery,Under investigation,")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_store_written_before_lsoa_names_were_kept_still_loads_and_reingests_as_duplicates(
+        tmp_path):
+    from geo.ingest import ingest_file
+    from geo.query import IncidentFrame
+    from geo.settings import DataPaths
+
+    data = DataPaths(tmp_path / "d")
+    src = tmp_path / "2024-03-lancashire-street.csv"
+    _police_file(src, [("a1", "On or near Fishergate", "Preston 014B"),
+                       ("a2", "On or near Church Street", "Preston 014B")])
+    ingest_file(src, data)
+    store = Store(data.store)
+    # what an older version wrote: the same files without the lsoa_name column
+    for rel in store.manifest().files:
+        path = data.store / rel
+        old = pq.read_table(path)
+        assert "lsoa_name" in old.column_names
+        pq.write_table(old.drop_columns(["lsoa_name"]), path)
+        assert "lsoa_name" not in pq.read_schema(path).names
+    frame = IncidentFrame.from_table(*store.read())
+    assert frame.n == 2
+    assert frame.lsoa.tolist() == [-1, -1] and frame.lsoas == []
+    assert sorted(frame.locations) == ["On or near Church Street", "On or near Fishergate"]
+    # the same file again: its rows are the stored ones (duplicates), never conflicts
+    again = ingest_file(src, data)
+    assert (again.accepted, again.duplicates, again.conflicts) == (0, 2, 0)
+
+
+def test_location_and_lsoa_text_are_stored_dictionary_encoded_and_coded_in_the_frame(tmp_path):
+    from geo.ingest import ingest_file
+    from geo.query import IncidentFrame
+    from geo.settings import DataPaths
+
+    data = DataPaths(tmp_path / "d")
+    src = tmp_path / "2024-03-lancashire-street.csv"
+    _police_file(src, [(f"c{i}", "On or near Fishergate" if i % 3 else "", "Preston 014B")
+                       for i in range(30)])
+    ingest_file(src, data)
+    store = Store(data.store)
+    (rel,) = store.manifest().files
+    meta = pq.ParquetFile(data.store / rel).metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings
+                 for i in range(meta.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["location"]
+    assert "RLE_DICTIONARY" in encodings["lsoa_name"]
+    frame = IncidentFrame.from_table(*store.read())
+    assert frame.locations == ["On or near Fishergate"] and frame.lsoas == ["Preston 014B"]
+    assert frame.location.dtype == np.int32
+    assert int((frame.location == -1).sum()) == 10  # blank Location is no location
+    assert (frame.lsoa == 0).all()
