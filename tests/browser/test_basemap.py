@@ -56,8 +56,8 @@ def test_raster_basemap_is_drawn_under_the_explorer_map(page, raster_server):
     # hexagons only: the authorities' shading would tint the whole basemap
     page.goto(raster_server + "/?layers=cells")
     page.wait_for_selector("#explorer-map .js-plotly-plot .maplibregl-canvas", timeout=30_000)
-    page.wait_for_function("() => window.hotspotMapPainted && "
-                           "window.hotspotMapPainted().cells.length > 0", timeout=30_000)
+    page.wait_for_function("() => ((window.hotspotMapPainted && window.hotspotMapPainted())"
+                           " || {cells: []}).cells.length > 0", timeout=30_000)
     page.wait_for_timeout(2500)
     served = [u for s, u in tiles if s == 200 and u.endswith(".png")]
     assert served, f"no basemap tile was served: {tiles[:5]}"

@@ -155,9 +155,10 @@ HOVER_AREA = """code => {
 
 
 def choose_area(page, name: str) -> None:
+    # click the option itself: typed keys can reach the list before its search box has
+    # focus, and Enter then picks the first area (seen under load)
     page.click("#explorer-areas")
-    page.keyboard.type(name)
-    page.keyboard.press("Enter")
+    page.locator(".dash-dropdown-content .dash-dropdown-option", has_text=name).first.click()
     page.keyboard.press("Escape")
 
 
