@@ -287,7 +287,18 @@
     };
 
     window.dash_clientside = window.dash_clientside || {};
+    function whenShown(layer) {
+        // a filter change reaches the density or cluster callback only while its layer is
+        // shown (the last argument is the layers ticked): a hidden layer costs no request
+        return function () {
+            var layers = arguments[arguments.length - 1] || [];
+            return layers.indexOf(layer) >= 0 ? Date.now() : window.dash_clientside.no_update;
+        };
+    }
+
     window.dash_clientside.hotspotMap = {
+        kdeShown: whenShown("kde"),
+        clustersShown: whenShown("clusters"),
         paint: function (values, graphId) {
             state.values = values;
             state.graphId = graphId;

@@ -375,6 +375,7 @@ def layout(**query: str) -> html.Div:
             dcc.Store(id=ids.GEOMETRY_KEY, data=key),
             # numbers aligned to the outlines the map fetched for ``key``: no geometry
             dcc.Store(id=ids.MAP_VALUES, data=values),
+            dcc.Store(id=KDE_FILTERS), dcc.Store(id=CLUSTER_FILTERS),
             dcc.Store(id=ids.URL_SEARCH),
         ],
         className="main",
@@ -756,16 +757,36 @@ dash.clientside_callback(
 )
 
 
+#: The filters as the density and cluster callbacks read them: a filter change reaches those
+#: callbacks only through :data:`SHOWN_FILTERS` and only while their layer is shown, so a
+#: hidden layer costs no request per change.
+FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INPUTS]
+KDE_FILTERS, CLUSTER_FILTERS = "explorer-kde-filters", "explorer-cluster-filters"
+SHOWN_FILTERS = {"kde": KDE_FILTERS, "clusters": CLUSTER_FILTERS}
+
+for _layer, _store in SHOWN_FILTERS.items():
+    dash.clientside_callback(
+        ClientsideFunction(namespace="hotspotMap",
+                           function_name="kdeShown" if _layer == "kde" else "clustersShown"),
+        Output(_store, "data"),
+        *FILTER_INPUTS,
+        State(ids.LAYERS, "value"),
+        prevent_initial_call=True,
+    )
+
+
 @callback(
     Output(ids.MAP, "figure", allow_duplicate=True),
-    *FILTER_INPUTS,
     Input(ids.LAYERS, "value"),
     Input(ids.KDE_BANDWIDTH, "value"),
+    Input(KDE_FILTERS, "data"),
+    *FILTER_STATES,
     prevent_initial_call=True,
 )
-def update_kde(start: str | None, end: str | None, days: list[str], hour_from: int,
-               hour_to: int, categories: list[str], sources: list[str], areas: list[str],
-               public_only: list[str], layers: list[str], bandwidth: float | None) -> Patch:
+def update_kde(layers: list[str], bandwidth: float | None, _shown: Any, start: str | None,
+               end: str | None, days: list[str], hour_from: int, hour_to: int,
+               categories: list[str], sources: list[str], areas: list[str],
+               public_only: list[str]) -> Patch:
     """Recompute the kernel density image when it is shown and its inputs change."""
     patch = Patch()
     if "kde" not in (layers or []):
@@ -784,16 +805,17 @@ def update_kde(start: str | None, end: str | None, days: list[str], hour_from: i
 
 @callback(
     Output(ids.MAP, "figure", allow_duplicate=True),
-    *FILTER_INPUTS,
     Input(ids.LAYERS, "value"),
     Input(ids.DBSCAN_EPS, "value"),
     Input(ids.DBSCAN_MIN, "value"),
+    Input(CLUSTER_FILTERS, "data"),
+    *FILTER_STATES,
     prevent_initial_call=True,
 )
-def update_clusters(start: str | None, end: str | None, days: list[str], hour_from: int,
+def update_clusters(layers: list[str], eps: float | None, minpts: int | None, _shown: Any,
+                    start: str | None, end: str | None, days: list[str], hour_from: int,
                     hour_to: int, categories: list[str], sources: list[str],
-                    areas: list[str], public_only: list[str], layers: list[str],
-                    eps: float | None, minpts: int | None) -> Patch:
+                    areas: list[str], public_only: list[str]) -> Patch:
     """Recompute DBSCAN footprints when they are shown and their inputs change."""
     if "clusters" not in (layers or []):
         raise PreventUpdate
