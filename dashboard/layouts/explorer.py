@@ -644,6 +644,7 @@ FILTER_INPUTS = [
     Input(ids.CATEGORIES, "value"), Input(ids.SOURCES, "value"), Input(ids.AREAS, "value"),
     Input(ids.PUBLIC_ONLY, "value"),
 ]
+FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INPUTS]
 
 
 @callback(
@@ -654,31 +655,33 @@ FILTER_INPUTS = [
     Output(ids.SELECTION_TEXT, "children"),
     Output(ids.URL_SEARCH, "data"),
     Output(ids.METHOD_TEXT, "children"),
-    *FILTER_INPUTS,
-    Input(ids.LAYERS, "value"),
-    Input(ids.RES, "value"),
-    Input(ids.AREA_MEASURE, "value"),
     Input(ids.TABLE_UNIT, "value"),
     Input(ids.DBSCAN_EPS, "value"),
     Input(ids.DBSCAN_MIN, "value"),
-    Input(ids.LIVE_VERSION, "data"),
+    # a filter or layer change comes here once the map has its values (see below)
+    Input(ids.MAP_VALUES, "data"),
+    *FILTER_STATES,
+    State(ids.LAYERS, "value"),
+    State(ids.RES, "value"),
+    State(ids.AREA_MEASURE, "value"),
     State(ids.KDE_BANDWIDTH, "value"),
     State(ids.GEOMETRY_KEY, "data"),
     State(GROUP, "value"),
     prevent_initial_call=True,
 )
-def update_view(start: str | None, end: str | None, days: list[str], hour_from: int,
+def update_view(unit: str, eps: float | None, minpts: int | None, _values: Any,
+                start: str | None, end: str | None, days: list[str], hour_from: int,
                 hour_to: int, categories: list[str], sources: list[str], areas: list[str],
                 public_only: list[str], layers: list[str], res: int, measure: str,
-                unit: str, eps: float | None, minpts: int | None, _live: Any,
-                bandwidth: float | None,
-                geometry_key: list[Any] | None, group: str | None = None) -> tuple[Any, ...]:
+                bandwidth: float | None, geometry_key: list[Any] | None,
+                group: str | None = None) -> tuple[Any, ...]:
     """Apply a filter or view change to the grid, the table, the texts and the link.
 
-    The Plotly figure is left alone unless the outlines change (another resolution, new data,
-    another scope), the layers shown change, or the areas chosen do (the map then frames
-    them); the hexagons and areas are repainted by the page's script from the values of
-    :func:`update_map_values`.
+    It runs after :func:`update_map_values` has answered (its values are this callback's
+    trigger), so the map's numbers are counted first and the map repaints while the ranked
+    table is built: on two cores the two answers otherwise share the processor and the map
+    waits for both. The Plotly figure is left alone unless the outlines change (another
+    resolution, new data, another scope).
     """
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
@@ -694,12 +697,6 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
     fig: Any = dash.no_update
     if geometry_key != key:
         fig, key = _full_figure(filters, view, kde, db)
-    elif ctx.triggered_id in (ids.LAYERS, ids.AREAS):
-        fig = Patch()
-        if ctx.triggered_id == ids.LAYERS:
-            fig["data"][figures.MAP_TRACE_CLUSTERS]["visible"] = "clusters" in layers
-        else:
-            _frame_areas(fig, filters)
     status = svc.query.status()
     search = _url_search(filters, {**view, "bw": bandwidth, "eps": eps, "minpts": minpts,
                                    "unit": unit if unit == "clusters" else None,
@@ -711,6 +708,7 @@ def update_view(start: str | None, end: str | None, days: list[str], hour_from: 
 @callback(
     Output(ids.MAP_VALUES, "data"),
     Output(ids.MAP_LEGEND, "children"),
+    Output(ids.MAP, "figure", allow_duplicate=True),
     *FILTER_INPUTS,
     Input(ids.LAYERS, "value"),
     Input(ids.RES, "value"),
@@ -722,12 +720,12 @@ def update_map_values(start: str | None, end: str | None, days: list[str], hour_
                       hour_to: int, categories: list[str], sources: list[str],
                       areas: list[str], public_only: list[str], layers: list[str], res: int,
                       measure: str, _live: Any) -> tuple[Any, ...]:
-    """Send the map its new values, and its key, on their own.
+    """Send the map its new values, and its key, first.
 
-    A callback of its own so the map is repainted as soon as its numbers are counted (tens of
-    milliseconds), not after the grid, the ranked table and the texts of :func:`update_view`
-    are built and drawn. The values name the outlines they fit (the geometry key), so they
-    are painted only on those.
+    The map is repainted as soon as its numbers are counted (tens of milliseconds);
+    :func:`update_view` then builds the grid, the ranked table and the texts. The values name
+    the outlines they fit (the geometry key), so they are painted only on those. Ticking a
+    layer shows or hides the DBSCAN footprints; choosing areas frames them on the map.
     """
     filters = _filters_from_controls(start, end, days, hour_from, hour_to, categories,
                                      sources, areas, public_only)
@@ -735,7 +733,14 @@ def update_map_values(start: str | None, end: str | None, days: list[str], hour_
     view: dict[str, Any] = {"layers": layers, "res": _resolution(res),
                             "measure": measure if measure in {"count", "rate"} else "count"}
     values = _map_values(filters, view, services.current().geometry_key(view["res"]))
-    return values, _legend(values, view)
+    fig: Any = dash.no_update
+    if ctx.triggered_id == ids.LAYERS:
+        fig = Patch()
+        fig["data"][figures.MAP_TRACE_CLUSTERS]["visible"] = "clusters" in layers
+    elif ctx.triggered_id == ids.AREAS:
+        fig = Patch()
+        _frame_areas(fig, filters)
+    return values, _legend(values, view), fig
 
 
 def _frame_areas(patch: Patch, filters: Filters) -> None:
@@ -760,7 +765,6 @@ dash.clientside_callback(
 #: The filters as the density and cluster callbacks read them: a filter change reaches those
 #: callbacks only through :data:`SHOWN_FILTERS` and only while their layer is shown, so a
 #: hidden layer costs no request per change.
-FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INPUTS]
 KDE_FILTERS, CLUSTER_FILTERS = "explorer-kde-filters", "explorer-cluster-filters"
 SHOWN_FILTERS = {"kde": KDE_FILTERS, "clusters": CLUSTER_FILTERS}
 

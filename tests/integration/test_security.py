@@ -114,12 +114,12 @@ def test_callback_with_wrong_types_names_the_component(app, client):
 
     entries = [{"id": d["id"], "property": d["property"], "value": None}
                for d in cb["inputs"]]
-    days = next(e for e in entries if e["id"] == "explorer-days")
+    state = [{"id": d["id"], "property": d["property"], "value": None} for d in cb["state"]]
+    # the filters are the view's state (it runs once the map has its values)
+    days = next(e for e in entries + state if e["id"] == "explorer-days")
     days["value"] = "fri"  # a list of days is expected
     body = {"output": output, "outputs": split_callback_id(output), "inputs": entries,
-            "state": [{"id": d["id"], "property": d["property"], "value": None}
-                      for d in cb["state"]],
-            "changedPropIds": ["explorer-days.value"]}
+            "state": state, "changedPropIds": [f"{entries[0]['id']}.{entries[0]['property']}"]}
     resp = client.post("/_dash-update-component", data=json.dumps(body),
                        content_type="application/json")
     assert resp.status_code == 400
