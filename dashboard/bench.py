@@ -180,7 +180,9 @@ def _bench_filter_change(data: DataPaths, n_requests: int = 21) -> dict[str, Any
                             for o in key.strip(".").split("...")],
                 "inputs": [item(d) for d in spec["inputs"]],
                 "state": [item(d) for d in spec["state"]],
-                "changedPropIds": [f"{ids.DAYS}.value"],
+                # the day filter changed; the view follows the map's values
+                "changedPropIds": [f"{ids.DAYS}.value" if any(
+                    d["id"] == ids.DAYS for d in spec["inputs"]) else f"{ids.MAP_VALUES}.data"],
             }
             t0 = time.perf_counter()
             resp = client.post("/_dash-update-component", json=payload)
