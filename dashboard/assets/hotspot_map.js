@@ -19,7 +19,7 @@
     var state = {
         values: null,      // the latest values from the server
         graphId: null,
-        geometry: {},      // url -> Promise of a FeatureCollection
+        geometry: {},      // url -> Promise of a FeatureCollection (the areas)
         painted: null      // {key, cells, areas}: what the map shows now
     };
 
@@ -42,6 +42,12 @@
         var url = "/map/geometry.geojson?layer=" + layer + "&key=" +
             encodeURIComponent(keyText(values.key));
         return layer === "cells" ? url + "&res=" + values.key[2] : url;
+    }
+
+    function absolute(url) {
+        // MapLibre's worker fetches the hexagons itself: parsed off the page's thread, with no
+        // copy of them sent to the worker. It resolves URLs against its own (blob) address.
+        return new URL(url, window.location.href).href;
     }
 
     function fetchGeometry(url) {
@@ -98,21 +104,22 @@
     }
 
     function ensureLayers(map, geo, values) {
+        // geo[name]: {data: a FeatureCollection or the URL MapLibre fetches, url: its key}
         var before = beforeId(map), outlinesNew = false;
         ORDER.forEach(function (name) {
             var spec = LAYERS[name];
             var src = map.getSource(spec.source);
             if (!src) {
-                map.addSource(spec.source, {type: "geojson", data: geo[name]});
+                map.addSource(spec.source, {type: "geojson", data: geo[name].data});
                 map.__hotspotGeometry = map.__hotspotGeometry || {};
-                map.__hotspotGeometry[name] = geo[name].key;
+                map.__hotspotGeometry[name] = geo[name].url;
                 map.__hotspotApplied = map.__hotspotApplied || {};
                 map.__hotspotApplied[name] = null;
                 outlinesNew = true;
-            } else if (map.__hotspotGeometry[name] !== geo[name].key) {
+            } else if (map.__hotspotGeometry[name] !== geo[name].url) {
                 map.removeFeatureState({source: spec.source});
-                src.setData(geo[name]);
-                map.__hotspotGeometry[name] = geo[name].key;
+                src.setData(geo[name].data);
+                map.__hotspotGeometry[name] = geo[name].url;
                 map.__hotspotApplied[name] = null;
                 outlinesNew = true;
             }
@@ -200,21 +207,21 @@
                 if (m && state.values && !m.getLayer(LAYERS.cells.layer)) { sync(); }
             });
         }
-        Promise.all([fetchGeometry(geometryUrl("areas", values)),
-                     fetchGeometry(geometryUrl("cells", values))]).then(function (geo) {
+        var areasUrl = geometryUrl("areas", values);
+        var cellsUrl = absolute(geometryUrl("cells", values));
+        fetchGeometry(areasUrl).then(function (areas) {
             if (state.values !== values) { return; }  // newer values arrived meanwhile
             var m = mapOf(graphDiv());
             if (!m) { return sync(); }
-            var byName = {areas: geo[0], cells: geo[1]};
-            if (keyText(geo[1].key) !== keyText(values.key) ||
-                geo[1].features.length !== values.cells.values.length ||
-                geo[0].features.length !== values.areas.values.length) {
-                // the data changed between the outlines and the values: fetch both again
-                delete state.geometry[geometryUrl("areas", values)];
-                delete state.geometry[geometryUrl("cells", values)];
+            // the hexagons are those of values.key: the server refuses (409) any other key
+            var byName = {areas: {data: areas, url: areasUrl},
+                          cells: {data: cellsUrl, url: cellsUrl}};
+            if (areas.features.length !== values.areas.values.length) {
+                // the areas changed between the outlines and the values: fetch them again
+                delete state.geometry[areasUrl];
                 return;
             }
-            state.areaNames = geo[0].features.map(function (f) { return f.properties.name; });
+            state.areaNames = areas.features.map(function (f) { return f.properties.name; });
             var outlinesNew = ensureLayers(m, byName, values);
             applyValues(m, values);
             announce(graphDiv(), m, values, outlinesNew);
@@ -227,6 +234,14 @@
     function installHover(map) {
         if (map.__hotspotHover) { return; }
         map.__hotspotHover = true;
+        map.on("error", function (e) {
+            // outlines refused (the data changed meanwhile): set them again with the next values
+            ORDER.forEach(function (name) {
+                if (e && e.sourceId === LAYERS[name].source && map.__hotspotGeometry) {
+                    map.__hotspotGeometry[name] = null;
+                }
+            });
+        });
         var tip = document.createElement("div");
         tip.className = "map-tooltip";
         tip.style.display = "none";

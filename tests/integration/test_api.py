@@ -88,3 +88,21 @@ def test_filter_parameters_mean_the_same_as_the_query_layer(client):
         expected = services.current().query.select(f).count
     rows = client.get("/api/v1/aggregate?days=sat&hours=22-2&public_only=1").get_json()["rows"]
     assert sum(r["count"] for r in rows) == expected
+
+
+def test_map_outlines_are_refused_for_data_the_page_no_longer_shows(client):
+    # MapLibre's worker fetches the hexagons by the page's key and numbers them as the page's
+    # values: outlines of other data would paint counts on the wrong places
+    body = client.get("/map/geometry.geojson?layer=cells&res=9").get_json()
+    version, tag, res = body["key"]
+    assert res == 9 and [f["id"] for f in body["features"]] == list(range(len(body["features"])))
+    current = f"{version}-{tag}-9"
+    ok = client.get(f"/map/geometry.geojson?layer=cells&res=9&key={current}")
+    assert ok.status_code == 200 and ok.get_json()["key"] == body["key"]
+    assert ok.headers["Cache-Control"] == "no-store"  # where incidents are: not on disk
+    areas = client.get(f"/map/geometry.geojson?layer=areas&key={current}")
+    assert areas.status_code == 200 and len(areas.get_json()["features"]) == 14
+    for stale in (f"{version + 1}-{tag}-9", f"{version}-0123456789abcdef-9", "x"):
+        refused = client.get(f"/map/geometry.geojson?layer=cells&res=9&key={stale}")
+        assert refused.status_code == 409, stale
+        assert "data changed" in refused.get_data(as_text=True)
