@@ -23,9 +23,10 @@ bp = Blueprint("map_geometry", __name__, url_prefix="/map")
 def geometry() -> Response:
     """Return ``layer=cells`` (with ``res``) or ``layer=areas`` as numbered GeoJSON features.
 
-    ``key`` names the geometry the page expects (data, scope and resolution). MapLibre's worker fetches the hexagons itself, numbered as the page's
-    values, so outlines built for other data would paint the wrong places: a ``key`` that is
-    not the current one is answered 409, and the page fetches again with its next values.
+    ``key`` names the geometry the page expects (data, scope and resolution). MapLibre's
+    worker fetches the hexagons itself, numbered as the page's values, so outlines built for
+    other data would paint the wrong places: a ``key`` that is not the current one is
+    answered 409, and the page fetches again with its next values.
     """
     params = query_params(request.args)
     layer = params.get("layer", "")
