@@ -422,6 +422,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Backtest the forecast against simple baselines and the oracle (issue 12)."""
+    from dashboard.backtest_run import run, text_report
+    from geo.boundaries import load_boundaries
+    from geo.query import FilterError, QueryLayer
+    from geo.store import Store
+
+    data = _data_paths(args)
+    params = {"categories": args.categories, "la": args.la, "days": args.days,
+              "hours": args.hours, "source": args.source, "unit": args.unit,
+              "lookback_months": args.lookback_months, "horizon_months": args.horizon_months,
+              "from": getattr(args, "from"), "to": args.to, "coverage": args.coverage,
+              "study_area": args.study_area}
+    query = QueryLayer(Store(data.store), load_boundaries(data.boundaries))
+    try:
+        result = run(query, {k: v for k, v in params.items() if v is not None})
+    except FilterError as exc:
+        return _fail(f"--{exc.param.replace('_', '-')}: {exc.message}")
+    print(json.dumps(result, indent=1) if args.json else text_report(result))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser."""
     parser = argparse.ArgumentParser(
@@ -598,6 +620,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heavy", default="/api/v1/emerging?periods=60&res=10",
                    help="with --load: the heavy request the clients repeat")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "backtest", help="how well the forecast predicted next month, beside baselines",
+        description="At each monthly cutoff, rank places from the data before it by the "
+        "forecast, the look-back's count (count_12m), last month's count, kernel density and "
+        "the oracle (the next month's own counts), and score each on the next month: hit "
+        "rate, PAI and share of the oracle's hit rate, with medians over the cutoffs. "
+        "Cutoffs whose windows miss a month of data are skipped and listed.")
+    _add_data_dir(p)
+    p.add_argument("--categories", help="crime types, comma-separated (default: all)")
+    p.add_argument("--la", help="area codes, comma-separated (default: all)")
+    p.add_argument("--days", help="e.g. fri,sat (timestamped data only)")
+    p.add_argument("--hours", help="e.g. 20-4 (timestamped data only)")
+    p.add_argument("--source", help="police, ed or ambulance (default: all)")
+    p.add_argument("--unit", default="h3-9", help="h3-7 to h3-10 (default h3-9)")
+    p.add_argument("--lookback-months", default="12")
+    p.add_argument("--horizon-months", default="1")
+    p.add_argument("--from", dest="from", metavar="YYYY-MM",
+                   help="first cutoff (default: the first with a whole look-back)")
+    p.add_argument("--to", metavar="YYYY-MM",
+                   help="last cutoff (default: the last with a whole horizon)")
+    p.add_argument("--coverage", default="0.01,0.02,0.05",
+                   help="shares of the study area to select (default 0.01,0.02,0.05)")
+    p.add_argument("--study-area", default="inhabited", choices=("inhabited", "boundaries"))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_backtest)
 
     from dashboard.access.audit_cli import register as register_audit
     from dashboard.access.cli import register as register_access
