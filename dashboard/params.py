@@ -39,7 +39,7 @@ __all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "SHIFT_PARAMETERS", "ShiftP
 
 #: Parameters the plan (and the backtest) take besides the shared filters.
 PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of",
-                   "seed", "eps", "minpts", "public_only", "significant")
+                   "seed", "eps", "minpts", "public_only", "significant", "ranking")
 #: Parameters the backtest takes besides the plan's.
 BACKTEST_PARAMETERS = frozenset({"horizon_weeks", "rolling"})
 #: The bounds (inclusive) the emerging hot spots accept for ``res``, ``periods`` and
@@ -286,6 +286,10 @@ def parse_plan_params(params: Mapping[str, Any],
         if unit == "dbscan":
             raise FilterError("significant", "Gi* significance applies to H3 cells, not "
                               "DBSCAN clusters")
+    ranking = str(params.get("ranking") or "forecast").strip().lower()
+    if ranking not in ("forecast", "harm"):
+        raise FilterError("ranking", "use forecast (the next period's forecast, the default) or "
+                          "harm (the look-back window's harm)")
     try:
         eps = float(str(params.get("eps") or 100.0))
     except ValueError:
@@ -310,6 +314,7 @@ def parse_plan_params(params: Mapping[str, Any],
         min_samples=int_param(params, "minpts", 15, 2, 1000),
         seed=int_param(params, "seed", 1, 0, 2**31 - 1),
         significance=significance,
+        ranking=ranking,
     )
 
 

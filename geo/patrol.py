@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,18 @@ DOSAGE_SOURCE = (
     "Koper, C. S. (1995). Just enough police presence: reducing crime and disorderly behavior "
     "by optimizing patrol time in crime hot spots. Justice Quarterly, 12(4), 649-672."
 )
+
+
+class PlaceForecast(Protocol):
+    """A forecast per place (index = place), as :class:`geo.forecast.Forecast` gives."""
+
+    expected: np.ndarray
+    score: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    def why(self, i: int, per_label: str = "") -> str:
+        """Return the terms behind place ``i``'s forecast, in words."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +196,7 @@ def rank_places(
     target_share: float | None = None,
     n_months: int | None = None,
     no_trend: str | None = None,
+    forecast: PlaceForecast | None = None,
 ) -> pd.DataFrame:
     """Rank places for a shift (or, on month-only data, over whole months) and explain each.
 
@@ -211,13 +225,17 @@ def rank_places(
     no_trend : str, optional
         Why the window before cannot be compared (e.g. the data do not cover it): every
         trend then says so instead of a change.
+    forecast : PlaceForecast, optional
+        Each place's forecast for the next shift (or month): places are then ranked by it
+        (harm-weighted), the expected figure is the forecast with its 80% interval, and the
+        why starts with the forecast's terms. Without it, by the window's harm.
 
     Returns
     -------
     pandas.DataFrame
         ``rank, place, count, harm, share_count, share_harm, cum_share_harm,
-        expected_per_shift, expected_per_month, peak_hours, main_categories, prev_count,
-        trend, why``.
+        expected_per_shift, expected_per_month, forecast_low, forecast_high, forecast_harm,
+        peak_hours, main_categories, prev_count, trend, why``.
 
     Examples
     --------
@@ -228,8 +246,8 @@ def rank_places(
     (2, 0.5, 'up 100% (1 → 2)')
     """
     columns = ["rank", "place", "count", "harm", "share_count", "share_harm", "cum_share_harm",
-               "expected_per_shift", "expected_per_month", "peak_hours", "main_categories",
-               "prev_count", "trend", "why"]
+               "expected_per_shift", "expected_per_month", "forecast_low", "forecast_high",
+               "forecast_harm", "peak_hours", "main_categories", "prev_count", "trend", "why"]
     inside = place >= 0
     total_count = int(len(place))
     total_harm = float(np.sum(weight))
@@ -237,7 +255,10 @@ def rank_places(
     harm = np.bincount(place[inside], weights=weight[inside], minlength=n_places)
     prev_in = prev_place >= 0
     prev_counts = np.bincount(prev_place[prev_in], minlength=n_places)
-    order = np.lexsort((np.arange(n_places), -counts, -harm))
+    if forecast is not None:
+        order = np.lexsort((np.arange(n_places), -counts, -harm, -forecast.score))
+    else:
+        order = np.lexsort((np.arange(n_places), -counts, -harm))
     order = order[counts[order] > 0]
     if target_share is not None:
         if not 0 < target_share <= 1:
@@ -281,7 +302,17 @@ def rank_places(
                 f"incidents); about {per_shift:.2f} per shift; busiest {peaks.split(',')[0]}; "
                 f"mostly {mostly}; trend {trend}."
             )
+        low = high = fharm = math.nan
+        if forecast is not None:
+            low, high = float(forecast.low[p]), float(forecast.high[p])
+            fharm = float(forecast.score[p])
+            if n_months:
+                per_month = float(forecast.expected[p])
+            else:
+                per_shift = float(forecast.expected[p])
+            why = forecast.why(int(p)) + ". Behind it: " + why
         rows.append({
+            "forecast_low": low, "forecast_high": high, "forecast_harm": fharm,
             "rank": rank, "place": int(p), "count": int(counts[p]), "harm": float(harm[p]),
             "share_count": counts[p] / total_count if total_count else math.nan,
             "share_harm": share_h,

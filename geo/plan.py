@@ -61,6 +61,8 @@ class PlanParams:
     seed: int = 1
     #: Keep only cells that are Getis-Ord Gi* hot spots at this confidence (0.90, 0.95, 0.99).
     significance: float | None = None
+    #: ``forecast`` (the default: the next period's forecast) or ``harm`` (the window's harm).
+    ranking: str = "forecast"
     #: ``lookback_weeks`` was given (not the default): refused on month-only data.
     weeks_given: bool = field(default=False, compare=False, repr=False)
 
@@ -95,6 +97,8 @@ class PlanParams:
             out["minpts"] = str(self.min_samples)
         if self.significance:
             out["significant"] = f"{round(100 * self.significance)}"
+        if self.ranking != "forecast":
+            out["ranking"] = self.ranking
         return out
 
 
@@ -131,6 +135,8 @@ class PlanResult:
     n_months: int | None = None
     #: Why the data do not cover the window or the window before (None: they do).
     coverage: dict[str, str | None] = field(default_factory=dict)
+    #: The forecast that ranks the places, in words (None: ranked by the window's harm).
+    forecast_method: str | None = None
 
     @property
     def method(self) -> list[str]:
@@ -149,6 +155,13 @@ class PlanResult:
         whose = "" if self.month_only else "shift's "
         pick = (f"the fewest places holding {100 * p.target_share:.0f}% of the {whose}harm"
                 if p.target_share is not None else f"the top {p.n} places")
+        if self.forecast_method:
+            ranking = (f"Ranking: by the forecast harm of the next "
+                       f"{'month' if self.month_only else 'shift'} ({self.weights_source}), "
+                       f"then the window's harm and count; {pick}.{pick_gi} "
+                       f"{self.forecast_method}")
+        else:
+            ranking = f"Ranking: by harm ({self.weights_source}), then count; {pick}.{pick_gi}"
         window = f"{_nice(self.window[0])} to {_nice(self.window[1])}"
         before = f"{_nice(self.previous_window[0])} to {_nice(self.previous_window[1])}"
         uncovered = [w for w, key in ((before, "previous_window"), (window, "window"))
@@ -161,9 +174,11 @@ class PlanResult:
                 f"Places: {unit}.",
                 f"Incidents: {window} ({months} whole months; the data give only the month, "
                 f"so no shift applies){PUBLIC_TEXT if p.public_only else ''}.",
-                f"Ranking: by harm ({self.weights_source}), then count; {pick}.{pick_gi}",
-                f"Expected per month = incidents ÷ {self.n_months} months with data in the "
-                "window.",
+                ranking,
+                ("Expected next month = the forecast, with its 80% interval."
+                 if self.forecast_method else
+                 f"Expected per month = incidents ÷ {self.n_months} months with data in the "
+                 "window."),
                 trend,
                 "Dosage: none suggested; with no days or hours in the data, visit times "
                 "cannot be planned from them.",
@@ -173,8 +188,11 @@ class PlanResult:
             f"Places: {unit}.",
             f"Incidents: {window} ({p.lookback_weeks} weeks), shift {p.shift.label} (small "
             f"hours count with the night they started){PUBLIC_TEXT if p.public_only else ''}.",
-            f"Ranking: by harm ({self.weights_source}), then count; {pick}.{pick_gi}",
-            f"Expected per shift = incidents ÷ {self.n_shifts} shifts with data in the window.",
+            ranking,
+            ("Expected per shift = the forecast, with its 80% interval."
+             if self.forecast_method else
+             f"Expected per shift = incidents ÷ {self.n_shifts} shifts with data in the "
+             "window."),
             trend,
             f"Dosage: {VISIT_RULE.format(most=most)}; at random times (seed {p.seed}); "
             f"source: {DOSAGE_SOURCE}",
@@ -357,12 +375,18 @@ def build_plan(query: QueryLayer, params: PlanParams,
             for row in summary.itertuples():
                 inside = shapely.contains(row.geometry, pts) & (prev_place < 0)
                 prev_place[inside] = int(row.cluster)
+    place_forecast = None
+    if params.unit.startswith("h3") and params.ranking == "forecast":
+        place_forecast = _forecast_places(
+            query, fr, base, weights, res, n_places, month_only=month_only,
+            start=start, as_of=as_of, params=params, gaps=gaps, span=span)
     table = rank_places(
         place, n_places, weight=weights[mask], hour=fr.hour[mask],
         category=fr.category[mask], category_labels=labels,
         prev_place=prev_place, prev_weight=weights[prev_mask], n_shifts=n_shifts,
         n=params.n, target_share=params.target_share,
         n_months=n_months if month_only else None, no_trend=no_trend,
+        forecast=place_forecast,
     )
     if params.unit.startswith("h3"):
         ids = [format(int(cells[p]), "x") for p in table["place"]]
@@ -397,7 +421,10 @@ def build_plan(query: QueryLayer, params: PlanParams,
         hours_out = {"per_shift_hours": None, "per_week_hours": None, "visits_per_shift": None}
         notes.append(MONTH_ONLY_NOTE)
     else:
-        visits = suggested_visits(table["harm"].to_numpy(), most_visits(params.shift))
+        # visits in proportion to the expected harm per shift: the forecast's when it ranks
+        expected_harm = (table["forecast_harm"] if place_forecast is not None
+                         else table["harm"]).to_numpy()
+        visits = suggested_visits(expected_harm, most_visits(params.shift))
         table["visits_per_shift"] = visits
         schedule = dosage_schedule(params.shift, len(table), seed=params.seed, visits=visits)
         hours_out = dict(patrol_hours(schedule, shifts_per_week=len(params.days)))
@@ -414,7 +441,100 @@ def build_plan(query: QueryLayer, params: PlanParams,
         notes=notes, synthetic=query.status()["synthetic_sample"], gi=gi,
         month_only=month_only, n_months=n_months if month_only else None,
         coverage={"window": gap_problem, "previous_window": prev_problem},
+        forecast_method=place_forecast.method if place_forecast is not None else None,
     )
+
+
+class _PlanForecast:
+    """A :class:`geo.forecast.Forecast` over some places, indexed by every place's number."""
+
+    def __init__(self, fc: Any, rows: np.ndarray, n_places: int, per_label: str,
+                 method: str) -> None:
+        self._fc, self._label, self.method = fc, per_label, method
+        self._at = np.full(n_places, -1, dtype="int64")
+        self._at[rows] = np.arange(len(rows))
+
+        def spread(values: np.ndarray) -> np.ndarray:
+            out = np.zeros(n_places)
+            out[rows] = values
+            return out
+
+        self.expected, self.score = spread(fc.expected), spread(fc.score)
+        self.low, self.high = spread(fc.low), spread(fc.high)
+
+    def why(self, i: int, per_label: str = "") -> str:
+        at = int(self._at[i])
+        return self._fc.why(at, per_label or self._label) if at >= 0 else "no forecast"
+
+
+def _month_index_of(d: date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+#: The plan validates the forecast's half-life on up to this many periods before its window.
+FORECAST_HISTORY = 12
+
+
+def _forecast_places(query: QueryLayer, fr: Any, base: Filters, weights: np.ndarray, res: int,
+                     n_places: int, *, month_only: bool, start: date, as_of: date,
+                     params: PlanParams, gaps: list[int], span: tuple[date, date]
+                     ) -> _PlanForecast:
+    """Forecast each H3 place's next month (month-only data) or next shift (issue 12).
+
+    Periods are whole months, or weeks of the shift ending on ``as_of``; the window is the
+    plan's look-back and up to :data:`FORECAST_HISTORY` periods before it (those the data
+    cover) choose the half-life. Nothing after ``as_of`` is read.
+    """
+    from geo.forecast import describe_method, forecast, period_matrix
+
+    if month_only:
+        n_window = params.lookback_months or MONTHS_DEFAULT
+        first = _months_back(start, FORECAST_HISTORY)
+        first = max(first, span[0].replace(day=1))
+        hist_start = first
+        month0 = first.year * 12 + first.month - 1
+        n_periods = as_of.year * 12 + as_of.month - 1 - month0 + 1
+    else:
+        n_window = params.lookback_weeks
+        hist_start = start - timedelta(days=7 * FORECAST_HISTORY)
+        if hist_start < span[0]:
+            hist_start = start - timedelta(days=7 * ((start - span[0]).days // 7))
+        n_periods = ((as_of - hist_start).days + 1) // 7
+    sel = query.select(replace(base, start=hist_start, end=as_of)).mask
+    place = fr.cell_codes[res][sel]
+    if month_only:
+        m = fr.month_first[sel].astype("datetime64[D]").astype("datetime64[M]").astype("int64")
+        period = m - ((hist_start.year - 1970) * 12 + hist_start.month - 1)
+        gap_months = {(_EPOCH + timedelta(days=int(g))).replace(day=1) for g in gaps}
+        present = np.array([_months_back(as_of.replace(day=1), n_periods - 1 - i)
+                            not in gap_months for i in range(n_periods)])
+    else:
+        period = (fr.day[sel] - _day(as_of) + 7 * n_periods - 1) // 7
+        # a week inside a month with no data at all is missing, not a week of zeros
+        gap_months = {_month_index_of(_EPOCH + timedelta(days=int(g))) for g in gaps}
+        present = np.array([
+            not ({_month_index_of(as_of - timedelta(days=7 * (n_periods - i) - 1)),
+                  _month_index_of(as_of - timedelta(days=7 * (n_periods - 1 - i)))}
+                 & gap_months)
+            for i in range(n_periods)])
+    rows = np.unique(place)
+    local = np.searchsorted(rows, place)
+    counts = period_matrix(local, period, len(rows), n_periods)
+    harm = period_matrix(local, period, len(rows), n_periods, weights[sel])
+    year_ago = None
+    if month_only and n_periods >= 12:
+        year_ago = counts[:, n_periods - 12]  # the month a year before the one forecast
+    unit = "month" if month_only else "week"
+    per = 1.0 if month_only else 1.0 / max(len(params.days), 1)
+    coverage = 0.01 if params.target_share is None else params.target_share
+    fc = forecast(counts, harm, unit=unit, coverage=coverage, lookback=min(n_window, n_periods),
+                  present=present, year_ago=year_ago, per=per)
+    per_label = "next month" if month_only else "per shift"
+    method = describe_method(fc.choice, unit, min(n_window, n_periods))
+    if not month_only:
+        method += (f" Weeks hold the shift's incidents; per shift = per week ÷ "
+                   f"{len(params.days)} shifts a week.")
+    return _PlanForecast(fc, rows, n_places, per_label, method)
 
 
 def _name(query: QueryLayer, fr: Any, table: pd.DataFrame, rows: np.ndarray,

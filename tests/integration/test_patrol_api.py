@@ -65,8 +65,16 @@ def test_a_look_back_before_the_data_is_flagged_and_claims_no_trend(client):
     for f in body["features"]:
         assert f["properties"]["trend"].startswith("not compared"), f["properties"]["trend"]
         assert "up " not in f["properties"]["why"] and "new:" not in f["properties"]["why"]
-    # the expected figure counts only the shifts the data cover: Friday 1 April to Sunday
-    # 1 May 2022 holds 5 Fridays and 5 Saturdays, so 10 shifts, not the window's 24
+    # the forecast reads only the whole weeks the data cover (4 April to 1 May), never the
+    # empty weeks before the data as zeros
+    method = " ".join(body["provenance"]["method"])
+    assert "Expected per shift = the forecast" in method
+    assert "the last 4 weeks' counts" in method
+    # ranked by the window's harm, the expected figure counts only the shifts the data cover:
+    # Friday 1 April to Sunday 1 May 2022 holds 5 Fridays and 5 Saturdays, so 10 shifts,
+    # not the window's 24
+    body = client.get(f"/api/v1/patrol-plan?{PRESTON_NIGHTS}&as_of=2022-05-01"
+                      "&ranking=harm").get_json()
     assert "÷ 10 shifts with data" in " ".join(body["provenance"]["method"])
 
 
