@@ -109,6 +109,8 @@ def run(query: Any, params: Mapping[str, Any]) -> dict[str, Any]:
                             polygons_wgs84=polygons)
     except ValueError as exc:
         raise FilterError("study_area" if "boundar" in str(exc) else "source", str(exc)) from None
+    if polygons is not None:
+        result["study_area"]["areas"] = len(polygons)
     result["synthetic_sample"] = bool(query.status().get("synthetic_sample"))
     return result
 
@@ -142,7 +144,10 @@ def text_report(result: dict[str, Any]) -> str:
     p = result["protocol"]
     lines = [f"Backtest: {p['unit']}, {p['lookback_months']}-month look-back, "
              f"{p['horizon_months']}-month horizon, cutoffs {p['from']} to {p['to']}, study area "
-             f"{p['study_area']} ({result['study_area']['cells']:,} cells)"
+             f"{p['study_area']} ({result['study_area']['cells']:,} cells"
+             + (f" in {result['study_area']['areas']} areas, "
+                f"{result['study_area']['area_km2']:,.0f} km²"
+                if "areas" in result["study_area"] else "") + ")"
              + (", SYNTHETIC sample data" if result.get("synthetic_sample") else ""),
              f"Cutoffs scored: {len(result['cutoffs'])}; skipped: {len(result['skipped'])}"]
     for s in result["skipped"]:
