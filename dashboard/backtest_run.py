@@ -101,6 +101,14 @@ def run(query: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     """Parse ``params`` and run the backtest on ``query``'s incidents."""
     protocol, filters = parse(params, data_months(query))
     query.validate(filters)
+    fr = query.frame()
+    if filters.uses_time_of_week and fr.month_only_count == fr.n:
+        raise FilterError("days" if filters.days is not None else "hours",
+                          "these data give only the month of each incident (police.uk), so "
+                          "there is no weekday or hour to backtest a shift on; leave days and "
+                          "hours out")
+    if not query.select(filters).mask.any():
+        raise FilterError("categories", "no incidents match these filters")
     polygons, km2 = None, None
     if protocol.study_area == "boundaries":
         polygons, km2 = _study_polygons(query, filters)

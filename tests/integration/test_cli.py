@@ -34,7 +34,8 @@ def run(*args: str, env: dict[str, str] | None = None, check: bool = False):
     return proc
 
 
-@pytest.mark.parametrize("sub", ["serve", "ingest", "sample", "boundaries", "groups", "bench"])
+@pytest.mark.parametrize("sub", ["serve", "ingest", "sample", "boundaries", "groups", "bench",
+                                 "backtest"])
 def test_every_subcommand_has_help(sub):
     proc = run(sub, "--help", check=True)
     assert "--data-dir" in proc.stdout or sub == "bench"
@@ -156,6 +157,30 @@ def test_real_boundaries_then_real_police_months_every_row_accounted_for(tmp_pat
     assert again["accepted"] == 0
     assert again["duplicates"] == total["accepted"] + total["duplicates"]
     assert Store(Path(data) / "store").read(columns=["incident_id"])[1].num_rows == table.num_rows
+    # the forecast backtest on these four months: a 3-month look-back leaves one cutoff
+    proc = run("backtest", "--data-dir", data, "--categories", "Violence and sexual offences",
+               "--lookback-months", "3", "--json", check=True)
+    bt = json.loads(proc.stdout)
+    assert [c["cutoff"] for c in bt["cutoffs"]] == ["2019-12"] and bt["skipped"] == []
+    assert set(bt["summary"]) == {"forecast", "count_12m", "count_last", "kde", "oracle"}
+    oracle = bt["summary"]["oracle"]["0.01"]
+    assert oracle["share_of_ceiling"] == 1.0
+    assert all(0 < v["0.01"]["hit_rate"] <= oracle["hit_rate"]
+               for v in bt["summary"].values())
+    assert bt["cutoffs"][0]["forecast_half_life"]["validated_months"] == 0  # too short
+    # a cutoff before the look-back can start is listed, not silently dropped
+    bt = json.loads(run("backtest", "--data-dir", data, "--lookback-months", "3",
+                        "--from", "2019-11", "--json", check=True).stdout)
+    assert bt["skipped"][0]["cutoff"] == "2019-11"
+    assert "before the data start" in bt["skipped"][0]["reason"]
+    text = run("backtest", "--data-dir", data, "--lookback-months", "3", check=True).stdout
+    assert "did best over 1 cutoff" in text and "count_12m" in text
+    bad = run("backtest", "--data-dir", data, "--from", "December")
+    assert bad.returncode == 3 and "--from" in bad.stderr and "YYYY-MM" in bad.stderr
+    days = run("backtest", "--data-dir", data, "--lookback-months", "3", "--days", "fri")
+    assert days.returncode == 3 and "only the month" in days.stderr
+    short = run("backtest", "--data-dir", data)  # 12 months of look-back in 4 months
+    assert short.returncode == 3 and "too short" in short.stderr
 
 
 @needs_shared
