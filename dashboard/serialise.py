@@ -99,11 +99,13 @@ def plan_geojson(result: PlanResult) -> dict[str, Any]:
 
 
 PLAN_CSV_COLUMNS = ["rank", "id", "place_name", "name_source", "count", "harm", "share_harm",
-                    "share_count", "cum_share_harm", "expected_per_shift", "peak_hours",
+                    "share_count", "cum_share_harm", "expected_per_shift",
+                    "expected_per_month", "forecast_low", "forecast_high", "peak_hours",
                     "main_categories", "prev_count", "trend", "lat", "lon", "dosage", "why"]
 #: What each column of the plan CSV holds, stated in the provenance file beside it.
 PLAN_CSV_COLUMN_MEANINGS = {
-    "rank": "1 = most harm in the look-back window",
+    "rank": "1 = the highest forecast harm next shift (month-only data: next month); with "
+            "ranking=harm, the most harm in the look-back window",
     "id": "H3 cell or DBSCAN cluster id",
     "place_name": "the place in words: its most frequent streets, or else the nearest "
                   "gazetteer street, its ward, LSOA or authority",
@@ -114,7 +116,12 @@ PLAN_CSV_COLUMN_MEANINGS = {
     "share_harm": "the place's share of the shift's harm (0-1)",
     "share_count": "the place's share of the shift's incidents (0-1)",
     "cum_share_harm": "share of harm covered by this and the places above it (0-1)",
-    "expected_per_shift": "incidents per shift in the look-back window",
+    "expected_per_shift": "forecast incidents per shift (with ranking=harm: incidents per "
+                          "shift in the look-back window); blank on month-only data",
+    "expected_per_month": "month-only data: forecast incidents next month (with ranking=harm: "
+                          "incidents per month in the window)",
+    "forecast_low": "the forecast's 80% interval, lower end (incidents)",
+    "forecast_high": "the forecast's 80% interval, upper end (incidents)",
     "peak_hours": "busiest hours, with counts",
     "main_categories": "most frequent categories, with counts",
     "prev_count": "incidents in the window before",

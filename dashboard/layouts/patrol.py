@@ -280,8 +280,8 @@ def _columns(month_only: bool = False) -> list[dict[str, Any]]:
          "in the incidents, or else the nearest gazetteer street, ward, LSOA or authority"},
         {"field": "incidents_text", "headerName": "Incidents (share)", "minWidth": 210,
          "headerTooltip": "share of harm when harm weights are loaded, else of incidents"},
-        {"field": "expected_text", "headerName": "Per month" if month_only else "Per shift",
-         "minWidth": 95},
+        {"field": "expected_text", "headerName": "Next month" if month_only else "Per shift",
+         "minWidth": 130, "headerTooltip": "the forecast, with its 80% interval in brackets"},
         {"field": "main_categories", "headerName": "Main categories", "minWidth": 300},
         {"field": "trend", "headerName": "Trend vs before", "minWidth": 190},
         *timed,
@@ -402,7 +402,9 @@ def update_plan(area: list[str] | None, weeks: Any, as_of: str | None, days: lis
                               f"{result.totals['harm']:,.0f}"
                               + (" harm)" if result.weights else " incidents)"),
             "expected_text": ("–" if expected != expected else
-                              f"{expected:.1f}" if result.month_only else f"{expected:.2f}"),
+                              (f"{expected:.1f}" if result.month_only else f"{expected:.2f}")
+                              + ("" if r["forecast_low"] != r["forecast_low"] else
+                                 f" ({r['forecast_low']:g}–{r['forecast_high']:g})")),
             "peak_hours": r["peak_hours"], "main_categories": r["main_categories"],
             "trend": r["trend"], "why": r["why"],
             "visits": f"{len(v)}: {times}" if len(v) else "–",
