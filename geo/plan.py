@@ -511,11 +511,11 @@ def _forecast_places(query: QueryLayer, fr: Any, base: Filters, weights: np.ndar
     else:
         period = (fr.day[sel] - _day(as_of) + 7 * n_periods - 1) // 7
         # a week inside a month with no data at all is missing, not a week of zeros
-        gap_months = {_month_index_of(_EPOCH + timedelta(days=int(g))) for g in gaps}
+        gap_index = {_month_index_of(_EPOCH + timedelta(days=int(g))) for g in gaps}
         present = np.array([
             not ({_month_index_of(as_of - timedelta(days=7 * (n_periods - i) - 1)),
                   _month_index_of(as_of - timedelta(days=7 * (n_periods - 1 - i)))}
-                 & gap_months)
+                 & gap_index)
             for i in range(n_periods)])
     rows = np.unique(place)
     local = np.searchsorted(rows, place)
