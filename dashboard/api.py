@@ -222,12 +222,8 @@ def patrol_plan() -> Response:
 
 @bp.get("/backtest")
 def backtest() -> Response:
-    """PAI, hit rate and area share of our hotspots and of the baselines, in one run."""
-    from dashboard.params import parse_backtest_params
-    from dashboard.serialise import backtest_json
-
-    params, horizon, rolling = parse_backtest_params(_args())
-    return jsonify(backtest_json(services.current().backtest(params, horizon, rolling)))
+    """Backtest the forecast beside count_12m, count_last, kde and the oracle, by month."""
+    return jsonify(services.current().backtest(_args()))
 
 
 @bp.get("/nte/zones")

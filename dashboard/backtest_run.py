@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from geo.backtest_protocol import STUDY_AREAS, Protocol, from_store, month_index, month_text
+from geo.backtest_protocol import (
+    LABELS,
+    STUDY_AREAS,
+    Protocol,
+    from_store,
+    month_index,
+    month_text,
+)
 from geo.query import FilterError
 from geo.settings import H3_RESOLUTIONS
 
@@ -17,6 +24,8 @@ from geo.settings import H3_RESOLUTIONS
 PROTOCOL_PARAMETERS = ("unit", "lookback_months", "horizon_months", "from", "to", "coverage",
                        "study_area")
 MAX_COVERAGES = 10
+#: The methods as a table names them.
+METHOD_LABELS = {m: text[0].upper() + text[1:] for m, text in LABELS.items()}
 MAX_CUTOFFS = 240
 
 
@@ -44,10 +53,10 @@ def parse(params: Mapping[str, Any], data_months: tuple[int, int]) -> tuple[Prot
     Cutoffs default to every month the data allow: the first with a whole look-back to the
     last with a whole horizon.
     """
-    from dashboard.params import parse_filters
+    from dashboard.params import _plan_filters
 
-    filters = parse_filters({k: v for k, v in params.items()
-                             if k in ("categories", "la", "days", "hours", "source")})
+    own = frozenset(PROTOCOL_PARAMETERS)
+    filters = _plan_filters({k: v for k, v in params.items() if k not in own}, own)
     if filters.start or filters.end:
         raise FilterError("start", "a backtest chooses its own windows; give from and to")
     unit = str(params.get("unit") or "h3-9").strip().lower()

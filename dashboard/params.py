@@ -32,16 +32,14 @@ from geo.query import DAY_NAMES, FilterError, Filters
 from geo.settings import limits
 from geo.vru import PERIODS, EmergingParams, EvaluateParams, StaggeredTarget, TrendsParams
 
-__all__ = ["BACKTEST_PARAMETERS", "PLAN_PARAMETERS", "SHIFT_PARAMETERS", "ShiftParams",
-           "check_date_in_range", "int_param", "parse_backtest_params", "parse_emerging_params",
+__all__ = ["PLAN_PARAMETERS", "SHIFT_PARAMETERS", "ShiftParams",
+           "check_date_in_range", "int_param", "parse_emerging_params",
            "parse_evaluate_params", "parse_filters", "parse_level", "parse_nte_params",
            "parse_plan_params", "parse_shift_params", "parse_trends_params", "shift_start"]
 
 #: Parameters the plan (and the backtest) take besides the shared filters.
 PLAN_PARAMETERS = ("unit", "n", "target_share", "lookback_weeks", "lookback_months", "as_of",
                    "seed", "eps", "minpts", "public_only", "significant", "ranking")
-#: Parameters the backtest takes besides the plan's.
-BACKTEST_PARAMETERS = frozenset({"horizon_weeks", "rolling"})
 #: The bounds (inclusive) the emerging hot spots accept for ``res``, ``periods`` and
 #: ``period_days``; every answer states them.
 EMERGING_RES = (7, 10)
@@ -316,25 +314,6 @@ def parse_plan_params(params: Mapping[str, Any],
         significance=significance,
         ranking=ranking,
     )
-
-
-def parse_backtest_params(params: Mapping[str, Any]) -> tuple[PlanParams, int, bool]:
-    """Parse the backtest's query parameters: the plan's, ``horizon_weeks`` and ``rolling``.
-
-    Examples
-    --------
-    >>> p, weeks, rolling = parse_backtest_params({"la": "E07000123", "horizon_weeks": "2",
-    ...                                            "rolling": "1"})
-    >>> p.areas, weeks, rolling
-    (('E07000123',), 2, True)
-    """
-    horizon = int_param(params, "horizon_weeks", 4, 1, 52)
-    flag = str(params.get("rolling", "0")).strip().lower()
-    if flag not in {"", "0", "1", "true", "false", "yes", "no"}:
-        raise FilterError("rolling", f"'{params['rolling']}': use 1 for a series over past "
-                          "dates, 0 for one date")
-    return (parse_plan_params(params, also_accepted=BACKTEST_PARAMETERS), horizon,
-            flag in {"1", "true", "yes"})
 
 
 # ------------------------------------------------------------------------- an officer's shift

@@ -17,7 +17,7 @@ import pandas as pd
 
 from dashboard.params import EMERGING_PERIOD_DAYS, EMERGING_PERIODS, EMERGING_RES
 from geo.nte_report import NteReport
-from geo.plan import BacktestResult, PlanResult
+from geo.plan import PlanResult
 from geo.vru import (
     EMERGING_MAX_CELL_PERIODS,
     EmergingResult,
@@ -180,47 +180,6 @@ def nte_nights_json(report: NteReport) -> dict[str, Any]:
             for r in report.nights.itertuples()]
     return {"night_rule": report.params.rule.label,
             "status_rule": report.params.status.describe("night"), "rows": rows}
-
-
-# ------------------------------------------------------------------------------- backtests
-#: The figures given for each method, at the plan's selection and on the coverage curve.
-_BACKTEST_FIGURES = ("pai", "hit_rate", "area_share", "harm_pai", "harm_hit_rate", "n_hits",
-                     "n_horizon", "n_cells", "area_km2")
-#: The figures given for each method at each past cutoff.
-_ROLLING_COLUMNS = ("cutoff", "method", "pai", "hit_rate", "area_share", "harm_pai", "n_hits",
-                    "n_horizon")
-
-
-def backtest_json(result: BacktestResult) -> dict[str, Any]:
-    """Return a backtest as the API gives it: each method's figures, the curve, the series."""
-    out: dict[str, Any] = {
-        "cutoff": result.cutoff.isoformat(), "study_area_km2": result.study_area_km2,
-        "res": result.res, "note": result.note, "selection": result.selection,
-        "lookback_months": result.lookback_months, "lookback_weeks": result.lookback_weeks,
-        "horizon_weeks": result.horizon_weeks, "horizon_months": result.horizon_months,
-        "window_unit": result.window_unit,
-        "coverage_problems": list(result.coverage_problems),
-        "months_without_data": [d.isoformat() for d in result.months_without_data],
-        "methods": {}, "coverage_curve": [], "synthetic_sample": result.synthetic_sample,
-    }
-    for row in result.table.to_dict("records"):
-        figures = {k: json_value(row.get(k)) for k in _BACKTEST_FIGURES}
-        if not str(row["selection"]).startswith("coverage"):
-            out["methods"][row["method"]] = figures
-            out["lookback_from"] = row.get("lookback_from")
-            out["horizon"] = [row.get("cutoff"), row.get("horizon_to")]
-        else:
-            # the budget asked for and the share of the area actually selected (whole cells
-            # within the budget, or every cell with an incident if fewer) both go out
-            out["coverage_curve"].append({"method": row["method"],
-                                          "coverage": json_value(row.get("coverage")),
-                                          **figures})
-    if result.rolling is not None:
-        out["rolling"] = [{k: json_value(v) for k, v in r.items() if k in _ROLLING_COLUMNS}
-                          for r in result.rolling.to_dict("records")]
-        out["skipped"] = [{"cutoff": day.isoformat(), "reason": reason}
-                          for day, reason in result.skipped]
-    return out
 
 
 # ----------------------------------------------------------------------------- VRU analyses

@@ -14,7 +14,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,7 +40,6 @@ from geo.store import Store
 from geo.tiles import MBTiles
 
 if TYPE_CHECKING:
-    from geo.plan import BacktestResult, PlanParams
     from geo.vru import (
         EmergingParams,
         EmergingResult,
@@ -605,16 +604,16 @@ class Services:
         return self._analysis("evaluate", params, make, self.zones_stamp(),
                               tuple(sorted(weights.items())), source)
 
-    def backtest(self, params: PlanParams, horizon_weeks: int, rolling: bool) -> BacktestResult:
-        """Backtest of the plan method (:func:`geo.plan.run_backtest`), cached per version."""
-        from geo.plan import run_backtest
+    def backtest(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """Return the forecast backtest (:mod:`dashboard.backtest_run`), cached per version.
 
-        weights, source = self.harm_weights()
-        key = ("backtest", self.data_key(), params, horizon_weeks, rolling,
-               tuple(sorted(weights.items())), source)
-        return self._results.get(key, lambda: run_backtest(
-            self.query, self.boundaries.areas_bng, params, horizon_weeks=horizon_weeks,
-            rolling=rolling, harm_weights=weights or None), heavy=True)
+        The command line runs the same function, so the page, the API and ``hotspot
+        backtest`` give the same numbers.
+        """
+        from dashboard.backtest_run import run
+
+        key = ("backtest", self.data_key(), tuple(sorted(params.items())))
+        return self._results.get(key, lambda: run(self.query, params), heavy=True)
 
     def _require(self, view: str, what: str) -> None:
         """Refuse ``what`` unless the principal this request is answered for may see ``view``."""

@@ -23,7 +23,6 @@ from dashboard.figures import graph_config
 from dashboard.ids import LIVE_VERSION
 from dashboard.inputs import query_params, selected_point
 from dashboard.params import parse_plan_params
-from dashboard.serialise import backtest_json
 from geo.plan import MONTHS_DEFAULT, PlanParams
 from geo.query import DAY_NAMES, FilterError
 
@@ -200,34 +199,31 @@ def layout(**query: str) -> html.Div:
                                                      "enableClickSelection": True}}),
         html.Ul(id=METHOD, className="method"),
         html.Div([
-            html.H3("Would these hotspots have predicted what came next?"),
-            html.P("Fit the same method on the look-back window before a date and score it on "
-                   "the weeks after: hit rate (share of later incidents inside the hotspots), "
-                   "area share and PAI (hit rate ÷ area share; Chainey, Tompson & Uhlig 2008), "
-                   "beside two baselines: last period's busiest cells by raw count, and a "
-                   "kernel density surface cut to the same area.", className="hint"),
+            html.H3("Would the forecast have predicted what came next?"),
+            html.P("At each past month, rank this plan's places from the months before it "
+                   "alone, by the forecast and by simple baselines (the look-back's count, last "
+                   "month's count, kernel density), and score each on the month after: hit rate "
+                   "(share of that month's incidents inside the top 1%, 2% and 5% of places), "
+                   "PAI (hit rate ÷ share of places; Chainey, Tompson & Uhlig 2008) and share of "
+                   "the ceiling (the oracle ranks by that month's own counts). Medians over the "
+                   "months scored; the same numbers as hotspot backtest and /api/v1/backtest.",
+                   className="hint"),
             html.Div([
-                html.Label("Month-only data: scored on the month after the plan date"
-                           if month_only else "Weeks after the plan date to score",
-                           htmlFor=BT_HORIZON),
-                dcc.Input(id=BT_HORIZON, type="number", min=1, max=26, step=1, value=4,
-                          disabled=bool(month_only),
-                          style={"display": "none"} if month_only else {}),
+                html.Label("Look-back (months)", htmlFor=BT_HORIZON),
+                dcc.Input(id=BT_HORIZON, type="number", min=1, max=60, step=1, value=12),
                 html.Button("Run backtest", id=BT_RUN, n_clicks=0),
             ], className="inline"),
             html.Div(id=BT_NOTE, className="hint"),
             dag.AgGrid(id=BT_TABLE, rowData=[], columnSize="responsiveSizeToFit",
                        className="ag-theme-alpine",
                        dashGridOptions={"domLayout": "autoHeight"},
-                       columnDefs=[{"field": "method", "minWidth": 260},
-                                   {"field": "hits", "headerName": "Hits (of later)"},
-                                   {"field": "hit_rate", "headerName": "Hit rate"},
-                                   {"field": "area", "headerName": "Area (share)"},
-                                   {"field": "pai", "headerName": "PAI"},
-                                   {"field": "harm_pai", "headerName": "Harm-PAI"}]),
-            html.Div([dcc.Graph(id=BT_CURVE, figure=_placeholder("coverage curve"),
+                       columnDefs=[{"field": "method", "minWidth": 240},
+                                   *({"field": f"c{i}", "headerName": f"Top {c} of places: "
+                                      "PAI · caught · of ceiling", "minWidth": 300}
+                                     for i, c in enumerate(("1%", "2%", "5%")))]),
+            html.Div([dcc.Graph(id=BT_CURVE, figure=_placeholder("hit rate by share of places"),
                                 config=graph_config(displayModeBar=False)),
-                      dcc.Graph(id=BT_ROLLING, figure=_placeholder("series over past dates"),
+                      dcc.Graph(id=BT_ROLLING, figure=_placeholder("hit rate at each past month"),
                                 config=graph_config(displayModeBar=False))],
                      className="two"),
         ], className="panel backtest"),
@@ -540,59 +536,67 @@ def _current_params(search: str | None) -> Any:
     Input(BT_RUN, "n_clicks"), State(SEARCH, "data"), State(BT_HORIZON, "value"),
     prevent_initial_call=True,
 )
-def run_backtest_panel(_clicks: int, search: str | None, horizon: Any) -> tuple[Any, ...]:
-    """Backtest the plan on screen against the baselines, with a coverage curve and a series."""
+def run_backtest_panel(_clicks: int, search: str | None, lookback: Any) -> tuple[Any, ...]:
+    """Backtest the forecast for the plan's area, categories and shift (issue 12)."""
+    from dashboard.backtest_run import METHOD_LABELS
+
     svc = services.current()
     try:
-        params = _current_params(search)
-        weeks = int(horizon) if isinstance(horizon, int | float) and 1 <= horizon <= 26 else 4
-        result = backtest_json(svc.backtest(params, weeks, True))
+        plan_params = _current_params(search)
+        months = (int(lookback) if isinstance(lookback, int | float) and 1 <= lookback <= 60
+                  else 12)
+        params = {"lookback_months": str(months), **{
+            k: v for k, v in plan_params.to_params().items()
+            if k in ("la", "categories", "days", "hours")}}
+        if len(plan_params.days) == 7:
+            params.pop("days", None)
+        if plan_params.hours[0] == plan_params.hours[1]:
+            params.pop("hours", None)
+        result = svc.backtest(params)
     except (FilterError, ValueError) as exc:
-        return [], {}, {}, f"Cannot backtest: {exc}"
-    names = {"hotspots": "Our hotspots (harm-ranked, look-back window)",
-             "last_period_count": "Baseline: last period's busiest cells (raw count)",
-             "kde": "Baseline: kernel density cut to the same area"}
+        message = exc.message if isinstance(exc, FilterError) else str(exc)
+        return [], {}, {}, f"Cannot backtest: {message}"
+    covs = [f"{c:g}" for c in result["protocol"]["coverage"]]
 
-    def pct(v: Any) -> str:
-        return "–" if v is None else f"{100 * v:.1f}%"
+    def cell(s: dict[str, Any]) -> str:
+        if s["pai"] is None:
+            return "–"
+        ceiling = ("–" if s["share_of_ceiling"] is None
+                   else f"{100 * s['share_of_ceiling']:.0f}%")
+        return f"{s['pai']:.1f} · {100 * s['hit_rate']:.1f}% · {ceiling}"
 
-    def num(v: Any) -> str:
-        return "–" if v is None else f"{v:,.1f}"
-
-    rows = [{"method": names.get(m, m), "hits": f"{f['n_hits']:,} of {f['n_horizon']:,}",
-             "hit_rate": pct(f["hit_rate"]),
-             "area": f"{f['area_km2']:.2f} km² ({pct(f['area_share'])})",
-             "pai": num(f["pai"]), "harm_pai": num(f["harm_pai"])}
-            for m, f in result["methods"].items()]
+    rows = [{"method": METHOD_LABELS[m], **{f"c{i}": cell(by[c]) for i, c in enumerate(covs)}}
+            for m, by in result["summary"].items()]
     curve: dict[str, Any] = {"data": [], "layout": {
-        "title": {"text": "PAI by share of area actually selected"}, "height": 280,
-        "xaxis": {"title": {"text": "share of the study area selected"}, "tickformat": ".1%"},
-        "yaxis": {"title": {"text": "PAI"}}, "margin": {"t": 40, "l": 50, "r": 10, "b": 40}}}
-    for m in names:
-        # plotted at the share each method actually selected (whole cells within the budget,
-        # or fewer when it runs out of cells), not at the budget asked for
-        pts = [c for c in result["coverage_curve"] if c["method"] == m
-               and c.get("area_share") is not None]
+        "title": {"text": "Median share of next month's incidents caught"}, "height": 280,
+        "xaxis": {"title": {"text": "share of places selected"}, "tickformat": ".0%"},
+        "yaxis": {"tickformat": ".0%"}, "margin": {"t": 40, "l": 50, "r": 10, "b": 40}}}
+    series: dict[str, Any] = {"data": [], "layout": {
+        "title": {"text": f"Caught at each past month (top {100 * float(covs[0]):g}%)"},
+        "height": 280, "yaxis": {"tickformat": ".0%"}, "showlegend": False,
+        "margin": {"t": 40, "l": 50, "r": 10, "b": 40}}}
+    for m, by in result["summary"].items():
         curve["data"].append({
-            "type": "scatter", "mode": "lines+markers", "name": names[m],
-            "x": [c["area_share"] for c in pts], "y": [c["pai"] for c in pts],
-            "customdata": [c["coverage"] for c in pts],
-            "hovertemplate": "%{x:.2%} of the area selected (budget %{customdata:.0%}): PAI "
-                             "%{y:.1f}<extra>%{fullData.name}</extra>"})
-    rolling: dict[str, Any] = {"data": [], "layout": {
-        "title": {"text": "Hit rate at each past date (top places)"}, "height": 280,
-        "yaxis": {"tickformat": ".0%"}, "margin": {"t": 40, "l": 50, "r": 10, "b": 40},
-        "showlegend": False}}
-    for m in names:
-        pts = [r for r in result.get("rolling", []) if r["method"] == m]
-        rolling["data"].append({"type": "scatter", "mode": "lines", "name": names[m],
-                                "x": [r["cutoff"] for r in pts],
-                                "y": [r["hit_rate"] for r in pts]})
-    note = (f"Scored {result['horizon'][0]} to {result['horizon'][1]}; study area "
-            f"{result['study_area_km2']:,.1f} km²; {result['note']}")
+            "type": "scatter", "mode": "lines+markers", "name": METHOD_LABELS[m],
+            "x": [by[c]["area_share"] for c in covs], "y": [by[c]["hit_rate"] for c in covs],
+            "hovertemplate": "%{x:.1%} of places: %{y:.1%} caught<extra>%{fullData.name}"
+                             "</extra>"})
+        series["data"].append({
+            "type": "scatter", "mode": "lines+markers", "name": METHOD_LABELS[m],
+            "x": [c["cutoff"] for c in result["cutoffs"]],
+            "y": [c["methods"][m][covs[0]]["hit_rate"] for c in result["cutoffs"]]})
+    p = result["protocol"]
+    note = [result["sentence"], html.Br(),
+            f"Months scored {p['from']} to {p['to']} ({len(result['cutoffs'])}), "
+            f"{p['lookback_months']}-month look-back, study area: the "
+            f"{result['study_area']['cells']:,} places with any of these incidents."]
+    if result["skipped"]:
+        note += [html.Br(), "Skipped: " + "; ".join(
+            f"{s['cutoff']} ({s['reason']})" for s in result["skipped"][:12])
+            + (" …" if len(result["skipped"]) > 12 else "")]
     if result.get("synthetic_sample"):
-        note += " SYNTHETIC sample data."
-    return rows, curve, rolling, note
+        note += [html.Br(), "SYNTHETIC sample data."]
+    return rows, curve, series, note
 
 
 @callback(

@@ -78,8 +78,11 @@ def test_backtest_and_patrol_log_on_the_page(page, live_server, tmp_path):
     page.click("#patrol-backtest-run")
     page.wait_for_selector("#patrol-backtest-table .ag-row", timeout=30_000)
     methods = page.inner_text("#patrol-backtest-table")
-    assert "Our hotspots" in methods and "last period" in methods and "kernel density" in methods
-    assert "study area" in page.inner_text("#patrol-backtest-note")
+    for name in ("The forecast", "The look-back's count", "Last month's count",
+                 "Kernel density", "The oracle"):
+        assert name in methods, name
+    note = page.inner_text("#patrol-backtest-note")
+    assert "did best" in note and "Months scored" in note and "SYNTHETIC" in note
     top = page.inner_text("#patrol-table .ag-row[row-index='0'] [col-id='id']").strip()
     log = tmp_path / "log.csv"
     log.write_text(

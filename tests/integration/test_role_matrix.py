@@ -39,7 +39,7 @@ EXAMPLES = {
     "api_v1.whoami": "/api/v1/whoami",
     "api_v1.aggregate": "/api/v1/aggregate",
     "api_v1.patrol_plan": "/api/v1/patrol-plan",
-    "api_v1.backtest": "/api/v1/backtest?weeks=4",
+    "api_v1.backtest": "/api/v1/backtest?lookback_months=6",
     "api_v1.nte_zones": "/api/v1/nte/zones",
     "api_v1.nte_nights": "/api/v1/nte/nights",
     "api_v1.trends": "/api/v1/trends",

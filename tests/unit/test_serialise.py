@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.serialise import backtest_json, emerging_json, evaluation_json, trends_json
-from geo.plan import BacktestResult
+from dashboard.serialise import emerging_json, evaluation_json, trends_json
 from geo.query import Filters
 from geo.vru import (
     EmergingResult,
@@ -149,50 +148,3 @@ def test_a_staggered_roll_out_gives_its_rows_with_dates():
     assert body["staggered"] is True
     assert body["rows"][0] == {"name": "Preston", "start_day": "2024-06-01", "wdd": 1.5}
     assert body["rows"][1]["wdd"] is None
-
-
-def backtest(rolling: pd.DataFrame | None, skipped=()) -> BacktestResult:
-    table = pd.DataFrame({
-        "method": ["hotspots", "kde", "hotspots"],
-        "selection": ["top 10", "top 10", "coverage 1%"],
-        "coverage": [NAN, NAN, 0.01], "pai": [np.float64(12.5), NAN, 20.0],
-        "hit_rate": [0.4, 0.1, 0.2], "area_share": [0.01, 0.01, 0.005],
-        "harm_pai": [12.5, NAN, 20.0], "harm_hit_rate": [0.4, 0.1, 0.2],
-        "n_hits": np.array([4, 1, 2], dtype=np.int64), "n_horizon": [10, 10, 10],
-        "n_cells": [10, 10, 5], "area_km2": [0.9, 0.9, 0.45],
-        "lookback_from": ["2024-10-01"] * 3, "cutoff": ["2024-12-24"] * 3,
-        "horizon_to": ["2025-01-20"] * 3})
-    return BacktestResult(
-        cutoff=date(2024, 12, 24), study_area_km2=90.0, res=9, note="note", selection="top 10",
-        window_unit="day", lookback_weeks=12, lookback_months=None, horizon_weeks=4,
-        horizon_months=None, coverage_problems=(), months_without_data=(date(2023, 3, 1),),
-        table=table, rolling=rolling, skipped=skipped, synthetic_sample=True)
-
-
-def test_a_backtest_gives_each_method_and_the_coverage_curve():
-    body = strict(backtest_json(backtest(None)))
-    assert set(body["methods"]) == {"hotspots", "kde"}
-    assert body["methods"]["hotspots"]["pai"] == 12.5
-    assert body["methods"]["hotspots"]["n_hits"] == 4
-    assert body["methods"]["kde"]["pai"] is None
-    assert body["coverage_curve"] == [{
-        "method": "hotspots", "coverage": 0.01, "pai": 20.0, "hit_rate": 0.2,
-        "area_share": 0.005, "harm_pai": 20.0, "harm_hit_rate": 0.2, "n_hits": 2,
-        "n_horizon": 10, "n_cells": 5, "area_km2": 0.45}]
-    assert body["lookback_from"] == "2024-10-01"
-    assert body["horizon"] == ["2024-12-24", "2025-01-20"]
-    assert body["months_without_data"] == ["2023-03-01"] and body["cutoff"] == "2024-12-24"
-    # a single backtest has no series and says nothing about one
-    assert "rolling" not in body and "skipped" not in body
-
-
-def test_a_rolling_backtest_gives_the_series_and_the_dates_left_out():
-    rolling = pd.DataFrame({"cutoff": ["2024-11-26"], "method": ["kde"], "pai": [NAN],
-                            "hit_rate": [0.1], "area_share": [0.01], "harm_pai": [NAN],
-                            "n_hits": [np.int64(1)], "n_horizon": [10],
-                            "selection": ["top 10"]})
-    body = strict(backtest_json(backtest(rolling, ((date(2023, 3, 1), "a gap"),))))
-    assert body["rolling"] == [{"cutoff": "2024-11-26", "method": "kde", "pai": None,
-                                "hit_rate": 0.1, "area_share": 0.01, "harm_pai": None,
-                                "n_hits": 1, "n_horizon": 10}]
-    assert body["skipped"] == [{"cutoff": "2023-03-01", "reason": "a gap"}]
