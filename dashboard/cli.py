@@ -434,7 +434,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
               "hours": args.hours, "source": args.source, "unit": args.unit,
               "lookback_months": args.lookback_months, "horizon_months": args.horizon_months,
               "from": getattr(args, "from"), "to": args.to, "coverage": args.coverage,
-              "study_area": args.study_area}
+              "study_area": args.study_area,
+              "public_only": "1" if args.public_only else None}
     query = QueryLayer(Store(data.store), load_boundaries(data.boundaries))
     try:
         result = run(query, {k: v for k, v in params.items() if v is not None})
@@ -634,6 +635,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", help="e.g. fri,sat (timestamped data only)")
     p.add_argument("--hours", help="e.g. 20-4 (timestamped data only)")
     p.add_argument("--source", help="police, ed or ambulance (default: all)")
+    p.add_argument("--public-only", action="store_true",
+                   help="leave out incidents flagged domestic, as the patrol plan does")
     p.add_argument("--unit", default="h3-9", help="h3-7 to h3-10 (default h3-9)")
     p.add_argument("--lookback-months", default="12")
     p.add_argument("--horizon-months", default="1")

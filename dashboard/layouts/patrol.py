@@ -548,6 +548,8 @@ def run_backtest_panel(_clicks: int, search: str | None, lookback: Any) -> tuple
         params = {"lookback_months": str(months), **{
             k: v for k, v in plan_params.to_params().items()
             if k in ("la", "categories", "days", "hours")}}
+        # the plan's own incidents: public places only unless the plan includes domestic
+        params["public_only"] = "1" if plan_params.public_only else "0"
         if len(plan_params.days) == 7:
             params.pop("days", None)
         if plan_params.hours[0] == plan_params.hours[1]:

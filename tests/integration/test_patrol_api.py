@@ -107,7 +107,7 @@ def test_bad_plan_parameters_get_400(client, query, param):
     assert resp.status_code == 400 and resp.get_json()["parameter"] == param
 
 
-PRESTON_BACKTEST = "la=E07000123&days=fri,sat&hours=20-4&lookback_months=6"
+PRESTON_BACKTEST = "la=E07000123&days=fri,sat&hours=20-4&lookback_months=6&public_only=1"
 
 
 def test_backtest_reports_the_forecast_beside_the_baselines_and_the_oracle(client):
@@ -139,7 +139,8 @@ def test_the_api_and_the_command_line_give_the_same_backtest(client, patrol_data
     hotspot = str(Path(sys.executable).with_name("hotspot"))
     cli = json.loads(subprocess.run(
         [hotspot, "backtest", "--data-dir", str(patrol_data.root), "--la", "E07000123",
-         "--days", "fri,sat", "--hours", "20-4", "--lookback-months", "6", "--json"],
+         "--days", "fri,sat", "--hours", "20-4", "--lookback-months", "6", "--public-only",
+         "--json"],
         capture_output=True, text=True, check=True, timeout=600).stdout)
     assert cli["summary"] == api["summary"] and cli["cutoffs"] == api["cutoffs"]
     assert cli["sentence"] == api["sentence"]
