@@ -126,10 +126,9 @@ def run(query: Any, params: Mapping[str, Any]) -> dict[str, Any]:
                             polygons_wgs84=polygons)
     except ValueError as exc:
         raise FilterError("study_area" if "boundar" in str(exc) else "source", str(exc)) from None
-    if polygons is not None:
-        result["study_area"]["areas"] = len(polygons)
-    result["synthetic_sample"] = bool(query.status().get("synthetic_sample"))
-    return result
+    from dashboard.serialise import backtest_json
+
+    return backtest_json(result, bool(query.status().get("synthetic_sample")))
 
 
 def _study_polygons(query: Any, filters: Any) -> tuple[list[Any], float]:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.params import EMERGING_PERIOD_DAYS, EMERGING_PERIODS, EMERGING_RES
+from geo.backtest_protocol import BacktestRun
 from geo.nte_report import NteReport
 from geo.plan import PlanResult
 from geo.vru import (
@@ -180,6 +181,48 @@ def nte_nights_json(report: NteReport) -> dict[str, Any]:
             for r in report.nights.itertuples()]
     return {"night_rule": report.params.rule.label,
             "status_rule": report.params.status.describe("night"), "rows": rows}
+
+
+# ------------------------------------------------------------------------------- backtests
+def backtest_json(result: BacktestRun, synthetic: bool) -> dict[str, Any]:
+    """Return a forecast backtest as the API, the page and ``hotspot backtest --json`` give it.
+
+    Coverages are keyed as text (``"0.01"``); months as ``YYYY-MM``.
+    """
+    from geo.backtest_protocol import month_text
+    from geo.forecast import half_life_words
+
+    def score(s: Any) -> dict[str, Any]:
+        return {"cells": s.cells, "hits": s.hits, "hit_rate": s.hit_rate,
+                "area_share": s.area_share, "pai": s.pai,
+                "share_of_ceiling": s.share_of_ceiling}
+
+    study: dict[str, Any] = {"kind": result.protocol.study_area, "cells": result.study_cells,
+                             "area_km2": round(result.study_km2, 3)}
+    if result.areas is not None:
+        study["areas"] = result.areas
+    return {
+        "protocol": result.protocol.as_dict(),
+        "study_area": study,
+        "cutoffs": [{
+            "cutoff": month_text(c.cutoff), "horizon_incidents": c.horizon_incidents,
+            "forecast_half_life": {
+                "half_life_months": (None if math.isinf(c.forecast_fit.half_life)
+                                     else c.forecast_fit.half_life),
+                "half_life": half_life_words(c.forecast_fit.half_life, "month"),
+                "validated_months": c.forecast_fit.validated_periods},
+            "methods": {m: {f"{cov:g}": score(s) for cov, s in by.items()}
+                        for m, by in c.scores.items()},
+        } for c in result.cutoffs],
+        "skipped": [{"cutoff": month_text(c), "reason": why} for c, why in result.skipped],
+        "summary": {m: {f"{cov:g}": {"pai": v.pai, "hit_rate": v.hit_rate,
+                                     "share_of_ceiling": v.share_of_ceiling,
+                                     "area_share": v.area_share, "cutoffs": v.cutoffs}
+                        for cov, v in by.items()}
+                    for m, by in result.summary.items()},
+        "sentence": result.sentence,
+        "synthetic_sample": synthetic,
+    }
 
 
 # ----------------------------------------------------------------------------- VRU analyses

@@ -49,7 +49,7 @@ from typing import Any
 import h3
 import numpy as np
 
-from geo.forecast import forecast, half_life_words, places_for, top_k
+from geo.forecast import HalfLifeChoice, forecast, places_for, top_k
 
 METHODS = ("forecast", "count_12m", "count_last", "kde", "oracle")
 STUDY_AREAS = ("inhabited", "boundaries")
@@ -196,9 +196,64 @@ def _skip_reason(c: int, p: Protocol, first: int, last: int, missing: set[int]) 
     return None
 
 
+@dataclass(frozen=True)
+class Score:
+    """One method at one cutoff and coverage: the places chosen and what they caught."""
+
+    cells: int
+    hits: int
+    hit_rate: float | None  # None: no incident in the horizon
+    area_share: float
+    pai: float | None
+    share_of_ceiling: float | None
+
+
+@dataclass(frozen=True)
+class Median:
+    """A method's medians over the cutoffs scored, at one coverage."""
+
+    pai: float | None
+    hit_rate: float | None
+    share_of_ceiling: float | None
+    area_share: float | None
+    cutoffs: int
+
+
+@dataclass(frozen=True)
+class CutoffResult:
+    """Every method's scores at one cutoff (a month since January 1970)."""
+
+    cutoff: int
+    horizon_incidents: int
+    forecast_fit: HalfLifeChoice
+    #: method -> coverage -> score
+    scores: dict[str, dict[float, Score]]
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """A whole backtest: its settings, the cutoffs scored and skipped, and the medians."""
+
+    protocol: Protocol
+    study_cells: int
+    study_km2: float
+    cutoffs: list[CutoffResult]
+    #: (cutoff month, why it was skipped)
+    skipped: list[tuple[int, str]]
+    #: method -> coverage -> medians
+    summary: dict[str, dict[float, Median]]
+    #: how many area polygons a boundaries study area holds (None: inhabited)
+    areas: int | None = None
+
+    @property
+    def sentence(self) -> str:
+        """Say which method won and by how much."""
+        return sentence(self.summary, self.protocol.coverages, len(self.cutoffs))
+
+
 def method_scores(p: Protocol, study: StudyArea, counts: np.ndarray, first: int, c: int,
                   present: np.ndarray, inc: Incidents, centres: tuple[np.ndarray, np.ndarray]
-                  ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                  ) -> tuple[dict[str, np.ndarray], HalfLifeChoice]:
     """Return each method's score for every study cell at cutoff ``c``, and the forecast's fit.
 
     Every method but ``oracle`` reads only the months before ``c``.
@@ -216,16 +271,12 @@ def method_scores(p: Protocol, study: StudyArea, counts: np.ndarray, first: int,
                           p.kde_bandwidth_m),
         "oracle": counts[:, at:at + p.horizon_months].sum(1),
     }
-    chosen = {"half_life_months": (None if math.isinf(fc.choice.half_life)
-                                   else fc.choice.half_life),
-              "half_life": half_life_words(fc.choice.half_life, "month"),
-              "validated_months": fc.choice.validated_periods}
-    return scores, chosen
+    return scores, fc.choice
 
 
 def run(p: Protocol, inc: Incidents, study: StudyArea, *, data_first: int, data_last: int,
-        missing: Iterable[int] = ()) -> dict[str, Any]:
-    """Run the backtest; return ``protocol``, ``cutoffs``, ``skipped``, ``summary``, ``sentence``.
+        missing: Iterable[int] = ()) -> BacktestRun:
+    """Run the backtest at every cutoff of ``p``.
 
     ``data_first``/``data_last`` are the store's first and last months and ``missing`` the
     months between them it holds no data for (of the selected source, any category).
@@ -244,33 +295,27 @@ def run(p: Protocol, inc: Incidents, study: StudyArea, *, data_first: int, data_
     counts = _month_counts(pos[in_study], inc.month - data_first, len(study.cells), n_months)
     present = np.array([data_first + i not in missing_set for i in range(n_months)])
     centres = _centres_bng(study.cells)
-    cutoffs, skipped = [], []
+    cutoffs: list[CutoffResult] = []
+    skipped: list[tuple[int, str]] = []
     for c in range(p.first_cutoff, p.last_cutoff + 1):
         reason = _skip_reason(c, p, data_first, data_last, missing_set)
         if reason:
-            skipped.append({"cutoff": month_text(c), "reason": reason})
+            skipped.append((c, reason))
             continue
-        scores, chosen = method_scores(p, study, counts, data_first, c, present, inc, centres)
+        scores, fit = method_scores(p, study, counts, data_first, c, present, inc, centres)
         horizon = scores["oracle"]
         total = float(horizon.sum())
-        row: dict[str, Any] = {"cutoff": month_text(c), "horizon_incidents": int(total),
-                               "forecast_half_life": chosen, "methods": {}}
+        ceiling = {cov: _score(study, top_k(horizon, len(study.cells)), cov, horizon, total,
+                               None).hit_rate for cov in p.coverages}
+        by_method = {}
         for name in METHODS:
             order = top_k(scores[name], len(study.cells))
-            row["methods"][name] = {f"{cov:g}": _score(study, order, cov, horizon, total)
-                                    for cov in p.coverages}
-        for cov in p.coverages:
-            ceiling = row["methods"]["oracle"][f"{cov:g}"]["hit_rate"]
-            for name in METHODS:
-                cell = row["methods"][name][f"{cov:g}"]
-                cell["share_of_ceiling"] = _ratio(cell["hit_rate"], ceiling)
-        cutoffs.append(row)
-    summary = _summary(cutoffs, p.coverages)
-    return {"protocol": p.as_dict(),
-            "study_area": {"kind": p.study_area, "cells": int(len(study.cells)),
-                           "area_km2": round(study.total_km2, 3)},
-            "cutoffs": cutoffs, "skipped": skipped, "summary": summary,
-            "sentence": sentence(summary, p.coverages, len(cutoffs))}
+            by_method[name] = {cov: _score(study, order, cov, horizon, total, ceiling[cov])
+                               for cov in p.coverages}
+        cutoffs.append(CutoffResult(c, int(total), fit, by_method))
+    return BacktestRun(protocol=p, study_cells=int(len(study.cells)),
+                       study_km2=study.total_km2, cutoffs=cutoffs, skipped=skipped,
+                       summary=_summary(cutoffs, p.coverages))
 
 
 def _month_counts(pos: np.ndarray, col: np.ndarray, n_cells: int, n_months: int) -> np.ndarray:
@@ -297,7 +342,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def _score(study: StudyArea, order: np.ndarray, coverage: float, horizon: np.ndarray,
-           total: float) -> dict[str, Any]:
+           total: float, ceiling: float | None) -> Score:
     chosen = study.select(order, coverage)
     hits = float(horizon[chosen].sum())
     if study.by_area:
@@ -305,8 +350,8 @@ def _score(study: StudyArea, order: np.ndarray, coverage: float, horizon: np.nda
     else:
         share = len(chosen) / len(study.cells) if len(study.cells) else 0.0
     hit_rate = hits / total if total else None
-    return {"cells": int(len(chosen)), "hits": int(hits), "hit_rate": hit_rate,
-            "area_share": share, "pai": _ratio(hit_rate, share)}
+    return Score(cells=int(len(chosen)), hits=int(hits), hit_rate=hit_rate, area_share=share,
+                 pai=_ratio(hit_rate, share), share_of_ceiling=_ratio(hit_rate, ceiling))
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -314,49 +359,49 @@ def _median(values: Sequence[float | None]) -> float | None:
     return float(np.median(vals)) if vals else None
 
 
-def _summary(cutoffs: list[dict[str, Any]], coverages: Sequence[float]
-             ) -> dict[str, dict[str, dict[str, Any]]]:
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+def _summary(cutoffs: list[CutoffResult], coverages: Sequence[float]
+             ) -> dict[str, dict[float, Median]]:
+    out: dict[str, dict[float, Median]] = {}
     for name in METHODS:
         out[name] = {}
         for cov in coverages:
-            cells = [c["methods"][name][f"{cov:g}"] for c in cutoffs]
-            out[name][f"{cov:g}"] = {
-                "pai": _median([c["pai"] for c in cells]),
-                "hit_rate": _median([c["hit_rate"] for c in cells]),
-                "share_of_ceiling": _median([c["share_of_ceiling"] for c in cells]),
-                "area_share": _median([c["area_share"] for c in cells]),
-                "cutoffs": len(cells)}
+            cells = [c.scores[name][cov] for c in cutoffs]
+            out[name][cov] = Median(
+                pai=_median([c.pai for c in cells]),
+                hit_rate=_median([c.hit_rate for c in cells]),
+                share_of_ceiling=_median([c.share_of_ceiling for c in cells]),
+                area_share=_median([c.area_share for c in cells]), cutoffs=len(cells))
     return out
 
 
-def sentence(summary: dict[str, Any], coverages: Sequence[float], n_cutoffs: int) -> str:
-    """Which method won, by how much, in one sentence (by median PAI at the first coverage)."""
+def sentence(summary: dict[str, dict[float, Median]], coverages: Sequence[float],
+             n_cutoffs: int) -> str:
+    """Say which method won, by how much, in one sentence (median PAI, first coverage)."""
     if not n_cutoffs:
         return "No cutoff could be scored: see the skipped cutoffs for why."
-    cov = f"{coverages[0]:g}"
-    ranked = sorted((m for m in METHODS if m != "oracle" and summary[m][cov]["pai"] is not None),
-                    key=lambda m: -summary[m][cov]["pai"])
+    cov = coverages[0]
+    ranked = sorted((m for m in METHODS if m != "oracle" and summary[m][cov].pai is not None),
+                    key=lambda m: -(summary[m][cov].pai or 0.0))
     if not ranked:
         return "No method could be scored (no incidents in the horizons)."
     best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
     b = summary[best][cov]
-    text = (f"At {100 * float(cov):g}% of the study area, {LABELS[best]} did best over "
+    text = (f"At {100 * cov:g}% of the study area, {LABELS[best]} did best over "
             f"{n_cutoffs} cutoff{'s' if n_cutoffs != 1 else ''}: a median "
-            f"{100 * b['hit_rate']:.1f}% of the next period's incidents caught (PAI "
-            f"{b['pai']:.1f}")
-    if b["share_of_ceiling"] is not None:
-        text += f", {100 * b['share_of_ceiling']:.0f}% of the oracle's"
+            f"{100 * (b.hit_rate or 0):.1f}% of the next period's incidents caught (PAI "
+            f"{b.pai:.1f}")
+    if b.share_of_ceiling is not None:
+        text += f", {100 * b.share_of_ceiling:.0f}% of the oracle's"
     text += ")"
     if second:
         s = summary[second][cov]
-        text += (f", against {100 * s['hit_rate']:.1f}% (PAI {s['pai']:.1f}) for "
+        text += (f", against {100 * (s.hit_rate or 0):.1f}% (PAI {s.pai:.1f}) for "
                  f"{LABELS[second]}, the next best")
     return text + "."
 
 
 def from_store(query: Any, filters: Any, p: Protocol, *, boundaries_km2: float | None = None,
-               polygons_wgs84: Iterable[Any] | None = None) -> dict[str, Any]:
+               polygons_wgs84: Sequence[Any] | None = None) -> BacktestRun:
     """Run the protocol on the incidents ``filters`` select from a query layer.
 
     The store's months (first, last, missing) are those of every incident of the selected
@@ -381,7 +426,12 @@ def from_store(query: Any, filters: Any, p: Protocol, *, boundaries_km2: float |
     else:
         study = StudyArea.inhabited(data.cell)
     inc = Incidents(month, data.cell, data.easting, data.northing)
-    return run(p, inc, study, data_first=first, data_last=last, missing=missing)
+    result = run(p, inc, study, data_first=first, data_last=last, missing=missing)
+    if polygons_wgs84 is not None:
+        from dataclasses import replace
+
+        result = replace(result, areas=len(polygons_wgs84))
+    return result
 
 
 def _months(month_first_days: np.ndarray) -> np.ndarray:

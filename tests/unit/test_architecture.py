@@ -134,7 +134,8 @@ def test_geo_writes_no_download_formats():
 #: The analyses the pages and the API share, each returning a typed result for
 #: ``dashboard/serialise.py`` to write.
 ANALYSES = ("geo.vru:trends", "geo.vru:emerging", "geo.vru:evaluate", "geo.vru:league_table",
-            "geo.plan:build_plan", "geo.nte_report:build_report")
+            "geo.plan:build_plan", "geo.nte_report:build_report",
+            "geo.backtest_protocol:run")
 
 
 def test_the_shared_analyses_return_dataclasses():

@@ -145,21 +145,21 @@ def test_metrics_and_the_oracle_by_hand():
     study = bp.StudyArea.inhabited(inc.cell)
     p = bp.Protocol(first_cutoff=2, last_cutoff=2, lookback_months=2, coverages=(0.1, 0.2))
     out = bp.run(p, inc, study, data_first=0, data_last=2)
-    (row,) = out["cutoffs"]
-    assert row["horizon_incidents"] == 10 and len(study.cells) == 10
-    m = row["methods"]
+    (row,) = out.cutoffs
+    assert row.horizon_incidents == 10 and len(study.cells) == 10
+    m = row.scores
     # oracle: the horizon's busiest cell (6 of 10), then the next (3)
-    assert m["oracle"]["0.1"]["hits"] == 6 and m["oracle"]["0.2"]["hits"] == 9
-    assert m["oracle"]["0.1"]["hit_rate"] == pytest.approx(0.6)
-    assert m["oracle"]["0.1"]["pai"] == pytest.approx(0.6 / 0.1)
+    assert m["oracle"][0.1].hits == 6 and m["oracle"][0.2].hits == 9
+    assert m["oracle"][0.1].hit_rate == pytest.approx(0.6)
+    assert m["oracle"][0.1].pai == pytest.approx(0.6 / 0.1)
     # count over the look-back: cell 0 (10) then cell 1 (3): 0 + 1 hits of 10
-    assert m["count_12m"]["0.1"]["hits"] == 0 and m["count_12m"]["0.2"]["hits"] == 1
-    assert m["count_12m"]["0.2"]["share_of_ceiling"] == pytest.approx(0.1 / 0.9)
+    assert m["count_12m"][0.1].hits == 0 and m["count_12m"][0.2].hits == 1
+    assert m["count_12m"][0.2].share_of_ceiling == pytest.approx(0.1 / 0.9)
     # last month: cell 0 (5) then cell 1 (3)
-    assert m["count_last"]["0.2"]["cells"] == 2 and m["count_last"]["0.2"]["hits"] == 1
-    assert m["oracle"]["0.2"]["area_share"] == pytest.approx(0.2)
-    s = out["summary"]["oracle"]["0.1"]
-    assert s["share_of_ceiling"] == 1.0 and s["hit_rate"] == pytest.approx(0.6)
+    assert m["count_last"][0.2].cells == 2 and m["count_last"][0.2].hits == 1
+    assert m["oracle"][0.2].area_share == pytest.approx(0.2)
+    s = out.summary["oracle"][0.1]
+    assert s.share_of_ceiling == 1.0 and s.hit_rate == pytest.approx(0.6)
 
 
 def test_coverage_takes_whole_cells_and_reports_the_share_used():
@@ -173,8 +173,8 @@ def test_cutoffs_with_a_missing_month_or_outside_the_data_are_skipped_with_reaso
     study = bp.StudyArea.inhabited(inc.cell)
     p = bp.Protocol(first_cutoff=1, last_cutoff=8, lookback_months=2, coverages=(0.2,))
     out = bp.run(p, inc, study, data_first=0, data_last=7, missing=[4])
-    scored = [c["cutoff"] for c in out["cutoffs"]]
-    skipped = {s["cutoff"]: s["reason"] for s in out["skipped"]}
+    scored = [bp.month_text(c.cutoff) for c in out.cutoffs]
+    skipped = {bp.month_text(c): why for c, why in out.skipped}
     assert scored == [bp.month_text(m) for m in (2, 3, 7)]
     assert "before the data start" in skipped[bp.month_text(1)]
     assert "horizon has no data for 1970-05" in skipped[bp.month_text(4)]
@@ -237,7 +237,8 @@ def test_boundaries_study_area_counts_area_not_cells():
 
 
 def test_the_sentence_names_the_winner_and_the_margin():
-    summary = {m: {"0.01": {"pai": v, "hit_rate": v / 100, "share_of_ceiling": v / 20}}
+    summary = {m: {0.01: bp.Median(pai=v, hit_rate=v / 100, share_of_ceiling=v / 20,
+                                   area_share=0.01, cutoffs=23)}
                for m, v in [("forecast", 15.0), ("count_12m", 14.0), ("count_last", 12.0),
                             ("kde", 13.0), ("oracle", 20.0)]}
     text = bp.sentence(summary, (0.01,), 23)
