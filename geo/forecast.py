@@ -123,6 +123,8 @@ class HalfLifeChoice:
     #: half-life -> mean share of a validation period's incidents caught at the coverage
     scores: dict[float, float]
     coverage: float
+    #: the places the validation picked each period (the coverage's share of the places)
+    places: int = 0
 
     def describe(self, unit: str) -> str:
         """Say in words how the half-life was chosen."""
@@ -132,9 +134,10 @@ class HalfLifeChoice:
                     f"{unit}s before the cutoff to choose one from the data)")
         caught = self.scores[self.half_life]
         return (f"recency weights with a half-life of {hl}, chosen by rolling-origin "
-                f"validation over the last {self.validated_periods} {unit}s: at "
-                f"{100 * self.coverage:g}% of places it caught {100 * caught:.1f}% of each "
-                f"{unit}'s incidents on average, the most of {len(self.scores)} half-lives tried")
+                f"validation over the last {self.validated_periods} {unit}s: its top "
+                f"{self.places:,} places ({100 * self.coverage:.2g}% of them) caught "
+                f"{100 * caught:.1f}% of each {unit}'s incidents on average, the most of "
+                f"{len(self.scores)} half-lives tried")
 
 
 def half_life_words(half_life: float, unit: str) -> str:
@@ -182,7 +185,7 @@ def choose_half_life(history: np.ndarray, lookback: int, coverage: float,
     best = max(scores.values())
     # ties (within float noise) go to the longest half-life: the steadier forecast
     chosen = max(hl for hl, s in scores.items() if s >= best - 1e-12)
-    return HalfLifeChoice(chosen, len(targets), scores, coverage)
+    return HalfLifeChoice(chosen, len(targets), scores, coverage, k)
 
 
 def predictive_interval(weighted_count: np.ndarray, weighted_periods: float,
