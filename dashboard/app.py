@@ -58,7 +58,6 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
         on_error=_callback_error,
     )
     app.layout = _shell
-    app.index_string = _with_plotly_preload(app.index_string, app.config.requests_pathname_prefix)
     _register_notice(app)
     _register_live(app)
     app.server.extensions[services.EXTENSION] = svc
@@ -82,18 +81,6 @@ def create_app(data: DataPaths, *, hosts: frozenset[str] | None = None,
     # the site tile server is let through only when it is the basemap in use
     security.install(app, hosts, tile_url=None if svc.basemap is not None else svc.tile_url)
     return app
-
-
-def _with_plotly_preload(template: str, prefix: str) -> str:
-    """Return Dash's page ``template`` with plotly.js fetched from the start.
-
-    Dash asks for plotly.js (4.8 MB) only once the first graph is on the page, after its
-    own scripts, the layout and the first callbacks have answered: preloading it lets the
-    browser fetch and compile it meanwhile (issue 11: first load of each page).
-    """
-    preload = (f'<link rel="preload" as="script" '
-               f'href="{prefix}_dash-component-suites/plotly/package_data/plotly.min.js">')
-    return template.replace("{%css%}", "{%css%}\n        " + preload, 1)
 
 
 #: The page-wide notice where a callback's refusal or failure is shown to the user.
