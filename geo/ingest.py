@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from geo.boundaries import Boundaries, assign_areas, load_boundaries
 from geo.h3index import cells_multi
+from geo.istv import HealthMapping, file_kind, read_health
 from geo.projection import to_bng, to_wgs84
 from geo.readers import Mapping, detect_format, read_file
 from geo.schema import (
@@ -59,6 +60,9 @@ class IngestSummary:
     conflicts_by_reason: dict[str, int] = field(default_factory=dict)
     rejects_file: str | None = None
     snapped_to_nearest_area: int = 0
+    #: Health files (geo.istv): the columns not stored, by why (patient identifiers, free
+    #: text, date of birth, not recognised).
+    columns_dropped: dict[str, list[str]] = field(default_factory=dict)
     batch_id: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -89,6 +93,8 @@ class IngestSummary:
             )
         if self.rejects_file:
             lines.append(f"  rejected and conflicting rows, with reasons: {self.rejects_file}")
+        for why, names in self.columns_dropped.items():
+            lines.append(f"  columns dropped, {why}: {', '.join(names)}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -250,8 +256,11 @@ def to_table(rows: pd.DataFrame, batch_id: str = "") -> pa.Table:
     frame = rows.assign(batch_id=batch_id)
     arrays = []
     for fld in STORED_SCHEMA:
+        if fld.name not in frame:  # a column only some readers fill (health fields)
+            arrays.append(pa.nulls(len(frame), type=fld.type))
+            continue
         col = frame[fld.name]
-        if fld.name == "occurred_at":
+        if fld.name in ("occurred_at", "assault_at"):
             arrays.append(pa.array(col, type=fld.type, from_pandas=True))
         elif isinstance(col.dtype, pd.CategoricalDtype):
             arrays.append(pa.array(col, from_pandas=True).cast(fld.type))
@@ -265,7 +274,7 @@ def ingest_file(
     path: Path,
     data: DataPaths,
     *,
-    mapping: Mapping | None = None,
+    mapping: Mapping | HealthMapping | None = None,
     progress: Progress | None = None,
     kind: str = "user",
     boundaries: Boundaries | None = None,
@@ -277,10 +286,19 @@ def ingest_file(
     """
     path = Path(path)
     boundaries = boundaries or load_boundaries(data.boundaries)
-    result: ReadResult = read_file(path, mapping=mapping, progress=progress)
-    summary = IngestSummary(file=str(path), read=result.lines_read, notes=list(result.notes))
+    health = isinstance(mapping, HealthMapping) or (mapping is None and file_kind(path))
+    result: ReadResult
+    if health:
+        result = read_health(path, data, mapping if isinstance(mapping, HealthMapping) else None)
+    else:
+        assert not isinstance(mapping, HealthMapping)
+        result = read_file(path, mapping=mapping, progress=progress)
+    dropped = getattr(result, "dropped", {})
+    summary = IngestSummary(file=str(path), read=result.lines_read,
+                            notes=[n for n in result.notes if not n.startswith("Columns dropped")],
+                            columns_dropped=dropped)
     rows = result.rows
-    if not result.rows.empty and detect_format(path) != "police_uk":
+    if not result.rows.empty and (health or detect_format(path) != "police_uk"):
         # Hospital and police systems number their records independently; an ED record 1 is
         # not police record 1. police.uk Crime IDs are already unique hashes.
         rows = rows.assign(incident_id=rows["source"].astype("string") + ":"
@@ -312,6 +330,7 @@ def ingest_file(
             "rejected_by_reason": summary.rejected_by_reason,
             "conflicts_by_reason": {CONFLICT_IN_FILE: in_file_conflicts}
             if in_file_conflicts else {},
+            **({"columns_dropped": dropped} if dropped else {}),
         },
         kind=kind,
         lines=lines,

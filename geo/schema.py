@@ -56,6 +56,12 @@ RAW_COLUMNS = (
 #: filled with NA.
 OPTIONAL_RAW_COLUMNS = ("lsoa_name",)
 
+#: Columns only health records (emergency department, ambulance: :mod:`geo.istv`) fill; every
+#: other reader leaves them out and they are stored as null. ``location_precision`` null means
+#: a point of the source's own (police rows).
+HEALTH_COLUMNS = ("location_precision", "assault_at", "location_type", "weapon", "assailants",
+                  "relationship", "age_band", "sex", "call_category")
+
 H3_COLUMNS = tuple(f"h3_{res}" for res in H3_RESOLUTIONS)
 
 STORED_SCHEMA = pa.schema(
@@ -84,6 +90,17 @@ STORED_SCHEMA = pa.schema(
         # Descriptive, like the derived keys: left out of CONTENT_COLUMNS, so a file read
         # again after an upgrade is a duplicate of its stored rows, never a conflict.
         pa.field("lsoa_name", pa.string()),
+        # Health records (geo.istv). Descriptive too: what a record *is* is its content
+        # columns; these say more about it. No patient identifier is ever among them.
+        pa.field("location_precision", pa.string()),
+        pa.field("assault_at", pa.timestamp("us", tz=TIMEZONE)),
+        pa.field("location_type", pa.string()),
+        pa.field("weapon", pa.string()),
+        pa.field("assailants", pa.string()),
+        pa.field("relationship", pa.string()),
+        pa.field("age_band", pa.string()),
+        pa.field("sex", pa.string()),
+        pa.field("call_category", pa.string()),
     ]
 )
 

@@ -72,7 +72,9 @@ def stored_table(
     }
     for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS, strict=False):
         frame[col] = cells[res]
-    arrays = [pa.array(frame[f.name], type=f.type, from_pandas=True) for f in STORED_SCHEMA]
+    arrays = [pa.array(frame[f.name], type=f.type, from_pandas=True) if f.name in frame
+              else pa.nulls(n, type=f.type)  # health fields: null on police rows
+              for f in STORED_SCHEMA]
     return pa.Table.from_arrays(arrays, schema=STORED_SCHEMA)
 
 
