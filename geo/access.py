@@ -32,6 +32,7 @@ VIEWS = frozenset({
     "aggregate",  # counts by authority or H3 cell (API)
     "h3",  # any answer by H3 cell (subject to max_h3_res)
     "board",  # the partnership board view
+    "health",  # hospital and ambulance figures: navigator hours, beside police, profiles
     "audit",  # reading the audit log over HTTP
 })
 

@@ -224,6 +224,16 @@ class IncidentFrame:
     locations: list[str] = field(default_factory=list)
     lsoa: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int32"))
     lsoas: list[str] = field(default_factory=list)
+    #: How exact each row's place is: 0 its own point (police rows, health rows with
+    #: coordinates), 1 a postcode centroid, 2 an LSOA population-weighted centroid.
+    precision: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int8"))
+    #: Health fields (geo.istv) as codes into their labels, -1 where not given (police rows).
+    age_band: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int32"))
+    age_bands: list[str] = field(default_factory=list)
+    location_type: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int32"))
+    location_types: list[str] = field(default_factory=list)
+    weapon: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int32"))
+    weapons: list[str] = field(default_factory=list)
     #: Unique per frame built in this process: cache keys use it, never ``id()``, which a
     #: later frame may reuse once an old one is freed.
     serial: int = field(default_factory=lambda: next(_SERIAL))
@@ -275,6 +285,17 @@ class IncidentFrame:
         area, areas = _codes(table.column("la_code"))
         location, locations = _text_codes(table.column("location"))
         lsoa, lsoas = _text_codes(table.column("lsoa_name"))
+        age_band, age_bands = _text_codes(table.column("age_band"))
+        location_type, location_types = _text_codes(table.column("location_type"))
+        weapon, weapons = _text_codes(table.column("weapon"))
+        placed = table.column("location_precision")
+
+        def placed_by(how: str) -> np.ndarray:
+            return np.asarray(pc.fill_null(pc.equal(placed, how), False).to_numpy(
+                zero_copy_only=False), dtype=bool)
+
+        precision = np.where(placed_by("postcode"), 1,
+                             np.where(placed_by("lsoa"), 2, 0)).astype("int8")
         cell_codes, cells = {}, {}
         for res, col in zip(H3_RESOLUTIONS, H3_COLUMNS, strict=True):
             raw = np.asarray(table.column(col).to_numpy(), dtype="uint64")
@@ -310,6 +331,13 @@ class IncidentFrame:
             locations=locations,
             lsoa=lsoa,
             lsoas=lsoas,
+            precision=precision,
+            age_band=age_band,
+            age_bands=age_bands,
+            location_type=location_type,
+            location_types=location_types,
+            weapon=weapon,
+            weapons=weapons,
             before_1970=before_1970,
         )
 
@@ -330,6 +358,12 @@ class IncidentFrame:
             cell_codes[res] = recoded.astype("int32").reshape(-1)
         location, locations = _kept_labels(self.location[keep], self.locations)
         lsoa, lsoas = _kept_labels(self.lsoa[keep], self.lsoas)
+        health: dict[str, Any] = {}
+        for name in ("age_band", "location_type", "weapon"):
+            codes = getattr(self, name)
+            if len(codes) == len(keep):
+                health[name], health[f"{name}s"] = _kept_labels(codes[keep],
+                                                                getattr(self, f"{name}s"))
         return replace(
             self, n=int(keep.sum()), easting=self.easting[keep], northing=self.northing[keep],
             lon=self.lon[keep], lat=self.lat[keep], day=self.day[keep],
@@ -339,6 +373,9 @@ class IncidentFrame:
             month_only=self.month_only[keep], cell_codes=cell_codes, cells=cells,
             rkey=self.rkey[keep], location=location, locations=locations, lsoa=lsoa,
             lsoas=lsoas,
+            precision=self.precision[keep] if len(self.precision) == len(keep)
+            else self.precision,
+            **health,
             origin=(self.origin[keep] if self.origin is not None else np.flatnonzero(keep)),
             root=self.root or self.serial,
             serial=next(_SERIAL))
@@ -817,11 +854,12 @@ class QueryLayer:
         self._check_res(res)
         fr = self.frame()
         sel = self.select(filters, fr)
-        codes = fr.cell_codes[res][sel.mask]
+        mask = sel.mask & precise_enough(fr, res)
+        codes = fr.cell_codes[res][mask]
         n_cells = len(fr.cells[res])
         counts = np.bincount(codes, minlength=n_cells)
         if harm_weights:
-            harm = np.bincount(codes, weights=self.weights(harm_weights, fr)[sel.mask],
+            harm = np.bincount(codes, weights=self.weights(harm_weights, fr)[mask],
                                minlength=n_cells)
         else:
             harm = counts.astype("float64")
@@ -938,10 +976,280 @@ class QueryLayer:
         return hit
 
     def points(self, filters: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (easting, northing, row index) of the selected incidents."""
+        """Return (easting, northing, row index) of the selected incidents fit for points.
+
+        Point methods (density, clusters) leave out records placed only by their LSOA's
+        centroid (:func:`precise_enough`; :meth:`left_out` counts them).
+        """
         fr = self.frame()
-        idx = np.flatnonzero(self.select(filters, fr).mask)
+        idx = np.flatnonzero(self.select(filters, fr).mask & precise_enough(fr, None))
         return fr.easting[idx], fr.northing[idx], idx
+
+    def left_out(self, filters: Filters, res: int | None = None) -> int:
+        """Return how many selected rows are placed too coarsely for ``res`` (None: points)."""
+        pin = self._pinned()
+        fr = self._current() if pin is None else pin.rows
+        sel = self.select(filters, fr)
+        return int((sel.mask & ~precise_enough(fr, res)).sum())
+
+    # -- health data (emergency department, ambulance) ----------------------------------------
+    def _health_frames(self) -> tuple[IncidentFrame, IncidentFrame, int]:
+        """Return the rows and whole-area frames health figures come from, and the threshold.
+
+        Roles that suppress small numbers get every health count passed through
+        :meth:`_discloser`; figures placed below whole authorities (areas, hexagons) come
+        from the rows frame, which leaves domestic incidents out for them.
+        """
+        pin = self._pinned()
+        if pin is None:
+            fr = self._current()
+            return fr, fr, 0
+        pin.who.require_see("health", "hospital and ambulance figures")
+        return pin.rows, pin.authority, pin.scope.suppress_below
+
+    @staticmethod
+    def _discloser(threshold: int) -> Any:
+        """Return ``show(count, key)``: None for 1..threshold-1, else the count with its noise."""
+        if threshold <= 1:
+            return None
+
+        def show(count: int, key: int) -> int | None:
+            if 0 < count < threshold:
+                return None
+            return int(perturb(np.array([count]), np.array([key % KEY_SPACE]), threshold)[0])
+        return show
+
+    def health_sources(self) -> list[str]:
+        """Return the health sources the store holds (``ed``, ``ambulance``)."""
+        return [s for s in ("ed", "ambulance") if s in self._current().sources]
+
+    def health_coverage(self, filters: Filters, source: str, shifts: tuple[Any, ...],
+                        extension: tuple[Any, ...] = ()) -> dict[str, Any]:
+        """Return navigator-hours coverage figures for ``source`` (see :func:`geo.health.coverage`).
+
+        Arrival hours come from the records' own times; ``filters``' days and hours are not
+        applied (the service hours are the question).
+        """
+        from geo.health import coverage
+        from geo.istv import UNDER_25_BANDS
+
+        _rows, whole, threshold = self._health_frames()
+        sel = self.select(replace(filters, sources=(source,), days=None, hours=None), whole)
+        idx = np.flatnonzero(sel.mask)
+        bands = np.asarray(whole.age_bands + [None], dtype=object)[whole.age_band[idx]] \
+            if len(whole.age_band) == whole.n else np.full(len(idx), None, dtype=object)
+        cov = coverage(whole.dow[idx], whole.hour[idx], bands, shifts, extension,
+                       under_25=frozenset(UNDER_25_BANDS), keys=whole.rkey[idx])
+        figures = cov.figures(self._discloser(threshold))
+        figures["suppressed"] = threshold > 1
+        figures["grid"] = None if threshold > 1 else cov.grid.tolist()
+        figures["source"] = source
+        return figures
+
+    def _police_violence(self, fr: IncidentFrame) -> tuple[str, ...]:
+        """Return the police categories that stand for violence with injury in this data."""
+        labels = {c.lower(): c for c in fr.categories}
+        for wanted in ("violence with injury", "violence and sexual offences"):
+            if wanted in labels:
+                return (labels[wanted],)
+        return tuple(c for c in fr.categories if "violence" in c.lower())
+
+    def health_compare(self, filters: Filters, source: str = "ed", period: str = "month",
+                       level: str = AUTHORITY) -> dict[str, Any]:
+        """Set ``source`` beside police-recorded violence with injury, by period, area and hour.
+
+        Only months both sources hold data for are compared. Areas and hours where the
+        hospital sees clearly more than the police are found by
+        :func:`geo.health.excess_over_police`.
+        """
+        from geo.health import (
+            DIFFERENT_THINGS,
+            compare_periods,
+            excess_over_police,
+            period_of_month,
+        )
+
+        rows_fr, whole, threshold = self._health_frames()
+        show = self._discloser(threshold)
+        categories = self._police_violence(whole)
+        base = replace(filters, sources=None, categories=None)
+        police_f = replace(base, sources=("police",), categories=categories or ("\x00none",))
+        ed_f = replace(base, sources=(source,))
+
+        def months(fr: IncidentFrame, idx: np.ndarray) -> np.ndarray:
+            return (fr.month_first[idx].astype("datetime64[D]").astype("datetime64[M]")
+                    .astype("int64"))
+
+        def covered(fr: IncidentFrame, src: str) -> np.ndarray:
+            lut = np.array([s == src for s in fr.sources] or [False])
+            return np.unique(months(fr, np.flatnonzero(lut[fr.source]))) if fr.n else \
+                np.zeros(0, dtype="int64")
+
+        known = set(whole.categories)
+        police_sel = self.select(replace(police_f, categories=tuple(
+            c for c in police_f.categories or () if c in known) or None), whole) \
+            if categories and "police" in whole.sources else None
+        ed_sel = self.select(ed_f, whole) if source in whole.sources else None
+        ed_idx = np.flatnonzero(ed_sel.mask) if ed_sel else np.zeros(0, dtype="int64")
+        po_idx = np.flatnonzero(police_sel.mask) if police_sel else np.zeros(0, dtype="int64")
+        ed_cov, po_cov = covered(whole, source), covered(whole, "police")
+        table = compare_periods(months(whole, ed_idx), months(whole, po_idx), period,
+                                ed_cov, po_cov)
+        common = np.intersect1d(ed_cov, po_cov)
+
+        def period_keys(idx: np.ndarray) -> dict[str, int]:
+            m = months(whole, idx)
+            keep = np.isin(m, common)
+            if not keep.any():
+                return {}
+            labels = period_of_month(m[keep], period)
+            return {str(k): int(v) for k, v in pd.Series(
+                whole.rkey[idx][keep].astype("int64")).groupby(labels).sum().items()}
+
+        ed_keys, po_keys = period_keys(ed_idx), period_keys(po_idx)
+        periods = []
+        for r in table.itertuples():
+            ed_n, po_n = int(r.ed), int(r.police)
+            ed_s = show(ed_n, ed_keys.get(str(r.period), 0)) if show else ed_n
+            po_s = show(po_n, po_keys.get(str(r.period), 0)) if show else po_n
+            periods.append({
+                "period": r.period, "months": int(r.months), "ed": ed_s, "police": po_s,
+                "ratio": (round(ed_s / po_s, 2) if ed_s is not None and po_s else None),
+                "ed_change": None if show or pd.isna(r.ed_change) else float(r.ed_change),
+                "police_change": None if show or pd.isna(r.police_change)
+                else float(r.police_change),
+                "note": r.note})
+
+        def in_common(fr: IncidentFrame, idx: np.ndarray) -> np.ndarray:
+            return idx[np.isin(months(fr, idx), common)]
+
+        # by area: below authorities from the rows frame (no domestic for restricted roles)
+        area_fr = whole if level == AUTHORITY else rows_fr
+        a_ed = in_common(area_fr, np.flatnonzero(self.select(ed_f, area_fr).mask)) \
+            if source in area_fr.sources else np.zeros(0, dtype="int64")
+        a_po = in_common(area_fr, np.flatnonzero(self.select(police_f if categories else
+                                                             ed_f, area_fr).mask)) \
+            if categories and "police" in area_fr.sources else np.zeros(0, dtype="int64")
+        coding = self._coding(level, area_fr, filters.areas)
+        n_codes = len(coding.codes)
+
+        def tally(fr: IncidentFrame, idx: np.ndarray, index: np.ndarray,
+                  n: int) -> tuple[np.ndarray, np.ndarray]:
+            ok = index >= 0
+            return (np.bincount(index[ok], minlength=n),
+                    np.bincount(index[ok], weights=fr.rkey[idx][ok].astype("float64"),
+                                minlength=n).astype("int64"))
+
+        ed_by, ed_kby = tally(area_fr, a_ed, coding.index[a_ed], n_codes)
+        po_by, po_kby = tally(area_fr, a_po, coding.index[a_po], n_codes)
+        listed = np.flatnonzero(coding.listed)
+        names = coding.boundaries.names()
+        area_keys = {coding.codes[i]: (int(ed_kby[i]), int(po_kby[i])) for i in listed}
+        area_excess = excess_over_police([coding.codes[i] for i in listed], ed_by[listed],
+                                         po_by[listed])
+        # by hour of the day: only where the police data has times
+        e_common, p_common = in_common(whole, ed_idx), in_common(whole, po_idx)
+        e_h = whole.hour[e_common]
+        p_h = whole.hour[p_common]
+        police_timed = int((p_h >= 0).sum())
+        e_n, e_k = tally(whole, e_common, e_h.astype("int64"), 24)
+        p_n, p_k = tally(whole, p_common, p_h.astype("int64"), 24)
+        hour_labels = [f"{h:02d}:00" for h in range(24)]
+        hour_keys = {lab: (int(e_k[h]), int(p_k[h])) for h, lab in enumerate(hour_labels)}
+        hour_excess = excess_over_police(hour_labels, e_n, p_n) if police_timed else None
+
+        def rows_of(ex: Any, label: Any, keys: dict[str, tuple[int, int]]
+                    ) -> list[dict[str, Any]]:
+            out = []
+            for r in ex.table.itertuples():
+                ed_n, po_n = int(r.ed), int(r.police)
+                ed_k, po_k = keys.get(r.key, (0, 0))
+                ed_s = show(ed_n, ed_k) if show else ed_n
+                po_s = show(po_n, po_k) if show else po_n
+                exact = show is None
+                out.append({"key": r.key, "name": label(r.key), "ed": ed_s, "police": po_s,
+                            "index": (round(float(r.index), 2) if np.isfinite(r.index) and
+                                      (exact or (ed_s is not None and po_s is not None))
+                                      else None),
+                            "q_value": float(r.q_value) if exact else None,
+                            "flagged": bool(r.flagged)})
+            return out
+
+        return {
+            "source": source, "period": period, "level": level,
+            "police_categories": list(categories),
+            "months_compared": len(common),
+            "first_month": _month_text(int(common[0])) if len(common) else None,
+            "last_month": _month_text(int(common[-1])) if len(common) else None,
+            "periods": periods,
+            "areas": rows_of(area_excess, lambda k: names.get(k, k), area_keys),
+            "hours": (rows_of(hour_excess, lambda k: k, hour_keys)
+                      if hour_excess is not None else []),
+            "hours_note": None if hour_excess is not None else (
+                "The police data here has no times of day (police.uk gives the month only), "
+                "so hospital and police cannot be compared by hour."),
+            "method": area_excess.method,
+            "different_things": DIFFERENT_THINGS,
+            "suppressed": threshold > 1,
+        }
+
+    def health_profile(self, filters: Filters, source: str = "ed") -> dict[str, Any]:
+        """Return weapon by location type for ``source``, and the knife or sharp object share."""
+        from geo.health import profile
+        from geo.istv import LOCATION_TYPES, WEAPONS
+
+        _rows, whole, threshold = self._health_frames()
+        show = self._discloser(threshold)
+        sel = self.select(replace(filters, sources=(source,)), whole)
+        idx = np.flatnonzero(sel.mask)
+
+        def labels(codes: np.ndarray, names: list[str]) -> pd.Series:
+            if len(codes) != whole.n:
+                return pd.Series([None] * len(idx), dtype=object)
+            return pd.Series(np.asarray(names + [None], dtype=object)[codes[idx]])
+
+        weapon = labels(whole.weapon, whole.weapons)
+        place = labels(whole.location_type, whole.location_types)
+        table = profile(weapon, place, WEAPONS, LOCATION_TYPES)
+        key = pd.Series(whole.rkey[idx].astype("int64"))
+        w_lab = weapon.where(weapon.notna(), "Not recorded").astype(str)
+        p_lab = place.where(place.notna(), "Not recorded").astype(str)
+        cell_key = key.groupby([w_lab, p_lab]).sum().to_dict()
+        cells = [[(show(int(v), int(cell_key.get((w, p), 0))) if show else int(v))
+                  for p, v in zip(table.columns, row, strict=True)]
+                 for w, row in zip(table.index, table.to_numpy(), strict=True)]
+        is_knife = (weapon == "Knife or sharp object").fillna(False).to_numpy(dtype=bool)
+        recorded_mask = weapon.notna().to_numpy(dtype=bool)
+        knife, recorded = int(is_knife.sum()), int(recorded_mask.sum())
+        knife_s = show(knife, int(key[is_knife].sum())) if show else knife
+        rec_s = show(recorded, int(key[recorded_mask].sum())) if show else recorded
+        total_s = show(len(idx), int(key.sum())) if show else len(idx)
+        return {
+            "source": source, "weapons": list(table.index), "places": list(table.columns),
+            "counts": cells, "total": total_s,
+            "knife": knife_s, "weapon_recorded": rec_s,
+            "knife_share": (knife_s / rec_s if knife_s is not None and rec_s else None),
+            "suppressed": threshold > 1,
+        }
+
+    def health_status(self) -> dict[str, Any]:
+        """Return how many health records the caller's areas hold, by source and precision."""
+        _rows, whole, threshold = self._health_frames()
+        show = self._discloser(threshold)
+        out: dict[str, Any] = {}
+        for src in ("ed", "ambulance"):
+            if src not in whole.sources:
+                continue
+            code = whole.sources.index(src)
+            mask = whole.source == code
+            prec = whole.precision[mask] if len(whole.precision) == whole.n else \
+                np.zeros(int(mask.sum()), dtype="int8")
+            keys = whole.rkey[mask].astype("int64")
+            figures = {"records": (int(mask.sum()), int(keys.sum()))}
+            for i, name in enumerate(("point", "postcode", "lsoa")):
+                figures[name] = (int((prec == i).sum()), int(keys[prec == i].sum()))
+            out[src] = {k: (show(n, key) if show else n) for k, (n, key) in figures.items()}
+        return out
 
     # -- disclosure: what aggregate-only roles get ---------------------------------------------
     def disclosed_areas(self, filters: Filters, level: str = AUTHORITY) -> DisclosedAreas:
@@ -1033,9 +1341,12 @@ class QueryLayer:
         fine = pin.scope.max_h3_res or max(H3_RESOLUTIONS)
         levels = sorted((r for r in H3_RESOLUTIONS if r <= fine), reverse=True)
         sel = self.select(filters, fr)
-        codes = fr.cell_codes[fine][sel.mask]
+        # the finest level decides every coarser one, so rows too coarse for it count in none
+        # (a role that may see res 8 at most loses only LSOA-placed health records here)
+        mask = sel.mask & precise_enough(fr, fine)
+        codes = fr.cell_codes[fine][mask]
         counts = np.bincount(codes, minlength=len(fr.cells[fine]))
-        keys = np.bincount(codes, weights=fr.rkey[sel.mask].astype("float64"),
+        keys = np.bincount(codes, weights=fr.rkey[mask].astype("float64"),
                            minlength=len(fr.cells[fine])).astype("int64")
         keep = counts > 0
         chain = _cell_chain(fr.cells[fine][keep], counts[keep], keys[keep], levels)
@@ -1591,6 +1902,39 @@ def _parents(cells: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:
                        for c in cells], dtype="uint64")
     uniq, inverse = np.unique(parent, return_inverse=True)
     return uniq, inverse.reshape(-1).astype("int64")
+
+
+#: The finest H3 resolution each placing suits: a postcode centroid (a unit of about 15
+#: addresses, typically within 100 m) is good to resolution 9 (hexagons about 0.1 km², 174 m
+#: edges); an LSOA's population-weighted centroid (about 1,500 residents) to resolution 7
+#: (about 5 km²). Point methods (density, clusters) take points and postcode centroids.
+FINEST_RES_BY_PRECISION = {1: 9, 2: 7}
+
+
+def precise_enough(fr: IncidentFrame, res: int | None) -> np.ndarray:
+    """Mark the rows placed finely enough for hexagons of ``res`` (None: point methods).
+
+    Examples
+    --------
+    >>> fr = IncidentFrame.__new__(IncidentFrame)
+    >>> fr.n, fr.precision = 3, np.array([0, 1, 2], dtype="int8")
+    >>> precise_enough(fr, 9).tolist(), precise_enough(fr, 10).tolist()
+    ([True, True, False], [True, False, False])
+    >>> precise_enough(fr, 7).tolist(), precise_enough(fr, None).tolist()
+    ([True, True, True], [True, True, False])
+    """
+    prec = fr.precision if len(fr.precision) == fr.n else np.zeros(fr.n, dtype="int8")
+    if res is None:
+        return prec <= 1
+    ok = prec == 0
+    for level, finest in FINEST_RES_BY_PRECISION.items():
+        if res <= finest:
+            ok |= prec == level
+    return ok
+
+
+def _month_text(month_index: int) -> str:
+    return f"{1970 + month_index // 12}-{month_index % 12 + 1:02d}"
 
 
 def _day_number(day: date) -> int:
