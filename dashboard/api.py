@@ -390,3 +390,19 @@ def board() -> Response:
     from dashboard.board import board_from_params
 
     return jsonify(board_from_params(query_params(request.args)))
+
+
+@bp.get("/health-data/coverage")
+def health_coverage() -> Response:
+    """ED (or ambulance) arrivals inside and outside service hours, by weekday, hour, age."""
+    from dashboard import health_data
+
+    return jsonify(health_data.coverage(query_params(request.args)))
+
+
+@bp.get("/health-data/compare")
+def health_compare() -> Response:
+    """ED (or ambulance) counts beside police violence with injury, and where ED runs ahead."""
+    from dashboard import health_data
+
+    return jsonify(health_data.compare(query_params(request.args)))

@@ -77,6 +77,8 @@ ROUTES: dict[str, Need] = {
     "api_v1.hotspots": Need(see="hotspots", what="ranked hotspot cells"),
     "api_v1.ingest": Need(change="ingest", what="add incident files"),
     "api_v1.board": Need(see="board", what="the board view"),
+    "api_v1.health_coverage": Need(see="health", what="hospital and ambulance figures"),
+    "api_v1.health_compare": Need(see="health", what="hospital and ambulance figures"),
     "board_exports.board_csv": Need(see="board", what="the board view"),
     "board_exports.board_pdf": Need(see="board", what="the board view"),
     # the outlines the Explorer paints (hexagons of the user's own scope, at a resolution the
@@ -138,6 +140,8 @@ CALLBACKS: dict[str, Need] = {
     "dashboard.layouts.board.next_area": Need(see="board", what="the board view"),
     "dashboard.layouts.board.show_baseline_year": Need(see="board", what="the board view"),
     "dashboard.layouts.board.download_links": Need(see="board", what="the board view"),
+    "dashboard.layouts.health.update_health": Need(see="health",
+                                                   what="hospital and ambulance figures"),
     # redraws tonight's plan when new data land; "you are here" is drawn in the browser only
     "dashboard.layouts.shift.refresh_shift": Need(see="patrol", what="patrol plans"),
 }
@@ -151,6 +155,7 @@ PAGES: dict[str, Need] = {
     "/trends": Need(see="trends", what="trends"),
     "/figures": Need(see="aggregate", what="area figures"),
     "/board": Need(see="board", what="the board view"),
+    "/health": Need(see="health", what="hospital and ambulance figures"),
 }
 
 #: Where a role starts after signing in, when no particular page was asked for: its own page,
