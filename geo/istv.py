@@ -967,9 +967,12 @@ def read_health(path: str | Path, data: DataPaths | None = None,
 
     loc_type = location_types(col("location_type")) if "location_type" in frame else \
         pd.Series(pd.NA, index=frame.index, dtype="string")
-    weapon_text = col("weapon") if "weapon" in frame else col("nature")
-    weapon = weapons(weapon_text) if ("weapon" in frame or "nature" in frame) else \
-        pd.Series(pd.NA, index=frame.index, dtype="string")
+    if "weapon" in frame:
+        weapon = weapons(col("weapon"))
+    elif "nature" in frame:  # an ambulance call's nature names a weapon only sometimes
+        weapon = _classify(col("nature"), _WEAPON_WORDS, None)
+    else:
+        weapon = pd.Series(pd.NA, index=frame.index, dtype="string")
     relationship = relationships(col("relationship")) if "relationship" in frame else \
         pd.Series(pd.NA, index=frame.index, dtype="string")
     assailants, bad_assailants = assailant_counts(col("assailants"))

@@ -1,0 +1,207 @@
+"""ED (ISTV) and ambulance readers: variants, every row accounted for, no identifier stored."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo.ingest import ingest_file
+from geo.istv import (
+    HealthMapping,
+    file_kind,
+    header_kind,
+    load_health_mapping,
+    read_health,
+    resolve_columns,
+)
+from geo.schema import ReadError
+from geo.settings import DataPaths
+
+# Made-up people: the test checks that none of these values reaches the data directory.
+NAMES = ("Alice Example", "Bob Placeholder", "Carol Madeup", "Dan Invented", "Eve Fictional",
+         "Frank Notreal")
+NHS = ("9990000011", "9990000022", "9990000033", "9990000044", "9990000055", "9990000066")
+DOBS = ("14/02/2004", "01/03/1990", "30/06/2008", "11/11/1975", "05/05/2001", "23/09/1999")
+
+# Blackpool town centre, inside the bundled Lancashire boundaries.
+ISTV_CSV = """Attendance Ref,Patient Name,NHS Number,Date of Birth,Arrival Date,Arrival Time,\
+Date of Assault,Time of Assault,Assault Location,Location Type,Weapon Used,\
+No. of Assailants,Relationship to Assailant,Gender,Latitude,Longitude,Triage Notes
+ED-001,{n0},{h0},{d0},07/06/2024,23:40,07/06/2024,23:05,Outside a bar on Talbot Square,\
+Pub/Club,Glass,2,Stranger,M,53.8175,-3.0540,intoxicated
+ED-002,{n1},{h1},{d1},08/06/2024,01:15,,,12 Example Street,Own home,Fists,1,Ex-partner,F,\
+53.8100,-3.0450,
+ED-003,{n2},{h2},{d2},31/02/2024,01:15,,,Street,Street,Knife,1,Stranger,F,53.80,-3.04,
+ED-004,{n3},{h3},{d3},09/06/2024,14:00,,,,School,Kick,3,Friend,M,,,
+ED-005,{n4},{h4},{d4},09/06/2024,02:10,09/06/2024,01:50,Promenade,Street,Stabbed,Multiple,\
+Stranger,Male,53.7960,-3.0560,
+ED-006,{n5},{h5},{d5},10/06/2024,12:00,,,Promenade,Street,Knife,1,Stranger,F,61.5,-3.05,
+""".format(**{f"n{i}": n for i, n in enumerate(NAMES)},
+           **{f"h{i}": h for i, h in enumerate(NHS)},
+           **{f"d{i}": d for i, d in enumerate(DOBS)})
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> DataPaths:
+    return DataPaths(tmp_path / "data")
+
+
+def _every_byte(root: Path) -> bytes:
+    out = b""
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            raw = path.read_bytes()
+            out += gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    return out
+
+
+def _stored(root: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    files = sorted((root / "store" / "incidents").rglob("*.parquet"))
+    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+
+
+def test_an_istv_file_is_recognised_by_its_header(tmp_path):
+    p = tmp_path / "ed.csv"
+    p.write_text(ISTV_CSV)
+    assert file_kind(p) == "ed"
+    assert header_kind(["Call Date", "Call Time", "Call Category", "Postcode"]) == "ambulance"
+    assert header_kind(["Crime ID", "Month", "Longitude", "Latitude"]) is None
+
+
+def test_every_row_is_accounted_for_and_no_identifier_is_stored(tmp_path, data):
+    p = tmp_path / "ed.csv"
+    p.write_text(ISTV_CSV)
+    summary = ingest_file(p, data)
+    assert summary.read == 6
+    assert summary.read == summary.accepted + summary.duplicates + summary.conflicts + \
+        summary.rejected
+    assert summary.accepted == 3 and summary.rejected == 3
+    assert summary.rejected_by_reason == {
+        "arrival date not understood": 1, "no place": 1, "coordinates outside Great Britain": 1}
+    dropped = summary.columns_dropped
+    assert dropped["patient identifiers (not stored)"] == ["Patient Name", "NHS Number"]
+    assert dropped["free text other than the location (not stored)"] == ["Triage Notes"]
+    assert dropped["date of birth (turned into an age band, not stored)"] == ["Date of Birth"]
+    text = summary.as_text()
+    assert "columns dropped, patient identifiers (not stored): Patient Name, NHS Number" in text
+
+    # nothing of a patient anywhere in the data directory: store, rejects, manifest
+    everything = _every_byte(data.root)
+    for value in (*NAMES, *NHS, *DOBS, "intoxicated", "12 Example Street", "ED-001"):
+        assert value.encode() not in everything, value
+
+    rows = _stored(data.root).sort_values("occurred_at").reset_index(drop=True)
+    assert rows["source"].tolist() == ["ed"] * 3
+    assert rows["location_precision"].tolist() == ["point"] * 3
+    # ages at arrival from the date of birth: 20 (born Feb 2004), 34, 23 (born May 2001)
+    assert rows["age_band"].tolist() == ["18-24", "25-34", "18-24"]
+    assert rows["location_type"].tolist() == ["Licensed premises", "Home",
+                                              "Street or public place"]
+    assert rows["weapon"].tolist() == ["Glass or bottle", "Body (fists, feet)",
+                                       "Knife or sharp object"]
+    assert rows["assailants"].tolist() == ["2", "1", "3+"]
+    assert rows["relationship"].tolist() == ["Stranger", "Partner or ex-partner", "Stranger"]
+    assert rows["domestic"].tolist() == [False, True, False]
+    assert rows["sex"].tolist() == ["Male", "Female", "Male"]
+    # a home's location text would be an address: not kept; the others are
+    assert pd.isna(rows.loc[1, "location"]) and rows.loc[0, "location"].startswith("Outside")
+    assert str(rows.loc[0, "assault_at"]) == "2024-06-07 23:05:00+01:00"
+    assert rows["hour"].tolist() == [23, 1, 2]  # arrival hours
+
+
+def test_reading_the_same_file_again_adds_nothing(tmp_path, data):
+    p = tmp_path / "ed.csv"
+    p.write_text(ISTV_CSV)
+    ingest_file(p, data)
+    again = ingest_file(p, data)
+    assert again.accepted == 0 and again.duplicates == 3
+
+
+def test_an_excel_export_reads_like_the_csv(tmp_path, data):
+    openpyxl = pytest.importorskip("openpyxl")
+    from datetime import datetime, time
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Attendance ID", "Patient Name", "Date of Attendance", "Time of Arrival",
+                  "Location Type", "Mechanism of Injury", "Age", "Sex", "Easting", "Northing"])
+    sheet.append(["X1", "Alice Example", datetime(2024, 6, 7), time(23, 40), "Nightclub",
+                  "Bottle", 19, "F", 330700, 436200])
+    sheet.append(["X2", "Bob Placeholder", datetime(2024, 6, 8, 2, 5), None, "Road",
+                  "Punched", 41.0, "M", 331600, 434250])
+    p = tmp_path / "ed.xlsx"
+    book.save(p)
+    assert file_kind(p) == "ed"
+    result = read_health(p)
+    rows = result.rows
+    assert len(rows) == 2 and result.rejects.empty
+    assert [str(t) for t in rows["occurred_at"]] == ["2024-06-07 23:40:00+01:00",
+                                                     "2024-06-08 02:05:00+01:00"]
+    assert rows["age_band"].tolist() == ["18-24", "35-44"]
+    assert rows["weapon"].tolist() == ["Glass or bottle", "Body (fists, feet)"]
+    assert np.isfinite(rows["easting"]).all()
+    summary = ingest_file(p, data)
+    assert summary.accepted == 2
+    assert b"Alice Example" not in _every_byte(data.root)
+
+
+def test_a_workbook_that_inflates_too_far_is_refused(tmp_path):
+    p = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"0" * (40 << 20))
+    with pytest.raises(ReadError, match="unpacks to"):
+        read_health(p, kind="ed")
+
+
+def test_a_mapping_names_columns_the_usual_spellings_miss(tmp_path):
+    p = tmp_path / "odd.csv"
+    p.write_text("Seen,Where (grid E),Where (grid N),Kind of place\n"
+                 "2024-06-07 22:10,330700,436200,Pub\n")
+    m = tmp_path / "m.toml"
+    m.write_text('[health]\nkind = "ed"\n[health.columns]\narrival = "Seen"\n'
+                 'easting = "Where (grid E)"\nnorthing = "Where (grid N)"\n'
+                 'location_type = "Kind of place"\n')
+    mapping = load_health_mapping(m)
+    rows = read_health(p, mapping=mapping).rows
+    assert rows["location_type"].tolist() == ["Licensed premises"]
+    with pytest.raises(ReadError, match="names column 'Nope'"):
+        read_health(p, mapping=HealthMapping(kind="ed", columns={"arrival": "Nope"}))
+    with pytest.raises(ValueError, match="not a field"):
+        HealthMapping(kind="ed", columns={"shoe_size": "Seen"})
+
+
+def test_a_file_without_an_arrival_date_says_what_is_missing(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("Location Type,Weapon\nStreet,Knife\n")
+    with pytest.raises(ReadError, match="does not look like an emergency-department"):
+        read_health(p)
+
+
+def test_columns_are_sorted_into_kept_and_dropped():
+    cols = resolve_columns(["Arrival Date", "Forename", "Surname", "Home Postcode",
+                            "Postcode", "Comments", "LSOA code", "Shoe size"], "ed", None)
+    assert sorted(cols.used) == ["arrival_date", "lsoa", "postcode"]
+    assert cols.identifiers == ["Forename", "Surname", "Home Postcode"]
+    assert cols.free_text == ["Comments"] and cols.unrecognised == ["Shoe size"]
+
+
+def test_ambulance_call_outs_are_read(tmp_path):
+    p = tmp_path / "amb.csv"
+    p.write_text("Incident Number,Call Date,Call Time,Call Category,Nature,Latitude,Longitude\n"
+                 "A1,07/06/2024,23:50,C2,Stab/Gunshot,53.8175,-3.0540\n"
+                 "A2,07/06/2024,,Cat 1,Assault,53.8175,-3.0540\n")
+    result = read_health(p)
+    rows = result.rows
+    assert rows["source"].tolist() == ["ambulance", "ambulance"]
+    assert rows["call_category"].tolist() == ["Category 2", "Category 1"]
+    # the nature names a weapon only sometimes: "Assault" says nothing of one
+    assert rows["weapon"].iloc[0] == "Knife or sharp object" and pd.isna(rows["weapon"].iloc[1])
+    assert rows["time_precision"].tolist() == ["minute", "day"]
