@@ -48,6 +48,8 @@ EXAMPLES = {
     "api_v1.hotspots": "/api/v1/hotspots",
     "api_v1.ingest": None,  # POST only: see test_ingest_api.py
     "api_v1.board": "/api/v1/board",
+    "api_v1.health_coverage": "/api/v1/health-data/coverage",
+    "api_v1.health_compare": "/api/v1/health-data/compare?period=quarter",
     "board_exports.board_csv": "/board.csv",
     "board_exports.board_pdf": "/board.pdf",
     "unknown_api_root": "/api",

@@ -1,0 +1,138 @@
+"""/api/v1/health-data: coverage against a hand count, hospital beside police, roles."""
+
+from __future__ import annotations
+
+import pytest
+
+from geo.access import load_roles
+from geo.settings import DataPaths
+
+# Blackpool (inside the bundled boundaries). Arrivals worked by hand for Mon-Fri 9-17:
+HAND_FILE = """Attendance ID,Arrival Date,Arrival Time,Age,Latitude,Longitude
+H1,03/06/2024,10:15,19,53.8175,-3.0540
+H2,03/06/2024,17:30,30,53.8175,-3.0540
+H3,04/06/2024,08:59,22,53.8175,-3.0540
+H4,05/06/2024,16:59,40,53.8175,-3.0540
+H5,07/06/2024,19:00,17,53.8175,-3.0540
+H6,08/06/2024,01:30,24,53.8175,-3.0540
+H7,08/06/2024,23:00,55,53.8175,-3.0540
+H8,09/06/2024,02:30,20,53.8175,-3.0540
+H9,06/06/2024,,33,53.8175,-3.0540
+H10,07/06/2024,12:00,14,53.8175,-3.0540
+"""
+
+
+def _app(data: DataPaths, roles: tuple[str, ...]):
+    from dashboard.access.accounts import Accounts
+    from dashboard.app import create_app
+
+    accounts = Accounts(data.access, load_roles(data.access / "roles.toml"))
+    app = create_app(data)
+    app.tokens = {r: accounts.create_token(f"{r}-t", r) for r in roles}
+    return app
+
+
+@pytest.fixture(scope="module")
+def hand(tmp_path_factory):
+    from geo.ingest import ingest_file
+
+    root = tmp_path_factory.mktemp("health-hand")
+    data = DataPaths(root / "data")
+    path = root / "ed.csv"
+    path.write_text(HAND_FILE)
+    assert ingest_file(path, data).accepted == 10
+    return _app(data, ("analyst",))
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    from geo.ingest import load_sample
+
+    data = DataPaths(tmp_path_factory.mktemp("health-sample"))
+    load_sample(data, n=12000, seed=13)
+    return _app(data, ("analyst", "partner", "board", "officer"))
+
+
+def get(app, role, path):
+    return app.server.test_client().get(path, headers={"Authorization":
+                                                       f"Bearer {app.tokens[role]}"})
+
+
+def test_coverage_matches_the_hand_count(hand):
+    resp = get(hand, "analyst", "/api/v1/health-data/coverage?hours=9-17"
+               "&days=mon,tue,wed,thu,fri&add_hours=18-2&add_days=fri,sat")
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert (body["total"], body["inside"], body["outside"], body["untimed"], body["added"]) == \
+        (9, 3, 6, 1, 3)
+    assert body["under_25"] == {"inside": 2, "outside": 4}
+    assert body["sentences"][0].startswith("67% of attendances (6 of 9) arrived outside")
+    assert body["service"] == "Mon–Fri 09:00–17:00"
+    hours = {h["hour"]: (h["inside"], h["outside"]) for h in body["by_hour"]}
+    assert hours[10] == (1, 0) and hours[17] == (0, 1) and hours[1] == (0, 1)
+
+
+def test_several_shifts_and_a_named_authority(hand):
+    body = get(hand, "analyst", "/api/v1/health-data/coverage?shifts=mon-fri%209-17;"
+               "fri,sat%2018-2&la=E06000009").get_json()
+    assert (body["inside"], body["outside"]) == (6, 3)
+
+
+@pytest.mark.parametrize("query, param", [
+    ("hours=9-37", "hours"), ("days=funday", "days"), ("source=police", "source"),
+    ("shifts=weekdays", "shifts"), ("hours=9-17&shifts=mon%209-17", "shifts"),
+    ("add_hours=25-3", "add_hours"), ("la=E99999999", "la"), ("start=2024-13-01", "start")],
+    ids=["hours", "days", "source", "shifts", "both", "add-hours", "la", "start"])
+def test_bad_coverage_parameters_are_named(hand, query, param):
+    resp = get(hand, "analyst", f"/api/v1/health-data/coverage?{query}")
+    assert resp.status_code == 400
+    assert resp.get_json()["parameter"] == param
+
+
+@pytest.mark.parametrize("query, param", [
+    ("period=decade", "period"), ("level=galaxy", "level"), ("days=mon", "days")],
+    ids=["period", "level", "days"])
+def test_bad_compare_parameters_are_named(hand, query, param):
+    resp = get(hand, "analyst", f"/api/v1/health-data/compare?{query}")
+    assert resp.status_code == 400 and resp.get_json()["parameter"] == param
+
+
+def test_hospital_beside_police_over_the_months_both_cover(sample):
+    body = get(sample, "analyst", "/api/v1/health-data/compare?period=quarter").get_json()
+    assert body["police_categories"] == ["Violence with injury"]
+    assert "count different things" in body["different_things"]
+    assert body["months_compared"] == 36
+    quarters = body["periods"]
+    assert len(quarters) == 12 and all(q["months"] == 3 for q in quarters)
+    for q in quarters:
+        assert q["ratio"] == pytest.approx(q["ed"] / q["police"], abs=0.01)
+    # the areas' counts add up to the periods' (every record lies in an authority)
+    assert sum(a["ed"] for a in body["areas"]) == sum(q["ed"] for q in quarters)
+    assert sum(a["police"] for a in body["areas"]) == sum(q["police"] for q in quarters)
+    assert body["method"].startswith("Overall,")
+
+
+def test_partners_never_see_a_count_from_1_to_4(sample):
+    counts = []
+    for path in ("/api/v1/health-data/coverage?la=E07000124&start=2024-01-01&end=2024-01-31",
+                 "/api/v1/health-data/compare?period=month&la=E07000124"):
+        resp = get(sample, "partner", path)
+        assert resp.status_code == 200, resp.get_json()
+        body = resp.get_json()
+        assert body["suppressed"]
+        if "by_hour" in body:
+            assert body["grid"] is None  # no day-by-hour cells for a role that suppresses
+            counts += [v for h in body["by_hour"] for v in (h["inside"], h["outside"])]
+            counts += [body["inside"], body["outside"], body["total"]]
+        else:
+            counts += [v for p in body["periods"] for v in (p["ed"], p["police"])]
+            assert all(a["q_value"] is None for a in body["areas"])
+    assert all(c is None or c == 0 or c >= 5 for c in counts), counts
+    assert None in counts  # one month of one quiet authority has small numbers to hide
+
+
+def test_a_board_member_sees_figures_but_an_officer_is_refused(sample):
+    assert get(sample, "board", "/api/v1/health-data/coverage").status_code == 200
+    resp = get(sample, "officer", "/api/v1/health-data/compare")
+    assert resp.status_code == 403
+    assert "hospital and ambulance figures" in resp.get_json()["error"]
