@@ -43,14 +43,15 @@ PAGE_GRAPHS = {
     "/trends": ("Trends", "#trends-series"),
     "/figures": ("Area figures", "#figures-map"),
     "/board": ("Board", "#board-card-police"),
+    "/health": ("Hospital & ambulance", "#health-cover-hours"),
 }
 #: The pages each role may open (and so finds in the menu).
 MAY_OPEN = {
-    "admin": {"/", "/nte", "/patrol", "/shift", "/trends", "/figures", "/board"},
-    "analyst": {"/", "/nte", "/patrol", "/shift", "/trends", "/figures", "/board"},
+    "admin": {"/", "/nte", "/patrol", "/shift", "/trends", "/figures", "/board", "/health"},
+    "analyst": {"/", "/nte", "/patrol", "/shift", "/trends", "/figures", "/board", "/health"},
     "officer": {"/", "/nte", "/patrol", "/shift", "/figures"},
-    "partner": {"/figures", "/board"},
-    "board": {"/figures", "/board"},
+    "partner": {"/figures", "/board", "/health"},
+    "board": {"/figures", "/board", "/health"},
 }
 
 
