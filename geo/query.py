@@ -1064,6 +1064,7 @@ class QueryLayer:
         """
         from geo.health import (
             DIFFERENT_THINGS,
+            areas_of_concern,
             compare_periods,
             excess_over_police,
             period_of_month,
@@ -1147,6 +1148,16 @@ class QueryLayer:
         area_keys = {coding.codes[i]: (int(ed_kby[i]), int(po_kby[i])) for i in listed}
         area_excess = excess_over_police([coding.codes[i] for i in listed], ed_by[listed],
                                          po_by[listed])
+        # areas of concern: every ED record of the selection (not only the months police
+        # cover), against resident population
+        all_ed = np.flatnonzero(self.select(ed_f, area_fr).mask) \
+            if source in area_fr.sources else np.zeros(0, dtype="int64")
+        ed_all, ed_all_k = tally(area_fr, all_ed, coding.index[all_ed], n_codes)
+        pops = coding.boundaries.population()
+        concern = areas_of_concern(
+            [coding.codes[i] for i in listed], ed_all[listed],
+            np.array([pops.get(coding.codes[i]) or np.nan for i in listed], dtype="float64"))
+        concern_keys = {coding.codes[i]: int(ed_all_k[i]) for i in listed}
         # by hour of the day: only where the police data has times
         e_common, p_common = in_common(whole, ed_idx), in_common(whole, po_idx)
         e_h = whole.hour[e_common]
@@ -1189,6 +1200,17 @@ class QueryLayer:
                 "The police data here has no times of day (police.uk gives the month only), "
                 "so hospital and police cannot be compared by hour."),
             "method": area_excess.method,
+            "concern": [
+                {"key": r.key, "name": names.get(r.key, r.key),
+                 "count": (show(int(r.ed), concern_keys.get(r.key, 0)) if show
+                           else int(r.ed)),
+                 "rate_per_1000": (None if show or not np.isfinite(r.rate_per_1000)
+                                   else round(float(r.rate_per_1000), 2)),
+                 "ratio": (None if not np.isfinite(r.index) or (show and int(r.ed) < threshold)
+                           else round(float(r.index), 2)),
+                 "flagged": bool(r.flagged)}
+                for r in concern.table.itertuples()],
+            "concern_method": concern.method,
             "different_things": DIFFERENT_THINGS,
             "suppressed": threshold > 1,
         }

@@ -444,6 +444,18 @@ def _method_text(view: dict[str, Any], kde: KdeParams, db: DbscanParams,
     if "clusters" in view["layers"]:
         parts.append(f"DBSCAN: eps {db.eps_m:,.0f} m, at least {db.min_samples} incidents; "
                      f"footprints are cluster hulls buffered by {db.eps_m / 2:,.0f} m. ")
+    coarse_cells = svc.query.left_out(filters, res)
+    coarse_points = svc.query.left_out(filters, None) if {"kde", "clusters"} & set(
+        view["layers"]) else 0
+    if coarse_cells or coarse_points:
+        # health records placed only by a postcode or an LSOA centroid (geo.istv)
+        parts.append(
+            f"{coarse_cells:,} selected records placed only by a postcode or LSOA centroid "
+            f"are left out of these hexagons (too coarse for resolution {res}); "
+            if coarse_cells else "")
+        if coarse_points:
+            parts.append(f"{coarse_points:,} placed only by an LSOA centroid are left out of "
+                         "the density and clusters. ")
     parts.append("Distances in metres on the British National Grid.")
     return parts
 

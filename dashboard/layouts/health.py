@@ -28,10 +28,11 @@ dash.register_page(__name__, path="/health", name="Hospital & ambulance",
 P = "health-"
 (SOURCE, AREA, START, END, SHIFTS, EXTEND, PERIOD, LEVEL, STATUS, COVER_TEXT, COVER_HOURS,
  COVER_DAYS, COVER_GRID, COVER_AGE, CMP_TEXT, CMP_CHART, CMP_PERIODS, CMP_AREAS, CMP_HOURS,
- CMP_METHOD, PROFILE, ERROR) = (P + s for s in (
+ CMP_METHOD, PROFILE, ERROR, CONCERN) = (P + s for s in (
     "source", "area", "start", "end", "shifts", "extend", "period", "level", "status",
     "cover-text", "cover-hours", "cover-days", "cover-grid", "cover-age", "cmp-text",
-    "cmp-chart", "cmp-periods", "cmp-areas", "cmp-hours", "cmp-method", "profile", "error"))
+    "cmp-chart", "cmp-periods", "cmp-areas", "cmp-hours", "cmp-method", "profile", "error",
+    "concern"))
 
 _SOURCE_LABELS = {"ed": "Emergency department attendances", "ambulance": "Ambulance call-outs"}
 _INSIDE, _OUTSIDE, _POLICE = "#3182bd", "#f03b20", "#636363"
@@ -104,6 +105,8 @@ def layout(**query: str) -> html.Div:
         html.Div(id=CMP_AREAS),
         html.Div(id=CMP_HOURS),
         html.P(id=CMP_METHOD, className="method"),
+        html.H2("Areas of concern"),
+        html.Div(id=CONCERN),
         html.H2("Weapon and place"),
         html.Div(id=PROFILE),
     ], className="main health")
@@ -155,7 +158,7 @@ def _params(source: str | None, area: str | None, start: str | None,
     Output(COVER_AGE, "children"), Output(CMP_TEXT, "children"), Output(CMP_CHART, "figure"),
     Output(CMP_PERIODS, "children"), Output(CMP_AREAS, "children"),
     Output(CMP_HOURS, "children"), Output(CMP_METHOD, "children"), Output(PROFILE, "children"),
-    Output(ERROR, "children"),
+    Output(ERROR, "children"), Output(CONCERN, "children"),
     Input(SOURCE, "value"), Input(AREA, "value"), Input(START, "value"), Input(END, "value"),
     Input(SHIFTS, "value"), Input(EXTEND, "value"), Input(PERIOD, "value"),
     Input(LEVEL, "value"), Input(LIVE_VERSION, "data"), State(ERROR, "id"))
@@ -173,7 +176,7 @@ def update_health(source: str | None, area: str | None, start: str | None, end: 
     except FilterError as exc:
         blank = {"data": [], "layout": {"height": 40}}
         return ("", [], blank, blank, blank, {"display": "none"}, "", "", blank, "", "", "",
-                "", "", f"Please check '{exc.param}': {exc.message}")
+                "", "", f"Please check '{exc.param}': {exc.message}", "")
     svc = services.current()
     src = cov["source"]
     what = "attendances" if src == "ed" else "call-outs"
@@ -249,7 +252,8 @@ def update_health(source: str | None, area: str | None, start: str | None, end: 
          "x": [p["period"] for p in periods], "y": [p["police"] for p in periods],
          "line": {"color": _POLICE}}],
         "layout": {"height": 300, "margin": {"l": 50, "r": 10, "t": 20, "b": 40},
-                   "legend": {"orientation": "h", "y": -0.2}, "yaxis": {"rangemode": "tozero"}}}
+                   "legend": {"orientation": "h", "y": -0.2}, "yaxis": {"rangemode": "tozero"},
+                   "xaxis": {"type": "category"}}}
     period_rows = [[p["period"], _n(p["ed"]), _n(p["police"]),
                     "–" if p["ratio"] is None else f"{p['ratio']:.2f}",
                     _change(p["ed_change"]), _change(p["police_change"]), p["note"]]
@@ -273,7 +277,29 @@ def update_health(source: str | None, area: str | None, start: str | None, end: 
         cmp_hours = html.P(cmp["hours_note"] or "", className="hint")
     profile = _profile(src, base)
     return (status_text, cover_text, fig_hours, fig_days, fig_grid, grid_style, cover_age,
-            cmp_text, cmp_chart, cmp_periods, cmp_areas, cmp_hours, cmp["method"], profile, "")
+            cmp_text, cmp_chart, cmp_periods, cmp_areas, cmp_hours, cmp["method"], profile, "",
+            _concern(cmp, what))
+
+
+def _concern(cmp: dict[str, Any], what: str) -> Any:
+    """Show the areas with clearly more records than their population would give."""
+    level = cmp["level"]
+    one = "local authority" if level == "authority" else level
+    where = "local authorities" if level == "authority" else f"{level}s"
+    flagged = [c for c in cmp["concern"] if c["flagged"]]
+    if flagged:
+        head = html.P(f"{len(flagged)} {where} of concern: " + ", ".join(
+            f"{c['name']} ({_n(c['count'])} {what})" for c in flagged[:8]) + ".")
+    else:
+        head = html.P(f"No {one} stands out against its resident population.")
+    rows = [[c["name"], _n(c["count"]),
+             "–" if c["rate_per_1000"] is None else f"{c['rate_per_1000']:.2f}",
+             "–" if c["ratio"] is None else f"{c['ratio']:.2f}×",
+             "yes" if c["flagged"] else ""] for c in cmp["concern"][:25]]
+    return [head, _table([one.capitalize(), what.capitalize(), "Per 1,000 residents",
+                          "Against the population share", "Of concern"], rows,
+                         f"By {one} (the 25 highest)"),
+            html.P(cmp["concern_method"], className="method")]
 
 
 def _profile(source: str, base: dict[str, str]) -> Any:
