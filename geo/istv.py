@@ -1095,9 +1095,10 @@ def _safe_raw(frame: pd.DataFrame, cols: Columns, rows: np.ndarray,
               at_home: np.ndarray) -> list[str]:
     """Return a rejected row as text with its allowed fields only.
 
-    Never a date of birth, nor the location text of an assault at a home.
+    Never a date of birth, nor the source's own record reference (the line number finds the
+    row in the file), nor the location text of an assault at a home.
     """
-    keys = [k for k in cols.used if k not in ("dob",)]
+    keys = [k for k in cols.used if k not in ("dob", "id")]
     out = []
     for r in rows:
         parts = [f"{cols.names[k]}={frame.at[r, k]}" for k in keys if frame.at[r, k] != ""

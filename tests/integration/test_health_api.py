@@ -136,3 +136,24 @@ def test_a_board_member_sees_figures_but_an_officer_is_refused(sample):
     resp = get(sample, "officer", "/api/v1/health-data/compare")
     assert resp.status_code == 403
     assert "hospital and ambulance figures" in resp.get_json()["error"]
+
+
+def test_a_feed_posts_an_ed_export_and_no_identifier_is_kept(tmp_path):
+    data = DataPaths(tmp_path / "data")
+    app = _app(data, ("feed", "analyst"))
+    body = ("Attendance ID,Patient Name,NHS Number,Arrival Date,Arrival Time,Latitude,"
+            "Longitude\nF1,Alice Example,9990000011,07/06/2024,23:40,53.8175,-3.0540\n")
+    resp = app.server.test_client().post(
+        "/api/v1/ingest", data=body.encode(), headers={
+            "Authorization": f"Bearer {app.tokens['feed']}", "X-File-Name": "ed-nightly.csv",
+            "Content-Type": "text/csv"})
+    assert resp.status_code == 200, resp.get_json()
+    summary = resp.get_json()
+    assert summary["accepted"] == 1
+    assert summary["columns_dropped"] == {
+        "patient identifiers (not stored)": ["Patient Name", "NHS Number"]}
+    for path in data.root.rglob("*"):
+        if path.is_file():
+            assert b"Alice Example" not in path.read_bytes(), path
+    cov = get(app, "analyst", "/api/v1/health-data/coverage?shifts=fri%2018-2").get_json()
+    assert (cov["total"], cov["inside"]) == (1, 1)

@@ -94,7 +94,7 @@ def test_every_row_is_accounted_for_and_no_identifier_is_stored(tmp_path, data):
 
     # nothing of a patient anywhere in the data directory: store, rejects, manifest
     everything = _every_byte(data.root)
-    for value in (*NAMES, *NHS, *DOBS, "intoxicated", "12 Example Street", "ED-001"):
+    for value in (*NAMES, *NHS, *DOBS, "intoxicated", "12 Example Street", "ED-001", "ED-003"):
         assert value.encode() not in everything, value
 
     rows = _stored(data.root).sort_values("occurred_at").reset_index(drop=True)
