@@ -34,7 +34,7 @@ from geo.boundaries import (
 from geo.h3index import cell_boundaries, cells_to_str
 from geo.hotspots import DAY_LABELS, main_categories, night_days, peak_text, rank_cells
 from geo.projection import to_bng, to_wgs84
-from geo.query import FilterError, Filters, QueryLayer
+from geo.query import FilterError, Filters, QueryLayer, precise_enough
 from geo.settings import DataPaths, basemap_path, tile_url
 from geo.store import Store
 from geo.tiles import MBTiles
@@ -627,7 +627,7 @@ class Services:
         """Return the ranked top-``n`` cells for the selection, with centre coordinates."""
         def make() -> pd.DataFrame:
             fr = self.query.frame()
-            mask = self.query.select(filters).mask
+            mask = self.query.select(filters).mask & precise_enough(fr, res)
             table = rank_cells(
                 fr.cell_codes[res][mask], fr.cells[res],
                 dow=fr.dow[mask], hour=fr.hour[mask], category=fr.category[mask],

@@ -29,7 +29,7 @@ from geo.patrol import (
     rank_places,
     suggested_visits,
 )
-from geo.query import DAY_NAMES, FilterError, Filters, QueryLayer
+from geo.query import DAY_NAMES, FilterError, Filters, QueryLayer, precise_enough
 from geo.settings import CRS_STORAGE
 
 UNITS = ("h3-9", "h3-10", "dbscan")
@@ -331,6 +331,15 @@ def build_plan(query: QueryLayer, params: PlanParams,
                      "(police.uk), so they cannot be placed in a shift and are left out.")
     mask = sel.mask
     prev_mask = query.select(replace(base, start=prev_start, end=prev_end)).mask
+    # health records placed only by a postcode or LSOA centroid are too coarse for fine places
+    fine = precise_enough(fr, int(params.unit.split("-")[1]) if params.unit.startswith("h3")
+                          else None)
+    if not fine.all():
+        coarse = int((mask & ~fine).sum())
+        if coarse:
+            notes.append(f"{coarse:,} records placed only by a postcode or LSOA centroid are "
+                         "too coarse for these places and are left out.")
+        mask, prev_mask = mask & fine, prev_mask & fine
     weights = query.weights(harm_weights)
     covered = _covered(start, as_of, span, gaps)
     if month_only:
@@ -500,7 +509,7 @@ def _forecast_places(query: QueryLayer, fr: Any, base: Filters, weights: np.ndar
         if hist_start < span[0]:
             hist_start = start - timedelta(days=7 * ((start - span[0]).days // 7))
         n_periods = ((as_of - hist_start).days + 1) // 7
-    sel = query.select(replace(base, start=hist_start, end=as_of)).mask
+    sel = query.select(replace(base, start=hist_start, end=as_of)).mask & precise_enough(fr, res)
     place = fr.cell_codes[res][sel]
     if month_only:
         m = fr.month_first[sel].astype("datetime64[D]").astype("datetime64[M]").astype("int64")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.query import AUTHORITY, FilterError, Filters, QueryLayer
+from geo.query import AUTHORITY, FilterError, Filters, QueryLayer, precise_enough
 
 PERIODS = ("day", "week", "month", "fyq", "fy")
 _EPOCH = date(1970, 1, 1)
@@ -559,7 +559,7 @@ def emerging(query: QueryLayer, params: EmergingParams) -> EmergingResult:
     if len(edges) < n_periods:
         notes.append(f"The data hold only {len(edges)} whole periods, not the {n_periods} "
                      "asked for.")
-    in_periods = mask & (day >= edges[0][0]) & (day <= edges[-1][1])
+    in_periods = mask & (day >= edges[0][0]) & (day <= edges[-1][1]) & precise_enough(fr, res)
     cells = fr.cells[res][fr.cell_codes[res][in_periods]]
     n_cells = int(np.unique(cells).size)
     work = n_cells * len(edges)
