@@ -93,6 +93,7 @@ __all__ = [
     "format_postcodes",
     "import_lsoa_centroids",
     "import_postcodes",
+    "lsoa_centroid_manifest",
     "normalise_lsoa_codes",
     "normalise_postcodes",
     "postcode_manifest",
@@ -393,10 +394,11 @@ class PostcodeLookup:
         --------
         >>> PostcodeLookup.from_frame(pd.DataFrame({"postcode": ["M1 5JG"], "easting": [383820],
         ...     "northing": [397770]}), source="ONSPD").describe()
-        '1 postcodes (1 live, 0 terminated; 0 with no grid reference) from ONSPD'
+        '1 postcode (1 live, 0 terminated; 0 with no grid reference) from ONSPD'
         """
         i = self.info
-        text = (f"{len(self):,} postcodes ({i.get('live', 0):,} live, "
+        plural = "" if len(self) == 1 else "s"
+        text = (f"{len(self):,} postcode{plural} ({i.get('live', 0):,} live, "
                 f"{i.get('terminated', 0):,} terminated; {i.get('no_grid_reference', 0):,} "
                 f"with no grid reference) from {i.get('source', 'an unknown source')}")
         if i.get("file"):
@@ -1360,15 +1362,24 @@ def postcode_manifest(data: DataPaths) -> dict[str, Any] | None:
 
     Reads only the lookup's metadata, not its rows.
     """
-    path = data.postcodes / POSTCODES_FILE
+    return _manifest(data.postcodes / POSTCODES_FILE, "postcode directory",
+                     "hotspot postcodes import FILE")
+
+
+def lsoa_centroid_manifest(data: DataPaths) -> dict[str, Any] | None:
+    """Return what the imported LSOA centroids are (file, rows, vintage, when), or None."""
+    return _manifest(data.postcodes / LSOA_CENTROIDS_FILE, "LSOA centroids",
+                     "hotspot lsoa-centroids import FILE")
+
+
+def _manifest(path: Path, what: str, command: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        info = _stored_info(pq.read_schema(path))
+        return _stored_info(pq.read_schema(path))
     except (OSError, pa.ArrowException) as exc:
-        raise ReadError(f"{path}: the imported postcode directory could not be read ({exc}); "
-                        "import it again with: hotspot postcodes import FILE") from None
-    return info
+        raise ReadError(f"{path}: the imported {what} could not be read ({exc}); import it "
+                        f"again with: {command}") from None
 
 
 # --------------------------------------------------------------------------------------------
