@@ -925,12 +925,24 @@ def read_health(path: str | Path, data: DataPaths | None = None,
                                "'hotspot postcodes import FILE' with the ONS Postcode "
                                "Directory or OS Code-Point Open)")
         else:
-            placed = lookup.place(postcode.to_numpy(dtype=object)[rows])
+            # a postcode terminated later was in use when the record was made
+            placed = lookup.place(postcode.to_numpy(dtype=object)[rows],
+                                  at=pd.Series(occurred[rows]))
             ok = np.asarray([r is None for r in placed.reason], dtype=bool)
             east[rows[ok]] = np.asarray(placed.easting)[ok]
             north[rows[ok]] = np.asarray(placed.northing)[ok]
             precision[rows[ok]] = "postcode"
             pc_reason[rows[~ok]] = np.asarray(placed.reason, dtype=object)[~ok]
+            # a postcode known to the directory but not placeable (terminated, no grid
+            # reference) still names its LSOA: the record may be placed there instead
+            if lsoa is None:
+                lsoa = pd.Series("", index=frame.index, dtype="string")
+            known = np.asarray([c is not None for c in placed.lsoa], dtype=bool) & ~ok
+            for r, code in zip(rows[known], np.asarray(placed.lsoa, dtype=object)[known],
+                               strict=True):
+                if not lsoa.iat[r]:
+                    lsoa.iat[r] = str(code)
+            has_lsoa = (lsoa != "").to_numpy()
     need = need & (precision == None)  # noqa: E711 (an object array)
     if (need & has_lsoa).any():
         assert lsoa is not None

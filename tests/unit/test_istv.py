@@ -205,3 +205,83 @@ def test_ambulance_call_outs_are_read(tmp_path):
     # the nature names a weapon only sometimes: "Assault" says nothing of one
     assert rows["weapon"].iloc[0] == "Knife or sharp object" and pd.isna(rows["weapon"].iloc[1])
     assert rows["time_precision"].tolist() == ["minute", "day"]
+
+
+# Made-up postcodes and centroids (shaped like the real ones, placed in Blackpool): see
+# tests/postcode_helpers.py.
+VARIANTS_CSV = """Attendance ID,Forename,Surname,DOB,Arrival Date,Arrival Time,Postcode,LSOA,\
+Latitude,Longitude,Location Type
+V1,Gina,Example,01/01/2005,07/06/2024,23:40,,,53.8175,-3.0540,Street
+V2,Hal,Example,02/02/1999,07/06/2024,23:50,fy1 1zz,,,,Pub
+V3,Ivy,Example,03/03/1980,08/06/2024,00:20,,E01099001,,,Street
+V4,Jo,Example,04/04/2001,08/06/2024,01:10,FY1 9ZZ,,,,Street
+V5,Kit,Example,05/05/2003,08/06/2024,01:40,FY1 2ZZ,,,,Street
+V6,Lou,Example,06/06/2000,08/06/2024,02:00,FY1 2ZZ,E01099002,,,Street
+V7,Max,Example,07/07/1995,08/06/2024,02:30,,E01099999,,,Street
+V8,Ned,Example,08/08/1990,08/06/2024,03:00,FY1 3ZZ,,,,Street
+V9,Oli,Example,09/09/1991,08/06/2024,03:10,not a pc,,,,Street
+"""
+
+
+def _lookups(tmp_path: Path, data: DataPaths) -> None:
+    from geo.postcodes import import_lsoa_centroids, import_postcodes
+    from tests.postcode_helpers import onspd_row, onspd_text
+
+    onspd = tmp_path / "ONSPD_TEST.csv"
+    onspd.write_text(onspd_text([
+        onspd_row("FY1 1ZZ", 330800, 436100, lsoa21="E01099001", lad="E06000009"),
+        # terminated before the attendances: not placed; its LSOA is known
+        onspd_row("FY1 2ZZ", 330900, 436300, lsoa21="E01099002", doterm="202001",
+                  lad="E06000009"),
+        # terminated after them: it was in use then, so it places them
+        onspd_row("FY1 3ZZ", 331000, 436000, lsoa21="E01099001", doterm="202501",
+                  lad="E06000009"),
+    ]), newline="")
+    import_postcodes(onspd, data)
+    pwc = tmp_path / "pwc.csv"
+    pwc.write_text("FID,LSOA21CD,LSOA21NM,GlobalID,x,y\n"
+                   "1,E01099001,Blackpool 901A,{A},331200,436400\n"
+                   "2,E01099002,Blackpool 902A,{B},331500,435800\n")
+    import_lsoa_centroids(pwc, data)
+
+
+def test_postcode_lsoa_and_point_variants_are_placed_with_their_precision(tmp_path, data):
+    _lookups(tmp_path, data)
+    p = tmp_path / "ed.csv"
+    p.write_text(VARIANTS_CSV)
+    summary = ingest_file(p, data)
+    assert summary.read == 9
+    assert summary.read == summary.accepted + summary.rejected
+    assert summary.accepted == 6
+    assert summary.rejected_by_reason == {
+        "postcode not in the postcode directory": 1, "LSOA code not recognised": 1,
+        "not a postcode": 1}
+    assert "2 row(s) whose postcode could not be placed were placed by their LSOA code " \
+        "instead." in summary.notes
+    rows = _stored(data.root).set_index("occurred_at").sort_index()
+    got = rows[["location_precision", "easting", "northing"]].round(0).values.tolist()
+    assert got[0][0] == "point"
+    assert got[1] == ["postcode", 330800, 436100]        # FY1 1ZZ, typed in lower case
+    assert got[2] == ["lsoa", 331200, 436400]            # LSOA only
+    assert got[3] == ["lsoa", 331500, 435800]            # terminated postcode: its LSOA
+    assert got[4] == ["lsoa", 331500, 435800]            # terminated, LSOA given too
+    assert got[5] == ["postcode", 331000, 436000]        # terminated after the attendance
+    rejects = pd.read_csv(summary.rejects_file)
+    reasons = dict(zip(rejects["line"], rejects["reason"], strict=True))
+    assert reasons[5] == "postcode not in the postcode directory: 'FY1 9ZZ'"
+    assert reasons[8].startswith("LSOA code not recognised")
+    assert reasons[10] == "not a postcode: 'not a pc'"
+    everything = _every_byte(data.root)
+    for value in (b"Gina", b"Example", b"01/01/2005", b"V4"):
+        assert value not in everything, value
+    assert "Forename, Surname" in summary.as_text()
+
+
+def test_without_a_postcode_directory_the_reason_says_what_to_import(tmp_path, data):
+    p = tmp_path / "ed.csv"
+    p.write_text(VARIANTS_CSV)
+    summary = ingest_file(p, data)
+    assert summary.accepted == 1  # only the row with coordinates
+    rejects = pd.read_csv(summary.rejects_file)
+    assert rejects["reason"].str.contains("hotspot postcodes import").any()
+    assert rejects["reason"].str.contains("hotspot lsoa-centroids import").any()
