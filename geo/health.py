@@ -251,7 +251,7 @@ class Coverage:
             return show(int(self.grid[mask].sum()), int(keys[mask].sum()))
 
         everything = np.ones_like(self.inside)
-        young = self.by_age[self.by_age["under_25"]]
+        young = self.by_age.loc[self.by_age["under_25"].astype(bool)]
         out: dict[str, Any] = {
             "service": self.service,
             "total": fig(everything),

@@ -1034,8 +1034,9 @@ class QueryLayer:
         from geo.istv import UNDER_25_BANDS
 
         _rows, whole, threshold = self._health_frames()
-        sel = self.select(replace(filters, sources=(source,), days=None, hours=None), whole)
-        idx = np.flatnonzero(sel.mask)
+        idx = (np.flatnonzero(self.select(replace(filters, sources=(source,), days=None,
+                                              hours=None), whole).mask)
+               if source in whole.sources else np.zeros(0, dtype="int64"))
         bands = np.asarray(whole.age_bands + [None], dtype=object)[whole.age_band[idx]] \
             if len(whole.age_band) == whole.n else np.full(len(idx), None, dtype=object)
         cov = coverage(whole.dow[idx], whole.hour[idx], bands, shifts, extension,
@@ -1222,8 +1223,8 @@ class QueryLayer:
 
         _rows, whole, threshold = self._health_frames()
         show = self._discloser(threshold)
-        sel = self.select(replace(filters, sources=(source,)), whole)
-        idx = np.flatnonzero(sel.mask)
+        idx = (np.flatnonzero(self.select(replace(filters, sources=(source,)), whole).mask)
+               if source in whole.sources else np.zeros(0, dtype="int64"))
 
         def labels(codes: np.ndarray, names: list[str]) -> pd.Series:
             if len(codes) != whole.n:

@@ -145,3 +145,12 @@ def test_profile_counts_every_record_once():
     assert int(t.to_numpy().sum()) == 4
     assert t.loc["Knife or sharp object", "Street or public place"] == 1
     assert list(t.index)[-1] == "Not recorded" and list(t.columns)[-1] == "Not recorded"
+
+
+def test_no_attendances_gives_zeros_and_a_plain_sentence():
+    cov = coverage(np.zeros(0, int), np.zeros(0, int), np.zeros(0, dtype=object),
+                   parse_shifts("mon-fri 9-17"), parse_shifts("sat 0-6"))
+    f = cov.figures()
+    assert (f["total"], f["inside"], f["outside"], f["added"]) == (0, 0, 0, 0)
+    assert f["by_age"] == [] and f["under_25"] == {"inside": 0, "outside": 0}
+    assert f["sentences"] == ["No attendances with an arrival time are selected."]
