@@ -1048,12 +1048,19 @@ class QueryLayer:
         return figures
 
     def _police_violence(self, fr: IncidentFrame) -> tuple[str, ...]:
-        """Return the police categories that stand for violence with injury in this data."""
-        labels = {c.lower(): c for c in fr.categories}
+        """Return the police categories that stand for violence with injury in this data.
+
+        Only police rows' categories count: ED records are filed as violence with injury too.
+        """
+        if "police" not in fr.sources:
+            return ()
+        police = fr.category[fr.source == fr.sources.index("police")]
+        present = np.unique(police)
+        labels = {fr.categories[i].lower(): fr.categories[i] for i in present}
         for wanted in ("violence with injury", "violence and sexual offences"):
             if wanted in labels:
                 return (labels[wanted],)
-        return tuple(c for c in fr.categories if "violence" in c.lower())
+        return tuple(c for c in labels.values() if "violence" in c.lower())
 
     def health_compare(self, filters: Filters, source: str = "ed", period: str = "month",
                        level: str = AUTHORITY) -> dict[str, Any]:
@@ -1144,7 +1151,10 @@ class QueryLayer:
 
         ed_by, ed_kby = tally(area_fr, a_ed, coding.index[a_ed], n_codes)
         po_by, po_kby = tally(area_fr, a_po, coding.index[a_po], n_codes)
-        listed = np.flatnonzero(coding.listed)
+        # areas the principal may see that hold any record of the selection's sources
+        held = np.bincount(coding.index[coding.index >= 0], minlength=n_codes) > 0 \
+            if area_fr.n else np.zeros(n_codes, dtype=bool)
+        listed = np.flatnonzero(coding.listed & held)
         names = coding.boundaries.names()
         area_keys = {coding.codes[i]: (int(ed_kby[i]), int(po_kby[i])) for i in listed}
         area_excess = excess_over_police([coding.codes[i] for i in listed], ed_by[listed],
