@@ -154,3 +154,28 @@ def test_no_attendances_gives_zeros_and_a_plain_sentence():
     assert (f["total"], f["inside"], f["outside"], f["added"]) == (0, 0, 0, 0)
     assert f["by_age"] == [] and f["under_25"] == {"inside": 0, "outside": 0}
     assert f["sentences"] == ["No attendances with an arrival time are selected."]
+
+
+def test_police_violence_is_chosen_from_police_rows_only(tmp_path):
+    from geo.boundaries import load_boundaries
+    from geo.query import Filters, QueryLayer
+    from geo.schema import empty_rejects
+    from geo.store import Store
+    from tests.conftest import stored_table
+
+    # police.uk-style police rows; ED rows filed as violence with injury
+    times = [None, None, "2024-06-08 23:10", "2024-06-09 01:00"]
+    table = stored_table(
+        np.array([330_700.0, 330_800.0, 330_700.0, 330_900.0]),
+        np.array([436_200.0] * 4), times,
+        category=["Violence and sexual offences", "Burglary", "Violence with injury",
+                  "Violence with injury"],
+        source=["police", "police", "ed", "ed"], la_code="E06000009",
+        month=["2024-06"] * 4)
+    store = Store(tmp_path / "store")
+    store.commit(table, source_file="t", rejects=empty_rejects(), summary={}, kind="user")
+    q = QueryLayer(store, load_boundaries(None))
+    out = q.health_compare(Filters(), "ed", "month")
+    assert out["police_categories"] == ["Violence and sexual offences"]
+    assert [(p["ed"], p["police"]) for p in out["periods"]] == [(2, 1)]
+    assert [a["name"] for a in out["areas"]] == ["Blackpool"]  # only areas holding records
