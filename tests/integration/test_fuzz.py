@@ -54,6 +54,9 @@ ROUTES: dict[str, list[str]] = {
     "/api/v1/board": [*FILTERS, "period", "baseline", "baseline_year"],
     "/board.csv": [*FILTERS, "period", "baseline", "baseline_year"],
     "/board.pdf": [*FILTERS, "period", "baseline", "baseline_year"],
+    "/api/v1/health-data/coverage": [*FILTERS, "shifts", "add_hours", "add_days",
+                                     "add_shifts"],
+    "/api/v1/health-data/compare": [*FILTERS, "period", "level"],
 }
 #: Dash's own machinery, static files and the page router: not parameterised by us.
 NOT_OURS = {"/static/<path:filename>", "/assets/<path:filename>", "/_dash-layout",
