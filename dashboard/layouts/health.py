@@ -107,6 +107,10 @@ def layout(**query: str) -> html.Div:
         html.P(id=CMP_METHOD, className="method"),
         html.H2("Areas of concern"),
         html.Div(id=CONCERN),
+        *([html.P(html.A("See ED hotspots on the Explorer map (hexagons, density, clusters, "
+                         "at the precision each record allows)",
+                         href=f"/?source={query.get('source') or 'ed'}&res=8"))]
+          if who is not None and who.may_see("explorer") else []),
         html.H2("Weapon and place"),
         html.Div(id=PROFILE),
     ], className="main health")
