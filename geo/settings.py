@@ -151,6 +151,11 @@ class DataPaths:
         return self.root / "gazetteer"
 
     @property
+    def postcodes(self) -> Path:
+        """Folder of the imported postcode directory and LSOA centroids (placing records)."""
+        return self.root / "postcodes"
+
+    @property
     def access(self) -> Path:
         """Folder of users, API tokens and sign-in sessions, and the site's role file."""
         return self.root / "access"
