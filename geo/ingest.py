@@ -278,18 +278,26 @@ def ingest_file(
     progress: Progress | None = None,
     kind: str = "user",
     boundaries: Boundaries | None = None,
+    extend_sample: bool = False,
+    lookups: DataPaths | None = None,
 ) -> IngestSummary:
     """Read ``path``, derive keys, and commit the accepted rows to the store in ``data``.
 
     Raises :class:`geo.schema.ReadError` for a file that cannot be read at all; every row of a
     readable file is either accepted, a duplicate, or written to the rejects file with a reason.
+
+    A ``kind="sample"`` file replaces whatever the store holds, unless ``extend_sample`` adds
+    it to the sample already stored (the bundled sample is several files). ``lookups`` is the
+    data directory whose postcode directory and LSOA centroids place health records that give
+    no coordinates (:mod:`geo.postcodes`); by default ``data``'s own.
     """
     path = Path(path)
     boundaries = boundaries or load_boundaries(data.boundaries)
     health = isinstance(mapping, HealthMapping) or (mapping is None and file_kind(path))
     result: ReadResult
     if health:
-        result = read_health(path, data, mapping if isinstance(mapping, HealthMapping) else None)
+        result = read_health(path, lookups or data,
+                             mapping if isinstance(mapping, HealthMapping) else None)
     else:
         assert not isinstance(mapping, HealthMapping)
         result = read_file(path, mapping=mapping, progress=progress)
@@ -334,6 +342,7 @@ def ingest_file(
         },
         kind=kind,
         lines=lines,
+        extend_sample=extend_sample,
     )
     record = outcome.record
     summary.duplicates = repeats.duplicates + outcome.duplicates
