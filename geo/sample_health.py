@@ -170,10 +170,11 @@ _PLACE_PHRASES = {
     "Public transport": ("Taxi rank", "Train station", "Bus station", "On a bus"),
     "Other": ("Hospital grounds", "Leisure centre", "Other"),
 }
-#: Street names common to most English towns, picked at random: not the street at the point.
+#: Street names common to most English towns, one per 250 m square: not the street there.
 _STREETS = ("High Street", "Market Street", "Church Street", "Station Road", "King Street",
             "Victoria Road", "Queen Street", "Bridge Street", "Park Road", "Chapel Street",
             "Mill Lane", "New Road", "Water Street", "Albert Road", "North Road", "Union Street")
+_STREET_SQUARE_M = 250.0
 #: The main town of each authority, for the location text.
 _TOWNS = {
     "E06000008": "Blackburn", "E06000009": "Blackpool", "E07000117": "Burnley",
@@ -298,11 +299,17 @@ def _sexes(rng: np.random.Generator, kind: np.ndarray) -> np.ndarray:
     return sex
 
 
-def _location_text(rng: np.random.Generator, loc_type: np.ndarray, la: np.ndarray
-                   ) -> np.ndarray:
-    """'Outside a bar, King Street, Blackburn'; 'Home address' at a home; some left blank."""
+def _location_text(rng: np.random.Generator, loc_type: np.ndarray, la: np.ndarray,
+                   x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """'Outside a bar, King Street, Blackburn'; 'Home address' at a home; some left blank.
+
+    The street is made up but fixed for each 250 m grid square, so records at one place name
+    the same street, as real ones do.
+    """
     n = len(loc_type)
-    street = np.asarray(_STREETS, dtype=object)[rng.integers(0, len(_STREETS), n)]
+    square = (np.floor(x / _STREET_SQUARE_M).astype(np.int64) * 73_856_093
+              ^ np.floor(y / _STREET_SQUARE_M).astype(np.int64) * 19_349_663)
+    street = np.asarray(_STREETS, dtype=object)[square % len(_STREETS)]
     town = np.asarray([_TOWNS.get(str(c), "") for c in la.tolist()], dtype=object)
     phrase = np.full(n, "", dtype=object)
     for label, options in _PLACE_PHRASES.items():
@@ -336,7 +343,7 @@ def _ed_fields(rng: np.random.Generator, rec: HealthRecords, la: np.ndarray
                     *_DELAY_RANGE_MIN).astype("int64")
     assault = _skip_spring_forward(rec.when - delay.astype("timedelta64[m]"))
     blank = rng.random(n) < _ASSAULT_TIME_BLANK
-    location = _location_text(rng, loc_type, la)
+    location = _location_text(rng, loc_type, la, rec.x, rec.y)
     number = np.arange(1, n + 1)
     return {
         "Patient Name": np.asarray([f"SYNTHETIC PATIENT {i:06d}" for i in number], dtype=object),
@@ -371,7 +378,7 @@ def _ambulance_fields(rng: np.random.Generator, rec: HealthRecords, la: np.ndarr
     return {
         "Call Category": category,
         "Nature": nature,
-        "Location": _location_text(rng, loc_type, la),
+        "Location": _location_text(rng, loc_type, la, rec.x, rec.y),
         "Patient Name": np.asarray([f"SYNTHETIC PATIENT A{i:06d}" for i in range(1, n + 1)],
                                    dtype=object),
         "Age": age_text,
