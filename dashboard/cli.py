@@ -1,4 +1,4 @@
-"""The ``hotspot`` command: serve, ingest, sample, boundaries, gazetteer, groups, users, audit...
+"""The ``hotspot`` command: serve, ingest, sample, boundaries, gazetteer, postcodes, users...
 
 Heavy imports happen inside each subcommand so ``hotspot --help`` is instant and ``ingest``
 never loads Dash.
@@ -304,6 +304,82 @@ def cmd_gazetteer(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_postcodes(args: argparse.Namespace) -> int:
+    """Import or show the postcode directory that places records giving only a postcode."""
+    from geo.postcodes import import_postcodes, postcode_manifest
+    from geo.schema import ReadError
+
+    data = _data_paths(args)
+    try:
+        if getattr(args, "action", None) == "import":
+            _say_when_large(Path(args.file), args.json)
+            summary = import_postcodes(Path(args.file), data)
+            print(json.dumps(summary.as_json()) if args.json else summary.as_text())
+            return EXIT_OK
+        info = postcode_manifest(data)
+    except ReadError as exc:
+        return _fail(str(exc))
+    if getattr(args, "json", False):
+        print(json.dumps(info))
+        return EXIT_OK
+    if info is None:
+        print("No postcode directory is imported, so records and venues that give a postcode "
+              "but no coordinates cannot be placed. Import the ONS Postcode Directory (ONSPD) "
+              "or OS Code-Point Open, as downloaded (the zip is fine), with: "
+              "hotspot postcodes import FILE")
+        return EXIT_OK
+    rows = int(info.get("rows", 0))
+    print(f"The postcode directory holds {rows:,} postcode{'' if rows == 1 else 's'} from "
+          f"{info.get('file')} "
+          f"({info.get('source')}), imported {info.get('imported_at')}:")
+    print(f"  live:                    {int(info.get('live', 0)):>12,}")
+    print(f"  terminated:              {int(info.get('terminated', 0)):>12,}")
+    print(f"  with no grid reference:  {int(info.get('no_grid_reference', 0)):>12,}")
+    lsoa_column = info.get("lsoa_column")
+    print(f"  with an LSOA code:       {int(info.get('with_lsoa', 0)):>12,}"
+          + (f"  ({lsoa_column})" if lsoa_column else ""))
+    print("A record giving one of these postcodes is placed at the postcode's grid reference "
+          "(the middle of its addresses); terminated postcodes only for records dated before "
+          "they ended.")
+    return EXIT_OK
+
+
+def cmd_lsoa_centroids(args: argparse.Namespace) -> int:
+    """Import or show the LSOA population-weighted centroids that place LSOA-coded records."""
+    from geo.postcodes import import_lsoa_centroids, lsoa_centroid_manifest
+    from geo.schema import ReadError
+
+    data = _data_paths(args)
+    try:
+        if getattr(args, "action", None) == "import":
+            summary = import_lsoa_centroids(Path(args.file), data)
+            print(json.dumps(summary.as_json()) if args.json else summary.as_text())
+            return EXIT_OK
+        info = lsoa_centroid_manifest(data)
+    except ReadError as exc:
+        return _fail(str(exc))
+    if getattr(args, "json", False):
+        print(json.dumps(info))
+        return EXIT_OK
+    if info is None:
+        print("No LSOA centroids are imported, so records that give only an LSOA code cannot "
+              "be placed. Import the ONS 'LSOA (December 2021) Population Weighted Centroids' "
+              "(CSV or GeoJSON) with: hotspot lsoa-centroids import FILE")
+        return EXIT_OK
+    vintage = f" ({info['vintage']} LSOAs)" if info.get("vintage") else ""
+    print(f"{int(info.get('rows', 0)):,} LSOA population-weighted centroids{vintage} from "
+          f"{info.get('file')}, imported {info.get('imported_at')}.")
+    print("A record giving only an LSOA code is placed at its LSOA's centroid: the "
+          "neighbourhood, not the street.")
+    return EXIT_OK
+
+
+def _say_when_large(path: Path, quiet: bool) -> None:
+    if not quiet and path.is_file() and path.stat().st_size > 50_000_000:
+        print(f"Reading {path.name}: a national directory takes up to a minute.",
+              file=sys.stderr)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the dashboard and API."""
     from dashboard.app import create_app, ensure_data
@@ -582,6 +658,45 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="print the summary as JSON")
     q = actions.add_parser("remove", help="remove the gazetteer")
     _add_data_dir(q, again=True)
+
+    p = sub.add_parser(
+        "postcodes", help="the postcode directory that places records giving a postcode",
+        description="Import a postcode directory, or show the one imported. Records (ED and "
+        "ambulance extracts, premises registers) that give a postcode but no coordinates are "
+        "placed at the postcode's grid reference, offline. Reads the ONS Postcode Directory "
+        "(ONSPD: its CSV, or the download's zip) or OS Code-Point Open (its CSVs or zip), "
+        "plain or gzipped.")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_postcodes, action="show")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    q = actions.add_parser("show", help="say what is imported: source, postcodes, when")
+    _add_data_dir(q, again=True)
+    q.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    q = actions.add_parser(
+        "import", help="import a postcode directory (replacing the one in use)",
+        description="Import the ONS Postcode Directory or OS Code-Point Open. Live and "
+        "terminated postcodes are kept, and postcodes without a grid reference are kept as "
+        "such, so a record can be told why it was not placed. The lookup in use is replaced "
+        "in one step, and left as it was if the file cannot be read.")
+    _add_data_dir(q, again=True)
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    p = sub.add_parser(
+        "lsoa-centroids", help="LSOA centroids that place records giving an LSOA code",
+        description="Import the ONS LSOA population-weighted centroids (2021 or 2011; CSV, "
+        "plain, gzipped or zipped, or GeoJSON/GeoPackage points), or show what is imported. "
+        "Records that give only an LSOA code are placed at their LSOA's centroid.")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_lsoa_centroids, action="show")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    q = actions.add_parser("show", help="say what is imported")
+    _add_data_dir(q, again=True)
+    q.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    q = actions.add_parser("import", help="import LSOA centroids (replacing those in use)")
+    _add_data_dir(q, again=True)
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     p = sub.add_parser("groups", help="crime-type groups and the default selection",
                        description="List crime-type groups, define or remove one, or choose "

@@ -14,7 +14,8 @@ network:
     ``Data/multi_csv/`` only when the single file is absent). Live and terminated postcodes
     are kept; a postcode whose ``osgrdind`` is 9 (or with no ``oseast1m``/``osnrth1m``) is
     kept as having no grid reference. Northern Ireland's grid references in the ONSPD are on
-    the Irish Grid, so ``BT`` postcodes are placed from the directory's ``lat``/``long``;
+    the Irish Grid, so ``BT`` postcodes are placed from the directory's ``lat``/``long``. The
+    National Statistics Postcode Lookup (NSPL) has the same columns and is read the same way;
   - **OS Code-Point Open** (Ordnance Survey, OGL): CSV files with no header row and ten
     columns (:data:`CODE_POINT_COLUMNS`; a file starting with that header is read too), or the
     download's zip of one CSV per postcode area (``Data/CSV/*.csv``). It holds live postcodes
@@ -35,9 +36,15 @@ network:
   ``lsoa_centroids.parquet`` in the same folder.
 
 :class:`PostcodeLookup` and :class:`LsoaCentroids` place a whole column at once and give every
-row either a point or a plain-English reason it has none. A postcode centroid is the middle of
-a few dozen addresses (a street or part of one); an LSOA centroid stands for about 1,500
-residents' homes, so a point placed by LSOA says which neighbourhood, not which street.
+row either a point or a plain-English reason it has none. A postcode's grid reference is near
+the middle of its addresses (about 15 on average: a street or part of one); an LSOA centroid
+stands for about 1,500 residents' homes, so a point placed by LSOA says which neighbourhood,
+not which street. For another module::
+
+    lookup = PostcodeLookup.load(data)       # None if no directory is imported
+    placed = lookup.place(postcodes)         # .easting .northing .lsoa .reason, row by row
+    cent = LsoaCentroids.load(data)          # None if no centroids are imported
+    placed = cent.place(lsoa_codes)
 
 Every file is read as a stream within :func:`geo.settings.limits` (the decompressed size one
 import may read: ``HOTSPOT_MAX_INGEST_DECOMPRESSED_MB``); zips are read in place, never
@@ -93,6 +100,7 @@ __all__ = [
     "format_postcodes",
     "import_lsoa_centroids",
     "import_postcodes",
+    "lsoa_centroid_manifest",
     "normalise_lsoa_codes",
     "normalise_postcodes",
     "postcode_manifest",
@@ -393,10 +401,11 @@ class PostcodeLookup:
         --------
         >>> PostcodeLookup.from_frame(pd.DataFrame({"postcode": ["M1 5JG"], "easting": [383820],
         ...     "northing": [397770]}), source="ONSPD").describe()
-        '1 postcodes (1 live, 0 terminated; 0 with no grid reference) from ONSPD'
+        '1 postcode (1 live, 0 terminated; 0 with no grid reference) from ONSPD'
         """
         i = self.info
-        text = (f"{len(self):,} postcodes ({i.get('live', 0):,} live, "
+        plural = "" if len(self) == 1 else "s"
+        text = (f"{len(self):,} postcode{plural} ({i.get('live', 0):,} live, "
                 f"{i.get('terminated', 0):,} terminated; {i.get('no_grid_reference', 0):,} "
                 f"with no grid reference) from {i.get('source', 'an unknown source')}")
         if i.get("file"):
@@ -1026,7 +1035,7 @@ def _pick_onspd(members: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
             m.filename.replace("\\", "/")).parts[:-1])
 
     whole = [m for m in members if not in_multi(m)
-             and re.fullmatch(r"(onspd|nspl)_.*_uk\.csv(\.gz)?", name(m))]
+             and re.fullmatch(r"(onspd|nspl)[0-9]*_.*_uk\.csv(\.gz)?", name(m))]
     if whole:
         return whole
     multi = [m for m in members if in_multi(m)]
@@ -1360,15 +1369,24 @@ def postcode_manifest(data: DataPaths) -> dict[str, Any] | None:
 
     Reads only the lookup's metadata, not its rows.
     """
-    path = data.postcodes / POSTCODES_FILE
+    return _manifest(data.postcodes / POSTCODES_FILE, "postcode directory",
+                     "hotspot postcodes import FILE")
+
+
+def lsoa_centroid_manifest(data: DataPaths) -> dict[str, Any] | None:
+    """Return what the imported LSOA centroids are (file, rows, vintage, when), or None."""
+    return _manifest(data.postcodes / LSOA_CENTROIDS_FILE, "LSOA centroids",
+                     "hotspot lsoa-centroids import FILE")
+
+
+def _manifest(path: Path, what: str, command: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        info = _stored_info(pq.read_schema(path))
+        return _stored_info(pq.read_schema(path))
     except (OSError, pa.ArrowException) as exc:
-        raise ReadError(f"{path}: the imported postcode directory could not be read ({exc}); "
-                        "import it again with: hotspot postcodes import FILE") from None
-    return info
+        raise ReadError(f"{path}: the imported {what} could not be read ({exc}); import it "
+                        f"again with: {command}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1438,8 +1456,9 @@ def _vintage(name: str) -> str | None:
     return "2021" if "21" in low else ("2011" if "11" in low else None)
 
 
-def _read_centroid_csv(path: Path, spent: _Spent) -> tuple[pd.DataFrame, str | None, str]:
-    """Codes and coordinates (as text) of a centroid CSV, the code column's vintage, a label."""
+def _read_centroid_csv(path: Path, spent: _Spent
+                       ) -> tuple[pd.DataFrame, str | None, str, int]:
+    """Codes and coordinates (as text) of a centroid CSV, its vintage, CRS, rows too wide."""
     with _members(path, spent, what="LSOA centroid") as members:
         if len(members) > 1:
             raise ReadError(f"{path.name}: the zip holds {len(members)} CSV files; give the one "
@@ -1450,11 +1469,18 @@ def _read_centroid_csv(path: Path, spent: _Spent) -> tuple[pd.DataFrame, str | N
             raise ReadError(f"{member.label}: the file is empty.")
         code_at, x_at, y_at, lonlat = _centroid_columns(first, member.label)
         stream = member.opener()
+        too_wide = [0]
+
+        def bad_line(fields: list[str]) -> None:
+            too_wide[0] += 1  # counted and left out, like every other unusable row
+
         try:
             text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
-            frame = pd.read_csv(text, header=None, skiprows=lines, usecols=[code_at, x_at, y_at],
+            # Every column is named (not usecols), so a row with more fields than the header
+            # reaches bad_line instead of being read shifted.
+            frame = pd.read_csv(text, header=None, skiprows=lines, names=range(len(first)),
                                 dtype=str, keep_default_na=False, nrows=MAX_CENTROID_ROWS + 1,
-                                on_bad_lines="skip", engine="python")
+                                on_bad_lines=bad_line, engine="python")
         except ReadError:
             raise
         except (UnicodeDecodeError, pd.errors.ParserError, ValueError, csv.Error) as exc:
@@ -1470,7 +1496,7 @@ def _read_centroid_csv(path: Path, spent: _Spent) -> tuple[pd.DataFrame, str | N
     frame = frame.rename(columns={code_at: "code", x_at: "x", y_at: "y"})
     # "" leaves x and y to be judged by their values
     crs = "EPSG:4326" if lonlat else (CRS_METRIC if lonlat is False else "")
-    return frame[["code", "x", "y"]], _vintage(first[code_at]), crs
+    return frame[["code", "x", "y"]], _vintage(first[code_at]), crs, too_wide[0]
 
 
 def _read_centroid_layer(path: Path) -> tuple[pd.DataFrame, str | None, str]:
@@ -1556,6 +1582,7 @@ def import_lsoa_centroids(path: Path | str, data: DataPaths) -> CentroidImportSu
         head = fh.read(4096)
     is_layer = (path.suffix.lower() in (".geojson", ".json", ".gpkg")
                 or head.lstrip().startswith(b"{") or head.startswith(b"SQLite format 3"))
+    too_wide = 0
     if is_layer:
         frame, vintage, crs = _read_centroid_layer(path)
         x = frame["x"].to_numpy(dtype="float64")
@@ -1568,7 +1595,7 @@ def import_lsoa_centroids(path: Path | str, data: DataPaths) -> CentroidImportSu
 
                 x, y = to_bng(x, y)
     else:
-        frame, vintage, crs = _read_centroid_csv(path, _Spent())
+        frame, vintage, crs, too_wide = _read_centroid_csv(path, _Spent())
         x = _numbers(pa.array(frame["x"].tolist(), pa.string())).to_numpy(zero_copy_only=False)
         y = _numbers(pa.array(frame["y"].tolist(), pa.string())).to_numpy(zero_copy_only=False)
         x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
@@ -1588,9 +1615,11 @@ def import_lsoa_centroids(path: Path | str, data: DataPaths) -> CentroidImportSu
             crs = f"EPSG:4326, converted to {CRS_METRIC}"
     summary.crs = crs
     summary.vintage = vintage
-    summary.read = len(frame)
+    summary.read = len(frame) + too_wide
     codes = normalise_lsoa_codes(frame["code"].to_numpy(dtype=object))
     reasons: Counter[str] = Counter()
+    if too_wide:
+        reasons["more fields than the header has"] += too_wide
     keep = np.zeros(len(codes), dtype=bool)
     seen: set[str] = set()
     xmin, ymin, xmax, ymax = _BNG_BOUNDS

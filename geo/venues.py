@@ -12,8 +12,10 @@ Two kinds of file are understood by :func:`read_venues`:
   coordinates.
 
 Every data row becomes a venue or a reject with its line number and a reason a licensing or
-police analyst can act on: ``len(venues) + len(rejects)`` is the number of data rows. There is
-no postcode lookup (the tool works offline), so a row with only an address cannot be placed.
+police analyst can act on: ``len(venues) + len(rejects)`` is the number of data rows. A row
+with a postcode but no coordinates is placed at the postcode's grid reference when a postcode
+directory has been imported (:mod:`geo.postcodes`, ``hotspot postcodes import FILE``; the
+venue's ``placed_by`` says ``"postcode centroid"``), and rejected with the reason otherwise.
 
 Venues are kept as one Parquet file per kind (``venues``, ``taxi_ranks``) in a data
 directory's ``venues/`` folder, written atomically.
@@ -33,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from geo.atomic import write_bytes_atomic
+from geo.postcodes import PostcodeLookup
 from geo.projection import to_bng, to_wgs84
 from geo.schema import ReadError, make_rejects
 from geo.settings import limits
@@ -40,6 +43,8 @@ from geo.uploads import read_upload_bytes, row_limit_message, text_lines
 
 __all__ = [
     "KINDS",
+    "PLACED_BY_COORDINATES",
+    "PLACED_BY_POSTCODE",
     "UK_LAT",
     "UK_LON",
     "VENUE_COLUMNS",
@@ -50,7 +55,8 @@ __all__ = [
 
 #: Columns of the table :func:`read_venues` returns, in order. ``postcode``, ``opening_hours``,
 #: ``address`` and ``details`` are NA when the file does not give them; ``details`` holds a
-#: register's licensable activities in words.
+#: register's licensable activities in words. ``placed_by`` says where the point came from:
+#: :data:`PLACED_BY_COORDINATES` or :data:`PLACED_BY_POSTCODE`.
 VENUE_COLUMNS = (
     "line",
     "name",
@@ -63,7 +69,13 @@ VENUE_COLUMNS = (
     "opening_hours",
     "address",
     "details",
+    "placed_by",
 )
+#: The row's own latitude/longitude or easting/northing.
+PLACED_BY_COORDINATES = "coordinates"
+#: The grid reference of the row's postcode in the imported postcode directory: the middle of
+#: the postcode's addresses, typically within 100 m of the premises in a town centre.
+PLACED_BY_POSTCODE = "postcode centroid"
 #: What :func:`save_venues` can keep, one file each.
 KINDS = ("venues", "taxi_ranks")
 #: The UK with Northern Ireland, Scilly and Shetland (WGS84 degrees); a point outside is a
@@ -109,6 +121,7 @@ def read_venues(
     lat_col: str | None = None,
     lon_col: str | None = None,
     source_name: str | None = None,
+    postcodes: PostcodeLookup | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     r"""Read venues or taxi ranks from a CSV (optionally gzipped).
 
@@ -127,15 +140,22 @@ def read_venues(
         ``lat_col`` and ``lon_col`` go together.
     source_name : str, optional
         How to name the file in messages (an upload's original name); default: ``path``.
+    postcodes : geo.postcodes.PostcodeLookup, optional
+        The imported postcode directory (``PostcodeLookup.load(data)``). Rows with a postcode
+        but no coordinates are placed at the postcode's grid reference (``placed_by`` is
+        ``"postcode centroid"``); without it they are rejected, saying how to import one. A
+        file with a postcode column then needs no coordinate columns at all.
 
     Returns
     -------
     venues : pandas.DataFrame
         Columns :data:`VENUE_COLUMNS`: ``line`` (1-based line in the file, header = 1),
         ``name``, ``type``, ``lat``/``lon`` (WGS84), ``easting``/``northing`` (British
-        National Grid, metres), ``postcode``, ``opening_hours``, ``address``, ``details``.
-        ``venues.attrs["notes"]`` lists what the reader noticed (e.g. the text encoding) and
-        ``venues.attrs["layout"]`` is ``"register"`` or ``"simple"``.
+        National Grid, metres), ``postcode``, ``opening_hours``, ``address``, ``details``,
+        ``placed_by``. ``venues.attrs["notes"]`` lists what the reader noticed (e.g. the text
+        encoding, how many were placed by postcode), ``venues.attrs["layout"]`` is
+        ``"register"`` or ``"simple"`` and ``venues.attrs["placed_by_postcode"]`` counts the
+        venues placed at their postcode's centroid.
     rejects : pandas.DataFrame
         Columns ``line``, ``reason`` and ``raw`` (the row's text), one per row not placed.
 
@@ -166,7 +186,8 @@ def read_venues(
     label = source_name or str(path)
     data, encoding, notes = _decode(path, label)
     header, rows = _records(label, data, encoding)
-    cols = _Columns.find(label, header, name_col, type_col, lat_col, lon_col)
+    cols = _Columns.find(label, header, name_col, type_col, lat_col, lon_col,
+                         postcodes is not None)
     table = _Table.collect(rows, cols.positions(), label)
     n_cols = len(header)
     n = table.n
@@ -191,8 +212,14 @@ def read_venues(
 
     name = column(cols.name)
     postcode = _tidy_postcodes(column(cols.postcode))
-    lat, lon, easting, northing = _place(column, cols, postcode, reasons, said)
+    lat, lon, easting, northing, by_postcode = _place(column, cols, postcode, reasons, said,
+                                                      postcodes)
     placed = reasons == ""
+    if by_postcode.any():
+        notes.append(f"{int(by_postcode.sum()):,} rows had no coordinates and were placed at "
+                     f"their postcode's centroid from the imported postcode directory "
+                     f"({postcodes.source if postcodes is not None else ''}); placed_by says "
+                     "which.")
 
     if cols.register:
         kind, details = _register_types(column, cols)
@@ -214,6 +241,8 @@ def read_venues(
             "opening_hours": column(cols.hours),
             "address": column(cols.address),
             "details": details,
+            "placed_by": pd.Series(np.where(by_postcode, PLACED_BY_POSTCODE,
+                                            PLACED_BY_COORDINATES), dtype="string"),
         }
     )
     venues = venues.loc[placed].reset_index(drop=True)
@@ -224,6 +253,7 @@ def read_venues(
     rejects = make_rejects(lines[bad], [str(r) for r in reasons[bad]], raw)
     venues.attrs["notes"] = notes
     venues.attrs["layout"] = "register" if cols.register else "simple"
+    venues.attrs["placed_by_postcode"] = int((by_postcode & placed).sum())
     return venues, rejects
 
 
@@ -417,6 +447,7 @@ class _Columns:
         type_col: str | None,
         lat_col: str | None,
         lon_col: str | None,
+        postcode_lookup: bool = False,
     ) -> _Columns:
         lower = [h.lower() for h in header]
         listed = ", ".join(repr(h) for h in header)
@@ -457,13 +488,16 @@ class _Columns:
         c.east, c.north = auto(_EAST_COLS), auto(_NORTH_COLS)
         if (c.east is None) != (c.north is None):
             c.east = c.north = None
-        if c.lat is None and c.east is None:
+        c.postcode = auto(_POSTCODE_COLS)
+        if c.lat is None and c.east is None and not (postcode_lookup and c.postcode is not None):
+            hint = (" (or a postcode column, once a postcode directory is imported with "
+                    "'hotspot postcodes import FILE')" if c.postcode is None or not
+                    postcode_lookup else "")
             raise ReadError(
                 f"{label}: no coordinate columns: a venue needs 'latitude' and 'longitude' (or "
-                f"'lat'/'lon'), or British National Grid 'easting' and 'northing' in metres. "
-                f"Columns found: {listed}."
+                f"'lat'/'lon'), or British National Grid 'easting' and 'northing' in metres"
+                f"{hint}. Columns found: {listed}."
             )
-        c.postcode = auto(_POSTCODE_COLS)
         c.hours = auto(_HOURS_COLS)
         c.address = auto(_ADDRESS_COLS)
         if c.register:
@@ -490,8 +524,12 @@ def _place(
     postcode: pd.Series,
     reasons: np.ndarray,
     said: _Said,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    lookup: PostcodeLookup | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Parse coordinates, write a reason for every row that cannot be placed, return them.
+
+    Rows with no coordinates are placed by their postcode when ``lookup`` is given; the last
+    array returned marks them.
 
     Every test is a whole-column array operation; only rows that fail one are visited one by
     one, to word their reason (once per distinct problem, see :class:`_Said`).
@@ -585,9 +623,23 @@ def _place(
         east[good], north[good] = e_v[good], n_v[good]
 
     idx = np.flatnonzero(no_coords)
-    for k, code in zip(idx.tolist(), postcode.iloc[idx].tolist(), strict=True):
-        reasons[k] = said(_no_coordinates, labels["lat" if "lat" in labels else "east"],
-                          labels["lon" if "lat" in labels else "north"], "lat" in labels, code)
+    lonlat = "lat" in labels or "east" not in labels
+    x_name = labels.get("lat") or labels.get("east") or "latitude"
+    y_name = labels.get("lon") or labels.get("north") or "longitude"
+    by_postcode = np.zeros(n, dtype=bool)
+    if lookup is not None and len(idx):
+        codes = postcode.iloc[idx].to_numpy(dtype=object, na_value=None)
+        got = lookup.place(codes)
+        ok = got.placed
+        east[idx[ok]], north[idx[ok]] = got.easting[ok], got.northing[ok]
+        by_postcode[idx[ok]] = True
+        for k, why in zip(idx[~ok].tolist(), got.reason[~ok].tolist(), strict=True):
+            reasons[k] = (said(_no_coordinates, x_name, y_name, lonlat, None)
+                          if why == "no postcode" else
+                          said(_postcode_not_placed, lonlat, str(why)))
+    else:
+        for k, code in zip(idx.tolist(), postcode.iloc[idx].tolist(), strict=True):
+            reasons[k] = said(_no_coordinates, x_name, y_name, lonlat, code)
 
     from_ll = np.isfinite(lat)
     if from_ll.any():
@@ -599,7 +651,8 @@ def _place(
         for k in np.flatnonzero(outside).tolist():
             reasons[k] = said(_point_outside, float(east[k]), float(north[k]))
         lat[outside] = lon[outside] = east[outside] = north[outside] = np.nan
-    return lat, lon, east, north
+        by_postcode[outside] = False
+    return lat, lon, east, north, by_postcode
 
 
 class _Said:
@@ -683,10 +736,15 @@ def _no_coordinates(x_name: str, y_name: str, lonlat: bool, postcode: object) ->
     how = "latitude/longitude" if lonlat else "easting/northing"
     if isinstance(postcode, str) and postcode:
         return (
-            f"no coordinates (postcode {postcode} given, but this tool has no postcode lookup "
-            f"offline; add {how} to place it)"
+            f"no coordinates (postcode {postcode} given, but no postcode directory is imported: "
+            f"'hotspot postcodes import FILE' adds one; or add {how} to place it)"
         )
     return f"no coordinates ({blank}); add {how} to place it"
+
+
+def _postcode_not_placed(lonlat: bool, why: str) -> str:
+    how = "latitude/longitude" if lonlat else "easting/northing"
+    return f"no coordinates, and the postcode could not be placed ({why}); add {how} to place it"
 
 
 def _register_types(column: _Getter, cols: _Columns) -> tuple[pd.Series, pd.Series]:
@@ -786,6 +844,8 @@ def save_venues(venues: pd.DataFrame, dest_dir: Path, kind: str) -> None:
             table[c] = "taxi rank" if kind == "taxi_ranks" else "venue"
         elif c in ("easting", "northing"):
             table[c] = np.nan
+        elif c == "placed_by":
+            table[c] = PLACED_BY_COORDINATES
         else:
             table[c] = pd.Series([pd.NA] * n, dtype="string")
     table = table.astype({"line": "int64", "lat": "float64", "lon": "float64",
@@ -795,7 +855,7 @@ def save_venues(venues: pd.DataFrame, dest_dir: Path, kind: str) -> None:
         e, nn = to_bng(table["lon"].to_numpy()[no_bng], table["lat"].to_numpy()[no_bng])
         table.loc[no_bng, "easting"] = e
         table.loc[no_bng, "northing"] = nn
-    for c in ("name", "type", "postcode", "opening_hours", "address", "details"):
+    for c in ("name", "type", "postcode", "opening_hours", "address", "details", "placed_by"):
         table[c] = table[c].astype("string")
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(table, preserve_index=False), buf)
@@ -826,8 +886,8 @@ def load_venues(dest_dir: Path, kind: str | None = None) -> pd.DataFrame:
     Examples
     --------
     >>> import tempfile
-    >>> load_venues(Path(tempfile.mkdtemp())).columns.tolist()[-2:]
-    ['details', 'kind']
+    >>> load_venues(Path(tempfile.mkdtemp())).columns.tolist()[-3:]
+    ['details', 'placed_by', 'kind']
     """
     kinds = KINDS if kind is None else (kind,)
     parts = []
@@ -842,6 +902,9 @@ def load_venues(dest_dir: Path, kind: str | None = None) -> pd.DataFrame:
                 f"{path}: the saved {k.replace('_', ' ')} could not be read ({exc}); import "
                 "them again."
             ) from None
+        if "placed_by" not in frame.columns:  # saved before venues could be placed by postcode
+            frame["placed_by"] = pd.Series([PLACED_BY_COORDINATES] * len(frame),
+                                           dtype="string")
         frame["kind"] = pd.Series([k] * len(frame), dtype="string")
         parts.append(frame)
     if not parts:

@@ -212,7 +212,8 @@ def layout(**query: str) -> html.Div:
                        columnDefs=[{"field": "name", "minWidth": 200},
                                    {"field": "kind"}, {"field": "type", "minWidth": 160},
                                    {"field": "incidents", "headerName": "Night incidents near"},
-                                   {"field": "opening_hours", "minWidth": 200}]),
+                                   {"field": "opening_hours", "minWidth": 200},
+                                   {"field": "placed_by", "headerName": "Placed by"}]),
         ]),
         dcc.Store(id=VERSION, data=0),
         dcc.Store(id=SEARCH),
@@ -224,6 +225,16 @@ def layout(**query: str) -> html.Div:
 def _zone_options() -> list[dict[str, str]]:
     zs = services.current().zones().zones
     return [{"label": n, "value": z} for z, n in zip(zs["zone_id"], zs["name"], strict=True)]
+
+
+def _venue_labels(venues: pd.DataFrame) -> list[str]:
+    """Each venue's name, saying so when it stands at its postcode's centre."""
+    from geo.venues import PLACED_BY_POSTCODE
+
+    by_postcode = (venues["placed_by"] == PLACED_BY_POSTCODE).fillna(False).tolist() \
+        if "placed_by" in venues.columns else [False] * len(venues)
+    return [f"{n} (at its postcode's centre)" if p else str(n)
+            for n, p in zip(venues["name"].tolist(), by_postcode, strict=True)]
 
 
 def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarray, ...]
@@ -258,7 +269,7 @@ def _map_figure(report: Any, venues: pd.DataFrame, night_points: tuple[np.ndarra
             traces.append({"type": "scattermap", "lon": v["lon"].tolist(),
                            "lat": v["lat"].tolist(), "mode": "markers",
                            "marker": {"size": 8, "color": colour},
-                           "text": v["name"].tolist(), "name": kind,
+                           "text": _venue_labels(v), "name": kind,
                            "hovertemplate": "%{text}<extra>" + kind.replace("_", " ") +
                                             "</extra>"})
     if len(zs.zones):
@@ -425,7 +436,7 @@ def _venue_rows(report: Any, z: int, params: NteParams, radius_m: float) -> list
     counts = rank_by_nearby(v["easting"].to_numpy(), v["northing"].to_numpy(),
                             fr.easting[idx], fr.northing[idx], radius_m=radius_m)
     out = v.assign(incidents=counts).sort_values("incidents", ascending=False)
-    cols = ["name", "kind", "type", "incidents", "opening_hours"]
+    cols = ["name", "kind", "type", "incidents", "opening_hours", "placed_by"]
     return out.reindex(columns=cols).head(25).to_dict("records")
 
 
@@ -471,6 +482,7 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
                rank_name: str | None, version: int) -> tuple[Any, Any]:
     """Every change to the saved zones, venues and taxi ranks; each is saved at once."""
     from dashboard.access.gate import current
+    from geo.postcodes import PostcodeLookup
     from geo.schema import ReadError
     from geo.venues import read_venues, save_venues
     from geo.zones import (
@@ -534,12 +546,18 @@ def edit_zones(_rename: int, _delete: int, import_contents: str | None, _draw: i
             kind = "venues" if trigger == VENUES else "taxi_ranks"
             if not contents:
                 raise PreventUpdate
+            # Rows with a postcode but no coordinates are placed by the imported postcode
+            # directory, if there is one (hotspot postcodes import FILE).
+            lookup = PostcodeLookup.load(svc.data)
             with uploaded_file(contents, name, f"{kind}.csv") as upload:
                 table, rejects = read_venues(
                     upload.path, kind_default="taxi rank" if kind == "taxi_ranks" else "venue",
-                    source_name=upload.name)
+                    source_name=upload.name, postcodes=lookup)
             save_venues(table, svc.venues_dir, kind)
             message = f"Loaded {len(table):,} {kind.replace('_', ' ')} from {upload.name}."
+            if table.attrs.get("placed_by_postcode"):
+                message += (f" {table.attrs['placed_by_postcode']:,} of them had no coordinates "
+                            "and are placed at their postcode's centre.")
             if len(rejects):
                 from geo.ingest import reason_key
 

@@ -48,11 +48,11 @@ def test_every_one_of_the_353_rows_is_a_venue_or_a_reject(register):
 def test_every_reject_is_for_missing_coordinates_and_names_its_postcode(register):
     _, rejects = register
     assert rejects["reason"].str.startswith("no coordinates (postcode ").all()
-    assert rejects["reason"].str.contains("no postcode lookup offline").all()
+    assert rejects["reason"].str.contains("hotspot postcodes import FILE").all()
     fifth = rejects.loc[rejects["raw"].str.contains("Fifth Avenue Nightclub"), "reason"]
     assert fifth.tolist() == [
-        "no coordinates (postcode M1 7AG given, but this tool has no postcode lookup offline; "
-        "add latitude/longitude to place it)"
+        "no coordinates (postcode M1 7AG given, but no postcode directory is imported: "
+        "'hotspot postcodes import FILE' adds one; or add latitude/longitude to place it)"
     ]
 
 
@@ -95,3 +95,71 @@ def test_city_centre_zone_from_british_national_grid_holds_rain_bar(register, tm
     # The register extract strays south of the boundary along Oxford Road (M1 7): 230 of
     # the 246 placed premises are inside.
     assert int((inside == 0).sum()) == 230
+
+
+# ---------------------------------------------------------------------------------------------
+# Placing the register's 107 rows without coordinates from an imported postcode directory
+
+#: MADE-UP grid references (British National Grid metres, within Manchester city centre) for
+#: some of the postcodes the register gives without coordinates. They are not the real
+#: directory's values: the test checks that each venue lands on its postcode's entry.
+MADE_UP_MCR = {
+    "M1 5LH": (384_050, 397_700),
+    "M1 5QS": (384_400, 397_650),
+    "M1 4HF": (384_130, 398_030),
+    "M1 5WW": (384_200, 397_500),
+    "M1 2EJ": (384_720, 398_300),
+    "M1 7AG": (384_330, 397_600),
+}
+#: Rows of the register placed by those postcodes: M1 5LH 6, M1 5QS 4, M1 4HF 3, M1 5WW 3 and
+#: one written "M1   5WW", M1 2EJ 3, M1 7AG 1. The directory also holds M1 3NR (2 rows) as
+#: terminated and M1 7EL (2 rows) with no grid reference, which stay rejected.
+PLACED_BY_MADE_UP = 21
+
+
+@pytest.fixture(scope="module")
+def postcode_data(tmp_path_factory):
+    from geo.postcodes import import_postcodes
+    from geo.settings import DataPaths
+    from tests.postcode_helpers import onspd_row, write_onspd
+
+    rows = [onspd_row(pc, e, n, lsoa21="E01033677") for pc, (e, n) in MADE_UP_MCR.items()]
+    rows += [onspd_row("M1 3NR", 384_100, 398_150, lsoa21="E01033658", doterm="201806"),
+             onspd_row("M1 7EL", None, None, lsoa21="E01033677")]
+    root = tmp_path_factory.mktemp("postcodes")
+    data = DataPaths(root / "data")
+    import_postcodes(write_onspd(root / "ONSPD_MADE_UP_UK.csv", rows), data)
+    return data
+
+
+def test_register_rows_with_only_a_postcode_are_placed_from_the_directory(postcode_data):
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from geo.postcodes import PostcodeLookup
+    from geo.venues import PLACED_BY_POSTCODE
+
+    lookup = PostcodeLookup.load(postcode_data)
+    venues, rejects = read_venues(REGISTER, postcodes=lookup)
+    assert (len(venues), len(rejects)) == (246 + PLACED_BY_MADE_UP, 107 - PLACED_BY_MADE_UP)
+    assert sorted([*venues["line"], *rejects["line"]]) == list(range(2, 355))
+    by_postcode = venues[venues["placed_by"] == PLACED_BY_POSTCODE]
+    assert len(by_postcode) == PLACED_BY_MADE_UP == venues.attrs["placed_by_postcode"]
+    expected = np.array([MADE_UP_MCR[p] for p in by_postcode["postcode"]], dtype="float64")
+    assert_allclose(by_postcode[["easting", "northing"]].to_numpy(), expected, atol=1e-6)
+    fifth = by_postcode[by_postcode["name"] == "Fifth Avenue Nightclub"]
+    assert fifth["postcode"].tolist() == ["M1 7AG"]
+    # Everything placed by postcode is inside the city-centre boundary, in WGS84 too.
+    if CITY_CENTRE.exists():
+        area = gpd.read_file(CITY_CENTRE).to_crs(4326).geometry.iloc[0]
+        assert shapely.contains_xy(area, by_postcode["lon"], by_postcode["lat"]).all()
+    # The rest keep a reason that says what is wrong with their postcode.
+    reasons = rejects["reason"]
+    assert reasons.str.startswith("no coordinates, and the postcode could not be placed (").all()
+    kinds = reasons.str.extract(r"placed \((.*?) ?[:(]")[0].value_counts().to_dict()
+    assert kinds == {"postcode not in the postcode directory": 81,
+                     "postcode has no grid reference in the postcode directory": 2,  # M1 7EL
+                     "postcode terminated": 2,  # M1 3NR
+                     "not a postcode": 1}  # the register's "M1 999"
+    assert reasons.str.contains("not a postcode: 'M1 999'").sum() == 1

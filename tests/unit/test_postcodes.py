@@ -223,6 +223,16 @@ def test_onspd_zip_reads_the_whole_uk_file_once(tmp_path, data):
     assert summary.skipped_by_reason == {}
 
 
+def test_nspl_zip_reads_its_whole_uk_file_once(tmp_path, data):
+    # The National Statistics Postcode Lookup has the ONSPD's layout and zip structure.
+    path = tmp_path / "NSPL21_FEB_2024.zip"
+    whole = onspd_text(onspd_rows())
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("Data/NSPL21_FEB_2024_UK.csv", whole)
+        zf.writestr("Data/multi_csv/NSPL21_FEB_2024_UK_FY.csv", whole)
+    assert (import_postcodes(path, data).read, PostcodeLookup.load(data).source) == (6, ONSPD)
+
+
 def test_onspd_zip_of_area_files_only(tmp_path, data):
     path = tmp_path / "onspd_multi.zip"
     rows = onspd_rows()
@@ -460,17 +470,19 @@ PWC_2021 = ("FID,LSOA21CD,LSOA21NM,GlobalID,x,y\r\n"
             "246120.1,388110.9\r\n"
             "3,S01006514,Not an LSOA,{0C5F0B43-0000-0000-0000-000000000003},394200,806500\r\n"
             "4,E01012345,Blackpool 010A,{0C5F0B43-0000-0000-0000-000000000004},1,2\r\n"
-            "5,E01012346,Blackpool 010B,{0C5F0B43-0000-0000-0000-000000000005},,\r\n")
+            "5,E01012346,Blackpool 010B,{0C5F0B43-0000-0000-0000-000000000005},,\r\n"
+            "6,E01012347,Blackpool 010C,{0C5F0B43-0000-0000-0000-000000000006},1,2,3\r\n")
 
 
 def test_lsoa_centroid_csv_2021(tmp_path, data):
     path = tmp_path / "LSOA_PopCentroids_EW_2021_V3.csv"
     path.write_text(PWC_2021)
     summary = import_lsoa_centroids(path, data)
-    assert (summary.read, summary.kept, summary.vintage) == (5, 2, "2021")
+    assert (summary.read, summary.kept, summary.vintage) == (6, 2, "2021")
     assert summary.skipped_by_reason == {
         "not an English or Welsh LSOA code (E01/W01 and six digits)": 1,
-        "a repeat of an earlier row's LSOA code": 1, "coordinates are not numbers": 1}
+        "a repeat of an earlier row's LSOA code": 1, "coordinates are not numbers": 1,
+        "more fields than the header has": 1}
     cent = LsoaCentroids.load(data)
     assert cent is not None and len(cent) == 2
     placed = cent.place(np.asarray(["E01012345", "w01000001", "E01999999", "S01006514",

@@ -6,17 +6,36 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from numpy.testing import assert_allclose
 
+from geo.postcodes import PostcodeLookup
 from geo.projection import to_bng, to_wgs84
 from geo.schema import ReadError
-from geo.venues import VENUE_COLUMNS, load_venues, read_venues, save_venues
+from geo.venues import (
+    PLACED_BY_COORDINATES,
+    PLACED_BY_POSTCODE,
+    VENUE_COLUMNS,
+    load_venues,
+    read_venues,
+    save_venues,
+)
 
 #: Projected coordinates agree with pyproj to well under a millimetre.
 PROJ_ATOL_M = 1e-3
 #: Coordinates written to a CSV with 6 decimals are within this of the true value (degrees).
 CSV_DEGREES_ATOL = 1e-6
+
+
+#: A postcode directory of made-up Manchester postcodes (British National Grid metres).
+MADE_UP_POSTCODES = pd.DataFrame({
+    "postcode": ["M1 7AG", "M1 5WW", "M1 3NR", "M1 7EL"],
+    "easting": [384_330, 384_200, 384_100, None],
+    "northing": [397_600, 397_500, 398_150, None],
+    "lsoa": ["E01033677", "E01033677", "E01033658", "E01033677"],
+    "terminated": [None, None, "2018-06", None],
+})
 
 
 def _write(tmp_path: Path, text: str, name: str = "venues.csv") -> Path:
@@ -103,8 +122,8 @@ def test_rows_without_usable_coordinates_are_rejected_with_line_numbers(tmp_path
     assert venues["line"].tolist() == [2, 11]
     reasons = dict(zip(rejects["line"], rejects["reason"], strict=True))
     assert reasons[3] == (
-        "no coordinates (postcode M1 7AG given, but this tool has no postcode lookup offline; "
-        "add latitude/longitude to place it)"
+        "no coordinates (postcode M1 7AG given, but no postcode directory is imported: "
+        "'hotspot postcodes import FILE' adds one; or add latitude/longitude to place it)"
     )
     assert reasons[4] == (
         "no coordinates (lat and lon are blank); add latitude/longitude to place it"
@@ -226,6 +245,76 @@ def test_unreadable_files_raise_read_error_naming_the_file(tmp_path, content, me
     with pytest.raises(ReadError, match=message) as info:
         read_venues(path)
     assert "bad.csv" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Placing by postcode
+
+
+def test_rows_with_only_a_postcode_are_placed_at_its_centroid(tmp_path):
+    header = ("PREMISESNAME,LOCATIONTEXT,POSTCODE,ENTERTAINMENTTYPELABEL,LATENIGHTREFRESHMENT,"
+              "ALCOHOLSUPPLY,OPENINGHOURS,latitude,longitude")
+    path = _write(tmp_path, (
+        f"{header}\n"
+        "Rain Bar,80 Great Bridgewater Street,M1 5JG,NA,TRUE,TRUE,NA,53.4746719,-2.245182\n"
+        "Fifth Avenue,121 Princess Street,M1 7AG,NA,TRUE,TRUE,NA,NA,NA\n"
+        "Sixxis,2 Whitworth Street,M1   5WW,NA,FALSE,TRUE,NA,NA,NA\n"
+        "Lost,1 Nowhere,M1 9ZZ,NA,FALSE,TRUE,NA,NA,NA\n"
+        "Old,1 Gone Street,M1 3NR,NA,FALSE,TRUE,NA,NA,NA\n"
+        "Nogrid,1 Odd Street,M1 7EL,NA,FALSE,TRUE,NA,NA,NA\n"
+        "Typo,1 Typo Street,M1 999,NA,FALSE,TRUE,NA,NA,NA\n"
+        "Nothing,Somewhere,NA,NA,FALSE,TRUE,NA,NA,NA\n"
+    ))
+    lookup = PostcodeLookup.from_frame(MADE_UP_POSTCODES)
+    venues, rejects = read_venues(path, postcodes=lookup)
+    _invariant(path, venues, rejects)
+    assert venues["name"].tolist() == ["Rain Bar", "Fifth Avenue", "Sixxis"]
+    assert venues["placed_by"].tolist() == [PLACED_BY_COORDINATES, PLACED_BY_POSTCODE,
+                                            PLACED_BY_POSTCODE]
+    assert_allclose(venues[["easting", "northing"]].to_numpy()[1:],
+                    [[384_330, 397_600], [384_200, 397_500]], atol=PROJ_ATOL_M)
+    lon, lat = to_wgs84(np.array([384_330.0]), np.array([397_600.0]))
+    assert_allclose(venues[["lon", "lat"]].to_numpy()[1], [lon[0], lat[0]], atol=1e-9)
+    assert venues.attrs["placed_by_postcode"] == 2
+    assert any("2 rows had no coordinates and were placed at their postcode's centroid" in n
+               for n in venues.attrs["notes"])
+    reasons = dict(zip(rejects["line"], rejects["reason"], strict=True))
+    assert reasons == {
+        5: "no coordinates, and the postcode could not be placed (postcode not in the postcode "
+           "directory: 'M1 9ZZ'); add latitude/longitude to place it",
+        6: "no coordinates, and the postcode could not be placed (postcode terminated (no "
+           "longer in use since 2018-06): 'M1 3NR'); add latitude/longitude to place it",
+        7: "no coordinates, and the postcode could not be placed (postcode has no grid "
+           "reference in the postcode directory: 'M1 7EL'); add latitude/longitude to place it",
+        8: "no coordinates, and the postcode could not be placed (not a postcode: 'M1 999'); "
+           "add latitude/longitude to place it",
+        9: "no coordinates (latitude and longitude are blank); add latitude/longitude to "
+           "place it",
+    }
+
+
+def test_a_file_of_names_and_postcodes_needs_a_postcode_directory(tmp_path):
+    path = _write(tmp_path, "name,type,postcode\nFifth Avenue,nightclub,m1 7ag\nLost,bar,\n")
+    with pytest.raises(ReadError, match="no coordinate columns.*hotspot postcodes import FILE"):
+        read_venues(path)
+    venues, rejects = read_venues(path, postcodes=PostcodeLookup.from_frame(MADE_UP_POSTCODES))
+    assert venues[["name", "postcode", "placed_by"]].values.tolist() == [
+        ["Fifth Avenue", "M1 7AG", PLACED_BY_POSTCODE]]
+    assert rejects["reason"].tolist() == [
+        "no coordinates (latitude and longitude are blank); add latitude/longitude to place it"]
+
+
+def test_placed_by_is_saved_and_old_saved_venues_read_as_coordinates(tmp_path):
+    path = _write(tmp_path, "name,postcode,lat,lon\nA,M1 7AG,,\nB,,53.47,-2.24\n")
+    venues, _ = read_venues(path, postcodes=PostcodeLookup.from_frame(MADE_UP_POSTCODES))
+    dest = tmp_path / "venues"
+    save_venues(venues, dest, "venues")
+    assert load_venues(dest)["placed_by"].tolist() == [PLACED_BY_POSTCODE,
+                                                       PLACED_BY_COORDINATES]
+    # a list saved before placed_by existed
+    table = pq.read_table(dest / "venues.parquet").drop_columns(["placed_by"])
+    pq.write_table(table, dest / "venues.parquet")
+    assert load_venues(dest)["placed_by"].tolist() == [PLACED_BY_COORDINATES] * 2
 
 
 # ---------------------------------------------------------------------------------------------
