@@ -301,10 +301,11 @@ def _sexes(rng: np.random.Generator, kind: np.ndarray) -> np.ndarray:
 
 def _location_text(rng: np.random.Generator, loc_type: np.ndarray, la: np.ndarray,
                    x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """'Outside a bar, King Street, Blackburn'; 'Home address' at a home; some left blank.
+    """'King Street, outside a bar, Blackburn'; 'Home address' at a home; some left blank.
 
     The street is made up but fixed for each 250 m grid square, so records at one place name
-    the same street, as real ones do.
+    the same street, as real ones do. It comes first because Hotspot names a place from the
+    first part of its incidents' location text (:func:`geo.names.clean_location`).
     """
     n = len(loc_type)
     square = (np.floor(x / _STREET_SQUARE_M).astype(np.int64) * 73_856_093
@@ -317,7 +318,9 @@ def _location_text(rng: np.random.Generator, loc_type: np.ndarray, la: np.ndarra
         if rows.size:
             phrase[rows] = np.asarray(options, dtype=object)[
                 rng.integers(0, len(options), rows.size)]
-    text = phrase + ", " + street + ", " + town
+    detail = np.asarray([p[:1].lower() + p[1:] for p in phrase.tolist()], dtype=object)
+    text = np.where(phrase == "Street", street + ", " + town,
+                    street + ", " + detail + ", " + town)
     text = np.where(loc_type == "Home", "Home address", text)
     text = np.where((loc_type == "Not known") | (loc_type == "")
                     | (rng.random(n) < _LOCATION_TEXT_BLANK), "", text)
