@@ -121,11 +121,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     data = _data_paths(args)
     try:
-        summary = load_sample(data, n=args.n, seed=args.seed)
+        summaries = load_sample(data, n=args.n, seed=args.seed)
     except ValueError as exc:
         return _fail(str(exc))
-    print(summary.as_text())
-    print(f"Loaded the SYNTHETIC sample into {data.root}. It is not real incident data.")
+    for summary in summaries:
+        print(summary.as_text())
+    print(f"Loaded the SYNTHETIC sample (police, emergency department and ambulance records) "
+          f"into {data.root}. It is not real incident data.")
     return EXIT_OK
 
 

@@ -278,18 +278,26 @@ def ingest_file(
     progress: Progress | None = None,
     kind: str = "user",
     boundaries: Boundaries | None = None,
+    extend_sample: bool = False,
+    lookups: DataPaths | None = None,
 ) -> IngestSummary:
     """Read ``path``, derive keys, and commit the accepted rows to the store in ``data``.
 
     Raises :class:`geo.schema.ReadError` for a file that cannot be read at all; every row of a
     readable file is either accepted, a duplicate, or written to the rejects file with a reason.
+
+    A ``kind="sample"`` file replaces whatever the store holds, unless ``extend_sample`` adds
+    it to the sample already stored (the bundled sample is several files). ``lookups`` is the
+    data directory whose postcode directory and LSOA centroids place health records that give
+    no coordinates (:mod:`geo.postcodes`); by default ``data``'s own.
     """
     path = Path(path)
     boundaries = boundaries or load_boundaries(data.boundaries)
     health = isinstance(mapping, HealthMapping) or (mapping is None and file_kind(path))
     result: ReadResult
     if health:
-        result = read_health(path, data, mapping if isinstance(mapping, HealthMapping) else None)
+        result = read_health(path, lookups or data,
+                             mapping if isinstance(mapping, HealthMapping) else None)
     else:
         assert not isinstance(mapping, HealthMapping)
         result = read_file(path, mapping=mapping, progress=progress)
@@ -334,6 +342,7 @@ def ingest_file(
         },
         kind=kind,
         lines=lines,
+        extend_sample=extend_sample,
     )
     record = outcome.record
     summary.duplicates = repeats.duplicates + outcome.duplicates
@@ -346,17 +355,29 @@ def ingest_file(
     return summary
 
 
-SAMPLE_FILE = "lancashire_synthetic_incidents.csv.gz"
+def load_sample(data: DataPaths, n: int | None = None, seed: int = 20240401
+                ) -> list[IngestSummary]:
+    """Load the bundled SYNTHETIC sample (or a fresh one of ``n`` incidents) into ``data``.
 
-
-def load_sample(data: DataPaths, n: int | None = None, seed: int = 20240401) -> IngestSummary:
-    """Load the bundled synthetic sample (or a fresh one of ``n`` rows) into ``data``.
+    The sample is three files (:data:`geo.sample.SAMPLE_FILES`): police records, ED
+    attendances in the ISTV layout and ambulance call-outs. The health records that give only a
+    postcode or an LSOA code are placed with the sample's own made-up postcode directory and
+    LSOA centroids, imported into a throw-away folder rather than into ``data``: a made-up
+    postcode must never place a real record ingested later, nor replace a real postcode
+    directory the user imported.
 
     Refuses a data directory that holds the user's own incidents: the sample is never mixed in.
+
+    Returns
+    -------
+    list of IngestSummary
+        One per file: police, ED, ambulance.
     """
     import tempfile
 
+    from geo.postcodes import import_lsoa_centroids, import_postcodes
     from geo.readers import load_mapping
+    from geo.sample import SAMPLE_FILES, write_sample
     from geo.settings import bundled_sample_dir
 
     if Store(data.store).manifest().kind == "user":
@@ -366,13 +387,20 @@ def load_sample(data: DataPaths, n: int | None = None, seed: int = 20240401) -> 
         )
     sample_dir = bundled_sample_dir()
     mapping = load_mapping(sample_dir / "mapping.toml")
-    if n is None:
-        return ingest_file(sample_dir / SAMPLE_FILE, data, mapping=mapping, kind="sample")
-    from geo.sample import write_sample
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write_sample(Path(tmp) / f"synthetic_{n}.csv.gz", n=n, seed=seed)
-        return ingest_file(path, data, mapping=mapping, kind="sample")
+    with tempfile.TemporaryDirectory(prefix="hotspot-sample-") as tmp:
+        if n is None:
+            files = {key: sample_dir / name for key, name in SAMPLE_FILES.items()}
+        else:
+            # level 1: a million-row sample is written and read once, then thrown away
+            files = write_sample(Path(tmp), n=n, seed=seed, compresslevel=1)
+        lookups = DataPaths(Path(tmp) / "lookups")
+        import_postcodes(files["postcodes"], lookups)
+        import_lsoa_centroids(files["lsoa_centroids"], lookups)
+        summaries = [ingest_file(files["incidents"], data, mapping=mapping, kind="sample")]
+        for key in ("ed", "ambulance"):
+            summaries.append(ingest_file(files[key], data, kind="sample", extend_sample=True,
+                                         lookups=lookups))
+    return summaries
 
 
 def relabel_store(data: DataPaths, boundaries: Boundaries) -> str | None:

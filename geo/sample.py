@@ -17,7 +17,17 @@ answer:
 * **domestic abuse** – 15–20 % of violence, at homes (never in the night-time economy
   centres), evenings and weekends;
 * **sources** – police records, hospital emergency department (``ed``) records that are mostly
-  violence with injury and have no domestic flag, and a few ambulance call-outs.
+  violence with injury and have no domestic flag, and a few ambulance call-outs;
+* **under-reporting** – in the files of :func:`generate_sample_files` only: a few hundred ED
+  attendances late on Friday and Saturday nights at one spot in Blackburn town centre that
+  no police record matches.
+
+:func:`generate_sample` returns every incident in one table with a ``source`` column.
+:func:`generate_sample_files` and :func:`write_sample` split them as the services that recorded
+them share them: police records in one file, ED attendances in the ISTV layout and ambulance
+call-outs in theirs (:mod:`geo.sample_health` draws their ISTV fields and places them by
+coordinates, postcode or LSOA), with the made-up postcode directory and the LSOA centroids that
+place them.
 
 Every random step draws from one :class:`numpy.random.Generator` seeded by the caller.
 """
@@ -35,6 +45,7 @@ import pandas as pd
 
 from geo.boundaries import Boundaries, assign_areas, load_boundaries
 from geo.projection import to_bng, to_wgs84
+from geo.sample_health import HealthRecords, health_files
 from geo.settings import bundled_boundaries_dir
 
 __all__ = [
@@ -43,7 +54,11 @@ __all__ = [
     "DEFAULT_SEED",
     "NTE_CENTRES",
     "SAMPLE_COLUMNS",
+    "SAMPLE_FILES",
+    "UNDER_REPORTED",
+    "SampleFiles",
     "generate_sample",
+    "generate_sample_files",
     "write_sample",
 ]
 
@@ -71,6 +86,27 @@ CATEGORIES = (
     "Public order",
     "Sexual offences",
 )
+
+#: The bundled sample's files (:func:`write_sample`), by key. All are SYNTHETIC.
+SAMPLE_FILES = {
+    "incidents": "lancashire_synthetic_incidents.csv.gz",
+    "ed": "lancashire_synthetic_ed_attendances.csv.gz",
+    "ambulance": "lancashire_synthetic_ambulance_callouts.csv.gz",
+    "postcodes": "lancashire_synthetic_postcodes.csv.gz",
+    "lsoa_centroids": "lancashire_synthetic_lsoa_centroids.csv.gz",
+}
+
+#: The planted under-reporting: ED attendances late on Friday and Saturday nights around one
+#: spot on the eastern edge of Blackburn town centre (lon, lat), about 650 m east of its
+#: night-time economy centre and 500 m from its busy venues, that no police record matches.
+UNDER_REPORTED: dict[str, tuple[float, float]] = {"Blackburn": (-2.4730, 53.7490)}
+#: How many: this share of ``n`` (330 in the bundled sample).
+_UNDER_REPORTED_SHARE = 330 / 60_000
+_UNDER_REPORTED_SD_M = 60.0
+# 23:00 to 03:59, the night running into the next morning.
+_HOURS_UNDER_REPORTED = {23: 0.8, 0: 1.2, 1: 1.3, 2: 1.1, 3: 0.6}
+#: Friday and Saturday nights (0 = Monday night).
+_UNDER_REPORTED_NIGHTS = (4, 5)
 
 #: Night-time economy centres (lon, lat) and each one's share of night-time incidents.
 NTE_CENTRES: dict[str, tuple[float, float, float]] = {
@@ -188,6 +224,18 @@ def generate_sample(
     >>> df.equals(generate_sample(n=200, seed=1))
     True
     """
+    return _draw(n, seed, start, end, lsoas_csv, boundaries).table
+
+
+def _draw(
+    n: int,
+    seed: int,
+    start: str,
+    end: str,
+    lsoas_csv: Path | None,
+    boundaries: Boundaries | None,
+) -> _Drawn:
+    """Draw the incidents of :func:`generate_sample`, keeping what the health files need."""
     if n < 1:
         raise ValueError(f"n must be at least 1, not {n}")
     rng = np.random.default_rng(seed)
@@ -216,45 +264,165 @@ def generate_sample(
                     "y": y,
                     "category": category,
                     "domestic": kind == "domestic",
+                    "kind": kind,
                 }
             )
         )
     events = pd.concat(parts, ignore_index=True)
-    return _finish(events, days, rng)
+    table, order = _finish(events, days, rng)
+    return _Drawn(table, events["kind"].to_numpy()[order], world, days, lsoas, rng)
 
 
-def write_sample(path: Path | str, n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> Path:
-    """Generate a sample and write it as a gzipped CSV, rows sorted by time.
+@dataclass(frozen=True)
+class SampleFiles:
+    """The SYNTHETIC sample as the files :func:`write_sample` writes, every cell text.
 
-    The file is written atomically and byte-for-byte reproducible: the same ``n`` and ``seed``
-    give the same file (the gzip header carries no timestamp).
-
-    Parameters
+    Attributes
     ----------
-    path : Path or str
-        Destination, conventionally ending ``.csv.gz``.
-    n : int
-        Number of incidents.
-    seed : int
-        Seed of the generator.
+    incidents : pandas.DataFrame
+        The police records (:data:`SAMPLE_COLUMNS`, ``source`` always ``police``): exactly the
+        police rows of :func:`generate_sample` with the same seed.
+    ed : pandas.DataFrame
+        Emergency department assault attendances in the ISTV layout
+        (:data:`geo.sample_health.ED_COLUMNS`), with fake patient names and NHS numbers.
+    ambulance : pandas.DataFrame
+        Ambulance assault call-outs (:data:`geo.sample_health.AMBULANCE_COLUMNS`).
+    postcodes : pandas.DataFrame
+        The made-up postcode directory that places the postcode-only records, in the ONS
+        Postcode Directory layout (:data:`geo.sample_health.ONSPD_COLUMNS`).
+    lsoa_centroids : pandas.DataFrame
+        The centroids that place the LSOA-only records, in the ONS population-weighted
+        centroid layout (:data:`geo.sample_health.LSOA_CENTROID_COLUMNS`).
+    """
+
+    incidents: pd.DataFrame
+    ed: pd.DataFrame
+    ambulance: pd.DataFrame
+    postcodes: pd.DataFrame
+    lsoa_centroids: pd.DataFrame
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Return the files by their key in :data:`SAMPLE_FILES`."""
+        return {key: getattr(self, key) for key in SAMPLE_FILES}
+
+
+def generate_sample_files(
+    n: int = DEFAULT_N,
+    seed: int = DEFAULT_SEED,
+    start: str = DEFAULT_START,
+    end: str = DEFAULT_END,
+    lsoas_csv: Path | None = None,
+    boundaries: Boundaries | None = None,
+) -> SampleFiles:
+    """Generate the SYNTHETIC sample split by who recorded each incident, as files.
+
+    The incidents of :func:`generate_sample` (same ``n``, ``seed``) are split: police rows
+    make the incidents file unchanged; ED and ambulance rows keep their ids as attendance and
+    incident references and their times as arrival and call times, and gain the ISTV fields
+    (:mod:`geo.sample_health`). On top, a few hundred ED attendances that no police record
+    matches are planted late on Friday and Saturday nights at one spot in Blackburn town
+    centre (:data:`UNDER_REPORTED`; about 0.55 % of ``n``), with ids after ``n``.
+
+    Parameters are those of :func:`generate_sample`; the LSOA table must also give
+    ``lsoa_code``, ``lsoa_name`` and ``la_code``.
 
     Returns
     -------
-    Path
-        ``path``.
+    SampleFiles
+
+    Examples
+    --------
+    >>> files = generate_sample_files(n=2_000, seed=1)
+    >>> police = generate_sample(n=2_000, seed=1).query("source == 'police'")
+    >>> files.incidents.equals(police.reset_index(drop=True))
+    True
+    >>> list(files.ed.columns[:3]), bool(files.ed["NHS Number"].str.startswith("999").all())
+    (['Attendance ID', 'Arrival Date', 'Arrival Time'], True)
+    """
+    drawn = _draw(n, seed, start, end, lsoas_csv, boundaries)
+    missing = {"lsoa_code", "lsoa_name", "la_code"} - set(drawn.lsoas.columns)
+    if missing:
+        raise ValueError(f"the LSOA table lacks the column(s) {', '.join(sorted(missing))}")
+    table = drawn.table
+    police = (table["source"] == "police").to_numpy()
+    incidents = table[police].reset_index(drop=True)
+
+    k = round(n * _UNDER_REPORTED_SHARE)
+    when_u, x_u, y_u = _draw_under_reported(k, drawn.days, drawn.world, drawn.rng)
+    health = table[~police]
+    when_h = pd.to_datetime(health["occurred_at"], format="%Y-%m-%d %H:%M").to_numpy(
+        dtype="datetime64[m]")
+    lon_u, lat_u = to_wgs84(x_u, y_u)
+    lon = np.concatenate([health["longitude"].to_numpy(dtype="float64"), np.round(lon_u, 6)])
+    lat = np.concatenate([health["latitude"].to_numpy(dtype="float64"), np.round(lat_u, 6)])
+    x, y = to_bng(lon, lat)  # the points as a record with coordinates gives them
+    when = np.concatenate([when_h, when_u])
+    planted = np.r_[np.zeros(len(health), dtype=bool), np.ones(k, dtype=bool)]
+    order = np.lexsort((planted, when))
+    rec = HealthRecords(
+        ids=np.concatenate([health["incident_id"].to_numpy(dtype=object),
+                            np.asarray([f"SYN-{i:06d}" for i in range(n + 1, n + k + 1)],
+                                       dtype=object)])[order],
+        source=np.concatenate([health["source"].to_numpy(dtype=object),
+                               np.full(k, "ed", dtype=object)])[order],
+        kind=np.concatenate([drawn.kind[~police].astype(object),
+                             np.full(k, "under_reported", dtype=object)])[order],
+        when=when[order], x=x[order], y=y[order], lon=lon[order], lat=lat[order],
+    )
+    files = health_files(rec, drawn.lsoas, drawn.world.boundaries, drawn.rng)
+    return SampleFiles(incidents=incidents, **files)
+
+
+def write_sample(
+    folder: Path | str,
+    n: int = DEFAULT_N,
+    seed: int = DEFAULT_SEED,
+    *,
+    compresslevel: int = 9,
+) -> dict[str, Path]:
+    """Generate the sample's files and write them into ``folder`` as gzipped CSV.
+
+    Each file is written atomically and byte-for-byte reproducible: the same ``n``, ``seed``
+    and ``compresslevel`` give the same files (the gzip header carries no timestamp).
+
+    Parameters
+    ----------
+    folder : Path or str
+        An existing folder; the files take the names in :data:`SAMPLE_FILES`.
+    n : int
+        Number of incidents drawn (police, ED and ambulance, before the planted ones).
+    seed : int
+        Seed of the generator.
+    compresslevel : int
+        gzip level: 9 for the bundled files, 1 for a quick throw-away sample.
+
+    Returns
+    -------
+    dict of Path
+        Each file's path by its key in :data:`SAMPLE_FILES`.
 
     Examples
     --------
     >>> import tempfile
-    >>> p = write_sample(Path(tempfile.mkdtemp()) / "s.csv.gz", n=50, seed=3)
-    >>> pd.read_csv(p).shape
-    (50, 7)
+    >>> paths = write_sample(Path(tempfile.mkdtemp()), n=500, seed=3)
+    >>> sorted(paths) == sorted(SAMPLE_FILES)
+    True
+    >>> pd.read_csv(paths["incidents"]).shape[1]
+    7
     """
-    path = Path(path)
-    df = generate_sample(n=n, seed=seed)
-    text = df.to_csv(index=False, lineterminator="\n")
+    folder = Path(folder)
+    files = generate_sample_files(n=n, seed=seed)
+    out = {}
+    for key, frame in files.frames().items():
+        out[key] = _write_gzip_csv(frame, folder / SAMPLE_FILES[key], compresslevel)
+    return out
+
+
+def _write_gzip_csv(frame: pd.DataFrame, path: Path, compresslevel: int) -> Path:
+    text = frame.to_csv(index=False, lineterminator="\n")
     buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0,
+                       compresslevel=compresslevel) as gz:
         gz.write(text.encode("utf-8"))
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:
@@ -337,6 +505,17 @@ class _World:
             venue_y=vy.reshape(len(cx), _NTE_VENUES),
         )
 
+
+@dataclass
+class _Drawn:
+    """The drawn incidents and what the health files are made from."""
+
+    table: pd.DataFrame  # the rows of :func:`generate_sample`
+    kind: np.ndarray  # the component each row was drawn from ("nte", "domestic", ...)
+    world: _World
+    days: pd.DatetimeIndex
+    lsoas: pd.DataFrame
+    rng: np.random.Generator  # where the draws continue
 
 def _read_lsoas(lsoas_csv: Path | None) -> pd.DataFrame:
     path = lsoas_csv if lsoas_csv is not None else bundled_boundaries_dir() / "lancashire_lsoas.csv"
@@ -495,11 +674,34 @@ def _draw_times(
     return day, minute
 
 
+def _draw_under_reported(
+    k: int, days: pd.DatetimeIndex, world: _World, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arrival times (``datetime64[m]``) and points (BNG) of the planted attendances."""
+    dow = days.day_of_week.to_numpy()
+    w = np.isin(dow, _UNDER_REPORTED_NIGHTS).astype(float)
+    w[-1] = 0.0  # its small hours would fall after the period
+    hours, hw = _hour_table(_HOURS_UNDER_REPORTED)
+    day = rng.choice(len(days), size=k, p=w / w.sum())
+    hour = hours[rng.choice(len(hours), size=k, p=hw)]
+    day = day + (hour < 12)
+    minute = _skip_spring_forward(days[day], hour * 60 + rng.integers(0, 60, k))
+    when = (days[day] + pd.to_timedelta(minute, unit="min")).to_numpy(dtype="datetime64[m]")
+    lon, lat = next(iter(UNDER_REPORTED.values()))
+    cx, cy = to_bng(np.full(k, lon), np.full(k, lat))
+    x, y = _inside(world.boundaries, cx, cy, np.full(k, _UNDER_REPORTED_SD_M), rng,
+                   fallback=(cx, cy))
+    return when, x, y
+
+
 # --------------------------------------------------------------------------------------------
 # Assembly
 
 
-def _finish(events: pd.DataFrame, days: pd.DatetimeIndex, rng: np.random.Generator) -> pd.DataFrame:
+def _finish(
+    events: pd.DataFrame, days: pd.DatetimeIndex, rng: np.random.Generator
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the rows sorted by time, and the order that sorted them."""
     k = len(events)
     cat = events["category"].to_numpy()
     u = rng.random(k)
@@ -528,7 +730,8 @@ def _finish(events: pd.DataFrame, days: pd.DatetimeIndex, rng: np.random.Generat
             "domestic": domestic[order],
         }
     )
-    return out.astype({c: "str" for c in SAMPLE_COLUMNS if c not in ("longitude", "latitude")})
+    text = [c for c in SAMPLE_COLUMNS if c not in ("longitude", "latitude")]
+    return out.astype(dict.fromkeys(text, "str")), order
 
 
 def _skip_spring_forward(date: pd.DatetimeIndex, minute: np.ndarray) -> np.ndarray:

@@ -318,6 +318,7 @@ class Store:
         kind: str,
         dedupe: bool = True,
         lines: np.ndarray | None = None,
+        extend_sample: bool = False,
     ) -> CommitResult:
         """Add ``table`` as one batch, atomically.
 
@@ -326,11 +327,20 @@ class Store:
         nothing, or as a conflict, written to the rejects file with what differs, when it is
         not. ``lines`` (the input line of each row) goes into those rejects. A ``kind="user"``
         commit into a store that holds the synthetic sample drops the sample in the same
-        atomic step: the sample is never mixed with real data.
+        atomic step: the sample is never mixed with real data. A ``kind="sample"`` commit
+        replaces everything, unless ``extend_sample`` adds it to a stored sample (the sample is
+        several files); into a store of the user's data it is refused.
         """
+        if extend_sample and kind != "sample":
+            raise ValueError("extend_sample adds a sample file to the stored sample; kind must "
+                             "be 'sample'")
         with self._locked():
             current = self.manifest()
-            replace_all = current.kind == "sample" and kind == "user" or kind == "sample"
+            if extend_sample and current.kind == "user":
+                raise ValueError("the store holds the user's own data; the synthetic sample is "
+                                 "never mixed with it")
+            replace_all = (current.kind == "sample" and kind == "user"
+                           or kind == "sample" and not extend_sample)
             base = Manifest(version=current.version) if replace_all else current
             lines = np.zeros(table.num_rows, dtype="int64") if lines is None else np.asarray(
                 lines, dtype="int64")

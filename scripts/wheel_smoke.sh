@@ -86,7 +86,11 @@ bundled = bundled_data_dir()
 assert venv in bundled.parents, f"bundled data read from {bundled}, not from the installed package"
 for rel in ("boundaries/lancashire_lads.geojson", "boundaries/population.csv",
             "boundaries/lancashire_lsoas.csv", "sample/mapping.toml",
-            "sample/lancashire_synthetic_incidents.csv.gz"):
+            "sample/lancashire_synthetic_incidents.csv.gz",
+            "sample/lancashire_synthetic_ed_attendances.csv.gz",
+            "sample/lancashire_synthetic_ambulance_callouts.csv.gz",
+            "sample/lancashire_synthetic_postcodes.csv.gz",
+            "sample/lancashire_synthetic_lsoa_centroids.csv.gz"):
     assert (bundled / rel).is_file(), f"{rel} is missing from the installed package"
 assets = Path(dashboard.__file__).parent / "assets"
 assert (assets / "style.css").is_file() and (assets / "hotspot.js").is_file(), \

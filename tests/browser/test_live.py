@@ -28,7 +28,7 @@ def test_a_file_in_the_inbox_updates_an_open_page_without_a_reload(page, tmp_pat
         page.goto(url + "/?days=fri,sat")
         page.wait_for_selector("#explorer-table .ag-row", timeout=60_000)
         _before_selected, before_total = _selected(page)
-        assert before_total == 60_000  # the synthetic sample
+        assert before_total == 60_314  # the synthetic sample: police, ED, ambulance
         page.evaluate("window.__hotspot_not_reloaded = true")
         # a feed writes under a temporary name and renames when complete
         part = police_file(data_dir / "inbox" / "feed.csv.part", 80)

@@ -19,9 +19,14 @@ def test_accept_suggested_zones_see_status_profile_and_sheet(page, live_server, 
     page.wait_for_selector("#nte-suggestions .ag-row", timeout=30_000)
     names = [page.inner_text(f"#nte-suggestions .ag-row[row-index='{i}'] [col-id='name']")
              for i in range(2)]
-    # the synthetic sample has no location text: suggestions are named by their authority,
-    # told apart where one authority has several
-    assert names[0] == "Blackpool" and names[1].startswith("Preston (")
+    # the synthetic sample's ED records name (made-up) streets: suggestions are named from
+    # those incident locations, each zone its own name
+    streets = ("High Street", "Market Street", "Church Street", "Station Road", "King Street",
+               "Victoria Road", "Queen Street", "Bridge Street", "Park Road", "Chapel Street",
+               "Mill Lane", "New Road", "Water Street", "Albert Road", "North Road",
+               "Union Street")
+    assert names[0] != names[1]
+    assert all(n.split(",")[0].split(" / ")[0] in streets for n in names), names
     for i in range(2):
         page.click(f"#nte-suggestions .ag-row[row-index='{i}'] input[type=checkbox]")
     page.click("#nte-accept-btn")
@@ -45,7 +50,7 @@ def test_accept_suggested_zones_see_status_profile_and_sheet(page, live_server, 
     page.wait_for_selector("#nte-sheet a", timeout=30_000)
     href = page.get_attribute("#nte-sheet a", "href")
     sheet = page.request.get(live_server + href)
-    assert sheet.ok and "Deployment sheet: Blackpool" in sheet.text()
+    assert sheet.ok and f"Deployment sheet: {names[0]}" in sheet.text()
 
 
 @pytest.mark.skipif(not VENUES.exists(), reason=f"real venue file {VENUES} is absent")

@@ -240,7 +240,8 @@ def test_importing_boundaries_relabels_stored_incidents(tmp_path):
     before = Store(data / "store").read(columns=["incident_id", "la_code"])[1]
     proc = run("boundaries", "import", str(LAD_FILE), "--code-field", "LAD21CD",
                "--name-field", "LAD21NM", "--data-dir", str(data), check=True)
-    assert "Re-assigned 60,000" in proc.stdout
+    # 50,209 police, 8,844 ED (330 planted, 16 rejected), 1,261 ambulance records
+    assert "Re-assigned 60,314" in proc.stdout
     after = Store(data / "store").read(columns=["incident_id", "la_code"])[1]
     assert after.num_rows == before.num_rows
     old = dict(zip(before.column(0).to_pylist(), before.column(1).to_pylist(), strict=False))

@@ -19,6 +19,7 @@ from geo.sample import (
     DEFAULT_SEED,
     NTE_CENTRES,
     SAMPLE_COLUMNS,
+    SAMPLE_FILES,
     generate_sample,
     write_sample,
 )
@@ -165,8 +166,17 @@ def test_committed_sample_is_a_gzipped_csv_with_the_expected_header() -> None:
     with gzip.open(SAMPLE_FILE, "rt", encoding="utf-8") as fh:
         assert fh.readline().rstrip("\n") == ",".join(SAMPLE_COLUMNS)
     df = pd.read_csv(SAMPLE_FILE, dtype=str, keep_default_na=False)
+    # the police records only: ED and ambulance records are in their own files
     assert len(df) >= 50_000
+    assert set(df["source"]) == {"police"}
     assert df["incident_id"].is_unique
+
+
+def test_committed_police_rows_are_those_of_the_generator() -> None:
+    """Splitting the sample by source left every police row as the generator draws it."""
+    police = generate_sample().query("source == 'police'").reset_index(drop=True)
+    committed = pd.read_csv(SAMPLE_FILE, dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(committed, police.astype(str))
 
 
 def test_committed_sample_has_persistent_micro_hotspots() -> None:
@@ -199,5 +209,8 @@ def test_mapping_names_the_sample_columns() -> None:
 
 @pytest.mark.slow
 def test_committed_sample_is_reproducible(tmp_path: Path) -> None:
-    fresh = write_sample(tmp_path / "s.csv.gz")
-    assert fresh.read_bytes() == SAMPLE_FILE.read_bytes()
+    fresh = write_sample(tmp_path)
+    assert sorted(fresh) == sorted(SAMPLE_FILES)
+    for key, path in fresh.items():
+        committed = bundled_sample_dir() / SAMPLE_FILES[key]
+        assert path.read_bytes() == committed.read_bytes(), key

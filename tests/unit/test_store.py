@@ -56,6 +56,26 @@ def test_user_data_replaces_the_sample_never_mixes(tmp_path):
     assert len(list((tmp_path / "store" / "incidents").rglob("*.parquet"))) == 1
 
 
+
+def test_a_sample_file_replaces_the_sample_unless_it_extends_it(tmp_path):
+    """The bundled sample is several files: the first replaces any sample, the rest add to it."""
+    import pytest
+
+    store = Store(tmp_path / "store")
+    _commit(store, _table(4), kind="sample")
+    _commit(store, _table(3, offset=100), kind="sample")  # a fresh sample: the old one goes
+    assert sorted(store.read()[1].column("incident_id").to_pylist()) == ["X100", "X101", "X102"]
+    store.commit(_table(2, offset=200), source_file="ed.csv", rejects=empty_rejects(),
+                 summary={"read": 2, "rejected": 0}, kind="sample", extend_sample=True)
+    manifest, table = store.read()
+    assert manifest.kind == "sample" and len(manifest.batches) == 2
+    assert table.num_rows == 5
+    _commit(store, _table(1, offset=300), kind="user")  # user data still replaces all of it
+    with pytest.raises(ValueError, match="never mixed"):
+        store.commit(_table(1, offset=400), source_file="ed.csv", rejects=empty_rejects(),
+                     summary={"read": 1, "rejected": 0}, kind="sample", extend_sample=True)
+    assert store.read()[1].column("incident_id").to_pylist() == ["X300"]
+
 def test_unlisted_files_are_invisible_and_swept(tmp_path):
     store = Store(tmp_path / "store")
     _commit(store, _table(2))
