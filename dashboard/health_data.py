@@ -12,6 +12,7 @@ from typing import Any
 
 from geo.health import HoursError, Shift, parse_days, parse_hours, parse_shifts
 from geo.query import FilterError, Filters
+from geo.settings import H3_RESOLUTIONS
 
 #: Service hours when none are given: a navigator's working day.
 DEFAULT_SHIFTS = "mon-fri 9-17"
@@ -79,6 +80,19 @@ def coverage(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _with_time_of_week(filters: Filters, params: Mapping[str, Any]) -> Filters:
+    """Add the ``days`` and ``hours`` filters (read as everywhere else) to ``filters``."""
+    from dataclasses import replace
+
+    from dashboard.params import parse_filters
+
+    wanted = {k: params[k] for k in ("days", "hours") if params.get(k)}
+    if not wanted:
+        return filters
+    parsed = parse_filters(wanted)
+    return replace(filters, days=parsed.days, hours=parsed.hours)
+
+
 def compare(params: Mapping[str, Any]) -> dict[str, Any]:
     """Return hospital beside police for ``params`` (see docs/API.md)."""
     from dashboard import services
@@ -90,10 +104,13 @@ def compare(params: Mapping[str, Any]) -> dict[str, Any]:
                           "year or fy (financial year)")
     svc = services.current()
     level = str(params.get("level") or "authority").strip()
-    if level not in svc.query.level_names():
-        raise FilterError("level", f"{level[:30]!r} is not a boundary level; levels: "
-                          f"{', '.join(svc.query.level_names())}")
-    filters = _filters(params, COMPARE_PARAMETERS)
+    hexagons = [f"h3-{r}" for r in H3_RESOLUTIONS]
+    if level not in svc.query.level_names() and level not in hexagons:
+        raise FilterError("level", f"{level[:30]!r} is not a level; levels: "
+                          f"{', '.join(svc.query.level_names() + hexagons)}")
+    # weekdays and hours narrow the comparison here (late weekend nights, say)
+    filters = _filters(params, COMPARE_PARAMETERS + ("days", "hours"))
+    filters = _with_time_of_week(filters, params)
     out = svc.query.health_compare(filters, source, period, level)
     out["filters"] = filters.to_params()
     return out

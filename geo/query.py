@@ -1139,7 +1139,23 @@ class QueryLayer:
         a_po = in_common(area_fr, np.flatnonzero(self.select(police_f if categories else
                                                              ed_f, area_fr).mask)) \
             if categories and "police" in area_fr.sources else np.zeros(0, dtype="int64")
-        coding = self._coding(level, area_fr, filters.areas)
+        if level.startswith("h3-"):
+            # hexagons: where hospital and police differ below any boundary (records placed
+            # too coarsely for the resolution count in none)
+            res = int(level.removeprefix("h3-"))
+            self._check_res(res)
+            from geo.h3index import cells_to_str
+
+            h3_codes = tuple(cells_to_str(area_fr.cells[res]))
+            h3_index = np.where(precise_enough(area_fr, res), area_fr.cell_codes[res], -1)
+            coding = _Coding(h3_codes, h3_index.astype(np.int64),
+                             np.ones(len(h3_codes), dtype=bool), None)
+            names: dict[str, str] = {}
+            pops: dict[str, Any] = {}
+        else:
+            coding = self._coding(level, area_fr, filters.areas)
+            names = coding.boundaries.names()
+            pops = coding.boundaries.population()
         n_codes = len(coding.codes)
 
         def tally(fr: IncidentFrame, idx: np.ndarray, index: np.ndarray,
@@ -1155,7 +1171,6 @@ class QueryLayer:
         held = np.bincount(coding.index[coding.index >= 0], minlength=n_codes) > 0 \
             if area_fr.n else np.zeros(n_codes, dtype=bool)
         listed = np.flatnonzero(coding.listed & held)
-        names = coding.boundaries.names()
         area_keys = {coding.codes[i]: (int(ed_kby[i]), int(po_kby[i])) for i in listed}
         area_excess = excess_over_police([coding.codes[i] for i in listed], ed_by[listed],
                                          po_by[listed])
@@ -1164,7 +1179,6 @@ class QueryLayer:
         all_ed = np.flatnonzero(self.select(ed_f, area_fr).mask) \
             if source in area_fr.sources else np.zeros(0, dtype="int64")
         ed_all, ed_all_k = tally(area_fr, all_ed, coding.index[all_ed], n_codes)
-        pops = coding.boundaries.population()
         concern = areas_of_concern(
             [coding.codes[i] for i in listed], ed_all[listed],
             np.array([pops.get(coding.codes[i]) or np.nan for i in listed], dtype="float64"))

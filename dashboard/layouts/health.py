@@ -28,11 +28,11 @@ dash.register_page(__name__, path="/health", name="Hospital & ambulance",
 P = "health-"
 (SOURCE, AREA, START, END, SHIFTS, EXTEND, PERIOD, LEVEL, STATUS, COVER_TEXT, COVER_HOURS,
  COVER_DAYS, COVER_GRID, COVER_AGE, CMP_TEXT, CMP_CHART, CMP_PERIODS, CMP_AREAS, CMP_HOURS,
- CMP_METHOD, PROFILE, ERROR, CONCERN) = (P + s for s in (
+ CMP_METHOD, PROFILE, ERROR, CONCERN, CMP_DAYS, CMP_HOURS_IN) = (P + s for s in (
     "source", "area", "start", "end", "shifts", "extend", "period", "level", "status",
     "cover-text", "cover-hours", "cover-days", "cover-grid", "cover-age", "cmp-text",
     "cmp-chart", "cmp-periods", "cmp-areas", "cmp-hours", "cmp-method", "profile", "error",
-    "concern"))
+    "concern", "cmp-days", "cmp-hours-in"))
 
 _SOURCE_LABELS = {"ed": "Emergency department attendances", "ambulance": "Ambulance call-outs"}
 _INSIDE, _OUTSIDE, _POLICE = "#3182bd", "#f03b20", "#636363"
@@ -52,6 +52,10 @@ def layout(**query: str) -> html.Div:
              if code in held and (mine is None or code in mine)]
     levels = [{"label": " local authorities" if lv == "authority" else f" {lv}s",
                "value": lv} for lv in svc.query.level_names()]
+    if who is not None and who.may_see("h3"):
+        finest = who.policy.max_h3_res or 9
+        levels += [{"label": f" hexagons (H3 resolution {r})", "value": f"h3-{r}"}
+                   for r in (8, 9) if r <= finest]
     sidebar = html.Div([
         html.H2("Health data"),
         html.Label("Source", htmlFor=SOURCE),
@@ -85,6 +89,12 @@ def layout(**query: str) -> html.Div:
             {"label": " financial year", "value": "fy"}]),
         html.Label("Areas", htmlFor=LEVEL),
         dcc.RadioItems(id=LEVEL, value=query.get("level") or "authority", options=levels),
+        html.Label("Only these days and hours (optional)", htmlFor=CMP_DAYS),
+        html.Div([dcc.Input(id=CMP_DAYS, type="text", debounce=True,
+                            value=query.get("days") or "", placeholder="e.g. fri,sat"),
+                  dcc.Input(id=CMP_HOURS_IN, type="text", debounce=True,
+                            value=query.get("hours") or "", placeholder="e.g. 23-4")],
+                 className="pair"),
     ], className="sidebar")
     main = html.Div([
         html.Div(id=ERROR, role="alert", className="error"),
@@ -165,18 +175,22 @@ def _params(source: str | None, area: str | None, start: str | None,
     Output(ERROR, "children"), Output(CONCERN, "children"),
     Input(SOURCE, "value"), Input(AREA, "value"), Input(START, "value"), Input(END, "value"),
     Input(SHIFTS, "value"), Input(EXTEND, "value"), Input(PERIOD, "value"),
-    Input(LEVEL, "value"), Input(LIVE_VERSION, "data"), State(ERROR, "id"))
+    Input(LEVEL, "value"), Input(CMP_DAYS, "value"), Input(CMP_HOURS_IN, "value"),
+    Input(LIVE_VERSION, "data"), State(ERROR, "id"))
 def update_health(source: str | None, area: str | None, start: str | None, end: str | None,
                   shifts: str | None, extend: str | None, period: str | None,
-                  level: str | None, _live: Any = None, _error_id: Any = None) -> tuple[Any, ...]:
+                  level: str | None, cmp_days: str | None = None, cmp_hours: str | None = None,
+                  _live: Any = None, _error_id: Any = None) -> tuple[Any, ...]:
     """Answer the navigator and hospital-beside-police questions for the selection."""
     base = _params(source, area, start, end)
     try:
         cov = health_data.coverage({**base, "shifts": shifts or health_data.DEFAULT_SHIFTS,
                                     **({"add_shifts": extend} if (extend or "").strip()
                                        else {})})
+        narrow = {k: str(v).strip() for k, v in (("days", cmp_days), ("hours", cmp_hours))
+                  if isinstance(v, str) and v.strip()}
         cmp = health_data.compare({**base, "period": period or "quarter",
-                                   "level": level or "authority"})
+                                   "level": level or "authority", **narrow})
     except FilterError as exc:
         blank = {"data": [], "layout": {"height": 40}}
         return ("", [], blank, blank, blank, {"display": "none"}, "", "", blank, "", "", "",
@@ -288,8 +302,13 @@ def update_health(source: str | None, area: str | None, start: str | None, end: 
 def _concern(cmp: dict[str, Any], what: str) -> Any:
     """Show the areas with clearly more records than their population would give."""
     level = cmp["level"]
-    one = "local authority" if level == "authority" else level
-    where = "local authorities" if level == "authority" else f"{level}s"
+    one = ("local authority" if level == "authority" else
+           "hexagon" if level.startswith("h3-") else level)
+    where = "local authorities" if level == "authority" else f"{one}s"
+    if level.startswith("h3-"):
+        return html.P("Areas of concern are judged against resident population, which "
+                      "hexagons do not have: choose local authorities or another boundary "
+                      "level.", className="hint")
     flagged = [c for c in cmp["concern"] if c["flagged"]]
     if flagged:
         head = html.P(f"{len(flagged)} {where} of concern: " + ", ".join(

@@ -90,8 +90,9 @@ def test_bad_coverage_parameters_are_named(hand, query, param):
 
 
 @pytest.mark.parametrize("query, param", [
-    ("period=decade", "period"), ("level=galaxy", "level"), ("days=mon", "days")],
-    ids=["period", "level", "days"])
+    ("period=decade", "period"), ("level=galaxy", "level"), ("days=funday", "days"),
+    ("hours=25-3", "hours"), ("categories=Robbery", "categories")],
+    ids=["period", "level", "days", "hours", "categories"])
 def test_bad_compare_parameters_are_named(hand, query, param):
     resp = get(hand, "analyst", f"/api/v1/health-data/compare?{query}")
     assert resp.status_code == 400 and resp.get_json()["parameter"] == param
@@ -157,3 +158,24 @@ def test_a_feed_posts_an_ed_export_and_no_identifier_is_kept(tmp_path):
             assert b"Alice Example" not in path.read_bytes(), path
     cov = get(app, "analyst", "/api/v1/health-data/coverage?shifts=fri%2018-2").get_json()
     assert (cov["total"], cov["inside"]) == (1, 1)
+
+
+def test_the_planted_unreported_spot_is_found_on_late_weekend_nights(sample):
+    import h3
+
+    body = get(sample, "analyst", "/api/v1/health-data/compare?period=year&level=h3-9"
+               "&days=fri,sat&hours=23-4").get_json()
+    top = body["areas"][0]
+    assert top["flagged"] and top["ed"] > 5 * max(top["police"], 1)
+    lat, lon = h3.cell_to_latlng(top["key"])
+    # the sample's planted spot on the eastern edge of Blackburn town centre (README)
+    assert abs(lat - 53.7490) < 0.003 and abs(lon - -2.4730) < 0.004
+    whole = get(sample, "analyst", "/api/v1/health-data/compare?period=year"
+                "&days=fri,sat&hours=23-4").get_json()
+    assert [a["name"] for a in whole["areas"] if a["flagged"]][:1] == ["Blackburn with Darwen"]
+
+
+def test_a_partner_may_not_ask_for_hexagons_finer_than_its_limit(sample):
+    resp = get(sample, "partner", "/api/v1/health-data/compare?level=h3-9")
+    assert resp.status_code == 403
+    assert get(sample, "partner", "/api/v1/health-data/compare?level=h3-8").status_code == 200
