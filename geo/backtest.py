@@ -25,7 +25,7 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from geo.query import Filters, QueryLayer
+    from geo.query import Filters, QueryLayer, Selection
 
 __all__ = [
     "BacktestData",
@@ -132,6 +132,8 @@ class BacktestData:
         filters: Filters,
         res: int,
         harm_weights: Mapping[str, float] | None = None,
+        *,
+        selection: Selection | None = None,
     ) -> BacktestData:
         """Take the incidents ``filters`` select from a query layer, with cells at ``res``.
 
@@ -147,6 +149,8 @@ class BacktestData:
             H3 resolution of the cells.
         harm_weights : mapping of str to float, optional
             Weight per category; every incident weighs 1 when omitted.
+        selection : geo.query.Selection, optional
+            ``query.select(filters)``, when the caller has made it already.
 
         Returns
         -------
@@ -166,7 +170,7 @@ class BacktestData:
         (0, 'days=fri')
         """
         fr = query.frame()
-        mask = query.select(filters).mask
+        mask = (selection if selection is not None else query.select(filters, fr)).mask
         shift = None
         if filters.uses_time_of_week:
             params = filters.to_params()

@@ -91,6 +91,9 @@ def test_from_query_takes_the_selected_incidents(sample_query, params):
     np.testing.assert_array_equal(data.month_first, fr.month_first[mask])
     assert (data.cell == fr.cells[9][fr.cell_codes[9][mask]]).all()
     assert (data.weight == 1.0).all()  # no harm weights given: every incident weighs 1
+    # a caller that has selected the rows already passes them in, with the same result
+    again = BacktestData.from_query(q, filters, res=9, selection=q.select(filters))
+    np.testing.assert_array_equal(again.cell, data.cell)
 
 
 @needs_shared
