@@ -31,14 +31,14 @@ mkdir -p test-artifacts
 
 status=0
 summary=()
-step() {  # step NAME COMMAND...: run it, remember the outcome, carry on either way
-    local name="$1"
+step() {  # step NAME COMMAND...: run it, remember the outcome and time, carry on either way
+    local name="$1" started=$SECONDS
     shift
     echo "== $name =="
     if "$@"; then
-        summary+=("ok      $name")
+        summary+=("ok      $name ($((SECONDS - started)) s)")
     else
-        summary+=("FAILED  $name")
+        summary+=("FAILED  $name ($((SECONDS - started)) s)")
         status=1
     fi
 }
@@ -63,4 +63,5 @@ step "package: the wheel installed offline outside the checkout, served and fetc
 
 echo "== summary =="
 printf '%s\n' "${summary[@]}"
+echo "all steps, with the installation: $SECONDS s"
 exit $status
