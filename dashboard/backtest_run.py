@@ -12,12 +12,13 @@ from typing import Any
 from geo.backtest_protocol import (
     LABELS,
     STUDY_AREAS,
+    DataMonths,
     Protocol,
     from_store,
     month_index,
     month_text,
 )
-from geo.query import FilterError
+from geo.query import FilterError, Filters
 from geo.settings import H3_RESOLUTIONS
 
 #: Parameters besides the shared filters (categories, la, days, hours, source).
@@ -97,33 +98,34 @@ def parse(params: Mapping[str, Any], data_months: tuple[int, int]) -> tuple[Prot
                     study_area=study, filters=shown), filters
 
 
-def data_months(query: Any) -> tuple[int, int]:
-    """Return the store's first and last months (since January 1970)."""
-    span = query.frame().date_span()
-    if span is None:
-        raise FilterError("la", "there are no incidents in the store yet")
-    return ((span[0].year - 1970) * 12 + span[0].month - 1,
-            (span[1].year - 1970) * 12 + span[1].month - 1)
-
-
 def run(query: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     """Parse ``params`` and run the backtest on ``query``'s incidents."""
-    protocol, filters = parse(params, data_months(query))
-    query.validate(filters)
     fr = query.frame()
+    # the store's months: the cutoffs default to what the whole store allows
+    stored = DataMonths.of(fr.month_first)
+    if stored is None:
+        raise FilterError("la", "there are no incidents in the store yet")
+    protocol, filters = parse(params, (stored.first, stored.last))
+    query.validate(filters)
     if filters.uses_time_of_week and fr.month_only_count == fr.n:
         raise FilterError("days" if filters.days is not None else "hours",
                           "these data give only the month of each incident (police.uk), so "
                           "there is no weekday or hour to backtest a shift on; leave days and "
                           "hours out")
-    if not query.select(filters).mask.any():
+    selection = query.select(filters, fr)
+    if not selection.count:
         raise FilterError("categories", "no incidents match these filters")
+    # a cutoff is skipped for a month without data of the chosen sources, whatever the category
+    months = stored if filters.sources is None else DataMonths.of(
+        fr.month_first[query.select(Filters(sources=filters.sources), fr).mask])
+    if months is None:
+        raise FilterError("source", "there are no incidents in the store for these sources")
     polygons, km2 = None, None
     if protocol.study_area == "boundaries":
-        polygons, km2 = _study_polygons(query, filters)
+        polygons, km2 = _study_polygons(query, filters, selection.mask)
     try:
-        result = from_store(query, filters, protocol, boundaries_km2=km2,
-                            polygons_wgs84=polygons)
+        result = from_store(query, filters, protocol, selection=selection, months=months,
+                            boundaries_km2=km2, polygons_wgs84=polygons)
     except ValueError as exc:
         raise FilterError("study_area" if "boundar" in str(exc) else "source", str(exc)) from None
     from dashboard.serialise import backtest_json
@@ -131,10 +133,10 @@ def run(query: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     return backtest_json(result, bool(query.status().get("synthetic_sample")))
 
 
-def _study_polygons(query: Any, filters: Any) -> tuple[list[Any], float]:
+def _study_polygons(query: Any, filters: Any, mask: Any) -> tuple[list[Any], float]:
     """Return the study polygons (WGS84) and the area of their union in km² (BNG).
 
-    They are the areas named by ``la``, else those holding any selected incident.
+    They are the areas named by ``la``, else those holding any selected incident (``mask``).
     """
     import numpy as np
 
@@ -145,7 +147,6 @@ def _study_polygons(query: Any, filters: Any) -> tuple[list[Any], float]:
         codes = set(filters.areas)
     else:
         fr = query.frame()
-        mask = query.select(filters).mask
         used = np.unique(fr.area[mask])
         codes = {fr.areas[i] for i in used if 0 <= i < len(fr.areas)}
     chosen = areas[areas["code"].isin(codes)]

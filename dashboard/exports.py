@@ -216,7 +216,7 @@ def printed_map(lons: list[float], lats: list[float], *, outlines: list[Any],
 
     frame = frame_around(lons, lats, width=width, height=height, min_span_m=min_span_m)
     svc = services.current()
-    background = render(frame, svc.basemap, _outlines())
+    background = svc.printed_background(frame, lambda: render(frame, svc.basemap, _outlines()))
 
     def xy(ring: Any) -> list[tuple[float, float]]:
         return [frame.xy(float(a), float(b)) for a, b in ring]

@@ -16,7 +16,6 @@ answered (status counts), and the server's peak memory (VmHWM).
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,16 +28,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from dashboard.liveserver import free_port, wait_until_up
+
 QUICK = ["/api/v1/aggregate?level=la&days=fri,sat&hours=20-4",
          "/api/v1/aggregate?level=h3&res=9&hours=15-19",
          "/api/v1/aggregate?level=la&public_only=1",
          "/api/v1/aggregate?level=h3&res=8&days=mon,tue,wed"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str, timeout: float = 120.0) -> tuple[int, float]:
@@ -86,22 +81,14 @@ def run_load_bench(data_dir: Path | None = None, clients: int = 8, seconds: floa
     if data_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="hotspot-load-")
         data_dir = Path(tmp.name)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(Path(data_dir) / "load-server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--data-dir",
                              str(data_dir), "--port", str(port)], stdout=log,
                             stderr=subprocess.STDOUT, env=os.environ.copy())
     try:
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            try:
-                if _get(base + "/api/v1/health", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.5)
+        wait_until_up(base, proc, Path(data_dir) / "load-server.log", timeout_s=300)
         for path in QUICK:  # warm the frame and the selection code
             _get(base + path)
         quiet: list[float] = []

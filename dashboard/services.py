@@ -237,6 +237,8 @@ class Services:
 
             self.basemap_layers = vector_layer_list(self.basemap)
         self._geometry = _LRU(8)
+        # printed map backgrounds by frame: a plan's places stay put between prints
+        self._printed = _LRU(64)
         self._zones_pin: contextvars.ContextVar[tuple[Any, Any] | None] = \
             contextvars.ContextVar(f"hotspot-pinned-zones-{id(self)}", default=None)
         self.heavy = HeavyLane(workers=max(1, (os.cpu_count() or 2) - 1), slots=4)
@@ -259,6 +261,7 @@ class Services:
                     self.query.boundaries = self._boundaries
                     # rates, outlines and every analysis over the old areas are stale now
                     self._geometry.clear()
+                    self._printed.clear()
                     self._results.clear()
                     self._boundaries_stamp = stamp
         return self._boundaries
@@ -381,6 +384,16 @@ class Services:
             return json.loads(gdf.to_json(drop_id=True, to_wgs84=True))
         key = ("areas",) if level == "authority" else ("areas", level, id(bounds))
         return self._geometry.get(key, make)
+
+    def printed_background(self, frame: Hashable, draw: Callable[[], T]) -> T:
+        """Return the background of a printed map of ``frame``, drawn by ``draw`` once.
+
+        The same frames are printed again and again: a plan's briefing, each of its places on
+        its own, and the next officer's copy. The basemap stays the same while the server
+        runs; the boundaries drawn when there is none are in the key, so new ones are drawn.
+        """
+        self.boundaries  # noqa: B018  (reloads them, with their stamp, if they have changed)
+        return self._printed.get((frame, self._boundaries_stamp), draw)
 
     def map_center(self) -> tuple[dict[str, float], float]:
         """Return a centre and zoom that frame the incidents (or, with none, the boundaries).

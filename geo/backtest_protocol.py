@@ -400,33 +400,60 @@ def sentence(summary: dict[str, dict[float, Median]], coverages: Sequence[float]
     return text + "."
 
 
-def from_store(query: Any, filters: Any, p: Protocol, *, boundaries_km2: float | None = None,
+@dataclass(frozen=True)
+class DataMonths:
+    """The months some data cover, as months since January 1970.
+
+    ``first`` and ``last`` are the first and last months holding an incident; ``missing``
+    the months between them holding none (a police.uk download left out, a feed that stopped).
+    """
+
+    first: int
+    last: int
+    missing: tuple[int, ...]
+
+    @classmethod
+    def of(cls, month_first_days: np.ndarray) -> DataMonths | None:
+        """Return the months of the rows' ``month_first`` day numbers; None for no rows.
+
+        Examples
+        --------
+        >>> days = np.array([0, 59, 59], dtype="int32")  # 1 January and 1 March 1970
+        >>> DataMonths.of(days)
+        DataMonths(first=0, last=2, missing=(1,))
+        >>> DataMonths.of(np.array([], dtype="int32")) is None
+        True
+        """
+        months = np.unique(_months(month_first_days))
+        if not len(months):
+            return None
+        first, last = int(months[0]), int(months[-1])
+        present = {int(m) for m in months}
+        return cls(first, last, tuple(m for m in range(first, last + 1) if m not in present))
+
+
+def from_store(query: Any, filters: Any, p: Protocol, *, selection: Any, months: DataMonths,
+               boundaries_km2: float | None = None,
                polygons_wgs84: Sequence[Any] | None = None) -> BacktestRun:
     """Run the protocol on the incidents ``filters`` select from a query layer.
 
-    The store's months (first, last, missing) are those of every incident of the selected
-    sources, whatever their category: a month with no robbery is a zero, not a gap.
+    ``selection`` is ``query.select(filters)``, which the caller has already made to refuse
+    an empty one. ``months`` are the store's months (first, last, missing): those of every
+    incident of the selected sources, whatever their category, as a month with no robbery is
+    a zero, not a gap.
     """
     from geo.backtest import BacktestData
-    from geo.query import Filters
 
-    data = BacktestData.from_query(query, filters, p.res)
-    month = _months(data.month_first)
-    fr = query.frame()
-    scope = query.select(Filters(sources=filters.sources)).mask
-    all_months = np.unique(_months(fr.month_first[scope]))
-    if not len(all_months):
-        raise ValueError("there are no incidents in the store for these sources")
-    first, last = int(all_months[0]), int(all_months[-1])
-    missing = sorted(set(range(first, last + 1)) - {int(m) for m in all_months})
+    data = BacktestData.from_query(query, filters, p.res, selection=selection)
     if p.study_area == "boundaries":
         if polygons_wgs84 is None or boundaries_km2 is None:
             raise ValueError("no area boundaries are loaded to make the study area from")
         study = StudyArea.boundaries(polygons_wgs84, p.res, boundaries_km2)
     else:
         study = StudyArea.inhabited(data.cell)
-    inc = Incidents(month, data.cell, data.easting, data.northing)
-    result = run(p, inc, study, data_first=first, data_last=last, missing=missing)
+    inc = Incidents(_months(data.month_first), data.cell, data.easting, data.northing)
+    result = run(p, inc, study, data_first=months.first, data_last=months.last,
+                 missing=months.missing)
     if polygons_wgs84 is not None:
         from dataclasses import replace
 

@@ -37,13 +37,13 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from dashboard.liveserver import wait_until_up
 
 CHROMIUM = os.environ.get("HOTSPOT_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -105,21 +105,6 @@ PAGE_READY = """
 """
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/api/v1/health", timeout=5):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            if proc.poll() is not None:
-                raise SystemExit(log.read_text()) from None
-            time.sleep(0.5)
-    raise SystemExit("server did not start: " + log.read_text())
-
-
 @contextmanager
 def serve(data_dir: Path, port: int):
     """Run ``hotspot serve`` of the checkout on PYTHONPATH; yield its address."""
@@ -130,7 +115,10 @@ def serve(data_dir: Path, port: int):
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_until_up(url, proc, log)
+            try:
+                wait_until_up(url, proc, log, timeout_s=300)
+            except RuntimeError as exc:
+                raise SystemExit(str(exc)) from None
             yield url
         finally:
             proc.terminate()

@@ -31,25 +31,29 @@ mkdir -p test-artifacts
 
 status=0
 summary=()
-step() {  # step NAME COMMAND...: run it, remember the outcome, carry on either way
-    local name="$1"
+step() {  # step NAME COMMAND...: run it, remember the outcome and time, carry on either way
+    local name="$1" started=$SECONDS
     shift
     echo "== $name =="
     if "$@"; then
-        summary+=("ok      $name")
+        summary+=("ok      $name ($((SECONDS - started)) s)")
     else
-        summary+=("FAILED  $name")
+        summary+=("FAILED  $name ($((SECONDS - started)) s)")
         status=1
     fi
 }
+# Each test tier runs in one process per core (pytest-xdist). Unit and integration tests go
+# to whichever process is free ("worksteal"); a browser test module stays in one process
+# ("loadfile"), so its server starts once and its tests run in file order.
 step "lint (ruff check .)" .venv/bin/ruff check .
 step "types (mypy geo)" .venv/bin/mypy geo
 step "unit tests (and the runnable examples in geo/ and the dashboard's parsers and writers)" \
     .venv/bin/python -m pytest tests/unit geo dashboard/params.py dashboard/serialise.py \
     dashboard/figures.py \
-    --doctest-modules -q
-step "integration tests" .venv/bin/python -m pytest tests/integration -q
-step "browser tests (headless Chromium)" .venv/bin/python -m pytest tests/browser -m browser -q
+    --doctest-modules -q -n auto --dist worksteal
+step "integration tests" .venv/bin/python -m pytest tests/integration -q -n auto --dist worksteal
+step "browser tests (headless Chromium)" .venv/bin/python -m pytest tests/browser -m browser -q \
+    -n 2 --dist loadfile
 package_smoke() {
     PYTHON=.venv/bin/python bash scripts/build_wheelhouse.sh --out "$WHEELHOUSE" &&
         PYTHON=.venv/bin/python bash scripts/wheel_smoke.sh --wheelhouse "$WHEELHOUSE"
@@ -59,4 +63,5 @@ step "package: the wheel installed offline outside the checkout, served and fetc
 
 echo "== summary =="
 printf '%s\n' "${summary[@]}"
+echo "all steps, with the installation: $SECONDS s"
 exit $status

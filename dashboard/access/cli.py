@@ -94,13 +94,12 @@ def _run(args: argparse.Namespace,
     """Open the accounts of the data directory and run the chosen action; errors exit 2."""
     from dashboard.access.accounts import AccountError, Accounts
     from geo.access import load_roles
-    from geo.boundaries import BoundaryError
 
     data = _data_paths(args)
     try:
         accounts = Accounts(data.access, load_roles(data.access / "roles.toml"))
         return commands[args.action or "list"](args, data, accounts)
-    except (AccountError, RoleFileError, BoundaryError, InputError) as exc:
+    except (AccountError, RoleFileError, InputError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except sqlite3.Error as exc:
         return _fail(f"the accounts file in {data.access} cannot be used: {exc}", EXIT_USAGE)
@@ -140,9 +139,13 @@ def _areas(args: argparse.Namespace, data: DataPaths) -> tuple[str, ...] | None:
     codes = area_codes(args.areas)
     if codes is None:
         return None
-    from geo.boundaries import load_boundaries
+    # only here: the boundaries (and geopandas) take half a second to load
+    from geo.boundaries import BoundaryError, load_boundaries
 
-    boundaries = load_boundaries(data.boundaries)
+    try:
+        boundaries = load_boundaries(data.boundaries)
+    except BoundaryError as exc:
+        raise InputError(str(exc)) from None
     unknown = [c for c in codes if c not in set(boundaries.areas["code"])]
     if unknown:
         listed = ", ".join(f"'{c}'" for c in unknown)

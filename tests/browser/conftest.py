@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from dashboard.liveserver import free_port, wait_until_up
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--disable-quic"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 #: The ``hotspot`` command of the Python running the tests.
@@ -40,7 +32,7 @@ def serve(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     beforehand, for example with users added by `hotspot users add`. ``env`` adds settings
     (``HOTSPOT_BASEMAP``...) to the server's environment.
     """
-    port = _free_port()
+    port = free_port()
     cmd = [str(HOTSPOT), "serve", "--data-dir", str(data_dir), "--port", str(port)]
     log_path = data_dir / "server.log"
     with open(log_path, "w") as log:
@@ -48,30 +40,11 @@ def serve(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
                                 env={**os.environ, **(env or {})})
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_until_up(url, proc, log_path)
+            wait_until_up(url, proc, log_path)
             yield url
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen, log_path: Path) -> None:
-    # with users configured the health route answers 401 to a request that is not signed in:
-    # that too means the server is up
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/api/v1/health", timeout=2):
-                return
-        except urllib.error.HTTPError as err:
-            if err.code == 401:
-                return
-            time.sleep(0.5)
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(log_path.read_text()) from None
-            time.sleep(0.5)
-    raise RuntimeError("server did not start: " + log_path.read_text())
 
 
 @pytest.fixture(scope="session")

@@ -155,9 +155,12 @@ def test_serve_refuses_to_start_with_a_file_that_is_not_mbtiles(tmp_path):
     env = {"HOTSPOT_BASEMAP": str(bogus), "PATH": "/usr/bin:/bin"}
     import os
 
+    from dashboard.liveserver import free_port
+
     env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
+    # a free port: were the file taken, the server must not clash with one of another test
     out = subprocess.run([sys.executable, "-m", "dashboard.cli", "serve", "--data-dir",
-                          str(tmp_path / "data"), "--port", "18599"], env=env,
+                          str(tmp_path / "data"), "--port", str(free_port())], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
     assert f"{bogus} is not an MBTiles file" in out.stderr

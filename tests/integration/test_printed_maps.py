@@ -102,3 +102,31 @@ def test_a_past_weekend_shows_its_forecast_beside_what_was_recorded(with_basemap
     assert "Fri 2025-03-28" not in html  # its own count is not part of its forecast
     resp = with_basemap.get(f"/nte/sheet?zone={zone}&weekend=2099-01-02")
     assert resp.status_code == 400
+
+
+def test_a_map_printed_again_is_not_drawn_again_until_the_boundaries_change(
+        tmp_path_factory, monkeypatch):
+    """The briefing's places do not move between prints: their backgrounds are drawn once.
+    New boundaries (the fallback draws them) are drawn afresh."""
+    import dashboard.staticmap as staticmap
+    from dashboard import services
+    from geo.boundaries import import_boundaries
+    from geo.settings import bundled_data_dir
+
+    client = _client(tmp_path_factory, "maps-again")
+    drawn = []
+    real = staticmap.render
+    monkeypatch.setattr(staticmap, "render",
+                        lambda frame, *a, **k: drawn.append(frame) or real(frame, *a, **k))
+    images = re.compile(r'data:image/png;base64,[^"]+')
+    first = images.findall(client.get("/patrol/briefing?n=2").get_data(as_text=True))
+    assert len(first) == 3 and len(drawn) == 3  # two places and the overview
+    again = images.findall(client.get("/patrol/briefing?n=2").get_data(as_text=True))
+    one = images.findall(client.get("/patrol/briefing?n=2&rank=2").get_data(as_text=True))
+    assert again == first and len(one) == 1 and one[0] in first and len(drawn) == 3
+    data = client.application.extensions[services.EXTENSION].data
+    import_boundaries(bundled_data_dir() / "boundaries" / "lancashire_lads.geojson", "code",
+                      "name", data.boundaries)
+    redrawn = images.findall(client.get("/patrol/briefing?n=2").get_data(as_text=True))
+    assert len(drawn) == 6 and drawn[3:] == drawn[:3]  # the same frames, drawn again
+    assert len(redrawn) == 3
