@@ -177,6 +177,10 @@ STORE_READERS = {
     "geo/ingest.py": "rewrites stored rows when boundaries change (the hotspot CLI only)",
     "dashboard/bench.py": "the benchmark's naive baseline (the hotspot CLI only)",
 }
+#: Executors the door will run (issue 14): they take the principal's scope with each query
+#: and hand back aggregates only. The numpy one is the query layer's own code, internals
+#: included; nothing outside ``geo/`` may use them until the door does (test below).
+DOOR_EXECUTORS = {"geo/engines.py": "the core aggregations on numpy and DuckDB"}
 #: The query layer's own state: what lies behind the door.
 DOOR_INTERNALS = frozenset({"_current", "_frame", "_pin", "_pinned", "_scoped",
                             "_authority_frame", "_scope_frame"})
@@ -231,12 +235,32 @@ def test_only_the_query_layer_reads_incident_rows():
         for name, tree in _modules(package).items():
             if name not in STORE_READERS:
                 found += [f"{name}:{line} reads the store" for line in _store_reads(tree)]
-            if name != "geo/query.py":
+            if name != "geo/query.py" and name not in DOOR_EXECUTORS:
                 found += [f"{name}:{n.lineno} uses {n.attr}" for n in ast.walk(tree)
                           if isinstance(n, ast.Attribute) and n.attr in DOOR_INTERNALS
                           and not (isinstance(n.value, ast.Name) and n.value.id == "self")]
                 found += [f"{name}:{line} uses labels() for rows"
                           for line in _label_misuse(tree)]
+    assert found == []
+
+
+def test_no_page_or_route_runs_an_executor_past_the_door():
+    """The executors count whatever scope they are given; until the query layer hands them
+    the pinned principal's, no page, route or export may call them, and nothing else in the
+    code reads the store's Parquet files by SQL."""
+    found = []
+    for package in ("geo", "dashboard"):
+        for name, tree in _modules(package).items():
+            if name in DOOR_EXECUTORS:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module == "geo.engines" or (
+                        isinstance(node, ast.Import)
+                        and any(a.name == "geo.engines" for a in node.names)):
+                    found.append(f"{name}:{node.lineno} imports geo.engines")
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                        and "read_parquet" in node.value:
+                    found.append(f"{name}:{node.lineno} reads Parquet by SQL")
     assert found == []
 
 

@@ -1,0 +1,615 @@
+"""Executors for the core aggregations: one engine-neutral query, answered in numpy or DuckDB.
+
+The core query is what the Explorer asks on every filter change: validated :class:`Filters`
+plus the principal's :class:`~geo.access.Scope`, counted per H3 cell, per authority, per
+weekday and hour, and per month. :class:`CoreQuery` says it once, with no engine in it, and
+an :class:`Executor` answers it:
+
+* :class:`NumpyExecutor` is the reference. It runs the query layer's own code
+  (:meth:`geo.query.QueryLayer.select` on the frame :meth:`~geo.query.QueryLayer._scope_frame`
+  cuts), so it is by construction what the product shows today.
+* :class:`DuckDBExecutor` runs SQL over the Parquet files the committed manifest lists, with
+  no preload: each query reads only the columns it needs, and the year partitions a date range
+  rules out are never opened. A batch is visible as soon as its manifest commits.
+
+Both return the same numpy arrays in the same order, and a conformance test
+(``tests/unit/test_engines.py``) holds them to identical answers. Harm weighting is applied
+here, after aggregation, from counts per category, so no engine can differ on it.
+
+Nothing in the product calls these yet: the pages still ask :class:`~geo.query.QueryLayer`.
+See ``docs/ENGINES.md`` for what remains before an executor can stand behind the one door.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+
+from geo.access import Scope
+from geo.query import (
+    Filters,
+    IncidentFrame,
+    QueryLayer,
+    _lut,
+    hours_in_band,
+    precise_enough,
+)
+from geo.settings import H3_RESOLUTIONS
+from geo.store import Manifest, Store
+
+#: Days since 1970-01-01 count from here, as in :mod:`geo.query`.
+_EPOCH = np.datetime64("1970-01-01", "D")
+#: Rows dated before this month are left out of every frame (see ``IncidentFrame.from_table``).
+_FIRST_MONTH = "1970-01"
+
+
+@dataclass(frozen=True)
+class CoreQuery:
+    """The core query with no engine in it: filters plus the rows the principal may count.
+
+    Parameters
+    ----------
+    filters : Filters
+        Validated filters (:meth:`geo.query.QueryLayer.validate`).
+    areas : frozenset of str, optional
+        The principal's authorities (``la_code``); None for every authority.
+    drop_domestic : bool
+        Leave out domestic incidents whatever the filters say (the principal's scope).
+
+    Examples
+    --------
+    >>> q = CoreQuery(Filters(hours=(20, 4)), areas=frozenset({"E06000009"}))
+    >>> q.filters.hour_set() == frozenset({20, 21, 22, 23, 0, 1, 2, 3}), q.drop_domestic
+    (True, False)
+    """
+
+    filters: Filters
+    areas: frozenset[str] | None = None
+    drop_domestic: bool = False
+
+    @classmethod
+    def of(cls, filters: Filters, scope: Scope | None = None,
+           purpose: str = "rows") -> CoreQuery:
+        """Return the query for ``filters`` as the principal with ``scope`` may have it.
+
+        Follows :meth:`geo.query.QueryLayer._scope_frame`: ``purpose="rows"`` (what the
+        Explorer's figures count) leaves out domestic incidents for a public-places role and
+        for a role whose domestic incidents count only by whole authority;
+        ``purpose="authority"`` only for a public-places role.
+
+        Examples
+        --------
+        >>> partner = Scope(areas=frozenset({"E06000009"}), public_only=False, rows=False,
+        ...                 domestic_below_authority=False, max_h3_res=8, suppress_below=5)
+        >>> CoreQuery.of(Filters(), partner).drop_domestic
+        True
+        >>> CoreQuery.of(Filters(), partner, purpose="authority").drop_domestic
+        False
+        >>> CoreQuery.of(Filters()).areas is None
+        True
+        """
+        if purpose not in ("rows", "authority"):
+            raise ValueError(f"purpose must be 'rows' or 'authority', not {purpose!r}")
+        if scope is None:
+            return cls(filters)
+        drop = scope.public_only or (purpose == "rows" and not scope.domestic_below_authority)
+        return cls(filters, areas=scope.areas, drop_domestic=drop)
+
+    def scope(self) -> Scope:
+        """Return a :class:`~geo.access.Scope` that cuts rows as this query's scope does.
+
+        Only its areas and domestic rule matter here: disclosure (suppression, hexagon
+        limits) is applied after aggregation, outside the executors.
+        """
+        return Scope(areas=self.areas, public_only=self.drop_domestic, rows=True,
+                     domestic_below_authority=True, max_h3_res=None, suppress_below=0)
+
+
+@dataclass(frozen=True)
+class KeyedCounts:
+    """Counts and harm-weighted sums per key, keys ascending.
+
+    The keys are every key that holds any row in the query's scope (whatever the filters
+    select), so a map drawn once can be updated with new values alone: H3 cells as
+    ``uint64``, authorities as ``la_code`` text (an object array), months as months since
+    January 1970 (``int64``: 0 is 1970-01).
+    """
+
+    keys: np.ndarray
+    counts: np.ndarray  # int64
+    harm: np.ndarray  # float64; the counts themselves when no weights are given
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """Selected rows counted per key (ascending) and per category (labels ascending)."""
+
+    keys: np.ndarray
+    categories: list[str]
+    counts: np.ndarray  # shape (len(keys), len(categories)), or (len(keys), 1) uncategorised
+
+
+def month_text(month_index: int) -> str:
+    """Return ``YYYY-MM`` for months since January 1970.
+
+    Examples
+    --------
+    >>> month_text(0), month_text(653)
+    ('1970-01', '2024-06')
+    """
+    return f"{1970 + month_index // 12}-{month_index % 12 + 1:02d}"
+
+
+class Executor(ABC):
+    """Answers the core query; subclasses count, this class weights and shapes."""
+
+    #: Short name for benchmarks and messages.
+    name: str = ""
+
+    @abstractmethod
+    def _tally(self, query: CoreQuery, key: str, res: int | None,
+               by_category: bool) -> _Tally:
+        """Count the selected rows per ``key`` ("cell", "authority" or "month").
+
+        ``res`` is the H3 resolution for ``key="cell"``: its cells are the keys, and rows
+        placed too coarsely for it (:func:`geo.query.precise_enough`) are not counted.
+        """
+
+    @abstractmethod
+    def day_hour_grid(self, query: CoreQuery) -> np.ndarray:
+        """Return a 7 × 24 ``int64`` array of counts (rows Monday..Sunday, columns hours).
+
+        Rows without a weekday and hour (month-only data) are not in the grid, as in
+        :meth:`geo.query.QueryLayer.day_hour_grid`.
+        """
+
+    def cell_counts(self, query: CoreQuery, res: int,
+                    harm_weights: Mapping[str, float] | None = None) -> KeyedCounts:
+        """Return counts and harm per H3 cell of resolution ``res``.
+
+        As :meth:`geo.query.QueryLayer.cell_counts`: health records placed by postcode count
+        to resolution 9 and those placed by LSOA to resolution 7; a cell holding only rows
+        too coarse for ``res`` is listed with 0.
+        """
+        if res not in H3_RESOLUTIONS:
+            raise ValueError(f"{res} is not a stored H3 resolution; choose one of "
+                             f"{H3_RESOLUTIONS}")
+        return _weigh(self._tally(query, "cell", res, bool(harm_weights)), harm_weights)
+
+    def authority_counts(self, query: CoreQuery,
+                         harm_weights: Mapping[str, float] | None = None) -> KeyedCounts:
+        """Return counts and harm per authority (``la_code``; ``""`` is outside them all)."""
+        return _weigh(self._tally(query, "authority", None, bool(harm_weights)), harm_weights)
+
+    def month_counts(self, query: CoreQuery,
+                     harm_weights: Mapping[str, float] | None = None) -> KeyedCounts:
+        """Return counts and harm per month (the row's month: a month-only row's too)."""
+        return _weigh(self._tally(query, "month", None, bool(harm_weights)), harm_weights)
+
+
+def _weigh(tally: _Tally, harm_weights: Mapping[str, float] | None) -> KeyedCounts:
+    """Sum the tally per key and weight it by category, in one fixed order for every engine.
+
+    Examples
+    --------
+    >>> t = _Tally(np.array([5, 7]), ["a", "b"], np.array([[1, 2], [0, 3]]))
+    >>> k = _weigh(t, {"b": 0.5})
+    >>> k.counts.tolist(), k.harm.tolist()
+    ([3, 3], [2.0, 1.5])
+    """
+    counts = tally.counts.sum(axis=1, dtype=np.int64) if tally.counts.size else np.zeros(
+        len(tally.keys), dtype=np.int64)
+    if not harm_weights:
+        return KeyedCounts(tally.keys, counts, counts.astype(np.float64))
+    harm = np.zeros(len(tally.keys), dtype=np.float64)
+    # Column by column, categories in label order: a category no row of an engine's answer
+    # holds adds exact zeros, so engines that list different idle categories still agree.
+    for j, label in enumerate(tally.categories):
+        harm += tally.counts[:, j] * float(harm_weights.get(label, 1.0))
+    return KeyedCounts(tally.keys, counts, harm)
+
+
+def _matrix(key_index: np.ndarray, n_keys: int, cat_index: np.ndarray, n_cats: int,
+            counts: np.ndarray | None) -> np.ndarray:
+    """Lay (key, category, count) triples out as a keys × categories count matrix."""
+    flat = key_index.astype(np.int64) * max(n_cats, 1) + cat_index
+    out = np.bincount(flat, weights=None if counts is None else counts,
+                      minlength=n_keys * max(n_cats, 1))
+    return out.astype(np.int64).reshape(n_keys, max(n_cats, 1))
+
+
+class NumpyExecutor(Executor):
+    """The reference executor: the query layer's in-memory frame and its own selection code.
+
+    Parameters
+    ----------
+    layer : QueryLayer
+        An unpinned query layer over the store (``principal_required=False``); the scope
+        comes with each query instead.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from geo.boundaries import load_boundaries
+    >>> ex = NumpyExecutor(QueryLayer(Store(Path(tempfile.mkdtemp())), load_boundaries(None)))
+    >>> int(ex.day_hour_grid(CoreQuery(Filters())).sum())
+    0
+    """
+
+    name = "numpy"
+
+    def __init__(self, layer: QueryLayer) -> None:
+        self.layer = layer
+
+    def _frame(self, query: CoreQuery) -> IncidentFrame:
+        # The reference must be the product's own code path, private parts included.
+        return self.layer._scope_frame(self.layer._current(), query.scope(), "rows")
+
+    def _tally(self, query: CoreQuery, key: str, res: int | None,
+               by_category: bool) -> _Tally:
+        fr = self._frame(query)
+        mask = self.layer.select(query.filters, fr).mask
+        if key == "cell":
+            assert res is not None
+            mask = mask & precise_enough(fr, res)
+            keys, index = fr.cells[res], fr.cell_codes[res]
+        elif key == "authority":
+            present = np.bincount(fr.area, minlength=len(fr.areas)) > 0
+            labels = np.array(fr.areas, dtype=object)
+            order = np.argsort(labels.astype(str), kind="stable")
+            order = order[present[order]]
+            rank = np.full(len(fr.areas), -1, dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            keys, index = labels[order], rank[fr.area]
+        elif key == "month":
+            months = (fr.month_first.astype("timedelta64[D]") + _EPOCH).astype(
+                "datetime64[M]").astype(np.int64) - np.datetime64("1970-01", "M").astype(
+                np.int64)
+            keys, inverse = np.unique(months, return_inverse=True)
+            index = inverse.reshape(-1)
+        else:
+            raise ValueError(f"unknown key {key!r}")
+        if not by_category:
+            counts = np.bincount(index[mask], minlength=len(keys)).astype(np.int64)
+            return _Tally(keys, [], counts.reshape(-1, 1))
+        cats = np.array(fr.categories, dtype=object)
+        cat_order = np.argsort(cats.astype(str), kind="stable")
+        cat_rank = np.empty(len(cats), dtype=np.int64)
+        cat_rank[cat_order] = np.arange(len(cats))
+        matrix = _matrix(index[mask], len(keys), cat_rank[fr.category[mask]], len(cats), None)
+        return _Tally(keys, [str(c) for c in cats[cat_order]], matrix)
+
+    def day_hour_grid(self, query: CoreQuery) -> np.ndarray:  # noqa: D102 (inherited)
+        fr = self._frame(query)
+        ok = self.layer.select(query.filters, fr).mask & (fr.dow >= 0) & (fr.hour >= 0)
+        flat = fr.dow[ok].astype(np.int64) * 24 + fr.hour[ok]
+        return np.bincount(flat, minlength=7 * 24).astype(np.int64).reshape(7, 24)
+
+
+def _text(value: str) -> str:
+    """Quote ``value`` as an SQL string literal.
+
+    Examples
+    --------
+    >>> _text("O'Neil")
+    "'O''Neil'"
+    """
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _text_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(_text(v) for v in values) + "]"
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """One committed manifest as DuckDB reads it: what its files hold, found once."""
+
+    manifest: Manifest
+    columns: frozenset[str]
+    categories: list[str]
+    sources: list[str]
+
+
+#: Writes one query's SQL from a resolved manifest and its ``read_parquet`` source.
+_SqlBuilder = Callable[[_Snapshot, str], str]
+
+#: The SQL of each key, and its numpy type.
+_KEYS: dict[str, tuple[str, type]] = {
+    "authority": ("la_code", object),
+    "month": ("(CAST(substr(month, 1, 4) AS INTEGER) - 1970) * 12 "
+              "+ CAST(substr(month, 6, 2) AS INTEGER) - 1", np.int64),
+}
+
+
+class DuckDBExecutor(Executor):
+    """Runs the core query as SQL over the Parquet files the committed manifest lists.
+
+    Nothing is preloaded: every query reads the manifest (a small JSON file), resolves each
+    listed file to where it is now (``incidents/...`` or its staging path, as
+    :meth:`geo.store.Store.read` does), and lets DuckDB read only the columns it needs from
+    only the year partitions the dates allow. Files staged but not yet listed are never read,
+    and a batch is visible to the next query after its manifest commits.
+
+    What is kept between queries is small and keyed by the manifest, so a commit makes it
+    stale at once: the categories and sources the store holds (to validate filters as the
+    numpy executor does), and the keys each scope lists (every cell, authority or month
+    holding any of its rows, read in one pass of that column the first time it is asked).
+
+    Parameters
+    ----------
+    store : Store
+        The incident store.
+    threads : int, optional
+        DuckDB worker threads (default: DuckDB's, one per core).
+    memory_limit : str, optional
+        DuckDB's memory limit, e.g. ``"1GB"`` (default: DuckDB's, 80% of RAM).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> ex = DuckDBExecutor(Store(Path(tempfile.mkdtemp())))
+    >>> ex.cell_counts(CoreQuery(Filters()), 9).keys.size
+    0
+    >>> ex.day_hour_grid(CoreQuery(Filters())).shape
+    (7, 24)
+    """
+
+    name = "duckdb"
+
+    def __init__(self, store: Store, *, threads: int | None = None,
+                 memory_limit: str | None = None) -> None:
+        self.store = store
+        config: dict[str, str | bool | int | float | list[str]] = {}
+        if threads is not None:
+            config["threads"] = int(threads)
+        if memory_limit is not None:
+            config["memory_limit"] = str(memory_limit)
+        self._con = duckdb.connect(":memory:", config=config)
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+        self._keys: dict[tuple[object, ...], np.ndarray] = {}
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self._con.close()
+
+    # -- the store -------------------------------------------------------------------------
+    def _resolve(self, manifest: Manifest) -> list[str]:
+        """Return each listed file's path now: in ``incidents/``, else at its staging path.
+
+        A file in neither place was moved in between the two looks (it is in ``incidents/``
+        now) or was dropped by a newer commit (DuckDB's open fails and the query starts again
+        from the new manifest).
+        """
+        paths = []
+        for rel in manifest.files:
+            final = self.store.root / rel
+            staged = self.store.staged_path(rel)
+            paths.append(str(staged if not final.exists() and staged.exists() else final))
+        return paths
+
+    @staticmethod
+    def _source(paths: Sequence[str]) -> str:
+        return (f"read_parquet({_text_list(paths)}, hive_partitioning = true, "
+                "hive_types = {'year': INTEGER}, union_by_name = true)")
+
+    def _snapshot_of(self, manifest: Manifest, src: str,
+                     cur: duckdb.DuckDBPyConnection) -> _Snapshot:
+        """Return what ``manifest``'s files hold (columns, labels), read once per manifest."""
+        old = self._snapshot
+        if old is not None and old.manifest == manifest:
+            return old
+        columns = frozenset(str(r[0]) for r in cur.execute(
+            f"DESCRIBE SELECT * FROM {src}").fetchall())
+        found = cur.execute(
+            f"SELECT list(DISTINCT category), list(DISTINCT source) FROM {src} "
+            f"WHERE month >= {_text(_FIRST_MONTH)}").fetchone()
+        cats, sources = found if found is not None else ([], [])
+        snap = _Snapshot(manifest, columns, sorted(cats or []), sorted(sources or []))
+        with self._lock:
+            self._snapshot = snap
+            self._keys.clear()
+        return snap
+
+    def _run(self, query: CoreQuery, build: _SqlBuilder
+             ) -> tuple[_Snapshot, list[tuple[object, ...]]] | None:
+        """Run the SQL ``build`` writes for the manifest in force; None for an empty store.
+
+        A listed file that vanishes mid-query was dropped by a newer commit (or moved from
+        staging into place): the query starts again from the manifest then in force.
+        """
+        cur = self._con.cursor()
+        try:
+            for attempt in range(5):
+                manifest = self.store.manifest()
+                if not manifest.files:
+                    self._where(query, None)  # a filter naming absent values still fails
+                    return None
+                src = self._source(self._resolve(manifest))
+                try:
+                    snap = self._snapshot_of(manifest, src, cur)
+                    return snap, cur.execute(build(snap, src)).fetchall()
+                except duckdb.IOException:
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.05)
+            raise AssertionError("unreachable")
+        finally:
+            cur.close()
+
+    # -- SQL -------------------------------------------------------------------------------
+    @staticmethod
+    def _scope(query: CoreQuery) -> str:
+        """Return the SQL condition for the rows that exist for the principal."""
+        scope = [f"month >= {_text(_FIRST_MONTH)}"]
+        if query.areas is not None:
+            scope.append(f"list_contains({_text_list(sorted(query.areas))}, la_code)"
+                         if query.areas else "FALSE")
+        if query.drop_domestic:
+            scope.append("domestic IS NOT TRUE")
+        return " AND ".join(scope)
+
+    @staticmethod
+    def _where(query: CoreQuery, snap: _Snapshot | None) -> str:
+        """Return the SQL condition for the rows ``query`` counts.
+
+        Mirrors :meth:`geo.query.QueryLayer.select` clause by clause, within the scope, and
+        adds the year partitions the dates allow (a file's ``year=`` is its rows' local year,
+        or their month's for month-only rows), so DuckDB never opens the others.
+        """
+        f = query.filters
+        sel = [DuckDBExecutor._scope(query)]
+        if f.start is not None or f.end is not None:
+            dated, undated = ["local_date IS NOT NULL"], ["local_date IS NULL"]
+            if f.start is not None:
+                dated.append(f"local_date >= DATE {_text(f.start.isoformat())}")
+                # a month-only row is kept when its month overlaps the range
+                undated.append(f"month >= {_text(f.start.isoformat()[:7])}")
+                sel.append(f"year >= {int(f.start.year)}")
+            if f.end is not None:
+                dated.append(f"local_date <= DATE {_text(f.end.isoformat())}")
+                undated.append(f"month <= {_text(f.end.isoformat()[:7])}")
+                sel.append(f"year <= {int(f.end.year)}")
+            sel.append(f"(({' AND '.join(dated)}) OR ({' AND '.join(undated)}))")
+        if f.days is not None:
+            dow = "dow"
+            if f.hours is not None and f.hours[0] > f.hours[1]:
+                # a band wrapping midnight is a night: its small hours belong to the day before
+                dow = (f"(CASE WHEN hour >= 0 AND hour < {int(f.hours[1])} AND dow >= 0 "
+                       "THEN (dow + 6) % 7 ELSE dow END)")
+            days = ", ".join(str(int(d)) for d in sorted(f.days))
+            sel.append(f"{dow} IN ({days})" if days else "FALSE")
+        if f.hours is not None:
+            sel.append(f"hour IN ({', '.join(str(h) for h in hours_in_band(*f.hours))})")
+        known = (snap.categories, snap.sources) if snap is not None else ([], [])
+        for column, param, labels, wanted in (
+                ("category", "categories", known[0], f.categories),
+                ("source", "source", known[1], f.sources)):
+            lut = _lut(labels, wanted, param)  # FilterError, worded as the numpy executor's
+            if lut is not None:
+                chosen = [lab for lab, keep in zip(labels, lut, strict=True) if keep]
+                sel.append(f"list_contains({_text_list(chosen)}, {column})")
+        if f.areas is not None:
+            sel.append(f"list_contains({_text_list(sorted(set(f.areas)))}, la_code)"
+                       if f.areas else "FALSE")
+        if f.exclude_domestic:
+            sel.append("domestic IS NOT TRUE")
+        return " AND ".join(sel)
+
+    def _key_list(self, query: CoreQuery, key: str, key_sql: str, dtype: type,
+                  snap: _Snapshot, src: str) -> np.ndarray:
+        """Return every key holding a row in the query's scope, once per manifest and scope."""
+        cache = (snap.manifest.version, query.areas, query.drop_domestic, key_sql)
+        hit = self._keys.get(cache)
+        if hit is not None:
+            return hit
+        cur = self._con.cursor()
+        try:
+            rows = cur.execute(f"SELECT DISTINCT {key_sql} FROM {src} "
+                               f"WHERE {self._scope(query)}").fetchall()
+        finally:
+            cur.close()
+        found = [r[0] for r in rows]
+        keys: np.ndarray = (np.array(sorted(found), dtype=object) if dtype is object
+                            else np.sort(np.array(found, dtype=dtype)))
+        with self._lock:
+            if len(self._keys) > 64:
+                self._keys.clear()
+            if self._snapshot is snap:
+                self._keys[cache] = keys
+        return keys
+
+    def _tally(self, query: CoreQuery, key: str, res: int | None,
+               by_category: bool) -> _Tally:
+        dtype: type
+        if key == "cell":
+            key_sql, dtype = f"h3_{int(res or 0)}", np.uint64
+        elif key in _KEYS:
+            key_sql, dtype = _KEYS[key]
+        else:
+            raise ValueError(f"unknown key {key!r}")
+        listed: list[np.ndarray] = []
+
+        def build(snap: _Snapshot, src: str) -> str:
+            listed[:] = [self._key_list(query, key, key_sql, dtype, snap, src)]
+            sel = self._where(query, snap)
+            if key == "cell" and "location_precision" in snap.columns:
+                # health records placed by postcode count to res 9, by LSOA to res 7
+                sel += (f" AND CASE location_precision WHEN 'postcode' THEN {int(res or 0)} "
+                        f"<= 9 WHEN 'lsoa' THEN {int(res or 0)} <= 7 ELSE TRUE END")
+            cat = ", category" if by_category else ""
+            return f"SELECT {key_sql} AS k{cat}, count(*) AS n FROM {src} WHERE {sel} GROUP BY ALL"
+
+        found = self._run(query, build)
+        if found is None:
+            return _Tally(np.zeros(0, dtype=dtype), [], np.zeros((0, 1), dtype=np.int64))
+        keys = listed[0]
+        rows = found[1]
+        cols: list[Sequence[object]] = (list(zip(*rows, strict=True)) if rows
+                                        else [[], [], []])
+        sorted_keys = keys.astype(str) if dtype is object else keys
+        got: np.ndarray = np.array(cols[0], dtype=dtype)
+        index = np.searchsorted(sorted_keys, got.astype(str) if dtype is object else got)
+        counts = np.array(cols[-1] if rows else [], dtype=np.int64)
+        if not by_category:
+            return _Tally(keys, [], _matrix(index, len(keys), np.zeros(len(index), np.int64),
+                                            1, counts))
+        cats = sorted({str(c) for c in cols[1]})
+        cat_index = np.searchsorted(np.array(cats, dtype=str), np.array(cols[1], dtype=str))
+        return _Tally(keys, [str(c) for c in cats],
+                      _matrix(index, len(keys), cat_index, len(cats), counts))
+
+    def day_hour_grid(self, query: CoreQuery) -> np.ndarray:  # noqa: D102 (inherited)
+        def build(snap: _Snapshot, src: str) -> str:
+            return (f"SELECT dow, hour, count(*) AS n FROM {src} "
+                    f"WHERE {self._where(query, snap)} AND dow >= 0 AND hour >= 0 GROUP BY ALL")
+
+        grid = np.zeros((7, 24), dtype=np.int64)
+        found = self._run(query, build)
+        for dow, hour, n in found[1] if found is not None else []:
+            grid[int(dow), int(hour)] = int(n)  # type: ignore[call-overload]
+        return grid
+
+
+def executor(name: str, store: Store, layer: QueryLayer | None = None) -> Executor:
+    """Return the executor called ``name`` ("numpy" or "duckdb") over ``store``.
+
+    Parameters
+    ----------
+    name : str
+        ``"numpy"`` (the reference, in memory) or ``"duckdb"`` (over the Parquet files).
+    store : Store
+        The incident store.
+    layer : QueryLayer, optional
+        The query layer the numpy executor computes with; by default a new one over
+        ``store`` and the bundled authorities.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> executor("duckdb", Store(Path(tempfile.mkdtemp()))).name
+    'duckdb'
+    >>> executor("dask", Store(Path(tempfile.mkdtemp())))
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown engine 'dask'; the engines are numpy, duckdb
+    """
+    if name == "duckdb":
+        return DuckDBExecutor(store)
+    if name == "numpy":
+        if layer is None:
+            from geo.boundaries import load_boundaries
+
+            layer = QueryLayer(store, load_boundaries(None))
+        return NumpyExecutor(layer)
+    raise ValueError(f"unknown engine {name!r}; the engines are numpy, duckdb")

@@ -1,0 +1,284 @@
+"""Conformance: the DuckDB executor gives the numpy reference's answers, to the last count."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from geo.access import Scope
+from geo.boundaries import load_boundaries
+from geo.engines import CoreQuery, DuckDBExecutor, Executor, KeyedCounts, NumpyExecutor
+from geo.ingest import load_sample
+from geo.query import AUTHORITY, FilterError, Filters, QueryLayer
+from geo.schema import empty_rejects
+from geo.settings import DataPaths
+from geo.store import Store
+from tests.conftest import PRESTON_BNG, stored_table
+
+PRESTON, BLACKPOOL, WYRE = "E07000123", "E06000009", "E07000128"
+HARM = {"Violence with injury": 3.0, "Robbery": 2.5, "Violence without injury": 0.1}
+
+# Rows the synthetic sample lacks: health records placed by postcode or LSOA centroid,
+# police.uk month-only rows, domestic incidents, nights across midnight and a year's end.
+EXTRA_TIMES = [
+    "2023-12-31 23:30", "2024-01-01 00:30", "2024-01-01 03:59", "2024-01-01 04:00",
+    "2023-06-02 22:15", "2023-06-03 01:10",  # Fri night, Sat small hours
+    None, None, None, None,  # month-only
+    "2024-03-15 12:00", "2024-03-16 02:00", "2022-05-01 09:00", "2024-12-31 23:59",
+]
+EXTRA_MONTHS = [t[:7] if t else m for t, m in zip(
+    EXTRA_TIMES, [None] * 6 + ["2023-12", "2024-01", "2024-03", "2021-12"] + [None] * 4,
+    strict=True)]
+PRECISION = [None, "postcode", "lsoa", "postcode", None, "lsoa", None, None, None, None,
+             "postcode", "lsoa", None, None]
+
+
+def extra_table(times: list[str | None], months: list[str], precision: list[str | None],
+                seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    n = len(times)
+    table = stored_table(
+        PRESTON_BNG[0] + rng.uniform(-3_000, 3_000, n),
+        PRESTON_BNG[1] + rng.uniform(-3_000, 3_000, n), times,
+        category=[["Violence with injury", "Robbery", "Public order"][i % 3] for i in range(n)],
+        source=["ed" if p else "police" for p in precision],
+        domestic=[[True, False, None][i % 3] if p is None else None
+                  for i, p in enumerate(precision)],
+        la_code=[PRESTON, BLACKPOOL][seed % 2], month=months)
+    table = table.set_column(table.schema.get_field_index("incident_id"), "incident_id",
+                             pa.array([f"X{seed}-{i}" for i in range(n)]))
+    return table.set_column(table.schema.get_field_index("location_precision"),
+                            "location_precision", pa.array(precision, pa.string()))
+
+
+def commit(store: Store, table: pa.Table, name: str) -> None:
+    store.commit(table, source_file=name, rejects=empty_rejects(), summary={}, kind="user")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Store:
+    root = tmp_path_factory.mktemp("engines")
+    sample = DataPaths(root / "sample")
+    load_sample(sample, n=3_000, seed=11)
+    _, sampled = Store(sample.store).read()
+    # Wyre is left without rows: a valid area to filter by that selects nothing
+    sampled = sampled.filter(pc.not_equal(sampled.column("la_code"), WYRE))
+    s = Store(root / "store")
+    commit(s, sampled, "sample.csv")
+    commit(s, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=1), "extra.csv")
+    # a second batch, committed later, with its own month-only and health rows
+    commit(s, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=2), "later.csv")
+    return s
+
+
+@pytest.fixture(scope="module")
+def engines(store) -> tuple[NumpyExecutor, DuckDBExecutor]:
+    return NumpyExecutor(QueryLayer(store, load_boundaries(None))), DuckDBExecutor(store)
+
+
+FILTERS = {
+    "everything": Filters(),
+    "a year": Filters(start=date(2023, 1, 1), end=date(2023, 12, 31)),
+    "dates cut months": Filters(start=date(2023, 12, 15), end=date(2024, 1, 10)),
+    "start only": Filters(start=date(2024, 3, 16)),
+    "end only": Filters(end=date(2022, 4, 30)),
+    "fri-sat nights 20-4": Filters(days=frozenset({4, 5}), hours=(20, 4)),
+    "sunday night 22-6 in dates": Filters(start=date(2023, 6, 1), end=date(2024, 1, 1),
+                                          days=frozenset({6}), hours=(22, 6)),
+    "weekday daytime": Filters(days=frozenset({0, 1, 2, 3, 4}), hours=(9, 17)),
+    "band to midnight": Filters(hours=(20, 0)),
+    "core query": Filters(start=date(2023, 4, 1), end=date(2024, 3, 31),
+                          days=frozenset({4, 5, 6}), hours=(18, 3),
+                          categories=("Violence with injury", "Robbery")),
+    "categories any case": Filters(categories=("robbery", "PUBLIC ORDER")),
+    "health only": Filters(sources=("ed",)),
+    "areas": Filters(areas=(BLACKPOOL, PRESTON)),
+    "area without rows": Filters(areas=(WYRE,)),
+    "no areas": Filters(areas=()),
+    "no days": Filters(days=frozenset()),
+    "public only": Filters(exclude_domestic=True),
+    "empty dates": Filters(start=date(2030, 1, 1), end=date(2030, 12, 31)),
+    "inverted dates": Filters(start=date(2024, 2, 1), end=date(2024, 1, 1)),
+}
+
+SCOPES = {
+    "whole store": None,
+    "one area": Scope(areas=frozenset({PRESTON}), public_only=False, rows=True,
+                      domestic_below_authority=True, max_h3_res=None, suppress_below=0),
+    "public only": Scope(areas=None, public_only=True, rows=True,
+                         domestic_below_authority=True, max_h3_res=None, suppress_below=0),
+    "no domestic below authority": Scope(
+        areas=frozenset({PRESTON, BLACKPOOL}), public_only=False, rows=False,
+        domestic_below_authority=False, max_h3_res=8, suppress_below=0),
+}
+
+
+def same(a: KeyedCounts, b: KeyedCounts) -> None:
+    assert a.keys.dtype == b.keys.dtype
+    np.testing.assert_array_equal(a.keys, b.keys)
+    np.testing.assert_array_equal(a.counts, b.counts)
+    assert a.counts.dtype == b.counts.dtype == np.int64
+    np.testing.assert_array_equal(a.harm, b.harm)  # identical, not close: weighted once
+
+
+def answers(ex: Executor, q: CoreQuery) -> dict[str, object]:
+    return {
+        "cells 9": ex.cell_counts(q, 9),
+        "cells 9 harm": ex.cell_counts(q, 9, HARM),
+        "cells 8": ex.cell_counts(q, 8),
+        "cells 7 harm": ex.cell_counts(q, 7, HARM),
+        "authorities": ex.authority_counts(q, HARM),
+        "months": ex.month_counts(q),
+        "grid": ex.day_hour_grid(q),
+    }
+
+
+#: Filters that select nothing in any scope; every other one selects some rows in each.
+EMPTY = {"area without rows", "no areas", "no days", "empty dates", "inverted dates"}
+
+
+@pytest.mark.parametrize("scope", list(SCOPES), ids=list(SCOPES))
+@pytest.mark.parametrize("filters", list(FILTERS), ids=list(FILTERS))
+def test_duckdb_gives_the_numpy_answers(engines, filters, scope):
+    ref, duck = engines
+    q = CoreQuery.of(FILTERS[filters], SCOPES[scope])
+    want, got = answers(ref, q), answers(duck, q)
+    selected = want["cells 7 harm"].counts.sum()  # type: ignore[attr-defined]
+    assert (selected == 0) == (filters in EMPTY)
+    assert len(want["cells 9"].keys) > 0  # type: ignore[attr-defined]
+    for name in want:
+        if name == "grid":
+            np.testing.assert_array_equal(got[name], want[name])
+            assert got[name].dtype == np.int64
+        else:
+            same(got[name], want[name])  # type: ignore[arg-type]
+
+
+def test_the_reference_is_the_query_layers_own_answer(engines, store):
+    """The numpy executor is what the product shows today (so the DuckDB one is too)."""
+    ref, _ = engines
+    layer = QueryLayer(store, load_boundaries(None))
+    f = FILTERS["core query"]
+    q = CoreQuery(f)
+    cells, counts, harm = layer.cell_counts(f, 9, HARM)
+    mine = ref.cell_counts(q, 9, HARM)
+    np.testing.assert_array_equal(mine.keys, cells)
+    np.testing.assert_array_equal(mine.counts, counts)
+    # the query layer adds weights row by row; the executors weight counts per category
+    np.testing.assert_allclose(mine.harm, harm, rtol=1e-12)
+    np.testing.assert_array_equal(ref.day_hour_grid(q), layer.day_hour_grid(f))
+    table = layer.area_table(f, HARM, level=AUTHORITY)
+    by_code = dict(zip(ref.authority_counts(q).keys, ref.authority_counts(q).counts,
+                       strict=True))
+    assert table["count"].sum() > 0
+    for code, count in zip(table["code"], table["count"], strict=True):
+        assert by_code.get(code, 0) == count
+
+
+def test_the_fixture_holds_the_hard_cases(engines):
+    """Every case the conformance test is meant to cover is in the data, and selected."""
+    ref, _ = engines
+    fr = ref.layer.frame()
+    assert fr.month_only.sum() == 8 and (fr.precision == 1).sum() == 6
+    assert (fr.precision == 2).sum() == 6 and (fr.domestic == 1).sum() > 20
+    assert len(fr.manifest.batches) == 3 and WYRE not in fr.areas
+    assert WYRE in ref.layer.boundaries.names()
+    # LSOA-placed rows are listed at res 9 but not counted there
+    at9 = ref.cell_counts(CoreQuery(FILTERS["health only"]), 9).counts.sum()
+    at7 = ref.cell_counts(CoreQuery(FILTERS["health only"]), 7).counts.sum()
+    assert at7 - at9 == 6
+    # a range cutting through December and January keeps both months' month-only rows
+    months = ref.month_counts(CoreQuery(FILTERS["dates cut months"]))
+    assert months.counts.sum() > 4
+    grid = ref.day_hour_grid(CoreQuery(FILTERS["fri-sat nights 20-4"]))
+    assert grid[6, :4].sum() > 0  # Saturday and Sunday small hours count with the night before
+
+
+def test_unknown_values_fail_the_same_way(engines):
+    ref, duck = engines
+    q = CoreQuery(Filters(categories=("Arson",)))
+    with pytest.raises(FilterError) as want:
+        ref.cell_counts(q, 9)
+    with pytest.raises(FilterError) as got:
+        duck.cell_counts(q, 9)
+    assert str(got.value) == str(want.value)
+
+
+def test_empty_store(tmp_path):
+    s = Store(tmp_path / "store")
+    ref, duck = NumpyExecutor(QueryLayer(s, load_boundaries(None))), DuckDBExecutor(s)
+    q = CoreQuery(Filters(days=frozenset({1})))
+    for name, want in answers(ref, q).items():
+        got = answers(duck, q)[name]
+        if name == "grid":
+            np.testing.assert_array_equal(got, want)
+        else:
+            same(got, want)  # type: ignore[arg-type]
+    with pytest.raises(FilterError, match="store is empty"):
+        duck.cell_counts(CoreQuery(Filters(sources=("police",))), 9)
+
+
+@pytest.fixture
+def small(tmp_path) -> Store:
+    s = Store(tmp_path / "store")
+    commit(s, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=1), "first.csv")
+    return s
+
+
+def test_a_batch_committed_later_is_seen_at_the_next_query(small):
+    duck = DuckDBExecutor(small)
+    q = CoreQuery(Filters())
+    before = duck.authority_counts(q)
+    assert before.keys.tolist() == [BLACKPOOL]
+    commit(small, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=2), "second.csv")
+    after = duck.authority_counts(q)
+    assert after.keys.tolist() == [BLACKPOOL, PRESTON]
+    assert after.counts.tolist() == [len(EXTRA_TIMES)] * 2
+
+
+def test_files_not_yet_listed_are_never_read(small, monkeypatch):
+    duck = DuckDBExecutor(small)
+    q = CoreQuery(Filters())
+    before = duck.month_counts(q).counts.sum()
+    # a writer that has staged its files and not yet committed the manifest
+    monkeypatch.setenv("HOTSPOT_FAULT_PAUSE_BEFORE_COMMIT", "1.5")
+    writer = threading.Thread(target=commit, args=(
+        small, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=2), "second.csv"))
+    writer.start()
+    staging = small.root / "_staging"
+    deadline = time.monotonic() + 10
+    while not list(staging.rglob("*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert list(staging.rglob("*.parquet")), "the writer never staged its file"
+    # and a stray file in the dataset folder that no manifest lists
+    stray = small.root / "incidents" / "year=2024" / "stray.parquet"
+    Path(small.root / small.manifest().files[0]).parent.mkdir(parents=True, exist_ok=True)
+    import shutil
+
+    shutil.copy(small.root / small.manifest().files[0], stray)
+    assert duck.month_counts(q).counts.sum() == before
+    assert small.manifest().version == 1
+    writer.join()
+    stray.unlink()
+    assert duck.month_counts(q).counts.sum() == before + len(EXTRA_TIMES)
+
+
+def test_a_listed_file_still_at_its_staging_path_is_read(small):
+    """A writer that died between its commit and its moves leaves listed files in staging."""
+    duck = DuckDBExecutor(small)
+    q = CoreQuery(Filters())
+    want = duck.cell_counts(q, 9)
+    for rel in small.manifest().files:
+        staged = small.staged_path(rel)
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        (small.root / rel).rename(staged)
+    got = DuckDBExecutor(small).cell_counts(q, 9)
+    same(got, want)
+    assert got.counts.sum() == len(EXTRA_TIMES) - 3  # three LSOA-placed rows are too coarse
