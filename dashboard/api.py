@@ -171,6 +171,7 @@ def aggregate() -> Response:
                 rows.append(row)
         return jsonify({"level": "h3", "res": res, "filters": filters.to_params(), "rows": rows,
                         "group": _grouped()[1].as_json(),
+                        "left_out": _left_out(svc.query.left_out(filters, res), res, disclosed),
                         **_suppression_rule(disclosed, split=False)})
     raise AssertionError("unreachable: every other level is a boundary level")
 
@@ -186,6 +187,20 @@ def _suppression(disclosed: Any, i: int) -> dict[str, Any]:
         return {"suppressed": False}
     return {"suppressed": True,
             "shown_as": disclosed.label() if disclosed.primary[i] else "hidden"}
+
+
+def _left_out(n: int, res: int, disclosed: Any) -> dict[str, Any]:
+    """Say how many selected records are placed too coarsely for hexagons at ``res``.
+
+    Health records placed only by a postcode or an LSOA centroid (geo.istv) are not in the
+    hexagons they would land in by chance; the answer says so, so that the rows plus this
+    count make the selection. For a role that suppresses small numbers a count from 1 to
+    the threshold is given as "fewer than" like any other.
+    """
+    why = (f"placed only by a postcode or LSOA centroid, too coarse for H3 resolution {res}")
+    if disclosed is not None and 0 < n < disclosed.threshold:
+        return {"count": None, "suppressed": True, "shown_as": disclosed.label(), "why": why}
+    return {"count": int(n), "why": why}
 
 
 def _suppression_rule(disclosed: Any, split: bool = True, below: bool = False,

@@ -453,7 +453,7 @@ class Services:
     def cells_geojson(self, res: int) -> tuple[dict[str, Any], list[str]]:
         """Return hexagons of every cell holding any incident, and their ids in trace order."""
         def make() -> tuple[dict[str, Any], list[str]]:
-            cells = self.query.frame().cells[res]
+            cells = self.query.frame().cells[res][self.query.drawn_cells(res)]
             ids = cells_to_str(cells)
             rings = cell_boundaries(cells)
             features = [

@@ -865,6 +865,22 @@ class QueryLayer:
             harm = counts.astype("float64")
         return fr.cells[res], counts, harm
 
+    def drawn_cells(self, res: int) -> np.ndarray:
+        """Return which of ``frame().cells[res]`` hold a record placed finely enough for ``res``.
+
+        A hexagon that holds only records placed by a postcode or LSOA centroid is not drawn:
+        its count is always nought, and its outline would say where the centroid is.
+        """
+        self._check_res(res)
+        fr = self.frame()
+        key = ("drawn-cells", fr.serial, res)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = np.bincount(
+                fr.cell_codes[res][precise_enough(fr, res)],
+                minlength=len(fr.cells[res])) > 0
+        return hit
+
     def _check_res(self, res: int) -> None:
         if res not in H3_RESOLUTIONS:
             raise FilterError("res", f"{res} is not offered; choose one of {H3_RESOLUTIONS}")

@@ -602,6 +602,7 @@ def _map_values(filters: Filters, view: dict[str, Any], key: list[Any]) -> dict[
     """Return the values the map paints on the outlines of ``key``: numbers only."""
     svc = services.current()
     _, counts, _ = svc.query.cell_counts(filters, view["res"])
+    counts = counts[svc.query.drawn_cells(view["res"])]  # aligned to cells_geojson's hexagons
     codes, _names, values, label = _area_values(filters, view["measure"])
     return figures.map_values(key=key, layers=view["layers"], cell_values=counts,
                               area_codes=codes, area_values=values,

@@ -45,7 +45,10 @@ def test_aggregate_by_h3_matches_filters(client):
     assert 0 < n_nights < n_all
     assert nights["filters"] == {"days": "fri,sat", "hours": "20-4"}
     la = client.get("/api/v1/aggregate?level=la&days=fri,sat&hours=20-4").get_json()["rows"]
-    assert sum(r["count"] for r in la) == n_nights
+    # the hexagons plus the records placed too coarsely for them (the sample's health records
+    # placed only by an LSOA centroid) make the selection, and the answer says how many
+    assert nights["left_out"]["count"] > 0 and "LSOA" in nights["left_out"]["why"]
+    assert sum(r["count"] for r in la) == n_nights + nights["left_out"]["count"]
 
 
 def test_hotspots_geojson_ranked(client):
@@ -106,3 +109,13 @@ def test_map_outlines_are_refused_for_data_the_page_no_longer_shows(client):
         refused = client.get(f"/map/geometry.geojson?layer=cells&res=9&key={stale}")
         assert refused.status_code == 409, stale
         assert "data changed" in refused.get_data(as_text=True)
+
+
+def test_the_map_draws_no_hexagon_that_only_coarsely_placed_records_fall_in(client):
+    # the sample's health records placed by an LSOA centroid are too coarse for resolution 9:
+    # they are counted as left out, and a hexagon holding only them is not drawn at all
+    counted = client.get("/api/v1/aggregate?level=h3&res=9").get_json()
+    assert counted["left_out"]["count"] > 0
+    drawn = client.get("/map/geometry.geojson?layer=cells&res=9").get_json()
+    assert sorted(f["properties"]["cell"] for f in drawn["features"]) == sorted(
+        r["cell"] for r in counted["rows"])
