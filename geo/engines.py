@@ -11,8 +11,10 @@ an :class:`Executor` answers it:
 * :class:`DuckDBExecutor` runs SQL over the Parquet files the committed manifest lists, with
   no preload: each query reads only the columns it needs, and the year partitions a date range
   rules out are never opened. A batch is visible as soon as its manifest commits.
+* :class:`DaskExecutor` sends the same SQL to the workers of a Dask cluster, the manifest's
+  files split among them, and sums what comes back: for stores that outgrow one machine.
 
-Both return the same numpy arrays in the same order, and a conformance test
+All three return the same numpy arrays in the same order, and a conformance test
 (``tests/unit/test_engines.py``) holds them to identical answers. Harm weighting is applied
 here, after aggregation, from counts per category, so no engine can differ on it.
 
@@ -27,6 +29,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -316,6 +319,9 @@ class _Snapshot:
     columns: frozenset[str]
     categories: list[str]
     sources: list[str]
+    #: Each file's columns (as the file lists them): stores written before a column existed
+    #: lack it in their older files.
+    file_columns: Mapping[str, frozenset[str]]
 
 
 #: Writes one query's SQL from a resolved manifest and its ``read_parquet`` source.
@@ -402,49 +408,88 @@ class DuckDBExecutor(Executor):
         return (f"read_parquet({_text_list(paths)}, hive_partitioning = true, "
                 "hive_types = {'year': INTEGER}, union_by_name = true)")
 
-    def _snapshot_of(self, manifest: Manifest, src: str,
-                     cur: duckdb.DuckDBPyConnection) -> _Snapshot:
+    # -- running SQL: here in this process; the Dask executor sends it to workers ---------
+    def _chunks(self, paths: Sequence[str]) -> list[list[str]]:
+        """Split the files one scan reads into the groups each SQL statement reads."""
+        return [list(paths)]
+
+    def _execute(self, statements: Sequence[str]) -> list[list[tuple[object, ...]]]:
+        """Run each SQL statement and return each one's rows."""
+        cur = self._con.cursor()
+        try:
+            return [cur.execute(sql).fetchall() for sql in statements]
+        finally:
+            cur.close()
+
+    def _snapshot_of(self, manifest: Manifest, paths: Sequence[str]) -> _Snapshot:
         """Return what ``manifest``'s files hold (columns, labels), read once per manifest."""
         old = self._snapshot
         if old is not None and old.manifest == manifest:
             return old
-        columns = frozenset(str(r[0]) for r in cur.execute(
-            f"DESCRIBE SELECT * FROM {src}").fetchall())
-        found = cur.execute(
-            f"SELECT list(DISTINCT category), list(DISTINCT source) FROM {src} "
-            f"WHERE month >= {_text(_FIRST_MONTH)}").fetchone()
-        cats, sources = found if found is not None else ([], [])
-        snap = _Snapshot(manifest, columns, sorted(cats or []), sorted(sources or []))
+        chunks = self._chunks(paths)
+        schema = _merge(self._execute([
+            f"SELECT DISTINCT file_name, name FROM parquet_schema({_text_list(chunk)})"
+            for chunk in chunks]), "distinct")
+        file_columns: dict[str, set[str]] = {str(p): set() for p in paths}
+        for file_name, column in schema:
+            file_columns.setdefault(str(file_name), set()).add(str(column))
+        labels = _merge(self._execute([
+            f"SELECT DISTINCT 'category', category FROM {self._source(chunk)} "
+            f"WHERE month >= {_text(_FIRST_MONTH)} UNION "
+            f"SELECT DISTINCT 'source', source FROM {self._source(chunk)} "
+            f"WHERE month >= {_text(_FIRST_MONTH)}" for chunk in chunks]), "distinct")
+        snap = _Snapshot(
+            manifest,
+            frozenset().union(*file_columns.values()) | {"year"},
+            sorted(str(v) for k, v in labels if k == "category" and v is not None),
+            sorted(str(v) for k, v in labels if k == "source" and v is not None),
+            {f: frozenset(c) for f, c in file_columns.items()})
         with self._lock:
             self._snapshot = snap
             self._keys.clear()
         return snap
 
+    def _groups(self, paths: Sequence[str], snap: _Snapshot
+                ) -> list[tuple[list[str], _Snapshot]]:
+        """Return the file groups one query reads, each with the snapshot its SQL is built on.
+
+        In one DuckDB scan ``union_by_name`` gives a column some older files lack as null.
+        A scan split across workers must not send a group of only those files SQL naming
+        it, so files are grouped by their columns and each group gets its own.
+        """
+        by_columns: dict[frozenset[str], list[str]] = {}
+        for p in paths:
+            by_columns.setdefault(snap.file_columns.get(p, snap.columns), []).append(p)
+        if len(by_columns) == 1:
+            return [(chunk, snap) for chunk in self._chunks(paths)]
+        return [(chunk, _with_columns(snap, columns | {"year"}))
+                for columns, files in by_columns.items() for chunk in self._chunks(files)]
+
     def _run(self, query: CoreQuery, build: _SqlBuilder
-             ) -> tuple[_Snapshot, list[tuple[object, ...]]] | None:
+             ) -> tuple[_Snapshot, list[str], list[tuple[object, ...]]] | None:
         """Run the SQL ``build`` writes for the manifest in force; None for an empty store.
 
-        A listed file that vanishes mid-query was dropped by a newer commit (or moved from
-        staging into place): the query starts again from the manifest then in force.
+        ``build`` groups and counts (its last column a count), so the answers of split scans
+        are summed. A listed file that vanishes mid-query was dropped by a newer commit (or
+        moved from staging into place): the query starts again from the manifest then in
+        force.
         """
-        cur = self._con.cursor()
-        try:
-            for attempt in range(5):
-                manifest = self.store.manifest()
-                if not manifest.files:
-                    self._where(query, None)  # a filter naming absent values still fails
-                    return None
-                src = self._source(self._resolve(manifest))
-                try:
-                    snap = self._snapshot_of(manifest, src, cur)
-                    return snap, cur.execute(build(snap, src)).fetchall()
-                except duckdb.IOException:
-                    if attempt == 4:
-                        raise
-                    time.sleep(0.05)
-            raise AssertionError("unreachable")
-        finally:
-            cur.close()
+        for attempt in range(5):
+            manifest = self.store.manifest()
+            if not manifest.files:
+                self._where(query, None)  # a filter naming absent values still fails
+                return None
+            paths = self._resolve(manifest)
+            try:
+                snap = self._snapshot_of(manifest, paths)
+                parts = self._execute([build(group_snap, self._source(files))
+                                       for files, group_snap in self._groups(paths, snap)])
+                return snap, paths, _merge(parts, "sum")
+            except duckdb.IOException:
+                if attempt == 4:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
 
     # -- SQL -------------------------------------------------------------------------------
     @staticmethod
@@ -505,21 +550,17 @@ class DuckDBExecutor(Executor):
             sel.append("domestic IS NOT TRUE")
         return " AND ".join(sel)
 
-    def _key_list(self, query: CoreQuery, key: str, key_sql: str, dtype: type,
-                  snap: _Snapshot, src: str) -> np.ndarray:
+    def _key_list(self, query: CoreQuery, key_sql: str, dtype: type, snap: _Snapshot,
+                  paths: Sequence[str]) -> np.ndarray:
         """Return every key holding a row in the query's scope, once per manifest and scope."""
         cache = (snap.manifest.version, query.areas, query.drop_domestic, key_sql)
         hit = self._keys.get(cache)
         if hit is not None:
             return hit
-        cur = self._con.cursor()
-        try:
-            rows = cur.execute(f"SELECT DISTINCT {key_sql} FROM {src} "
-                               f"WHERE {self._scope(query)}").fetchall()
-        finally:
-            cur.close()
-        found = [r[0] for r in rows]
-        keys: np.ndarray = (np.array(sorted(found), dtype=object) if dtype is object
+        found = [r[0] for r in _merge(self._execute([
+            f"SELECT DISTINCT {key_sql} FROM {self._source(chunk)} WHERE {self._scope(query)}"
+            for chunk in self._chunks(paths)]), "distinct")]
+        keys: np.ndarray = (np.array(sorted(found, key=str), dtype=object) if dtype is object
                             else np.sort(np.array(found, dtype=dtype)))
         with self._lock:
             if len(self._keys) > 64:
@@ -537,10 +578,8 @@ class DuckDBExecutor(Executor):
             key_sql, dtype = _KEYS[key]
         else:
             raise ValueError(f"unknown key {key!r}")
-        listed: list[np.ndarray] = []
 
         def build(snap: _Snapshot, src: str) -> str:
-            listed[:] = [self._key_list(query, key, key_sql, dtype, snap, src)]
             sel = self._where(query, snap)
             if key == "cell" and "location_precision" in snap.columns:
                 # health records placed by postcode count to res 9, by LSOA to res 7
@@ -552,8 +591,8 @@ class DuckDBExecutor(Executor):
         found = self._run(query, build)
         if found is None:
             return _Tally(np.zeros(0, dtype=dtype), [], np.zeros((0, 1), dtype=np.int64))
-        keys = listed[0]
-        rows = found[1]
+        snap, paths, rows = found
+        keys = self._key_list(query, key_sql, dtype, snap, paths)
         cols: list[Sequence[object]] = (list(zip(*rows, strict=True)) if rows
                                         else [[], [], []])
         sorted_keys = keys.astype(str) if dtype is object else keys
@@ -575,23 +614,153 @@ class DuckDBExecutor(Executor):
 
         grid = np.zeros((7, 24), dtype=np.int64)
         found = self._run(query, build)
-        for dow, hour, n in found[1] if found is not None else []:
+        for dow, hour, n in found[2] if found is not None else []:
             grid[int(dow), int(hour)] = int(n)  # type: ignore[call-overload]
         return grid
 
 
-def executor(name: str, store: Store, layer: QueryLayer | None = None) -> Executor:
-    """Return the executor called ``name`` ("numpy" or "duckdb") over ``store``.
+def _with_columns(snap: _Snapshot, columns: frozenset[str]) -> _Snapshot:
+    """Return ``snap`` as one group of files sees it: with only their columns."""
+    from dataclasses import replace
+
+    return replace(snap, columns=columns)
+
+
+def _merge(parts: Sequence[Sequence[tuple[object, ...]]], how: str) -> list[tuple[object, ...]]:
+    """Combine the rows of one statement run on several groups of files.
+
+    ``"sum"``: rows are (key..., count), and a key's counts are added; ``"distinct"``: rows
+    are kept once. One part is returned as it is.
+
+    Examples
+    --------
+    >>> sorted(_merge([[("a", 2), ("b", 1)], [("a", 3)]], "sum"))
+    [('a', 5), ('b', 1)]
+    >>> sorted(_merge([[(1,), (2,)], [(2,), (3,)]], "distinct"))
+    [(1,), (2,), (3,)]
+    """
+    if len(parts) == 1:
+        return list(parts[0])
+    if how == "distinct":
+        return list(dict.fromkeys(row for part in parts for row in part))
+    if how != "sum":
+        raise ValueError(f"unknown merge {how!r}")
+    totals: dict[tuple[object, ...], int] = {}
+    for part in parts:
+        for row in part:
+            key = tuple(row[:-1])
+            totals[key] = totals.get(key, 0) + int(row[-1])  # type: ignore[call-overload]
+    return [(*key, n) for key, n in totals.items()]
+
+
+_WORKER = threading.local()
+
+
+def _worker_sql(sql: str) -> list[tuple[object, ...]]:
+    """Run one SQL statement in a Dask worker thread, on that thread's DuckDB connection.
+
+    One thread of DuckDB per worker thread: the cluster's threads are the parallelism.
+    """
+    con = getattr(_WORKER, "con", None)
+    if con is None:
+        con = _WORKER.con = duckdb.connect(":memory:", config={"threads": 1})
+    return con.execute(sql).fetchall()
+
+
+class DaskExecutor(DuckDBExecutor):
+    """Runs the DuckDB executor's SQL on the workers of a Dask cluster, files split among them.
+
+    The same statements, built by the same code, are sent to the workers a group of the
+    manifest's files at a time; each worker reads its files with DuckDB, and the grouped
+    counts that come back are summed here. Counts are integers, so the answers are the DuckDB
+    executor's (and the numpy reference's) to the last count, however the files are split.
+
+    Workers must see the store at the same path as this process (a shared filesystem), and
+    have this package installed. Dask buys scale across machines, not latency: each query
+    pays the round trips to the scheduler. Nothing here uses ``dask.dataframe``, so the
+    column-selected Parquet read that ``dask`` 2026.8.0 breaks on persist (dask/dask#12488)
+    is never met.
+
+    Parameters
+    ----------
+    store : Store
+        The incident store.
+    scheduler : str, optional
+        The scheduler's address, e.g. ``tcp://10.0.0.7:8786``. Without one, a
+        ``LocalCluster`` of ``workers`` processes is started here (and closed by
+        :meth:`close`).
+    workers : int
+        Worker processes of the local cluster (ignored with ``scheduler``).
+    threads_per_worker : int
+        Threads in each local worker.
+    tasks_per_thread : int
+        How many groups of files each worker thread is given per query.
+    client : distributed.Client, optional
+        A client to share (left open by :meth:`close`); ``scheduler`` and the local cluster's
+        settings are then not used.
+    """
+
+    name = "dask"
+
+    def __init__(self, store: Store, *, scheduler: str | None = None, workers: int = 2,
+                 threads_per_worker: int = 1, tasks_per_thread: int = 2,
+                 client: Any = None) -> None:
+        from distributed import Client, LocalCluster
+
+        super().__init__(store)
+        self._cluster = None
+        self._own_client = client is None
+        if client is not None:
+            self.client = client
+        elif scheduler is None:
+            # everything on the loopback interface, the dashboard's web server on a free port:
+            # a local cluster is reachable from this machine only
+            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
+                                         processes=True, host="127.0.0.1",
+                                         dashboard_address="127.0.0.1:0")
+            self.client = Client(self._cluster)
+        else:
+            self.client = Client(scheduler, timeout="20s")
+        self._tasks_per_thread = max(1, tasks_per_thread)
+
+    def close(self) -> None:
+        """Close the client and the local cluster, if this executor started them."""
+        if self._own_client:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        super().close()
+
+    def threads(self) -> int:
+        """Return how many worker threads the cluster has now."""
+        return max(1, sum(self.client.nthreads().values()))
+
+    def _chunks(self, paths: Sequence[str]) -> list[list[str]]:
+        n = max(1, min(len(paths), self.threads() * self._tasks_per_thread))
+        return [list(paths[i::n]) for i in range(n) if paths[i::n]]
+
+    def _execute(self, statements: Sequence[str]) -> list[list[tuple[object, ...]]]:
+        futures = [self.client.submit(_worker_sql, sql, pure=False) for sql in statements]
+        return list(self.client.gather(futures))
+
+
+def executor(name: str, store: Store, layer: QueryLayer | None = None,
+             **dask_options: object) -> Executor:
+    """Return the executor called ``name`` ("numpy", "duckdb" or "dask") over ``store``.
 
     Parameters
     ----------
     name : str
-        ``"numpy"`` (the reference, in memory) or ``"duckdb"`` (over the Parquet files).
+        ``"numpy"`` (the reference, in memory), ``"duckdb"`` (over the Parquet files) or
+        ``"dask"`` (the DuckDB executor's SQL on a Dask cluster's workers).
     store : Store
         The incident store.
     layer : QueryLayer, optional
         The query layer the numpy executor computes with; by default a new one over
         ``store`` and the bundled authorities.
+    **dask_options
+        For ``"dask"``: ``scheduler``, ``workers``, ``threads_per_worker``
+        (:class:`DaskExecutor`).
 
     Examples
     --------
@@ -599,10 +768,10 @@ def executor(name: str, store: Store, layer: QueryLayer | None = None) -> Execut
     >>> from pathlib import Path
     >>> executor("duckdb", Store(Path(tempfile.mkdtemp()))).name
     'duckdb'
-    >>> executor("dask", Store(Path(tempfile.mkdtemp())))
+    >>> executor("spark", Store(Path(tempfile.mkdtemp())))
     Traceback (most recent call last):
     ...
-    ValueError: unknown engine 'dask'; the engines are numpy, duckdb
+    ValueError: unknown engine 'spark'; the engines are numpy, duckdb, dask
     """
     if name == "duckdb":
         return DuckDBExecutor(store)
@@ -612,4 +781,6 @@ def executor(name: str, store: Store, layer: QueryLayer | None = None) -> Execut
 
             layer = QueryLayer(store, load_boundaries(None))
         return NumpyExecutor(layer)
-    raise ValueError(f"unknown engine {name!r}; the engines are numpy, duckdb")
+    if name == "dask":
+        return DaskExecutor(store, **dask_options)  # type: ignore[arg-type]
+    raise ValueError(f"unknown engine {name!r}; the engines are numpy, duckdb, dask")

@@ -1,9 +1,11 @@
-"""Conformance: the DuckDB executor gives the numpy reference's answers, to the last count."""
+"""Conformance: the DuckDB and Dask executors give the numpy reference's answers, to the last
+count."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +16,14 @@ import pytest
 
 from geo.access import Scope
 from geo.boundaries import load_boundaries
-from geo.engines import CoreQuery, DuckDBExecutor, Executor, KeyedCounts, NumpyExecutor
+from geo.engines import (
+    CoreQuery,
+    DaskExecutor,
+    DuckDBExecutor,
+    Executor,
+    KeyedCounts,
+    NumpyExecutor,
+)
 from geo.ingest import load_sample
 from geo.query import AUTHORITY, FilterError, Filters, QueryLayer
 from geo.schema import empty_rejects
@@ -83,6 +92,19 @@ def engines(store) -> tuple[NumpyExecutor, DuckDBExecutor]:
     return NumpyExecutor(QueryLayer(store, load_boundaries(None))), DuckDBExecutor(store)
 
 
+@pytest.fixture(scope="module")
+def dask(store) -> Iterator[DaskExecutor]:
+    """A Dask ``LocalCluster`` of two worker processes, the store's files split among them."""
+    ex = DaskExecutor(store, workers=2, tasks_per_thread=1)
+    yield ex
+    ex.close()
+
+
+@pytest.fixture(params=["duckdb", "dask"])
+def engine(request, engines) -> Executor:
+    return engines[1] if request.param == "duckdb" else request.getfixturevalue("dask")
+
+
 FILTERS = {
     "everything": Filters(),
     "a year": Filters(start=date(2023, 1, 1), end=date(2023, 12, 31)),
@@ -146,10 +168,10 @@ EMPTY = {"area without rows", "no areas", "no days", "empty dates", "inverted da
 
 @pytest.mark.parametrize("scope", list(SCOPES), ids=list(SCOPES))
 @pytest.mark.parametrize("filters", list(FILTERS), ids=list(FILTERS))
-def test_duckdb_gives_the_numpy_answers(engines, filters, scope):
-    ref, duck = engines
+def test_each_engine_gives_the_numpy_answers(engines, engine, filters, scope):
+    ref, _ = engines
     q = CoreQuery.of(FILTERS[filters], SCOPES[scope])
-    want, got = answers(ref, q), answers(duck, q)
+    want, got = answers(ref, q), answers(engine, q)
     selected = want["cells 7 harm"].counts.sum()  # type: ignore[attr-defined]
     assert (selected == 0) == (filters in EMPTY)
     assert len(want["cells 9"].keys) > 0  # type: ignore[attr-defined]
@@ -203,14 +225,27 @@ def test_the_fixture_holds_the_hard_cases(engines):
     assert grid[6, :4].sum() > 0  # Saturday and Sunday small hours count with the night before
 
 
-def test_unknown_values_fail_the_same_way(engines):
-    ref, duck = engines
+def test_unknown_values_fail_the_same_way(engines, engine):
+    ref, _ = engines
     q = CoreQuery(Filters(categories=("Arson",)))
     with pytest.raises(FilterError) as want:
         ref.cell_counts(q, 9)
     with pytest.raises(FilterError) as got:
-        duck.cell_counts(q, 9)
+        engine.cell_counts(q, 9)
     assert str(got.value) == str(want.value)
+
+
+def test_the_dask_scan_is_split_among_the_workers(store, dask):
+    """The conformance above is not one worker reading everything: the files are split."""
+    paths = dask._resolve(store.manifest())
+    chunks = dask._chunks(paths)
+    assert dask.threads() == 2 and len(paths) > 2
+    assert len(chunks) > 1 and sorted(p for c in chunks for p in c) == sorted(paths)
+    # the tasks of one query ran on both workers
+    dask.cell_counts(CoreQuery(FILTERS["core query"]), 9)
+    ran = dask.client.run(lambda dask_worker: len(dask_worker.data) + dask_worker.state.
+                          executed_count)
+    assert len(ran) == 2 and all(n > 0 for n in ran.values())
 
 
 def test_empty_store(tmp_path):
@@ -284,3 +319,30 @@ def test_a_listed_file_still_at_its_staging_path_is_read(small):
     got = DuckDBExecutor(small).cell_counts(q, 9)
     same(got, want)
     assert got.counts.sum() == len(EXTRA_TIMES) - 3  # three LSOA-placed rows are too coarse
+
+
+def test_older_files_without_the_health_columns_are_read_as_police_points(small, dask):
+    """A store written before health records existed lacks their columns in its older files;
+    every engine reads those rows as placed by point, and a split scan still counts them."""
+    import pyarrow.parquet as pq
+
+    older = [small.root / rel for rel in small.manifest().files]
+    commit(small, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=2), "second.csv")
+    for path in older:
+        old = pq.read_table(path)
+        pq.write_table(old.drop_columns(
+            [c for c in old.column_names if c in ("location_precision", "age_band", "weapon")]),
+            path)
+        assert "location_precision" not in pq.read_schema(path).names
+    ref = NumpyExecutor(QueryLayer(small, load_boundaries(None)))
+    local = DaskExecutor(small, client=dask.client)  # the same cluster, over this store
+    for ex in (DuckDBExecutor(small), local):
+        for res in (9, 7):
+            want, got = ref.cell_counts(CoreQuery(Filters()), res), ex.cell_counts(
+                CoreQuery(Filters()), res)
+            same(got, want)
+    # the older files' rows count at every resolution: nothing marks them coarse now
+    assert ref.cell_counts(CoreQuery(Filters()), 9).counts.sum() == 2 * len(EXTRA_TIMES) - 3
+    assert len(local._groups(local._resolve(small.manifest()),
+                             local._snapshot_of(small.manifest(),
+                                                local._resolve(small.manifest())))) > 1
