@@ -131,6 +131,23 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Merge the store's small files into few large ones, in time order."""
+    from geo.store import Store
+
+    data = _data_paths(args)
+    store = Store(data.store)
+    before = len(store.manifest().files)
+    result = store.compact(small_rows=args.small_rows)
+    if not result.files_merged:
+        print(f"Nothing to compact: {before:,} files, no year with more than one small file.")
+        return EXIT_OK
+    print(f"Compacted {result.files_merged:,} small files ({result.rows:,} incidents) into "
+          f"{result.files_written:,}: the store now has {len(result.manifest.files):,} files "
+          f"(was {before:,}). Every incident is kept, with the batch it came in.")
+    return EXIT_OK
+
+
 def cmd_boundaries(args: argparse.Namespace) -> int:
     """Show the boundary levels and their areas, import a level or its populations, remove one."""
     from geo.boundaries import AUTHORITY, BoundaryError, check_level_name, load_level, load_levels
@@ -721,6 +738,17 @@ def build_parser() -> argparse.ArgumentParser:
                            "for the built-in rule (police.uk data: violence; others: all).")
     _add_data_dir(q, again=True)
     q.add_argument("name", metavar="NAME")
+
+    p = sub.add_parser(
+        "compact", help="merge the store's small files (live feeds, daily imports)",
+        description="Merge each year's small data files into few large ones, sorted by time, "
+        "in one atomic step: readers see the store as it was until the switch, and an "
+        "interrupted run leaves it as it was. The server does this by itself when its inbox "
+        "has added many files.")
+    _add_data_dir(p)
+    p.add_argument("--small-rows", type=int, default=1_000_000, metavar="N",
+                   help="files with fewer incidents than this are merged (default 1,000,000)")
+    p.set_defaults(func=cmd_compact)
 
     p = sub.add_parser("bench", help="measure speed against baselines",
                        description="Generate N synthetic incidents and time ingest, a filter "

@@ -183,7 +183,30 @@ def process_inbox(data: DataPaths, *, now: float | None = None, settle_s: float 
             LOG.info("inbox: %s ingested: %d accepted, %d duplicates, %d rejected",
                      path.name, summary.accepted, summary.duplicates, summary.rejected)
             results.append(InboxResult(path.name, "processed", moved, report, summary=summary))
+        if results:
+            _compact_if_many(data)
     return results
+
+
+#: The inbox compacts the store once it lists more files than this (a feed adds a file per
+#: batch and year; every reader opens every file).
+COMPACT_AFTER_FILES = 64
+
+
+def _compact_if_many(data: DataPaths) -> None:
+    """Merge the store's small files once a feed has made many (see ``Store.compact``)."""
+    from geo.store import Store
+
+    store = Store(data.store)
+    if len(store.manifest().files) <= COMPACT_AFTER_FILES:
+        return
+    try:
+        result = store.compact()
+    except Exception:  # the store is as it was; the next pass tries again
+        LOG.exception("compacting the store failed")
+        return
+    LOG.info("inbox: compacted %d small files into %d", result.files_merged,
+             result.files_written)
 
 
 def _failed(path: Path, folder: Path, error: str) -> InboxResult:

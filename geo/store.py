@@ -116,6 +116,10 @@ class Manifest:
     version: int = 0
     kind: str = "empty"  # "empty", "sample" (the bundled synthetic set) or "user"
     batches: list[BatchRecord] = field(default_factory=list)
+    #: Files that :meth:`Store.compact` merged from several batches' files (each row's
+    #: ``batch_id`` still says which batch it came in); a batch's own ``files`` then lists
+    #: only what was not merged.
+    compacted: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -139,7 +143,7 @@ class Manifest:
     @property
     def files(self) -> list[str]:
         """Every listed data file, relative to the store folder."""
-        return [f for b in self.batches for f in b.files]
+        return [*self.compacted, *(f for b in self.batches for f in b.files)]
 
     @property
     def rejected(self) -> int:
@@ -154,6 +158,7 @@ class Manifest:
                 "version": self.version,
                 "kind": self.kind,
                 "batches": [b.__dict__ for b in self.batches],
+                "compacted": self.compacted,
             },
             indent=1,
         )
@@ -166,7 +171,19 @@ class Manifest:
             version=int(raw["version"]),
             kind=str(raw.get("kind", "user")),
             batches=[BatchRecord(**b) for b in raw.get("batches", [])],
+            compacted=[str(f) for f in raw.get("compacted", [])],
         )
+
+
+@dataclass
+class CompactResult:
+    """What :meth:`Store.compact` did."""
+
+    manifest: Manifest
+    #: Small files merged, and the files they became.
+    files_merged: int
+    files_written: int
+    rows: int
 
 
 @dataclass
@@ -382,6 +399,7 @@ class Store:
                 version=current.version + 1,
                 kind=kind if (replace_all or current.kind == "empty") else current.kind,
                 batches=[*base.batches, record],
+                compacted=list(base.compacted),
             )
             self._publish(new, retire=current.files if replace_all else [], add=files)
             return CommitResult(record, duplicates, len(conflicts))
@@ -455,11 +473,11 @@ class Store:
         years = pc.coalesce(years, month_years)
 
         def write(year: int) -> str:
-            part = table.filter(pc.equal(years, year))
+            part = _in_time_order(table.filter(pc.equal(years, year)))
             rel = f"{INCIDENTS}/year={year}/{stem}.parquet"
             path = self.staged_path(rel)
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(part, path, compression="zstd", row_group_size=256_000)
+            pq.write_table(part, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
             fsync_file(path)
             _fault("staging")
             return rel
@@ -554,9 +572,76 @@ class Store:
                 files = self._stage(table, f"{b.batch_id}-r{uuid.uuid4().hex[:6]}")
                 add += files
                 batches.append(BatchRecord(**{**b.__dict__, "files": files}))
-            new = Manifest(version=current.version + 1, kind=current.kind, batches=batches)
+            compacted = []
+            for rel in current.compacted:
+                files = self._stage(transform(self._read_file(rel, None)[0]),
+                                    f"compacted-{uuid.uuid4().hex[:12]}")
+                add += files
+                compacted += files
+            new = Manifest(version=current.version + 1, kind=current.kind, batches=batches,
+                           compacted=compacted)
             self._publish(new, retire=current.files, add=add)
             return new
+
+    def compact(self, *, small_rows: int = 1_000_000,
+                file_rows: int = 8_000_000) -> CompactResult:
+        """Merge each year's small files into few large ones, in time order, atomically.
+
+        Live feeds and daily imports add a file per batch and year; a store of thousands of
+        small files is slow to open for every reader. Files of fewer than ``small_rows`` rows
+        in a year with more than one of them are read, sorted by time and written again as
+        files of at most ``file_rows`` rows. The swap is one manifest replace (the same
+        crash-safe steps as a commit, :meth:`_publish`): a ``kill -9`` at any point leaves
+        either the store as it was or the compacted store, never both or neither. Batches keep
+        their provenance; each row's ``batch_id`` still says where it came from.
+        """
+        with self._locked():
+            current = self.manifest()
+            by_year: dict[str, list[str]] = {}
+            for rel in current.files:
+                if pq.ParquetFile(self.root / rel).metadata.num_rows < small_rows:
+                    by_year.setdefault(PurePosixPath(rel).parent.name, []).append(rel)
+            merge = {y: files for y, files in by_year.items() if len(files) > 1}
+            if not merge:
+                return CompactResult(current, 0, 0, 0)
+            add, merged, rows = [], set(), 0
+            for _year, files in sorted(merge.items()):
+                table = _in_time_order(pa.concat_tables(
+                    [self._read_file(rel, None)[0] for rel in files],
+                    promote_options="default"))
+                for start in range(0, table.num_rows, file_rows):
+                    add += self._stage(table.slice(start, file_rows),
+                                       f"compacted-{uuid.uuid4().hex[:12]}")
+                merged.update(files)
+                rows += table.num_rows
+            batches = [BatchRecord(**{**b.__dict__,
+                                      "files": [f for f in b.files if f not in merged]})
+                       for b in current.batches]
+            new = Manifest(version=current.version + 1, kind=current.kind, batches=batches,
+                           compacted=[*(f for f in current.compacted if f not in merged),
+                                      *add])
+            self._publish(new, retire=sorted(merged), add=add)
+            return CompactResult(new, len(merged), len(add), rows)
+
+
+#: Rows per Parquet row group: each group's min and max (of ``month``, ``local_date``...) let
+#: a reader skip it, so a store sorted by time answers a date range from few groups.
+ROW_GROUP_ROWS = 256_000
+
+
+def _in_time_order(table: pa.Table) -> pa.Table:
+    """Return ``table``'s rows sorted by month, local date and hour (month-only rows first).
+
+    Sorted files make each row group cover a short span of time, so the row-group statistics
+    of ``month`` and ``local_date`` let DuckDB, Spark or pyarrow skip most of a national store
+    for a date range.
+    """
+    if table.num_rows < 2:
+        return table
+    order = pc.sort_indices(table, sort_keys=[("month", "ascending", "at_start"),
+                                              ("local_date", "ascending", "at_start"),
+                                              ("hour", "ascending", "at_start")])
+    return table.take(order)
 
 
 def _prune_empty(folder: Path) -> None:

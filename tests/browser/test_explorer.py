@@ -214,7 +214,11 @@ def test_clearing_an_authority_from_a_shared_link_restores_every_area(page, live
     wait_for_explorer(page)
     first = area_trace(page)
     assert len(first["locations"]) == 14
+    selected = page.inner_text(SELECTION)
     page.click("#explorer-areas .Select-clear, #explorer-areas [class*='clear']")
+    # the filter change is answered (on a busy machine this takes a while) ...
+    page.wait_for_function(f"() => document.querySelector('{SELECTION}').innerText !== "
+                           f"{selected!r}", timeout=60_000)
     page.wait_for_function(
         "() => window.hotspotMapPainted().areas"
         ".filter(v => v !== null && v > 0).length > 1", timeout=60_000)

@@ -43,6 +43,9 @@ def test_evaluating_an_intervention_in_preston(page, live_server):
     page.keyboard.press("Escape")
     page.click("#trends-ev-run")
     page.wait_for_selector("#trends-ev-table .ag-row", timeout=30_000)
+    # the grid draws its rows a frame or two after they arrive
+    page.wait_for_function("() => document.querySelector('#trends-ev-table').innerText"
+                           ".includes('Target: Preston')", timeout=15_000)
     table = page.inner_text("#trends-ev-table")
     assert "Target: Preston" in table and "Buffer: 250 m ring" in table
     text = page.inner_text("#trends-ev-text")

@@ -35,7 +35,7 @@ def run(*args: str, env: dict[str, str] | None = None, check: bool = False):
 
 
 @pytest.mark.parametrize("sub", ["serve", "ingest", "sample", "boundaries", "groups", "bench",
-                                 "backtest"])
+                                 "backtest", "compact"])
 def test_every_subcommand_has_help(sub):
     proc = run(sub, "--help", check=True)
     assert "--data-dir" in proc.stdout or sub == "bench"
@@ -473,6 +473,8 @@ if op == "relabel":
         i = t.schema.get_field_index("la_code")
         return t.set_column(i, STORED_SCHEMA.field("la_code"), pa.array(["E99"] * t.num_rows))
     store.rewrite(relabel)
+elif op == "compact":
+    store.compact()
 else:
     store.commit(pq.read_table(src), source_file=src, rejects=empty_rejects(), summary={},
                  kind="user")
@@ -502,7 +504,7 @@ def _assert_nothing_unlisted(root: Path) -> Store:
     return store
 
 
-@pytest.mark.parametrize("op", ["ingest", "swap", "relabel"])
+@pytest.mark.parametrize("op", ["ingest", "swap", "relabel", "compact"])
 @pytest.mark.parametrize("point", FAULT_POINTS)
 def test_kill_at_every_step_never_shows_unlisted_rows(tmp_path, op, point):
     root = tmp_path / "store"
@@ -510,10 +512,16 @@ def test_kill_at_every_step_never_shows_unlisted_rows(tmp_path, op, point):
     old = _rows("OLD", 6)
     store.commit(old, source_file="old", rejects=empty_rejects(), summary={},
                  kind="sample" if op == "swap" else "user")
+    before = {f"OLD{i}" for i in range(6)}
+    if op == "compact":  # a second batch: each year then has two small files to merge
+        store.commit(_rows("MID", 4), source_file="mid", rejects=empty_rejects(), summary={},
+                     kind="user")
+        before |= {f"MID{i}" for i in range(4)}
+        files_before = len(store.manifest().files)
     src = tmp_path / "new.parquet"
     pq.write_table(_rows("NEW", 5), src)
-    before, new = {f"OLD{i}" for i in range(6)}, {f"NEW{i}" for i in range(5)}
-    after = {"ingest": before | new, "swap": new, "relabel": before}[op]
+    new = {f"NEW{i}" for i in range(5)}
+    after = {"ingest": before | new, "swap": new, "relabel": before, "compact": before}[op]
     proc = subprocess.run([sys.executable, "-c", _WRITER, op, str(root), str(src)],
                           env={**os.environ, "HOTSPOT_FAULT_KILL_AT": point}, timeout=300,
                           capture_output=True, text=True)
@@ -531,6 +539,8 @@ def test_kill_at_every_step_never_shows_unlisted_rows(tmp_path, op, point):
     assert ids == (after if committed else before)
     assert set(table.column(1).to_pylist()) == (
         {"E99"} if op == "relabel" and committed else {"E07000123"})
+    if op == "compact":  # the store as it was, or compacted: never both or neither
+        assert len(listed.files) == (2 if committed else files_before) and files_before == 4
     # that read found no writer alive and finished the moves: the folder now shows everything
     assert _dataset_ids(root) == ids
     _assert_nothing_unlisted(root)
@@ -605,3 +615,18 @@ def test_real_crime_id_republished_in_a_later_month_is_a_conflict(tmp_path):
     assert ("id 'a204e309bc4c58abe3be09c9db4885faee9289d1d71cde77b6855f37a752b3d5' is already "
             "stored (from 2021-01-leicestershire-street.csv.gz) with a different month "
             "('2021-02' here, '2021-01' stored)") in rejects
+
+
+def test_compact_merges_the_small_files_and_says_so(tmp_path):
+    root = tmp_path / "data" / "store"
+    store = Store(root)
+    for k in range(3):
+        store.commit(_rows(f"K{k}-", 4), source_file=f"k{k}", rejects=empty_rejects(),
+                     summary={}, kind="user")
+    assert len(store.manifest().files) == 6  # three batches, two years each
+    done = run("compact", "--data-dir", str(tmp_path / "data"), check=True)
+    assert "Compacted 6 small files (12 incidents) into 2" in done.stdout
+    assert "the store now has 2 files (was 6)" in done.stdout
+    assert store.read()[1].num_rows == 12
+    again = run("compact", "--data-dir", str(tmp_path / "data"), check=True)
+    assert again.stdout.startswith("Nothing to compact: 2 files")

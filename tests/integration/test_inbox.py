@@ -62,6 +62,22 @@ def test_the_same_file_dropped_twice_adds_nothing(tmp_path):
     assert len(stored_ids(data)) == 25
 
 
+def test_a_feed_of_many_small_files_is_compacted_as_it_goes(tmp_path, monkeypatch):
+    import geo.inbox
+
+    monkeypatch.setattr(geo.inbox, "COMPACT_AFTER_FILES", 4)
+    data = DataPaths(tmp_path)
+    for k in range(6):  # six nightly drops, one small file each
+        police_file(inbox_dir(data) / f"night-{k}.csv", 10, prefix=f"n{k}-")
+        (result,) = process_inbox(data)
+        assert result.outcome == "processed"
+        assert len(Store(data.store).manifest().files) <= 4
+    manifest = Store(data.store).manifest()
+    assert manifest.compacted and len(manifest.batches) == 6
+    assert sorted(stored_ids(data)) == sorted(f"n{k}-{i:06d}" for k in range(6)
+                                              for i in range(10))
+
+
 def test_files_still_being_written_are_left_alone(tmp_path):
     data = DataPaths(tmp_path)
     folder = inbox_dir(data)

@@ -227,8 +227,9 @@ def test_frame_of_an_older_store_never_takes_a_pre_1970_date_for_no_date(tmp_pat
     assert frame.n == 2
     # every row left is either dated from 1970 on or a month-only row marked as such
     assert ((frame.day >= 0) | frame.month_only).all()
-    assert frame.day.tolist() == [(np.datetime64("2024-06-01") - np.datetime64("1970-01-01"))
-                                  .astype(int), -1]
+    # (files are in time order: the May month-only row before the June one)
+    assert sorted(frame.day.tolist()) == [-1, (np.datetime64("2024-06-01")
+                                               - np.datetime64("1970-01-01")).astype(int)]
     assert str(frame.date_span()[0]) == "2024-05-01"
 
 
@@ -331,3 +332,83 @@ def test_location_and_lsoa_text_are_stored_dictionary_encoded_and_coded_in_the_f
     assert frame.location.dtype == np.int32
     assert int((frame.location == -1).sum()) == 10  # blank Location is no location
     assert (frame.lsoa == 0).all()
+
+
+def _times(rng: np.random.Generator, n: int) -> list[str]:
+    days = rng.integers(0, 3 * 365, n)
+    day = np.datetime64("2022-01-01") + days.astype("timedelta64[D]")
+    return [f"{d} {h:02d}:{m:02d}" for d, h, m in zip(
+        day.astype(str), rng.integers(0, 24, n), rng.integers(0, 60, n), strict=True)]
+
+
+def _batch(rng: np.random.Generator, n: int, prefix: str) -> pa.Table:
+    t = stored_table(np.full(n, 353_750.0), np.full(n, 429_410.0), _times(rng, n))
+    return t.set_column(0, "incident_id", pa.array([f"{prefix}{i}" for i in range(n)]))
+
+
+def test_files_are_written_in_time_order_so_row_groups_can_be_skipped(tmp_path):
+    store = Store(tmp_path / "store")
+    _commit(store, _batch(np.random.default_rng(3), 500, "T"))
+    for rel in store.manifest().files:
+        f = pq.read_table(tmp_path / "store" / rel, columns=["month", "local_date"])
+        months = f.column("month").to_pylist()
+        assert months == sorted(months)
+        dated = [d for d in f.column("local_date").to_pylist() if d is not None]
+        assert dated == sorted(dated)
+
+
+def test_compaction_merges_each_years_small_files_and_keeps_every_row(tmp_path):
+    from geo.store import ROW_GROUP_ROWS
+
+    rng = np.random.default_rng(5)
+    store = Store(tmp_path / "store")
+    batches = [_batch(rng, 40, f"B{k}-") for k in range(12)]  # a live feed: many small batches
+    for b in batches:
+        _commit(store, b)
+    before_manifest, before = store.read()
+    assert len(before_manifest.files) == 12 * 3  # a file per batch and year
+    result = store.compact()
+    after_manifest, after = store.read()
+    assert (result.files_merged, result.files_written, result.rows) == (36, 3, 480)
+    assert len(after_manifest.files) == 3 and after_manifest.version == before_manifest.version + 1
+    # every row, once, unchanged, and each still says which batch it came in
+    key = "incident_id"
+    assert after.sort_by(key).equals(before.sort_by(key).select(after.column_names))
+    assert after_manifest.rows == before_manifest.rows == 480
+    assert [b.batch_id for b in after_manifest.batches] == [
+        b.batch_id for b in before_manifest.batches]
+    assert all(b.files == [] for b in after_manifest.batches)
+    # one file a year, in time order, and nothing unlisted left in the folder
+    on_disk = sorted(p.relative_to(tmp_path / "store").as_posix()
+                     for p in (tmp_path / "store" / "incidents").rglob("*.parquet"))
+    assert on_disk == sorted(after_manifest.files)
+    for rel in after_manifest.files:
+        f = pq.ParquetFile(tmp_path / "store" / rel)
+        assert f.metadata.row_group(0).num_rows <= ROW_GROUP_ROWS
+        months = f.read(columns=["month"]).column(0).to_pylist()
+        assert months == sorted(months)
+    # nothing more to do the second time
+    assert store.compact().files_merged == 0
+    # the store goes on as before: a re-sent batch is all duplicates, a new one is added
+    assert _commit(store, batches[3]) == 40
+    _commit(store, _batch(rng, 7, "NEW-"))
+    assert store.read()[1].num_rows == 487
+    # and a rewrite (new boundaries) passes through the compacted files too
+    relabelled = store.rewrite(lambda t: t.set_column(
+        t.schema.get_field_index("la_code"), "la_code", pa.array(["E99"] * t.num_rows)))
+    assert set(store.read()[1].column("la_code").to_pylist()) == {"E99"}
+    assert len(relabelled.compacted) == 3
+
+
+def test_compaction_leaves_large_files_alone(tmp_path):
+    rng = np.random.default_rng(6)
+    store = Store(tmp_path / "store")
+    _commit(store, _batch(rng, 300, "BIG-"))
+    _commit(store, _batch(rng, 5, "S1-"))
+    _commit(store, _batch(rng, 5, "S2-"))
+    result = store.compact(small_rows=50)
+    manifest = store.manifest()
+    big = store.manifest().batches[0].files
+    assert len(big) == 3 and all(f in manifest.files for f in big)
+    assert result.files_merged + result.files_written > 0
+    assert store.read()[1].num_rows == 310
