@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -506,6 +507,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                 heavy=args.heavy)
         print(json.dumps(result, indent=1))
         return EXIT_OK
+    if args.engine:
+        from dashboard.enginebench import run_engine_bench
+
+        try:
+            result = run_engine_bench(args.n, args.engine, workers=args.workers,
+                                      scheduler=args.scheduler, seed=args.seed,
+                                      data_dir=Path(args.data_dir) if args.data_dir else None,
+                                      repeats=args.repeats)
+        except subprocess.CalledProcessError as exc:
+            return _fail(f"the {args.engine} run failed:\n{exc.stderr}", code=1)
+        if args.json:
+            print(json.dumps(result, indent=1))
+        else:
+            for k, v in result.items():
+                print(f"{k:28} {v}")
+        return EXIT_OK
     from dashboard.bench import run_bench
 
     result = run_bench(n=args.n, seed=args.seed, skip_baselines=args.skip_baselines)
@@ -760,7 +777,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--load", action="store_true",
                    help="instead: quick-request latency while clients ask for heavy analyses "
                    "(serves --data-dir, or the synthetic sample in a temporary folder)")
-    p.add_argument("--data-dir", metavar="DIR", help="with --load: the data to serve")
+    p.add_argument("--data-dir", metavar="DIR", help="with --load: the data to serve; with "
+                   "--engine: where the generated store is kept (default "
+                   "~/.cache/hotspot/bench-N-SEED)")
+    p.add_argument("--engine", choices=["numpy", "duckdb", "dask"],
+                   help="instead: one query executor on a generated store of N incidents "
+                   "(filter change, peak memory, time for a new batch to be visible)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="with --engine dask: worker processes of the local cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --engine dask: a running scheduler, e.g. tcp://HOST:8786")
+    p.add_argument("--repeats", type=int, default=15,
+                   help="with --engine: filter changes timed after the first")
     p.add_argument("--clients", type=int, default=8, help="with --load: heavy clients")
     p.add_argument("--seconds", type=float, default=30.0, help="with --load: per phase")
     p.add_argument("--heavy", default="/api/v1/emerging?periods=60&res=10",

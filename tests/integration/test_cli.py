@@ -630,3 +630,22 @@ def test_compact_merges_the_small_files_and_says_so(tmp_path):
     assert store.read()[1].num_rows == 12
     again = run("compact", "--data-dir", str(tmp_path / "data"), check=True)
     assert again.stdout.startswith("Nothing to compact: 2 files")
+
+
+def test_engine_bench_reports_each_engines_figures_and_they_agree(tmp_path):
+    data = tmp_path / "bench"
+    got = {}
+    for engine in ("numpy", "duckdb"):
+        done = run("bench", "--engine", engine, "--n", "3000", "--repeats", "3",
+                   "--data-dir", str(data), "--json", check=True)
+        got[engine] = json.loads(done.stdout)
+    for figures in got.values():
+        assert figures["rows"] >= 3000 and figures["queries"] == 3
+        assert 0 < figures["median_ms"] <= figures["max_ms"]
+        assert figures["new_batch_visible_s"] >= figures["new_batch_commit_s"] > 0
+        assert "SYNTHETIC" in figures["what"]
+    assert got["numpy"]["answers_sha256"] == got["duckdb"]["answers_sha256"]
+    assert got["numpy"]["selected_last"] > 0
+    # the timed batch went into a copy: the generated store is as it was, for the next run
+    assert Store(data / "store").manifest().rows == got["duckdb"]["rows"]
+    assert not (data / "bench-visible-copy").exists()

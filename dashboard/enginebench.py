@@ -1,0 +1,244 @@
+"""``hotspot bench --engine``: one query executor on a generated store of N incidents.
+
+Each run measures, in a process of its own (so its peak memory is its own):
+
+* **filter change**: a sequence of distinct core queries (dates, weekdays, an hour band,
+  categories, counted per H3 res-9 cell and per authority), as a user changing one filter
+  after another; the first query is reported apart (it opens the store), then the median,
+  90th percentile and slowest of the rest;
+* **peak memory** (VmHWM) of the process answering, and for Dask of each worker too;
+* **a new batch visible**: from the start of a commit of 1,000 incidents to the first
+  answer that counts them, on a copy of the store (hard links: nothing is duplicated), so
+  every engine is measured on the same rows;
+* a digest of every answer, so runs on different engines can be checked to agree.
+
+The store is generated once per N and seed (``geo.sample``, SYNTHETIC) in the data
+directory given, else under ``~/.cache/hotspot/bench-N-seed``, and kept for the next run.
+
+These are executor figures: the product's pages and API still answer through the in-memory
+query layer (``docs/ENGINES.md`` says what remains).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from geo.engines import CoreQuery, Executor, KeyedCounts
+from geo.query import Filters
+from geo.settings import DataPaths
+
+ENGINES = ("numpy", "duckdb", "dask")
+CATEGORY_SETS = [("Violence with injury", "Robbery"), ("Violence with injury",),
+                 ("Violence without injury", "Public order"), ("Robbery",)]
+DAY_SETS = [frozenset({4, 5}), frozenset({4, 5, 6}), frozenset({0, 1, 2, 3, 4}), frozenset({6})]
+BANDS = [(20, 4), (18, 2), (9, 17), (22, 6)]
+#: Incidents in the batch whose arrival is timed.
+NEW_BATCH_ROWS = 1_000
+
+
+def queries(n: int) -> list[Filters]:
+    """Return ``n`` distinct core queries, as a user changing one filter after another would.
+
+    Examples
+    --------
+    >>> [q.hours for q in queries(5)]
+    [(20, 4), (20, 4), (20, 4), (20, 4), (18, 2)]
+    """
+    out = []
+    for i in range(n):
+        start = date(2022, 4, 1) + timedelta(days=29 * i)
+        out.append(Filters(start=start, end=start + timedelta(days=364),
+                           days=DAY_SETS[i % 4], hours=BANDS[(i // 4) % 4],
+                           categories=CATEGORY_SETS[i % 4]))
+    return out
+
+
+def vm_hwm_mb() -> float:
+    """Return this process's peak resident memory (VmHWM) in MB (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _digest(answers: list[KeyedCounts]) -> str:
+    h = hashlib.sha256()
+    for a in answers:
+        for arr in (a.keys.astype(str), a.counts):
+            h.update(arr.tobytes())
+    return h.hexdigest()[:16]
+
+
+def bench_dir(n: int, seed: int, data_dir: Path | None) -> Path:
+    """Return the data directory holding the generated store, generating it if needed."""
+    from geo.ingest import load_sample
+    from geo.store import Store
+
+    root = data_dir or Path.home() / ".cache" / "hotspot" / f"bench-{n}-{seed}"
+    if Store(DataPaths(root).store).manifest().rows < n:
+        load_sample(DataPaths(root), n=n, seed=seed)
+    return root
+
+
+def _make(engine: str, store: Any, workers: int, scheduler: str | None) -> Executor:
+    from geo.boundaries import load_boundaries
+    from geo.engines import DaskExecutor, DuckDBExecutor, NumpyExecutor
+    from geo.query import QueryLayer
+
+    if engine == "numpy":
+        layer = QueryLayer(store, load_boundaries(None))
+        layer.frame()
+        return NumpyExecutor(layer)
+    if engine == "duckdb":
+        return DuckDBExecutor(store)
+    return DaskExecutor(store, scheduler=scheduler, workers=workers)
+
+
+def _copy_store(src: Path, dest: Path) -> None:
+    """Copy a store folder with hard links (its Parquet files are never changed in place)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(src, dest, copy_function=os.link,
+                    ignore=shutil.ignore_patterns(".lock", "_staging"))
+    # the manifest is replaced at each commit, never written in place; still, copy it whole
+    (dest / "manifest.json").unlink()
+    shutil.copy2(src / "manifest.json", dest / "manifest.json")
+
+
+def run_one(root: Path, engine: str, *, workers: int = 2, scheduler: str | None = None,
+            repeats: int = 15) -> dict[str, Any]:
+    """Measure one engine in this process; return the figures."""
+    from geo.schema import empty_rejects
+    from geo.store import Store
+
+    store = Store(DataPaths(root).store)
+    rows = store.manifest().rows
+    started = time.perf_counter()
+    ex = _make(engine, store, workers, scheduler)
+    ready_s = time.perf_counter() - started
+    try:
+        times, answers = [], []
+        for f in queries(repeats + 1):
+            q = CoreQuery(f)
+            t0 = time.perf_counter()
+            cells = ex.cell_counts(q, 9)
+            areas = ex.authority_counts(q)
+            times.append(1000 * (time.perf_counter() - t0))
+            answers += [cells, areas]
+        # a new batch: commit 1,000 incidents into a copy of the store, then ask until seen
+        copy_root = root / "bench-visible-copy"
+        _copy_store(store.root, copy_root)
+        copy = Store(copy_root)
+        peak_queries_mb = vm_hwm_mb()
+        batch = _first_rows(copy).slice(0, NEW_BATCH_ROWS)
+        batch = batch.set_column(batch.schema.get_field_index("incident_id"), "incident_id",
+                                 pa.array([f"NEW-{time.time_ns()}-{i}"
+                                           for i in range(batch.num_rows)]))
+        on_copy = _make(engine, copy, workers, scheduler) if engine == "numpy" else ex
+        if on_copy is ex:
+            ex.store = copy  # type: ignore[attr-defined]  # DuckDB/Dask: the copy's manifest
+        everything = CoreQuery(Filters())
+        before = int(on_copy.authority_counts(everything).counts.sum())
+        t0 = time.perf_counter()
+        copy.commit(batch, source_file="bench-new-batch", rejects=empty_rejects(),
+                    summary={}, kind="sample", extend_sample=True)
+        committed_s = time.perf_counter() - t0
+        while int(on_copy.authority_counts(everything).counts.sum()) < before + batch.num_rows:
+            if time.perf_counter() - t0 > 600:
+                raise RuntimeError("the new batch never became visible")
+        visible_s = time.perf_counter() - t0
+        shutil.rmtree(copy_root, ignore_errors=True)
+        workers_mb = _worker_peaks(ex)
+    finally:
+        close = getattr(ex, "close", None)
+        if close is not None:
+            close()
+    rest = sorted(times[1:])
+    return {
+        "engine": engine, "rows": rows,
+        "workers": workers if engine == "dask" else None,
+        "ready_s": round(ready_s, 2),
+        "first_query_ms": round(times[0], 1),
+        "median_ms": round(statistics.median(rest), 1),
+        "p90_ms": round(rest[int(0.9 * (len(rest) - 1))], 1),
+        "max_ms": round(rest[-1], 1),
+        "queries": len(rest),
+        "peak_rss_mb": peak_queries_mb,
+        "peak_rss_mb_with_new_batch": vm_hwm_mb(),
+        "worker_peak_rss_mb": workers_mb,
+        "new_batch_commit_s": round(committed_s, 2),
+        "new_batch_visible_s": round(visible_s, 2),
+        "answers_sha256": _digest(answers),
+        "selected_last": int(answers[-1].counts.sum()),
+    }
+
+
+def _first_rows(store: Any) -> pa.Table:
+    """Read the first row group of the first listed file (the batch to time copies them)."""
+    return pq.ParquetFile(store.root / store.manifest().files[0]).read_row_group(0)
+
+
+def _worker_peaks(ex: Executor) -> list[float] | None:
+    client = getattr(ex, "client", None)
+    if client is None:
+        return None
+    peaks = client.run(vm_hwm_mb)
+    return [peaks[k] for k in sorted(peaks)]
+
+
+def run_engine_bench(n: int, engine: str, *, workers: int = 2, scheduler: str | None = None,
+                     seed: int = 14, data_dir: Path | None = None,
+                     repeats: int = 15) -> dict[str, Any]:
+    """Generate (once) a store of ``n`` incidents and measure ``engine`` on it, in a child."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; the engines are {', '.join(ENGINES)}")
+    root = bench_dir(n, seed, data_dir)
+    cmd = [sys.executable, "-m", "dashboard.enginebench", str(root), "--engine", engine,
+           "--workers", str(workers), "--repeats", str(repeats)]
+    if scheduler:
+        cmd += ["--scheduler", scheduler]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "what": "Core query (dates, weekdays, an hour band, categories -> counts per H3 res-9 "
+                "cell and per authority) on one executor, over a generated SYNTHETIC store "
+                f"(geo.sample, seed {seed}). Executor figures, not yet through the endpoint.",
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python "
+                   f"{platform.python_version()}",
+        **figures,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure one engine on the store in ROOT and print the figures as one JSON line."""
+    p = argparse.ArgumentParser(description="Measure one executor (run by hotspot bench).")
+    p.add_argument("root", type=Path)
+    p.add_argument("--engine", choices=ENGINES, required=True)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--scheduler")
+    p.add_argument("--repeats", type=int, default=15)
+    args = p.parse_args(argv)
+    print(json.dumps(run_one(args.root, args.engine, workers=args.workers,
+                             scheduler=args.scheduler, repeats=args.repeats)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
