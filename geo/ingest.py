@@ -293,10 +293,69 @@ def ingest_file(
     """
     path = Path(path)
     boundaries = boundaries or load_boundaries(data.boundaries)
+    ready = prepare_file(path, boundaries, lookups or data, mapping=mapping, progress=progress)
+    summary = ready.summary
+    outcome = Store(data.store).commit(
+        ready.table,
+        source_file=str(path),
+        rejects=ready.rejects,
+        summary=ready.batch_summary(),
+        kind=kind,
+        lines=ready.lines,
+        extend_sample=extend_sample,
+    )
+    record = outcome.record
+    summary.duplicates = ready.duplicates + outcome.duplicates
+    summary.conflicts = ready.conflicts + outcome.conflicts
+    summary.conflicts_by_reason = dict(record.summary.get("conflicts_by_reason", {}))
+    summary.accepted = record.rows
+    summary.batch_id = record.batch_id
+    if record.rejects_file:
+        summary.rejects_file = str(data.store / record.rejects_file)
+    return summary
+
+
+@dataclass
+class Prepared:
+    """One file read and derived, ready to commit: what :func:`prepare_file` returns."""
+
+    summary: IngestSummary
+    #: The rows to store (repeats within the file already taken out) and their input lines.
+    table: pa.Table
+    lines: np.ndarray
+    #: Rejected rows (unreadable, outside the area, conflicting repeats), with reasons.
+    rejects: pd.DataFrame
+    #: Exact repeats and conflicting repeats within the file.
+    duplicates: int
+    conflicts: int
+    dropped: dict[str, list[str]]
+
+    def batch_summary(self) -> dict[str, Any]:
+        """Return the summary the store records with the batch."""
+        s = self.summary
+        return {
+            "read": s.read,
+            "rejected": s.rejected,
+            "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
+            "rejected_by_reason": s.rejected_by_reason,
+            "conflicts_by_reason": {CONFLICT_IN_FILE: self.conflicts} if self.conflicts else {},
+            **({"columns_dropped": self.dropped} if self.dropped else {}),
+        }
+
+
+def prepare_file(path: Path, boundaries: Boundaries, lookups: DataPaths, *,
+                 mapping: Mapping | HealthMapping | None = None,
+                 progress: Progress | None = None) -> Prepared:
+    """Read ``path`` and derive its keys, with no store involved (see :func:`ingest_file`).
+
+    ``lookups`` is the data directory whose postcode directory and LSOA centroids place health
+    records that give no coordinates.
+    """
     health = isinstance(mapping, HealthMapping) or (mapping is None and file_kind(path))
     result: ReadResult
     if health:
-        result = read_health(path, lookups or data,
+        result = read_health(path, lookups,
                              mapping if isinstance(mapping, HealthMapping) else None)
     else:
         assert not isinstance(mapping, HealthMapping)
@@ -325,34 +384,9 @@ def ingest_file(
     if not repeats.keep.all():
         table = table.filter(pa.array(repeats.keep))
         lines = lines[repeats.keep]
-    in_file_conflicts = len(repeats.rejects)
-    outcome = Store(data.store).commit(
-        table,
-        source_file=str(path),
-        rejects=pd.concat([rejects, repeats.rejects], ignore_index=True),
-        summary={
-            "read": summary.read,
-            "rejected": summary.rejected,
-            "duplicates": repeats.duplicates,
-            "conflicts": in_file_conflicts,
-            "rejected_by_reason": summary.rejected_by_reason,
-            "conflicts_by_reason": {CONFLICT_IN_FILE: in_file_conflicts}
-            if in_file_conflicts else {},
-            **({"columns_dropped": dropped} if dropped else {}),
-        },
-        kind=kind,
-        lines=lines,
-        extend_sample=extend_sample,
-    )
-    record = outcome.record
-    summary.duplicates = repeats.duplicates + outcome.duplicates
-    summary.conflicts = in_file_conflicts + outcome.conflicts
-    summary.conflicts_by_reason = dict(record.summary.get("conflicts_by_reason", {}))
-    summary.accepted = record.rows
-    summary.batch_id = record.batch_id
-    if record.rejects_file:
-        summary.rejects_file = str(data.store / record.rejects_file)
-    return summary
+    return Prepared(summary, table, lines,
+                    pd.concat([rejects, repeats.rejects], ignore_index=True),
+                    repeats.duplicates, len(repeats.rejects), dropped)
 
 
 def load_sample(data: DataPaths, n: int | None = None, seed: int = 20240401

@@ -409,24 +409,15 @@ class Store:
     ) -> tuple[pa.Table, np.ndarray, int, pd.DataFrame]:
         """Split off rows whose id ``base`` already holds: duplicates, and conflicts as rejects."""
         files = base.files
-        per_file = [self._read_file(f, ["incident_id"])[0].column(0).combine_chunks()
-                    for f in files]
-        stored_ids = pa.concat_arrays(per_file) if per_file else pa.array([], pa.string())
-        where = pc.index_in(table.column("incident_id"), value_set=stored_ids)
-        known = np.asarray(pc.is_valid(where).to_numpy(zero_copy_only=False), dtype=bool)
-        if not known.any():
+        rows, file_of, local_rows = self._find_stored(files, table.column("incident_id"))
+        if not len(rows):
             return table, lines, 0, make_rejects([], [])
-        rows = np.flatnonzero(known)
         # Content is read only from the files that hold a known id (usually few or none).
-        at = np.asarray(pc.filter(where, pa.array(known)).to_numpy(), dtype="int64")
-        starts = np.cumsum([0, *(len(ids) for ids in per_file)])
-        file_of = np.searchsorted(starts, at, side="right") - 1
         content = ["incident_id", *CONTENT_COLUMNS, "batch_id"]
         parts, order = [], []
         for k in np.unique(file_of):
             mine = np.flatnonzero(file_of == k)
-            local = pa.array(at[mine] - starts[k])
-            parts.append(self._read_file(files[k], content)[0].take(local))
+            parts.append(self._read_rows(files[k], content, local_rows[mine]))
             order.append(mine)
         stored = pa.concat_tables(parts).take(pa.array(np.argsort(np.concatenate(order))))
         here = table.take(pa.array(rows))
@@ -442,8 +433,64 @@ class Store:
             f"{h}" for i, b, h in zip(ids, from_batch, how, strict=True)
         ]
         rejects = make_rejects(lines[rows[bad]], reasons, row_text(here.take(pa.array(bad))))
-        keep = ~known
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[rows] = False
         return (table.filter(pa.array(keep)), lines[keep], int((~conflict).sum()), rejects)
+
+    def _read_rows(self, rel: str, columns: list[str], rows: np.ndarray) -> pa.Table:
+        """Read ``rows`` (positions in the file) of a listed file, opening only their groups.
+
+        Call under the lock: the file is then in ``incidents/``.
+        """
+        with pq.ParquetFile(self.root / rel) as f:
+            sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
+            starts = np.cumsum([0, *sizes])
+            group_of = np.searchsorted(starts, rows, side="right") - 1
+            groups = np.unique(group_of)
+            part = f.read_row_groups([int(g) for g in groups], columns=columns)
+        # positions within the groups read, which sit one after another
+        offsets = np.cumsum([0, *(sizes[g] for g in groups)])
+        at = offsets[np.searchsorted(groups, group_of)] + rows - starts[group_of]
+        return part.take(pa.array(at))
+
+    def _find_stored(self, files: list[str], ids: pa.ChunkedArray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Find which of ``ids`` the listed ``files`` already hold (call under the lock).
+
+        Returns the positions in ``ids`` that are stored (ascending), and for each the index
+        in ``files`` and the row in that file holding it (the first, should an id be stored
+        twice). DuckDB scans only the files' ``incident_id`` column and joins it to the new
+        ids, streaming: a commit into a store of tens of millions of rows neither reads every
+        id into memory nor takes long.
+        """
+        import duckdb
+
+        none = np.zeros(0, dtype=np.int64)
+        if not files or not len(ids):
+            return none, none, none
+        paths = [str((self.root / f).resolve()) for f in files]
+        index = {p: k for k, p in enumerate(paths)}
+        new = pa.table({"id": ids, "pos": pa.array(np.arange(len(ids), dtype=np.int64))})
+        con = duckdb.connect(":memory:")
+        try:
+            con.register("new_ids", new)
+            listed = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+            found = con.execute(
+                f"SELECT n.pos, s.filename, s.file_row_number "
+                f"FROM read_parquet({listed}, filename = true, file_row_number = true, "
+                f"union_by_name = true, hive_partitioning = false) AS s "
+                f"JOIN new_ids AS n ON s.incident_id = n.id").fetchnumpy()
+        finally:
+            con.close()
+        if not len(found["pos"]):
+            return none, none, none
+        pos = np.asarray(found["pos"], dtype=np.int64)
+        file_k = np.array([index[str(f)] for f in found["filename"]], dtype=np.int64)
+        row = np.asarray(found["file_row_number"], dtype=np.int64)
+        order = np.lexsort((row, file_k, pos))
+        pos, file_k, row = pos[order], file_k[order], row[order]
+        first = np.concatenate([[True], pos[1:] != pos[:-1]])
+        return pos[first], file_k[first], row[first]
 
     def _write_rejects(self, rejects: pd.DataFrame, batch_id: str, source_file: str) -> str | None:
         """Write the batch's rejects file; its text is made safe to open in a spreadsheet."""
@@ -457,8 +504,11 @@ class Store:
         if long.any():
             raw = raw.where(~long, raw.str.slice(0, REJECT_RAW_CHARS) + " … ("
                             + raw.str.len().astype(str) + " characters in all)")
+        # an archive's batch holds several files: each rejected row names its own
+        file = (rejects["file"].where(rejects["file"].notna(), source_file).astype(str)
+                if "file" in rejects.columns else source_file)
         out = pd.DataFrame({
-            "file": source_file,
+            "file": file,
             "line": rejects["line"].astype("int64"),
             "reason": rejects["reason"].astype(str),
             "raw": raw,

@@ -412,3 +412,34 @@ def test_compaction_leaves_large_files_alone(tmp_path):
     assert len(big) == 3 and all(f in manifest.files for f in big)
     assert result.files_merged + result.files_written > 0
     assert store.read()[1].num_rows == 310
+
+
+def test_ids_already_stored_are_found_in_any_row_group(tmp_path, monkeypatch):
+    """The commit's look-up of stored ids (DuckDB over the id column) and its read of their
+    rows (only the row groups holding them) find the right stored row in many-group files."""
+    import geo.store
+
+    monkeypatch.setattr(geo.store, "ROW_GROUP_ROWS", 7)
+    rng = np.random.default_rng(8)
+    store = Store(tmp_path / "store")
+    first = _batch(rng, 60, "R")
+    _commit(store, first)
+    files = store.manifest().files
+    assert max(pq.ParquetFile(tmp_path / "store" / f).num_row_groups for f in files) > 3
+    # a resend of rows from all over the files: some unchanged, some with a new category
+    picked = first.take(pa.array([0, 13, 27, 41, 59]))
+    cat = picked.schema.get_field_index("category")
+    changed = picked.set_column(cat, "category", pa.array(
+        ["Robbery", "Arson", "Robbery", "Arson", "Robbery"]))
+    was = picked.column("category").to_pylist()
+    result = store.commit(changed, source_file="again.csv", rejects=empty_rejects(),
+                          summary={}, kind="user")
+    same = sum(1 for a, b in zip(was, changed.column("category").to_pylist(), strict=True)
+               if a == b)
+    assert (result.duplicates, result.conflicts) == (same, 5 - same)
+    rejects = pd.read_csv(tmp_path / "store" / result.record.rejects_file)
+    for _, row in rejects.iterrows():
+        rid = row["reason"].split("'")[1]
+        stored = was[picked.column("incident_id").to_pylist().index(rid)]
+        assert f"'{stored}'" in row["reason"] or stored in row["reason"]
+    assert store.read()[1].num_rows == 60
