@@ -61,6 +61,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     summaries = []
     status = EXIT_OK
+    folders = [f for f in args.files if Path(f).is_dir()]
+    if folders:
+        if len(folders) != len(args.files) or mapping is not None:
+            return _fail("give either files or one police.uk archive folder (a folder per "
+                         "month of <month>-<force>-street.csv files), with no column mapping")
+        return _ingest_archives(folders, data, args)
     for file in args.files:
         bar = None
         size = Path(file).stat().st_size if Path(file).exists() else 0
@@ -106,6 +112,46 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 "files": [s.as_json() for s in summaries],
             }
             print(json.dumps(total))
+    return status
+
+
+def _ingest_archives(folders: list[str], data: DataPaths, args: argparse.Namespace) -> int:
+    """Ingest police.uk archive folders (geo.archive): a batch per month, files in parallel."""
+    from geo.archive import ingest_archive
+    from geo.readers import ReadError
+
+    status = EXIT_OK
+    for folder in folders:
+        def report(summary: Any) -> None:
+            if not args.json:
+                print(summary.as_text(), flush=True)
+
+        try:
+            done = ingest_archive(Path(folder), data, workers=args.workers, report=report)
+        except ReadError as exc:
+            print(f"hotspot: {exc}", file=sys.stderr)
+            status = EXIT_INPUT
+            continue
+        for path, why in done.failed.items():
+            print(f"hotspot: {path}: {why}", file=sys.stderr)
+            status = EXIT_INPUT
+        if args.json:
+            print(json.dumps({
+                "folder": folder, "files": done.files, "read": done.read,
+                "accepted": sum(m.accepted for m in done.months),
+                "duplicates": sum(m.duplicates for m in done.months),
+                "conflicts": sum(m.conflicts for m in done.months),
+                "rejected": sum(m.rejected for m in done.months),
+                "seconds": round(done.seconds, 2), "workers": done.workers,
+                "rows_per_second": round(done.rows_per_second),
+                "skipped": done.skipped, "failed": done.failed,
+                "months": [m.as_json() for m in done.months]}))
+        else:
+            print(f"{folder}: {done.files:,} street-level files, {done.read:,} rows in "
+                  f"{done.seconds:,.1f} s ({done.rows_per_second:,.0f} rows a second, "
+                  f"{done.workers} worker processes)"
+                  + (f"; {len(done.skipped):,} other files skipped (outcomes, stop and "
+                     "search: not incidents)" if done.skipped else ""))
     return status
 
 
@@ -593,10 +639,16 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest", help="add incident files to the store",
         description="Add incident files: police.uk street-level CSV (optionally .gz), a CSV of "
         "timestamped incidents with a column mapping, or GeoJSON/GeoPackage points. Every row "
-        "is accepted, skipped as a duplicate, or written to a rejects file with its reason.",
+        "is accepted, skipped as a duplicate, or written to a rejects file with its reason. "
+        "A folder is read as the police.uk archive layout (a folder per month of "
+        "<month>-<force>-street.csv files): its files are read in parallel and each month is "
+        "committed as one batch.",
     )
     _add_data_dir(p)
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="for an archive folder: processes reading files (default: one per "
+                   "core)")
     p.add_argument("--mapping", metavar="TOML", help="column mapping for a generic CSV")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     grp = p.add_argument_group("column mapping flags (instead of --mapping)")

@@ -186,7 +186,7 @@ def _commit_month(store: Store, month: str, folder: Path,
     for _, r in ready:
         reasons.update(r.summary.rejected_by_reason)
     summary = IngestSummary(
-        file=f"{folder}/{month} ({len(ready)} files)",
+        file=f"{folder}/{month} ({len(ready)} file{'' if len(ready) == 1 else 's'})",
         read=sum(r.summary.read for _, r in ready),
         rejected=sum(r.summary.rejected for _, r in ready),
         rejected_by_reason=dict(reasons),
