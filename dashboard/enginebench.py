@@ -158,8 +158,7 @@ def run_one(root: Path, engine: str, *, workers: int = 2, scheduler: str | None 
         for f in queries(repeats + 1):
             q = CoreQuery(f)
             t0 = time.perf_counter()
-            cells = ex.cell_counts(q, 9)
-            areas = ex.authority_counts(q)
+            cells, areas = ex.core(q, 9)
             times.append(1000 * (time.perf_counter() - t0))
             answers += [cells, areas]
         # a new batch: commit 1,000 incidents into a copy of the store, then ask until seen

@@ -195,6 +195,16 @@ class Executor(ABC):
         """Return counts and harm per month (the row's month: a month-only row's too)."""
         return _weigh(self._tally(query, "month", None, bool(harm_weights)), harm_weights)
 
+    def core(self, query: CoreQuery, res: int,
+             harm_weights: Mapping[str, float] | None = None) -> tuple[KeyedCounts, KeyedCounts]:
+        """Return :meth:`cell_counts` and :meth:`authority_counts` together.
+
+        What a filter change asks for; an engine that can count both in one pass over the
+        data does (the DuckDB executor, with ``GROUPING SETS``).
+        """
+        return (self.cell_counts(query, res, harm_weights),
+                self.authority_counts(query, harm_weights))
+
 
 def _weigh(tally: _Tally, harm_weights: Mapping[str, float] | None) -> KeyedCounts:
     """Sum the tally per key and weight it by category, in one fixed order for every engine.
@@ -465,14 +475,14 @@ class DuckDBExecutor(Executor):
         return [(chunk, _with_columns(snap, columns | {"year"}))
                 for columns, files in by_columns.items() for chunk in self._chunks(files)]
 
-    def _run(self, query: CoreQuery, build: _SqlBuilder
+    def _run(self, query: CoreQuery, build: _SqlBuilder, sums: int = 1
              ) -> tuple[_Snapshot, list[str], list[tuple[object, ...]]] | None:
         """Run the SQL ``build`` writes for the manifest in force; None for an empty store.
 
-        ``build`` groups and counts (its last column a count), so the answers of split scans
-        are summed. A listed file that vanishes mid-query was dropped by a newer commit (or
-        moved from staging into place): the query starts again from the manifest then in
-        force.
+        ``build`` groups and counts (its last ``sums`` columns counts), so the answers of
+        split scans are summed. A listed file that vanishes mid-query was dropped by a newer
+        commit (or moved from staging into place): the query starts again from the manifest
+        then in force.
         """
         for attempt in range(5):
             manifest = self.store.manifest()
@@ -484,7 +494,7 @@ class DuckDBExecutor(Executor):
                 snap = self._snapshot_of(manifest, paths)
                 parts = self._execute([build(group_snap, self._source(files))
                                        for files, group_snap in self._groups(paths, snap)])
-                return snap, paths, _merge(parts, "sum")
+                return snap, paths, _merge(parts, "sum", sums)
             except duckdb.IOException:
                 if attempt == 4:
                     raise
@@ -525,6 +535,13 @@ class DuckDBExecutor(Executor):
                 undated.append(f"month <= {_text(f.end.isoformat()[:7])}")
                 sel.append(f"year <= {int(f.end.year)}")
             sel.append(f"(({' AND '.join(dated)}) OR ({' AND '.join(undated)}))")
+            # Implied by the clause above (a dated row's month lies in the range's months),
+            # but a plain bound on one column: DuckDB checks it against each row group's
+            # minimum and maximum and skips the groups outside (files are in time order).
+            if f.start is not None:
+                sel.append(f"month >= {_text(f.start.isoformat()[:7])}")
+            if f.end is not None:
+                sel.append(f"month <= {_text(f.end.isoformat()[:7])}")
         if f.days is not None:
             dow = "dow"
             if f.hours is not None and f.hours[0] > f.hours[1]:
@@ -592,7 +609,48 @@ class DuckDBExecutor(Executor):
         if found is None:
             return _Tally(np.zeros(0, dtype=dtype), [], np.zeros((0, 1), dtype=np.int64))
         snap, paths, rows = found
-        keys = self._key_list(query, key_sql, dtype, snap, paths)
+        return self._shape(rows, self._key_list(query, key_sql, dtype, snap, paths), dtype,
+                           by_category)
+
+    def core(self, query: CoreQuery, res: int,
+             harm_weights: Mapping[str, float] | None = None) -> tuple[KeyedCounts, KeyedCounts]:
+        """Count per cell and per authority in one scan (``GROUPING SETS``)."""
+        if res not in H3_RESOLUTIONS:
+            raise ValueError(f"{res} is not a stored H3 resolution; choose one of "
+                             f"{H3_RESOLUTIONS}")
+        by_category = bool(harm_weights)
+        cell_sql = f"h3_{int(res)}"
+        cat = ", category" if by_category else ""
+
+        def build(snap: _Snapshot, src: str) -> str:
+            fine = "TRUE"
+            if "location_precision" in snap.columns:
+                fine = (f"CASE location_precision WHEN 'postcode' THEN {int(res)} <= 9 "
+                        f"WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
+            return (f"SELECT GROUPING({cell_sql}) AS by_area, {cell_sql}, la_code{cat}, "
+                    f"count(*) FILTER (WHERE {fine}) AS n_fine, count(*) AS n "
+                    f"FROM {src} WHERE {self._where(query, snap)} "
+                    f"GROUP BY GROUPING SETS (({cell_sql}{cat}), (la_code{cat}))")
+
+        found = self._run(query, build, sums=2)
+        if found is None:
+            return (_weigh(_Tally(np.zeros(0, dtype=np.uint64), [],
+                                  np.zeros((0, 1), dtype=np.int64)), harm_weights),
+                    _weigh(_Tally(np.zeros(0, dtype=object), [],
+                                  np.zeros((0, 1), dtype=np.int64)), harm_weights))
+        snap, paths, rows = found
+        cell_rows = [(r[1], *r[3:-2], r[-2]) for r in rows if r[0] == 0 and r[-2]]
+        area_rows = [(r[2], *r[3:-2], r[-1]) for r in rows if r[0] == 1]
+        cells = self._shape(cell_rows, self._key_list(query, cell_sql, np.uint64, snap, paths),
+                            np.uint64, by_category)
+        areas = self._shape(area_rows, self._key_list(query, _KEYS["authority"][0], object,
+                                                      snap, paths), object, by_category)
+        return _weigh(cells, harm_weights), _weigh(areas, harm_weights)
+
+    @staticmethod
+    def _shape(rows: list[tuple[object, ...]], keys: np.ndarray, dtype: type,
+               by_category: bool) -> _Tally:
+        """Lay (key, [category,] count) rows out on ``keys``."""
         cols: list[Sequence[object]] = (list(zip(*rows, strict=True)) if rows
                                         else [[], [], []])
         sorted_keys = keys.astype(str) if dtype is object else keys
@@ -626,16 +684,19 @@ def _with_columns(snap: _Snapshot, columns: frozenset[str]) -> _Snapshot:
     return replace(snap, columns=columns)
 
 
-def _merge(parts: Sequence[Sequence[tuple[object, ...]]], how: str) -> list[tuple[object, ...]]:
+def _merge(parts: Sequence[Sequence[tuple[object, ...]]], how: str,
+           sums: int = 1) -> list[tuple[object, ...]]:
     """Combine the rows of one statement run on several groups of files.
 
-    ``"sum"``: rows are (key..., count), and a key's counts are added; ``"distinct"``: rows
-    are kept once. One part is returned as it is.
+    ``"sum"``: rows are (key..., count...) with ``sums`` counts, and a key's counts are
+    added; ``"distinct"``: rows are kept once. One part is returned as it is.
 
     Examples
     --------
     >>> sorted(_merge([[("a", 2), ("b", 1)], [("a", 3)]], "sum"))
     [('a', 5), ('b', 1)]
+    >>> sorted(_merge([[("a", 2, 1)], [("a", 3, 3)]], "sum", sums=2))
+    [('a', 5, 4)]
     >>> sorted(_merge([[(1,), (2,)], [(2,), (3,)]], "distinct"))
     [(1,), (2,), (3,)]
     """
@@ -645,12 +706,14 @@ def _merge(parts: Sequence[Sequence[tuple[object, ...]]], how: str) -> list[tupl
         return list(dict.fromkeys(row for part in parts for row in part))
     if how != "sum":
         raise ValueError(f"unknown merge {how!r}")
-    totals: dict[tuple[object, ...], int] = {}
+    totals: dict[tuple[object, ...], list[int]] = {}
     for part in parts:
         for row in part:
-            key = tuple(row[:-1])
-            totals[key] = totals.get(key, 0) + int(row[-1])  # type: ignore[call-overload]
-    return [(*key, n) for key, n in totals.items()]
+            key = tuple(row[:-sums])
+            got = totals.setdefault(key, [0] * sums)
+            for j, n in enumerate(row[-sums:]):
+                got[j] += int(n)  # type: ignore[call-overload]
+    return [(*key, *n) for key, n in totals.items()]
 
 
 _WORKER = threading.local()

@@ -639,11 +639,12 @@ class Store:
 
         Live feeds and daily imports add a file per batch and year; a store of thousands of
         small files is slow to open for every reader. Files of fewer than ``small_rows`` rows
-        in a year with more than one of them are read, sorted by time and written again as
-        files of at most ``file_rows`` rows. The swap is one manifest replace (the same
+        in a year with more than one of them are read a month at a time, sorted by time and
+        written again as files of about ``file_rows`` rows (a month is never split), with one
+        month's rows in memory at a time. The swap is one manifest replace (the same
         crash-safe steps as a commit, :meth:`_publish`): a ``kill -9`` at any point leaves
-        either the store as it was or the compacted store, never both or neither. Batches keep
-        their provenance; each row's ``batch_id`` still says where it came from.
+        either the store as it was or the compacted store, never both or neither. Batches
+        keep their provenance; each row's ``batch_id`` still says where it came from.
         """
         with self._locked():
             current = self.manifest()
@@ -655,15 +656,14 @@ class Store:
             if not merge:
                 return CompactResult(current, 0, 0, 0)
             add, merged, rows = [], set(), 0
-            for _year, files in sorted(merge.items()):
-                table = _in_time_order(pa.concat_tables(
-                    [self._read_file(rel, None)[0] for rel in files],
-                    promote_options="default"))
-                for start in range(0, table.num_rows, file_rows):
-                    add += self._stage(table.slice(start, file_rows),
-                                       f"compacted-{uuid.uuid4().hex[:12]}")
+            for year, files in sorted(merge.items()):
+                written, n = self._merge_files(year, files, file_rows)
+                add += written
                 merged.update(files)
-                rows += table.num_rows
+                rows += n
+            for rel in add:
+                fsync_dir(self.staged_path(rel).parent)
+            _fault("staged")
             batches = [BatchRecord(**{**b.__dict__,
                                       "files": [f for f in b.files if f not in merged]})
                        for b in current.batches]
@@ -672,6 +672,51 @@ class Store:
                                       *add])
             self._publish(new, retire=sorted(merged), add=add)
             return CompactResult(new, len(merged), len(add), rows)
+
+
+    def _merge_files(self, year_dir: str, files: list[str],
+                     file_rows: int) -> tuple[list[str], int]:
+        """Write ``files`` (one year's) again as staged files in time order, a month at a time.
+
+        Only one month's rows are in memory at once, whatever the size of the year: each
+        month is read from every file (row groups outside it are skipped by their statistics
+        once files are in time order), sorted, and appended to the file being written, which
+        is closed at ``file_rows`` rows. Returns the new files' listed paths and the rows.
+        """
+        paths = [self.root / rel for rel in files]
+        months = sorted(set().union(*(
+            pc.unique(pq.read_table(p, columns=["month"]).column(0)).to_pylist()
+            for p in paths)))
+        written: list[str] = []
+        writer: pq.ParquetWriter | None = None
+        in_file = total = 0
+
+        def close() -> None:
+            nonlocal writer
+            if writer is not None:
+                writer.close()
+                fsync_file(self.staged_path(written[-1]))
+                if len(written) == 1:
+                    _fault("staging")
+                writer = None
+
+        for month in months:
+            part = _in_time_order(pa.concat_tables([
+                pq.read_table(p, schema=STORED_SCHEMA, filters=[("month", "==", month)])
+                for p in paths]))
+            if writer is None or in_file >= file_rows:
+                close()
+                rel = f"{INCIDENTS}/{year_dir}/compacted-{uuid.uuid4().hex[:12]}.parquet"
+                self.staged_path(rel).parent.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(self.staged_path(rel), STORED_SCHEMA,
+                                          compression="zstd")
+                written.append(rel)
+                in_file = 0
+            writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
+            in_file += part.num_rows
+            total += part.num_rows
+        close()
+        return written, total
 
 
 #: Rows per Parquet row group: each group's min and max (of ``month``, ``local_date``...) let

@@ -151,7 +151,13 @@ def same(a: KeyedCounts, b: KeyedCounts) -> None:
 
 
 def answers(ex: Executor, q: CoreQuery) -> dict[str, object]:
+    core_cells, core_areas = ex.core(q, 8, HARM)
+    plain_cells, plain_areas = ex.core(q, 10)
     return {
+        "core cells 8 harm": core_cells,
+        "core authorities harm": core_areas,
+        "core cells 10": plain_cells,
+        "core authorities": plain_areas,
         "cells 9": ex.cell_counts(q, 9),
         "cells 9 harm": ex.cell_counts(q, 9, HARM),
         "cells 8": ex.cell_counts(q, 8),
