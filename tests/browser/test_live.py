@@ -44,6 +44,7 @@ def test_a_file_in_the_inbox_updates_an_open_page_without_a_reload(page, tmp_pat
         assert "data updated" in page.inner_text("#live-updated")
         assert took < 45, took
         assert list((data_dir / "inbox" / "processed").glob("*2024-06-lancashire-street.csv"))
+        page.goto("about:blank")  # stop the page's polling before its server stops
 
 
 def test_an_open_board_page_shows_a_new_inbox_file_without_a_reload(page, tmp_path):
@@ -95,3 +96,4 @@ def test_an_open_board_page_shows_a_new_inbox_file_without_a_reload(page, tmp_pa
         assert first.startswith("The whole area")
         page.wait_for_function("() => !document.querySelector('.board-area').innerText"
                                ".startsWith('The whole area')", timeout=30_000)
+        page.goto("about:blank")  # stop the page's polling before its server stops

@@ -55,8 +55,11 @@ def layer(tmp_path) -> QueryLayer:
 
 
 def selected_times(layer: QueryLayer, filters: Filters) -> list[str | None]:
+    """The selected rows' times, in the order of TIMES (files are stored in time order)."""
     mask = layer.select(filters).mask
-    return [t for t, m in zip(TIMES, mask, strict=False) if m]
+    _, stored = layer.store.read(columns=["incident_id"])
+    rows = [int(i[1:]) for i in stored.column(0).to_pylist()]  # ids are T000000, T000001...
+    return [TIMES[k] for k in sorted(k for k, m in zip(rows, mask, strict=True) if m)]
 
 
 @pytest.mark.parametrize(
