@@ -44,10 +44,14 @@ def test_evaluating_an_intervention_in_preston(page, live_server):
     page.click("#trends-ev-run")
     page.wait_for_selector("#trends-ev-table .ag-row", timeout=30_000)
     # the grid draws its rows a frame or two after they arrive
-    page.wait_for_function("() => document.querySelector('#trends-ev-table').innerText"
-                           ".includes('Target: Preston')", timeout=15_000)
-    table = page.inner_text("#trends-ev-table")
-    assert "Target: Preston" in table and "Buffer: 250 m ring" in table
+    table = ""
+    for _ in range(100):
+        table = page.inner_text("#trends-ev-table")
+        if "Target: Preston" in table:
+            break
+        page.wait_for_timeout(200)
+    assert "Target: Preston" in table and "Buffer: 250 m ring" in table, (
+        table, page.inner_text("#trends-ev-text"), page.input_value("#trends-ev-start"))
     text = page.inner_text("#trends-ev-text")
     assert "Weighted displacement difference" in text and "95% CI" in text
     assert "after: 1 Jun 2024 to 31 Mar 2025" in text
