@@ -449,13 +449,15 @@ def _method_text(view: dict[str, Any], kde: KdeParams, db: DbscanParams,
         view["layers"]) else 0
     if coarse_cells or coarse_points:
         # health records placed only by a postcode or an LSOA centroid (geo.istv)
-        parts.append(
-            f"{coarse_cells:,} selected records placed only by a postcode or LSOA centroid "
-            f"are left out of these hexagons (too coarse for resolution {res}); "
-            if coarse_cells else "")
+        said = []
+        if coarse_cells:
+            said.append(f"{coarse_cells:,} selected records placed only by a postcode or LSOA "
+                        f"centroid are left out of these hexagons (too coarse for resolution "
+                        f"{res})")
         if coarse_points:
-            parts.append(f"{coarse_points:,} placed only by an LSOA centroid are left out of "
-                         "the density and clusters. ")
+            said.append(f"{coarse_points:,} placed only by an LSOA centroid are left out of "
+                        "the density and clusters")
+        parts.append("; ".join(said) + ". ")
     parts.append("Distances in metres on the British National Grid.")
     return parts
 
