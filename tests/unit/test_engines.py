@@ -63,6 +63,15 @@ def extra_table(times: list[str | None], months: list[str], precision: list[str 
         la_code=[PRESTON, BLACKPOOL][seed % 2], month=months)
     table = table.set_column(table.schema.get_field_index("incident_id"), "incident_id",
                              pa.array([f"X{seed}-{i}" for i in range(n)]))
+    # the last two rows give a day but no hour (a Sunday and a Tuesday)
+    day_only = np.arange(n) >= n - 2
+    hour = np.where(day_only, -1, np.asarray(table.column("hour").to_numpy(), dtype="int8"))
+    table = table.set_column(table.schema.get_field_index("hour"), "hour",
+                             pa.array(hour.astype("int8")))
+    timing = np.where(day_only, "day", table.column("time_precision").to_numpy(
+        zero_copy_only=False).astype(object))
+    table = table.set_column(table.schema.get_field_index("time_precision"), "time_precision",
+                             pa.array(timing.tolist(), pa.string()))
     return table.set_column(table.schema.get_field_index("location_precision"),
                             "location_precision", pa.array(precision, pa.string()))
 
@@ -125,6 +134,8 @@ FILTERS = {
     "area without rows": Filters(areas=(WYRE,)),
     "no areas": Filters(areas=()),
     "no days": Filters(days=frozenset()),
+    "days only": Filters(days=frozenset({6, 1})),
+    "monday late": Filters(days=frozenset({0}), hours=(22, 0)),
     "public only": Filters(exclude_domestic=True),
     "empty dates": Filters(start=date(2030, 1, 1), end=date(2030, 12, 31)),
     "inverted dates": Filters(start=date(2024, 2, 1), end=date(2024, 1, 1)),
@@ -216,6 +227,9 @@ def test_the_fixture_holds_the_hard_cases(engines):
     fr = ref.layer.frame()
     # the sample brings its own postcode- and LSOA-placed health records; the fixture adds 6 each
     assert fr.month_only.sum() == 8 and (fr.precision == 1).sum() >= 6
+    # rows with a day and no hour: a slot list of (weekday, hour) must not take one for the
+    # previous day's last hour
+    assert ((fr.hour < 0) & (fr.dow >= 0)).sum() == 4
     assert (fr.precision == 2).sum() >= 6 and (fr.domestic == 1).sum() > 20
     assert len(fr.manifest.batches) == 3 and WYRE not in fr.areas
     assert WYRE in ref.layer.boundaries.names()
