@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -561,8 +560,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                       scheduler=args.scheduler, seed=args.seed,
                                       data_dir=Path(args.data_dir) if args.data_dir else None,
                                       repeats=args.repeats)
-        except subprocess.CalledProcessError as exc:
-            return _fail(f"the {args.engine} run failed:\n{exc.stderr}", code=1)
+        except (RuntimeError, ValueError) as exc:
+            return _fail(f"the {args.engine} benchmark did not run: {exc}", code=1)
         if args.json:
             print(json.dumps(result, indent=1))
         else:

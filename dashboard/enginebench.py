@@ -233,7 +233,10 @@ def run_engine_bench(n: int, engine: str, *, workers: int = 2, scheduler: str | 
            "--workers", str(workers), "--repeats", str(repeats)]
     if scheduler:
         cmd += ["--scheduler", scheduler]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
+        raise RuntimeError(lines[-1] if lines else f"the {engine} run failed")
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     return {
         "what": "Core query (dates, weekdays, an hour band, categories -> counts per H3 res-9 "
@@ -254,8 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scheduler")
     p.add_argument("--repeats", type=int, default=15)
     args = p.parse_args(argv)
-    print(json.dumps(run_one(args.root, args.engine, workers=args.workers,
-                             scheduler=args.scheduler, repeats=args.repeats)))
+    try:
+        figures = run_one(args.root, args.engine, workers=args.workers,
+                          scheduler=args.scheduler, repeats=args.repeats)
+    except (OSError, TimeoutError) as exc:
+        where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else "the engine"
+        print(f"could not reach {where}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(figures))
     return 0
 
 

@@ -802,7 +802,9 @@ class DaskExecutor(DuckDBExecutor):
                                          dashboard_address="127.0.0.1:0")
             self.client = Client(self._cluster)
         else:
-            self.client = Client(scheduler, timeout="20s")
+            # how long to try: Dask's setting distributed.comm.timeouts.connect (30 s unless
+            # DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT says otherwise)
+            self.client = Client(scheduler)
         self._tasks_per_thread = max(1, tasks_per_thread)
 
     def close(self) -> None:

@@ -649,3 +649,12 @@ def test_engine_bench_reports_each_engines_figures_and_they_agree(tmp_path):
     # the timed batch went into a copy: the generated store is as it was, for the next run
     assert Store(data / "store").manifest().rows == got["duckdb"]["rows"]
     assert not (data / "bench-visible-copy").exists()
+
+
+def test_engine_bench_with_an_unreachable_scheduler_says_so_plainly(tmp_path):
+    done = run("bench", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9", "--n", "500",
+               "--repeats", "1", "--data-dir", str(tmp_path / "b"),
+               env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
+    assert done.returncode != 0
+    assert "could not reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
+    assert "Traceback" not in done.stderr
