@@ -348,13 +348,18 @@ def _batch(rng: np.random.Generator, n: int, prefix: str) -> pa.Table:
 
 def test_files_are_written_in_time_order_so_row_groups_can_be_skipped(tmp_path):
     store = Store(tmp_path / "store")
-    _commit(store, _batch(np.random.default_rng(3), 500, "T"))
+    batch = _batch(np.random.default_rng(3), 500, "T")
+    cats = np.array(["Robbery", "Public order", "Violence with injury"])[
+        np.random.default_rng(4).integers(0, 3, 500)]
+    _commit(store, batch.set_column(batch.schema.get_field_index("category"), "category",
+                                    pa.array(cats.tolist())))
     for rel in store.manifest().files:
-        f = pq.read_table(tmp_path / "store" / rel, columns=["month", "local_date"])
-        months = f.column("month").to_pylist()
-        assert months == sorted(months)
-        dated = [d for d in f.column("local_date").to_pylist() if d is not None]
-        assert dated == sorted(dated)
+        f = pq.read_table(tmp_path / "store" / rel, columns=["month", "category", "local_date"])
+        rows = list(zip(*(f.column(c).to_pylist() for c in ("month", "category", "local_date")),
+                        strict=True))
+        # by month, then category, then date (month-only rows, with no date, first)
+        assert rows == sorted(rows, key=lambda r: (r[0], r[1], r[2] is not None, r[2] or 0))
+        assert len({r[1] for r in rows}) == 3
 
 
 def test_compaction_merges_each_years_small_files_and_keeps_every_row(tmp_path):
