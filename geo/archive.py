@@ -23,9 +23,9 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -132,12 +132,10 @@ def ingest_archive(folder: Path, data: DataPaths, *, workers: int | None = None,
                          skipped=[str(p) for p in skipped])
     store = Store(data.store)
     started = time.perf_counter()
-    order = [(month, path) for month, paths in months.items() for path in paths]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                              initializer=_start_worker,
                              initargs=(str(data.boundaries), str(data.root))) as pool:
-        results = pool.map(_prepare, [str(p) for _, p in order], chunksize=1)
-        for month, prepared in _by_month(order, results):
+        for month, prepared in _months_read_ahead(pool, months):
             ready = []
             for path, got in prepared:
                 if isinstance(got, str):
@@ -153,19 +151,37 @@ def ingest_archive(folder: Path, data: DataPaths, *, workers: int | None = None,
     return out
 
 
-def _by_month(order: list[tuple[str, Path]], results: Iterator[Prepared | str]
-              ) -> Iterator[tuple[str, list[tuple[Path, Prepared | str]]]]:
-    """Group the pool's answers (in input order) back into their months."""
-    month = ""
-    group: list[tuple[Path, Prepared | str]] = []
-    for (m, path), got in zip(order, results, strict=True):
-        if m != month and group:
-            yield month, group
-            group = []
-        month = m
-        group.append((path, got))
-    if group:
-        yield month, group
+#: Months whose files are being read while one is committed. Bounds the memory held: a
+#: national month is about 500,000 rows.
+READ_AHEAD_MONTHS = 2
+
+
+def _months_read_ahead(pool: ProcessPoolExecutor, months: dict[str, list[Path]]
+                       ) -> Iterator[tuple[str, list[tuple[Path, Prepared | str]]]]:
+    """Yield each month's files as read by the pool, in order, reading the next months ahead.
+
+    While a month is committed, only the next :data:`READ_AHEAD_MONTHS` months are being
+    read, so a long archive is never held in memory whole however slow the commits are.
+    """
+    pending: deque[tuple[str, list[tuple[Path, Future[Prepared | str]]]]] = deque()
+    queue = iter(months.items())
+
+    ahead = max(1, READ_AHEAD_MONTHS)
+
+    def fill() -> None:
+        while len(pending) < ahead:
+            nxt = next(queue, None)
+            if nxt is None:
+                return
+            month, paths = nxt
+            pending.append((month, [(p, pool.submit(_prepare, str(p))) for p in paths]))
+
+    fill()
+    while pending:
+        month, futures = pending.popleft()
+        got = [(path, future.result()) for path, future in futures]
+        fill()  # the next months are read while this one is committed
+        yield month, got
 
 
 def _commit_month(store: Store, month: str, folder: Path,

@@ -125,3 +125,30 @@ def test_the_real_leicestershire_months_ingest_as_one_file_at_a_time_does(tmp_pa
     a = Store(one.store).read(columns=cols)[1].sort_by("incident_id")
     b = Store(many.store).read(columns=cols)[1].sort_by("incident_id")
     assert a.num_rows > 20_000 and a.equals(b)
+
+
+def test_only_a_few_months_are_read_ahead_of_the_commit(monkeypatch):
+    """However slow the commits, the pool is given only the next months' files."""
+    from concurrent.futures import Future
+
+    import geo.archive
+
+    submitted: list[str] = []
+
+    class Pool:
+        def submit(self, fn, path):
+            submitted.append(path)
+            done: Future = Future()
+            done.set_result(path)
+            return done
+
+    months = {f"2024-{m:02d}": [Path(f"2024-{m:02d}/a-street.csv"),
+                                Path(f"2024-{m:02d}/b-street.csv")] for m in range(1, 7)}
+    monkeypatch.setattr(geo.archive, "READ_AHEAD_MONTHS", 2)
+    seen = []
+    for month, got in geo.archive._months_read_ahead(Pool(), months):
+        seen.append(month)
+        # the month in hand and the next two have been handed to the pool, no more
+        assert len(submitted) == 2 * min(len(seen) + 2, 6)
+        assert [p for p, _ in got] == months[month]
+    assert seen == list(months) and len(submitted) == 12
