@@ -562,15 +562,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                       repeats=args.repeats)
         except (RuntimeError, ValueError) as exc:
             return _fail(f"the {args.engine} benchmark did not run: {exc}", code=1)
-        if args.json:
-            print(json.dumps(result, indent=1))
-        else:
-            for k, v in result.items():
-                print(f"{k:28} {v}")
-        return EXIT_OK
-    from dashboard.bench import run_bench
+    else:
+        from dashboard.bench import run_bench
 
-    result = run_bench(n=args.n, seed=args.seed, skip_baselines=args.skip_baselines)
+        result = run_bench(n=args.n, seed=args.seed, skip_baselines=args.skip_baselines)
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -35,8 +35,8 @@ import pandas as pd
 import pyarrow as pa
 
 from geo.boundaries import Boundaries, load_boundaries
-from geo.ingest import IngestSummary, Prepared, _first_of_id, prepare_file
-from geo.schema import ReadError, content_differences, describe_differences, make_rejects
+from geo.ingest import IngestSummary, Prepared, _in_file_repeats, prepare_file
+from geo.schema import ReadError
 from geo.settings import DataPaths
 from geo.store import CONFLICT_IN_FILE, Store
 
@@ -218,15 +218,7 @@ def _commit_month(store: Store, month: str, folder: Path,
                  "conflicts_by_reason": {CONFLICT_IN_FILE: in_files} if in_files else {},
                  "files": names},
         kind="user", lines=lines)
-    record = outcome.record
-    summary.duplicates = repeats + outcome.duplicates
-    summary.conflicts = in_files + outcome.conflicts
-    summary.conflicts_by_reason = dict(record.summary.get("conflicts_by_reason", {}))
-    summary.accepted = record.rows
-    summary.batch_id = record.batch_id
-    if record.rejects_file:
-        summary.rejects_file = str(store.root / record.rejects_file)
-    return summary
+    return summary.committed(outcome, store.root, repeats, in_files)
 
 
 def _across_files(table: pa.Table, lines: np.ndarray, file_of: np.ndarray,
@@ -236,27 +228,8 @@ def _across_files(table: pa.Table, lines: np.ndarray, file_of: np.ndarray,
     The first file's row is kept; a later one is a duplicate when its content is the same and
     a conflict (rejected, naming the other file and line) when it is not.
     """
-    n = table.num_rows
-    first = _first_of_id(table.column("incident_id"))
-    later = np.flatnonzero(first != np.arange(n))
-    keep = np.ones(n, dtype=bool)
-    keep[later] = False
-    if len(later) == 0:
-        return keep, 0, make_rejects([], []).assign(file=pd.Series([], dtype=object))
-    here = table.take(pa.array(later))
-    there = table.take(pa.array(first[later]))
-    differs = content_differences(here, there)
-    bad = np.flatnonzero(np.logical_or.reduce(list(differs.values())))
-    ids = here.column("incident_id").take(pa.array(bad)).to_pylist()
-    reasons = []
-    for i, k in zip(ids, bad, strict=True):
-        other = first[later[k]]
-        how = describe_differences(here, there, differs, np.array([k]),
-                                   f"in {names[file_of[other]]} line {lines[other]}")[0]
-        reasons.append(f"{CONFLICT_IN_FILE}s of the month: the same id '{i}' as "
-                       f"{names[file_of[other]]} line {lines[other]}, with {how}")
-    from geo.schema import row_text
-
-    rejects = make_rejects(lines[later[bad]], reasons, row_text(here.take(pa.array(bad))))
-    rejects = rejects.assign(file=[names[file_of[later[k]]] for k in bad])
-    return keep, int(len(later) - len(bad)), rejects
+    repeats = _in_file_repeats(
+        table, lines, where=lambda p: f"{names[file_of[p]]} line {lines[p]}",
+        what=f"{CONFLICT_IN_FILE}s of the month")
+    rejects = repeats.rejects.assign(file=[names[file_of[p]] for p in repeats.conflicts])
+    return repeats.keep, repeats.duplicates, rejects

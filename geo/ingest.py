@@ -34,7 +34,7 @@ from geo.schema import (
     row_text,
 )
 from geo.settings import AREA_TOLERANCE_M, H3_RESOLUTIONS, DataPaths
-from geo.store import CONFLICT_IN_FILE, Store
+from geo.store import CONFLICT_IN_FILE, CommitResult, Store
 
 Progress = Callable[[int, int], None]
 
@@ -65,6 +65,23 @@ class IngestSummary:
     columns_dropped: dict[str, list[str]] = field(default_factory=dict)
     batch_id: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    def committed(self, outcome: CommitResult, store_root: Path, duplicates: int,
+                  conflicts: int) -> IngestSummary:
+        """Fill in what the commit did; return self.
+
+        ``duplicates`` and ``conflicts`` are those found among the rows before the commit
+        (in the file, or in an archive's month).
+        """
+        record = outcome.record
+        self.duplicates = duplicates + outcome.duplicates
+        self.conflicts = conflicts + outcome.conflicts
+        self.conflicts_by_reason = dict(record.summary.get("conflicts_by_reason", {}))
+        self.accepted = record.rows
+        self.batch_id = record.batch_id
+        if record.rejects_file:
+            self.rejects_file = str(store_root / record.rejects_file)
+        return self
 
     def as_json(self) -> dict[str, Any]:
         """Return the summary as the documented ``hotspot ingest --json`` object."""
@@ -216,14 +233,19 @@ class _Repeats:
     keep: np.ndarray  # rows to go on to the store (first of each id)
     duplicates: int  # later rows equal to the first
     rejects: pd.DataFrame  # later rows that differ from the first (conflicts), with reasons
+    conflicts: np.ndarray  # the positions of those rows
 
 
-def _in_file_repeats(table: pa.Table, lines: np.ndarray) -> _Repeats:
+def _in_file_repeats(table: pa.Table, lines: np.ndarray, *,
+                     where: Callable[[int], str] | None = None,
+                     what: str = CONFLICT_IN_FILE) -> _Repeats:
     """Split the valid rows of one file into first rows, exact repeats and conflicts.
 
     The first valid row of an id is kept; a later one is a duplicate when its content
     (:data:`geo.schema.CONTENT_COLUMNS`) equals the first's, and a conflict otherwise. Only
     valid rows take part: an invalid row never hides a valid one with the same id.
+    ``where(position)`` names the first row in a conflict's reason (default: its line) and
+    ``what`` begins the reason (an archive's month uses both: rows come from several files).
     """
     n = table.num_rows
     first = _first_of_id(table.column("incident_id"))
@@ -231,24 +253,25 @@ def _in_file_repeats(table: pa.Table, lines: np.ndarray) -> _Repeats:
     keep = np.ones(n, dtype=bool)
     keep[later] = False
     if len(later) == 0:
-        return _Repeats(keep, 0, make_rejects([], []))
+        return _Repeats(keep, 0, make_rejects([], []), later)
     here = table.take(pa.array(later))
     there = table.take(pa.array(first[later]))
     differs = content_differences(here, there)
     conflict = np.logical_or.reduce(list(differs.values()))
     bad = np.flatnonzero(conflict)
-    other_lines = lines[first[later[bad]]]
+    name = where or (lambda position: f"line {lines[position]}")
+    others = [name(int(p)) for p in first[later[bad]]]
     how = [
-        describe_differences(here, there, differs, np.array([i]), f"on line {line}")[0]
-        for i, line in zip(bad, other_lines, strict=True)
+        describe_differences(here, there, differs, np.array([i]), f"on {other}")[0]
+        for i, other in zip(bad, others, strict=True)
     ]
     ids = here.column("incident_id").take(pa.array(bad)).to_pylist()
     reasons = [
-        f"{CONFLICT_IN_FILE}: the same id '{i}' as line {line}, with {h}"
-        for i, line, h in zip(ids, other_lines, how, strict=True)
+        f"{what}: the same id '{i}' as {other}, with {h}"
+        for i, other, h in zip(ids, others, how, strict=True)
     ]
     rejects = make_rejects(lines[later[bad]], reasons, row_text(here.take(pa.array(bad))))
-    return _Repeats(keep, int(len(later) - len(bad)), rejects)
+    return _Repeats(keep, int(len(later) - len(bad)), rejects, later[bad])
 
 
 def to_table(rows: pd.DataFrame, batch_id: str = "") -> pa.Table:
@@ -304,15 +327,7 @@ def ingest_file(
         lines=ready.lines,
         extend_sample=extend_sample,
     )
-    record = outcome.record
-    summary.duplicates = ready.duplicates + outcome.duplicates
-    summary.conflicts = ready.conflicts + outcome.conflicts
-    summary.conflicts_by_reason = dict(record.summary.get("conflicts_by_reason", {}))
-    summary.accepted = record.rows
-    summary.batch_id = record.batch_id
-    if record.rejects_file:
-        summary.rejects_file = str(data.store / record.rejects_file)
-    return summary
+    return summary.committed(outcome, data.store, ready.duplicates, ready.conflicts)
 
 
 @dataclass
