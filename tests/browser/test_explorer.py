@@ -308,7 +308,12 @@ def test_default_view_paints_hexagons_that_can_be_seen(page, live_server):
     # one incident, which the old colour scale (up to the busiest cell) painted all but white.
     page.goto(live_server + "/")
     wait_for_explorer(page)
-    page.wait_for_timeout(500)
+    # the values are painted onto the drawn hexagons a frame or more after they arrive
+    page.wait_for_function(
+        "() => { const m = document.querySelector('#explorer-map .js-plotly-plot')"
+        "._fullLayout.map._subplot.map;"
+        " return m.queryRenderedFeatures({layers: ['hotspot-cells-fill']})"
+        ".filter(x => x.state.c >= 0).length > 1000; }", timeout=30_000)
     drawn = page.evaluate(
         "() => { const m = document.querySelector('#explorer-map .js-plotly-plot')"
         "._fullLayout.map._subplot.map;"

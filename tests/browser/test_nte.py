@@ -122,7 +122,11 @@ def test_deleting_a_zone_asks_first_and_can_be_undone(page, live_server):
 
     page.once("dialog", lambda d: answer(d, False))
     page.click("#nte-delete-btn")
-    page.wait_for_timeout(1000)
+    for _ in range(75):  # the question comes from a callback: on a busy machine, a while
+        if dialogs:
+            break
+        page.wait_for_timeout(200)
+    page.wait_for_timeout(300)
     assert dialogs and "Delete the chosen zone?" in dialogs[0]
     assert _zone_rows(page) == before  # cancelled: nothing deleted
     page.once("dialog", lambda d: answer(d, True))
