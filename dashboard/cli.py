@@ -555,6 +555,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.engine:
         from dashboard.enginebench import run_engine_bench
 
+        for flag, value in (("--n", args.n), ("--workers", args.workers),
+                            ("--repeats", args.repeats)):
+            if value < 1:
+                return _fail(f"{flag} must be 1 or more (it is {value})")
+
         try:
             result = run_engine_bench(args.n, args.engine, workers=args.workers,
                                       scheduler=args.scheduler, seed=args.seed,

@@ -658,3 +658,10 @@ def test_engine_bench_with_an_unreachable_scheduler_says_so_plainly(tmp_path):
     assert done.returncode != 0
     assert "could not reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("flag", ["--n", "--workers", "--repeats"])
+def test_engine_bench_refuses_counts_below_one_plainly(tmp_path, flag):
+    done = run("bench", "--engine", "dask", flag, "0", "--data-dir", str(tmp_path / "b"))
+    assert done.returncode != 0 and f"{flag} must be 1 or more (it is 0)" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "b").exists()
