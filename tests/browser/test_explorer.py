@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.browser.ui import choose_option
+
 pytestmark = pytest.mark.browser
 
 SELECTION = "#explorer-selection"
@@ -165,14 +167,6 @@ HOVER_AREA = """code => {
 }"""
 
 
-def choose_area(page, name: str) -> None:
-    # click the option itself: typed keys can reach the list before its search box has
-    # focus, and Enter then picks the first area (seen under load)
-    page.click("#explorer-areas")
-    page.locator(".dash-dropdown-content .dash-dropdown-option", has_text=name).first.click()
-    page.keyboard.press("Escape")
-
-
 def test_choosing_one_authority_paints_its_count_on_that_authority(page, live_server):
     # The filter's values once replaced the map's without its list of areas: Blackpool's
     # count landed on Blackburn with Darwen, the first area in the list.
@@ -187,7 +181,7 @@ def test_choosing_one_authority_paints_its_count_on_that_authority(page, live_se
     wait_for_explorer(page)
     before = area_trace(page)
     assert len(before["locations"]) == 14
-    choose_area(page, "Blackpool")
+    choose_option(page, "#explorer-areas", "Blackpool")
     page.wait_for_function(
         "() => window.hotspotMapPainted().areas"
         ".filter(v => v !== null && v > 0).length === 1", timeout=60_000)
@@ -411,7 +405,7 @@ def test_choosing_an_authority_zooms_the_map_to_it(page, live_server):
     wait_for_explorer(page)
     view = "() => document.querySelector('#explorer-map .js-plotly-plot')._fullLayout.map"
     whole = page.evaluate(f"() => {{ const m = ({view})(); return [m.zoom, m.center]; }}")
-    choose_area(page, "Blackpool")
+    choose_option(page, "#explorer-areas", "Blackpool")
     page.wait_for_function(f"z => ({view})().zoom > z + 1", arg=whole[0], timeout=60_000)
     zoom, center = page.evaluate(f"() => {{ const m = ({view})(); return [m.zoom, m.center]; }}")
     # Blackpool lies around 53.82 N, 3.05 W

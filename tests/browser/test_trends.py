@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.ui import choose_option
+
 pytestmark = pytest.mark.browser
 
 
@@ -34,9 +36,7 @@ def test_financial_year_quarters_league_table_and_emerging(page, live_server):
 def test_evaluating_an_intervention_in_preston(page, live_server):
     page.goto(live_server + "/trends?period=month")
     page.wait_for_selector("#trends-league .ag-row", timeout=30_000)
-    page.click("#trends-ev-target")
-    page.keyboard.type("Preston")
-    page.keyboard.press("Enter")
+    choose_option(page, "#trends-ev-target", "Preston")
     page.click("#trends-ev-start")
     page.keyboard.type("06/01/2024")
     page.keyboard.press("Enter")
