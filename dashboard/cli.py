@@ -460,6 +460,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     message = ensure_data(data)
     if message:
         print(message)
+    if args.scheduler and (args.engine or os.environ.get("HOTSPOT_ENGINE")) != "dask":
+        print("hotspot serve: --scheduler is for --engine dask", file=sys.stderr)
+        return EXIT_USAGE
+    if args.dask_workers is not None and args.dask_workers < 1:
+        print("hotspot serve: --dask-workers must be 1 or more", file=sys.stderr)
+        return EXIT_USAGE
+    for name, value in (("HOTSPOT_ENGINE", args.engine), ("HOTSPOT_SCHEDULER", args.scheduler),
+                        ("HOTSPOT_DASK_WORKERS", args.dask_workers)):
+        if value is not None:  # the app's services read them (dashboard.services)
+            os.environ[name] = str(value)
     from dashboard.security import allowed_hosts
 
     extra = [*os.environ.get("HOTSPOT_ALLOWED_HOSTS", "").split(","), *(args.allowed_host or [])]
@@ -631,6 +641,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth-header", metavar="NAME",
                    help="with --auth header: the header naming the user (default "
                    "X-Remote-User; also HOTSPOT_AUTH_HEADER)")
+    p.add_argument("--engine", choices=["numpy", "duckdb", "dask"],
+                   help="what counts the figures: numpy (the store in memory; the default, "
+                   "fastest for one force) or, for national-scale stores, duckdb (SQL over the "
+                   "stored Parquet files, nothing preloaded) or dask (the same SQL on a Dask "
+                   "cluster's workers). duckdb and dask serve the Explorer and its API so far: "
+                   "see docs/ENGINES.md. Also HOTSPOT_ENGINE")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --engine dask: a running Dask scheduler, e.g. tcp://HOST:8786 "
+                   "(default: a local cluster on this machine; also HOTSPOT_SCHEDULER)")
+    p.add_argument("--dask-workers", type=int, metavar="N",
+                   help="with --engine dask and no --scheduler: worker processes of the local "
+                   "cluster (default 2; also HOTSPOT_DASK_WORKERS)")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (development only)")
     p.set_defaults(func=cmd_serve)
 

@@ -224,8 +224,7 @@ class Services:
         self._boundaries_lock = threading.Lock()
         self._levels_stamp: tuple[Any, ...] | None = None
         self._levels: dict[str, Boundaries] = {}
-        self.query = QueryLayer(Store(data.store), self._boundaries, principal_required=True,
-                                record_key=record_key(data))
+        self.query = _query_layer(data, self._boundaries)
         self.tile_url = tile_url()
         # the basemap file is checked now, so a wrong HOTSPOT_BASEMAP stops the server at
         # start with the reason, not a blank map later
@@ -401,10 +400,9 @@ class Services:
         Imported national boundaries would otherwise open the map on the whole country.
         """
         who = self.query.principal()
-        fr = self.query.frame() if who is None or who.policy.rows else None
-        if fr is not None and fr.n:
-            minx, maxx = np.percentile(fr.lon, [0.5, 99.5])
-            miny, maxy = np.percentile(fr.lat, [0.5, 99.5])
+        extent = self.query.extent() if who is None or who.policy.rows else None
+        if extent is not None:
+            minx, miny, maxx, maxy = extent
         else:  # no rows, or a role that may not read them: frame the areas instead
             areas = self.boundaries.areas
             if who is not None and who.areas is not None:
@@ -453,7 +451,7 @@ class Services:
     def cells_geojson(self, res: int) -> tuple[dict[str, Any], list[str]]:
         """Return hexagons of every cell holding any incident, and their ids in trace order."""
         def make() -> tuple[dict[str, Any], list[str]]:
-            cells = self.query.frame().cells[res][self.query.drawn_cells(res)]
+            cells = self.query.cells(res)[self.query.drawn_cells(res)]
             ids = cells_to_str(cells)
             rings = cell_boundaries(cells)
             features = [
@@ -639,15 +637,25 @@ class Services:
                       harm_weights: dict[str, float] | None = None) -> pd.DataFrame:
         """Return the ranked top-``n`` cells for the selection, with centre coordinates."""
         def make() -> pd.DataFrame:
-            fr = self.query.frame()
-            mask = self.query.select(filters).mask & precise_enough(fr, res)
+            from geo.door import EngineLayer
+
+            total = None
+            if isinstance(self.query, EngineLayer):
+                # the engine counts; only the top cells' rows come back, in a small frame
+                fr, total = self.query.ranked_frame(filters, res, n, harm_weights)
+                mask = np.ones(fr.n, dtype=bool)
+            else:
+                fr = self.query.frame()
+                mask = self.query.select(filters).mask & precise_enough(fr, res)
             table = rank_cells(
                 fr.cell_codes[res][mask], fr.cells[res],
                 dow=fr.dow[mask], hour=fr.hour[mask], category=fr.category[mask],
                 category_labels=fr.categories,
-                weight=self.query.weights(harm_weights)[mask] if harm_weights else None, n=n,
-                hours=filters.hours,
+                weight=self.query.weights(harm_weights, fr)[mask] if harm_weights else None,
+                n=n, hours=filters.hours,
             )
+            if total is not None and len(table):
+                table["share"] = table["count"] / total  # of every selected row, as in memory
             if len(table):
                 import h3
                 centres = [h3.cell_to_latlng(c) for c in table["cell"]]
@@ -809,6 +817,35 @@ def _framed(minx: float, miny: float, maxx: float,
     span = max(maxx - minx, (maxy - miny) * 1.6)
     zoom = float(np.clip(np.log2(360.0 / max(span, 1e-6)) - 0.2, 3, 14))
     return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom
+
+
+#: The engines ``hotspot serve --engine`` offers (HOTSPOT_ENGINE): numpy is in memory.
+ENGINES = ("numpy", "duckdb", "dask")
+
+
+def _query_layer(data: DataPaths, boundaries: Boundaries) -> QueryLayer:
+    """Return the query layer on the engine HOTSPOT_ENGINE names (numpy, in memory, if none).
+
+    HOTSPOT_SCHEDULER is the Dask scheduler's address for ``dask``; without it a local
+    cluster of HOTSPOT_DASK_WORKERS (default 2) worker processes is started.
+    """
+    engine = os.environ.get("HOTSPOT_ENGINE", "numpy").strip().lower() or "numpy"
+    store = Store(data.store)
+    options = {"principal_required": True, "record_key": record_key(data)}
+    if engine == "numpy":
+        return QueryLayer(store, boundaries, **options)  # type: ignore[arg-type]
+    if engine not in ENGINES:
+        raise ValueError(f"HOTSPOT_ENGINE is {engine[:20]!r}; the engines are "
+                         f"{', '.join(ENGINES)}")
+    from geo.door import open_door
+
+    workers = os.environ.get("HOTSPOT_DASK_WORKERS", "2")
+    if not workers.isdigit() or int(workers) < 1:
+        raise ValueError(f"HOTSPOT_DASK_WORKERS is {workers[:20]!r}; give a whole number "
+                         "from 1")
+    return open_door(engine, store, boundaries,
+                     scheduler=os.environ.get("HOTSPOT_SCHEDULER") or None,
+                     workers=int(workers), **options)
 
 
 def record_key(data: DataPaths) -> str:

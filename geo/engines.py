@@ -29,10 +29,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.access import Scope
 from geo.query import (
@@ -130,6 +133,22 @@ class KeyedCounts:
 
 
 @dataclass(frozen=True)
+class Totals:
+    """What a query selects, in all: the figures beside the counts by key.
+
+    ``first_day`` and ``last_day`` are days since 1970-01-01 (None when nothing is
+    selected): a dated row's own day, a month-only row's first and last day of its month,
+    as :meth:`geo.query.IncidentFrame.date_span` counts them.
+    """
+
+    count: int
+    month_only: int  # of the rows counted, those with a month and no day
+    first_day: int | None
+    last_day: int | None
+    domestic_recorded: bool  # whether any row counted says whether it was domestic
+
+
+@dataclass(frozen=True)
 class _Tally:
     """Selected rows counted per key (ascending) and per category (labels ascending)."""
 
@@ -170,6 +189,29 @@ class Executor(ABC):
 
         Rows without a weekday and hour (month-only data) are not in the grid, as in
         :meth:`geo.query.QueryLayer.day_hour_grid`.
+        """
+
+    @abstractmethod
+    def totals(self, query: CoreQuery) -> Totals:
+        """Return how many rows ``query`` selects, how many are month-only, and their span."""
+
+    @abstractmethod
+    def labels(self) -> tuple[list[str], list[str]]:
+        """Return the categories and the sources the store holds (rows from 1970 on), A-Z."""
+
+    @abstractmethod
+    def rows_in_cells(self, query: CoreQuery, res: int, cells: Sequence[int],
+                      columns: Sequence[str], limit: int) -> pa.Table:
+        """Return ``columns`` of the selected rows in ``cells`` (H3 res ``res``): a bounded read.
+
+        For what is worked out from a few places' rows (the ranked table's peak hours and
+        names), never for all rows. Rows placed too coarsely for ``res`` are left out, as
+        :meth:`cell_counts` leaves them out; in no set order.
+
+        Raises
+        ------
+        TooManyRows
+            When more than ``limit`` rows would come back.
         """
 
     def cell_counts(self, query: CoreQuery, res: int,
@@ -304,6 +346,48 @@ class NumpyExecutor(Executor):
         ok = self.layer.select(query.filters, fr).mask & (fr.dow >= 0) & (fr.hour >= 0)
         flat = fr.dow[ok].astype(np.int64) * 24 + fr.hour[ok]
         return np.bincount(flat, minlength=7 * 24).astype(np.int64).reshape(7, 24)
+
+
+    def totals(self, query: CoreQuery) -> Totals:  # noqa: D102 (inherited)
+        fr = self._frame(query)
+        mask = self.layer.select(query.filters, fr).mask
+        count = int(mask.sum())
+        if not count:
+            return Totals(0, 0, None, None, False)
+        day = np.where(fr.day >= 0, fr.day, fr.month_first)[mask]
+        last = np.where(fr.day >= 0, fr.day, fr.month_last)[mask]
+        return Totals(count, int((mask & fr.month_only).sum()), int(day.min()),
+                      int(last.max()), bool((fr.domestic[mask] >= 0).any()))
+
+    def labels(self) -> tuple[list[str], list[str]]:  # noqa: D102 (inherited)
+        fr = self.layer._current()
+        return sorted(fr.categories), sorted(fr.sources)
+
+    def rows_in_cells(  # noqa: D102 (inherited)
+            self, query: CoreQuery, res: int, cells: Sequence[int], columns: Sequence[str],
+            limit: int) -> pa.Table:
+        fr = self._frame(query)
+        wanted = np.isin(fr.cells[res], np.asarray(list(cells), dtype=np.uint64))
+        mask = (self.layer.select(query.filters, fr).mask & precise_enough(fr, res)
+                & wanted[fr.cell_codes[res]])
+        if int(mask.sum()) > limit:
+            raise TooManyRows(limit)
+        _manifest, table = self.layer.store.read()  # the reference: tests, small stores
+        # the frame's rows are the store's rows from 1970 on, in the store's order
+        rows = np.flatnonzero(mask)
+        if fr is not self.layer._current():
+            assert fr.origin is not None  # a cut of the whole frame knows its rows there
+            rows = fr.origin[rows]
+        kept = table.filter(pc.greater_equal(table.column("month"), _FIRST_MONTH))
+        return kept.take(pa.array(rows)).select(list(columns))
+
+
+class TooManyRows(ValueError):
+    """A bounded read would return more rows than its limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit:,} rows: narrow the selection")
+        self.limit = limit
 
 
 def _text(value: str) -> str:
@@ -495,6 +579,15 @@ class DuckDBExecutor(Executor):
         commit (or moved from staging into place): the query starts again from the manifest
         then in force.
         """
+        found = self._run_parts(query, build)
+        if found is None:
+            return None
+        snap, paths, parts = found
+        return snap, paths, _merge(parts, "sum", sums)
+
+    def _run_parts(self, query: CoreQuery, build: _SqlBuilder
+                   ) -> tuple[_Snapshot, list[str], list[list[tuple[object, ...]]]] | None:
+        """Run the SQL ``build`` writes on each group of files; each group's rows, unmerged."""
         for attempt in range(5):
             manifest = self.store.manifest()
             if not manifest.files:
@@ -505,7 +598,7 @@ class DuckDBExecutor(Executor):
                 snap = self._snapshot_of(manifest, paths)
                 parts = self._execute([build(group_snap, self._source(files))
                                        for files, group_snap in self._groups(paths, snap)])
-                return snap, paths, _merge(parts, "sum", sums)
+                return snap, paths, parts
             except duckdb.IOException:
                 if attempt == 4:
                     raise
@@ -694,6 +787,79 @@ class DuckDBExecutor(Executor):
         for dow, hour, n in found[2] if found is not None else []:
             grid[int(dow), int(hour)] = int(n)  # type: ignore[call-overload]
         return grid
+
+
+    def totals(self, query: CoreQuery) -> Totals:  # noqa: D102 (inherited)
+        def build(snap: _Snapshot, src: str) -> str:
+            month_start = "CAST(month || '-01' AS DATE)"
+            return ("SELECT count(*), count(*) FILTER (WHERE time_precision = 'month'), "
+                    f"min(COALESCE(local_date, {month_start})), "
+                    f"max(COALESCE(local_date, last_day({month_start}))), count(domestic) "
+                    f"FROM {src} WHERE {self._where(query, snap)}")
+
+        found = self._run_parts(query, build)
+        if found is None:
+            return Totals(0, 0, None, None, False)
+        rows = [part[0] for part in found[2] if part and part[0][0]]
+        if not rows:
+            return Totals(0, 0, None, None, False)
+        epoch = date(1970, 1, 1)
+        days = [((r[2] - epoch).days, (r[3] - epoch).days)  # type: ignore[operator]
+                for r in rows]
+        return Totals(sum(int(r[0]) for r in rows),  # type: ignore[call-overload]
+                      sum(int(r[1]) for r in rows),  # type: ignore[call-overload]
+                      min(d[0] for d in days), max(d[1] for d in days),
+                      any(int(r[4]) for r in rows))  # type: ignore[call-overload]
+
+    def labels(self) -> tuple[list[str], list[str]]:  # noqa: D102 (inherited)
+        for attempt in range(5):
+            manifest = self.store.manifest()
+            if not manifest.files:
+                return [], []
+            try:
+                snap = self._snapshot_of(manifest, self._resolve(manifest))
+                return list(snap.categories), list(snap.sources)
+            except duckdb.IOException:
+                if attempt == 4:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    def rows_in_cells(  # noqa: D102 (inherited)
+            self, query: CoreQuery, res: int, cells: Sequence[int], columns: Sequence[str],
+            limit: int) -> pa.Table:
+        if res not in H3_RESOLUTIONS:
+            raise ValueError(f"{res} is not a stored H3 resolution")
+        wanted = ", ".join(str(int(c)) for c in cells) or "NULL"
+
+        def build(snap: _Snapshot, src: str) -> str:
+            sel = f"{self._where(query, snap)} AND h3_{int(res)} IN ({wanted})"
+            if "location_precision" in snap.columns:
+                sel += (f" AND CASE location_precision WHEN 'postcode' THEN {int(res)} <= 9 "
+                        f"WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
+            # times travel as microseconds since 1970 (a zoned timestamp would need pytz)
+            got = ", ".join(
+                "NULL" if c not in snap.columns else
+                f"epoch_us({c})" if pa.types.is_timestamp(schema.field(c).type) else c
+                for c in columns)
+            return f"SELECT {got} FROM {src} WHERE {sel} LIMIT {int(limit) + 1}"
+
+        from geo.schema import STORED_SCHEMA
+
+        schema = pa.schema([STORED_SCHEMA.field(c) for c in columns])
+        found = self._run_parts(query, build)
+        rows = [row for part in (found[2] if found is not None else []) for row in part]
+        if len(rows) > limit:
+            raise TooManyRows(limit)
+        values: list[Sequence[object]] = (list(zip(*rows, strict=True)) if rows
+                                          else [[] for _ in columns])
+        arrays = []
+        for field, column in zip(schema, values, strict=True):
+            if pa.types.is_timestamp(field.type):
+                arrays.append(pa.array(column, pa.int64()).cast(field.type))
+            else:
+                arrays.append(pa.array(column, field.type))
+        return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _with_columns(snap: _Snapshot, columns: frozenset[str]) -> _Snapshot:

@@ -75,17 +75,22 @@ def peak_text(values: np.ndarray, labels: tuple[str, ...] | None = None) -> str:
 
 
 def main_categories(codes: np.ndarray, labels: list[str], top: int = 3) -> str:
-    """Return the ``top`` categories with their counts, most frequent first.
+    """Return the ``top`` categories with their counts, most frequent first, ties A-Z.
 
     Examples
     --------
     >>> main_categories(np.array([0, 1, 1]), ["Robbery", "Public order"])
     'Public order (2), Robbery (1)'
+    >>> main_categories(np.array([0, 1]), ["Robbery", "Public order"])
+    'Public order (1), Robbery (1)'
     """
     if codes.size == 0:
         return ""
     counts = np.bincount(codes, minlength=len(labels))
-    order = np.lexsort((np.arange(len(counts)), -counts))[:top]
+    # ties by name, not by code: codes follow the order rows were read in, which differs
+    # between the in-memory store and an engine's few rows
+    order = np.lexsort((np.array(labels[:len(counts)], dtype=object).astype(str),
+                        -counts))[:top]
     return ", ".join(f"{labels[i]} ({int(counts[i])})" for i in order if counts[i] > 0)
 
 

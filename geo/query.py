@@ -865,6 +865,26 @@ class QueryLayer:
             harm = counts.astype("float64")
         return fr.cells[res], counts, harm
 
+    def cells(self, res: int) -> np.ndarray:
+        """Return the H3 cells of ``res`` that hold any of the pinned principal's rows, ascending.
+
+        What :meth:`cell_counts` and :meth:`drawn_cells` are aligned to.
+        """
+        return self.frame().cells[res]
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """Return (min lon, min lat, max lon, max lat) of the pinned principal's rows.
+
+        The 0.5th to 99.5th percentiles, so a stray far-off point does not widen the map;
+        None with no rows.
+        """
+        fr = self.frame()
+        if not fr.n:
+            return None
+        minx, maxx = np.percentile(fr.lon, [0.5, 99.5])
+        miny, maxy = np.percentile(fr.lat, [0.5, 99.5])
+        return float(minx), float(miny), float(maxx), float(maxy)
+
     def drawn_cells(self, res: int) -> np.ndarray:
         """Return which of ``frame().cells[res]`` hold a record placed finely enough for ``res``.
 
@@ -912,21 +932,7 @@ class QueryLayer:
         counts = np.bincount(coding.index[mask], minlength=n_codes)
         harm = np.bincount(coding.index[mask], weights=self.weights(harm_weights, fr)[mask],
                            minlength=n_codes)
-        names = coding.boundaries.names()
-        pops = coding.boundaries.population()
-        rows = []
-        for i, code in enumerate(coding.codes):
-            if not coding.listed[i]:
-                continue
-            name, count, h = names.get(code, code), counts[i], harm[i]
-            pop = pops.get(code)
-            rate = (1000.0 * count / pop) if pop and np.isfinite(pop) else None
-            rows.append({"code": code, "name": name, "count": int(count), "harm": float(h),
-                         "population": pop if pop and np.isfinite(pop) else None,
-                         "rate_per_1000": rate,
-                         "small_number": int(count) < SMALL_NUMBER_THRESHOLD})
-        return pd.DataFrame(rows, columns=["code", "name", "count", "harm", "population",
-                                           "rate_per_1000", "small_number"])
+        return area_rows(coding.codes, coding.listed, counts, harm, coding.boundaries)
 
     def day_hour_grid(self, filters: Filters) -> np.ndarray:
         """Return a 7 × 24 array of counts (rows Monday..Sunday, columns hour 0..23).
@@ -1866,8 +1872,8 @@ class QueryLayer:
             "month_only_incidents": fr.month_only_count,
             "store_version": m.version,
             "boundaries": self.boundaries.source,
-            "categories": fr.categories,
-            "sources": fr.sources,
+            "categories": sorted(fr.categories),
+            "sources": sorted(fr.sources),
         }
 
 
@@ -1955,6 +1961,26 @@ def _decide_chain(chain: list[_Level], threshold: int) -> list[Disclosed]:
                         changed = True
         if not changed:
             return decided
+
+
+def area_rows(codes: tuple[str, ...], listed: np.ndarray, counts: np.ndarray,
+              harm: np.ndarray, boundaries: Boundaries) -> pd.DataFrame:
+    """Return the area table: the ``listed`` areas of ``codes`` with their counts and rates."""
+    names = boundaries.names()
+    pops = boundaries.population()
+    rows = []
+    for i, code in enumerate(codes):
+        if not listed[i]:
+            continue
+        name, count, h = names.get(code, code), counts[i], harm[i]
+        pop = pops.get(code)
+        rate = (1000.0 * count / pop) if pop and np.isfinite(pop) else None
+        rows.append({"code": code, "name": name, "count": int(count), "harm": float(h),
+                     "population": pop if pop and np.isfinite(pop) else None,
+                     "rate_per_1000": rate,
+                     "small_number": int(count) < SMALL_NUMBER_THRESHOLD})
+    return pd.DataFrame(rows, columns=["code", "name", "count", "harm", "population",
+                                       "rate_per_1000", "small_number"])
 
 
 def _parents(cells: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:

@@ -177,10 +177,12 @@ STORE_READERS = {
     "geo/ingest.py": "rewrites stored rows when boundaries change (the hotspot CLI only)",
     "dashboard/bench.py": "the benchmark's naive baseline (the hotspot CLI only)",
 }
-#: Executors the door will run (issue 14): they take the principal's scope with each query
-#: and hand back aggregates only. The numpy one is the query layer's own code, internals
-#: included; nothing outside ``geo/`` may use them until the door does (test below).
-DOOR_EXECUTORS = {"geo/engines.py": "the core aggregations on numpy, DuckDB and Dask"}
+#: Executors and the door that runs them (issue 14): they take the principal's scope with
+#: each query and hand back aggregates only. The numpy one is the query layer's own code,
+#: internals included; only the door (``geo/door.py``, a query layer itself) runs them for
+#: pages and routes (test below).
+DOOR_EXECUTORS = {"geo/engines.py": "the core aggregations on numpy, DuckDB and Dask",
+                  "geo/door.py": "the query layer on an executor: the one door, engine-side"}
 #: Benchmarks that run an executor on a generated store (the hotspot CLI only; never loaded by
 #: the web server: see the test below).
 EXECUTOR_BENCHES = {"dashboard/enginebench.py": "hotspot bench --engine"}
@@ -250,9 +252,9 @@ def test_only_the_query_layer_reads_incident_rows():
 
 
 def test_no_page_or_route_runs_an_executor_past_the_door():
-    """The executors count whatever scope they are given; until the query layer hands them
-    the pinned principal's, no page, route or export may call them, and nothing else in the
-    code reads the store's Parquet files by SQL."""
+    """The executors count whatever scope they are given, so only the door
+    (:class:`geo.door.EngineLayer`, which hands them the pinned principal's) may call them:
+    no page, route or export imports them, and nothing else reads the Parquet files by SQL."""
     found = []
     for package in ("geo", "dashboard"):
         for name, tree in _modules(package).items():

@@ -1,0 +1,380 @@
+"""The one door on an executor: the query layer's answers counted by DuckDB or Dask.
+
+:class:`EngineLayer` is a :class:`~geo.query.QueryLayer` that never loads the store into
+memory. It turns each validated filter and the pinned principal's scope into one
+:class:`~geo.engines.CoreQuery` and asks an :class:`~geo.engines.Executor` for the counts;
+what is shown is then built from those counts by the same code the in-memory layer uses
+(the area table's names and rates, the ranked table's peak hours and names), so the two
+layers agree figure for figure (``tests/unit/test_door.py`` holds them to it).
+
+What it serves today is the Explorer: the selection count, the map's hexagons and areas,
+the day × hour grid, the ranked hexagons, the figures by area and by hexagon of
+``/api/v1/aggregate``, and the data panel. A figure it cannot count yet (see
+``docs/ENGINES.md``) raises :class:`NotOnEngine`, a :class:`~geo.query.FilterError` that
+the pages and the API show as a plain message, never a guess and never a full load.
+Roles whose small numbers are suppressed are refused in the same way until record keys are
+counted by the executors: their noise must be the in-memory layer's to the unit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Mapping as TMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import numpy as np
+import pandas as pd
+
+from geo.access import Principal, Scope
+from geo.engines import CoreQuery, Executor, Totals
+from geo.query import (
+    AUTHORITY,
+    DisclosedAreas,
+    FilterError,
+    Filters,
+    IncidentFrame,
+    QueryLayer,
+    Selection,
+    _Pin,
+    area_rows,
+)
+from geo.store import Manifest, Store
+
+if TYPE_CHECKING:
+    import contextvars
+
+    from geo.boundaries import Boundaries
+
+#: Most rows one bounded read may bring to the web server (the ranked table's top cells).
+ROW_LIMIT = 200_000
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+class NotOnEngine(FilterError):
+    """A figure this engine does not count yet; the message says what to do instead."""
+
+    def __init__(self, what: str, engine: str) -> None:
+        super().__init__("engine", f"{what} is not available while Hotspot runs on the "
+                                   f"{engine} engine (for national-scale stores). Ask whoever "
+                                   "runs Hotspot to serve it with the default engine, "
+                                   "'hotspot serve --engine numpy', for this.")
+
+
+class _NoFrame:
+    """Stands where the in-memory layer keeps incident rows: any use says it is not here."""
+
+    def __init__(self, engine: str) -> None:
+        self._engine = engine
+
+    def _refuse(self, *_args: object) -> NoReturn:
+        raise NotOnEngine("This view", self._engine)
+
+    def __getattr__(self, name: str) -> NoReturn:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._refuse()
+
+    __and__ = __rand__ = __getitem__ = __len__ = __iter__ = __array__ = _refuse
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What the store holds, without its rows: what :meth:`QueryLayer.labels` is used for."""
+
+    manifest: Manifest
+    categories: list[str]
+    sources: list[str]
+    areas: list[str]
+    totals: Totals
+
+
+class EngineLayer(QueryLayer):
+    """A query layer whose figures an executor counts; the store is never loaded whole.
+
+    Parameters
+    ----------
+    store, boundaries
+        As :class:`~geo.query.QueryLayer`.
+    executor : Executor
+        The engine that counts (:func:`geo.engines.executor`).
+    **options
+        The other :class:`~geo.query.QueryLayer` options.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from geo.boundaries import load_boundaries
+    >>> from geo.engines import DuckDBExecutor
+    >>> store = Store(Path(tempfile.mkdtemp()))
+    >>> layer = EngineLayer(store, load_boundaries(None), DuckDBExecutor(store))
+    >>> layer.status()["incidents"], layer.select(Filters()).count
+    (0, 0)
+    >>> layer.frame()
+    Traceback (most recent call last):
+    ...
+    geo.door.NotOnEngine: engine: This view is not available while Hotspot runs on the duckdb ...
+    """
+
+    def __init__(self, store: Store, boundaries: Boundaries, executor: Executor,
+                 **options: Any) -> None:
+        super().__init__(store, boundaries, **options)
+        self.executor = executor
+        self.engine = executor.name
+        self._catalogue: Catalogue | None = None
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._memo_lock = threading.Lock()
+
+    # -- what is never here ----------------------------------------------------------------
+    def _current(self) -> IncidentFrame:
+        raise NotOnEngine("This view", self.engine)
+
+    def frame(self) -> IncidentFrame:  # noqa: D102 (inherited)
+        self._require_rows()
+        raise NotOnEngine("This view", self.engine)
+
+    def _require_rows(self) -> None:
+        """Refuse an aggregate-only role what the in-memory layer's rows would give it."""
+        with contextlib.suppress(NotOnEngine):
+            super().frame()  # the pin's own refusal, word for word
+
+    def pin(self, who: Principal) -> contextvars.Token[_Pin | None]:
+        """Fix who asks for this context (the executor reads the manifest in force)."""
+        nothing: Any = _NoFrame(self.engine)
+        return self._pin.set(_Pin(who=who, scope=Scope.of(who), rows=nothing,
+                                  authority=nothing))
+
+    # -- what the store holds --------------------------------------------------------------
+    def labels(self) -> Catalogue:  # type: ignore[override]
+        """Return the categories, sources and authorities the store holds, and its manifest."""
+        manifest = self.store.manifest()
+        hit = self._catalogue
+        if hit is not None and hit.manifest == manifest:
+            return hit
+        everything = CoreQuery(Filters())
+        totals = self.executor.totals(everything)
+        counts = self.executor.authority_counts(everything)
+        cats, sources = self.executor.labels()
+        hit = Catalogue(manifest, cats, sources, [str(k) for k in counts.keys], totals)
+        self._catalogue = hit
+        return hit
+
+    def _query(self, filters: Filters, purpose: str = "rows") -> CoreQuery:
+        pin = self._pinned()
+        return CoreQuery.of(filters, None if pin is None else pin.scope, purpose)
+
+    def _memoised(self, key: tuple[Any, ...], make: Any) -> Any:
+        full = (self.store.manifest().version, *key)
+        hit = self._memo.get(full)
+        if hit is None:
+            hit = make()
+            with self._memo_lock:
+                if len(self._memo) > 256:
+                    self._memo.clear()
+                self._memo[full] = hit
+        return hit
+
+    def _suppressing(self) -> bool:
+        pin = self._pinned()
+        return pin is not None and pin.scope.suppress_below > 0
+
+    def _refuse_suppressed(self, what: str) -> None:
+        pin = self._pinned()
+        if pin is not None and pin.scope.suppress_below > 0:
+            raise NotOnEngine(f"{what} for the {pin.who.role} role (small numbers hidden)",
+                              self.engine)
+
+    def domestic_recorded(self) -> bool:  # noqa: D102 (inherited)
+        return self.labels().totals.domestic_recorded
+
+    def status(self) -> dict[str, Any]:  # noqa: D102 (inherited)
+        cat = self.labels()
+        t = self._memoised(("status", self._query(Filters(), "authority")),
+                           lambda: self.executor.totals(self._query(Filters(), "authority")))
+        m = cat.manifest
+
+        def day(n: int | None) -> str | None:
+            return None if n is None else str(_EPOCH + np.timedelta64(int(n), "D"))
+
+        return {
+            "incidents": t.count,
+            "first_date": day(t.first_day),
+            "last_date": day(t.last_day),
+            "last_ingested": m.last_ingested,
+            "rejected_rows": m.rejected,
+            "batches": len(m.batches),
+            "synthetic_sample": m.kind == "sample",
+            "month_only_incidents": t.month_only,
+            "store_version": m.version,
+            "boundaries": self.boundaries.source,
+            "categories": cat.categories,
+            "sources": cat.sources,
+            "engine": self.engine,
+        }
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """Return the bounds of the authorities the principal's rows lie in."""
+        pin = self._pinned()
+        if pin is not None and not pin.scope.rows:
+            return None
+        held = set(self.labels().areas)
+        if pin is not None and pin.scope.areas is not None:
+            held &= pin.scope.areas
+        areas = self.boundaries.areas
+        areas = areas[areas["code"].isin(held)]
+        if not len(areas):
+            return None
+        minx, miny, maxx, maxy = areas.to_crs("EPSG:4326").total_bounds
+        return float(minx), float(miny), float(maxx), float(maxy)
+
+    # -- the Explorer's figures ------------------------------------------------------------
+    def select(self, filters: Filters, frame: IncidentFrame | None = None) -> Selection:
+        """Return how many rows ``filters`` select and the month-only rows it leaves out.
+
+        The selection's ``mask`` is not here: rows are never loaded.
+        """
+        if frame is not None:
+            raise NotOnEngine("This view", self.engine)
+        query = self._query(filters)
+        count = self._memoised(("count", query), lambda: self.executor.totals(query)).count
+        excluded = 0
+        if filters.uses_time_of_week:
+            # as the in-memory selection counts it: month-only rows in the dates, whatever
+            # else the filters say
+            dates = CoreQuery(Filters(start=filters.start, end=filters.end), query.areas,
+                              query.drop_domestic)
+            excluded = self._memoised(("count", dates),
+                                      lambda: self.executor.totals(dates)).month_only
+        nothing: Any = _NoFrame(self.engine)
+        return Selection(mask=nothing, count=count, month_only_excluded=excluded)
+
+    def cell_counts(self, filters: Filters, res: int,
+                    harm_weights: TMapping[str, float] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (cells, counts, harm) aligned to :meth:`cells`, counted by the executor."""
+        self._check_res(res)
+        got = self.executor.cell_counts(self._query(filters), res, harm_weights)
+        return got.keys, got.counts, got.harm
+
+    def cells(self, res: int) -> np.ndarray:  # noqa: D102 (inherited)
+        self._require_rows()  # aggregate-only roles are refused, as by the in-memory layer
+        return self._universe(res)[0]
+
+    def _universe(self, res: int) -> tuple[np.ndarray, np.ndarray]:
+        query = self._query(Filters())
+        got = self._memoised(("universe", query, res),
+                             lambda: self.executor.cell_counts(query, res))
+        return got.keys, got.counts > 0
+
+    def drawn_cells(self, res: int) -> np.ndarray:  # noqa: D102 (inherited)
+        self._check_res(res)
+        return self._universe(res)[1]
+
+    def area_table(self, filters: Filters, harm_weights: TMapping[str, float] | None = None,
+                   frame: IncidentFrame | None = None, level: str = AUTHORITY,
+                   purpose: str = "rows") -> pd.DataFrame:
+        """Return the area table (authorities only, on an engine) as the in-memory layer does."""
+        if frame is not None:
+            raise NotOnEngine("This view", self.engine)
+        if level != AUTHORITY:
+            raise NotOnEngine(f"Figures by {level}", self.engine)
+        b = self.boundaries
+        codes = tuple(b.names())
+        pin = self._pinned()
+        mine = pin.scope.areas if pin is not None else None
+        if filters.areas is not None:
+            mine = frozenset(filters.areas) & mine if mine is not None else frozenset(
+                filters.areas)
+        listed = np.array([mine is None or c in mine for c in codes], dtype=bool)
+        got = self.executor.authority_counts(self._query(filters, purpose), harm_weights)
+        counts = dict(zip((str(k) for k in got.keys), got.counts, strict=True))
+        harm = dict(zip((str(k) for k in got.keys), got.harm, strict=True))
+        return area_rows(codes, listed, np.array([counts.get(c, 0) for c in codes]),
+                         np.array([harm.get(c, 0.0) for c in codes]), b)
+
+    def disclosed_areas(self, filters: Filters, level: str = AUTHORITY) -> DisclosedAreas:
+        """Return the area table as the pinned principal may see it (unsuppressed roles)."""
+        self._refuse_suppressed("Figures by area")
+        pin = self._pinned()
+        below = level != AUTHORITY
+        purpose = "rows" if pin is None or pin.scope.rows or below else "authority"
+        return DisclosedAreas(self.area_table(filters, level=level, purpose=purpose),
+                              None, None)
+
+    def disclosed_cells(self, filters: Filters, res: int
+                        ) -> tuple[np.ndarray, np.ndarray, Any]:
+        """Return figures by hexagon as the pinned principal may see them (unsuppressed)."""
+        self._check_res(res)
+        self._refuse_suppressed("Figures by hexagon")
+        cells, counts, _harm = self.cell_counts(filters, res)
+        return cells, counts, None
+
+    def day_hour_grid(self, filters: Filters) -> np.ndarray:  # noqa: D102 (inherited)
+        self._require_rows()  # aggregate-only roles are refused, as by the in-memory layer
+        return self.executor.day_hour_grid(self._query(filters))
+
+    def left_out(self, filters: Filters, res: int | None = None) -> int:
+        """Return how many selected rows are too coarsely placed for H3 resolution ``res``."""
+        if res is None:
+            raise NotOnEngine("Kernel density and clusters", self.engine)
+        query = self._query(filters)
+        total = self._memoised(("count", query), lambda: self.executor.totals(query)).count
+        fine = self.executor.cell_counts(query, res).counts.sum()
+        return int(total - fine)
+
+    def ranked_frame(self, filters: Filters, res: int, n: int,
+                     harm_weights: TMapping[str, float] | None = None
+                     ) -> tuple[IncidentFrame, int]:
+        """Return the selected rows of the top ``n`` cells (and any tied with the last).
+
+        Ranked as :func:`geo.hotspots.rank_cells` ranks (harm, then count, then cell), from
+        the executor's counts; the rows come back in a small frame, the only rows that reach
+        the web server, so the ranked table's peak hours and names are worked out by the
+        in-memory code. Also returns how many selected rows the cells hold in all.
+        """
+        self._require_rows()
+        self._check_res(res)
+        query = self._query(filters)
+        got = self.executor.cell_counts(query, res, harm_weights)
+        total = int(got.counts.sum())
+        held = np.flatnonzero(got.counts > 0)
+        order = held[np.lexsort((held, -got.counts[held], -got.harm[held]))]
+        top = order[:n]
+        if len(order) > n and n > 0:
+            last = top[-1]
+            tied = order[(got.harm[order] == got.harm[last])
+                         & (got.counts[order] == got.counts[last])]
+            top = np.union1d(top, tied)
+        from geo.schema import STORED_SCHEMA
+
+        table = self.executor.rows_in_cells(query, res, got.keys[top].tolist(),
+                                            STORED_SCHEMA.names, ROW_LIMIT)
+        table = table.sort_by("incident_id")
+        return IncidentFrame.from_table(self.store.manifest(), table, self.record_key), total
+
+
+def open_door(engine: str, store: Store, boundaries: Boundaries, *,
+              scheduler: str | None = None, workers: int = 2, **options: Any) -> EngineLayer:
+    """Return the query layer on ``engine`` ("duckdb" or "dask") over ``store``.
+
+    ``scheduler`` (Dask only) is a scheduler's address; without one a ``LocalCluster`` of
+    ``workers`` processes is started on this machine. ``options`` are the query layer's.
+
+    Raises
+    ------
+    ValueError
+        For an engine other than these two (the in-memory layer is
+        :class:`~geo.query.QueryLayer` itself).
+    """
+    from geo.engines import DaskExecutor, DuckDBExecutor
+
+    ex: Executor
+    if engine == "duckdb":
+        ex = DuckDBExecutor(store)
+    elif engine == "dask":
+        ex = DaskExecutor(store, scheduler=scheduler, workers=workers)
+    else:
+        raise ValueError(f"unknown engine {engine!r}; the engines are numpy, duckdb, dask")
+    return EngineLayer(store, boundaries, ex, **options)

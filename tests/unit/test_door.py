@@ -1,0 +1,179 @@
+"""The door on an engine: the Explorer's figures counted by DuckDB and Dask are the in-memory
+layer's, figure for figure, for every role it serves; what it does not serve yet is refused in
+words, never guessed and never loaded whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.services import Services
+from geo.access import AccessDenied, Principal, load_roles
+from geo.door import EngineLayer, NotOnEngine
+from geo.ingest import load_sample
+from geo.query import FilterError, Filters
+from geo.settings import DataPaths
+from geo.store import Store
+from tests.unit.test_engines import (
+    BLACKPOOL,
+    EXTRA_MONTHS,
+    EXTRA_TIMES,
+    FILTERS,
+    HARM,
+    PRECISION,
+    PRESTON,
+    commit,
+    extra_table,
+)
+
+#: Filters over the hard cases: nights across midnight, dates cutting months, health records
+#: too coarse for fine hexagons, areas, an empty selection.
+CASES = ["everything", "dates cut months", "fri-sat nights 20-4", "core query", "health only",
+         "areas", "area without rows", "public only", "monday late", "end only"]
+
+
+def who(role: str, areas: tuple[str, ...] | None = None) -> Principal:
+    return Principal(f"test {role}", load_roles()[role], areas, via="local")
+
+
+PRINCIPALS = {"analyst": who("analyst"), "officer in Preston": who("officer", (PRESTON,)),
+              "analyst in two areas": who("analyst", (PRESTON, BLACKPOOL))}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> DataPaths:
+    data = DataPaths(tmp_path_factory.mktemp("door"))
+    load_sample(data, n=3_000, seed=11)
+    commit(Store(data.store), extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=1),
+           "extra.csv")
+    return data
+
+
+@pytest.fixture(scope="module")
+def layers(data) -> Iterator[dict[str, Services]]:
+    mp = pytest.MonkeyPatch()
+    made = {"numpy": Services(data)}
+    for engine in ("duckdb", "dask"):
+        mp.setenv("HOTSPOT_ENGINE", engine)
+        made[engine] = Services(data)
+    mp.undo()
+    yield made
+    made["dask"].query.executor.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["duckdb", "dask"])
+def engine(request, layers) -> Services:
+    return layers[request.param]
+
+
+def figures(svc: Services, f: Filters, res: int) -> dict[str, object]:
+    q = svc.query
+    sel = q.select(f)
+    cells, counts, harm = q.cell_counts(f, res, HARM)
+    areas = q.area_table(f, HARM)
+    shown = q.disclosed_areas(f)
+    d_cells, d_counts, _ = q.disclosed_cells(f, res)
+    status = {k: v for k, v in q.status().items() if k != "engine"}
+    return {
+        "status": status, "count": sel.count, "month only left out": sel.month_only_excluded,
+        "cells": cells, "counts": counts, "harm": harm, "universe": q.cells(res),
+        "drawn": q.drawn_cells(res), "areas": areas, "disclosed areas": shown.table,
+        "disclosed cells": d_cells, "disclosed counts": d_counts,
+        "grid": q.day_hour_grid(f), "left out": q.left_out(f, res),
+        "ranked": svc.hotspot_table(f, res, 10, HARM),
+        "ranked unweighted": svc.hotspot_table(f, res, 5),
+        "domestic recorded": q.domestic_recorded(),
+        "categories": sorted(q.labels().categories),
+    }
+
+
+def same(got: object, want: object, what: str) -> None:
+    if isinstance(want, pd.DataFrame):
+        assert isinstance(got, pd.DataFrame)
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True),
+                                      check_exact=False, rtol=1e-12, obj=what)
+    elif isinstance(want, np.ndarray):
+        assert isinstance(got, np.ndarray)
+        if want.dtype.kind == "f":
+            np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=what)
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=what)
+    else:
+        assert got == want, what
+
+
+@pytest.mark.parametrize("principal", list(PRINCIPALS))
+@pytest.mark.parametrize("res", [7, 9])
+@pytest.mark.parametrize("case", CASES)
+def test_the_explorer_figures_are_the_in_memory_ones(layers, engine, principal, res, case):
+    ref = layers["numpy"]
+    who_ = PRINCIPALS[principal]
+    f = FILTERS[case]
+    if who_.areas is not None and f.areas is not None and set(f.areas) - set(who_.areas):
+        pytest.skip("an area outside the principal's own is refused (tested below)")
+    with ref.pinned(who_):
+        want = figures(ref, f, res)
+    with engine.pinned(who_):
+        got = figures(engine, f, res)
+    assert isinstance(engine.query, EngineLayer)
+    for name in want:
+        same(got[name], want[name], f"{name} ({case}, res {res}, {principal})")
+    if case == "everything" and principal == "analyst" and res == 9:
+        assert want["count"] > 0 and len(want["ranked"]) == 10  # type: ignore[arg-type]
+    if case == "health only" and res == 9 and principal == "analyst":
+        assert want["left out"] > 0  # LSOA-placed records, left out of res-9 hexagons
+
+
+def test_what_the_engine_does_not_serve_is_refused_in_words(layers, engine):
+    analyst, partner = who("analyst"), who("partner")
+    with engine.pinned(analyst):
+        with pytest.raises(NotOnEngine, match="not available while Hotspot runs on the"):
+            engine.query.frame()
+        with pytest.raises(NotOnEngine, match="Kernel density"):
+            engine.query.left_out(Filters(), None)
+        with pytest.raises(NotOnEngine, match="Figures by ward"):
+            engine.query.area_table(Filters(), level="ward")
+        with pytest.raises(NotOnEngine):
+            engine.query.select(Filters()).mask.sum()
+    with engine.pinned(partner):
+        with pytest.raises(AccessDenied):  # the role's own refusal comes first
+            engine.query.frame()
+        with pytest.raises(NotOnEngine, match="partner role"):
+            engine.query.disclosed_areas(Filters())
+        with pytest.raises(NotOnEngine, match="partner role"):
+            engine.query.disclosed_cells(Filters(), 8)
+
+
+def test_access_rules_hold_on_the_engine(layers, engine):
+    """Areas outside an officer's own and bad values are refused as in memory."""
+    officer = who("officer", (PRESTON,))
+    with engine.pinned(officer):
+        with pytest.raises(AccessDenied):
+            engine.query.validate(Filters(areas=(BLACKPOOL,)))
+        # past validation, another area's rows are simply not in the officer's scope
+        assert engine.query.day_hour_grid(Filters(areas=(BLACKPOOL,))).sum() == 0
+        assert engine.query.select(Filters(areas=(BLACKPOOL,))).count == 0
+    with engine.pinned(who("partner")), pytest.raises(AccessDenied, match="no finer than"):
+        engine.query.disclosed_cells(Filters(), 10)
+    with engine.pinned(who("analyst")), pytest.raises(FilterError, match="categories"):
+        engine.query.validate(Filters(categories=("Arson",)))
+
+
+def test_a_new_batch_is_counted_at_once(tmp_path, monkeypatch):
+    data = DataPaths(tmp_path)
+    commit(Store(data.store), extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=3),
+           "first.csv")
+    monkeypatch.setenv("HOTSPOT_ENGINE", "duckdb")
+    svc = Services(data)
+    with svc.pinned(who("analyst")):
+        before = svc.query.select(Filters()).count
+        status = svc.query.status()
+    commit(Store(data.store), extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=4),
+           "later.csv")
+    with svc.pinned(who("analyst")):
+        assert svc.query.select(Filters()).count == before + len(EXTRA_TIMES)
+        assert svc.query.status()["batches"] == status["batches"] + 1
+        assert svc.query.status()["engine"] == "duckdb"
