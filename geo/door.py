@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.access import Principal, Scope
 from geo.engines import CoreQuery, Executor, Totals
@@ -38,6 +40,7 @@ from geo.query import (
     QueryLayer,
     Selection,
     _Pin,
+    _text_codes,
     area_rows,
 )
 from geo.store import Manifest, Store
@@ -117,6 +120,8 @@ class EngineLayer(QueryLayer):
     ...
     geo.door.NotOnEngine: engine: This view is not available while Hotspot runs on the duckdb ...
     """
+
+    point_methods = False
 
     def __init__(self, store: Store, boundaries: Boundaries, executor: Executor,
                  **options: Any) -> None:
@@ -215,19 +220,10 @@ class EngineLayer(QueryLayer):
         }
 
     def extent(self) -> tuple[float, float, float, float] | None:
-        """Return the bounds of the authorities the principal's rows lie in."""
-        pin = self._pinned()
-        if pin is not None and not pin.scope.rows:
-            return None
-        held = set(self.labels().areas)
-        if pin is not None and pin.scope.areas is not None:
-            held &= pin.scope.areas
-        areas = self.boundaries.areas
-        areas = areas[areas["code"].isin(held)]
-        if not len(areas):
-            return None
-        minx, miny, maxx, maxy = areas.to_crs("EPSG:4326").total_bounds
-        return float(minx), float(miny), float(maxx), float(maxy)
+        """Return the map's framing of the principal's rows, estimated by the engine."""
+        self._require_rows()
+        query = self._query(Filters())
+        return self._memoised(("extent", query), lambda: self.executor.extent(query))
 
     # -- the Explorer's figures ------------------------------------------------------------
     def select(self, filters: Filters, frame: IncidentFrame | None = None) -> Selection:
@@ -324,6 +320,38 @@ class EngineLayer(QueryLayer):
         fine = self.executor.cell_counts(query, res).counts.sum()
         return int(total - fine)
 
+    def points(self, filters: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Refuse: density and clusters need points, which an engine does not send yet."""
+        self._require_rows()
+        raise NotOnEngine("Kernel density and clusters", self.engine)
+
+    def _nearby_streets(self, fr: IncidentFrame, centre_e: np.ndarray,
+                        centre_n: np.ndarray) -> Any:
+        """Return the streets the principal's incidents name near the places' centres.
+
+        The in-memory layer builds this from all the principal's (non-domestic) incidents;
+        the names looked up lie within :data:`geo.names.GENERIC_REACH_M` of a centre, so the
+        incidents in a box that much (and a metre) around each centre give the same answer
+        from a bounded read. All their incidents at a point are in the box, so a text's
+        support is counted in full.
+        """
+        from geo.names import GENERIC_REACH_M, STREET_REACH_M, incident_streets
+
+        reach = max(GENERIC_REACH_M, STREET_REACH_M) + 1.0
+        boxes = [(float(e) - reach, float(n) - reach, float(e) + reach, float(n) + reach)
+                 for e, n in zip(np.ravel(centre_e), np.ravel(centre_n), strict=True)
+                 if np.isfinite(e) and np.isfinite(n)]
+        table = self.executor.bounded_rows(
+            self._query(Filters()), ["easting", "northing", "location", "domestic"],
+            ROW_LIMIT, boxes=boxes)
+        # domestic incidents never name a place: their text is dropped, as in memory
+        domestic = pc.fill_null(table.column("domestic"), False)
+        codes, labels = _text_codes(pc.if_else(domestic, pa.scalar(None, pa.string()),
+                                               table.column("location")))
+        return incident_streets(
+            np.asarray(table.column("easting").to_numpy(), dtype="float64"),
+            np.asarray(table.column("northing").to_numpy(), dtype="float64"), codes, labels)
+
     def ranked_frame(self, filters: Filters, res: int, n: int,
                      harm_weights: TMapping[str, float] | None = None
                      ) -> tuple[IncidentFrame, int]:
@@ -339,18 +367,20 @@ class EngineLayer(QueryLayer):
         query = self._query(filters)
         got = self.executor.cell_counts(query, res, harm_weights)
         total = int(got.counts.sum())
+        from geo.hotspots import HARM_DECIMALS
+
         held = np.flatnonzero(got.counts > 0)
-        order = held[np.lexsort((held, -got.counts[held], -got.harm[held]))]
+        harm = np.round(got.harm, HARM_DECIMALS)
+        order = held[np.lexsort((held, -got.counts[held], -harm[held]))]
         top = order[:n]
         if len(order) > n and n > 0:
             last = top[-1]
-            tied = order[(got.harm[order] == got.harm[last])
-                         & (got.counts[order] == got.counts[last])]
+            tied = order[(harm[order] == harm[last]) & (got.counts[order] == got.counts[last])]
             top = np.union1d(top, tied)
         from geo.schema import STORED_SCHEMA
 
-        table = self.executor.rows_in_cells(query, res, got.keys[top].tolist(),
-                                            STORED_SCHEMA.names, ROW_LIMIT)
+        table = self.executor.bounded_rows(query, STORED_SCHEMA.names, ROW_LIMIT, res=res,
+                                           cells=got.keys[top].tolist())
         table = table.sort_by("incident_id")
         return IncidentFrame.from_table(self.store.manifest(), table, self.record_key), total
 

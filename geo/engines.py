@@ -49,6 +49,13 @@ from geo.query import (
 from geo.settings import H3_RESOLUTIONS
 from geo.store import Manifest, Store
 
+#: A rectangle in British National Grid metres: (min easting, min northing, max easting,
+#: max northing).
+Box = tuple[float, float, float, float]
+
+#: Bins per degree in which the SQL executors count positions to frame a map.
+_BINS = 1000
+
 #: Days since 1970-01-01 count from here, as in :mod:`geo.query`.
 _EPOCH = np.datetime64("1970-01-01", "D")
 #: Rows dated before this month are left out of every frame (see ``IncidentFrame.from_table``).
@@ -200,13 +207,24 @@ class Executor(ABC):
         """Return the categories and the sources the store holds (rows from 1970 on), A-Z."""
 
     @abstractmethod
-    def rows_in_cells(self, query: CoreQuery, res: int, cells: Sequence[int],
-                      columns: Sequence[str], limit: int) -> pa.Table:
-        """Return ``columns`` of the selected rows in ``cells`` (H3 res ``res``): a bounded read.
+    def extent(self, query: CoreQuery) -> tuple[float, float, float, float] | None:
+        """Return (min lon, min lat, max lon, max lat) framing most selected rows; None if none.
 
-        For what is worked out from a few places' rows (the ranked table's peak hours and
-        names), never for all rows. Rows placed too coarsely for ``res`` are left out, as
-        :meth:`cell_counts` leaves them out; in no set order.
+        The 0.5th and 99.5th percentiles, so a stray far-off point does not widen a map: exact
+        in memory, to the thousandth of a degree by SQL, which is all a map's framing needs.
+        """
+
+    @abstractmethod
+    def bounded_rows(self, query: CoreQuery, columns: Sequence[str], limit: int, *,
+                     res: int | None = None, cells: Sequence[int] = (),
+                     boxes: Sequence[Box] = ()) -> pa.Table:
+        """Return ``columns`` of the selected rows in some places: a bounded read.
+
+        For what is worked out from a few places' rows (the ranked table's peak hours, the
+        streets near a place to name it), never for all rows. With ``res``, only rows in
+        ``cells`` (H3 cells of that resolution) and placed finely enough for it, as
+        :meth:`cell_counts` counts them; with ``boxes``, only rows inside one of them
+        (British National Grid, edges included). In no set order.
 
         Raises
         ------
@@ -363,13 +381,30 @@ class NumpyExecutor(Executor):
         fr = self.layer._current()
         return sorted(fr.categories), sorted(fr.sources)
 
-    def rows_in_cells(  # noqa: D102 (inherited)
-            self, query: CoreQuery, res: int, cells: Sequence[int], columns: Sequence[str],
-            limit: int) -> pa.Table:
+    def extent(self, query: CoreQuery) -> tuple[float, float, float, float] | None:  # noqa: D102
         fr = self._frame(query)
-        wanted = np.isin(fr.cells[res], np.asarray(list(cells), dtype=np.uint64))
-        mask = (self.layer.select(query.filters, fr).mask & precise_enough(fr, res)
-                & wanted[fr.cell_codes[res]])
+        mask = self.layer.select(query.filters, fr).mask
+        if not mask.any():
+            return None
+        minx, maxx = np.percentile(fr.lon[mask], [0.5, 99.5])
+        miny, maxy = np.percentile(fr.lat[mask], [0.5, 99.5])
+        return float(minx), float(miny), float(maxx), float(maxy)
+
+    def bounded_rows(  # noqa: D102 (inherited)
+            self, query: CoreQuery, columns: Sequence[str], limit: int, *,
+            res: int | None = None, cells: Sequence[int] = (),
+            boxes: Sequence[Box] = ()) -> pa.Table:
+        fr = self._frame(query)
+        mask = self.layer.select(query.filters, fr).mask
+        if res is not None:
+            wanted = np.isin(fr.cells[res], np.asarray(list(cells), dtype=np.uint64))
+            mask = mask & precise_enough(fr, res) & wanted[fr.cell_codes[res]]
+        if boxes:
+            inside = np.zeros(fr.n, dtype=bool)
+            for x0, y0, x1, y1 in boxes:
+                inside |= ((fr.easting >= x0) & (fr.easting <= x1) & (fr.northing >= y0)
+                           & (fr.northing <= y1))
+            mask = mask & inside
         if int(mask.sum()) > limit:
             raise TooManyRows(limit)
         _manifest, table = self.layer.store.read()  # the reference: tests, small stores
@@ -825,18 +860,50 @@ class DuckDBExecutor(Executor):
                 time.sleep(0.05)
         raise AssertionError("unreachable")
 
-    def rows_in_cells(  # noqa: D102 (inherited)
-            self, query: CoreQuery, res: int, cells: Sequence[int], columns: Sequence[str],
-            limit: int) -> pa.Table:
-        if res not in H3_RESOLUTIONS:
+    def extent(self, query: CoreQuery) -> tuple[float, float, float, float] | None:  # noqa: D102
+        # counts per thousandth of a degree (about 70 m by 110 m), summed across split scans,
+        # then the percentiles read off them: exact to a bin, in bounded memory
+        def build(snap: _Snapshot, src: str) -> str:
+            return (f"SELECT 'x', CAST(floor(lon * {_BINS}) AS BIGINT), count(*) FROM {src} "
+                    f"WHERE {self._where(query, snap)} GROUP BY ALL UNION ALL "
+                    f"SELECT 'y', CAST(floor(lat * {_BINS}) AS BIGINT), count(*) FROM {src} "
+                    f"WHERE {self._where(query, snap)} GROUP BY ALL")
+
+        found = self._run(query, build)
+        if found is None or not found[2]:
+            return None
+        bounds = []
+        for axis in ("x", "y"):
+            got = sorted((int(b), int(n)) for a, b, n in found[2]  # type: ignore[call-overload]
+                         if a == axis)
+            bins = np.array([b for b, _ in got], dtype=np.float64)
+            cum = np.cumsum([n for _, n in got])
+            lo = bins[np.searchsorted(cum, 0.005 * cum[-1], side="left")] / _BINS
+            hi = (bins[np.searchsorted(cum, 0.995 * cum[-1], side="left")] + 1) / _BINS
+            bounds.append((float(lo), float(hi)))
+        return bounds[0][0], bounds[1][0], bounds[0][1], bounds[1][1]
+
+    def bounded_rows(  # noqa: D102 (inherited)
+            self, query: CoreQuery, columns: Sequence[str], limit: int, *,
+            res: int | None = None, cells: Sequence[int] = (),
+            boxes: Sequence[Box] = ()) -> pa.Table:
+        if res is not None and res not in H3_RESOLUTIONS:
             raise ValueError(f"{res} is not a stored H3 resolution")
         wanted = ", ".join(str(int(c)) for c in cells) or "NULL"
+        within = " OR ".join(
+            f"(easting BETWEEN {float(x0)!r} AND {float(x1)!r} "
+            f"AND northing BETWEEN {float(y0)!r} AND {float(y1)!r})"
+            for x0, y0, x1, y1 in boxes)
 
         def build(snap: _Snapshot, src: str) -> str:
-            sel = f"{self._where(query, snap)} AND h3_{int(res)} IN ({wanted})"
-            if "location_precision" in snap.columns:
-                sel += (f" AND CASE location_precision WHEN 'postcode' THEN {int(res)} <= 9 "
-                        f"WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
+            sel = self._where(query, snap)
+            if res is not None:
+                sel += f" AND h3_{int(res)} IN ({wanted})"
+                if "location_precision" in snap.columns:
+                    sel += (f" AND CASE location_precision WHEN 'postcode' THEN {int(res)} "
+                            f"<= 9 WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
+            if within:
+                sel += f" AND ({within})"
             # times travel as microseconds since 1970 (a zoned timestamp would need pytz)
             got = ", ".join(
                 "NULL" if c not in snap.columns else

@@ -74,6 +74,11 @@ def peak_text(values: np.ndarray, labels: tuple[str, ...] | None = None) -> str:
     return f"{name} ({int(counts[top])} of {known.size})"
 
 
+#: Decimal places of harm that rank cells (:func:`rank_cells`): finer differences are
+#: rounding, not harm.
+HARM_DECIMALS = 9
+
+
 def main_categories(codes: np.ndarray, labels: list[str], top: int = 3) -> str:
     """Return the ``top`` categories with their counts, most frequent first, ties A-Z.
 
@@ -157,7 +162,9 @@ def rank_cells(
     day_of, day_labels = night_days(np.asarray(dow), np.asarray(hour), hours)
     counts = np.bincount(cell_codes, minlength=len(cells))
     harm = np.bincount(cell_codes, weights=w, minlength=len(cells))
-    order = np.lexsort((np.arange(len(cells)), -counts, -harm))
+    # harm is rounded for ranking only: sums of the same weights in another order differ in
+    # the last bits, and two cells of equal harm must tie, then go by count and cell
+    order = np.lexsort((np.arange(len(cells)), -counts, -np.round(harm, HARM_DECIMALS)))
     top = order[: min(n, int((counts > 0).sum()))]
     members = np.argsort(cell_codes, kind="stable")
     starts = np.searchsorted(cell_codes[members], top, side="left")

@@ -464,6 +464,10 @@ class QueryLayer:
         Streets and localities that name places the incidents do not (:meth:`place_names`).
     """
 
+    #: Whether this layer serves the point methods (density, clusters) and the other views
+    #: that read incident rows; an engine's layer (:mod:`geo.door`) does not yet.
+    point_methods = True
+
     def __init__(self, store: Store, boundaries: Boundaries, *,
                  principal_required: bool = False,
                  record_key: str = DEFAULT_RECORD_KEY,
@@ -982,8 +986,16 @@ class QueryLayer:
                        lsoa=fr.lsoa[rows], lsoas=fr.lsoas, area=fr.area[rows], areas=fr.areas)
         return name_places(group, n_groups, centre_e, centre_n, text,
                            gazetteer=self.gazetteer,
-                           nearby=lambda: self._incident_streets(fr),
+                           nearby=lambda: self._nearby_streets(fr, centre_e, centre_n),
                            wards=self.levels.get("ward"), authorities=self.boundaries)
+
+    def _nearby_streets(self, fr: IncidentFrame, centre_e: np.ndarray,
+                        centre_n: np.ndarray) -> Any:
+        """Return the streets incidents name near places centred at ``centre_e, centre_n``.
+
+        Here every street ``fr``'s incidents name (the places' centres are not needed).
+        """
+        return self._incident_streets(fr)
 
     def _incident_streets(self, fr: IncidentFrame) -> Any:
         """Return the streets ``fr``'s own (non-domestic) incidents name, once per frame."""

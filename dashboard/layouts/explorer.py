@@ -55,6 +55,8 @@ def _may_layer(layer: str) -> bool:
 
     who = principal_or_none()
     view = LAYER_VIEWS.get(layer)
+    if layer in ("kde", "clusters") and not services.current().query.point_methods:
+        return False  # an engine that does not serve density and clusters yet (geo.door)
     return view is None or who is None or who.may_see(view)
 
 
@@ -418,7 +420,7 @@ def _data_panel(status: dict[str, Any]) -> list[Any]:
 def _selection_text(filters: Filters, extra: str = "") -> str:
     svc = services.current()
     sel = svc.query.select(filters)
-    total = svc.query.frame().n
+    total = svc.query.select(Filters()).count  # every row the principal may count
     share = f"{100.0 * sel.count / total:.1f}%" if total else "0%"
     text = f"{sel.count:,} of {total:,} incidents selected ({share})."
     if sel.month_only_excluded:

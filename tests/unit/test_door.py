@@ -45,10 +45,15 @@ PRINCIPALS = {"analyst": who("analyst"), "officer in Preston": who("officer", (P
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> DataPaths:
+    sample = DataPaths(tmp_path_factory.mktemp("sample"))
+    load_sample(sample, n=3_000, seed=11)
+    _, sampled = Store(sample.store).read()
     data = DataPaths(tmp_path_factory.mktemp("door"))
-    load_sample(data, n=3_000, seed=11)
-    commit(Store(data.store), extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=1),
-           "extra.csv")
+    store = Store(data.store)
+    # committed as a user's file: a user's first batch would replace the sample itself
+    commit(store, sampled, "sample.csv")
+    commit(store, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=1), "extra.csv")
+    assert store.read()[1].num_rows == sampled.num_rows + len(EXTRA_TIMES)
     return data
 
 
@@ -177,3 +182,36 @@ def test_a_new_batch_is_counted_at_once(tmp_path, monkeypatch):
         assert svc.query.select(Filters()).count == before + len(EXTRA_TIMES)
         assert svc.query.status()["batches"] == status["batches"] + 1
         assert svc.query.status()["engine"] == "duckdb"
+
+
+@pytest.mark.parametrize("principal", ["analyst", "officer in Preston"])
+def test_streets_near_a_place_are_those_found_in_memory(layers, engine, principal):
+    """The streets that name a place (from a bounded read around it) are the ones the
+    in-memory layer finds among all the principal's incidents."""
+    ref, who_ = layers["numpy"], PRINCIPALS[principal]
+    rng = np.random.default_rng(5)
+    with ref.pinned(who_):
+        fr = ref.query.frame()
+        pick = rng.choice(fr.n, 40, replace=False)
+        east = fr.easting[pick] + rng.uniform(-100, 100, 40)
+        north = fr.northing[pick] + rng.uniform(-100, 100, 40)
+        everywhere = ref.query._incident_streets(fr)
+    with engine.pinned(who_):
+        near = engine.query._nearby_streets(None, east, north)
+    found = 0
+    for radius in (250.0, 400.0):
+        want = everywhere.nearest(east, north, street_radius_m=radius)[0]
+        got = near.nearest(east, north, street_radius_m=radius)[0]
+        assert list(got) == list(want)
+        found += sum(bool(w) for w in want)
+    assert found >= 5  # some places have streets near them (the sample names few places)
+
+
+def test_the_map_is_framed_where_the_incidents_are(layers, engine):
+    with layers["numpy"].pinned(who("analyst")):
+        want = layers["numpy"].query.extent()
+    with engine.pinned(who("analyst")):
+        got = engine.query.extent()
+    assert want is not None and got is not None
+    # the engine estimates the percentiles: within a few hundred metres is framing enough
+    np.testing.assert_allclose(got, want, atol=0.01)
