@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.access import Principal, Scope
-from geo.engines import CoreQuery, Executor, Totals
+from geo.engines import CoreQuery, Executor, Summary, Totals
 from geo.query import (
     AUTHORITY,
     DisclosedAreas,
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
     from geo.boundaries import Boundaries
 
+#: The hexagon resolution a figure without hexagons is counted with, when no other was asked.
+DEFAULT_RES = 9
 #: Most rows one bounded read may bring to the web server (the ranked table's top cells).
 ROW_LIMIT = 200_000
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -130,6 +132,7 @@ class EngineLayer(QueryLayer):
         self.engine = executor.name
         self._catalogue: Catalogue | None = None
         self._memo: dict[tuple[Any, ...], Any] = {}
+        self._last_res: dict[CoreQuery, int] = {}
         self._memo_lock = threading.Lock()
 
     # -- what is never here ----------------------------------------------------------------
@@ -226,6 +229,25 @@ class EngineLayer(QueryLayer):
         return self._memoised(("extent", query), lambda: self.executor.extent(query))
 
     # -- the Explorer's figures ------------------------------------------------------------
+    def _summary(self, filters: Filters, res: int | None = None,
+                 harm_weights: TMapping[str, float] | None = None,
+                 purpose: str = "rows") -> Summary:
+        """Return the one-scan summary of ``filters`` (what a filter change shows), memoised.
+
+        A figure that needs no hexagons (the selection count, the areas, the grid) takes the
+        resolution last asked for with the same filters, so a filter change is one scan.
+        """
+        query = self._query(filters, purpose)
+        if res is None:
+            res = self._last_res.get(query, DEFAULT_RES)
+        else:
+            if len(self._last_res) > 256:
+                self._last_res.clear()
+            self._last_res[query] = res
+        weights = tuple(sorted((harm_weights or {}).items()))
+        return self._memoised(("summary", query, res, weights),
+                              lambda: self.executor.summary(query, res, harm_weights))
+
     def select(self, filters: Filters, frame: IncidentFrame | None = None) -> Selection:
         """Return how many rows ``filters`` select and the month-only rows it leaves out.
 
@@ -233,16 +255,24 @@ class EngineLayer(QueryLayer):
         """
         if frame is not None:
             raise NotOnEngine("This view", self.engine)
-        query = self._query(filters)
-        count = self._memoised(("count", query), lambda: self.executor.totals(query)).count
+        count = self._summary(filters).count
         excluded = 0
         if filters.uses_time_of_week:
-            # as the in-memory selection counts it: month-only rows in the dates, whatever
-            # else the filters say
-            dates = CoreQuery(Filters(start=filters.start, end=filters.end), query.areas,
-                              query.drop_domestic)
-            excluded = self._memoised(("count", dates),
-                                      lambda: self.executor.totals(dates)).month_only
+            # as the in-memory selection counts them: the month-only rows the dates keep
+            # (a month overlapping the range), whatever else the filters say
+            query = self._query(Filters())
+            months = self._memoised(("month-only", query),
+                                    lambda: self.executor.month_only_months(query))
+            first = (months.keys.astype("datetime64[M]").astype("datetime64[D]")
+                     - _EPOCH).astype(np.int64)
+            last = ((months.keys + 1).astype("datetime64[M]").astype("datetime64[D]")
+                    - _EPOCH).astype(np.int64) - 1
+            keep = np.ones(len(months.keys), dtype=bool)
+            if filters.start is not None:
+                keep &= last >= (np.datetime64(filters.start, "D") - _EPOCH).astype(np.int64)
+            if filters.end is not None:
+                keep &= first <= (np.datetime64(filters.end, "D") - _EPOCH).astype(np.int64)
+            excluded = int(months.counts[keep].sum())
         nothing: Any = _NoFrame(self.engine)
         return Selection(mask=nothing, count=count, month_only_excluded=excluded)
 
@@ -251,7 +281,7 @@ class EngineLayer(QueryLayer):
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (cells, counts, harm) aligned to :meth:`cells`, counted by the executor."""
         self._check_res(res)
-        got = self.executor.cell_counts(self._query(filters), res, harm_weights)
+        got = self._summary(filters, res, harm_weights).cells
         return got.keys, got.counts, got.harm
 
     def cells(self, res: int) -> np.ndarray:  # noqa: D102 (inherited)
@@ -284,7 +314,7 @@ class EngineLayer(QueryLayer):
             mine = frozenset(filters.areas) & mine if mine is not None else frozenset(
                 filters.areas)
         listed = np.array([mine is None or c in mine for c in codes], dtype=bool)
-        got = self.executor.authority_counts(self._query(filters, purpose), harm_weights)
+        got = self._summary(filters, None, harm_weights, purpose).authorities
         counts = dict(zip((str(k) for k in got.keys), got.counts, strict=True))
         harm = dict(zip((str(k) for k in got.keys), got.harm, strict=True))
         return area_rows(codes, listed, np.array([counts.get(c, 0) for c in codes]),
@@ -309,16 +339,14 @@ class EngineLayer(QueryLayer):
 
     def day_hour_grid(self, filters: Filters) -> np.ndarray:  # noqa: D102 (inherited)
         self._require_rows()  # aggregate-only roles are refused, as by the in-memory layer
-        return self.executor.day_hour_grid(self._query(filters))
+        return self._summary(filters).grid
 
     def left_out(self, filters: Filters, res: int | None = None) -> int:
         """Return how many selected rows are too coarsely placed for H3 resolution ``res``."""
         if res is None:
             raise NotOnEngine("Kernel density and clusters", self.engine)
-        query = self._query(filters)
-        total = self._memoised(("count", query), lambda: self.executor.totals(query)).count
-        fine = self.executor.cell_counts(query, res).counts.sum()
-        return int(total - fine)
+        got = self._summary(filters, res)
+        return int(got.count - got.cells.counts.sum())
 
     def points(self, filters: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Refuse: density and clusters need points, which an engine does not send yet."""
@@ -365,7 +393,7 @@ class EngineLayer(QueryLayer):
         self._require_rows()
         self._check_res(res)
         query = self._query(filters)
-        got = self.executor.cell_counts(query, res, harm_weights)
+        got = self._summary(filters, res, harm_weights).cells
         total = int(got.counts.sum())
         from geo.hotspots import HARM_DECIMALS
 

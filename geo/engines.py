@@ -156,6 +156,21 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """Everything a filter change shows, from one pass: what :meth:`Executor.summary` returns.
+
+    ``cells`` count only rows placed finely enough for the resolution asked (as
+    :meth:`Executor.cell_counts`); ``count`` and ``month_only`` are every selected row.
+    """
+
+    cells: KeyedCounts
+    authorities: KeyedCounts
+    grid: np.ndarray  # 7 x 24, int64
+    count: int
+    month_only: int
+
+
+@dataclass(frozen=True)
 class _Tally:
     """Selected rows counted per key (ascending) and per category (labels ascending)."""
 
@@ -205,6 +220,15 @@ class Executor(ABC):
     @abstractmethod
     def labels(self) -> tuple[list[str], list[str]]:
         """Return the categories and the sources the store holds (rows from 1970 on), A-Z."""
+
+    @abstractmethod
+    def month_only_months(self, query: CoreQuery) -> KeyedCounts:
+        """Return the month-only rows in the query's scope per month (its filters unused).
+
+        Months as in :meth:`month_counts`; only months holding any are listed. What a
+        weekday or hour filter leaves out (see :class:`geo.query.Selection`) follows from
+        these and the dates, with no scan per filter.
+        """
 
     @abstractmethod
     def extent(self, query: CoreQuery) -> tuple[float, float, float, float] | None:
@@ -264,6 +288,17 @@ class Executor(ABC):
         """
         return (self.cell_counts(query, res, harm_weights),
                 self.authority_counts(query, harm_weights))
+
+
+    def summary(self, query: CoreQuery, res: int,
+                harm_weights: Mapping[str, float] | None = None) -> Summary:
+        """Return cells, authorities, the day x hour grid and the totals of one query.
+
+        What one filter change shows; the SQL executors count it all in one scan.
+        """
+        cells, areas = self.core(query, res, harm_weights)
+        totals = self.totals(query)
+        return Summary(cells, areas, self.day_hour_grid(query), totals.count, totals.month_only)
 
 
 def _weigh(tally: _Tally, harm_weights: Mapping[str, float] | None) -> KeyedCounts:
@@ -380,6 +415,14 @@ class NumpyExecutor(Executor):
     def labels(self) -> tuple[list[str], list[str]]:  # noqa: D102 (inherited)
         fr = self.layer._current()
         return sorted(fr.categories), sorted(fr.sources)
+
+    def month_only_months(self, query: CoreQuery) -> KeyedCounts:  # noqa: D102 (inherited)
+        fr = self._frame(CoreQuery(Filters(), query.areas, query.drop_domestic))
+        months = (fr.month_first.astype("timedelta64[D]") + _EPOCH).astype(
+            "datetime64[M]").astype(np.int64)[fr.month_only]
+        keys, counts = np.unique(months, return_counts=True)
+        return KeyedCounts(keys.astype(np.int64), counts.astype(np.int64),
+                           counts.astype(np.float64))
 
     def extent(self, query: CoreQuery) -> tuple[float, float, float, float] | None:  # noqa: D102
         fr = self._frame(query)
@@ -794,6 +837,55 @@ class DuckDBExecutor(Executor):
                                                       snap, paths), object, by_category)
         return _weigh(cells, harm_weights), _weigh(areas, harm_weights)
 
+    def summary(self, query: CoreQuery, res: int,
+                harm_weights: Mapping[str, float] | None = None) -> Summary:
+        """Count cells, authorities, the grid and the totals in one scan (``GROUPING SETS``)."""
+        if res not in H3_RESOLUTIONS:
+            raise ValueError(f"{res} is not a stored H3 resolution; choose one of "
+                             f"{H3_RESOLUTIONS}")
+        by_category = bool(harm_weights)
+        cell_sql = f"h3_{int(res)}"
+        cat = ", category" if by_category else ""
+
+        def build(snap: _Snapshot, src: str) -> str:
+            fine = "TRUE"
+            if "location_precision" in snap.columns:
+                fine = (f"CASE location_precision WHEN 'postcode' THEN {int(res)} <= 9 "
+                        f"WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
+            # kind: 0 cells, 1 authorities, 2 weekday and hour, 3 all (GROUPING's bits)
+            return (f"SELECT GROUPING({cell_sql}, la_code, dow) AS kind, {cell_sql}, la_code, "
+                    f"dow, hour{cat if by_category else ', NULL'} AS category, "
+                    f"count(*) FILTER (WHERE {fine}) AS n_fine, "
+                    "count(*) FILTER (WHERE time_precision = 'month') AS n_month, "
+                    f"count(*) AS n FROM {src} WHERE {self._where(query, snap)} "
+                    f"GROUP BY GROUPING SETS (({cell_sql}{cat}), (la_code{cat}), (dow, hour), ())")
+
+        found = self._run(query, build, sums=3)
+        grid = np.zeros((7, 24), dtype=np.int64)
+        if found is None:
+            empty = _Tally(np.zeros(0, dtype=np.uint64), [], np.zeros((0, 1), dtype=np.int64))
+            none = _Tally(np.zeros(0, dtype=object), [], np.zeros((0, 1), dtype=np.int64))
+            return Summary(_weigh(empty, harm_weights), _weigh(none, harm_weights), grid, 0, 0)
+        snap, paths, rows = found
+        # GROUPING(cell, la_code, dow): 3 = 0b011 cells, 5 = 0b101 authorities,
+        # 6 = 0b110 weekday and hour, 7 = all
+        cell_rows = [(r[1], *([r[5]] if by_category else []), r[6]) for r in rows
+                     if r[0] == 3 and r[6]]
+        area_rows = [(r[2], *([r[5]] if by_category else []), r[8]) for r in rows
+                     if r[0] == 5]
+        count = month_only = 0
+        for r in rows:
+            if r[0] == 6 and int(r[3]) >= 0 and int(r[4]) >= 0:  # type: ignore[call-overload]
+                grid[int(r[3]), int(r[4])] += int(r[8])  # type: ignore[call-overload]
+            elif r[0] == 7:
+                count, month_only = int(r[8]), int(r[7])  # type: ignore[call-overload]
+        cells = self._shape(cell_rows, self._key_list(query, cell_sql, np.uint64, snap, paths),
+                            np.uint64, by_category)
+        areas = self._shape(area_rows, self._key_list(query, _KEYS["authority"][0], object,
+                                                      snap, paths), object, by_category)
+        return Summary(_weigh(cells, harm_weights), _weigh(areas, harm_weights), grid, count,
+                       month_only)
+
     @staticmethod
     def _shape(rows: list[tuple[object, ...]], keys: np.ndarray, dtype: type,
                by_category: bool) -> _Tally:
@@ -860,6 +952,19 @@ class DuckDBExecutor(Executor):
                 time.sleep(0.05)
         raise AssertionError("unreachable")
 
+    def month_only_months(self, query: CoreQuery) -> KeyedCounts:  # noqa: D102 (inherited)
+        month_sql = _KEYS["month"][0]
+
+        def build(snap: _Snapshot, src: str) -> str:
+            return (f"SELECT {month_sql} AS m, count(*) FROM {src} WHERE {self._scope(query)} "
+                    "AND time_precision = 'month' GROUP BY ALL")
+
+        found = self._run(query, build)
+        got = sorted((int(m), int(n)) for m, n in (found[2] if found is not None else []))  # type: ignore[call-overload]
+        counts = np.array([n for _, n in got], dtype=np.int64)
+        return KeyedCounts(np.array([m for m, _ in got], dtype=np.int64), counts,
+                           counts.astype(np.float64))
+
     def extent(self, query: CoreQuery) -> tuple[float, float, float, float] | None:  # noqa: D102
         # counts per thousandth of a degree (about 70 m by 110 m), summed across split scans,
         # then the percentiles read off them: exact to a bin, in bounded memory
@@ -877,10 +982,9 @@ class DuckDBExecutor(Executor):
             got = sorted((int(b), int(n)) for a, b, n in found[2]  # type: ignore[call-overload]
                          if a == axis)
             bins = np.array([b for b, _ in got], dtype=np.float64)
-            cum = np.cumsum([n for _, n in got])
-            lo = bins[np.searchsorted(cum, 0.005 * cum[-1], side="left")] / _BINS
-            hi = (bins[np.searchsorted(cum, 0.995 * cum[-1], side="left")] + 1) / _BINS
-            bounds.append((float(lo), float(hi)))
+            counts = np.array([n for _, n in got], dtype=np.int64)
+            bounds.append((_binned_percentile(bins, counts, 0.5),
+                           _binned_percentile(bins, counts, 99.5)))
         return bounds[0][0], bounds[1][0], bounds[0][1], bounds[1][1]
 
     def bounded_rows(  # noqa: D102 (inherited)
@@ -927,6 +1031,25 @@ class DuckDBExecutor(Executor):
             else:
                 arrays.append(pa.array(column, field.type))
         return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _binned_percentile(bins: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """Return numpy's (linear) percentile ``q`` of values counted in bins of 1/_BINS degree.
+
+    Each value is taken at its bin's centre, so the answer is within half a bin of numpy's.
+
+    Examples
+    --------
+    >>> round(_binned_percentile(np.array([0.0, 10.0]), np.array([1, 1]), 50), 4)
+    0.0055
+    """
+    cum = np.cumsum(counts)
+    rank = q / 100 * (cum[-1] - 1)
+    below, above = int(np.floor(rank)), int(np.ceil(rank))
+    lo = bins[np.searchsorted(cum, below, side="right")]
+    hi = bins[np.searchsorted(cum, above, side="right")]
+    value = lo + (rank - below) * (hi - lo)
+    return float((value + 0.5) / _BINS)
 
 
 def _with_columns(snap: _Snapshot, columns: frozenset[str]) -> _Snapshot:

@@ -305,18 +305,22 @@ def layout(**query: str) -> html.Div:
                 dcc.RadioItems(id=ids.AREA_MEASURE, inline=True, value=measure, options=[
                     {"label": " count", "value": "count"},
                     {"label": " rate per 1,000 residents", "value": "rate"}]),
-                html.Label("Kernel density bandwidth (m; blank = default rule)",
-                           htmlFor=ids.KDE_BANDWIDTH),
-                dcc.Input(id=ids.KDE_BANDWIDTH, type="number", min=100, max=5000, step=50,
-                          value=bandwidth, debounce=True, placeholder="default rule"),
-                html.Label("DBSCAN distance eps (m) and minimum incidents",
-                           htmlFor=ids.DBSCAN_EPS),
+                # kept on the page (callbacks read them), hidden where the engine in use
+                # does not serve density and clusters (geo.door)
                 html.Div([
-                    dcc.Input(id=ids.DBSCAN_EPS, type="number", min=10, max=2000, step=10,
-                              value=eps, debounce=True),
-                    dcc.Input(id=ids.DBSCAN_MIN, type="number", min=2, max=1000, step=1,
-                              value=minpts, debounce=True),
-                ], className="pair"),
+                    html.Label("Kernel density bandwidth (m; blank = default rule)",
+                               htmlFor=ids.KDE_BANDWIDTH),
+                    dcc.Input(id=ids.KDE_BANDWIDTH, type="number", min=100, max=5000, step=50,
+                              value=bandwidth, debounce=True, placeholder="default rule"),
+                    html.Label("DBSCAN distance eps (m) and minimum incidents",
+                               htmlFor=ids.DBSCAN_EPS),
+                    html.Div([
+                        dcc.Input(id=ids.DBSCAN_EPS, type="number", min=10, max=2000, step=10,
+                                  value=eps, debounce=True),
+                        dcc.Input(id=ids.DBSCAN_MIN, type="number", min=2, max=1000, step=1,
+                                  value=minpts, debounce=True),
+                    ], className="pair"),
+                ], hidden=not svc.query.point_methods),
             ], className="layer-settings"),
             html.H2("Data"),
             html.Div(id=ids.DATA_PANEL, children=_data_panel(status), className="data-panel"),
@@ -411,6 +415,9 @@ def _data_panel(status: dict[str, Any]) -> list[Any]:
                 "in the data directory)"),
         html.Li(f"boundaries: {status['boundaries']}"),
     ]
+    if status.get("engine"):
+        items.append(html.Li(f"counted by {status['engine']} over the stored files "
+                             "(no density or clusters on this engine yet)"))
     if status["synthetic_sample"]:
         items.insert(0, html.Li("SYNTHETIC sample: generated data, not real incidents.",
                                 className="synthetic"))

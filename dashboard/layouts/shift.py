@@ -89,6 +89,8 @@ def _content(query: dict[str, str]) -> list[Any]:
             shift = replace(shift, plan=replace(shift.plan, areas=who.areas))
         result = svc.plan(shift.plan)
     except FilterError as exc:
+        if exc.param == "engine":  # not a setting: the engine in use (geo.door)
+            return _problem(exc.message)
         return _problem(f"This link has a setting the shift view cannot use ({exc.param}): "
                         f"{exc.message}.")
     except services.Busy as exc:
