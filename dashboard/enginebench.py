@@ -17,8 +17,8 @@ directory given, else under ``~/.cache/hotspot/bench-N-seed``, and kept for the 
 Above 10 million, the generated 10 million are committed again under new ids until there are
 N (generating 50 million at once would need about 25 GB).
 
-These are executor figures: the product's pages and API still answer through the in-memory
-query layer (``docs/ENGINES.md`` says what remains).
+Then, in another process, the same engine behind the app: the Explorer's filter change
+through the real Dash endpoint (:func:`run_endpoint`), with the server's peak memory.
 """
 
 from __future__ import annotations
@@ -209,6 +209,43 @@ def run_one(root: Path, engine: str, *, workers: int = 2, scheduler: str | None 
     }
 
 
+def run_endpoint(root: Path, engine: str, *, workers: int = 2, scheduler: str | None = None,
+                 repeats: int = 15) -> dict[str, Any]:
+    """Measure the Explorer's filter change through the real Dash endpoint, in this process.
+
+    ``hotspot serve --engine`` as a browser meets it: the app is built on the data directory
+    with the engine chosen (HOTSPOT_ENGINE), and each filter change posts the page's own
+    callbacks to ``/_dash-update-component`` (:func:`dashboard.bench.bench_filter_change`).
+    """
+    os.environ["HOTSPOT_ENGINE"] = engine
+    os.environ["HOTSPOT_DASK_WORKERS"] = str(workers)
+    if scheduler:
+        os.environ["HOTSPOT_SCHEDULER"] = scheduler
+    from dashboard import services
+    from dashboard.bench import bench_filter_change
+
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    requests = [{"start": f.start.isoformat() if f.start else None,
+                 "end": f.end.isoformat() if f.end else None,
+                 "days": [days[d] for d in sorted(f.days or range(7))],
+                 "hour_from": (f.hours or (0, 24))[0], "hour_to": (f.hours or (0, 24))[1],
+                 "categories": list(f.categories or [])}
+                for f in queries(repeats + 1)]  # the executor figures' queries, in turn
+    started = time.perf_counter()
+    figures = bench_filter_change(DataPaths(root), requests=requests)
+    took_s = time.perf_counter() - started
+    query = services.current().query
+    ex = getattr(query, "executor", None)
+    workers_mb = _worker_peaks(ex) if ex is not None else None
+    return {"endpoint_filter_change_ms_median": figures["filter_change_ms_median"],
+            "endpoint_filter_change_ms_p90": figures["filter_change_ms_p90"],
+            "endpoint_filter_change_bytes": figures["filter_change_bytes"],
+            "endpoint_requests": repeats,
+            "endpoint_run_s": round(took_s, 1),
+            "endpoint_server_peak_rss_mb": vm_hwm_mb(),
+            "endpoint_worker_peak_rss_mb": workers_mb}
+
+
 def _first_rows(store: Any) -> pa.Table:
     """Read the first row group of the first listed file (the batch to time copies them)."""
     return pq.ParquetFile(store.root / store.manifest().files[0]).read_row_group(0)
@@ -233,15 +270,20 @@ def run_engine_bench(n: int, engine: str, *, workers: int = 2, scheduler: str | 
            "--workers", str(workers), "--repeats", str(repeats)]
     if scheduler:
         cmd += ["--scheduler", scheduler]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
-        raise RuntimeError(lines[-1] if lines else f"the {engine} run failed")
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = {}
+    for mode in ([], ["--endpoint"]):
+        out = subprocess.run(cmd + mode, capture_output=True, text=True)
+        if out.returncode != 0:
+            lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
+            raise RuntimeError(lines[-1] if lines else f"the {engine} run failed")
+        figures.update(json.loads(out.stdout.strip().splitlines()[-1]))
     return {
         "what": "Core query (dates, weekdays, an hour band, categories -> counts per H3 res-9 "
-                "cell and per authority) on one executor, over a generated SYNTHETIC store "
-                f"(geo.sample, seed {seed}). Executor figures, not yet through the endpoint.",
+                "cell and per authority) on one executor, then the Explorer's whole filter "
+                "change (map values, grid, ranked table, texts) through the real Dash "
+                "endpoint of an app served on that engine (endpoint_*), each in a process "
+                "of its own, over a generated SYNTHETIC store "
+                f"(geo.sample, seed {seed}).",
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python "
                    f"{platform.python_version()}",
         **figures,
@@ -256,10 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--scheduler")
     p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--endpoint", action="store_true",
+                   help="measure through the Dash endpoint instead of the executor alone")
     args = p.parse_args(argv)
+    run = run_endpoint if args.endpoint else run_one
     try:
-        figures = run_one(args.root, args.engine, workers=args.workers,
-                          scheduler=args.scheduler, repeats=args.repeats)
+        figures = run(args.root, args.engine, workers=args.workers,
+                      scheduler=args.scheduler, repeats=args.repeats)
     except (OSError, TimeoutError) as exc:
         where = f"the Dask scheduler at {args.scheduler}" if args.scheduler else "the engine"
         print(f"could not reach {where}: {exc}", file=sys.stderr)

@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 #: The hexagon resolution a figure without hexagons is counted with, when no other was asked.
 DEFAULT_RES = 9
+#: Most distinct (map point, text) pairs the streets that name places are built from (a
+#: national police.uk store holds a few million).
+STREET_POINT_LIMIT = 10_000_000
 #: Most rows one bounded read may bring to the web server (the ranked table's top cells).
 ROW_LIMIT = 200_000
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -355,30 +358,27 @@ class EngineLayer(QueryLayer):
 
     def _nearby_streets(self, fr: IncidentFrame, centre_e: np.ndarray,
                         centre_n: np.ndarray) -> Any:
-        """Return the streets the principal's incidents name near the places' centres.
+        """Return the streets the principal's incidents name, as the in-memory layer does.
 
-        The in-memory layer builds this from all the principal's (non-domestic) incidents;
-        the names looked up lie within :data:`geo.names.GENERIC_REACH_M` of a centre, so the
-        incidents in a box that much (and a metre) around each centre give the same answer
-        from a bounded read. All their incidents at a point are in the box, so a text's
-        support is counted in full.
+        Built once per store version and scope from the incidents grouped by map point and
+        text (police.uk snaps many incidents to one point), never from rows.
         """
-        from geo.names import GENERIC_REACH_M, STREET_REACH_M, incident_streets
+        from geo.names import incident_streets
 
-        reach = max(GENERIC_REACH_M, STREET_REACH_M) + 1.0
-        boxes = [(float(e) - reach, float(n) - reach, float(e) + reach, float(n) + reach)
-                 for e, n in zip(np.ravel(centre_e), np.ravel(centre_n), strict=True)
-                 if np.isfinite(e) and np.isfinite(n)]
-        table = self.executor.bounded_rows(
-            self._query(Filters()), ["easting", "northing", "location", "domestic"],
-            ROW_LIMIT, boxes=boxes)
-        # domestic incidents never name a place: their text is dropped, as in memory
-        domestic = pc.fill_null(table.column("domestic"), False)
-        codes, labels = _text_codes(pc.if_else(domestic, pa.scalar(None, pa.string()),
-                                               table.column("location")))
-        return incident_streets(
-            np.asarray(table.column("easting").to_numpy(), dtype="float64"),
-            np.asarray(table.column("northing").to_numpy(), dtype="float64"), codes, labels)
+        scope = self._query(Filters())
+        # domestic incidents never name a place: left out, as in memory
+        query = CoreQuery(scope.filters, scope.areas, drop_domestic=True)
+
+        def build() -> Any:
+            table = self.executor.grouped_rows(query, ["easting", "northing", "location"],
+                                               STREET_POINT_LIMIT, present=["location"])
+            codes, labels = _text_codes(table.column("location"))
+            return incident_streets(
+                np.asarray(table.column("easting").to_numpy(), dtype="float64"),
+                np.asarray(table.column("northing").to_numpy(), dtype="float64"), codes,
+                labels, counts=np.asarray(table.column("n").to_numpy(), dtype=np.int64))
+
+        return self._memoised(("streets", query), build)
 
     def ranked_frame(self, filters: Filters, res: int, n: int,
                      harm_weights: TMapping[str, float] | None = None
@@ -405,12 +405,11 @@ class EngineLayer(QueryLayer):
             last = top[-1]
             tied = order[(harm[order] == harm[last]) & (got.counts[order] == got.counts[last])]
             top = np.union1d(top, tied)
-        from geo.schema import STORED_SCHEMA
-
-        table = self.executor.bounded_rows(query, STORED_SCHEMA.names, ROW_LIMIT, res=res,
-                                           cells=got.keys[top].tolist())
-        table = table.sort_by("incident_id")
-        return IncidentFrame.from_table(self.store.manifest(), table, self.record_key), total
+        cell_column = f"h3_{int(res)}"
+        table = self.executor.grouped_rows(
+            query, [cell_column, "dow", "hour", "category", "domestic", "location",
+                    "lsoa_name", "la_code"], ROW_LIMIT, res=res, cells=got.keys[top].tolist())
+        return _frame_of_groups(self.store.manifest(), table, res), total
 
 
 def open_door(engine: str, store: Store, boundaries: Boundaries, *,
@@ -436,3 +435,38 @@ def open_door(engine: str, store: Store, boundaries: Boundaries, *,
     else:
         raise ValueError(f"unknown engine {engine!r}; the engines are numpy, duckdb, dask")
     return EngineLayer(store, boundaries, ex, **options)
+
+
+def _frame_of_groups(manifest: Manifest, table: pa.Table, res: int) -> IncidentFrame:
+    """Return a frame of grouped rows (each repeated ``n`` times) for ranking and naming.
+
+    It holds what :func:`geo.hotspots.rank_cells` and :meth:`QueryLayer.place_names` read of
+    the top cells' incidents: cells at ``res``, weekday, hour, category, domestic, location
+    text, LSOA name and authority. Nothing else is in it (no positions, no dates), and it is
+    never filtered: the executor selected its rows.
+    """
+    from geo.query import _codes
+
+    rows = np.repeat(np.arange(table.num_rows),
+                     np.asarray(table.column("n").to_numpy(), dtype=np.int64))
+    table = table.take(pa.array(rows, pa.int64()))
+    n = table.num_rows
+    zeros = np.zeros(n, dtype="float64")
+    cells, cell_codes = np.unique(np.asarray(table.column(f"h3_{int(res)}").to_numpy(),
+                                             dtype=np.uint64), return_inverse=True)
+    category, categories = _codes(table.column("category"))
+    area, areas = _codes(table.column("la_code"))
+    location, locations = _text_codes(table.column("location"))
+    lsoa, lsoas = _text_codes(table.column("lsoa_name"))
+    dom = pc.fill_null(pc.cast(table.column("domestic"), pa.int8()), -1)
+    return IncidentFrame(
+        manifest=manifest, n=n, easting=zeros, northing=zeros, lon=zeros, lat=zeros,
+        day=np.full(n, -1, dtype="int32"), month_first=np.zeros(n, dtype="int32"),
+        month_last=np.zeros(n, dtype="int32"),
+        dow=np.asarray(table.column("dow").to_numpy(), dtype="int8"),
+        hour=np.asarray(table.column("hour").to_numpy(), dtype="int8"),
+        domestic=np.asarray(dom.to_numpy(), dtype="int8"),
+        category=category, categories=categories, source=np.zeros(n, dtype="int32"),
+        sources=[""], area=area, areas=areas, month_only=np.zeros(n, dtype=bool),
+        cell_codes={res: cell_codes.astype("int32").reshape(-1)}, cells={res: cells},
+        location=location, locations=locations, lsoa=lsoa, lsoas=lsoas)

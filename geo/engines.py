@@ -239,21 +239,23 @@ class Executor(ABC):
         """
 
     @abstractmethod
-    def bounded_rows(self, query: CoreQuery, columns: Sequence[str], limit: int, *,
+    def grouped_rows(self, query: CoreQuery, columns: Sequence[str], limit: int, *,
                      res: int | None = None, cells: Sequence[int] = (),
-                     boxes: Sequence[Box] = ()) -> pa.Table:
-        """Return ``columns`` of the selected rows in some places: a bounded read.
+                     boxes: Sequence[Box] = (), present: Sequence[str] = ()) -> pa.Table:
+        """Count the selected rows in some places by ``columns``: a bounded, grouped read.
 
-        For what is worked out from a few places' rows (the ranked table's peak hours, the
-        streets near a place to name it), never for all rows. With ``res``, only rows in
-        ``cells`` (H3 cells of that resolution) and placed finely enough for it, as
+        For what is worked out from a few places' rows (the ranked table's peak hours and
+        names, the streets near a place), never for all rows: each distinct combination of
+        ``columns`` once, with its count ``n`` (``int64``). With ``res``, only rows in
+        ``cells`` (H3 cells of that resolution) placed finely enough for it, as
         :meth:`cell_counts` counts them; with ``boxes``, only rows inside one of them
-        (British National Grid, edges included). In no set order.
+        (British National Grid, edges included); rows whose text in a ``present`` column is
+        missing or blank are left out. Sorted by ``columns``, nulls last.
 
         Raises
         ------
         TooManyRows
-            When more than ``limit`` rows would come back.
+            When more than ``limit`` combinations would come back.
         """
 
     def cell_counts(self, query: CoreQuery, res: int,
@@ -433,10 +435,10 @@ class NumpyExecutor(Executor):
         miny, maxy = np.percentile(fr.lat[mask], [0.5, 99.5])
         return float(minx), float(miny), float(maxx), float(maxy)
 
-    def bounded_rows(  # noqa: D102 (inherited)
+    def grouped_rows(  # noqa: D102 (inherited)
             self, query: CoreQuery, columns: Sequence[str], limit: int, *,
             res: int | None = None, cells: Sequence[int] = (),
-            boxes: Sequence[Box] = ()) -> pa.Table:
+            boxes: Sequence[Box] = (), present: Sequence[str] = ()) -> pa.Table:
         fr = self._frame(query)
         mask = self.layer.select(query.filters, fr).mask
         if res is not None:
@@ -448,8 +450,6 @@ class NumpyExecutor(Executor):
                 inside |= ((fr.easting >= x0) & (fr.easting <= x1) & (fr.northing >= y0)
                            & (fr.northing <= y1))
             mask = mask & inside
-        if int(mask.sum()) > limit:
-            raise TooManyRows(limit)
         _manifest, table = self.layer.store.read()  # the reference: tests, small stores
         # the frame's rows are the store's rows from 1970 on, in the store's order
         rows = np.flatnonzero(mask)
@@ -457,7 +457,22 @@ class NumpyExecutor(Executor):
             assert fr.origin is not None  # a cut of the whole frame knows its rows there
             rows = fr.origin[rows]
         kept = table.filter(pc.greater_equal(table.column("month"), _FIRST_MONTH))
-        return kept.take(pa.array(rows)).select(list(columns))
+        picked = kept.take(pa.array(rows))
+        for column in present:
+            picked = picked.filter(pc.fill_null(pc.not_equal(picked.column(column), ""), False))
+        picked = picked.select(list(columns))
+        rows = np.arange(picked.num_rows)
+        return _grouped(picked.append_column("n", pa.array(np.ones(len(rows), np.int64))),
+                        columns, limit)
+
+
+def _grouped(table: pa.Table, columns: Sequence[str], limit: int) -> pa.Table:
+    """Add up ``table``'s counts ``n`` by ``columns``; sorted by them, nulls last."""
+    out = table.group_by(list(columns), use_threads=False).aggregate([("n", "sum")])
+    out = out.select([*columns, "n_sum"]).rename_columns([*columns, "n"])
+    if out.num_rows > limit:
+        raise TooManyRows(limit)
+    return out.sort_by([(c, "ascending", "at_end") for c in columns])
 
 
 class TooManyRows(ValueError):
@@ -596,11 +611,11 @@ class DuckDBExecutor(Executor):
         """Split the files one scan reads into the groups each SQL statement reads."""
         return [list(paths)]
 
-    def _execute(self, statements: Sequence[str]) -> list[list[tuple[object, ...]]]:
-        """Run each SQL statement and return each one's rows."""
+    def _execute(self, statements: Sequence[str], arrow: bool = False) -> list[Any]:
+        """Run each SQL statement and return each one's rows (an Arrow table with ``arrow``)."""
         cur = self._con.cursor()
         try:
-            return [cur.execute(sql).fetchall() for sql in statements]
+            return [_fetch(cur.execute(sql), arrow) for sql in statements]
         finally:
             cur.close()
 
@@ -663,9 +678,12 @@ class DuckDBExecutor(Executor):
         snap, paths, parts = found
         return snap, paths, _merge(parts, "sum", sums)
 
-    def _run_parts(self, query: CoreQuery, build: _SqlBuilder
-                   ) -> tuple[_Snapshot, list[str], list[list[tuple[object, ...]]]] | None:
-        """Run the SQL ``build`` writes on each group of files; each group's rows, unmerged."""
+    def _run_parts(self, query: CoreQuery, build: _SqlBuilder, arrow: bool = False
+                   ) -> tuple[_Snapshot, list[str], list[Any]] | None:
+        """Run the SQL ``build`` writes on each group of files; each group's rows, unmerged.
+
+        With ``arrow`` each group's rows come back as an Arrow table.
+        """
         for attempt in range(5):
             manifest = self.store.manifest()
             if not manifest.files:
@@ -675,7 +693,8 @@ class DuckDBExecutor(Executor):
             try:
                 snap = self._snapshot_of(manifest, paths)
                 parts = self._execute([build(group_snap, self._source(files))
-                                       for files, group_snap in self._groups(paths, snap)])
+                                       for files, group_snap in self._groups(paths, snap)],
+                                      arrow)
                 return snap, paths, parts
             except duckdb.IOException:
                 if attempt == 4:
@@ -860,31 +879,64 @@ class DuckDBExecutor(Executor):
                     f"count(*) AS n FROM {src} WHERE {self._where(query, snap)} "
                     f"GROUP BY GROUPING SETS (({cell_sql}{cat}), (la_code{cat}), (dow, hour), ())")
 
-        found = self._run(query, build, sums=3)
+        found = self._run_parts(query, build, arrow=True)
         grid = np.zeros((7, 24), dtype=np.int64)
         if found is None:
             empty = _Tally(np.zeros(0, dtype=np.uint64), [], np.zeros((0, 1), dtype=np.int64))
             none = _Tally(np.zeros(0, dtype=object), [], np.zeros((0, 1), dtype=np.int64))
             return Summary(_weigh(empty, harm_weights), _weigh(none, harm_weights), grid, 0, 0)
-        snap, paths, rows = found
+        snap, paths, parts = found
+        table = pa.concat_tables(parts)
+        if len(parts) > 1:  # split scans: add up each group's counts
+            keys = ["kind", cell_sql, "la_code", "dow", "hour", "category"]
+            table = table.group_by(keys, use_threads=False).aggregate(
+                [("n_fine", "sum"), ("n_month", "sum"), ("n", "sum")]).rename_columns(
+                [*keys, "n_fine", "n_month", "n"])
+        kind = np.asarray(table.column("kind").to_numpy(), dtype=np.int64)
+        n = np.asarray(table.column("n").to_numpy(), dtype=np.int64)
+        fine = np.asarray(table.column("n_fine").to_numpy(), dtype=np.int64)
+        cats = table.column("category") if by_category else None
+
+        def rows_of(mask: np.ndarray, column: str) -> tuple[Any, Any]:
+            keep = pa.array(mask)
+            return (table.column(column).filter(keep),
+                    None if cats is None else cats.filter(keep))
+
         # GROUPING(cell, la_code, dow): 3 = 0b011 cells, 5 = 0b101 authorities,
         # 6 = 0b110 weekday and hour, 7 = all
-        cell_rows = [(r[1], *([r[5]] if by_category else []), r[6]) for r in rows
-                     if r[0] == 3 and r[6]]
-        area_rows = [(r[2], *([r[5]] if by_category else []), r[8]) for r in rows
-                     if r[0] == 5]
-        count = month_only = 0
-        for r in rows:
-            if r[0] == 6 and int(r[3]) >= 0 and int(r[4]) >= 0:  # type: ignore[call-overload]
-                grid[int(r[3]), int(r[4])] += int(r[8])  # type: ignore[call-overload]
-            elif r[0] == 7:
-                count, month_only = int(r[8]), int(r[7])  # type: ignore[call-overload]
-        cells = self._shape(cell_rows, self._key_list(query, cell_sql, np.uint64, snap, paths),
-                            np.uint64, by_category)
-        areas = self._shape(area_rows, self._key_list(query, _KEYS["authority"][0], object,
-                                                      snap, paths), object, by_category)
-        return Summary(_weigh(cells, harm_weights), _weigh(areas, harm_weights), grid, count,
-                       month_only)
+        is_cell = (kind == 3) & (fine > 0)
+        got, got_cats = rows_of(is_cell, cell_sql)
+        cells = self._shape_arrays(
+            np.asarray(got.to_numpy(), dtype=np.uint64), got_cats, fine[is_cell],
+            self._key_list(query, cell_sql, np.uint64, snap, paths), np.uint64)
+        is_area = kind == 5
+        got, got_cats = rows_of(is_area, "la_code")
+        areas = self._shape_arrays(
+            np.array(got.to_pylist(), dtype=object), got_cats, n[is_area],
+            self._key_list(query, _KEYS["authority"][0], object, snap, paths), object)
+        is_grid = kind == 6
+        dow = np.asarray(rows_of(is_grid, "dow")[0].to_numpy(), dtype=np.int64)
+        hour = np.asarray(rows_of(is_grid, "hour")[0].to_numpy(), dtype=np.int64)
+        ok = (dow >= 0) & (hour >= 0)
+        np.add.at(grid, (dow[ok], hour[ok]), n[is_grid][ok])
+        whole = kind == 7
+        month_only = np.asarray(table.column("n_month").to_numpy(), dtype=np.int64)
+        return Summary(_weigh(cells, harm_weights), _weigh(areas, harm_weights), grid,
+                       int(n[whole].sum()), int(month_only[whole].sum()))
+
+    @staticmethod
+    def _shape_arrays(got: np.ndarray, cats: Any, counts: np.ndarray, keys: np.ndarray,
+                      dtype: type) -> _Tally:
+        """Lay keys (with their categories, for harm) and their counts out on ``keys``."""
+        sorted_keys = keys.astype(str) if dtype is object else keys
+        index = np.searchsorted(sorted_keys, got.astype(str) if dtype is object else got)
+        if cats is None:
+            return _Tally(keys, [], _matrix(index, len(keys), np.zeros(len(index), np.int64),
+                                            1, counts))
+        values = np.array([str(c) for c in cats.to_pylist()], dtype=str)
+        labels = sorted(set(values.tolist()))
+        cat_index = np.searchsorted(np.array(labels, dtype=str), values)
+        return _Tally(keys, labels, _matrix(index, len(keys), cat_index, len(labels), counts))
 
     @staticmethod
     def _shape(rows: list[tuple[object, ...]], keys: np.ndarray, dtype: type,
@@ -892,17 +944,10 @@ class DuckDBExecutor(Executor):
         """Lay (key, [category,] count) rows out on ``keys``."""
         cols: list[Sequence[object]] = (list(zip(*rows, strict=True)) if rows
                                         else [[], [], []])
-        sorted_keys = keys.astype(str) if dtype is object else keys
-        got: np.ndarray = np.array(cols[0], dtype=dtype)
-        index = np.searchsorted(sorted_keys, got.astype(str) if dtype is object else got)
-        counts = np.array(cols[-1] if rows else [], dtype=np.int64)
-        if not by_category:
-            return _Tally(keys, [], _matrix(index, len(keys), np.zeros(len(index), np.int64),
-                                            1, counts))
-        cats = sorted({str(c) for c in cols[1]})
-        cat_index = np.searchsorted(np.array(cats, dtype=str), np.array(cols[1], dtype=str))
-        return _Tally(keys, [str(c) for c in cats],
-                      _matrix(index, len(keys), cat_index, len(cats), counts))
+        cats = pa.array([str(c) for c in cols[1]], pa.string()) if by_category else None
+        return DuckDBExecutor._shape_arrays(np.array(cols[0], dtype=dtype), cats,
+                                            np.array(cols[-1] if rows else [], dtype=np.int64),
+                                            keys, dtype)
 
     def day_hour_grid(self, query: CoreQuery) -> np.ndarray:  # noqa: D102 (inherited)
         def build(snap: _Snapshot, src: str) -> str:
@@ -931,12 +976,10 @@ class DuckDBExecutor(Executor):
         if not rows:
             return Totals(0, 0, None, None, False)
         epoch = date(1970, 1, 1)
-        days = [((r[2] - epoch).days, (r[3] - epoch).days)  # type: ignore[operator]
-                for r in rows]
-        return Totals(sum(int(r[0]) for r in rows),  # type: ignore[call-overload]
-                      sum(int(r[1]) for r in rows),  # type: ignore[call-overload]
+        days = [((r[2] - epoch).days, (r[3] - epoch).days) for r in rows]
+        return Totals(sum(int(r[0]) for r in rows), sum(int(r[1]) for r in rows),
                       min(d[0] for d in days), max(d[1] for d in days),
-                      any(int(r[4]) for r in rows))  # type: ignore[call-overload]
+                      any(int(r[4]) for r in rows))
 
     def labels(self) -> tuple[list[str], list[str]]:  # noqa: D102 (inherited)
         for attempt in range(5):
@@ -987,10 +1030,10 @@ class DuckDBExecutor(Executor):
                            _binned_percentile(bins, counts, 99.5)))
         return bounds[0][0], bounds[1][0], bounds[0][1], bounds[1][1]
 
-    def bounded_rows(  # noqa: D102 (inherited)
+    def grouped_rows(  # noqa: D102 (inherited)
             self, query: CoreQuery, columns: Sequence[str], limit: int, *,
             res: int | None = None, cells: Sequence[int] = (),
-            boxes: Sequence[Box] = ()) -> pa.Table:
+            boxes: Sequence[Box] = (), present: Sequence[str] = ()) -> pa.Table:
         if res is not None and res not in H3_RESOLUTIONS:
             raise ValueError(f"{res} is not a stored H3 resolution")
         wanted = ", ".join(str(int(c)) for c in cells) or "NULL"
@@ -998,6 +1041,10 @@ class DuckDBExecutor(Executor):
             f"(easting BETWEEN {float(x0)!r} AND {float(x1)!r} "
             f"AND northing BETWEEN {float(y0)!r} AND {float(y1)!r})"
             for x0, y0, x1, y1 in boxes)
+        from geo.schema import STORED_SCHEMA
+
+        schema = pa.schema([*(STORED_SCHEMA.field(c) for c in columns),
+                            pa.field("n", pa.int64())])
 
         def build(snap: _Snapshot, src: str) -> str:
             sel = self._where(query, snap)
@@ -1008,29 +1055,17 @@ class DuckDBExecutor(Executor):
                             f"<= 9 WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
             if within:
                 sel += f" AND ({within})"
-            # times travel as microseconds since 1970 (a zoned timestamp would need pytz)
-            got = ", ".join(
-                "NULL" if c not in snap.columns else
-                f"epoch_us({c})" if pa.types.is_timestamp(schema.field(c).type) else c
-                for c in columns)
-            return f"SELECT {got} FROM {src} WHERE {sel} LIMIT {int(limit) + 1}"
+            for column in present:
+                sel += (f" AND {column} <> ''" if column in snap.columns else " AND FALSE")
+            got = ", ".join(c if c in snap.columns else f"NULL AS {c}" for c in columns)
+            return (f"SELECT {got}, count(*) AS n FROM {src} WHERE {sel} GROUP BY ALL "
+                    f"LIMIT {int(limit) + 1}")
 
-        from geo.schema import STORED_SCHEMA
-
-        schema = pa.schema([STORED_SCHEMA.field(c) for c in columns])
-        found = self._run_parts(query, build)
-        rows = [row for part in (found[2] if found is not None else []) for row in part]
-        if len(rows) > limit:
-            raise TooManyRows(limit)
-        values: list[Sequence[object]] = (list(zip(*rows, strict=True)) if rows
-                                          else [[] for _ in columns])
-        arrays = []
-        for field, column in zip(schema, values, strict=True):
-            if pa.types.is_timestamp(field.type):
-                arrays.append(pa.array(column, pa.int64()).cast(field.type))
-            else:
-                arrays.append(pa.array(column, field.type))
-        return pa.Table.from_arrays(arrays, schema=schema)
+        found = self._run_parts(query, build, arrow=True)
+        parts = [t.cast(schema) for t in (found[2] if found is not None else [])]
+        if not parts:
+            return schema.empty_table()
+        return _grouped(pa.concat_tables(parts), columns, limit)
 
 
 def _binned_percentile(bins: np.ndarray, counts: np.ndarray, q: float) -> float:
@@ -1094,7 +1129,12 @@ def _merge(parts: Sequence[Sequence[tuple[object, ...]]], how: str,
 _WORKER = threading.local()
 
 
-def _worker_sql(sql: str) -> list[tuple[object, ...]]:
+def _fetch(result: Any, arrow: bool) -> Any:
+    """Return a DuckDB result's rows: an Arrow table (large answers) or a list of tuples."""
+    return result.to_arrow_table() if arrow else result.fetchall()
+
+
+def _worker_sql(sql: str, arrow: bool = False) -> Any:
     """Run one SQL statement in a Dask worker thread, on that thread's DuckDB connection.
 
     One thread of DuckDB per worker thread: the cluster's threads are the parallelism.
@@ -1102,7 +1142,7 @@ def _worker_sql(sql: str) -> list[tuple[object, ...]]:
     con = getattr(_WORKER, "con", None)
     if con is None:
         con = _WORKER.con = duckdb.connect(":memory:", config={"threads": 1})
-    return con.execute(sql).fetchall()
+    return _fetch(con.execute(sql), arrow)
 
 
 class DaskExecutor(DuckDBExecutor):
@@ -1179,8 +1219,9 @@ class DaskExecutor(DuckDBExecutor):
         n = max(1, min(len(paths), self.threads() * self._tasks_per_thread))
         return [list(paths[i::n]) for i in range(n) if paths[i::n]]
 
-    def _execute(self, statements: Sequence[str]) -> list[list[tuple[object, ...]]]:
-        futures = [self.client.submit(_worker_sql, sql, pure=False) for sql in statements]
+    def _execute(self, statements: Sequence[str], arrow: bool = False) -> list[Any]:
+        futures = [self.client.submit(_worker_sql, sql, arrow, pure=False)
+                   for sql in statements]
         return list(self.client.gather(futures))
 
 

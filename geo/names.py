@@ -542,8 +542,8 @@ def _apart(names: list[str], east: np.ndarray, north: np.ndarray,
 
 
 def incident_streets(easting: np.ndarray, northing: np.ndarray, location_codes: np.ndarray,
-                     location_labels: Sequence[str], *,
-                     rule: NameRule = NameRule()) -> Gazetteer:
+                     location_labels: Sequence[str], *, rule: NameRule = NameRule(),
+                     counts: np.ndarray | None = None) -> Gazetteer:
     """Return the streets the incidents name, each at its map point, as a gazetteer.
 
     police.uk snaps every incident to an anonymous map point over the centre of a street (or
@@ -557,6 +557,9 @@ def incident_streets(easting: np.ndarray, northing: np.ndarray, location_codes: 
         Each incident's position, British National Grid metres.
     location_codes, location_labels
         Each incident's location text (codes, -1: none) and the texts.
+    counts : numpy.ndarray, optional
+        How many incidents each entry stands for (entries grouped by point and text, as a
+        query engine returns them); one each by default.
     rule : NameRule
         The support a text needs.
 
@@ -571,6 +574,13 @@ def incident_streets(easting: np.ndarray, northing: np.ndarray, location_codes: 
     ...                      np.array([0, 0, 1, 1]), ["On or near Bold Street", "Supermarket"])
     >>> g.streets[["name", "easting"]].values.tolist()
     [['Bold Street', 10.0]]
+
+    The same incidents grouped by point and text, with their counts:
+
+    >>> g = incident_streets(np.array([10.0, 500.0]), np.zeros(2), np.array([0, 1]),
+    ...                      ["On or near Bold Street", "Supermarket"], counts=np.array([2, 2]))
+    >>> g.streets[["name", "easting"]].values.tolist()
+    [['Bold Street', 10.0]]
     """
     from geo.gazetteer import Gazetteer
 
@@ -581,9 +591,11 @@ def incident_streets(easting: np.ndarray, northing: np.ndarray, location_codes: 
     # map points by hashing (police.uk snaps many incidents to one point), then (text, point)
     point, _ = pd.factorize(east + 1j * north)
     point = np.asarray(point, dtype="int64")
-    pairs, first, counts = np.unique(codes[use] * (np.int64(point.max(initial=0)) + 1) + point,
-                                     return_index=True, return_counts=True)
-    enough = counts >= rule.min_support
+    pairs, first, inverse = np.unique(codes[use] * (np.int64(point.max(initial=0)) + 1) + point,
+                                      return_index=True, return_inverse=True)
+    weights = None if counts is None else np.asarray(counts, dtype="float64").reshape(-1)[use]
+    support = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(pairs))
+    enough = support >= rule.min_support
     first = first[enough]
     code = codes[use][first]
     used = np.unique(code)
