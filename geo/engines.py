@@ -18,8 +18,9 @@ All three return the same numpy arrays in the same order, and a conformance test
 (``tests/unit/test_engines.py``) holds them to identical answers. Harm weighting is applied
 here, after aggregation, from counts per category, so no engine can differ on it.
 
-Nothing in the product calls these yet: the pages still ask :class:`~geo.query.QueryLayer`.
-See ``docs/ENGINES.md`` for what remains before an executor can stand behind the one door.
+The product asks them only through the door, :class:`geo.door.EngineLayer`, which gives each
+query the pinned principal's scope (``hotspot serve --engine duckdb|dask``). See
+``docs/ENGINES.md`` for what it serves so far and what remains.
 """
 
 from __future__ import annotations

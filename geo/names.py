@@ -604,6 +604,10 @@ def incident_streets(easting: np.ndarray, northing: np.ndarray, location_codes: 
     keep = np.array([street[int(k)] for k in code], dtype=bool)
     streets = pd.DataFrame({"name": [texts[int(k)] for k in code[keep]], "locality": "",
                             "easting": east[first[keep]], "northing": north[first[keep]]})
+    # in a fixed order (name, then place): two texts at one point tie for nearest, and the
+    # tie must not go by the order the incidents were read in
+    streets = streets.sort_values(["name", "easting", "northing"], kind="stable",
+                                  ignore_index=True)
     localities = pd.DataFrame({"name": pd.Series([], dtype="str"),
                                "easting": pd.Series([], dtype="float64"),
                                "northing": pd.Series([], dtype="float64")})

@@ -646,6 +646,13 @@ def test_engine_bench_reports_each_engines_figures_and_they_agree(tmp_path):
         assert "SYNTHETIC" in figures["what"]
     assert got["numpy"]["answers_sha256"] == got["duckdb"]["answers_sha256"]
     assert got["numpy"]["selected_last"] > 0
+    # the same filter changes through the Explorer's endpoint, served on each engine: the
+    # page gets the same answers to the byte
+    for figures in got.values():
+        assert figures["endpoint_filter_change_ms_median"] > 0
+        assert figures["endpoint_filter_change_bytes"] > 0
+        assert figures["endpoint_server_peak_rss_mb"] > 0
+    assert got["numpy"]["endpoint_answers_sha256"] == got["duckdb"]["endpoint_answers_sha256"]
     # the timed batch went into a copy: the generated store is as it was, for the next run
     assert Store(data / "store").manifest().rows == got["duckdb"]["rows"]
     assert not (data / "bench-visible-copy").exists()

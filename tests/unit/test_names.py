@@ -272,3 +272,26 @@ def test_places_sharing_a_street_name_in_two_towns_are_told_apart_by_town():
 def test_bare_street_words_name_nothing():
     assert _names([(0, "On or near Street")] * 3 + [(0, "On or near Narborough Road")] * 3,
                   1) == ["Narborough Road"]
+
+
+def test_streets_from_incidents_do_not_depend_on_their_order_or_grouping():
+    """Two texts at one map point tie for nearest; the one chosen must not depend on the
+    order the incidents were read in, nor on whether an engine sent them grouped."""
+    from geo.names import incident_streets
+
+    east = np.array([100.0, 100.0, 100.0, 100.0, 300.0, 300.0])
+    north = np.zeros(6)
+    codes = np.array([0, 0, 1, 1, 2, 2])
+    labels = ["On or near Union Street", "On or near Bold Street", "On or near Hope Street"]
+    one = incident_streets(east, north, codes, labels)
+    order = np.array([3, 5, 1, 4, 0, 2])
+    relabel = np.array([2, 0, 1])  # the same texts, coded in another order
+    two = incident_streets(east[order], north[order], relabel[codes[order]],
+                           [labels[1], labels[2], labels[0]])
+    grouped = incident_streets(np.array([100.0, 100.0, 300.0]), np.zeros(3),
+                               np.array([0, 1, 2]), labels, counts=np.array([2, 2, 2]))
+    for g in (two, grouped):
+        assert g.streets.equals(one.streets)
+        assert list(g.nearest(np.array([100.0]), np.array([0.0]))[0]) == \
+            list(one.nearest(np.array([100.0]), np.array([0.0]))[0])
+    assert list(one.streets["name"]) == ["Bold Street", "Hope Street", "Union Street"]
