@@ -75,6 +75,10 @@ def test_preset_changes_map_grid_table_and_url(page, live_server):
     page.get_by_text("Friday and Saturday nights 20:00–04:00").click()
     page.wait_for_function(
         f"() => !document.querySelector('{SELECTION}').innerText.startsWith('{before:,}')")
+    # the preset sets the days and the hours: under load the page can first show the days
+    # alone; the address bar is written with the texts, so it says when both are in
+    page.wait_for_function("() => location.search.includes('days=fri%2Csat')"
+                           " && location.search.includes('hours=20-4')", timeout=30_000)
     page.wait_for_timeout(300)
     after = selected_count(page)
     assert 0 < after < before
