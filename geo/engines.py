@@ -582,6 +582,10 @@ class DuckDBExecutor(Executor):
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         self._keys: dict[tuple[object, ...], np.ndarray] = {}
+        #: Answers over every row in a scope, kept with the files they were read from
+        #: (:meth:`_grown`); each file's columns as its footer lists them.
+        self._grown_answers: dict[object, tuple[frozenset[str], Any]] = {}
+        self._file_columns: dict[str, frozenset[str]] = {}
 
     def close(self) -> None:
         """Close the DuckDB connection."""
@@ -621,32 +625,80 @@ class DuckDBExecutor(Executor):
             cur.close()
 
     def _snapshot_of(self, manifest: Manifest, paths: Sequence[str]) -> _Snapshot:
-        """Return what ``manifest``'s files hold (columns, labels), read once per manifest."""
+        """Return what ``manifest``'s files hold (columns, labels), read once per manifest.
+
+        Only files not seen before are read: a file's columns come from its footer, once,
+        and the labels are grown from the files added (:meth:`_grown`).
+        """
         old = self._snapshot
         if old is not None and old.manifest == manifest:
             return old
-        chunks = self._chunks(paths)
-        schema = _merge(self._execute([
-            f"SELECT DISTINCT file_name, name FROM parquet_schema({_text_list(chunk)})"
-            for chunk in chunks]), "distinct")
-        file_columns: dict[str, set[str]] = {str(p): set() for p in paths}
-        for file_name, column in schema:
-            file_columns.setdefault(str(file_name), set()).add(str(column))
-        labels = _merge(self._execute([
-            f"SELECT DISTINCT 'category', category FROM {self._source(chunk)} "
-            f"WHERE month >= {_text(_FIRST_MONTH)} UNION "
-            f"SELECT DISTINCT 'source', source FROM {self._source(chunk)} "
-            f"WHERE month >= {_text(_FIRST_MONTH)}" for chunk in chunks]), "distinct")
+        rels = list(manifest.files)
+        new = [(r, p) for r, p in zip(rels, paths, strict=True) if r not in self._file_columns]
+        if new:
+            by_path = {p: r for r, p in new}
+            found: dict[str, set[str]] = {r: set() for r, _ in new}
+            chunks = self._chunks([p for _, p in new])
+            for file_name, column in _merge(self._execute([
+                    f"SELECT DISTINCT file_name, name FROM parquet_schema({_text_list(chunk)})"
+                    for chunk in chunks]), "distinct"):
+                found[by_path[str(file_name)]].add(str(column))
+            with self._lock:
+                if len(self._file_columns) > 100_000:
+                    self._file_columns.clear()
+                self._file_columns.update({r: frozenset(c) for r, c in found.items()})
+        file_columns = {p: self._file_columns[r] for r, p in zip(rels, paths, strict=True)}
+        draft = _Snapshot(manifest, frozenset().union(*file_columns.values()) | {"year"},
+                          [], [], file_columns)
+        labels = self._grown(
+            ("labels",), rels, paths, draft,
+            lambda _snap, src: (f"SELECT DISTINCT 'category', category FROM {src} "
+                                f"WHERE month >= {_text(_FIRST_MONTH)} UNION "
+                                f"SELECT DISTINCT 'source', source FROM {src} "
+                                f"WHERE month >= {_text(_FIRST_MONTH)}"), _distinct)
         snap = _Snapshot(
-            manifest,
-            frozenset().union(*file_columns.values()) | {"year"},
+            manifest, draft.columns,
             sorted(str(v) for k, v in labels if k == "category" and v is not None),
             sorted(str(v) for k, v in labels if k == "source" and v is not None),
-            {f: frozenset(c) for f, c in file_columns.items()})
+            file_columns)
         with self._lock:
             self._snapshot = snap
             self._keys.clear()
         return snap
+
+    def _grown(self, key: object, rels: Sequence[str], paths: Sequence[str], snap: _Snapshot,
+               build: _SqlBuilder, merge: Callable[[list[Any]], Any],
+               arrow: bool = False) -> Any:
+        """Return an answer over every file listed, reading only files it has not read.
+
+        For answers over all the rows of a scope (no filter), which every store version
+        needs once: the scope's keys, its totals, the streets that name places. A stored
+        file never changes, so an answer over some files stays true for them: a commit that
+        adds files (an ingest, a feed) needs only the new ones read, and ``merge`` joins the
+        answer kept to the new files' answers (it is given a list of answers: rows, or Arrow
+        tables with ``arrow``). A commit that drops a file (compaction, the sample replaced)
+        reads them all again. Files are known by their names in the manifest, so a file
+        moved from staging into place is the same file.
+        """
+        files = frozenset(rels)
+        with self._lock:
+            hit = self._grown_answers.get(key)
+        if hit is not None and hit[0] == files:
+            return hit[1]
+        base: list[Any] = []
+        todo = list(paths)
+        if hit is not None and hit[0] <= files:
+            base = [hit[1]]
+            todo = [p for r, p in zip(rels, paths, strict=True) if r not in hit[0]]
+        parts = self._execute([build(group_snap, self._source(chunk))
+                               for chunk, group_snap in self._groups(todo, snap)],
+                              arrow) if todo else []
+        answer = merge([*base, *parts])
+        with self._lock:
+            if len(self._grown_answers) > 256:
+                self._grown_answers.clear()
+            self._grown_answers[key] = (files, answer)
+        return answer
 
     def _groups(self, paths: Sequence[str], snap: _Snapshot
                 ) -> list[tuple[list[str], _Snapshot]]:
@@ -673,11 +725,34 @@ class DuckDBExecutor(Executor):
         commit (or moved from staging into place): the query starts again from the manifest
         then in force.
         """
+        if query.filters == Filters():
+            return self._run_everything(query, build, sums)
         found = self._run_parts(query, build)
         if found is None:
             return None
         snap, paths, parts = found
         return snap, paths, _merge(parts, "sum", sums)
+
+    def _run_everything(self, query: CoreQuery, build: _SqlBuilder, sums: int
+                        ) -> tuple[_Snapshot, list[str], list[tuple[object, ...]]] | None:
+        """:meth:`_run` for a query with no filter: grown file by file (:meth:`_grown`)."""
+        for attempt in range(5):
+            manifest = self.store.manifest()
+            if not manifest.files:
+                return None
+            paths = self._resolve(manifest)
+            try:
+                snap = self._snapshot_of(manifest, paths)
+                # the statement itself, over a stand-in source, says what is counted
+                key = ("everything", build(snap, "<files>"), sums)
+                rows = self._grown(key, list(manifest.files), paths, snap, build,
+                                   lambda parts: _merge(parts, "sum", sums))
+                return snap, paths, rows
+            except duckdb.IOException:
+                if attempt == 4:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
 
     def _run_parts(self, query: CoreQuery, build: _SqlBuilder, arrow: bool = False
                    ) -> tuple[_Snapshot, list[str], list[Any]] | None:
@@ -791,9 +866,11 @@ class DuckDBExecutor(Executor):
         hit = self._keys.get(cache)
         if hit is not None:
             return hit
-        found = [r[0] for r in _merge(self._execute([
-            f"SELECT DISTINCT {key_sql} FROM {self._source(chunk)} WHERE {self._scope(query)}"
-            for chunk in self._chunks(paths)]), "distinct")]
+        scope = self._scope(query)
+        found = [r[0] for r in self._grown(
+            ("keys", scope, key_sql), list(snap.manifest.files), paths, snap,
+            lambda _snap, src: f"SELECT DISTINCT {key_sql} FROM {src} WHERE {scope}",
+            _distinct)]
         keys: np.ndarray = (np.array(sorted(found, key=str), dtype=object) if dtype is object
                             else np.sort(np.array(found, dtype=dtype)))
         with self._lock:
@@ -970,24 +1047,25 @@ class DuckDBExecutor(Executor):
 
 
     def totals(self, query: CoreQuery) -> Totals:  # noqa: D102 (inherited)
+        # counted by first and last day (a month-only row's month's), so split scans and
+        # files added later merge by adding up
         def build(snap: _Snapshot, src: str) -> str:
             month_start = "CAST(month || '-01' AS DATE)"
-            return ("SELECT count(*), count(*) FILTER (WHERE time_precision = 'month'), "
-                    f"min(COALESCE(local_date, {month_start})), "
-                    f"max(COALESCE(local_date, last_day({month_start}))), count(domestic) "
-                    f"FROM {src} WHERE {self._where(query, snap)}")
+            return (f"SELECT COALESCE(local_date, {month_start}) AS first, "
+                    f"COALESCE(local_date, last_day({month_start})) AS last, "
+                    "count(*), count(*) FILTER (WHERE time_precision = 'month'), "
+                    f"count(domestic) FROM {src} WHERE {self._where(query, snap)} GROUP BY ALL")
 
-        found = self._run_parts(query, build)
-        if found is None:
-            return Totals(0, 0, None, None, False)
-        rows = [part[0] for part in found[2] if part and part[0][0]]
+        found = self._run(query, build, sums=3)
+        rows = [r for r in (found[2] if found is not None else []) if r[2]]
         if not rows:
             return Totals(0, 0, None, None, False)
         epoch = date(1970, 1, 1)
-        days = [((r[2] - epoch).days, (r[3] - epoch).days) for r in rows]
-        return Totals(sum(int(r[0]) for r in rows), sum(int(r[1]) for r in rows),
-                      min(d[0] for d in days), max(d[1] for d in days),
-                      any(int(r[4]) for r in rows))
+        counts = np.array([r[2:5] for r in rows], dtype=np.int64)
+        return Totals(int(counts[:, 0].sum()), int(counts[:, 1].sum()),
+                      min((r[0] - epoch).days for r in rows),  # type: ignore[operator]
+                      max((r[1] - epoch).days for r in rows),  # type: ignore[operator]
+                      bool(counts[:, 2].any()))
 
     def labels(self) -> tuple[list[str], list[str]]:  # noqa: D102 (inherited)
         for attempt in range(5):
@@ -1069,11 +1147,29 @@ class DuckDBExecutor(Executor):
             return (f"SELECT {got}, count(*) AS n FROM {src} WHERE {sel} GROUP BY ALL "
                     f"LIMIT {int(limit) + 1}")
 
+        def merge(parts: list[pa.Table]) -> pa.Table:
+            tables = [t.cast(schema) for t in parts]
+            return _grouped(pa.concat_tables(tables), columns, limit) if tables else \
+                schema.empty_table()
+
+        if query.filters == Filters() and res is None and not boxes:
+            # every row of a scope (the streets that name places): grown file by file
+            for attempt in range(5):
+                manifest = self.store.manifest()
+                if not manifest.files:
+                    return schema.empty_table()
+                paths = self._resolve(manifest)
+                try:
+                    snap = self._snapshot_of(manifest, paths)
+                    return self._grown(("grouped", build(snap, "<files>")),
+                                       list(manifest.files), paths, snap, build, merge,
+                                       arrow=True)
+                except duckdb.IOException:  # a file dropped by a newer commit: start again
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.05)
         found = self._run_parts(query, build, arrow=True)
-        parts = [t.cast(schema) for t in (found[2] if found is not None else [])]
-        if not parts:
-            return schema.empty_table()
-        return _grouped(pa.concat_tables(parts), columns, limit)
+        return merge(found[2] if found is not None else [])
 
 
 def _binned_percentile(bins: np.ndarray, counts: np.ndarray, q: float) -> float:
@@ -1093,6 +1189,10 @@ def _binned_percentile(bins: np.ndarray, counts: np.ndarray, q: float) -> float:
     hi = bins[np.searchsorted(cum, above, side="right")]
     value = lo + (rank - below) * (hi - lo)
     return float((value + 0.5) / _BINS)
+
+
+def _distinct(parts: list[Any]) -> list[tuple[object, ...]]:
+    return _merge(parts, "distinct") if len(parts) != 1 else list(parts[0])
 
 
 def _with_columns(snap: _Snapshot, columns: frozenset[str]) -> _Snapshot:
