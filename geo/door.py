@@ -447,13 +447,16 @@ def _frame_of_groups(manifest: Manifest, table: pa.Table, res: int) -> IncidentF
     """
     from geo.query import _codes
 
-    rows = np.repeat(np.arange(table.num_rows),
-                     np.asarray(table.column("n").to_numpy(), dtype=np.int64))
-    table = table.take(pa.array(rows, pa.int64()))
-    n = table.num_rows
+    # coded on the groups, then each code repeated: no text is copied per incident
+    counts = np.asarray(table.column("n").to_numpy(), dtype=np.int64)
+
+    def each(values: np.ndarray) -> np.ndarray:
+        return np.repeat(values, counts)
+
+    n = int(counts.sum())
     zeros = np.zeros(n, dtype="float64")
-    cells, cell_codes = np.unique(np.asarray(table.column(f"h3_{int(res)}").to_numpy(),
-                                             dtype=np.uint64), return_inverse=True)
+    group_cells = np.asarray(table.column(f"h3_{int(res)}").to_numpy(), dtype=np.uint64)
+    cells, cell_codes = np.unique(group_cells, return_inverse=True)
     category, categories = _codes(table.column("category"))
     area, areas = _codes(table.column("la_code"))
     location, locations = _text_codes(table.column("location"))
@@ -463,10 +466,10 @@ def _frame_of_groups(manifest: Manifest, table: pa.Table, res: int) -> IncidentF
         manifest=manifest, n=n, easting=zeros, northing=zeros, lon=zeros, lat=zeros,
         day=np.full(n, -1, dtype="int32"), month_first=np.zeros(n, dtype="int32"),
         month_last=np.zeros(n, dtype="int32"),
-        dow=np.asarray(table.column("dow").to_numpy(), dtype="int8"),
-        hour=np.asarray(table.column("hour").to_numpy(), dtype="int8"),
-        domestic=np.asarray(dom.to_numpy(), dtype="int8"),
-        category=category, categories=categories, source=np.zeros(n, dtype="int32"),
-        sources=[""], area=area, areas=areas, month_only=np.zeros(n, dtype=bool),
-        cell_codes={res: cell_codes.astype("int32").reshape(-1)}, cells={res: cells},
-        location=location, locations=locations, lsoa=lsoa, lsoas=lsoas)
+        dow=each(np.asarray(table.column("dow").to_numpy(), dtype="int8")),
+        hour=each(np.asarray(table.column("hour").to_numpy(), dtype="int8")),
+        domestic=each(np.asarray(dom.to_numpy(), dtype="int8")),
+        category=each(category), categories=categories, source=np.zeros(n, dtype="int32"),
+        sources=[""], area=each(area), areas=areas, month_only=np.zeros(n, dtype=bool),
+        cell_codes={res: each(cell_codes.astype("int32").reshape(-1))}, cells={res: cells},
+        location=each(location), locations=locations, lsoa=each(lsoa), lsoas=lsoas)
