@@ -892,10 +892,8 @@ class DuckDBExecutor(Executor):
 
         def build(snap: _Snapshot, src: str) -> str:
             sel = self._where(query, snap)
-            if key == "cell" and "location_precision" in snap.columns:
-                # health records placed by postcode count to res 9, by LSOA to res 7
-                sel += (f" AND CASE location_precision WHEN 'postcode' THEN {int(res or 0)} "
-                        f"<= 9 WHEN 'lsoa' THEN {int(res or 0)} <= 7 ELSE TRUE END")
+            if key == "cell":
+                sel += f" AND {_fine_enough(snap, int(res or 0))}"
             cat = ", category" if by_category else ""
             return f"SELECT {key_sql} AS k{cat}, count(*) AS n FROM {src} WHERE {sel} GROUP BY ALL"
 
@@ -908,38 +906,9 @@ class DuckDBExecutor(Executor):
 
     def core(self, query: CoreQuery, res: int,
              harm_weights: Mapping[str, float] | None = None) -> tuple[KeyedCounts, KeyedCounts]:
-        """Count per cell and per authority in one scan (``GROUPING SETS``)."""
-        if res not in H3_RESOLUTIONS:
-            raise ValueError(f"{res} is not a stored H3 resolution; choose one of "
-                             f"{H3_RESOLUTIONS}")
-        by_category = bool(harm_weights)
-        cell_sql = f"h3_{int(res)}"
-        cat = ", category" if by_category else ""
-
-        def build(snap: _Snapshot, src: str) -> str:
-            fine = "TRUE"
-            if "location_precision" in snap.columns:
-                fine = (f"CASE location_precision WHEN 'postcode' THEN {int(res)} <= 9 "
-                        f"WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
-            return (f"SELECT GROUPING({cell_sql}) AS by_area, {cell_sql}, la_code{cat}, "
-                    f"count(*) FILTER (WHERE {fine}) AS n_fine, count(*) AS n "
-                    f"FROM {src} WHERE {self._where(query, snap)} "
-                    f"GROUP BY GROUPING SETS (({cell_sql}{cat}), (la_code{cat}))")
-
-        found = self._run(query, build, sums=2)
-        if found is None:
-            return (_weigh(_Tally(np.zeros(0, dtype=np.uint64), [],
-                                  np.zeros((0, 1), dtype=np.int64)), harm_weights),
-                    _weigh(_Tally(np.zeros(0, dtype=object), [],
-                                  np.zeros((0, 1), dtype=np.int64)), harm_weights))
-        snap, paths, rows = found
-        cell_rows = [(r[1], *r[3:-2], r[-2]) for r in rows if r[0] == 0 and r[-2]]
-        area_rows = [(r[2], *r[3:-2], r[-1]) for r in rows if r[0] == 1]
-        cells = self._shape(cell_rows, self._key_list(query, cell_sql, np.uint64, snap, paths),
-                            np.uint64, by_category)
-        areas = self._shape(area_rows, self._key_list(query, _KEYS["authority"][0], object,
-                                                      snap, paths), object, by_category)
-        return _weigh(cells, harm_weights), _weigh(areas, harm_weights)
+        """Count per cell and per authority in one scan: the :meth:`summary`'s."""
+        got = self.summary(query, res, harm_weights)
+        return got.cells, got.authorities
 
     def summary(self, query: CoreQuery, res: int,
                 harm_weights: Mapping[str, float] | None = None) -> Summary:
@@ -952,11 +921,8 @@ class DuckDBExecutor(Executor):
         cat = ", category" if by_category else ""
 
         def build(snap: _Snapshot, src: str) -> str:
-            fine = "TRUE"
-            if "location_precision" in snap.columns:
-                fine = (f"CASE location_precision WHEN 'postcode' THEN {int(res)} <= 9 "
-                        f"WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
-            # kind: 0 cells, 1 authorities, 2 weekday and hour, 3 all (GROUPING's bits)
+            fine = _fine_enough(snap, res)
+            # kind: GROUPING's bits, one per key left out (see below)
             return (f"SELECT GROUPING({cell_sql}, la_code, dow) AS kind, {cell_sql}, la_code, "
                     f"dow, hour{cat if by_category else ', NULL'} AS category, "
                     f"count(*) FILTER (WHERE {fine}) AS n_fine, "
@@ -1135,10 +1101,7 @@ class DuckDBExecutor(Executor):
         def build(snap: _Snapshot, src: str) -> str:
             sel = self._where(query, snap)
             if res is not None:
-                sel += f" AND h3_{int(res)} IN ({wanted})"
-                if "location_precision" in snap.columns:
-                    sel += (f" AND CASE location_precision WHEN 'postcode' THEN {int(res)} "
-                            f"<= 9 WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
+                sel += f" AND h3_{int(res)} IN ({wanted}) AND {_fine_enough(snap, res)}"
             if within:
                 sel += f" AND ({within})"
             for column in present:
@@ -1189,6 +1152,19 @@ def _binned_percentile(bins: np.ndarray, counts: np.ndarray, q: float) -> float:
     hi = bins[np.searchsorted(cum, above, side="right")]
     value = lo + (rank - below) * (hi - lo)
     return float((value + 0.5) / _BINS)
+
+
+def _fine_enough(snap: _Snapshot, res: int) -> str:
+    """Return the SQL condition for rows placed finely enough for H3 resolution ``res``.
+
+    As :func:`geo.query.precise_enough`: health records placed by a postcode count to
+    resolution 9, by an LSOA centroid to resolution 7. Files older than the column hold
+    points only.
+    """
+    if "location_precision" not in snap.columns:
+        return "TRUE"
+    return (f"CASE location_precision WHEN 'postcode' THEN {int(res)} <= 9 "
+            f"WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
 
 
 def _distinct(parts: list[Any]) -> list[tuple[object, ...]]:
