@@ -736,18 +736,29 @@ class DuckDBExecutor(Executor):
     def _run_everything(self, query: CoreQuery, build: _SqlBuilder, sums: int
                         ) -> tuple[_Snapshot, list[str], list[tuple[object, ...]]] | None:
         """:meth:`_run` for a query with no filter: grown file by file (:meth:`_grown`)."""
+        def work(manifest: Manifest, paths: list[str], snap: _Snapshot
+                 ) -> tuple[_Snapshot, list[str], list[tuple[object, ...]]]:
+            # the statement itself, over a stand-in source, says what is counted
+            key = ("everything", build(snap, "<files>"), sums)
+            return snap, paths, self._grown(key, list(manifest.files), paths, snap, build,
+                                            lambda parts: _merge(parts, "sum", sums))
+
+        return self._attempt(work, lambda: None)
+
+    def _attempt(self, work: Callable[[Manifest, list[str], _Snapshot], Any],
+                 empty: Callable[[], Any]) -> Any:
+        """Run ``work`` on the manifest in force (``empty()`` for an empty store).
+
+        A listed file that vanishes mid-query was dropped by a newer commit (or moved from
+        staging into place): the work starts again from the manifest then in force.
+        """
         for attempt in range(5):
             manifest = self.store.manifest()
             if not manifest.files:
-                return None
+                return empty()
             paths = self._resolve(manifest)
             try:
-                snap = self._snapshot_of(manifest, paths)
-                # the statement itself, over a stand-in source, says what is counted
-                key = ("everything", build(snap, "<files>"), sums)
-                rows = self._grown(key, list(manifest.files), paths, snap, build,
-                                   lambda parts: _merge(parts, "sum", sums))
-                return snap, paths, rows
+                return work(manifest, paths, self._snapshot_of(manifest, paths))
             except duckdb.IOException:
                 if attempt == 4:
                     raise
@@ -760,23 +771,16 @@ class DuckDBExecutor(Executor):
 
         With ``arrow`` each group's rows come back as an Arrow table.
         """
-        for attempt in range(5):
-            manifest = self.store.manifest()
-            if not manifest.files:
-                self._where(query, None)  # a filter naming absent values still fails
-                return None
-            paths = self._resolve(manifest)
-            try:
-                snap = self._snapshot_of(manifest, paths)
-                parts = self._execute([build(group_snap, self._source(files))
-                                       for files, group_snap in self._groups(paths, snap)],
-                                      arrow)
-                return snap, paths, parts
-            except duckdb.IOException:
-                if attempt == 4:
-                    raise
-                time.sleep(0.05)
-        raise AssertionError("unreachable")
+        def work(_manifest: Manifest, paths: list[str], snap: _Snapshot
+                 ) -> tuple[_Snapshot, list[str], list[Any]]:
+            return snap, paths, self._execute(
+                [build(group_snap, self._source(files))
+                 for files, group_snap in self._groups(paths, snap)], arrow)
+
+        def empty() -> None:
+            self._where(query, None)  # a filter naming absent values still fails
+
+        return self._attempt(work, empty)
 
     # -- SQL -------------------------------------------------------------------------------
     @staticmethod
@@ -1034,18 +1038,9 @@ class DuckDBExecutor(Executor):
                       bool(counts[:, 2].any()))
 
     def labels(self) -> tuple[list[str], list[str]]:  # noqa: D102 (inherited)
-        for attempt in range(5):
-            manifest = self.store.manifest()
-            if not manifest.files:
-                return [], []
-            try:
-                snap = self._snapshot_of(manifest, self._resolve(manifest))
-                return list(snap.categories), list(snap.sources)
-            except duckdb.IOException:
-                if attempt == 4:
-                    raise
-                time.sleep(0.05)
-        raise AssertionError("unreachable")
+        return self._attempt(
+            lambda _m, _p, snap: (list(snap.categories), list(snap.sources)),
+            lambda: ([], []))
 
     def month_only_months(self, query: CoreQuery) -> KeyedCounts:  # noqa: D102 (inherited)
         month_sql = _KEYS["month"][0]
@@ -1117,20 +1112,11 @@ class DuckDBExecutor(Executor):
 
         if query.filters == Filters() and res is None and not boxes:
             # every row of a scope (the streets that name places): grown file by file
-            for attempt in range(5):
-                manifest = self.store.manifest()
-                if not manifest.files:
-                    return schema.empty_table()
-                paths = self._resolve(manifest)
-                try:
-                    snap = self._snapshot_of(manifest, paths)
-                    return self._grown(("grouped", build(snap, "<files>")),
-                                       list(manifest.files), paths, snap, build, merge,
-                                       arrow=True)
-                except duckdb.IOException:  # a file dropped by a newer commit: start again
-                    if attempt == 4:
-                        raise
-                    time.sleep(0.05)
+            return self._attempt(
+                lambda manifest, paths, snap: self._grown(
+                    ("grouped", build(snap, "<files>")), list(manifest.files), paths, snap,
+                    build, merge, arrow=True),
+                schema.empty_table)
         found = self._run_parts(query, build, arrow=True)
         return merge(found[2] if found is not None else [])
 
