@@ -187,10 +187,6 @@ class EngineLayer(QueryLayer):
                 self._memo[full] = hit
         return hit
 
-    def _suppressing(self) -> bool:
-        pin = self._pinned()
-        return pin is not None and pin.scope.suppress_below > 0
-
     def _refuse_suppressed(self, what: str) -> None:
         pin = self._pinned()
         if pin is not None and pin.scope.suppress_below > 0:
