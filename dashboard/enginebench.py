@@ -241,6 +241,7 @@ def run_endpoint(root: Path, engine: str, *, workers: int = 2, scheduler: str | 
             "endpoint_filter_change_ms_p90": figures["filter_change_ms_p90"],
             "endpoint_filter_change_bytes": figures["filter_change_bytes"],
             "endpoint_answers_sha256": figures["filter_change_answers_sha256"],
+            "endpoint_map_values_ms_median": figures["map_values_ms_median"],
             "endpoint_requests": repeats,
             "endpoint_run_s": round(took_s, 1),
             "endpoint_server_peak_rss_mb": vm_hwm_mb(),
