@@ -510,11 +510,14 @@ def load_weights(contents: str | None, _reset: int, filename: str | None) -> tup
     except ReadError as exc:
         return dash.no_update, f"Weight table not loaded: {exc}"
     store_harm_weights(weights, dest)
-    message = ""
+    text = _weights_text()
     if len(rejects):
+        # shown beside the table in use: the plan's own refresh (which the new weights set
+        # off) writes the plan's error line, and once wiped this report from it
         lines = "; ".join(f"line {r.line}: {r.reason}" for r in rejects.itertuples())
-        message = f"{len(rejects)} rows of the weight table were not used: {lines}"
-    return _weights_text(), message
+        text.append(html.P(f"{len(rejects)} rows of the weight table were not used: {lines}",
+                           className="warning"))
+    return text, ""
 
 
 dash.clientside_callback(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,57 @@ def test_a_scheduler_and_workers_started_by_hand_give_the_duckdb_answers(cluster
     again = DaskExecutor(store, scheduler=cluster)
     assert again.threads() == 2
     again.close()
+
+
+@contextmanager
+def _serving(data: Path, log: Path, *flags: str) -> Iterator[str]:
+    """`hotspot serve` on ``data`` with ``flags``; yield its address once it answers."""
+    from dashboard.liveserver import free_port, wait_until_up
+
+    port = free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("hotspot")), "serve",
+                                 "--data-dir", str(data), "--port", str(port), *flags],
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_up(url, proc, log)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def test_hotspot_serve_on_the_cluster_answers_as_the_default_server(cluster, tmp_path):
+    """`hotspot serve --engine dask --scheduler ADDR` (docs/CLUSTER.md) against a scheduler
+    and workers started by hand gives the default server's figures, through the API."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = DataPaths(tmp_path / "data")
+    load_sample(data, n=2_000, seed=4)
+    with _serving(data.root, tmp_path / "numpy.log") as default, \
+            _serving(data.root, tmp_path / "dask.log", "--engine", "dask", "--scheduler",
+                     cluster) as on_dask:
+        answers = []
+        for url in (default, on_dask):
+            got = []
+            for query in ("level=la&days=fri,sat&hours=20-4", "level=h3&res=8",
+                          "level=h3&res=9&categories=Robbery"):
+                with urllib.request.urlopen(f"{url}/api/v1/aggregate?{query}",
+                                            timeout=120) as resp:
+                    got.append(json.load(resp)["rows"])
+            answers.append(got)
+        assert answers[0] == answers[1]
+        assert sum(r["count"] for r in answers[0][0]) > 0
+        # the engine says which it is; a view it does not serve says so in words
+        with urllib.request.urlopen(f"{on_dask}/api/v1/health", timeout=30) as resp:
+            assert "dask" in json.dumps(json.load(resp))
+        try:
+            with urllib.request.urlopen(f"{on_dask}/api/v1/trends", timeout=30):
+                refused = ""
+        except urllib.error.HTTPError as exc:
+            refused = exc.read().decode()
+            exc.close()
+        assert "not available while Hotspot runs on the dask engine" in refused
