@@ -1,17 +1,22 @@
 """Starting a real ``hotspot serve`` for a test or a benchmark: a free port, and the wait.
 
-The browser tests (``tests/browser/conftest.py``), ``scripts/bench_browser.py`` and
-``hotspot bench --load`` (:mod:`dashboard.loadbench`) each start the server as a user would,
-in its own process, and wait until it answers before sending anything.
+The browser tests (``tests/browser/conftest.py``), the cluster test,
+``scripts/bench_browser.py`` and ``hotspot bench --load`` (:mod:`dashboard.loadbench`) each
+start the server as a user would, in its own process, and wait until it answers before
+sending anything (:func:`serve` does all three).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 #: Polled until the server answers; it needs no data loaded and no sign-in to say so.
@@ -54,3 +59,33 @@ def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path,
         time.sleep(0.5)
     raise RuntimeError(f"the server did not answer {HEALTH} within {timeout_s:g} s:\n"
                        + log_path.read_text())
+
+
+#: The ``hotspot`` command of the Python running this.
+HOTSPOT = Path(sys.executable).with_name("hotspot")
+
+
+@contextmanager
+def serve(data_dir: Path, env: dict[str, str] | None = None, flags: Sequence[str] = (),
+          log_path: Path | None = None) -> Iterator[str]:
+    """Run `hotspot serve` on ``data_dir`` as it stands; yield its address once it answers.
+
+    The data directory may be empty (the server loads the synthetic sample) or prepared
+    beforehand, for example with users added by `hotspot users add`. ``env`` adds settings
+    (``HOTSPOT_BASEMAP``...) to the server's environment and ``flags`` to its command line
+    (``--engine dask``...); its output goes to ``log_path`` (default
+    ``data_dir/server.log``). The server is stopped when the block ends.
+    """
+    port = free_port()
+    cmd = [str(HOTSPOT), "serve", "--data-dir", str(data_dir), "--port", str(port), *flags]
+    log_path = log_path or data_dir / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_up(url, proc, log_path)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from dashboard.liveserver import free_port, wait_until_up
+from dashboard.liveserver import HOTSPOT, serve  # noqa: F401 (the browser tests' own)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--disable-quic"]
-
-
-#: The ``hotspot`` command of the Python running the tests.
-HOTSPOT = Path(sys.executable).with_name("hotspot")
-
-
-@contextmanager
-def serve(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run `hotspot serve` on ``data_dir`` as it stands; yield its address once it answers.
-
-    The data directory may be empty (the server loads the synthetic sample) or prepared
-    beforehand, for example with users added by `hotspot users add`. ``env`` adds settings
-    (``HOTSPOT_BASEMAP``...) to the server's environment.
-    """
-    port = free_port()
-    cmd = [str(HOTSPOT), "serve", "--data-dir", str(data_dir), "--port", str(port)]
-    log_path = data_dir / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_up(url, proc, log_path)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

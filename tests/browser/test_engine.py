@@ -24,8 +24,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def duckdb_server(tmp_path_factory) -> Iterator[str]:
-    """`hotspot serve --engine duckdb` (set here by HOTSPOT_ENGINE) on the synthetic sample."""
-    with serve(tmp_path_factory.mktemp("duckdb-data"), {"HOTSPOT_ENGINE": "duckdb"}) as url:
+    """`hotspot serve --engine duckdb` on the synthetic sample."""
+    with serve(tmp_path_factory.mktemp("duckdb-data"), flags=["--engine", "duckdb"]) as url:
         yield url
 
 

@@ -7,12 +7,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from dashboard.liveserver import serve
 from geo.engines import CoreQuery, DaskExecutor, DuckDBExecutor
 from geo.ingest import load_sample
 from geo.query import Filters
@@ -78,25 +78,6 @@ def test_a_scheduler_and_workers_started_by_hand_give_the_duckdb_answers(cluster
     again.close()
 
 
-@contextmanager
-def _serving(data: Path, log: Path, *flags: str) -> Iterator[str]:
-    """`hotspot serve` on ``data`` with ``flags``; yield its address once it answers."""
-    from dashboard.liveserver import free_port, wait_until_up
-
-    port = free_port()
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("hotspot")), "serve",
-                                 "--data-dir", str(data), "--port", str(port), *flags],
-                                stdout=out, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_up(url, proc, log)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
 def test_hotspot_serve_on_the_cluster_answers_as_the_default_server(cluster, tmp_path):
     """`hotspot serve --engine dask --scheduler ADDR` (docs/CLUSTER.md) against a scheduler
     and workers started by hand gives the default server's figures, through the API."""
@@ -106,9 +87,9 @@ def test_hotspot_serve_on_the_cluster_answers_as_the_default_server(cluster, tmp
 
     data = DataPaths(tmp_path / "data")
     load_sample(data, n=2_000, seed=4)
-    with _serving(data.root, tmp_path / "numpy.log") as default, \
-            _serving(data.root, tmp_path / "dask.log", "--engine", "dask", "--scheduler",
-                     cluster) as on_dask:
+    with serve(data.root, log_path=tmp_path / "numpy.log") as default, \
+            serve(data.root, flags=["--engine", "dask", "--scheduler", cluster],
+                  log_path=tmp_path / "dask.log") as on_dask:
         answers = []
         for url in (default, on_dask):
             got = []
