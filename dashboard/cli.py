@@ -182,7 +182,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
     from geo.store import Store
 
     data = _data_paths(args)
-    store = Store(data.store)
+    store = Store.of(data)
     before = len(store.manifest().files)
     result = store.compact(small_rows=args.small_rows)
     if not result.files_merged:

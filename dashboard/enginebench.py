@@ -100,7 +100,7 @@ def bench_dir(n: int, seed: int, data_dir: Path | None) -> Path:
     from geo.store import Store
 
     root = data_dir or Path.home() / ".cache" / "hotspot" / f"bench-{n}-{seed}"
-    store = Store(DataPaths(root).store)
+    store = Store.of(DataPaths(root))
     if store.manifest().rows < min(n, GENERATED_MAX):
         load_sample(DataPaths(root), n=min(n, GENERATED_MAX), seed=seed)
     base = store.manifest().files
@@ -164,7 +164,7 @@ def run_one(root: Path, engine: str, *, workers: int = 2, scheduler: str | None 
         # a new batch: commit 1,000 incidents into a copy of the store, then ask until seen
         copy_root = root / "bench-visible-copy"
         _copy_store(store.root, copy_root)
-        copy = Store(copy_root)
+        copy = Store(copy_root, record_key=DataPaths(root).record_key())
         peak_queries_mb = vm_hwm_mb()
         batch = _first_rows(copy).slice(0, NEW_BATCH_ROWS)
         batch = batch.set_column(batch.schema.get_field_index("incident_id"), "incident_id",

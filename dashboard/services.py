@@ -849,29 +849,8 @@ def _query_layer(data: DataPaths, boundaries: Boundaries) -> QueryLayer:
 
 
 def record_key(data: DataPaths) -> str:
-    """Return the site's secret for record keys (16 characters), made on first use.
-
-    It keys the hash that gives each incident the record key its disclosed counts' noise
-    comes from; kept secret, nobody can tell which incidents share a noise. Lose it and the
-    noise changes, so figures already shared would no longer match: it is kept with the
-    users in the access folder.
-    """
-    import secrets
-    import string
-
-    path = data.access / "record.key"
-    if path.exists():
-        text = path.read_text(encoding="ascii").strip()
-        if len(text) == 16:
-            return text
-        raise ValueError(f"{path} must hold 16 characters; restore it from a backup")
-    data.access.mkdir(parents=True, exist_ok=True, mode=0o700)
-    alphabet = string.ascii_letters + string.digits
-    text = "".join(secrets.choice(alphabet) for _ in range(16))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(text + "\n")
-    return text
+    """Return the site's secret for record keys (:meth:`geo.settings.DataPaths.record_key`)."""
+    return data.record_key()
 
 
 _last: Services | None = None

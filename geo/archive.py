@@ -130,7 +130,7 @@ def ingest_archive(folder: Path, data: DataPaths, *, workers: int | None = None,
     workers = max(1, workers or os.cpu_count() or 1)
     out = ArchiveSummary(files=sum(len(f) for f in months.values()), workers=workers,
                          skipped=[str(p) for p in skipped])
-    store = Store(data.store)
+    store = Store.of(data)
     started = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                              initializer=_start_worker,

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,25 @@ KEY_SPACE = 2**20
 #: How a cell key turns into noise: it is mixed into a bucket 0-255, and buckets below each
 #: bound get the noise beside it: -2, -1, 0, +1 or +2 with chances 1:2:4:2:1 (mean 0).
 _NOISE = ((26, -2), (77, -1), (179, 0), (230, 1), (256, 2))
+
+
+def record_keys(ids: pa.Array | pa.ChunkedArray, key: str) -> np.ndarray:
+    """Return each record's key (below :data:`KEY_SPACE`): a keyed hash of its id.
+
+    SipHash keyed by the site's secret (pandas' ``hash_array``), so nobody without the
+    secret can tell which records share a noise. Worked out once, when a record is stored
+    (:meth:`geo.store.Store.commit`), and summed per cell by whichever engine counts.
+
+    Examples
+    --------
+    >>> record_keys(pa.array(["a", "b", "a"]), "0123456789abcdef").tolist()[0] < KEY_SPACE
+    True
+    """
+    values = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
+    if len(values) == 0:
+        return np.zeros(0, dtype="uint32")
+    hashed = pd.util.hash_array(values, hash_key=key, categorize=False)
+    return (hashed % np.uint64(KEY_SPACE)).astype("uint32")
 
 
 def noise(cell_keys: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -138,6 +138,18 @@ class KeyedCounts:
     keys: np.ndarray
     counts: np.ndarray  # int64
     harm: np.ndarray  # float64; the counts themselves when no weights are given
+    #: The sum of the counted rows' record keys per key (``int64``), when asked for
+    #: (``keyed``): what the door's disclosure noise comes from (:mod:`geo.disclosure`).
+    record_keys: np.ndarray | None = None
+
+
+class UnkeyedRecords(ValueError):
+    """Raised when record keys are asked of a store with rows stored before they were."""
+
+    def __init__(self, files: int) -> None:
+        super().__init__(f"{files} of the store's files hold rows stored before record keys "
+                         "were; 'hotspot compact' adds them")
+        self.files = files
 
 
 @dataclass(frozen=True)
@@ -294,14 +306,28 @@ class Executor(ABC):
 
 
     def summary(self, query: CoreQuery, res: int,
-                harm_weights: Mapping[str, float] | None = None) -> Summary:
+                harm_weights: Mapping[str, float] | None = None,
+                keyed: bool = False) -> Summary:
         """Return cells, authorities, the day x hour grid and the totals of one query.
 
-        What one filter change shows; the SQL executors count it all in one scan.
+        What one filter change shows; the SQL executors count it all in one scan. With
+        ``keyed`` the cells and authorities also carry the sum of their rows' record keys.
+
+        Raises
+        ------
+        UnkeyedRecords
+            With ``keyed``, on a store some of whose rows have no stored record key.
         """
         cells, areas = self.core(query, res, harm_weights)
         totals = self.totals(query)
+        if keyed:
+            cells = replace(cells, record_keys=self._key_sums(query, "cell", res))
+            areas = replace(areas, record_keys=self._key_sums(query, "authority", None))
         return Summary(cells, areas, self.day_hour_grid(query), totals.count, totals.month_only)
+
+    def _key_sums(self, query: CoreQuery, key: str, res: int | None) -> np.ndarray:
+        """Return the sum of the selected rows' record keys per key, as :meth:`_tally` keys."""
+        raise NotImplementedError
 
 
 def _weigh(tally: _Tally, harm_weights: Mapping[str, float] | None) -> KeyedCounts:
@@ -366,6 +392,27 @@ class NumpyExecutor(Executor):
     def _tally(self, query: CoreQuery, key: str, res: int | None,
                by_category: bool) -> _Tally:
         fr = self._frame(query)
+        keys, index, mask = self._indexed(fr, query, key, res)
+        if not by_category:
+            counts = np.bincount(index[mask], minlength=len(keys)).astype(np.int64)
+            return _Tally(keys, [], counts.reshape(-1, 1))
+        cats = np.array(fr.categories, dtype=object)
+        cat_order = np.argsort(cats.astype(str), kind="stable")
+        cat_rank = np.empty(len(cats), dtype=np.int64)
+        cat_rank[cat_order] = np.arange(len(cats))
+        matrix = _matrix(index[mask], len(keys), cat_rank[fr.category[mask]], len(cats), None)
+        return _Tally(keys, [str(c) for c in cats[cat_order]], matrix)
+
+    def _key_sums(self, query: CoreQuery, key: str, res: int | None) -> np.ndarray:
+        fr = self._frame(query)
+        keys, index, mask = self._indexed(fr, query, key, res)
+        # float64 sums are exact: 2**20 times the rows stays far below 2**53
+        return np.bincount(index[mask], weights=fr.rkey[mask].astype(np.float64),
+                           minlength=len(keys)).astype(np.int64)
+
+    def _indexed(self, fr: IncidentFrame, query: CoreQuery, key: str, res: int | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the keys of ``key``, each row's index among them, and the rows counted."""
         mask = self.layer.select(query.filters, fr).mask
         if key == "cell":
             assert res is not None
@@ -387,15 +434,7 @@ class NumpyExecutor(Executor):
             index = inverse.reshape(-1)
         else:
             raise ValueError(f"unknown key {key!r}")
-        if not by_category:
-            counts = np.bincount(index[mask], minlength=len(keys)).astype(np.int64)
-            return _Tally(keys, [], counts.reshape(-1, 1))
-        cats = np.array(fr.categories, dtype=object)
-        cat_order = np.argsort(cats.astype(str), kind="stable")
-        cat_rank = np.empty(len(cats), dtype=np.int64)
-        cat_rank[cat_order] = np.arange(len(cats))
-        matrix = _matrix(index[mask], len(keys), cat_rank[fr.category[mask]], len(cats), None)
-        return _Tally(keys, [str(c) for c in cats[cat_order]], matrix)
+        return keys, index, mask
 
     def day_hour_grid(self, query: CoreQuery) -> np.ndarray:  # noqa: D102 (inherited)
         fr = self._frame(query)
@@ -915,7 +954,8 @@ class DuckDBExecutor(Executor):
         return got.cells, got.authorities
 
     def summary(self, query: CoreQuery, res: int,
-                harm_weights: Mapping[str, float] | None = None) -> Summary:
+                harm_weights: Mapping[str, float] | None = None,
+                keyed: bool = False) -> Summary:
         """Count cells, authorities, the grid and the totals in one scan (``GROUPING SETS``)."""
         if res not in H3_RESOLUTIONS:
             raise ValueError(f"{res} is not a stored H3 resolution; choose one of "
@@ -926,9 +966,16 @@ class DuckDBExecutor(Executor):
 
         def build(snap: _Snapshot, src: str) -> str:
             fine = _fine_enough(snap, res)
+            keys = ""
+            if keyed:
+                if "rkey" not in snap.columns:
+                    raise UnkeyedRecords(len(self.store.unkeyed_files(snap.manifest)))
+                keys = (f"CAST(sum(rkey) FILTER (WHERE {fine}) AS BIGINT) AS k_fine, "
+                        "CAST(sum(rkey) AS BIGINT) AS k, "
+                        "count(*) FILTER (WHERE rkey IS NULL) AS k_missing, ")
             # kind: GROUPING's bits, one per key left out (see below)
             return (f"SELECT GROUPING({cell_sql}, la_code, dow) AS kind, {cell_sql}, la_code, "
-                    f"dow, hour{cat if by_category else ', NULL'} AS category, "
+                    f"dow, hour{cat if by_category else ', NULL'} AS category, {keys}"
                     f"count(*) FILTER (WHERE {fine}) AS n_fine, "
                     "count(*) FILTER (WHERE time_precision = 'month') AS n_month, "
                     f"count(*) AS n FROM {src} WHERE {self._where(query, snap)} "
@@ -939,18 +986,37 @@ class DuckDBExecutor(Executor):
         if found is None:
             empty = _Tally(np.zeros(0, dtype=np.uint64), [], np.zeros((0, 1), dtype=np.int64))
             none = _Tally(np.zeros(0, dtype=object), [], np.zeros((0, 1), dtype=np.int64))
-            return Summary(_weigh(empty, harm_weights), _weigh(none, harm_weights), grid, 0, 0)
+            no_keys = np.zeros(0, dtype=np.int64) if keyed else None
+            return Summary(replace(_weigh(empty, harm_weights), record_keys=no_keys),
+                           replace(_weigh(none, harm_weights), record_keys=no_keys), grid, 0, 0)
         snap, paths, parts = found
         table = pa.concat_tables(parts)
         if len(parts) > 1:  # split scans: add up each group's counts
             keys = ["kind", cell_sql, "la_code", "dow", "hour", "category"]
+            summed = [*(["k_fine", "k", "k_missing"] if keyed else []), "n_fine", "n_month", "n"]
             table = table.group_by(keys, use_threads=False).aggregate(
-                [("n_fine", "sum"), ("n_month", "sum"), ("n", "sum")]).rename_columns(
-                [*keys, "n_fine", "n_month", "n"])
+                [(c, "sum") for c in summed]).rename_columns([*keys, *summed])
         kind = np.asarray(table.column("kind").to_numpy(), dtype=np.int64)
         n = np.asarray(table.column("n").to_numpy(), dtype=np.int64)
         fine = np.asarray(table.column("n_fine").to_numpy(), dtype=np.int64)
         cats = table.column("category") if by_category else None
+        if keyed and pc.sum(table.column("k_missing")).as_py():
+            raise UnkeyedRecords(len(self.store.unkeyed_files(snap.manifest)))
+
+        def key_sums(mask: np.ndarray, column: str, tally: _Tally) -> np.ndarray:
+            """Lay one grouping's record-key sums (``column``) out on the tally's keys."""
+            keep = pa.array(mask)
+            values = np.asarray(pc.fill_null(table.column(column).filter(keep), 0).to_numpy(
+                zero_copy_only=False), dtype=np.int64)
+            if column == "k_fine":
+                got = np.asarray(table.column(cell_sql).filter(keep).to_numpy(), np.uint64)
+                at = np.searchsorted(tally.keys, got)
+            else:
+                got = np.array(table.column("la_code").filter(keep).to_pylist(), dtype=str)
+                at = np.searchsorted(tally.keys.astype(str), got)
+            out = np.zeros(len(tally.keys), dtype=np.int64)
+            np.add.at(out, at, values)
+            return out
 
         def rows_of(mask: np.ndarray, column: str) -> tuple[Any, Any]:
             keep = pa.array(mask)
@@ -976,8 +1042,12 @@ class DuckDBExecutor(Executor):
         np.add.at(grid, (dow[ok], hour[ok]), n[is_grid][ok])
         whole = kind == 7
         month_only = np.asarray(table.column("n_month").to_numpy(), dtype=np.int64)
-        return Summary(_weigh(cells, harm_weights), _weigh(areas, harm_weights), grid,
-                       int(n[whole].sum()), int(month_only[whole].sum()))
+        cell_counts, area_counts = _weigh(cells, harm_weights), _weigh(areas, harm_weights)
+        if keyed:
+            cell_counts = replace(cell_counts, record_keys=key_sums(is_cell, "k_fine", cells))
+            area_counts = replace(area_counts, record_keys=key_sums(is_area, "k", areas))
+        return Summary(cell_counts, area_counts, grid, int(n[whole].sum()),
+                       int(month_only[whole].sum()))
 
     @staticmethod
     def _shape_arrays(got: np.ndarray, cats: Any, counts: np.ndarray, keys: np.ndarray,

@@ -197,7 +197,7 @@ def _compact_if_many(data: DataPaths) -> None:
     """Merge the store's small files once a feed has made many (see ``Store.compact``)."""
     from geo.store import Store
 
-    store = Store(data.store)
+    store = Store.of(data)
     if len(store.manifest().files) <= COMPACT_AFTER_FILES:
         return
     try:

@@ -318,7 +318,7 @@ def ingest_file(
     boundaries = boundaries or load_boundaries(data.boundaries)
     ready = prepare_file(path, boundaries, lookups or data, mapping=mapping, progress=progress)
     summary = ready.summary
-    outcome = Store(data.store).commit(
+    outcome = Store.of(data).commit(
         ready.table,
         source_file=str(path),
         rejects=ready.rejects,
@@ -458,7 +458,7 @@ def relabel_store(data: DataPaths, boundaries: Boundaries) -> str | None:
     Incidents outside the new areas stay in the store with an empty area code, so nothing is
     lost; the returned message says how many.
     """
-    store = Store(data.store)
+    store = Store.of(data)
     if not store.manifest().batches:
         return None
     outside_total = 0

@@ -37,7 +37,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.access import AccessDenied, Principal, Scope
-from geo.disclosure import KEY_SPACE, Disclosed, perturb, suppress, unprotected
+from geo.disclosure import (
+    KEY_SPACE,
+    Disclosed,
+    perturb,
+    record_keys,
+    suppress,
+    unprotected,
+)
 from geo.schema import H3_COLUMNS
 from geo.settings import H3_RESOLUTIONS, SMALL_NUMBER_THRESHOLD
 from geo.store import Manifest, Store
@@ -138,13 +145,16 @@ def hours_in_band(start: int, end: int) -> list[int]:
 DEFAULT_RECORD_KEY = "hotspot-records!"
 
 
-def _record_keys(ids: pa.ChunkedArray, key: str) -> np.ndarray:
-    """Return each row's record key (below 2**20) from a keyed hash of its incident id."""
-    values = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
-    if len(values) == 0:
-        return np.zeros(0, dtype="uint32")
-    hashed = pd.util.hash_array(values, hash_key=key, categorize=False)
-    return (hashed % np.uint64(KEY_SPACE)).astype("uint32")
+def _record_keys(ids: pa.ChunkedArray, key: str,
+                 stored: pa.ChunkedArray | None = None) -> np.ndarray:
+    """Return each row's record key: the one stored with it, else the hash of its id."""
+    if stored is None or stored.null_count == len(stored):
+        return record_keys(ids, key)
+    out = np.asarray(pc.fill_null(stored, 0).to_numpy(zero_copy_only=False), dtype="uint32")
+    if stored.null_count:
+        missing = np.asarray(pc.is_null(stored).to_numpy(zero_copy_only=False), dtype=bool)
+        out[missing] = record_keys(ids.filter(pa.array(missing)), key)
+    return out
 
 
 def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
@@ -326,7 +336,8 @@ class IncidentFrame:
             ),
             cell_codes=cell_codes,
             cells=cells,
-            rkey=_record_keys(table.column("incident_id"), record_key),
+            rkey=_record_keys(table.column("incident_id"), record_key,
+                              table.column("rkey") if "rkey" in table.column_names else None),
             location=location,
             locations=locations,
             lsoa=lsoa,

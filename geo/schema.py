@@ -101,6 +101,10 @@ STORED_SCHEMA = pa.schema(
         pa.field("age_band", pa.string()),
         pa.field("sex", pa.string()),
         pa.field("call_category", pa.string()),
+        # Each record's key for disclosure noise (geo.disclosure.record_keys), worked out
+        # when it is stored from its id and the site's secret, so every engine sums the same
+        # keys. Null in files stored before it existed (read as the hash of the id then).
+        pa.field("rkey", pa.uint32()),
     ]
 )
 

@@ -160,6 +160,45 @@ class DataPaths:
         """Folder of users, API tokens and sign-in sessions, and the site's role file."""
         return self.root / "access"
 
+    def record_key(self) -> str:
+        """Return the site's secret for record keys (16 characters), made on first use.
+
+        It keys the hash that gives each incident its record key, from which the small fixed
+        noise on counts shown to partners and boards comes (:mod:`geo.disclosure`); kept
+        secret, nobody who knows incident ids (police.uk's are public) can tell which incidents
+        share a noise. Each record's key is worked out once, when it is stored, so every
+        engine adds up the same keys. Lose the secret and records stored afterwards get keys
+        from a new one: restore it from a backup with the users (it is in the access folder).
+
+        Raises
+        ------
+        ValueError
+            If the file is there but does not hold 16 characters.
+        """
+        import secrets
+        import string
+
+        path = self.access / "record.key"
+        for _ in range(2):
+            if path.exists():
+                text = path.read_text(encoding="ascii").strip()
+                if len(text) == 16:
+                    return text
+                raise ValueError(f"{path} must hold 16 characters; restore it from a backup")
+            self.access.mkdir(parents=True, exist_ok=True, mode=0o700)
+            alphabet = string.ascii_letters + string.digits
+            text = "".join(secrets.choice(alphabet) for _ in range(16))
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue  # another process made it first: read theirs
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(text + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            return text
+        raise AssertionError("unreachable")
+
     @property
     def inbox(self) -> Path:
         """Folder the running server ingests new files from (``processed/``, ``failed/``)."""

@@ -42,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from geo.atomic import fsync_dir, fsync_file, write_bytes_atomic
+from geo.disclosure import record_keys
 from geo.csvsafe import to_csv_text
 from geo.schema import (
     CONTENT_COLUMNS,
@@ -60,6 +61,9 @@ from geo.schema import (
     make_rejects,
     row_text,
 )
+
+if TYPE_CHECKING:
+    from geo.settings import DataPaths
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -204,10 +208,72 @@ class Store:
     ----------
     root : Path
         The store folder (``<data dir>/store``); created on first write.
+    record_key : str, optional
+        The site's secret for record keys (:meth:`geo.settings.DataPaths.record_key`): each
+        row written gets its key (``rkey``), so every engine sums the same keys. Without it
+        rows are written with none and get the hash of their id when read (tests, tools).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, record_key: str | None = None) -> None:
         self.root = Path(root)
+        self.record_key = record_key
+
+    @classmethod
+    def of(cls, data: DataPaths) -> Store:
+        """Return the store of data directory ``data``, writing record keys with its secret."""
+        return cls(data.store, record_key=data.record_key())
+
+    def _keyed(self, table: pa.Table, fresh: bool = False) -> pa.Table:
+        """Return ``table`` with each row's record key where it has none (when keys are set).
+
+        ``fresh``: rows being stored now, whose keys (if they came with any) are worked out
+        again from their ids; without :attr:`record_key` they are stored with none.
+        """
+        at = table.schema.get_field_index("rkey")
+        if fresh and at >= 0:
+            table, at = table.remove_column(at), -1
+        if self.record_key is None:
+            if fresh:
+                return table.append_column(STORED_SCHEMA.field("rkey"),
+                                           pa.nulls(table.num_rows, pa.uint32()))
+            return table
+        if at >= 0 and table.column(at).null_count == 0:
+            return table
+        ids = table.column("incident_id")
+        if at < 0:
+            keys = record_keys(ids, self.record_key)
+            return table.append_column(STORED_SCHEMA.field("rkey"), pa.array(keys, pa.uint32()))
+        stored = table.column(at)
+        missing = np.asarray(pc.is_null(stored).to_numpy(zero_copy_only=False), dtype=bool)
+        keys = np.asarray(pc.fill_null(stored, 0).to_numpy(zero_copy_only=False), dtype="uint32")
+        keys[missing] = record_keys(ids.filter(pa.array(missing)), self.record_key)
+        return table.set_column(at, STORED_SCHEMA.field("rkey"), pa.array(keys, pa.uint32()))
+
+    def unkeyed_files(self, manifest: Manifest | None = None) -> list[str]:
+        """Return the listed files with rows stored before record keys were (from footers)."""
+        manifest = self.manifest() if manifest is None else manifest
+        out = []
+        for rel in manifest.files:
+            try:
+                meta = pq.ParquetFile(self._path_now(rel)).metadata
+            except FileNotFoundError:
+                continue
+            names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+            if "rkey" not in names:
+                out.append(rel)
+                continue
+            at = names.index("rkey")
+            for g in range(meta.num_row_groups):
+                stats = meta.row_group(g).column(at).statistics
+                if stats is None or not stats.has_null_count or stats.null_count:
+                    out.append(rel)
+                    break
+        return out
+
+    def _path_now(self, rel: str) -> Path:
+        final = self.root / rel
+        staged = self.staged_path(rel)
+        return staged if not final.exists() and staged.exists() else final
 
     # -- reading -----------------------------------------------------------------------------
     @property
@@ -365,6 +431,7 @@ class Store:
             if dedupe and base.batches and table.num_rows:
                 table, lines, duplicates, conflicts = self._known(table, lines, base)
             batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+            table = self._keyed(table, fresh=True)
             table = table.set_column(
                 table.schema.get_field_index("batch_id"),
                 STORED_SCHEMA.field("batch_id"),
@@ -617,14 +684,14 @@ class Store:
                 if not b.files:
                     batches.append(b)
                     continue
-                table = transform(
-                    pa.concat_tables([self._read_file(f, None)[0] for f in b.files]))
+                table = self._keyed(transform(
+                    pa.concat_tables([self._read_file(f, None)[0] for f in b.files])))
                 files = self._stage(table, f"{b.batch_id}-r{uuid.uuid4().hex[:6]}")
                 add += files
                 batches.append(BatchRecord(**{**b.__dict__, "files": files}))
             compacted = []
             for rel in current.compacted:
-                files = self._stage(transform(self._read_file(rel, None)[0]),
+                files = self._stage(self._keyed(transform(self._read_file(rel, None)[0])),
                                     f"compacted-{uuid.uuid4().hex[:12]}")
                 add += files
                 compacted += files
@@ -644,15 +711,20 @@ class Store:
         month's rows in memory at a time. The swap is one manifest replace (the same
         crash-safe steps as a commit, :meth:`_publish`): a ``kill -9`` at any point leaves
         either the store as it was or the compacted store, never both or neither. Batches
-        keep their provenance; each row's ``batch_id`` still says where it came from.
+        keep their provenance; each row's ``batch_id`` still says where it came from. With
+        :attr:`record_key` set, files stored before record keys were (see
+        :meth:`unkeyed_files`) are written again with them, whatever their size.
         """
         with self._locked():
             current = self.manifest()
             by_year: dict[str, list[str]] = {}
+            # files stored before record keys are written again with them, whatever their size
+            unkeyed = set(self.unkeyed_files(current)) if self.record_key else set()
             for rel in current.files:
-                if pq.ParquetFile(self.root / rel).metadata.num_rows < small_rows:
+                if rel in unkeyed or pq.ParquetFile(self.root / rel).metadata.num_rows < small_rows:
                     by_year.setdefault(PurePosixPath(rel).parent.name, []).append(rel)
-            merge = {y: files for y, files in by_year.items() if len(files) > 1}
+            merge = {y: files for y, files in by_year.items()
+                     if len(files) > 1 or unkeyed.intersection(files)}
             if not merge:
                 return CompactResult(current, 0, 0, 0)
             add, merged, rows = [], set(), 0
@@ -701,9 +773,9 @@ class Store:
                 writer = None
 
         for month in months:
-            part = _in_time_order(pa.concat_tables([
+            part = self._keyed(_in_time_order(pa.concat_tables([
                 pq.read_table(p, schema=STORED_SCHEMA, filters=[("month", "==", month)])
-                for p in paths]))
+                for p in paths])))
             if writer is None or in_file >= file_rows:
                 close()
                 rel = f"{INCIDENTS}/{year_dir}/compacted-{uuid.uuid4().hex[:12]}.parquet"

@@ -77,6 +77,10 @@ def extra_table(times: list[str | None], months: list[str], precision: list[str 
                             "location_precision", pa.array(precision, pa.string()))
 
 
+#: The conformance store's secret for record keys (what a site keeps in its access folder).
+RECORD_KEY = "conformance-key!"
+
+
 def commit(store: Store, table: pa.Table, name: str) -> None:
     store.commit(table, source_file=name, rejects=empty_rejects(), summary={}, kind="user")
 
@@ -89,7 +93,7 @@ def store(tmp_path_factory) -> Store:
     _, sampled = Store(sample.store).read()
     # Wyre is left without rows: a valid area to filter by that selects nothing
     sampled = sampled.filter(pc.not_equal(sampled.column("la_code"), WYRE))
-    s = Store(root / "store")
+    s = Store(root / "store", record_key=RECORD_KEY)
     commit(s, sampled, "sample.csv")
     commit(s, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=1), "extra.csv")
     # a second batch, committed later, with its own month-only and health rows
@@ -160,6 +164,11 @@ def same(a: KeyedCounts, b: KeyedCounts) -> None:
     np.testing.assert_array_equal(a.counts, b.counts)
     assert a.counts.dtype == b.counts.dtype == np.int64
     np.testing.assert_array_equal(a.harm, b.harm)  # identical, not close: weighted once
+    if b.record_keys is None:
+        assert a.record_keys is None
+    else:
+        np.testing.assert_array_equal(a.record_keys, b.record_keys)
+        assert a.record_keys.dtype == np.int64
 
 
 def answers(ex: Executor, q: CoreQuery) -> dict[str, object]:
@@ -179,6 +188,9 @@ def answers(ex: Executor, q: CoreQuery) -> dict[str, object]:
         "grid": ex.day_hour_grid(q),
         **{f"summary {r} {what}": value for r, weights in ((9, None), (8, HARM))
            for what, value in _summary(ex.summary(q, r, weights)).items()},
+        # what the door discloses to partners and boards: record keys summed by the engine
+        **{f"summary keyed {what}": value
+           for what, value in _summary(ex.summary(q, 8, None, keyed=True)).items()},
         "totals": ex.totals(q),
         "extent": ex.extent(q),
     }
