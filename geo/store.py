@@ -51,8 +51,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from geo.atomic import fsync_dir, fsync_file, write_bytes_atomic
-from geo.disclosure import record_keys
 from geo.csvsafe import to_csv_text
+from geo.disclosure import record_keys
 from geo.schema import (
     CONTENT_COLUMNS,
     STORED_SCHEMA,
