@@ -145,6 +145,10 @@ class Scope:
     domestic_below_authority: bool
     max_h3_res: int | None
     suppress_below: int
+    #: Whether hospital and ambulance records count for the principal at all: only for a
+    #: role that may see health figures (``health`` in its ``see``). Officers plan patrols
+    #: on police data; an ED record's place is a patient's, so it is never in their figures.
+    health: bool = True
 
     @classmethod
     def of(cls, who: Principal) -> Scope:
@@ -153,14 +157,15 @@ class Scope:
         return cls(areas=frozenset(who.areas) if who.areas is not None else None,
                    public_only=p.public_only, rows=p.rows,
                    domestic_below_authority=p.domestic_below_authority,
-                   max_h3_res=p.max_h3_res, suppress_below=p.suppress_below)
+                   max_h3_res=p.max_h3_res, suppress_below=p.suppress_below,
+                   health=p.may_see("health"))
 
     @property
     def unrestricted(self) -> bool:
         """True if the scope restricts and hides nothing."""
         return (self.areas is None and not self.public_only and self.rows
                 and self.domestic_below_authority and self.max_h3_res is None
-                and self.suppress_below == 0)
+                and self.suppress_below == 0 and self.health)
 
 
 @dataclass(frozen=True)

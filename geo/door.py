@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Mapping as TMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
@@ -363,7 +363,7 @@ class EngineLayer(QueryLayer):
 
         scope = self._query(Filters())
         # domestic incidents never name a place: left out, as in memory
-        query = CoreQuery(scope.filters, scope.areas, drop_domestic=True)
+        query = replace(scope, drop_domestic=True)
 
         def build() -> Any:
             table = self.executor.grouped_rows(query, ["easting", "northing", "location"],

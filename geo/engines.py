@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 
 from geo.access import Scope
 from geo.query import (
+    HEALTH_SOURCES,
     Filters,
     IncidentFrame,
     QueryLayer,
@@ -75,6 +76,8 @@ class CoreQuery:
         The principal's authorities (``la_code``); None for every authority.
     drop_domestic : bool
         Leave out domestic incidents whatever the filters say (the principal's scope).
+    drop_health : bool
+        Leave out hospital and ambulance records (a principal who may not see them).
 
     Examples
     --------
@@ -86,6 +89,8 @@ class CoreQuery:
     filters: Filters
     areas: frozenset[str] | None = None
     drop_domestic: bool = False
+    #: Leave out hospital and ambulance records (a role that may not see health figures).
+    drop_health: bool = False
 
     @classmethod
     def of(cls, filters: Filters, scope: Scope | None = None,
@@ -113,7 +118,7 @@ class CoreQuery:
         if scope is None:
             return cls(filters)
         drop = scope.public_only or (purpose == "rows" and not scope.domestic_below_authority)
-        return cls(filters, areas=scope.areas, drop_domestic=drop)
+        return cls(filters, areas=scope.areas, drop_domestic=drop, drop_health=not scope.health)
 
     def scope(self) -> Scope:
         """Return a :class:`~geo.access.Scope` that cuts rows as this query's scope does.
@@ -122,7 +127,8 @@ class CoreQuery:
         limits) is applied after aggregation, outside the executors.
         """
         return Scope(areas=self.areas, public_only=self.drop_domestic, rows=True,
-                     domestic_below_authority=True, max_h3_res=None, suppress_below=0)
+                     domestic_below_authority=True, max_h3_res=None, suppress_below=0,
+                     health=not self.drop_health)
 
 
 @dataclass(frozen=True)
@@ -459,7 +465,7 @@ class NumpyExecutor(Executor):
         return sorted(fr.categories), sorted(fr.sources)
 
     def month_only_months(self, query: CoreQuery) -> KeyedCounts:  # noqa: D102 (inherited)
-        fr = self._frame(CoreQuery(Filters(), query.areas, query.drop_domestic))
+        fr = self._frame(replace(query, filters=Filters()))
         months = (fr.month_first.astype("timedelta64[D]") + _EPOCH).astype(
             "datetime64[M]").astype(np.int64)[fr.month_only]
         keys, counts = np.unique(months, return_counts=True)
@@ -834,6 +840,8 @@ class DuckDBExecutor(Executor):
             scope.append(_in("la_code", sorted(query.areas)))
         if query.drop_domestic:
             scope.append("domestic IS NOT TRUE")
+        if query.drop_health:
+            scope.append(f"source NOT IN ({_text_list(HEALTH_SOURCES)[1:-1]})")
         return " AND ".join(scope) or "TRUE"
 
     @staticmethod
@@ -905,7 +913,8 @@ class DuckDBExecutor(Executor):
     def _key_list(self, query: CoreQuery, key_sql: str, dtype: type, snap: _Snapshot,
                   paths: Sequence[str]) -> np.ndarray:
         """Return every key holding a row in the query's scope, once per manifest and scope."""
-        cache = (snap.manifest.version, query.areas, query.drop_domestic, key_sql)
+        cache = (snap.manifest.version, query.areas, query.drop_domestic, query.drop_health,
+                 key_sql)
         hit = self._keys.get(cache)
         if hit is not None:
             return hit

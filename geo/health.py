@@ -203,6 +203,8 @@ class Coverage:
     #: Record keys summed like ``grid`` (and ``by_age``'s ``key_inside``/``key_outside``):
     #: what fixes the small noise of each figure shown to a role that suppresses.
     key_grid: np.ndarray | None = None
+    #: Record keys of the untimed attendances, summed (their count's noise comes from it).
+    key_untimed: int = 0
 
     @property
     def total(self) -> int:
@@ -257,7 +259,7 @@ class Coverage:
             "total": fig(everything),
             "inside": fig(self.inside),
             "outside": fig(~self.inside),
-            "untimed": show(self.untimed, 0) if self.untimed else 0,
+            "untimed": show(self.untimed, self.key_untimed) if self.untimed else 0,
             "extension": self.extension_text or None,
             "added": fig(self.extension & ~self.inside) if self.extension is not None else None,
             "under_25": {
@@ -307,6 +309,9 @@ def _share_of(part: int | None, whole: int | None) -> str:
 def coverage_sentences(f: dict[str, Any]) -> list[str]:
     """Return the coverage answer in plain words, every share with its counts."""
     total = f["total"]
+    if total is None:  # 1 to 4, hidden from this role: too few for any share
+        return ["Fewer than 5 attendances with an arrival time are selected: too few to show "
+                "how many arrived inside or outside the service hours."]
     if not total:
         return ["No attendances with an arrival time are selected."]
     out = [
@@ -378,8 +383,9 @@ def coverage(dow: np.ndarray, hour: np.ndarray, age_band: np.ndarray,
     dow = np.asarray(dow, dtype="int64")
     hour = np.asarray(hour, dtype="int64")
     timed = (dow >= 0) & (hour >= 0)
-    key = (np.zeros(len(dow), dtype="int64") if keys is None
-           else np.asarray(keys, dtype="int64"))[timed]
+    every_key = (np.zeros(len(dow), dtype="int64") if keys is None
+                 else np.asarray(keys, dtype="int64"))
+    key = every_key[timed]
     grid = np.zeros((7, 24), dtype="int64")
     np.add.at(grid, (dow[timed], hour[timed]), 1)
     key_grid = np.zeros((7, 24), dtype="int64")
@@ -400,7 +406,7 @@ def coverage(dow: np.ndarray, hour: np.ndarray, age_band: np.ndarray,
     return Coverage(grid=grid, inside=inside, untimed=int((~timed).sum()), by_age=by_age,
                     service=shifts_text(shifts), extension=ext,
                     extension_text=shifts_text(extension) if extension else "",
-                    key_grid=key_grid)
+                    key_grid=key_grid, key_untimed=int(every_key[~timed].sum()))
 
 
 def _band_order(band: str) -> tuple[int, str]:
@@ -555,15 +561,31 @@ def excess_over_police(keys: list[str], ed: np.ndarray, police: np.ndarray,
                           "index": index, "p_value": p, "q_value": q, "flagged": flagged})
     table = table.sort_values(["flagged", "index"], ascending=[False, False],
                               kind="stable").reset_index(drop=True)
-    method = (
-        f"Overall, {share(int(ed.sum()), total)} of the two counts together are ED "
-        f"attendances ({int(ed.sum()):,} of {total:,}). If every place had that share, a "
-        "place's ED count would be a binomial draw from its combined count; a place is listed "
-        f"when its ED count is at least {min_ed}, at least {min_index:g}× that expectation, and "
-        "the one-sided exact binomial test stays significant after the Benjamini–Hochberg "
-        f"correction for testing every place (false discovery rate {alpha:g})."
-    )
+    method = excess_method(int(ed.sum()), total, min_ed, min_index, alpha)
     return Excess(table=table, ed_share=s, method=method)
+
+
+def excess_method(ed_total: int | None, total: int | None, min_ed: int = 10,
+                  min_index: float = 1.25, alpha: float = 0.05) -> str:
+    """Return how :func:`excess_over_police` decides, with the overall counts it starts from.
+
+    The counts are the ones the reader may see (None: fewer than 5), so a role whose small
+    numbers are hidden gets the counts shown elsewhere, never the exact ones.
+
+    Examples
+    --------
+    >>> excess_method(None, 7)[:60]
+    'Overall, a small share of the two counts together are ED att'
+    """
+    return (
+        f"Overall, {_share_of(ed_total, total)} of the two counts together are ED "
+        f"attendances ({_counted(ed_total)} of {_counted(total)}). If every place had that "
+        "share, a place's ED count would be a binomial draw from its combined count; a place "
+        f"is listed when its ED count is at least {min_ed}, at least {min_index:g}× that "
+        "expectation, and the one-sided exact binomial test stays significant after the "
+        "Benjamini–Hochberg correction for testing every place (false discovery rate "
+        f"{alpha:g})."
+    )
 
 
 def _bh(p: np.ndarray) -> np.ndarray:

@@ -141,6 +141,11 @@ def hours_in_band(start: int, end: int) -> list[int]:
     return list(range(start, 24)) + list(range(0, end))
 
 
+#: The sources whose records are patients' (emergency departments, ambulance services): in
+#: figures only for roles that may see health figures (:attr:`geo.access.Scope.health`).
+HEALTH_SOURCES = ("ed", "ambulance")
+
+
 #: The record-key hash's key where a site has none of its own (the command line, tests).
 DEFAULT_RECORD_KEY = "hotspot-records!"
 
@@ -559,6 +564,9 @@ class QueryLayer:
             keep &= lut[full.area] if full.n else keep
         if scope.public_only or (purpose == "rows" and not scope.domestic_below_authority):
             keep &= full.domestic != 1
+        if not scope.health:
+            lut = np.array([s not in HEALTH_SOURCES for s in full.sources] or [True])
+            keep &= lut[full.source] if full.n else keep
         if keep.all():
             return full
         key = (full.serial, scope, purpose)
@@ -1066,7 +1074,7 @@ class QueryLayer:
 
     def health_sources(self) -> list[str]:
         """Return the health sources the store holds (``ed``, ``ambulance``)."""
-        return [s for s in ("ed", "ambulance") if s in self._current().sources]
+        return [s for s in HEALTH_SOURCES if s in self._current().sources]
 
     def health_coverage(self, filters: Filters, source: str, shifts: tuple[Any, ...],
                         extension: tuple[Any, ...] = ()) -> dict[str, Any]:
@@ -1119,6 +1127,7 @@ class QueryLayer:
             DIFFERENT_THINGS,
             areas_of_concern,
             compare_periods,
+            excess_method,
             excess_over_police,
             period_of_month,
         )
@@ -1239,20 +1248,63 @@ class QueryLayer:
         hour_keys = {lab: (int(e_k[h]), int(p_k[h])) for h, lab in enumerate(hour_labels)}
         hour_excess = excess_over_police(hour_labels, e_n, p_n) if police_timed else None
 
+        def overall(ex: Any, keys: dict[str, tuple[int, int]]
+                    ) -> tuple[int | None, int | None]:
+            """Return the ED total and the two counts' total as this reader may see them."""
+            ed_n, po_n = int(ex.table["ed"].sum()), int(ex.table["police"].sum())
+            if not show:
+                return ed_n, ed_n + po_n
+            ed_k = sum(k[0] for k in keys.values())
+            po_k = sum(k[1] for k in keys.values())
+            return show(ed_n, ed_k), show(ed_n + po_n, ed_k + po_k)
+
         def rows_of(ex: Any, label: Any, keys: dict[str, tuple[int, int]]
                     ) -> list[dict[str, Any]]:
             out = []
+            ed_all_s, both_s = overall(ex, keys)
             for r in ex.table.itertuples():
                 ed_n, po_n = int(r.ed), int(r.police)
                 ed_k, po_k = keys.get(r.key, (0, 0))
                 ed_s = show(ed_n, ed_k) if show else ed_n
                 po_s = show(po_n, po_k) if show else po_n
                 exact = show is None
+                if exact:
+                    index = round(float(r.index), 2) if np.isfinite(r.index) else None
+                elif (ed_s is None or po_s is None or not ed_all_s or not both_s
+                      or not (ed_s or po_s)):
+                    index = None
+                else:
+                    # from the counts shown, never the exact ones (they would give them back)
+                    index = round(ed_s / ((ed_s + po_s) * ed_all_s / both_s), 2)
                 out.append({"key": r.key, "name": label(r.key), "ed": ed_s, "police": po_s,
-                            "index": (round(float(r.index), 2) if np.isfinite(r.index) and
-                                      (exact or (ed_s is not None and po_s is not None))
-                                      else None),
+                            "index": index,
                             "q_value": float(r.q_value) if exact else None,
+                            "flagged": bool(r.flagged)})
+            return out
+
+        def concern_rows() -> list[dict[str, Any]]:
+            t = concern.table
+            pop = np.array([pops.get(k) or np.nan for k in t["key"]], dtype="float64")
+            known = np.isfinite(pop) & (pop > 0)
+            total = int(t["ed"][known].sum())
+            total_s = (show(total, sum(concern_keys.get(k, 0) for k in t["key"][known]))
+                       if show else total)
+            out = []
+            for i, r in enumerate(t.itertuples()):
+                count = show(int(r.ed), concern_keys.get(r.key, 0)) if show else int(r.ed)
+                if not show:
+                    rate = (round(float(r.rate_per_1000), 2) if np.isfinite(r.rate_per_1000)
+                            else None)
+                    ratio = round(float(r.index), 2) if np.isfinite(r.index) else None
+                else:
+                    # worked from the counts shown (rounded exact ratios give counts back)
+                    ok = count is not None and bool(known[i])
+                    rate = round(1000.0 * count / pop[i], 2) if ok else None
+                    share_pop = pop[i] / pop[known].sum() if ok else 0.0
+                    ratio = (round(count / (total_s * share_pop), 2)
+                             if ok and total_s and share_pop > 0 else None)
+                out.append({"key": r.key, "name": names.get(r.key, r.key), "count": count,
+                            "rate_per_1000": rate, "ratio": ratio,
                             "flagged": bool(r.flagged)})
             return out
 
@@ -1269,17 +1321,8 @@ class QueryLayer:
             "hours_note": None if hour_excess is not None else (
                 "The police data here has no times of day (police.uk gives the month only), "
                 "so hospital and police cannot be compared by hour."),
-            "method": area_excess.method,
-            "concern": [
-                {"key": r.key, "name": names.get(r.key, r.key),
-                 "count": (show(int(r.ed), concern_keys.get(r.key, 0)) if show
-                           else int(r.ed)),
-                 "rate_per_1000": (None if show or not np.isfinite(r.rate_per_1000)
-                                   else round(float(r.rate_per_1000), 2)),
-                 "ratio": (None if not np.isfinite(r.index) or (show and int(r.ed) < threshold)
-                           else round(float(r.index), 2)),
-                 "flagged": bool(r.flagged)}
-                for r in concern.table.itertuples()],
+            "method": excess_method(*overall(area_excess, area_keys)),
+            "concern": concern_rows(),
             "concern_method": concern.method,
             "different_things": DIFFERENT_THINGS,
             "suppressed": threshold > 1,

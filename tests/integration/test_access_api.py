@@ -164,22 +164,41 @@ def test_an_officer_sees_only_their_area_and_public_places(app):
     body = get(app, "officer", "/api/v1/aggregate?level=la").get_json()
     assert [r["code"] for r in body["rows"]] == [OFFICER_AREA]
     public = {r["code"]: r["count"] for r in get(
-        app, "analyst", "/api/v1/aggregate?level=la&public_only=1").get_json()["rows"]}
+        app, "analyst", "/api/v1/aggregate?level=la&public_only=1&source=police"
+    ).get_json()["rows"]}
+    # public places, police records only: hospital and ambulance records are never an
+    # officer's
     assert body["rows"][0]["count"] == public[OFFICER_AREA] > 0
     resp = get(app, "officer", "/api/v1/aggregate?la=E07000123")
     assert resp.status_code == 403 and OFFICER_AREA in resp.get_json()["error"]
     cells = get(app, "officer", "/api/v1/aggregate?level=h3&res=10").get_json()["rows"]
     analyst = {r["cell"]: r["count"] for r in get(
-        app, "analyst", f"/api/v1/aggregate?level=h3&res=10&la={OFFICER_AREA}&public_only=1"
+        app, "analyst",
+        f"/api/v1/aggregate?level=h3&res=10&la={OFFICER_AREA}&public_only=1&source=police"
     ).get_json()["rows"]}
     assert {r["cell"]: r["count"] for r in cells} == analyst
 
 
 def test_an_officers_plan_is_built_from_their_area_only(app):
+    """Every hexagon of an officer's plan holds their area's public-place police incidents
+    (no domestic incident, no hospital or ambulance record) and no other area's."""
+    import h3
+
+    from geo.store import Store
+
     ours = get(app, "officer", "/api/v1/patrol-plan").get_json()
+    assert ours["features"]
+    _m, table = Store(app.data.store).read()
+    mine, others = set(), set()
+    for cell, la, dom, src in zip(*(table.column(c).to_pylist() for c in
+                                    ("h3_9", "la_code", "domestic", "source")), strict=True):
+        (mine if la == OFFICER_AREA and dom is not True and src == "police" else others).add(
+            h3.int_to_str(int(cell)))
+    shown = {f["id"] for f in ours["features"]}
+    assert shown <= mine
     theirs = get(app, "analyst", f"/api/v1/patrol-plan?la={OFFICER_AREA}&public_only=1"
                  ).get_json()
-    assert [f["id"] for f in ours["features"]] == [f["id"] for f in theirs["features"]]
+    assert {f["id"] for f in theirs["features"]} - mine  # the analyst's counts ED records too
 
 
 def test_cached_answers_are_never_shared_across_roles(app):
@@ -187,7 +206,8 @@ def test_cached_answers_are_never_shared_across_roles(app):
     analyst = get(app, "analyst", "/api/v1/hotspots?n=5&res=9").get_json()
     officer = get(app, "officer", "/api/v1/hotspots?n=5&res=9").get_json()
     assert analyst["features"] != officer["features"]
-    mine = get(app, "analyst", f"/api/v1/hotspots?n=5&res=9&la={OFFICER_AREA}&public_only=1"
+    mine = get(app, "analyst",
+               f"/api/v1/hotspots?n=5&res=9&la={OFFICER_AREA}&public_only=1&source=police"
                ).get_json()
     assert [f["id"] for f in officer["features"]] == [f["id"] for f in mine["features"]]
 

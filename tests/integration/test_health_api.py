@@ -179,3 +179,65 @@ def test_a_partner_may_not_ask_for_hexagons_finer_than_its_limit(sample):
     resp = get(sample, "partner", "/api/v1/health-data/compare?level=h3-9")
     assert resp.status_code == 403
     assert get(sample, "partner", "/api/v1/health-data/compare?level=h3-8").status_code == 200
+
+
+def _compare(app, role, query):
+    resp = get(app, role, f"/api/v1/health-data/compare?{query}")
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def test_the_compare_method_never_gives_a_partner_the_exact_totals(sample):
+    """The sentence under the table once gave exact totals ('4 of 5') beside hidden counts."""
+    import re
+
+    found = 0
+    for day in range(1, 29):
+        query = (f"period=month&la=E06000009&start=2024-02-{day:02d}"
+                 f"&end=2024-02-{day:02d}")
+        exact = _compare(sample, "analyst", query)
+        ed = sum(a["ed"] for a in exact["areas"])
+        both = ed + sum(a["police"] for a in exact["areas"])
+        if not 0 < ed < 5:
+            continue
+        found += 1
+        shown = _compare(sample, "partner", query)
+        assert f"({ed:,} of {both:,})" in exact["method"]
+        assert f"({ed:,} of" not in shown["method"]
+        assert re.search(r"\(fewer than 5 of ([\d,]+|fewer than 5)\)", shown["method"])
+    assert found  # some single days hold 1 to 4 ED attendances in Blackpool
+
+
+def test_a_partners_ratios_are_worked_from_the_counts_shown(sample):
+    """Exact ratios, rounded, gave the exact counts back; a partner's come from noisy ones."""
+    import re
+
+    body = _compare(sample, "partner", "period=year&start=2023-01-01&end=2023-12-31")
+    ed_total, both = (int(v.replace(",", "")) for v in
+                      re.search(r"\(([\d,]+) of ([\d,]+)\)", body["method"]).groups())
+    checked = 0
+    for a in body["areas"]:
+        if a["index"] is None:
+            assert a["ed"] is None or a["police"] is None or not (a["ed"] or a["police"])
+            continue
+        want = a["ed"] / ((a["ed"] + a["police"]) * ed_total / both)
+        assert a["index"] == round(want, 2)
+        checked += 1
+    assert checked
+    concern = [c for c in body["concern"] if c["ratio"] is not None]
+    assert concern and all(c["rate_per_1000"] is not None for c in concern)
+    # ratio and rate are both the count shown over the population, scaled: one ratio
+    per_rate = [c["ratio"] / c["rate_per_1000"] for c in concern if c["rate_per_1000"] > 0.5]
+    assert max(per_rate) - min(per_rate) < 0.05 * max(per_rate)
+
+
+def test_an_officer_never_counts_hospital_or_ambulance_records(sample):
+    """Officers plan on police data: an ED record is a patient's place and never theirs."""
+    analyst = get(sample, "analyst", "/api/v1/aggregate?level=h3&res=10&source=ed").get_json()
+    assert sum(r["count"] for r in analyst["rows"]) > 0
+    for path in ("/api/v1/aggregate?level=h3&res=10&source=ed",
+                 "/api/v1/aggregate?level=la&source=ed,ambulance"):
+        body = get(sample, "officer", path).get_json()
+        assert sum(r["count"] for r in body["rows"]) == 0, path
+    hot = get(sample, "officer", "/api/v1/hotspots?res=10&source=ed").get_json()
+    assert not hot["features"]

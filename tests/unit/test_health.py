@@ -179,3 +179,35 @@ def test_police_violence_is_chosen_from_police_rows_only(tmp_path):
     assert out["police_categories"] == ["Violence and sexual offences"]
     assert [(p["ed"], p["police"]) for p in out["periods"]] == [(2, 1)]
     assert [a["name"] for a in out["areas"]] == ["Blackpool"]  # only areas holding records
+
+
+def test_untimed_attendances_get_the_noise_of_their_own_records():
+    """The untimed count's noise comes from its rows' keys (a fixed noise would let two
+    answers be taken one from the other to give a hidden count exactly)."""
+    dow = np.array([a[0] for a in ARRIVALS] + [-1, -1])
+    hour = np.array([a[1] for a in ARRIVALS] + [-1, -1])
+    keys = np.arange(100, 100 + len(dow)) * 7919
+    cov = coverage(dow, hour, np.full(len(dow), None, dtype=object),
+                   parse_shifts("mon-fri 9-17"), under_25=frozenset(), keys=keys)
+    assert cov.untimed == 3
+    assert cov.key_untimed == int(keys[dow < 0].sum())
+    seen = []
+    cov.figures(lambda count, key: seen.append((count, key)) or count)
+    assert (3, cov.key_untimed) in seen
+
+
+def test_fewer_than_five_attendances_are_not_called_none():
+    """A role that suppresses gets 'fewer than 5' for 1 to 4, never 'no attendances'."""
+    cov = coverage(np.array([0, 1]), np.array([10, 20]), np.full(2, None, dtype=object),
+                   parse_shifts("mon-fri 9-17"), under_25=frozenset())
+    f = cov.figures(lambda count, key: None if 0 < count < 5 else count)
+    assert f["total"] is None
+    assert f["sentences"][0].startswith("Fewer than 5 attendances with an arrival time")
+
+
+def test_the_method_says_the_counts_the_reader_may_see():
+    from geo.health import excess_method
+
+    assert "(3 of 40)" in excess_method(3, 40)
+    hidden = excess_method(None, 40)
+    assert "(fewer than 5 of 40)" in hidden and "a small share" in hidden
