@@ -12,7 +12,9 @@ the ISTV fields below. Everything else is dropped and named in the ingest summar
 names, NHS and hospital numbers, home addresses and postcodes, telephone numbers, free-text
 notes, and any column not recognised. A date of birth becomes an age band at the time of
 arrival and is not kept. Rejected rows are written to the rejects file with only their
-allowed fields, so no identifier reaches the data directory by that door either.
+allowed fields, so no identifier reaches the data directory by that door either; a row with
+more or fewer fields than the header (an unquoted comma in a name) is rejected with no value
+at all, since read by position its allowed fields would hold other columns' values.
 
 Where the assault location is given as text only at a home, the text is dropped too (it would
 be the patient's address): the record keeps its place and its location type.
@@ -819,8 +821,15 @@ def read_health(path: str | Path, data: DataPaths | None = None,
             f"{', '.join(repr(h) for h in header)}.")
     n = len(body)
     width = len(header)
+    # A row with more or fewer fields than the header (an unquoted comma in a name, a row cut
+    # short) cannot be read by position: its "Age" may hold the free text of a dropped column.
+    # None of its values is read, not even into the rejects file.
+    ragged = np.array([len(r) != width for r in body], dtype=bool)
+    blank_row = [""] * width
     frame = pd.DataFrame(
-        {key: pd.Series([(r[i] if i < len(r) else "") for r in body], dtype="string")
+        {key: pd.Series([(blank_row if bad else r)[i] for r, bad in zip(body, ragged,
+                                                                        strict=True)],
+                        dtype="string")
          for key, i in cols.used.items()})
     frame = frame.fillna("")
     lines = np.arange(2, n + 2, dtype="int64")
@@ -833,11 +842,8 @@ def read_health(path: str | Path, data: DataPaths | None = None,
         else:
             reasons[fresh] = why[fresh]
 
-    ragged = np.array([len(r) != width for r in body], dtype=bool)
     if ragged.any():
-        counts = np.array([len(r) for r in body])
-        reject(ragged, np.array([f"the row has {c} values but the header has {width} columns"
-                                 for c in counts], dtype=object))
+        reject(ragged, np.array([_ragged_reason(len(r), width) for r in body], dtype=object))
     dayfirst = mapping.dayfirst if mapping else True
     when_text = _when(frame, whole, part, f"{kind == 'ed' and 'arrival' or 'call'}_time")
     assert when_text is not None
@@ -1103,12 +1109,22 @@ def _age_years(born: np.ndarray, on: np.ndarray) -> np.ndarray:
     return out
 
 
+def _ragged_reason(found: int, width: int) -> str:
+    """Say why a row whose field count differs from the header's is rejected."""
+    why = ("a comma inside an unquoted field?" if found > width
+           else "a row cut short, or a line break inside an unquoted field?")
+    word = "field" if found == 1 else "fields"
+    return f"the row has {found} {word} where the header has {width} ({why})"
+
+
 def _safe_raw(frame: pd.DataFrame, cols: Columns, rows: np.ndarray,
               at_home: np.ndarray) -> list[str]:
     """Return a rejected row as text with its allowed fields only.
 
     Never a date of birth, nor the source's own record reference (the line number finds the
-    row in the file), nor the location text of an assault at a home.
+    row in the file), nor the location text of an assault at a home. A row whose values were
+    not read (its field count differs from the header's) is all blank in ``frame``, so it
+    keeps nothing.
     """
     keys = [k for k in cols.used if k not in ("dob", "id")]
     out = []

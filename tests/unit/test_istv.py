@@ -285,3 +285,35 @@ def test_without_a_postcode_directory_the_reason_says_what_to_import(tmp_path, d
     rejects = pd.read_csv(summary.rejects_file)
     assert rejects["reason"].str.contains("hotspot postcodes import").any()
     assert rejects["reason"].str.contains("hotspot lsoa-centroids import").any()
+
+
+# A name typed with an unquoted comma pushes every later value one column to the right: read by
+# header position, "Age" would hold the free text. Made-up people, as above.
+RAGGED_CSV = """Attendance ID,Arrival Date,Arrival Time,Patient Name,Free text,Age,Sex,\
+Location Type,Weapon,Latitude,Longitude
+R1,05/03/2024,01:15,Zebedee Quiggleworth,BARTHOLOMEW stabbed him,30,M,Street,Knife,53.8175,\
+-3.0500
+R2,05/03/2024,01:25,QUIGGLEWORTH, Zebedee,BARTHOLOMEW stabbed him,30,M,Street,Knife,53.8175,\
+-3.0500
+R3,05/03/2024,01:35,Griselda Quiggleworth
+"""
+
+
+def test_a_ragged_row_is_rejected_with_no_values_kept(tmp_path, data):
+    p = tmp_path / "ragged.csv"
+    p.write_text(RAGGED_CSV)
+    summary = ingest_file(p, data)
+    assert summary.read == 3 and summary.accepted == 1 and summary.rejected == 2
+    rejects = pd.read_csv(summary.rejects_file, keep_default_na=False)
+    assert rejects["reason"].tolist() == [
+        "the row has 12 fields where the header has 11 (a comma inside an unquoted field?)",
+        "the row has 4 fields where the header has 11 (a row cut short, or a line break "
+        "inside an unquoted field?)",
+    ]
+    # not even its allowed fields: read by position they may hold another column's value
+    assert rejects["raw"].tolist() == ["", ""]
+    # the shifted values are not read at all, so no note counts them
+    assert not any("age(s) not understood" in n for n in summary.notes)
+    everything = _every_byte(data.root)
+    for value in ("BARTHOLOMEW", "Zebedee", "QUIGGLEWORTH", "Griselda"):
+        assert value.encode() not in everything, value
