@@ -341,31 +341,63 @@ def _read_xlsx(path: Path, max_rows: int,
     return header, [(r + [""] * width)[:width] for r in body]
 
 
-def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+@dataclass
+class _Table:
+    """The cells of a health file as text, and the rows whose values were too long to keep."""
+
+    header: list[str]
+    rows: list[list[str]]
+    #: Positions in ``rows`` of rows with a value over 128 KiB; such a row is kept empty.
+    too_long: np.ndarray
+
+
+def _read_table(path: Path) -> _Table:
     """Return the header and the rows of a health file as text (CSV, gzipped CSV or XLSX)."""
-    from geo.readers import _check_file, _head_text, _Source, _utf8_error
+    from geo.readers import (
+        _MAX_FIELD_BYTES,
+        _MAX_READ_FIELD_CHARS,
+        _check_file,
+        _csv_records,
+        _head_text,
+        _Source,
+        _utf8_error,
+    )
 
     _check_file(path)
     max_rows = MAX_ROWS
     if _is_xlsx(path):
-        return _read_xlsx(path, max_rows)
+        header, body = _read_xlsx(path, max_rows)  # a cell holds at most 32,767 characters
+        return _Table(header, body, np.zeros(len(body), dtype=bool))
     head, _gz = _head_text(path)
     if b"\x00" in head[:4096]:
         raise ReadError(f"{path}: this is a binary file, not a CSV or an Excel workbook.")
+    # The csv module refuses the whole file at its first value over 128 KiB; read values up to
+    # _MAX_READ_FIELD_CHARS (beyond that, a quote never closed: refused whole, with where) and
+    # reject the row of one over 128 KiB without keeping it. The limit is process-wide, so it
+    # is only ever raised (another thread may be reading), as geo.readers does.
+    if csv.field_size_limit() < _MAX_READ_FIELD_CHARS:
+        csv.field_size_limit(_MAX_READ_FIELD_CHARS)
+    too_long: list[int] = []
     try:
         with _Source(path) as src:
             text = io.TextIOWrapper(cast(Any, src.stream), encoding="utf-8-sig", newline="")
-            reader = csv.reader(text)
-            header = next(reader, None)
+            records = _csv_records(path, csv.reader(text))
+            header = next(records, None)
             if header is None:
                 raise ReadError(f"{path}: the file is empty (it holds no text).")
             body: list[list[str]] = []
-            for row in reader:
+            for row in records:
                 if not any(c.strip() for c in row):
                     continue
                 if len(body) >= max_rows:
                     raise ReadError(f"{path}: the file has more than {max_rows:,} rows, the "
                                     "most one health file may hold; split it.")
+                # characters, then bytes only when it could matter (a UTF-8 character is at
+                # most 4 bytes)
+                if any(len(c) * 4 > _MAX_FIELD_BYTES and len(c.encode("utf-8")) >
+                       _MAX_FIELD_BYTES for c in row):
+                    too_long.append(len(body))
+                    row = []
                 body.append(row)
     except UnicodeDecodeError:
         raise _utf8_error(path) from None
@@ -375,7 +407,9 @@ def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     width = len(header)
     if width < 2:
         raise ReadError(f"{path}: header row not recognised: {','.join(header)[:120]!r}.")
-    return header, body
+    long_rows = np.zeros(len(body), dtype=bool)
+    long_rows[too_long] = True
+    return _Table(header, body, long_rows)
 
 
 def header_kind(header: Iterable[str]) -> str | None:
@@ -803,7 +837,8 @@ def read_health(path: str | Path, data: DataPaths | None = None,
         If the file cannot be read, is not a health file, or has no arrival (call) date.
     """
     path = Path(path)
-    header, body = _read_table(path)
+    table = _read_table(path)
+    header, body = table.header, table.rows
     kind = (mapping.kind if mapping else None) or kind or header_kind(header)
     if kind not in KINDS:
         raise ReadError(
@@ -823,11 +858,14 @@ def read_health(path: str | Path, data: DataPaths | None = None,
     width = len(header)
     # A row with more or fewer fields than the header (an unquoted comma in a name, a row cut
     # short) cannot be read by position: its "Age" may hold the free text of a dropped column.
-    # None of its values is read, not even into the rejects file.
-    ragged = np.array([len(r) != width for r in body], dtype=bool)
+    # None of its values is read, not even into the rejects file; nor of a row with a value
+    # over 128 KiB (kept empty by the reader).
+    too_long = table.too_long
+    ragged = np.array([len(r) != width for r in body], dtype=bool) & ~too_long
+    unread = ragged | too_long
     blank_row = [""] * width
     frame = pd.DataFrame(
-        {key: pd.Series([(blank_row if bad else r)[i] for r, bad in zip(body, ragged,
+        {key: pd.Series([(blank_row if bad else r)[i] for r, bad in zip(body, unread,
                                                                         strict=True)],
                         dtype="string")
          for key, i in cols.used.items()})
@@ -842,6 +880,10 @@ def read_health(path: str | Path, data: DataPaths | None = None,
         else:
             reasons[fresh] = why[fresh]
 
+    if too_long.any():
+        from geo.readers import _LONG_FIELD_REASON
+
+        reject(too_long, _LONG_FIELD_REASON)
     if ragged.any():
         reject(ragged, np.array([_ragged_reason(len(r), width) for r in body], dtype=object))
     dayfirst = mapping.dayfirst if mapping else True

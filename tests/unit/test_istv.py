@@ -317,3 +317,32 @@ def test_a_ragged_row_is_rejected_with_no_values_kept(tmp_path, data):
     everything = _every_byte(data.root)
     for value in ("BARTHOLOMEW", "Zebedee", "QUIGGLEWORTH", "Griselda"):
         assert value.encode() not in everything, value
+
+
+@pytest.fixture
+def csv_default_field_limit():
+    """Python's own limit on a CSV value (128 KiB), as a fresh process has it.
+
+    Another reader may have raised the process-wide limit earlier in the run.
+    """
+    import csv
+
+    before = csv.field_size_limit(128 << 10)
+    yield
+    csv.field_size_limit(max(before, csv.field_size_limit()))
+
+
+def test_a_value_over_128_kib_rejects_its_row_only(tmp_path, data, csv_default_field_limit):
+    long_note = "x" * (200 << 10)
+    p = tmp_path / "ed.csv"
+    p.write_text("Attendance ID,Arrival Date,Arrival Time,Triage Notes,Latitude,Longitude\n"
+                 "L1,05/03/2024,01:15,fine,53.8175,-3.0500\n"
+                 f'L2,05/03/2024,01:25,"{long_note}",53.8175,-3.0500\n'
+                 "L3,05/03/2024,01:35,fine,53.8175,-3.0500\n")
+    summary = ingest_file(p, data)
+    assert summary.read == 3 and summary.accepted == 2 and summary.rejected == 1
+    rejects = pd.read_csv(summary.rejects_file, keep_default_na=False)
+    assert rejects["line"].tolist() == [3]
+    assert rejects["reason"].iloc[0].startswith("a value is longer than 128 KiB")
+    assert rejects["raw"].tolist() == [""]
+    assert b"xxxxxxxx" not in _every_byte(data.root)
