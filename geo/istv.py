@@ -289,8 +289,11 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_xlsx(path: Path, max_rows: int,
-               header_only: bool = False) -> tuple[list[str], list[list[str]]]:
-    """Read the first sheet of a workbook as text, refusing archives that inflate too far."""
+               header_only: bool = False) -> tuple[list[str], list[list[str]], list[int]]:
+    """Read the first sheet of a workbook as text, refusing archives that inflate too far.
+
+    Returns the header, the rows and each row's number on the sheet.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -313,10 +316,12 @@ def _read_xlsx(path: Path, max_rows: int,
                         ) from None
     try:
         sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
+        # from row 1, gaps included, so that counting gives each row's number on the sheet
+        rows = sheet.iter_rows(min_row=1, values_only=True)
         header: list[str] | None = None
         body: list[list[str]] = []
-        for values in rows:
+        lines: list[int] = []
+        for line, values in enumerate(rows, start=1):
             cells = [_cell_text(v) for v in values]
             if header is None:
                 if not any(cells):
@@ -331,6 +336,7 @@ def _read_xlsx(path: Path, max_rows: int,
                 raise ReadError(f"{path}: the sheet has more than {max_rows:,} rows, the most "
                                 "one health file may hold; split it.")
             body.append(cells)
+            lines.append(line)
     finally:
         book.close()
     if header is None:
@@ -338,7 +344,7 @@ def _read_xlsx(path: Path, max_rows: int,
     while header and not header[-1]:
         header.pop()
     width = len(header)
-    return header, [(r + [""] * width)[:width] for r in body]
+    return header, [(r + [""] * width)[:width] for r in body], lines
 
 
 @dataclass
@@ -347,6 +353,8 @@ class _Table:
 
     header: list[str]
     rows: list[list[str]]
+    #: Each row's line in the file (where it starts), or its row number on the sheet.
+    lines: np.ndarray
     #: Positions in ``rows`` of rows with a value over 128 KiB; such a row is kept empty.
     too_long: np.ndarray
 
@@ -366,8 +374,9 @@ def _read_table(path: Path) -> _Table:
     _check_file(path)
     max_rows = MAX_ROWS
     if _is_xlsx(path):
-        header, body = _read_xlsx(path, max_rows)  # a cell holds at most 32,767 characters
-        return _Table(header, body, np.zeros(len(body), dtype=bool))
+        header, body, at = _read_xlsx(path, max_rows)  # a cell holds at most 32,767 characters
+        return _Table(header, body, np.asarray(at, dtype="int64"),
+                      np.zeros(len(body), dtype=bool))
     head, _gz = _head_text(path)
     if b"\x00" in head[:4096]:
         raise ReadError(f"{path}: this is a binary file, not a CSV or an Excel workbook.")
@@ -378,15 +387,21 @@ def _read_table(path: Path) -> _Table:
     if csv.field_size_limit() < _MAX_READ_FIELD_CHARS:
         csv.field_size_limit(_MAX_READ_FIELD_CHARS)
     too_long: list[int] = []
+    starts: list[int] = []
     try:
         with _Source(path) as src:
             text = io.TextIOWrapper(cast(Any, src.stream), encoding="utf-8-sig", newline="")
-            records = _csv_records(path, csv.reader(text))
+            reader = csv.reader(text)
+            records = _csv_records(path, reader)
             header = next(records, None)
             if header is None:
                 raise ReadError(f"{path}: the file is empty (it holds no text).")
             body: list[list[str]] = []
+            # a row starts on the line after the previous one ended: blank lines and values
+            # with line breaks in them move the rows after them down
+            prev_line = reader.line_num
             for row in records:
+                start, prev_line = prev_line + 1, reader.line_num
                 if not any(c.strip() for c in row):
                     continue
                 if len(body) >= max_rows:
@@ -399,6 +414,7 @@ def _read_table(path: Path) -> _Table:
                     too_long.append(len(body))
                     row = []
                 body.append(row)
+                starts.append(start)
     except UnicodeDecodeError:
         raise _utf8_error(path) from None
     except csv.Error as exc:
@@ -409,7 +425,7 @@ def _read_table(path: Path) -> _Table:
         raise ReadError(f"{path}: header row not recognised: {','.join(header)[:120]!r}.")
     long_rows = np.zeros(len(body), dtype=bool)
     long_rows[too_long] = True
-    return _Table(header, body, long_rows)
+    return _Table(header, body, np.asarray(starts, dtype="int64"), long_rows)
 
 
 def header_kind(header: Iterable[str]) -> str | None:
@@ -443,7 +459,7 @@ def file_kind(path: str | Path) -> str | None:
     path = Path(path)
     try:
         if _is_xlsx(path):
-            header, _ = _read_xlsx(path, 0, header_only=True)
+            header, _, _ = _read_xlsx(path, 0, header_only=True)
             return header_kind(header)
         from geo.readers import _head_text, _read_header
 
@@ -870,7 +886,7 @@ def read_health(path: str | Path, data: DataPaths | None = None,
                         dtype="string")
          for key, i in cols.used.items()})
     frame = frame.fillna("")
-    lines = np.arange(2, n + 2, dtype="int64")
+    lines = table.lines
     reasons = np.full(n, "", dtype=object)
 
     def reject(mask: np.ndarray, why: str | np.ndarray) -> None:

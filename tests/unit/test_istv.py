@@ -346,3 +346,30 @@ def test_a_value_over_128_kib_rejects_its_row_only(tmp_path, data, csv_default_f
     assert rejects["reason"].iloc[0].startswith("a value is longer than 128 KiB")
     assert rejects["raw"].tolist() == [""]
     assert b"xxxxxxxx" not in _every_byte(data.root)
+
+
+def test_a_rejected_row_is_named_by_its_line_in_the_file(tmp_path):
+    # a blank line and a value with a line break in it move the rows after them down
+    p = tmp_path / "ed.csv"
+    p.write_text("Attendance ID,Arrival Date,Arrival Time,Location Type,Latitude,Longitude\n"
+                 "N1,05/03/2024,01:15,Street,53.8175,-3.0500\n"
+                 "\n"
+                 "N2,31/02/2024,01:25,Street,53.8175,-3.0500\n"
+                 'N3,05/03/2024,01:35,"Street\nor road",53.8175,-3.0500\n'
+                 "N4,31/02/2024,01:45,Street,53.8175,-3.0500\n")
+    result = read_health(p)
+    assert result.rejects["line"].tolist() == [4, 7]
+    assert result.rows["line"].tolist() == [2, 5]
+
+
+def test_a_rejected_workbook_row_is_named_by_its_row_on_the_sheet(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Attendance ID", "Arrival Date", "Arrival Time", "Latitude", "Longitude"])
+    sheet.append(["W1", "05/03/2024", "01:15", 53.8175, -3.05])
+    sheet.append([])  # a blank row on the sheet
+    sheet.append(["W2", "31/02/2024", "01:25", 53.8175, -3.05])
+    p = tmp_path / "ed.xlsx"
+    book.save(p)
+    assert read_health(p).rejects["line"].tolist() == [4]
