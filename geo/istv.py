@@ -800,7 +800,8 @@ def _when(frame: pd.DataFrame, whole: str, part_date: str, part_time: str) -> pd
         clock = frame[part_time].str.strip()
         # Excel exports a time of day as "1899-12-30 23:15" or a fraction of a day
         clock = clock.str.replace(r"^1899-12-3[01][ T]", "", regex=True)
-        day = day.where(clock == "", day + " " + clock)
+        # a time with no date is no date: left blank, so the row says "no arrival date"
+        day = day.where((clock == "") | (day == ""), day + " " + clock)
     return day
 
 

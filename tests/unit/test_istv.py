@@ -373,3 +373,20 @@ def test_a_rejected_workbook_row_is_named_by_its_row_on_the_sheet(tmp_path):
     p = tmp_path / "ed.xlsx"
     book.save(p)
     assert read_health(p).rejects["line"].tolist() == [4]
+
+
+def test_a_time_with_no_date_is_no_arrival_date(tmp_path):
+    p = tmp_path / "ed.csv"
+    p.write_text("Attendance ID,Arrival Date,Arrival Time,Date of Assault,Time of Assault,"
+                 "Latitude,Longitude\n"
+                 "T1,,01:15,,00:50,53.8175,-3.0500\n"
+                 "T2,05/03/2024,01:15,,00:50,53.8175,-3.0500\n")
+    result = read_health(p)
+    assert result.rejects["reason"].tolist() == ["no arrival date"]
+    # an assault time with no date is no assault time, and no note calls it not understood
+    assert pd.isna(result.rows["assault_at"].iloc[0])
+    assert not any("assault date" in n for n in result.notes)
+    amb = tmp_path / "amb.csv"
+    amb.write_text("Incident Number,Call Date,Call Time,Call Category,Latitude,Longitude\n"
+                   "A1,,23:50,C2,53.8175,-3.0540\n")
+    assert read_health(amb).rejects["reason"].tolist() == ["no call date"]
