@@ -261,14 +261,24 @@ _XLSX_MAX_RATIO = 200
 
 
 def _is_xlsx(path: Path) -> bool:
+    """Say whether ``path`` is an Excel workbook; raise ReadError if it is a damaged zip.
+
+    A file that starts like a zip but cannot be opened as one is refused here with that
+    reason: otherwise it would be called "not a supported file", which sends the analyst
+    looking for the wrong problem.
+    """
     with path.open("rb") as fh:
         if fh.read(4) != b"PK\x03\x04":
             return False
     try:
         with zipfile.ZipFile(path) as zf:
             return "xl/workbook.xml" in zf.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ReadError(
+            f"{path}: this looks like an Excel workbook (or a zip archive), but it is damaged "
+            f"or cut short ({str(exc)[:200]}): a copy or download that did not finish? Open it "
+            "in Excel and save it again, or save the sheet as 'CSV UTF-8' and ingest that."
+        ) from None
 
 
 def _cell_text(value: Any) -> str:
@@ -301,11 +311,18 @@ def _read_xlsx(path: Path, max_rows: int,
             packed = max(1, sum(i.compress_size for i in infos))
     except (zipfile.BadZipFile, OSError) as exc:
         raise ReadError(f"{path}: the Excel workbook cannot be opened ({exc}).") from None
-    if total > _XLSX_MAX_UNCOMPRESSED or total / packed > _XLSX_MAX_RATIO:
+    if total > _XLSX_MAX_UNCOMPRESSED:
         raise ReadError(
-            f"{path}: the workbook unpacks to {total / 2**20:,.0f} MB, more than this tool reads "
-            f"from one workbook ({_XLSX_MAX_UNCOMPRESSED >> 20} MB, at most {_XLSX_MAX_RATIO}× "
-            "its size on disk). Save the sheet as 'CSV UTF-8' and ingest that.")
+            f"{path}: the workbook is too large once unpacked: it unpacks to "
+            f"{total / 2**20:,.0f} MB, more than the {_XLSX_MAX_UNCOMPRESSED >> 20} MB this "
+            "tool reads from one workbook. Save the sheet as 'CSV UTF-8' and ingest that.")
+    if total / packed > _XLSX_MAX_RATIO:
+        raise ReadError(
+            f"{path}: the workbook is too large once unpacked: it unpacks to "
+            f"{total / 2**20:,.0f} MB, {total / packed:,.0f}× its size on disk, where this tool "
+            f"reads at most {_XLSX_MAX_RATIO}× (a real export packs far less tightly: the "
+            "workbook may be damaged, or made to exhaust the machine). Save the sheet as "
+            "'CSV UTF-8' and ingest that.")
     import openpyxl  # only workbooks need it
 
     try:
@@ -455,12 +472,20 @@ def header_kind(header: Iterable[str]) -> str | None:
 
 
 def file_kind(path: str | Path) -> str | None:
-    """Return ``"ed"``, ``"ambulance"`` or None for a file, judged by its header row."""
+    """Return ``"ed"``, ``"ambulance"`` or None for a file, judged by its header row.
+
+    Raises
+    ------
+    geo.schema.ReadError
+        If the file is an Excel workbook that cannot be read (too large once unpacked,
+        damaged or cut short): no other reader takes a workbook, so the real reason is given
+        here. A CSV whose header cannot be read gives None (the other readers say why).
+    """
     path = Path(path)
+    if path.is_file() and _is_xlsx(path):
+        header, _, _ = _read_xlsx(path, 0, header_only=True)
+        return header_kind(header)
     try:
-        if _is_xlsx(path):
-            header, _, _ = _read_xlsx(path, 0, header_only=True)
-            return header_kind(header)
         from geo.readers import _head_text, _read_header
 
         head, _ = _head_text(path)

@@ -390,3 +390,33 @@ def test_a_time_with_no_date_is_no_arrival_date(tmp_path):
     amb.write_text("Incident Number,Call Date,Call Time,Call Category,Latitude,Longitude\n"
                    "A1,,23:50,C2,53.8175,-3.0540\n")
     assert read_health(amb).rejects["reason"].tolist() == ["no call date"]
+
+
+def _bomb(p: Path) -> None:
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"0" * (40 << 20))
+
+
+def test_a_workbook_that_cannot_be_read_is_refused_with_the_real_reason(tmp_path, data):
+    openpyxl = pytest.importorskip("openpyxl")
+    bomb = tmp_path / "bomb.xlsx"
+    _bomb(bomb)
+    with pytest.raises(ReadError, match="unpacks to") as caught:
+        ingest_file(bomb, data)
+    assert "not a supported file" not in str(caught.value)
+
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(damaged, "w") as zf:
+        zf.writestr("xl/workbook.xml", "this is not XML <<<")
+    with pytest.raises(ReadError, match="the Excel workbook cannot be read"):
+        ingest_file(damaged, data)
+
+    book = openpyxl.Workbook()
+    book.active.append(["Arrival Date", "Arrival Time"])
+    whole = tmp_path / "whole.xlsx"
+    book.save(whole)
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(whole.read_bytes()[:-200])  # a copy that did not finish
+    with pytest.raises(ReadError, match="damaged or cut short"):
+        ingest_file(cut, data)
