@@ -1023,11 +1023,14 @@ def read_health(path: str | Path, data: DataPaths | None = None,
             north[rows[ok]] = np.asarray(placed.northing)[ok]
             precision[rows[ok]] = "postcode"
             pc_reason[rows[~ok]] = np.asarray(placed.reason, dtype=object)[~ok]
-            # a postcode known to the directory but not placeable (terminated, no grid
-            # reference) still names its LSOA: the record may be placed there instead
+            # a postcode known to the directory but with no grid reference still names its
+            # LSOA: the record may be placed there instead. Not a terminated one: a record
+            # dated after it ended does not say where it happened (a mistyped or out-of-date
+            # postcode), so it is rejected with that reason unless the row gives an LSOA too.
             if lsoa is None:
                 lsoa = pd.Series("", index=frame.index, dtype="string")
-            known = np.asarray([c is not None for c in placed.lsoa], dtype=bool) & ~ok
+            ended = np.asarray(placed.terminated, dtype=bool)
+            known = np.asarray([c is not None for c in placed.lsoa], dtype=bool) & ~ok & ~ended
             for r, code in zip(rows[known], np.asarray(placed.lsoa, dtype=object)[known],
                                strict=True):
                 if not lsoa.iat[r]:

@@ -230,7 +230,7 @@ def _lookups(tmp_path: Path, data: DataPaths) -> None:
     onspd = tmp_path / "ONSPD_TEST.csv"
     onspd.write_text(onspd_text([
         onspd_row("FY1 1ZZ", 330800, 436100, lsoa21="E01099001", lad="E06000009"),
-        # terminated before the attendances: not placed; its LSOA is known
+        # terminated before the attendances: not placed, nor at its LSOA (the directory's)
         onspd_row("FY1 2ZZ", 330900, 436300, lsoa21="E01099002", doterm="202001",
                   lad="E06000009"),
         # terminated after them: it was in use then, so it places them
@@ -252,23 +252,24 @@ def test_postcode_lsoa_and_point_variants_are_placed_with_their_precision(tmp_pa
     summary = ingest_file(p, data)
     assert summary.read == 9
     assert summary.read == summary.accepted + summary.rejected
-    assert summary.accepted == 6
+    assert summary.accepted == 5
     assert summary.rejected_by_reason == {
         "postcode not in the postcode directory": 1, "LSOA code not recognised": 1,
-        "not a postcode": 1}
-    assert "2 row(s) whose postcode could not be placed were placed by their LSOA code " \
+        "not a postcode": 1, "postcode terminated": 1}
+    assert "1 row(s) whose postcode could not be placed were placed by their LSOA code " \
         "instead." in summary.notes
     rows = _stored(data.root).set_index("occurred_at").sort_index()
     got = rows[["location_precision", "easting", "northing"]].round(0).values.tolist()
     assert got[0][0] == "point"
     assert got[1] == ["postcode", 330800, 436100]        # FY1 1ZZ, typed in lower case
     assert got[2] == ["lsoa", 331200, 436400]            # LSOA only
-    assert got[3] == ["lsoa", 331500, 435800]            # terminated postcode: its LSOA
-    assert got[4] == ["lsoa", 331500, 435800]            # terminated, LSOA given too
-    assert got[5] == ["postcode", 331000, 436000]        # terminated after the attendance
+    assert got[3] == ["lsoa", 331500, 435800]            # terminated, LSOA given too
+    assert got[4] == ["postcode", 331000, 436000]        # terminated after the attendance
     rejects = pd.read_csv(summary.rejects_file)
     reasons = dict(zip(rejects["line"], rejects["reason"], strict=True))
     assert reasons[5] == "postcode not in the postcode directory: 'FY1 9ZZ'"
+    # terminated before the attendance, no LSOA given: the place is not known
+    assert reasons[6] == "postcode terminated (no longer in use since 2020-01): 'FY1 2ZZ'"
     assert reasons[8].startswith("LSOA code not recognised")
     assert reasons[10] == "not a postcode: 'not a pc'"
     everything = _every_byte(data.root)
@@ -420,3 +421,36 @@ def test_a_workbook_that_cannot_be_read_is_refused_with_the_real_reason(tmp_path
     cut.write_bytes(whole.read_bytes()[:-200])  # a copy that did not finish
     with pytest.raises(ReadError, match="damaged or cut short"):
         ingest_file(cut, data)
+
+
+def test_a_terminated_postcode_places_only_records_from_before_it_ended(tmp_path, data):
+    from geo.postcodes import import_postcodes
+    from tests.postcode_helpers import onspd_row, onspd_text
+
+    onspd = tmp_path / "ONSPD_TEST.csv"
+    onspd.write_text(onspd_text([
+        onspd_row("FY1 3CC", 331500, 436500, lsoa21="E01012673", doterm="201906",
+                  lad="E06000009"),
+        # live, but with no grid reference: placed at its LSOA's centroid, as before
+        onspd_row("FY1 4DD", None, None, lsoa21="E01012674", lad="E06000009"),
+    ]), newline="")
+    import_postcodes(onspd, data)
+    from geo.postcodes import import_lsoa_centroids
+
+    pwc = tmp_path / "pwc.csv"
+    pwc.write_text("FID,LSOA21CD,LSOA21NM,GlobalID,x,y\n"
+                   "1,E01012673,Blackpool 673A,{A},331200,436400\n"
+                   "2,E01012674,Blackpool 674A,{B},331500,435800\n")
+    import_lsoa_centroids(pwc, data)
+    p = tmp_path / "ed.csv"
+    p.write_text("Attendance ID,Arrival Date,Arrival Time,Location Type,Postcode\n"
+                 "P1,05/03/2024,01:15,Street,FY1 3CC\n"      # after it ended in June 2019
+                 "P2,05/03/2018,01:15,Street,FY1 3CC\n"      # while it was in use
+                 "P3,05/03/2024,01:15,Street,FY1 4DD\n")
+    result = read_health(p, data)
+    assert result.rejects[["line", "reason"]].values.tolist() == [
+        [2, "postcode terminated (no longer in use since 2019-06): 'FY1 3CC'"]]
+    rows = result.rows.set_index("line")
+    assert rows.loc[3, "location_precision"] == "postcode"
+    assert rows.loc[3, ["easting", "northing"]].tolist() == [331500, 436500]
+    assert rows.loc[4, "location_precision"] == "lsoa"
