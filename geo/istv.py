@@ -16,8 +16,9 @@ allowed fields, so no identifier reaches the data directory by that door either;
 more or fewer fields than the header (an unquoted comma in a name) is rejected with no value
 at all, since read by position its allowed fields would hold other columns' values.
 
-Where the assault location is given as text only at a home, the text is dropped too (it would
-be the patient's address): the record keeps its place and its location type.
+Where the assault was at a home, its location text is dropped too (it would be the patient's
+address): the record keeps its place and its location type. A home is known by its location
+type, or by text that names one or starts like a street address (:func:`home_text`).
 
 Records without coordinates are placed at their postcode's centroid or, failing that, at their
 LSOA's population-weighted centroid (:mod:`geo.postcodes`), and ``location_precision`` says
@@ -168,7 +169,8 @@ class HealthMapping:
     ``assault_date``, ``assault_time``, ``location``, ``postcode``, ``lsoa``, ``lon``, ``lat``,
     ``easting``, ``northing``, ``location_type``, ``weapon``, ``assailants``, ``relationship``,
     ``age``, ``age_band``, ``dob``, ``sex``, ``id``; for ambulance files ``call``,
-    ``call_date``, ``call_time``, ``call_category``, ``nature``) to the column as the file
+    ``call_date``, ``call_time``, ``call_category``, ``nature``, the place fields,
+    ``location_type``, ``age``, ``age_band``, ``dob`` and ``sex``) to the column as the file
     spells it. Fields not named are found by their usual spellings.
 
     Examples
@@ -201,8 +203,11 @@ class HealthMapping:
 def _fields(kind: str) -> dict[str, tuple[str, ...]]:
     if kind == "ed":
         return {**_ED_FIELDS, **_PLACE_FIELDS, **_PERSON_FIELDS}
+    # an ambulance service records the kind of place less often, but a call to a home needs
+    # its "Home" recognised as much as an ED attendance does
     return {**_AMBULANCE_FIELDS, **_PLACE_FIELDS,
-            **{k: v for k, v in _PERSON_FIELDS.items() if k in ("age", "age_band", "dob", "sex")}}
+            **{k: v for k, v in _PERSON_FIELDS.items()
+               if k in ("location_type", "age", "age_band", "dob", "sex")}}
 
 
 def load_health_mapping(path: str | Path) -> HealthMapping:
@@ -573,6 +578,41 @@ def location_types(values: pd.Series) -> pd.Series:
     ['Licensed premises', 'Home', 'Street or public place', 'Other', <NA>]
     """
     return _classify(values.fillna(""), _LOCATION_WORDS, "Other")
+
+
+#: Location text that says the place is a home. Word by word, any case: "Warehouse" is not a
+#: house, nor is a "public house" (a pub).
+_HOME_WORDS = re.compile(
+    r"\b(?:homes?|(?<!public )houses?|flats?|apartments?|apt|maisonettes?|bedsits?|bungalows?|"
+    r"residences?|residential|address(?:es)?|dwellings?|domestic)\b", re.IGNORECASE)
+#: Location text that starts like a street address: a house number then a word ("17 Xylophone
+#: Terrace", "17a, Xylophone Terrace"), or has one before a street word anywhere ("Outside 17
+#: Xylophone Terrace").
+_ADDRESS = re.compile(
+    r"^\W*\d+[a-z]?\b[\s,]+[a-z]|\b\d+[a-z]?,?\s+(?:[a-z'’-]+\s+){0,3}(?:street|st|road|rd|"
+    r"avenue|ave|lane|ln|close|drive|dr|way|terrace|crescent|cres|grove|place|pl|court|ct|"
+    r"gardens|gdns|square|sq|walk|row|mews|hill|parade|rise|view|vale|green|fold|brow|"
+    r"croft|meadows?|park)\b", re.IGNORECASE)
+
+
+def home_text(values: pd.Series) -> np.ndarray:
+    """Say which location texts are at a home: they name one, or look like a street address.
+
+    Such text would be an address (most often the patient's own), so it is never stored,
+    whatever the location type says. It errs towards dropping: "The Counting House" (a pub)
+    and "24 hour garage" are dropped too. Text that names a person without a home word or a
+    house number ("outside Zebedee's car") is not caught.
+
+    Examples
+    --------
+    >>> home_text(pd.Series(["At his own home, 17 Xylophone Terrace", "Outside Zeb's house",
+    ...                      "17 Xylophone Terrace", "Flat 3", "Outside the Crown public house",
+    ...                      "Talbot Road, outside a bar", "Warehouse", "", None])).tolist()
+    [True, True, True, True, False, False, False, False, False]
+    """
+    text = values.fillna("").astype(str)
+    found = text.str.contains(_HOME_WORDS) | text.str.contains(_ADDRESS)
+    return found.to_numpy(dtype=bool)
 
 
 def weapons(values: pd.Series) -> pd.Series:
@@ -1120,12 +1160,19 @@ def read_health(path: str | Path, data: DataPaths | None = None,
     domestic[relationship.isin(["Partner or ex-partner", "Family member"]).to_numpy()] = True
     domestic[relationship.isin(["Stranger", "Acquaintance"]).to_numpy()] = False
     location = col("location").str.strip().str.slice(0, 200).replace("", pd.NA)
-    at_home = (loc_type == "Home").fillna(False).to_numpy(dtype=bool)
-    dropped_home = int((at_home & location.notna().to_numpy()).sum())
+    # At a home the location text would be an address: by the location type when one says so,
+    # and by the text itself (an ambulance file often has no location type, an ED row may
+    # leave it blank)
+    at_home = (loc_type == "Home").fillna(False).to_numpy(dtype=bool) | home_text(
+        col("location"))
+    # counted among the rows kept: a rejected row is not stored anyway
+    dropped_home = int((at_home & location.notna().to_numpy() & (reasons == "")).sum())
     if dropped_home:
         location = location.mask(at_home, pd.NA)
         notes.append(f"The location text of {dropped_home:,} assault(s) at a home was not "
-                     "stored (it would be an address); their place and location type are.")
+                     "stored (it would be an address: the location type says Home, or the "
+                     "text names a home or starts like a street address); their place and "
+                     "location type are.")
 
     if "id" in frame:
         raw_ids = col("id").str.strip()

@@ -454,3 +454,58 @@ def test_a_terminated_postcode_places_only_records_from_before_it_ended(tmp_path
     assert rows.loc[3, "location_precision"] == "postcode"
     assert rows.loc[3, ["easting", "northing"]].tolist() == [331500, 436500]
     assert rows.loc[4, "location_precision"] == "lsoa"
+
+
+# Made-up addresses and people. With no "Home" location type the text itself says it is a
+# home, or looks like a street address: it is not stored either.
+HOME_TEXT_CSV = """Attendance ID,Arrival Date,Arrival Time,Assault Location,Location Type,\
+Latitude,Longitude
+H1,05/03/2024,01:15,"At his own home, 17 Xylophone Terrace",,53.8175,-3.0500
+H2,05/03/2024,01:16,Outside Zebedee Quiggleworth's house,,53.8175,-3.0500
+H3,05/03/2024,01:17,17 Xylophone Terrace,,53.8175,-3.0500
+H4,05/03/2024,01:18,"Flat 3, Yodel Court",Other,53.8175,-3.0500
+H5,05/03/2024,01:19,Outside 17a Xylophone Terrace,Street,53.8175,-3.0500
+H6,05/03/2024,01:20,Patient's residence,,53.8175,-3.0500
+H7,05/03/2024,01:21,Outside the Crown public house,Pub,53.8175,-3.0500
+H8,05/03/2024,01:22,"Talbot Road, outside a bar",Street,53.8175,-3.0500
+H9,05/03/2024,01:23,Warehouse loading bay,Workplace,53.8175,-3.0500
+H10,31/02/2024,01:24,Quiggleworth family home,,53.8175,-3.0500
+"""
+
+
+def test_location_text_that_says_home_or_looks_like_an_address_is_not_stored(tmp_path, data):
+    p = tmp_path / "ed.csv"
+    p.write_text(HOME_TEXT_CSV)
+    summary = ingest_file(p, data)
+    assert summary.accepted == 9 and summary.rejected == 1
+    assert "The location text of 6 assault(s) at a home was not stored" in " ".join(
+        summary.notes)
+    rows = _stored(data.root).sort_values("occurred_at").reset_index(drop=True)
+    assert rows["location"].isna().tolist() == [True] * 6 + [False] * 3
+    assert rows["location"].iloc[6:].tolist() == [
+        "Outside the Crown public house", "Talbot Road, outside a bar", "Warehouse loading bay"]
+    # their place and location type are kept
+    assert rows["location_precision"].tolist() == ["point"] * 9
+    assert rows["location_type"].iloc[3:5].tolist() == ["Other", "Street or public place"]
+    everything = _every_byte(data.root)
+    for value in ("Xylophone", "Quiggleworth", "Yodel", "residence"):
+        assert value.encode() not in everything, value
+
+
+def test_an_ambulance_call_to_a_home_keeps_no_location_text(tmp_path, data):
+    p = tmp_path / "amb.csv"
+    p.write_text("Incident ID,Call Date,Call Time,Call Category,Location,Location Type,"
+                 "Latitude,Longitude\n"
+                 'A1,05/03/2024,01:10,C2,"17 Xylophone Terrace (patient home)",Home,53.8175,'
+                 "-3.05\n"
+                 "A2,05/03/2024,01:20,C2,Yodel Street near the flats,,53.8175,-3.05\n"
+                 "A3,05/03/2024,01:30,C2,Outside a bar,Pub,53.8175,-3.05\n")
+    summary = ingest_file(p, data)
+    assert summary.accepted == 3
+    assert "Location Type" not in str(summary.columns_dropped)  # recognised, not dropped
+    rows = _stored(data.root).sort_values("occurred_at").reset_index(drop=True)
+    assert rows["location"].isna().tolist() == [True, True, False]
+    assert rows["location_type"].tolist()[::2] == ["Home", "Licensed premises"]
+    assert "The location text of 2 assault(s) at a home was not stored" in " ".join(
+        summary.notes)
+    assert b"Xylophone" not in _every_byte(data.root)
