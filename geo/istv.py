@@ -1256,11 +1256,12 @@ def _safe_raw(frame: pd.DataFrame, cols: Columns, rows: np.ndarray,
     """Return a rejected row as text with its allowed fields only.
 
     Never a date of birth, nor the source's own record reference (the line number finds the
-    row in the file), nor the location text of an assault at a home. A row whose values were
-    not read (its field count differs from the header's) is all blank in ``frame``, so it
-    keeps nothing.
+    row in the file), nor an ambulance call's nature as written (free text that may name
+    anyone: only the weapon it names is kept), nor the location text of an assault at a
+    home. A row whose values were not read (its field count differs from the header's) is
+    all blank in ``frame``, so it keeps nothing.
     """
-    keys = [k for k in cols.used if k not in ("dob", "id")]
+    keys = [k for k in cols.used if k not in ("dob", "id", "nature")]
     out = []
     for r in rows:
         parts = [f"{cols.names[k]}={frame.at[r, k]}" for k in keys if frame.at[r, k] != ""

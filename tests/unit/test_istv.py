@@ -509,3 +509,15 @@ def test_an_ambulance_call_to_a_home_keeps_no_location_text(tmp_path, data):
     assert "The location text of 2 assault(s) at a home was not stored" in " ".join(
         summary.notes)
     assert b"Xylophone" not in _every_byte(data.root)
+
+
+def test_a_rejected_ambulance_call_keeps_no_nature_text(tmp_path, data):
+    # the nature of a call is read only for the weapon it names; as written it may name anyone
+    p = tmp_path / "amb.csv"
+    p.write_text("Incident ID,Call Date,Call Time,Call Category,Nature,Latitude,Longitude\n"
+                 "A1,05/03/2024,01:10,C2,Assault - stabbed by BARTHOLOMEW,,\n")
+    summary = ingest_file(p, data)
+    assert summary.rejected == 1
+    rejects = pd.read_csv(summary.rejects_file, keep_default_na=False)
+    assert rejects["raw"].iloc[0] == "Call Date=05/03/2024; Call Time=01:10; Call Category=C2"
+    assert b"BARTHOLOMEW" not in _every_byte(data.root)
