@@ -396,9 +396,10 @@ def _read_table(path: Path) -> _Table:
     _check_file(path)
     max_rows = MAX_ROWS
     if _is_xlsx(path):
-        header, body, at = _read_xlsx(path, max_rows)  # a cell holds at most 32,767 characters
-        return _Table(header, body, np.asarray(at, dtype="int64"),
-                      np.zeros(len(body), dtype=bool))
+        # a cell holds at most 32,767 characters: none is too long
+        names, cells, at = _read_xlsx(path, max_rows)
+        return _Table(names, cells, np.asarray(at, dtype="int64"),
+                      np.zeros(len(cells), dtype=bool))
     head, _gz = _head_text(path)
     if b"\x00" in head[:4096]:
         raise ReadError(f"{path}: this is a binary file, not a CSV or an Excel workbook.")
