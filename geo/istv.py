@@ -12,10 +12,13 @@ the ISTV fields below. Everything else is dropped and named in the ingest summar
 names, NHS and hospital numbers, home addresses and postcodes, telephone numbers, free-text
 notes, and any column not recognised. A date of birth becomes an age band at the time of
 arrival and is not kept. Rejected rows are written to the rejects file with only their
-allowed fields, so no identifier reaches the data directory by that door either.
+allowed fields, so no identifier reaches the data directory by that door either; a row with
+more or fewer fields than the header (an unquoted comma in a name) is rejected with no value
+at all, since read by position its allowed fields would hold other columns' values.
 
-Where the assault location is given as text only at a home, the text is dropped too (it would
-be the patient's address): the record keeps its place and its location type.
+Where the assault was at a home, its location text is dropped too (it would be the patient's
+address): the record keeps its place and its location type. A home is known by its location
+type, or by text that names one or starts like a street address (:func:`home_text`).
 
 Records without coordinates are placed at their postcode's centroid or, failing that, at their
 LSOA's population-weighted centroid (:mod:`geo.postcodes`), and ``location_precision`` says
@@ -166,7 +169,8 @@ class HealthMapping:
     ``assault_date``, ``assault_time``, ``location``, ``postcode``, ``lsoa``, ``lon``, ``lat``,
     ``easting``, ``northing``, ``location_type``, ``weapon``, ``assailants``, ``relationship``,
     ``age``, ``age_band``, ``dob``, ``sex``, ``id``; for ambulance files ``call``,
-    ``call_date``, ``call_time``, ``call_category``, ``nature``) to the column as the file
+    ``call_date``, ``call_time``, ``call_category``, ``nature``, the place fields,
+    ``location_type``, ``age``, ``age_band``, ``dob`` and ``sex``) to the column as the file
     spells it. Fields not named are found by their usual spellings.
 
     Examples
@@ -199,8 +203,11 @@ class HealthMapping:
 def _fields(kind: str) -> dict[str, tuple[str, ...]]:
     if kind == "ed":
         return {**_ED_FIELDS, **_PLACE_FIELDS, **_PERSON_FIELDS}
+    # an ambulance service records the kind of place less often, but a call to a home needs
+    # its "Home" recognised as much as an ED attendance does
     return {**_AMBULANCE_FIELDS, **_PLACE_FIELDS,
-            **{k: v for k, v in _PERSON_FIELDS.items() if k in ("age", "age_band", "dob", "sex")}}
+            **{k: v for k, v in _PERSON_FIELDS.items()
+               if k in ("location_type", "age", "age_band", "dob", "sex")}}
 
 
 def load_health_mapping(path: str | Path) -> HealthMapping:
@@ -259,14 +266,24 @@ _XLSX_MAX_RATIO = 200
 
 
 def _is_xlsx(path: Path) -> bool:
+    """Say whether ``path`` is an Excel workbook; raise ReadError if it is a damaged zip.
+
+    A file that starts like a zip but cannot be opened as one is refused here with that
+    reason: otherwise it would be called "not a supported file", which sends the analyst
+    looking for the wrong problem.
+    """
     with path.open("rb") as fh:
         if fh.read(4) != b"PK\x03\x04":
             return False
     try:
         with zipfile.ZipFile(path) as zf:
             return "xl/workbook.xml" in zf.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ReadError(
+            f"{path}: this looks like an Excel workbook (or a zip archive), but it is damaged "
+            f"or cut short ({str(exc)[:200]}): a copy or download that did not finish? Open it "
+            "in Excel and save it again, or save the sheet as 'CSV UTF-8' and ingest that."
+        ) from None
 
 
 def _cell_text(value: Any) -> str:
@@ -287,8 +304,11 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_xlsx(path: Path, max_rows: int,
-               header_only: bool = False) -> tuple[list[str], list[list[str]]]:
-    """Read the first sheet of a workbook as text, refusing archives that inflate too far."""
+               header_only: bool = False) -> tuple[list[str], list[list[str]], list[int]]:
+    """Read the first sheet of a workbook as text, refusing archives that inflate too far.
+
+    Returns the header, the rows and each row's number on the sheet.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -296,11 +316,18 @@ def _read_xlsx(path: Path, max_rows: int,
             packed = max(1, sum(i.compress_size for i in infos))
     except (zipfile.BadZipFile, OSError) as exc:
         raise ReadError(f"{path}: the Excel workbook cannot be opened ({exc}).") from None
-    if total > _XLSX_MAX_UNCOMPRESSED or total / packed > _XLSX_MAX_RATIO:
+    if total > _XLSX_MAX_UNCOMPRESSED:
         raise ReadError(
-            f"{path}: the workbook unpacks to {total / 2**20:,.0f} MB, more than this tool reads "
-            f"from one workbook ({_XLSX_MAX_UNCOMPRESSED >> 20} MB, at most {_XLSX_MAX_RATIO}× "
-            "its size on disk). Save the sheet as 'CSV UTF-8' and ingest that.")
+            f"{path}: the workbook is too large once unpacked: it unpacks to "
+            f"{total / 2**20:,.0f} MB, more than the {_XLSX_MAX_UNCOMPRESSED >> 20} MB this "
+            "tool reads from one workbook. Save the sheet as 'CSV UTF-8' and ingest that.")
+    if total / packed > _XLSX_MAX_RATIO:
+        raise ReadError(
+            f"{path}: the workbook is too large once unpacked: it unpacks to "
+            f"{total / 2**20:,.0f} MB, {total / packed:,.0f}× its size on disk, where this tool "
+            f"reads at most {_XLSX_MAX_RATIO}× (a real export packs far less tightly: the "
+            "workbook may be damaged, or made to exhaust the machine). Save the sheet as "
+            "'CSV UTF-8' and ingest that.")
     import openpyxl  # only workbooks need it
 
     try:
@@ -311,10 +338,12 @@ def _read_xlsx(path: Path, max_rows: int,
                         ) from None
     try:
         sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
+        # from row 1, gaps included, so that counting gives each row's number on the sheet
+        rows = sheet.iter_rows(min_row=1, values_only=True)
         header: list[str] | None = None
         body: list[list[str]] = []
-        for values in rows:
+        lines: list[int] = []
+        for line, values in enumerate(rows, start=1):
             cells = [_cell_text(v) for v in values]
             if header is None:
                 if not any(cells):
@@ -329,6 +358,7 @@ def _read_xlsx(path: Path, max_rows: int,
                 raise ReadError(f"{path}: the sheet has more than {max_rows:,} rows, the most "
                                 "one health file may hold; split it.")
             body.append(cells)
+            lines.append(line)
     finally:
         book.close()
     if header is None:
@@ -336,35 +366,78 @@ def _read_xlsx(path: Path, max_rows: int,
     while header and not header[-1]:
         header.pop()
     width = len(header)
-    return header, [(r + [""] * width)[:width] for r in body]
+    return header, [(r + [""] * width)[:width] for r in body], lines
 
 
-def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+@dataclass
+class _Table:
+    """The cells of a health file as text, and the rows whose values were too long to keep."""
+
+    header: list[str]
+    rows: list[list[str]]
+    #: Each row's line in the file (where it starts), or its row number on the sheet.
+    lines: np.ndarray
+    #: Positions in ``rows`` of rows with a value over 128 KiB; such a row is kept empty.
+    too_long: np.ndarray
+
+
+def _read_table(path: Path) -> _Table:
     """Return the header and the rows of a health file as text (CSV, gzipped CSV or XLSX)."""
-    from geo.readers import _check_file, _head_text, _Source, _utf8_error
+    from geo.readers import (
+        _MAX_FIELD_BYTES,
+        _MAX_READ_FIELD_CHARS,
+        _check_file,
+        _csv_records,
+        _head_text,
+        _Source,
+        _utf8_error,
+    )
 
     _check_file(path)
     max_rows = MAX_ROWS
     if _is_xlsx(path):
-        return _read_xlsx(path, max_rows)
+        # a cell holds at most 32,767 characters: none is too long
+        names, cells, at = _read_xlsx(path, max_rows)
+        return _Table(names, cells, np.asarray(at, dtype="int64"),
+                      np.zeros(len(cells), dtype=bool))
     head, _gz = _head_text(path)
     if b"\x00" in head[:4096]:
         raise ReadError(f"{path}: this is a binary file, not a CSV or an Excel workbook.")
+    # The csv module refuses the whole file at its first value over 128 KiB; read values up to
+    # _MAX_READ_FIELD_CHARS (beyond that, a quote never closed: refused whole, with where) and
+    # reject the row of one over 128 KiB without keeping it. The limit is process-wide, so it
+    # is only ever raised (another thread may be reading), as geo.readers does.
+    if csv.field_size_limit() < _MAX_READ_FIELD_CHARS:
+        csv.field_size_limit(_MAX_READ_FIELD_CHARS)
+    too_long: list[int] = []
+    starts: list[int] = []
     try:
         with _Source(path) as src:
             text = io.TextIOWrapper(cast(Any, src.stream), encoding="utf-8-sig", newline="")
             reader = csv.reader(text)
-            header = next(reader, None)
+            records = _csv_records(path, reader)
+            header = next(records, None)
             if header is None:
                 raise ReadError(f"{path}: the file is empty (it holds no text).")
             body: list[list[str]] = []
-            for row in reader:
+            # a row starts on the line after the previous one ended: blank lines and values
+            # with line breaks in them move the rows after them down
+            prev_line = reader.line_num
+            for row in records:
+                start, prev_line = prev_line + 1, reader.line_num
                 if not any(c.strip() for c in row):
                     continue
                 if len(body) >= max_rows:
                     raise ReadError(f"{path}: the file has more than {max_rows:,} rows, the "
                                     "most one health file may hold; split it.")
+                # characters, then bytes only when it could matter (a UTF-8 character is at
+                # most 4 bytes)
+                if any(len(c) * 4 > _MAX_FIELD_BYTES and len(c.encode("utf-8")) >
+                       _MAX_FIELD_BYTES for c in row):
+                    too_long.append(len(body))
+                    row = []
                 body.append(row)
+                starts.append(start)
     except UnicodeDecodeError:
         raise _utf8_error(path) from None
     except csv.Error as exc:
@@ -373,7 +446,9 @@ def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     width = len(header)
     if width < 2:
         raise ReadError(f"{path}: header row not recognised: {','.join(header)[:120]!r}.")
-    return header, body
+    long_rows = np.zeros(len(body), dtype=bool)
+    long_rows[too_long] = True
+    return _Table(header, body, np.asarray(starts, dtype="int64"), long_rows)
 
 
 def header_kind(header: Iterable[str]) -> str | None:
@@ -403,12 +478,20 @@ def header_kind(header: Iterable[str]) -> str | None:
 
 
 def file_kind(path: str | Path) -> str | None:
-    """Return ``"ed"``, ``"ambulance"`` or None for a file, judged by its header row."""
+    """Return ``"ed"``, ``"ambulance"`` or None for a file, judged by its header row.
+
+    Raises
+    ------
+    geo.schema.ReadError
+        If the file is an Excel workbook that cannot be read (too large once unpacked,
+        damaged or cut short): no other reader takes a workbook, so the real reason is given
+        here. A CSV whose header cannot be read gives None (the other readers say why).
+    """
     path = Path(path)
+    if path.is_file() and _is_xlsx(path):
+        header, _, _ = _read_xlsx(path, 0, header_only=True)
+        return header_kind(header)
     try:
-        if _is_xlsx(path):
-            header, _ = _read_xlsx(path, 0, header_only=True)
-            return header_kind(header)
         from geo.readers import _head_text, _read_header
 
         head, _ = _head_text(path)
@@ -496,6 +579,41 @@ def location_types(values: pd.Series) -> pd.Series:
     ['Licensed premises', 'Home', 'Street or public place', 'Other', <NA>]
     """
     return _classify(values.fillna(""), _LOCATION_WORDS, "Other")
+
+
+#: Location text that says the place is a home. Word by word, any case: "Warehouse" is not a
+#: house, nor is a "public house" (a pub).
+_HOME_WORDS = re.compile(
+    r"\b(?:homes?|(?<!public )houses?|flats?|apartments?|apt|maisonettes?|bedsits?|bungalows?|"
+    r"residences?|residential|address(?:es)?|dwellings?|domestic)\b", re.IGNORECASE)
+#: Location text that starts like a street address: a house number then a word ("17 Xylophone
+#: Terrace", "17a, Xylophone Terrace"), or has one before a street word anywhere ("Outside 17
+#: Xylophone Terrace").
+_ADDRESS = re.compile(
+    r"^\W*\d+[a-z]?\b[\s,]+[a-z]|\b\d+[a-z]?,?\s+(?:[a-z'’-]+\s+){0,3}(?:street|st|road|rd|"
+    r"avenue|ave|lane|ln|close|drive|dr|way|terrace|crescent|cres|grove|place|pl|court|ct|"
+    r"gardens|gdns|square|sq|walk|row|mews|hill|parade|rise|view|vale|green|fold|brow|"
+    r"croft|meadows?|park)\b", re.IGNORECASE)
+
+
+def home_text(values: pd.Series) -> np.ndarray:
+    """Say which location texts are at a home: they name one, or look like a street address.
+
+    Such text would be an address (most often the patient's own), so it is never stored,
+    whatever the location type says. It errs towards dropping: "The Counting House" (a pub)
+    and "24 hour garage" are dropped too. Text that names a person without a home word or a
+    house number ("outside Zebedee's car") is not caught.
+
+    Examples
+    --------
+    >>> home_text(pd.Series(["At his own home, 17 Xylophone Terrace", "Outside Zeb's house",
+    ...                      "17 Xylophone Terrace", "Flat 3", "Outside the Crown public house",
+    ...                      "Talbot Road, outside a bar", "Warehouse", "", None])).tolist()
+    [True, True, True, True, False, False, False, False, False]
+    """
+    text = values.fillna("").astype(str)
+    found = text.str.contains(_HOME_WORDS) | text.str.contains(_ADDRESS)
+    return found.to_numpy(dtype=bool)
 
 
 def weapons(values: pd.Series) -> pd.Series:
@@ -748,7 +866,8 @@ def _when(frame: pd.DataFrame, whole: str, part_date: str, part_time: str) -> pd
         clock = frame[part_time].str.strip()
         # Excel exports a time of day as "1899-12-30 23:15" or a fraction of a day
         clock = clock.str.replace(r"^1899-12-3[01][ T]", "", regex=True)
-        day = day.where(clock == "", day + " " + clock)
+        # a time with no date is no date: left blank, so the row says "no arrival date"
+        day = day.where((clock == "") | (day == ""), day + " " + clock)
     return day
 
 
@@ -801,7 +920,8 @@ def read_health(path: str | Path, data: DataPaths | None = None,
         If the file cannot be read, is not a health file, or has no arrival (call) date.
     """
     path = Path(path)
-    header, body = _read_table(path)
+    table = _read_table(path)
+    header, body = table.header, table.rows
     kind = (mapping.kind if mapping else None) or kind or header_kind(header)
     if kind not in KINDS:
         raise ReadError(
@@ -819,11 +939,21 @@ def read_health(path: str | Path, data: DataPaths | None = None,
             f"{', '.join(repr(h) for h in header)}.")
     n = len(body)
     width = len(header)
+    # A row with more or fewer fields than the header (an unquoted comma in a name, a row cut
+    # short) cannot be read by position: its "Age" may hold the free text of a dropped column.
+    # None of its values is read, not even into the rejects file; nor of a row with a value
+    # over 128 KiB (kept empty by the reader).
+    too_long = table.too_long
+    ragged = np.array([len(r) != width for r in body], dtype=bool) & ~too_long
+    unread = ragged | too_long
+    blank_row = [""] * width
     frame = pd.DataFrame(
-        {key: pd.Series([(r[i] if i < len(r) else "") for r in body], dtype="string")
+        {key: pd.Series([(blank_row if bad else r)[i] for r, bad in zip(body, unread,
+                                                                        strict=True)],
+                        dtype="string")
          for key, i in cols.used.items()})
     frame = frame.fillna("")
-    lines = np.arange(2, n + 2, dtype="int64")
+    lines = table.lines
     reasons = np.full(n, "", dtype=object)
 
     def reject(mask: np.ndarray, why: str | np.ndarray) -> None:
@@ -833,11 +963,12 @@ def read_health(path: str | Path, data: DataPaths | None = None,
         else:
             reasons[fresh] = why[fresh]
 
-    ragged = np.array([len(r) != width for r in body], dtype=bool)
+    if too_long.any():
+        from geo.readers import _LONG_FIELD_REASON
+
+        reject(too_long, _LONG_FIELD_REASON)
     if ragged.any():
-        counts = np.array([len(r) for r in body])
-        reject(ragged, np.array([f"the row has {c} values but the header has {width} columns"
-                                 for c in counts], dtype=object))
+        reject(ragged, np.array([_ragged_reason(len(r), width) for r in body], dtype=object))
     dayfirst = mapping.dayfirst if mapping else True
     when_text = _when(frame, whole, part, f"{kind == 'ed' and 'arrival' or 'call'}_time")
     assert when_text is not None
@@ -933,11 +1064,14 @@ def read_health(path: str | Path, data: DataPaths | None = None,
             north[rows[ok]] = np.asarray(placed.northing)[ok]
             precision[rows[ok]] = "postcode"
             pc_reason[rows[~ok]] = np.asarray(placed.reason, dtype=object)[~ok]
-            # a postcode known to the directory but not placeable (terminated, no grid
-            # reference) still names its LSOA: the record may be placed there instead
+            # a postcode known to the directory but with no grid reference still names its
+            # LSOA: the record may be placed there instead. Not a terminated one: a record
+            # dated after it ended does not say where it happened (a mistyped or out-of-date
+            # postcode), so it is rejected with that reason unless the row gives an LSOA too.
             if lsoa is None:
                 lsoa = pd.Series("", index=frame.index, dtype="string")
-            known = np.asarray([c is not None for c in placed.lsoa], dtype=bool) & ~ok
+            ended = np.asarray(placed.terminated, dtype=bool)
+            known = np.asarray([c is not None for c in placed.lsoa], dtype=bool) & ~ok & ~ended
             for r, code in zip(rows[known], np.asarray(placed.lsoa, dtype=object)[known],
                                strict=True):
                 if not lsoa.iat[r]:
@@ -1027,12 +1161,19 @@ def read_health(path: str | Path, data: DataPaths | None = None,
     domestic[relationship.isin(["Partner or ex-partner", "Family member"]).to_numpy()] = True
     domestic[relationship.isin(["Stranger", "Acquaintance"]).to_numpy()] = False
     location = col("location").str.strip().str.slice(0, 200).replace("", pd.NA)
-    at_home = (loc_type == "Home").fillna(False).to_numpy(dtype=bool)
-    dropped_home = int((at_home & location.notna().to_numpy()).sum())
+    # At a home the location text would be an address: by the location type when one says so,
+    # and by the text itself (an ambulance file often has no location type, an ED row may
+    # leave it blank)
+    at_home = (loc_type == "Home").fillna(False).to_numpy(dtype=bool) | home_text(
+        col("location"))
+    # counted among the rows kept: a rejected row is not stored anyway
+    dropped_home = int((at_home & location.notna().to_numpy() & (reasons == "")).sum())
     if dropped_home:
         location = location.mask(at_home, pd.NA)
         notes.append(f"The location text of {dropped_home:,} assault(s) at a home was not "
-                     "stored (it would be an address); their place and location type are.")
+                     "stored (it would be an address: the location type says Home, or the "
+                     "text names a home or starts like a street address); their place and "
+                     "location type are.")
 
     if "id" in frame:
         raw_ids = col("id").str.strip()
@@ -1103,14 +1244,25 @@ def _age_years(born: np.ndarray, on: np.ndarray) -> np.ndarray:
     return out
 
 
+def _ragged_reason(found: int, width: int) -> str:
+    """Say why a row whose field count differs from the header's is rejected."""
+    why = ("a comma inside an unquoted field?" if found > width
+           else "a row cut short, or a line break inside an unquoted field?")
+    word = "field" if found == 1 else "fields"
+    return f"the row has {found} {word} where the header has {width} ({why})"
+
+
 def _safe_raw(frame: pd.DataFrame, cols: Columns, rows: np.ndarray,
               at_home: np.ndarray) -> list[str]:
     """Return a rejected row as text with its allowed fields only.
 
     Never a date of birth, nor the source's own record reference (the line number finds the
-    row in the file), nor the location text of an assault at a home.
+    row in the file), nor an ambulance call's nature as written (free text that may name
+    anyone: only the weapon it names is kept), nor the location text of an assault at a
+    home. A row whose values were not read (its field count differs from the header's) is
+    all blank in ``frame``, so it keeps nothing.
     """
-    keys = [k for k in cols.used if k not in ("dob", "id")]
+    keys = [k for k in cols.used if k not in ("dob", "id", "nature")]
     out = []
     for r in rows:
         parts = [f"{cols.names[k]}={frame.at[r, k]}" for k in keys if frame.at[r, k] != ""

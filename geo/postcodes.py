@@ -311,16 +311,22 @@ class Placement:
     lsoa : numpy.ndarray
         Object array: the LSOA code (2011 or 2021, as the directory gives) or None. A postcode
         in the directory has its LSOA even when it is not placed (terminated, or no grid
-        reference), so a caller may fall back to the LSOA's centroid.
+        reference), so a caller may fall back to the LSOA's centroid for one with no grid
+        reference. Not for a terminated one (see ``terminated``): a record giving a postcode
+        after it ended does not say where it happened, so its LSOA is no better a guess.
     reason : numpy.ndarray
         Object array: None where placed, else why not, in plain English (``"no postcode"``,
         ``"postcode not in the postcode directory: 'FY1 9ZZ'"``...).
+    terminated : numpy.ndarray or None
+        Boolean array: True where a postcode was not placed because it is terminated (for the
+        record's date, when dates were given). None for LSOA codes.
     """
 
     easting: np.ndarray
     northing: np.ndarray
     lsoa: np.ndarray
     reason: np.ndarray
+    terminated: np.ndarray | None = None
 
     @property
     def placed(self) -> np.ndarray:
@@ -514,8 +520,9 @@ class PostcodeLookup:
         for k in np.flatnonzero(~typed.missing & ~shaped).tolist():
             reason[k] = f"not a postcode: '{typed.shown(k)}'"
         idx = np.flatnonzero(shaped)
+        ended = np.zeros(n, dtype=bool)
         if not len(idx):
-            return Placement(east, north, lsoa, reason)
+            return Placement(east, north, lsoa, reason, ended)
         wanted = _fixed_keys(typed.packed.filter(pa.array(shaped)), _KEY_BYTES)
         if len(self._keys):
             at_row = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
@@ -538,8 +545,9 @@ class PostcodeLookup:
         terminated = term >= 0
         if at is not None and terminated.any():
             month = _months(at, n)[hit]
-            ended = self._term_months[np.maximum(term, 0)]
-            terminated &= ~((month > 0) & (ended > 0) & (month < ended))
+            end_month = self._term_months[np.maximum(term, 0)]
+            terminated &= ~((month > 0) & (end_month > 0) & (month < end_month))
+        ended[hit[terminated]] = True
         e = self._east[rows].astype("float64")
         no_grid = ~np.isfinite(e) & ~terminated
         for k, t in zip(hit[terminated].tolist(), term[terminated].tolist(), strict=True):
@@ -551,7 +559,7 @@ class PostcodeLookup:
         good = ~terminated & ~no_grid
         east[hit[good]] = e[good]
         north[hit[good]] = self._north[rows][good].astype("float64")
-        return Placement(east, north, lsoa, reason)
+        return Placement(east, north, lsoa, reason, ended)
 
 
 def _none(value: object) -> str | None:

@@ -230,7 +230,7 @@ def _lookups(tmp_path: Path, data: DataPaths) -> None:
     onspd = tmp_path / "ONSPD_TEST.csv"
     onspd.write_text(onspd_text([
         onspd_row("FY1 1ZZ", 330800, 436100, lsoa21="E01099001", lad="E06000009"),
-        # terminated before the attendances: not placed; its LSOA is known
+        # terminated before the attendances: not placed, nor at its LSOA (the directory's)
         onspd_row("FY1 2ZZ", 330900, 436300, lsoa21="E01099002", doterm="202001",
                   lad="E06000009"),
         # terminated after them: it was in use then, so it places them
@@ -252,23 +252,24 @@ def test_postcode_lsoa_and_point_variants_are_placed_with_their_precision(tmp_pa
     summary = ingest_file(p, data)
     assert summary.read == 9
     assert summary.read == summary.accepted + summary.rejected
-    assert summary.accepted == 6
+    assert summary.accepted == 5
     assert summary.rejected_by_reason == {
         "postcode not in the postcode directory": 1, "LSOA code not recognised": 1,
-        "not a postcode": 1}
-    assert "2 row(s) whose postcode could not be placed were placed by their LSOA code " \
+        "not a postcode": 1, "postcode terminated": 1}
+    assert "1 row(s) whose postcode could not be placed were placed by their LSOA code " \
         "instead." in summary.notes
     rows = _stored(data.root).set_index("occurred_at").sort_index()
     got = rows[["location_precision", "easting", "northing"]].round(0).values.tolist()
     assert got[0][0] == "point"
     assert got[1] == ["postcode", 330800, 436100]        # FY1 1ZZ, typed in lower case
     assert got[2] == ["lsoa", 331200, 436400]            # LSOA only
-    assert got[3] == ["lsoa", 331500, 435800]            # terminated postcode: its LSOA
-    assert got[4] == ["lsoa", 331500, 435800]            # terminated, LSOA given too
-    assert got[5] == ["postcode", 331000, 436000]        # terminated after the attendance
+    assert got[3] == ["lsoa", 331500, 435800]            # terminated, LSOA given too
+    assert got[4] == ["postcode", 331000, 436000]        # terminated after the attendance
     rejects = pd.read_csv(summary.rejects_file)
     reasons = dict(zip(rejects["line"], rejects["reason"], strict=True))
     assert reasons[5] == "postcode not in the postcode directory: 'FY1 9ZZ'"
+    # terminated before the attendance, no LSOA given: the place is not known
+    assert reasons[6] == "postcode terminated (no longer in use since 2020-01): 'FY1 2ZZ'"
     assert reasons[8].startswith("LSOA code not recognised")
     assert reasons[10] == "not a postcode: 'not a pc'"
     everything = _every_byte(data.root)
@@ -285,3 +286,238 @@ def test_without_a_postcode_directory_the_reason_says_what_to_import(tmp_path, d
     rejects = pd.read_csv(summary.rejects_file)
     assert rejects["reason"].str.contains("hotspot postcodes import").any()
     assert rejects["reason"].str.contains("hotspot lsoa-centroids import").any()
+
+
+# A name typed with an unquoted comma pushes every later value one column to the right: read by
+# header position, "Age" would hold the free text. Made-up people, as above.
+RAGGED_CSV = """Attendance ID,Arrival Date,Arrival Time,Patient Name,Free text,Age,Sex,\
+Location Type,Weapon,Latitude,Longitude
+R1,05/03/2024,01:15,Zebedee Quiggleworth,BARTHOLOMEW stabbed him,30,M,Street,Knife,53.8175,\
+-3.0500
+R2,05/03/2024,01:25,QUIGGLEWORTH, Zebedee,BARTHOLOMEW stabbed him,30,M,Street,Knife,53.8175,\
+-3.0500
+R3,05/03/2024,01:35,Griselda Quiggleworth
+"""
+
+
+def test_a_ragged_row_is_rejected_with_no_values_kept(tmp_path, data):
+    p = tmp_path / "ragged.csv"
+    p.write_text(RAGGED_CSV)
+    summary = ingest_file(p, data)
+    assert summary.read == 3 and summary.accepted == 1 and summary.rejected == 2
+    rejects = pd.read_csv(summary.rejects_file, keep_default_na=False)
+    assert rejects["reason"].tolist() == [
+        "the row has 12 fields where the header has 11 (a comma inside an unquoted field?)",
+        "the row has 4 fields where the header has 11 (a row cut short, or a line break "
+        "inside an unquoted field?)",
+    ]
+    # not even its allowed fields: read by position they may hold another column's value
+    assert rejects["raw"].tolist() == ["", ""]
+    # the shifted values are not read at all, so no note counts them
+    assert not any("age(s) not understood" in n for n in summary.notes)
+    everything = _every_byte(data.root)
+    for value in ("BARTHOLOMEW", "Zebedee", "QUIGGLEWORTH", "Griselda"):
+        assert value.encode() not in everything, value
+
+
+@pytest.fixture
+def csv_default_field_limit():
+    """Python's own limit on a CSV value (128 KiB), as a fresh process has it.
+
+    Another reader may have raised the process-wide limit earlier in the run.
+    """
+    import csv
+
+    before = csv.field_size_limit(128 << 10)
+    yield
+    csv.field_size_limit(max(before, csv.field_size_limit()))
+
+
+def test_a_value_over_128_kib_rejects_its_row_only(tmp_path, data, csv_default_field_limit):
+    long_note = "x" * (200 << 10)
+    p = tmp_path / "ed.csv"
+    p.write_text("Attendance ID,Arrival Date,Arrival Time,Triage Notes,Latitude,Longitude\n"
+                 "L1,05/03/2024,01:15,fine,53.8175,-3.0500\n"
+                 f'L2,05/03/2024,01:25,"{long_note}",53.8175,-3.0500\n'
+                 "L3,05/03/2024,01:35,fine,53.8175,-3.0500\n")
+    summary = ingest_file(p, data)
+    assert summary.read == 3 and summary.accepted == 2 and summary.rejected == 1
+    rejects = pd.read_csv(summary.rejects_file, keep_default_na=False)
+    assert rejects["line"].tolist() == [3]
+    assert rejects["reason"].iloc[0].startswith("a value is longer than 128 KiB")
+    assert rejects["raw"].tolist() == [""]
+    assert b"xxxxxxxx" not in _every_byte(data.root)
+
+
+def test_a_rejected_row_is_named_by_its_line_in_the_file(tmp_path):
+    # a blank line and a value with a line break in it move the rows after them down
+    p = tmp_path / "ed.csv"
+    p.write_text("Attendance ID,Arrival Date,Arrival Time,Location Type,Latitude,Longitude\n"
+                 "N1,05/03/2024,01:15,Street,53.8175,-3.0500\n"
+                 "\n"
+                 "N2,31/02/2024,01:25,Street,53.8175,-3.0500\n"
+                 'N3,05/03/2024,01:35,"Street\nor road",53.8175,-3.0500\n'
+                 "N4,31/02/2024,01:45,Street,53.8175,-3.0500\n")
+    result = read_health(p)
+    assert result.rejects["line"].tolist() == [4, 7]
+    assert result.rows["line"].tolist() == [2, 5]
+
+
+def test_a_rejected_workbook_row_is_named_by_its_row_on_the_sheet(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Attendance ID", "Arrival Date", "Arrival Time", "Latitude", "Longitude"])
+    sheet.append(["W1", "05/03/2024", "01:15", 53.8175, -3.05])
+    sheet.append([])  # a blank row on the sheet
+    sheet.append(["W2", "31/02/2024", "01:25", 53.8175, -3.05])
+    p = tmp_path / "ed.xlsx"
+    book.save(p)
+    assert read_health(p).rejects["line"].tolist() == [4]
+
+
+def test_a_time_with_no_date_is_no_arrival_date(tmp_path):
+    p = tmp_path / "ed.csv"
+    p.write_text("Attendance ID,Arrival Date,Arrival Time,Date of Assault,Time of Assault,"
+                 "Latitude,Longitude\n"
+                 "T1,,01:15,,00:50,53.8175,-3.0500\n"
+                 "T2,05/03/2024,01:15,,00:50,53.8175,-3.0500\n")
+    result = read_health(p)
+    assert result.rejects["reason"].tolist() == ["no arrival date"]
+    # an assault time with no date is no assault time, and no note calls it not understood
+    assert pd.isna(result.rows["assault_at"].iloc[0])
+    assert not any("assault date" in n for n in result.notes)
+    amb = tmp_path / "amb.csv"
+    amb.write_text("Incident Number,Call Date,Call Time,Call Category,Latitude,Longitude\n"
+                   "A1,,23:50,C2,53.8175,-3.0540\n")
+    assert read_health(amb).rejects["reason"].tolist() == ["no call date"]
+
+
+def _bomb(p: Path) -> None:
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"0" * (40 << 20))
+
+
+def test_a_workbook_that_cannot_be_read_is_refused_with_the_real_reason(tmp_path, data):
+    openpyxl = pytest.importorskip("openpyxl")
+    bomb = tmp_path / "bomb.xlsx"
+    _bomb(bomb)
+    with pytest.raises(ReadError, match="unpacks to") as caught:
+        ingest_file(bomb, data)
+    assert "not a supported file" not in str(caught.value)
+
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(damaged, "w") as zf:
+        zf.writestr("xl/workbook.xml", "this is not XML <<<")
+    with pytest.raises(ReadError, match="the Excel workbook cannot be read"):
+        ingest_file(damaged, data)
+
+    book = openpyxl.Workbook()
+    book.active.append(["Arrival Date", "Arrival Time"])
+    whole = tmp_path / "whole.xlsx"
+    book.save(whole)
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(whole.read_bytes()[:-200])  # a copy that did not finish
+    with pytest.raises(ReadError, match="damaged or cut short"):
+        ingest_file(cut, data)
+
+
+def test_a_terminated_postcode_places_only_records_from_before_it_ended(tmp_path, data):
+    from geo.postcodes import import_postcodes
+    from tests.postcode_helpers import onspd_row, onspd_text
+
+    onspd = tmp_path / "ONSPD_TEST.csv"
+    onspd.write_text(onspd_text([
+        onspd_row("FY1 3CC", 331500, 436500, lsoa21="E01012673", doterm="201906",
+                  lad="E06000009"),
+        # live, but with no grid reference: placed at its LSOA's centroid, as before
+        onspd_row("FY1 4DD", None, None, lsoa21="E01012674", lad="E06000009"),
+    ]), newline="")
+    import_postcodes(onspd, data)
+    from geo.postcodes import import_lsoa_centroids
+
+    pwc = tmp_path / "pwc.csv"
+    pwc.write_text("FID,LSOA21CD,LSOA21NM,GlobalID,x,y\n"
+                   "1,E01012673,Blackpool 673A,{A},331200,436400\n"
+                   "2,E01012674,Blackpool 674A,{B},331500,435800\n")
+    import_lsoa_centroids(pwc, data)
+    p = tmp_path / "ed.csv"
+    p.write_text("Attendance ID,Arrival Date,Arrival Time,Location Type,Postcode\n"
+                 "P1,05/03/2024,01:15,Street,FY1 3CC\n"      # after it ended in June 2019
+                 "P2,05/03/2018,01:15,Street,FY1 3CC\n"      # while it was in use
+                 "P3,05/03/2024,01:15,Street,FY1 4DD\n")
+    result = read_health(p, data)
+    assert result.rejects[["line", "reason"]].values.tolist() == [
+        [2, "postcode terminated (no longer in use since 2019-06): 'FY1 3CC'"]]
+    rows = result.rows.set_index("line")
+    assert rows.loc[3, "location_precision"] == "postcode"
+    assert rows.loc[3, ["easting", "northing"]].tolist() == [331500, 436500]
+    assert rows.loc[4, "location_precision"] == "lsoa"
+
+
+# Made-up addresses and people. With no "Home" location type the text itself says it is a
+# home, or looks like a street address: it is not stored either.
+HOME_TEXT_CSV = """Attendance ID,Arrival Date,Arrival Time,Assault Location,Location Type,\
+Latitude,Longitude
+H1,05/03/2024,01:15,"At his own home, 17 Xylophone Terrace",,53.8175,-3.0500
+H2,05/03/2024,01:16,Outside Zebedee Quiggleworth's house,,53.8175,-3.0500
+H3,05/03/2024,01:17,17 Xylophone Terrace,,53.8175,-3.0500
+H4,05/03/2024,01:18,"Flat 3, Yodel Court",Other,53.8175,-3.0500
+H5,05/03/2024,01:19,Outside 17a Xylophone Terrace,Street,53.8175,-3.0500
+H6,05/03/2024,01:20,Patient's residence,,53.8175,-3.0500
+H7,05/03/2024,01:21,Outside the Crown public house,Pub,53.8175,-3.0500
+H8,05/03/2024,01:22,"Talbot Road, outside a bar",Street,53.8175,-3.0500
+H9,05/03/2024,01:23,Warehouse loading bay,Workplace,53.8175,-3.0500
+H10,31/02/2024,01:24,Quiggleworth family home,,53.8175,-3.0500
+"""
+
+
+def test_location_text_that_says_home_or_looks_like_an_address_is_not_stored(tmp_path, data):
+    p = tmp_path / "ed.csv"
+    p.write_text(HOME_TEXT_CSV)
+    summary = ingest_file(p, data)
+    assert summary.accepted == 9 and summary.rejected == 1
+    assert "The location text of 6 assault(s) at a home was not stored" in " ".join(
+        summary.notes)
+    rows = _stored(data.root).sort_values("occurred_at").reset_index(drop=True)
+    assert rows["location"].isna().tolist() == [True] * 6 + [False] * 3
+    assert rows["location"].iloc[6:].tolist() == [
+        "Outside the Crown public house", "Talbot Road, outside a bar", "Warehouse loading bay"]
+    # their place and location type are kept
+    assert rows["location_precision"].tolist() == ["point"] * 9
+    assert rows["location_type"].iloc[3:5].tolist() == ["Other", "Street or public place"]
+    everything = _every_byte(data.root)
+    for value in ("Xylophone", "Quiggleworth", "Yodel", "residence"):
+        assert value.encode() not in everything, value
+
+
+def test_an_ambulance_call_to_a_home_keeps_no_location_text(tmp_path, data):
+    p = tmp_path / "amb.csv"
+    p.write_text("Incident ID,Call Date,Call Time,Call Category,Location,Location Type,"
+                 "Latitude,Longitude\n"
+                 'A1,05/03/2024,01:10,C2,"17 Xylophone Terrace (patient home)",Home,53.8175,'
+                 "-3.05\n"
+                 "A2,05/03/2024,01:20,C2,Yodel Street near the flats,,53.8175,-3.05\n"
+                 "A3,05/03/2024,01:30,C2,Outside a bar,Pub,53.8175,-3.05\n")
+    summary = ingest_file(p, data)
+    assert summary.accepted == 3
+    assert "Location Type" not in str(summary.columns_dropped)  # recognised, not dropped
+    rows = _stored(data.root).sort_values("occurred_at").reset_index(drop=True)
+    assert rows["location"].isna().tolist() == [True, True, False]
+    assert rows["location_type"].tolist()[::2] == ["Home", "Licensed premises"]
+    assert "The location text of 2 assault(s) at a home was not stored" in " ".join(
+        summary.notes)
+    assert b"Xylophone" not in _every_byte(data.root)
+
+
+def test_a_rejected_ambulance_call_keeps_no_nature_text(tmp_path, data):
+    # the nature of a call is read only for the weapon it names; as written it may name anyone
+    p = tmp_path / "amb.csv"
+    p.write_text("Incident ID,Call Date,Call Time,Call Category,Nature,Latitude,Longitude\n"
+                 "A1,05/03/2024,01:10,C2,Assault - stabbed by BARTHOLOMEW,,\n")
+    summary = ingest_file(p, data)
+    assert summary.rejected == 1
+    rejects = pd.read_csv(summary.rejects_file, keep_default_na=False)
+    assert rejects["raw"].iloc[0] == "Call Date=05/03/2024; Call Time=01:10; Call Category=C2"
+    assert b"BARTHOLOMEW" not in _every_byte(data.root)

@@ -158,6 +158,9 @@ def test_a_terminated_postcode_is_placed_for_records_from_when_it_was_in_use(loo
     assert_allclose(placed.easting[:1], [TERMINATED[1]], atol=METRE_ATOL)
     assert placed.reason[1].startswith("postcode terminated (no longer in use since 2019-06)")
     assert placed.reason[2].startswith("postcode terminated")
+    # which were refused for being terminated, so a caller does not place them at their LSOA
+    assert placed.terminated is not None
+    assert placed.terminated.tolist() == [False, True, True]
 
 
 def test_northern_ireland_postcodes_are_placed_from_lat_long_not_the_irish_grid(lookup):
