@@ -155,7 +155,7 @@ def _record_keys(ids: pa.ChunkedArray, key: str,
     """Return each row's record key: the one stored with it, else the hash of its id."""
     if stored is None or stored.null_count == len(stored):
         return record_keys(ids, key)
-    out = np.asarray(pc.fill_null(stored, 0).to_numpy(zero_copy_only=False), dtype="uint32")
+    out = np.array(pc.fill_null(stored, 0).to_numpy(zero_copy_only=False), dtype="uint32")
     if stored.null_count:
         missing = np.asarray(pc.is_null(stored).to_numpy(zero_copy_only=False), dtype=bool)
         out[missing] = record_keys(ids.filter(pa.array(missing)), key)

@@ -245,7 +245,7 @@ class Store:
             return table.append_column(STORED_SCHEMA.field("rkey"), pa.array(keys, pa.uint32()))
         stored = table.column(at)
         missing = np.asarray(pc.is_null(stored).to_numpy(zero_copy_only=False), dtype=bool)
-        keys = np.asarray(pc.fill_null(stored, 0).to_numpy(zero_copy_only=False), dtype="uint32")
+        keys = np.array(pc.fill_null(stored, 0).to_numpy(zero_copy_only=False), dtype="uint32")
         keys[missing] = record_keys(ids.filter(pa.array(missing)), self.record_key)
         return table.set_column(at, STORED_SCHEMA.field("rkey"), pa.array(keys, pa.uint32()))
 

@@ -24,6 +24,7 @@ from geo.engines import (
     KeyedCounts,
     NumpyExecutor,
     TooManyRows,
+    UnkeyedRecords,
 )
 from geo.ingest import load_sample
 from geo.query import AUTHORITY, FilterError, Filters, QueryLayer
@@ -487,3 +488,24 @@ def test_bounded_reads_bring_the_same_rows(engines, engine, scope):
         assert want.column("n").to_numpy().sum() > 0 or kwargs.get("cells") == []
     with pytest.raises(TooManyRows):
         engine.grouped_rows(CoreQuery(Filters()), columns, 10, boxes=boxes)
+
+
+def test_record_keys_are_refused_until_every_file_has_them(small, dask):
+    """A store written before record keys has none to sum: the engines say so (the door
+    then refuses figures with noise), and after 'hotspot compact' they sum the keys the
+    in-memory layer works out from the ids."""
+    later = Store(small.root, record_key=RECORD_KEY)
+    commit(later, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=3), "keyed.csv")
+    q = CoreQuery(Filters())
+    shared, dask.store = dask.store, small  # the module's cluster, on this store for now
+    try:
+        for ex in (DuckDBExecutor(small), dask):
+            with pytest.raises(UnkeyedRecords, match="hotspot compact"):
+                ex.summary(q, 8, keyed=True)
+        later.compact()
+        ref = NumpyExecutor(QueryLayer(small, load_boundaries(None), record_key=RECORD_KEY))
+        want = _summary(ref.summary(q, 8, keyed=True))
+        for ex in (DuckDBExecutor(small), dask):
+            agree(_summary(ex.summary(q, 8, keyed=True)), want)
+    finally:
+        dask.store = shared

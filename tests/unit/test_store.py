@@ -448,3 +448,49 @@ def test_ids_already_stored_are_found_in_any_row_group(tmp_path, monkeypatch):
         stored = was[picked.column("incident_id").to_pylist().index(rid)]
         assert f"'{stored}'" in row["reason"] or stored in row["reason"]
     assert store.read()[1].num_rows == 60
+
+
+def test_record_keys_are_stored_with_each_row_and_compaction_adds_them_to_older_files(
+        tmp_path):
+    """Rows stored before record keys get them when compacted: the same keyed hash of their
+    id that the in-memory layer works out, so no figure's noise moves."""
+    from geo.disclosure import record_keys
+    from geo.query import _record_keys
+
+    secret = "site-secret-1234"
+    old = Store(tmp_path / "store")  # as a store written before record keys were
+    _commit(old, _table(5))
+    _commit(old, _table(3, offset=5))
+    assert len(old.unkeyed_files()) == 2
+    _m, table = old.read()
+    assert table.column("rkey").null_count == 8
+    keyed = Store(tmp_path / "store", record_key=secret)
+    _commit(keyed, _table(4, offset=8))  # a new batch is keyed as it is stored
+    assert len(keyed.unkeyed_files()) == 2
+    # the in-memory layer: stored keys where there are some, the hash of the id elsewhere
+    _m, mixed = keyed.read()
+    expected = record_keys(mixed.column("incident_id"), secret)
+    np.testing.assert_array_equal(
+        _record_keys(mixed.column("incident_id"), secret, mixed.column("rkey")), expected)
+    result = keyed.compact()
+    assert result.files_merged == 3 and keyed.unkeyed_files() == []
+    _m, after = keyed.read()
+    assert after.column("rkey").null_count == 0
+    by_id = dict(zip(after.column("incident_id").to_pylist(),
+                     after.column("rkey").to_pylist(), strict=True))
+    want = dict(zip(mixed.column("incident_id").to_pylist(), expected.tolist(), strict=True))
+    assert by_id == want
+    assert keyed.compact().files_merged == 0  # nothing left to key or merge
+
+
+def test_a_commit_works_keys_out_again_from_the_ids(tmp_path):
+    """Rows that come with keys (copied from elsewhere) get their own, never the copied ones."""
+    from geo.disclosure import record_keys
+
+    store = Store(tmp_path / "store", record_key="site-secret-1234")
+    t = _table(3)
+    t = t.set_column(t.schema.get_field_index("rkey"), "rkey", pa.array([1, 2, 3], pa.uint32()))
+    _commit(store, t)
+    _m, table = store.read()
+    assert table.column("rkey").to_pylist() == record_keys(
+        table.column("incident_id"), "site-secret-1234").tolist()
