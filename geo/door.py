@@ -12,8 +12,9 @@ the day × hour grid, the ranked hexagons, the figures by area and by hexagon of
 ``/api/v1/aggregate``, and the data panel. A figure it cannot count yet (see
 ``docs/ENGINES.md``) raises :class:`NotOnEngine`, a :class:`~geo.query.FilterError` that
 the pages and the API show as a plain message, never a guess and never a full load.
-Roles whose small numbers are suppressed are refused in the same way until record keys are
-counted by the executors: their noise must be the in-memory layer's to the unit.
+Roles whose small numbers are suppressed (partners, boards) get the same figures as from the
+in-memory layer, to the unit: the executor counts and sums each row's stored record key, and
+suppression and noise are applied here, once, by the in-memory layer's own functions.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.access import Principal, Scope
-from geo.engines import CoreQuery, Executor, Summary, Totals
+from geo.engines import CoreQuery, Executor, Summary, Totals, UnkeyedRecords
 from geo.query import (
     AUTHORITY,
     DisclosedAreas,
@@ -42,7 +43,10 @@ from geo.query import (
     _Pin,
     _text_codes,
     area_rows,
+    disclose_cells,
+    disclose_counts,
 )
+from geo.settings import H3_RESOLUTIONS
 from geo.store import Manifest, Store
 
 if TYPE_CHECKING:
@@ -187,12 +191,6 @@ class EngineLayer(QueryLayer):
                 self._memo[full] = hit
         return hit
 
-    def _refuse_suppressed(self, what: str) -> None:
-        pin = self._pinned()
-        if pin is not None and pin.scope.suppress_below > 0:
-            raise NotOnEngine(f"{what} for the {pin.who.role} role (small numbers hidden)",
-                              self.engine)
-
     def domestic_recorded(self) -> bool:  # noqa: D102 (inherited)
         return self.labels().totals.domestic_recorded
 
@@ -230,7 +228,7 @@ class EngineLayer(QueryLayer):
     # -- the Explorer's figures ------------------------------------------------------------
     def _summary(self, filters: Filters, res: int | None = None,
                  harm_weights: TMapping[str, float] | None = None,
-                 purpose: str = "rows") -> Summary:
+                 purpose: str = "rows", keyed: bool = False) -> Summary:
         """Return the one-scan summary of ``filters`` (what a filter change shows), memoised.
 
         A figure that needs no hexagons (the selection count, the areas, the grid) takes the
@@ -244,8 +242,21 @@ class EngineLayer(QueryLayer):
                 self._last_res.clear()
             self._last_res[query] = res
         weights = tuple(sorted((harm_weights or {}).items()))
-        return self._memoised(("summary", query, res, weights),
-                              lambda: self.executor.summary(query, res, harm_weights))
+        if not keyed:
+            return self._memoised(("summary", query, res, weights),
+                                  lambda: self.executor.summary(query, res, harm_weights))
+        try:
+            return self._memoised(("summary keyed", query, res, weights),
+                                  lambda: self.executor.summary(query, res, harm_weights,
+                                                                keyed=True))
+        except UnkeyedRecords as e:
+            pin = self._pinned()
+            who = f"the {pin.who.role} role" if pin is not None else "this role"
+            raise FilterError(
+                "engine", f"Figures for {who} are not available yet: their small-number "
+                f"protection needs the record keys some of this store's files were stored "
+                f"without ({e.files} file(s)). Ask whoever runs Hotspot to run 'hotspot "
+                "compact' once (it keeps every row and adds the keys).") from None
 
     def select(self, filters: Filters, frame: IncidentFrame | None = None) -> Selection:
         """Return how many rows ``filters`` select and the month-only rows it leaves out.
@@ -320,21 +331,70 @@ class EngineLayer(QueryLayer):
                          np.array([harm.get(c, 0.0) for c in codes]), b)
 
     def disclosed_areas(self, filters: Filters, level: str = AUTHORITY) -> DisclosedAreas:
-        """Return the area table as the pinned principal may see it (unsuppressed roles)."""
-        self._refuse_suppressed("Figures by area")
+        """Return the area table as the pinned principal may see it.
+
+        As :meth:`geo.query.QueryLayer.disclosed_areas`, by whole authority: for a role that
+        suppresses, the counts and the sums of their rows' record keys come from the engine
+        and are suppressed and perturbed here, once, by the in-memory layer's own functions.
+        The domestic column is the whole-authority count less the public-place count (the
+        rows the one counts and the other leaves out), keys likewise.
+        """
         pin = self._pinned()
         below = level != AUTHORITY
-        purpose = "rows" if pin is None or pin.scope.rows or below else "authority"
-        return DisclosedAreas(self.area_table(filters, level=level, purpose=purpose),
-                              None, None)
+        if pin is None or pin.scope.suppress_below == 0:
+            purpose = "rows" if pin is None or pin.scope.rows or below else "authority"
+            return DisclosedAreas(self.area_table(filters, level=level, purpose=purpose),
+                                  None, None)
+        t = pin.scope.suppress_below
+        split = not pin.scope.domestic_below_authority
+        purpose = "rows" if split else "authority"
+        table = self.area_table(filters, level=level, purpose=purpose)
+        counts, keys = self._by_authority(filters, purpose)
+        values, count_d = disclose_counts(
+            table["count"].to_numpy(), np.array([keys.get(c, 0) for c in table["code"]],
+                                                dtype=np.int64), t)
+        table = table.assign(count=values, harm=None, rate_per_1000=None,
+                             suppressed=count_d.hidden)
+        domestic_d = None
+        if split and not below:
+            all_counts, all_keys = self._by_authority(filters, "authority")
+            codes = list(table["code"])
+            dom = np.array([all_counts.get(c, 0) - counts.get(c, 0) for c in codes],
+                           dtype=np.int64)
+            dom_keys = np.array([all_keys.get(c, 0) - keys.get(c, 0) for c in codes],
+                                dtype=np.int64)
+            dom_values, domestic_d = disclose_counts(dom, dom_keys, t)
+            table = table.assign(domestic=dom_values, domestic_suppressed=domestic_d.hidden)
+        return DisclosedAreas(table, count_d, domestic_d)
+
+    def _by_authority(self, filters: Filters, purpose: str
+                      ) -> tuple[dict[str, int], dict[str, int]]:
+        """Return counts and record-key sums by authority for ``filters`` and ``purpose``."""
+        got = self._summary(filters, None, None, purpose, keyed=True).authorities
+        assert got.record_keys is not None
+        codes = [str(k) for k in got.keys]
+        return (dict(zip(codes, got.counts.tolist(), strict=True)),
+                dict(zip(codes, got.record_keys.tolist(), strict=True)))
 
     def disclosed_cells(self, filters: Filters, res: int
                         ) -> tuple[np.ndarray, np.ndarray, Any]:
-        """Return figures by hexagon as the pinned principal may see them (unsuppressed)."""
+        """Return figures by hexagon as the pinned principal may see them.
+
+        As :meth:`geo.query.QueryLayer.disclosed_cells`: for a role that suppresses, the
+        engine counts the finest hexagons the role may see (with their record-key sums) and
+        every coarser level is built and decided from them here.
+        """
         self._check_res(res)
-        self._refuse_suppressed("Figures by hexagon")
-        cells, counts, _harm = self.cell_counts(filters, res)
-        return cells, counts, None
+        pin = self._pinned()
+        if pin is None or pin.scope.suppress_below == 0:
+            cells, counts, _harm = self.cell_counts(filters, res)
+            return cells, counts, None
+        fine = pin.scope.max_h3_res or max(H3_RESOLUTIONS)
+        levels = sorted((r for r in H3_RESOLUTIONS if r <= fine), reverse=True)
+        got = self._summary(filters, fine, None, "rows", keyed=True).cells
+        assert got.record_keys is not None
+        return disclose_cells(got.keys, got.counts, got.record_keys, levels, res,
+                              pin.scope.suppress_below)
 
     def day_hour_grid(self, filters: Filters) -> np.ndarray:  # noqa: D102 (inherited)
         self._require_rows()  # aggregate-only roles are refused, as by the in-memory layer

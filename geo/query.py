@@ -24,7 +24,7 @@ import contextlib
 import contextvars
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -1441,9 +1441,7 @@ class QueryLayer:
                 level, coding.boundaries, coding.codes), strict=True))
             home = pd.Series([rep.get(c) for c in table["code"]], dtype=object)
             groups.append(pd.factorize(home, use_na_sentinel=True)[0].astype("int64"))
-        d = suppress(table["count"].to_numpy(), threshold, groups)
-        shown = perturb(d.counts, cell_keys, threshold)
-        return pd.array(np.where(d.hidden, pd.NA, shown), dtype="Int64"), d
+        return disclose_counts(table["count"].to_numpy(), cell_keys, threshold, groups)
 
     def _domestic_frame(self, authority: IncidentFrame) -> IncidentFrame:
         """Return the domestic rows of ``authority`` (for whole-authority domestic counts)."""
@@ -1483,13 +1481,8 @@ class QueryLayer:
         counts = np.bincount(codes, minlength=len(fr.cells[fine]))
         keys = np.bincount(codes, weights=fr.rkey[mask].astype("float64"),
                            minlength=len(fr.cells[fine])).astype("int64")
-        keep = counts > 0
-        chain = _cell_chain(fr.cells[fine][keep], counts[keep], keys[keep], levels)
-        decided = _decide_chain(chain, pin.scope.suppress_below)
-        level = chain[levels.index(res)]
-        d = decided[levels.index(res)]
-        shown = perturb(level.counts, level.keys, d.threshold).astype("float64")
-        return level.cells, np.where(d.hidden, np.nan, shown), d
+        return disclose_cells(fr.cells[fine], counts, keys, levels, res,
+                              pin.scope.suppress_below)
 
     def board_figures(self, *, period: str = "fyq", baseline: str = "last_year",
                       baseline_year: int | None = None,
@@ -1982,6 +1975,38 @@ class _Level:
     counts: np.ndarray
     keys: np.ndarray
     parent: np.ndarray | None  # index into the next level's cells; None at the coarsest
+
+
+def disclose_counts(counts: np.ndarray, cell_keys: np.ndarray, threshold: int,
+                    groups: Sequence[np.ndarray] = ()
+                    ) -> tuple[pd.arrays.IntegerArray, Disclosed]:
+    """Suppress and perturb one column of counts: NA where hidden, else the count shown.
+
+    ``cell_keys`` are the sums of each count's rows' record keys; ``groups`` as
+    :func:`geo.disclosure.suppress`. Every engine's figures pass through here once.
+    """
+    d = suppress(np.asarray(counts), threshold, list(groups))
+    shown = perturb(d.counts, np.asarray(cell_keys, dtype="int64"), threshold)
+    return pd.array(np.where(d.hidden, pd.NA, shown), dtype="Int64"), d
+
+
+def disclose_cells(cells: np.ndarray, counts: np.ndarray, keys: np.ndarray,
+                   levels: list[int], res: int, threshold: int
+                   ) -> tuple[np.ndarray, np.ndarray, Disclosed]:
+    """Return hexagons at ``res`` as a role that suppresses may see them.
+
+    ``cells``, ``counts`` and ``keys`` (record-key sums) are at the finest of ``levels``
+    (finest first); coarser levels are built from them and all are decided together (see
+    :meth:`QueryLayer.disclosed_cells`). Hidden counts are NaN.
+    """
+    keep = np.asarray(counts) > 0
+    chain = _cell_chain(np.asarray(cells)[keep], np.asarray(counts)[keep],
+                        np.asarray(keys, dtype="int64")[keep], levels)
+    decided = _decide_chain(chain, threshold)
+    level = chain[levels.index(res)]
+    d = decided[levels.index(res)]
+    shown = perturb(level.counts, level.keys, d.threshold).astype("float64")
+    return level.cells, np.where(d.hidden, np.nan, shown), d
 
 
 def _cell_chain(cells: np.ndarray, counts: np.ndarray, keys: np.ndarray,

@@ -49,7 +49,7 @@ def data(tmp_path_factory) -> DataPaths:
     load_sample(sample, n=3_000, seed=11)
     _, sampled = Store(sample.store).read()
     data = DataPaths(tmp_path_factory.mktemp("door"))
-    store = Store(data.store)
+    store = Store.of(data)  # as ingest writes it: each row with its record key
     # committed as a user's file: a user's first batch would replace the sample itself
     commit(store, sampled, "sample.csv")
     commit(store, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=1), "extra.csv")
@@ -146,10 +146,63 @@ def test_what_the_engine_does_not_serve_is_refused_in_words(layers, engine):
     with engine.pinned(partner):
         with pytest.raises(AccessDenied):  # the role's own refusal comes first
             engine.query.frame()
-        with pytest.raises(NotOnEngine, match="partner role"):
-            engine.query.disclosed_areas(Filters())
-        with pytest.raises(NotOnEngine, match="partner role"):
-            engine.query.disclosed_cells(Filters(), 8)
+        with pytest.raises(NotOnEngine, match="not available while Hotspot runs on the"):
+            engine.query.board_figures()
+
+
+@pytest.mark.parametrize("role", ["partner", "board"])
+@pytest.mark.parametrize("case", CASES)
+def test_partners_and_boards_get_the_in_memory_figures_to_the_unit(layers, engine, role, case):
+    """Suppressed, protected and perturbed as in memory: the engine sums the record keys
+    stored with the rows, and the door applies the in-memory layer's disclosure once."""
+    ref, who_, f = layers["numpy"], who(role), FILTERS[case]
+    resolutions = (7, 8) if role == "partner" else ()
+
+    def shown(svc: Services) -> dict[str, object]:
+        q = svc.query
+        areas = q.disclosed_areas(f)
+        out: dict[str, object] = {"areas": areas.table,
+                                  "hidden": areas.count.hidden if areas.count else None}
+        for res in resolutions:
+            cells, counts, d = q.disclosed_cells(f, res)
+            out |= {f"cells {res}": cells, f"counts {res}": counts,
+                    f"hidden {res}": d.hidden if d is not None else None}
+        return out
+
+    with ref.pinned(who_):
+        want = shown(ref)
+    with engine.pinned(who_):
+        got = shown(engine)
+    for name in want:
+        same(got[name], want[name], f"{name} ({case}, {role})")
+    table = want["areas"]
+    assert isinstance(table, pd.DataFrame) and "domestic" in table
+    counts = [c for c in table["count"].tolist() if c is not pd.NA]
+    assert all(c == 0 or c >= 5 for c in counts)
+    if case == "monday late":  # small numbers: some hidden, some shown with noise
+        assert want["hidden"].any() and counts  # type: ignore[union-attr]
+        if role == "partner":
+            assert np.isnan(want["counts 8"]).any()  # type: ignore[arg-type]
+
+
+def test_a_store_without_record_keys_says_how_to_add_them(tmp_path, monkeypatch):
+    from geo.settings import DataPaths as Paths
+
+    data = Paths(tmp_path)
+    commit(Store(data.store), extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=4),
+           "old.csv")  # written before record keys were
+    monkeypatch.setenv("HOTSPOT_ENGINE", "duckdb")
+    svc = Services(data)
+    with svc.pinned(who("partner")), pytest.raises(FilterError, match="hotspot compact"):
+        svc.query.disclosed_areas(Filters())
+    Store.of(data).compact()
+    monkeypatch.setenv("HOTSPOT_ENGINE", "numpy")
+    ref = Services(data)
+    with svc.pinned(who("partner")):
+        got = svc.query.disclosed_areas(Filters()).table
+    with ref.pinned(who("partner")):
+        want = ref.query.disclosed_areas(Filters()).table
+    same(got, want, "after compaction")
 
 
 def test_access_rules_hold_on_the_engine(layers, engine):
