@@ -243,6 +243,11 @@ class EngineLayer(QueryLayer):
             self._last_res[query] = res
         weights = tuple(sorted((harm_weights or {}).items()))
         if not keyed:
+            # the same scan with record keys (a partner's figures) answers this too
+            hit = self._memo.get((self.store.manifest().version, "summary keyed", query, res,
+                                  weights))
+            if hit is not None:
+                return hit
             return self._memoised(("summary", query, res, weights),
                                   lambda: self.executor.summary(query, res, harm_weights))
         try:
@@ -348,8 +353,11 @@ class EngineLayer(QueryLayer):
         t = pin.scope.suppress_below
         split = not pin.scope.domestic_below_authority
         purpose = "rows" if split else "authority"
+        # counted with keys first, at the hexagons the role may see: the table and the
+        # role's hexagons are then one scan
+        res = pin.scope.max_h3_res or DEFAULT_RES
+        counts, keys = self._by_authority(filters, purpose, res)
         table = self.area_table(filters, level=level, purpose=purpose)
-        counts, keys = self._by_authority(filters, purpose)
         values, count_d = disclose_counts(
             table["count"].to_numpy(), np.array([keys.get(c, 0) for c in table["code"]],
                                                 dtype=np.int64), t)
@@ -357,7 +365,7 @@ class EngineLayer(QueryLayer):
                              suppressed=count_d.hidden)
         domestic_d = None
         if split and not below:
-            all_counts, all_keys = self._by_authority(filters, "authority")
+            all_counts, all_keys = self._by_authority(filters, "authority", res)
             codes = list(table["code"])
             dom = np.array([all_counts.get(c, 0) - counts.get(c, 0) for c in codes],
                            dtype=np.int64)
@@ -367,10 +375,10 @@ class EngineLayer(QueryLayer):
             table = table.assign(domestic=dom_values, domestic_suppressed=domestic_d.hidden)
         return DisclosedAreas(table, count_d, domestic_d)
 
-    def _by_authority(self, filters: Filters, purpose: str
+    def _by_authority(self, filters: Filters, purpose: str, res: int
                       ) -> tuple[dict[str, int], dict[str, int]]:
         """Return counts and record-key sums by authority for ``filters`` and ``purpose``."""
-        got = self._summary(filters, None, None, purpose, keyed=True).authorities
+        got = self._summary(filters, res, None, purpose, keyed=True).authorities
         assert got.record_keys is not None
         codes = [str(k) for k in got.keys]
         return (dict(zip(codes, got.counts.tolist(), strict=True)),
