@@ -839,6 +839,15 @@ def resolve_columns(header: list[str], kind: str, mapping: HealthMapping | None,
                                         ("call", "call_date", "call_time")):
         if whole in used and part_date in used and whole not in given:
             taken.discard(used.pop(whole))
+    for key, at in used.items():
+        twins = [h for i, h in enumerate(header) if i != at and norm[i] == norm[at]]
+        if twins:
+            # two columns of one name: one may be the patient's (a home postcode, a birth
+            # date), and taking the first would store it as the assault's
+            raise ReadError(
+                f"{path}: the file has {len(twins) + 1} columns named '{header[at].strip()}', "
+                f"so which one holds the {key.replace('_', ' ')} cannot be told. Rename the "
+                "others (or remove them) and ingest the file again.")
     cols = Columns(used=used, names={k: header[i] for k, i in used.items()})
     for i, h in enumerate(header):
         if i in taken or not h.strip():

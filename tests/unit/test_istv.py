@@ -521,3 +521,16 @@ def test_a_rejected_ambulance_call_keeps_no_nature_text(tmp_path, data):
     rejects = pd.read_csv(summary.rejects_file, keep_default_na=False)
     assert rejects["raw"].iloc[0] == "Call Date=05/03/2024; Call Time=01:10; Call Category=C2"
     assert b"BARTHOLOMEW" not in _every_byte(data.root)
+
+
+def test_two_columns_of_one_name_are_refused(tmp_path):
+    """Two 'Postcode' columns: one may be the patient's home, so neither is guessed."""
+    with pytest.raises(ReadError, match="2 columns named 'Postcode'"):
+        resolve_columns(["Arrival Date", "Postcode", "Weapon", "postcode"], "ed", None)
+    with pytest.raises(ReadError, match="2 columns named 'Postcode'"):
+        resolve_columns(["Arrival Date", "Postcode", "Weapon", "Postcode"], "ed",
+                        HealthMapping(kind="ed", columns={"postcode": "Postcode"}))
+    p = tmp_path / "twice.csv"
+    p.write_text("Arrival Date,Arrival Time,Postcode,Postcode\n07/06/2024,22:10,FY1 1AA,X\n")
+    with pytest.raises(ReadError, match="Rename the others"):
+        read_health(p)
