@@ -186,11 +186,15 @@ def cmd_compact(args: argparse.Namespace) -> int:
     before = len(store.manifest().files)
     result = store.compact(small_rows=args.small_rows)
     if not result.files_merged:
-        print(f"Nothing to compact: {before:,} files, no year with more than one small file.")
+        print(f"Nothing to compact: {before:,} files, no year with more than one small file, "
+              "and every file has its record keys.")
         return EXIT_OK
-    print(f"Compacted {result.files_merged:,} small files ({result.rows:,} incidents) into "
+    keyed = (f" {result.files_keyed:,} of them were written before record keys and now have "
+             "them (partners' and boards' figures on the DuckDB and Dask engines need them)."
+             if result.files_keyed else "")
+    print(f"Compacted {result.files_merged:,} files ({result.rows:,} incidents) into "
           f"{result.files_written:,}: the store now has {len(result.manifest.files):,} files "
-          f"(was {before:,}). Every incident is kept, with the batch it came in.")
+          f"(was {before:,}). Every incident is kept, with the batch it came in.{keyed}")
     return EXIT_OK
 
 

@@ -188,6 +188,8 @@ class CompactResult:
     files_merged: int
     files_written: int
     rows: int
+    #: Of the files merged, those written before record keys (now added).
+    files_keyed: int = 0
 
 
 @dataclass
@@ -743,7 +745,7 @@ class Store:
                            compacted=[*(f for f in current.compacted if f not in merged),
                                       *add])
             self._publish(new, retire=sorted(merged), add=add)
-            return CompactResult(new, len(merged), len(add), rows)
+            return CompactResult(new, len(merged), len(add), rows, len(unkeyed & merged))
 
 
     def _merge_files(self, year_dir: str, files: list[str],
