@@ -1315,6 +1315,12 @@ class QueryLayer:
             "first_month": _month_text(int(common[0])) if len(common) else None,
             "last_month": _month_text(int(common[-1])) if len(common) else None,
             "periods": periods,
+            # the whole span's totals, each disclosed as one figure (a sum of the periods
+            # shown would count hidden ones as 0)
+            "ed_total": (show(int(table["ed"].sum()), sum(ed_keys.values())) if show
+                         else int(table["ed"].sum())),
+            "police_total": (show(int(table["police"].sum()), sum(po_keys.values())) if show
+                             else int(table["police"].sum())),
             "areas": rows_of(area_excess, lambda k: names.get(k, k), area_keys),
             "hours": (rows_of(hour_excess, lambda k: k, hour_keys)
                       if hour_excess is not None else []),

@@ -243,13 +243,14 @@ def update_health(source: str | None, area: str | None, start: str | None, end: 
     cats = ", ".join(cmp["police_categories"]) or "none found"
     cmp_text = [html.P(cmp["different_things"], className="caveat")]
     if periods:
-        ed_total = sum(p["ed"] or 0 for p in periods)
-        po_total = sum(p["police"] or 0 for p in periods)
+        ed_total, po_total = cmp["ed_total"], cmp["police_total"]
+        ratio = (f": {ed_total / po_total:.2f} for every police record"
+                 if ed_total is not None and po_total else "")
         cmp_text.append(html.P(
             f"From {cmp['first_month']} to {cmp['last_month']} ({cmp['months_compared']} months "
-            f"both sources cover): {ed_total:,} {what} beside {po_total:,} police-recorded "
-            f"crimes of {cats}: {ed_total / po_total:.2f} for every police record."
-            if po_total else f"No police-recorded {cats} in the months both cover."))
+            f"both sources cover): {_n(ed_total)} {what} beside {_n(po_total)} police-recorded "
+            f"crimes of {cats}{ratio}."
+            if po_total != 0 else f"No police-recorded {cats} in the months both cover."))
         flagged = [a for a in cmp["areas"] if a["flagged"]]
         if flagged:
             names = ", ".join(f"{a['name']} ({_n(a['ed'])} {what} beside {_n(a['police'])} "
@@ -331,6 +332,9 @@ def _profile(source: str, base: dict[str, str]) -> Any:
     svc = services.current()
     filters = parse_filters({k: v for k, v in base.items() if k != "source"})
     p = svc.query.health_profile(filters, source)
+    if p["weapon_recorded"] is None:  # 1 to 4, hidden from this role
+        return html.P("Fewer than 5 records of the selection name a weapon or mechanism: too "
+                      "few to show.", className="hint")
     if not p["weapon_recorded"]:
         return html.P("No weapon or mechanism is recorded for the selection.", className="hint")
     sentence = html.P(

@@ -241,3 +241,23 @@ def test_an_officer_never_counts_hospital_or_ambulance_records(sample):
         assert sum(r["count"] for r in body["rows"]) == 0, path
     hot = get(sample, "officer", "/api/v1/hotspots?res=10&source=ed").get_json()
     assert not hot["features"]
+
+
+def test_the_page_says_fewer_than_5_where_a_total_is_hidden(sample):
+    """The page once summed the periods shown (hidden ones as 0) and said '0 call-outs' or
+    'no police-recorded violence' for 1 to 4; the totals are now one disclosed figure each."""
+    found = 0
+    for month in range(1, 13):  # Blackpool's ambulance call-outs: a few a month
+        query = (f"period=month&la=E06000009&source=ambulance&start=2023-{month:02d}-01"
+                 f"&end=2023-{month:02d}-28")
+        exact = _compare(sample, "analyst", query)
+        shown = _compare(sample, "partner", query)
+        assert exact["ed_total"] == sum(p["ed"] for p in exact["periods"])
+        assert exact["police_total"] == sum(p["police"] for p in exact["periods"])
+        for key in ("ed_total", "police_total"):
+            if 0 < exact[key] < 5:
+                assert shown[key] is None
+                found += 1
+            else:
+                assert shown[key] == 0 or shown[key] >= 5
+    assert found
