@@ -85,8 +85,20 @@ def test_hotspot_serve_on_the_cluster_answers_as_the_default_server(cluster, tmp
     import urllib.error
     import urllib.request
 
+    from dashboard.access.accounts import Accounts
+    from geo.access import load_roles
+
     data = DataPaths(tmp_path / "data")
     load_sample(data, n=2_000, seed=4)
+    accounts = Accounts(data.access, load_roles(data.access / "roles.toml"))
+    analyst = accounts.create_token("analyst-t", "analyst")
+    partner = accounts.create_token("partner-t", "partner")
+
+    def ask(url: str, token: str) -> object:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=120) as resp:
+            return json.load(resp)
+
     with serve(data.root, log_path=tmp_path / "numpy.log") as default, \
             serve(data.root, flags=["--engine", "dask", "--scheduler", cluster],
                   log_path=tmp_path / "dask.log") as on_dask:
@@ -95,18 +107,24 @@ def test_hotspot_serve_on_the_cluster_answers_as_the_default_server(cluster, tmp
             got = []
             for query in ("level=la&days=fri,sat&hours=20-4", "level=h3&res=8",
                           "level=h3&res=9&categories=Robbery"):
-                with urllib.request.urlopen(f"{url}/api/v1/aggregate?{query}",
-                                            timeout=120) as resp:
-                    got.append(json.load(resp)["rows"])
+                got.append(ask(f"{url}/api/v1/aggregate?{query}", analyst)["rows"])
             answers.append(got)
         assert answers[0] == answers[1]
         assert sum(r["count"] for r in answers[0][0]) > 0
+        # a partner's suppressed, adjusted figures: the record keys summed on the workers
+        shown = []
+        for url in (default, on_dask):
+            got = []
+            for query in ("level=la&days=mon&hours=5-6", "level=h3&res=8&days=sun"):
+                got.append(ask(f"{url}/api/v1/aggregate?{query}", partner)["rows"])
+            shown.append(got)
+        assert shown[0] == shown[1]
+        assert any(r["count"] is None for r in shown[0][0])  # small numbers hidden
         # the engine says which it is; a view it does not serve says so in words
-        with urllib.request.urlopen(f"{on_dask}/api/v1/health", timeout=30) as resp:
-            assert "dask" in json.dumps(json.load(resp))
+        assert "dask" in json.dumps(ask(f"{on_dask}/api/v1/health", analyst))
         try:
-            with urllib.request.urlopen(f"{on_dask}/api/v1/trends", timeout=30):
-                refused = ""
+            ask(f"{on_dask}/api/v1/trends", analyst)
+            refused = ""
         except urllib.error.HTTPError as exc:
             refused = exc.read().decode()
             exc.close()
