@@ -12,11 +12,12 @@ from typing import Any
 
 from geo.health import HoursError, Shift, parse_days, parse_hours, parse_shifts
 from geo.query import FilterError, Filters
+from geo.schema import HEALTH_SOURCES
 from geo.settings import H3_RESOLUTIONS
 
 #: Service hours when none are given: a navigator's working day.
 DEFAULT_SHIFTS = "mon-fri 9-17"
-SOURCES = ("ed", "ambulance")
+SOURCES = HEALTH_SOURCES
 PERIODS = ("month", "quarter", "year", "fy")
 COVERAGE_PARAMETERS = ("hours", "days", "shifts", "add_hours", "add_days", "add_shifts",
                        "source")

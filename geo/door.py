@@ -350,6 +350,8 @@ class EngineLayer(QueryLayer):
             purpose = "rows" if pin is None or pin.scope.rows or below else "authority"
             return DisclosedAreas(self.area_table(filters, level=level, purpose=purpose),
                                   None, None)
+        if below:  # before any scan: the engine counts whole authorities only
+            raise NotOnEngine(f"Figures by {level}", self.engine)
         t = pin.scope.suppress_below
         split = not pin.scope.domestic_below_authority
         purpose = "rows" if split else "authority"
@@ -364,7 +366,7 @@ class EngineLayer(QueryLayer):
         table = table.assign(count=values, harm=None, rate_per_1000=None,
                              suppressed=count_d.hidden)
         domestic_d = None
-        if split and not below:
+        if split:
             all_counts, all_keys = self._by_authority(filters, "authority", res)
             codes = list(table["code"])
             dom = np.array([all_counts.get(c, 0) - counts.get(c, 0) for c in codes],

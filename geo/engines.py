@@ -40,7 +40,6 @@ import pyarrow.compute as pc
 
 from geo.access import Scope
 from geo.query import (
-    HEALTH_SOURCES,
     Filters,
     IncidentFrame,
     QueryLayer,
@@ -48,6 +47,7 @@ from geo.query import (
     hours_in_band,
     precise_enough,
 )
+from geo.schema import HEALTH_SOURCES
 from geo.settings import H3_RESOLUTIONS
 from geo.store import Manifest, Store
 
@@ -644,12 +644,7 @@ class DuckDBExecutor(Executor):
         now) or was dropped by a newer commit (DuckDB's open fails and the query starts again
         from the new manifest).
         """
-        paths = []
-        for rel in manifest.files:
-            final = self.store.root / rel
-            staged = self.store.staged_path(rel)
-            paths.append(str(staged if not final.exists() and staged.exists() else final))
-        return paths
+        return [str(self.store.path_now(rel)) for rel in manifest.files]
 
     @staticmethod
     def _source(paths: Sequence[str]) -> str:

@@ -44,11 +44,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from geo.schema import HEALTH_COLUMNS, RAW_COLUMNS, ReadError, ReadResult, make_rejects
+from geo.schema import (
+    HEALTH_COLUMNS,
+    HEALTH_SOURCES,
+    RAW_COLUMNS,
+    ReadError,
+    ReadResult,
+    make_rejects,
+)
 from geo.settings import TIMEZONE, DataPaths
 
 #: The two kinds of health file.
-KINDS = ("ed", "ambulance")
+KINDS = HEALTH_SOURCES
 
 #: How exact a record's place is: its own coordinates, its postcode's centroid (a postcode
 #: unit holds about 15 addresses, typically within 100 m) or its LSOA's population-weighted

@@ -45,7 +45,7 @@ from geo.disclosure import (
     suppress,
     unprotected,
 )
-from geo.schema import H3_COLUMNS
+from geo.schema import H3_COLUMNS, HEALTH_SOURCES
 from geo.settings import H3_RESOLUTIONS, SMALL_NUMBER_THRESHOLD
 from geo.store import Manifest, Store
 
@@ -141,25 +141,8 @@ def hours_in_band(start: int, end: int) -> list[int]:
     return list(range(start, 24)) + list(range(0, end))
 
 
-#: The sources whose records are patients' (emergency departments, ambulance services): in
-#: figures only for roles that may see health figures (:attr:`geo.access.Scope.health`).
-HEALTH_SOURCES = ("ed", "ambulance")
-
-
 #: The record-key hash's key where a site has none of its own (the command line, tests).
 DEFAULT_RECORD_KEY = "hotspot-records!"
-
-
-def _record_keys(ids: pa.ChunkedArray, key: str,
-                 stored: pa.ChunkedArray | None = None) -> np.ndarray:
-    """Return each row's record key: the one stored with it, else the hash of its id."""
-    if stored is None or stored.null_count == len(stored):
-        return record_keys(ids, key)
-    out = np.array(pc.fill_null(stored, 0).to_numpy(zero_copy_only=False), dtype="uint32")
-    if stored.null_count:
-        missing = np.asarray(pc.is_null(stored).to_numpy(zero_copy_only=False), dtype=bool)
-        out[missing] = record_keys(ids.filter(pa.array(missing)), key)
-    return out
 
 
 def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
@@ -341,8 +324,8 @@ class IncidentFrame:
             ),
             cell_codes=cell_codes,
             cells=cells,
-            rkey=_record_keys(table.column("incident_id"), record_key,
-                              table.column("rkey") if "rkey" in table.column_names else None),
+            rkey=record_keys(table.column("incident_id"), record_key,
+                             table.column("rkey") if "rkey" in table.column_names else None),
             location=location,
             locations=locations,
             lsoa=lsoa,

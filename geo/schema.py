@@ -26,6 +26,10 @@ TIME_PRECISIONS = ("minute", "hour", "day", "month")
 
 #: Known sources; others are accepted as written (lower-cased).
 SOURCES = ("police", "ed", "ambulance")
+#: The sources whose records are patients' (emergency departments, ambulance services): read
+#: by :mod:`geo.istv`, and in figures only for roles that may see health figures
+#: (:attr:`geo.access.Scope.health`).
+HEALTH_SOURCES = ("ed", "ambulance")
 
 #: Columns every reader returns, in this order.
 #:

@@ -241,15 +241,11 @@ class Store:
             return table
         if at >= 0 and table.column(at).null_count == 0:
             return table
-        ids = table.column("incident_id")
+        keys = pa.array(record_keys(table.column("incident_id"), self.record_key,
+                                    table.column(at) if at >= 0 else None), pa.uint32())
         if at < 0:
-            keys = record_keys(ids, self.record_key)
-            return table.append_column(STORED_SCHEMA.field("rkey"), pa.array(keys, pa.uint32()))
-        stored = table.column(at)
-        missing = np.asarray(pc.is_null(stored).to_numpy(zero_copy_only=False), dtype=bool)
-        keys = np.array(pc.fill_null(stored, 0).to_numpy(zero_copy_only=False), dtype="uint32")
-        keys[missing] = record_keys(ids.filter(pa.array(missing)), self.record_key)
-        return table.set_column(at, STORED_SCHEMA.field("rkey"), pa.array(keys, pa.uint32()))
+            return table.append_column(STORED_SCHEMA.field("rkey"), keys)
+        return table.set_column(at, STORED_SCHEMA.field("rkey"), keys)
 
     def unkeyed_files(self, manifest: Manifest | None = None) -> list[str]:
         """Return the listed files with rows stored before record keys were (from footers)."""
@@ -257,7 +253,7 @@ class Store:
         out = []
         for rel in manifest.files:
             try:
-                meta = pq.ParquetFile(self._path_now(rel)).metadata
+                meta = pq.ParquetFile(self.path_now(rel)).metadata
             except FileNotFoundError:
                 continue
             names = [meta.schema.column(i).name for i in range(meta.num_columns)]
@@ -272,7 +268,12 @@ class Store:
                     break
         return out
 
-    def _path_now(self, rel: str) -> Path:
+    def path_now(self, rel: str) -> Path:
+        """Return where the listed file ``rel`` is now: in ``incidents/``, else its staging path.
+
+        A file in neither place was moved in between the two looks (it is in ``incidents/``
+        now) or was dropped by a newer commit (opening it fails; read the manifest again).
+        """
         final = self.root / rel
         staged = self.staged_path(rel)
         return staged if not final.exists() and staged.exists() else final

@@ -455,7 +455,6 @@ def test_record_keys_are_stored_with_each_row_and_compaction_adds_them_to_older_
     """Rows stored before record keys get them when compacted: the same keyed hash of their
     id that the in-memory layer works out, so no figure's noise moves."""
     from geo.disclosure import record_keys
-    from geo.query import _record_keys
 
     secret = "site-secret-1234"
     old = Store(tmp_path / "store")  # as a store written before record keys were
@@ -471,7 +470,7 @@ def test_record_keys_are_stored_with_each_row_and_compaction_adds_them_to_older_
     _m, mixed = keyed.read()
     expected = record_keys(mixed.column("incident_id"), secret)
     np.testing.assert_array_equal(
-        _record_keys(mixed.column("incident_id"), secret, mixed.column("rkey")), expected)
+        record_keys(mixed.column("incident_id"), secret, mixed.column("rkey")), expected)
     result = keyed.compact()
     assert result.files_merged == 3 and keyed.unkeyed_files() == []
     _m, after = keyed.read()
