@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from geo.settings import DataPaths, default_data_dir
+from geo.settings import DataPaths, RecordKeyError, default_data_dir
 
 EXIT_OK, EXIT_USAGE, EXIT_INPUT = 0, 2, 3
 
@@ -921,6 +921,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:
         return _fail(f"{exc.strerror or exc}: {exc.filename or ''}".strip())
+    except RecordKeyError as exc:
+        return _fail(str(exc))
     except Exception as exc:  # a bug of ours: say so plainly, keep the details for a report
         import tempfile
         import traceback

@@ -98,6 +98,10 @@ def bundled_sample_dir() -> Path:
     return Path(override).expanduser() if override else bundled_data_dir() / "sample"
 
 
+class RecordKeyError(ValueError):
+    """The site's record-key secret is there but damaged (see :meth:`DataPaths.record_key`)."""
+
+
 @dataclass(frozen=True)
 class DataPaths:
     """The layout of one data directory.
@@ -172,7 +176,7 @@ class DataPaths:
 
         Raises
         ------
-        ValueError
+        RecordKeyError
             If the file is there but does not hold 16 characters.
         """
         import secrets
@@ -184,7 +188,10 @@ class DataPaths:
                 text = path.read_text(encoding="ascii").strip()
                 if len(text) == 16:
                     return text
-                raise ValueError(f"{path} must hold 16 characters; restore it from a backup")
+                raise RecordKeyError(
+                    f"The site's secret for record keys, {path}, is damaged (it must hold 16 "
+                    "characters). Restore it from a backup of the access folder; a new one "
+                    "would change the small adjustment on figures already shared.")
             self.access.mkdir(parents=True, exist_ok=True, mode=0o700)
             alphabet = string.ascii_letters + string.digits
             text = "".join(secrets.choice(alphabet) for _ in range(16))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -269,6 +270,28 @@ def test_corrupt_record_key_stops_the_server_rather_than_serving_other_noise(tmp
     (data.access / "record.key").write_bytes(content.encode("latin-1"))
     with pytest.raises((ValueError, UnicodeDecodeError)):
         create_app(data)
+
+
+def test_a_damaged_record_key_stops_an_ingest_with_a_plain_message(tmp_path):
+    """Records are stored with keys from the secret: a damaged one stops the command, in
+    words, and nothing is stored with keys from another secret."""
+    import subprocess
+    import sys
+
+    from geo.store import Store
+
+    data = DataPaths(tmp_path)
+    data.access.mkdir(parents=True)
+    (data.access / "record.key").write_text("short\n")
+    sample = next(iter(sorted((Path(__file__).parents[2] / "data" / "sample").glob(
+        "*_ed_attendances.csv.gz"))))
+    done = subprocess.run([sys.executable, "-m", "dashboard.cli", "ingest", "--data-dir",
+                           str(tmp_path), str(sample)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0
+    assert "record.key, is damaged" in done.stderr and "Restore it from a backup" in done.stderr
+    assert "went wrong inside Hotspot" not in done.stderr
+    assert Store(data.store).manifest().rows == 0
 
 
 def test_partner_figures_are_noised_within_2_and_keyed_by_the_site(planted):
