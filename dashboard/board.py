@@ -144,7 +144,13 @@ def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int |
                for text in area_sentences(h, labels.get(h.source, h.source), table["frame"])]
     trend = [_trend(source, figures, labels.get(source, source), categories, areas)
              for source in figures.covered_to]
-    changes += _emerging(figures, labels, categories, areas)
+    engine_notes = []
+    try:
+        changes += _emerging(figures, labels, categories, areas)
+    except FilterError as err:
+        if err.param != "engine":  # not counted on a national-scale engine yet: say so
+            raise
+        engine_notes.append(err.message)
     activity, activity_problems = _need_and_activity(figures, area_tables, categories,
                                                      level_name)
     targets, problem = load_targets(svc.data.root / "board" / "targets.toml")
@@ -164,6 +170,7 @@ def board(period: str = "fyq", baseline: str = "last_year", baseline_year: int |
         caveats.append("A source whose next extract is overdue is marked LATE: its figures "
                        "stop at the last day it covers.")
     caveats += _event_caveats(figures.headlines, labels)
+    caveats += engine_notes
     caveats += [p for p in (problem, source_problem) if p] + activity_problems
     for table in area_tables:
         table.pop("frame")

@@ -288,6 +288,7 @@ def headline(
     covered_from: DayLike | None = None,
     until: DayLike | None = None,
     counts: ArrayLike | None = None,
+    weight: ArrayLike | None = None,
 ) -> Headline:
     """Return one source's count for its latest complete period against a baseline.
 
@@ -325,6 +326,9 @@ def headline(
         The rows that count (e.g. the crime types chosen); default all. Whether a month is
         present is still judged on every row of the source, so a month without a robbery
         is a real zero, not a missing extract.
+    weight : array of int, optional
+        How many incidents each row stands for (rows already counted by month, source and
+        area); default one each. A row of weight 0 counts nothing and makes no month present.
 
     Returns
     -------
@@ -379,10 +383,16 @@ def headline(
     if counts is not None:
         in_areas = in_areas & np.asarray(counts, dtype=bool).reshape(-1)
 
+    w = (np.ones(d.size, dtype=np.int64) if weight is None
+         else np.asarray(weight, dtype=np.int64).reshape(-1))
+    if w.size != d.size:
+        raise ValueError(f"weight has {w.size} values for {d.size} rows")
+
     def counted(window: _Window, rows: NDArray[np.bool_]) -> NDArray[np.int64]:
-        m = months[rows]
-        m = m[(m >= window.first_month) & (m <= window.last_month)]
-        return np.bincount(m - window.first_month, minlength=window.months).astype(np.int64)
+        m, n = months[rows], w[rows]
+        inside = (m >= window.first_month) & (m <= window.last_month)
+        return np.bincount(m[inside] - window.first_month, weights=n[inside],
+                           minlength=window.months).astype(np.int64)
 
     count = int(counted(current, mine & in_areas).sum())
     base_count = int(counted(base, mine & in_areas).sum())

@@ -23,6 +23,7 @@ import contextlib
 import threading
 from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
@@ -34,6 +35,7 @@ from geo.access import Principal, Scope
 from geo.engines import CoreQuery, Executor, Summary, Totals, UnkeyedRecords
 from geo.query import (
     AUTHORITY,
+    BoardCounts,
     DisclosedAreas,
     FilterError,
     Filters,
@@ -43,6 +45,7 @@ from geo.query import (
     _Pin,
     _text_codes,
     area_rows,
+    busiest_by_area,
     disclose_cells,
     disclose_counts,
 )
@@ -61,6 +64,11 @@ DEFAULT_RES = 9
 STREET_POINT_LIMIT = 10_000_000
 #: Most rows one bounded read may bring to the web server (the ranked table's top cells).
 ROW_LIMIT = 200_000
+#: Most (month, source, authority) or (day, source) groups the board's counts may hold: ten
+#: years of three sources in every authority of England and Wales is about 120,000.
+BOARD_GROUP_LIMIT = 2_000_000
+#: Most (hexagon, authority) pairs the board's busiest places are chosen from.
+BOARD_CELL_LIMIT = 2_000_000
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
@@ -255,13 +263,7 @@ class EngineLayer(QueryLayer):
                                   lambda: self.executor.summary(query, res, harm_weights,
                                                                 keyed=True))
         except UnkeyedRecords as e:
-            pin = self._pinned()
-            who = f"the {pin.who.role} role" if pin is not None else "this role"
-            raise FilterError(
-                "engine", f"Figures for {who} are not available yet: their small-number "
-                f"protection needs the record keys some of this store's files were stored "
-                f"without ({e.files} file(s)). Ask whoever runs Hotspot to run 'hotspot "
-                "compact' once (it keeps every row and adds the keys).") from None
+            raise self._unkeyed(e) from None
 
     def select(self, filters: Filters, frame: IncidentFrame | None = None) -> Selection:
         """Return how many rows ``filters`` select and the month-only rows it leaves out.
@@ -476,6 +478,105 @@ class EngineLayer(QueryLayer):
             query, [cell_column, "dow", "hour", "category", "domestic", "location",
                     "lsoa_name", "la_code"], ROW_LIMIT, res=res, cells=got.keys[top].tolist())
         return _frame_of_groups(self.store.manifest(), table, res), total
+
+
+    # -- the board ------------------------------------------------------------------------
+    def _board_counts(self, categories: tuple[str, ...] | None) -> BoardCounts:
+        """Return the board's counts by month, source and authority, counted by the engine.
+
+        Two grouped reads per store version and crime types (kept): the whole-authority
+        incidents by month, source and authority (every crime type, and those chosen with
+        their record keys), and each source's covered days.
+        """
+        pin = self._pinned()
+        keyed = pin is not None and pin.scope.suppress_below > 0
+        every = self._query(Filters(), "authority")
+        chosen = self._query(Filters(categories=categories), "authority")
+        columns = ["month", "source", "la_code"]
+
+        def grouped(query: CoreQuery, columns: list[str], keys: bool) -> pa.Table:
+            try:
+                return self.executor.grouped_rows(query, columns, BOARD_GROUP_LIMIT,
+                                                  keyed=keys)
+            except UnkeyedRecords as e:
+                raise self._unkeyed(e) from None
+
+        def build() -> BoardCounts:
+            whole = grouped(every, columns, keyed and categories is None).to_pandas()
+            mine = (whole if categories is None
+                    else grouped(chosen, columns, keyed).to_pandas())
+            if not keyed:
+                mine = mine.assign(k=0)
+            table = whole[[*columns, "n"]].merge(
+                mine[[*columns, "n", "k"]].rename(columns={"n": "chosen"}), on=columns,
+                how="left").fillna({"chosen": 0, "k": 0})
+            days = grouped(every, ["source", "local_date", "month"], False).to_pandas()
+            month = pd.PeriodIndex(days["month"], freq="M")
+            first = pd.to_datetime(days["local_date"]).fillna(month.start_time.to_series(
+                index=days.index))
+            last = pd.to_datetime(days["local_date"]).fillna(month.end_time.normalize(
+                ).to_series(index=days.index))
+
+            def day_numbers(values: pd.Series) -> pd.Series:
+                return (values.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64)
+
+            days = days.assign(first=day_numbers(first), last=day_numbers(last))
+            span = days.groupby("source").agg(first=("first", "min"), last=("last", "max"))
+            months = pd.PeriodIndex(table["month"], freq="M")
+            return BoardCounts.of(
+                month=(months.year.to_numpy() - 1970) * 12 + months.month.to_numpy() - 1,
+                source=table["source"].to_numpy(dtype=object),
+                area=table["la_code"].to_numpy(dtype=object), n=table["n"].to_numpy(),
+                chosen=table["chosen"].to_numpy(), keys=table["k"].to_numpy(),
+                first_day=span["first"].to_dict(), last_day=span["last"].to_dict())
+
+        return self._memoised(("board counts", every, chosen, keyed), build)
+
+    def _unkeyed(self, e: UnkeyedRecords) -> FilterError:
+        pin = self._pinned()
+        who = f"the {pin.who.role} role" if pin is not None else "this role"
+        return FilterError(
+            "engine", f"Figures for {who} are not available yet: their small-number "
+            f"protection needs the record keys some of this store's files were stored "
+            f"without ({e.files} file(s)). Ask whoever runs Hotspot to run 'hotspot "
+            "compact' once (it keeps every row and adds the keys).")
+
+    def _board_level(self, level: str, categories: tuple[str, ...] | None,
+                     areas: tuple[str, ...] | None) -> Any:
+        raise NotOnEngine(f"The board by {level}", self.engine)
+
+    def board_hotspots(self, start: str, end: str, *, top: int = 20, res: int = 8,
+                       source: str | None = None,
+                       categories: tuple[str, ...] | None = None,
+                       level: str = AUTHORITY) -> tuple[dict[str, int], int]:
+        """Return how many of the ``top`` busiest cells lie in each area, counted by the engine.
+
+        As :meth:`geo.query.QueryLayer.board_hotspots`, over whole months (``start`` the
+        first of one, as the board asks): one grouped read of the (hexagon, authority) pairs.
+        """
+        if level != AUTHORITY:
+            raise NotOnEngine(f"The board by {level}", self.engine)
+        if res not in H3_RESOLUTIONS:  # only per-area numbers leave: no hexagon is shown
+            raise ValueError(f"{res} is not a stored H3 resolution")
+        lo, hi = date.fromisoformat(start), date.fromisoformat(end)
+        if lo.day != 1:
+            # a month-only incident counts when its month starts in the range, as in memory
+            raise ValueError(f"the busiest places are counted over whole months, not from {start}")
+        filters = Filters(start=lo, end=hi, categories=categories,
+                          sources=None if source is None else (source,))
+        cell = f"h3_{int(res)}"
+        table = self.executor.grouped_rows(self._query(filters, "rows"), [cell, "la_code"],
+                                           BOARD_CELL_LIMIT)
+        pin = self._pinned()
+        return busiest_by_area(np.asarray(table.column(cell).to_numpy(), dtype=np.uint64),
+                               np.asarray(table.column("la_code").to_pylist(), dtype=object),
+                               np.asarray(table.column("n").to_numpy(), dtype=np.int64), top,
+                               pin.scope.suppress_below if pin is not None else 0)
+
+    def board_emerging(self, source: str, last_day: int, *, months: int = 12, res: int = 8,
+                       categories: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """Refuse: emerging hot spots need each hexagon's months, not counted by an engine yet."""
+        raise NotOnEngine("Emerging hot spots", self.engine)
 
 
 def open_door(engine: str, store: Store, boundaries: Boundaries, *,

@@ -260,7 +260,8 @@ class Executor(ABC):
     @abstractmethod
     def grouped_rows(self, query: CoreQuery, columns: Sequence[str], limit: int, *,
                      res: int | None = None, cells: Sequence[int] = (),
-                     boxes: Sequence[Box] = (), present: Sequence[str] = ()) -> pa.Table:
+                     boxes: Sequence[Box] = (), present: Sequence[str] = (),
+                     keyed: bool = False) -> pa.Table:
         """Count the selected rows in some places by ``columns``: a bounded, grouped read.
 
         For what is worked out from a few places' rows (the ranked table's peak hours and
@@ -269,12 +270,15 @@ class Executor(ABC):
         ``cells`` (H3 cells of that resolution) placed finely enough for it, as
         :meth:`cell_counts` counts them; with ``boxes``, only rows inside one of them
         (British National Grid, edges included); rows whose text in a ``present`` column is
-        missing or blank are left out. Sorted by ``columns``, nulls last.
+        missing or blank are left out. Sorted by ``columns``, nulls last. With ``keyed``,
+        each combination's record keys are summed too, as ``k`` (``int64``).
 
         Raises
         ------
         TooManyRows
             When more than ``limit`` combinations would come back.
+        UnkeyedRecords
+            With ``keyed``, when some rows were stored without record keys.
         """
 
     def cell_counts(self, query: CoreQuery, res: int,
@@ -484,7 +488,8 @@ class NumpyExecutor(Executor):
     def grouped_rows(  # noqa: D102 (inherited)
             self, query: CoreQuery, columns: Sequence[str], limit: int, *,
             res: int | None = None, cells: Sequence[int] = (),
-            boxes: Sequence[Box] = (), present: Sequence[str] = ()) -> pa.Table:
+            boxes: Sequence[Box] = (), present: Sequence[str] = (),
+            keyed: bool = False) -> pa.Table:
         fr = self._frame(query)
         mask = self.layer.select(query.filters, fr).mask
         if res is not None:
@@ -504,18 +509,23 @@ class NumpyExecutor(Executor):
             rows = fr.origin[rows]
         kept = table.filter(pc.greater_equal(table.column("month"), _FIRST_MONTH))
         picked = kept.take(pa.array(rows))
+        keys = fr.rkey[np.flatnonzero(mask)].astype(np.int64)
         for column in present:
-            picked = picked.filter(pc.fill_null(pc.not_equal(picked.column(column), ""), False))
-        picked = picked.select(list(columns))
-        rows = np.arange(picked.num_rows)
-        return _grouped(picked.append_column("n", pa.array(np.ones(len(rows), np.int64))),
-                        columns, limit)
+            blank = pc.fill_null(pc.not_equal(picked.column(column), ""), False)
+            keys = keys[np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)]
+            picked = picked.filter(blank)
+        picked = picked.select(list(columns)).append_column(
+            "n", pa.array(np.ones(picked.num_rows, np.int64)))
+        if keyed:
+            picked = picked.append_column("k", pa.array(keys))
+        return _grouped(picked, columns, limit)
 
 
 def _grouped(table: pa.Table, columns: Sequence[str], limit: int) -> pa.Table:
-    """Add up ``table``'s counts ``n`` by ``columns``; sorted by them, nulls last."""
-    out = table.group_by(list(columns), use_threads=False).aggregate([("n", "sum")])
-    out = out.select([*columns, "n_sum"]).rename_columns([*columns, "n"])
+    """Add up ``table``'s counts ``n`` (and key sums ``k``) by ``columns``; sorted, nulls last."""
+    sums = [c for c in ("n", "k") if c in table.column_names]
+    out = table.group_by(list(columns), use_threads=False).aggregate([(c, "sum") for c in sums])
+    out = out.select([*columns, *(f"{c}_sum" for c in sums)]).rename_columns([*columns, *sums])
     if out.num_rows > limit:
         raise TooManyRows(limit)
     return out.sort_by([(c, "ascending", "at_end") for c in columns])
@@ -1154,7 +1164,8 @@ class DuckDBExecutor(Executor):
     def grouped_rows(  # noqa: D102 (inherited)
             self, query: CoreQuery, columns: Sequence[str], limit: int, *,
             res: int | None = None, cells: Sequence[int] = (),
-            boxes: Sequence[Box] = (), present: Sequence[str] = ()) -> pa.Table:
+            boxes: Sequence[Box] = (), present: Sequence[str] = (),
+            keyed: bool = False) -> pa.Table:
         if res is not None and res not in H3_RESOLUTIONS:
             raise ValueError(f"{res} is not a stored H3 resolution")
         wanted = ", ".join(str(int(c)) for c in cells) or "NULL"
@@ -1165,9 +1176,16 @@ class DuckDBExecutor(Executor):
         from geo.schema import STORED_SCHEMA
 
         schema = pa.schema([*(STORED_SCHEMA.field(c) for c in columns),
-                            pa.field("n", pa.int64())])
+                            pa.field("n", pa.int64()),
+                            *([pa.field("k", pa.int64())] if keyed else [])])
 
         def build(snap: _Snapshot, src: str) -> str:
+            keys = ""
+            if keyed:
+                if "rkey" not in snap.columns:
+                    raise UnkeyedRecords(len(self.store.unkeyed_files(snap.manifest)))
+                keys = (", CAST(sum(rkey) AS BIGINT) AS k, "
+                        "count(*) FILTER (WHERE rkey IS NULL) AS k_missing")
             sel = self._where(query, snap)
             if res is not None:
                 sel += f" AND h3_{int(res)} IN ({wanted}) AND {_fine_enough(snap, res)}"
@@ -1176,11 +1194,16 @@ class DuckDBExecutor(Executor):
             for column in present:
                 sel += (f" AND {column} <> ''" if column in snap.columns else " AND FALSE")
             got = ", ".join(c if c in snap.columns else f"NULL AS {c}" for c in columns)
-            return (f"SELECT {got}, count(*) AS n FROM {src} WHERE {sel} GROUP BY ALL "
+            return (f"SELECT {got}, count(*) AS n{keys} FROM {src} WHERE {sel} GROUP BY ALL "
                     f"LIMIT {int(limit) + 1}")
 
         def merge(parts: list[pa.Table]) -> pa.Table:
-            tables = [t.cast(schema) for t in parts]
+            if keyed and any(pc.sum(t.column("k_missing")).as_py() for t in parts
+                             if "k_missing" in t.column_names):
+                raise UnkeyedRecords(len(self.store.unkeyed_files(self.store.manifest())))
+            tables = [t.drop_columns(["k_missing"]) if "k_missing" in t.column_names else t
+                      for t in parts]
+            tables = [t.cast(schema) for t in tables]
             return _grouped(pa.concat_tables(tables), columns, limit) if tables else \
                 schema.empty_table()
 

@@ -486,6 +486,8 @@ class QueryLayer:
         self._stamp: object = object()
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._scoped: dict[tuple[int, Scope, str], IncidentFrame] = {}
+        #: The board's counts per frame and crime types (:meth:`_board_counts`).
+        self._board_cache: dict[tuple[object, ...], BoardCounts] = {}
         self._pin: contextvars.ContextVar[_Pin | None] = contextvars.ContextVar(
             f"hotspot-pinned-frame-{id(self)}", default=None)
 
@@ -1488,54 +1490,35 @@ class QueryLayer:
         from geo.board import headlines
 
         pin = self._pinned()
-        # every row of each source says how far it is covered and which months arrived
-        # (the crime types chosen only narrow what is counted: the date of the last robbery
-        # is not the date the data run to)
-        self._board_frame(None, areas)  # refuses areas outside the principal's
-        fr = pin.authority if pin is not None else self._current()
-        counts = np.ones(fr.n, dtype=bool)
-        if categories is not None:
-            lut = _lut(fr.categories, categories, "categories")
-            if lut is not None:
-                counts = lut[fr.category] if len(lut) else np.zeros(fr.n, dtype=bool)
-        source = np.array(fr.sources, dtype=object)[fr.source] if fr.n else np.array([])
-        last = np.where(fr.day >= 0, fr.day, fr.month_last)
-        first = np.where(fr.day >= 0, fr.day, fr.month_first)
-        covered_to, covered_from = {}, {}
-        for name in sorted(fr.sources, key=lambda x: {"police": 0, "ed": 1}.get(x, 2)):
-            mine = source == name
-            if mine.any():
-                covered_to[name] = int(last[mine].max())
-                covered_from[name] = int(first[mine].min())
-        area = np.array(fr.areas, dtype=object)[fr.area] if fr.n else np.array([])
-        found = headlines(fr.day.astype("int64"), source, covered_to, covered_from=covered_from,
-                          period=period, baseline=baseline, baseline_year=baseline_year,
-                          month_first=fr.month_first.astype("int64"), month_only=fr.month_only,
-                          area=area, areas=list(areas) if areas else None,
-                          population=self.boundaries.population(), counts=counts)
+        self._check_board_areas(areas)
+        bc = self._board_counts(categories)
+        # each (month, source, authority) twice: the crime types chosen (which count) and the
+        # rest (which only say the month's data arrived: the date of the last robbery is not
+        # the date the data run to)
+        m = len(bc.month)
+        counts = np.concatenate([np.ones(m, dtype=bool), np.zeros(m, dtype=bool)])
+        day = np.tile((bc.month.astype("datetime64[M]").astype("datetime64[D]")
+                       - _EPOCH).astype("int64"), 2)
+        found = headlines(day, np.tile(bc.source, 2), bc.last_day,
+                          covered_from=bc.first_day, period=period, baseline=baseline,
+                          baseline_year=baseline_year, area=np.tile(bc.area, 2),
+                          areas=list(areas) if areas else None,
+                          population=self.boundaries.population(), counts=counts,
+                          weight=np.concatenate([bc.chosen, bc.n - bc.chosen]))
         threshold = pin.scope.suppress_below if pin is not None else 0
         if threshold:
-            found = tuple(self._disclose_headline(h, fr, source, counts, areas, threshold)
-                          for h in found)
-        return BoardFigures(found, covered_to, threshold, covered_from)
+            found = tuple(self._disclose_headline(h, bc, areas, threshold) for h in found)
+        return BoardFigures(found, dict(bc.last_day), threshold, dict(bc.first_day))
 
-    def _disclose_headline(self, h: Any, fr: IncidentFrame, source: np.ndarray,
-                           counted: np.ndarray, areas: tuple[str, ...] | None,
+    def _disclose_headline(self, h: Any, bc: BoardCounts, areas: tuple[str, ...] | None,
                            threshold: int) -> Any:
-        """Return ``h`` with its counts as a suppressing role sees them.
-
-        ``counted`` marks the rows the headline counts (the crime types chosen).
-        """
-        rows_in = counted & (source == h.source)
+        """Return ``h`` with its counts as a suppressing role sees them."""
+        rows_in = bc.source == h.source
         if areas:
-            chosen = set(areas)
-            inside = np.array([a in chosen for a in fr.areas] or [False])
-            rows_in &= inside[fr.area] if fr.n else rows_in
-        when = np.where(fr.day >= 0, fr.day, fr.month_first)
+            rows_in &= np.isin(bc.area, list(areas))
 
         def key(start: str, end: str) -> int:
-            lo, hi = _day_number(date.fromisoformat(start)), _day_number(date.fromisoformat(end))
-            return int(fr.rkey[rows_in & (when >= lo) & (when <= hi)].sum())
+            return int(bc.keys[rows_in & bc.within(start, end)].sum())
 
         counts = np.array([h.count, h.baseline_count])
         keys = np.array([key(h.period_start, h.period_end),
@@ -1554,6 +1537,60 @@ class QueryLayer:
                        else None,
                        # from the counts shown: from the true ones it would undo the noise
                        small_number=min(count, base) < SMALL_NUMBER_THRESHOLD)
+
+    def _board_counts(self, categories: tuple[str, ...] | None) -> BoardCounts:
+        """Return the principal's whole-authority incidents counted for the board.
+
+        By month, source and authority, with the crime types ``categories`` counted apart
+        (and their record keys summed); once per frame and crime types.
+        """
+        pin = self._pinned()
+        fr = pin.authority if pin is not None else self._current()
+        lut = _lut(fr.categories, categories, "categories")
+        key = (fr.serial, None if lut is None else tuple(sorted(c.lower() for c in categories
+                                                                  or ())), "board counts")
+        with self._lock:
+            got = self._board_cache.get(key)
+        if got is not None:
+            return got
+        chosen = (np.ones(fr.n, dtype=bool) if lut is None
+                  else lut[fr.category] if len(lut) else np.zeros(fr.n, dtype=bool))
+        first = np.where(fr.day >= 0, fr.day, fr.month_first)
+        last = np.where(fr.day >= 0, fr.day, fr.month_last)
+        month = first.astype("datetime64[D]").astype("datetime64[M]").astype("int64")
+        n_src, n_area = max(1, len(fr.sources)), max(1, len(fr.areas))
+        group = (month * n_src + fr.source) * n_area + fr.area
+        groups, at = np.unique(group, return_inverse=True)
+        at = at.reshape(-1)
+        keys = np.zeros(len(groups), dtype=np.int64)
+        np.add.at(keys, at[chosen], fr.rkey[chosen].astype(np.int64))
+        sources = np.array(fr.sources, dtype=object)
+        made = BoardCounts.of(
+            month=groups // (n_src * n_area),
+            source=sources[(groups // n_area) % n_src] if fr.n else np.zeros(0, dtype=object),
+            area=(np.array(fr.areas, dtype=object)[groups % n_area] if fr.n
+                  else np.zeros(0, dtype=object)),
+            n=np.bincount(at, minlength=len(groups)).astype(np.int64),
+            chosen=np.bincount(at[chosen], minlength=len(groups)).astype(np.int64), keys=keys,
+            first_day={str(s): int(first[fr.source == i].min())
+                       for i, s in enumerate(fr.sources) if (fr.source == i).any()},
+            last_day={str(s): int(last[fr.source == i].max())
+                      for i, s in enumerate(fr.sources) if (fr.source == i).any()})
+        with self._lock:
+            if len(self._board_cache) > 32:
+                self._board_cache.clear()
+            self._board_cache[key] = made
+        return made
+
+    def _check_board_areas(self, areas: tuple[str, ...] | None) -> None:
+        """Refuse board areas outside the principal's."""
+        pin = self._pinned()
+        if pin is not None and pin.scope.areas is not None and areas is not None:
+            outside = sorted(set(areas) - pin.scope.areas)
+            if outside:
+                raise AccessDenied(f"Your account is limited to "
+                                   f"{', '.join(sorted(pin.scope.areas))}; {outside[0]} is "
+                                   "outside it.")
 
     def _board_frame(self, categories: tuple[str, ...] | None,
                      areas: tuple[str, ...] | None) -> IncidentFrame:
@@ -1575,16 +1612,10 @@ class QueryLayer:
                             self._scoped.clear()
                         self._scoped[key] = hit  # type: ignore[index]
                 fr = hit
-        if pin is not None and pin.scope.areas is not None and areas is not None:
-            outside = sorted(set(areas) - pin.scope.areas)
-            if outside:
-                raise AccessDenied(f"Your account is limited to "
-                                   f"{', '.join(sorted(pin.scope.areas))}; {outside[0]} is "
-                                   "outside it.")
+        self._check_board_areas(areas)
         return fr
 
-    def _board_codes(self, areas: tuple[str, ...] | None,
-                     fr: IncidentFrame) -> list[str]:
+    def _board_codes(self, areas: tuple[str, ...] | None, bc: BoardCounts) -> list[str]:
         """Return the areas a board table lists: ``areas``, or the principal's own with data.
 
         Only areas holding at least :data:`BOARD_MIN_SHARE` of the incidents are listed:
@@ -1594,9 +1625,9 @@ class QueryLayer:
         """
         pin = self._pinned()
         mine = pin.scope.areas if pin is not None else None
-        counts = np.bincount(fr.area, minlength=len(fr.areas)) if fr.n else np.zeros(0)
-        held = set(np.asarray(fr.areas, dtype=object)[np.flatnonzero(
-            counts >= max(1.0, BOARD_MIN_SHARE * fr.n))].tolist()) if fr.n else set()
+        total = int(bc.n.sum())
+        per = pd.Series(bc.n).groupby(bc.area).sum() if len(bc.n) else pd.Series(dtype=int)
+        held = {str(c) for c, v in per.items() if v >= max(1.0, BOARD_MIN_SHARE * total)}
         return [c for c in self.boundaries.names()
                 if (mine is None or c in mine) and (c in areas if areas else c in held)]
 
@@ -1607,13 +1638,14 @@ class QueryLayer:
         by the year they start (2023 for April 2023 to March 2024), each covered whole by
         the principal's incidents.
         """
-        fr = self._board_frame(None, None)
-        codes = self._board_codes(None, fr)
-        span = fr.date_span()
-        if span is None:
+        bc = self._board_counts(None)
+        codes = self._board_codes(None, bc)
+        if not bc.first_day:
             return codes, []
-        first = span[0].year if span[0] <= span[0].replace(month=4, day=1) else span[0].year + 1
-        last = span[1].year - (1 if span[1] >= span[1].replace(month=3, day=31) else 2)
+        lo = (_EPOCH + np.timedelta64(min(bc.first_day.values()), "D")).astype(date)
+        hi = (_EPOCH + np.timedelta64(max(bc.last_day.values()), "D")).astype(date)
+        first = lo.year if lo <= lo.replace(month=4, day=1) else lo.year + 1
+        last = hi.year - (1 if hi >= hi.replace(month=3, day=31) else 2)
         return codes, list(range(first, last + 1))
 
     def _board_level(self, level: str, categories: tuple[str, ...] | None,
@@ -1706,30 +1738,41 @@ class QueryLayer:
         pin = self._pinned()
         threshold = pin.scope.suppress_below if pin is not None else 0
         groups: list[np.ndarray] = []
+        counted: Any
         if level == AUTHORITY:
-            fr = self._board_frame(categories, areas)
-            codes = self._board_codes(areas, self._board_frame(None, areas))
+            self._check_board_areas(areas)
+            bc = self._board_counts(categories)
+            codes = self._board_codes(areas, bc)
             pos = {c: i for i, c in enumerate(codes)}
-            lut = np.array([pos.get(a, -1) for a in fr.areas] or [-1], dtype="int64")
-            row_area = lut[fr.area] if fr.n else np.zeros(0, dtype="int64")
+            at = np.array([pos.get(a, -1) for a in bc.area], dtype="int64")
+            of_source = (bc.source == h.source) & (at >= 0)
             bounds = self.boundaries
+
+            def counted(start: str, end: str) -> tuple[np.ndarray, np.ndarray]:
+                rows = of_source & bc.within(start, end)
+                keys = np.zeros(len(codes), dtype=np.int64)
+                np.add.at(keys, at[rows], bc.keys[rows])
+                return np.bincount(at[rows], weights=bc.chosen[rows],
+                                   minlength=len(codes)).astype(np.int64), keys
         else:
             fr, codes, row_area, group = self._board_level(level, categories, areas)
             groups = [group]
             bounds = self.level_boundaries(level)
-        wanted = np.array([name == h.source for name in fr.sources] or [False])
-        mine = wanted[fr.source] & (row_area >= 0) if fr.n else np.zeros(0, dtype=bool)
-        when = np.where(fr.day >= 0, fr.day, fr.month_first)
+            wanted = np.array([name == h.source for name in fr.sources] or [False])
+            mine = wanted[fr.source] & (row_area >= 0) if fr.n else np.zeros(0, dtype=bool)
+            when = np.where(fr.day >= 0, fr.day, fr.month_first)
+
+            def counted(start: str, end: str) -> tuple[np.ndarray, np.ndarray]:
+                lo = _day_number(date.fromisoformat(start))
+                hi = _day_number(date.fromisoformat(end))
+                rows = mine & (when >= lo) & (when <= hi)
+                keys = np.zeros(len(codes), dtype=np.int64)
+                np.add.at(keys, row_area[rows], fr.rkey[rows].astype(np.int64))
+                return np.bincount(row_area[rows], minlength=len(codes)), keys
 
         def column(start: str, end: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            lo = _day_number(date.fromisoformat(start))
-            hi = _day_number(date.fromisoformat(end))
-            rows = mine & (when >= lo) & (when <= hi)
-            counts = np.bincount(row_area[rows], minlength=len(codes))
-            keys = np.bincount(row_area[rows], weights=fr.rkey[rows].astype("float64"),
-                               minlength=len(codes)).astype("int64")
-            values, hidden, secondary = self._board_disclose(counts, keys, threshold, groups)
-            return values, hidden, secondary
+            counts, keys = counted(start, end)
+            return self._board_disclose(counts, keys, threshold, groups)
 
         count, hidden, second = column(h.period_start, h.period_end)
         if h.comparable:
@@ -1773,26 +1816,17 @@ class QueryLayer:
         pin = self._pinned()
         threshold = pin.scope.suppress_below if pin is not None else 0
         n = max(0, last_month - first_month + 1)
-        whole = pin.authority if pin is not None else self._current()
-        fr = self._board_frame(categories, areas)
-
-        def by_month(frame: IncidentFrame, narrow: bool) -> tuple[np.ndarray, np.ndarray]:
-            wanted = np.array([name == source for name in frame.sources] or [False])
-            rows = wanted[frame.source] if frame.n else np.zeros(0, dtype=bool)
-            if narrow and areas is not None:
-                inside = np.array([a in areas for a in frame.areas] or [False])
-                rows &= inside[frame.area] if frame.n else rows
-            when = np.where(frame.day >= 0, frame.day, frame.month_first)[rows]
-            month = when.astype("datetime64[D]").astype("datetime64[M]").astype("int64")
-            keep = (month >= first_month) & (month <= last_month)
-            at = (month[keep] - first_month).astype("int64")
-            counts = np.bincount(at, minlength=n)[:n]
-            keys = np.bincount(at, weights=frame.rkey[rows][keep].astype("float64"),
-                               minlength=n)[:n].astype("int64")
-            return counts, keys
-
-        counts, keys = by_month(fr, True)
-        present, _ = by_month(whole, False)
+        self._check_board_areas(areas)
+        bc = self._board_counts(categories)
+        rows = (bc.source == source) & (bc.month >= first_month) & (bc.month <= last_month)
+        # a month is missing when the source has no row at all in it, in the whole frame
+        present = np.bincount(bc.month[rows] - first_month, weights=bc.n[rows], minlength=n)[:n]
+        if areas is not None:
+            rows &= np.isin(bc.area, list(areas))
+        at = bc.month[rows] - first_month
+        counts = np.bincount(at, weights=bc.chosen[rows], minlength=n)[:n].astype(np.int64)
+        keys = np.zeros(n, dtype=np.int64)
+        np.add.at(keys, at, bc.keys[rows])
         missing = present == 0
         values, hidden, secondary = self._board_disclose(np.where(missing, 0, counts), keys,
                                                          threshold)
@@ -1836,24 +1870,14 @@ class QueryLayer:
         if source is not None:
             wanted = np.array([name == source for name in fr.sources] or [False])
             rows &= wanted[fr.source] if fr.n else rows
-        codes = fr.cell_codes[res][rows]
-        counts = np.bincount(codes, minlength=len(fr.cells[res]))
         pin = self._pinned()
-        busy = np.flatnonzero(counts >= max(1, pin.scope.suppress_below if pin else 0))
-        order = np.lexsort((fr.cells[res][busy], -counts[busy]))
-        chosen = busy[order[:top]]
-        rank = np.full(len(fr.cells[res]), -1, dtype="int64")
-        rank[chosen] = np.arange(len(chosen))
-        at = rank[codes]
-        inside = at >= 0
-        n_areas = len(labels)
-        per = np.bincount(at[inside] * n_areas + row_area[rows][inside],
-                          minlength=len(chosen) * n_areas).reshape(len(chosen), n_areas)
-        out: dict[str, int] = {}
-        for row in per:
-            code = min(labels[i] for i in np.flatnonzero(row == row.max()))
-            out[code] = out.get(code, 0) + 1
-        return out, len(chosen)
+        # each (cell, area) pair's incidents: the busiest cells and each one's area follow
+        pair = fr.cell_codes[res][rows].astype(np.int64) * max(1, len(labels)) + row_area[rows]
+        pairs, n = np.unique(pair, return_counts=True)
+        return busiest_by_area(fr.cells[res][pairs // max(1, len(labels))],
+                               np.asarray(labels, dtype=object)[pairs % max(1, len(labels))]
+                               if len(pairs) else np.zeros(0, dtype=object), n, top,
+                               pin.scope.suppress_below if pin else 0)
 
     def board_emerging(self, source: str, last_day: int, *, months: int = 12, res: int = 8,
                        categories: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -1927,6 +1951,90 @@ class QueryLayer:
 
 #: Smallest share of a principal's incidents an area must hold to be listed on the board.
 BOARD_MIN_SHARE = 0.001
+
+
+def busiest_by_area(cells: np.ndarray, areas: np.ndarray, counts: np.ndarray, top: int,
+                    least: int = 0) -> tuple[dict[str, int], int]:
+    """Return how many of the ``top`` busiest cells lie in each area, and how many in all.
+
+    ``cells``, ``areas`` and ``counts`` give the incidents of each (cell, area) pair. A cell's
+    incidents are its pairs' sum; the busiest are those with at least ``least`` (and one),
+    most first, ties to the lower cell id. A cell lies in the area holding most of its
+    incidents, the lower code on a tie. Areas come in the order of their busiest cell.
+
+    Examples
+    --------
+    >>> busiest_by_area(np.array([7, 7, 9, 4], dtype=np.uint64),
+    ...                 np.array(["E2", "E1", "E2", "E1"], dtype=object),
+    ...                 np.array([2, 2, 3, 1]), top=2)
+    ({'E1': 1, 'E2': 1}, 2)
+    """
+    cell_ids, at = np.unique(np.asarray(cells, dtype=np.uint64), return_inverse=True)
+    at = at.reshape(-1)
+    counts = np.asarray(counts, dtype=np.int64)
+    total = np.bincount(at, weights=counts, minlength=len(cell_ids)).astype(np.int64)
+    busy = np.flatnonzero(total >= max(1, least))
+    chosen = busy[np.lexsort((cell_ids[busy], -total[busy]))[:top]]
+    out: dict[str, int] = {}
+    for cell in chosen.tolist():
+        mine = at == cell
+        most = counts[mine].max()
+        code = str(min(areas[mine][counts[mine] == most]))
+        out[code] = out.get(code, 0) + 1
+    return out, len(chosen)
+
+
+@dataclass(frozen=True)
+class BoardCounts:
+    """A principal's whole-authority incidents by month, source and authority: the board's.
+
+    One entry per (month, source, authority) holding any incident: ``month`` (months since
+    1970-01, a month-only incident's own month), ``source`` and ``area`` (authority code),
+    ``n`` (every incident), ``chosen`` (those of the crime types asked for, all when none)
+    and ``keys`` (their record keys summed, for the noise on a suppressing role's counts).
+    ``first_day`` and ``last_day`` give each source's first and last covered day (every crime
+    type), in the board's order: police, ED, then the others by name.
+    """
+
+    month: np.ndarray
+    source: np.ndarray
+    area: np.ndarray
+    n: np.ndarray
+    chosen: np.ndarray
+    keys: np.ndarray
+    first_day: dict[str, int]
+    last_day: dict[str, int]
+
+    @classmethod
+    def of(cls, *, month: np.ndarray, source: np.ndarray, area: np.ndarray, n: np.ndarray,
+           chosen: np.ndarray, keys: np.ndarray, first_day: TMapping[str, int],
+           last_day: TMapping[str, int]) -> BoardCounts:
+        """Build it with the entries sorted (month, source, area) and the sources in order."""
+        def rank(name: str) -> tuple[int, str]:
+            return {"police": 0, "ed": 1}.get(name, 2), name
+
+        source = np.asarray(source, dtype=object)
+        area = np.asarray(area, dtype=object)
+        order = np.lexsort((area.astype(str), source.astype(str), month)) if len(month) else \
+            np.zeros(0, dtype=np.int64)
+        named = sorted(last_day, key=rank)
+        return cls(np.asarray(month, dtype=np.int64)[order], source[order], area[order],
+                   np.asarray(n, dtype=np.int64)[order],
+                   np.asarray(chosen, dtype=np.int64)[order],
+                   np.asarray(keys, dtype=np.int64)[order],
+                   {s: int(first_day[s]) for s in named}, {s: int(last_day[s]) for s in named})
+
+    def within(self, start: str, end: str) -> np.ndarray:
+        """Return which entries fall in the whole months ``start`` to ``end`` (ISO days).
+
+        Board periods are whole months; a period that is not is refused rather than rounded.
+        """
+        lo, hi = date.fromisoformat(start), date.fromisoformat(end)
+        if lo.day != 1 or (hi + pd.Timedelta(days=1)).day != 1:
+            raise ValueError(f"board periods are whole months, not {start} to {end}")
+        first = (lo.year - 1970) * 12 + lo.month - 1
+        last = (hi.year - 1970) * 12 + hi.month - 1
+        return (self.month >= first) & (self.month <= last)
 
 
 @dataclass(frozen=True)
