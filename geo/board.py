@@ -288,7 +288,7 @@ def headline(
     covered_from: DayLike | None = None,
     until: DayLike | None = None,
     counts: ArrayLike | None = None,
-    weight: ArrayLike | None = None,
+    incidents: ArrayLike | None = None,
 ) -> Headline:
     """Return one source's count for its latest complete period against a baseline.
 
@@ -326,7 +326,7 @@ def headline(
         The rows that count (e.g. the crime types chosen); default all. Whether a month is
         present is still judged on every row of the source, so a month without a robbery
         is a real zero, not a missing extract.
-    weight : array of int, optional
+    incidents : array of int, optional
         How many incidents each row stands for (rows already counted by month, source and
         area); default one each. A row of weight 0 counts nothing and makes no month present.
 
@@ -383,10 +383,10 @@ def headline(
     if counts is not None:
         in_areas = in_areas & np.asarray(counts, dtype=bool).reshape(-1)
 
-    w = (np.ones(d.size, dtype=np.int64) if weight is None
-         else np.asarray(weight, dtype=np.int64).reshape(-1))
+    w = (np.ones(d.size, dtype=np.int64) if incidents is None
+         else np.asarray(incidents, dtype=np.int64).reshape(-1))
     if w.size != d.size:
-        raise ValueError(f"weight has {w.size} values for {d.size} rows")
+        raise ValueError(f"incidents has {w.size} values for {d.size} rows")
 
     def counted(window: _Window, rows: NDArray[np.bool_]) -> NDArray[np.int64]:
         m, n = months[rows], w[rows]

@@ -1475,6 +1475,20 @@ class QueryLayer:
         return disclose_cells(fr.cells[fine], counts, keys, levels, res,
                               pin.scope.suppress_below)
 
+    def trend_rows(self, filters: Filters) -> TrendRows:
+        """Return the incidents ``filters`` select as the trends count them (:class:`TrendRows`).
+
+        In memory each selected row is one row, in the frame's order.
+        """
+        fr = self.frame()
+        mask = self.select(filters, fr).mask
+        return TrendRows.of(day=fr.day[mask], month_first=fr.month_first[mask],
+                            month_only=fr.month_only[mask], area=fr.area[mask],
+                            areas=fr.areas, source=fr.source[mask], sources=fr.sources,
+                            incidents=np.ones(int(mask.sum()), dtype=np.int64),
+                            span=fr.date_span(),
+                            all_month_only=fr.n > 0 and fr.month_only_count == fr.n)
+
     def board_figures(self, *, period: str = "fyq", baseline: str = "last_year",
                       baseline_year: int | None = None,
                       areas: tuple[str, ...] | None = None,
@@ -1504,7 +1518,7 @@ class QueryLayer:
                           baseline_year=baseline_year, area=np.tile(bc.area, 2),
                           areas=list(areas) if areas else None,
                           population=self.boundaries.population(), counts=counts,
-                          weight=np.concatenate([bc.chosen, bc.n - bc.chosen]))
+                          incidents=np.concatenate([bc.chosen, bc.n - bc.chosen]))
         threshold = pin.scope.suppress_below if pin is not None else 0
         if threshold:
             found = tuple(self._disclose_headline(h, bc, areas, threshold) for h in found)
@@ -1951,6 +1965,54 @@ class QueryLayer:
 
 #: Smallest share of a principal's incidents an area must hold to be listed on the board.
 BOARD_MIN_SHARE = 0.001
+
+
+@dataclass(frozen=True)
+class TrendRows:
+    """The incidents a filter selects, as the trends count them.
+
+    Each row is a day (a month for month-only incidents) in one authority and source, and
+    stands for ``incidents`` incidents: in memory each row is one incident; a national-scale
+    engine sends them counted. ``area`` and ``source`` are codes into ``areas`` and
+    ``sources`` (both sorted). ``span`` is the first and last day of every incident the
+    principal may count (not only those selected), and ``all_month_only`` says whether every
+    one of them gives only a month (police.uk).
+    """
+
+    day: np.ndarray
+    month_first: np.ndarray
+    month_only: np.ndarray
+    area: np.ndarray
+    areas: list[str]
+    source: np.ndarray
+    sources: list[str]
+    incidents: np.ndarray
+    span: tuple[date, date] | None
+    all_month_only: bool
+
+    @classmethod
+    def of(cls, *, day: np.ndarray, month_first: np.ndarray, month_only: np.ndarray,
+           area: np.ndarray, areas: Sequence[str], source: np.ndarray,
+           sources: Sequence[str], incidents: np.ndarray, span: tuple[date, date] | None,
+           all_month_only: bool) -> TrendRows:
+        """Build it with the authorities' and sources' codes recoded in sorted label order."""
+        def sort(codes: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+            order = sorted(range(len(labels)), key=lambda i: str(labels[i]))
+            rank = np.zeros(max(1, len(labels)), dtype="int32")
+            rank[order] = np.arange(len(order), dtype="int32")
+            return rank[np.asarray(codes, dtype=np.int64)], [str(labels[i]) for i in order]
+
+        area, area_labels = sort(area, areas)
+        source, source_labels = sort(source, sources)
+        return cls(np.asarray(day, dtype=np.int64), np.asarray(month_first, dtype=np.int64),
+                   np.asarray(month_only, dtype=bool), area, area_labels, source,
+                   source_labels, np.asarray(incidents, dtype=np.int64), span, all_month_only)
+
+    def subset(self, keep: np.ndarray) -> TrendRows:
+        """Return the rows ``keep`` marks."""
+        return replace(self, day=self.day[keep], month_first=self.month_first[keep],
+                       month_only=self.month_only[keep], area=self.area[keep],
+                       source=self.source[keep], incidents=self.incidents[keep])
 
 
 def busiest_by_area(cells: np.ndarray, areas: np.ndarray, counts: np.ndarray, top: int,

@@ -402,6 +402,7 @@ def series(
     end: DayLike | None = None,
     span: tuple[DayLike, DayLike] | None = None,
     complete_only: bool = True,
+    incidents: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Count incidents per period (and per group), empty periods included as zeros.
 
@@ -434,6 +435,10 @@ def series(
         Drop periods that do not lie wholly inside both the span and ``[start, end]`` (a
         half-covered first or last month would look like a fall). With False they are kept and
         flagged ``complete = False``.
+    incidents : array of int, optional
+        How many incidents each row stands for (rows already counted by day, area and
+        source, as a national-scale engine returns them); default one each.
+        ``weight`` is then each row's harm in all, not per incident.
 
     Returns
     -------
@@ -483,8 +488,9 @@ def series(
     if hi < lo:
         raise ValueError(f"the end {day_iso(hi)} is before the start {day_iso(lo)}")
 
+    times = _incidents(incidents, n)
     in_range = valid & (last >= lo) & (first <= hi)
-    unplaced = int((in_range & ~placed).sum())
+    unplaced = int(times[in_range & ~placed].sum())
     use = in_range & placed
 
     if group is None:
@@ -501,7 +507,7 @@ def series(
             labels = [str(g) for g in group_labels]
             if (codes >= len(labels)).any():
                 raise ValueError("a group code has no label in group_labels")
-    ungrouped = int((use & (codes < 0)).sum())
+    ungrouped = int(times[use & (codes < 0)].sum())
     use &= codes >= 0
 
     k_lo = int(_key_of_days(np.array([lo], dtype=np.int64), period)[0])
@@ -509,7 +515,8 @@ def series(
     keys = np.arange(k_lo, k_hi + 1, dtype=np.int64)
     n_periods, n_groups = keys.size, len(labels)
     flat = codes[use] * n_periods + (key[use] - k_lo)
-    counts = np.bincount(flat, minlength=n_groups * n_periods)
+    counts = np.bincount(flat, weights=times[use], minlength=n_groups * n_periods).astype(
+        np.int64)
     if weight is None:
         harm = counts.astype("float64")
     else:
@@ -545,6 +552,18 @@ def series(
         span=(day_iso(cover_lo), day_iso(cover_hi)) if cover_lo <= cover_hi else None,
     )
     return out
+
+
+def _incidents(incidents: ArrayLike | None, n: int) -> NDArray[np.int64]:
+    """Return how many incidents each of ``n`` rows stands for (one each by default)."""
+    if incidents is None:
+        return np.ones(n, dtype=np.int64)
+    times = np.asarray(incidents, dtype=np.int64).reshape(-1)
+    if times.size != n:
+        raise ValueError(f"incidents has {times.size} values for {n} rows")
+    if (times < 0).any():
+        raise ValueError("a row cannot stand for fewer than 0 incidents")
+    return times
 
 
 def _day_column(values: pd.Series) -> NDArray[np.int64]:
@@ -861,6 +880,7 @@ def league_table(
     allow_unequal: bool = False,
     only_with_data: bool = False,
     require_population: bool = False,
+    incidents: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Rank areas by rate per 1,000 residents, each beside its own baseline, counts shown.
 
@@ -902,6 +922,9 @@ def league_table(
         are ordered by count, and ``attrs["unranked_reason"]`` names the areas without one:
         ranking the few areas that happen to have populations would put a neighbouring
         district with a handful of incidents above the real ones.
+    incidents : array of int, optional
+        How many incidents each row stands for (rows already counted by day, area and
+        source, as a national-scale engine returns them); default one each.
 
     Returns
     -------
@@ -988,9 +1011,15 @@ def league_table(
         | ((last >= b0) & (first <= b1) & ~((first >= b0) & (last <= b1)))
     )
 
-    cur_counts = np.bincount(where[in_current & (where >= 0)], minlength=len(listed))
-    base_counts = np.bincount(where[in_baseline & (where >= 0)], minlength=len(listed))
-    outside = int(((in_current | in_baseline) & has_area & (where < 0)).sum())
+    times = _incidents(incidents, first.size)
+
+    def by_area(rows: NDArray[np.bool_]) -> NDArray[np.int64]:
+        rows = rows & (where >= 0)
+        return np.bincount(where[rows], weights=times[rows], minlength=len(listed)).astype(
+            np.int64)
+
+    cur_counts, base_counts = by_area(in_current), by_area(in_baseline)
+    outside = int(times[(in_current | in_baseline) & has_area & (where < 0)].sum())
 
     target_days = base_days if equal else cur_days
     scale = target_days / used_days
@@ -1071,7 +1100,7 @@ def league_table(
         baseline_days_used=used_days,
         excluded_baseline_days=int(ex.size),
         equal_periods=bool(equal),
-        month_only_straddling=int(straddling.sum()),
+        month_only_straddling=int(times[straddling].sum()),
         outside_listed_areas=outside,
         unranked_reason=unranked,
     )
@@ -1412,6 +1441,7 @@ def seasonal_profile(
     years: Iterable[int] | None = None,
     weight: ArrayLike | None = None,
     span: tuple[DayLike, DayLike] | None = None,
+    incidents: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Count incidents per calendar month of each year, to overlay years on one chart.
 
@@ -1426,6 +1456,9 @@ def seasonal_profile(
     span : (first, last), optional
         Days the data covers (default the rows' own span); months outside it are flagged
         ``complete = False`` so a chart does not show them as zeros.
+    incidents : array of int, optional
+        How many incidents each row stands for (rows already counted by day, area and
+        source, as a national-scale engine returns them); default one each.
 
     Returns
     -------
@@ -1461,7 +1494,7 @@ def seasonal_profile(
         span = (1, 0)  # covers nothing: every month is flagged incomplete
     t = series(first, first, monthly, "month", weight=weight,
                start=date(wanted[0], 1, 1), end=date(wanted[-1], 12, 31), span=span,
-               complete_only=False)
+               complete_only=False, incidents=incidents)
     key = t["period"].to_numpy(dtype=np.int64)
     t["year"] = key // 12 + 1970
     t["month"] = key % 12 + 1
@@ -1487,6 +1520,7 @@ def peaked_last_summer(
     span: tuple[DayLike, DayLike] | None = None,
     exclude: ArrayLike | None = None,
     all_areas: bool = False,
+    incidents: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """List the areas whose summer of ``year`` was their peak season and above their norm.
 
@@ -1520,6 +1554,9 @@ def peaked_last_summer(
         Day numbers to leave out of the mean (:func:`excluded_days`).
     all_areas : bool, default False
         Return every area with a ``peaked`` column instead of only those that peaked.
+    incidents : array of int, optional
+        How many incidents each row stands for (rows already counted by day, area and
+        source, as a national-scale engine returns them); default one each.
 
     Returns
     -------
@@ -1573,10 +1610,12 @@ def peaked_last_summer(
     mean_seasons = history[whole & ~touched]
     n_excluded = int((whole & touched).sum())
 
+    times = _incidents(incidents, first.size)
     use = valid & (season >= history[0]) & (season <= summer) & (where >= 0)
     width = history.size
-    grid = np.bincount(where[use] * width + (season[use] - history[0]),
-                       minlength=len(listed) * width).reshape(len(listed), width)
+    grid = np.bincount(where[use] * width + (season[use] - history[0]), weights=times[use],
+                       minlength=len(listed) * width).astype(np.int64).reshape(len(listed),
+                                                                               width)
     yr = grid[:, year_seasons - history[0]]
     in_mean = grid[:, mean_seasons - history[0]]
     mean = in_mean.mean(axis=1) if mean_seasons.size else np.full(len(listed), np.nan)
@@ -1601,5 +1640,5 @@ def peaked_last_summer(
     if not all_areas:
         out = out[out["peaked"]].reset_index(drop=True)
     out.attrs.update(year_to=f"{day_iso(y_lo[0])} to {day_iso(y_hi[-1])}",
-                     month_only_rows=int((use & monthly).sum()))
+                     month_only_rows=int(times[use & monthly].sum()))
     return out

@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.query import AUTHORITY, FilterError, Filters, QueryLayer, precise_enough
+from geo.query import (
+    AUTHORITY,
+    FilterError,
+    Filters,
+    QueryLayer,
+    TrendRows,
+    precise_enough,
+)
 
 PERIODS = ("day", "week", "month", "fyq", "fy")
 _EPOCH = date(1970, 1, 1)
@@ -313,17 +320,16 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
     filters, period = params.filters, params.period
     query.validate(filters)
     query.level_boundaries(params.level)  # an unknown level is refused before any work
-    fr = query.frame()
-    span = fr.date_span()
+    whole = replace(filters, areas=None)
+    rows = query.trend_rows(whole)  # each row stands for rows.incidents incidents
+    span = rows.span
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
-    if period in {"day", "week"} and fr.month_only_count == fr.n:
+    if period in {"day", "week"} and rows.all_month_only:
         # every count would be zero, and look like no violence at all
         raise FilterError("period", "these data give only the month of each incident "
                           "(police.uk), so they cannot be counted by day or week; use month, "
                           "fyq or fy")
-    whole = replace(filters, areas=None)
-    mask = query.select(whole).mask
     names = boundaries.names()
     zone_id = params.zone
     if zone_id:
@@ -333,19 +339,22 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
         if zone_id not in zone_names:
             raise FilterError("zone", f"'{zone_id}' is not a saved zone")
         z = list(zones.zones["zone_id"]).index(zone_id)
-        in_sel = assign_zones(fr.easting, fr.northing, zones) == z
+        fr = query.frame()  # positions: in memory, where trend rows are the selected rows
+        in_sel = (assign_zones(fr.easting, fr.northing, zones) == z)[
+            query.select(whole, fr).mask]
         label = zone_names[zone_id]
     elif filters.areas:
-        in_sel = np.isin(np.array(fr.areas, dtype=object)[fr.area], list(filters.areas))
+        in_sel = np.isin(np.array(rows.areas, dtype=object)[rows.area], list(filters.areas))
         label = ", ".join(names.get(c, c) for c in filters.areas)
     else:
-        in_sel = np.ones(fr.n, dtype=bool)
+        in_sel = np.ones(len(rows.day), dtype=bool)
         label = "whole area"
-    group = np.where(in_sel, 0, 1)[mask]
+    group = np.where(in_sel, 0, 1)
     labels = [label, "rest of the area"]
-    s = tr.series(fr.day[mask], fr.month_first[mask], fr.month_only[mask], period,
-                  weight=query.weights(None)[mask], group=group, group_labels=labels,
-                  span=(span[0], span[1]))
+    times = rows.incidents
+    s = tr.series(rows.day, rows.month_first, rows.month_only, period,
+                  weight=times.astype("float64"), group=group, group_labels=labels,
+                  span=(span[0], span[1]), incidents=times)
     if not filters.areas and not zone_id:
         s = s[s["group"] == label]
     if period == "month":
@@ -353,10 +362,11 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
     else:
         s = _same_period_last_year(s, _YEAR_LAG[period])
     # sources side by side, each indexed to its own first complete 12 months
-    src = tr.series(fr.day[mask & in_sel], fr.month_first[mask & in_sel],
-                    fr.month_only[mask & in_sel], "month" if period in {"day", "week"}
-                    else period, group=fr.source[mask & in_sel],
-                    group_labels=list(fr.sources), span=(span[0], span[1]))
+    mine = rows.subset(in_sel)
+    src = tr.series(mine.day, mine.month_first, mine.month_only,
+                    "month" if period in {"day", "week"} else period, group=mine.source,
+                    group_labels=list(mine.sources), span=(span[0], span[1]),
+                    incidents=mine.incidents)
     notes: list[str] = []
     sources_baseline = None
     if len(src):
@@ -371,7 +381,8 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
             notes.append(f"Sources cannot be indexed: {exc}")
     try:
         league = league_table(query, boundaries, filters, exclude=exclude,
-                              baseline_year=params.league_baseline, level=params.level)
+                              baseline_year=params.league_baseline, level=params.level,
+                              rows=rows)
     except ValueError as exc:
         if isinstance(exc, FilterError):
             raise
@@ -379,17 +390,16 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
         league = LeagueTable.empty(params.level)
         notes.append(f"The league table cannot be computed: {exc}. Check the events "
                      "calendar.")
-    sel = mask & in_sel
-    season = tr.seasonal_profile(fr.day[sel], fr.month_first[sel], fr.month_only[sel],
-                                 span=(span[0], span[1]))
+    season = tr.seasonal_profile(mine.day, mine.month_first, mine.month_only,
+                                 span=(span[0], span[1]), incidents=mine.incidents)
     year = span[1].year if span[1].month >= 9 else span[1].year - 1
     peaked_year: int | None = year
     peaked_note = None
     try:
         peaked = tr.peaked_last_summer(
-            list(names), fr.area[mask], fr.day[mask], fr.month_first[mask],
-            fr.month_only[mask], year=year, area_labels=list(fr.areas), names=names,
-            span=(span[0], span[1]), exclude=exclude)
+            list(names), rows.area, rows.day, rows.month_first, rows.month_only, year=year,
+            area_labels=list(rows.areas), names=names, span=(span[0], span[1]),
+            exclude=exclude, incidents=rows.incidents)
     except ValueError as exc:
         peaked, peaked_year, peaked_note = pd.DataFrame(), None, str(exc)
     unplaced = int(s.attrs.get("unplaced", 0) or 0)
@@ -423,7 +433,7 @@ def _same_period_last_year(s: pd.DataFrame, lag: int) -> pd.DataFrame:
 
 def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
                  exclude: np.ndarray | None = None, baseline_year: int | None = None,
-                 level: str = AUTHORITY) -> LeagueTable:
+                 level: str = AUTHORITY, rows: TrendRows | None = None) -> LeagueTable:
     """Areas by rate per 1,000: the latest 12 whole months against a baseline year.
 
     ``baseline_year`` is None for the 12 months before, or YYYY for the financial year
@@ -431,12 +441,14 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
     ``"authority"`` (the areas of ``boundaries``) or another boundary level of the query layer
     (wards, beats...): its areas the principal may see (:meth:`QueryLayer.level_area`) are
     ranked by the same rules, with the level's own populations; incidents outside every area
-    of the level are counted in ``outside_level`` and in no row.
+    of the level are counted in ``outside_level`` and in no row. ``rows`` are the trend rows
+    of ``filters`` without their areas, when the caller has them already.
     """
     from geo import trends as tr
 
-    fr = query.frame()
-    span = fr.date_span()
+    if rows is None:
+        rows = query.trend_rows(replace(filters, areas=None))
+    span = rows.span
     assert span is not None
     end_month = date(span[1].year, span[1].month, 1)
     if span[1] != (end_month + timedelta(days=32)).replace(day=1) - timedelta(days=1):
@@ -457,25 +469,27 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
         half = (span[1] - span[0]).days // 2
         base_start, base_end = span[0], span[0] + timedelta(days=half - 1)
         cur_start, cur_end = base_end + timedelta(days=1), base_end + timedelta(days=half)
-    mask = query.select(replace(filters, areas=None)).mask
     outside = 0
     if level == AUTHORITY:
         codes = list(boundaries.names())
-        area, labels = fr.area[mask], list(fr.areas)
+        area, labels = rows.area, list(rows.areas)
         where = ""
     else:
+        # positions: in memory, where trend rows are the selected rows in the frame's order
+        fr = query.frame()
         boundaries = query.level_boundaries(level)
         listed, index = query.level_area(level, fr)
         # rows outside every area of the level get a label no area has (codes are never
         # blank), so the table counts them in ``outside_listed_areas``
         codes, labels = list(listed), [*listed, ""]
-        area = np.where(index >= 0, index, len(listed))[mask]
+        area = np.where(index >= 0, index, len(listed))[
+            query.select(replace(filters, areas=None), fr).mask]
         where = f" --level {level}"
     table = tr.league_table(
         codes, boundaries.names(), boundaries.population(), (cur_start, cur_end),
-        (base_start, base_end), area, fr.day[mask], area_labels=labels,
-        month_first=fr.month_first[mask], month_only=fr.month_only[mask], exclude=exclude,
-        only_with_data=True, require_population=True)
+        (base_start, base_end), area, rows.day, area_labels=labels,
+        month_first=rows.month_first, month_only=rows.month_only, exclude=exclude,
+        only_with_data=True, require_population=True, incidents=rows.incidents)
     if level != AUTHORITY:
         outside = int(table.attrs.get("outside_listed_areas", 0) or 0)
     message = ""
