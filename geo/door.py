@@ -629,8 +629,56 @@ class EngineLayer(QueryLayer):
 
     def board_emerging(self, source: str, last_day: int, *, months: int = 12, res: int = 8,
                        categories: tuple[str, ...] | None = None) -> pd.DataFrame:
-        """Refuse: emerging hot spots need each hexagon's months, not counted by an engine yet."""
-        raise NotOnEngine("Emerging hot spots", self.engine)
+        """Return each hexagon's emerging hot spot category, from counts made by the engine.
+
+        As :meth:`geo.query.QueryLayer.board_emerging`: the whole-authority incidents of
+        one source over the whole months to ``last_day``, counted by hexagon, month and
+        authority in one grouped read (the periods are whole months, so a month stands for
+        its days), then classified by the same code.
+        """
+        from geo.emerging import emerging_hotspots, month_periods
+
+        if res not in H3_RESOLUTIONS:
+            raise ValueError(f"{res} is not a stored H3 resolution")
+        empty = pd.DataFrame({"category": pd.Series([], dtype=str),
+                              "area": pd.Series([], dtype=str)})
+        if source not in self.labels().sources:
+            return empty
+        chosen = self._query(Filters(categories=categories, sources=(source,)), "authority")
+        first = self._memoised(("totals", chosen), lambda: self.executor.totals(chosen))
+        if first.first_day is None:
+            return empty
+        try:
+            edges = month_periods(first.first_day, last_day, months)
+        except ValueError:
+            return empty
+        if len(edges) < 3:
+            return empty
+
+        def day(n: int) -> date:
+            return (_EPOCH + np.timedelta64(int(n), "D")).astype(date)
+
+        query = self._query(Filters(start=day(edges[0][0]), end=day(edges[-1][1]),
+                                    categories=categories, sources=(source,)), "authority")
+        cell = f"h3_{int(res)}"
+        table = self.executor.grouped_rows(query, [cell, "month", "la_code"],
+                                           BOARD_CELL_LIMIT).to_pandas()
+        if table.empty:
+            return empty
+        cells = table[cell].to_numpy(dtype=np.uint64)
+        month = table["month"].to_numpy(dtype=str).astype("datetime64[M]")
+        found = emerging_hotspots(cells, (month.astype("datetime64[D]") - _EPOCH).astype(
+            np.int64), edges, incidents=table["n"].to_numpy(dtype=np.int64))
+        if found.empty:
+            return empty
+        found = found[found["category"] != "no pattern"]
+        # the area of each cell: where most of its incidents are (the lower code on a tie)
+        pairs = table.groupby([cell, "la_code"], as_index=False)["n"].sum().sort_values(
+            [cell, "n", "la_code"], ascending=[True, False, True])
+        home = pairs.drop_duplicates(cell).set_index(cell)["la_code"]
+        return pd.DataFrame({"category": found["category"].astype(str).to_numpy(),
+                             "area": home.reindex(found["cell"].to_numpy()).fillna(
+                                 "").to_numpy(dtype=str)})
 
 
 def open_door(engine: str, store: Store, boundaries: Boundaries, *,

@@ -390,6 +390,7 @@ def emerging_hotspots(
     trend_on: Literal["z", "count"] = "z",
     include_empty_neighbours: bool = True,
     min_count: int = MIN_HOT_COUNT,
+    incidents: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Return the emerging hot spot category of every H3 cell over a run of periods.
 
@@ -421,6 +422,10 @@ def emerging_hotspots(
     min_count : int
         Incidents a cell needs itself in a period to be hot in it (see :func:`hot_rule`);
         1 keeps Gi* alone, bar the empty cells.
+    incidents : numpy.ndarray, optional
+        How many incidents each entry stands for (entries already counted by cell and day,
+        as a national-scale engine sends them); default one each. ``weight`` is then each
+        entry's harm in all.
 
     Returns
     -------
@@ -469,6 +474,10 @@ def emerging_hotspots(
         weight = np.asarray(weight, dtype="float64")
         if weight.shape != cells.shape:
             raise ValueError(f"weight and cells differ in length ({len(weight)}, {len(cells)})")
+    times = (np.ones(len(cells), dtype=np.int64) if incidents is None
+             else np.asarray(incidents, dtype=np.int64))
+    if times.shape != cells.shape:
+        raise ValueError(f"incidents and cells differ in length ({len(times)}, {len(cells)})")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie between 0 and 1, got {alpha}")
     if trend_on not in ("z", "count"):
@@ -485,7 +494,8 @@ def emerging_hotspots(
     study_cells, cell_idx = np.unique(cells[inside], return_inverse=True)
     flat = cell_idx * n_periods + k[inside]
     size = len(study_cells) * n_periods
-    counts = np.bincount(flat, minlength=size).reshape(-1, n_periods)
+    counts = np.bincount(flat, weights=times[inside], minlength=size).astype(np.int64).reshape(
+        -1, n_periods)
     harm = None
     if weight is not None:
         harm = np.bincount(flat, weights=weight[inside], minlength=size).reshape(-1, n_periods)

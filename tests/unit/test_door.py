@@ -146,8 +146,8 @@ def test_what_the_engine_does_not_serve_is_refused_in_words(layers, engine):
     with engine.pinned(partner):
         with pytest.raises(AccessDenied):  # the role's own refusal comes first
             engine.query.frame()
-        with pytest.raises(NotOnEngine, match="not available while Hotspot runs on the"):
-            engine.query.board_emerging("police", 20_000)
+        with pytest.raises(NotOnEngine, match="Figures by ward"):
+            engine.query.disclosed_areas(Filters(), level="ward")
 
 
 @pytest.mark.parametrize("role", ["partner", "board"])
@@ -306,10 +306,9 @@ def board_json(svc: Services, who_: Principal, options: dict[str, object]) -> di
 @pytest.mark.parametrize("role", ["analyst", "partner", "board", "officer"])
 @pytest.mark.parametrize("case", list(BOARD_CASES))
 def test_the_board_is_the_in_memory_board(layers, engine, role, case):
-    """Headlines, areas, the monthly trend, the busiest places and the choices offered, to
-    the unit: counted by month, source and authority on the engine (record keys summed for
-    a suppressing role), disclosed by the same code. Emerging hot spots are not counted on
-    an engine yet, and the board says so among its caveats."""
+    """Headlines, areas, the monthly trend, the busiest places, the emerging hot spots and
+    the choices offered, to the unit: counted by month, source and authority (and hexagon)
+    on the engine (record keys summed for a suppressing role), disclosed by the same code."""
     options = dict(BOARD_CASES[case])
     who_ = who(role, (PRESTON,)) if role == "officer" else who(role)
     if role in {"partner", "board"} and (options.get("categories") or options.get("areas")):
@@ -324,12 +323,8 @@ def test_the_board_is_the_in_memory_board(layers, engine, role, case):
         got = board_json(engine, who_, options)
     finally:
         services._last = before
-    note = [c for c in got["caveats"] if "Emerging hot spots" in c]  # type: ignore[union-attr]
-    assert len(note) == 1 and "not available while Hotspot runs" in note[0]
-    got["caveats"] = [c for c in got["caveats"] if c not in note]  # type: ignore[union-attr]
-    want["changes"] = [c for c in want["changes"]  # type: ignore[union-attr]
-                       if "emerging" not in c.lower()]
     assert got == want
+    assert any("emerging" in c.lower() for c in want["changes"])  # type: ignore[union-attr]
     heads = want["headlines"]
     sources = {h["source"] for h in heads}  # type: ignore[union-attr]
     assert sources == ({"police"} if role == "officer" else
@@ -346,8 +341,6 @@ def test_the_board_refuses_what_the_engine_does_not_count(layers, engine):
             engine.query.board_areas(h, level="ward")
         with pytest.raises(NotOnEngine, match="The board by ward is not available"):
             engine.query.board_hotspots(h.period_start, h.period_end, level="ward")
-        with pytest.raises(NotOnEngine, match="Emerging hot spots"):
-            engine.query.board_emerging("police", 20_000)
         with pytest.raises(ValueError, match="whole months"):
             engine.query.board_hotspots("2024-01-15", h.period_end)
 
