@@ -649,7 +649,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what counts the figures: numpy (the store in memory; the default, "
                    "fastest for one force) or, for national-scale stores, duckdb (SQL over the "
                    "stored Parquet files, nothing preloaded) or dask (the same SQL on a Dask "
-                   "cluster's workers). duckdb and dask serve the Explorer and its API so far: "
+                   "cluster's workers). duckdb and dask serve the Explorer, the Area figures, the "
+                   "Board and the Trends so far: "
                    "see docs/ENGINES.md. Also HOTSPOT_ENGINE")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --engine dask: a running Dask scheduler, e.g. tcp://HOST:8786 "
