@@ -534,6 +534,39 @@ class EngineLayer(QueryLayer):
 
         return self._memoised(("trend rows", query), build)
 
+    def month_cover(self) -> tuple[Any, bool, np.ndarray]:  # noqa: D102 (inherited)
+        self._require_rows()
+        query = self._query(Filters())
+        totals = self._memoised(("status", query), lambda: self.executor.totals(query))
+        months = self._memoised(("months", query), lambda: self.executor.month_counts(query))
+        span = None if totals.first_day is None else tuple(
+            (_EPOCH + np.timedelta64(int(n), "D")).astype(date)
+            for n in (totals.first_day, totals.last_day))
+        first_days = (np.asarray(months.keys, dtype=np.int64).astype("datetime64[M]").astype(
+            "datetime64[D]") - _EPOCH).astype(np.int64)
+        return span, totals.count > 0 and totals.month_only == totals.count, first_days
+
+    def period_rows(self, filters: Filters, res: int, periods: Any,
+                    dated_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Return the selected incidents in ``periods`` counted by cell and period.
+
+        As :meth:`geo.query.QueryLayer.period_rows`, from one grouped read: each row is a
+        cell in one period (its day the period's first), standing for its count.
+        """
+        self._require_rows()
+        self._check_res(res)
+        query = self._query(filters)
+        spans = [(int(a), int(b)) for a, b in periods]
+        cell = f"h3_{int(res)}"
+        table = self.executor.grouped_rows(query, [cell], BOARD_CELL_LIMIT, res=res,
+                                           cells=None, periods=spans, dated_only=dated_only)
+        starts = np.array([a for a, _ in spans] or [0], dtype=np.int64)
+        month_only = self._memoised(("totals", query),
+                                    lambda: self.executor.totals(query)).month_only
+        return (np.asarray(table.column(cell).to_numpy(), dtype=np.uint64),
+                starts[np.asarray(table.column("period").to_numpy(), dtype=np.int64)],
+                np.asarray(table.column("n").to_numpy(), dtype=np.int64), month_only)
+
     # -- the board ------------------------------------------------------------------------
     def _board_counts(self, categories: tuple[str, ...] | None) -> BoardCounts:
         """Return the board's counts by month, source and authority, counted by the engine.

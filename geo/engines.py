@@ -259,9 +259,10 @@ class Executor(ABC):
 
     @abstractmethod
     def grouped_rows(self, query: CoreQuery, columns: Sequence[str], limit: int, *,
-                     res: int | None = None, cells: Sequence[int] = (),
+                     res: int | None = None, cells: Sequence[int] | None = (),
                      boxes: Sequence[Box] = (), present: Sequence[str] = (),
-                     keyed: bool = False) -> pa.Table:
+                     keyed: bool = False, periods: Sequence[tuple[int, int]] = (),
+                     dated_only: bool = False) -> pa.Table:
         """Count the selected rows in some places by ``columns``: a bounded, grouped read.
 
         For what is worked out from a few places' rows (the ranked table's peak hours and
@@ -271,7 +272,13 @@ class Executor(ABC):
         :meth:`cell_counts` counts them; with ``boxes``, only rows inside one of them
         (British National Grid, edges included); rows whose text in a ``present`` column is
         missing or blank are left out. Sorted by ``columns``, nulls last. With ``keyed``,
-        each combination's record keys are summed too, as ``k`` (``int64``).
+        each combination's record keys are summed too, as ``k`` (``int64``). ``cells=None``
+        with ``res`` keeps every cell (rows placed finely enough for ``res``).
+
+        With ``periods`` ((first, last) day numbers, inclusive, oldest first, not
+        overlapping), only rows in one of them count, grouped by it too: a column ``period``
+        (its index, ``int32``) follows ``columns``. A row's day is its own, or for a
+        month-only row the first day of its month; ``dated_only`` leaves month-only rows out.
 
         Raises
         ------
@@ -487,14 +494,27 @@ class NumpyExecutor(Executor):
 
     def grouped_rows(  # noqa: D102 (inherited)
             self, query: CoreQuery, columns: Sequence[str], limit: int, *,
-            res: int | None = None, cells: Sequence[int] = (),
+            res: int | None = None, cells: Sequence[int] | None = (),
             boxes: Sequence[Box] = (), present: Sequence[str] = (),
-            keyed: bool = False) -> pa.Table:
+            keyed: bool = False, periods: Sequence[tuple[int, int]] = (),
+            dated_only: bool = False) -> pa.Table:
         fr = self._frame(query)
         mask = self.layer.select(query.filters, fr).mask
         if res is not None:
-            wanted = np.isin(fr.cells[res], np.asarray(list(cells), dtype=np.uint64))
-            mask = mask & precise_enough(fr, res) & wanted[fr.cell_codes[res]]
+            mask = mask & precise_enough(fr, res)
+            if cells is not None:
+                wanted = np.isin(fr.cells[res], np.asarray(list(cells), dtype=np.uint64))
+                mask = mask & wanted[fr.cell_codes[res]]
+        period = None
+        if periods:
+            if dated_only:
+                mask = mask & ~fr.month_only
+            starts, ends = np.asarray(periods, dtype=np.int64).T
+            when = np.where(fr.month_only, fr.month_first, fr.day).astype(np.int64)
+            at = np.searchsorted(starts, when, side="right") - 1
+            inside = (at >= 0) & (when <= ends[np.clip(at, 0, None)])
+            mask = mask & inside
+            period = at
         if boxes:
             inside = np.zeros(fr.n, dtype=bool)
             for x0, y0, x1, y1 in boxes:
@@ -508,17 +528,18 @@ class NumpyExecutor(Executor):
             assert fr.origin is not None  # a cut of the whole frame knows its rows there
             rows = fr.origin[rows]
         kept = table.filter(pc.greater_equal(table.column("month"), _FIRST_MONTH))
-        picked = kept.take(pa.array(rows))
-        keys = fr.rkey[np.flatnonzero(mask)].astype(np.int64)
-        for column in present:
-            blank = pc.fill_null(pc.not_equal(picked.column(column), ""), False)
-            keys = keys[np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)]
-            picked = picked.filter(blank)
-        picked = picked.select(list(columns)).append_column(
-            "n", pa.array(np.ones(picked.num_rows, np.int64)))
+        chosen = np.flatnonzero(mask)
+        grouping = list(columns)
+        picked = kept.take(pa.array(rows)).select(sorted({*columns, *present}))
+        picked = picked.append_column("n", pa.array(np.ones(len(chosen), np.int64)))
         if keyed:
-            picked = picked.append_column("k", pa.array(keys))
-        return _grouped(picked, columns, limit)
+            picked = picked.append_column("k", pa.array(fr.rkey[chosen].astype(np.int64)))
+        if period is not None:
+            picked = picked.append_column("period", pa.array(period[chosen].astype(np.int32)))
+            grouping.append("period")
+        for column in present:
+            picked = picked.filter(pc.fill_null(pc.not_equal(picked.column(column), ""), False))
+        return _grouped(picked, grouping, limit)
 
 
 def _grouped(table: pa.Table, columns: Sequence[str], limit: int) -> pa.Table:
@@ -1163,19 +1184,26 @@ class DuckDBExecutor(Executor):
 
     def grouped_rows(  # noqa: D102 (inherited)
             self, query: CoreQuery, columns: Sequence[str], limit: int, *,
-            res: int | None = None, cells: Sequence[int] = (),
+            res: int | None = None, cells: Sequence[int] | None = (),
             boxes: Sequence[Box] = (), present: Sequence[str] = (),
-            keyed: bool = False) -> pa.Table:
+            keyed: bool = False, periods: Sequence[tuple[int, int]] = (),
+            dated_only: bool = False) -> pa.Table:
         if res is not None and res not in H3_RESOLUTIONS:
             raise ValueError(f"{res} is not a stored H3 resolution")
-        wanted = ", ".join(str(int(c)) for c in cells) or "NULL"
+        wanted = None if cells is None else ", ".join(str(int(c)) for c in cells) or "NULL"
         within = " OR ".join(
             f"(easting BETWEEN {float(x0)!r} AND {float(x1)!r} "
             f"AND northing BETWEEN {float(y0)!r} AND {float(y1)!r})"
             for x0, y0, x1, y1 in boxes)
         from geo.schema import STORED_SCHEMA
 
+        spans = [(int(a), int(b)) for a, b in periods]
+        if any(b < a for a, b in spans) or any(
+                b0 >= a1 for (_, b0), (a1, _) in zip(spans, spans[1:], strict=False)):
+            raise ValueError("periods must run oldest first, each ending on or after its "
+                             "start and before the next starts")
         schema = pa.schema([*(STORED_SCHEMA.field(c) for c in columns),
+                            *([pa.field("period", pa.int32())] if spans else []),
                             pa.field("n", pa.int64()),
                             *([pa.field("k", pa.int64())] if keyed else [])])
 
@@ -1188,12 +1216,28 @@ class DuckDBExecutor(Executor):
                         "count(*) FILTER (WHERE rkey IS NULL) AS k_missing")
             sel = self._where(query, snap)
             if res is not None:
-                sel += f" AND h3_{int(res)} IN ({wanted}) AND {_fine_enough(snap, res)}"
+                sel += f" AND {_fine_enough(snap, res)}"
+                if wanted is not None:
+                    sel += f" AND h3_{int(res)} IN ({wanted})"
             if within:
                 sel += f" AND ({within})"
             for column in present:
                 sel += (f" AND {column} <> ''" if column in snap.columns else " AND FALSE")
             got = ", ".join(c if c in snap.columns else f"NULL AS {c}" for c in columns)
+            if spans:
+                # a row's day: its own, or a month-only row's month's first day
+                when = ("CASE WHEN time_precision = 'month' THEN CAST(month || '-01' AS DATE) "
+                        "ELSE local_date END")
+                which = " ".join(f"WHEN d BETWEEN {_date_sql(a)} AND {_date_sql(b)} THEN {i}"
+                                 for i, (a, b) in enumerate(spans))
+                if dated_only:
+                    sel += " AND time_precision IS DISTINCT FROM 'month'"
+                return (f"SELECT * FROM (SELECT {got}, "
+                        f"CAST(CASE {which} END AS INTEGER) AS period, count(*) AS n{keys} "
+                        f"FROM (SELECT *, {when} AS d FROM {src} WHERE {sel}) "
+                        f"WHERE d BETWEEN {_date_sql(spans[0][0])} "
+                        f"AND {_date_sql(spans[-1][1])} GROUP BY ALL) "
+                        f"WHERE period IS NOT NULL LIMIT {int(limit) + 1}")
             return (f"SELECT {got}, count(*) AS n{keys} FROM {src} WHERE {sel} GROUP BY ALL "
                     f"LIMIT {int(limit) + 1}")
 
@@ -1204,10 +1248,11 @@ class DuckDBExecutor(Executor):
             tables = [t.drop_columns(["k_missing"]) if "k_missing" in t.column_names else t
                       for t in parts]
             tables = [t.cast(schema) for t in tables]
-            return _grouped(pa.concat_tables(tables), columns, limit) if tables else \
+            grouping = [*columns, *(["period"] if spans else [])]
+            return _grouped(pa.concat_tables(tables), grouping, limit) if tables else \
                 schema.empty_table()
 
-        if query.filters == Filters() and res is None and not boxes:
+        if query.filters == Filters() and res is None and not boxes and not spans:
             # every row of a scope (the streets that name places): grown file by file
             return self._attempt(
                 lambda manifest, paths, snap: self._grown(
@@ -1216,6 +1261,11 @@ class DuckDBExecutor(Executor):
                 schema.empty_table)
         found = self._run_parts(query, build, arrow=True)
         return merge(found[2] if found is not None else [])
+
+
+def _date_sql(day: int) -> str:
+    """Return day number ``day`` (days since 1970-01-01) as a SQL date literal."""
+    return f"DATE '{np.datetime64(int(day), 'D')}'"
 
 
 def _binned_percentile(bins: np.ndarray, counts: np.ndarray, q: float) -> float:

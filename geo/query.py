@@ -1475,6 +1475,38 @@ class QueryLayer:
         return disclose_cells(fr.cells[fine], counts, keys, levels, res,
                               pin.scope.suppress_below)
 
+    def month_cover(self) -> tuple[tuple[date, date] | None, bool, np.ndarray]:
+        """Return what the principal's data cover, to choose periods from.
+
+        Their first and last day, whether every incident gives only a month (police.uk),
+        and the first day of each month holding any incident (ascending), for finding
+        months the data miss.
+        """
+        fr = self.frame()
+        return (fr.date_span(), fr.n > 0 and fr.month_only_count == fr.n,
+                np.unique(fr.month_first).astype(np.int64))
+
+    def period_rows(self, filters: Filters, res: int, periods: Sequence[tuple[int, int]],
+                    dated_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Return the selected incidents in ``periods``, placed finely enough for ``res``.
+
+        For counting by cell and period (the emerging hot spots). Returns each row's H3
+        cell at ``res``, its day (a month-only incident's month's first day; such incidents
+        are left out with ``dated_only``) and how many incidents it stands for (in memory one
+        each), and how many selected incidents give only a month.
+        """
+        fr = self.frame()
+        self._check_res(res)
+        mask = self.select(filters, fr).mask
+        month_only = int((mask & fr.month_only).sum())
+        if dated_only:
+            mask = mask & ~fr.month_only
+        day = np.where(fr.month_only, fr.month_first, fr.day).astype(np.int64)
+        lo, hi = (periods[0][0], periods[-1][1]) if periods else (0, -1)
+        keep = mask & (day >= lo) & (day <= hi) & precise_enough(fr, res)
+        return (fr.cells[res][fr.cell_codes[res][keep]], day[keep],
+                np.ones(int(keep.sum()), dtype=np.int64), month_only)
+
     def trend_rows(self, filters: Filters) -> TrendRows:
         """Return the incidents ``filters`` select as the trends count them (:class:`TrendRows`).
 

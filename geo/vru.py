@@ -23,7 +23,6 @@ from geo.query import (
     Filters,
     QueryLayer,
     TrendRows,
-    precise_enough,
 )
 
 PERIODS = ("day", "week", "month", "fyq", "fy")
@@ -529,11 +528,9 @@ def emerging(query: QueryLayer, params: EmergingParams) -> EmergingResult:
 
     filters, res, min_count = params.filters, params.res, params.min_count
     query.validate(filters)
-    fr = query.frame()
-    span = fr.date_span()
+    span, month_only, months = query.month_cover()
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
-    month_only = fr.month_only_count == fr.n
     notes: list[str] = []
     if month_only:
         if params.period_days is not None:
@@ -547,8 +544,6 @@ def emerging(query: QueryLayer, params: EmergingParams) -> EmergingResult:
         except ValueError as exc:
             raise FilterError("periods", str(exc)) from None
         unit = "month"
-        mask = query.select(filters).mask
-        day = np.where(fr.month_only, fr.month_first, fr.day)
         notes.append("These data give only the month of each incident (police.uk), so the "
                      "periods are calendar months.")
     else:
@@ -559,13 +554,7 @@ def emerging(query: QueryLayer, params: EmergingParams) -> EmergingResult:
         except ValueError as exc:
             raise FilterError("period_days", str(exc)) from None
         unit = "days"
-        mask = query.select(filters).mask & (fr.day >= 0)
-        day = fr.day
-        left_out = int((query.select(filters).mask & (fr.day < 0)).sum())
-        if left_out:
-            notes.append(f"{left_out:,} incidents give only a month (police.uk) and cannot be "
-                         "placed in these periods; they are left out.")
-    _refuse_missing_months(fr, edges)
+    _refuse_missing_months(months, span, edges)
     if len(edges) < 3:
         raise FilterError("periods", f"the data hold only {len(edges)} whole period(s) of "
                           f"{'a month' if unit == 'month' else f'{days} days'}; at least 3 are "
@@ -573,8 +562,13 @@ def emerging(query: QueryLayer, params: EmergingParams) -> EmergingResult:
     if len(edges) < n_periods:
         notes.append(f"The data hold only {len(edges)} whole periods, not the {n_periods} "
                      "asked for.")
-    in_periods = mask & (day >= edges[0][0]) & (day <= edges[-1][1]) & precise_enough(fr, res)
-    cells = fr.cells[res][fr.cell_codes[res][in_periods]]
+    # rows in the periods, placed finely enough for res; in data with days, month-only rows
+    # cannot be placed in periods of days and are left out, said so
+    cells, day, incidents, left_out = query.period_rows(filters, res, edges,
+                                                        dated_only=days is not None)
+    if days is not None and left_out:
+        notes.append(f"{left_out:,} incidents give only a month (police.uk) and cannot be "
+                     "placed in these periods; they are left out.")
     n_cells = int(np.unique(cells).size)
     work = n_cells * len(edges)
     if work > EMERGING_MAX_CELL_PERIODS:
@@ -587,7 +581,8 @@ def emerging(query: QueryLayer, params: EmergingParams) -> EmergingResult:
                      "nothing to classify.")
         table = pd.DataFrame()
     else:
-        table = emerging_hotspots(cells, day[in_periods], edges, min_count=min_count)
+        table = emerging_hotspots(cells, day, edges, min_count=min_count,
+                                  incidents=incidents)
         table = table[table["category"] != "no pattern"] if len(table) else table
     return EmergingResult(
         res=res, period_days=days, period_unit=unit, min_count=min_count,
@@ -597,25 +592,28 @@ def emerging(query: QueryLayer, params: EmergingParams) -> EmergingResult:
         synthetic_sample=query.status()["synthetic_sample"])
 
 
-def _refuse_missing_months(fr: Any, edges: list[tuple[int, int]]) -> None:
-    """Refuse periods that hold a month with no data: every cell would read 0 in it."""
+def _refuse_missing_months(months: np.ndarray, span: tuple[date, date],
+                           edges: list[tuple[int, int]]) -> None:
+    """Refuse periods that hold a month with no data: every cell would read 0 in it.
+
+    ``months`` are the first days of the months holding any incident; ``span`` the data's.
+    """
     from geo.backtest import months_without_data, window_coverage
 
-    gaps = months_without_data(fr.month_first)
+    gaps = months_without_data(months)
     if not gaps:
         return
-    span = fr.date_span()
     bad = [k for k, (a, b) in enumerate(edges) if window_coverage(a, b, span[0], span[1],
                                                                   gaps)]
     if not bad:
         return
-    months = sorted({window_coverage(*edges[k], span[0], span[1], gaps) or "" for k in bad})
+    missing = sorted({window_coverage(*edges[k], span[0], span[1], gaps) or "" for k in bad})
     clear = len(edges) - 1 - bad[-1]
     advice = (f"the latest {clear} periods avoid it: ask for periods={clear}" if clear >= 3
               else "there are too few periods after it; a trend cannot be read until more "
               "months arrive")
     raise FilterError("periods", f"the periods include a month the data do not cover ("
-                      f"{'; '.join(months)}), so every cell would count 0 there and none could be "
+                      f"{'; '.join(missing)}), so every cell would count 0 there and none could be "
                       f"a hot spot; {advice}.")
 
 

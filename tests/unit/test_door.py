@@ -395,3 +395,26 @@ def test_trends_by_ward_are_refused_in_words_on_the_engine(layers, engine):
         assert vru.trends(engine.query, engine.boundaries,
                           parse_trends_params({"period": "month"})).series is not None
 
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"res": "7", "periods": "6", "period_days": "60"},
+    {"categories": "Robbery,Violence with injury", "res": "9"},
+    {"la": PRESTON, "min_count": "2"},
+])
+def test_emerging_hot_spots_are_the_in_memory_ones(layers, engine, params):
+    """The Trends page's emerging hot spots: the selected incidents counted by cell and
+    period on the engine (one grouped read), classified by the same code."""
+    from dashboard.params import parse_emerging_params
+    from dashboard.serialise import emerging_json
+    from geo import vru
+
+    p = parse_emerging_params(params)
+
+    def found(svc: Services) -> dict[str, object]:
+        with svc.pinned(who("analyst")):
+            return emerging_json(vru.emerging(svc.query, p))
+
+    want, got = found(layers["numpy"]), found(engine)
+    assert got == want
+    assert want["rows"] and want["periods"]

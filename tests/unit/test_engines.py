@@ -509,3 +509,41 @@ def test_record_keys_are_refused_until_every_file_has_them(small, dask):
             agree(_summary(ex.summary(q, 8, keyed=True)), want)
     finally:
         dask.store = shared
+
+
+#: Periods over the fixture's hard cases: a month-only month (2023-12) cut in two, a gap
+#: between two periods, days either side of New Year, and a last day on a year's end.
+PERIODS = [(int(np.datetime64(a, "D").astype(int)), int(np.datetime64(b, "D").astype(int)))
+           for a, b in [("2022-05-01", "2022-06-30"), ("2023-06-01", "2023-12-15"),
+                        ("2023-12-16", "2024-01-01"), ("2024-03-15", "2024-12-31")]]
+
+
+@pytest.mark.parametrize("case", ["everything", "fri-sat nights 20-4", "health only",
+                                  "public only", "dates cut months"])
+@pytest.mark.parametrize("dated_only", [False, True])
+def test_counts_by_period_are_the_reference_counts(engines, engine, case, dated_only):
+    """Rows counted by period (emerging hot spots, evaluation windows): a month-only row by
+    its month's first day (left out when only dated rows are asked for), rows in a gap or
+    outside every period left out, with record keys and every cell or only finely placed
+    ones, as the reference counts them."""
+    ref, _ = engines
+    q = CoreQuery.of(FILTERS[case], SCOPES["whole store"])
+    for columns, kwargs in ((["h3_8"], {"res": 8, "cells": None}),
+                            (["la_code", "source"], {"keyed": True}),
+                            (["location"], {"present": ["location"]})):
+        want = ref.grouped_rows(q, columns, 100_000, periods=PERIODS, dated_only=dated_only,
+                                **kwargs)
+        got = engine.grouped_rows(q, columns, 100_000, periods=PERIODS,
+                                  dated_only=dated_only, **kwargs)
+        assert got.equals(want), (columns, kwargs)
+        assert want.column_names[len(columns)] == "period"
+    whole = ref.grouped_rows(q, ["source"], 100, periods=PERIODS, dated_only=dated_only)
+    if case == "everything":
+        assert set(whole.column("period").to_pylist()) == {0, 1, 2, 3}
+        everything = ref.grouped_rows(q, ["source"], 100)
+        assert 0 < whole.column("n").to_numpy().sum() < everything.column("n").to_numpy().sum()
+        dated = ref.grouped_rows(q, ["source"], 100, periods=PERIODS, dated_only=True)
+        assert dated.column("n").to_numpy().sum() < whole.column("n").to_numpy().sum() or \
+            dated_only  # the month-only rows of 2023-12 and 2024-01 and -03
+    with pytest.raises(ValueError, match="oldest first"):
+        engine.grouped_rows(q, ["source"], 100, periods=PERIODS[::-1])
