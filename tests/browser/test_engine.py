@@ -182,14 +182,9 @@ def test_the_board_on_duckdb_is_the_in_memory_board(page, partner_servers):
 
 
 def trends_page(page, url: str) -> dict:
-    page.goto(url + "/trends?la=E06000009&period=fyq")
-    page.wait_for_selector("#trends-league .ag-row", timeout=30_000)
-    page.wait_for_function(
-        "() => { const g = document.querySelector('#trends-series .js-plotly-plot');"
-        " return g && g.data && g.data.length === 3; }", timeout=15_000)
-    series = page.evaluate(
-        "() => document.querySelector('#trends-series .js-plotly-plot').data"
-        ".map(t => ({name: t.name, x: t.x, y: t.y}))")
+    from tests.browser.test_trends import blackpool_quarters
+
+    series = blackpool_quarters(page, url)
     page.click("#trends-em-run")
     page.wait_for_selector("#trends-em-table .ag-row", timeout=60_000)
     rows = " .ag-center-cols-container"  # the rows, not the grid's passing overlays

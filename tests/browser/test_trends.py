@@ -9,16 +9,21 @@ from tests.browser.ui import choose_option
 pytestmark = pytest.mark.browser
 
 
-def test_financial_year_quarters_league_table_and_emerging(page, live_server):
-    page.goto(live_server + "/trends?la=E06000009&period=fyq")
+def blackpool_quarters(page, url: str) -> list[dict]:
+    """Open Blackpool's trends by financial-year quarter; return the series drawn."""
+    page.goto(url + "/trends?la=E06000009&period=fyq")
     page.wait_for_selector("#trends-league .ag-row", timeout=30_000)
     # Plotly draws after the response arrives: wait for the three traces
     page.wait_for_function(
         "() => { const g = document.querySelector('#trends-series .js-plotly-plot');"
         " return g && g.data && g.data.length === 3; }", timeout=15_000)
-    series = page.evaluate(
+    return page.evaluate(  # type: ignore[no-any-return]
         "() => document.querySelector('#trends-series .js-plotly-plot').data"
-        ".map(t => ({name: t.name, n: t.x.length, text: t.text}))")
+        ".map(t => ({name: t.name, n: t.x.length, text: t.text, x: t.x, y: t.y}))")
+
+
+def test_financial_year_quarters_league_table_and_emerging(page, live_server):
+    series = blackpool_quarters(page, live_server)
     assert [s["name"] for s in series] == ["Blackpool", "Blackpool: same period last year",
                                            "rest of the area"]
     assert series[0]["text"][0] == "2022/23 Q1" and series[0]["n"] == 12
