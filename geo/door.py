@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.access import Principal, Scope
-from geo.engines import CoreQuery, Executor, Summary, Totals, UnkeyedRecords
+from geo.engines import CoreQuery, Executor, Summary, TooManyRows, Totals, UnkeyedRecords
 from geo.query import (
     AUTHORITY,
     BoardCounts,
@@ -73,6 +73,8 @@ BOARD_CELL_LIMIT = 2_000_000
 #: Most (day, authority, source) groups a trend is counted from: ten years of three sources
 #: in every authority of England and Wales, each with incidents every day, is 3.6 million.
 TREND_GROUP_LIMIT = 4_000_000
+#: Filter sets whose trend rows are kept (each can hold millions of groups).
+TREND_MEMO = 4
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
@@ -149,6 +151,7 @@ class EngineLayer(QueryLayer):
         super().__init__(store, boundaries, **options)
         self.executor = executor
         self.engine = executor.name
+        self._trend_memo: dict[tuple[Any, ...], TrendRows] = {}
         self._catalogue: Catalogue | None = None
         self._memo: dict[tuple[Any, ...], Any] = {}
         self._last_res: dict[CoreQuery, int] = {}
@@ -496,25 +499,27 @@ class EngineLayer(QueryLayer):
         query = self._query(filters)
 
         def build() -> TrendRows:
-            table = self.executor.grouped_rows(
+            table = self._bounded(
+                "the trends", "a shorter date range, fewer crime types or one area",
                 query, ["local_date", "month", "time_precision", "la_code", "source"],
                 TREND_GROUP_LIMIT)
             from geo.query import _codes
 
             day = np.asarray(pc.fill_null(pc.cast(table.column("local_date"), pa.int32()),
                                           -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-            month = np.asarray(table.column("month").to_pylist(), dtype="datetime64[M]")
-            first = (month.astype("datetime64[D]") - _EPOCH).astype(np.int64)
+            first = _month_first_days(table.column("month"))
             month_only = np.asarray(pc.fill_null(pc.equal(table.column("time_precision"),
                                                           "month"), False).to_numpy(
                 zero_copy_only=False), dtype=bool)
             area, areas = _codes(table.column("la_code"))
             # every source the store holds, as the in-memory frame lists them (a source with
-            # nothing selected still gets its series, of zeros)
+            # nothing selected still gets its series, of zeros); one committed since the
+            # labels were read is added
+            source, found = _codes(table.column("source"))
             sources = list(self.labels().sources)
-            at = {name: i for i, name in enumerate(sources)}
-            source = np.array([at[v] for v in table.column("source").to_pylist()],
-                              dtype=np.int64)
+            sources += [s for s in found if s not in sources]
+            at = np.array([sources.index(s) for s in found] or [0], dtype=np.int64)
+            source = at[source]
             totals = self._memoised(("status", self._query(Filters())),
                                     lambda: self.executor.totals(self._query(Filters())))
 
@@ -532,7 +537,26 @@ class EngineLayer(QueryLayer):
                                 all_month_only=totals.count > 0
                                 and totals.month_only == totals.count)
 
-        return self._memoised(("trend rows", query), build)
+        # kept for the few latest filter sets only: each can hold millions of groups
+        key = (self.store.manifest().version, query)
+        hit = self._trend_memo.get(key)
+        if hit is None:
+            hit = build()
+            with self._memo_lock:
+                if len(self._trend_memo) >= TREND_MEMO:
+                    self._trend_memo.clear()
+                self._trend_memo[key] = hit
+        return hit
+
+    def _bounded(self, what: str, advice: str, query: CoreQuery, columns: list[str],
+                 limit: int, **options: Any) -> pa.Table:
+        """Return :meth:`Executor.grouped_rows`, a read too large for it refused in words."""
+        try:
+            return self.executor.grouped_rows(query, columns, limit, **options)
+        except TooManyRows:
+            raise FilterError("engine", f"{what[0].upper()}{what[1:]} for these filters would "
+                              f"read more than {limit:,} groups of incidents on the "
+                              f"{self.engine} engine; choose {advice}.") from None
 
     def month_cover(self) -> tuple[Any, bool, np.ndarray]:  # noqa: D102 (inherited)
         self._require_rows()
@@ -558,8 +582,19 @@ class EngineLayer(QueryLayer):
         query = self._query(filters)
         spans = [(int(a), int(b)) for a, b in periods]
         cell = f"h3_{int(res)}"
-        table = self.executor.grouped_rows(query, [cell], BOARD_CELL_LIMIT, res=res,
-                                           cells=None, periods=spans, dated_only=dated_only)
+        from geo.vru import EMERGING_MAX_CELL_PERIODS
+
+        # (cell, period) groups are at most cells x periods: more than the emerging hot
+        # spots' own limit is refused before any of them reach the web server
+        try:
+            table = self.executor.grouped_rows(query, [cell], EMERGING_MAX_CELL_PERIODS,
+                                               res=res, cells=None, periods=spans,
+                                               dated_only=dated_only)
+        except TooManyRows:
+            raise FilterError(
+                "periods", f"this would classify more than {EMERGING_MAX_CELL_PERIODS:,} "
+                "cell-periods, the limit. Choose fewer periods, a coarser resolution (res 7 to "
+                "9), or a smaller area or fewer categories.") from None
         starts = np.array([a for a, _ in spans] or [0], dtype=np.int64)
         month_only = self._memoised(("totals", query),
                                     lambda: self.executor.totals(query)).month_only
@@ -583,8 +618,8 @@ class EngineLayer(QueryLayer):
 
         def grouped(query: CoreQuery, columns: list[str], keys: bool) -> pa.Table:
             try:
-                return self.executor.grouped_rows(query, columns, BOARD_GROUP_LIMIT,
-                                                  keyed=keys)
+                return self._bounded("the board", "fewer areas", query, columns,
+                                     BOARD_GROUP_LIMIT, keyed=keys)
             except UnkeyedRecords as e:
                 raise self._unkeyed(e) from None
 
@@ -652,8 +687,9 @@ class EngineLayer(QueryLayer):
         filters = Filters(start=lo, end=hi, categories=categories,
                           sources=None if source is None else (source,))
         cell = f"h3_{int(res)}"
-        table = self.executor.grouped_rows(self._query(filters, "rows"), [cell, "la_code"],
-                                           BOARD_CELL_LIMIT)
+        table = self._bounded("the busiest places", "fewer areas or crime types",
+                              self._query(filters, "rows"), [cell, "la_code"],
+                              BOARD_CELL_LIMIT)
         pin = self._pinned()
         return busiest_by_area(np.asarray(table.column(cell).to_numpy(), dtype=np.uint64),
                                np.asarray(table.column("la_code").to_pylist(), dtype=object),
@@ -694,14 +730,14 @@ class EngineLayer(QueryLayer):
         query = self._query(Filters(start=day(edges[0][0]), end=day(edges[-1][1]),
                                     categories=categories, sources=(source,)), "authority")
         cell = f"h3_{int(res)}"
-        table = self.executor.grouped_rows(query, [cell, "month", "la_code"],
-                                           BOARD_CELL_LIMIT).to_pandas()
+        table = self._bounded("the emerging hot spots", "fewer crime types", query,
+                              [cell, "month", "la_code"], BOARD_CELL_LIMIT).to_pandas()
         if table.empty:
             return empty
         cells = table[cell].to_numpy(dtype=np.uint64)
-        month = table["month"].to_numpy(dtype=str).astype("datetime64[M]")
-        found = emerging_hotspots(cells, (month.astype("datetime64[D]") - _EPOCH).astype(
-            np.int64), edges, incidents=table["n"].to_numpy(dtype=np.int64))
+        found = emerging_hotspots(cells, _month_first_days(pa.chunked_array(
+            [pa.array(table["month"], pa.string())])), edges,
+            incidents=table["n"].to_numpy(dtype=np.int64))
         if found.empty:
             return empty
         found = found[found["category"] != "no pattern"]
@@ -737,6 +773,13 @@ def open_door(engine: str, store: Store, boundaries: Boundaries, *,
     else:
         raise ValueError(f"unknown engine {engine!r}; the engines are numpy, duckdb, dask")
     return EngineLayer(store, boundaries, ex, **options)
+
+
+def _month_first_days(months: pa.ChunkedArray) -> np.ndarray:
+    """Return the day number of the first day of each ``YYYY-MM`` month (vectorised)."""
+    text = pc.binary_join_element_wise(months, pa.scalar("01", pa.string()), "-")
+    days = pc.cast(pc.cast(pc.strptime(text, "%Y-%m-%d", "s"), pa.date32()), pa.int32())
+    return np.asarray(days.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _frame_of_groups(manifest: Manifest, table: pa.Table, res: int) -> IncidentFrame:

@@ -1225,6 +1225,7 @@ class DuckDBExecutor(Executor):
                 sel += (f" AND {column} <> ''" if column in snap.columns else " AND FALSE")
             got = ", ".join(c if c in snap.columns else f"NULL AS {c}" for c in columns)
             if spans:
+                got = f"{got}, " if got else ""
                 # a row's day: its own, or a month-only row's month's first day
                 when = ("CASE WHEN time_precision = 'month' THEN CAST(month || '-01' AS DATE) "
                         "ELSE local_date END")
@@ -1232,7 +1233,7 @@ class DuckDBExecutor(Executor):
                                  for i, (a, b) in enumerate(spans))
                 if dated_only:
                     sel += " AND time_precision IS DISTINCT FROM 'month'"
-                return (f"SELECT * FROM (SELECT {got}, "
+                return (f"SELECT * FROM (SELECT {got}"
                         f"CAST(CASE {which} END AS INTEGER) AS period, count(*) AS n{keys} "
                         f"FROM (SELECT *, {when} AS d FROM {src} WHERE {sel}) "
                         f"WHERE d BETWEEN {_date_sql(spans[0][0])} "

@@ -1952,6 +1952,8 @@ class QueryLayer:
         if len(edges) < 3:
             return empty
         rows &= (when >= edges[0][0]) & (when <= edges[-1][1])
+        if not rows.any():  # the crime types chosen have no incident in these months
+            return empty
         table = emerging_hotspots(fr.cells[res][fr.cell_codes[res][rows]], when[rows], edges)
         if table.empty:
             return empty

@@ -320,6 +320,8 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
     query.validate(filters)
     query.level_boundaries(params.level)  # an unknown level is refused before any work
     whole = replace(filters, areas=None)
+    if params.zone or params.level != AUTHORITY:
+        query.frame()  # positions are needed (on a national-scale engine: refused, in words)
     rows = query.trend_rows(whole)  # each row stands for rows.incidents incidents
     span = rows.span
     if span is None:

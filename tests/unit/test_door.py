@@ -418,3 +418,45 @@ def test_emerging_hot_spots_are_the_in_memory_ones(layers, engine, params):
     want, got = found(layers["numpy"]), found(engine)
     assert got == want
     assert want["rows"] and want["periods"]
+
+
+def test_reads_too_large_for_the_engine_are_refused_in_words(layers, engine, monkeypatch):
+    """A grouped read beyond its bound never becomes "something went wrong": the emerging hot
+    spots refuse as in memory (periods), the trends and the board say what to narrow."""
+    import geo.door
+    import geo.vru
+    from dashboard.params import parse_emerging_params, parse_trends_params
+    from geo import vru
+
+    monkeypatch.setattr(geo.vru, "EMERGING_MAX_CELL_PERIODS", 50)
+    monkeypatch.setattr(geo.door, "TREND_GROUP_LIMIT", 10)
+    monkeypatch.setattr(geo.door, "BOARD_CELL_LIMIT", 5)
+    with engine.pinned(who("analyst")):
+        with pytest.raises(FilterError, match="cell-periods") as refused:
+            vru.emerging(engine.query, parse_emerging_params({"res": "10"}))
+        assert refused.value.param == "periods"
+        with pytest.raises(FilterError, match="choose a shorter date range"):
+            vru.trends(engine.query, engine.boundaries,
+                       parse_trends_params({"period": "month", "days": "sat"}))
+        h = engine.query.board_figures().headlines[0]
+        with pytest.raises(FilterError, match="busiest places"):
+            engine.query.board_hotspots(h.period_start, h.period_end)
+
+
+def test_a_board_whose_crime_types_left_no_recent_incident_is_shown(layers, engine):
+    """Crime types with no incident in the emerging hot spots' months: no emerging hot spot,
+    on either layer (in memory this was an error)."""
+    from dashboard import services
+
+    before = services._last
+    try:
+        for svc in (layers["numpy"], engine):
+            with svc.pinned(who("analyst")):
+                fr_last = svc.query.board_figures().covered_to["police"]
+                empty = svc.query.board_emerging("police", fr_last,
+                                                 categories=("Possession of weapons",))
+                assert empty.empty or set(empty.columns) == {"category", "area"}
+                far = svc.query.board_emerging("police", fr_last + 3_650)
+                assert far.empty  # ten years on: no incident in any of the months
+    finally:
+        services._last = before

@@ -547,3 +547,12 @@ def test_counts_by_period_are_the_reference_counts(engines, engine, case, dated_
             dated_only  # the month-only rows of 2023-12 and 2024-01 and -03
     with pytest.raises(ValueError, match="oldest first"):
         engine.grouped_rows(q, ["source"], 100, periods=PERIODS[::-1])
+
+
+def test_counts_by_period_alone(engines, engine):
+    """Grouped by nothing but the period: the counts of each period."""
+    ref, _ = engines
+    q = CoreQuery(Filters())
+    want = ref.grouped_rows(q, [], 100, periods=PERIODS)
+    assert engine.grouped_rows(q, [], 100, periods=PERIODS).equals(want)
+    assert want.column_names == ["period", "n"] and want.num_rows == 4
