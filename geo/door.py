@@ -189,6 +189,10 @@ class EngineLayer(QueryLayer):
         cats, sources = self.executor.labels()
         hit = Catalogue(manifest, cats, sources, [str(k) for k in counts.keys], totals)
         self._catalogue = hit
+        # the streets that name places, for every public-place incident (what an analyst's
+        # ranked table names from): built with the catalogue, before the views' own figures
+        # are kept, so the two are never built at once (the server's peak memory)
+        self._streets(CoreQuery(Filters(), drop_domestic=True))
         return hit
 
     def _query(self, filters: Filters, purpose: str = "rows") -> CoreQuery:
@@ -438,11 +442,12 @@ class EngineLayer(QueryLayer):
         Built once per store version and scope from the incidents grouped by map point and
         text (police.uk snaps many incidents to one point), never from rows.
         """
-        from geo.names import incident_streets
-
-        scope = self._query(Filters())
         # domestic incidents never name a place: left out, as in memory
-        query = replace(scope, drop_domestic=True)
+        return self._streets(replace(self._query(Filters()), drop_domestic=True))
+
+    def _streets(self, query: CoreQuery) -> Any:
+        """Return the streets the incidents of ``query``'s scope name (kept per version)."""
+        from geo.names import incident_streets
 
         def build() -> Any:
             table = self.executor.grouped_rows(query, ["easting", "northing", "location"],
