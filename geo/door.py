@@ -611,9 +611,10 @@ class EngineLayer(QueryLayer):
     def _board_counts(self, categories: tuple[str, ...] | None) -> BoardCounts:
         """Return the board's counts by month, source and authority, counted by the engine.
 
-        Two grouped reads per store version and crime types (kept): the whole-authority
-        incidents by month, source and authority (every crime type, and those chosen with
-        their record keys), and each source's covered days.
+        Two or three grouped reads per store version and crime types (kept): the
+        whole-authority incidents by month, source and authority (every crime type, and those
+        chosen, with their record keys for a role that suppresses), and each source's
+        covered days.
         """
         pin = self._pinned()
         keyed = pin is not None and pin.scope.suppress_below > 0
