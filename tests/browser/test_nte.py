@@ -40,7 +40,9 @@ def test_accept_suggested_zones_see_status_profile_and_sheet(page, live_server, 
     # the hour profile runs 18:00 to 06:00 and peaks after midnight
     page.wait_for_function(
         "() => { const g = document.querySelector('#nte-profile .js-plotly-plot');"
-        " return g && g.data && g.data[0].y.length === 12; }", timeout=30_000)
+        # (while the page redraws the chart may briefly hold no trace)
+        " return g && g.data && g.data[0] && g.data[0].y && g.data[0].y.length === 12; }",
+        timeout=30_000)
     profile = page.evaluate(
         "() => document.querySelector('#nte-profile .js-plotly-plot').data[0]")
     assert profile["x"][0] == "18" and profile["x"][-1] == "05"
