@@ -525,22 +525,12 @@ class EngineLayer(QueryLayer):
             sources += [s for s in found if s not in sources]
             at = np.array([sources.index(s) for s in found] or [0], dtype=np.int64)
             source = at[source]
-            totals = self._memoised(("status", self._query(Filters())),
-                                    lambda: self.executor.totals(self._query(Filters())))
-
-            def day_of(n: int | None) -> Any:
-                return None if n is None else (_EPOCH + np.timedelta64(int(n), "D")).astype(
-                    date)
-
-            span = (None if totals.first_day is None else
-                    (day_of(totals.first_day), day_of(totals.last_day)))
+            span, all_month_only = self._span()
             return TrendRows.of(day=day, month_first=first, month_only=month_only,
                                 area=area, areas=areas, source=source, sources=sources,
                                 incidents=np.asarray(table.column("n").to_numpy(),
                                                      dtype=np.int64),
-                                span=span,
-                                all_month_only=totals.count > 0
-                                and totals.month_only == totals.count)
+                                span=span, all_month_only=all_month_only)
 
         # kept for the few latest filter sets only: each can hold millions of groups
         key = (self.store.manifest().version, query)
@@ -563,17 +553,21 @@ class EngineLayer(QueryLayer):
                               f"read more than {limit:,} groups of incidents on the "
                               f"{self.engine} engine; choose {advice}.") from None
 
+    def _span(self) -> tuple[tuple[date, date] | None, bool]:
+        """Return the principal's first and last day, and whether every incident is month-only."""
+        query = self._query(Filters())
+        totals = self._memoised(("status", query), lambda: self.executor.totals(query))
+        span = (None if totals.first_day is None or totals.last_day is None
+                else (_date_of(totals.first_day), _date_of(totals.last_day)))
+        return span, totals.count > 0 and totals.month_only == totals.count
+
     def month_cover(self) -> tuple[Any, bool, np.ndarray]:  # noqa: D102 (inherited)
         self._require_rows()
         query = self._query(Filters())
-        totals = self._memoised(("status", query), lambda: self.executor.totals(query))
         months = self._memoised(("months", query), lambda: self.executor.month_counts(query))
-        span = None if totals.first_day is None else tuple(
-            (_EPOCH + np.timedelta64(int(n), "D")).astype(date)
-            for n in (totals.first_day, totals.last_day))
         first_days = (np.asarray(months.keys, dtype=np.int64).astype("datetime64[M]").astype(
             "datetime64[D]") - _EPOCH).astype(np.int64)
-        return span, totals.count > 0 and totals.month_only == totals.count, first_days
+        return (*self._span(), first_days)
 
     def period_rows(self, filters: Filters, res: int, periods: Any,
                     dated_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -730,10 +724,7 @@ class EngineLayer(QueryLayer):
         if len(edges) < 3:
             return empty
 
-        def day(n: int) -> date:
-            return (_EPOCH + np.timedelta64(int(n), "D")).astype(date)
-
-        query = self._query(Filters(start=day(edges[0][0]), end=day(edges[-1][1]),
+        query = self._query(Filters(start=_date_of(edges[0][0]), end=_date_of(edges[-1][1]),
                                     categories=categories, sources=(source,)), "authority")
         cell = f"h3_{int(res)}"
         table = self._bounded("the emerging hot spots", "fewer crime types", query,
@@ -779,6 +770,11 @@ def open_door(engine: str, store: Store, boundaries: Boundaries, *,
     else:
         raise ValueError(f"unknown engine {engine!r}; the engines are numpy, duckdb, dask")
     return EngineLayer(store, boundaries, ex, **options)
+
+
+def _date_of(day: int) -> date:
+    """Return day number ``day`` (days since 1970-01-01) as a date."""
+    return (_EPOCH + np.timedelta64(int(day), "D")).astype(date)
 
 
 def _month_first_days(months: pa.ChunkedArray) -> np.ndarray:
