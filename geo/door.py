@@ -75,6 +75,11 @@ BOARD_CELL_LIMIT = 2_000_000
 TREND_GROUP_LIMIT = 4_000_000
 #: Filter sets whose trend rows are kept (each can hold millions of groups).
 TREND_MEMO = 4
+#: Most incidents a view that needs them one by one (the patrol plan, On shift) may read
+#: from an engine into the web server: a large force's year (about 350 MB there).
+SELECTION_ROW_LIMIT = 1_000_000
+#: Bounded selections kept (each up to :data:`SELECTION_ROW_LIMIT` incidents).
+SELECTION_MEMO = 2
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
@@ -152,6 +157,7 @@ class EngineLayer(QueryLayer):
         self.executor = executor
         self.engine = executor.name
         self._trend_memo: dict[tuple[Any, ...], TrendRows] = {}
+        self._selections: dict[tuple[Any, ...], QueryLayer] = {}
         self._catalogue: Catalogue | None = None
         self._memo: dict[tuple[Any, ...], Any] = {}
         self._last_res: dict[CoreQuery, int] = {}
@@ -492,6 +498,45 @@ class EngineLayer(QueryLayer):
         return _frame_of_groups(self.store.manifest(), table, res), total
 
 
+    # -- views that need incidents one by one -------------------------------------------------
+    def within(self, bound: Filters, what: str, advice: str) -> QueryLayer:
+        """Return the in-memory layer over the incidents ``bound`` selects: a bounded read.
+
+        The executor reads the selected incidents of the pinned principal's scope (never
+        more than :data:`SELECTION_ROW_LIMIT`), and the in-memory layer's own code then
+        works on them, so a view gives what it gives in memory wherever its selections fall
+        inside ``bound``. The selection knows every category and source the store holds
+        (a filter naming one absent from it selects nothing, as in memory), and names
+        places from the same streets as the rest of the door. A read too large is refused
+        in words, naming ``what`` and the ``advice``.
+        """
+        self._require_rows()
+        manifest = self.store.manifest()
+        query = self._query(bound)
+        key = (manifest.version, query)
+        hit = self._selections.get(key)
+        if hit is not None:
+            return hit
+        try:
+            table = self.executor.rows(query, SELECTION_ROW_LIMIT)
+        except TooManyRows:
+            raise FilterError(
+                "engine", f"{what} for these settings would read more than "
+                f"{SELECTION_ROW_LIMIT:,} incidents one by one on the {self.engine} engine; "
+                f"choose {advice}.") from None
+        labels = self.labels()
+        frame = IncidentFrame.from_table(manifest, table, self.record_key)
+        frame = replace(
+            frame, categories=[*frame.categories, *(c for c in labels.categories
+                                                   if c not in set(frame.categories))],
+            sources=[*frame.sources, *(s for s in labels.sources if s not in set(frame.sources))])
+        hit = _Selection(self, frame)
+        with self._memo_lock:
+            if len(self._selections) >= SELECTION_MEMO:
+                self._selections.clear()
+            self._selections[key] = hit
+        return hit
+
     # -- trends ---------------------------------------------------------------------------
     def trend_rows(self, filters: Filters) -> TrendRows:
         """Return the incidents ``filters`` select for the trends, counted by the engine.
@@ -745,6 +790,28 @@ class EngineLayer(QueryLayer):
         return pd.DataFrame({"category": found["category"].astype(str).to_numpy(),
                              "area": home.reindex(found["cell"].to_numpy()).fillna(
                                  "").to_numpy(dtype=str)})
+
+
+class _Selection(QueryLayer):
+    """The in-memory layer over a bounded selection an engine read (:meth:`EngineLayer.within`).
+
+    Unpinned: its rows are already the principal's. Streets that name places come from the
+    door, which builds them from all the principal's incidents, as the in-memory layer does.
+    """
+
+    def __init__(self, door: EngineLayer, frame: IncidentFrame) -> None:
+        super().__init__(door.store, door.boundaries, record_key=door.record_key,
+                         levels=door.levels, gazetteer=door.gazetteer)
+        self._door = door
+        self._frame = frame
+
+    def _current(self) -> IncidentFrame:
+        assert self._frame is not None
+        return self._frame
+
+    def _nearby_streets(self, fr: IncidentFrame, centre_e: np.ndarray,
+                        centre_n: np.ndarray) -> Any:
+        return self._door._nearby_streets(fr, centre_e, centre_n)
 
 
 def open_door(engine: str, store: Store, boundaries: Boundaries, *,

@@ -288,6 +288,22 @@ class Executor(ABC):
             With ``keyed``, when some rows were stored without record keys.
         """
 
+    @abstractmethod
+    def rows(self, query: CoreQuery, limit: int) -> pa.Table:
+        """Return the selected rows themselves, every stored column: a bounded selection.
+
+        For the views whose methods need incidents one by one (the patrol plan, clusters),
+        over one force, one area or a short window: never every row of a large store.
+        Rows from 1970 on, in the store's own order (the manifest's files in turn, each
+        file's rows in turn), as :meth:`geo.store.Store.read` gives them; columns as
+        :data:`geo.schema.STORED_SCHEMA`, a column an older file lacks as nulls.
+
+        Raises
+        ------
+        TooManyRows
+            When more than ``limit`` rows are selected (nothing is returned).
+        """
+
     def cell_counts(self, query: CoreQuery, res: int,
                     harm_weights: Mapping[str, float] | None = None) -> KeyedCounts:
         """Return counts and harm per H3 cell of resolution ``res``.
@@ -540,6 +556,20 @@ class NumpyExecutor(Executor):
         for column in present:
             picked = picked.filter(pc.fill_null(pc.not_equal(picked.column(column), ""), False))
         return _grouped(picked, grouping, limit)
+
+
+    def rows(self, query: CoreQuery, limit: int) -> pa.Table:  # noqa: D102 (inherited)
+        fr = self._frame(query)
+        at = np.flatnonzero(self.layer.select(query.filters, fr).mask)
+        if len(at) > limit:
+            raise TooManyRows(limit)
+        if fr is not self.layer._current():
+            assert fr.origin is not None  # a cut of the whole frame knows its rows there
+            at = fr.origin[at]
+        _manifest, table = self.layer.store.read()
+        # the frame's rows are the store's rows from 1970 on, in the store's order
+        kept = table.filter(pc.greater_equal(table.column("month"), _FIRST_MONTH))
+        return kept.take(pa.array(at, type=pa.int64()))
 
 
 def _grouped(table: pa.Table, columns: Sequence[str], limit: int) -> pa.Table:
@@ -1271,6 +1301,32 @@ class DuckDBExecutor(Executor):
                 schema.empty_table)
         found = self._run_parts(query, build, arrow=True)
         return merge(found[2] if found is not None else [])
+
+
+    def rows(self, query: CoreQuery, limit: int) -> pa.Table:  # noqa: D102 (inherited)
+        from geo.schema import STORED_SCHEMA
+
+        def build(snap: _Snapshot, src: str) -> str:
+            got = ", ".join(c if c in snap.columns else f"NULL AS {c}"
+                            for c in STORED_SCHEMA.names)
+            # each row's file and place in it: to put the rows in the store's order
+            placed = src[:-1] + ", filename = true, file_row_number = true)"
+            return (f"SELECT {got}, filename AS _file, file_row_number AS _row "
+                    f"FROM {placed} WHERE {self._where(query, snap)} LIMIT {int(limit) + 1}")
+
+        found = self._run_parts(query, build, arrow=True)
+        if found is None:
+            return STORED_SCHEMA.empty_table()
+        _snap, paths, parts = found
+        if sum(t.num_rows for t in parts) > limit:
+            raise TooManyRows(limit)
+        schema = pa.schema([*STORED_SCHEMA, pa.field("_file", pa.string()),
+                            pa.field("_row", pa.int64())])
+        table = pa.concat_tables([t.cast(schema) for t in parts])
+        order = pc.sort_indices(pa.table({
+            "file": pc.index_in(table.column("_file"), value_set=pa.array(paths)),
+            "row": table.column("_row")}), [("file", "ascending"), ("row", "ascending")])
+        return table.take(order).drop_columns(["_file", "_row"])
 
 
 def _date_sql(day: int) -> str:

@@ -277,11 +277,9 @@ def build_plan(query: QueryLayer, params: PlanParams,
     """
     from geo.backtest import months_without_data, window_coverage
 
-    fr = query.frame()
-    span = fr.date_span()
+    span, month_only, months = query.month_cover()
     if span is None:
         raise FilterError("la", "there are no incidents in the store yet")
-    month_only = fr.month_only_count == fr.n
     _check_lookback_unit(params, month_only)
     notes: list[str] = []
     hours = None if params.hours[0] == params.hours[1] else params.hours
@@ -307,7 +305,7 @@ def build_plan(query: QueryLayer, params: PlanParams,
         start = as_of - timedelta(days=7 * params.lookback_weeks - 1)
         prev_end = start - timedelta(days=1)
         prev_start = prev_end - timedelta(days=7 * params.lookback_weeks - 1)
-    gaps = months_without_data(fr.month_first)
+    gaps = months_without_data(months)
     gap_problem = window_coverage(start, as_of, span[0], span[1], gaps)
     if gap_problem:
         notes.append(f"The look-back window ({_nice(start)} to {_nice(as_of)}) is not fully "
@@ -325,6 +323,15 @@ def build_plan(query: QueryLayer, params: PlanParams,
                    hours=hours, categories=params.categories, areas=params.areas,
                    exclude_domestic=params.public_only)
     query.validate(base)
+    # the incidents every selection below falls in: the window, the one before and the
+    # forecast's history (an engine reads just these, bounded; in memory, all are there)
+    first = prev_start
+    if params.unit.startswith("h3") and params.ranking == "forecast":
+        first = min(first, _history_start(start, span, month_only))
+    door, query = query, query.within(replace(base, start=first, days=None, hours=None),
+                         "The patrol plan", "fewer areas, fewer crime types or a shorter "
+                         "look-back")
+    fr = query.frame()
     sel = query.select(base)
     if sel.month_only_excluded:
         notes.append(f"{sel.month_only_excluded:,} incidents in the window have only a month "
@@ -447,7 +454,7 @@ def build_plan(query: QueryLayer, params: PlanParams,
         previous_window=(prev_start, prev_end), n_shifts=n_shifts, table=table,
         schedule=schedule, hours=hours_out,
         weights_source=weights_source, weights=dict(harm_weights or {}), totals=totals,
-        notes=notes, synthetic=query.status()["synthetic_sample"], gi=gi,
+        notes=notes, synthetic=door.status()["synthetic_sample"], gi=gi,
         month_only=month_only, n_months=n_months if month_only else None,
         coverage={"window": gap_problem, "previous_window": prev_problem},
         forecast_method=place_forecast.method if place_forecast is not None else None,
@@ -484,6 +491,19 @@ def _month_index_of(d: date) -> int:
 FORECAST_HISTORY = 12
 
 
+def _history_start(start: date, span: tuple[date, date], month_only: bool) -> date:
+    """Return the first day of the forecast's history before the window from ``start``.
+
+    Up to :data:`FORECAST_HISTORY` periods (months, or weeks) before it, those the data cover.
+    """
+    if month_only:
+        return max(_months_back(start, FORECAST_HISTORY), span[0].replace(day=1))
+    hist_start = start - timedelta(days=7 * FORECAST_HISTORY)
+    if hist_start < span[0]:
+        hist_start = start - timedelta(days=7 * ((start - span[0]).days // 7))
+    return hist_start
+
+
 def _forecast_places(query: QueryLayer, fr: Any, base: Filters, weights: np.ndarray, res: int,
                      n_places: int, *, month_only: bool, start: date, as_of: date,
                      params: PlanParams, gaps: list[int], span: tuple[date, date]
@@ -496,18 +516,13 @@ def _forecast_places(query: QueryLayer, fr: Any, base: Filters, weights: np.ndar
     """
     from geo.forecast import describe_method, forecast, period_matrix
 
+    hist_start = _history_start(start, span, month_only)
     if month_only:
         n_window = params.lookback_months or MONTHS_DEFAULT
-        first = _months_back(start, FORECAST_HISTORY)
-        first = max(first, span[0].replace(day=1))
-        hist_start = first
-        month0 = first.year * 12 + first.month - 1
+        month0 = hist_start.year * 12 + hist_start.month - 1
         n_periods = as_of.year * 12 + as_of.month - 1 - month0 + 1
     else:
         n_window = params.lookback_weeks
-        hist_start = start - timedelta(days=7 * FORECAST_HISTORY)
-        if hist_start < span[0]:
-            hist_start = start - timedelta(days=7 * ((start - span[0]).days // 7))
         n_periods = ((as_of - hist_start).days + 1) // 7
     sel = query.select(replace(base, start=hist_start, end=as_of)).mask & precise_enough(fr, res)
     place = fr.cell_codes[res][sel]

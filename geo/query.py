@@ -1475,6 +1475,15 @@ class QueryLayer:
         return disclose_cells(fr.cells[fine], counts, keys, levels, res,
                               pin.scope.suppress_below)
 
+    def within(self, bound: Filters, what: str, advice: str) -> QueryLayer:
+        """Return a layer holding at least the incidents ``bound`` selects (here: this one).
+
+        A view that needs incidents one by one asks for the few it will select; an engine's
+        layer (:meth:`geo.door.EngineLayer.within`) reads just those, bounded, and refuses
+        in words (naming ``what`` and the ``advice``) when they are too many.
+        """
+        return self
+
     def month_cover(self) -> tuple[tuple[date, date] | None, bool, np.ndarray]:
         """Return what the principal's data cover, to choose periods from.
 

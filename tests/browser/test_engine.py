@@ -74,8 +74,29 @@ def test_the_explorer_on_duckdb_shows_the_in_memory_figures(page, duckdb_server,
     assert sum(map(sum, graph_data(page, "explorer-grid")[0]["z"])) <= fewer
 
 
+def patrol_page(page, url: str) -> dict:
+    from tests.browser.test_patrol import wait_for_plan
+
+    page.goto(url + "/patrol?la=E07000123&days=fri,sat&hours=20-4&n=10")
+    wait_for_plan(page)
+    rows = "#patrol-table .ag-center-cols-container"
+    return {"summary": page.inner_text("#patrol-summary"), "rows": page.inner_text(rows),
+            "dosage": page.inner_text("#patrol-dosage"),
+            "method": page.inner_text("#patrol-method")}
+
+
+def test_the_patrol_plan_on_duckdb_is_the_in_memory_plan(page, duckdb_server, numpy_server):
+    """A Grip sergeant's plan for Preston's Friday and Saturday nights: the window's
+    incidents read by the engine (bounded), ranked and named as in memory."""
+    want = patrol_page(page, numpy_server)
+    got = patrol_page(page, duckdb_server)
+    assert got == want
+    assert want["summary"].startswith("10 places in Preston")
+    assert "not available while Hotspot runs" not in page.inner_text("body")
+
+
 def test_a_view_the_engine_does_not_serve_says_so(page, duckdb_server):
-    page.goto(duckdb_server + "/patrol")
+    page.goto(duckdb_server + "/nte")
     page.wait_for_function(
         "() => document.body.innerText.includes('not available while Hotspot runs on the "
         "duckdb engine')", timeout=30_000)

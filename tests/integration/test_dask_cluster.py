@@ -122,17 +122,22 @@ def test_hotspot_serve_on_the_cluster_answers_as_the_default_server(cluster, tmp
         assert any(r["count"] is None for r in shown[0][0])  # small numbers hidden
         # the trends and the board, counted by the workers, are the default server's too
         for query, token in (("trends?period=fyq&la=E06000009", analyst),
+                             ("patrol-plan?la=E07000123&days=fri,sat&hours=20-4", analyst),
                              ("emerging?categories=Robbery", analyst),
                              ("board?period=month&baseline=previous", partner)):
             views = [ask(f"{url}/api/v1/{query}", token) for url in (default, on_dask)]
             if query.startswith("board"):
                 for view in views:
                     view.pop("currency")  # type: ignore[attr-defined]  # arrival times
+            if query.startswith("patrol-plan"):  # read by the workers, bounded
+                for view in views:
+                    view["provenance"].pop("extracted_at")  # type: ignore[index]
+                assert view["features"], query  # type: ignore[index]
             assert views[0] == views[1], query
         # the engine says which it is; a view it does not serve says so in words
         assert "dask" in json.dumps(ask(f"{on_dask}/api/v1/health", analyst))
         try:
-            ask(f"{on_dask}/api/v1/patrol-plan?la=E07000123", analyst)
+            ask(f"{on_dask}/api/v1/nte/nights", analyst)
             refused = ""
         except urllib.error.HTTPError as exc:
             refused = exc.read().decode()

@@ -460,3 +460,61 @@ def test_a_board_whose_crime_types_left_no_recent_incident_is_shown(layers, engi
                 assert far.empty  # ten years on: no incident in any of the months
     finally:
         services._last = before
+
+
+#: Patrol plans over the hard cases: the default (forecast, nights across midnight), harm
+#: ranking with Gi*, clusters, one area and a crime type at res 10, a share of harm, domestic
+#: incidents kept, and a look-back reaching before the data start.
+PLANS = [{}, {"ranking": "harm", "significant": "90"},
+         {"unit": "dbscan", "eps": "250", "minpts": "3", "days": "fri,sat,sun"},
+         {"la": PRESTON, "unit": "h3-10", "categories": "Robbery,Violence with injury"},
+         {"target_share": "40", "public_only": "0", "hours": "0-24", "days": "mon,tue,wed"},
+         {"lookback_weeks": "104", "ranking": "harm", "as_of": "2023-03-01"}]
+
+
+def _plan_figures(svc: Services, params: dict[str, str]) -> dict[str, object]:
+    from dashboard.params import parse_plan_params
+    from dashboard.serialise import plan_csv, plan_geojson
+
+    result = svc.plan(parse_plan_params(params))
+    shown = plan_geojson(result)
+    shown["provenance"].pop("extracted_at")  # the time it was asked
+    return {"geojson": shown, "csv": plan_csv(result), "notes": result.notes,
+            "totals": result.totals, "hours": result.hours,
+            "schedule": result.schedule.to_dict("records"),
+            "gi": None if result.gi is None else result.gi.to_dict("records")}
+
+
+@pytest.mark.parametrize("principal", ["analyst", "officer in Preston"])
+@pytest.mark.parametrize("params", PLANS, ids=[",".join(p) or "default" for p in PLANS])
+def test_the_patrol_plan_is_the_in_memory_plan(layers, engine, principal, params):
+    """The plan (and so On shift, which briefs from it) on the engine: the window's incidents
+    read once, bounded, and ranked, forecast, clustered and named by the in-memory code."""
+    if principal == "officer in Preston" and params.get("la") not in (None, PRESTON):
+        pytest.skip("another area is refused to the officer (access tests)")
+    who_ = PRINCIPALS[principal]
+    with layers["numpy"].pinned(who_):
+        want = _plan_figures(layers["numpy"], params)
+    with engine.pinned(who_):
+        got = _plan_figures(engine, params)
+    assert got == want
+    if params == {} and principal == "analyst":
+        assert len(want["geojson"]["features"]) == 10  # type: ignore[index]
+
+
+def test_a_plan_too_large_for_the_engine_is_refused_in_words(layers, engine, monkeypatch):
+    """More incidents than a bounded selection takes: the plan says what to narrow, and a
+    partner (aggregates only) is refused the plan by their role, as in memory."""
+    import geo.door
+    from dashboard.params import parse_plan_params
+
+    engine.query._selections.clear()  # type: ignore[attr-defined]
+    monkeypatch.setattr(geo.door, "SELECTION_ROW_LIMIT", 20)
+    with engine.pinned(who("analyst")):
+        with pytest.raises(FilterError, match="The patrol plan for these settings would read "
+                                              "more than 20 incidents") as refused:
+            engine.plan(parse_plan_params({"lookback_weeks": "50", "as_of": "2024-01-01"}))
+        assert "fewer areas" in str(refused.value)
+    for svc in (layers["numpy"], engine):
+        with svc.pinned(who("partner")), pytest.raises(AccessDenied):
+            svc.plan(parse_plan_params({}))

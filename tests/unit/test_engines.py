@@ -460,6 +460,8 @@ def test_older_files_without_the_health_columns_are_read_as_police_points(small,
             want, got = ref.cell_counts(CoreQuery(Filters()), res), ex.cell_counts(
                 CoreQuery(Filters()), res)
             same(got, want)
+        assert ex.rows(CoreQuery(Filters()), 100_000).equals(
+            ref.rows(CoreQuery(Filters()), 100_000))  # the columns they lack, as nulls
     # the older files' rows count at every resolution: nothing marks them coarse now
     assert ref.cell_counts(CoreQuery(Filters()), 9).counts.sum() == 2 * len(EXTRA_TIMES) - 3
     assert len(local._groups(local._resolve(small.manifest()),
@@ -488,6 +490,27 @@ def test_bounded_reads_bring_the_same_rows(engines, engine, scope):
         assert want.column("n").to_numpy().sum() > 0 or kwargs.get("cells") == []
     with pytest.raises(TooManyRows):
         engine.grouped_rows(CoreQuery(Filters()), columns, 10, boxes=boxes)
+
+
+@pytest.mark.parametrize("scope", ["whole store", "one area", "public only",
+                                   "officer: public places, no health records"])
+@pytest.mark.parametrize("case", ["everything", "dates cut months", "fri-sat nights 20-4",
+                                  "health only", "area without rows"])
+def test_selected_rows_are_the_reference_rows(engines, engine, scope, case):
+    """A bounded selection (the patrol plan's incidents) brings the reference's rows, every
+    stored column, in the store's order; one row too many is refused, not cut short."""
+    ref, _ = engines
+    q = CoreQuery.of(FILTERS[case], SCOPES[scope])
+    want = ref.rows(q, 100_000)
+    got = engine.rows(q, 100_000)
+    assert got.schema.equals(want.schema)
+    assert got.equals(want), (scope, case)
+    assert want.num_rows > 0 or case == "area without rows" or (
+        case == "health only" and scope.endswith("no health records"))
+    if want.num_rows:
+        assert engine.rows(q, want.num_rows).num_rows == want.num_rows
+        with pytest.raises(TooManyRows):
+            engine.rows(q, want.num_rows - 1)
 
 
 def test_record_keys_are_refused_until_every_file_has_them(small, dask):
