@@ -246,31 +246,34 @@ def _hotspot_points(result: PlanResult, rank: int) -> dict[str, Any]:
 
     import shapely
 
+    from geo.plan import PLAN_BOUND
     from geo.query import Filters
 
     svc = services.current()
     p = result.params
-    fr = svc.query.frame()
+    # the plan's own incidents (on an engine, the bounded selection it was made from)
+    layer = svc.query.within(result.bound or Filters(), *PLAN_BOUND)
+    fr = layer.frame()
     hours = None if p.hours[0] == p.hours[1] else p.hours
     filters = Filters(start=result.window[0], end=result.window[1],
                       days=p.days if len(p.days) < 7 else None, hours=hours,
                       categories=p.categories, areas=p.areas, exclude_domestic=True)
-    mask = svc.query.select(filters).mask
+    mask = layer.select(filters).mask
     row = result.table[result.table["rank"] == rank].iloc[0]
     geom = shapely.geometry.shape(row["geometry"])
     idx = np.flatnonzero(mask)
     inside = shapely.contains_xy(geom, fr.lon[idx], fr.lat[idx])
     idx = idx[inside]
-    prev = svc.query.select(replace(filters, start=result.previous_window[0],
-                                    end=result.previous_window[1])).mask
+    prev = layer.select(replace(filters, start=result.previous_window[0],
+                                end=result.previous_window[1])).mask
     pidx = np.flatnonzero(prev)
     pidx = pidx[shapely.contains_xy(geom, fr.lon[pidx], fr.lat[pidx])]
-    return {"idx": idx, "prev_idx": pidx, "geom": geom}
+    return {"idx": idx, "prev_idx": pidx, "geom": geom, "frame": fr}
 
 
 def _hotspot_map(rank: int, pts: dict[str, Any], centre: tuple[float, float]) -> PrintedMap:
     """Draw a hotspot's map: its outline, its incidents and its number, on the basemap."""
-    fr = services.current().query.frame()
+    fr = pts["frame"]
     geom = pts["geom"]
     ring = np.asarray(geom.exterior.coords if geom.geom_type == "Polygon"
                       else max(geom.geoms, key=lambda g: g.area).exterior.coords)
@@ -306,9 +309,9 @@ def _hour_bars(hours: np.ndarray, shift_hours: tuple[int, int]) -> list[HourBar]
 
 def _briefing_page(result: PlanResult, rank: int) -> dict[str, Any]:
     """Return what one hotspot's page shows (the template lays it out)."""
-    fr = services.current().query.frame()
     row = result.table[result.table["rank"] == rank].iloc[0]
     pts = _hotspot_points(result, rank)
+    fr = pts["frame"]
     visits = result.schedule[result.schedule["hotspot"] == rank]
     expected = row["expected_per_month" if result.month_only else "expected_per_shift"]
     return {
@@ -378,8 +381,7 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
     report = svc.nte_report(params)
     if zone_id not in report.zone_ids:
         raise FilterError("zone", f"'{zone_id}' is not a saved zone")
-    fr = svc.query.frame()
-    span = fr.date_span()
+    span = svc.query.month_cover()[0]
     data_end = span[1] if span is not None else None
     coming, basis = coming_friday(_date.today(), data_end)
     weekend = coming
@@ -404,8 +406,14 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
     fridays = {_date.fromisoformat(w) for w in outlook.last["weekend"]}
     epoch = _date(1970, 1, 1)
     friday_days = np.array(sorted((f - epoch).days for f in fridays), dtype=np.int64)
-    # the zone's incidents on the Friday and Saturday nights of those weekends only
-    mask = svc.query.select(params.filters).mask & (fr.hour >= 0)
+    # the zone's incidents on the Friday and Saturday nights of those weekends only (on an
+    # engine, those inside the zone's bounds are read, bounded)
+    from geo.nte_report import zone_bounds
+
+    layer = svc.query.within(params.filters, "The deployment sheet", "fewer crime types",
+                             boxes=zone_bounds([svc.zones().zones_bng.geometry.iloc[z]]))
+    fr = layer.frame()
+    mask = layer.select(params.filters).mask & (fr.hour >= 0)
     idx = np.flatnonzero(mask)
     night = night_of(fr.day[idx], fr.hour[idx], params.rule).astype(np.int64)
     weekday = (night + 3) % 7  # day 0, 1 January 1970, was a Thursday
@@ -429,7 +437,7 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
             top_cells.append({"n": len(top_cells) + 1, "cell": cid, "code": int(c),
                               "count": int(counts[c]), "per_weekend": counts[c] / per,
                               "lat": lat, "lon": lon})
-    _name_spots(top_cells, idx, codes)
+    _name_spots(layer, top_cells, idx, codes)
     venues = svc.venues()
     top_venues: list[dict[str, Any]] = []
     if len(venues):
@@ -469,19 +477,24 @@ def _sheet_data(args: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _name_spots(cells: list[dict[str, Any]], rows: np.ndarray, codes: np.ndarray) -> None:
-    """Give each of a sheet's busiest cells its place name, from its own night incidents."""
+def _name_spots(layer: Any, cells: list[dict[str, Any]], rows: np.ndarray,
+                codes: np.ndarray) -> None:
+    """Give each of a sheet's busiest cells its place name, from its own night incidents.
+
+    ``rows`` index ``layer``'s frame.
+    """
     from geo.names import group_index
     from geo.projection import to_bng
 
     if not cells:
         return
     east, north = to_bng(np.array([c["lon"] for c in cells]), np.array([c["lat"] for c in cells]))
-    names = services.current().query.place_names(
+    names = layer.place_names(
         rows, group_index(codes, np.array([c["code"] for c in cells])), len(cells), east, north)
     for cell, name, source in zip(cells, names["place_name"], names["name_source"],
                                   strict=True):
         cell["place_name"], cell["name_source"] = str(name), str(source)
+        del cell["code"]  # the frame's own numbering: named now, never shown
 
 
 @nte_bp.get("/zones.geojson")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Mapping as TMapping
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -32,7 +33,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.access import Principal, Scope
-from geo.engines import CoreQuery, Executor, Summary, TooManyRows, Totals, UnkeyedRecords
+from geo.engines import (
+    Box,
+    CoreQuery,
+    Executor,
+    Summary,
+    TooManyRows,
+    Totals,
+    UnkeyedRecords,
+)
 from geo.query import (
     AUTHORITY,
     BoardCounts,
@@ -499,13 +508,15 @@ class EngineLayer(QueryLayer):
 
 
     # -- views that need incidents one by one -------------------------------------------------
-    def within(self, bound: Filters, what: str, advice: str) -> QueryLayer:
+    def within(self, bound: Filters, what: str, advice: str,
+               boxes: Sequence[Box] = ()) -> QueryLayer:
         """Return the in-memory layer over the incidents ``bound`` selects: a bounded read.
 
         The executor reads the selected incidents of the pinned principal's scope (never
         more than :data:`SELECTION_ROW_LIMIT`), and the in-memory layer's own code then
         works on them, so a view gives what it gives in memory wherever its selections fall
-        inside ``bound``. The selection knows every category and source the store holds
+        inside ``bound`` (and ``boxes``, British National Grid rectangles, when given).
+        The selection knows every category and source the store holds
         (a filter naming one absent from it selects nothing, as in memory), and names
         places from the same streets as the rest of the door. A read too large is refused
         in words, naming ``what`` and the ``advice``.
@@ -513,12 +524,13 @@ class EngineLayer(QueryLayer):
         self._require_rows()
         manifest = self.store.manifest()
         query = self._query(bound)
-        key = (manifest.version, query)
+        boxes = tuple((float(x0), float(y0), float(x1), float(y1)) for x0, y0, x1, y1 in boxes)
+        key = (manifest.version, query, boxes)
         hit = self._selections.get(key)
         if hit is not None:
             return hit
         try:
-            table = self.executor.rows(query, SELECTION_ROW_LIMIT)
+            table = self.executor.rows(query, SELECTION_ROW_LIMIT, boxes)
         except TooManyRows:
             raise FilterError(
                 "engine", f"{what} for these settings would read more than "
@@ -605,6 +617,12 @@ class EngineLayer(QueryLayer):
         span = (None if totals.first_day is None or totals.last_day is None
                 else (_date_of(totals.first_day), _date_of(totals.last_day)))
         return span, totals.count > 0 and totals.month_only == totals.count
+
+    def month_only_count(self) -> int:  # noqa: D102 (inherited)
+        self._require_rows()
+        query = self._query(Filters())
+        return int(self._memoised(("status", query),
+                                  lambda: self.executor.totals(query)).month_only)
 
     def month_cover(self) -> tuple[Any, bool, np.ndarray]:  # noqa: D102 (inherited)
         self._require_rows()

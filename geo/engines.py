@@ -289,14 +289,15 @@ class Executor(ABC):
         """
 
     @abstractmethod
-    def rows(self, query: CoreQuery, limit: int) -> pa.Table:
+    def rows(self, query: CoreQuery, limit: int, boxes: Sequence[Box] = ()) -> pa.Table:
         """Return the selected rows themselves, every stored column: a bounded selection.
 
         For the views whose methods need incidents one by one (the patrol plan, clusters),
         over one force, one area or a short window: never every row of a large store.
         Rows from 1970 on, in the store's own order (the manifest's files in turn, each
         file's rows in turn), as :meth:`geo.store.Store.read` gives them; columns as
-        :data:`geo.schema.STORED_SCHEMA`, a column an older file lacks as nulls.
+        :data:`geo.schema.STORED_SCHEMA`, a column an older file lacks as nulls. With
+        ``boxes``, only rows inside one of them (as :meth:`grouped_rows`).
 
         Raises
         ------
@@ -531,12 +532,7 @@ class NumpyExecutor(Executor):
             inside = (at >= 0) & (when <= ends[np.clip(at, 0, None)])
             mask = mask & inside
             period = at
-        if boxes:
-            inside = np.zeros(fr.n, dtype=bool)
-            for x0, y0, x1, y1 in boxes:
-                inside |= ((fr.easting >= x0) & (fr.easting <= x1) & (fr.northing >= y0)
-                           & (fr.northing <= y1))
-            mask = mask & inside
+        mask = mask & _in_boxes(fr, boxes)
         _manifest, table = self.layer.store.read()  # the reference: tests, small stores
         # the frame's rows are the store's rows from 1970 on, in the store's order
         rows = np.flatnonzero(mask)
@@ -558,9 +554,10 @@ class NumpyExecutor(Executor):
         return _grouped(picked, grouping, limit)
 
 
-    def rows(self, query: CoreQuery, limit: int) -> pa.Table:  # noqa: D102 (inherited)
+    def rows(self, query: CoreQuery, limit: int,  # noqa: D102 (inherited)
+             boxes: Sequence[Box] = ()) -> pa.Table:
         fr = self._frame(query)
-        at = np.flatnonzero(self.layer.select(query.filters, fr).mask)
+        at = np.flatnonzero(self.layer.select(query.filters, fr).mask & _in_boxes(fr, boxes))
         if len(at) > limit:
             raise TooManyRows(limit)
         if fr is not self.layer._current():
@@ -570,6 +567,32 @@ class NumpyExecutor(Executor):
         # the frame's rows are the store's rows from 1970 on, in the store's order
         kept = table.filter(pc.greater_equal(table.column("month"), _FIRST_MONTH))
         return kept.take(pa.array(at, type=pa.int64()))
+
+
+def _in_boxes(fr: IncidentFrame, boxes: Sequence[Box]) -> np.ndarray:
+    """Return which rows lie inside one of ``boxes`` (edges included); all rows for none."""
+    if not boxes:
+        return np.ones(fr.n, dtype=bool)
+    inside = np.zeros(fr.n, dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        inside |= ((fr.easting >= x0) & (fr.easting <= x1) & (fr.northing >= y0)
+                   & (fr.northing <= y1))
+    return inside
+
+
+def _within_sql(boxes: Sequence[Box]) -> str:
+    """Return the SQL condition for rows inside one of ``boxes`` (empty for none).
+
+    Examples
+    --------
+    >>> _within_sql([(1, 2, 3, 4)])
+    '(easting BETWEEN 1.0 AND 3.0 AND northing BETWEEN 2.0 AND 4.0)'
+    """
+    if not np.isfinite(np.asarray(boxes, dtype="float64")).all():
+        raise ValueError("a box's corners must be finite numbers of metres")
+    return " OR ".join(f"(easting BETWEEN {float(x0)!r} AND {float(x1)!r} "
+                       f"AND northing BETWEEN {float(y0)!r} AND {float(y1)!r})"
+                       for x0, y0, x1, y1 in boxes)
 
 
 def _grouped(table: pa.Table, columns: Sequence[str], limit: int) -> pa.Table:
@@ -1226,10 +1249,7 @@ class DuckDBExecutor(Executor):
         if res is not None and res not in H3_RESOLUTIONS:
             raise ValueError(f"{res} is not a stored H3 resolution")
         wanted = None if cells is None else ", ".join(str(int(c)) for c in cells) or "NULL"
-        within = " OR ".join(
-            f"(easting BETWEEN {float(x0)!r} AND {float(x1)!r} "
-            f"AND northing BETWEEN {float(y0)!r} AND {float(y1)!r})"
-            for x0, y0, x1, y1 in boxes)
+        within = _within_sql(boxes)
         from geo.schema import STORED_SCHEMA
 
         spans = [(int(a), int(b)) for a, b in periods]
@@ -1303,16 +1323,20 @@ class DuckDBExecutor(Executor):
         return merge(found[2] if found is not None else [])
 
 
-    def rows(self, query: CoreQuery, limit: int) -> pa.Table:  # noqa: D102 (inherited)
+    def rows(self, query: CoreQuery, limit: int,  # noqa: D102 (inherited)
+             boxes: Sequence[Box] = ()) -> pa.Table:
         from geo.schema import STORED_SCHEMA
+
+        within = _within_sql(boxes)
 
         def build(snap: _Snapshot, src: str) -> str:
             got = ", ".join(c if c in snap.columns else f"NULL AS {c}"
                             for c in STORED_SCHEMA.names)
             # each row's file and place in it: to put the rows in the store's order
             placed = src[:-1] + ", filename = true, file_row_number = true)"
+            sel = self._where(query, snap) + (f" AND ({within})" if within else "")
             return (f"SELECT {got}, filename AS _file, file_row_number AS _row "
-                    f"FROM {placed} WHERE {self._where(query, snap)} LIMIT {int(limit) + 1}")
+                    f"FROM {placed} WHERE {sel} LIMIT {int(limit) + 1}")
 
         found = self._run_parts(query, build, arrow=True)
         if found is None:

@@ -95,14 +95,23 @@ def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteRepo
     """Compute every zone's night-time figures for the selection."""
     from geo.zones import assign_zones
 
-    fr = query.frame()
     zones = zone_set.zones
     n_zones = len(zones)
+    span = query.month_cover()[0]
+    month_only = query.month_only_count()
+    # only incidents inside a zone count: an engine reads those inside the zones' bounds
+    # (none without zones), bounded; in memory every incident is there
+    boxes = zone_bounds(zone_set.zones_bng.geometry) if n_zones else []
+    query = query.within(
+        params.filters if boxes else replace(params.filters, areas=()),
+        "The night-time economy figures", "fewer crime types, or fewer or smaller zones",
+        boxes=boxes)
+    fr = query.frame()
     sel = query.select(params.filters)
     chosen = np.flatnonzero(sel.mask)
     notes = []
-    if fr.month_only_count:
-        notes.append(f"{fr.month_only_count:,} incidents have only a month (police.uk) and "
+    if month_only:
+        notes.append(f"{month_only:,} incidents have only a month (police.uk) and "
                      "cannot be placed in a night; they are left out.")
     # every selected incident is placed once: all of them name the zones, the dated ones count
     zone_all = assign_zones(fr.easting[chosen], fr.northing[chosen], zone_set) if n_zones \
@@ -114,7 +123,6 @@ def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteRepo
     night = night_of(fr.day[idx], fr.hour[idx], params.rule)
     at_night = night >= 0
     in_zone = zone >= 0
-    span = fr.date_span()
     if span is not None:
         # Nights only where there are data: a range reaching past them would add a row of
         # zeros for every night in between (and count against the zone's status).
@@ -146,6 +154,26 @@ def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteRepo
                      night_hours=night_hours, notes=notes,
                      place_names=names["place_name"].tolist(),
                      name_sources=names["name_source"].tolist())
+
+
+def zone_bounds(polygons: Any, margin_m: float = 0.0) -> list[tuple[float, float, float, float]]:
+    """Return each polygon's bounds (British National Grid), widened by ``margin_m``.
+
+    Empty polygons have none and are left out.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> zone_bounds([shapely.box(0, 0, 10, 5), shapely.Polygon()], margin_m=1)
+    [(-1.0, -1.0, 11.0, 6.0)]
+    """
+    out = []
+    for g in polygons:
+        if g is None or g.is_empty:
+            continue
+        x0, y0, x1, y1 = (float(v) for v in g.bounds)
+        out.append((x0 - margin_m, y0 - margin_m, x1 + margin_m, y1 + margin_m))
+    return out
 
 
 def zone_names(query: QueryLayer, fr: Any, rows: np.ndarray, zone: np.ndarray,

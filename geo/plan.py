@@ -137,6 +137,8 @@ class PlanResult:
     coverage: dict[str, str | None] = field(default_factory=dict)
     #: The forecast that ranks the places, in words (None: ranked by the window's harm).
     forecast_method: str | None = None
+    #: The incidents every figure of the plan was drawn from (its briefings read them again).
+    bound: Filters | None = None
 
     @property
     def method(self) -> list[str]:
@@ -328,9 +330,8 @@ def build_plan(query: QueryLayer, params: PlanParams,
     first = prev_start
     if params.unit.startswith("h3") and params.ranking == "forecast":
         first = min(first, _history_start(start, span, month_only))
-    door, query = query, query.within(replace(base, start=first, days=None, hours=None),
-                         "The patrol plan", "fewer areas, fewer crime types or a shorter "
-                         "look-back")
+    bound = replace(base, start=first, days=None, hours=None)
+    door, query = query, query.within(bound, *PLAN_BOUND)
     fr = query.frame()
     sel = query.select(base)
     if sel.month_only_excluded:
@@ -458,7 +459,12 @@ def build_plan(query: QueryLayer, params: PlanParams,
         month_only=month_only, n_months=n_months if month_only else None,
         coverage={"window": gap_problem, "previous_window": prev_problem},
         forecast_method=place_forecast.method if place_forecast is not None else None,
+        bound=bound,
     )
+
+
+#: What a plan's incidents are called, and how to narrow them, when an engine refuses them.
+PLAN_BOUND = ("The patrol plan", "fewer areas, fewer crime types or a shorter look-back")
 
 
 class _PlanForecast:

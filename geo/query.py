@@ -1475,14 +1475,21 @@ class QueryLayer:
         return disclose_cells(fr.cells[fine], counts, keys, levels, res,
                               pin.scope.suppress_below)
 
-    def within(self, bound: Filters, what: str, advice: str) -> QueryLayer:
+    def within(self, bound: Filters, what: str, advice: str,
+               boxes: Sequence[tuple[float, float, float, float]] = ()) -> QueryLayer:
         """Return a layer holding at least the incidents ``bound`` selects (here: this one).
+
+        ``boxes`` (British National Grid rectangles) narrow it to the incidents inside one.
 
         A view that needs incidents one by one asks for the few it will select; an engine's
         layer (:meth:`geo.door.EngineLayer.within`) reads just those, bounded, and refuses
         in words (naming ``what`` and the ``advice``) when they are too many.
         """
         return self
+
+    def month_only_count(self) -> int:
+        """Return how many of the principal's incidents give only a month (police.uk)."""
+        return self.frame().month_only_count
 
     def month_cover(self) -> tuple[tuple[date, date] | None, bool, np.ndarray]:
         """Return what the principal's data cover, to choose periods from.

@@ -303,25 +303,32 @@ def _status_outlines(gj: dict[str, Any], status: dict[str, Any]) -> list[dict[st
     return layers
 
 
-def _night_points(params: NteParams, limit: int = 30_000) -> tuple[np.ndarray, np.ndarray]:
-    """Night-time incidents to draw (a seeded sample when there are many).
+def _night_points(params: NteParams, limit: int = 30_000
+                  ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Night-time incidents to draw (a seeded sample when there are many), and a note.
 
     Only for roles that may see incident points; others get the zones and their figures.
+    On an engine too many incidents to read one by one are not drawn, and the note says so.
     """
     from dashboard.access.gate import principal_or_none
     from geo.nte import night_of
 
     who = principal_or_none()
     if who is not None and not who.may_see("points"):
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros(0), ""
     svc = services.current()
-    fr = svc.query.frame()
-    mask = svc.query.select(params.filters).mask & (fr.hour >= 0)
+    try:
+        layer = svc.query.within(params.filters, "Drawing the night-time incidents",
+                                 "fewer crime types")
+    except FilterError as exc:
+        return np.zeros(0), np.zeros(0), f"Incidents are not drawn: {exc.message}"
+    fr = layer.frame()
+    mask = layer.select(params.filters).mask & (fr.hour >= 0)
     idx = np.flatnonzero(mask)
     idx = idx[night_of(fr.day[idx], fr.hour[idx], params.rule) >= 0]
     if len(idx) > limit:
         idx = np.sort(np.random.default_rng(0).choice(idx, limit, replace=False))
-    return fr.lon[idx], fr.lat[idx]
+    return fr.lon[idx], fr.lat[idx], ""
 
 
 @callback(
@@ -362,9 +369,10 @@ def update_zones(night_from: int | None, night_to: int | None, mode: str | None,
             f"Status: {params.status.describe()}")
     if not ids:
         text += " No zones yet: import, draw or accept suggested zones (left)."
-    if report.notes:
-        text += " " + " ".join(report.notes)
-    fig = _map_figure(report, svc.venues(), _night_points(params))
+    lon, lat, not_drawn = _night_points(params)
+    for note in (*report.notes, not_drawn):
+        text += f" {note}" if note else ""
+    fig = _map_figure(report, svc.venues(), (lon, lat))
     return fig, rows, options, value, text, "?" + urlencode(q)
 
 
@@ -429,8 +437,13 @@ def _venue_rows(report: Any, z: int, params: NteParams, radius_m: float) -> list
     v = venues[inside]
     if v.empty:
         return []
-    fr = svc.query.frame()
-    mask = svc.query.select(params.filters).mask & (fr.hour >= 0)
+    from geo.nte_report import zone_bounds
+
+    # the incidents near the zone's venues: inside its bounds widened by the radius
+    layer = svc.query.within(params.filters, "Ranking the venues", "fewer crime types",
+                             boxes=zone_bounds([zs.zones_bng.geometry.iloc[z]], radius_m))
+    fr = layer.frame()
+    mask = layer.select(params.filters).mask & (fr.hour >= 0)
     idx = np.flatnonzero(mask)
     idx = idx[night_of(fr.day[idx], fr.hour[idx], params.rule) >= 0]
     counts = rank_by_nearby(v["easting"].to_numpy(), v["northing"].to_numpy(),
@@ -597,8 +610,9 @@ def suggest(_clicks: int | None, search: str | None, night_from: int | None = No
     if not (0 <= start <= 23 and 0 <= end <= 23):
         raise FilterError("night", "the night's hours run from 0 to 23")
     filters = parse_filters({**shared, "days": "fri,sat", "hours": f"{start}-{end or 24}"})
-    fr = svc.query.frame()
-    mask = svc.query.select(filters).mask
+    layer = svc.query.within(filters, "Suggesting zones", "fewer crime types")
+    fr = layer.frame()
+    mask = layer.select(filters).mask
     sug = suggest_zones(fr.easting[mask], fr.northing[mask]).head(15)
     if sug.empty:
         return []
@@ -608,7 +622,7 @@ def suggest(_clicks: int | None, search: str | None, night_from: int | None = No
 
     idx = np.flatnonzero(mask)
     shapes = list(sug.geometry)
-    names = zone_names(svc.query, fr, idx,
+    names = zone_names(layer, fr, idx,
                        assign_polygons(fr.easting[idx], fr.northing[idx], shapes), shapes)
     rows = []
     for i, r in enumerate(sug.itertuples()):

@@ -96,7 +96,7 @@ def test_the_patrol_plan_on_duckdb_is_the_in_memory_plan(page, duckdb_server, nu
 
 
 def test_a_view_the_engine_does_not_serve_says_so(page, duckdb_server):
-    page.goto(duckdb_server + "/nte")
+    page.goto(duckdb_server + "/health")
     page.wait_for_function(
         "() => document.body.innerText.includes('not available while Hotspot runs on the "
         "duckdb engine')", timeout=30_000)

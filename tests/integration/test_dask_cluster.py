@@ -137,7 +137,7 @@ def test_hotspot_serve_on_the_cluster_answers_as_the_default_server(cluster, tmp
         # the engine says which it is; a view it does not serve says so in words
         assert "dask" in json.dumps(ask(f"{on_dask}/api/v1/health", analyst))
         try:
-            ask(f"{on_dask}/api/v1/nte/nights", analyst)
+            ask(f"{on_dask}/api/v1/health-data/coverage", analyst)
             refused = ""
         except urllib.error.HTTPError as exc:
             refused = exc.read().decode()

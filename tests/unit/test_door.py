@@ -518,3 +518,80 @@ def test_a_plan_too_large_for_the_engine_is_refused_in_words(layers, engine, mon
     for svc in (layers["numpy"], engine):
         with svc.pinned(who("partner")), pytest.raises(AccessDenied):
             svc.plan(parse_plan_params({}))
+
+
+def test_briefings_are_the_in_memory_briefings(layers, engine):
+    """A plan's printed briefings (each hotspot's incidents, map and hours) come from the
+    plan's own bounded selection on the engine: no second read, the same pages."""
+    from dashboard import exports, services
+    from dashboard.params import parse_plan_params
+
+    params = parse_plan_params({"la": PRESTON, "days": "fri,sat", "hours": "20-4"})
+    before = services._last
+    pages = []
+    try:
+        for svc in (layers["numpy"], engine):
+            services._last = svc
+            with svc.pinned(who("analyst")):
+                result = svc.plan(params)
+                got = [exports._briefing_page(result, r) for r in result.table["rank"][:3]]
+            for page in got:
+                page["map"] = repr(page["map"])
+            pages.append(got)
+    finally:
+        services._last = before
+    assert pages[0] == pages[1]
+    assert sum(p["count"] for p in pages[0]) > 0
+
+
+def test_night_time_economy_figures_are_the_in_memory_ones(layers, engine, data):
+    """The NTE page on the engine: zones suggested from the Friday and Saturday nights, and
+    every figure of saved zones (nights, weekends, hour profile, names, the night's dots and
+    the deployment sheet) from the incidents inside the zones' bounds, read bounded."""
+    import shutil
+
+    from dashboard import exports, services
+    from dashboard.app import create_app
+    from dashboard.params import parse_nte_params
+    from dashboard.serialise import nte_nights_json, nte_zones_geojson
+    from geo.zones import add_zone
+
+    analyst = who("analyst")
+    before = services._last
+    create_app(data)  # the pages are modules of an app: built first, as the server does
+    from dashboard.layouts import nte as page
+
+    def on(svc: Services, work):
+        services._last = svc
+        with svc.pinned(analyst):
+            return work(svc)
+
+    try:
+        suggested = [on(svc, lambda _svc: page.suggest(1, "?public_only=1"))
+                     for svc in (layers["numpy"], engine)]
+        assert suggested[0] == suggested[1] and len(suggested[0]) >= 2
+        for row in suggested[0][:3]:
+            add_zone(data.zones, row["geometry"], row["name"], origin="suggested")
+
+        def figures(svc: Services) -> list[object]:
+            out: list[object] = []
+            for query in ({}, {"night": "20-4", "categories": "Robbery,Violence with injury"},
+                          {"start": "2023-06-01", "end": "2023-12-31", "amber": "1",
+                           "red": "3"}):
+                params = parse_nte_params(query)
+                report = svc.nte_report(params)
+                lon, lat, note = page._night_points(params)
+                out += [nte_zones_geojson(report, svc.zones()), nte_nights_json(report),
+                        report.profile.tolist(), lon.tolist(), lat.tolist(), note,
+                        page._venue_rows(report, 0, params, 50.0)]
+            sheet = exports._sheet_data({"zone": svc.zones().zones["zone_id"].iloc[0]})
+            sheet["map"] = repr(sheet["map"])
+            return [*out, sheet]
+
+        want, got = on(layers["numpy"], figures), on(engine, figures)
+        assert got == want
+        assert sum(f["properties"]["night_incidents"]  # type: ignore[index]
+                   for f in want[0]["features"]) > 0  # type: ignore[index]
+    finally:
+        services._last = before
+        shutil.rmtree(data.zones, ignore_errors=True)
