@@ -34,7 +34,7 @@ from geo.boundaries import (
 from geo.h3index import cell_boundaries, cells_to_str
 from geo.hotspots import DAY_LABELS, main_categories, night_days, peak_text, rank_cells
 from geo.projection import to_bng, to_wgs84
-from geo.query import FilterError, Filters, QueryLayer, precise_enough
+from geo.query import POINT_BOUND, FilterError, Filters, QueryLayer, precise_enough
 from geo.settings import DataPaths, basemap_path, tile_url
 from geo.store import Store
 from geo.tiles import MBTiles
@@ -673,7 +673,7 @@ class Services:
 
         self._require("density", "the density layer")
         def make() -> dict[str, Any] | None:
-            east, north, _ = self.query.points(filters)
+            east, north, _ = self.query.within(filters, *POINT_BOUND).points(filters)
             if len(east) < 2:
                 return None
             result = kde_surface(east, north, cell_m=params.cell_m,
@@ -700,8 +700,10 @@ class Services:
 
         self._require("clusters", "DBSCAN cluster footprints")
         def make() -> dict[str, Any]:
-            fr = self.query.frame()
-            east, north, idx = self.query.points(filters)
+            # the selection's incidents (on an engine: read as a bounded selection)
+            layer = self.query.within(filters, *POINT_BOUND)
+            fr = layer.frame()
+            east, north, idx = layer.points(filters)
             empty: dict[str, Any] = {"type": "FeatureCollection", "features": []}
             if len(east) == 0:
                 return empty
@@ -713,10 +715,10 @@ class Services:
             summary = cluster_summary(
                 labels, east, north, dow=dow, hour=fr.hour[idx],
                 category=np.array(fr.categories, dtype=object)[fr.category[idx]],
-                weight=self.query.weights(weights)[idx] if weights else None,
+                weight=layer.weights(weights)[idx] if weights else None,
                 buffer_m=params.eps_m / 2,
             ).to_crs("EPSG:4326")
-            names = _cluster_names(self.query, fr, labels, idx, summary)
+            names = _cluster_names(layer, fr, labels, idx, summary)
             features = []
             for rank, row in enumerate(summary.itertuples(), start=1):
                 geom = json.loads(

@@ -44,6 +44,7 @@ from geo.engines import (
 )
 from geo.query import (
     AUTHORITY,
+    POINT_BOUND,
     BoardCounts,
     DisclosedAreas,
     FilterError,
@@ -59,7 +60,8 @@ from geo.query import (
     disclose_cells,
     disclose_counts,
 )
-from geo.settings import H3_RESOLUTIONS
+from geo.schema import HEALTH_SOURCES
+from geo.settings import H3_RESOLUTIONS, limits
 from geo.store import Manifest, Store
 
 if TYPE_CHECKING:
@@ -69,6 +71,9 @@ if TYPE_CHECKING:
 
 #: The hexagon resolution a figure without hexagons is counted with, when no other was asked.
 DEFAULT_RES = 9
+#: The resolution whose hexagons leave out what the point methods leave out (LSOA-placed
+#: records; :func:`geo.query.precise_enough`).
+POINT_RES = 9
 #: Most distinct (map point, text) pairs the streets that name places are built from (a
 #: national police.uk store holds a few million).
 STREET_POINT_LIMIT = 10_000_000
@@ -84,10 +89,7 @@ BOARD_CELL_LIMIT = 2_000_000
 TREND_GROUP_LIMIT = 4_000_000
 #: Filter sets whose trend rows are kept (each can hold millions of groups).
 TREND_MEMO = 4
-#: Most incidents a view that needs them one by one (the patrol plan, On shift) may read
-#: from an engine into the web server: a large force's year (about 350 MB there).
-SELECTION_ROW_LIMIT = 1_000_000
-#: Bounded selections kept (each up to :data:`SELECTION_ROW_LIMIT` incidents).
+#: Bounded selections kept (each up to ``geo.settings.limits().selection_rows`` incidents).
 SELECTION_MEMO = 2
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -157,8 +159,6 @@ class EngineLayer(QueryLayer):
     ...
     geo.door.NotOnEngine: engine: This view is not available while Hotspot runs on the duckdb ...
     """
-
-    point_methods = False
 
     def __init__(self, store: Store, boundaries: Boundaries, executor: Executor,
                  **options: Any) -> None:
@@ -439,16 +439,20 @@ class EngineLayer(QueryLayer):
         return self._summary(filters).grid
 
     def left_out(self, filters: Filters, res: int | None = None) -> int:
-        """Return how many selected rows are too coarsely placed for H3 resolution ``res``."""
-        if res is None:
-            raise NotOnEngine("Kernel density and clusters", self.engine)
-        got = self._summary(filters, res)
+        """Return how many selected rows are too coarsely placed for H3 resolution ``res``.
+
+        For the point methods (``res`` None) that is what resolution 9 leaves out: records
+        placed by an LSOA's centroid (:func:`geo.query.precise_enough`).
+        """
+        got = self._summary(filters, POINT_RES if res is None else res)
         return int(got.count - got.cells.counts.sum())
 
     def points(self, filters: Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Refuse: density and clusters need points, which an engine does not send yet."""
-        self._require_rows()
-        raise NotOnEngine("Kernel density and clusters", self.engine)
+        """Return the selected incidents' positions, read as a bounded selection.
+
+        The row index is the selection's own (:meth:`within` gives its frame).
+        """
+        return self.within(filters, *POINT_BOUND).points(filters)
 
     def _nearby_streets(self, fr: IncidentFrame, centre_e: np.ndarray,
                         centre_n: np.ndarray) -> Any:
@@ -513,10 +517,10 @@ class EngineLayer(QueryLayer):
         """Return the in-memory layer over the incidents ``bound`` selects: a bounded read.
 
         The executor reads the selected incidents of the pinned principal's scope (never
-        more than :data:`SELECTION_ROW_LIMIT`), and the in-memory layer's own code then
-        works on them, so a view gives what it gives in memory wherever its selections fall
-        inside ``bound`` (and ``boxes``, British National Grid rectangles, when given).
-        The selection knows every category and source the store holds
+        more than the setting ``HOTSPOT_MAX_SELECTION_ROWS``), and the in-memory layer's own
+        code then works on them, so a view gives what it gives in memory wherever its
+        selections fall inside ``bound`` (and ``boxes``, British National Grid rectangles,
+        when given). The selection knows every category and source the store holds
         (a filter naming one absent from it selects nothing, as in memory), and names
         places from the same streets as the rest of the door. A read too large is refused
         in words, naming ``what`` and the ``advice``.
@@ -529,25 +533,94 @@ class EngineLayer(QueryLayer):
         hit = self._selections.get(key)
         if hit is not None:
             return hit
+        most = limits().selection_rows
         try:
-            table = self.executor.rows(query, SELECTION_ROW_LIMIT, boxes)
+            table = self.executor.rows(query, most, boxes)
         except TooManyRows:
             raise FilterError(
-                "engine", f"{what} for these settings would read more than "
-                f"{SELECTION_ROW_LIMIT:,} incidents one by one on the {self.engine} engine; "
-                f"choose {advice}.") from None
+                "engine", f"{what} for these settings would read more than {most:,} "
+                f"incidents one by one on the {self.engine} engine (the setting "
+                f"HOTSPOT_MAX_SELECTION_ROWS); choose {advice}.") from None
+        hit = self._selection_of(manifest, table)
+        with self._memo_lock:
+            if len(self._selections) >= SELECTION_MEMO:
+                self._selections.clear()
+            self._selections[key] = hit
+        return hit
+
+    # -- hospital and ambulance ----------------------------------------------------------
+    def health_sources(self) -> list[str]:  # noqa: D102 (inherited)
+        return [s for s in HEALTH_SOURCES if s in self.labels().sources]
+
+    def health_coverage(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: D102
+        return self._on_health(lambda layer: layer.health_coverage(*args, **kwargs))
+
+    def health_compare(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: D102
+        return self._on_health(lambda layer: layer.health_compare(*args, **kwargs))
+
+    def health_profile(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: D102
+        return self._on_health(lambda layer: layer.health_profile(*args, **kwargs))
+
+    def health_status(self) -> dict[str, Any]:  # noqa: D102 (inherited)
+        return self._on_health(lambda layer: layer.health_status())
+
+    def _on_health(self, work: Any) -> Any:
+        """Run an in-memory health figure on the incidents it reads, pinned to the principal.
+
+        Those incidents are the health records and the police violence they are set beside,
+        in the principal's scope as their figures by whole authority count it; the
+        selection, pinned to the principal, cuts its own frames from them as in memory, and
+        its figures are disclosed as in memory (partners and boards never see rows).
+        """
+        pin = self._pinned()
+        if pin is not None:
+            pin.who.require_see("health", "hospital and ambulance figures")
+        layer = self._health_selection()
+        if pin is None:
+            return work(layer)
+        with layer.pinned(pin.who):
+            return work(layer)
+
+    def _health_selection(self) -> QueryLayer:
+        """Read the health and police records of the principal's scope, bounded.
+
+        Every police record, not only violence: the areas and hexagons a comparison lists are
+        those holding any record, as in memory.
+        """
+        everything = self._query(Filters(), "authority")
+        key = (self.store.manifest().version, "health", everything)
+        hit = self._selections.get(key)
+        if hit is not None:
+            return hit
+        sources = tuple(s for s in self.labels().sources if s in HEALTH_SOURCES or
+                        s == "police")
+        bound = Filters(sources=sources) if sources else Filters(areas=())
+        manifest = self.store.manifest()
+        most = limits().selection_rows
+        try:
+            table = self.executor.rows(self._query(bound, "authority"), most)
+        except TooManyRows:
+            raise FilterError(
+                "engine", f"Hospital and ambulance figures would read more than {most:,} "
+                f"records one by one on the {self.engine} engine (the setting "
+                "HOTSPOT_MAX_SELECTION_ROWS); ask for an account limited to your own areas, "
+                "or serve this page with the default engine.") from None
+        hit = self._selection_of(manifest, table)
+        with self._memo_lock:
+            if len(self._selections) >= SELECTION_MEMO:
+                self._selections.clear()
+            self._selections[key] = hit
+        return hit
+
+    def _selection_of(self, manifest: Manifest, table: pa.Table) -> _Selection:
+        """Return the in-memory layer over rows the executor read (every label the store has)."""
         labels = self.labels()
         frame = IncidentFrame.from_table(manifest, table, self.record_key)
         frame = replace(
             frame, categories=[*frame.categories, *(c for c in labels.categories
                                                    if c not in set(frame.categories))],
             sources=[*frame.sources, *(s for s in labels.sources if s not in set(frame.sources))])
-        hit = _Selection(self, frame)
-        with self._memo_lock:
-            if len(self._selections) >= SELECTION_MEMO:
-                self._selections.clear()
-            self._selections[key] = hit
-        return hit
+        return _Selection(self, frame)
 
     # -- trends ---------------------------------------------------------------------------
     def trend_rows(self, filters: Filters) -> TrendRows:

@@ -396,6 +396,28 @@ class IncidentFrame:
         )
 
 
+#: What density and clusters read, and how to narrow it, when an engine refuses so many
+#: (:meth:`QueryLayer.within`).
+POINT_BOUND = ("Density and clusters", "fewer crime types, a shorter date range or one area")
+
+
+def violence_categories(police: Sequence[str]) -> tuple[str, ...]:
+    """Return which of the police categories ``police`` stand for violence with injury.
+
+    Examples
+    --------
+    >>> violence_categories(["Robbery", "Violence and sexual offences"])
+    ('Violence and sexual offences',)
+    >>> violence_categories(["Violence without injury", "Domestic violence", "Robbery"])
+    ('Violence without injury', 'Domestic violence')
+    """
+    labels = {c.lower(): c for c in police}
+    for wanted in ("violence with injury", "violence and sexual offences"):
+        if wanted in labels:
+            return (labels[wanted],)
+    return tuple(c for c in labels.values() if "violence" in c.lower())
+
+
 def _lut(labels: list[str], wanted: tuple[str, ...] | None, param: str) -> np.ndarray | None:
     if wanted is None:
         return None
@@ -462,10 +484,6 @@ class QueryLayer:
     gazetteer : geo.gazetteer.Gazetteer, optional
         Streets and localities that name places the incidents do not (:meth:`place_names`).
     """
-
-    #: Whether this layer serves the point methods (density, clusters) and the other views
-    #: that read incident rows; an engine's layer (:mod:`geo.door`) does not yet.
-    point_methods = True
 
     def __init__(self, store: Store, boundaries: Boundaries, *,
                  principal_required: bool = False,
@@ -1093,12 +1111,7 @@ class QueryLayer:
         if "police" not in fr.sources:
             return ()
         police = fr.category[fr.source == fr.sources.index("police")]
-        present = np.unique(police)
-        labels = {fr.categories[i].lower(): fr.categories[i] for i in present}
-        for wanted in ("violence with injury", "violence and sexual offences"):
-            if wanted in labels:
-                return (labels[wanted],)
-        return tuple(c for c in labels.values() if "violence" in c.lower())
+        return violence_categories([fr.categories[i] for i in np.unique(police)])
 
     def health_compare(self, filters: Filters, source: str = "ed", period: str = "month",
                        level: str = AUTHORITY) -> dict[str, Any]:

@@ -280,6 +280,10 @@ class Limits:
     #: Most streets and localities kept in the gazetteer (``HOTSPOT_MAX_GAZETTEER_ROWS``):
     #: every road and settlement of Great Britain in OS Open Names is about 1.7 million.
     gazetteer_rows: int = 2_000_000
+    #: Most incidents a view that needs them one by one (the patrol plan, NTE zones,
+    #: density, clusters, hospital and ambulance) reads into the web server from a DuckDB or
+    #: Dask engine (``HOTSPOT_MAX_SELECTION_ROWS``): a large force's year, about 350 MB.
+    selection_rows: int = 1_000_000
     #: Earliest incident date accepted (``HOTSPOT_EARLIEST_DATE``, YYYY-MM-DD).
     earliest_date: date = date(1990, 1, 1)
     #: Days after today an incident may be dated (``HOTSPOT_DAYS_AHEAD``): clocks and time
@@ -313,6 +317,7 @@ def limits() -> Limits:
         ingest_decompressed_bytes=_env_int(
             "HOTSPOT_MAX_INGEST_DECOMPRESSED_MB", base.ingest_decompressed_bytes // _MB) * _MB,
         gazetteer_rows=_env_int("HOTSPOT_MAX_GAZETTEER_ROWS", base.gazetteer_rows),
+        selection_rows=_env_int("HOTSPOT_MAX_SELECTION_ROWS", base.selection_rows),
         earliest_date=earliest,
         days_ahead=_env_int("HOTSPOT_DAYS_AHEAD", base.days_ahead),
     )

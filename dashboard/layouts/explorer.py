@@ -55,8 +55,6 @@ def _may_layer(layer: str) -> bool:
 
     who = principal_or_none()
     view = LAYER_VIEWS.get(layer)
-    if layer in ("kde", "clusters") and not services.current().query.point_methods:
-        return False  # an engine that does not serve density and clusters yet (geo.door)
     return view is None or who is None or who.may_see(view)
 
 
@@ -320,7 +318,7 @@ def layout(**query: str) -> html.Div:
                         dcc.Input(id=ids.DBSCAN_MIN, type="number", min=2, max=1000, step=1,
                                   value=minpts, debounce=True),
                     ], className="pair"),
-                ], hidden=not svc.query.point_methods),
+                ]),
             ], className="layer-settings"),
             html.H2("Data"),
             html.Div(id=ids.DATA_PANEL, children=_data_panel(status), className="data-panel"),

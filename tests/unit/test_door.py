@@ -137,8 +137,6 @@ def test_what_the_engine_does_not_serve_is_refused_in_words(layers, engine):
     with engine.pinned(analyst):
         with pytest.raises(NotOnEngine, match="not available while Hotspot runs on the"):
             engine.query.frame()
-        with pytest.raises(NotOnEngine, match="Kernel density"):
-            engine.query.left_out(Filters(), None)
         with pytest.raises(NotOnEngine, match="Figures by ward"):
             engine.query.area_table(Filters(), level="ward")
         with pytest.raises(NotOnEngine):
@@ -505,11 +503,10 @@ def test_the_patrol_plan_is_the_in_memory_plan(layers, engine, principal, params
 def test_a_plan_too_large_for_the_engine_is_refused_in_words(layers, engine, monkeypatch):
     """More incidents than a bounded selection takes: the plan says what to narrow, and a
     partner (aggregates only) is refused the plan by their role, as in memory."""
-    import geo.door
     from dashboard.params import parse_plan_params
 
     engine.query._selections.clear()  # type: ignore[attr-defined]
-    monkeypatch.setattr(geo.door, "SELECTION_ROW_LIMIT", 20)
+    monkeypatch.setenv("HOTSPOT_MAX_SELECTION_ROWS", "20")
     with engine.pinned(who("analyst")):
         with pytest.raises(FilterError, match="The patrol plan for these settings would read "
                                               "more than 20 incidents") as refused:
@@ -595,3 +592,71 @@ def test_night_time_economy_figures_are_the_in_memory_ones(layers, engine, data)
     finally:
         services._last = before
         shutil.rmtree(data.zones, ignore_errors=True)
+
+
+@pytest.mark.parametrize("role", ["analyst", "officer", "partner", "board"])
+def test_hospital_and_ambulance_figures_are_the_in_memory_ones(layers, engine, role):
+    """The Hospital & ambulance page on the engine: the health records and the police
+    violence beside them read once, bounded, and worked out, suppressed and perturbed by the
+    in-memory code; a role that may not see them is refused as in memory."""
+    from dashboard import health_data, services
+
+    principal = who(role, (PRESTON, BLACKPOOL) if role == "officer" else None)
+    asks = [("coverage", {"source": "ed"}), ("coverage", {"source": "ambulance", "la": PRESTON}),
+            ("compare", {"source": "ed", "period": "quarter"}),
+            ("compare", {"source": "ambulance", "level": "h3-8", "days": "fri,sat"}),
+            ("compare", {"source": "ed", "period": "fy", "start": "2023-01-01"})]
+
+    def figures(svc: Services) -> list[object]:
+        services._last = svc
+        out: list[object] = []
+        with svc.pinned(principal):
+            for what, params in asks:
+                try:
+                    out.append(getattr(health_data, what)(params))
+                except AccessDenied as exc:
+                    out.append(f"refused: {exc}")
+            for call in (lambda: svc.query.health_status(),
+                         lambda: svc.query.health_profile(Filters(), "ed"),
+                         lambda: svc.query.health_sources()):
+                try:
+                    out.append(call())
+                except AccessDenied as exc:
+                    out.append(f"refused: {exc}")
+        return out
+
+    before = services._last
+    try:
+        want, got = figures(layers["numpy"]), figures(engine)
+    finally:
+        services._last = before
+    assert got == want
+    if role == "analyst":
+        assert want[0]["total"] > 0 and want[2]["ed_total"] > 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize("principal", ["analyst", "analyst in two areas"])
+def test_density_and_clusters_are_the_in_memory_ones(layers, engine, principal):
+    """The Explorer's density surface and DBSCAN clusters on the engine: the selection's
+    positions read as a bounded selection, and what points leave out counted by the engine."""
+    from dashboard.services import DbscanParams, KdeParams
+
+    who_ = PRINCIPALS[principal]
+    out = []
+    for svc in (layers["numpy"], engine):
+        with svc.pinned(who_):
+            got = []
+            for case in ("everything", "fri-sat nights 20-4", "health only"):
+                f = FILTERS[case]
+                surface = svc.kde(f, KdeParams(cell_m=250.0, bandwidth_m=400.0))
+                got += [None if surface is None else
+                        {k: (np.nan_to_num(v, nan=-1.0).tolist()  # outside: NaN
+                             if isinstance(v, np.ndarray) else v)
+                         for k, v in surface.items()},
+                        svc.clusters(f, DbscanParams(eps_m=300.0, min_samples=4)),
+                        svc.query.left_out(f, None)]
+            out.append(got)
+    assert out[0] == out[1]
+    assert out[0][0] is not None and out[0][1]["features"]  # type: ignore[index]
+    if principal == "analyst":
+        assert out[0][-1] > 0  # LSOA-placed health records: no point to draw
