@@ -89,6 +89,8 @@ BOARD_CELL_LIMIT = 2_000_000
 TREND_GROUP_LIMIT = 4_000_000
 #: Filter sets whose trend rows are kept (each can hold millions of groups).
 TREND_MEMO = 4
+#: How to narrow figures below whole authorities when an engine refuses so many incidents.
+BELOW_ADVICE = "a shorter date range, fewer crime types or one area"
 #: Bounded selections kept (each up to ``geo.settings.limits().selection_rows`` incidents).
 SELECTION_MEMO = 2
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -166,7 +168,7 @@ class EngineLayer(QueryLayer):
         self.executor = executor
         self.engine = executor.name
         self._trend_memo: dict[tuple[Any, ...], TrendRows] = {}
-        self._selections: dict[tuple[Any, ...], QueryLayer] = {}
+        self._selections: dict[tuple[Any, ...], _Selection] = {}
         self._catalogue: Catalogue | None = None
         self._memo: dict[tuple[Any, ...], Any] = {}
         self._last_res: dict[CoreQuery, int] = {}
@@ -344,11 +346,20 @@ class EngineLayer(QueryLayer):
     def area_table(self, filters: Filters, harm_weights: TMapping[str, float] | None = None,
                    frame: IncidentFrame | None = None, level: str = AUTHORITY,
                    purpose: str = "rows") -> pd.DataFrame:
-        """Return the area table (authorities only, on an engine) as the in-memory layer does."""
+        """Return the area table as the in-memory layer does.
+
+        By whole authority from the engine's counts; below them (wards, beats) from the
+        selected incidents, read as a bounded selection and placed in the level's areas.
+        """
         if frame is not None:
             raise NotOnEngine("This view", self.engine)
         if level != AUTHORITY:
-            raise NotOnEngine(f"Figures by {level}", self.engine)
+            self.level_boundaries(level)  # an unknown level is refused before any read
+            return self._aggregated(
+                filters, f"Figures by {level}", BELOW_ADVICE,
+                lambda layer: layer.area_table(
+                    filters, harm_weights, level=level,
+                    frame=None if purpose == "rows" else layer._authority_frame()))
         b = self.boundaries
         codes = tuple(b.names())
         pin = self._pinned()
@@ -372,14 +383,16 @@ class EngineLayer(QueryLayer):
         The domestic column is the whole-authority count less the public-place count (the
         rows the one counts and the other leaves out), keys likewise.
         """
+        if level != AUTHORITY:  # below whole authorities: worked out in memory, bounded
+            self.level_boundaries(level)
+            return self._aggregated(
+                filters, f"Figures by {level}", BELOW_ADVICE,
+                lambda layer: layer.disclosed_areas(filters, level))
         pin = self._pinned()
-        below = level != AUTHORITY
         if pin is None or pin.scope.suppress_below == 0:
-            purpose = "rows" if pin is None or pin.scope.rows or below else "authority"
+            purpose = "rows" if pin is None or pin.scope.rows else "authority"
             return DisclosedAreas(self.area_table(filters, level=level, purpose=purpose),
                                   None, None)
-        if below:  # before any scan: the engine counts whole authorities only
-            raise NotOnEngine(f"Figures by {level}", self.engine)
         t = pin.scope.suppress_below
         split = not pin.scope.domestic_below_authority
         purpose = "rows" if split else "authority"
@@ -526,8 +539,13 @@ class EngineLayer(QueryLayer):
         in words, naming ``what`` and the ``advice``.
         """
         self._require_rows()
+        return self._selection(bound, "rows", what, advice, boxes)
+
+    def _selection(self, bound: Filters, purpose: str, what: str, advice: str,
+                   boxes: Sequence[Box] = ()) -> _Selection:
+        """Read the incidents ``bound`` selects in the principal's scope for ``purpose``."""
         manifest = self.store.manifest()
-        query = self._query(bound)
+        query = self._query(bound, purpose)
         boxes = tuple((float(x0), float(y0), float(x1), float(y1)) for x0, y0, x1, y1 in boxes)
         key = (manifest.version, query, boxes)
         hit = self._selections.get(key)
@@ -548,6 +566,21 @@ class EngineLayer(QueryLayer):
             self._selections[key] = hit
         return hit
 
+    def _aggregated(self, bound: Filters, what: str, advice: str, work: Any) -> Any:
+        """Run in-memory aggregate code on the incidents ``bound`` selects, as in memory.
+
+        They are read in the principal's scope as their figures by whole authority count
+        it, and the selection, pinned to the principal, cuts its own frames from them and
+        discloses its figures as the in-memory layer does: roles that see aggregates only
+        are given them (suppressed, perturbed) and never the rows.
+        """
+        pin = self._pinned()
+        layer = self._selection(bound, "authority", what, advice)
+        if pin is None:
+            return work(layer)
+        with layer.pinned(pin.who):
+            return work(layer)
+
     # -- hospital and ambulance ----------------------------------------------------------
     def health_sources(self) -> list[str]:  # noqa: D102 (inherited)
         return [s for s in HEALTH_SOURCES if s in self.labels().sources]
@@ -565,52 +598,20 @@ class EngineLayer(QueryLayer):
         return self._on_health(lambda layer: layer.health_status())
 
     def _on_health(self, work: Any) -> Any:
-        """Run an in-memory health figure on the incidents it reads, pinned to the principal.
+        """Run an in-memory health figure on the health and police records (bounded).
 
-        Those incidents are the health records and the police violence they are set beside,
-        in the principal's scope as their figures by whole authority count it; the
-        selection, pinned to the principal, cuts its own frames from them as in memory, and
-        its figures are disclosed as in memory (partners and boards never see rows).
+        Every police record, not only violence: the areas and hexagons a comparison lists
+        are those holding any record, as in memory.
         """
         pin = self._pinned()
         if pin is not None:
             pin.who.require_see("health", "hospital and ambulance figures")
-        layer = self._health_selection()
-        if pin is None:
-            return work(layer)
-        with layer.pinned(pin.who):
-            return work(layer)
-
-    def _health_selection(self) -> QueryLayer:
-        """Read the health and police records of the principal's scope, bounded.
-
-        Every police record, not only violence: the areas and hexagons a comparison lists are
-        those holding any record, as in memory.
-        """
-        everything = self._query(Filters(), "authority")
-        key = (self.store.manifest().version, "health", everything)
-        hit = self._selections.get(key)
-        if hit is not None:
-            return hit
         sources = tuple(s for s in self.labels().sources if s in HEALTH_SOURCES or
                         s == "police")
-        bound = Filters(sources=sources) if sources else Filters(areas=())
-        manifest = self.store.manifest()
-        most = limits().selection_rows
-        try:
-            table = self.executor.rows(self._query(bound, "authority"), most)
-        except TooManyRows:
-            raise FilterError(
-                "engine", f"Hospital and ambulance figures would read more than {most:,} "
-                f"records one by one on the {self.engine} engine (the setting "
-                "HOTSPOT_MAX_SELECTION_ROWS); ask for an account limited to your own areas, "
-                "or serve this page with the default engine.") from None
-        hit = self._selection_of(manifest, table)
-        with self._memo_lock:
-            if len(self._selections) >= SELECTION_MEMO:
-                self._selections.clear()
-            self._selections[key] = hit
-        return hit
+        return self._aggregated(
+            Filters(sources=sources) if sources else Filters(areas=()),
+            "Hospital and ambulance figures",
+            "an account limited to your own areas, or the default engine", work)
 
     def _selection_of(self, manifest: Manifest, table: pa.Table) -> _Selection:
         """Return the in-memory layer over rows the executor read (every label the store has)."""
@@ -801,7 +802,12 @@ class EngineLayer(QueryLayer):
 
     def _board_level(self, level: str, categories: tuple[str, ...] | None,
                      areas: tuple[str, ...] | None) -> Any:
-        raise NotOnEngine(f"The board by {level}", self.engine)
+        """Place the board's rows in the areas of a level below whole authorities.
+
+        Worked out in memory from the principal's whole data, read as a bounded selection.
+        """
+        return self._aggregated(Filters(), f"The board by {level}", BELOW_ADVICE,
+                                lambda layer: layer._board_level(level, categories, areas))
 
     def board_hotspots(self, start: str, end: str, *, top: int = 20, res: int = 8,
                        source: str | None = None,
@@ -813,7 +819,10 @@ class EngineLayer(QueryLayer):
         first of one, as the board asks): one grouped read of the (hexagon, authority) pairs.
         """
         if level != AUTHORITY:
-            raise NotOnEngine(f"The board by {level}", self.engine)
+            return self._aggregated(
+                Filters(), f"The board by {level}", BELOW_ADVICE,
+                lambda layer: layer.board_hotspots(start, end, top=top, res=res, source=source,
+                                                   categories=categories, level=level))
         if res not in H3_RESOLUTIONS:  # only per-area numbers leave: no hexagon is shown
             raise ValueError(f"{res} is not a stored H3 resolution")
         lo, hi = date.fromisoformat(start), date.fromisoformat(end)
@@ -903,6 +912,13 @@ class _Selection(QueryLayer):
     def _nearby_streets(self, fr: IncidentFrame, centre_e: np.ndarray,
                         centre_n: np.ndarray) -> Any:
         return self._door._nearby_streets(fr, centre_e, centre_n)
+
+    # what the principal's whole data cover: the door's, not the selection's
+    def month_cover(self) -> tuple[Any, bool, np.ndarray]:  # noqa: D102 (inherited)
+        return self._door.month_cover()
+
+    def month_only_count(self) -> int:  # noqa: D102 (inherited)
+        return self._door.month_only_count()
 
 
 def open_door(engine: str, store: Store, boundaries: Boundaries, *,

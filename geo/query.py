@@ -1543,12 +1543,12 @@ class QueryLayer:
         """
         fr = self.frame()
         mask = self.select(filters, fr).mask
+        span, all_month_only, _months = self.month_cover()  # the principal's whole data's
         return TrendRows.of(day=fr.day[mask], month_first=fr.month_first[mask],
                             month_only=fr.month_only[mask], area=fr.area[mask],
                             areas=fr.areas, source=fr.source[mask], sources=fr.sources,
                             incidents=np.ones(int(mask.sum()), dtype=np.int64),
-                            span=fr.date_span(),
-                            all_month_only=fr.n > 0 and fr.month_only_count == fr.n)
+                            span=span, all_month_only=all_month_only)
 
     def board_figures(self, *, period: str = "fyq", baseline: str = "last_year",
                       baseline_year: int | None = None,

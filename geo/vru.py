@@ -305,6 +305,12 @@ def _nice(d: date) -> str:
 _YEAR_LAG = {"day": 364, "week": 52, "month": 12, "fyq": 4, "fy": 1}
 
 
+#: What trends for a zone or below whole authorities read, and how to narrow it, when an
+#: engine refuses so many incidents (:meth:`geo.query.QueryLayer.within`).
+LEVEL_BOUND = ("Trends for a zone or below whole authorities",
+               "a shorter date range, fewer crime types or one area")
+
+
 def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
            exclude: np.ndarray | None = None, zones: Any = None) -> TrendsResult:
     """Series for the selected area beside the rest, sources indexed, and the league table.
@@ -321,7 +327,9 @@ def trends(query: QueryLayer, boundaries: Any, params: TrendsParams,
     query.level_boundaries(params.level)  # an unknown level is refused before any work
     whole = replace(filters, areas=None)
     if params.zone or params.level != AUTHORITY:
-        query.frame()  # positions are needed (on a national-scale engine: refused, in words)
+        # positions are needed: in memory every incident is there; an engine reads the
+        # selected ones as a bounded selection (refused in words when too many)
+        query = query.within(whole, *LEVEL_BOUND)
     rows = query.trend_rows(whole)  # each row stands for rows.incidents incidents
     span = rows.span
     if span is None:
@@ -477,6 +485,9 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
         where = ""
     else:
         # positions: in memory, where trend rows are the selected rows in the frame's order
+        # (on an engine, the selected incidents read as a bounded selection)
+        query = query.within(replace(filters, areas=None), *LEVEL_BOUND)
+        rows = query.trend_rows(replace(filters, areas=None))
         fr = query.frame()
         boundaries = query.level_boundaries(level)
         listed, index = query.level_area(level, fr)

@@ -54,7 +54,31 @@ def data(tmp_path_factory) -> DataPaths:
     commit(store, sampled, "sample.csv")
     commit(store, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=1), "extra.csv")
     assert store.read()[1].num_rows == sampled.num_rows + len(EXTRA_TIMES)
+    _import_wards(data, tmp_path_factory.mktemp("wards"))
     return data
+
+
+def _import_wards(data: DataPaths, folder) -> None:
+    """A ward level: each authority split into a west and an east half (figures below whole
+    authorities are placed by point in polygon, on the engine as in memory)."""
+    import geopandas as gpd
+    import shapely
+
+    from geo.boundaries import import_level, load_boundaries
+
+    rows, shapes = [], []
+    areas = load_boundaries(None).areas_bng
+    for i, (name, g) in enumerate(zip(areas["name"], areas.geometry, strict=True)):
+        x0, y0, x1, y1 = g.bounds
+        middle = (x0 + x1) / 2
+        for j, (side, half) in enumerate((("West", shapely.box(x0, y0, middle, y1)),
+                                          ("East", shapely.box(middle, y0, x1, y1)))):
+            rows.append({"WD23CD": f"E05{i:04d}{j:02d}0", "WD23NM": f"{name} {side}",
+                         "POP": 5_000 + 100 * i + j})
+            shapes.append(g.intersection(half))
+    path = folder / "wards.gpkg"
+    gpd.GeoDataFrame(rows, geometry=shapes, crs="EPSG:27700").to_file(path)
+    import_level(path, "WD23CD", "WD23NM", data.boundaries, "ward", population_field="POP")
 
 
 @pytest.fixture(scope="module")
@@ -137,15 +161,13 @@ def test_what_the_engine_does_not_serve_is_refused_in_words(layers, engine):
     with engine.pinned(analyst):
         with pytest.raises(NotOnEngine, match="not available while Hotspot runs on the"):
             engine.query.frame()
-        with pytest.raises(NotOnEngine, match="Figures by ward"):
-            engine.query.area_table(Filters(), level="ward")
         with pytest.raises(NotOnEngine):
             engine.query.select(Filters()).mask.sum()
     with engine.pinned(partner):
         with pytest.raises(AccessDenied):  # the role's own refusal comes first
             engine.query.frame()
-        with pytest.raises(NotOnEngine, match="Figures by ward"):
-            engine.query.disclosed_areas(Filters(), level="ward")
+        with pytest.raises(AccessDenied):
+            engine.query.within(Filters(), "A view", "less")
 
 
 @pytest.mark.parametrize("role", ["partner", "board"])
@@ -288,6 +310,8 @@ BOARD_CASES = {
     "one area": {"areas": (PRESTON,)},
     "one area, crime types, month": {"period": "month", "areas": (BLACKPOOL,),
                                      "categories": ("Robbery",)},
+    "by ward": {"level": "ward"},
+    "by ward, one area, month": {"level": "ward", "areas": (PRESTON,), "period": "month"},
 }
 
 
@@ -331,16 +355,14 @@ def test_the_board_is_the_in_memory_board(layers, engine, role, case):
         assert any(h.get("count_shown_as") or h["count"] for h in heads)
 
 
-def test_the_board_refuses_what_the_engine_does_not_count(layers, engine):
-    """Figures below whole authorities are refused in words before any scan."""
+def test_the_board_refuses_what_it_does_not_count(layers, engine):
+    """The busiest places are counted over whole months; an unknown level is named."""
     with engine.pinned(who("analyst")):
         h = engine.query.board_figures().headlines[0]
-        with pytest.raises(NotOnEngine, match="The board by ward is not available"):
-            engine.query.board_areas(h, level="ward")
-        with pytest.raises(NotOnEngine, match="The board by ward is not available"):
-            engine.query.board_hotspots(h.period_start, h.period_end, level="ward")
         with pytest.raises(ValueError, match="whole months"):
             engine.query.board_hotspots("2024-01-15", h.period_end)
+        with pytest.raises(FilterError, match="beat"):
+            engine.query.area_table(Filters(), level="beat")
 
 
 #: Trends over the hard cases: each period, an area beside the rest, crime types, nights
@@ -354,6 +376,9 @@ TREND_CASES = {
     "baseline year": {"period": "month", "league_baseline": "fy:2022"},
     "health only, two areas": {"period": "month", "source": "ed",
                                "la": f"{PRESTON},{BLACKPOOL}"},
+    "wards": {"period": "month", "level": "ward"},
+    "wards, one area, quarters": {"period": "fyq", "level": "ward", "la": PRESTON,
+                                  "categories": "Robbery,violence with injury"},
 }
 
 
@@ -380,19 +405,6 @@ def test_trends_are_the_in_memory_trends(layers, engine, principal, case):
     rows = want["rows"]
     assert isinstance(rows, list) and any(r["count"] for r in rows)
     assert want["league"] and want["seasonal"] and want["sources"]
-
-
-def test_trends_by_ward_are_refused_in_words_on_the_engine(layers, engine):
-    """Wards (and zones) need each incident's position, which an engine does not send."""
-    from dashboard.params import parse_trends_params
-    from geo import vru
-
-    with engine.pinned(who("analyst")):
-        with pytest.raises(FilterError, match="not available while Hotspot runs"):
-            vru.league_table(engine.query, engine.boundaries, Filters(), level="ward")
-        assert vru.trends(engine.query, engine.boundaries,
-                          parse_trends_params({"period": "month"})).series is not None
-
 
 
 @pytest.mark.parametrize("params", [
@@ -549,8 +561,9 @@ def test_night_time_economy_figures_are_the_in_memory_ones(layers, engine, data)
 
     from dashboard import exports, services
     from dashboard.app import create_app
-    from dashboard.params import parse_nte_params
-    from dashboard.serialise import nte_nights_json, nte_zones_geojson
+    from dashboard.params import parse_nte_params, parse_trends_params
+    from dashboard.serialise import nte_nights_json, nte_zones_geojson, trends_json
+    from geo import vru
     from geo.zones import add_zone
 
     analyst = who("analyst")
@@ -583,7 +596,11 @@ def test_night_time_economy_figures_are_the_in_memory_ones(layers, engine, data)
                         page._venue_rows(report, 0, params, 50.0)]
             sheet = exports._sheet_data({"zone": svc.zones().zones["zone_id"].iloc[0]})
             sheet["map"] = repr(sheet["map"])
-            return [*out, sheet]
+            # the Trends page for a zone beside the rest of the area
+            zone_trend = trends_json(vru.trends(svc.query, svc.boundaries, parse_trends_params(
+                {"period": "month", "zone": svc.zones().zones["zone_id"].iloc[1]}),
+                zones=svc.zones()))
+            return [*out, sheet, zone_trend]
 
         want, got = on(layers["numpy"], figures), on(engine, figures)
         assert got == want
@@ -660,3 +677,27 @@ def test_density_and_clusters_are_the_in_memory_ones(layers, engine, principal):
     assert out[0][0] is not None and out[0][1]["features"]  # type: ignore[index]
     if principal == "analyst":
         assert out[0][-1] > 0  # LSOA-placed health records: no point to draw
+
+
+@pytest.mark.parametrize("role", ["analyst", "officer", "partner", "board"])
+def test_figures_by_ward_are_the_in_memory_ones(layers, engine, role):
+    """The area table below whole authorities (Area figures, the Explorer's areas, the API):
+    the selected incidents read as a bounded selection and placed in the wards in memory,
+    suppressed and perturbed there for the roles that need it."""
+    principal = who(role, (PRESTON,) if role == "officer" else None)
+    out = []
+    for svc in (layers["numpy"], engine):
+        with svc.pinned(principal):
+            got = []
+            for case in ("everything", "fri-sat nights 20-4", "dates cut months", "areas"):
+                f = FILTERS[case]
+                if role == "officer" and f.areas is not None and set(f.areas) - {PRESTON}:
+                    continue
+                shown = svc.query.disclosed_areas(f, level="ward")
+                got.append(shown.table.to_dict("records"))
+                if role in ("analyst", "officer"):
+                    got.append(svc.query.area_table(f, HARM, level="ward").to_dict("records"))
+            out.append(got)
+    same(pd.DataFrame({"x": [repr(out[1])]}), pd.DataFrame({"x": [repr(out[0])]}), role)
+    rows = out[0][0]
+    assert len(rows) >= 2 and any(r["count"] for r in rows)  # type: ignore[index]
