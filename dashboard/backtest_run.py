@@ -100,24 +100,27 @@ def parse(params: Mapping[str, Any], data_months: tuple[int, int]) -> tuple[Prot
 
 def run(query: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     """Parse ``params`` and run the backtest on ``query``'s incidents."""
-    fr = query.frame()
+    _span, all_month_only, held = query.month_cover()
     # the store's months: the cutoffs default to what the whole store allows
-    stored = DataMonths.of(fr.month_first)
+    stored = DataMonths.of(held)
     if stored is None:
         raise FilterError("la", "there are no incidents in the store yet")
     protocol, filters = parse(params, (stored.first, stored.last))
     query.validate(filters)
-    if filters.uses_time_of_week and fr.month_only_count == fr.n:
+    if filters.uses_time_of_week and all_month_only:
         raise FilterError("days" if filters.days is not None else "hours",
                           "these data give only the month of each incident (police.uk), so "
                           "there is no weekday or hour to backtest a shift on; leave days and "
                           "hours out")
-    selection = query.select(filters, fr)
+    # the incidents backtested (on an engine: read as a bounded selection)
+    door, query = query, query.within(filters, "The backtest",
+                                      "one area, fewer crime types or one source")
+    selection = query.select(filters)
     if not selection.count:
         raise FilterError("categories", "no incidents match these filters")
     # a cutoff is skipped for a month without data of the chosen sources, whatever the category
     months = stored if filters.sources is None else DataMonths.of(
-        fr.month_first[query.select(Filters(sources=filters.sources), fr).mask])
+        door.months_holding(Filters(sources=filters.sources)))
     if months is None:
         raise FilterError("source", "there are no incidents in the store for these sources")
     polygons, km2 = None, None
@@ -130,7 +133,7 @@ def run(query: Any, params: Mapping[str, Any]) -> dict[str, Any]:
         raise FilterError("study_area" if "boundar" in str(exc) else "source", str(exc)) from None
     from dashboard.serialise import backtest_json
 
-    return backtest_json(result, bool(query.status().get("synthetic_sample")))
+    return backtest_json(result, bool(door.status().get("synthetic_sample")))
 
 
 def _study_polygons(query: Any, filters: Any, mask: Any) -> tuple[list[Any], float]:

@@ -699,12 +699,21 @@ class EngineLayer(QueryLayer):
                                   lambda: self.executor.totals(query)).month_only)
 
     def month_cover(self) -> tuple[Any, bool, np.ndarray]:  # noqa: D102 (inherited)
+        return (*self._span(), self.months_holding(Filters()))
+
+    def selected_counts(self, filters: Filters) -> tuple[int, int]:  # noqa: D102 (inherited)
         self._require_rows()
-        query = self._query(Filters())
+        query = self._query(filters)
+        got = self._memoised(("totals", query), lambda: self.executor.totals(query))
+        return int(got.count), int(got.month_only)
+
+    def months_holding(self, filters: Filters) -> np.ndarray:  # noqa: D102 (inherited)
+        self._require_rows()
+        query = self._query(filters)
         months = self._memoised(("months", query), lambda: self.executor.month_counts(query))
-        first_days = (np.asarray(months.keys, dtype=np.int64).astype("datetime64[M]").astype(
-            "datetime64[D]") - _EPOCH).astype(np.int64)
-        return (*self._span(), first_days)
+        # an engine lists every month of the scope: those the filters leave empty are not held
+        held = np.asarray(months.keys, dtype=np.int64)[months.counts > 0]
+        return (held.astype("datetime64[M]").astype("datetime64[D]") - _EPOCH).astype(np.int64)
 
     def period_rows(self, filters: Filters, res: int, periods: Any,
                     dated_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:

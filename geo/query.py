@@ -1500,6 +1500,17 @@ class QueryLayer:
         """
         return self
 
+    def selected_counts(self, filters: Filters) -> tuple[int, int]:
+        """Return how many incidents ``filters`` select, and how many of them give a month only."""
+        fr = self.frame()
+        mask = self.select(filters, fr).mask
+        return int(mask.sum()), int((mask & fr.month_only).sum())
+
+    def months_holding(self, filters: Filters) -> np.ndarray:
+        """Return the first day of each month holding an incident ``filters`` select (sorted)."""
+        fr = self.frame()
+        return np.unique(fr.month_first[self.select(filters, fr).mask]).astype(np.int64)
+
     def month_only_count(self) -> int:
         """Return how many of the principal's incidents give only a month (police.uk)."""
         return self.frame().month_only_count

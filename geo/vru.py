@@ -9,7 +9,7 @@ Each analysis returns a result dataclass (tables as DataFrames, days as dates);
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -630,35 +630,40 @@ def _refuse_missing_months(months: np.ndarray, span: tuple[date, date],
                       f"a hot spot; {advice}.")
 
 
-def _evaluation_days(fr: Any, mask: np.ndarray, windows: list[tuple[date, date]]
-                     ) -> tuple[np.ndarray, bool, list[str]]:
+def _evaluation_days(fr: Any, mask: np.ndarray, windows: list[tuple[date, date]],
+                     n_month_only: int) -> tuple[np.ndarray, bool, list[str]]:
     """Day of each selected incident for counting, whether months are whole, and notes.
 
     Month-only incidents (police.uk) can be counted only in windows of whole months; there
     they count on the 1st of their month. In other windows they are left out, and said so.
+    ``n_month_only`` is how many selected incidents give only a month, wherever they are.
     """
     from geo.evaluation import is_whole_months
 
     day = fr.day[mask]
     month_only = fr.month_only[mask]
-    if not month_only.any():
+    if not n_month_only:
         return day, False, []
     whole = all(is_whole_months(a, b) for a, b in windows)
     if whole:
         return np.where(month_only, fr.month_first[mask], day), True, [
-            f"{int(month_only.sum()):,} incidents give only a month (police.uk); the windows "
+            f"{n_month_only:,} incidents give only a month (police.uk); the windows "
             "are whole months, so each counts in its month."]
     return day, False, [
-        f"{int(month_only.sum()):,} incidents give only a month (police.uk) and are left out: "
+        f"{n_month_only:,} incidents give only a month (police.uk) and are left out: "
         "to count them, start on the 1st of a month and end on the last day of one."]
 
 
-def _check_coverage(fr: Any, windows: Mapping[str, tuple[int, int]], param: str) -> None:
-    """Refuse windows the data do not cover: their counts would be too low to compare."""
+def _check_coverage(cover: tuple[Any, ...], windows: Mapping[str, tuple[int, int]],
+                    param: str) -> None:
+    """Refuse windows the data do not cover: their counts would be too low to compare.
+
+    ``cover`` is :meth:`geo.query.QueryLayer.month_cover`.
+    """
     from geo.backtest import months_without_data, window_coverage
 
-    span = fr.date_span()
-    gaps = months_without_data(fr.month_first)
+    span, _all_month_only, months = cover
+    gaps = months_without_data(months)
     for label, (lo, hi) in windows.items():
         problem = window_coverage(lo, hi, span[0], span[1], gaps)
         if problem:
@@ -689,8 +694,8 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluatePar
 
     filters = params.filters
     query.validate(replace(filters, areas=None))
-    fr = query.frame()
-    span = fr.date_span()
+    cover = query.month_cover()
+    span = cover[0]
     if span is None:
         raise FilterError("target", "there are no incidents in the store yet")
     if params.targets:
@@ -720,16 +725,16 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluatePar
         raise FilterError("target", f"'{target_key}' is neither a saved zone nor an area code")
     buffer_m = params.buffer_m
     baseline = params.baseline
-    mask = query.select(replace(filters, areas=None)).mask
-    all_month_only = bool(fr.month_only[mask].all()) if mask.any() else False
+    selected, month_only = query.selected_counts(replace(filters, areas=None))
+    all_month_only = selected > 0 and month_only == selected
     try:
         before = baseline_window(start, end, baseline, whole_months=all_month_only)
     except ValueError as exc:
         raise FilterError("start" if all_month_only and "whole months" in str(exc)
                           else "baseline", str(exc)) from None
-    _check_coverage(fr, {"intervention": (_day(start), _day(end))},
+    _check_coverage(cover, {"intervention": (_day(start), _day(end))},
                     "end" if start >= span[0] and end > span[1] else "start")
-    _check_coverage(fr, {"before": before},
+    _check_coverage(cover, {"before": before},
                     "start" if baseline == "equal_before" else "baseline")
     ring = buffer_ring(target, buffer_m)
     comp_code = params.comparison
@@ -742,14 +747,20 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluatePar
         comparison = areas_bng.geometry.loc[home_code]
         comp_name = f"rest of {names[home_code]}"
     else:
-        comparison = shapely.union_all(list(_areas_with_data(areas_bng, fr).geometry))
+        comparison = shapely.union_all(list(_areas_with_data(
+            areas_bng, query.labels().areas).geometry))
         comp_name = "rest of the area"
     comparison = comparison.difference(target.buffer(buffer_m))
     if comparison.is_empty:
         raise FilterError("comparison", "nothing is left of the comparison area once the "
                           "target and its ring are taken out; choose another comparison area")
+    # only incidents in the target, its ring or the comparison area count (on an engine,
+    # those inside their bounds are read, bounded)
+    door, query = query, _evaluated(query, filters, [target.buffer(buffer_m), comparison])
+    fr = query.frame()
+    mask = query.select(replace(filters, areas=None), fr).mask
     day, whole_months, month_notes = _evaluation_days(
-        fr, mask, [(_date(before[0]), _date(before[1])), (start, end)])
+        fr, mask, [(_date(before[0]), _date(before[1])), (start, end)], month_only)
     weights = query.weights(harm_weights)[mask] if harm_weights else None
     try:
         result = run(target, comparison, ring, fr.easting[mask], fr.northing[mask],
@@ -773,15 +784,25 @@ def evaluate(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluatePar
         before_window=(_date(result["before_window"][0]), _date(result["before_window"][1])),
         after_window=(_date(result["after_window"][0]), _date(result["after_window"][1])),
         series_period="month" if whole_months else "week", series=series,
-        notes=tuple(notes), synthetic_sample=query.status()["synthetic_sample"])
+        notes=tuple(notes), synthetic_sample=door.status()["synthetic_sample"])
 
 
-def _areas_with_data(areas_bng: Any, fr: Any) -> Any:
+def _evaluated(query: QueryLayer, filters: Filters, places: list[Any]) -> QueryLayer:
+    """Return a layer holding every selected incident inside ``places`` (BNG polygons)."""
+    from geo.nte_report import zone_bounds
+
+    return query.within(replace(filters, areas=None), "The evaluation",
+                        "a smaller comparison area, fewer crime types or a shorter date range",
+                        boxes=zone_bounds(places))
+
+
+def _areas_with_data(areas_bng: Any, held_codes: Sequence[str]) -> Any:
     """Return the areas (indexed by code) that hold any incident: "the rest of the area".
 
-    Imported national boundaries must not make a force's comparison area the whole country.
+    ``held_codes`` are the authorities the store holds incidents in. Imported national
+    boundaries must not make a force's comparison area the whole country.
     """
-    held = areas_bng[areas_bng.index.isin([a for a in fr.areas if a])]
+    held = areas_bng[areas_bng.index.isin([a for a in held_codes if a])]
     return held if len(held) else areas_bng
 
 
@@ -815,12 +836,12 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateP
 
     from geo.evaluation import baseline_window, evaluate_staggered
 
-    fr = query.frame()
-    span = fr.date_span()
+    cover = query.month_cover()
+    span = cover[0]
     assert span is not None
     baseline = params.baseline
-    mask = query.select(replace(params.filters, areas=None)).mask
-    all_month_only = bool(fr.month_only[mask].all()) if mask.any() else False
+    selected, month_only = query.selected_counts(replace(params.filters, areas=None))
+    all_month_only = selected > 0 and month_only == selected
     targets = []
     windows: list[tuple[date, date]] = []
     for target in params.targets:
@@ -833,7 +854,7 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateP
         except ValueError as exc:
             raise FilterError("targets" if "whole months" in str(exc) else "baseline",
                               f"'{item}': {exc}") from None
-        _check_coverage(fr, {f"before period of {key}": before,
+        _check_coverage(cover, {f"before period of {key}": before,
                              f"intervention at {key}": (_day(start), _day(end))}, "targets")
         polygon, name = _place(key, boundaries, zones)
         targets.append((name, polygon, start, end))
@@ -845,9 +866,12 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateP
         comparison = _place(str(comp_code), boundaries, None)[0]
     else:
         comparison = shapely.union_all(list(_areas_with_data(
-            boundaries.areas_bng.set_index("code"), fr).geometry))
+            boundaries.areas_bng.set_index("code"), query.labels().areas).geometry))
     comparison = comparison.difference(union)
-    day, whole_months, month_notes = _evaluation_days(fr, mask, windows)
+    door, query = query, _evaluated(query, params.filters, [union, comparison])
+    fr = query.frame()
+    mask = query.select(replace(params.filters, areas=None), fr).mask
+    day, whole_months, month_notes = _evaluation_days(fr, mask, windows, month_only)
     weights = query.weights(harm_weights)[mask] if harm_weights else None
     try:
         table = evaluate_staggered(targets, comparison, fr.easting[mask], fr.northing[mask],
@@ -867,4 +891,4 @@ def _staggered(query: QueryLayer, boundaries: Any, zones: Any, params: EvaluateP
 
     return StaggeredResult(rows=table, notes=tuple(notes), sign=SIGN_READING,
                            comparison="the chosen area" if comp_code else "rest of the area",
-                           synthetic_sample=query.status()["synthetic_sample"])
+                           synthetic_sample=door.status()["synthetic_sample"])
