@@ -7,11 +7,17 @@ what is shown is then built from those counts by the same code the in-memory lay
 (the area table's names and rates, the ranked table's peak hours and names), so the two
 layers agree figure for figure (``tests/unit/test_door.py`` holds them to it).
 
-What it serves today is the Explorer: the selection count, the map's hexagons and areas,
-the day × hour grid, the ranked hexagons, the figures by area and by hexagon of
-``/api/v1/aggregate``, and the data panel. A figure it cannot count yet (see
-``docs/ENGINES.md``) raises :class:`NotOnEngine`, a :class:`~geo.query.FilterError` that
-the pages and the API show as a plain message, never a guess and never a full load.
+It serves every view. What is counted, it counts with the executor: the Explorer (the
+selection count, the map's hexagons and areas, the day × hour grid, the ranked hexagons,
+``/api/v1/aggregate``), the board and the trends by authority, and what the data hold.
+What needs incidents one by one (the patrol plan and On shift, NTE zones, density and
+clusters, hospital and ambulance, the backtest, evaluations, figures below whole
+authorities) gets them as a *bounded selection* (:meth:`EngineLayer.within`): the
+executor reads only the rows the view can select (at most ``HOTSPOT_MAX_SELECTION_ROWS``),
+and the in-memory layer's own code works on them, so the figures are the in-memory ones.
+A read too large is refused in words saying what to narrow. A view that asks for the whole
+frame regardless raises :class:`NotOnEngine`, a :class:`~geo.query.FilterError` that the
+pages and the API show as a plain message, never a guess and never a full load.
 Roles whose small numbers are suppressed (partners, boards) get the same figures as from the
 in-memory layer, to the unit: the executor counts and sums each row's stored record key, and
 suppression and noise are applied here, once, by the in-memory layer's own functions.

@@ -303,8 +303,8 @@ def layout(**query: str) -> html.Div:
                 dcc.RadioItems(id=ids.AREA_MEASURE, inline=True, value=measure, options=[
                     {"label": " count", "value": "count"},
                     {"label": " rate per 1,000 residents", "value": "rate"}]),
-                # kept on the page (callbacks read them), hidden where the engine in use
-                # does not serve density and clusters (geo.door)
+                # density and clusters read from every engine (a bounded selection on
+                # DuckDB and Dask: geo.door)
                 html.Div([
                     html.Label("Kernel density bandwidth (m; blank = default rule)",
                                htmlFor=ids.KDE_BANDWIDTH),
@@ -414,8 +414,7 @@ def _data_panel(status: dict[str, Any]) -> list[Any]:
         html.Li(f"boundaries: {status['boundaries']}"),
     ]
     if status.get("engine"):
-        items.append(html.Li(f"counted by {status['engine']} over the stored files "
-                             "(no density or clusters on this engine yet)"))
+        items.append(html.Li(f"counted by {status['engine']} over the stored files"))
     if status["synthetic_sample"]:
         items.insert(0, html.Li("SYNTHETIC sample: generated data, not real incidents.",
                                 className="synthetic"))
