@@ -559,7 +559,7 @@ class EngineLayer(QueryLayer):
             return hit
         most = limits().selection_rows
         try:
-            table = self.executor.rows(query, most, boxes)
+            table = self.executor.rows(query, most, boxes, IncidentFrame.COLUMNS)
         except TooManyRows:
             raise FilterError(
                 "engine", f"{what} for these settings would read more than {most:,} "

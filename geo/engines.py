@@ -289,15 +289,17 @@ class Executor(ABC):
         """
 
     @abstractmethod
-    def rows(self, query: CoreQuery, limit: int, boxes: Sequence[Box] = ()) -> pa.Table:
-        """Return the selected rows themselves, every stored column: a bounded selection.
+    def rows(self, query: CoreQuery, limit: int, boxes: Sequence[Box] = (),
+             columns: Sequence[str] | None = None) -> pa.Table:
+        """Return the selected rows themselves (every stored column, or ``columns``).
 
+        A bounded selection.
         For the views whose methods need incidents one by one (the patrol plan, clusters),
         over one force, one area or a short window: never every row of a large store.
         Rows from 1970 on, in the store's own order (the manifest's files in turn, each
         file's rows in turn), as :meth:`geo.store.Store.read` gives them; columns as
-        :data:`geo.schema.STORED_SCHEMA`, a column an older file lacks as nulls. With
-        ``boxes``, only rows inside one of them (as :meth:`grouped_rows`).
+        :data:`geo.schema.STORED_SCHEMA` (in its order), a column an older file lacks as
+        nulls. With ``boxes``, only rows inside one of them (as :meth:`grouped_rows`).
 
         Raises
         ------
@@ -555,7 +557,7 @@ class NumpyExecutor(Executor):
 
 
     def rows(self, query: CoreQuery, limit: int,  # noqa: D102 (inherited)
-             boxes: Sequence[Box] = ()) -> pa.Table:
+             boxes: Sequence[Box] = (), columns: Sequence[str] | None = None) -> pa.Table:
         fr = self._frame(query)
         at = np.flatnonzero(self.layer.select(query.filters, fr).mask & _in_boxes(fr, boxes))
         if len(at) > limit:
@@ -566,7 +568,25 @@ class NumpyExecutor(Executor):
         _manifest, table = self.layer.store.read()
         # the frame's rows are the store's rows from 1970 on, in the store's order
         kept = table.filter(pc.greater_equal(table.column("month"), _FIRST_MONTH))
-        return kept.take(pa.array(at, type=pa.int64()))
+        return kept.take(pa.array(at, type=pa.int64())).select(_stored_columns(columns))
+
+
+def _stored_columns(columns: Sequence[str] | None) -> list[str]:
+    """Return ``columns`` (every stored column for None) in the stored schema's order.
+
+    Examples
+    --------
+    >>> _stored_columns(["hour", "month"])
+    ['month', 'hour']
+    """
+    from geo.schema import STORED_SCHEMA
+
+    if columns is None:
+        return list(STORED_SCHEMA.names)
+    unknown = set(columns) - set(STORED_SCHEMA.names)
+    if unknown:
+        raise ValueError(f"not stored columns: {', '.join(sorted(unknown))}")
+    return [c for c in STORED_SCHEMA.names if c in set(columns)]
 
 
 def _in_boxes(fr: IncidentFrame, boxes: Sequence[Box]) -> np.ndarray:
@@ -1324,27 +1344,28 @@ class DuckDBExecutor(Executor):
 
 
     def rows(self, query: CoreQuery, limit: int,  # noqa: D102 (inherited)
-             boxes: Sequence[Box] = ()) -> pa.Table:
+             boxes: Sequence[Box] = (), columns: Sequence[str] | None = None) -> pa.Table:
         from geo.schema import STORED_SCHEMA
 
         within = _within_sql(boxes)
+        names = _stored_columns(columns)
 
         def build(snap: _Snapshot, src: str) -> str:
-            got = ", ".join(c if c in snap.columns else f"NULL AS {c}"
-                            for c in STORED_SCHEMA.names)
+            got = ", ".join(c if c in snap.columns else f"NULL AS {c}" for c in names)
             # each row's file and place in it: to put the rows in the store's order
             placed = src[:-1] + ", filename = true, file_row_number = true)"
             sel = self._where(query, snap) + (f" AND ({within})" if within else "")
             return (f"SELECT {got}, filename AS _file, file_row_number AS _row "
                     f"FROM {placed} WHERE {sel} LIMIT {int(limit) + 1}")
 
+        wanted = pa.schema([STORED_SCHEMA.field(c) for c in names])
         found = self._run_parts(query, build, arrow=True)
         if found is None:
-            return STORED_SCHEMA.empty_table()
+            return wanted.empty_table()
         _snap, paths, parts = found
         if sum(t.num_rows for t in parts) > limit:
             raise TooManyRows(limit)
-        schema = pa.schema([*STORED_SCHEMA, pa.field("_file", pa.string()),
+        schema = pa.schema([*wanted, pa.field("_file", pa.string()),
                             pa.field("_row", pa.int64())])
         table = pa.concat_tables([t.cast(schema) for t in parts])
         order = pc.sort_indices(pa.table({

@@ -243,6 +243,12 @@ class IncidentFrame:
     origin: np.ndarray | None = None
     root: int = 0
 
+    #: The stored columns :meth:`from_table` reads (the others it never needs).
+    COLUMNS = ("incident_id", "month", "time_precision", "lon", "lat", "easting", "northing",
+               "category", "source", "domestic", "location", "la_code", "local_date", "dow",
+               "hour", *H3_COLUMNS, "lsoa_name", "location_precision", "location_type",
+               "weapon", "age_band", "rkey")
+
     @classmethod
     def from_table(cls, manifest: Manifest, table: pa.Table,
                    record_key: str = DEFAULT_RECORD_KEY) -> IncidentFrame:

@@ -507,6 +507,10 @@ def test_selected_rows_are_the_reference_rows(engines, engine, scope, case):
     assert got.equals(want), (scope, case)
     assert want.num_rows > 0 or case == "area without rows" or (
         case == "health only" and scope.endswith("no health records"))
+    few = ["hour", "month", "rkey", "la_code"]
+    assert engine.rows(q, 100_000, columns=few).equals(ref.rows(q, 100_000, columns=few))
+    assert engine.rows(q, 100_000, columns=few).column_names == ["month", "la_code", "hour",
+                                                                  "rkey"]  # stored order
     if want.num_rows:
         assert engine.rows(q, want.num_rows).num_rows == want.num_rows
         with pytest.raises(TooManyRows):
