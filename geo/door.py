@@ -572,6 +572,27 @@ class EngineLayer(QueryLayer):
             self._selections[key] = hit
         return hit
 
+    def _held_areas(self, level: str, b: Boundaries, authorities: frozenset[str],
+                    purpose: str) -> frozenset[str]:
+        """Return the areas of ``level`` holding any of the principal's incidents.
+
+        Those in ``authorities``, of every date and crime type, found from their distinct
+        positions.
+        """
+        query = self._query(Filters(areas=tuple(sorted(authorities))), purpose)
+
+        def build() -> frozenset[str]:
+            from geo.boundaries import locate_areas
+
+            points = self._bounded("the areas listed", BELOW_ADVICE, query,
+                                   ["easting", "northing"], limits().selection_rows)
+            codes, where = locate_areas(
+                np.asarray(points.column("easting").to_numpy(), dtype="float64"),
+                np.asarray(points.column("northing").to_numpy(), dtype="float64"), b)
+            return frozenset(codes[i] for i in np.unique(where[where >= 0]))
+
+        return self._memoised(("held", level, id(b), query), build)
+
     def _aggregated(self, bound: Filters, what: str, advice: str, work: Any) -> Any:
         """Run in-memory aggregate code on the incidents ``bound`` selects, as in memory.
 
@@ -923,6 +944,46 @@ class _Selection(QueryLayer):
     def _current(self) -> IncidentFrame:
         assert self._frame is not None
         return self._frame
+
+    def _pinned(self) -> _Pin | None:
+        """Answer for whoever the door answers for.
+
+        So the in-memory checks tied to a pin (aggregate-only roles, the finest hexagons a
+        role may see, its areas) hold here too.
+        """
+        own = self._pin.get()
+        if own is not None:
+            return own
+        pin = self._door._pinned()
+        if pin is None:
+            return None
+        full = self._current()
+        return _Pin(who=pin.who, scope=pin.scope,
+                    rows=self._scope_frame(full, pin.scope, "rows"),
+                    authority=self._scope_frame(full, pin.scope, "authority"))
+
+    def _coding(self, level: str, fr: IncidentFrame, authorities: tuple[str, ...] | None
+                ) -> Any:
+        """List the areas of ``level`` as in memory.
+
+        Those holding any of the principal's incidents in the authorities asked (whatever
+        the filters select): the door finds them from the positions of all of them, not
+        only the selection's.
+        """
+        coding = super()._coding(level, fr, authorities)
+        if level == AUTHORITY or coding.listed.all():
+            return coding
+        pin = self._pinned()
+        mine = pin.scope.areas if pin is not None else None
+        if authorities is not None:
+            mine = frozenset(authorities) & mine if mine is not None else frozenset(authorities)
+        if mine is None:
+            return coding
+        purpose = ("authority" if pin is not None and fr is pin.authority and
+                   fr is not pin.rows else "rows")
+        held = self._door._held_areas(level, coding.boundaries, mine, purpose)
+        extra = np.array([c in held for c in coding.codes], dtype=bool)
+        return replace(coding, listed=coding.listed | extra)
 
     def _nearby_streets(self, fr: IncidentFrame, centre_e: np.ndarray,
                         centre_n: np.ndarray) -> Any:

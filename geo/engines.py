@@ -1359,6 +1359,19 @@ class DuckDBExecutor(Executor):
                     f"FROM {placed} WHERE {sel} LIMIT {int(limit) + 1}")
 
         wanted = pa.schema([STORED_SCHEMA.field(c) for c in names])
+
+        def count(snap: _Snapshot, src: str) -> str:
+            sel = self._where(query, snap) + (f" AND ({within})" if within else "")
+            return f"SELECT count(*) FROM (SELECT 1 FROM {src} WHERE {sel} LIMIT {int(limit) + 1})"
+
+        # a read split into several parts (a cluster's tasks, files of older columns) counts
+        # first: each part's own LIMIT would let parts x limit rows reach this process
+        parts = self._attempt(lambda _m, paths, snap: len(self._groups(paths, snap)),
+                              lambda: 0)
+        if parts > 1:
+            counted = self._run_parts(query, count)
+            if counted is not None and sum(int(r[0][0]) for r in counted[2]) > limit:
+                raise TooManyRows(limit)
         found = self._run_parts(query, build, arrow=True)
         if found is None:
             return wanted.empty_table()

@@ -159,20 +159,27 @@ def build_report(query: QueryLayer, zone_set: Any, params: NteParams) -> NteRepo
 def zone_bounds(polygons: Any, margin_m: float = 0.0) -> list[tuple[float, float, float, float]]:
     """Return each polygon's bounds (British National Grid), widened by ``margin_m``.
 
-    Empty polygons have none and are left out.
+    Empty polygons have none and are left out, and so are polygons whose bounds are not
+    finite numbers (a zone drawn so far from Great Britain that the grid has no metres for
+    it holds no incident).
 
     Examples
     --------
     >>> import shapely
-    >>> zone_bounds([shapely.box(0, 0, 10, 5), shapely.Polygon()], margin_m=1)
+    >>> zone_bounds([shapely.box(0, 0, 10, 5), shapely.Polygon(),
+    ...              shapely.box(0, 0, float("inf"), 1)], margin_m=1)
     [(-1.0, -1.0, 11.0, 6.0)]
     """
+    import math
+
     out = []
     for g in polygons:
         if g is None or g.is_empty:
             continue
         x0, y0, x1, y1 = (float(v) for v in g.bounds)
-        out.append((x0 - margin_m, y0 - margin_m, x1 + margin_m, y1 + margin_m))
+        box = (x0 - margin_m, y0 - margin_m, x1 + margin_m, y1 + margin_m)
+        if all(math.isfinite(v) for v in box):
+            out.append(box)
     return out
 
 

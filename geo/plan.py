@@ -334,8 +334,12 @@ def build_plan(query: QueryLayer, params: PlanParams,
     door, query = query, query.within(bound, *PLAN_BOUND)
     fr = query.frame()
     sel = query.select(base)
-    if sel.month_only_excluded:
-        notes.append(f"{sel.month_only_excluded:,} incidents in the window have only a month "
+    # what the shift leaves out is counted over all the principal's data (the selection
+    # holds only the plan's crime types and areas)
+    left_out = door.select(base).month_only_excluded if door is not query else \
+        sel.month_only_excluded
+    if left_out:
+        notes.append(f"{left_out:,} incidents in the window have only a month "
                      "(police.uk), so they cannot be placed in a shift and are left out.")
     mask = sel.mask
     prev_mask = query.select(replace(base, start=prev_start, end=prev_end)).mask

@@ -420,8 +420,17 @@ def zone_detail(zone: str | None, search: str | None, radius: Any,
                                   strict=True)]
     values = [o["value"] for o in options]
     chosen = weekend if weekend in values else (values[0] if values else None)
-    venues = _venue_rows(report, z, params, float(radius or 50))
+    venues = _venue_rows(report, z, params, _radius(radius))
     return series, profile, options, chosen, venues
+
+
+def _radius(value: Any) -> float:
+    """Return the venue radius asked for (10 to 1,000 m, as the page offers), else 50 m."""
+    try:
+        radius = float(value)
+    except (TypeError, ValueError):
+        return 50.0
+    return radius if 10.0 <= radius <= 1000.0 else 50.0
 
 
 def _venue_rows(report: Any, z: int, params: NteParams, radius_m: float) -> list[dict[str, Any]]:

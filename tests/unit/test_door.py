@@ -479,7 +479,10 @@ PLANS = [{}, {"ranking": "harm", "significant": "90"},
          {"unit": "dbscan", "eps": "250", "minpts": "3", "days": "fri,sat,sun"},
          {"la": PRESTON, "unit": "h3-10", "categories": "Robbery,Violence with injury"},
          {"target_share": "40", "public_only": "0", "hours": "0-24", "days": "mon,tue,wed"},
-         {"lookback_weeks": "104", "ranking": "harm", "as_of": "2023-03-01"}]
+         {"lookback_weeks": "104", "ranking": "harm", "as_of": "2023-03-01"},
+         # month-only incidents the shift leaves out, counted whatever the crime types
+         {"as_of": "2024-03-31", "lookback_weeks": "8", "days": "fri,sat",
+          "categories": "Robbery"}]
 
 
 def _plan_figures(svc: Services, params: dict[str, str]) -> dict[str, object]:
@@ -582,6 +585,9 @@ def test_night_time_economy_figures_are_the_in_memory_ones(layers, engine, data)
         assert suggested[0] == suggested[1] and len(suggested[0]) >= 2
         for row in suggested[0][:3]:
             add_zone(data.zones, row["geometry"], row["name"], origin="suggested")
+        # a zone drawn so far away that the grid has no metres for it holds nothing
+        add_zone(data.zones, {"type": "Polygon", "coordinates": [
+            [[89.9, 0.0], [90.1, 0.0], [90.1, 0.1], [89.9, 0.1], [89.9, 0.0]]]}, "Far away")
 
         def figures(svc: Services) -> list[object]:
             out: list[object] = []
@@ -679,18 +685,25 @@ def test_density_and_clusters_are_the_in_memory_ones(layers, engine, principal):
         assert out[0][-1] > 0  # LSOA-placed health records: no point to draw
 
 
-@pytest.mark.parametrize("role", ["analyst", "officer", "partner", "board"])
+@pytest.mark.parametrize("role", ["analyst", "officer", "partner", "board",
+                                  "analyst in Blackpool"])
 def test_figures_by_ward_are_the_in_memory_ones(layers, engine, role):
     """The area table below whole authorities (Area figures, the Explorer's areas, the API):
     the selected incidents read as a bounded selection and placed in the wards in memory,
-    suppressed and perturbed there for the roles that need it."""
-    principal = who(role, (PRESTON,) if role == "officer" else None)
+    suppressed and perturbed there for the roles that need it. The wards listed are those
+    holding any of the principal's incidents, whatever the filters select."""
+    from datetime import date
+
+    principal = (who(role, (PRESTON,)) if role == "officer" else
+                 who("analyst", (BLACKPOOL,)) if role == "analyst in Blackpool" else who(role))
     out = []
     for svc in (layers["numpy"], engine):
         with svc.pinned(principal):
             got = []
-            for case in ("everything", "fri-sat nights 20-4", "dates cut months", "areas"):
-                f = FILTERS[case]
+            for case in ("everything", "fri-sat nights 20-4", "dates cut months", "areas",
+                         "one year"):
+                f = (Filters(start=date(2022, 1, 1), end=date(2022, 12, 31))
+                     if case == "one year" else FILTERS[case])
                 if role == "officer" and f.areas is not None and set(f.areas) - {PRESTON}:
                     continue
                 shown = svc.query.disclosed_areas(f, level="ward")

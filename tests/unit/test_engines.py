@@ -492,6 +492,26 @@ def test_bounded_reads_bring_the_same_rows(engines, engine, scope):
         engine.grouped_rows(CoreQuery(Filters()), columns, 10, boxes=boxes)
 
 
+def test_a_selection_too_large_is_refused_before_its_rows_are_read(engines, dask,
+                                                                    monkeypatch):
+    """Split among a cluster's tasks, each part's own LIMIT would bring parts x limit rows
+    to the web server: the selection is counted first and refused without its rows."""
+    q = CoreQuery(Filters())
+    want = engines[0].rows(q, 1_000_000).num_rows
+    read: list[bool] = []
+    execute = type(dask)._execute
+
+    def spy(self, statements, arrow=False):
+        read.append(arrow)
+        return execute(self, statements, arrow)
+
+    monkeypatch.setattr(type(dask), "_execute", spy)
+    with pytest.raises(TooManyRows):
+        dask.rows(q, want // 3)
+    assert read and not any(read)  # counted, never read as rows
+    assert dask.rows(q, want).num_rows == want
+
+
 @pytest.mark.parametrize("scope", ["whole store", "one area", "public only",
                                    "officer: public places, no health records"])
 @pytest.mark.parametrize("case", ["everything", "dates cut months", "fri-sat nights 20-4",
