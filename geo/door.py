@@ -529,7 +529,6 @@ class EngineLayer(QueryLayer):
                     "lsoa_name", "la_code"], ROW_LIMIT, res=res, cells=got.keys[top].tolist())
         return _frame_of_groups(self.store.manifest(), table, res), total
 
-
     # -- views that need incidents one by one -------------------------------------------------
     def within(self, bound: Filters, what: str, advice: str,
                boxes: Sequence[Box] = ()) -> QueryLayer:

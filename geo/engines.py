@@ -293,9 +293,9 @@ class Executor(ABC):
              columns: Sequence[str] | None = None) -> pa.Table:
         """Return the selected rows themselves (every stored column, or ``columns``).
 
-        A bounded selection.
-        For the views whose methods need incidents one by one (the patrol plan, clusters),
-        over one force, one area or a short window: never every row of a large store.
+        A bounded selection, for the views whose methods need incidents one by one (the
+        patrol plan, clusters), over one force, one area or a short window: never every row
+        of a large store.
         Rows from 1970 on, in the store's own order (the manifest's files in turn, each
         file's rows in turn), as :meth:`geo.store.Store.read` gives them; columns as
         :data:`geo.schema.STORED_SCHEMA` (in its order), a column an older file lacks as
