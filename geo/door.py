@@ -175,6 +175,8 @@ class EngineLayer(QueryLayer):
         self.engine = executor.name
         self._trend_memo: dict[tuple[Any, ...], TrendRows] = {}
         self._selections: dict[tuple[Any, ...], _Selection] = {}
+        #: The selections being read now, each with the lock its readers wait on.
+        self._reading: dict[tuple[Any, ...], threading.Lock] = {}
         self._catalogue: Catalogue | None = None
         self._memo: dict[tuple[Any, ...], Any] = {}
         self._last_res: dict[CoreQuery, int] = {}
@@ -556,19 +558,29 @@ class EngineLayer(QueryLayer):
         hit = self._selections.get(key)
         if hit is not None:
             return hit
-        most = limits().selection_rows
-        try:
-            table = self.executor.rows(query, most, boxes, IncidentFrame.COLUMNS)
-        except TooManyRows:
-            raise FilterError(
-                "engine", f"{what} for these settings would read more than {most:,} "
-                f"incidents one by one on the {self.engine} engine (the setting "
-                f"HOTSPOT_MAX_SELECTION_ROWS); choose {advice}.") from None
-        hit = self._selection_of(manifest, table)
+        # one read per selection: requests asking for it meanwhile wait for that one
         with self._memo_lock:
-            if len(self._selections) >= SELECTION_MEMO:
-                self._selections.clear()
-            self._selections[key] = hit
+            gate = self._reading.setdefault(key, threading.Lock())
+        with gate:
+            hit = self._selections.get(key)
+            if hit is not None:
+                return hit
+            most = limits().selection_rows
+            try:
+                table = self.executor.rows(query, most, boxes, IncidentFrame.COLUMNS)
+                hit = self._selection_of(manifest, table)
+                with self._memo_lock:
+                    if len(self._selections) >= SELECTION_MEMO:
+                        self._selections.clear()
+                    self._selections[key] = hit
+            except TooManyRows:
+                raise FilterError(
+                    "engine", f"{what} for these settings would read more than {most:,} "
+                    f"incidents one by one on the {self.engine} engine (the setting "
+                    f"HOTSPOT_MAX_SELECTION_ROWS); choose {advice}.") from None
+            finally:
+                with self._memo_lock:
+                    self._reading.pop(key, None)
         return hit
 
     def _held_areas(self, level: str, b: Boundaries, authorities: frozenset[str],

@@ -759,3 +759,34 @@ def test_the_evaluation_is_the_in_memory_evaluation(layers, engine, params):
                 got.append(f"refused: {exc}")
     assert got[0] == got[1]
     assert isinstance(got[0], dict) or "2019" in params.get("start", "")
+
+
+def test_requests_for_one_selection_read_it_once(layers, engine, monkeypatch):
+    """Four requests asking at once for the same new selection: one read, one frame."""
+    import threading
+    from datetime import date
+
+    calls = []
+    rows = type(engine.query.executor).rows
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return rows(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(engine.query.executor), "rows", counted)
+    bound = Filters(start=date(2023, 2, 1), end=date(2023, 2, 28), areas=(BLACKPOOL,))
+    got: list[object] = []
+    start = threading.Barrier(4)
+
+    def ask() -> None:
+        with engine.pinned(who("analyst")):
+            start.wait()
+            got.append(engine.query.within(bound, "A test", "less"))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(g is got[0] for g in got)
+    assert len(calls) == 1
