@@ -608,16 +608,11 @@ class EngineLayer(QueryLayer):
         """Run in-memory aggregate code on the incidents ``bound`` selects, as in memory.
 
         They are read in the principal's scope as their figures by whole authority count
-        it, and the selection, pinned to the principal, cuts its own frames from them and
-        discloses its figures as the in-memory layer does: roles that see aggregates only
-        are given them (suppressed, perturbed) and never the rows.
+        it, and the selection, answering for the door's principal, cuts its own frames from
+        them and discloses its figures as the in-memory layer does: roles that see
+        aggregates only are given them (suppressed, perturbed) and never the rows.
         """
-        pin = self._pinned()
-        layer = self._selection(bound, "authority", what, advice)
-        if pin is None:
-            return work(layer)
-        with layer.pinned(pin.who):
-            return work(layer)
+        return work(self._selection(bound, "authority", what, advice))
 
     # -- hospital and ambulance ----------------------------------------------------------
     def health_sources(self) -> list[str]:  # noqa: D102 (inherited)
@@ -655,10 +650,11 @@ class EngineLayer(QueryLayer):
         """Return the in-memory layer over rows the executor read (every label the store has)."""
         labels = self.labels()
         frame = IncidentFrame.from_table(manifest, table, self.record_key)
+        cats, sources = set(frame.categories), set(frame.sources)
         frame = replace(
             frame, categories=[*frame.categories, *(c for c in labels.categories
-                                                   if c not in set(frame.categories))],
-            sources=[*frame.sources, *(s for s in labels.sources if s not in set(frame.sources))])
+                                                   if c not in cats)],
+            sources=[*frame.sources, *(s for s in labels.sources if s not in sources)])
         return _Selection(self, frame)
 
     # -- trends ---------------------------------------------------------------------------
@@ -942,8 +938,9 @@ class EngineLayer(QueryLayer):
 class _Selection(QueryLayer):
     """The in-memory layer over a bounded selection an engine read (:meth:`EngineLayer.within`).
 
-    Unpinned: its rows are already the principal's. Streets that name places come from the
-    door, which builds them from all the principal's incidents, as the in-memory layer does.
+    It answers for the principal the door answers for (:meth:`_pinned`). Streets that name
+    places, the span and months of the principal's data and the areas they hold come from
+    the door, which has them for all the principal's incidents, not only the selection's.
     """
 
     def __init__(self, door: EngineLayer, frame: IncidentFrame) -> None:
@@ -985,9 +982,7 @@ class _Selection(QueryLayer):
         if level == AUTHORITY or coding.listed.all():
             return coding
         pin = self._pinned()
-        mine = pin.scope.areas if pin is not None else None
-        if authorities is not None:
-            mine = frozenset(authorities) & mine if mine is not None else frozenset(authorities)
+        mine = self._listed_authorities(authorities)
         if mine is None:
             return coding
         purpose = ("authority" if pin is not None and fr is pin.authority and
@@ -1001,6 +996,9 @@ class _Selection(QueryLayer):
         return self._door._nearby_streets(fr, centre_e, centre_n)
 
     # what the principal's whole data cover: the door's, not the selection's
+    def _span(self) -> tuple[tuple[date, date] | None, bool]:
+        return self._door._span()
+
     def month_cover(self) -> tuple[Any, bool, np.ndarray]:  # noqa: D102 (inherited)
         return self._door.month_cover()
 

@@ -710,11 +710,7 @@ class QueryLayer:
         principal's own authorities.
         """
         b = self.level_boundaries(level)
-        pin = self._pinned()
-        mine: frozenset[str] | None = pin.scope.areas if pin is not None else None
-        if authorities is not None:
-            mine = frozenset(authorities) & mine if mine is not None else frozenset(
-                authorities)
+        mine = self._listed_authorities(authorities)
         if level == AUTHORITY:
             codes = tuple(b.names())
             position = {c: i for i, c in enumerate(codes)}
@@ -733,6 +729,15 @@ class QueryLayer:
         rep = self._representative_authority(level, b, codes)
         listed = held | np.array([a in mine for a in rep], dtype=bool)
         return _Coding(codes, index, listed, b)
+
+    def _listed_authorities(self, authorities: tuple[str, ...] | None) -> frozenset[str] | None:
+        """Return the authorities whose areas are listed: the principal's, and those asked."""
+        pin = self._pinned()
+        mine: frozenset[str] | None = pin.scope.areas if pin is not None else None
+        if authorities is not None:
+            mine = frozenset(authorities) & mine if mine is not None else frozenset(
+                authorities)
+        return mine
 
     def _located_rows(self, level: str, b: Boundaries, fr: IncidentFrame
                       ) -> tuple[tuple[str, ...], np.ndarray]:
@@ -1528,9 +1533,12 @@ class QueryLayer:
         and the first day of each month holding any incident (ascending), for finding
         months the data miss.
         """
+        return (*self._span(), np.unique(self.frame().month_first).astype(np.int64))
+
+    def _span(self) -> tuple[tuple[date, date] | None, bool]:
+        """Return the principal's first and last day, and whether every incident is month-only."""
         fr = self.frame()
-        return (fr.date_span(), fr.n > 0 and fr.month_only_count == fr.n,
-                np.unique(fr.month_first).astype(np.int64))
+        return fr.date_span(), fr.n > 0 and fr.month_only_count == fr.n
 
     def period_rows(self, filters: Filters, res: int, periods: Sequence[tuple[int, int]],
                     dated_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -1560,7 +1568,7 @@ class QueryLayer:
         """
         fr = self.frame()
         mask = self.select(filters, fr).mask
-        span, all_month_only, _months = self.month_cover()  # the principal's whole data's
+        span, all_month_only = self._span()  # the principal's whole data's
         return TrendRows.of(day=fr.day[mask], month_first=fr.month_first[mask],
                             month_only=fr.month_only[mask], area=fr.area[mask],
                             areas=fr.areas, source=fr.source[mask], sources=fr.sources,

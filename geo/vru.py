@@ -455,6 +455,12 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
     """
     from geo import trends as tr
 
+    if level != AUTHORITY:
+        # positions: in memory every incident is there; an engine reads the selected ones as
+        # a bounded selection, whose trend rows are then its own rows in its frame's order
+        layer = query.within(replace(filters, areas=None), *LEVEL_BOUND)
+        if layer is not query:
+            query, rows = layer, None
     if rows is None:
         rows = query.trend_rows(replace(filters, areas=None))
     span = rows.span
@@ -484,10 +490,7 @@ def league_table(query: QueryLayer, boundaries: Any, filters: Filters,
         area, labels = rows.area, list(rows.areas)
         where = ""
     else:
-        # positions: in memory, where trend rows are the selected rows in the frame's order
-        # (on an engine, the selected incidents read as a bounded selection)
-        query = query.within(replace(filters, areas=None), *LEVEL_BOUND)
-        rows = query.trend_rows(replace(filters, areas=None))
+        # positions: trend rows are the selected rows in the frame's order (above)
         fr = query.frame()
         boundaries = query.level_boundaries(level)
         listed, index = query.level_area(level, fr)
