@@ -172,8 +172,15 @@
     function announce(gd, map, values, outlinesNew) {
         // once the frame with the new values is drawn, say so (the benchmark and the tests
         // listen for it, as for Plotly's plotly_afterplot); new outlines are first tiled
-        // in MapLibre's worker, so then wait for the map to be idle
-        map.once(outlinesNew ? "idle" : "render", function () {
+        // in MapLibre's worker, so until the map is next idle every change waits for that.
+        // Only the latest values are announced: a slow tiling's "idle" can come after a
+        // later change's "render", and must not put the earlier values back.
+        if (outlinesNew) { map.__hotspotTiling = true; }
+        map.__hotspotLatest = values;
+        var tiling = map.__hotspotTiling;
+        map.once(tiling ? "idle" : "render", function () {
+            if (tiling) { map.__hotspotTiling = false; }
+            if (map.__hotspotLatest !== values) { return; }  // newer values announce themselves
             state.painted = values;
             gd.dispatchEvent(new CustomEvent("hotspot-map-painted", {detail: {
                 key: values.key, total: total(values.cells.values)}}));
