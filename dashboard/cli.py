@@ -483,6 +483,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as err:  # e.g. a role file edited into something invalid
         print(f"hotspot serve: {err}", file=sys.stderr)
         return EXIT_USAGE
+    print(_engine_line(app))
     _warm_compiled_code()
     from geo.inbox import InboxWatcher
 
@@ -534,6 +535,24 @@ def _unsafe_to_serve(data: Any, host: str, auth: Any) -> str | None:
             "reach this address would see every incident. Add a user first:\n"
             "  hotspot users add NAME --role admin      (asks for a password)\n"
             "or serve on 127.0.0.1, where a single local analyst needs no sign-in.")
+
+
+def _engine_line(app: Any) -> str:
+    """Say what counts the figures, and why when the server chose (``--engine auto``)."""
+    from dashboard.services import EXTENSION
+    from geo.settings import limits
+
+    svc = app.server.extensions[EXTENSION]
+    engine = getattr(svc.query, "engine", "numpy")
+    rows = svc.query.store.manifest().rows
+    chose = (os.environ.get("HOTSPOT_ENGINE", "auto").strip().lower() or "auto") == "auto"
+    most = limits().in_memory_rows
+    if engine == "numpy":
+        why = (f" (up to {most:,} are held in memory: HOTSPOT_IN_MEMORY_MAX_ROWS)"
+               if chose else "")
+        return f"The store's {rows:,} incidents are held in memory{why}."
+    why = (f", as it holds more than {most:,} (HOTSPOT_IN_MEMORY_MAX_ROWS)" if chose else "")
+    return f"The store's {rows:,} incidents are counted by {engine} over its files{why}."
 
 
 def _warm_compiled_code() -> None:
@@ -645,13 +664,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth-header", metavar="NAME",
                    help="with --auth header: the header naming the user (default "
                    "X-Remote-User; also HOTSPOT_AUTH_HEADER)")
-    p.add_argument("--engine", choices=["numpy", "duckdb", "dask"],
-                   help="what counts the figures: numpy (the store in memory; the default, "
-                   "fastest for one force) or, for national-scale stores, duckdb (SQL over the "
-                   "stored Parquet files, nothing preloaded) or dask (the same SQL on a Dask "
-                   "cluster's workers). duckdb and dask serve the Explorer, the Area figures, the "
-                   "Board and the Trends so far: "
-                   "see docs/ENGINES.md. Also HOTSPOT_ENGINE")
+    p.add_argument("--engine", choices=["auto", "numpy", "duckdb", "dask"],
+                   help="what counts the figures: numpy (the store held in memory, fastest for "
+                   "one force), duckdb (SQL over the stored Parquet files, nothing preloaded: "
+                   "for regional and national stores) or dask (the same SQL on a Dask "
+                   "cluster's workers). auto, the default, holds a store of up to "
+                   "HOTSPOT_IN_MEMORY_MAX_ROWS incidents (2,000,000) in memory and counts a "
+                   "larger one with duckdb. Every page gives the same figures on each: see "
+                   "docs/ENGINES.md. Also HOTSPOT_ENGINE")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --engine dask: a running Dask scheduler, e.g. tcp://HOST:8786 "
                    "(default: a local cluster on this machine; also HOTSPOT_SCHEDULER)")

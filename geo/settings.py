@@ -284,6 +284,10 @@ class Limits:
     #: density, clusters, hospital and ambulance) reads into the web server from a DuckDB or
     #: Dask engine (``HOTSPOT_MAX_SELECTION_ROWS``): a large force's year, about 350 MB.
     selection_rows: int = 1_000_000
+    #: Most incidents ``hotspot serve`` holds in memory when it chooses its engine itself
+    #: (``HOTSPOT_IN_MEMORY_MAX_ROWS``; ``--engine auto``, the default): a larger store is
+    #: counted by DuckDB over its files. In memory a million incidents take about 0.7 GB.
+    in_memory_rows: int = 2_000_000
     #: Earliest incident date accepted (``HOTSPOT_EARLIEST_DATE``, YYYY-MM-DD).
     earliest_date: date = date(1990, 1, 1)
     #: Days after today an incident may be dated (``HOTSPOT_DAYS_AHEAD``): clocks and time
@@ -318,6 +322,7 @@ def limits() -> Limits:
             "HOTSPOT_MAX_INGEST_DECOMPRESSED_MB", base.ingest_decompressed_bytes // _MB) * _MB,
         gazetteer_rows=_env_int("HOTSPOT_MAX_GAZETTEER_ROWS", base.gazetteer_rows),
         selection_rows=_env_int("HOTSPOT_MAX_SELECTION_ROWS", base.selection_rows),
+        in_memory_rows=_env_int("HOTSPOT_IN_MEMORY_MAX_ROWS", base.in_memory_rows),
         earliest_date=earliest,
         days_ahead=_env_int("HOTSPOT_DAYS_AHEAD", base.days_ahead),
     )

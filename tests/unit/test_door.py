@@ -231,6 +231,37 @@ def test_a_store_without_record_keys_says_how_to_add_them(tmp_path, monkeypatch)
         assert got_board == ref.query.board_figures()
 
 
+def test_the_server_chooses_duckdb_for_a_store_beyond_the_in_memory_limit(tmp_path,
+                                                                          monkeypatch):
+    """``--engine auto`` (the default): in memory up to HOTSPOT_IN_MEMORY_MAX_ROWS incidents,
+    DuckDB beyond, with the same figures; an engine named is used whatever the size."""
+    from geo.door import EngineLayer
+
+    data = DataPaths(tmp_path)
+    commit(Store(data.store), extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=3),
+           "first.csv")
+    rows = Store(data.store).manifest().rows
+    monkeypatch.delenv("HOTSPOT_ENGINE", raising=False)
+    monkeypatch.setenv("HOTSPOT_IN_MEMORY_MAX_ROWS", str(rows))
+    in_memory = Services(data)
+    assert not isinstance(in_memory.query, EngineLayer)
+    monkeypatch.setenv("HOTSPOT_IN_MEMORY_MAX_ROWS", str(rows - 1))
+    on_disk = Services(data)
+    assert isinstance(on_disk.query, EngineLayer) and on_disk.query.engine == "duckdb"
+    for filters in (Filters(), Filters(days=frozenset({4, 5}), hours=(20, 4))):
+        with in_memory.pinned(who("analyst")), on_disk.pinned(who("analyst")):
+            assert on_disk.query.select(filters).count == in_memory.query.select(filters).count
+            assert (on_disk.query.day_hour_grid(filters)
+                    == in_memory.query.day_hour_grid(filters)).all()
+    monkeypatch.setenv("HOTSPOT_ENGINE", "numpy")
+    assert not isinstance(Services(data).query, EngineLayer)
+    monkeypatch.setenv("HOTSPOT_ENGINE", "AUTO ")
+    assert isinstance(Services(data).query, EngineLayer)
+    monkeypatch.setenv("HOTSPOT_ENGINE", "spark")
+    with pytest.raises(ValueError, match="the engines are auto, numpy, duckdb, dask"):
+        Services(data)
+
+
 def test_access_rules_hold_on_the_engine(layers, engine):
     """Areas outside an officer's own and bad values are refused as in memory."""
     officer = who("officer", (PRESTON,))
