@@ -25,12 +25,15 @@ query the pinned principal's scope (``hotspot serve --engine duckdb|dask``). See
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -732,6 +735,7 @@ class DuckDBExecutor(Executor):
             config["threads"] = int(threads)
         if memory_limit is not None:
             config["memory_limit"] = str(memory_limit)
+        config["temp_directory"] = str(spill_directory(store))
         self._con = duckdb.connect(":memory:", config=config)
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
@@ -1468,6 +1472,8 @@ def _merge(parts: Sequence[Sequence[tuple[object, ...]]], how: str,
 
 
 _WORKER = threading.local()
+#: Guards :data:`_WORKER_SPILL` among a worker's threads.
+_WORKER_LOCK = threading.Lock()
 
 
 def _fetch(result: Any, arrow: bool) -> Any:
@@ -1475,14 +1481,48 @@ def _fetch(result: Any, arrow: bool) -> Any:
     return result.to_arrow_table() if arrow else result.fetchall()
 
 
+def spill_directory(store: Store) -> Path:
+    """Return where DuckDB writes what a query cannot hold in memory, for ``store``.
+
+    DuckDB's own default is ``.tmp`` under the working directory: incident rows would be
+    spilled wherever the server happened to be started. They go inside the store instead
+    (``<store>/spill``, made by DuckDB when first needed and removed when the connection
+    closes), under the store's own protection. A store on read-only storage spills into a
+    directory of the system's temporary space readable by this user only.
+
+    Examples
+    --------
+    >>> root = Path(tempfile.mkdtemp())
+    >>> spill_directory(Store(root)) == root / "spill"
+    True
+    """
+    try:
+        store.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(store.root, os.W_OK):
+            raise PermissionError(f"{store.root} is read-only")
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="hotspot-duckdb-"))  # mode 0700
+    return store.root / "spill"
+
+
+#: Each Dask worker process's spill directory (:func:`_worker_sql`), made once.
+_WORKER_SPILL: list[str] = []
+
+
 def _worker_sql(sql: str, arrow: bool = False) -> Any:
     """Run one SQL statement in a Dask worker thread, on that thread's DuckDB connection.
 
-    One thread of DuckDB per worker thread: the cluster's threads are the parallelism.
+    One thread of DuckDB per worker thread: the cluster's threads are the parallelism. What
+    does not fit in memory is spilled to a directory of the worker's temporary space that
+    only its user may read, never to the worker's working directory (DuckDB's default).
     """
     con = getattr(_WORKER, "con", None)
     if con is None:
-        con = _WORKER.con = duckdb.connect(":memory:", config={"threads": 1})
+        with _WORKER_LOCK:
+            if not _WORKER_SPILL:
+                _WORKER_SPILL.append(tempfile.mkdtemp(prefix="hotspot-duckdb-"))
+        con = _WORKER.con = duckdb.connect(
+            ":memory:", config={"threads": 1, "temp_directory": _WORKER_SPILL[0]})
     return _fetch(con.execute(sql), arrow)
 
 

@@ -603,3 +603,45 @@ def test_counts_by_period_alone(engines, engine):
     want = ref.grouped_rows(q, [], 100, periods=PERIODS)
     assert engine.grouped_rows(q, [], 100, periods=PERIODS).equals(want)
     assert want.column_names == ["period", "n"] and want.num_rows == 4
+
+
+def test_duckdb_spills_inside_the_store_never_into_the_working_directory(tmp_path,
+                                                                          monkeypatch):
+    """What a query cannot hold in memory is incident data: DuckDB's default would write it
+    to ``.tmp`` under whatever directory the server was started in."""
+    import os
+    import stat
+
+    from geo.engines import _worker_sql
+
+    started_in = tmp_path / "started here"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    store = Store(tmp_path / "data" / "store")
+    ex = DuckDBExecutor(store, threads=1, memory_limit="64MB")
+    spill = store.root / "spill"
+    assert ex._execute(["SELECT current_setting('temp_directory')"])[0] == [(str(spill),)]
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if spill.is_dir():
+                seen.update(os.listdir(spill))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:  # a grouping far larger than 64 MB: DuckDB must spill it
+        got = ex._execute(["SELECT count(*) FROM (SELECT i % 6000000 AS k, max(i) FROM "
+                           "range(12000000) t(i) GROUP BY k)"])
+    finally:
+        done.set()
+        watcher.join()
+    assert got == [[(6_000_000,)]]
+    assert any(name.startswith("duckdb_temp") for name in seen), seen
+    assert not any(started_in.iterdir())
+    # a Dask worker's connection spills into a directory only its user may read
+    worker_dir = Path(_worker_sql("SELECT current_setting('temp_directory')")[0][0])
+    assert worker_dir.is_dir() and stat.S_IMODE(worker_dir.stat().st_mode) == 0o700
+    assert worker_dir != started_in and started_in not in worker_dir.parents
