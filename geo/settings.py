@@ -282,7 +282,8 @@ class Limits:
     gazetteer_rows: int = 2_000_000
     #: Most incidents a view that needs them one by one (the patrol plan, NTE zones,
     #: density, clusters, hospital and ambulance) reads into the web server from a DuckDB or
-    #: Dask engine (``HOTSPOT_MAX_SELECTION_ROWS``): a large force's year, about 350 MB.
+    #: Dask engine (``HOTSPOT_MAX_SELECTION_ROWS``): a large force's year, kept as about
+    #: 100 MB, read with a peak of about 600 MB (docs/ENGINES.md).
     selection_rows: int = 1_000_000
     #: Most incidents ``hotspot serve`` holds in memory when it chooses its engine itself
     #: (``HOTSPOT_IN_MEMORY_MAX_ROWS``; ``--engine auto``, the default): a larger store is
