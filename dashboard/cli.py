@@ -936,6 +936,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from geo.settings import limits
+
+    try:
+        limits()  # a setting that is not a number is named before anything starts
+    except ValueError as err:
+        print(f"hotspot: {err}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -34,6 +34,20 @@ def run(*args: str, env: dict[str, str] | None = None, check: bool = False):
     return proc
 
 
+@pytest.mark.parametrize(("setting", "value", "says"), [
+    ("HOTSPOT_IN_MEMORY_MAX_ROWS", "two million", "must be a whole number, not 'two million'"),
+    ("HOTSPOT_MAX_SELECTION_ROWS", "-3", "must be above zero, not -3"),
+])
+def test_a_setting_that_is_not_a_number_is_named_before_anything_starts(tmp_path, setting,
+                                                                         value, says):
+    for args in (["serve", "--port", "1"], ["sample"]):
+        proc = run(*args, "--data-dir", str(tmp_path), env={setting: value})
+        assert proc.returncode == 2
+        assert proc.stderr.strip() == f"hotspot: the setting {setting} {says}"
+        assert "went wrong inside Hotspot" not in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing was written
+
+
 @pytest.mark.parametrize("sub", ["serve", "ingest", "sample", "boundaries", "groups", "bench",
                                  "backtest", "compact"])
 def test_every_subcommand_has_help(sub):
