@@ -548,7 +548,7 @@ def _engine_line(app: Any) -> str:
     chose = (os.environ.get("HOTSPOT_ENGINE", "auto").strip().lower() or "auto") == "auto"
     most = limits().in_memory_rows
     if engine == "numpy":
-        why = (f" (up to {most:,} are held in memory: HOTSPOT_IN_MEMORY_MAX_ROWS)"
+        why = (f", as it holds no more than {most:,} (HOTSPOT_IN_MEMORY_MAX_ROWS)"
                if chose else "")
         return f"The store's {rows:,} incidents are held in memory{why}."
     why = (f", as it holds more than {most:,} (HOTSPOT_IN_MEMORY_MAX_ROWS)" if chose else "")

@@ -22,7 +22,8 @@ def test_a_store_beyond_the_in_memory_limit_is_counted_by_duckdb(tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     log, status = _started(data_dir, {"HOTSPOT_ENGINE": ""})  # the sample: 60,314 incidents
-    assert "The store's 60,314 incidents are held in memory (up to 2,000,000" in log
+    assert ("The store's 60,314 incidents are held in memory, as it holds no more than "
+            "2,000,000 (HOTSPOT_IN_MEMORY_MAX_ROWS)") in log
     assert "engine" not in status
 
     log, status = _started(data_dir, {"HOTSPOT_ENGINE": "",
