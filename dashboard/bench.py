@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -354,7 +355,18 @@ def run_bench(n: int = 1_000_000, seed: int = 0, skip_baselines: bool = False) -
         result["generate_s"] = round(time.perf_counter() - t0, 1)
         result.update(_bench_ingest(sample, workdir, seed))
         data = _load_generic(sample, workdir)
-        result.update(bench_filter_change(data))
+        # the in-memory server, whatever the size (beyond HOTSPOT_IN_MEMORY_MAX_ROWS the
+        # server would choose DuckDB; `hotspot bench --engine duckdb` measures that)
+        engine = os.environ.get("HOTSPOT_ENGINE")
+        os.environ["HOTSPOT_ENGINE"] = "numpy"
+        try:
+            result.update(bench_filter_change(data))
+        finally:
+            if engine is None:
+                os.environ.pop("HOTSPOT_ENGINE", None)
+            else:
+                os.environ["HOTSPOT_ENGINE"] = engine
+        result["engine"] = "numpy"
         if not skip_baselines:
             result.update(_bench_filter_baseline(data))
         from geo.projection import to_bng

@@ -464,7 +464,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     message = ensure_data(data)
     if message:
         print(message)
-    if args.scheduler and (args.engine or os.environ.get("HOTSPOT_ENGINE")) != "dask":
+    engine = (args.engine or os.environ.get("HOTSPOT_ENGINE", "")).strip().lower() or "auto"
+    if os.environ.get("HOTSPOT_SCHEDULER") and not args.scheduler and engine != "dask":
+        print(f"Note: HOTSPOT_SCHEDULER is set but the engine is {engine}, not dask: the "
+              "scheduler is not used.", file=sys.stderr)
+    if args.scheduler and engine != "dask":
         print("hotspot serve: --scheduler is for --engine dask", file=sys.stderr)
         return EXIT_USAGE
     if args.dask_workers is not None and args.dask_workers < 1:
@@ -552,7 +556,10 @@ def _engine_line(app: Any) -> str:
                if chose else "")
         return f"The store's {rows:,} incidents are held in memory{why}."
     why = (f", as it holds more than {most:,} (HOTSPOT_IN_MEMORY_MAX_ROWS)" if chose else "")
-    return f"The store's {rows:,} incidents are counted by {engine} over its files{why}."
+    return (f"The store's {rows:,} incidents are counted by {engine} over its files{why}. "
+            "The views that read incidents one by one (patrol plan, NTE zones, density, "
+            f"hospital & ambulance) take at most {limits().selection_rows:,} "
+            "(HOTSPOT_MAX_SELECTION_ROWS) and otherwise say what to narrow.")
 
 
 def _warm_compiled_code() -> None:
@@ -670,8 +677,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "for regional and national stores) or dask (the same SQL on a Dask "
                    "cluster's workers). auto, the default, holds a store of up to "
                    "HOTSPOT_IN_MEMORY_MAX_ROWS incidents (2,000,000) in memory and counts a "
-                   "larger one with duckdb. Every page gives the same figures on each: see "
-                   "docs/ENGINES.md. Also HOTSPOT_ENGINE")
+                   "larger one with duckdb. Every page gives the in-memory figures on each, "
+                   "the views that read incidents one by one within "
+                   "HOTSPOT_MAX_SELECTION_ROWS: see docs/ENGINES.md. Also HOTSPOT_ENGINE")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --engine dask: a running Dask scheduler, e.g. tcp://HOST:8786 "
                    "(default: a local cluster on this machine; also HOTSPOT_SCHEDULER)")
@@ -936,10 +944,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    from geo.settings import limits
+    from geo.settings import ENGINES, limits
 
     try:
-        limits()  # a setting that is not a number is named before anything starts
+        limits()  # a setting that is not valid is named before anything starts
+        engine = os.environ.get("HOTSPOT_ENGINE", "").strip().lower()
+        if engine and engine not in ENGINES:
+            raise ValueError(f"the setting HOTSPOT_ENGINE is {engine[:20]!r}; the engines "
+                             f"are {', '.join(ENGINES)}")
     except ValueError as err:
         print(f"hotspot: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -136,7 +136,7 @@ def _copy_store(src: Path, dest: Path) -> None:
     """Copy a store folder with hard links (its Parquet files are never changed in place)."""
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(src, dest, copy_function=os.link,
-                    ignore=shutil.ignore_patterns(".lock", "_staging"))
+                    ignore=shutil.ignore_patterns(".lock", "_staging", "spill"))
     # the manifest is replaced at each commit, never written in place; still, copy it whole
     (dest / "manifest.json").unlink()
     shutil.copy2(src / "manifest.json", dest / "manifest.json")

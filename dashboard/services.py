@@ -35,7 +35,7 @@ from geo.h3index import cell_boundaries, cells_to_str
 from geo.hotspots import DAY_LABELS, main_categories, night_days, peak_text, rank_cells
 from geo.projection import to_bng, to_wgs84
 from geo.query import POINT_BOUND, FilterError, Filters, QueryLayer, precise_enough
-from geo.settings import DataPaths, basemap_path, limits, tile_url
+from geo.settings import ENGINES, DataPaths, basemap_path, limits, tile_url
 from geo.store import Store
 from geo.tiles import MBTiles
 
@@ -821,10 +821,6 @@ def _framed(minx: float, miny: float, maxx: float,
     return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom
 
 
-#: The engines ``hotspot serve --engine`` offers (HOTSPOT_ENGINE): numpy is in memory; auto,
-#: the default, is numpy for a store of up to HOTSPOT_IN_MEMORY_MAX_ROWS incidents, else
-#: duckdb.
-ENGINES = ("auto", "numpy", "duckdb", "dask")
 
 
 def chosen_engine(requested: str, rows: int, in_memory_rows: int) -> str:

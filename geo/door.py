@@ -26,6 +26,7 @@ suppression and noise are applied here, once, by the in-memory layer's own funct
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Mapping as TMapping
 from collections.abc import Sequence
@@ -1041,11 +1042,13 @@ def _give_back_memory() -> None:
     690 MB resident after the read though it holds 450 MB once that memory is given back.
     """
     pa.default_memory_pool().release_unused()
+    if not sys.platform.startswith("linux"):
+        return
     try:
         import ctypes
 
-        ctypes.CDLL(None).malloc_trim(0)  # glibc (Linux) only
-    except (OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)  # glibc only (musl has none)
+    except Exception:  # noqa: BLE001 (giving memory back must never fail a request)
         pass
 
 

@@ -25,10 +25,14 @@ query the pinned principal's scope (``hotspot serve --engine duckdb|dask``). See
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import socket
 import tempfile
 import threading
 import time
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -735,8 +739,12 @@ class DuckDBExecutor(Executor):
             config["threads"] = int(threads)
         if memory_limit is not None:
             config["memory_limit"] = str(memory_limit)
-        config["temp_directory"] = str(spill_directory(store))
+        spill = spill_directory(store)
+        config["temp_directory"] = str(spill)
+        config["max_temp_directory_size"] = _spill_cap(spill)
         self._con = duckdb.connect(":memory:", config=config)
+        # removed when the executor is closed or collected, and at the process's exit
+        self._spill = weakref.finalize(self, shutil.rmtree, spill, True)
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         self._keys: dict[tuple[object, ...], np.ndarray] = {}
@@ -746,8 +754,9 @@ class DuckDBExecutor(Executor):
         self._file_columns: dict[str, frozenset[str]] = {}
 
     def close(self) -> None:
-        """Close the DuckDB connection."""
+        """Close the DuckDB connection and remove its spill folder."""
         self._con.close()
+        self._spill()
 
     # -- the store -------------------------------------------------------------------------
     def _resolve(self, manifest: Manifest) -> list[str]:
@@ -1482,31 +1491,74 @@ def _fetch(result: Any, arrow: bool) -> Any:
 
 
 def spill_directory(store: Store) -> Path:
-    """Return where DuckDB writes what a query cannot hold in memory, for ``store``.
+    """Return a new folder, this executor's own, where DuckDB writes what it cannot hold.
 
     DuckDB's own default is ``.tmp`` under the working directory: incident rows would be
-    spilled wherever the server happened to be started. They go inside the store instead
-    (``<store>/spill``, made by DuckDB when first needed and removed when the connection
-    closes), under the store's own protection. A store on read-only storage spills into a
-    directory of the system's temporary space readable by this user only.
+    spilled wherever the server happened to be started. They go inside the store instead,
+    under its own protection, in ``<store>/spill/<host>-<pid>-<random>`` (readable by this
+    user only). Each executor has its own folder: DuckDB names its spill files by size
+    alone, so two processes spilling into one folder would read each other's files, and
+    one closing would delete the other's. A folder left by a process of this host that has
+    died (a server killed while it spilled) is removed when the next is made. A store on
+    read-only storage spills into the system's temporary space instead.
 
     Examples
     --------
     >>> root = Path(tempfile.mkdtemp())
-    >>> spill_directory(Store(root)) == root / "spill"
+    >>> a, b = spill_directory(Store(root)), spill_directory(Store(root))
+    >>> a.parent == b.parent == root / "spill" and a != b
     True
     """
     try:
-        store.root.mkdir(parents=True, exist_ok=True)
-        if not os.access(store.root, os.W_OK):
-            raise PermissionError(f"{store.root} is read-only")
+        base = store.root / "spill"
+        base.mkdir(parents=True, exist_ok=True)
+        if not os.access(base, os.W_OK):
+            raise PermissionError(f"{base} is read-only")
     except OSError:
-        return Path(tempfile.mkdtemp(prefix="hotspot-duckdb-"))  # mode 0700
-    return store.root / "spill"
+        base = Path(tempfile.gettempdir())
+    return _own_folder(base)
 
 
-#: Each Dask worker process's spill directory (:func:`_worker_sql`), made once.
-_WORKER_SPILL: list[str] = []
+def _own_folder(base: Path) -> Path:
+    """Make this process's new spill folder in ``base``, clearing dead processes' first."""
+    host = socket.gethostname().replace("-", "_")[:40] or "host"
+    for old in base.glob(f"{_SPILL_PREFIX}{host}-*-*"):
+        try:
+            pid = int(old.name.split("-")[-2])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{host}-{os.getpid()}-", dir=base))
+
+
+#: Names every spill folder (so only those are ever cleared from the temporary space).
+_SPILL_PREFIX = "hotspot-duckdb-"
+
+
+def _alive(pid: int) -> bool:
+    """Return whether process ``pid`` of this host is running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def _spill_cap(folder: Path) -> str:
+    """Return DuckDB's cap on spilled data: half the space free beside ``folder``.
+
+    DuckDB's own is 90% of it: one runaway query would leave the store's disk too full for
+    the next commit. Past the cap the query fails in words; nothing is written half.
+    """
+    free = shutil.disk_usage(folder).free
+    return f"{max(free // 2 // (1024 * 1024), 64)}MiB"
+
+
+#: Each Dask worker process's spill folder (:func:`_worker_sql`), made once.
+_WORKER_SPILL: list[Path] = []
 
 
 def _worker_sql(sql: str, arrow: bool = False) -> Any:
@@ -1520,9 +1572,12 @@ def _worker_sql(sql: str, arrow: bool = False) -> Any:
     if con is None:
         with _WORKER_LOCK:
             if not _WORKER_SPILL:
-                _WORKER_SPILL.append(tempfile.mkdtemp(prefix="hotspot-duckdb-"))
-        con = _WORKER.con = duckdb.connect(
-            ":memory:", config={"threads": 1, "temp_directory": _WORKER_SPILL[0]})
+                folder = _own_folder(Path(tempfile.gettempdir()))
+                atexit.register(shutil.rmtree, folder, True)
+                _WORKER_SPILL.append(folder)
+        con = _WORKER.con = duckdb.connect(":memory:", config={
+            "threads": 1, "temp_directory": str(_WORKER_SPILL[0]),
+            "max_temp_directory_size": _spill_cap(_WORKER_SPILL[0])})
     return _fetch(con.execute(sql), arrow)
 
 

@@ -238,6 +238,12 @@ def basemap_path() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+#: The engines ``hotspot serve --engine`` offers (HOTSPOT_ENGINE): numpy is in memory; auto,
+#: the default, is numpy for a store of up to HOTSPOT_IN_MEMORY_MAX_ROWS incidents, else
+#: duckdb (:func:`dashboard.services.chosen_engine`).
+ENGINES = ("auto", "numpy", "duckdb", "dask")
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     if not value:

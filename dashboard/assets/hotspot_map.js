@@ -274,7 +274,9 @@
     }
 
     function describe(hits, map) {
-        var values = state.painted;
+        // the values last set on this map's outlines (announced or still waiting for tiles):
+        // a feature's id is its place in them
+        var values = map.__hotspotLatest || state.painted;
         if (!values) { return null; }
         for (var i = 0; i < hits.length; i++) {
             var f = hits[i], idx = f.id;

@@ -37,8 +37,9 @@ def run(*args: str, env: dict[str, str] | None = None, check: bool = False):
 @pytest.mark.parametrize(("setting", "value", "says"), [
     ("HOTSPOT_IN_MEMORY_MAX_ROWS", "two million", "must be a whole number, not 'two million'"),
     ("HOTSPOT_MAX_SELECTION_ROWS", "-3", "must be above zero, not -3"),
+    ("HOTSPOT_ENGINE", "Spark", "is 'spark'; the engines are auto, numpy, duckdb, dask"),
 ])
-def test_a_setting_that_is_not_a_number_is_named_before_anything_starts(tmp_path, setting,
+def test_a_setting_that_is_not_valid_is_named_before_anything_starts(tmp_path, setting,
                                                                          value, says):
     for args in (["serve", "--port", "1"], ["sample"]):
         proc = run(*args, "--data-dir", str(tmp_path), env={setting: value})

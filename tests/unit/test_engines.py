@@ -605,10 +605,34 @@ def test_counts_by_period_alone(engines, engine):
     assert want.column_names == ["period", "n"] and want.num_rows == 4
 
 
+def _spilling(ex: DuckDBExecutor, seen: set[str], folder: Path) -> list:
+    """Run a grouping far larger than the executor's memory limit, noting the files spilled."""
+    import os
+
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if folder.is_dir():
+                seen.update(os.listdir(folder))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        return ex._execute(["SELECT count(*), sum(m) FROM (SELECT i % 6000000 AS k, max(i) AS m "
+                            "FROM range(12000000) t(i) GROUP BY k)"])
+    finally:
+        done.set()
+        watcher.join()
+
+
 def test_duckdb_spills_inside_the_store_never_into_the_working_directory(tmp_path,
                                                                           monkeypatch):
     """What a query cannot hold in memory is incident data: DuckDB's default would write it
-    to ``.tmp`` under whatever directory the server was started in."""
+    to ``.tmp`` under whatever directory the server was started in. Each executor spills
+    into a folder of its own (two sharing one read and deleted each other's files), which
+    is removed when it closes, or by the next executor if its process died."""
     import os
     import stat
 
@@ -618,30 +642,35 @@ def test_duckdb_spills_inside_the_store_never_into_the_working_directory(tmp_pat
     started_in.mkdir()
     monkeypatch.chdir(started_in)
     store = Store(tmp_path / "data" / "store")
-    ex = DuckDBExecutor(store, threads=1, memory_limit="64MB")
-    spill = store.root / "spill"
-    assert ex._execute(["SELECT current_setting('temp_directory')"])[0] == [(str(spill),)]
-    seen: set[str] = set()
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            if spill.is_dir():
-                seen.update(os.listdir(spill))
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:  # a grouping far larger than 64 MB: DuckDB must spill it
-        got = ex._execute(["SELECT count(*) FROM (SELECT i % 6000000 AS k, max(i) FROM "
-                           "range(12000000) t(i) GROUP BY k)"])
-    finally:
-        done.set()
-        watcher.join()
-    assert got == [[(6_000_000,)]]
-    assert any(name.startswith("duckdb_temp") for name in seen), seen
+    a = DuckDBExecutor(store, threads=1, memory_limit="64MB")
+    b = DuckDBExecutor(store, threads=1, memory_limit="64MB")
+    (folder_a,), (folder_b,) = (
+        [Path(v) for (v,) in ex._execute(["SELECT current_setting('temp_directory')"])[0]]
+        for ex in (a, b))
+    assert folder_a.parent == folder_b.parent == store.root / "spill" and folder_a != folder_b
+    assert stat.S_IMODE(folder_a.stat().st_mode) == 0o700
+    # both spill at once, each into its own folder, and both get the right answer
+    seen: dict[str, set[str]] = {"a": set(), "b": set()}
+    got: dict[str, list] = {}
+    runs = [threading.Thread(target=lambda k=k, ex=ex, f=f: got.__setitem__(
+        k, _spilling(ex, seen[k], f))) for k, ex, f in (("a", a, folder_a), ("b", b, folder_b))]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    want = [[(6_000_000, sum(range(12_000_000 - 6_000_000, 12_000_000)))]]
+    assert got == {"a": want, "b": want}
+    assert all(any(n.startswith("duckdb_temp") for n in names) for names in seen.values()), seen
     assert not any(started_in.iterdir())
-    # a Dask worker's connection spills into a directory only its user may read
+    a.close()
+    assert not folder_a.exists() and folder_b.exists()
+    # a folder left by a process that died is cleared when the next executor starts
+    dead = folder_b.with_name(folder_b.name.replace(f"-{os.getpid()}-", "-999999999-"))
+    folder_b.rename(dead)
+    c = DuckDBExecutor(store)
+    assert not dead.exists()
+    c.close()
+    # a Dask worker's connection spills into a folder only its user may read
     worker_dir = Path(_worker_sql("SELECT current_setting('temp_directory')")[0][0])
     assert worker_dir.is_dir() and stat.S_IMODE(worker_dir.stat().st_mode) == 0o700
     assert worker_dir != started_in and started_in not in worker_dir.parents
