@@ -821,8 +821,6 @@ def _framed(minx: float, miny: float, maxx: float,
     return {"lon": float((minx + maxx) / 2), "lat": float((miny + maxy) / 2)}, zoom
 
 
-
-
 def chosen_engine(requested: str, rows: int, in_memory_rows: int) -> str:
     """Return the engine that serves a store of ``rows`` incidents when ``requested`` is asked.
 

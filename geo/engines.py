@@ -1481,7 +1481,7 @@ def _merge(parts: Sequence[Sequence[tuple[object, ...]]], how: str,
 
 
 _WORKER = threading.local()
-#: Guards :data:`_WORKER_SPILL` among a worker's threads.
+#: One worker thread at a time makes its spill folder (:func:`_worker_sql`).
 _WORKER_LOCK = threading.Lock()
 
 
@@ -1537,7 +1537,12 @@ _SPILL_PREFIX = "hotspot-duckdb-"
 
 
 def _alive(pid: int) -> bool:
-    """Return whether process ``pid`` of this host is running."""
+    """Return whether process ``pid`` of this host is running (elsewhere than POSIX: yes).
+
+    ``os.kill(pid, 0)`` only asks on POSIX; on Windows signal 0 is Ctrl+C, sent.
+    """
+    if os.name != "posix":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -1557,27 +1562,23 @@ def _spill_cap(folder: Path) -> str:
     return f"{max(free // 2 // (1024 * 1024), 64)}MiB"
 
 
-#: Each Dask worker process's spill folder (:func:`_worker_sql`), made once.
-_WORKER_SPILL: list[Path] = []
-
-
 def _worker_sql(sql: str, arrow: bool = False) -> Any:
     """Run one SQL statement in a Dask worker thread, on that thread's DuckDB connection.
 
     One thread of DuckDB per worker thread: the cluster's threads are the parallelism. What
-    does not fit in memory is spilled to a directory of the worker's temporary space that
-    only its user may read, never to the worker's working directory (DuckDB's default).
+    does not fit in memory is spilled to a folder of the worker's temporary space, the
+    connection's own, that only its user may read, never to the worker's working directory
+    (DuckDB's default).
     """
     con = getattr(_WORKER, "con", None)
     if con is None:
-        with _WORKER_LOCK:
-            if not _WORKER_SPILL:
-                folder = _own_folder(Path(tempfile.gettempdir()))
-                atexit.register(shutil.rmtree, folder, True)
-                _WORKER_SPILL.append(folder)
+        with _WORKER_LOCK:  # one thread at a time clears dead processes' folders
+            folder = _own_folder(Path(tempfile.gettempdir()))
+        atexit.register(shutil.rmtree, folder, True)
+        # a folder per connection: two DuckDB instances in one folder collide (above)
         con = _WORKER.con = duckdb.connect(":memory:", config={
-            "threads": 1, "temp_directory": str(_WORKER_SPILL[0]),
-            "max_temp_directory_size": _spill_cap(_WORKER_SPILL[0])})
+            "threads": 1, "temp_directory": str(folder),
+            "max_temp_directory_size": _spill_cap(folder)})
     return _fetch(con.execute(sql), arrow)
 
 

@@ -670,7 +670,15 @@ def test_duckdb_spills_inside_the_store_never_into_the_working_directory(tmp_pat
     c = DuckDBExecutor(store)
     assert not dead.exists()
     c.close()
-    # a Dask worker's connection spills into a folder only its user may read
-    worker_dir = Path(_worker_sql("SELECT current_setting('temp_directory')")[0][0])
-    assert worker_dir.is_dir() and stat.S_IMODE(worker_dir.stat().st_mode) == 0o700
-    assert worker_dir != started_in and started_in not in worker_dir.parents
+    # each Dask worker thread's connection spills into a folder of its own, only its user's
+    folders: list[Path] = []
+    threads = [threading.Thread(target=lambda: folders.append(Path(_worker_sql(
+        "SELECT current_setting('temp_directory')")[0][0]))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(folders)) == 2
+    for worker_dir in folders:
+        assert worker_dir.is_dir() and stat.S_IMODE(worker_dir.stat().st_mode) == 0o700
+        assert started_in not in worker_dir.parents
