@@ -1496,11 +1496,11 @@ def spill_directory(store: Store) -> Path:
     DuckDB's own default is ``.tmp`` under the working directory: incident rows would be
     spilled wherever the server happened to be started. They go inside the store instead,
     under its own protection, in ``<store>/spill/hotspot-duckdb-<host>-<pid>-<random>``
-    (readable by this user only). Each executor has its own folder: DuckDB names its spill files by size
-    alone, so two processes spilling into one folder would read each other's files, and
-    one closing would delete the other's. A folder left by a process of this host that has
-    died (a server killed while it spilled) is removed when the next is made. A store on
-    read-only storage spills into the system's temporary space instead.
+    (readable by this user only). Each executor has its own folder: DuckDB names its spill
+    files by size alone, so two processes spilling into one folder would read each other's
+    files, and one closing would delete the other's. A folder left by a process of this
+    host that has died (a server killed while it spilled) is removed when the next is made.
+    A store on read-only storage spills into the system's temporary space instead.
 
     Examples
     --------
