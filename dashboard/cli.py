@@ -188,13 +188,47 @@ def cmd_compact(args: argparse.Namespace) -> int:
     if not result.files_merged:
         print(f"Nothing to compact: {before:,} files, no year with more than one small file, "
               "and every file has its record keys.")
+    else:
+        keyed = (f" {result.files_keyed:,} of them were written before record keys and now "
+                 "have them (partners' and boards' figures on the DuckDB and Dask engines "
+                 "need them)." if result.files_keyed else "")
+        print(f"Compacted {result.files_merged:,} files ({result.rows:,} incidents) into "
+              f"{result.files_written:,}: the store now has {len(result.manifest.files):,} "
+              f"files (was {before:,}). Every incident is kept, with the batch it came "
+              f"in.{keyed}")
+    return _build_index(store) if args.index else EXIT_OK
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build the store's query index (what the DuckDB engine counts the Explorer from)."""
+    from geo.store import Store
+
+    return _build_index(Store.of(_data_paths(args)))
+
+
+def _build_index(store: Any) -> int:
+    """Build the query index of ``store``, unless it already holds every file; say what."""
+    import time
+
+    from geo import queryindex
+
+    index = queryindex.current(store)
+    files = store.manifest().files
+    if index is not None and set(index.files) == set(files):
+        print(f"The query index already holds all {len(files):,} files "
+              f"({index.rows:,} incidents).")
         return EXIT_OK
-    keyed = (f" {result.files_keyed:,} of them were written before record keys and now have "
-             "them (partners' and boards' figures on the DuckDB and Dask engines need them)."
-             if result.files_keyed else "")
-    print(f"Compacted {result.files_merged:,} files ({result.rows:,} incidents) into "
-          f"{result.files_written:,}: the store now has {len(result.manifest.files):,} files "
-          f"(was {before:,}). Every incident is kept, with the batch it came in.{keyed}")
+    started = time.perf_counter()
+    try:
+        index = queryindex.build(store)
+    except queryindex.IndexRefused as exc:
+        return _fail(f"No query index was built: {exc}. The DuckDB engine reads the store's "
+                     "files instead (the same figures, more slowly).")
+    size = index.path.stat().st_size / 1e6
+    print(f"Built the query index of {index.rows:,} incidents in {len(index.files):,} files "
+          f"({size:,.0f} MB) in {time.perf_counter() - started:.1f} s. The DuckDB engine "
+          "counts the Explorer's figures from it; files committed later are read from the "
+          "store until it is built again (hotspot index, or hotspot compact).")
     return EXIT_OK
 
 
@@ -557,9 +591,23 @@ def _engine_line(app: Any) -> str:
         return f"The store's {rows:,} incidents are held in memory{why}."
     why = (f", as it holds more than {most:,} (HOTSPOT_IN_MEMORY_MAX_ROWS)" if chose else "")
     return (f"The store's {rows:,} incidents are counted by {engine} over its files{why}. "
+            f"{_index_line(svc.query.store) if engine == 'duckdb' else ''}"
             "The views that read incidents one by one (patrol plan, NTE zones, density, "
             f"hospital & ambulance) take at most {limits().selection_rows:,} "
             "(HOTSPOT_MAX_SELECTION_ROWS) and otherwise say what to narrow.")
+
+
+def _index_line(store: Any) -> str:
+    """Say how much of the store the query index holds, and how to build it if not all."""
+    from geo import queryindex
+
+    index = queryindex.current(store)
+    files = store.manifest().files
+    held = len(set(files) & set(index.files)) if index is not None else 0
+    if held == len(files):
+        return "The query index holds every file. "
+    return (f"The query index holds {held:,} of its {len(files):,} files: run hotspot index "
+            "(or hotspot compact) for the Explorer's figures about three times sooner. ")
 
 
 def _warm_compiled_code() -> None:
@@ -871,7 +919,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.add_argument("--small-rows", type=int, default=1_000_000, metavar="N",
                    help="files with fewer incidents than this are merged (default 1,000,000)")
+    p.add_argument("--no-index", dest="index", action="store_false",
+                   help="do not build the query index afterwards (see hotspot index)")
     p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser(
+        "index", help="build the query index the DuckDB engine counts from",
+        description="Copy the columns the Explorer counts into one DuckDB file beside the "
+        "store, coded and in time order: on a large store the DuckDB engine answers a filter "
+        "change about three times faster from it, with the same figures. Files committed "
+        "later are read from the store itself until the index is built again. The index is "
+        "derived: deleting the store's index folder loses nothing.")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("bench", help="measure speed against baselines",
                        description="Generate N synthetic incidents and time ingest, a filter "

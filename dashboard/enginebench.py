@@ -115,6 +115,11 @@ def bench_dir(n: int, seed: int, data_dir: Path | None) -> Path:
                                           "incident_id", ids),
                          source_file=f"copy {copy} of {rel}", rejects=empty_rejects(),
                          summary={}, kind="sample", extend_sample=True)
+    from geo import queryindex
+
+    index = queryindex.current(store)
+    if index is None or set(index.files) != set(store.manifest().files):
+        queryindex.build(store)  # as hotspot compact leaves a store: served from its index
     return root
 
 

@@ -55,7 +55,7 @@ from geo.query import (
     precise_enough,
 )
 from geo.schema import HEALTH_SOURCES
-from geo.settings import H3_RESOLUTIONS
+from geo.settings import H3_RESOLUTIONS, limits
 from geo.store import Manifest, Store
 
 #: A rectangle in British National Grid metres: (min easting, min northing, max easting,
@@ -682,6 +682,39 @@ class _Snapshot:
     #: Each file's columns (as the file lists them): stores written before a column existed
     #: lack it in their older files.
     file_columns: Mapping[str, frozenset[str]]
+    #: Set when the SQL is for the store's query index, not for Parquet files.
+    index: _IndexUse | None = None
+
+
+@dataclass(frozen=True)
+class _IndexUse:
+    """The query index (:mod:`geo.queryindex`) as one scan reads it."""
+
+    #: What DuckDB attached it as (its table is ``{alias}.incidents``).
+    alias: str
+    #: The values each coded column holds (a value it lacks selects none of its rows).
+    labels: Mapping[str, frozenset[str]]
+    #: Numbers of the files it holds that the manifest no longer lists (left out).
+    gone: tuple[int, ...]
+    #: Its dated rows' months are their dates' (``QueryIndex.months_agree``).
+    months_agree: bool = False
+
+    def coded_in(self, column: str, values: Sequence[str]) -> str:
+        """Return ``column IN (...)``, each value as the column's ENUM (compared as codes).
+
+        Examples
+        --------
+        >>> use = _IndexUse("qi1", {"category": frozenset({"Robbery"})}, ())
+        >>> use.coded_in("category", ["Robbery", "Arson"])
+        "category IN ('Robbery'::qi1.e_category)"
+        >>> use.coded_in("category", ["Arson"])
+        'FALSE'
+        """
+        held = [v for v in values if v in self.labels.get(column, ())]
+        if not held:
+            return "FALSE"
+        return (f"{column} IN ("
+                + ", ".join(f"{_text(v)}::{self.alias}.e_{column}" for v in held) + ")")
 
 
 #: Writes one query's SQL from a resolved manifest and its ``read_parquet`` source.
@@ -716,7 +749,8 @@ class DuckDBExecutor(Executor):
     threads : int, optional
         DuckDB worker threads (default: DuckDB's, one per core).
     memory_limit : str, optional
-        DuckDB's memory limit, e.g. ``"1GB"`` (default: DuckDB's, 80% of RAM).
+        DuckDB's memory limit, e.g. ``"1GB"`` (default: the setting
+        ``HOTSPOT_DUCKDB_MEMORY_MB``, :attr:`geo.settings.Limits.duckdb_memory_mb`).
 
     Examples
     --------
@@ -732,13 +766,14 @@ class DuckDBExecutor(Executor):
     name = "duckdb"
 
     def __init__(self, store: Store, *, threads: int | None = None,
-                 memory_limit: str | None = None) -> None:
+                 memory_limit: str | None = None, use_index: bool = True) -> None:
         self.store = store
+        self.use_index = use_index
         config: dict[str, str | bool | int | float | list[str]] = {}
         if threads is not None:
             config["threads"] = int(threads)
-        if memory_limit is not None:
-            config["memory_limit"] = str(memory_limit)
+        config["memory_limit"] = (str(memory_limit) if memory_limit is not None
+                                  else f"{limits().duckdb_memory_mb}MB")
         spill = spill_directory(store)
         config["temp_directory"] = str(spill)
         config["max_temp_directory_size"] = _spill_cap(spill)
@@ -752,11 +787,75 @@ class DuckDBExecutor(Executor):
         #: (:meth:`_grown`); each file's columns as its footer lists them.
         self._grown_answers: dict[object, tuple[frozenset[str], Any]] = {}
         self._file_columns: dict[str, frozenset[str]] = {}
+        #: The query index in force, as last found: (pointer stamp, index, alias, labels).
+        self._index_found: tuple[Any, Any, str, Mapping[str, frozenset[str]]] | None = None
+        self._attached: list[str] = []
 
     def close(self) -> None:
         """Close the DuckDB connection and remove its spill folder."""
         self._con.close()
         self._spill()
+
+    # -- the query index ---------------------------------------------------------------------
+    def _index(self) -> tuple[Any, str, Mapping[str, frozenset[str]]] | None:
+        """Return the store's query index in force (attached), its alias and labels, or None.
+
+        The pointer is looked at on every query (one ``stat``); a new index is attached
+        read-only when it appears, and the one before kept attached for queries still on it.
+        """
+        from geo import queryindex
+
+        if not self.use_index:
+            return None
+        stamp = queryindex.pointer_stamp(self.store)
+        found = self._index_found
+        if found is not None and found[0] == stamp:
+            return found[1:] if found[1] is not None else None
+        with self._lock:
+            found = self._index_found
+            if found is not None and found[0] == stamp:
+                return found[1:] if found[1] is not None else None
+            index = queryindex.current(self.store) if stamp is not None else None
+            if index is None:
+                self._index_found = (stamp, None, "", {})
+                return None
+            alias = f"qi_{index.path.stem.replace('-', '_')}"
+            if alias not in self._attached:
+                try:
+                    self._con.execute(f"ATTACH {_text(str(index.path))} AS {alias} (READ_ONLY)")
+                except duckdb.Error:  # replaced in between, or unreadable: read the files
+                    self._index_found = (stamp, None, "", {})
+                    return None
+                self._attached.append(alias)
+                for old in self._attached[:-2]:  # the one before may still be in a query
+                    self._con.execute(f"DETACH {old}")
+                self._attached = self._attached[-2:]
+            self._index_found = (stamp, index, alias, queryindex.labels(self._con, alias))
+            return self._index_found[1:]
+
+    def _sources(self, manifest: Manifest, paths: Sequence[str], snap: _Snapshot,
+                 indexed: bool) -> list[tuple[str, _Snapshot]]:
+        """Return each scan's source and the snapshot its SQL is built on.
+
+        With ``indexed``, the files the query index holds are read from it and the rest (the
+        files committed since it was built) from Parquet.
+        """
+        got = self._index() if indexed else None
+        if got is not None:
+            index, alias, labels = got
+            rest = [p for rel, p in zip(manifest.files, paths, strict=True)
+                    if rel not in index.files]
+            if len(rest) < len(paths):
+                listed = set(manifest.files)
+                use = _IndexUse(alias, labels, tuple(sorted(
+                    i for rel, i in index.files.items() if rel not in listed)),
+                    index.months_agree)
+                on_index = replace(snap, columns=index.columns | {"year"}, file_columns={},
+                                   index=use)
+                return [(f"{alias}.incidents", on_index),
+                        *((self._source(files), group)
+                          for files, group in self._groups(rest, snap))]
+        return [(self._source(files), group) for files, group in self._groups(paths, snap)]
 
     # -- the store -------------------------------------------------------------------------
     def _resolve(self, manifest: Manifest) -> list[str]:
@@ -873,23 +972,24 @@ class DuckDBExecutor(Executor):
         by_columns: dict[frozenset[str], list[str]] = {}
         for p in paths:
             by_columns.setdefault(snap.file_columns.get(p, snap.columns), []).append(p)
-        if len(by_columns) == 1:
+        if len(by_columns) == 1 and next(iter(by_columns)) | {"year"} == snap.columns:
             return [(chunk, snap) for chunk in self._chunks(paths)]
         return [(chunk, _with_columns(snap, columns | {"year"}))
                 for columns, files in by_columns.items() for chunk in self._chunks(files)]
 
-    def _run(self, query: CoreQuery, build: _SqlBuilder, sums: int = 1
+    def _run(self, query: CoreQuery, build: _SqlBuilder, sums: int = 1, indexed: bool = False
              ) -> tuple[_Snapshot, list[str], list[tuple[object, ...]]] | None:
         """Run the SQL ``build`` writes for the manifest in force; None for an empty store.
 
         ``build`` groups and counts (its last ``sums`` columns counts), so the answers of
         split scans are summed. A listed file that vanishes mid-query was dropped by a newer
         commit (or moved from staging into place): the query starts again from the manifest
-        then in force.
+        then in force. ``indexed``: ``build`` names only columns the query index holds, so it
+        may be read from the index (:meth:`_sources`).
         """
         if query.filters == Filters():
             return self._run_everything(query, build, sums)
-        found = self._run_parts(query, build)
+        found = self._run_parts(query, build, indexed=indexed)
         if found is None:
             return None
         snap, paths, parts = found
@@ -927,17 +1027,18 @@ class DuckDBExecutor(Executor):
                 time.sleep(0.05)
         raise AssertionError("unreachable")
 
-    def _run_parts(self, query: CoreQuery, build: _SqlBuilder, arrow: bool = False
-                   ) -> tuple[_Snapshot, list[str], list[Any]] | None:
+    def _run_parts(self, query: CoreQuery, build: _SqlBuilder, arrow: bool = False,
+                   indexed: bool = False) -> tuple[_Snapshot, list[str], list[Any]] | None:
         """Run the SQL ``build`` writes on each group of files; each group's rows, unmerged.
 
-        With ``arrow`` each group's rows come back as an Arrow table.
+        With ``arrow`` each group's rows come back as an Arrow table. ``indexed``: as for
+        :meth:`_run`.
         """
-        def work(_manifest: Manifest, paths: list[str], snap: _Snapshot
+        def work(manifest: Manifest, paths: list[str], snap: _Snapshot
                  ) -> tuple[_Snapshot, list[str], list[Any]]:
-            return snap, paths, self._execute(
-                [build(group_snap, self._source(files))
-                 for files, group_snap in self._groups(paths, snap)], arrow)
+            got = self._execute([build(group_snap, source) for source, group_snap
+                                 in self._sources(manifest, paths, snap, indexed)], arrow)
+            return snap, paths, [_plain_text(t) for t in got] if arrow else got
 
         def empty() -> None:
             self._where(query, None)  # a filter naming absent values still fails
@@ -946,19 +1047,29 @@ class DuckDBExecutor(Executor):
 
     # -- SQL -------------------------------------------------------------------------------
     @staticmethod
-    def _scope(query: CoreQuery, dated_from_1970: bool = False) -> str:
+    def _scope(query: CoreQuery, dated_from_1970: bool = False,
+               index: _IndexUse | None = None) -> str:
         """Return the SQL condition for the rows that exist for the principal.
 
         ``dated_from_1970``: the filters already bound ``month`` from 1970 on, so the scope's
-        own bound is left out (one string comparison per row fewer).
+        own bound is left out (one string comparison per row fewer). With ``index``, for the
+        query index: months as numbers, text as codes, and its rows of files no longer
+        listed left out.
         """
-        scope = [] if dated_from_1970 else [f"month >= {_text(_FIRST_MONTH)}"]
+        scope = [] if dated_from_1970 else [
+            f"month >= {_text(_FIRST_MONTH)}" if index is None
+            else "d0 >= DATE '1970-01-01'" if index.months_agree else "mi >= 0"]
+        if index is not None and index.gone:
+            scope.append(f"fid NOT IN ({', '.join(str(i) for i in index.gone)})")
         if query.areas is not None:
-            scope.append(_in("la_code", sorted(query.areas)))
+            scope.append(index.coded_in("la_code", sorted(query.areas)) if index is not None
+                         else _in("la_code", sorted(query.areas)))
         if query.drop_domestic:
             scope.append("domestic IS NOT TRUE")
         if query.drop_health:
-            scope.append(f"source NOT IN ({_text_list(HEALTH_SOURCES)[1:-1]})")
+            health = index.coded_in("source", HEALTH_SOURCES) if index is not None else (
+                f"source IN ({_text_list(HEALTH_SOURCES)[1:-1]})")
+            scope.append("TRUE" if health == "FALSE" else f"NOT ({health})")
         return " AND ".join(scope) or "TRUE"
 
     @staticmethod
@@ -981,28 +1092,47 @@ class DuckDBExecutor(Executor):
         * Lists of values are ``IN`` lists, which DuckDB checks faster than ``list_contains``;
           categories also get their range (lowest to highest chosen), which row-group
           statistics prune and an ``IN`` list does not.
+
+        On the query index (:mod:`geo.queryindex`) the same conditions are written on its
+        worked-out columns: the month as a number (``mi``), the slot as stored, text as
+        codes, the precision as the finest resolution; the first and last day a row can fall
+        on (``d0``, ``d1``) add a bound the dates imply, by which its blocks are skipped.
         """
         f = query.filters
+        ix = snap.index if snap is not None else None
         sel = [DuckDBExecutor._scope(query, dated_from_1970=f.start is not None
-                                     and f.start.year >= 1970)]
-        if f.start is not None or f.end is not None:
+                                     and f.start.year >= 1970, index=ix)]
+        if ix is not None and ix.months_agree and (f.start is not None or f.end is not None):
+            # a dated row's first and last days are its date, a month-only row's its month's
+            # (and the month is the date's): these two bounds are the whole condition
+            if f.start is not None:
+                sel.append(f"d1 >= DATE {_text(f.start.isoformat())}")
+            if f.end is not None:
+                sel.append(f"d0 <= DATE {_text(f.end.isoformat())}")
+        elif f.start is not None or f.end is not None:
             dated = []
             if f.start is not None:
-                sel.append(f"month >= {_text(f.start.isoformat()[:7])}")
+                sel.append(f"mi >= {_month_number(f.start)}" if ix is not None
+                           else f"month >= {_text(f.start.isoformat()[:7])}")
                 sel.append(f"year >= {int(f.start.year)}")
                 dated.append(f"local_date >= DATE {_text(f.start.isoformat())}")
+                if ix is not None:  # implied by the two above: for the blocks' bounds
+                    sel.append(f"d1 >= DATE {_text(f.start.isoformat())}")
             if f.end is not None:
-                sel.append(f"month <= {_text(f.end.isoformat()[:7])}")
+                sel.append(f"mi <= {_month_number(f.end)}" if ix is not None
+                           else f"month <= {_text(f.end.isoformat()[:7])}")
                 sel.append(f"year <= {int(f.end.year)}")
                 dated.append(f"local_date <= DATE {_text(f.end.isoformat())}")
+                if ix is not None:
+                    sel.append(f"d0 <= DATE {_text(f.end.isoformat())}")
             sel.append(f"COALESCE({' AND '.join(dated)}, TRUE)")
         if f.days is not None and f.hours is not None:
             start, end = f.hours
             slots = sorted(
                 ((day + 1) % 7 if start > end and hour < end else day) * 32 + hour
                 for day in f.days for hour in hours_in_band(start, end))
-            sel.append(f"CAST(dow AS SMALLINT) * 32 + hour IN ({', '.join(map(str, slots))})"
-                       if slots else "FALSE")
+            slot = "slot" if ix is not None else "CAST(dow AS SMALLINT) * 32 + hour"
+            sel.append(f"{slot} IN ({', '.join(map(str, slots))})" if slots else "FALSE")
         elif f.days is not None:
             days = ", ".join(str(int(d)) for d in sorted(f.days))
             sel.append(f"dow IN ({days})" if days else "FALSE")
@@ -1015,6 +1145,9 @@ class DuckDBExecutor(Executor):
             lut = _lut(labels, wanted, param)  # FilterError, worded as the numpy executor's
             if lut is not None:
                 chosen = sorted(lab for lab, keep in zip(labels, lut, strict=True) if keep)
+                if ix is not None:
+                    sel.append(ix.coded_in(column, chosen))
+                    continue
                 if chosen and column == "category":
                     # files are sorted by month, then category: a plain range lets DuckDB
                     # skip row groups by their statistics, which an IN list alone does not
@@ -1022,7 +1155,8 @@ class DuckDBExecutor(Executor):
                                f"AND category <= {_text(chosen[-1])}")
                 sel.append(_in(column, chosen))
         if f.areas is not None:
-            sel.append(_in("la_code", sorted(set(f.areas))))
+            sel.append(ix.coded_in("la_code", sorted(set(f.areas))) if ix is not None
+                       else _in("la_code", sorted(set(f.areas))))
         if f.exclude_domestic:
             sel.append("domestic IS NOT TRUE")
         return " AND ".join(sel)
@@ -1066,7 +1200,7 @@ class DuckDBExecutor(Executor):
             cat = ", category" if by_category else ""
             return f"SELECT {key_sql} AS k{cat}, count(*) AS n FROM {src} WHERE {sel} GROUP BY ALL"
 
-        found = self._run(query, build)
+        found = self._run(query, build, indexed=True)
         if found is None:
             return _Tally(np.zeros(0, dtype=dtype), [], np.zeros((0, 1), dtype=np.int64))
         snap, paths, rows = found
@@ -1107,7 +1241,7 @@ class DuckDBExecutor(Executor):
                     f"count(*) AS n FROM {src} WHERE {self._where(query, snap)} "
                     f"GROUP BY GROUPING SETS (({cell_sql}{cat}), (la_code{cat}), (dow, hour), ())")
 
-        found = self._run_parts(query, build, arrow=True)
+        found = self._run_parts(query, build, arrow=True, indexed=True)
         grid = np.zeros((7, 24), dtype=np.int64)
         if found is None:
             empty = _Tally(np.zeros(0, dtype=np.uint64), [], np.zeros((0, 1), dtype=np.int64))
@@ -1206,7 +1340,7 @@ class DuckDBExecutor(Executor):
                     f"WHERE {self._where(query, snap)} AND dow >= 0 AND hour >= 0 GROUP BY ALL")
 
         grid = np.zeros((7, 24), dtype=np.int64)
-        found = self._run(query, build)
+        found = self._run(query, build, indexed=True)
         for dow, hour, n in found[2] if found is not None else []:
             grid[int(dow), int(hour)] = int(n)  # type: ignore[call-overload]
         return grid
@@ -1222,7 +1356,7 @@ class DuckDBExecutor(Executor):
                     "count(*), count(*) FILTER (WHERE time_precision = 'month'), "
                     f"count(domestic) FROM {src} WHERE {self._where(query, snap)} GROUP BY ALL")
 
-        found = self._run(query, build, sums=3)
+        found = self._run(query, build, sums=3, indexed=True)
         rows = [r for r in (found[2] if found is not None else []) if r[2]]
         if not rows:
             return Totals(0, 0, None, None, False)
@@ -1352,7 +1486,10 @@ class DuckDBExecutor(Executor):
                     ("grouped", build(snap, "<files>")), list(manifest.files), paths, snap,
                     build, merge, arrow=True),
                 schema.empty_table)
-        found = self._run_parts(query, build, arrow=True)
+        from geo.queryindex import CODED, PLAIN
+
+        indexed = not boxes and not spans and set(columns).union(present) <= {*CODED, *PLAIN}
+        found = self._run_parts(query, build, arrow=True, indexed=indexed)
         return merge(found[2] if found is not None else [])
 
 
@@ -1431,10 +1568,32 @@ def _fine_enough(snap: _Snapshot, res: int) -> str:
     resolution 9, by an LSOA centroid to resolution 7. Files older than the column hold
     points only.
     """
+    if snap.index is not None:
+        return f"finest >= {int(res)}"  # the finest resolution, worked out at build
     if "location_precision" not in snap.columns:
         return "TRUE"
     return (f"CASE location_precision WHEN 'postcode' THEN {int(res)} <= 9 "
             f"WHEN 'lsoa' THEN {int(res)} <= 7 ELSE TRUE END")
+
+
+def _month_number(day: date) -> int:
+    """Return ``day``'s month as the query index numbers months (0 is January 1970).
+
+    Examples
+    --------
+    >>> _month_number(date(1970, 1, 31)), _month_number(date(2024, 3, 1))
+    (0, 650)
+    """
+    return (day.year - 1970) * 12 + day.month - 1
+
+
+def _plain_text(table: pa.Table) -> pa.Table:
+    """Return ``table`` with the query index's coded text (Arrow dictionaries) as text."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(i, field.name,
+                                     table.column(i).cast(field.type.value_type))
+    return table
 
 
 def _distinct(parts: list[Any]) -> list[tuple[object, ...]]:
@@ -1622,7 +1781,8 @@ class DaskExecutor(DuckDBExecutor):
                  client: Any = None) -> None:
         from distributed import Client, LocalCluster
 
-        super().__init__(store)
+        # the workers read the Parquet files; the query index is this machine's (one file)
+        super().__init__(store, use_index=False)
         self._cluster = None
         self._own_client = client is None
         if client is not None:

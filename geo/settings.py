@@ -295,6 +295,11 @@ class Limits:
     #: (``HOTSPOT_IN_MEMORY_MAX_ROWS``; ``--engine auto``, the default): a larger store is
     #: counted by DuckDB over its files. In memory a million incidents take about 0.7 GB.
     in_memory_rows: int = 2_000_000
+    #: Memory the server's DuckDB may hold, in MB (``HOTSPOT_DUCKDB_MEMORY_MB``): above it,
+    #: it drops the query index's blocks it read last (they are read again from the disk
+    #: cache) and writes what a large query groups or sorts to the store's spill folder. At
+    #: 50 million incidents the server then peaks under 1 GB (docs/ENGINES.md).
+    duckdb_memory_mb: int = 256
     #: Earliest incident date accepted (``HOTSPOT_EARLIEST_DATE``, YYYY-MM-DD).
     earliest_date: date = date(1990, 1, 1)
     #: Days after today an incident may be dated (``HOTSPOT_DAYS_AHEAD``): clocks and time
@@ -330,6 +335,7 @@ def limits() -> Limits:
         gazetteer_rows=_env_int("HOTSPOT_MAX_GAZETTEER_ROWS", base.gazetteer_rows),
         selection_rows=_env_int("HOTSPOT_MAX_SELECTION_ROWS", base.selection_rows),
         in_memory_rows=_env_int("HOTSPOT_IN_MEMORY_MAX_ROWS", base.in_memory_rows),
+        duckdb_memory_mb=_env_int("HOTSPOT_DUCKDB_MEMORY_MB", base.duckdb_memory_mb),
         earliest_date=earliest,
         days_ahead=_env_int("HOTSPOT_DAYS_AHEAD", base.days_ahead),
     )

@@ -645,8 +645,10 @@ def test_compact_merges_the_small_files_and_says_so(tmp_path):
     # written by Store(root) without the site's secret: the keys are added now
     assert "6 of them were written before record keys and now have them" in done.stdout
     assert store.read()[1].num_rows == 12 and store.unkeyed_files() == []
+    assert "Built the query index of 12 incidents in 2 files" in done.stdout
     again = run("compact", "--data-dir", str(tmp_path / "data"), check=True)
     assert again.stdout.startswith("Nothing to compact: 2 files")
+    assert "The query index already holds all 2 files (12 incidents)." in again.stdout
 
 
 def test_engine_bench_reports_each_engines_figures_and_they_agree(tmp_path):

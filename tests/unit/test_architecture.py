@@ -187,7 +187,9 @@ DOOR_EXECUTORS = {"geo/engines.py": "the core aggregations on numpy, DuckDB and 
 #: the web server: see the test below).
 EXECUTOR_BENCHES = {"dashboard/enginebench.py": "hotspot bench --engine"}
 #: Modules other than the executors that read the store's Parquet files by SQL, and why.
-SQL_READERS = {"geo/store.py": "a commit's look-up of the ids already stored (ids only)"}
+SQL_READERS = {"geo/store.py": "a commit's look-up of the ids already stored (ids only)",
+               "geo/queryindex.py": "copies the listed files into the query index (a writer "
+                                    "like compaction: it answers no query)"}
 #: The query layer's own state: what lies behind the door.
 DOOR_INTERNALS = frozenset({"_current", "_frame", "_pin", "_pinned", "_scoped",
                             "_authority_frame", "_scope_frame"})

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from geo import queryindex
 from geo.access import Scope
 from geo.boundaries import load_boundaries
 from geo.engines import (
@@ -97,6 +98,8 @@ def store(tmp_path_factory) -> Store:
     s = Store(root / "store", record_key=RECORD_KEY)
     commit(s, sampled, "sample.csv")
     commit(s, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=1), "extra.csv")
+    # the query index holds the batches so far; "duckdb indexed" reads the next from Parquet
+    queryindex.build(s)
     # a second batch, committed later, with its own month-only and health rows
     commit(s, extra_table(EXTRA_TIMES, EXTRA_MONTHS, PRECISION, seed=2), "later.csv")
     return s
@@ -104,7 +107,14 @@ def store(tmp_path_factory) -> Store:
 
 @pytest.fixture(scope="module")
 def engines(store) -> tuple[NumpyExecutor, DuckDBExecutor]:
-    return NumpyExecutor(QueryLayer(store, load_boundaries(None))), DuckDBExecutor(store)
+    return (NumpyExecutor(QueryLayer(store, load_boundaries(None))),
+            DuckDBExecutor(store, use_index=False))
+
+
+@pytest.fixture(scope="module")
+def indexed(store) -> DuckDBExecutor:
+    """DuckDB on the query index (the first two batches) and Parquet (the third)."""
+    return DuckDBExecutor(store)
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +125,11 @@ def dask(store) -> Iterator[DaskExecutor]:
     ex.close()
 
 
-@pytest.fixture(params=["duckdb", "dask"])
+@pytest.fixture(params=["duckdb", "duckdb indexed", "dask"])
 def engine(request, engines) -> Executor:
-    return engines[1] if request.param == "duckdb" else request.getfixturevalue("dask")
+    if request.param == "duckdb":
+        return engines[1]
+    return request.getfixturevalue("indexed" if request.param == "duckdb indexed" else "dask")
 
 
 FILTERS = {
