@@ -299,7 +299,7 @@ class Limits:
     #: it drops the query index's blocks it read last (they are read again from the disk
     #: cache) and writes what a large query groups or sorts to the store's spill folder. At
     #: 50 million incidents the server then peaks under 1 GB (docs/ENGINES.md).
-    duckdb_memory_mb: int = 256
+    duckdb_memory_mb: int = 128
     #: Earliest incident date accepted (``HOTSPOT_EARLIEST_DATE``, YYYY-MM-DD).
     earliest_date: date = date(1990, 1, 1)
     #: Days after today an incident may be dated (``HOTSPOT_DAYS_AHEAD``): clocks and time
