@@ -32,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -66,6 +67,8 @@ _TYPES = {"category": "VARCHAR", "source": "VARCHAR", "la_code": "VARCHAR",
 DERIVED = ("year", "mi", "d0", "d1", "slot", "finest", "fid")
 #: DuckDB's memory for a build (it spills the rest to disk, inside the store).
 BUILD_MEMORY = "2GB"
+#: The names builds give index files.
+_NAME = re.compile(r"index-[0-9]{1,12}-[0-9a-f]{12}\.duckdb")
 
 
 class IndexRefused(ValueError):
@@ -105,9 +108,11 @@ def current(store: Store) -> QueryIndex | None:
         about = json.loads(pointer.read_text(encoding="utf-8"))
         if about.get("format") != FORMAT:
             return None
-        path = folder(store) / str(about["file"])
-        if "/" in str(about["file"]) or not path.is_file():
+        name = str(about["file"])
+        # only a name the build gives (it becomes part of the SQL that attaches it)
+        if not _NAME.fullmatch(name) or not (folder(store) / name).is_file():
             return None
+        path = folder(store) / name
         return QueryIndex(path, {str(k): int(v) for k, v in about["files"].items()},
                           frozenset(about["columns"]), int(about["rows"]),
                           int(about["manifest_version"]), about.get("months_agree") is True)

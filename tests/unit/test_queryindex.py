@@ -187,6 +187,10 @@ def test_only_a_whole_index_of_this_format_is_used(small):
     assert "read_parquet" in reads_index(indexed)[0]
     pointer.write_text(json.dumps({**about, "file": "../../secret.duckdb"}))
     assert queryindex.current(small) is None
+    # a name the build would not give, even of a file there, is never attached
+    (built.path.parent / "x; DROP.duckdb").write_bytes(built.path.read_bytes())
+    pointer.write_text(json.dumps({**about, "file": "x; DROP.duckdb"}))
+    assert queryindex.current(small) is None
     pointer.write_text("{not json")
     assert queryindex.current(small) is None and "read_parquet" in reads_index(indexed)[0]
     # a build killed part way leaves its temporary file: the next build clears it
