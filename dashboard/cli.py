@@ -196,7 +196,10 @@ def cmd_compact(args: argparse.Namespace) -> int:
               f"{result.files_written:,}: the store now has {len(result.manifest.files):,} "
               f"files (was {before:,}). Every incident is kept, with the batch it came "
               f"in.{keyed}")
-    return _build_index(store) if args.index else EXIT_OK
+    if not args.index or not store.manifest().files:
+        return EXIT_OK
+    # the compaction stands whatever happens to the index: a refusal is a note, not a failure
+    return _build_index(store, refused=EXIT_OK)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -206,8 +209,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     return _build_index(Store.of(_data_paths(args)))
 
 
-def _build_index(store: Any) -> int:
-    """Build the query index of ``store``, unless it already holds every file; say what."""
+def _build_index(store: Any, refused: int = EXIT_INPUT) -> int:
+    """Build the query index of ``store``, unless it already holds every file; say what.
+
+    Returns ``refused`` when it cannot be built (said in words, on standard error).
+    """
     import time
 
     from geo import queryindex
@@ -221,9 +227,9 @@ def _build_index(store: Any) -> int:
     started = time.perf_counter()
     try:
         index = queryindex.build(store)
-    except queryindex.IndexRefused as exc:
+    except (queryindex.IndexRefused, OSError) as exc:
         return _fail(f"No query index was built: {exc}. The DuckDB engine reads the store's "
-                     "files instead (the same figures, more slowly).")
+                     "files instead (the same figures, more slowly).", refused)
     size = index.path.stat().st_size / 1e6
     print(f"Built the query index of {index.rows:,} incidents in {len(index.files):,} files "
           f"({size:,.0f} MB) in {time.perf_counter() - started:.1f} s. The DuckDB engine "

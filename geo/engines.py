@@ -830,8 +830,27 @@ class DuckDBExecutor(Executor):
                 for old in self._attached[:-2]:  # the one before may still be in a query
                     self._con.execute(f"DETACH {old}")
                 self._attached = self._attached[-2:]
-            self._index_found = (stamp, index, alias, queryindex.labels(self._con, alias))
+            try:
+                labels = queryindex.labels(self._con, alias)
+            except duckdb.Error:  # a DuckDB file, but not an index: read the files
+                self._index_found = (stamp, None, "", {})
+                return None
+            self._index_found = (stamp, index, alias, labels)
             return self._index_found[1:]
+
+    def _index_unreadable(self, exc: Exception) -> None:
+        """Set the index in force aside until its pointer changes (the files are read)."""
+        import logging
+
+        with self._lock:
+            found = self._index_found
+            if found is None or found[1] is None:
+                return
+            self._index_found = (found[0], None, "", {})
+        logging.getLogger("hotspot.engines").warning(
+            "The query index %s could not be read (%s): the store's files are read instead "
+            "until it is built again (hotspot index).", found[1].path,
+            str(exc).splitlines()[0][:200])
 
     def _sources(self, manifest: Manifest, paths: Sequence[str], snap: _Snapshot,
                  indexed: bool) -> list[tuple[str, _Snapshot]]:
@@ -1036,8 +1055,25 @@ class DuckDBExecutor(Executor):
         """
         def work(manifest: Manifest, paths: list[str], snap: _Snapshot
                  ) -> tuple[_Snapshot, list[str], list[Any]]:
-            got = self._execute([build(group_snap, source) for source, group_snap
-                                 in self._sources(manifest, paths, snap, indexed)], arrow)
+            sources = self._sources(manifest, paths, snap, indexed)
+            got: list[Any] = []
+            use = sources[0][1].index
+            if use is not None:
+                try:
+                    got = self._execute([build(sources[0][1], sources[0][0])], arrow)
+                    sources = sources[1:]
+                except (duckdb.IOException, duckdb.CatalogException,
+                        duckdb.BinderException) as exc:
+                    # replaced twice in between (its alias detached): read from the one now;
+                    # damaged, or not an index: set aside, the files read instead
+                    if use.alias in self._attached:
+                        self._index_unreadable(exc)
+                    sources = self._sources(manifest, paths, snap, indexed)
+                    if sources[0][1].index is not None:
+                        got = self._execute([build(sources[0][1], sources[0][0])], arrow)
+                        sources = sources[1:]
+            got += self._execute([build(group_snap, source) for source, group_snap in sources],
+                                 arrow)
             return snap, paths, [_plain_text(t) for t in got] if arrow else got
 
         def empty() -> None:
@@ -1069,7 +1105,8 @@ class DuckDBExecutor(Executor):
         if query.drop_health:
             health = index.coded_in("source", HEALTH_SOURCES) if index is not None else (
                 f"source IN ({_text_list(HEALTH_SOURCES)[1:-1]})")
-            scope.append("TRUE" if health == "FALSE" else f"NOT ({health})")
+            # as NOT IN on the files: a row without a source is left out too
+            scope.append("source IS NOT NULL" if health == "FALSE" else f"NOT ({health})")
         return " AND ".join(scope) or "TRUE"
 
     @staticmethod

@@ -143,6 +143,8 @@ def build(store: Store, *, memory_limit: str = BUILD_MEMORY,
     is waited for. Raises :class:`IndexRefused` when the store holds nothing, or a month
     not written as ``YYYY-MM`` (the index counts months as numbers).
     """
+    if not store.manifest().files:
+        raise IndexRefused("the store holds no incidents yet: there is nothing to index")
     where = folder(store)
     where.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(where / ".lock", "a+") as lock:
@@ -166,11 +168,15 @@ def build(store: Store, *, memory_limit: str = BUILD_MEMORY,
             if threads is not None:
                 config["threads"] = int(threads)
             try:
-                con = duckdb.connect(str(tmp), config=config)
                 try:
-                    rows, columns, agree = _write(con, store, rels)
-                finally:
-                    con.close()
+                    con = duckdb.connect(str(tmp), config=config)
+                    try:
+                        rows, columns, agree = _write(con, store, rels)
+                    finally:
+                        con.close()
+                except duckdb.Error as exc:  # the store's files unreadable, or DuckDB's limits
+                    raise IndexRefused("DuckDB could not write it: "
+                                       + str(exc).splitlines()[0][:300]) from None
                 fsync_file(tmp)
                 name = f"index-{manifest.version}-{secrets.token_hex(6)}.duckdb"
                 os.replace(tmp, where / name)

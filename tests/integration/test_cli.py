@@ -651,6 +651,17 @@ def test_compact_merges_the_small_files_and_says_so(tmp_path):
     assert "The query index already holds all 2 files (12 incidents)." in again.stdout
 
 
+def test_an_empty_store_is_neither_compacted_nor_indexed_and_compact_still_succeeds(tmp_path):
+    data = str(tmp_path / "data")
+    done = run("compact", "--data-dir", data, check=True)
+    assert done.stdout.startswith("Nothing to compact: 0 files") and not done.stderr
+    assert not (tmp_path / "data" / "store" / "index").exists()
+    refused = run("index", "--data-dir", data)
+    assert refused.returncode == 3
+    assert ("No query index was built: the store holds no incidents yet: there is nothing "
+            "to index.") in refused.stderr
+
+
 def test_engine_bench_reports_each_engines_figures_and_they_agree(tmp_path):
     data = tmp_path / "bench"
     got = {}

@@ -254,3 +254,54 @@ def test_dates_in_a_store_as_ingest_writes_it_are_tested_by_first_and_last_days(
     sent = statements(ex, lambda: ex.cell_counts(CoreQuery(CASES["dates cut months"]), 9))
     assert any(f"{built.path.stem.replace('-', '_')}.incidents" in s and "d1 >= DATE" in s
                and "mi >= " not in s for s in sent)
+
+
+def test_a_damaged_index_is_set_aside_and_the_files_read(small, caplog):
+    """An index whose blocks no longer check out, or a DuckDB file that is not an index under
+    an index's name: the figures come from the files, and the log says why."""
+    import duckdb
+
+    built = queryindex.build(small)
+    indexed = DuckDBExecutor(small)
+    q = CoreQuery(CASES["core query"])
+    want = answers(DuckDBExecutor(small, use_index=False), q)
+    agree(answers(indexed, q), want)
+    # another DuckDB database under the index's name: not an index
+    other = built.path.with_name("other.duckdb")
+    duckdb.connect(str(other)).execute("CREATE TABLE t AS SELECT 1 AS x").close()
+    rebuilt = queryindex.build(small)
+    other.replace(rebuilt.path)
+    fresh = DuckDBExecutor(small)
+    agree(answers(fresh, q), want)
+    assert fresh._index() is None
+    # a real index, damaged after it was attached: set aside at the first failed read
+    queryindex.build(small)
+    indexed = DuckDBExecutor(small)
+    assert indexed._index() is not None
+    path = queryindex.current(small).path  # type: ignore[union-attr]
+    with open(path, "r+b") as fh:  # every block after DuckDB's headers (3 x 4 KB)
+        fh.seek(3 * 4096)
+        fh.write(bytes(range(256)) * ((path.stat().st_size - 3 * 4096) // 256))
+    with caplog.at_level("WARNING", logger="hotspot.engines"):
+        agree(answers(indexed, q), want)
+    assert indexed._index() is None
+    assert [r.getMessage()[:40] for r in caplog.records] == [
+        f"The query index {path} could not be read"[:40]]
+
+
+def test_a_row_without_a_source_is_left_out_for_a_scope_without_health_records(tmp_path):
+    """The files drop it (``NOT IN`` of a null); so does the index, which holds no health
+    source to name."""
+    store = Store(tmp_path / "store", record_key=RECORD_KEY)
+    police = batch(1)
+    police = police.set_column(police.schema.get_field_index("source"), "source",
+                               pa.array(["police"] * (police.num_rows - 1) + [None]))
+    commit(store, police, "police.csv")
+    queryindex.build(store)
+    scope = SCOPES["officer: public places, no health records"]
+    indexed, files = DuckDBExecutor(store), DuckDBExecutor(store, use_index=False)
+    for f in (Filters(), CASES["dates cut months"]):
+        q = CoreQuery.of(f, scope)
+        assert indexed.totals(q) == files.totals(q)
+        np.testing.assert_array_equal(indexed.cell_counts(q, 9).counts,
+                                      files.cell_counts(q, 9).counts)
