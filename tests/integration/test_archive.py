@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from geo import queryindex
 from geo.archive import ingest_archive
 from geo.settings import DataPaths
 from geo.store import Store
@@ -93,6 +94,26 @@ def test_the_cli_takes_an_archive_folder(archive, tmp_path):
                            str(tmp_path / "e")], capture_output=True, text=True, timeout=300)
     assert text.returncode == 0 and "4 street-level files, 63 rows" in text.stdout
     assert "other files skipped (outcomes, stop and search: not incidents)" in text.stdout
+    assert "query index" not in text.stdout  # 61 incidents: the server holds them in memory
+
+
+def test_a_store_the_server_will_count_with_duckdb_is_indexed_after_its_archive(archive,
+                                                                                tmp_path):
+    small_limit = {**os.environ, "HOTSPOT_IN_MEMORY_MAX_ROWS": "100"}
+    out = subprocess.run([HOTSPOT, "ingest", str(archive), "--data-dir", str(tmp_path / "d"),
+                          "--json"], capture_output=True, text=True, timeout=300,
+                         env=small_limit)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["accepted"] == 121  # standard output is the JSON alone
+    assert "Built the query index of 121 incidents" in out.stderr
+    store = Store.of(DataPaths(tmp_path / "d"))
+    index = queryindex.current(store)
+    assert index is not None and set(index.files) == set(store.manifest().files)
+    text = subprocess.run([HOTSPOT, "ingest", str(archive), "--data-dir", str(tmp_path / "e")],
+                          capture_output=True, text=True, timeout=300, env=small_limit)
+    assert ("The store now holds 121 incidents, more than 100 (HOTSPOT_IN_MEMORY_MAX_ROWS): "
+            "the server will count them with DuckDB, so its query index is built now."
+            ) in text.stdout
 
 
 def test_a_folder_with_no_street_files_is_refused_plainly(tmp_path):
