@@ -185,6 +185,7 @@ def process_inbox(data: DataPaths, *, now: float | None = None, settle_s: float 
             results.append(InboxResult(path.name, "processed", moved, report, summary=summary))
         if results:
             _compact_if_many(data)
+            _index_if_stale(data)
     return results
 
 
@@ -207,6 +208,19 @@ def _compact_if_many(data: DataPaths) -> None:
         return
     LOG.info("inbox: compacted %d small files into %d", result.files_merged,
              result.files_written)
+
+
+def _index_if_stale(data: DataPaths) -> None:
+    """Have the query index built again, in the background, once the feed has outgrown it."""
+    from geo import queryindex
+    from geo.store import Store
+
+    store = Store.of(data)
+    try:
+        if queryindex.stale(store) and queryindex.rebuild_in_background(store):
+            LOG.info("inbox: the query index is being built again in the background")
+    except OSError:  # the next batch tries again
+        LOG.exception("starting the query index's build failed")
 
 
 def _failed(path: Path, folder: Path, error: str) -> InboxResult:

@@ -35,6 +35,8 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -258,3 +260,69 @@ def labels(con: duckdb.DuckDBPyConnection, alias: str) -> dict[str, frozenset[st
     return {column: frozenset(str(v) for v in (con.execute(
         f"SELECT enum_range(NULL::{alias}.e_{column})").fetchone() or [[]])[0] or [])
         for column in CODED}
+
+
+#: The share of the store's incidents read from Parquet beside the index (committed since
+#: it was built) beyond which a feed's next batch has it built again.
+STALE_SHARE = 0.10
+
+
+def stale(store: Store) -> bool:
+    """Return whether the index in force should be built again (False if there is none).
+
+    It should when a file it holds is no longer listed (compaction merged it: its
+    replacement is read from Parquet) or when the files committed since it was built hold
+    more than :data:`STALE_SHARE` of the store's incidents.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> stale(Store(Path(tempfile.mkdtemp())))
+    False
+    """
+    index = current(store)
+    if index is None:
+        return False
+    manifest = store.manifest()
+    listed = set(manifest.files)
+    if any(rel not in listed for rel in index.files):
+        return True
+    return manifest.rows - index.rows > STALE_SHARE * manifest.rows
+
+
+_rebuilding: list[subprocess.Popen[bytes]] = []
+
+
+def rebuild_in_background(store: Store) -> bool:
+    """Start building the index again in a process of its own, unless one is running.
+
+    The server's feeds call this after a commit when the index is :func:`stale`: the build
+    holds up to 2 GB while it sorts, which must not count against the web server's own
+    memory, and the server answers from the index in force (and the files) meanwhile.
+    Returns whether a build was started.
+    """
+    if any(proc.poll() is None for proc in _rebuilding):
+        return False
+    _rebuilding.clear()
+    _rebuilding.append(subprocess.Popen(
+        [sys.executable, "-m", "geo.queryindex", str(store.root)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build the index of the store folder given (what :func:`rebuild_in_background` runs)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m geo.queryindex STORE_FOLDER", file=sys.stderr)
+        return 2
+    try:
+        build(Store(Path(args[0])))
+    except IndexRefused as exc:
+        print(f"No query index was built: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -78,6 +78,29 @@ def test_a_feed_of_many_small_files_is_compacted_as_it_goes(tmp_path, monkeypatc
                                               for i in range(10))
 
 
+def test_a_feed_keeps_the_query_index_fresh_in_the_background(tmp_path):
+    """A store served from its query index: a batch that leaves a large share of the store
+    outside it has it built again by a process of its own; one that does not, does not."""
+    from geo import queryindex
+
+    queryindex._rebuilding.clear()  # another test's build, finished
+    data = DataPaths(tmp_path)
+    police_file(inbox_dir(data) / "first.csv", 200, prefix="a")
+    process_inbox(data)
+    store = Store(data.store)
+    built = queryindex.build(store)
+    police_file(data.inbox / "small.csv", 10, prefix="b")  # 10 of 210: under a tenth
+    process_inbox(data)
+    assert queryindex.current(store).path == built.path and not queryindex._rebuilding
+    police_file(data.inbox / "large.csv", 100, prefix="c")  # 100 of 310: over a tenth
+    process_inbox(data)
+    (proc,) = queryindex._rebuilding
+    assert proc.wait(timeout=120) == 0
+    rebuilt = queryindex.current(store)
+    assert rebuilt is not None and rebuilt.path != built.path and rebuilt.rows == 310
+    assert set(rebuilt.files) == set(store.manifest().files)
+
+
 def test_files_still_being_written_are_left_alone(tmp_path):
     data = DataPaths(tmp_path)
     folder = inbox_dir(data)

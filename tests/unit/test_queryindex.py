@@ -305,3 +305,25 @@ def test_a_row_without_a_source_is_left_out_for_a_scope_without_health_records(t
         assert indexed.totals(q) == files.totals(q)
         np.testing.assert_array_equal(indexed.cell_counts(q, 9).counts,
                                       files.cell_counts(q, 9).counts)
+
+
+def test_a_feed_that_outgrows_the_index_has_it_built_again_in_the_background(small):
+    """The inbox, after a batch: the files committed since the build hold more than a tenth
+    of the store (or compaction merged some it holds), so a process of its own builds it
+    again while the server answers from the index in force and the files."""
+    built = queryindex.build(small)
+    assert not queryindex.stale(small)
+    commit(small, batch(3), "third.csv")  # a third of the store, read beside the index
+    assert queryindex.stale(small)
+    assert queryindex.rebuild_in_background(small)
+    assert not queryindex.rebuild_in_background(small)  # one build at a time
+    proc = queryindex._rebuilding[0]
+    assert proc.wait(timeout=120) == 0
+    rebuilt = queryindex.current(small)
+    assert rebuilt is not None and rebuilt.path != built.path
+    assert set(rebuilt.files) == set(small.manifest().files) and not queryindex.stale(small)
+    small.compact(small_rows=10**9)  # merges every file the index holds
+    assert queryindex.stale(small)
+    # no index, nothing to keep fresh
+    queryindex.folder(small).joinpath(queryindex.POINTER).unlink()
+    assert not queryindex.stale(small)
