@@ -234,6 +234,23 @@ def agree(got: dict[str, object], want: dict[str, object]) -> None:
             assert got[name] == want[name], name
 
 
+def statements(ex: DuckDBExecutor, call) -> list[str]:  # type: ignore[no-untyped-def]
+    """Return the SQL statements ``call()`` sends to DuckDB."""
+    sent: list[str] = []
+    execute = ex._execute
+
+    def recording(stmts, arrow=False):  # type: ignore[no-untyped-def]
+        sent.extend(stmts)
+        return execute(stmts, arrow)
+
+    ex._execute = recording  # type: ignore[method-assign]
+    try:
+        call()
+    finally:
+        ex._execute = execute  # type: ignore[method-assign]
+    return sent
+
+
 #: Filters that select nothing in any scope; every other one selects some rows in each.
 EMPTY = {"area without rows", "no areas", "no days", "empty dates", "inverted dates"}
 
@@ -391,16 +408,7 @@ def test_answers_over_everything_grow_with_each_batch_and_start_again_after_comp
     old_files = set(small.manifest().files)
     commit(small, later, "second.csv")
     new_files = set(small.manifest().files) - old_files
-    sent: list[str] = []
-    execute = duck._execute
-
-    def recording(statements, arrow=False):  # type: ignore[no-untyped-def]
-        sent.extend(statements)
-        return execute(statements, arrow)
-
-    duck._execute = recording  # type: ignore[method-assign]
-    duck.totals(scopes[0])
-    duck._execute = execute  # type: ignore[method-assign]
+    sent = statements(duck, lambda: duck.totals(scopes[0]))
     read = [f for f in (*old_files, *new_files) if any(f.split("/")[-1] in q for q in sent)]
     assert sent and set(read) == new_files, "only the added file is read"
     check()

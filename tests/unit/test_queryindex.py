@@ -29,6 +29,7 @@ from tests.unit.test_engines import (
     answers,
     commit,
     extra_table,
+    statements,
 )
 
 #: Filters over the hard cases: months cut by dates, nights across midnight, categories and
@@ -62,23 +63,6 @@ def small(tmp_path) -> Store:
     commit(s, batch(1), "first.csv")
     commit(s, batch(2), "second.csv")
     return s
-
-
-def statements(ex: DuckDBExecutor, call) -> list[str]:  # type: ignore[no-untyped-def]
-    """Return the SQL ``call()`` sends."""
-    sent: list[str] = []
-    execute = ex._execute
-
-    def recording(stmts, arrow=False):  # type: ignore[no-untyped-def]
-        sent.extend(stmts)
-        return execute(stmts, arrow)
-
-    ex._execute = recording  # type: ignore[method-assign]
-    try:
-        call()
-    finally:
-        ex._execute = execute  # type: ignore[method-assign]
-    return sent
 
 
 def conforms(store: Store, indexed: DuckDBExecutor) -> None:
