@@ -168,22 +168,14 @@ def _index_if_large(data: DataPaths, quiet: bool = False) -> None:
     from geo.store import Store
 
     store = Store.of(data)
-    manifest = store.manifest()
-    index = queryindex.current(store)
-    if manifest.rows <= limits().in_memory_rows or (
-            index is not None and set(index.files) == set(manifest.files)):
+    rows = store.manifest().rows
+    if rows <= limits().in_memory_rows or queryindex.whole(store) is not None:
         return
-    if not quiet:
-        print(f"The store now holds {manifest.rows:,} incidents, more than "
-              f"{limits().in_memory_rows:,} (HOTSPOT_IN_MEMORY_MAX_ROWS): the server will "
-              "count them with DuckDB, so its query index is built now.", flush=True)
-    stdout = sys.stdout
-    try:
-        if quiet:
-            sys.stdout = sys.stderr
-        _build_index(store, refused=EXIT_OK)
-    finally:
-        sys.stdout = stdout
+    out = sys.stderr if quiet else sys.stdout
+    print(f"The store now holds {rows:,} incidents, more than {limits().in_memory_rows:,} "
+          "(HOTSPOT_IN_MEMORY_MAX_ROWS): the server will count them with DuckDB, so its "
+          "query index is built now.", file=out, flush=True)
+    _build_index(store, refused=EXIT_OK, out=out)
 
 
 _MAPPING_FLAGS = (
@@ -241,20 +233,21 @@ def cmd_index(args: argparse.Namespace) -> int:
     return _build_index(Store.of(_data_paths(args)))
 
 
-def _build_index(store: Any, refused: int = EXIT_INPUT) -> int:
+def _build_index(store: Any, refused: int = EXIT_INPUT, out: Any = None) -> int:
     """Build the query index of ``store``, unless it already holds every file; say what.
 
-    Returns ``refused`` when it cannot be built (said in words, on standard error).
+    Says it on ``out`` (standard output by default). Returns ``refused`` when it cannot be
+    built (said in words, on standard error).
     """
     import time
 
     from geo import queryindex
 
-    index = queryindex.current(store)
-    files = store.manifest().files
-    if index is not None and set(index.files) == set(files):
-        print(f"The query index already holds all {len(files):,} files "
-              f"({index.rows:,} incidents).")
+    out = out or sys.stdout
+    index = queryindex.whole(store)
+    if index is not None:
+        print(f"The query index already holds all {len(index.files):,} files "
+              f"({index.rows:,} incidents).", file=out)
         return EXIT_OK
     started = time.perf_counter()
     try:
@@ -266,7 +259,7 @@ def _build_index(store: Any, refused: int = EXIT_INPUT) -> int:
     print(f"Built the query index of {index.rows:,} incidents in {len(index.files):,} files "
           f"({size:,.0f} MB) in {time.perf_counter() - started:.1f} s. The DuckDB engine "
           "counts the Explorer's figures from it; files committed later are read from the "
-          "store until it is built again (hotspot index, or hotspot compact).")
+          "store until it is built again (hotspot index, or hotspot compact).", file=out)
     return EXIT_OK
 
 

@@ -122,6 +122,14 @@ def current(store: Store) -> QueryIndex | None:
         return None
 
 
+def whole(store: Store) -> QueryIndex | None:
+    """Return the index in force if it holds every file the manifest lists, else None."""
+    index = current(store)
+    if index is None or set(index.files) != set(store.manifest().files):
+        return None
+    return index
+
+
 def pointer_stamp(store: Store) -> tuple[int, int, int] | None:
     """Return what changes when the pointer is replaced (inode, size, time), or None."""
     try:
